@@ -1,0 +1,1 @@
+//! Repository pilots: the bridge between forges and the queen.

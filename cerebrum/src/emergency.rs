@@ -1,0 +1,368 @@
+//! The emergency protocol's decisions: which triggers hold, when to declare, when to clear (with hysteresis), and
+//! where notifications go. The queen carries out the actions; everything here is pure or nearly so.
+
+use std::{
+    collections::{BTreeSet, VecDeque},
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{MemberId, fleet::FleetBook};
+
+/// Thresholds of the emergency triggers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergencyConfig {
+    /// Trigger when the healthy share of the fleet is below this (default 0.5).
+    pub fleet_health_below: f64,
+    /// The fleet-health trigger is only considered once this share of members has a known verdict (default 0.9),
+    /// so that the first few reports of a starting fleet do not declare an emergency.
+    pub min_known_share: f64,
+    /// A member whose score falls below this is critical (default 25).
+    pub critical_score: u8,
+    /// Trigger when this many distinct members became critical or escalated within `critical_window` (default 3;
+    /// 0 disables).
+    pub critical_members: usize,
+    /// The window for `critical_members` (default 5 minutes).
+    pub critical_window: Duration,
+    /// Trigger on any critical security signal (default true).
+    pub critical_security: bool,
+    /// Trigger when this many members fail with the same CI failure signature (default 3; 0 disables).
+    pub systemic_members: usize,
+    /// Clear after this many consecutive cycle evaluations in which no trigger held (default 3).
+    pub clear_after: u32,
+    /// Declared from the start and never cleared (the `EMERGENCY_MODE` switch).
+    pub forced: bool,
+}
+
+impl Default for EmergencyConfig {
+    fn default() -> EmergencyConfig {
+        EmergencyConfig {
+            fleet_health_below: 0.5,
+            min_known_share: 0.9,
+            critical_score: 25,
+            critical_members: 3,
+            critical_window: Duration::from_secs(300),
+            critical_security: true,
+            systemic_members: 3,
+            clear_after: 3,
+            forced: false,
+        }
+    }
+}
+
+/// Why an emergency was declared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "trigger", rename_all = "snake_case")]
+pub enum EmergencyReason {
+    /// Too small a share of the fleet is healthy.
+    FleetHealthLow {
+        /// The healthy share.
+        share: f64,
+        /// The threshold it fell below.
+        threshold: f64,
+    },
+    /// Several members became critical or escalated at about the same time.
+    CriticalMembers {
+        /// Those members.
+        members: Vec<MemberId>,
+        /// The window.
+        window: Duration,
+    },
+    /// A critical security signal.
+    CriticalSecurity {
+        /// Members with one.
+        members: Vec<MemberId>,
+    },
+    /// The same CI failure in many members.
+    SystemicFailure {
+        /// The failure signature.
+        signature: String,
+        /// Members failing with it.
+        members: Vec<MemberId>,
+    },
+    /// Switched on by configuration.
+    Forced,
+}
+
+impl std::fmt::Display for EmergencyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmergencyReason::FleetHealthLow { share, threshold } => {
+                write!(f, "fleet health {:.0}% is below {:.0}%", share * 100.0, threshold * 100.0)
+            }
+            EmergencyReason::CriticalMembers { members, window } => {
+                write!(f, "{} members critical or escalated within {}s", members.len(), window.as_secs())
+            }
+            EmergencyReason::CriticalSecurity { members } => {
+                write!(f, "critical security alert in {} member(s)", members.len())
+            }
+            EmergencyReason::SystemicFailure { signature, members } => {
+                write!(f, "systemic failure '{signature}' in {} members", members.len())
+            }
+            EmergencyReason::Forced => f.write_str("emergency mode forced by configuration"),
+        }
+    }
+}
+
+/// A change of emergency state.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Transition {
+    Declare(Vec<EmergencyReason>),
+    Clear { healthy_evaluations: u32 },
+}
+
+/// The emergency state machine: declare as soon as any trigger holds, clear after `clear_after` consecutive
+/// healthy cycle evaluations.
+#[derive(Debug)]
+pub(crate) struct EmergencyState {
+    config: EmergencyConfig,
+    active: bool,
+    healthy_streak: u32,
+    recent_critical: VecDeque<(Instant, MemberId)>,
+}
+
+impl EmergencyState {
+    pub(crate) fn new(config: EmergencyConfig) -> EmergencyState {
+        EmergencyState { config, active: false, healthy_streak: 0, recent_critical: VecDeque::new() }
+    }
+
+    pub(crate) fn config(&self) -> &EmergencyConfig {
+        &self.config
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Notes that a member became critical (score dropped below the threshold) or was escalated.
+    pub(crate) fn note_critical(&mut self, member: MemberId, now: Instant) {
+        self.recent_critical.push_back((now, member));
+    }
+
+    /// Which triggers hold now.
+    pub(crate) fn triggers(&mut self, book: &FleetBook, now: Instant) -> Vec<EmergencyReason> {
+        let c = &self.config;
+        let mut reasons = Vec::new();
+        if c.forced {
+            reasons.push(EmergencyReason::Forced);
+        }
+        let health = book.health(false);
+        if health.total > 0
+            && health.known as f64 >= c.min_known_share * health.total as f64
+            && health.share < c.fleet_health_below
+        {
+            reasons.push(EmergencyReason::FleetHealthLow { share: health.share, threshold: c.fleet_health_below });
+        }
+        while let Some((at, _)) = self.recent_critical.front() {
+            if now.saturating_duration_since(*at) >= c.critical_window {
+                self.recent_critical.pop_front();
+            } else {
+                break;
+            }
+        }
+        if c.critical_members > 0 {
+            let members: BTreeSet<&MemberId> = self.recent_critical.iter().map(|(_, m)| m).collect();
+            if members.len() >= c.critical_members {
+                reasons.push(EmergencyReason::CriticalMembers {
+                    members: members.into_iter().cloned().collect(),
+                    window: c.critical_window,
+                });
+            }
+        }
+        if c.critical_security && !book.critical_security().is_empty() {
+            reasons.push(EmergencyReason::CriticalSecurity { members: book.critical_security().iter().cloned().collect() });
+        }
+        if c.systemic_members > 0 {
+            let mut systemic: Vec<_> = book
+                .signatures()
+                .iter()
+                .filter(|(_, members)| members.len() >= c.systemic_members)
+                .map(|(signature, members)| EmergencyReason::SystemicFailure {
+                    signature: signature.clone(),
+                    members: members.iter().cloned().collect(),
+                })
+                .collect();
+            systemic.sort_by(|a, b| format!("{a}").cmp(&format!("{b}")));
+            reasons.extend(systemic);
+        }
+        reasons
+    }
+
+    /// An evaluation after a report: may declare, never clears (clearing waits for whole cycles).
+    pub(crate) fn after_report(&mut self, reasons: Vec<EmergencyReason>) -> Option<Transition> {
+        if reasons.is_empty() {
+            return None;
+        }
+        self.healthy_streak = 0;
+        if self.active {
+            return None;
+        }
+        self.active = true;
+        Some(Transition::Declare(reasons))
+    }
+
+    /// An evaluation at the end of a cycle: may declare, or count towards clearing.
+    pub(crate) fn after_cycle(&mut self, reasons: Vec<EmergencyReason>) -> Option<Transition> {
+        if !reasons.is_empty() {
+            return self.after_report(reasons);
+        }
+        if !self.active {
+            return None;
+        }
+        self.healthy_streak += 1;
+        if self.healthy_streak >= self.config.clear_after {
+            let healthy_evaluations = self.healthy_streak;
+            self.active = false;
+            self.healthy_streak = 0;
+            return Some(Transition::Clear { healthy_evaluations });
+        }
+        None
+    }
+}
+
+/// A notification the emergency protocol sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// An emergency was declared.
+    EmergencyDeclared {
+        /// Why.
+        reasons: Vec<EmergencyReason>,
+    },
+    /// The emergency cleared.
+    EmergencyCleared,
+}
+
+/// Where emergency notifications go (log now; chat, mail or an issue later).
+///
+/// `notify` is called from the queen's handler: it must return quickly and do slow work in a task of its own.
+pub trait NotificationSink: Send + Sync + 'static {
+    /// Delivers one notice.
+    fn notify(&self, notice: &Notice);
+}
+
+/// Writes notices to the log.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogSink;
+
+impl NotificationSink for LogSink {
+    fn notify(&self, notice: &Notice) {
+        match notice {
+            Notice::EmergencyDeclared { reasons } => {
+                let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                tracing::error!(reasons = %reasons.join("; "), "emergency declared");
+            }
+            Notice::EmergencyCleared => tracing::warn!("emergency cleared"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HealthReport, Severity, Signal};
+
+    fn book(reports: &[(&str, u8, bool, Vec<Signal>)]) -> FleetBook {
+        let mut book = FleetBook::default();
+        for (id, score, healthy, signals) in reports {
+            book.insert(MemberId::new(id));
+            book.record(HealthReport {
+                member: MemberId::new(id),
+                ..HealthReport::new(*score, *healthy).with_signals(signals.clone())
+            });
+        }
+        book
+    }
+
+    fn kinds(reasons: &[EmergencyReason]) -> Vec<&'static str> {
+        reasons
+            .iter()
+            .map(|r| match r {
+                EmergencyReason::FleetHealthLow { .. } => "fleet",
+                EmergencyReason::CriticalMembers { .. } => "critical",
+                EmergencyReason::CriticalSecurity { .. } => "security",
+                EmergencyReason::SystemicFailure { .. } => "systemic",
+                EmergencyReason::Forced => "forced",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fleet_health_trigger_at_the_boundary() {
+        let now = Instant::now();
+        let mut state = EmergencyState::new(EmergencyConfig::default());
+        // 2 of 4 healthy = exactly 50 %: not below.
+        let b = book(&[("a", 90, true, vec![]), ("b", 90, true, vec![]), ("c", 40, false, vec![]), ("d", 40, false, vec![])]);
+        assert!(state.triggers(&b, now).is_empty());
+        // 1 of 3 healthy: below.
+        let b = book(&[("a", 90, true, vec![]), ("c", 40, false, vec![]), ("d", 40, false, vec![])]);
+        assert_eq!(kinds(&state.triggers(&b, now)), ["fleet"]);
+    }
+
+    #[test]
+    fn fleet_health_trigger_waits_for_enough_reports() {
+        let mut b = book(&[("a", 10, false, vec![])]);
+        for id in ["b", "c", "d"] {
+            b.insert(MemberId::new(id));
+        }
+        let mut state = EmergencyState::new(EmergencyConfig { critical_members: 0, ..EmergencyConfig::default() });
+        assert!(state.triggers(&b, Instant::now()).is_empty(), "1 of 4 known is not enough to judge the fleet");
+    }
+
+    #[test]
+    fn critical_members_within_window() {
+        let config = EmergencyConfig { critical_members: 3, critical_window: Duration::from_secs(10), ..Default::default() };
+        let mut state = EmergencyState::new(config);
+        let b = FleetBook::default();
+        let t0 = Instant::now();
+        state.note_critical(MemberId::new("a"), t0);
+        state.note_critical(MemberId::new("b"), t0 + Duration::from_secs(1));
+        state.note_critical(MemberId::new("b"), t0 + Duration::from_secs(2));
+        assert!(state.triggers(&b, t0 + Duration::from_secs(2)).is_empty(), "b twice is still two members");
+        state.note_critical(MemberId::new("c"), t0 + Duration::from_secs(9));
+        assert_eq!(kinds(&state.triggers(&b, t0 + Duration::from_secs(9))), ["critical"]);
+        // a's note leaves the window.
+        assert!(state.triggers(&b, t0 + Duration::from_secs(10)).is_empty());
+    }
+
+    #[test]
+    fn security_and_systemic_triggers() {
+        let sig = || Signal::ci_failure("ci/build/compile/build");
+        let config = EmergencyConfig { systemic_members: 3, ..Default::default() };
+        let mut state = EmergencyState::new(config);
+        let b = book(&[
+            ("a", 80, true, vec![sig()]),
+            ("b", 80, true, vec![sig()]),
+            ("c", 80, true, vec![Signal::security(Severity::High, "high")]),
+        ]);
+        assert!(state.triggers(&b, Instant::now()).is_empty());
+        let b = book(&[
+            ("a", 80, true, vec![sig()]),
+            ("b", 80, true, vec![sig()]),
+            ("c", 80, true, vec![sig(), Signal::security(Severity::Critical, "CVE-1")]),
+        ]);
+        assert_eq!(kinds(&state.triggers(&b, Instant::now())), ["security", "systemic"]);
+    }
+
+    #[test]
+    fn declare_then_clear_with_hysteresis() {
+        let mut state = EmergencyState::new(EmergencyConfig { clear_after: 3, ..Default::default() });
+        assert_eq!(state.after_cycle(vec![]), None);
+        assert!(matches!(state.after_report(vec![EmergencyReason::Forced]), Some(Transition::Declare(_))));
+        // Already active: no second declaration.
+        assert_eq!(state.after_report(vec![EmergencyReason::Forced]), None);
+        assert_eq!(state.after_cycle(vec![]), None);
+        assert_eq!(state.after_cycle(vec![]), None);
+        // A relapse resets the streak.
+        assert_eq!(state.after_cycle(vec![EmergencyReason::Forced]), None);
+        assert_eq!(state.after_cycle(vec![]), None);
+        assert_eq!(state.after_cycle(vec![]), None);
+        assert_eq!(state.after_cycle(vec![]), Some(Transition::Clear { healthy_evaluations: 3 }));
+        assert!(!state.is_active());
+        // Reports alone never clear.
+        assert!(matches!(state.after_report(vec![EmergencyReason::Forced]), Some(Transition::Declare(_))));
+        assert_eq!(state.after_report(vec![]), None);
+        assert!(state.is_active());
+    }
+}

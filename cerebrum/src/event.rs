@@ -1,0 +1,143 @@
+//! `HiveEvent`: everything the hive tells the world, as one closed enum on the bus.
+
+use std::{path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{BatchId, CycleRecord, EmergencyReason, MemberId, MemberKind, Proposal, Signal};
+
+/// An event on the [`EventBus`](crate::EventBus). Past tense: each says what already happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HiveEvent {
+    /// A member's first incarnation is running.
+    MemberStarted {
+        /// The member.
+        member: MemberId,
+        /// Its kind.
+        kind: MemberKind,
+    },
+    /// A member's actor failed (panic, error, kill) or could not be started.
+    MemberFailed {
+        /// The member.
+        member: MemberId,
+        /// Why, as text.
+        error: String,
+    },
+    /// A new incarnation of a member is running.
+    MemberRestarted {
+        /// The member.
+        member: MemberId,
+        /// Restarts since the backoff last reset (1-based).
+        attempt: u32,
+        /// The backoff delay that preceded it.
+        delay: Duration,
+    },
+    /// A member failed more than its restart intensity allows and is no longer restarted.
+    MemberEscalated {
+        /// The member.
+        member: MemberId,
+        /// Restarts inside the window.
+        restarts: u32,
+        /// The window.
+        period: Duration,
+    },
+    /// An escalated member was started again.
+    MemberResumed {
+        /// The member.
+        member: MemberId,
+    },
+    /// A member stopped for good (not restarted, removed, or shut down).
+    MemberStopped {
+        /// The member.
+        member: MemberId,
+        /// Why.
+        reason: String,
+    },
+    /// A member reported its health.
+    HealthReported {
+        /// The member.
+        member: MemberId,
+        /// Score 0-100.
+        score: u8,
+        /// Its verdict.
+        healthy: bool,
+        /// The cycle it answers.
+        cycle: Option<u64>,
+    },
+    /// A member noticed something.
+    SignalRaised {
+        /// The member.
+        member: MemberId,
+        /// What.
+        signal: Signal,
+    },
+    /// An orchestration cycle began: every running member was asked to observe.
+    CycleStarted {
+        /// Its number, from 1.
+        cycle: u64,
+    },
+    /// An orchestration cycle ended, with its analytics record.
+    CycleCompleted {
+        /// The analytics record.
+        record: CycleRecord,
+    },
+    /// An ORCH produced proposals.
+    ProposalReady {
+        /// The fan-out it belongs to.
+        batch: BatchId,
+        /// Which of the n ORCHs.
+        slot: usize,
+        /// What it proposes.
+        proposals: Vec<Proposal>,
+    },
+    /// A fan-out finished (all ORCHs done, deadline passed, or cancelled).
+    BatchFinished {
+        /// The fan-out.
+        batch: BatchId,
+        /// ORCHs that produced proposals.
+        succeeded: usize,
+        /// ORCHs that did not.
+        failed: usize,
+    },
+    /// The emergency protocol started.
+    EmergencyDeclared {
+        /// Every trigger that held.
+        reasons: Vec<EmergencyReason>,
+    },
+    /// The coordinated recovery attempt of an emergency ran.
+    RecoveryAttempted {
+        /// Escalated members that were resumed.
+        resumed: Vec<MemberId>,
+    },
+    /// The emergency snapshot of the hive state is on disk.
+    SnapshotWritten {
+        /// Where.
+        path: PathBuf,
+    },
+    /// The emergency is over.
+    EmergencyCleared {
+        /// Consecutive healthy evaluations that cleared it.
+        healthy_evaluations: u32,
+    },
+    /// The queen finished its graceful shutdown.
+    HiveStopped,
+}
+
+impl HiveEvent {
+    /// The member an event is about, if any.
+    pub fn member(&self) -> Option<&MemberId> {
+        match self {
+            HiveEvent::MemberStarted { member, .. }
+            | HiveEvent::MemberFailed { member, .. }
+            | HiveEvent::MemberRestarted { member, .. }
+            | HiveEvent::MemberEscalated { member, .. }
+            | HiveEvent::MemberResumed { member }
+            | HiveEvent::MemberStopped { member, .. }
+            | HiveEvent::HealthReported { member, .. }
+            | HiveEvent::SignalRaised { member, .. } => Some(member),
+            _ => None,
+        }
+    }
+}

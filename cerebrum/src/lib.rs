@@ -1,0 +1,59 @@
+//! The brain of hive: the queen supervisor, ORCH fan-out, the typed event bus, supervision policy, fleet health and
+//! the emergency protocol.
+//!
+//! cerebrum knows nothing about GitHub, git, processes or HTTP servers. Members (repository pilots, service keepers)
+//! are built through a [`MemberBuilder`] that another crate implements, so the queen can start and restart them
+//! without knowing what they are.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use hive_cerebrum::{EventBus, HiveEvent, Queen, QueenArgs, QueenConfig, RuleEngine, Seed, Signal};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let bus = EventBus::new(1024);
+//! let queen = Queen::start(QueenArgs::new(bus.clone(), QueenConfig::default())).await.unwrap();
+//!
+//! // Three ORCH actors each turn the same signal into proposals.
+//! let seed = Seed::new("acme/api", Signal::ci_failure("ci/test/cargo test/test"));
+//! let report = queen.propose(seed, 3).unwrap().outcome().await.unwrap();
+//! assert_eq!(report.succeeded(), 3);
+//!
+//! queen.shutdown().await.unwrap();
+//! # });
+//! ```
+
+mod analytics;
+mod bus;
+mod emergency;
+mod error;
+mod event;
+mod fleet;
+mod health;
+mod member;
+mod orch;
+mod policy;
+mod queen;
+mod signal;
+mod snapshot;
+
+pub use crate::{
+    analytics::CycleRecord,
+    bus::{Envelope, EventBus, Subscription},
+    emergency::{EmergencyConfig, EmergencyReason, LogSink, Notice, NotificationSink},
+    error::QueenError,
+    event::HiveEvent,
+    fleet::{FleetHealth, HealthLevel},
+    health::HealthReport,
+    member::{
+        MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
+        Reporter, StartError,
+    },
+    orch::{
+        BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
+        RuleEngine, Seed,
+    },
+    policy::{Backoff, Decision, ExitKind, RestartHistory, RestartPolicy, RestartType, decide},
+    queen::{HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef},
+    signal::{Severity, Signal, SignalKind},
+    snapshot::write_atomic,
+};

@@ -1,0 +1,308 @@
+//! ORCH actors: each turns one seed (a signal in a member) into proposals through a [`ProposalEngine`]. The queen
+//! fans them out N at a time (see `queen/batch.rs`); this file holds the actor, the engine trait and the rule
+//! engine.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use serde::{Deserialize, Serialize};
+
+use crate::{MemberId, QueenMessage, QueenRef, Severity, Signal, SignalKind};
+
+/// What to think about: a signal in a member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seed {
+    /// Where the signal was raised.
+    pub member: MemberId,
+    /// The signal.
+    pub signal: Signal,
+}
+
+impl Seed {
+    /// A seed for a member's signal.
+    pub fn new(member: impl AsRef<str>, signal: Signal) -> Seed {
+        Seed { member: MemberId::new(member), signal }
+    }
+}
+
+/// A write the autonomy loop could make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposedAction {
+    /// File (or update) an issue.
+    FileIssue,
+    /// Re-run the failed CI jobs.
+    RerunFailedJobs,
+    /// Open a pull request with a fix.
+    OpenFixPr,
+    /// Ask a human.
+    EscalateToHuman,
+}
+
+/// One proposal from an engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// What to do.
+    pub action: ProposedAction,
+    /// One line for humans.
+    pub title: String,
+    /// Why.
+    pub rationale: String,
+    /// How risky the action is.
+    pub risk: Severity,
+    /// Which engine proposed it.
+    pub engine: String,
+}
+
+/// Why an engine produced no proposals.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("proposal engine '{engine}' failed: {message}")]
+pub struct EngineError {
+    /// The engine.
+    pub engine: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Turns a seed into proposals: deterministic rules, or a language model behind an HTTP endpoint.
+#[async_trait::async_trait]
+pub trait ProposalEngine: Send + Sync + 'static {
+    /// A short name for records.
+    fn name(&self) -> &str;
+
+    /// Proposes actions for one seed.
+    async fn propose(&self, seed: &Seed) -> Result<Vec<Proposal>, EngineError>;
+}
+
+/// The deterministic rule engine: the same seed always gives the same proposals.
+///
+/// | signal | proposals |
+/// |---|---|
+/// | CI failure, class `infrastructure` | re-run failed jobs (low) |
+/// | CI failure, class `lint` | fix PR (low), issue (low) |
+/// | other CI failure | issue (low) |
+/// | security alert, high or critical | issue (medium), human (high) when critical |
+/// | security alert, lower | issue (low) |
+/// | critical issue | human (medium) |
+/// | other | issue (low) |
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RuleEngine;
+
+#[async_trait::async_trait]
+impl ProposalEngine for RuleEngine {
+    fn name(&self) -> &str {
+        "rules"
+    }
+
+    async fn propose(&self, seed: &Seed) -> Result<Vec<Proposal>, EngineError> {
+        Ok(rules(seed))
+    }
+}
+
+fn rules(seed: &Seed) -> Vec<Proposal> {
+    use ProposedAction::*;
+    let p = |action, risk, title: String, rationale: &str| Proposal {
+        action,
+        title,
+        rationale: rationale.to_owned(),
+        risk,
+        engine: "rules".to_owned(),
+    };
+    let member = &seed.member;
+    let signal = &seed.signal;
+    match &signal.kind {
+        SignalKind::CiFailure { signature } => match signal.ci_class() {
+            Some("infrastructure") => vec![p(
+                RerunFailedJobs,
+                Severity::Low,
+                format!("re-run failed jobs in {member}"),
+                "infrastructure failures are usually transient",
+            )],
+            Some("lint") => vec![
+                p(OpenFixPr, Severity::Low, format!("format {member}"), "a formatter fixes lint failures mechanically"),
+                p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure must be visible"),
+            ],
+            _ => vec![p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure needs a human fix")],
+        },
+        SignalKind::SecurityAlert if signal.severity >= Severity::High => {
+            let mut out =
+                vec![p(FileIssue, Severity::Medium, format!("security: {}", signal.title), "a serious advisory is open")];
+            if signal.severity == Severity::Critical {
+                out.push(p(EscalateToHuman, Severity::High, format!("critical advisory in {member}"), "critical"));
+            }
+            out
+        }
+        SignalKind::SecurityAlert => {
+            vec![p(FileIssue, Severity::Low, format!("security: {}", signal.title), "a minor advisory is open")]
+        }
+        SignalKind::CriticalIssue { number } => {
+            vec![p(EscalateToHuman, Severity::Medium, format!("triage #{number} in {member}"), "critical issue open")]
+        }
+        SignalKind::Other => vec![p(FileIssue, Severity::Low, signal.title.clone(), "noticed by a pilot")],
+    }
+}
+
+/// Limits of one fan-out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OrchConfig {
+    /// Each ORCH's own time limit for one engine call.
+    pub timeout: Duration,
+    /// How many times a failed, panicked or timed-out ORCH is started again with the same seed.
+    pub retries: u32,
+    /// The whole fan-out's deadline; what has not finished by then is reported as timed out.
+    pub deadline: Duration,
+}
+
+impl Default for OrchConfig {
+    fn default() -> OrchConfig {
+        OrchConfig { timeout: Duration::from_secs(30), retries: 2, deadline: Duration::from_secs(120) }
+    }
+}
+
+/// Identifies one fan-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BatchId(pub u64);
+
+impl BatchId {
+    pub(crate) fn next() -> BatchId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        BatchId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for BatchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "batch-{}", self.0)
+    }
+}
+
+/// How one ORCH of a fan-out ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum OrchOutcome {
+    /// It produced proposals.
+    Proposed {
+        /// The proposals.
+        proposals: Vec<Proposal>,
+        /// Attempts it took (1 = first try).
+        attempts: u32,
+    },
+    /// Every attempt failed, panicked or timed out.
+    Failed {
+        /// The last error.
+        error: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The fan-out's deadline passed first.
+    TimedOut,
+    /// The caller cancelled the fan-out first.
+    Cancelled,
+}
+
+/// Everything a fan-out produced, one outcome per ORCH, in slot order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchReport {
+    /// The fan-out.
+    pub batch: BatchId,
+    /// The seed.
+    pub seed: Seed,
+    /// One per ORCH.
+    pub outcomes: Vec<OrchOutcome>,
+}
+
+impl BatchReport {
+    /// ORCHs that produced proposals.
+    pub fn succeeded(&self) -> usize {
+        self.outcomes.iter().filter(|o| matches!(o, OrchOutcome::Proposed { .. })).count()
+    }
+
+    /// Every proposal, in slot order.
+    pub fn proposals(&self) -> impl Iterator<Item = &Proposal> {
+        self.outcomes.iter().flat_map(|o| match o {
+            OrchOutcome::Proposed { proposals, .. } => proposals.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
+/// One ORCH actor.
+pub(crate) struct Orch;
+
+pub(crate) struct OrchArgs {
+    pub(crate) batch: BatchId,
+    pub(crate) slot: usize,
+    pub(crate) attempt: u32,
+    pub(crate) seed: Seed,
+    pub(crate) engine: Arc<dyn ProposalEngine>,
+    pub(crate) timeout: Duration,
+    pub(crate) queen: QueenRef,
+}
+
+/// The ORCH's only message: run the engine once and answer the queen.
+pub(crate) enum OrchMessage {
+    Run,
+}
+
+impl Actor for Orch {
+    type Msg = OrchMessage;
+    type State = OrchArgs;
+    type Arguments = OrchArgs;
+
+    async fn pre_start(&self, _myself: ActorRef<OrchMessage>, args: OrchArgs) -> Result<OrchArgs, ActorProcessingErr> {
+        Ok(args)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<OrchMessage>,
+        OrchMessage::Run: OrchMessage,
+        state: &mut OrchArgs,
+    ) -> Result<(), ActorProcessingErr> {
+        // The ORCH answers and then waits to be stopped by the queen: it never exits on its own, so its
+        // supervision event can never overtake its answer. A panic in the engine fails the actor instead.
+        let result = match tokio::time::timeout(state.timeout, state.engine.propose(&state.seed)).await {
+            Ok(Ok(proposals)) => Ok(proposals),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("engine '{}' timed out after {:?}", state.engine.name(), state.timeout)),
+        };
+        let _ = state.queen.cast(QueenMessage::OrchFinished {
+            batch: state.batch,
+            slot: state.slot,
+            attempt: state.attempt,
+            result,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(signal: Signal, expected: &[ProposedAction]) {
+        let got: Vec<_> = rules(&Seed::new("acme/api", signal.clone())).into_iter().map(|p| p.action).collect();
+        assert_eq!(got, expected, "{signal:?}");
+    }
+
+    #[test]
+    fn rule_table() {
+        use ProposedAction::*;
+        check(Signal::ci_failure("ci/test/run/infrastructure"), &[RerunFailedJobs]);
+        check(Signal::ci_failure("ci/lint/fmt/lint"), &[OpenFixPr, FileIssue]);
+        check(Signal::ci_failure("ci/test/run/test"), &[FileIssue]);
+        check(Signal::security(Severity::Critical, "CVE"), &[FileIssue, EscalateToHuman]);
+        check(Signal::security(Severity::High, "CVE"), &[FileIssue]);
+        check(Signal::security(Severity::Low, "CVE"), &[FileIssue]);
+        check(Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() }, &[
+            EscalateToHuman,
+        ]);
+    }
+}

@@ -1,0 +1,190 @@
+//! Orchestration cycles and the emergency protocol's actions, as the queen runs them.
+//!
+//! A cycle asks every running member to observe, collects their reports, and ends when all have answered (or when
+//! the next cycle starts, counting the silent ones as missed). Each report may declare an emergency at once; only
+//! whole cycles count towards clearing it.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::QueenState;
+use crate::{
+    CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberState, Notice,
+    analytics::rfc3339, emergency::Transition, write_atomic,
+};
+
+#[derive(Debug, Default)]
+pub(crate) struct CycleState {
+    /// The current (or last) cycle's number; 0 before the first.
+    pub(crate) number: u64,
+    pub(crate) open: bool,
+    /// Members asked to observe that have not answered yet.
+    pub(crate) pending: HashSet<MemberId>,
+    /// Signals reported for this cycle.
+    signals: usize,
+}
+
+/// What the emergency snapshot holds.
+#[derive(Serialize)]
+struct EmergencySnapshot<'a> {
+    timestamp: String,
+    cycle: u64,
+    reasons: &'a [EmergencyReason],
+    status: &'a super::HiveStatus,
+}
+
+impl QueenState {
+    pub(super) fn begin_cycle(&mut self) {
+        if self.cycle.open {
+            self.finish_cycle();
+        }
+        self.cycle.number += 1;
+        self.cycle.open = true;
+        self.cycle.signals = 0;
+        self.cycle.pending = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.state == MemberState::Running || m.state == MemberState::Backoff)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let cycle = self.cycle.number;
+        self.bus.publish(HiveEvent::CycleStarted { cycle });
+        for id in &self.cycle.pending {
+            // Members in backoff are asked when they come back up (see `bring_up`).
+            if let Some(handle) = self.members.get(id).and_then(|m| m.handle.as_ref()) {
+                handle.command(MemberCommand::Observe { cycle });
+            }
+        }
+        self.maybe_finish_cycle();
+    }
+
+    pub(super) fn on_report(&mut self, report: HealthReport) {
+        let id = report.member.clone();
+        // A report from a member that is gone, stopped or escalated is stale.
+        if self.members.get(&id).is_none_or(|m| m.state != MemberState::Running) {
+            return;
+        }
+        self.bus.publish(HiveEvent::HealthReported {
+            member: id.clone(),
+            score: report.score,
+            healthy: report.healthy,
+            cycle: report.cycle,
+        });
+        for signal in &report.signals {
+            self.bus.publish(HiveEvent::SignalRaised { member: id.clone(), signal: signal.clone() });
+        }
+        let answers_cycle = self.cycle.open && report.cycle == Some(self.cycle.number);
+        if answers_cycle && self.cycle.pending.remove(&id) {
+            self.cycle.signals += report.signals.len();
+        }
+        let critical = self.emergency.config().critical_score;
+        let now_critical = report.score < critical;
+        let was_critical = self.book.record(report).is_some_and(|previous| previous < critical);
+        if now_critical && !was_critical {
+            self.emergency.note_critical(id, tokio::time::Instant::now().into_std());
+        }
+        self.evaluate_after_report();
+        self.maybe_finish_cycle();
+    }
+
+    pub(super) fn maybe_finish_cycle(&mut self) {
+        if self.cycle.open && self.cycle.pending.is_empty() {
+            self.finish_cycle();
+        }
+    }
+
+    fn finish_cycle(&mut self) {
+        self.cycle.open = false;
+        let missed_reports = std::mem::take(&mut self.cycle.pending).len();
+        let reasons = self.emergency.triggers(&self.book, tokio::time::Instant::now().into_std());
+        if let Some(transition) = self.emergency.after_cycle(reasons) {
+            self.apply_transition(transition);
+        }
+        let health = self.book.health(self.emergency.is_active());
+        let active_pilots = self.members.values().filter(|m| m.state == MemberState::Running).count();
+        let total = self
+            .members
+            .values()
+            .filter(|m| matches!(m.state, MemberState::Running | MemberState::Backoff | MemberState::Escalated))
+            .count();
+        let record = CycleRecord {
+            timestamp: rfc3339(std::time::SystemTime::now()),
+            orchestration_cycle: self.cycle.number,
+            total_repositories: total,
+            healthy_repositories: health.healthy,
+            active_pilots,
+            issues_detected: self.cycle.signals,
+            fixes_attempted: 0,
+            emergency_mode: self.emergency.is_active(),
+            global_health_score: (health.mean_score * 10.0).round() / 10.0,
+            ecosystem_health: health.level,
+            missed_reports,
+        };
+        self.bus.publish(HiveEvent::CycleCompleted { record });
+    }
+
+    /// Checks the triggers after a report or an escalation; may declare, never clears.
+    pub(super) fn evaluate_after_report(&mut self) {
+        let reasons = self.emergency.triggers(&self.book, tokio::time::Instant::now().into_std());
+        if let Some(transition) = self.emergency.after_report(reasons) {
+            self.apply_transition(transition);
+        }
+    }
+
+    fn apply_transition(&mut self, transition: Transition) {
+        match transition {
+            Transition::Declare(reasons) => self.declare(reasons),
+            Transition::Clear { healthy_evaluations } => {
+                self.bus.publish(HiveEvent::EmergencyCleared { healthy_evaluations });
+                self.command_all(MemberCommand::LeaveEmergency);
+                self.sink.notify(&Notice::EmergencyCleared);
+            }
+        }
+    }
+
+    /// The emergency protocol: event, members into emergency mode, notification, durable snapshot, and one
+    /// coordinated recovery attempt (every escalated member resumed once, by message, so this handler never
+    /// waits on member start-up).
+    fn declare(&mut self, reasons: Vec<EmergencyReason>) {
+        self.bus.publish(HiveEvent::EmergencyDeclared { reasons: reasons.clone() });
+        self.command_all(MemberCommand::EnterEmergency);
+        self.sink.notify(&Notice::EmergencyDeclared { reasons: reasons.clone() });
+        self.write_snapshot(&reasons);
+
+        let escalated: Vec<MemberId> =
+            self.members.iter().filter(|(_, m)| m.state == MemberState::Escalated).map(|(id, _)| id.clone()).collect();
+        for id in &escalated {
+            let _ = self.myself.cast(super::QueenMessage::Recover(id.clone()));
+        }
+        self.bus.publish(HiveEvent::RecoveryAttempted { resumed: escalated });
+    }
+
+    fn command_all(&self, command: MemberCommand) {
+        for handle in self.members.values().filter_map(|m| m.handle.as_ref()) {
+            handle.command(command);
+        }
+    }
+
+    fn write_snapshot(&self, reasons: &[EmergencyReason]) {
+        let Some(dir) = &self.config.state_dir else { return };
+        let status = self.status();
+        let now = std::time::SystemTime::now();
+        let doc = EmergencySnapshot { timestamp: rfc3339(now), cycle: self.cycle.number, reasons, status: &status };
+        let bytes = match serde_json::to_vec_pretty(&doc) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!(error = %e, "could not serialise the emergency snapshot");
+                return;
+            }
+        };
+        let millis = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let path = dir.join("snapshots").join(format!("emergency-{millis}-cycle-{}.json", self.cycle.number));
+        let bus = self.bus.clone();
+        // fsync can take milliseconds: never in the queen's handler.
+        tokio::task::spawn_blocking(move || match write_atomic(&path, &bytes) {
+            Ok(()) => bus.publish(HiveEvent::SnapshotWritten { path }),
+            Err(e) => tracing::error!(path = %path.display(), error = %e, "could not write the emergency snapshot"),
+        });
+    }
+}

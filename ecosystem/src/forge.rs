@@ -1,0 +1,24 @@
+//! The `Forge` trait: where repositories are seen from (GitHub, a local workspace, a simulation).
+
+use std::sync::Arc;
+
+use crate::{ForgeError, RepoId, RepoSnapshot};
+
+/// A source of repository facts.
+///
+/// Implementations must be cheap to share between many pilots (one forge serves the whole fleet) and must never
+/// block the async runtime: network and disk work is awaited, CPU-heavy work moved to a blocking task.
+#[async_trait::async_trait]
+pub trait Forge: Send + Sync + 'static {
+    /// A short name for logs and errors, such as `github` or `sim`.
+    fn name(&self) -> &str;
+
+    /// Lists the repositories this forge can see (discovery).
+    async fn discover(&self) -> Result<Vec<RepoId>, ForgeError>;
+
+    /// Reads everything a maintainer would look at in one repository now.
+    async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError>;
+}
+
+/// A shared, type-erased forge, as pilots hold it.
+pub type DynForge = Arc<dyn Forge>;

@@ -1,0 +1,255 @@
+//! Health scoring of one repository snapshot, in the manner of the OpenSSF Scorecard.
+//!
+//! Each component is scored 0 to 10 and weighted by the risk it stands for (critical 10, high 7.5, medium 5, low
+//! 2.5). A component whose input the forge did not tell is left out of both the numerator and the denominator, so
+//! a forge that cannot see security alerts neither rewards nor punishes a repository for them. The overall score is
+//! the weighted mean scaled to 0..=100.
+//!
+//! The weights make failing CI alone enough to make a repository unhealthy: with everything else perfect it scores
+//! 67, below [`HEALTHY_THRESHOLD`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AlertSeverity, CiState, IssueSummary, RepoSnapshot};
+
+/// The lowest [`HealthBreakdown::score`] that counts as healthy.
+pub const HEALTHY_THRESHOLD: u8 = 70;
+
+/// Weight of a component whose failure is a critical risk.
+const CRITICAL: f32 = 10.0;
+/// Weight of a component whose failure is a high risk.
+const HIGH: f32 = 7.5;
+/// Weight of a component whose failure is a medium risk.
+const MEDIUM: f32 = 5.0;
+/// Weight of a component whose failure is a low risk.
+const LOW: f32 = 2.5;
+
+/// Pushed this recently, a repository counts as fully maintained.
+const FRESH_DAYS: u64 = 90;
+/// Not pushed for this long, a repository counts as unmaintained; the score decays linearly in between.
+const STALE_DAYS: u64 = 365;
+
+/// What each open critical issue costs, out of 10.
+const CRITICAL_ISSUE_COST: u8 = 3;
+
+/// How healthy one repository looks, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthBreakdown {
+    /// Overall score, 0 to 100.
+    pub score: u8,
+    /// Whether `score` reaches [`HEALTHY_THRESHOLD`] (and at least one component is known).
+    pub healthy: bool,
+    /// Every component, known or not, in a fixed order: `ci`, `security_alerts`, `maintained`, `critical_issues`,
+    /// `security_policy`.
+    pub components: Vec<HealthComponent>,
+}
+
+impl HealthBreakdown {
+    /// The component with the given name, such as `"ci"`.
+    pub fn component(&self, name: &str) -> Option<&HealthComponent> {
+        self.components.iter().find(|component| component.name == name)
+    }
+}
+
+/// One scored aspect of a repository.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthComponent {
+    /// A stable, snake_case name, such as `ci`.
+    pub name: String,
+    /// 0 (bad) to 10 (good); `None` when the input is unknown and the component is left out of the score.
+    pub score: Option<u8>,
+    /// How much the component counts: 10 critical, 7.5 high, 5 medium, 2.5 low.
+    pub weight: f32,
+    /// A short sentence saying why, such as `2 failed jobs on main: ci/test, ci/lint`.
+    pub reason: String,
+}
+
+/// Scores a snapshot; ages are measured against [`RepoSnapshot::taken_at`], so the same snapshot always gets the
+/// same score.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use hive_ecosystem::{CiStatus, RepoId, RepoSnapshot, score};
+///
+/// let snapshot = RepoSnapshot {
+///     repo: RepoId::new("acme/api").unwrap(),
+///     taken_at: SystemTime::now(),
+///     default_branch: "main".into(),
+///     archived: false,
+///     pushed_at: None,
+///     ci: CiStatus::failing(Vec::new()),
+///     open_issues: Vec::new(),
+///     security_alerts: None,
+///     has_security_policy: None,
+/// };
+/// let health = score(&snapshot);
+/// assert_eq!(health.score, 33); // ci 0 x 10, critical issues 10 x 5; the rest is unknown
+/// assert!(!health.healthy);
+/// assert_eq!(health.component("ci").unwrap().reason, "ci failing on main");
+/// ```
+pub fn score(snapshot: &RepoSnapshot) -> HealthBreakdown {
+    aggregate(vec![
+        ci(snapshot),
+        security_alerts(snapshot),
+        maintained(snapshot),
+        critical_issues(&snapshot.open_issues),
+        security_policy(snapshot.has_security_policy),
+    ])
+}
+
+/// Combines component scores into the weighted mean, leaving unknown ones out.
+fn aggregate(components: Vec<HealthComponent>) -> HealthBreakdown {
+    let (numerator, denominator) = components
+        .iter()
+        .filter_map(|component| component.score.map(|score| (f64::from(component.weight), f64::from(score))))
+        .fold((0.0_f64, 0.0_f64), |(numerator, denominator), (weight, score)| {
+            (numerator + weight * score, denominator + weight)
+        });
+    if denominator <= 0.0 {
+        return HealthBreakdown { score: 0, healthy: false, components };
+    }
+    // Scaling before dividing keeps exact halves exact (weights and scores are multiples of 0.5), so rounding at
+    // the threshold does not depend on floating-point noise.
+    let score = (numerator * 10.0 / denominator).round().clamp(0.0, 100.0) as u8;
+    HealthBreakdown { score, healthy: score >= HEALTHY_THRESHOLD, components }
+}
+
+fn component(name: &str, score: Option<u8>, weight: f32, reason: String) -> HealthComponent {
+    HealthComponent { name: name.to_owned(), score, weight, reason }
+}
+
+fn ci(snapshot: &RepoSnapshot) -> HealthComponent {
+    let branch = &snapshot.default_branch;
+    let failures = &snapshot.ci.failures;
+    let (score, reason) = match snapshot.ci.state {
+        CiState::Passing => (Some(10), format!("ci passing on {branch}")),
+        CiState::Failing if failures.is_empty() => (Some(0), format!("ci failing on {branch}")),
+        CiState::Failing => {
+            let jobs = failures.iter().map(|failure| format!("{}/{}", failure.workflow, failure.job));
+            let jobs = list(jobs, failures.len());
+            (Some(0), format!("{} on {branch}: {jobs}", plural(failures.len(), "failed job", "failed jobs")))
+        }
+        CiState::Unknown => (None, format!("no completed ci run on {branch}")),
+    };
+    component("ci", score, CRITICAL, reason)
+}
+
+fn security_alerts(snapshot: &RepoSnapshot) -> HealthComponent {
+    let (score, reason) = match &snapshot.security_alerts {
+        None => (None, "security alerts not visible to this forge".to_owned()),
+        Some(alerts) => match alerts.iter().map(|alert| alert.severity).max() {
+            None => (Some(10), "no open security alerts".to_owned()),
+            Some(worst) => {
+                let (score, name) = match worst {
+                    AlertSeverity::Low => (8, "low"),
+                    AlertSeverity::Medium => (5, "medium"),
+                    AlertSeverity::High => (2, "high"),
+                    AlertSeverity::Critical => (0, "critical"),
+                };
+                let count = plural(alerts.len(), "open security alert", "open security alerts");
+                (Some(score), format!("{count}, worst {name}"))
+            }
+        },
+    };
+    component("security_alerts", score, HIGH, reason)
+}
+
+fn maintained(snapshot: &RepoSnapshot) -> HealthComponent {
+    let (score, reason) = if snapshot.archived {
+        (Some(0), "archived".to_owned())
+    } else if let Some(pushed_at) = snapshot.pushed_at {
+        // A push "after" the snapshot (clock skew between forge and hive) is as fresh as it gets.
+        let age = snapshot.taken_at.duration_since(pushed_at).unwrap_or(Duration::ZERO);
+        let days = age.as_secs() / (24 * 60 * 60);
+        let score = if days <= FRESH_DAYS {
+            10
+        } else if days >= STALE_DAYS {
+            0
+        } else {
+            let left = (STALE_DAYS - days) as f64 / (STALE_DAYS - FRESH_DAYS) as f64;
+            (left * 10.0).round() as u8
+        };
+        let reason = if days <= FRESH_DAYS {
+            format!("last push {} ago", plural(days as usize, "day", "days"))
+        } else {
+            format!("no activity for {days} days")
+        };
+        (Some(score), reason)
+    } else {
+        (None, "last push unknown".to_owned())
+    };
+    component("maintained", score, MEDIUM, reason)
+}
+
+fn critical_issues(issues: &[IssueSummary]) -> HealthComponent {
+    let critical: Vec<&IssueSummary> = issues.iter().filter(|issue| is_critical(issue)).collect();
+    let count = u8::try_from(critical.len()).unwrap_or(u8::MAX);
+    let score = 10_u8.saturating_sub(count.saturating_mul(CRITICAL_ISSUE_COST));
+    let reason = if critical.is_empty() {
+        "no open critical issues".to_owned()
+    } else {
+        let numbers = list(critical.iter().map(|issue| format!("#{}", issue.number)), critical.len());
+        format!("{}: {numbers}", plural(critical.len(), "open critical issue", "open critical issues"))
+    };
+    component("critical_issues", Some(score), MEDIUM, reason)
+}
+
+fn security_policy(present: Option<bool>) -> HealthComponent {
+    let (score, reason) = match present {
+        Some(true) => (Some(10), "security policy present"),
+        Some(false) => (Some(0), "no security policy (SECURITY.md)"),
+        None => (None, "security policy unknown"),
+    };
+    component("security_policy", score, LOW, reason.to_owned())
+}
+
+/// Words that make an issue critical when they appear in a label or as a word of the title.
+const CRITICAL_WORDS: [&str; 12] = [
+    "security",
+    "vulnerability",
+    "crash",
+    "crashes",
+    "crashed",
+    "crashing",
+    "segfault",
+    "data-loss",
+    "dataloss",
+    "critical",
+    "cve",
+    "p0",
+];
+
+/// Whether an issue is about security, a crash, data loss or is marked critical.
+fn is_critical(issue: &IssueSummary) -> bool {
+    issue.labels.iter().any(|label| mentions_critical(label)) || mentions_critical(&issue.title)
+}
+
+/// Matches whole words, so that "Critically acclaimed" or "Crashpad support" do not count, while "priority: critical",
+/// "CVE-2024-1234" and "data loss" do.
+fn mentions_critical(text: &str) -> bool {
+    let text = text.to_lowercase();
+    text.contains("data loss")
+        || text
+            .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .any(|word| CRITICAL_WORDS.contains(&word) || word.starts_with("cve-"))
+}
+
+/// `1 thing` or `3 things`.
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+/// The first three items joined with commas, then `and N more`.
+fn list(items: impl Iterator<Item = String>, count: usize) -> String {
+    const SHOWN: usize = 3;
+    let shown: Vec<String> = items.take(SHOWN).collect();
+    match count.saturating_sub(SHOWN) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

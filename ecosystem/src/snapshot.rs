@@ -1,0 +1,152 @@
+//! What a pilot sees of one repository at one moment: CI, issues, security alerts, activity.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::RepoId;
+
+/// Everything a maintainer would look at in one repository, read at [`RepoSnapshot::taken_at`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoSnapshot {
+    /// The repository.
+    pub repo: RepoId,
+    /// When the forge was read.
+    pub taken_at: SystemTime,
+    /// The default branch's name.
+    pub default_branch: String,
+    /// Whether the repository is archived (read-only).
+    pub archived: bool,
+    /// When the last push happened, if known.
+    pub pushed_at: Option<SystemTime>,
+    /// CI on the default branch.
+    pub ci: CiStatus,
+    /// Open issues.
+    pub open_issues: Vec<IssueSummary>,
+    /// Open security alerts; `None` when the forge would not tell (not permitted or not supported).
+    pub security_alerts: Option<Vec<Alert>>,
+    /// Whether a security policy (SECURITY.md) is present; `None` when unknown.
+    pub has_security_policy: Option<bool>,
+}
+
+/// The state of CI on the default branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CiStatus {
+    /// Overall verdict.
+    pub state: CiState,
+    /// The failed jobs, when [`CiState::Failing`].
+    pub failures: Vec<CiFailure>,
+}
+
+impl CiStatus {
+    /// CI that passed.
+    pub fn green() -> CiStatus {
+        CiStatus { state: CiState::Passing, failures: Vec::new() }
+    }
+
+    /// CI that failed with the given jobs.
+    pub fn failing(failures: Vec<CiFailure>) -> CiStatus {
+        CiStatus { state: CiState::Failing, failures }
+    }
+
+    /// Whether the latest run passed.
+    pub fn is_green(&self) -> bool {
+        self.state == CiState::Passing
+    }
+}
+
+/// Overall CI verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CiState {
+    /// The latest completed run passed.
+    Passing,
+    /// The latest completed run failed.
+    Failing,
+    /// No CI, or nothing completed yet.
+    Unknown,
+}
+
+/// One failed CI job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiFailure {
+    /// Workflow name.
+    pub workflow: String,
+    /// Job name.
+    pub job: String,
+    /// The first failed step, if known.
+    pub step: Option<String>,
+    /// What kind of failure this looks like.
+    pub class: FailureClass,
+}
+
+impl CiFailure {
+    /// A stable signature (`workflow/job/step/class`), equal for the same failure in different repositories, so
+    /// that a systemic failure across the fleet is recognisable.
+    pub fn signature(&self) -> String {
+        format!("{}/{}/{}/{}", self.workflow, self.job, self.step.as_deref().unwrap_or("-"), self.class.as_str())
+    }
+}
+
+/// The kind of a CI failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// Tests failed.
+    Test,
+    /// Compilation or packaging failed.
+    Build,
+    /// A linter or formatter complained.
+    Lint,
+    /// Deployment failed.
+    Deploy,
+    /// The runner, the network or a timeout failed, not the code: worth a re-run.
+    Infrastructure,
+}
+
+impl FailureClass {
+    /// The lowercase name used in signatures.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Test => "test",
+            FailureClass::Build => "build",
+            FailureClass::Lint => "lint",
+            FailureClass::Deploy => "deploy",
+            FailureClass::Infrastructure => "infrastructure",
+        }
+    }
+}
+
+/// An open issue, as much of it as health and triage need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSummary {
+    /// Issue number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Label names.
+    pub labels: Vec<String>,
+}
+
+/// A security alert (for example from Dependabot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The advisory or package the alert is about.
+    pub summary: String,
+    /// How bad it is.
+    pub severity: AlertSeverity,
+}
+
+/// Severity of a security alert, in GitHub's four levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}

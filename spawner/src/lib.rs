@@ -1,0 +1,166 @@
+//! Agents by command for hive: parses and validates `spawn agent name:description` requests.
+//!
+//! A request names a new agent and says what it should do. The name becomes a crate and a repository name, so it
+//! is held to the strictest rules of both; the description becomes documentation, so it must be one short line of
+//! printable text. Nothing here touches the disk or the network: a valid [`AgentSpec`] is only a promise that the
+//! values are safe to use.
+//!
+//! ```
+//! use hive_spawner::AgentSpec;
+//!
+//! let spec = AgentSpec::parse("triage-bot: labels new issues").unwrap();
+//! assert_eq!(spec.name(), "triage-bot");
+//! assert_eq!(spec.description(), "labels new issues");
+//!
+//! let err = AgentSpec::parse("../x:escape").unwrap_err();
+//! assert!(err.to_string().starts_with("invalid agent name '../x'"));
+//! ```
+
+mod error;
+
+pub use crate::error::SpawnerError;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest agent name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// How much of a hostile value an error message quotes, in characters.
+const QUOTED_CHARS: usize = 80;
+
+/// Rust keywords that fit the character rules: cargo refuses them as package names.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn", "else",
+    "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod",
+    "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+    "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Built-in crates, which cargo refuses as package names.
+const BUILT_IN_CRATES: &[&str] = &["alloc", "core", "std", "test"];
+
+/// Device names that Windows file systems refuse as file or directory names.
+const WINDOWS_DEVICES: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+/// A validated request for a new agent: a name and what the agent should do.
+///
+/// Only [`AgentSpec::parse`], [`AgentSpec::new`] and deserialization (which validates too) make one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawAgentSpec")]
+pub struct AgentSpec {
+    name: String,
+    description: String,
+}
+
+/// The unvalidated shape that deserialization goes through.
+#[derive(Deserialize)]
+struct RawAgentSpec {
+    name: String,
+    description: String,
+}
+
+impl TryFrom<RawAgentSpec> for AgentSpec {
+    type Error = SpawnerError;
+    fn try_from(raw: RawAgentSpec) -> Result<AgentSpec, SpawnerError> {
+        AgentSpec::new(&raw.name, &raw.description)
+    }
+}
+
+impl AgentSpec {
+    /// Parses `name:description`, the argument of `spawn agent`.
+    ///
+    /// The text is split at the first `:`; whitespace around the name and the description is ignored, so
+    /// `triage-bot: labels new issues` works. The description may itself contain `:`.
+    pub fn parse(request: &str) -> Result<AgentSpec, SpawnerError> {
+        let Some((name, description)) = request.split_once(':') else {
+            return Err(SpawnerError::MissingSeparator { request: quote(request) });
+        };
+        AgentSpec::new(name, description)
+    }
+
+    /// Validates a name and a description given separately; whitespace around either is ignored.
+    pub fn new(name: &str, description: &str) -> Result<AgentSpec, SpawnerError> {
+        let name = validate_name(name.trim())?;
+        let description = validate_description(&name, description.trim())?;
+        Ok(AgentSpec { name, description })
+    }
+
+    /// The agent's name: 1-64 lowercase ascii letters, digits or `-`, starting with a letter.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the agent should do: one line of at most 500 printable characters.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, SpawnerError> {
+    let fail = |reason| Err(SpawnerError::InvalidName { name: quote(name), reason });
+    let Some(first) = name.chars().next() else {
+        return fail("the name is empty");
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return fail("longer than 64 characters");
+    }
+    if !first.is_ascii_lowercase() {
+        return fail("it must start with a lowercase ascii letter");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return fail("forbidden character");
+    }
+    if [KEYWORDS, BUILT_IN_CRATES, WINDOWS_DEVICES].iter().any(|reserved| reserved.contains(&name)) {
+        return fail("reserved by rust or the file system");
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_description(name: &str, description: &str) -> Result<String, SpawnerError> {
+    if description.is_empty() {
+        return Err(SpawnerError::EmptyDescription { name: name.to_owned() });
+    }
+    let chars = description.chars().count();
+    if chars > MAX_DESCRIPTION_CHARS {
+        return Err(SpawnerError::DescriptionTooLong { name: name.to_owned(), chars, max: MAX_DESCRIPTION_CHARS });
+    }
+    for (position, c) in description.chars().enumerate() {
+        let kind = if c.is_control() {
+            "control"
+        } else if is_bidi_control(c) {
+            "bidirectional"
+        } else {
+            continue;
+        };
+        return Err(SpawnerError::ForbiddenCharacter {
+            name: name.to_owned(),
+            character: c.escape_debug().to_string(),
+            kind,
+            position,
+        });
+    }
+    Ok(description.to_owned())
+}
+
+/// Characters that reorder text when displayed ("Trojan Source", CVE-2021-42574); `char::is_control` misses them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Escapes a value for an error message and cuts it short.
+fn quote(value: &str) -> String {
+    let escaped: String = value.escape_debug().collect();
+    match escaped.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}...", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
+#[cfg(test)]
+mod tests;
