@@ -1,1 +1,44 @@
-//! hive
+//! hive: an actor runtime that maintains fleets of repositories on its own.
+//!
+//! A queen supervises one pilot per repository (OTP-style restarts, escalation, an emergency protocol when the
+//! fleet is sick), fans out ORCH actors that turn signals into proposals, and publishes everything on one typed
+//! event bus. This crate is the facade: [`Hive::builder`] wires the parts together, and the member crates are
+//! re-exported for everything else.
+//!
+//! ```
+//! use hive::{Hive, HiveEvent, SimForge};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let hive = Hive::builder().forge(SimForge::fleet(10, 30, 7)).start().await?;
+//! let mut events = hive.subscribe();
+//! hive.start_cycle()?;
+//! while let Some(envelope) = events.recv().await {
+//!     if let HiveEvent::CycleCompleted { record } = &*envelope.event {
+//!         assert_eq!(record.total_repositories, 10);
+//!         assert_eq!(record.healthy_repositories, 7);
+//!         break;
+//!     }
+//! }
+//! hive.shutdown().await?;
+//! # Ok::<(), hive::HiveError>(())
+//! # });
+//! ```
+
+mod error;
+mod hive;
+
+pub use hive_actors as actors;
+pub use hive_cerebrum as cerebrum;
+pub use hive_ecosystem as ecosystem;
+pub use hive_spawner as spawner;
+
+pub use crate::{
+    error::HiveError,
+    hive::{Hive, HiveBuilder},
+};
+pub use hive_actors::PilotConfig;
+pub use hive_cerebrum::{
+    BatchReport, CycleRecord, EmergencyConfig, Envelope, EventBus, HealthLevel, HiveEvent, HiveStatus, MemberId,
+    OrchConfig, ProposalEngine, RestartPolicy, RuleEngine, Seed, Signal, Subscription,
+};
+pub use hive_ecosystem::{Forge, RepoId, SimForge, SimRepo};

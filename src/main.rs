@@ -1,1 +1,69 @@
-fn main() {}
+//! The `hive` binary: parses arguments, reads the environment, runs a subcommand, and maps errors to exit codes.
+//!
+//! Exit codes: 0 success, 1 runtime error, 2 usage error (from clap).
+
+mod cli;
+mod config;
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::{
+    cli::{Cli, Command},
+    config::EnvConfig,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line: "hive: outer: inner".
+            eprintln!("hive: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = EnvConfig::from_env()?;
+    init_logging(cli.verbose, env.log_level.as_deref());
+    quiet_injected_panics();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match &cli.command {
+            Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json).await,
+        }
+    })
+}
+
+/// Logs go to stderr, so `--json` output on stdout stays clean.
+fn init_logging(verbose: u8, env_level: Option<&str>) {
+    let level = match verbose {
+        0 => env_level.unwrap_or("warn"),
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// The demo's simulated forge panics on purpose to show supervision at work; those panics are caught and reported
+/// as restarts, so printing a backtrace for each would only bury the output. Every other panic prints as usual.
+fn quiet_injected_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("injected panic")) {
+            tracing::debug!(message = message.unwrap_or_default(), "injected panic");
+        } else {
+            default_hook(info);
+        }
+    }));
+}

@@ -1,1 +1,38 @@
-//! Repository pilots: the bridge between forges and the queen.
+//! The workers of hive: repository pilots, and the builder that lets the queen start and restart them.
+//!
+//! This crate is the only bridge between the brain (`hive-cerebrum`) and the world (`hive-ecosystem`): a pilot
+//! reads a [`Forge`](hive_ecosystem::Forge), scores what it sees and reports to the queen.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use hive_actors::{PilotBuilder, PilotConfig};
+//! use hive_cerebrum::{EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig};
+//! use hive_ecosystem::{SimForge, SimRepo};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let forge = Arc::new(SimForge::new(vec![SimRepo::healthy("acme/api")]));
+//! let builder = Arc::new(PilotBuilder::new(forge, PilotConfig::default()));
+//! let bus = EventBus::new(256);
+//! let mut events = bus.subscribe();
+//! let args = QueenArgs::new(bus, QueenConfig::default())
+//!     .with_builder(builder)
+//!     .with_members(vec![MemberSpec::pilot("acme/api")]);
+//! let queen = Queen::start(args).await.unwrap();
+//! queen.start_cycle().unwrap();
+//! loop {
+//!     if let HiveEvent::CycleCompleted { record } = &*events.recv().await.unwrap().event {
+//!         assert_eq!(record.healthy_repositories, 1);
+//!         break;
+//!     }
+//! }
+//! queen.shutdown().await.unwrap();
+//! # });
+//! ```
+
+mod bridge;
+mod pilot;
+
+pub use crate::{
+    bridge::signals_of,
+    pilot::{PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},
+};

@@ -171,7 +171,9 @@ impl EmergencyState {
             }
         }
         if c.critical_security && !book.critical_security().is_empty() {
-            reasons.push(EmergencyReason::CriticalSecurity { members: book.critical_security().iter().cloned().collect() });
+            reasons.push(EmergencyReason::CriticalSecurity {
+                members: book.critical_security().iter().cloned().collect(),
+            });
         }
         if c.systemic_members > 0 {
             let mut systemic: Vec<_> = book
@@ -293,7 +295,12 @@ mod tests {
         let now = Instant::now();
         let mut state = EmergencyState::new(EmergencyConfig::default());
         // 2 of 4 healthy = exactly 50 %: not below.
-        let b = book(&[("a", 90, true, vec![]), ("b", 90, true, vec![]), ("c", 40, false, vec![]), ("d", 40, false, vec![])]);
+        let b = book(&[
+            ("a", 90, true, vec![]),
+            ("b", 90, true, vec![]),
+            ("c", 40, false, vec![]),
+            ("d", 40, false, vec![]),
+        ]);
         assert!(state.triggers(&b, now).is_empty());
         // 1 of 3 healthy: below.
         let b = book(&[("a", 90, true, vec![]), ("c", 40, false, vec![]), ("d", 40, false, vec![])]);
@@ -312,7 +319,8 @@ mod tests {
 
     #[test]
     fn critical_members_within_window() {
-        let config = EmergencyConfig { critical_members: 3, critical_window: Duration::from_secs(10), ..Default::default() };
+        let config =
+            EmergencyConfig { critical_members: 3, critical_window: Duration::from_secs(10), ..Default::default() };
         let mut state = EmergencyState::new(config);
         let b = FleetBook::default();
         let t0 = Instant::now();

@@ -53,7 +53,9 @@ pub use crate::{
         RuleEngine, Seed,
     },
     policy::{Backoff, Decision, ExitKind, RestartHistory, RestartPolicy, RestartType, decide},
-    queen::{HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef},
+    queen::{
+        HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,
+    },
     signal::{Severity, Signal, SignalKind},
     snapshot::write_atomic,
 };

@@ -131,8 +131,12 @@ fn rules(seed: &Seed) -> Vec<Proposal> {
             _ => vec![p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure needs a human fix")],
         },
         SignalKind::SecurityAlert if signal.severity >= Severity::High => {
-            let mut out =
-                vec![p(FileIssue, Severity::Medium, format!("security: {}", signal.title), "a serious advisory is open")];
+            let mut out = vec![p(
+                FileIssue,
+                Severity::Medium,
+                format!("security: {}", signal.title),
+                "a serious advisory is open",
+            )];
             if signal.severity == Severity::Critical {
                 out.push(p(EscalateToHuman, Severity::High, format!("critical advisory in {member}"), "critical"));
             }
@@ -301,8 +305,9 @@ mod tests {
         check(Signal::security(Severity::Critical, "CVE"), &[FileIssue, EscalateToHuman]);
         check(Signal::security(Severity::High, "CVE"), &[FileIssue]);
         check(Signal::security(Severity::Low, "CVE"), &[FileIssue]);
-        check(Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() }, &[
-            EscalateToHuman,
-        ]);
+        check(
+            Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() },
+            &[EscalateToHuman],
+        );
     }
 }

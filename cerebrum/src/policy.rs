@@ -243,9 +243,15 @@ mod tests {
         assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), Decision::Restart { .. }));
         assert!(matches!(decide(&p, &mut h, t0 + Duration::from_millis(50), &failed(), 0.0), Decision::Restart { .. }));
         // The first restart is exactly `period` old: it left the window.
-        assert!(matches!(decide(&p, &mut h, t0 + Duration::from_millis(100), &failed(), 0.0), Decision::Restart { .. }));
+        assert!(matches!(
+            decide(&p, &mut h, t0 + Duration::from_millis(100), &failed(), 0.0),
+            Decision::Restart { .. }
+        ));
         // Now two restarts (at 50 and 100) are inside the window.
-        assert!(matches!(decide(&p, &mut h, t0 + Duration::from_millis(120), &failed(), 0.0), Decision::Escalate { .. }));
+        assert!(matches!(
+            decide(&p, &mut h, t0 + Duration::from_millis(120), &failed(), 0.0),
+            Decision::Escalate { .. }
+        ));
     }
 
     #[test]

@@ -9,15 +9,10 @@ mod batch;
 mod cycle;
 mod handle;
 
-use std::{
-    collections::HashMap,
-    path::PathBuf,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
-use rand::{Rng, SeedableRng, rngs::SmallRng};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub use self::handle::{HiveStatus, MemberStatus, ProposalBatch, QueenHandle};
@@ -232,8 +227,7 @@ impl Queen {
     /// Spawns a queen and returns its handle. Members in `args` start right after.
     pub async fn start(args: QueenArgs) -> Result<QueenHandle, QueenError> {
         let bus = args.bus.clone();
-        let (actor, _join) =
-            Actor::spawn(None, Queen, args).await.map_err(|e| QueenError::Spawn(e.to_string()))?;
+        let (actor, _join) = Actor::spawn(None, Queen, args).await.map_err(|e| QueenError::Spawn(e.to_string()))?;
         Ok(QueenHandle::new(actor, bus))
     }
 }
@@ -463,7 +457,9 @@ impl QueenState {
                     self.by_actor.insert(handle.cell().get_id(), id.clone());
                     member.state = MemberState::Running;
                     let event = match kind {
-                        StartKind::First => HiveEvent::MemberStarted { member: id.clone(), kind: member.spec.kind.clone() },
+                        StartKind::First => {
+                            HiveEvent::MemberStarted { member: id.clone(), kind: member.spec.kind.clone() }
+                        }
                         StartKind::Restart { attempt, delay } => {
                             HiveEvent::MemberRestarted { member: id.clone(), attempt, delay }
                         }

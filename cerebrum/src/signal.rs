@@ -51,7 +51,11 @@ impl Signal {
     /// A CI failure with the given signature (`workflow/job/step/class`).
     pub fn ci_failure(signature: impl Into<String>) -> Signal {
         let signature = signature.into();
-        Signal { title: format!("CI failing: {signature}"), kind: SignalKind::CiFailure { signature }, severity: Severity::High }
+        Signal {
+            title: format!("CI failing: {signature}"),
+            kind: SignalKind::CiFailure { signature },
+            severity: Severity::High,
+        }
     }
 
     /// A security alert.

@@ -184,7 +184,7 @@ fn maintained(snapshot: &RepoSnapshot) -> HealthComponent {
 }
 
 fn critical_issues(issues: &[IssueSummary]) -> HealthComponent {
-    let critical: Vec<&IssueSummary> = issues.iter().filter(|issue| is_critical(issue)).collect();
+    let critical: Vec<&IssueSummary> = issues.iter().filter(|issue| is_critical_issue(issue)).collect();
     let count = u8::try_from(critical.len()).unwrap_or(u8::MAX);
     let score = 10_u8.saturating_sub(count.saturating_mul(CRITICAL_ISSUE_COST));
     let reason = if critical.is_empty() {
@@ -222,7 +222,7 @@ const CRITICAL_WORDS: [&str; 12] = [
 ];
 
 /// Whether an issue is about security, a crash, data loss or is marked critical.
-fn is_critical(issue: &IssueSummary) -> bool {
+pub fn is_critical_issue(issue: &IssueSummary) -> bool {
     issue.labels.iter().any(|label| mentions_critical(label)) || mentions_critical(&issue.title)
 }
 

@@ -29,7 +29,7 @@ mod snapshot;
 pub use crate::{
     error::ForgeError,
     forge::{DynForge, Forge},
-    health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, score},
+    health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, is_critical_issue, score},
     repo_id::{InvalidRepoId, RepoId},
     sim::{Fault, SimForge, SimRepo},
     snapshot::{Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, IssueSummary, RepoSnapshot},

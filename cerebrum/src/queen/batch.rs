@@ -21,13 +21,7 @@ pub(crate) struct Batch {
 }
 
 impl QueenState {
-    pub(super) async fn start_batch(
-        &mut self,
-        id: BatchId,
-        seed: Seed,
-        n: usize,
-        reply: oneshot::Sender<BatchReport>,
-    ) {
+    pub(super) async fn start_batch(&mut self, id: BatchId, seed: Seed, n: usize, reply: oneshot::Sender<BatchReport>) {
         let queen = self.myself.clone();
         let deadline_after = self.config.orch.deadline;
         let deadline = tokio::spawn(async move {
@@ -167,4 +161,3 @@ impl QueenState {
         }
     }
 }
-

@@ -1,0 +1,301 @@
+//! `RepoPilot`: one actor per repository. It reads the repository through a forge when asked (by the queen's
+//! cycle or its own interval), scores it, and reports health and signals to the queen.
+//!
+//! The handler never waits on the forge: each read runs in a task and comes back as a message. Transient forge
+//! errors are retried inside that task with backoff; anything else (a permanent error, exhausted retries, a
+//! panic in forge code) fails the actor, so the queen's restart policy applies.
+
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
+
+use futures::FutureExt;
+use hive_cerebrum::{
+    HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, Reporter, StartError,
+};
+use hive_ecosystem::{DynForge, ForgeError, RepoId, RepoSnapshot};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+use serde::{Deserialize, Serialize};
+
+use crate::signals_of;
+
+/// A typed reference to a pilot.
+pub type PilotRef = ActorRef<PilotMessage>;
+
+/// How pilots poll.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PilotConfig {
+    /// Each read waits a random delay up to this long first, so a fleet asked at once does not hit the forge at
+    /// once.
+    pub jitter: Duration,
+    /// The jitter in emergency mode (faster polling).
+    pub emergency_jitter: Duration,
+    /// Poll on the pilot's own timer at this interval, as well as when the queen asks; `None` polls only when
+    /// asked.
+    pub interval: Option<Duration>,
+    /// The own-timer interval in emergency mode.
+    pub emergency_interval: Duration,
+    /// Attempts for one read when the forge answers with transient errors.
+    pub attempts: u32,
+    /// Delay before the first retry; doubles on each further one.
+    pub retry_delay: Duration,
+}
+
+impl Default for PilotConfig {
+    fn default() -> PilotConfig {
+        PilotConfig {
+            jitter: Duration::from_millis(50),
+            emergency_jitter: Duration::from_millis(10),
+            interval: None,
+            emergency_interval: Duration::from_secs(10),
+            attempts: 3,
+            retry_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Normal or emergency operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PilotMode {
+    /// Normal.
+    Normal,
+    /// Mutating actions frozen, faster polling.
+    Emergency,
+}
+
+/// A pilot's own view of itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PilotStatus {
+    /// The repository.
+    pub repo: RepoId,
+    /// Mode.
+    pub mode: PilotMode,
+    /// Completed reads.
+    pub reads: u64,
+    /// Latest score.
+    pub score: Option<u8>,
+}
+
+/// Messages a pilot understands.
+#[non_exhaustive]
+pub enum PilotMessage {
+    /// A command from the queen.
+    Command(MemberCommand),
+    /// The pilot's own timer fired.
+    Tick,
+    /// The pilot's state.
+    Status(RpcReplyPort<PilotStatus>),
+    /// Internal: a read finished.
+    #[doc(hidden)]
+    ReadDone {
+        /// The cycle it was for.
+        cycle: Option<u64>,
+        /// What came back.
+        result: Result<RepoSnapshot, ForgeError>,
+    },
+    /// Internal: forge code panicked during a read.
+    #[doc(hidden)]
+    ReadPanicked(String),
+}
+
+/// What a pilot is started with.
+pub struct PilotArgs {
+    repo: RepoId,
+    forge: DynForge,
+    reporter: Reporter,
+    emergency: bool,
+    config: PilotConfig,
+}
+
+/// A pilot's state.
+pub struct PilotState {
+    args: PilotArgs,
+    mode: PilotMode,
+    reads: u64,
+    score: Option<u8>,
+    /// The cycle a read is in flight for, so a repeated `Observe` does not start a second one.
+    in_flight: Option<Option<u64>>,
+    rng: SmallRng,
+}
+
+/// The pilot actor.
+pub struct RepoPilot;
+
+impl Actor for RepoPilot {
+    type Msg = PilotMessage;
+    type State = PilotState;
+    type Arguments = PilotArgs;
+
+    async fn pre_start(&self, myself: PilotRef, args: PilotArgs) -> Result<PilotState, ActorProcessingErr> {
+        let mode = if args.emergency { PilotMode::Emergency } else { PilotMode::Normal };
+        let state = PilotState { args, mode, reads: 0, score: None, in_flight: None, rng: SmallRng::from_os_rng() };
+        if let Some(interval) = state.interval() {
+            myself.send_after(interval, || PilotMessage::Tick);
+        }
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: PilotRef,
+        message: PilotMessage,
+        state: &mut PilotState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PilotMessage::Command(MemberCommand::Observe { cycle }) => state.start_read(&myself, Some(cycle)),
+            PilotMessage::Command(MemberCommand::EnterEmergency) => state.mode = PilotMode::Emergency,
+            PilotMessage::Command(MemberCommand::LeaveEmergency) => state.mode = PilotMode::Normal,
+            PilotMessage::Tick => {
+                state.start_read(&myself, None);
+                if let Some(interval) = state.interval() {
+                    myself.send_after(interval, || PilotMessage::Tick);
+                }
+            }
+            PilotMessage::Status(reply) => {
+                let _ = reply.send(PilotStatus {
+                    repo: state.args.repo.clone(),
+                    mode: state.mode,
+                    reads: state.reads,
+                    score: state.score,
+                });
+            }
+            PilotMessage::ReadDone { cycle, result } => {
+                state.in_flight = None;
+                let snapshot = result?;
+                state.reads += 1;
+                let health = hive_ecosystem::score(&snapshot);
+                state.score = Some(health.score);
+                let mut report = HealthReport::new(health.score, health.healthy).with_signals(signals_of(&snapshot));
+                report.cycle = cycle;
+                state.args.reporter.report(report);
+            }
+            PilotMessage::ReadPanicked(message) => {
+                return Err(format!(
+                    "forge '{}' panicked reading '{}': {message}",
+                    state.args.forge.name(),
+                    state.args.repo
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PilotState {
+    fn interval(&self) -> Option<Duration> {
+        let normal = self.args.config.interval?;
+        Some(if self.mode == PilotMode::Emergency { self.args.config.emergency_interval.min(normal) } else { normal })
+    }
+
+    fn start_read(&mut self, myself: &PilotRef, cycle: Option<u64>) {
+        match self.in_flight {
+            // Already reading for this cycle (or reading for none and asked for none): one read answers both.
+            Some(current) if current == cycle || cycle.is_none() => return,
+            _ => {}
+        }
+        self.in_flight = Some(cycle);
+        let max_jitter = match self.mode {
+            PilotMode::Normal => self.args.config.jitter,
+            PilotMode::Emergency => self.args.config.emergency_jitter,
+        };
+        let delay = if max_jitter.is_zero() { Duration::ZERO } else { max_jitter.mul_f64(self.rng.random::<f64>()) };
+        let forge = Arc::clone(&self.args.forge);
+        let repo = self.args.repo.clone();
+        let config = self.args.config;
+        let myself = myself.clone();
+        tokio::spawn(async move {
+            let read = AssertUnwindSafe(read_with_retries(forge, repo, config, delay)).catch_unwind().await;
+            let message = match read {
+                Ok(result) => PilotMessage::ReadDone { cycle, result },
+                Err(panic) => PilotMessage::ReadPanicked(panic_message(panic.as_ref())),
+            };
+            // The pilot may have been stopped meanwhile; then nobody needs the answer.
+            let _ = myself.cast(message);
+        });
+    }
+}
+
+async fn read_with_retries(
+    forge: DynForge,
+    repo: RepoId,
+    config: PilotConfig,
+    delay: Duration,
+) -> Result<RepoSnapshot, ForgeError> {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut backoff = config.retry_delay;
+    let mut attempt = 1;
+    loop {
+        match forge.snapshot(&repo).await {
+            Err(e) if e.is_transient() && attempt < config.attempts => {
+                tracing::debug!(%repo, attempt, error = %e, "transient forge error; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = backoff.saturating_mul(2);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// Starts pilots for the queen: one [`RepoPilot`] per member of kind [`MemberKind::Pilot`], whose id is the
+/// repository's full name.
+pub struct PilotBuilder {
+    forge: DynForge,
+    config: PilotConfig,
+}
+
+impl PilotBuilder {
+    /// Pilots reading `forge`, polling as `config` says.
+    pub fn new(forge: DynForge, config: PilotConfig) -> PilotBuilder {
+        PilotBuilder { forge, config }
+    }
+}
+
+#[async_trait::async_trait]
+impl MemberBuilder for PilotBuilder {
+    async fn start(&self, ctx: MemberContext) -> Result<Box<dyn MemberHandle>, StartError> {
+        let fail = |message: String| StartError { member: ctx.id.clone(), message };
+        if ctx.kind != MemberKind::Pilot {
+            return Err(fail(format!("the pilot builder cannot start a {:?} member", ctx.kind)));
+        }
+        let repo = RepoId::new(ctx.id.as_str()).map_err(|e| fail(e.to_string()))?;
+        let args = PilotArgs {
+            repo,
+            forge: Arc::clone(&self.forge),
+            reporter: ctx.reporter.clone(),
+            emergency: ctx.emergency,
+            config: self.config,
+        };
+        let (actor, _join) = Actor::spawn_linked(None, RepoPilot, args, ctx.supervisor.clone())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Box::new(PilotHandle { cell: actor.get_cell(), actor }))
+    }
+}
+
+/// The queen's handle on a pilot.
+struct PilotHandle {
+    actor: PilotRef,
+    cell: ActorCell,
+}
+
+impl MemberHandle for PilotHandle {
+    fn cell(&self) -> &ActorCell {
+        &self.cell
+    }
+
+    fn command(&self, command: MemberCommand) {
+        let _ = self.actor.cast(PilotMessage::Command(command));
+    }
+}

@@ -1,0 +1,153 @@
+//! `hive demo`: a simulated fleet run through the real queen and pilots, shown live or as JSON records.
+
+use std::{collections::BTreeMap, io::Write, path::Path, time::Duration};
+
+use anyhow::Context;
+use hive::{
+    EmergencyConfig, Hive, HiveEvent, PilotConfig, SimForge,
+    cerebrum::{MemberId, QueenConfig},
+    ecosystem::Fault,
+};
+
+use crate::{cli::DemoArgs, config::EnvConfig};
+
+/// What one pilot looked like last, for the live grid.
+#[derive(Clone, Copy, PartialEq)]
+enum Cell {
+    Unknown,
+    Healthy,
+    Unhealthy,
+    Restarting,
+    Escalated,
+}
+
+impl Cell {
+    fn glyph(self) -> char {
+        match self {
+            Cell::Unknown => '.',
+            Cell::Healthy => '+',
+            Cell::Unhealthy => 'x',
+            Cell::Restarting => '~',
+            Cell::Escalated => '!',
+        }
+    }
+}
+
+/// Totals printed after the run.
+#[derive(Default)]
+struct Totals {
+    restarts: u64,
+    escalations: u64,
+    emergencies: u64,
+}
+
+pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let interval = match (args.interval_ms, env.orchestration_interval) {
+        (Some(ms), _) => Duration::from_millis(ms.max(1)),
+        (None, Some(interval)) => interval,
+        (None, None) => Duration::from_millis(400),
+    };
+    let forge = SimForge::fleet(args.repos as usize, args.failing, args.seed).with_seed(args.seed);
+    if args.chaos > 0 {
+        forge.set_fault_rate(Fault::Panic, f64::from(args.chaos) / 100.0);
+    }
+    let queen = QueenConfig {
+        cycle_interval: Some(interval),
+        emergency_cycle_interval: interval / 2,
+        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+        state_dir: Some(state_dir.to_path_buf()),
+        jitter_seed: Some(args.seed),
+        ..QueenConfig::default()
+    };
+    let pilot = PilotConfig { jitter: interval / 4, emergency_jitter: interval / 16, ..PilotConfig::default() };
+    // Subscribe before anything starts so the first cycle is not missed.
+    let hive = Hive::builder().forge(forge).queen_config(queen).pilot_config(pilot).start().await?;
+    let mut events = hive.subscribe();
+
+    let mut out = std::io::stdout().lock();
+    if !json {
+        writeln!(
+            out,
+            "hive demo: {} simulated repositories, {}% failing, {} cycles every {:?} (+ healthy, x unhealthy, ~ restarting, ! escalated)",
+            args.repos, args.failing, args.cycles, interval
+        )?;
+    }
+    let mut grid: BTreeMap<MemberId, Cell> = BTreeMap::new();
+    let mut totals = Totals::default();
+    let mut completed = 0;
+    while completed < args.cycles {
+        let envelope = events.recv().await.context("the hive stopped before the demo finished")?;
+        let event = &*envelope.event;
+        match event {
+            HiveEvent::MemberStarted { member, .. } => {
+                grid.insert(member.clone(), Cell::Unknown);
+            }
+            HiveEvent::HealthReported { member, healthy, .. } => {
+                grid.insert(member.clone(), if *healthy { Cell::Healthy } else { Cell::Unhealthy });
+            }
+            HiveEvent::MemberFailed { member, .. } => {
+                grid.insert(member.clone(), Cell::Restarting);
+            }
+            HiveEvent::MemberRestarted { .. } => totals.restarts += 1,
+            HiveEvent::MemberEscalated { member, .. } => {
+                totals.escalations += 1;
+                grid.insert(member.clone(), Cell::Escalated);
+            }
+            _ => {}
+        }
+        if json {
+            if let HiveEvent::CycleCompleted { record } = event {
+                serde_json::to_writer(&mut out, record)?;
+                writeln!(out)?;
+                completed += 1;
+            }
+            continue;
+        }
+        match event {
+            HiveEvent::CycleCompleted { record } => {
+                let cells: String = grid.values().map(|c| c.glyph()).collect();
+                writeln!(
+                    out,
+                    "cycle {:>3}  {}  {}/{} healthy  {:<9}  score {:>5.1}  signals {:>3}  pilots {}",
+                    record.orchestration_cycle,
+                    cells,
+                    record.healthy_repositories,
+                    record.total_repositories,
+                    record.ecosystem_health.as_str(),
+                    record.global_health_score,
+                    record.issues_detected,
+                    record.active_pilots,
+                )?;
+                completed += 1;
+            }
+            HiveEvent::MemberRestarted { member, attempt, delay } => {
+                writeln!(out, "  ~ {member} restarted (attempt {attempt}, after {delay:?})")?;
+            }
+            HiveEvent::MemberEscalated { member, restarts, period } => {
+                writeln!(out, "  ! {member} escalated: {restarts} restarts within {period:?}")?;
+            }
+            HiveEvent::EmergencyDeclared { reasons } => {
+                totals.emergencies += 1;
+                let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                writeln!(out, "  !! EMERGENCY declared: {}", reasons.join("; "))?;
+            }
+            HiveEvent::SnapshotWritten { path } => writeln!(out, "  emergency snapshot written to {}", path.display())?,
+            HiveEvent::EmergencyCleared { healthy_evaluations } => {
+                writeln!(out, "  emergency cleared after {healthy_evaluations} healthy cycles")?;
+            }
+            _ => {}
+        }
+    }
+    hive.shutdown().await?;
+    if !json {
+        writeln!(
+            out,
+            "done: {} cycles, {} restarts, {} escalations, {} emergencies declared",
+            completed, totals.restarts, totals.escalations, totals.emergencies
+        )?;
+        if events.lost() > 0 {
+            writeln!(out, "note: the display fell behind and skipped {} events", events.lost())?;
+        }
+    }
+    Ok(())
+}

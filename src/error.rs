@@ -1,0 +1,28 @@
+//! Errors from building and running a hive.
+
+use hive_cerebrum::QueenError;
+use hive_ecosystem::{ForgeError, InvalidRepoId};
+
+/// An error from [`Hive`](crate::Hive) or its builder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HiveError {
+    /// No forge was given to the builder.
+    #[error("no forge configured; call `.forge(..)` on the builder (for example with `SimForge::fleet(10, 20, 1)`)")]
+    NoForge,
+    /// Discovering the repositories failed.
+    #[error("could not discover repositories on forge '{forge}'")]
+    Discovery {
+        /// The forge.
+        forge: String,
+        /// Why.
+        #[source]
+        source: ForgeError,
+    },
+    /// A repository name given to the builder is not valid.
+    #[error(transparent)]
+    InvalidRepo(#[from] InvalidRepoId),
+    /// The queen refused or is gone.
+    #[error(transparent)]
+    Queen(#[from] QueenError),
+}

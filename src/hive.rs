@@ -1,0 +1,214 @@
+//! `Hive` and its builder: wires a forge, pilots, the queen and the bus into one running system.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use hive_actors::{PilotBuilder, PilotConfig};
+use hive_cerebrum::{
+    BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, NotificationSink, OrchConfig,
+    ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle, RestartPolicy, RuleEngine, Seed,
+    Subscription,
+};
+use hive_ecosystem::{DynForge, Forge, RepoId};
+
+use crate::HiveError;
+
+/// Builds a [`Hive`]. Only the forge is required; everything else has a default.
+pub struct HiveBuilder {
+    forge: Option<DynForge>,
+    repos: Option<Vec<String>>,
+    queen: QueenConfig,
+    pilot: PilotConfig,
+    policy: RestartPolicy,
+    engine: Arc<dyn ProposalEngine>,
+    sink: Arc<dyn NotificationSink>,
+    bus_capacity: usize,
+}
+
+impl Default for HiveBuilder {
+    fn default() -> HiveBuilder {
+        HiveBuilder {
+            forge: None,
+            repos: None,
+            queen: QueenConfig::default(),
+            pilot: PilotConfig::default(),
+            policy: RestartPolicy::default(),
+            engine: Arc::new(RuleEngine),
+            sink: Arc::new(LogSink),
+            bus_capacity: 4096,
+        }
+    }
+}
+
+impl HiveBuilder {
+    /// The forge the pilots read.
+    pub fn forge(self, forge: impl Forge) -> HiveBuilder {
+        self.shared_forge(Arc::new(forge))
+    }
+
+    /// A forge that is already shared.
+    pub fn shared_forge(mut self, forge: DynForge) -> HiveBuilder {
+        self.forge = Some(forge);
+        self
+    }
+
+    /// Watch these repositories (`owner/name`) instead of everything the forge discovers.
+    pub fn repos<I, S>(mut self, repos: I) -> HiveBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.repos = Some(repos.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Run an orchestration cycle every `interval` (default: only when asked with [`Hive::start_cycle`]).
+    pub fn cycle_interval(mut self, interval: Duration) -> HiveBuilder {
+        self.queen.cycle_interval = Some(interval);
+        self
+    }
+
+    /// The queen's whole configuration.
+    pub fn queen_config(mut self, config: QueenConfig) -> HiveBuilder {
+        self.queen = config;
+        self
+    }
+
+    /// Emergency thresholds.
+    pub fn emergency(mut self, config: EmergencyConfig) -> HiveBuilder {
+        self.queen.emergency = config;
+        self
+    }
+
+    /// ORCH fan-out limits.
+    pub fn orch(mut self, config: OrchConfig) -> HiveBuilder {
+        self.queen.orch = config;
+        self
+    }
+
+    /// Where state (emergency snapshots) is written.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> HiveBuilder {
+        self.queen.state_dir = Some(dir.into());
+        self
+    }
+
+    /// How pilots poll.
+    pub fn pilot_config(mut self, config: PilotConfig) -> HiveBuilder {
+        self.pilot = config;
+        self
+    }
+
+    /// The restart policy of every pilot.
+    pub fn restart_policy(mut self, policy: RestartPolicy) -> HiveBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// The proposal engine ORCHs use (default: the rule engine).
+    pub fn engine(mut self, engine: impl ProposalEngine) -> HiveBuilder {
+        self.engine = Arc::new(engine);
+        self
+    }
+
+    /// Where emergency notices go (default: the log).
+    pub fn notification_sink(mut self, sink: impl NotificationSink) -> HiveBuilder {
+        self.sink = Arc::new(sink);
+        self
+    }
+
+    /// How many unread events each bus subscriber may fall behind before losing the oldest.
+    pub fn bus_capacity(mut self, capacity: usize) -> HiveBuilder {
+        self.bus_capacity = capacity;
+        self
+    }
+
+    /// Discovers the repositories (unless given), starts the queen and one pilot per repository.
+    pub async fn start(self) -> Result<Hive, HiveError> {
+        let forge = self.forge.ok_or(HiveError::NoForge)?;
+        let repos: Vec<RepoId> = match self.repos {
+            Some(names) => names.into_iter().map(RepoId::new).collect::<Result<_, _>>()?,
+            None => forge
+                .discover()
+                .await
+                .map_err(|source| HiveError::Discovery { forge: forge.name().to_owned(), source })?,
+        };
+        let members = repos.iter().map(|r| MemberSpec::pilot(r.as_str()).with_policy(self.policy)).collect();
+        let bus = EventBus::new(self.bus_capacity);
+        let args = QueenArgs::new(bus, self.queen)
+            .with_builder(Arc::new(PilotBuilder::new(forge, self.pilot)))
+            .with_engine(self.engine)
+            .with_sink(self.sink)
+            .with_members(members);
+        let queen = Queen::start(args).await?;
+        Ok(Hive { queen, policy: self.policy })
+    }
+}
+
+/// A running hive. Cheap to clone; every clone controls the same hive.
+#[derive(Debug, Clone)]
+pub struct Hive {
+    queen: QueenHandle,
+    policy: RestartPolicy,
+}
+
+impl Hive {
+    /// A builder with defaults.
+    pub fn builder() -> HiveBuilder {
+        HiveBuilder::default()
+    }
+
+    /// Subscribes to the hive's events from now on.
+    pub fn subscribe(&self) -> Subscription {
+        self.queen.subscribe()
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &EventBus {
+        self.queen.bus()
+    }
+
+    /// The queen's handle, for everything the facade does not wrap.
+    pub fn queen(&self) -> &QueenHandle {
+        &self.queen
+    }
+
+    /// The hive's state.
+    pub async fn status(&self) -> Result<HiveStatus, HiveError> {
+        Ok(self.queen.status().await?)
+    }
+
+    /// Runs an orchestration cycle now.
+    pub fn start_cycle(&self) -> Result<(), HiveError> {
+        Ok(self.queen.start_cycle()?)
+    }
+
+    /// Starts watching one more repository.
+    pub async fn watch(&self, repo: &str) -> Result<(), HiveError> {
+        let repo = RepoId::new(repo)?;
+        Ok(self.queen.add_member(MemberSpec::pilot(repo.as_str()).with_policy(self.policy)).await?)
+    }
+
+    /// Stops watching a repository.
+    pub async fn unwatch(&self, repo: &str) -> Result<(), HiveError> {
+        Ok(self.queen.remove_member(&MemberId::new(repo)).await?)
+    }
+
+    /// Fans out `n` ORCHs on a seed and waits for their report.
+    pub async fn propose(&self, seed: Seed, n: usize) -> Result<BatchReport, HiveError> {
+        Ok(self.queen.propose(seed, n)?.outcome().await?)
+    }
+
+    /// Fans out `n` ORCHs and returns at once with a handle to cancel or await the fan-out.
+    pub fn propose_batch(&self, seed: Seed, n: usize) -> Result<ProposalBatch, HiveError> {
+        Ok(self.queen.propose(seed, n)?)
+    }
+
+    /// Starts an escalated pilot again.
+    pub async fn resume(&self, repo: &str) -> Result<(), HiveError> {
+        Ok(self.queen.resume(&MemberId::new(repo)).await?)
+    }
+
+    /// Stops every pilot (draining their queues) in reverse start order, then the queen.
+    pub async fn shutdown(&self) -> Result<(), HiveError> {
+        Ok(self.queen.shutdown().await?)
+    }
+}
