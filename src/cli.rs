@@ -55,6 +55,11 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub chaos: u8,
 
+    /// Break the same CI job in a third of the healthy repositories after this cycle, and fix it two cycles later:
+    /// shows a systemic-failure emergency being declared and then cleared.
+    #[arg(long, value_name = "CYCLE")]
+    pub incident: Option<u64>,
+
     /// Seed of the simulated fleet, for reproducible runs.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

@@ -6,7 +6,8 @@ use anyhow::Context;
 use hive::{
     EmergencyConfig, Hive, HiveEvent, PilotConfig, SimForge,
     cerebrum::{MemberId, QueenConfig},
-    ecosystem::Fault,
+    RepoId,
+    ecosystem::{CiFailure, CiStatus, Fault, FailureClass},
 };
 
 use crate::{cli::DemoArgs, config::EnvConfig};
@@ -31,6 +32,36 @@ impl Cell {
             Cell::Escalated => '!',
         }
     }
+}
+
+/// Breaks one CI job in a third of the healthy repositories after cycle `at`, and mends it after cycle `at + 2`.
+fn stage_incident(
+    forge: &SimForge,
+    at: Option<u64>,
+    cycle: u64,
+    grid: &BTreeMap<MemberId, Cell>,
+    broken: &mut Vec<RepoId>,
+) -> anyhow::Result<()> {
+    let Some(at) = at else { return Ok(()) };
+    if cycle == at {
+        let healthy: Vec<&MemberId> = grid.iter().filter(|(_, c)| **c == Cell::Healthy).map(|(id, _)| id).collect();
+        for id in healthy.iter().step_by(3) {
+            let repo = RepoId::new(id.as_str())?;
+            let failure = CiFailure {
+                workflow: "ci".to_owned(),
+                job: "build".to_owned(),
+                step: Some("install toolchain".to_owned()),
+                class: FailureClass::Build,
+            };
+            forge.set_ci(&repo, CiStatus::failing(vec![failure]))?;
+            broken.push(repo);
+        }
+    } else if cycle == at + 2 {
+        for repo in broken.drain(..) {
+            forge.set_ci(&repo, CiStatus::green())?;
+        }
+    }
+    Ok(())
 }
 
 /// Totals printed after the run.
@@ -61,7 +92,7 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
     };
     let pilot = PilotConfig { jitter: interval / 4, emergency_jitter: interval / 16, ..PilotConfig::default() };
     // Subscribe before anything starts so the first cycle is not missed.
-    let hive = Hive::builder().forge(forge).queen_config(queen).pilot_config(pilot).start().await?;
+    let hive = Hive::builder().forge(forge.clone()).queen_config(queen).pilot_config(pilot).start().await?;
     let mut events = hive.subscribe();
 
     let mut out = std::io::stdout().lock();
@@ -75,6 +106,7 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
     let mut grid: BTreeMap<MemberId, Cell> = BTreeMap::new();
     let mut totals = Totals::default();
     let mut completed = 0;
+    let mut incident: Vec<RepoId> = Vec::new();
     while completed < args.cycles {
         let envelope = events.recv().await.context("the hive stopped before the demo finished")?;
         let event = &*envelope.event;
@@ -94,6 +126,9 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
                 grid.insert(member.clone(), Cell::Escalated);
             }
             _ => {}
+        }
+        if let HiveEvent::CycleCompleted { record } = event {
+            stage_incident(&forge, args.incident, record.orchestration_cycle, &grid, &mut incident)?;
         }
         if json {
             if let HiveEvent::CycleCompleted { record } = event {

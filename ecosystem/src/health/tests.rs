@@ -179,7 +179,7 @@ fn critical_issue_detection() {
         (issue(1, "Typo in README", &["documentation", "good first issue"]), false),
     ];
     for (issue, expected) in table {
-        assert_eq!(is_critical(&issue), expected, "{issue:?}");
+        assert_eq!(is_critical_issue(&issue), expected, "{issue:?}");
     }
 }
 
