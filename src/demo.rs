@@ -4,10 +4,9 @@ use std::{collections::BTreeMap, io::Write, path::Path, time::Duration};
 
 use anyhow::Context;
 use hive::{
-    EmergencyConfig, Hive, HiveEvent, PilotConfig, SimForge,
+    EmergencyConfig, Hive, HiveEvent, PilotConfig, RepoId, SimForge,
     cerebrum::{MemberId, QueenConfig},
-    RepoId,
-    ecosystem::{CiFailure, CiStatus, Fault, FailureClass},
+    ecosystem::{CiFailure, CiStatus, FailureClass, Fault},
 };
 
 use crate::{cli::DemoArgs, config::EnvConfig};

@@ -81,8 +81,8 @@ pub struct PilotStatus {
 pub enum PilotMessage {
     /// A command from the queen.
     Command(MemberCommand),
-    /// The pilot's own timer fired.
-    Tick,
+    /// The pilot's own timer fired (ignored unless it carries the current timer generation).
+    Tick(u64),
     /// The pilot's state.
     Status(RpcReplyPort<PilotStatus>),
     /// Internal: a read finished.
@@ -115,6 +115,8 @@ pub struct PilotState {
     score: Option<u8>,
     /// The cycle a read is in flight for, so a repeated `Observe` does not start a second one.
     in_flight: Option<Option<u64>>,
+    /// Bumped whenever the own timer is re-armed, so the superseded timer's tick is ignored.
+    tick_generation: u64,
     rng: SmallRng,
 }
 
@@ -128,10 +130,16 @@ impl Actor for RepoPilot {
 
     async fn pre_start(&self, myself: PilotRef, args: PilotArgs) -> Result<PilotState, ActorProcessingErr> {
         let mode = if args.emergency { PilotMode::Emergency } else { PilotMode::Normal };
-        let state = PilotState { args, mode, reads: 0, score: None, in_flight: None, rng: SmallRng::from_os_rng() };
-        if let Some(interval) = state.interval() {
-            myself.send_after(interval, || PilotMessage::Tick);
-        }
+        let mut state = PilotState {
+            args,
+            mode,
+            reads: 0,
+            score: None,
+            in_flight: None,
+            tick_generation: 0,
+            rng: SmallRng::from_os_rng(),
+        };
+        state.arm_timer(&myself);
         Ok(state)
     }
 
@@ -143,14 +151,20 @@ impl Actor for RepoPilot {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PilotMessage::Command(MemberCommand::Observe { cycle }) => state.start_read(&myself, Some(cycle)),
-            PilotMessage::Command(MemberCommand::EnterEmergency) => state.mode = PilotMode::Emergency,
-            PilotMessage::Command(MemberCommand::LeaveEmergency) => state.mode = PilotMode::Normal,
-            PilotMessage::Tick => {
-                state.start_read(&myself, None);
-                if let Some(interval) = state.interval() {
-                    myself.send_after(interval, || PilotMessage::Tick);
-                }
+            PilotMessage::Command(MemberCommand::EnterEmergency) => {
+                // Faster polling takes effect now, not after the current (longer) interval.
+                state.mode = PilotMode::Emergency;
+                state.arm_timer(&myself);
             }
+            PilotMessage::Command(MemberCommand::LeaveEmergency) => {
+                state.mode = PilotMode::Normal;
+                state.arm_timer(&myself);
+            }
+            PilotMessage::Tick(generation) if generation == state.tick_generation => {
+                state.start_read(&myself, None);
+                state.arm_timer(&myself);
+            }
+            PilotMessage::Tick(_) => {}
             PilotMessage::Status(reply) => {
                 let _ = reply.send(PilotStatus {
                     repo: state.args.repo.clone(),
@@ -183,6 +197,15 @@ impl Actor for RepoPilot {
 }
 
 impl PilotState {
+    /// Schedules the next own-timer tick, superseding any earlier one.
+    fn arm_timer(&mut self, myself: &PilotRef) {
+        if let Some(interval) = self.interval() {
+            self.tick_generation += 1;
+            let generation = self.tick_generation;
+            myself.send_after(interval, move || PilotMessage::Tick(generation));
+        }
+    }
+
     fn interval(&self) -> Option<Duration> {
         let normal = self.args.config.interval?;
         Some(if self.mode == PilotMode::Emergency { self.args.config.emergency_interval.min(normal) } else { normal })

@@ -1,0 +1,3 @@
+//! Integration tests of repository pilots under a real queen, reading the simulated forge.
+
+mod pilot;

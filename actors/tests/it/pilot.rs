@@ -1,0 +1,154 @@
+//! Pilots through the queen: reads become reports, transient forge errors are retried inside the pilot, anything
+//! else fails the actor so the queen's policy applies, and emergency mode makes a pilot poll faster.
+
+use std::{sync::Arc, time::Duration};
+
+use hive_actors::{PilotBuilder, PilotConfig};
+use hive_cerebrum::{
+    Backoff, EmergencyConfig, EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig, QueenHandle,
+    RestartPolicy, SignalKind, Subscription,
+};
+use hive_ecosystem::{Fault, RepoId, SimForge, SimRepo};
+
+const DEADLINE: Duration = Duration::from_secs(600);
+
+async fn start(forge: &SimForge, config: QueenConfig, pilot: PilotConfig) -> (QueenHandle, Subscription) {
+    let bus = EventBus::new(4096);
+    let events = bus.subscribe();
+    let policy = RestartPolicy { backoff: Backoff::NONE, ..RestartPolicy::default() };
+    let members = forge_members(forge).await.into_iter().map(|m| m.with_policy(policy)).collect();
+    let args = QueenArgs::new(bus, config)
+        .with_builder(Arc::new(PilotBuilder::new(Arc::new(forge.clone()), pilot)))
+        .with_members(members);
+    (Queen::start(args).await.expect("queen"), events)
+}
+
+async fn forge_members(forge: &SimForge) -> Vec<MemberSpec> {
+    use hive_ecosystem::Forge;
+    forge.discover().await.expect("discover").iter().map(|r| MemberSpec::pilot(r.as_str())).collect()
+}
+
+async fn next<T>(events: &mut Subscription, mut pick: impl FnMut(&HiveEvent) -> Option<T>) -> T {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let envelope = events.recv().await.expect("bus open");
+            if let Some(found) = pick(&envelope.event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("event before the deadline")
+}
+
+fn repo(name: &str) -> RepoId {
+    RepoId::new(name).expect("valid")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_becomes_a_report_with_signals() {
+    let forge = SimForge::new(vec![SimRepo::failing("acme/web")]);
+    let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;
+    queen.start_cycle().expect("cycle");
+    let (score, healthy, cycle) = next(&mut events, |e| match e {
+        HiveEvent::HealthReported { score, healthy, cycle, .. } => Some((*score, *healthy, *cycle)),
+        _ => None,
+    })
+    .await;
+    assert!(!healthy);
+    assert!(score < 70, "{score}");
+    assert_eq!(cycle, Some(1));
+    let signal = next(&mut events, |e| match e {
+        HiveEvent::SignalRaised { signal, .. } => Some(signal.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(signal.kind, SignalKind::CiFailure { signature: "ci/test/cargo test/test".to_owned() });
+    queen.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_are_retried_inside_the_pilot() {
+    let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+    // Two transient errors, then success: within the default three attempts.
+    forge.inject(&repo("acme/api"), Fault::Transient, 2);
+    let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;
+    queen.start_cycle().expect("cycle");
+    let record = next(&mut events, |e| match e {
+        HiveEvent::MemberFailed { error, .. } => panic!("the pilot must not fail on retried errors: {error}"),
+        HiveEvent::CycleCompleted { record } => Some(record.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(record.healthy_repositories, 1);
+    assert_eq!(forge.attempts(&repo("acme/api")), 3);
+    assert_eq!(forge.reads(&repo("acme/api")), 1);
+    assert_eq!(queen.status().await.expect("status").members[0].restarts, 0);
+    queen.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhausted_retries_permanent_errors_and_panics_fail_the_pilot() {
+    for (fault, times, needle) in [
+        (Fault::Transient, 3, "transient forge error"),
+        (Fault::Permanent, 1, "forge error"),
+        (Fault::Panic, 1, "panicked reading 'acme/api'"),
+    ] {
+        let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+        forge.inject(&repo("acme/api"), fault, times);
+        let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;
+        queen.start_cycle().expect("cycle");
+        let error = next(&mut events, |e| match e {
+            HiveEvent::MemberFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .await;
+        assert!(error.contains(needle), "{fault:?}: {error}");
+        // Restarted, asked again for the open cycle, and this time the read succeeds.
+        let record = next(&mut events, |e| match e {
+            HiveEvent::CycleCompleted { record } => Some(record.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!((record.healthy_repositories, record.missed_reports), (1, 0), "{fault:?}");
+        assert_eq!(queen.status().await.expect("status").members[0].restarts, 1, "{fault:?}");
+        queen.shutdown().await.expect("shutdown");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn own_interval_polls_and_emergency_mode_polls_faster() {
+    let pilot = PilotConfig {
+        jitter: Duration::ZERO,
+        interval: Some(Duration::from_secs(10)),
+        emergency_interval: Duration::from_secs(1),
+        ..PilotConfig::default()
+    };
+    let count_reads = |forced: bool| async move {
+        let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+        let config = QueenConfig {
+            emergency: EmergencyConfig { forced, ..EmergencyConfig::default() },
+            ..QueenConfig::default()
+        };
+        let (queen, mut events) = start(&forge, config, pilot).await;
+        // Wait for 3 reports driven by the pilot's own timer (no cycles are started).
+        for _ in 0..3 {
+            next(&mut events, |e| matches!(e, HiveEvent::HealthReported { cycle: None, .. }).then_some(())).await;
+        }
+        let elapsed = tokio::time::Instant::now();
+        queen.shutdown().await.expect("shutdown");
+        (forge.reads(&repo("acme/api")), elapsed)
+    };
+    let start_normal = tokio::time::Instant::now();
+    let (reads, end) = count_reads(false).await;
+    let normal = end - start_normal;
+    assert_eq!(reads, 3);
+    let start_emergency = tokio::time::Instant::now();
+    let (reads, end) = count_reads(true).await;
+    let emergency = end - start_emergency;
+    assert_eq!(reads, 3);
+    // Paused time: the clock only moves by timers, so three 10 s intervals take 30 s, three 1 s intervals about 3 s
+    // (runtime-internal timers may add a few milliseconds).
+    assert!((Duration::from_secs(30)..Duration::from_secs(31)).contains(&normal), "{normal:?}");
+    assert!((Duration::from_secs(3)..Duration::from_secs(4)).contains(&emergency), "{emergency:?}");
+}

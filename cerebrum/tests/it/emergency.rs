@@ -1,0 +1,284 @@
+//! The emergency protocol through the queen: each trigger declares with its reason, members enter and leave
+//! emergency mode, the sink is notified, a snapshot is written, the recovery attempt resumes escalated members, and
+//! the emergency clears after exactly `clear_after` healthy cycles.
+
+use std::time::Duration;
+
+use hive_cerebrum::{
+    EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberId, MemberSpec, MemberState, Notice, QueenConfig,
+    Severity, Signal,
+};
+
+use crate::{
+    harness::{Hive, config, count, eventually, is_escalated, is_resumed, pilot},
+    member::{Fleet, Health, Probe, TestMsg},
+};
+
+const CLEAR_AFTER: u32 = 3;
+
+fn emergency_config() -> QueenConfig {
+    QueenConfig {
+        emergency: EmergencyConfig {
+            clear_after: CLEAR_AFTER,
+            critical_window: Duration::from_secs(30),
+            ..EmergencyConfig::default()
+        },
+        ..config()
+    }
+}
+
+fn members(ids: &[&str]) -> Vec<MemberSpec> {
+    ids.iter().map(|id| pilot(id, 5)).collect()
+}
+
+fn ids(names: &[&str]) -> Vec<MemberId> {
+    names.iter().map(MemberId::new).collect()
+}
+
+fn declarations(events: &[HiveEvent]) -> Vec<Vec<EmergencyReason>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            HiveEvent::EmergencyDeclared { reasons } => Some(reasons.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn clearances(events: &[HiveEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            HiveEvent::EmergencyCleared { healthy_evaluations } => Some(*healthy_evaluations),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs cycle 1, in which the scripts make exactly one trigger hold, and checks the declaration.
+async fn declare_in_first_cycle(hive: &mut Hive, all: &[&str], expected: &[EmergencyReason]) {
+    let (record, events) = hive.cycle().await;
+    assert_eq!(declarations(&events), [expected.to_vec()], "declared once, for this reason only: {events:#?}");
+    assert!(record.emergency_mode, "{record:?}");
+    assert_eq!(record.ecosystem_health, HealthLevel::Emergency);
+    assert_eq!(record.missed_reports, 0);
+    assert!(hive.queen.status().await.expect("status").emergency);
+    assert_eq!(hive.sink.notices(), [Notice::EmergencyDeclared { reasons: expected.to_vec() }]);
+    for id in all {
+        let probe = hive.fleet.probe(id);
+        eventually(&format!("'{id}' entered emergency mode"), || Probe::get(&probe.entered) == 1).await;
+    }
+}
+
+/// Runs healthy cycles and checks the hysteresis: still in emergency for `CLEAR_AFTER - 1` of them, cleared at
+/// exactly the `CLEAR_AFTER`th; afterwards every member left emergency mode once.
+async fn clear_after_healthy_cycles(hive: &mut Hive, all: &[&str]) {
+    for healthy in 1..CLEAR_AFTER {
+        let (record, events) = hive.cycle().await;
+        assert!(clearances(&events).is_empty(), "cleared after only {healthy} healthy cycle(s): {events:#?}");
+        assert!(record.emergency_mode, "healthy cycle {healthy}: {record:?}");
+        assert_eq!(record.ecosystem_health, HealthLevel::Emergency);
+        for id in all {
+            assert_eq!(Probe::get(&hive.fleet.probe(id).left), 0, "'{id}' left emergency mode too early");
+        }
+    }
+    let (record, events) = hive.cycle().await;
+    assert_eq!(clearances(&events), [CLEAR_AFTER], "cleared at the {CLEAR_AFTER}th healthy cycle: {events:#?}");
+    assert!(declarations(&events).is_empty());
+    assert!(!record.emergency_mode, "{record:?}");
+    assert_ne!(record.ecosystem_health, HealthLevel::Emergency);
+    assert!(!hive.queen.status().await.expect("status").emergency);
+    assert!(matches!(hive.sink.notices().last(), Some(Notice::EmergencyCleared)), "{:?}", hive.sink.notices());
+    assert_eq!(hive.sink.notices().len(), 2);
+    for id in all {
+        let probe = hive.fleet.probe(id);
+        eventually(&format!("'{id}' left emergency mode"), || Probe::get(&probe.left) == 1).await;
+        assert_eq!(Probe::get(&probe.entered), 1, "'{id}'");
+    }
+    // One more healthy cycle changes nothing.
+    let (record, events) = hive.cycle().await;
+    assert!(!record.emergency_mode);
+    assert!(declarations(&events).is_empty() && clearances(&events).is_empty(), "{events:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fleet_health_below_half_declares_writes_a_snapshot_and_clears_with_hysteresis() {
+    let all = ["a", "b", "c", "d"];
+    let fleet = Fleet::default();
+    // Cycle 1: three of four unhealthy (but not critical: 40 >= 25), so only the fleet-health trigger holds.
+    for id in ["a", "b", "c"] {
+        fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(40)));
+    }
+    let state_dir = tempfile::tempdir().expect("tempdir");
+    let config = QueenConfig { state_dir: Some(state_dir.path().to_path_buf()), ..emergency_config() };
+    let mut hive = Hive::start(config, members(&all), fleet).await;
+
+    let expected = [EmergencyReason::FleetHealthLow { share: 0.25, threshold: 0.5 }];
+    declare_in_first_cycle(&mut hive, &all, &expected).await;
+
+    let path = match hive.events.seen("snapshot written", |e| matches!(e, HiveEvent::SnapshotWritten { .. })).await {
+        HiveEvent::SnapshotWritten { path } => path,
+        _ => unreachable!(),
+    };
+    assert!(path.starts_with(state_dir.path().join("snapshots")), "{}", path.display());
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("snapshot readable")).expect("snapshot is valid JSON");
+    assert_eq!(json["reasons"], serde_json::to_value(expected).expect("reasons serialise"));
+    assert_eq!(json["reasons"][0]["trigger"], "fleet_health_low");
+    assert_eq!(json["cycle"], 1);
+    assert_eq!(json["status"]["members"].as_array().map(Vec::len), Some(4));
+
+    clear_after_healthy_cycles(&mut hive, &all).await;
+    let snapshots = count(hive.events.log(), |e| matches!(e, HiveEvent::SnapshotWritten { .. }));
+    assert_eq!(snapshots, 1, "one snapshot per declaration");
+}
+
+#[tokio::test(start_paused = true)]
+async fn critical_members_within_the_window_declare_and_clear_once_the_window_has_passed() {
+    let all = ["c1", "c2", "c3", "h1", "h2", "h3", "h4"];
+    let fleet = Fleet::default();
+    // Three critical (score < 25) of seven: 4/7 healthy keeps the fleet-health trigger quiet.
+    for id in ["c1", "c2", "c3"] {
+        fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(10)));
+    }
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet).await;
+
+    let expected =
+        [EmergencyReason::CriticalMembers { members: ids(&["c1", "c2", "c3"]), window: Duration::from_secs(30) }];
+    declare_in_first_cycle(&mut hive, &all, &expected).await;
+
+    // Everyone is healthy again, but the critical notes are still inside the window: the trigger still holds and
+    // the cycle does not count towards clearing.
+    let (record, events) = hive.cycle().await;
+    assert_eq!(record.healthy_repositories, 7);
+    assert!(record.emergency_mode);
+    assert!(declarations(&events).is_empty() && clearances(&events).is_empty(), "{events:#?}");
+
+    tokio::time::advance(Duration::from_secs(31)).await;
+    clear_after_healthy_cycles(&mut hive, &all).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn critical_security_signal_declares_and_clears_with_hysteresis() {
+    let all = ["a", "b", "c"];
+    let fleet = Fleet::default();
+    fleet.script("a", |s| {
+        _ = s.cycles.insert(1, Health::healthy(70).with(Signal::security(Severity::Critical, "CVE-2025-0001")));
+    });
+    // A high (not critical) alert elsewhere is no trigger.
+    fleet.script("b", |s| _ = s.cycles.insert(1, Health::healthy(80).with(Signal::security(Severity::High, "CVE-2"))));
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet).await;
+
+    declare_in_first_cycle(&mut hive, &all, &[EmergencyReason::CriticalSecurity { members: ids(&["a"]) }]).await;
+    clear_after_healthy_cycles(&mut hive, &all).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn same_ci_failure_in_three_members_declares_a_systemic_failure_and_clears_with_hysteresis() {
+    let all = ["a", "b", "c", "d", "e"];
+    let signature = "ci/test/cargo test/test";
+    let fleet = Fleet::default();
+    for id in ["a", "c", "e"] {
+        fleet.script(id, |s| _ = s.cycles.insert(1, Health::healthy(70).with(Signal::ci_failure(signature))));
+    }
+    // Another signature in a fourth member is not part of it.
+    fleet.script("b", |s| _ = s.cycles.insert(1, Health::healthy(70).with(Signal::ci_failure("ci/build/cargo/build"))));
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet).await;
+
+    let expected =
+        [EmergencyReason::SystemicFailure { signature: signature.to_owned(), members: ids(&["a", "c", "e"]) }];
+    declare_in_first_cycle(&mut hive, &all, &expected).await;
+    clear_after_healthy_cycles(&mut hive, &all).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_members_with_the_same_ci_failure_are_not_systemic() {
+    let fleet = Fleet::default();
+    for id in ["a", "b"] {
+        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure("ci/test/cargo test/test")));
+    }
+    let mut hive = Hive::start(emergency_config(), members(&["a", "b", "c"]), fleet).await;
+    for _ in 0..3 {
+        let (record, _) = hive.cycle().await;
+        assert!(!record.emergency_mode);
+        assert_eq!(record.issues_detected, 2);
+    }
+    assert!(declarations(hive.events.log()).is_empty());
+    assert!(hive.sink.notices().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_healthy_fleet_never_declares() {
+    let all = ["a", "b", "c", "d", "e"];
+    let fleet = Fleet::default();
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet.clone()).await;
+    for n in 1..=5 {
+        let (record, _) = hive.cycle().await;
+        assert_eq!(record.orchestration_cycle, n);
+        assert!(!record.emergency_mode);
+        assert_eq!(record.ecosystem_health, HealthLevel::Excellent);
+        assert_eq!((record.healthy_repositories, record.missed_reports), (5, 0));
+    }
+    let log = hive.events.log();
+    assert!(declarations(log).is_empty(), "{log:#?}");
+    assert_eq!(count(log, |e| matches!(e, HiveEvent::RecoveryAttempted { .. })), 0);
+    assert!(hive.sink.notices().is_empty());
+    assert!(!hive.queen.status().await.expect("status").emergency);
+    for id in all {
+        assert_eq!(Probe::get(&fleet.probe(id).entered), 0, "{id}");
+        assert_eq!(Probe::get(&fleet.probe(id).observed), 5, "{id}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn declaring_resumes_escalated_members_once() {
+    let all = ["x", "y", "z", "h1", "h2", "h3", "h4"];
+    let fleet = Fleet::default();
+    // x, y and z escalate at their first failure.
+    let specs: Vec<MemberSpec> =
+        all.iter().map(|id| pilot(id, if id.starts_with('h') { 5 } else { 0 })).collect();
+    let mut hive = Hive::start(emergency_config(), specs, fleet.clone()).await;
+    let (record, _) = hive.cycle().await;
+    assert!(!record.emergency_mode);
+
+    for id in ["x", "y"] {
+        fleet.send(id, TestMsg::Panic);
+        hive.events.until("escalation", |e| is_escalated(e, id)).await;
+    }
+    assert!(declarations(hive.events.log()).is_empty(), "two escalated members are below the trigger");
+    fleet.send("z", TestMsg::Panic);
+    let events = hive.events.until("recovery", |e| matches!(e, HiveEvent::RecoveryAttempted { .. })).await;
+    assert_eq!(
+        declarations(&events),
+        [vec![EmergencyReason::CriticalMembers { members: ids(&["x", "y", "z"]), window: Duration::from_secs(30) }]]
+    );
+    let Some(HiveEvent::RecoveryAttempted { resumed }) = events.last() else { unreachable!() };
+    let mut resumed = resumed.clone();
+    resumed.sort();
+    assert_eq!(resumed, ids(&["x", "y", "z"]));
+
+    for id in ["x", "y", "z"] {
+        hive.events.seen("resumed", |e| is_resumed(e, id)).await;
+    }
+    let status = hive.status_until("all running", |s| s.members.iter().all(|m| m.state == MemberState::Running)).await;
+    assert!(status.emergency);
+    for id in ["x", "y", "z"] {
+        assert_eq!(fleet.incarnation(id).await, 2, "{id}");
+    }
+    // Every member is in emergency mode exactly once: running ones by the declaration, resumed ones on start.
+    for id in all {
+        let probe = fleet.probe(id);
+        eventually(&format!("'{id}' in emergency mode"), || Probe::get(&probe.entered) == 1).await;
+    }
+
+    // The recovery attempt happens once per declaration, not once per cycle.
+    for _ in 0..2 {
+        let (record, _) = hive.cycle().await;
+        assert!(record.emergency_mode);
+        assert_eq!(record.missed_reports, 0);
+    }
+    let log = hive.events.log();
+    assert_eq!(count(log, |e| matches!(e, HiveEvent::RecoveryAttempted { .. })), 1);
+    assert_eq!(count(log, |e| matches!(e, HiveEvent::MemberResumed { .. })), 3);
+    assert_eq!(declarations(log).len(), 1);
+}
