@@ -184,7 +184,7 @@ struct Member {
     spec: MemberSpec,
     state: MemberState,
     handle: Option<Box<dyn MemberHandle>>,
-    /// Bumped on every start, so a stale backoff timer is recognised.
+    /// Set on every start from a queen-wide counter, so a stale backoff timer is recognised.
     generation: u64,
     history: RestartHistory,
     last_error: Option<String>,
@@ -216,11 +216,15 @@ pub struct QueenState {
     emergency: EmergencyState,
     cycle: CycleState,
     tick: Option<JoinHandle<()>>,
+    /// When `tick` fires.
+    tick_due: Option<tokio::time::Instant>,
     batches: HashMap<BatchId, Batch>,
     orchs: HashMap<ActorId, (BatchId, usize)>,
     rng: SmallRng,
     shutting_down: bool,
     pending_members: Vec<MemberSpec>,
+    /// Last incarnation number handed out.
+    generations: u64,
 }
 
 impl Queen {
@@ -256,11 +260,13 @@ impl Actor for Queen {
             book: FleetBook::default(),
             cycle: CycleState::default(),
             tick: None,
+            tick_due: None,
             batches: HashMap::new(),
             orchs: HashMap::new(),
             rng,
             shutting_down: false,
             pending_members: args.members,
+            generations: 0,
         })
     }
 
@@ -273,6 +279,8 @@ impl Actor for Queen {
         }
         state.evaluate_after_report();
         if let Some(interval) = state.config.cycle_interval {
+            // An emergency may already be active (forced, or declared while the members started).
+            let interval = if state.emergency.is_active() { state.config.emergency_cycle_interval } else { interval };
             state.schedule_tick(interval);
         }
         Ok(())
@@ -440,7 +448,9 @@ impl QueenState {
     async fn bring_up(&mut self, id: &MemberId, mut kind: StartKind) {
         loop {
             let Some(member) = self.members.get_mut(id) else { return };
-            member.generation += 1;
+            // Queen-wide, so a member removed and re-added under the same id never matches an old timer.
+            self.generations += 1;
+            member.generation = self.generations;
             member.state = MemberState::Starting;
             member.pending_restart = None;
             let ctx = MemberContext {
@@ -586,6 +596,7 @@ impl QueenState {
             old.abort();
         }
         let queen = self.myself.clone();
+        self.tick_due = Some(tokio::time::Instant::now() + interval);
         self.tick = Some(tokio::spawn(async move {
             tokio::time::sleep(interval).await;
             let _ = queen.cast(QueenMessage::CycleTick);

@@ -131,14 +131,16 @@ impl QueenState {
         self.settle_rest(id, OrchOutcome::Cancelled);
     }
 
-    /// Gives every unsettled slot `outcome`, stops its ORCH and finishes the batch.
+    /// Gives every unsettled slot `outcome`, kills its ORCH and finishes the batch.
     fn settle_rest(&mut self, id: BatchId, outcome: OrchOutcome) {
         let Some(batch) = self.batches.get_mut(&id) else { return };
         for slot in 0..batch.outcomes.len() {
             if batch.outcomes[slot].is_none() {
                 batch.outcomes[slot] = Some(outcome.clone());
+                // An unsettled ORCH is inside its engine call, and a stop is only seen between messages: it would
+                // keep calling the engine (an LLM request, say) until its own timeout. A kill drops the call now.
                 if let Some(cell) = batch.live[slot].take() {
-                    cell.stop(None);
+                    cell.kill();
                 }
             }
         }

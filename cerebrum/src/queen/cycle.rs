@@ -151,6 +151,13 @@ impl QueenState {
         self.command_all(MemberCommand::EnterEmergency);
         self.sink.notify(&Notice::EmergencyDeclared { reasons: reasons.clone() });
         self.write_snapshot(&reasons);
+        // Faster polling starts now: the next tick may have been armed at the normal interval.
+        if self.config.cycle_interval.is_some() {
+            let interval = self.config.emergency_cycle_interval;
+            if self.tick_due.is_none_or(|due| due > tokio::time::Instant::now() + interval) {
+                self.schedule_tick(interval);
+            }
+        }
 
         let escalated: Vec<MemberId> =
             self.members.iter().filter(|(_, m)| m.state == MemberState::Escalated).map(|(id, _)| id.clone()).collect();

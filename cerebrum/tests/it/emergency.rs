@@ -235,8 +235,7 @@ async fn declaring_resumes_escalated_members_once() {
     let all = ["x", "y", "z", "h1", "h2", "h3", "h4"];
     let fleet = Fleet::default();
     // x, y and z escalate at their first failure.
-    let specs: Vec<MemberSpec> =
-        all.iter().map(|id| pilot(id, if id.starts_with('h') { 5 } else { 0 })).collect();
+    let specs: Vec<MemberSpec> = all.iter().map(|id| pilot(id, if id.starts_with('h') { 5 } else { 0 })).collect();
     let mut hive = Hive::start(emergency_config(), specs, fleet.clone()).await;
     let (record, _) = hive.cycle().await;
     assert!(!record.emergency_mode);

@@ -28,7 +28,12 @@ pub fn policy(restart: RestartType, max_restarts: u32) -> RestartPolicy {
         restart,
         max_restarts,
         period: Duration::from_secs(60),
-        backoff: Backoff { min: ms(100), max: Duration::from_secs(10), factor: 0.0, reset_after: Duration::from_secs(5) },
+        backoff: Backoff {
+            min: ms(100),
+            max: Duration::from_secs(10),
+            factor: 0.0,
+            reset_after: Duration::from_secs(5),
+        },
     }
 }
 
@@ -86,8 +91,14 @@ impl Events {
         }
     }
 
-    async fn find_by_deadline(&mut self, what: &str, from: usize, pred: impl Fn(&HiveEvent) -> bool) -> usize {
-        match tokio::time::timeout(DEADLINE, self.find(from, &pred)).await {
+    async fn find_by_deadline(
+        &mut self,
+        what: &str,
+        from: usize,
+        deadline: Duration,
+        pred: impl Fn(&HiveEvent) -> bool,
+    ) -> usize {
+        match tokio::time::timeout(deadline, self.find(from, &pred)).await {
             Ok(Some(i)) => i,
             Ok(None) => panic!("the bus closed while waiting for {what}; events since: {:#?}", &self.log[from..]),
             Err(_) => panic!("timed out waiting for {what}; events since: {:#?}", &self.log[from..]),
@@ -97,15 +108,25 @@ impl Events {
     /// Waits for the next event after the cursor that matches; returns every event from the cursor up to and
     /// including it, and moves the cursor past it.
     pub async fn until(&mut self, what: &str, pred: impl Fn(&HiveEvent) -> bool) -> Vec<HiveEvent> {
+        self.until_within(DEADLINE, what, pred).await
+    }
+
+    /// [`Events::until`] with another deadline, for waits on timers longer than [`DEADLINE`].
+    pub async fn until_within(
+        &mut self,
+        deadline: Duration,
+        what: &str,
+        pred: impl Fn(&HiveEvent) -> bool,
+    ) -> Vec<HiveEvent> {
         let from = self.cursor;
-        let i = self.find_by_deadline(what, from, pred).await;
+        let i = self.find_by_deadline(what, from, deadline, pred).await;
         self.cursor = i + 1;
         self.log[from..=i].to_vec()
     }
 
     /// Waits for an event that matches, looking at everything since the start too; the cursor does not move.
     pub async fn seen(&mut self, what: &str, pred: impl Fn(&HiveEvent) -> bool) -> HiveEvent {
-        let i = self.find_by_deadline(what, 0, pred).await;
+        let i = self.find_by_deadline(what, 0, DEADLINE, pred).await;
         self.log[i].clone()
     }
 
@@ -178,10 +199,8 @@ impl Hive {
         self.cycles += 1;
         let n = self.cycles;
         self.queen.start_cycle().expect("queen is running");
-        let events = self
-            .events
-            .until(&format!("cycle {n} completed"), |e| matches!(e, HiveEvent::CycleCompleted { .. }))
-            .await;
+        let events =
+            self.events.until(&format!("cycle {n} completed"), |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
         let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!("until returns the match") };
         assert_eq!(record.orchestration_cycle, n, "cycles complete in order");
         (record.clone(), events)

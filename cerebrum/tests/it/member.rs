@@ -57,7 +57,13 @@ pub struct Script {
 
 impl Default for Script {
     fn default() -> Script {
-        Script { default: Health::healthy(90), cycles: HashMap::new(), panic_on_observe: 0, fail_starts: 0, silent: false }
+        Script {
+            default: Health::healthy(90),
+            cycles: HashMap::new(),
+            panic_on_observe: 0,
+            fail_starts: 0,
+            silent: false,
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use std::{
 };
 
 use hive_cerebrum::{
-    BatchReport, EngineError, HiveEvent, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction, QueenConfig,
-    QueenError, Seed, Severity, Signal, SignalKind,
+    BatchReport, EngineError, HiveEvent, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
+    QueenConfig, QueenError, Seed, Severity, Signal, SignalKind,
 };
 
 use crate::harness::{Hive, config, count, eventually, within};
@@ -89,7 +89,9 @@ impl ProposalEngine for ScriptedEngine {
                 risk: Severity::Low,
                 engine: "scripted".to_owned(),
             }]),
-            Act::Fail => Err(EngineError { engine: "scripted".to_owned(), message: format!("scripted failure #{call}") }),
+            Act::Fail => {
+                Err(EngineError { engine: "scripted".to_owned(), message: format!("scripted failure #{call}") })
+            }
             Act::Panic => panic!("scripted engine panic #{call}"),
             Act::Hang => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -185,7 +187,8 @@ async fn each_failure_kind_is_retried_then_reported_with_its_last_error() {
     let orch = OrchConfig { timeout: Duration::from_secs(1), retries: 2, deadline: Duration::from_secs(600) };
     let hive = Hive::with_engine(orch_config(orch), engine.clone()).await;
 
-    for (title, error_part) in [("error", "scripted failure #3"), ("panic", "scripted engine panic #3"), ("hang", "timed out")]
+    for (title, error_part) in
+        [("error", "scripted failure #3"), ("panic", "scripted engine panic #3"), ("hang", "timed out")]
     {
         let report = within(title, hive.queen.propose(seed(title), 1).expect("propose").outcome()).await.expect(title);
         match &report.outcomes[..] {
@@ -268,6 +271,24 @@ async fn cancel_keeps_finished_outcomes_and_stops_the_rest() {
     assert_eq!(engine.calls("cancel"), 4, "cancelled slots are not retried");
     let events = hive.events.until("batch finished", |e| matches!(e, HiveEvent::BatchFinished { .. })).await;
     assert_eq!(batch_finished(&events), [(2, 2)]);
+}
+
+#[tokio::test]
+async fn shutdown_cancels_a_fan_out_in_flight() {
+    fn plan(_: &str, call: usize) -> Act {
+        if call == 1 { Act::Succeed } else { Act::Hang }
+    }
+    let engine = ScriptedEngine::new(plan);
+    let mut hive = Hive::with_engine(config(), engine.clone()).await;
+    let batch = hive.queen.propose(seed("shutdown"), 3).expect("propose");
+    let id = batch.id();
+    hive.events.until("a proposal", |e| matches!(e, HiveEvent::ProposalReady { batch, .. } if *batch == id)).await;
+    eventually("two stuck engine calls", || engine.in_flight() == 2).await;
+
+    within("shutdown", hive.queen.shutdown()).await.expect("shutdown");
+    let report = within("report", batch.outcome()).await.expect("the caller still gets a report");
+    assert_eq!(summary(&report), (vec![1], vec![], 0, 2), "{report:#?}");
+    eventually("stuck engine calls dropped", || engine.in_flight() == 0).await;
 }
 
 #[tokio::test]

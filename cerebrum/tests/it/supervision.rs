@@ -7,8 +7,8 @@ use hive_cerebrum::{HiveEvent, MemberId, MemberSpec, MemberState, QueenError, Re
 
 use crate::{
     harness::{
-        Hive, config, count, failures, is_escalated, is_failed, is_restarted, is_resumed, is_stopped, ms, pilot, policy,
-        restart_of,
+        Hive, config, count, failures, is_escalated, is_failed, is_restarted, is_resumed, is_stopped, ms, pilot,
+        policy, restart_of,
     },
     member::{Fleet, Probe, TestMsg},
 };
@@ -91,6 +91,19 @@ async fn transient_member_is_not_restarted_after_a_normal_exit_but_is_after_a_pa
     assert_eq!(Probe::get(&fleet.probe("clean").start_attempts), 1, "never built again");
     let later = hive.events.ready();
     assert_eq!(count(&later, |e| e.member().is_some_and(|m| m.as_str() == "clean")), 0, "{later:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn killed_transient_member_is_restarted_as_after_a_failure() {
+    let fleet = Fleet::default();
+    let spec = MemberSpec::pilot("t").with_policy(policy(RestartType::Transient, 5));
+    let mut hive = Hive::start(config(), vec![spec], fleet.clone()).await;
+
+    fleet.actor("t").kill();
+    let events = hive.events.until("'t' restarted", |e| is_restarted(e, "t")).await;
+    assert_eq!(failures(&events, "t"), ["killed"], "a kill is abnormal, as in OTP: {events:#?}");
+    assert_eq!(fleet.incarnation("t").await, 2);
+    assert!(fleet.stop_order().is_empty(), "a killed actor skips post_stop");
 }
 
 #[tokio::test(start_paused = true)]
@@ -202,7 +215,9 @@ async fn resume_restarts_an_escalated_member_with_a_fresh_window() {
 
     // Only escalated members can be resumed.
     match hive.queen.resume(&MemberId::new("b")).await {
-        Err(QueenError::NotEscalated { member, state }) => assert_eq!((member.as_str(), state.as_str()), ("b", "running")),
+        Err(QueenError::NotEscalated { member, state }) => {
+            assert_eq!((member.as_str(), state.as_str()), ("b", "running"))
+        }
         other => panic!("resuming a running member: {other:?}"),
     }
     assert!(matches!(hive.queen.resume(&MemberId::new("nobody")).await, Err(QueenError::UnknownMember(_))));
@@ -254,7 +269,9 @@ async fn failed_start_on_restart_counts_as_a_failed_restart() {
 #[tokio::test(start_paused = true)]
 async fn repeated_start_failures_escalate() {
     let fleet = Fleet::default();
-    let mut hive = Hive::start(config(), vec![pilot("a", 2)], fleet.clone()).await;
+    // A second member keeps one escalated member from being the whole (known) fleet, which would declare an
+    // emergency and resume it at once.
+    let mut hive = Hive::start(config(), vec![pilot("a", 2), pilot("b", 2)], fleet.clone()).await;
 
     fleet.script("a", |s| s.fail_starts = 10);
     fleet.send("a", TestMsg::Panic);

@@ -1,0 +1,212 @@
+//! Orchestration cycles through the queen: a member that fails mid-cycle still reports for it, silent members count
+//! as missed, and the analytics record carries the right numbers for a scripted fleet.
+
+use std::time::Duration;
+
+use hive_cerebrum::{EmergencyConfig, HealthLevel, HiveEvent, MemberSpec, QueenConfig, RestartType, Severity, Signal};
+
+use crate::{
+    harness::{Hive, config, count, eventually, is_escalated, is_failed, is_restarted, is_stopped, pilot, policy},
+    member::{Fleet, Health, Probe, TestMsg},
+};
+
+#[tokio::test(start_paused = true)]
+async fn member_that_panics_mid_cycle_is_restarted_and_still_reports_for_that_cycle() {
+    let fleet = Fleet::default();
+    fleet.script("a", |s| s.panic_on_observe = 1);
+    let mut hive = Hive::start(config(), vec![pilot("a", 5), pilot("b", 5), pilot("c", 5)], fleet.clone()).await;
+
+    let (record, events) = hive.cycle().await;
+    assert_eq!(count(&events, |e| is_failed(e, "a")), 1, "{events:#?}");
+    assert_eq!(count(&events, |e| is_restarted(e, "a")), 1, "{events:#?}");
+    let reported = |id: &str| {
+        count(
+            &events,
+            |e| matches!(e, HiveEvent::HealthReported { member, cycle: Some(1), .. } if member.as_str() == id),
+        )
+    };
+    assert_eq!((reported("a"), reported("b"), reported("c")), (1, 1, 1));
+    // The restart came before a's report, which the new incarnation made.
+    let restarted_at = events.iter().position(|e| is_restarted(e, "a")).expect("restart");
+    let reported_at = events
+        .iter()
+        .position(|e| matches!(e, HiveEvent::HealthReported { member, .. } if member.as_str() == "a"))
+        .expect("report");
+    assert!(restarted_at < reported_at);
+    assert_eq!(record.missed_reports, 0, "{record:?}");
+    assert_eq!((record.total_repositories, record.healthy_repositories, record.active_pilots), (3, 3, 3));
+    assert_eq!(Probe::get(&fleet.probe("a").observed), 2, "asked once per incarnation");
+    assert_eq!(fleet.incarnation("a").await, 2);
+
+    // The next cycle is ordinary.
+    let (record, events) = hive.cycle().await;
+    assert_eq!(count(&events, |e| is_failed(e, "a")), 0);
+    assert_eq!((record.missed_reports, record.healthy_repositories), (0, 3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_member_counts_as_missed_when_the_next_cycle_starts() {
+    let fleet = Fleet::default();
+    fleet.script("quiet", |s| s.silent = true);
+    let mut hive = Hive::start(config(), vec![pilot("quiet", 5), pilot("b", 5)], fleet.clone()).await;
+
+    hive.queen.start_cycle().expect("cycle 1");
+    hive.events
+        .until("b reported", |e| matches!(e, HiveEvent::HealthReported { member, .. } if member.as_str() == "b"))
+        .await;
+    let probe = fleet.probe("quiet");
+    eventually("quiet was asked", || Probe::get(&probe.observed) == 1).await;
+    // Cycle 1 stays open for the silent member until cycle 2 starts.
+    assert!(hive.events.ready().iter().all(|e| !matches!(e, HiveEvent::CycleCompleted { .. })));
+    hive.queen.start_cycle().expect("cycle 2");
+    let events = hive.events.until("cycle 1 completed", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+    let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!() };
+    assert_eq!((record.orchestration_cycle, record.missed_reports), (1, 1));
+    assert_eq!(record.healthy_repositories, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn analytics_record_has_the_right_numbers_for_a_scripted_fleet() {
+    let fleet = Fleet::default();
+    let healthy = ["h1", "h2", "h3", "h4", "h5", "h6", "h7"];
+    fleet.script("u1", |s| {
+        s.cycles.insert(1, Health::unhealthy(40).with(Signal::ci_failure("ci/test/cargo test/test")));
+    });
+    fleet.script("u2", |s| {
+        s.cycles.insert(
+            1,
+            Health::unhealthy(40)
+                .with(Signal::ci_failure("ci/build/cargo build/build"))
+                .with(Signal::security(Severity::Low, "old advisory")),
+        );
+    });
+    let mut specs: Vec<MemberSpec> = healthy.iter().chain(&["u1", "u2"]).map(|id| pilot(id, 5)).collect();
+    specs.push(pilot("esc", 0));
+    specs.push(MemberSpec::pilot("tmp").with_policy(policy(RestartType::Temporary, 5)));
+    let mut hive = Hive::start(config(), specs, fleet.clone()).await;
+
+    // One member escalated (at its first failure), one temporary member gone for good.
+    fleet.send("esc", TestMsg::Panic);
+    hive.events.until("esc escalated", |e| is_escalated(e, "esc")).await;
+    fleet.send("tmp", TestMsg::Exit);
+    hive.events.until("tmp stopped", |e| is_stopped(e, "tmp")).await;
+
+    let (record, _) = hive.cycle().await;
+    assert_eq!(record.orchestration_cycle, 1);
+    // Supervised: 9 running + 1 escalated; the stopped temporary member is not counted.
+    assert_eq!(record.total_repositories, 10);
+    assert_eq!(record.active_pilots, 9);
+    assert_eq!(record.healthy_repositories, 7);
+    assert_eq!(record.issues_detected, 3);
+    assert_eq!(record.fixes_attempted, 0);
+    assert!(!record.emergency_mode);
+    // Mean over the nine reports: (7 * 90 + 2 * 40) / 9 = 78.88...
+    assert_eq!(record.global_health_score, 78.9);
+    // 7 healthy of 10 known (the escalated member counts as known and unhealthy): exactly 70 % is GOOD.
+    assert_eq!(record.ecosystem_health, HealthLevel::Good);
+    assert_eq!(record.missed_reports, 0);
+    assert_eq!(record.timestamp.len(), "2026-01-01T00:00:00Z".len(), "{}", record.timestamp);
+    assert!(record.timestamp.ends_with('Z') && record.timestamp.as_bytes()[10] == b'T', "{}", record.timestamp);
+    assert_eq!(Probe::get(&fleet.probe("esc").observed), 0, "escalated members are not asked");
+    assert_eq!(Probe::get(&fleet.probe("tmp").observed), 0, "stopped members are not asked");
+
+    // The record as JSON keeps the seed's field names.
+    let json = serde_json::to_value(&record).expect("record serialises");
+    for field in [
+        "timestamp",
+        "orchestration_cycle",
+        "total_repositories",
+        "healthy_repositories",
+        "active_pilots",
+        "issues_detected",
+        "fixes_attempted",
+        "emergency_mode",
+        "global_health_score",
+        "ecosystem_health",
+    ] {
+        assert!(json.get(field).is_some(), "missing '{field}' in {json}");
+    }
+    assert_eq!(json["ecosystem_health"], "GOOD");
+
+    // Cycle 2: both unhealthy members recover. 9 of 10 is not more than 90 %: still GOOD.
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.healthy_repositories, record.issues_detected), (9, 0));
+    assert_eq!(record.global_health_score, 90.0);
+    assert_eq!(record.ecosystem_health, HealthLevel::Good);
+
+    // Resuming the escalated member makes the whole fleet healthy: EXCELLENT.
+    hive.queen.resume(&"esc".into()).await.expect("resume");
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.total_repositories, record.active_pilots, record.healthy_repositories), (10, 10, 10));
+    assert_eq!(record.ecosystem_health, HealthLevel::Excellent);
+
+    // Escalated again: its last report was healthy, but an escalated member never counts as healthy.
+    fleet.send("esc", TestMsg::Panic);
+    hive.events.until("esc escalated again", |e| is_escalated(e, "esc")).await;
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.total_repositories, record.active_pilots, record.healthy_repositories), (10, 9, 9));
+    assert_eq!(record.ecosystem_health, HealthLevel::Good);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cycles_run_on_the_interval_and_faster_while_an_emergency_is_active() {
+    let fleet = Fleet::default();
+    // Cycle 1 declares an emergency (three of four unhealthy); every later cycle is healthy.
+    for id in ["a", "b", "c"] {
+        fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(40)));
+    }
+    let config = QueenConfig {
+        cycle_interval: Some(Duration::from_secs(60)),
+        emergency_cycle_interval: Duration::from_secs(10),
+        emergency: EmergencyConfig { clear_after: 2, ..EmergencyConfig::default() },
+        ..config()
+    };
+    let start = tokio::time::Instant::now();
+    let mut hive = Hive::start(config, vec![pilot("a", 5), pilot("b", 5), pilot("c", 5), pilot("d", 5)], fleet).await;
+
+    // Paused clock: each cycle completes at the instant its timer fired, so the times are exact.
+    let mut at = Vec::new();
+    let mut emergency = Vec::new();
+    for n in 1..=5u64 {
+        let events = hive
+            .events
+            .until_within(Duration::from_secs(600), &format!("cycle {n}"), |e| {
+                matches!(e, HiveEvent::CycleCompleted { .. })
+            })
+            .await;
+        let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!() };
+        assert_eq!(record.orchestration_cycle, n);
+        at.push(start.elapsed().as_secs());
+        emergency.push(record.emergency_mode);
+    }
+    assert_eq!(emergency, [true, true, false, false, false], "declared in cycle 1, cleared after 2 healthy cycles");
+    // 60 s to the first cycle; 10 s between cycles while the emergency is active (from the declaration on, not
+    // one cycle later); back to 60 s once it has cleared (cycle 3's tick was armed while it was still active).
+    assert_eq!(at, [60, 70, 80, 90, 150], "cycle completion times in seconds");
+}
+
+#[tokio::test(start_paused = true)]
+async fn forced_emergency_is_declared_at_start_and_cycles_at_the_emergency_interval() {
+    let config = QueenConfig {
+        cycle_interval: Some(Duration::from_secs(60)),
+        emergency_cycle_interval: Duration::from_secs(10),
+        emergency: EmergencyConfig { forced: true, clear_after: 1, ..EmergencyConfig::default() },
+        ..config()
+    };
+    let start = tokio::time::Instant::now();
+    let fleet = Fleet::default();
+    let mut hive = Hive::start(config, vec![pilot("a", 5), pilot("b", 5)], fleet.clone()).await;
+    hive.events.seen("declared", |e| matches!(e, HiveEvent::EmergencyDeclared { reasons } if reasons.len() == 1)).await;
+    for n in 1..=3u64 {
+        let events = hive.events.until(&format!("cycle {n}"), |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+        let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!() };
+        assert!(record.emergency_mode, "a forced emergency never clears");
+        assert_eq!(start.elapsed().as_secs(), 10 * n, "cycle {n}");
+    }
+    assert_eq!(count(hive.events.log(), |e| matches!(e, HiveEvent::EmergencyDeclared { .. })), 1);
+    // Every member was told once.
+    for id in ["a", "b"] {
+        let probe = fleet.probe(id);
+        eventually(&format!("'{id}' in emergency mode"), || Probe::get(&probe.entered) == 1).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of hive-cerebrum: the queen driven through its public API over scriptable test members and
+//! proposal engines. One test binary for the crate; waits are on bus events or status with deadlines, and timers run
+//! on tokio's paused clock where they matter.
+
+mod cycles;
+mod emergency;
+mod harness;
+mod member;
+mod orch;
+mod shutdown;
+mod supervision;
