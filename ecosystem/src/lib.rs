@@ -21,7 +21,9 @@
 
 mod error;
 mod forge;
+mod git;
 mod health;
+pub mod process;
 mod repo_id;
 mod sim;
 mod snapshot;
@@ -29,6 +31,7 @@ mod snapshot;
 pub use crate::{
     error::ForgeError,
     forge::{DynForge, Forge},
+    git::{Git, GitError},
     health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, is_critical_issue, score},
     repo_id::{InvalidRepoId, RepoId},
     sim::{Fault, SimForge, SimRepo},

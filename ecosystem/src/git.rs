@@ -1,0 +1,94 @@
+//! Git, run as the real `git` binary with argument vectors, in one repository.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use crate::process::{CommandOutput, CommandSpec, run};
+
+/// A git command that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitError {
+    /// git could not be started.
+    #[error("could not run git; is it installed and on PATH?")]
+    Spawn(#[source] crate::process::ProcessError),
+    /// git ran and failed.
+    #[error("git {args} failed in '{dir}' (exit {code:?}): {stderr}")]
+    Failed {
+        /// The repository directory.
+        dir: PathBuf,
+        /// The arguments.
+        args: String,
+        /// Exit code.
+        code: Option<i32>,
+        /// What git said, trimmed.
+        stderr: String,
+    },
+}
+
+/// One repository (or the directory a clone goes into).
+#[derive(Debug, Clone)]
+pub struct Git {
+    dir: PathBuf,
+    timeout: Duration,
+}
+
+impl Git {
+    /// Git in `dir`.
+    pub fn new(dir: impl AsRef<Path>) -> Git {
+        Git { dir: dir.as_ref().to_path_buf(), timeout: Duration::from_secs(300) }
+    }
+
+    /// The same with another timeout per command.
+    pub fn timeout(mut self, timeout: Duration) -> Git {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs `git args...` and returns stdout, trimmed, or the failure with git's own message.
+    pub async fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        let out = self.output(args).await?;
+        if out.success() {
+            return Ok(out.stdout_text().trim_end().to_owned());
+        }
+        Err(GitError::Failed {
+            dir: self.dir.clone(),
+            args: args.join(" "),
+            code: out.code,
+            stderr: out.stderr_text().trim().to_owned(),
+        })
+    }
+
+    /// Runs `git args...` and returns the raw output whatever the exit code.
+    pub async fn output(&self, args: &[&str]) -> Result<CommandOutput, GitError> {
+        let spec = CommandSpec::new("git", args.iter().copied(), &self.dir)
+            .timeout(self.timeout)
+            // Never prompt for credentials, never page, and speak English so messages can be matched.
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_PAGER", "cat")
+            .env("LC_ALL", "C");
+        run(&spec).await.map_err(GitError::Spawn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_in_a_real_repository_and_reports_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = Git::new(dir.path());
+        git.run(&["init", "-q", "-b", "main"]).await.unwrap();
+        assert_eq!(git.run(&["symbolic-ref", "--short", "HEAD"]).await.unwrap(), "main");
+        let err = git.run(&["rev-parse", "--verify", "no-such-ref"]).await.unwrap_err();
+        assert!(err.to_string().starts_with("git rev-parse --verify no-such-ref failed in"), "{err}");
+    }
+}
