@@ -30,6 +30,37 @@ pub struct Cli {
 pub enum Command {
     /// Run a simulated fleet through the real queen and pilots (offline, no token).
     Demo(DemoArgs),
+    /// Watch a fleet: a local directory of git repositories (`--workspace DIR`).
+    Run(RunArgs),
+    /// Manage imported repositories: import, list, show, remove, services, build waves, mirrors.
+    Ecosystem(EcosystemArgs),
+}
+
+/// Arguments of `hive run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A directory whose subdirectories are git repositories.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Run one cycle, print it, and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Arguments of `hive ecosystem`.
+#[derive(Debug, Args)]
+pub struct EcosystemArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: EcosystemCommand,
+}
+
+/// The `hive ecosystem` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EcosystemCommand {
+    /// List imported repositories.
+    List,
 }
 
 /// Arguments of `hive demo`.

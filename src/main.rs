@@ -5,6 +5,8 @@
 mod cli;
 mod config;
 mod demo;
+mod ecosystem_cmd;
+mod run_cmd;
 
 use std::process::ExitCode;
 
@@ -36,6 +38,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(async {
         match &cli.command {
             Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
         }
     })
 }
