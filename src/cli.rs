@@ -39,13 +39,18 @@ pub enum Command {
 /// Arguments of `hive run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A directory whose subdirectories are git repositories.
+    /// A directory whose subdirectories are git repositories, watched offline: git facts plus local CI (each
+    /// repository's test command run in a clean worktree of HEAD, cached by HEAD).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 
     /// Run one cycle, print it, and exit.
     #[arg(long)]
     pub once: bool,
+
+    /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub test_timeout: u64,
 }
 
 /// Arguments of `hive ecosystem`.
@@ -59,8 +64,99 @@ pub struct EcosystemArgs {
 /// The `hive ecosystem` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum EcosystemCommand {
+    /// Clone a repository (URL or local path) into the state directory and record it.
+    Import(ImportArgs),
     /// List imported repositories.
     List,
+    /// Show one imported repository: metadata, build systems and the commands it offers.
+    Show {
+        /// The id printed by `import` and `list`.
+        id: String,
+    },
+    /// Remove an imported repository: its clone and its metadata (its services are stopped first).
+    Remove {
+        /// The id printed by `import` and `list`.
+        id: String,
+    },
+    /// Build or test every imported repository in dependency order, a wave at a time, in parallel within a wave.
+    Waves(WavesArgs),
+    /// Mirror an imported repository's branches and tags to one or more remotes.
+    Mirror(MirrorArgs),
+    /// `hive ecosystem <id> start|stop|status`: the repository's services.
+    #[command(external_subcommand)]
+    Service(Vec<String>),
+}
+
+/// Arguments of `hive ecosystem import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A git URL (https://, ssh://, git://, file://, user@host:path) or a local repository directory.
+    #[arg(value_name = "URL_OR_PATH")]
+    pub source: String,
+
+    /// Clone only the latest commit (`--depth 1`).
+    #[arg(long)]
+    pub shallow: bool,
+}
+
+/// What `hive ecosystem waves` runs in each repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WavesTask {
+    /// The build command (a task runner's `build`, else the build tool's).
+    Build,
+    /// The test command.
+    Test,
+}
+
+/// Arguments of `hive ecosystem waves`.
+#[derive(Debug, Args)]
+pub struct WavesArgs {
+    /// What to run in each repository.
+    #[arg(value_enum, default_value = "build")]
+    pub task: WavesTask,
+
+    /// Repositories built at the same time within a wave.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// An explicit dependency, `DEPENDENT:DEPENDENCY` (names or ids), added to what the manifests say.
+    #[arg(long = "edge", value_name = "DEPENDENT:DEPENDENCY")]
+    pub edges: Vec<String>,
+
+    /// Seconds after which one repository's command is killed.
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Print the plan without running anything.
+    #[arg(long)]
+    pub plan_only: bool,
+}
+
+/// Arguments of `hive ecosystem mirror`.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The id printed by `import` and `list`.
+    pub id: String,
+
+    /// A destination remote (URL or path); repeat for several.
+    #[arg(long = "to", value_name = "REMOTE", required = true)]
+    pub to: Vec<String>,
+
+    /// Mirror only branches matching this glob (`release/*`); `!GLOB` excludes (`!wip/*`). Repeatable.
+    #[arg(long = "branches", value_name = "GLOB")]
+    pub branches: Vec<String>,
+
+    /// Mirror only tags matching this glob (`v*`); `!GLOB` excludes. Repeatable.
+    #[arg(long = "tags", value_name = "GLOB")]
+    pub tags: Vec<String>,
+
+    /// Attempts per destination before giving up (with exponential backoff between them).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+
+    /// Do not fetch from the repository's origin first (mirror what the clone already has).
+    #[arg(long)]
+    pub no_fetch: bool,
 }
 
 /// Arguments of `hive demo`.

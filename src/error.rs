@@ -1,5 +1,6 @@
 //! Errors from building and running a hive.
 
+use hive_actors::KeeperError;
 use hive_cerebrum::QueenError;
 use hive_ecosystem::{ForgeError, InvalidRepoId};
 
@@ -25,4 +26,7 @@ pub enum HiveError {
     /// The queen refused or is gone.
     #[error(transparent)]
     Queen(#[from] QueenError),
+    /// A service could not be added, commanded or asked for its status.
+    #[error(transparent)]
+    Service(#[from] KeeperError),
 }

@@ -1,14 +1,14 @@
-//! `Hive` and its builder: wires a forge, pilots, the queen and the bus into one running system.
+//! `Hive` and its builder: wires a forge, pilots, service keepers, the queen and the bus into one running system.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use hive_actors::{PilotBuilder, PilotConfig};
+use hive_actors::{KeeperError, Members, PilotBuilder, PilotConfig, ServiceBuilder, ServiceCommand, ServiceStatus};
 use hive_cerebrum::{
     BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, NotificationSink, OrchConfig,
     ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle, RestartPolicy, RuleEngine, Seed,
     Subscription,
 };
-use hive_ecosystem::{DynForge, Forge, RepoId};
+use hive_ecosystem::{DynForge, Forge, RepoId, ServiceSpec};
 
 use crate::HiveError;
 
@@ -22,6 +22,7 @@ pub struct HiveBuilder {
     engine: Arc<dyn ProposalEngine>,
     sink: Arc<dyn NotificationSink>,
     bus_capacity: usize,
+    services: Vec<ServiceSpec>,
 }
 
 impl Default for HiveBuilder {
@@ -35,6 +36,7 @@ impl Default for HiveBuilder {
             engine: Arc::new(RuleEngine),
             sink: Arc::new(LogSink),
             bus_capacity: 4096,
+            services: Vec::new(),
         }
     }
 }
@@ -121,6 +123,12 @@ impl HiveBuilder {
         self
     }
 
+    /// Runs this service from the start, kept by its own actor under the queen (see [`Hive::add_service`]).
+    pub fn service(mut self, spec: ServiceSpec) -> HiveBuilder {
+        self.services.push(spec);
+        self
+    }
+
     /// Discovers the repositories (unless given), starts the queen and one pilot per repository.
     pub async fn start(self) -> Result<Hive, HiveError> {
         let forge = self.forge.ok_or(HiveError::NoForge)?;
@@ -131,15 +139,21 @@ impl HiveBuilder {
                 .await
                 .map_err(|source| HiveError::Discovery { forge: forge.name().to_owned(), source })?,
         };
-        let members = repos.iter().map(|r| MemberSpec::pilot(r.as_str()).with_policy(self.policy)).collect();
+        let mut members: Vec<MemberSpec> =
+            repos.iter().map(|r| MemberSpec::pilot(r.as_str()).with_policy(self.policy)).collect();
+        let services = ServiceBuilder::new();
+        for spec in self.services {
+            members.push(services.register(spec, RestartPolicy::default())?);
+        }
+        let builder = Members::new().with_pilots(PilotBuilder::new(forge, self.pilot)).with_services(services.clone());
         let bus = EventBus::new(self.bus_capacity);
         let args = QueenArgs::new(bus, self.queen)
-            .with_builder(Arc::new(PilotBuilder::new(forge, self.pilot)))
+            .with_builder(Arc::new(builder))
             .with_engine(self.engine)
             .with_sink(self.sink)
             .with_members(members);
         let queen = Queen::start(args).await?;
-        Ok(Hive { queen, policy: self.policy })
+        Ok(Hive { queen, policy: self.policy, services })
     }
 }
 
@@ -148,6 +162,7 @@ impl HiveBuilder {
 pub struct Hive {
     queen: QueenHandle,
     policy: RestartPolicy,
+    services: ServiceBuilder,
 }
 
 impl Hive {
@@ -207,7 +222,53 @@ impl Hive {
         Ok(self.queen.resume(&MemberId::new(repo)).await?)
     }
 
-    /// Stops every pilot (draining their queues) in reverse start order, then the queen.
+    /// Runs a service: registers its spec and adds its keeper to the queen (which restarts the keeper under the
+    /// default policy if the keeper itself fails). The keeper starts the process at once unless `autostart` is off.
+    pub async fn add_service(&self, spec: ServiceSpec) -> Result<(), HiveError> {
+        let name = spec.name.clone();
+        let member = self.services.register(spec, RestartPolicy::default())?;
+        if let Err(e) = self.queen.add_member(member).await {
+            // A pilot may already use the name; the service must not stay registered without a keeper.
+            self.services.unregister(&name);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Stops a service (SIGTERM, then SIGKILL after its stop timeout), waits for its keeper to exit, and forgets it.
+    pub async fn remove_service(&self, name: &str) -> Result<(), HiveError> {
+        let spec = self.services.spec(name).ok_or_else(|| KeeperError::Unknown(name.to_owned()))?;
+        let keeper = self.services.keeper(name);
+        self.queen.remove_member(&MemberId::new(name)).await?;
+        self.services.unregister(name);
+        if let Some(keeper) = keeper {
+            // The keeper terminates its process in post_stop; give it the stop timeout and some slack, then make
+            // sure (a killed keeper's state drop kills the process group).
+            let patience = spec.stop_timeout.saturating_mul(2) + Duration::from_secs(5);
+            if keeper.get_cell().wait(Some(patience)).await.is_err() {
+                keeper.get_cell().kill();
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `Start`, `Stop` or `Restart` to a service's keeper; poll [`Hive::service_status`] for the effect.
+    pub fn service_command(&self, name: &str, command: ServiceCommand) -> Result<(), HiveError> {
+        Ok(self.services.command(name, command)?)
+    }
+
+    /// A service's state, process id, restarts, last exit and recent output.
+    pub async fn service_status(&self, name: &str) -> Result<ServiceStatus, HiveError> {
+        Ok(self.services.status(name).await?)
+    }
+
+    /// The names of the services this hive runs, sorted.
+    pub fn services(&self) -> Vec<String> {
+        self.services.names()
+    }
+
+    /// Stops every member (draining their queues; service keepers stop their processes) in reverse start order,
+    /// then the queen.
     pub async fn shutdown(&self) -> Result<(), HiveError> {
         Ok(self.queen.shutdown().await?)
     }

@@ -37,8 +37,10 @@ pub use crate::{
     hive::{Hive, HiveBuilder},
 };
 pub use hive_actors::PilotConfig;
+pub use hive_actors::{ServiceCommand, ServiceState, ServiceStatus};
 pub use hive_cerebrum::{
     BatchReport, CycleRecord, EmergencyConfig, Envelope, EventBus, HealthLevel, HiveEvent, HiveStatus, MemberId,
     OrchConfig, ProposalEngine, RestartPolicy, RuleEngine, Seed, Signal, Subscription,
 };
-pub use hive_ecosystem::{Forge, RepoId, SimForge, SimRepo};
+pub use hive_ecosystem::{Forge, LocalForge, RepoId, SimForge, SimRepo};
+pub use hive_ecosystem::{Readiness, ServiceSpec};

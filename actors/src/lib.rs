@@ -1,4 +1,5 @@
-//! The workers of hive: repository pilots, and the builder that lets the queen start and restart them.
+//! The workers of hive: repository pilots and service keepers, and the builders that let the queen start and restart
+//! them.
 //!
 //! This crate is the only bridge between the brain (`hive-cerebrum`) and the world (`hive-ecosystem`): a pilot
 //! reads a [`Forge`](hive_ecosystem::Forge), scores what it sees and reports to the queen.
@@ -30,9 +31,16 @@
 //! ```
 
 mod bridge;
+mod members;
 mod pilot;
+mod service;
 
 pub use crate::{
     bridge::signals_of,
+    members::Members,
     pilot::{PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},
+    service::{
+        KeeperError, STATUS_LOG_LINES, ServiceArgs, ServiceBuilder, ServiceCommand, ServiceKeeper, ServiceKeeperState,
+        ServiceMessage, ServiceRef, ServiceState, ServiceStatus,
+    },
 };

@@ -90,8 +90,8 @@ pub enum PilotMessage {
     ReadDone {
         /// The cycle it was for.
         cycle: Option<u64>,
-        /// What came back.
-        result: Result<RepoSnapshot, ForgeError>,
+        /// What came back (boxed: a snapshot is large, and every other message is small).
+        result: Result<Box<RepoSnapshot>, ForgeError>,
     },
     /// Internal: forge code panicked during a read.
     #[doc(hidden)]
@@ -230,7 +230,7 @@ impl PilotState {
         tokio::spawn(async move {
             let read = AssertUnwindSafe(read_with_retries(forge, repo, config, delay)).catch_unwind().await;
             let message = match read {
-                Ok(result) => PilotMessage::ReadDone { cycle, result },
+                Ok(result) => PilotMessage::ReadDone { cycle, result: result.map(Box::new) },
                 Err(panic) => PilotMessage::ReadPanicked(panic_message(panic.as_ref())),
             };
             // The pilot may have been stopped meanwhile; then nobody needs the answer.

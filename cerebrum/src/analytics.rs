@@ -11,11 +11,11 @@ pub struct CycleRecord {
     pub timestamp: String,
     /// Cycle number, from 1.
     pub orchestration_cycle: u64,
-    /// Members being supervised (running, in backoff or escalated).
+    /// Repositories watched: pilots running, in backoff or escalated (services are not counted).
     pub total_repositories: usize,
-    /// Members whose latest report was healthy.
+    /// Watched repositories whose latest report was healthy (an escalated pilot never is).
     pub healthy_repositories: usize,
-    /// Members running now.
+    /// Pilots running now.
     pub active_pilots: usize,
     /// Signals raised in reports for this cycle.
     pub issues_detected: usize,
@@ -23,9 +23,9 @@ pub struct CycleRecord {
     pub fixes_attempted: usize,
     /// Whether the emergency protocol is active.
     pub emergency_mode: bool,
-    /// Mean health score of the members that reported, 0-100.
+    /// Mean health score of the watched repositories that reported, 0-100.
     pub global_health_score: f64,
-    /// Fleet health level.
+    /// Fleet health level, over every member (services included).
     pub ecosystem_health: HealthLevel,
     /// Members asked to observe that did not answer before the cycle ended.
     pub missed_reports: usize,

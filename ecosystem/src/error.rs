@@ -25,6 +25,14 @@ pub enum ForgeError {
         /// The forge's name.
         forge: String,
     },
+    /// The forge could not list its repositories at all (an unreadable workspace, for example).
+    #[error("forge '{forge}' cannot discover repositories: {message}")]
+    Discovery {
+        /// The forge's name.
+        forge: String,
+        /// What went wrong, already free of secrets.
+        message: String,
+    },
     /// The forge answered with something that cannot be used; retrying will not help.
     #[error("forge error for '{repo}': {message}")]
     Permanent {
@@ -41,12 +49,13 @@ impl ForgeError {
         matches!(self, ForgeError::Transient { .. })
     }
 
-    /// The repository the failed request was about.
-    pub fn repo(&self) -> &RepoId {
+    /// The repository the failed request was about; `None` for a failed discovery.
+    pub fn repo(&self) -> Option<&RepoId> {
         match self {
             ForgeError::Transient { repo, .. }
             | ForgeError::NotFound { repo, .. }
-            | ForgeError::Permanent { repo, .. } => repo,
+            | ForgeError::Permanent { repo, .. } => Some(repo),
+            ForgeError::Discovery { .. } => None,
         }
     }
 }

@@ -83,6 +83,7 @@ pub struct HealthComponent {
 ///     open_issues: Vec::new(),
 ///     security_alerts: None,
 ///     has_security_policy: None,
+///     local: None,
 /// };
 /// let health = score(&snapshot);
 /// assert_eq!(health.score, 33); // ci 0 x 10, critical issues 10 x 5; the rest is unknown
@@ -156,12 +157,19 @@ fn security_alerts(snapshot: &RepoSnapshot) -> HealthComponent {
     component("security_alerts", score, HIGH, reason)
 }
 
+/// How recently the repository saw work. On a local checkout this is the last commit; a dirty tree, being behind
+/// the upstream and stale branches are mentioned in the reason but cost nothing: they are normal states of a
+/// working copy, not signs of neglect.
 fn maintained(snapshot: &RepoSnapshot) -> HealthComponent {
-    let (score, reason) = if snapshot.archived {
+    let (last, what) = match &snapshot.local {
+        Some(local) => (local.last_commit_at, "commit"),
+        None => (snapshot.pushed_at, "push"),
+    };
+    let (score, mut reason) = if snapshot.archived {
         (Some(0), "archived".to_owned())
-    } else if let Some(pushed_at) = snapshot.pushed_at {
+    } else if let Some(last) = last {
         // A push "after" the snapshot (clock skew between forge and hive) is as fresh as it gets.
-        let age = snapshot.taken_at.duration_since(pushed_at).unwrap_or(Duration::ZERO);
+        let age = snapshot.taken_at.duration_since(last).unwrap_or(Duration::ZERO);
         let days = age.as_secs() / (24 * 60 * 60);
         let score = if days <= FRESH_DAYS {
             10
@@ -172,14 +180,26 @@ fn maintained(snapshot: &RepoSnapshot) -> HealthComponent {
             (left * 10.0).round() as u8
         };
         let reason = if days <= FRESH_DAYS {
-            format!("last push {} ago", plural(days as usize, "day", "days"))
+            format!("last {what} {} ago", plural(days as usize, "day", "days"))
         } else {
             format!("no activity for {days} days")
         };
         (Some(score), reason)
     } else {
-        (None, "last push unknown".to_owned())
+        (None, format!("last {what} unknown"))
     };
+    if let Some(local) = &snapshot.local {
+        if local.dirty {
+            reason.push_str("; uncommitted changes");
+        }
+        if let Some(upstream) = local.upstream.as_ref().filter(|u| u.behind > 0) {
+            let behind = plural(upstream.behind as usize, "commit", "commits");
+            reason.push_str(&format!("; {behind} behind '{}'", upstream.name));
+        }
+        if !local.stale_branches.is_empty() {
+            reason.push_str(&format!("; {}", plural(local.stale_branches.len(), "stale branch", "stale branches")));
+        }
+    }
     component("maintained", score, MEDIUM, reason)
 }
 

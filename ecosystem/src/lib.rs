@@ -19,21 +19,51 @@
 //! # }
 //! ```
 
+mod atomic;
+mod commands;
+mod detect;
 mod error;
+mod execute;
+#[cfg(test)]
+mod fixtures;
 mod forge;
 mod git;
+mod graph;
 mod health;
+mod local;
+mod manager;
+mod mirror;
 pub mod process;
 mod repo_id;
+mod service;
 mod sim;
 mod snapshot;
+#[cfg(test)]
+mod test_support;
 
 pub use crate::{
+    commands::{CommandKind, DiscoveredCommand, discover_commands, test_command},
+    detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     error::ForgeError,
+    execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
     forge::{DynForge, Forge},
     git::{Git, GitError},
+    graph::{
+        DependencyGraph, Edge, GraphRepo, RepoOutcome, RepoRun, StepOutput, WaveTask, WavesReport,
+        conventional_command, discovered_command, run_task, run_waves,
+    },
     health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, is_critical_issue, score},
+    local::{LOCAL_OWNER, LocalForge, LocalForgeError},
+    manager::{EcosystemError, EcosystemManager, ImportId, ImportOptions, RepoMeta},
+    mirror::{MirrorOptions, MirrorReport, RefFilter, mirror},
     repo_id::{InvalidRepoId, RepoId},
+    service::{
+        DEFAULT_LOG_LINES, ExitInfo, LogLine, LogStream, ProcessHandle, Readiness, ServiceBackoff, ServiceError,
+        ServiceLogs, ServiceProcess, ServiceRestart, ServiceSpec, probe_readiness, wait_ready,
+    },
     sim::{Fault, SimForge, SimRepo},
-    snapshot::{Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, IssueSummary, RepoSnapshot},
+    snapshot::{
+        Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, IssueSummary, LocalFacts, RepoSnapshot,
+        Upstream,
+    },
 };

@@ -148,13 +148,7 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, ProcessError> {
     kill_group(pid, Signal::SIGKILL);
     let (stdout, out_truncated) = join_reader(stdout).await;
     let (stderr, err_truncated) = join_reader(stderr).await;
-    Ok(CommandOutput {
-        code: status.code(),
-        stdout,
-        stderr,
-        truncated: out_truncated || err_truncated,
-        timed_out,
-    })
+    Ok(CommandOutput { code: status.code(), stdout, stderr, truncated: out_truncated || err_truncated, timed_out })
 }
 
 /// Sends `signal` to the process group led by `pid`. A group that is already gone is fine.

@@ -195,6 +195,7 @@ impl SimRepo {
             open_issues: self.issues.clone(),
             security_alerts: self.alerts.clone(),
             has_security_policy: self.security_policy,
+            local: None,
         }
     }
 }

@@ -27,6 +27,39 @@ pub struct RepoSnapshot {
     pub security_alerts: Option<Vec<Alert>>,
     /// Whether a security policy (SECURITY.md) is present; `None` when unknown.
     pub has_security_policy: Option<bool>,
+    /// What only a local checkout shows (branch, dirty tree, upstream, stale branches); `None` on remote forges.
+    #[serde(default)]
+    pub local: Option<LocalFacts>,
+}
+
+/// Git facts of a local checkout, as the local workspace forge reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LocalFacts {
+    /// The current branch; `None` when HEAD is detached.
+    pub branch: Option<String>,
+    /// The commit HEAD points at; `None` in a repository without commits.
+    pub head: Option<String>,
+    /// Whether the work tree has uncommitted changes or untracked files.
+    pub dirty: bool,
+    /// The current branch's upstream, when it has one.
+    pub upstream: Option<Upstream>,
+    /// When the HEAD commit was made (committer date).
+    pub last_commit_at: Option<SystemTime>,
+    /// Local branches other than the current one with no commit for 90 days.
+    pub stale_branches: Vec<String>,
+    /// The command run as local CI (such as `make:test`); `None` when the repository has none.
+    pub test_command: Option<String>,
+}
+
+/// A branch's upstream and how far apart they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// The upstream's short name, such as `origin/main`.
+    pub name: String,
+    /// Commits on the branch that the upstream lacks.
+    pub ahead: u32,
+    /// Commits on the upstream that the branch lacks.
+    pub behind: u32,
 }
 
 /// The state of CI on the default branch.

@@ -2,7 +2,10 @@
 
 mod chaos;
 mod cli;
+mod ecosystem;
 mod library;
+mod services;
+mod workspace;
 
 use std::time::Duration;
 

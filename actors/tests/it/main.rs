@@ -1,3 +1,5 @@
-//! Integration tests of repository pilots under a real queen, reading the simulated forge.
+//! Integration tests of repository pilots (reading the simulated forge) and service keepers (running real child
+//! processes) under a real queen.
 
 mod pilot;
+mod service;

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::QueenState;
 use crate::{
-    CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberState, Notice,
+    CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState, Notice,
     analytics::rfc3339, emergency::Transition, write_atomic,
 };
 
@@ -101,23 +101,39 @@ impl QueenState {
         if let Some(transition) = self.emergency.after_cycle(reasons) {
             self.apply_transition(transition);
         }
+        // Fleet health (and its level) covers every member; the record's repository counts cover pilots only, so
+        // services kept by the hive do not count as repositories.
         let health = self.book.health(self.emergency.is_active());
-        let active_pilots = self.members.values().filter(|m| m.state == MemberState::Running).count();
-        let total = self
-            .members
-            .values()
+        let pilots = || self.members.values().filter(|m| m.spec.kind == MemberKind::Pilot);
+        let active_pilots = pilots().filter(|m| m.state == MemberState::Running).count();
+        let watched: Vec<&MemberId> = pilots()
             .filter(|m| matches!(m.state, MemberState::Running | MemberState::Backoff | MemberState::Escalated))
+            .map(|m| &m.spec.id)
+            .collect();
+        let total = watched.len();
+        let reports: Vec<_> = watched.iter().filter_map(|id| self.book.report(id)).collect();
+        let healthy = watched
+            .iter()
+            .filter(|id| {
+                self.members.get(**id).is_some_and(|m| m.state != MemberState::Escalated)
+                    && self.book.report(id).is_some_and(|r| r.healthy)
+            })
             .count();
+        let mean_score = if reports.is_empty() {
+            0.0
+        } else {
+            reports.iter().map(|r| f64::from(r.score)).sum::<f64>() / reports.len() as f64
+        };
         let record = CycleRecord {
             timestamp: rfc3339(std::time::SystemTime::now()),
             orchestration_cycle: self.cycle.number,
             total_repositories: total,
-            healthy_repositories: health.healthy,
+            healthy_repositories: healthy,
             active_pilots,
             issues_detected: self.cycle.signals,
             fixes_attempted: 0,
             emergency_mode: self.emergency.is_active(),
-            global_health_score: (health.mean_score * 10.0).round() / 10.0,
+            global_health_score: (mean_score * 10.0).round() / 10.0,
             ecosystem_health: health.level,
             missed_reports,
         };

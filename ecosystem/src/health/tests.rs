@@ -20,6 +20,7 @@ fn perfect() -> RepoSnapshot {
         open_issues: Vec::new(),
         security_alerts: Some(Vec::new()),
         has_security_policy: Some(true),
+        local: None,
     }
 }
 
@@ -236,4 +237,39 @@ fn breakdown_round_trips_through_json() {
     let json = serde_json::to_string(&health).expect("serializable");
     let back: HealthBreakdown = serde_json::from_str(&json).expect("deserializable");
     assert_eq!(back, health);
+}
+
+#[test]
+fn local_checkouts_are_judged_by_their_last_commit_not_their_working_state() {
+    use crate::{LocalFacts, Upstream};
+    let mut snapshot = perfect();
+    // A local forge reports the last commit; pushed_at is ignored in favour of it.
+    snapshot.pushed_at = None;
+    snapshot.local = Some(LocalFacts {
+        branch: Some("main".to_owned()),
+        dirty: true,
+        upstream: Some(Upstream { name: "origin/main".to_owned(), ahead: 0, behind: 3 }),
+        last_commit_at: Some(snapshot.taken_at - DAY * 2),
+        stale_branches: vec!["old".to_owned()],
+        ..LocalFacts::default()
+    });
+    let health = score(&snapshot);
+    assert_eq!(health.score, 100, "dirty, behind and stale branches cost nothing: {health:#?}");
+    let maintained = health.component("maintained").expect("maintained");
+    assert_eq!(
+        maintained.reason,
+        "last commit 2 days ago; uncommitted changes; 3 commits behind 'origin/main'; 1 stale branch"
+    );
+
+    let local = snapshot.local.as_mut().expect("local");
+    local.last_commit_at = Some(snapshot.taken_at - DAY * 365);
+    local.dirty = false;
+    local.upstream = None;
+    local.stale_branches.clear();
+    let health = score(&snapshot);
+    assert_eq!(health.component("maintained").expect("maintained").score, Some(0));
+    assert_eq!(health.component("maintained").expect("maintained").reason, "no activity for 365 days");
+
+    snapshot.local.as_mut().expect("local").last_commit_at = None;
+    assert_eq!(score(&snapshot).component("maintained").expect("maintained").reason, "last commit unknown");
 }

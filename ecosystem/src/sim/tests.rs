@@ -30,6 +30,7 @@ async fn outcomes(forge: &SimForge, repo: &RepoId, n: usize) -> Vec<&'static str
             Err(ForgeError::Transient { .. }) => "transient",
             Err(ForgeError::Permanent { .. }) => "permanent",
             Err(ForgeError::NotFound { .. }) => "not found",
+            Err(ForgeError::Discovery { .. }) => "discovery",
         });
     }
     outcomes
@@ -144,7 +145,7 @@ async fn unknown_repo_is_not_found_and_counted() {
     let ghost = id("acme/ghost");
     let err = forge.snapshot(&ghost).await.expect_err("unknown repo");
     assert!(matches!(&err, ForgeError::NotFound { forge, .. } if forge == "sim"), "{err:?}");
-    assert_eq!(err.repo(), &ghost);
+    assert_eq!(err.repo(), Some(&ghost));
     assert!(!err.is_transient());
     assert_eq!((forge.attempts(&ghost), forge.reads(&ghost)), (1, 0));
     assert_eq!((forge.total_attempts(), forge.total_reads()), (1, 0));

@@ -1,0 +1,267 @@
+//! `hive ecosystem <id> start|stop|status`: an imported repository's service, kept by a service keeper under the
+//! queen ([`Hive::add_service`]).
+//!
+//! A one-shot `hive` process owns the hive that keeps the service, so `start` runs in the foreground (like
+//! `docker compose up`): it supervises the repository's run command until it is stopped. It records itself in
+//! `<state_dir>/ecosystem/services/<id>.json`, which is how `status` and `stop` (and `remove`) from another shell
+//! find it; `stop` sends that process SIGTERM, and it shuts the hive down gracefully, stopping the service.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use hive::{Hive, SimForge};
+use hive_actors::ServiceState;
+use hive_ecosystem::{
+    CommandKind, DiscoveredCommand, EcosystemManager, ImportId, RepoMeta, ServiceSpec, detect, discover_commands,
+};
+use nix::{sys::signal::Signal, unistd::Pid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::EnvConfig;
+
+const USAGE: &str = "expected `hive ecosystem <id> start [--command NAME]|stop|status`, or one of import, list, show, remove, waves, mirror";
+
+/// Run commands in order of preference, as command discovery names them.
+const RUN_PREFERENCE: [&str; 12] = [
+    "just:run",
+    "just:serve",
+    "just:start",
+    "make:run",
+    "make:serve",
+    "make:start",
+    "npm:start",
+    "pnpm:start",
+    "yarn:start",
+    "npm:serve",
+    "pnpm:serve",
+    "yarn:serve",
+];
+
+/// How long `stop` waits for the supervising process to shut down: the service's stop timeout, and slack.
+const STOP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What a running `start` records about itself.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunRecord {
+    /// The `hive` process supervising the service.
+    pid: u32,
+    /// The service's name under the queen.
+    service: String,
+    /// The discovered command it runs.
+    command: String,
+    /// Its program and arguments.
+    argv: Vec<String>,
+    /// Where its output goes.
+    log_file: PathBuf,
+}
+
+pub async fn run(
+    manager: &EcosystemManager,
+    words: &[String],
+    _env: &EnvConfig,
+    _state_dir: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    // clap hands an external subcommand everything after it verbatim, global flags included.
+    let json = json || words.iter().any(|w| w == "--json");
+    let words: Vec<String> = words.iter().filter(|w| *w != "--json").cloned().collect();
+    let Some((id, rest)) = words.split_first() else { bail!("missing ecosystem command; {USAGE}") };
+    if ImportId::parse(id).is_err() {
+        bail!("unknown ecosystem command '{}'; {USAGE}", id.escape_debug());
+    }
+    let meta = manager.show(id)?;
+    match rest {
+        [action] if action == "start" => start(manager, &meta, None, json).await,
+        [action, flag, name] if action == "start" && flag == "--command" => {
+            start(manager, &meta, Some(name), json).await
+        }
+        [action] if action == "stop" => stop(manager, &meta, json).await,
+        [action] if action == "status" => status(manager, &meta, json),
+        _ => bail!("unknown service command '{}' for '{}'; {USAGE}", rest.join(" ").escape_debug(), meta.name),
+    }
+}
+
+fn record_path(manager: &EcosystemManager, id: &ImportId) -> PathBuf {
+    manager.root().join("services").join(format!("{id}.json"))
+}
+
+/// The record of a live `start` for this repository; a record whose process is gone is deleted.
+fn live_record(manager: &EcosystemManager, id: &ImportId) -> anyhow::Result<Option<RunRecord>> {
+    let path = record_path(manager, id);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("could not read '{}'", path.display())),
+    };
+    let record: RunRecord = serde_json::from_slice(&bytes).with_context(|| {
+        format!("corrupted service record '{}'; delete it if no `hive ecosystem {id} start` runs", path.display())
+    })?;
+    if alive(record.pid) {
+        Ok(Some(record))
+    } else {
+        let _ = std::fs::remove_file(&path);
+        Ok(None)
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else { return false };
+    // Signal 0 only checks that the process exists; EPERM means it exists but is not ours.
+    if matches!(nix::sys::signal::kill(Pid::from_raw(raw), None), Err(nix::errno::Errno::ESRCH)) {
+        return false;
+    }
+    // A process that has exited but was not reaped yet (a zombie) still takes signal 0; on Linux its state says
+    // so. Its parent may be the very shell or test waiting for `stop` to return.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    state != Some("Z")
+}
+
+async fn pick_command(dir: &Path, wanted: Option<&str>) -> anyhow::Result<DiscoveredCommand> {
+    let owned = dir.to_path_buf();
+    let detection = tokio::task::spawn_blocking(move || detect(&owned)).await??;
+    let commands = discover_commands(dir, &detection).await;
+    let available = || commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    let picked = match wanted {
+        Some(name) => commands.iter().find(|c| c.name == name),
+        None => RUN_PREFERENCE
+            .iter()
+            .find_map(|name| commands.iter().find(|c| c.name == *name))
+            .or_else(|| commands.iter().find(|c| c.kind == CommandKind::Run && !c.name.starts_with("docker:"))),
+    };
+    match (picked, wanted) {
+        (Some(command), _) => Ok(command.clone()),
+        (None, Some(name)) => bail!("unknown command '{}'; available: {}", name.escape_debug(), available()),
+        (None, None) => bail!("no run command found; pick one with `--command NAME` from: {}", available()),
+    }
+}
+
+async fn start(manager: &EcosystemManager, meta: &RepoMeta, wanted: Option<&str>, json: bool) -> anyhow::Result<()> {
+    if let Some(record) = live_record(manager, &meta.id)? {
+        bail!(
+            "'{}' already runs under hive process {}; stop it with `hive ecosystem {} stop`",
+            meta.name,
+            record.pid,
+            meta.id
+        );
+    }
+    let dir = manager.repo_dir(&meta.id);
+    let command = pick_command(&dir, wanted).await.with_context(|| format!("cannot start '{}'", meta.name))?;
+    let services_dir = manager.root().join("services");
+    std::fs::create_dir_all(&services_dir).with_context(|| format!("could not create '{}'", services_dir.display()))?;
+    let log_file = services_dir.join(format!("{}.log", meta.id));
+    let service = format!("{}-{}", meta.name, meta.id);
+    let spec = ServiceSpec::new(&service, command.argv.clone(), &command.cwd).log_file(&log_file);
+    // No pilots: this hive only keeps the repository's service, so its forge has no repositories to watch.
+    let hive =
+        Hive::builder().forge(SimForge::new(Vec::new())).repos(Vec::<String>::new()).service(spec).start().await?;
+    let record = RunRecord {
+        pid: std::process::id(),
+        service: service.clone(),
+        command: command.name,
+        argv: command.argv,
+        log_file,
+    };
+    let path = record_path(manager, &meta.id);
+    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("could not write '{}'", path.display()))?;
+    let outcome = supervise(&hive, &service, &record, json).await;
+    let _ = std::fs::remove_file(&path);
+    hive.shutdown().await?;
+    outcome
+}
+
+/// Reports state changes until SIGINT or SIGTERM, or until the keeper gives up on the service.
+async fn supervise(hive: &Hive, service: &str, record: &RunRecord, json: bool) -> anyhow::Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    // The keeper publishes no per-state event the CLI could wait on, so the state is sampled; the tick only paces
+    // the report, nothing waits on it for correctness.
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut last: Option<ServiceState> = None;
+    if !json {
+        println!("supervising {} ({}) as hive process {}; stop with Ctrl-C", service, record.command, record.pid);
+        println!("  output: {}", record.log_file.display());
+    }
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let status = hive.service_status(service).await?;
+        if last.as_ref() != Some(&status.state) {
+            if json {
+                println!(
+                    "{}",
+                    json!({"service": service, "state": status.state, "pid": status.pid, "restarts": status.restarts})
+                );
+            } else {
+                let pid = status.pid.map_or_else(|| "-".to_owned(), |p| p.to_string());
+                println!("  {service}: {} (pid {pid}, {} restarts)", status.state, status.restarts);
+            }
+            last = Some(status.state.clone());
+        }
+        match &status.state {
+            ServiceState::Error(message) => bail!("service '{service}' gave up: {message}"),
+            ServiceState::Exited(exit) if exit.success() => return Ok(()),
+            ServiceState::Exited(exit) => bail!("service '{service}' exited ({exit})"),
+            _ => {}
+        }
+    }
+}
+
+async fn stop(manager: &EcosystemManager, meta: &RepoMeta, json: bool) -> anyhow::Result<()> {
+    let stopped = stop_record(manager, &meta.id).await?;
+    if json {
+        println!("{}", json!({"id": meta.id, "name": meta.name, "was_running": stopped.is_some()}));
+    } else if let Some(record) = stopped {
+        println!("stopped '{}' (hive process {})", meta.name, record.pid);
+    } else {
+        println!("'{}' is not running", meta.name);
+    }
+    Ok(())
+}
+
+/// Asks the supervising process to shut down and waits until it has; `None` if nothing ran.
+async fn stop_record(manager: &EcosystemManager, id: &ImportId) -> anyhow::Result<Option<RunRecord>> {
+    let Some(record) = live_record(manager, id)? else { return Ok(None) };
+    let pid = i32::try_from(record.pid).context("invalid pid in the service record")?;
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM)
+        .with_context(|| format!("could not signal hive process {pid}"))?;
+    let deadline = Instant::now() + STOP_PATIENCE;
+    while alive(record.pid) {
+        if Instant::now() > deadline {
+            bail!("hive process {pid} did not stop within {STOP_PATIENCE:?}; it may be stuck, check it with `ps`");
+        }
+        // Another process's exit cannot be awaited, only observed.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(Some(record))
+}
+
+fn status(manager: &EcosystemManager, meta: &RepoMeta, json: bool) -> anyhow::Result<()> {
+    let record = live_record(manager, &meta.id)?;
+    if json {
+        println!("{}", json!({"id": meta.id, "name": meta.name, "running": record.is_some(), "supervisor": record}));
+        return Ok(());
+    }
+    match record {
+        Some(record) => {
+            println!("'{}' runs {} under hive process {}", meta.name, record.command, record.pid);
+            println!("  output: {}", record.log_file.display());
+        }
+        None => println!("'{}' is not running; start it with `hive ecosystem {} start`", meta.name, meta.id),
+    }
+    Ok(())
+}
+
+/// Stops a repository's service before it is removed (the hook of [`EcosystemManager::remove_with`]).
+pub async fn stop_services_of(manager: EcosystemManager, meta: RepoMeta) -> Result<(), String> {
+    stop_record(&manager, &meta.id).await.map(|_| ()).map_err(|e| format!("could not stop its service: {e:#}"))
+}

@@ -1,0 +1,109 @@
+//! `hive run --workspace` end to end: the demo workspace (real git repositories, real test runs) watched by the
+//! real binary, its JSON records, the cache of local CI, and the errors for a missing target.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+// The example that README users run is the fixture, so the README's promise is tested too.
+#[path = "../../examples/demo_workspace.rs"]
+#[allow(dead_code)] // the example's `main` is not used here
+mod demo_workspace;
+
+fn hive_run(state: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
+    cmd.arg("run").args(args).arg("--state-dir").arg(state);
+    for var in ["ORCHESTRATION_INTERVAL", "EMERGENCY_MODE", "PILOT_LOG_LEVEL", "HIVE_STATE_DIR"] {
+        cmd.env_remove(var);
+    }
+    cmd.output().expect("run hive")
+}
+
+/// The repository entry named `name` in a record.
+fn repo<'a>(record: &'a Value, name: &str) -> &'a Value {
+    let repos = record["repositories"].as_array().expect("repositories array");
+    repos.iter().find(|r| r["repo"] == name).unwrap_or_else(|| panic!("no {name} in {record}"))
+}
+
+#[test]
+fn run_once_on_the_demo_workspace_reports_real_findings() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ws = base.path().join("ws");
+    let state = base.path().join("state");
+    demo_workspace::build_demo_workspace(&ws).expect("demo workspace");
+    let ws_arg = ws.to_str().expect("utf-8");
+
+    let out = hive_run(&state, &["--once", "--json", "--workspace", ws_arg]);
+    assert!(out.status.success(), "hive failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one cycle, one JSON object per line:\n{stdout}");
+    let record: Value = serde_json::from_str(lines[0]).expect("JSON");
+    for field in ["timestamp", "orchestration_cycle", "active_pilots", "emergency_mode", "global_health_score"] {
+        assert!(record.get(field).is_some(), "record lacks '{field}': {record}");
+    }
+    assert_eq!(record["total_repositories"], 4, "{record}");
+    assert_eq!(record["healthy_repositories"], 3, "{record}");
+    assert_eq!(record["ecosystem_health"], "GOOD", "{record}");
+
+    let calc = repo(&record, "local/calc-py");
+    assert_eq!((&calc["healthy"], &calc["ci"]), (&Value::Bool(false), &Value::from("failing")), "{calc}");
+    let finding = calc["findings"][0].as_str().expect("a finding");
+    assert!(finding.starts_with("tests failing (python:test): FAIL: test_mean"), "{finding}");
+    assert_eq!(repo(&record, "local/notes-dirty")["findings"], serde_json::json!(["uncommitted changes"]));
+    assert_eq!(repo(&record, "local/lib-behind")["findings"], serde_json::json!(["2 commits behind 'origin/main'"]));
+    let tools = repo(&record, "local/tools-make");
+    assert_eq!((&tools["ci"], &tools["score"]), (&Value::from("passing"), &Value::from(100)), "{tools}");
+
+    // Local CI results are kept in the state directory, so a second run tests nothing again and agrees.
+    let cache = state.join("cache/local-ci/runs.json");
+    let cached: Value = serde_json::from_slice(&std::fs::read(&cache).expect("cache file")).expect("cache is JSON");
+    assert_eq!(cached["runs"].as_object().map(|runs| runs.len()), Some(4), "{cached}");
+    let again = hive_run(&state, &["--once", "--json", "--workspace", ws_arg]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let second: Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    assert_eq!(second["repositories"], record["repositories"]);
+}
+
+#[test]
+fn run_once_prints_a_human_summary() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ws = base.path().join("ws");
+    demo_workspace::build_demo_workspace(&ws).expect("demo workspace");
+    let out = hive_run(&base.path().join("state"), &["--once", "--workspace", ws.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cycle 1  3/4 healthy  GOOD"), "{stdout}");
+    let calc = stdout.lines().find(|l| l.contains("local/calc-py")).expect(&stdout);
+    assert!(calc.trim_start().starts_with("x local/calc-py") && calc.contains("FAIL: test_mean"), "{calc}");
+    assert!(stdout.lines().any(|l| l.contains("local/tools-make") && l.ends_with(" ok")), "{stdout}");
+}
+
+#[test]
+fn run_without_a_target_names_both_ways() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = hive_run(state.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("hive: nothing to watch"), "{stderr}");
+    for way in ["--workspace DIR", "--org/--user/--repo", "GITHUB_TOKEN"] {
+        assert!(stderr.contains(way), "{way} missing from: {stderr}");
+    }
+}
+
+#[test]
+fn run_on_a_bad_workspace_says_why() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let missing = base.path().join("absent");
+    let out = hive_run(base.path(), &["--once", "--workspace", missing.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with(&format!("hive: cannot open workspace '{}'", missing.display())), "{stderr}");
+
+    let empty = base.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let out = hive_run(base.path(), &["--once", "--workspace", empty.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no git repositories in workspace"));
+}
