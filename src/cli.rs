@@ -30,10 +30,13 @@ pub struct Cli {
 pub enum Command {
     /// Run a simulated fleet through the real queen and pilots (offline, no token).
     Demo(DemoArgs),
-    /// Watch a fleet: a local directory of git repositories (`--workspace DIR`).
+    /// Watch a fleet: GitHub repositories (`--org`, `--user`, `--repo`) or a local directory of git repositories
+    /// (`--workspace DIR`).
     Run(RunArgs),
     /// Manage imported repositories: import, list, show, remove, services, build waves, mirrors.
     Ecosystem(EcosystemArgs),
+    /// One GitHub repository: `hive single owner/name status` prints its health and the score's breakdown.
+    Single(SingleArgs),
 }
 
 /// Arguments of `hive run`.
@@ -51,6 +54,49 @@ pub struct RunArgs {
     /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure).
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub test_timeout: u64,
+
+    /// Watch every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long = "org", value_name = "NAME")]
+    pub orgs: Vec<String>,
+
+    /// Watch every repository this GitHub user owns (repeatable).
+    #[arg(long = "user", value_name = "NAME")]
+    pub users: Vec<String>,
+
+    /// Watch this GitHub repository, `owner/name` (repeatable).
+    #[arg(long = "repo", value_name = "OWNER/NAME")]
+    pub repos: Vec<String>,
+
+    /// Watch only GitHub repositories matching this glob (`api-*` on the name, `acme/*` on owner/name; repeatable).
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip GitHub repositories matching this glob (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also watch archived repositories, forks and templates (skipped by default).
+    #[arg(long)]
+    pub all_kinds: bool,
+}
+
+/// Arguments of `hive single`.
+#[derive(Debug, Args)]
+pub struct SingleArgs {
+    /// The GitHub repository, `owner/name`.
+    #[arg(value_name = "OWNER/NAME")]
+    pub repo: String,
+
+    /// What to do with it.
+    #[command(subcommand)]
+    pub action: SingleAction,
+}
+
+/// The `hive single` actions.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum SingleAction {
+    /// Print the repository's health, with the breakdown of its score.
+    Status,
 }
 
 /// Arguments of `hive ecosystem`.

@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod ecosystem_cmd;
 mod run_cmd;
+mod single_cmd;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Single(args) => single_cmd::run(args, cli.json).await,
         }
     })
 }

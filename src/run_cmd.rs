@@ -1,5 +1,6 @@
-//! `hive run`: watch a fleet until stopped (or for one cycle with `--once`). Today the fleet is a local workspace
-//! of git repositories (`--workspace DIR`); GitHub targets come with their issue.
+//! `hive run`: watch a fleet until stopped (or for one cycle with `--once`): GitHub repositories (`--org`,
+//! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
+//! repositories (`--workspace DIR`).
 
 use std::{io::Write, path::Path, sync::Arc, time::Duration};
 
@@ -7,7 +8,9 @@ use anyhow::{Context, bail};
 use hive::{
     CycleRecord, EmergencyConfig, Hive, HiveEvent, RepoId,
     cerebrum::QueenConfig,
-    ecosystem::{CiState, FailureClass, Forge, LocalForge, RepoSnapshot, score},
+    ecosystem::{
+        CiState, FailureClass, Forge, GitHubConfig, GitHubForge, LocalForge, RepoFilter, RepoSnapshot, Target, score,
+    },
 };
 use serde::Serialize;
 
@@ -32,13 +35,49 @@ struct RepoLine {
 struct RunRecord<'a> {
     #[serde(flatten)]
     record: &'a CycleRecord,
+    /// GitHub points (requests not answered `304`) this cycle cost; absent for a local workspace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    points_spent: Option<u64>,
     repositories: &'a [RepoLine],
 }
 
+/// What the output loop needs from the forge being watched.
+trait Watched: Send + Sync {
+    /// The latest snapshot of a repository.
+    fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot>;
+    /// Points spent so far, for forges that pay for reads.
+    fn points_spent(&self) -> Option<u64>;
+}
+
+impl Watched for LocalForge {
+    fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
+        LocalForge::latest(self, repo)
+    }
+    fn points_spent(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl Watched for GitHubForge {
+    fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
+        GitHubForge::latest(self, repo)
+    }
+    fn points_spent(&self) -> Option<u64> {
+        Some(GitHubForge::points_spent(self))
+    }
+}
+
 pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let github = !(args.orgs.is_empty() && args.users.is_empty() && args.repos.is_empty());
+    if github && args.workspace.is_some() {
+        bail!("give either GitHub targets (--org/--user/--repo) or --workspace DIR, not both; run two hives for both");
+    }
+    if github {
+        return run_github(args, env, state_dir, json).await;
+    }
     let Some(workspace) = &args.workspace else {
         bail!(
-            "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or, once available, a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"
+            "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"
         );
     };
     let cache_dir = state_dir.join("cache").join("local-ci");
@@ -80,19 +119,79 @@ pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) 
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
-    let watched = watch(&mut events, &forge, &repos, args.once, json).await;
+    let watched = watch(&hive, &mut events, forge.as_ref(), None, repos, args.once, json).await;
     hive.shutdown().await?;
     watched
 }
 
-/// Prints every completed cycle until the first one (with `once`), Ctrl-C, or the hive stopping.
+/// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
+/// cycle (free while nothing changed, thanks to conditional requests).
+async fn run_github(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let forge = Arc::new(github_forge(args)?);
+    let repos = forge.discover().await?;
+    if repos.is_empty() {
+        bail!(
+            "no repositories to watch on GitHub: the targets are empty or the filters (--include/--exclude, archived, forks, templates) left none"
+        );
+    }
+    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
+    let queen = QueenConfig {
+        cycle_interval: (!args.once).then_some(interval),
+        emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
+        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+        state_dir: Some(state_dir.to_path_buf()),
+        ..QueenConfig::default()
+    };
+    let hive = Hive::builder()
+        .shared_forge(forge.clone())
+        .repos(repos.iter().map(RepoId::to_string))
+        .queen_config(queen)
+        .start()
+        .await?;
+    let mut events = hive.subscribe();
+    if !json {
+        let every =
+            if args.once { "one cycle".to_owned() } else { format!("a cycle every {interval:?}, Ctrl-C to stop") };
+        println!("hive run: {} GitHub repositories, {every}", repos.len());
+    }
+    hive.start_cycle()?;
+    let watched = watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), repos, args.once, json).await;
+    hive.shutdown().await?;
+    watched
+}
+
+/// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters).
+pub fn github_forge(args: &RunArgs) -> anyhow::Result<GitHubForge> {
+    let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok())?;
+    config.targets.extend(args.orgs.iter().map(|org| Target::Org(org.clone())));
+    config.targets.extend(args.users.iter().map(|user| Target::User(user.clone())));
+    for repo in &args.repos {
+        let repo = RepoId::new(repo.as_str()).with_context(|| format!("invalid --repo '{repo}'"))?;
+        config.targets.push(Target::Repo(repo));
+    }
+    config.filter = RepoFilter {
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        archived: args.all_kinds,
+        forks: args.all_kinds,
+        templates: args.all_kinds,
+    };
+    Ok(GitHubForge::new(config)?)
+}
+
+/// Prints every completed cycle until the first one (with `once`), Ctrl-C, or the hive stopping. With
+/// `rediscover`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or archived ones
+/// lose theirs.
 async fn watch(
+    hive: &Hive,
     events: &mut hive::Subscription,
-    forge: &LocalForge,
-    repos: &[RepoId],
+    forge: &dyn Watched,
+    rediscover: Option<&dyn Forge>,
+    mut repos: Vec<RepoId>,
     once: bool,
     json: bool,
 ) -> anyhow::Result<()> {
+    let mut points_before = forge.points_spent();
     loop {
         let envelope = tokio::select! {
             envelope = events.recv() => envelope.context("the hive stopped unexpectedly")?,
@@ -101,9 +200,19 @@ async fn watch(
         match &*envelope.event {
             HiveEvent::CycleCompleted { record } => {
                 let lines: Vec<RepoLine> = repos.iter().map(|repo| repo_line(repo, forge.latest(repo))).collect();
-                print_cycle(record, &lines, json)?;
+                let points_now = forge.points_spent();
+                let points = points_now.zip(points_before).map(|(now, before)| now - before);
+                points_before = points_now;
+                print_cycle(record, points, &lines, json)?;
                 if once {
                     return Ok(());
+                }
+                if let Some(rediscover) = rediscover {
+                    match rediscover.discover().await {
+                        Ok(found) => repos = refleet(hive, repos, found).await,
+                        // A failed discovery keeps the fleet as it is; the next cycle tries again.
+                        Err(err) => tracing::warn!("re-discovery failed: {err:#}"),
+                    }
                 }
             }
             HiveEvent::EmergencyDeclared { reasons } if !json => {
@@ -118,10 +227,27 @@ async fn watch(
     }
 }
 
-fn print_cycle(record: &CycleRecord, lines: &[RepoLine], json: bool) -> anyhow::Result<()> {
+/// Starts pilots for repositories that appeared and stops those of repositories that went; returns the new fleet.
+async fn refleet(hive: &Hive, current: Vec<RepoId>, found: Vec<RepoId>) -> Vec<RepoId> {
+    for repo in found.iter().filter(|repo| !current.contains(repo)) {
+        match hive.watch(repo.as_str()).await {
+            Ok(()) => tracing::info!(%repo, "new repository: pilot started"),
+            Err(err) => tracing::warn!(%repo, "cannot start a pilot: {err}"),
+        }
+    }
+    for repo in current.iter().filter(|repo| !found.contains(repo)) {
+        match hive.unwatch(repo.as_str()).await {
+            Ok(()) => tracing::info!(%repo, "repository gone or archived: pilot stopped"),
+            Err(err) => tracing::warn!(%repo, "cannot stop the pilot: {err}"),
+        }
+    }
+    found
+}
+
+fn print_cycle(record: &CycleRecord, points_spent: Option<u64>, lines: &[RepoLine], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer(&mut out, &RunRecord { record, repositories: lines })?;
+        serde_json::to_writer(&mut out, &RunRecord { record, points_spent, repositories: lines })?;
         writeln!(out)?;
         return Ok(out.flush()?);
     }
@@ -135,6 +261,9 @@ fn print_cycle(record: &CycleRecord, lines: &[RepoLine], json: bool) -> anyhow::
         record.global_health_score,
         record.issues_detected,
     )?;
+    if let Some(points) = points_spent {
+        writeln!(out, "  github points this cycle: {points}")?;
+    }
     let width = lines.iter().map(|line| line.repo.as_str().len()).max().unwrap_or(0);
     for line in lines {
         let (score, mark) = match (line.score, line.healthy) {

@@ -54,6 +54,7 @@ mod tests {
             security_alerts: Some(vec![Alert { summary: "CVE-1".into(), severity: AlertSeverity::Critical }]),
             has_security_policy: Some(true),
             local: None,
+            github: None,
         };
         let signals = signals_of(&snapshot);
         assert_eq!(signals.len(), 3, "{signals:#?}");

@@ -84,6 +84,7 @@ pub struct HealthComponent {
 ///     security_alerts: None,
 ///     has_security_policy: None,
 ///     local: None,
+///     github: None,
 /// };
 /// let health = score(&snapshot);
 /// assert_eq!(health.score, 33); // ci 0 x 10, critical issues 10 x 5; the rest is unknown

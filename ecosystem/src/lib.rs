@@ -28,6 +28,7 @@ mod execute;
 mod fixtures;
 mod forge;
 mod git;
+mod github;
 mod graph;
 mod health;
 mod local;
@@ -48,6 +49,11 @@ pub use crate::{
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
     forge::{DynForge, Forge},
     git::{Git, GitError},
+    github::{
+        Budget, CheckRun, CombinedStatus, CreatedIssue, DEFAULT_API_URL, GitHubAuth, GitHubConfig, GitHubError,
+        GitHubForge, IssueChange, MISSING_TOKEN, MergeResult, PullRequest, RepoFilter, RequestKind, Secret, Target,
+        WRITE_GAP, WRITES_PER_MINUTE,
+    },
     graph::{
         DependencyGraph, Edge, GraphRepo, RepoOutcome, RepoRun, StepOutput, WaveTask, WavesReport,
         conventional_command, discovered_command, run_task, run_waves,
@@ -63,7 +69,7 @@ pub use crate::{
     },
     sim::{Fault, SimForge, SimRepo},
     snapshot::{
-        Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, IssueSummary, LocalFacts, RepoSnapshot,
-        Upstream,
+        Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
+        RepoSnapshot, Upstream,
     },
 };

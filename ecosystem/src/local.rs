@@ -241,6 +241,7 @@ impl Forge for LocalForge {
             security_alerts: None,
             has_security_policy: Some(has_security_policy),
             local: Some(facts),
+            github: None,
         };
         self.latest.insert(repo.clone(), snapshot.clone());
         Ok(snapshot)

@@ -196,6 +196,7 @@ impl SimRepo {
             security_alerts: self.alerts.clone(),
             has_security_policy: self.security_policy,
             local: None,
+            github: None,
         }
     }
 }

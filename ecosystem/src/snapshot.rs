@@ -30,6 +30,28 @@ pub struct RepoSnapshot {
     /// What only a local checkout shows (branch, dirty tree, upstream, stale branches); `None` on remote forges.
     #[serde(default)]
     pub local: Option<LocalFacts>,
+    /// What only GitHub tells (stars, forks, license, pull requests); `None` on other forges.
+    #[serde(default)]
+    pub github: Option<GitHubFacts>,
+}
+
+/// Repository facts only GitHub has, as the GitHub forge reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GitHubFacts {
+    /// Stargazers.
+    pub stars: u64,
+    /// Forks.
+    pub forks: u64,
+    /// Watchers (subscribers); `None` when the listing did not include them.
+    pub watchers: Option<u64>,
+    /// The license's SPDX id (`MIT`), `None` when there is none.
+    pub license: Option<String>,
+    /// Open issues, pull requests excluded.
+    pub open_issues: u64,
+    /// Open pull requests.
+    pub open_pull_requests: u64,
+    /// When the oldest open pull request was opened.
+    pub oldest_open_pull_request_at: Option<SystemTime>,
 }
 
 /// Git facts of a local checkout, as the local workspace forge reads them.

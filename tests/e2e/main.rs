@@ -3,6 +3,7 @@
 mod chaos;
 mod cli;
 mod ecosystem;
+mod github;
 mod library;
 mod services;
 mod workspace;

@@ -21,6 +21,7 @@ fn perfect() -> RepoSnapshot {
         security_alerts: Some(Vec::new()),
         has_security_policy: Some(true),
         local: None,
+        github: None,
     }
 }
 

@@ -1,0 +1,366 @@
+//! The GitHub forge: discovery of an organisation's, a user's or listed repositories, and snapshots of what a
+//! maintainer would look at, read through octocrab under one shared rate-limit [`Budget`].
+//!
+//! Cost is the physical limit of this forge (5,000 points an hour per token), so every read is a conditional
+//! request: a `304 Not Modified` reuses the cached answer and costs nothing. Answers that cannot be conditional
+//! (a Dependabot 403) are remembered for a while instead of being asked again every cycle.
+//!
+//! Writes the autonomy loop uses (issues, labels, re-runs, branches, pull requests, merges) are inherent methods
+//! in [`writes`](self::writes), not part of the [`Forge`] trait.
+
+use std::{
+    fmt,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use dashmap::DashMap;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use tokio::time::Instant;
+
+use crate::{Forge, ForgeError, RepoId, RepoSnapshot};
+
+mod budget;
+mod client;
+mod error;
+mod models;
+mod read;
+#[cfg(test)]
+mod tests;
+mod writes;
+
+pub use budget::{Budget, DEFAULT_MAX_IN_FLIGHT, RequestKind, WRITE_GAP, WRITES_PER_MINUTE};
+pub use error::{GitHubError, MISSING_TOKEN};
+pub use writes::{CheckRun, CombinedStatus, CreatedIssue, IssueChange, MergeResult, PullRequest};
+
+use client::Client;
+
+/// The forge's name, as [`Forge::name`] reports it.
+pub(crate) const NAME: &str = "github";
+/// The public API.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// How long a "not permitted" answer about Dependabot alerts is believed before asking again.
+const UNKNOWN_ALERTS_TTL: Duration = Duration::from_secs(3600);
+
+/// A secret string (a token, a private key) whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the forge authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GitHubAuth {
+    /// Anonymous: only for an emulator or a server that allows it.
+    None,
+    /// A personal access token or `GITHUB_TOKEN`.
+    Token(Secret),
+    /// A GitHub App installation; octocrab mints and refreshes installation tokens.
+    App {
+        /// The app's id.
+        app_id: u64,
+        /// The app's RSA private key, PEM.
+        private_key_pem: Secret,
+        /// The installation to act as.
+        installation_id: u64,
+    },
+}
+
+/// What to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Every repository of an organisation.
+    Org(String),
+    /// Every repository a user owns.
+    User(String),
+    /// One repository.
+    Repo(RepoId),
+}
+
+/// Which discovered repositories to keep.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RepoFilter {
+    /// Keep only repositories matching one of these globs (all when empty). A glob with a `/` is matched against
+    /// `owner/name`, one without against the name.
+    pub include: Vec<String>,
+    /// Drop repositories matching one of these globs.
+    pub exclude: Vec<String>,
+    /// Keep archived repositories (skipped by default).
+    pub archived: bool,
+    /// Keep forks (skipped by default).
+    pub forks: bool,
+    /// Keep template repositories (skipped by default).
+    pub templates: bool,
+}
+
+/// The resolved configuration of a [`GitHubForge`].
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    /// The REST API's base URL (`GITHUB_API_URL`).
+    pub api_url: String,
+    /// The GraphQL URL (`GITHUB_GRAPHQL_URL`); `None` derives it from `api_url`.
+    pub graphql_url: Option<String>,
+    /// Credentials.
+    pub auth: GitHubAuth,
+    /// What to watch.
+    pub targets: Vec<Target>,
+    /// Which repositories to keep.
+    pub filter: RepoFilter,
+    /// Requests in flight at most (below 100).
+    pub max_in_flight: usize,
+    /// Timeout of one request (connect, read, write).
+    pub timeout: Duration,
+}
+
+impl GitHubConfig {
+    /// A configuration for the public API with the given credentials and nothing to watch yet.
+    pub fn new(auth: GitHubAuth) -> GitHubConfig {
+        GitHubConfig {
+            api_url: DEFAULT_API_URL.to_owned(),
+            graphql_url: None,
+            auth,
+            targets: Vec::new(),
+            filter: RepoFilter::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            timeout: client::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Reads the environment through `lookup`: `GITHUB_TOKEN` or `GH_TOKEN`, `GITHUB_API_URL`,
+    /// `GITHUB_GRAPHQL_URL`, and for a GitHub App `HIVE_GITHUB_APP_ID`, `HIVE_GITHUB_APP_KEY_FILE` and
+    /// `HIVE_GITHUB_APP_INSTALLATION_ID`.
+    ///
+    /// Without any credentials this is [`GitHubError::MissingToken`], unless `GITHUB_API_URL` names a server
+    /// (an emulator, an enterprise server) that may be read anonymously.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<GitHubConfig, GitHubError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let api_url = get("GITHUB_API_URL");
+        let auth = if let Some(token) = get("GITHUB_TOKEN").or_else(|| get("GH_TOKEN")) {
+            GitHubAuth::Token(Secret::new(token))
+        } else if let Some(app_id) = get("HIVE_GITHUB_APP_ID") {
+            let number = |key: &str, value: Option<String>| -> Result<u64, GitHubError> {
+                let value = value.ok_or_else(|| GitHubError::Config {
+                    message: format!("{key} is not set; a GitHub App needs HIVE_GITHUB_APP_ID, HIVE_GITHUB_APP_KEY_FILE and HIVE_GITHUB_APP_INSTALLATION_ID"),
+                })?;
+                value.parse().map_err(|_| GitHubError::Config {
+                    message: format!("{key} '{value}' is not a number; copy it from the app's settings"),
+                })
+            };
+            let app_id = number("HIVE_GITHUB_APP_ID", Some(app_id))?;
+            let installation_id = number("HIVE_GITHUB_APP_INSTALLATION_ID", get("HIVE_GITHUB_APP_INSTALLATION_ID"))?;
+            let key_file = PathBuf::from(get("HIVE_GITHUB_APP_KEY_FILE").ok_or_else(|| GitHubError::Config {
+                message: "HIVE_GITHUB_APP_KEY_FILE is not set; give the path of the app's private key (.pem)".into(),
+            })?);
+            let pem = std::fs::read_to_string(&key_file).map_err(|err| GitHubError::Config {
+                message: format!("cannot read the GitHub App key file '{}': {err}", key_file.display()),
+            })?;
+            GitHubAuth::App { app_id, private_key_pem: Secret::new(pem), installation_id }
+        } else if api_url.is_some() {
+            GitHubAuth::None
+        } else {
+            return Err(GitHubError::MissingToken);
+        };
+        let mut config = GitHubConfig::new(auth);
+        if let Some(url) = api_url {
+            config.api_url = url.trim_end_matches('/').to_owned();
+        }
+        config.graphql_url = get("GITHUB_GRAPHQL_URL");
+        Ok(config)
+    }
+
+    /// The GraphQL URL: the configured one, else `https://api.github.com/graphql` for the public API,
+    /// `https://HOST/api/graphql` for an enterprise server's `https://HOST/api/v3`, and `{api_url}/graphql`
+    /// otherwise.
+    pub fn graphql_url(&self) -> String {
+        if let Some(url) = &self.graphql_url {
+            return url.clone();
+        }
+        let api = self.api_url.trim_end_matches('/');
+        match api.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => format!("{api}/graphql"),
+        }
+    }
+}
+
+/// A [`Forge`] over GitHub (or a GitHub Enterprise Server, or the hive emulator).
+///
+/// ```no_run
+/// use hive_ecosystem::{Forge, GitHubConfig, GitHubForge, Target};
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok())?;
+/// config.targets.push(Target::Org("rust-lang".into()));
+/// let forge = GitHubForge::new(config)?;
+/// for repo in forge.discover().await? {
+///     let snapshot = forge.snapshot(&repo).await?;
+///     println!("{repo}: ci {:?}", snapshot.ci.state);
+/// }
+/// println!("{} points spent", forge.points_spent());
+/// # Ok(()) }
+/// ```
+pub struct GitHubForge {
+    client: Client,
+    targets: Vec<Target>,
+    filter: CompiledFilter,
+    latest: DashMap<RepoId, RepoSnapshot>,
+    /// Repositories whose Dependabot alerts were not visible, and until when to believe that.
+    alerts_unknown_until: DashMap<RepoId, Instant>,
+    /// Repositories without SECURITY.md, and until when to believe that.
+    policy_absent_until: DashMap<RepoId, Instant>,
+}
+
+impl fmt::Debug for GitHubForge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitHubForge").field("targets", &self.targets).field("client", &self.client).finish()
+    }
+}
+
+impl GitHubForge {
+    /// A forge for `config`, with its own budget.
+    pub fn new(config: GitHubConfig) -> Result<GitHubForge, GitHubError> {
+        let budget = Arc::new(Budget::new(config.max_in_flight));
+        GitHubForge::with_budget(config, budget)
+    }
+
+    /// A forge sharing `budget` with others using the same token.
+    pub fn with_budget(config: GitHubConfig, budget: Arc<Budget>) -> Result<GitHubForge, GitHubError> {
+        let filter = CompiledFilter::new(&config.filter)?;
+        let client = Client::new(&config, budget)?;
+        Ok(GitHubForge {
+            client,
+            targets: config.targets,
+            filter,
+            latest: DashMap::new(),
+            alerts_unknown_until: DashMap::new(),
+            policy_absent_until: DashMap::new(),
+        })
+    }
+
+    /// The shared rate-limit budget.
+    pub fn budget(&self) -> &Arc<Budget> {
+        self.client.budget()
+    }
+
+    /// Requests that cost points so far (every response but `304 Not Modified`).
+    pub fn points_spent(&self) -> u64 {
+        self.budget().points_spent()
+    }
+
+    /// The latest snapshot read of `repo`, if any.
+    pub fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
+        self.latest.get(repo).map(|entry| entry.value().clone())
+    }
+
+    /// Whether a discovered repository passes the filter.
+    fn keep(&self, repo: &models::RepoJson) -> bool {
+        if repo.disabled
+            || (repo.archived && !self.filter.archived)
+            || (repo.fork && !self.filter.forks)
+            || (repo.is_template && !self.filter.templates)
+        {
+            return false;
+        }
+        self.filter.matches(&repo.full_name)
+    }
+}
+
+#[async_trait::async_trait]
+impl Forge for GitHubForge {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn discover(&self) -> Result<Vec<RepoId>, ForgeError> {
+        let mut repos = Vec::new();
+        for target in &self.targets {
+            let found = read::discover_target(self, target).await.map_err(GitHubError::into_discovery)?;
+            repos.extend(found.into_iter().filter(|repo| self.keep(repo)).filter_map(|repo| {
+                RepoId::new(repo.full_name.as_str())
+                    .inspect_err(|err| tracing::warn!(%err, "github listed an unusable repository name"))
+                    .ok()
+            }));
+        }
+        repos.sort();
+        repos.dedup();
+        Ok(repos)
+    }
+
+    async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError> {
+        let snapshot = read::snapshot(self, repo, SystemTime::now()).await.map_err(|err| err.into_forge(repo))?;
+        self.latest.insert(repo.clone(), snapshot.clone());
+        Ok(snapshot)
+    }
+}
+
+/// [`RepoFilter`] with its globs compiled.
+#[derive(Debug)]
+struct CompiledFilter {
+    include: Option<(GlobSet, GlobSet)>,
+    exclude: (GlobSet, GlobSet),
+    archived: bool,
+    forks: bool,
+    templates: bool,
+}
+
+impl CompiledFilter {
+    fn new(filter: &RepoFilter) -> Result<CompiledFilter, GitHubError> {
+        let include = if filter.include.is_empty() { None } else { Some(compile(&filter.include)?) };
+        Ok(CompiledFilter {
+            include,
+            exclude: compile(&filter.exclude)?,
+            archived: filter.archived,
+            forks: filter.forks,
+            templates: filter.templates,
+        })
+    }
+
+    fn matches(&self, full_name: &str) -> bool {
+        let name = full_name.rsplit('/').next().unwrap_or(full_name);
+        let hit = |(full, short): &(GlobSet, GlobSet)| full.is_match(full_name) || short.is_match(name);
+        self.include.as_ref().is_none_or(hit) && !hit(&self.exclude)
+    }
+}
+
+/// Globs with a `/` (matched against `owner/name`) and without (matched against the name).
+fn compile(globs: &[String]) -> Result<(GlobSet, GlobSet), GitHubError> {
+    let (mut full, mut short) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+    for pattern in globs {
+        let glob = Glob::new(pattern).map_err(|err| GitHubError::Config {
+            message: format!("invalid glob '{pattern}': {err}; use patterns such as 'api-*' or 'acme/*'"),
+        })?;
+        if pattern.contains('/') {
+            full.add(glob)
+        } else {
+            short.add(glob)
+        };
+    }
+    let build = |builder: GlobSetBuilder| {
+        builder.build().map_err(|err| GitHubError::Config { message: format!("invalid glob set: {err}") })
+    };
+    Ok((build(full)?, build(short)?))
+}

@@ -1,0 +1,202 @@
+//! The one rate-limit budget every request to GitHub goes through, shared by all pilots.
+//!
+//! GitHub gives a token 5,000 points an hour and punishes bursts with secondary limits, so the budget is a property
+//! of the token, not of a pilot: one [`Budget`] per forge. It learns from every response (`x-ratelimit-remaining`,
+//! `x-ratelimit-reset`, `Retry-After`), and while a limit is in force every request waits in [`Budget::acquire`],
+//! so nothing at all is sent until the window ends. It also keeps GitHub's documented etiquette: fewer than 100
+//! requests in flight, at least a second between writes, and at most 80 content-creating requests a minute.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use http::{HeaderMap, StatusCode};
+use tokio::{
+    sync::{Semaphore, SemaphorePermit},
+    time::Instant,
+};
+
+/// Requests in flight at most; GitHub asks for fewer than 100.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// The least time between two writes.
+pub const WRITE_GAP: Duration = Duration::from_secs(1);
+/// Content-creating requests allowed in any minute.
+pub const WRITES_PER_MINUTE: usize = 80;
+/// How long to stay quiet after a secondary limit that did not say how long (GitHub: "at least one minute").
+const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
+/// The longest pause a response can impose; a reset further ahead is clock skew or nonsense.
+const MAX_PAUSE: Duration = Duration::from_secs(3_700);
+
+/// Whether a request reads or creates content; writes are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A read (GET, or a GraphQL query).
+    Read,
+    /// A write (POST, PATCH, PUT, DELETE).
+    Write,
+}
+
+/// The shared rate-limit budget of one GitHub token.
+#[derive(Debug)]
+pub struct Budget {
+    permits: Semaphore,
+    state: Mutex<State>,
+    spent: AtomicU64,
+    not_modified: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Nothing is sent before this instant.
+    resume_at: Option<Instant>,
+    /// The last `x-ratelimit-remaining` seen.
+    remaining: Option<u64>,
+    /// The slots reserved by the last writes, oldest first, at most [`WRITES_PER_MINUTE`] of them.
+    writes: VecDeque<Instant>,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new(DEFAULT_MAX_IN_FLIGHT)
+    }
+}
+
+impl Budget {
+    /// A budget allowing `max_in_flight` concurrent requests (clamped to 1..=99).
+    pub fn new(max_in_flight: usize) -> Budget {
+        Budget {
+            permits: Semaphore::new(max_in_flight.clamp(1, 99)),
+            state: Mutex::new(State::default()),
+            spent: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until a request of `kind` may be sent: after any rate-limit window, after the write pacing, and with a
+    /// concurrency permit, which the caller holds until the response has been read.
+    pub async fn acquire(&self, kind: RequestKind) -> SemaphorePermit<'_> {
+        if kind == RequestKind::Write {
+            let slot = self.reserve_write_slot();
+            tokio::time::sleep_until(slot).await;
+        }
+        loop {
+            self.wait_for_window().await;
+            let permit = self.permits.acquire().await.expect("the budget never closes its semaphore");
+            // A response that arrived while this request queued for a permit may have opened a new window.
+            if self.resume_at().is_none_or(|at| at <= Instant::now()) {
+                return permit;
+            }
+        }
+    }
+
+    /// Learns from a response: the remaining points, the primary limit's reset, and `Retry-After`.
+    pub fn observe(&self, status: StatusCode, headers: &HeaderMap) {
+        if status == StatusCode::NOT_MODIFIED {
+            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.spent.fetch_add(1, Ordering::Relaxed);
+        }
+        let remaining = header_u64(headers, "x-ratelimit-remaining");
+        let retry_after = header_u64(headers, "retry-after").map(Duration::from_secs);
+        let now = Instant::now();
+        let mut pause = None;
+        if let Some(wait) = retry_after {
+            pause = Some(wait);
+        } else if remaining == Some(0) {
+            // The primary limit: nothing more until the reset GitHub announced.
+            pause = Some(header_u64(headers, "x-ratelimit-reset").map_or(DEFAULT_PAUSE, until_epoch));
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
+            pause = Some(DEFAULT_PAUSE);
+        }
+        let mut state = self.lock();
+        if remaining.is_some() {
+            state.remaining = remaining;
+        }
+        if let Some(pause) = pause {
+            let until = now + pause.min(MAX_PAUSE);
+            if state.resume_at.is_none_or(|at| at < until) {
+                tracing::warn!(wait_secs = pause.as_secs(), "github rate limit: sending nothing until the window ends");
+                state.resume_at = Some(until);
+            }
+        }
+    }
+
+    /// Responses that cost points so far (everything but `304 Not Modified`).
+    pub fn points_spent(&self) -> u64 {
+        self.spent.load(Ordering::Relaxed)
+    }
+
+    /// Conditional requests answered `304 Not Modified` so far, which cost nothing.
+    pub fn not_modified(&self) -> u64 {
+        self.not_modified.load(Ordering::Relaxed)
+    }
+
+    /// The last `x-ratelimit-remaining` GitHub reported.
+    pub fn remaining(&self) -> Option<u64> {
+        self.lock().remaining
+    }
+
+    /// When requests may be sent again, if a rate-limit window is in force.
+    pub fn resume_at(&self) -> Option<Instant> {
+        self.lock().resume_at.filter(|at| *at > Instant::now())
+    }
+
+    async fn wait_for_window(&self) {
+        // Loop, because a response to an earlier request may extend the window while this one waits.
+        while let Some(at) = self.resume_at() {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Takes the next free write slot: a second after the previous write, and a minute after the write
+    /// [`WRITES_PER_MINUTE`] places back.
+    fn reserve_write_slot(&self) -> Instant {
+        let mut state = self.lock();
+        let mut slot = Instant::now();
+        if let Some(last) = state.writes.back() {
+            slot = slot.max(*last + WRITE_GAP);
+        }
+        if state.writes.len() >= WRITES_PER_MINUTE {
+            let window_start = state.writes[state.writes.len() - WRITES_PER_MINUTE];
+            slot = slot.max(window_start + Duration::from_secs(60));
+        }
+        state.writes.push_back(slot);
+        while state.writes.len() > WRITES_PER_MINUTE {
+            state.writes.pop_front();
+        }
+        slot
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a few numbers updated in one step each, so a panic elsewhere cannot leave it half-written.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The time from now until a Unix timestamp (zero if it has passed).
+fn until_epoch(epoch_secs: u64) -> Duration {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(epoch_secs);
+    // A second more, because GitHub's reset is rounded down to the second.
+    at.duration_since(SystemTime::now()).map_or(Duration::ZERO, |d| d + Duration::from_secs(1))
+}
+
+/// Whether a response is a rate limit (primary or secondary), as opposed to a permission error: GitHub answers both
+/// with 403, and only the headers tell them apart.
+pub(crate) fn is_rate_limited(status: StatusCode, headers: &HeaderMap) -> bool {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => true,
+        StatusCode::FORBIDDEN => {
+            headers.contains_key("retry-after") || header_u64(headers, "x-ratelimit-remaining") == Some(0)
+        }
+        _ => false,
+    }
+}

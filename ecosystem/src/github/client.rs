@@ -1,0 +1,356 @@
+//! The HTTP side of the GitHub forge: octocrab's raw requests, run through the shared [`Budget`], with an ETag
+//! cache, pagination that stays on the API host, and status codes mapped onto [`GitHubError`].
+//!
+//! Every REST request goes out as a path relative to the configured API URL. That is deliberate: octocrab only
+//! attaches the credentials to relative URLs (and to api.github.com), so a `Link: <https://ghe.example/api/v3/...>`
+//! next-page URL followed as is would go out unauthenticated. Links are therefore rewritten to relative paths, and a
+//! link to any other host is refused rather than followed.
+
+use std::{sync::Arc, time::Duration};
+
+use dashmap::DashMap;
+use http::{HeaderMap, Method, StatusCode, Uri, header};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use serde_json::Value;
+
+use super::{
+    GitHubAuth, GitHubConfig, GitHubError, Secret,
+    budget::{Budget, RequestKind, is_rate_limited},
+};
+
+/// Attempts for one request that hit a rate limit: the budget makes each retry wait out the window.
+const RATE_LIMIT_ATTEMPTS: u32 = 3;
+/// The longest GitHub message quoted in an error.
+const MAX_MESSAGE: usize = 200;
+
+/// One page of a GET, fresh or from the ETag cache.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    /// The JSON body.
+    pub body: Value,
+    /// The next page as a relative path, if any.
+    pub next: Option<String>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    etag: String,
+    page: Page,
+}
+
+/// Where GraphQL queries go.
+#[derive(Debug, Clone)]
+// The batched GraphQL reader is not wired in yet (the emulator does not answer queries); the endpoint is resolved
+// and validated now so a bad GITHUB_GRAPHQL_URL fails at start-up rather than later.
+#[allow(dead_code)]
+enum GraphqlEndpoint {
+    /// A path under the API URL (octocrab authenticates it).
+    Relative(String),
+    /// Another URL, authenticated by us with the token (only the configured URL, never a link from a response).
+    Absolute(Uri),
+}
+
+/// A raw response: status, headers and body bytes, read completely.
+struct Raw {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// GitHub's REST and GraphQL APIs behind one budget and one cache.
+pub(crate) struct Client {
+    octo: Octocrab,
+    /// The API URL's path (`/api/v3` on GitHub Enterprise Server, empty on github.com), stripped from links.
+    base_path: String,
+    /// The API URL's host and port, the only one links may point to.
+    authority: Option<String>,
+    #[allow(dead_code)]
+    graphql: GraphqlEndpoint,
+    token: Option<Secret>,
+    budget: Arc<Budget>,
+    cache: DashMap<String, Arc<Cached>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base_path", &self.base_path).field("authority", &self.authority).finish()
+    }
+}
+
+impl Client {
+    /// A client for `config`, sharing `budget`.
+    pub(crate) fn new(config: &GitHubConfig, budget: Arc<Budget>) -> Result<Client, GitHubError> {
+        let bad_url = |what: &str, url: &str| GitHubError::Config {
+            message: format!("{what} '{url}' is not a URL; give one such as https://api.github.com"),
+        };
+        let api: Uri = config.api_url.parse().map_err(|_| bad_url("GITHUB_API_URL", &config.api_url))?;
+        if api.scheme().is_none() || api.authority().is_none() {
+            return Err(bad_url("GITHUB_API_URL", &config.api_url));
+        }
+        let base_path = api.path().trim_end_matches('/').to_owned();
+        let authority = api.authority().map(|a| a.as_str().to_owned());
+        let graphql_url = config.graphql_url();
+        let graphql_uri: Uri = graphql_url.parse().map_err(|_| bad_url("GITHUB_GRAPHQL_URL", &graphql_url))?;
+        let graphql = match graphql_uri.authority().map(|a| a.as_str().to_owned()) {
+            Some(host) if Some(&host) == authority.as_ref() && graphql_uri.path().starts_with(&base_path) => {
+                GraphqlEndpoint::Relative(graphql_uri.path()[base_path.len()..].to_owned())
+            }
+            _ => GraphqlEndpoint::Absolute(graphql_uri),
+        };
+        let builder = Octocrab::builder()
+            .base_uri(api)
+            .map_err(|_| bad_url("GITHUB_API_URL", &config.api_url))?
+            // The budget decides about waiting and the pilot about retrying; octocrab's own retries would hide
+            // responses (and their rate-limit headers) from the budget.
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .set_connect_timeout(Some(config.timeout))
+            .set_read_timeout(Some(config.timeout))
+            .set_write_timeout(Some(config.timeout));
+        let build_failed =
+            |err: octocrab::Error| GitHubError::Config { message: format!("cannot build the http client: {err}") };
+        let (octo, token) = match &config.auth {
+            GitHubAuth::None => (builder.build().map_err(build_failed)?, None),
+            GitHubAuth::Token(token) => {
+                (builder.personal_token(token.expose().to_owned()).build().map_err(build_failed)?, Some(token.clone()))
+            }
+            GitHubAuth::App { app_id, private_key_pem, installation_id } => {
+                let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes()).map_err(|_| {
+                    GitHubError::Config {
+                        message: "the GitHub App private key is not an RSA key in PEM form; download a new one from \
+                                  the app's settings"
+                            .to_owned(),
+                    }
+                })?;
+                let app = builder.app((*app_id).into(), key).build().map_err(build_failed)?;
+                (app.installation((*installation_id).into()).map_err(build_failed)?, None)
+            }
+        };
+        Ok(Client { octo, base_path, authority, graphql, token, budget, cache: DashMap::new() })
+    }
+
+    /// The shared budget.
+    pub(crate) fn budget(&self) -> &Arc<Budget> {
+        &self.budget
+    }
+
+    /// A conditional GET of `path` (relative, with its query): a `304 Not Modified` reuses the cached page and costs
+    /// nothing.
+    pub(crate) async fn get(&self, path: &str) -> Result<Page, GitHubError> {
+        let cached = self.cache.get(path).map(|entry| Arc::clone(entry.value()));
+        let mut headers = HeaderMap::new();
+        if let Some(etag) = cached.as_ref().and_then(|c| http::HeaderValue::from_str(&c.etag).ok()) {
+            headers.insert(header::IF_NONE_MATCH, etag);
+        }
+        let raw = self.send(Method::GET, path, headers, None, RequestKind::Read).await?;
+        let request = label(&Method::GET, path);
+        if raw.status == StatusCode::NOT_MODIFIED {
+            return match cached {
+                Some(cached) => Ok(cached.page.clone()),
+                None => Err(GitHubError::Malformed { request, message: "304 to a request without an etag".into() }),
+            };
+        }
+        if !raw.status.is_success() {
+            return Err(self.status_error(request, &raw));
+        }
+        let body = self.json(&request, &raw.body)?;
+        let next = match next_link(&raw.headers) {
+            Some(link) => Some(self.relative_link(&request, &link)?),
+            None => None,
+        };
+        let page = Page { body, next };
+        if let Some(etag) = raw.headers.get(header::ETAG).and_then(|v| v.to_str().ok()) {
+            self.cache.insert(path.to_owned(), Arc::new(Cached { etag: etag.to_owned(), page: page.clone() }));
+        }
+        Ok(page)
+    }
+
+    /// Every item of a paginated list, following `Link: rel="next"` up to `max_pages` pages.
+    pub(crate) async fn get_all(&self, path: &str, max_pages: usize) -> Result<Vec<Value>, GitHubError> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_owned());
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            let page = self.get(&path).await?;
+            match page.body {
+                Value::Array(page_items) => items.extend(page_items),
+                _ => {
+                    return Err(GitHubError::Malformed {
+                        request: label(&Method::GET, &path),
+                        message: "expected a json array".into(),
+                    });
+                }
+            }
+            pages += 1;
+            if pages < max_pages {
+                next = page.next;
+            }
+        }
+        Ok(items)
+    }
+
+    /// A write (or any uncached request): the JSON answer, `Value::Null` for an empty body.
+    pub(crate) async fn write(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, GitHubError> {
+        let raw = self.send(method.clone(), path, HeaderMap::new(), body, RequestKind::Write).await?;
+        let request = label(&method, path);
+        if !raw.status.is_success() {
+            return Err(self.status_error(request, &raw));
+        }
+        if raw.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        self.json(&request, &raw.body)
+    }
+
+    /// A GraphQL query: its `data`, or the first of its `errors`.
+    #[allow(dead_code)]
+    pub(crate) async fn graphql(&self, query: &str, variables: Value) -> Result<Value, GitHubError> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let (path, mut headers) = match &self.graphql {
+            GraphqlEndpoint::Relative(path) => (path.clone(), HeaderMap::new()),
+            GraphqlEndpoint::Absolute(uri) => {
+                let mut headers = HeaderMap::new();
+                // octocrab leaves absolute URLs unauthenticated; this one is configured, not taken from a response.
+                if let Some(token) = &self.token {
+                    let mut value = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                        .map_err(|_| GitHubError::Config { message: "the token is not a valid header value".into() })?;
+                    value.set_sensitive(true);
+                    headers.insert(header::AUTHORIZATION, value);
+                }
+                (uri.to_string(), headers)
+            }
+        };
+        headers.insert(header::ACCEPT, http::HeaderValue::from_static("application/json"));
+        // A query only reads, so it is not paced like a write, though it travels as a POST.
+        let raw = self.send(Method::POST, &path, headers, Some(&body), RequestKind::Read).await?;
+        let request = "POST graphql".to_owned();
+        if !raw.status.is_success() {
+            return Err(self.status_error(request, &raw));
+        }
+        let mut answer = self.json(&request, &raw.body)?;
+        if let Some(error) = answer.get("errors").and_then(|e| e.get(0)) {
+            let message = error.get("message").and_then(Value::as_str).unwrap_or("unknown error");
+            let kind = error.get("type").and_then(Value::as_str).unwrap_or_default();
+            return Err(match kind {
+                "RATE_LIMITED" => GitHubError::RateLimited { request },
+                "NOT_FOUND" => GitHubError::NotFound { request },
+                _ => GitHubError::Rejected { request, status: 200, message: self.clean(message) },
+            });
+        }
+        Ok(answer.get_mut("data").map(Value::take).unwrap_or(Value::Null))
+    }
+
+    /// Sends one request through the budget, retrying rate-limited answers after their window.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<&Value>,
+        kind: RequestKind,
+    ) -> Result<Raw, GitHubError> {
+        let request = label(&method, path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let raw = {
+                let _permit = self.budget.acquire(kind).await;
+                let mut builder = http::Request::builder().method(method.clone()).uri(path);
+                for (name, value) in &headers {
+                    builder = builder.header(name, value);
+                }
+                let built = self.octo.build_request(builder, body).map_err(|err| GitHubError::Malformed {
+                    request: request.clone(),
+                    message: self.clean(&err.to_string()),
+                })?;
+                let response = self.octo.execute(built).await.map_err(|err| self.transport_error(&request, &err))?;
+                let (parts, body) = response.into_parts();
+                let bytes = body.collect().await.map_err(|err| self.transport_error(&request, &err))?.to_bytes();
+                Raw { status: parts.status, headers: parts.headers, body: bytes.to_vec() }
+            };
+            self.budget.observe(raw.status, &raw.headers);
+            tracing::debug!(%request, status = raw.status.as_u16(), "github");
+            if is_rate_limited(raw.status, &raw.headers) && attempt < RATE_LIMIT_ATTEMPTS {
+                // The budget now holds every request until the window ends, this one included.
+                continue;
+            }
+            return Ok(raw);
+        }
+    }
+
+    fn json(&self, request: &str, body: &[u8]) -> Result<Value, GitHubError> {
+        serde_json::from_slice(body).map_err(|err| GitHubError::Malformed {
+            request: request.to_owned(),
+            message: format!("invalid json ({err})"),
+        })
+    }
+
+    fn status_error(&self, request: String, raw: &Raw) -> GitHubError {
+        let message = serde_json::from_slice::<Value>(&raw.body)
+            .ok()
+            .and_then(|body| body.get("message").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("status {}", raw.status.as_u16()));
+        let message = self.clean(&message);
+        match raw.status {
+            status if is_rate_limited(status, &raw.headers) => GitHubError::RateLimited { request },
+            StatusCode::NOT_FOUND | StatusCode::GONE => GitHubError::NotFound { request },
+            StatusCode::UNAUTHORIZED => GitHubError::Unauthorized { request },
+            StatusCode::FORBIDDEN => GitHubError::Forbidden { request, message },
+            status if status.is_server_error() => GitHubError::Transient { request, message },
+            StatusCode::REQUEST_TIMEOUT => GitHubError::Transient { request, message },
+            status => GitHubError::Rejected { request, status: status.as_u16(), message },
+        }
+    }
+
+    fn transport_error(&self, request: &str, err: &dyn std::fmt::Display) -> GitHubError {
+        GitHubError::Transient { request: request.to_owned(), message: self.clean(&err.to_string()) }
+    }
+
+    /// Shortens a message and removes the token from it, should a server or library ever echo it.
+    fn clean(&self, message: &str) -> String {
+        let mut message: String = message.chars().take(MAX_MESSAGE).collect();
+        if let Some(token) = &self.token
+            && !token.expose().is_empty()
+        {
+            message = message.replace(token.expose(), "***");
+        }
+        message
+    }
+
+    /// A next-page link as a path relative to the API URL; links to any other host are refused.
+    fn relative_link(&self, request: &str, link: &str) -> Result<String, GitHubError> {
+        let refused = || GitHubError::Malformed {
+            request: request.to_owned(),
+            message: format!("pagination link '{link}' leaves the api host; not following it"),
+        };
+        let uri: Uri = link.parse().map_err(|_| refused())?;
+        if let Some(authority) = uri.authority()
+            && Some(authority.as_str()) != self.authority.as_deref()
+        {
+            return Err(refused());
+        }
+        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let relative = path_and_query.strip_prefix(self.base_path.as_str()).unwrap_or(path_and_query);
+        Ok(if relative.starts_with('/') { relative.to_owned() } else { format!("/{relative}") })
+    }
+}
+
+/// `GET /repos/acme/api` for error messages: method and path, without the query.
+fn label(method: &Method, path: &str) -> String {
+    format!("{method} {}", path.split('?').next().unwrap_or(path))
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+    })
+}
+
+/// The default timeout of one request.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,219 @@
+//! Discovery and snapshots over REST: which endpoints the forge reads, and how their answers become a
+//! [`RepoSnapshot`].
+//!
+//! Cold, a snapshot costs one request for the repository, one for the default branch's runs, one per failed
+//! workflow for its jobs, one per page of open issues (pull requests come with them), one for Dependabot alerts and
+//! one to three for SECURITY.md. Warm, every one of them is a conditional request answered
+//! `304` or a remembered 403/404, so an unchanged repository costs nothing.
+
+use std::{collections::HashSet, time::SystemTime};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{
+    GitHubError, GitHubForge, Target, UNKNOWN_ALERTS_TTL,
+    models::{self, AlertJson, IssueJson, JobsJson, RepoJson, RunsJson},
+};
+use crate::{Alert, CiFailure, CiState, CiStatus, GitHubFacts, IssueSummary, RepoId, RepoSnapshot};
+
+/// Pages of a repository listing followed at most (100 repositories each).
+const MAX_REPO_PAGES: usize = 200;
+/// Pages of open issues followed at most.
+const MAX_ISSUE_PAGES: usize = 10;
+/// Pages of Dependabot alerts followed at most.
+const MAX_ALERT_PAGES: usize = 5;
+/// Where GitHub looks for a security policy, in its order.
+const POLICY_FILES: [&str; 3] = ["SECURITY.md", ".github/SECURITY.md", "docs/SECURITY.md"];
+
+/// Lists one target's repositories, unfiltered.
+pub(crate) async fn discover_target(forge: &GitHubForge, target: &Target) -> Result<Vec<RepoJson>, GitHubError> {
+    let path = match target {
+        Target::Org(org) => format!("/orgs/{}/repos?type=all&per_page=100", encode(org)),
+        Target::User(user) => format!("/users/{}/repos?type=owner&per_page=100", encode(user)),
+        Target::Repo(repo) => {
+            // A listed repository that is gone or archived simply stops being discovered.
+            return match get::<RepoJson>(forge, &repo_path(repo, "")).await {
+                Ok(found) => Ok(vec![found]),
+                Err(err) if err.is_not_found() => Ok(Vec::new()),
+                Err(err) => Err(err),
+            };
+        }
+    };
+    let items = forge.client.get_all(&path, MAX_REPO_PAGES).await?;
+    items.into_iter().map(|item| from_value(&path, item)).collect()
+}
+
+/// Reads one repository.
+pub(crate) async fn snapshot(forge: &GitHubForge, repo: &RepoId, now: SystemTime) -> Result<RepoSnapshot, GitHubError> {
+    let meta: RepoJson = get(forge, &repo_path(repo, "")).await?;
+    let branch = meta.default_branch.clone().unwrap_or_else(|| "main".to_owned());
+    let (ci, issues, alerts, policy) =
+        tokio::join!(ci(forge, repo, &branch), issues(forge, repo), alerts(forge, repo), security_policy(forge, repo),);
+    let (open_issues, facts) = issues?;
+    Ok(RepoSnapshot {
+        repo: repo.clone(),
+        taken_at: now,
+        default_branch: branch,
+        archived: meta.archived,
+        pushed_at: meta.pushed_at.as_deref().and_then(models::parse_time),
+        ci: ci?,
+        open_issues,
+        security_alerts: alerts?,
+        has_security_policy: policy?,
+        local: None,
+        github: Some(GitHubFacts {
+            stars: meta.stargazers_count,
+            forks: meta.forks_count,
+            watchers: meta.subscribers_count,
+            license: meta.license.and_then(|l| l.spdx_id.filter(|id| id != "NOASSERTION").or(l.key)),
+            ..facts
+        }),
+    })
+}
+
+/// The latest completed run of each workflow on the default branch; for failed ones, the failed jobs.
+async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus, GitHubError> {
+    let path = repo_path(
+        repo,
+        &format!("/actions/runs?branch={}&status=completed&exclude_pull_requests=true&per_page=50", encode(branch)),
+    );
+    let runs: RunsJson = get(forge, &path).await?;
+    let mut seen = HashSet::new();
+    let mut latest = Vec::new();
+    // Runs come newest first; a cancelled or skipped run says nothing about the code, so the one before counts.
+    for run in runs.workflow_runs {
+        if matches!(run.conclusion.as_deref(), Some("cancelled" | "skipped" | "stale")) {
+            continue;
+        }
+        if seen.insert(run.workflow_key()) {
+            latest.push(run);
+        }
+    }
+    if latest.is_empty() {
+        return Ok(CiStatus { state: CiState::Unknown, failures: Vec::new() });
+    }
+    let mut failures = Vec::new();
+    let mut failed = false;
+    for run in latest.iter().filter(|run| models::is_failure(run.conclusion.as_deref())) {
+        failed = true;
+        let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
+        let jobs: JobsJson =
+            get(forge, &repo_path(repo, &format!("/actions/runs/{}/jobs?filter=latest&per_page=100", run.id))).await?;
+        let before = failures.len();
+        for job in jobs.jobs.iter().filter(|job| models::is_failure(job.conclusion.as_deref())) {
+            let step =
+                job.steps.iter().find(|step| models::is_failure(step.conclusion.as_deref())).map(|s| s.name.clone());
+            let class = models::classify(&job.name, step.as_deref(), job.conclusion.as_deref());
+            failures.push(CiFailure { workflow: workflow.clone(), job: job.name.clone(), step, class });
+        }
+        if failures.len() == before {
+            // A run that failed before any job ran (a broken workflow file, no runner).
+            let class = models::classify("run", None, run.conclusion.as_deref());
+            failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class });
+        }
+    }
+    Ok(if failed { CiStatus::failing(failures) } else { CiStatus::green() })
+}
+
+/// Open issues (pull requests excluded) and the pull-request facts that come with them.
+async fn issues(forge: &GitHubForge, repo: &RepoId) -> Result<(Vec<IssueSummary>, GitHubFacts), GitHubError> {
+    let path = repo_path(repo, "/issues?state=open&per_page=100");
+    let items = forge.client.get_all(&path, MAX_ISSUE_PAGES).await?;
+    let mut issues = Vec::new();
+    let mut facts = GitHubFacts::default();
+    for item in items {
+        let item: IssueJson = from_value(&path, item)?;
+        if item.pull_request.is_some() {
+            facts.open_pull_requests += 1;
+            let opened = item.created_at.as_deref().and_then(models::parse_time);
+            facts.oldest_open_pull_request_at = match (facts.oldest_open_pull_request_at, opened) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        } else {
+            let labels = item.labels.iter().map(|l| l.name().to_owned()).collect();
+            issues.push(IssueSummary { number: item.number, title: item.title, labels });
+        }
+    }
+    facts.open_issues = issues.len() as u64;
+    Ok((issues, facts))
+}
+
+/// Open Dependabot alerts; `None` when the token may not see them (403) or they are disabled (404).
+async fn alerts(forge: &GitHubForge, repo: &RepoId) -> Result<Option<Vec<crate::Alert>>, GitHubError> {
+    if forge.alerts_unknown_until.get(repo).is_some_and(|until| *until > Instant::now()) {
+        return Ok(None);
+    }
+    let path = repo_path(repo, "/dependabot/alerts?state=open&per_page=100");
+    match forge.client.get_all(&path, MAX_ALERT_PAGES).await {
+        Ok(items) => {
+            let mut alerts = Vec::new();
+            for item in items {
+                let alert: AlertJson = from_value(&path, item)?;
+                if alert.state.as_deref().is_none_or(|s| s == "open") {
+                    alerts.push(Alert { summary: alert.summary(), severity: alert.severity() });
+                }
+            }
+            Ok(Some(alerts))
+        }
+        Err(GitHubError::NotFound { .. } | GitHubError::Forbidden { .. }) => {
+            // Not an error of the repository: the answer cannot be conditional, so it is remembered instead of being
+            // paid for again every cycle.
+            forge.alerts_unknown_until.insert(repo.clone(), Instant::now() + UNKNOWN_ALERTS_TTL);
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether SECURITY.md is in the root, `.github/` or `docs/`. A file found is re-read conditionally (free while
+/// unchanged); "none of the three" cannot be conditional (404s cost a point each), so it is remembered for a while.
+async fn security_policy(forge: &GitHubForge, repo: &RepoId) -> Result<Option<bool>, GitHubError> {
+    if forge.policy_absent_until.get(repo).is_some_and(|until| *until > Instant::now()) {
+        return Ok(Some(false));
+    }
+    for file in POLICY_FILES {
+        match forge.client.get(&repo_path(repo, &format!("/contents/{file}"))).await {
+            Ok(_) => return Ok(Some(true)),
+            Err(err) if err.is_not_found() => {}
+            // A repository whose contents the token may not read: unknown, not absent.
+            Err(GitHubError::Forbidden { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        }
+    }
+    forge.policy_absent_until.insert(repo.clone(), Instant::now() + UNKNOWN_ALERTS_TTL);
+    Ok(Some(false))
+}
+
+/// `/repos/{owner}/{name}{rest}`.
+pub(crate) fn repo_path(repo: &RepoId, rest: &str) -> String {
+    format!("/repos/{}/{}{rest}", encode(repo.owner()), encode(repo.name()))
+}
+
+/// A conditional GET decoded into `T`.
+async fn get<T: DeserializeOwned>(forge: &GitHubForge, path: &str) -> Result<T, GitHubError> {
+    let page = forge.client.get(path).await?;
+    from_value(path, page.body)
+}
+
+pub(crate) fn from_value<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, GitHubError> {
+    serde_json::from_value(value).map_err(|err| GitHubError::Malformed {
+        request: format!("GET {}", path.split('?').next().unwrap_or(path)),
+        message: format!("unexpected json ({err})"),
+    })
+}
+
+/// Percent-encodes a path segment or query value (everything but unreserved characters).
+pub(crate) fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

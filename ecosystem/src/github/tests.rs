@@ -1,0 +1,153 @@
+//! Unit tests of the GitHub forge's pure parts: secrets, configuration, links, parsing, and the budget's timers on
+//! tokio's paused clock.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use tokio::time::Instant;
+
+use super::{
+    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Secret,
+    budget::is_rate_limited,
+    client::next_link,
+    models::{classify, parse_time},
+    writes::base64,
+};
+use crate::FailureClass;
+
+fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    map
+}
+
+fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned())
+}
+
+#[test]
+fn secrets_never_print() {
+    let secret = Secret::new("ghp_supersecret");
+    assert_eq!(format!("{secret}"), "***");
+    assert!(!format!("{secret:?}").contains("supersecret"));
+    let config = GitHubConfig::from_lookup(lookup(&[("GH_TOKEN", "ghp_supersecret")])).unwrap();
+    assert!(!format!("{config:?}").contains("supersecret"));
+    assert_eq!(config.auth, GitHubAuth::Token(Secret::new("ghp_supersecret")));
+}
+
+#[test]
+fn configuration_from_the_environment() {
+    let err = GitHubConfig::from_lookup(lookup(&[])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no GitHub token: set GITHUB_TOKEN or GH_TOKEN (or GITHUB_API_URL for an emulator or enterprise server)"
+    );
+    let config = GitHubConfig::from_lookup(lookup(&[("GITHUB_API_URL", "http://127.0.0.1:9/")])).unwrap();
+    assert_eq!(config.auth, GitHubAuth::None);
+    assert_eq!(config.graphql_url(), "http://127.0.0.1:9/graphql");
+    let config = GitHubConfig::from_lookup(lookup(&[
+        ("GITHUB_TOKEN", "a"),
+        ("GH_TOKEN", "b"),
+        ("GITHUB_API_URL", "https://ghe.example/api/v3"),
+    ]))
+    .unwrap();
+    assert_eq!(config.auth, GitHubAuth::Token(Secret::new("a")), "GITHUB_TOKEN wins");
+    assert_eq!(config.graphql_url(), "https://ghe.example/api/graphql");
+    assert_eq!(GitHubConfig::new(GitHubAuth::None).graphql_url(), "https://api.github.com/graphql");
+    let err = GitHubConfig::from_lookup(lookup(&[("HIVE_GITHUB_APP_ID", "x")])).unwrap_err();
+    assert!(matches!(err, GitHubError::Config { .. }), "{err}");
+}
+
+#[test]
+fn next_links_and_parsing() {
+    let link = r#"<https://ghe.example/api/v3/orgs/a/repos?page=2>; rel="next", <https://ghe.example/api/v3/orgs/a/repos?page=5>; rel="last""#;
+    assert_eq!(
+        next_link(&headers(&[("link", link)])).as_deref(),
+        Some("https://ghe.example/api/v3/orgs/a/repos?page=2")
+    );
+    assert_eq!(next_link(&headers(&[("link", r#"<https://x/y?page=1>; rel="prev""#)])), None);
+
+    let t = parse_time("2024-02-29T12:30:15Z").unwrap();
+    assert_eq!(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_709_209_815);
+    assert_eq!(parse_time("2024-02-29T14:30:15+02:00"), Some(t));
+    assert!(parse_time("yesterday").is_none());
+
+    assert_eq!(base64(b"hive"), "aGl2ZQ==");
+    assert_eq!(base64(b"hi"), "aGk=");
+    assert_eq!(base64(b"abc"), "YWJj");
+}
+
+#[test]
+fn failure_classes() {
+    for (job, step, conclusion, class) in [
+        ("test (ubuntu)", Some("cargo test"), Some("failure"), FailureClass::Test),
+        ("lint", Some("cargo clippy"), Some("failure"), FailureClass::Lint),
+        ("build", Some("cargo build --release"), Some("failure"), FailureClass::Build),
+        ("deploy", Some("publish pages"), Some("failure"), FailureClass::Deploy),
+        ("test", None, Some("timed_out"), FailureClass::Infrastructure),
+        ("test", None, Some("cancelled"), FailureClass::Infrastructure),
+    ] {
+        assert_eq!(classify(job, step, conclusion), class, "{job} {step:?} {conclusion:?}");
+    }
+}
+
+#[test]
+fn a_403_is_a_rate_limit_only_with_its_headers() {
+    assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[])));
+    assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "12")])));
+    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "0")])));
+    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("retry-after", "30")])));
+    assert!(is_rate_limited(StatusCode::TOO_MANY_REQUESTS, &headers(&[])));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_holds_every_request_for_the_window() {
+    let budget = Budget::default();
+    let start = Instant::now();
+    budget.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "30")]));
+    assert_eq!(budget.points_spent(), 1);
+    drop(budget.acquire(RequestKind::Read).await);
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    // Past the window, nothing waits.
+    drop(budget.acquire(RequestKind::Read).await);
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_primary_limit_waits_for_the_reset_and_a_bare_403_does_not() {
+    let budget = Budget::default();
+    budget.observe(StatusCode::FORBIDDEN, &headers(&[]));
+    assert!(budget.resume_at().is_none(), "a permission error is not a limit");
+    let reset = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 120;
+    budget.observe(
+        StatusCode::OK,
+        &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset.to_string())]),
+    );
+    let wait = budget.resume_at().expect("paused") - Instant::now();
+    assert!(wait > Duration::from_secs(115) && wait <= Duration::from_secs(122), "{wait:?}");
+    assert_eq!(budget.remaining(), Some(0));
+    budget.observe(StatusCode::NOT_MODIFIED, &headers(&[]));
+    assert_eq!((budget.points_spent(), budget.not_modified()), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn writes_are_a_second_apart_and_at_most_80_a_minute() {
+    let budget = Budget::default();
+    let start = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..82 {
+        drop(budget.acquire(RequestKind::Write).await);
+        at.push(start.elapsed());
+    }
+    for pair in at.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_secs(1), "{pair:?}");
+    }
+    // The 81st write comes a minute after the 1st at the earliest.
+    assert!(at[80] - at[0] >= Duration::from_secs(60), "{:?}", at[80]);
+    // Reads are not paced.
+    let before = start.elapsed();
+    drop(budget.acquire(RequestKind::Read).await);
+    assert_eq!(start.elapsed(), before);
+}

@@ -1,0 +1,65 @@
+//! `hive single owner/name status`: one GitHub repository's health, with the breakdown of its score.
+
+use std::io::Write;
+
+use anyhow::Context;
+use hive::{
+    RepoId,
+    ecosystem::{Forge, GitHubConfig, GitHubForge, HealthBreakdown, RepoSnapshot, Target, score},
+};
+use serde::Serialize;
+
+use crate::cli::{SingleAction, SingleArgs};
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct StatusRecord<'a> {
+    repo: &'a RepoId,
+    health: &'a HealthBreakdown,
+    snapshot: &'a RepoSnapshot,
+    points_spent: u64,
+}
+
+pub async fn run(args: &SingleArgs, json: bool) -> anyhow::Result<()> {
+    let repo = RepoId::new(args.repo.as_str()).with_context(|| format!("invalid repository '{}'", args.repo))?;
+    match args.action {
+        SingleAction::Status => status(&repo, json).await,
+    }
+}
+
+async fn status(repo: &RepoId, json: bool) -> anyhow::Result<()> {
+    let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok())?;
+    config.targets.push(Target::Repo(repo.clone()));
+    let forge = GitHubForge::new(config)?;
+    let snapshot = forge.snapshot(repo).await?;
+    let health = score(&snapshot);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let record = StatusRecord { repo, health: &health, snapshot: &snapshot, points_spent: forge.points_spent() };
+        serde_json::to_writer(&mut out, &record)?;
+        writeln!(out)?;
+        return Ok(out.flush()?);
+    }
+    let verdict = if health.healthy { "healthy" } else { "unhealthy" };
+    writeln!(out, "{repo}: {} / 100, {verdict}", health.score)?;
+    for component in &health.components {
+        let score = component.score.map_or_else(|| "--".to_owned(), |s| format!("{s:>2}"));
+        writeln!(out, "  {:<16} {score}/10  x{:<4}  {}", component.name, component.weight, component.reason)?;
+    }
+    if let Some(gh) = &snapshot.github {
+        writeln!(
+            out,
+            "  stars {}  forks {}  open issues {}  open pull requests {}  license {}",
+            gh.stars,
+            gh.forks,
+            gh.open_issues,
+            gh.open_pull_requests,
+            gh.license.as_deref().unwrap_or("none")
+        )?;
+    }
+    for failure in &snapshot.ci.failures {
+        writeln!(out, "  ci failure: {}", failure.signature())?;
+    }
+    writeln!(out, "  github points spent: {}", forge.points_spent())?;
+    Ok(out.flush()?)
+}

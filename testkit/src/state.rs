@@ -1,0 +1,451 @@
+//! The emulator's world: owners, repositories and everything in them, the rate-limit budgets, fault rules and
+//! the request log. One mutex guards it all; requests are short and tests are small, so contention does not matter
+//! and every request sees a consistent world.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::Method;
+use sha2::{Digest, Sha256};
+
+use crate::fault::{Fault, FaultRule};
+use crate::spec::{DependabotSpec, IssueRecord, IssueSpec, PullRecord, PullSpec, RepoSpec, RequestRecord, RunSpec};
+
+/// Base64 of the `SECURITY.md` a repository gets with `has_security_md`.
+pub(crate) const SECURITY_MD_BASE64: &str =
+    "IyBTZWN1cml0eSBwb2xpY3kKClJlcG9ydCB2dWxuZXJhYmlsaXRpZXMgdG8gc2VjdXJpdHlAZXhhbXBsZS5jb20uCg==";
+
+/// The shared, thread-safe state of one emulator; reach it with [`crate::Emulator::state`].
+#[derive(Debug)]
+pub struct EmulatorState {
+    inner: Mutex<World>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub(crate) base_url: String,
+    pub(crate) owners: BTreeMap<String, OwnerKind>,
+    pub(crate) repos: BTreeMap<(String, String), Repo>,
+    pub(crate) next_id: u64,
+    pub(crate) faults: Vec<FaultRule>,
+    pub(crate) latency: Duration,
+    pub(crate) budgets: BTreeMap<(bool, &'static str), Budget>,
+    pub(crate) log: Vec<RequestRecord>,
+    pub(crate) request_seq: u64,
+}
+
+/// Whether an owner is an organisation or a user (renders `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OwnerKind {
+    Org,
+    User,
+}
+
+/// One rate-limit bucket (per identity and resource), as GitHub keeps them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    pub(crate) limit: u32,
+    pub(crate) remaining: u32,
+    pub(crate) reset: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Repo {
+    pub(crate) id: u64,
+    pub(crate) spec: RepoSpec,
+    pub(crate) created_at: String,
+    pub(crate) runs: Vec<Run>,
+    pub(crate) issues: Vec<Issue>,
+    pub(crate) branches: BTreeMap<String, String>,
+    /// `(branch, path) -> base64 content`.
+    pub(crate) files: BTreeMap<(String, String), String>,
+    pub(crate) dependabot: DependabotSpec,
+    pub(crate) check_runs: BTreeMap<String, Vec<CheckRun>>,
+    pub(crate) statuses: BTreeMap<String, String>,
+    pub(crate) reruns: Vec<u64>,
+    pub(crate) labels: BTreeMap<String, u64>,
+}
+
+/// A check run: `(id, name, status, conclusion)`.
+pub(crate) type CheckRun = (u64, String, String, Option<String>);
+
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    pub(crate) id: u64,
+    pub(crate) number: u64,
+    pub(crate) spec: RunSpec,
+    pub(crate) job_ids: Vec<u64>,
+    pub(crate) created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Issue {
+    pub(crate) id: u64,
+    pub(crate) number: u64,
+    pub(crate) title: String,
+    pub(crate) body: String,
+    pub(crate) state: String,
+    pub(crate) labels: Vec<String>,
+    pub(crate) user: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    pub(crate) closed_at: Option<String>,
+    pub(crate) comments: Vec<Comment>,
+    pub(crate) pull: Option<Pull>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Comment {
+    pub(crate) id: u64,
+    pub(crate) body: String,
+    pub(crate) created_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Pull {
+    pub(crate) id: u64,
+    pub(crate) head_ref: String,
+    pub(crate) base_ref: String,
+    pub(crate) draft: bool,
+    pub(crate) merged: bool,
+    pub(crate) merge_sha: Option<String>,
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    hive_support::rfc3339(SystemTime::now())
+}
+
+pub(crate) fn epoch_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A 40-hex "commit id" derived from `seed`, so shas are stable and look like git's.
+pub(crate) fn fake_sha(seed: &str) -> String {
+    let digest = Sha256::digest(seed.as_bytes());
+    digest.iter().take(20).map(|b| format!("{b:02x}")).collect()
+}
+
+impl World {
+    pub(crate) fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+    pub(crate) fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
+        self.repos.get(&(owner.to_owned(), name.to_owned()))
+    }
+    pub(crate) fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
+        self.repos.get_mut(&(owner.to_owned(), name.to_owned()))
+    }
+    pub(crate) fn owner_kind(&self, login: &str) -> OwnerKind {
+        self.owners.get(login).copied().unwrap_or(OwnerKind::User)
+    }
+    /// The id of a label by name, created on first use (GitHub creates labels the same way on issue writes).
+    pub(crate) fn label_id(&mut self, owner: &str, name: &str, label: &str) -> u64 {
+        let fresh = self.id();
+        match self.repo_mut(owner, name) {
+            Some(repo) => *repo.labels.entry(label.to_owned()).or_insert(fresh),
+            None => fresh,
+        }
+    }
+    /// The budget for an identity and resource, refilled when its hour (or minute, for search) has passed.
+    pub(crate) fn budget(&mut self, authorized: bool, resource: &'static str) -> &mut Budget {
+        let now = epoch_secs();
+        let (limit, window) = match (resource, authorized) {
+            ("search", true) => (30, 60),
+            ("search", false) => (10, 60),
+            (_, true) => (5000, 3600),
+            (_, false) => (60, 3600),
+        };
+        let b = self.budgets.entry((authorized, resource)).or_insert(Budget {
+            limit,
+            remaining: limit,
+            reset: now + window,
+        });
+        if now >= b.reset {
+            b.remaining = b.limit;
+            b.reset = now + window;
+        }
+        b
+    }
+    /// Takes the first fault rule matching the request, retiring it when its count runs out.
+    pub(crate) fn take_fault(&mut self, method: &Method, path: &str) -> Option<Fault> {
+        let i = self.faults.iter().position(|r| r.matches(method, path))?;
+        let rule = &mut self.faults[i];
+        let fault = rule.fault.clone();
+        if let Some(n) = rule.times.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.faults.remove(i);
+            }
+        }
+        Some(fault)
+    }
+}
+
+impl EmulatorState {
+    pub(crate) fn new(base_url: String) -> EmulatorState {
+        EmulatorState { inner: Mutex::new(World { base_url, ..World::default() }) }
+    }
+
+    /// Locks the world; a panic while holding the lock (a bug in a handler) must not wedge every later request.
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds an organisation (its repositories list at `/orgs/{org}/repos`).
+    pub fn add_org(&self, login: &str) {
+        self.world().owners.insert(login.to_owned(), OwnerKind::Org);
+    }
+
+    /// Adds a user (its repositories list at `/users/{user}/repos`).
+    pub fn add_user(&self, login: &str) {
+        self.world().owners.insert(login.to_owned(), OwnerKind::User);
+    }
+
+    /// Adds (or replaces) a repository and returns its id. An unknown owner becomes a user.
+    pub fn add_repo(&self, spec: RepoSpec) -> u64 {
+        let mut w = self.world();
+        let id = w.id();
+        w.owners.entry(spec.owner.clone()).or_insert(OwnerKind::User);
+        let mut branches = BTreeMap::new();
+        branches.insert(spec.default_branch.clone(), fake_sha(&format!("{}/{}#{id}", spec.owner, spec.name)));
+        let mut files = BTreeMap::new();
+        if spec.has_security_md {
+            files.insert((spec.default_branch.clone(), "SECURITY.md".to_owned()), SECURITY_MD_BASE64.to_owned());
+        }
+        let repo = Repo {
+            id,
+            created_at: "2020-01-01T00:00:00Z".to_owned(),
+            runs: Vec::new(),
+            issues: Vec::new(),
+            branches,
+            files,
+            dependabot: DependabotSpec::None,
+            check_runs: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            reruns: Vec::new(),
+            labels: BTreeMap::new(),
+            spec,
+        };
+        w.repos.insert((repo.spec.owner.clone(), repo.spec.name.clone()), repo);
+        id
+    }
+
+    /// Marks a repository archived (it stays listed, with `archived: true`).
+    pub fn archive_repo(&self, owner: &str, name: &str) {
+        if let Some(r) = self.world().repo_mut(owner, name) {
+            r.spec.archived = true;
+        }
+    }
+
+    /// Deletes a repository: it disappears from lists and answers 404.
+    pub fn delete_repo(&self, owner: &str, name: &str) {
+        self.world().repos.remove(&(owner.to_owned(), name.to_owned()));
+    }
+
+    /// Adds a workflow run (and its jobs) and returns the run id. Unknown repository: returns 0.
+    pub fn add_workflow_run(&self, owner: &str, repo: &str, run: RunSpec) -> u64 {
+        let mut w = self.world();
+        if w.repo(owner, repo).is_none() {
+            return 0;
+        }
+        let id = w.id();
+        let job_ids = run.jobs.iter().map(|_| w.id()).collect();
+        let Some(r) = w.repo_mut(owner, repo) else { return 0 };
+        let number = r.runs.len() as u64 + 1;
+        r.runs.push(Run { id, number, spec: run, job_ids, created_at: now_rfc3339() });
+        id
+    }
+
+    /// Adds an issue and returns its number (0 for an unknown repository).
+    pub fn add_issue(&self, owner: &str, repo: &str, issue: IssueSpec) -> u64 {
+        let mut w = self.world();
+        for l in &issue.labels {
+            w.label_id(owner, repo, l);
+        }
+        let id = w.id();
+        let Some(r) = w.repo_mut(owner, repo) else { return 0 };
+        let number = r.issues.len() as u64 + 1;
+        let now = now_rfc3339();
+        let closed_at = (issue.state == "closed").then(|| now.clone());
+        r.issues.push(Issue {
+            id,
+            number,
+            title: issue.title,
+            body: issue.body,
+            state: issue.state,
+            labels: issue.labels,
+            user: issue.user,
+            created_at: now.clone(),
+            updated_at: now,
+            closed_at,
+            comments: Vec::new(),
+            pull: None,
+        });
+        number
+    }
+
+    /// Adds an open pull request (creating its head branch if needed) and returns its number.
+    pub fn add_pull(&self, owner: &str, repo: &str, pull: PullSpec) -> u64 {
+        let mut w = self.world();
+        let (id, pid) = (w.id(), w.id());
+        let Some(r) = w.repo_mut(owner, repo) else { return 0 };
+        let number = r.issues.len() as u64 + 1;
+        let head_sha = fake_sha(&format!("{owner}/{repo}:{}", pull.head_ref));
+        r.branches.entry(pull.head_ref.clone()).or_insert(head_sha);
+        r.issues.push(Issue {
+            id,
+            number,
+            title: pull.title,
+            body: String::new(),
+            state: "open".to_owned(),
+            labels: Vec::new(),
+            user: "octocat".to_owned(),
+            created_at: pull.created_at.clone(),
+            updated_at: pull.created_at,
+            closed_at: None,
+            comments: Vec::new(),
+            pull: Some(Pull {
+                id: pid,
+                head_ref: pull.head_ref,
+                base_ref: pull.base_ref,
+                draft: pull.draft,
+                merged: false,
+                merge_sha: None,
+            }),
+        });
+        number
+    }
+
+    /// Sets what the Dependabot alerts endpoint answers.
+    pub fn set_dependabot(&self, owner: &str, repo: &str, alerts: DependabotSpec) {
+        if let Some(r) = self.world().repo_mut(owner, repo) {
+            r.dependabot = alerts;
+        }
+    }
+
+    /// Sets the check runs of a ref (branch name or sha) as `(name, status, conclusion)`.
+    pub fn set_check_runs(&self, owner: &str, repo: &str, git_ref: &str, runs: Vec<(&str, &str, Option<&str>)>) {
+        let mut w = self.world();
+        let runs: Vec<_> =
+            runs.into_iter().map(|(n, s, c)| (w.id(), n.to_owned(), s.to_owned(), c.map(str::to_owned))).collect();
+        if let Some(r) = w.repo_mut(owner, repo) {
+            r.check_runs.insert(git_ref.to_owned(), runs);
+        }
+    }
+
+    /// Sets the combined status state (`success`, `pending`, `failure`, `error`) of a ref.
+    pub fn set_combined_status(&self, owner: &str, repo: &str, git_ref: &str, state: &str) {
+        if let Some(r) = self.world().repo_mut(owner, repo) {
+            r.statuses.insert(git_ref.to_owned(), state.to_owned());
+        }
+    }
+
+    /// Adds a fault rule; rules are tried in the order added.
+    pub fn inject(&self, rule: FaultRule) {
+        self.world().faults.push(rule);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
+    }
+
+    /// Sets a latency applied to every request (fault latency adds to it).
+    pub fn set_latency(&self, d: Duration) {
+        self.world().latency = d;
+    }
+
+    /// Sets the core budget of the accepted token.
+    pub fn set_rate_limit(&self, limit: u32, remaining: u32, reset_epoch_secs: u64) {
+        self.world().budgets.insert((true, "core"), Budget { limit, remaining, reset: reset_epoch_secs });
+    }
+
+    /// `(limit, remaining, reset)` of the accepted token's core budget.
+    pub fn rate_limit(&self) -> (u32, u32, u64) {
+        let mut w = self.world();
+        let b = w.budget(true, "core");
+        (b.limit, b.remaining, b.reset)
+    }
+
+    /// Every request served so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.world().log.clone()
+    }
+
+    /// Forgets the request log (budgets are unchanged).
+    pub fn clear_requests(&self) {
+        self.world().log.clear();
+    }
+
+    /// The issues of a repository, pull requests included (flagged), by number.
+    pub fn issues(&self, owner: &str, repo: &str) -> Vec<IssueRecord> {
+        let w = self.world();
+        let Some(r) = w.repo(owner, repo) else { return Vec::new() };
+        r.issues
+            .iter()
+            .map(|i| IssueRecord {
+                number: i.number,
+                title: i.title.clone(),
+                body: i.body.clone(),
+                state: i.state.clone(),
+                labels: i.labels.clone(),
+                user: i.user.clone(),
+                is_pull: i.pull.is_some(),
+            })
+            .collect()
+    }
+
+    /// The comment bodies of an issue or pull request, oldest first.
+    pub fn comments(&self, owner: &str, repo: &str, number: u64) -> Vec<String> {
+        let w = self.world();
+        w.repo(owner, repo)
+            .and_then(|r| r.issues.iter().find(|i| i.number == number))
+            .map(|i| i.comments.iter().map(|c| c.body.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The pull requests of a repository, by number.
+    pub fn pulls(&self, owner: &str, repo: &str) -> Vec<PullRecord> {
+        let w = self.world();
+        let Some(r) = w.repo(owner, repo) else { return Vec::new() };
+        r.issues
+            .iter()
+            .filter_map(|i| {
+                let p = i.pull.as_ref()?;
+                Some(PullRecord {
+                    number: i.number,
+                    title: i.title.clone(),
+                    body: i.body.clone(),
+                    head_ref: p.head_ref.clone(),
+                    base_ref: p.base_ref.clone(),
+                    state: i.state.clone(),
+                    merged: p.merged,
+                    draft: p.draft,
+                })
+            })
+            .collect()
+    }
+
+    /// Run ids for which failed jobs were re-run, in request order.
+    pub fn reruns(&self, owner: &str, repo: &str) -> Vec<u64> {
+        self.world().repo(owner, repo).map(|r| r.reruns.clone()).unwrap_or_default()
+    }
+
+    /// Branch names of a repository.
+    pub fn branches(&self, owner: &str, repo: &str) -> Vec<String> {
+        self.world().repo(owner, repo).map(|r| r.branches.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// The base64 content of a file on a branch, if it exists.
+    pub fn file(&self, owner: &str, repo: &str, branch: &str, path: &str) -> Option<String> {
+        self.world().repo(owner, repo).and_then(|r| r.files.get(&(branch.to_owned(), path.to_owned())).cloned())
+    }
+}
+
+/// The repositories owned by `owner`, in name order (GitHub's org listing default is creation order; name order
+/// keeps pagination stable, which is what tests need).
+pub(crate) fn repos_of<'a>(w: &'a World, owner: &'a str) -> impl Iterator<Item = &'a Repo> + 'a {
+    w.repos.values().filter(move |r| r.spec.owner == owner)
+}
