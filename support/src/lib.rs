@@ -37,7 +37,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
-
 /// Formats a `SystemTime` as RFC 3339 UTC with second precision, without a date library.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
@@ -54,7 +53,6 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
 }
-
 
 #[cfg(test)]
 mod tests {
