@@ -24,6 +24,7 @@ use crate::{Forge, ForgeError, RepoId, RepoSnapshot};
 mod budget;
 mod client;
 mod error;
+mod graphql;
 mod models;
 mod read;
 #[cfg(test)]
@@ -296,15 +297,31 @@ impl Forge for GitHubForge {
     }
 
     async fn discover(&self) -> Result<Vec<RepoId>, ForgeError> {
-        let mut repos = Vec::new();
+        let listed: Vec<RepoId> = self
+            .targets
+            .iter()
+            .filter_map(|t| if let Target::Repo(repo) = t { Some(repo.clone()) } else { None })
+            .collect();
+        let mut found = Vec::new();
+        if listed.len() > 1 {
+            // Several listed repositories: one GraphQL query per hundred instead of one REST request each.
+            found.extend(graphql::repositories(self, &listed).await.map_err(GitHubError::into_discovery)?);
+        }
         for target in &self.targets {
-            let found = read::discover_target(self, target).await.map_err(GitHubError::into_discovery)?;
-            repos.extend(found.into_iter().filter(|repo| self.keep(repo)).filter_map(|repo| {
+            if listed.len() > 1 && matches!(target, Target::Repo(_)) {
+                continue;
+            }
+            found.extend(read::discover_target(self, target).await.map_err(GitHubError::into_discovery)?);
+        }
+        let mut repos: Vec<RepoId> = found
+            .into_iter()
+            .filter(|repo| self.keep(repo))
+            .filter_map(|repo| {
                 RepoId::new(repo.full_name.as_str())
                     .inspect_err(|err| tracing::warn!(%err, "github listed an unusable repository name"))
                     .ok()
-            }));
-        }
+            })
+            .collect();
         repos.sort();
         repos.dedup();
         Ok(repos)

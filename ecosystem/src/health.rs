@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AlertSeverity, CiState, IssueSummary, RepoSnapshot};
+use crate::{AlertSeverity, CiState, IssueSummary, RepoSnapshot, is_critical_issue};
 
 /// The lowest [`HealthBreakdown::score`] that counts as healthy.
 pub const HEALTHY_THRESHOLD: u8 = 70;
@@ -31,6 +31,11 @@ const FRESH_DAYS: u64 = 90;
 /// Not pushed for this long, a repository counts as unmaintained; the score decays linearly in between.
 const STALE_DAYS: u64 = 365;
 
+/// An oldest open pull request this young costs nothing.
+const PR_FRESH_DAYS: u64 = 30;
+/// An oldest open pull request this old scores 0; the score decays linearly in between.
+const PR_STALE_DAYS: u64 = 180;
+
 /// What each open critical issue costs, out of 10.
 const CRITICAL_ISSUE_COST: u8 = 3;
 
@@ -42,7 +47,7 @@ pub struct HealthBreakdown {
     /// Whether `score` reaches [`HEALTHY_THRESHOLD`] (and at least one component is known).
     pub healthy: bool,
     /// Every component, known or not, in a fixed order: `ci`, `security_alerts`, `maintained`, `critical_issues`,
-    /// `security_policy`.
+    /// `pr_staleness`, `security_policy`.
     pub components: Vec<HealthComponent>,
 }
 
@@ -97,6 +102,7 @@ pub fn score(snapshot: &RepoSnapshot) -> HealthBreakdown {
         security_alerts(snapshot),
         maintained(snapshot),
         critical_issues(&snapshot.open_issues),
+        pr_staleness(snapshot),
         security_policy(snapshot.has_security_policy),
     ])
 }
@@ -172,14 +178,7 @@ fn maintained(snapshot: &RepoSnapshot) -> HealthComponent {
         // A push "after" the snapshot (clock skew between forge and hive) is as fresh as it gets.
         let age = snapshot.taken_at.duration_since(last).unwrap_or(Duration::ZERO);
         let days = age.as_secs() / (24 * 60 * 60);
-        let score = if days <= FRESH_DAYS {
-            10
-        } else if days >= STALE_DAYS {
-            0
-        } else {
-            let left = (STALE_DAYS - days) as f64 / (STALE_DAYS - FRESH_DAYS) as f64;
-            (left * 10.0).round() as u8
-        };
+        let score = decay(days, FRESH_DAYS, STALE_DAYS);
         let reason = if days <= FRESH_DAYS {
             format!("last {what} {} ago", plural(days as usize, "day", "days"))
         } else {
@@ -217,6 +216,39 @@ fn critical_issues(issues: &[IssueSummary]) -> HealthComponent {
     component("critical_issues", Some(score), MEDIUM, reason)
 }
 
+/// How long the oldest open pull request has waited: contributions left unanswered are a sign of a maintainer
+/// bottleneck, though a weak one (some projects keep long-lived drafts), hence the low weight. Only GitHub tells.
+fn pr_staleness(snapshot: &RepoSnapshot) -> HealthComponent {
+    let (score, reason) = match &snapshot.github {
+        None => (None, "pull requests not visible to this forge".to_owned()),
+        Some(facts) if facts.open_pull_requests == 0 => (Some(10), "no open pull requests".to_owned()),
+        Some(facts) => match facts.oldest_open_pull_request_at {
+            None => (None, "age of the open pull requests unknown".to_owned()),
+            Some(opened) => {
+                // Clock skew can put the opening "after" the snapshot: that is a brand-new pull request.
+                let days =
+                    snapshot.taken_at.duration_since(opened).unwrap_or(Duration::ZERO).as_secs() / (24 * 60 * 60);
+                let score = decay(days, PR_FRESH_DAYS, PR_STALE_DAYS);
+                let count = plural(facts.open_pull_requests as usize, "open pull request", "open pull requests");
+                (Some(score), format!("{count}, oldest opened {} ago", plural(days as usize, "day", "days")))
+            }
+        },
+    };
+    component("pr_staleness", score, LOW, reason)
+}
+
+/// 10 up to `fresh` days, 0 from `stale` days, linear in between.
+fn decay(days: u64, fresh: u64, stale: u64) -> u8 {
+    if days <= fresh {
+        10
+    } else if days >= stale {
+        0
+    } else {
+        let left = (stale - days) as f64 / (stale - fresh) as f64;
+        (left * 10.0).round() as u8
+    }
+}
+
 fn security_policy(present: Option<bool>) -> HealthComponent {
     let (score, reason) = match present {
         Some(true) => (Some(10), "security policy present"),
@@ -224,37 +256,6 @@ fn security_policy(present: Option<bool>) -> HealthComponent {
         None => (None, "security policy unknown"),
     };
     component("security_policy", score, LOW, reason.to_owned())
-}
-
-/// Words that make an issue critical when they appear in a label or as a word of the title.
-const CRITICAL_WORDS: [&str; 12] = [
-    "security",
-    "vulnerability",
-    "crash",
-    "crashes",
-    "crashed",
-    "crashing",
-    "segfault",
-    "data-loss",
-    "dataloss",
-    "critical",
-    "cve",
-    "p0",
-];
-
-/// Whether an issue is about security, a crash, data loss or is marked critical.
-pub fn is_critical_issue(issue: &IssueSummary) -> bool {
-    issue.labels.iter().any(|label| mentions_critical(label)) || mentions_critical(&issue.title)
-}
-
-/// Matches whole words, so that "Critically acclaimed" or "Crashpad support" do not count, while "priority: critical",
-/// "CVE-2024-1234" and "data loss" do.
-fn mentions_critical(text: &str) -> bool {
-    let text = text.to_lowercase();
-    text.contains("data loss")
-        || text
-            .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-            .any(|word| CRITICAL_WORDS.contains(&word) || word.starts_with("cve-"))
 }
 
 /// `1 thing` or `3 things`.

@@ -20,6 +20,7 @@
 //! ```
 
 mod atomic;
+mod classify;
 mod commands;
 mod detect;
 mod error;
@@ -43,6 +44,7 @@ mod snapshot;
 mod test_support;
 
 pub use crate::{
+    classify::{Priority, classify_failure, classify_issue, failure_signature, is_critical_issue},
     commands::{CommandKind, DiscoveredCommand, discover_commands, test_command},
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     error::ForgeError,
@@ -58,7 +60,7 @@ pub use crate::{
         DependencyGraph, Edge, GraphRepo, RepoOutcome, RepoRun, StepOutput, WaveTask, WavesReport,
         conventional_command, discovered_command, run_task, run_waves,
     },
-    health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, is_critical_issue, score},
+    health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, score},
     local::{LOCAL_OWNER, LocalForge, LocalForgeError},
     manager::{EcosystemError, EcosystemManager, ImportId, ImportOptions, RepoMeta},
     mirror::{MirrorOptions, MirrorReport, RefFilter, mirror},

@@ -139,7 +139,7 @@ impl CiFailure {
     /// A stable signature (`workflow/job/step/class`), equal for the same failure in different repositories, so
     /// that a systemic failure across the fleet is recognisable.
     pub fn signature(&self) -> String {
-        format!("{}/{}/{}/{}", self.workflow, self.job, self.step.as_deref().unwrap_or("-"), self.class.as_str())
+        crate::failure_signature(&self.workflow, &self.job, self.step.as_deref(), self.class)
     }
 }
 
@@ -181,6 +181,14 @@ pub struct IssueSummary {
     pub title: String,
     /// Label names.
     pub labels: Vec<String>,
+}
+
+impl IssueSummary {
+    /// How urgent the issue is, from its labels and title (see [`crate::classify_issue`]); `None` when nothing
+    /// says. The body is not kept in a snapshot, so it does not count here.
+    pub fn priority(&self) -> Option<crate::Priority> {
+        crate::classify_issue(&self.labels, &self.title, "")
+    }
 }
 
 /// A security alert (for example from Dependabot).

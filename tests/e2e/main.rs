@@ -4,6 +4,7 @@ mod chaos;
 mod cli;
 mod ecosystem;
 mod github;
+mod github_rediscovery;
 mod library;
 mod services;
 mod workspace;

@@ -202,8 +202,8 @@ impl Client {
         self.json(&request, &raw.body)
     }
 
-    /// A GraphQL query: its `data`, or the first of its `errors`.
-    #[allow(dead_code)]
+    /// A GraphQL query: its `data`, or the first of its `errors`. `NOT_FOUND` errors alongside data only null their
+    /// own field (one deleted repository of a batch), so the data is returned then.
     pub(crate) async fn graphql(&self, query: &str, variables: Value) -> Result<Value, GitHubError> {
         let body = serde_json::json!({ "query": query, "variables": variables });
         let (path, mut headers) = match &self.graphql {
@@ -228,7 +228,10 @@ impl Client {
             return Err(self.status_error(request, &raw));
         }
         let mut answer = self.json(&request, &raw.body)?;
-        if let Some(error) = answer.get("errors").and_then(|e| e.get(0)) {
+        let has_data = answer.get("data").is_some_and(|data| !data.is_null());
+        let errors = answer.get("errors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let partial = has_data && errors.iter().all(|e| e.get("type").and_then(Value::as_str) == Some("NOT_FOUND"));
+        if let Some(error) = errors.first().filter(|_| !partial) {
             let message = error.get("message").and_then(Value::as_str).unwrap_or("unknown error");
             let kind = error.get("type").and_then(Value::as_str).unwrap_or_default();
             return Err(match kind {

@@ -189,27 +189,10 @@ pub(crate) fn is_failure(conclusion: Option<&str>) -> bool {
     matches!(conclusion, Some("failure" | "timed_out" | "startup_failure" | "cancelled"))
 }
 
-/// Classifies a failed job from its conclusion and its job and step names.
+/// Classifies a failed job from its conclusion and its job and step names; the rules live in [`crate::classify`].
 pub(crate) fn classify(job: &str, step: Option<&str>, conclusion: Option<&str>) -> FailureClass {
-    if matches!(conclusion, Some("timed_out" | "cancelled" | "startup_failure")) {
-        return FailureClass::Infrastructure;
-    }
-    let text = format!("{} {}", job, step.unwrap_or_default()).to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
-    if has(&["lint", "clippy", "fmt", "format", "eslint", "style", "prettier", "rubocop", "flake8"]) {
-        FailureClass::Lint
-    } else if has(&["deploy", "publish", "pages"]) {
-        // Not "release": it is as often a build profile (`cargo build --release`) as a deployment.
-        FailureClass::Deploy
-    } else if has(&["test", "spec", "check"]) {
-        FailureClass::Test
-    } else if has(&["build", "compile", "package", "install"]) {
-        FailureClass::Build
-    } else if has(&["set up job", "runner", "checkout"]) {
-        FailureClass::Infrastructure
-    } else {
-        FailureClass::Test
-    }
+    // The forge does not read check-run annotations (one more request per failed job), so none are passed.
+    crate::classify_failure(job, step, conclusion, &[])
 }
 
 /// Parses GitHub's RFC 3339 timestamps (`2024-05-01T12:00:00Z`, fractions and offsets allowed) without a date

@@ -7,13 +7,9 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 use super::{
-    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Secret,
-    budget::is_rate_limited,
-    client::next_link,
-    models::{classify, parse_time},
-    writes::base64,
+    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Secret, budget::is_rate_limited, client::next_link,
+    models::parse_time, writes::base64,
 };
-use crate::FailureClass;
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -80,20 +76,6 @@ fn next_links_and_parsing() {
 }
 
 #[test]
-fn failure_classes() {
-    for (job, step, conclusion, class) in [
-        ("test (ubuntu)", Some("cargo test"), Some("failure"), FailureClass::Test),
-        ("lint", Some("cargo clippy"), Some("failure"), FailureClass::Lint),
-        ("build", Some("cargo build --release"), Some("failure"), FailureClass::Build),
-        ("deploy", Some("publish pages"), Some("failure"), FailureClass::Deploy),
-        ("test", None, Some("timed_out"), FailureClass::Infrastructure),
-        ("test", None, Some("cancelled"), FailureClass::Infrastructure),
-    ] {
-        assert_eq!(classify(job, step, conclusion), class, "{job} {step:?} {conclusion:?}");
-    }
-}
-
-#[test]
 fn a_403_is_a_rate_limit_only_with_its_headers() {
     assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[])));
     assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "12")])));
@@ -150,4 +132,30 @@ async fn writes_are_a_second_apart_and_at_most_80_a_minute() {
     let before = start.elapsed();
     drop(budget.acquire(RequestKind::Read).await);
     assert_eq!(start.elapsed(), before);
+}
+
+/// Every query the forge sends must be valid against GitHub's published schema (`@octokit/graphql-schema`, vendored
+/// in `testkit/graphql/`), because the emulator does not parse GraphQL and would accept a misspelt field.
+#[test]
+fn batched_repository_query_is_valid_against_githubs_schema() {
+    use apollo_compiler::{ExecutableDocument, Schema, validation::Valid};
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testkit/graphql/schema.graphql");
+    let sdl = std::fs::read_to_string(path).expect("vendored schema");
+    // GitHub's published SDL repeats a few field definitions (`EnterpriseOwnerInfo.repositoryDeployKeySetting`), which
+    // a strict validator rejects; the parsed schema is complete all the same, so it is taken as it is.
+    let schema = Schema::parse(sdl, "schema.graphql").unwrap_or_else(|with_errors| with_errors.partial);
+    assert!(schema.types.contains_key("Repository"), "schema parsed");
+    let schema = Valid::assume_valid(schema);
+    let repos: Vec<crate::RepoId> =
+        (0..super::graphql::BATCH).map(|i| crate::RepoId::new(format!("acme/repo-{i}.rs")).unwrap()).collect();
+    for batch in [&repos[..1], &repos[..]] {
+        let query = super::graphql::repository_batch_query(batch);
+        if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, &query, "query.graphql") {
+            panic!("invalid query:\n{errors}\n{query}");
+        }
+    }
+    // And the check has teeth: a field GitHub does not have is rejected.
+    let wrong = super::graphql::repository_batch_query(&repos[..1]).replace("stargazerCount", "stars");
+    assert!(ExecutableDocument::parse_and_validate(&schema, &wrong, "query.graphql").is_err());
 }

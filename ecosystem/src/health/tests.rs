@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::{Alert, CiFailure, CiStatus, FailureClass, RepoId};
+use crate::{Alert, CiFailure, CiStatus, FailureClass, GitHubFacts, RepoId};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -27,6 +27,17 @@ fn perfect() -> RepoSnapshot {
 
 fn pushed_days_ago(days: u64) -> impl Fn(&mut RepoSnapshot) {
     move |s| s.pushed_at = Some(s.taken_at - DAY * u32::try_from(days).expect("small"))
+}
+
+fn oldest_pull_request_days_ago(days: u64) -> impl Fn(&mut RepoSnapshot) {
+    move |s| {
+        let opened = s.taken_at - DAY * u32::try_from(days).expect("small");
+        s.github = Some(GitHubFacts {
+            open_pull_requests: 3,
+            oldest_open_pull_request_at: Some(opened),
+            ..GitHubFacts::default()
+        });
+    }
 }
 
 fn alerts(severities: &[AlertSeverity]) -> Option<Vec<Alert>> {
@@ -76,6 +87,16 @@ fn scores() {
         ),
         ("ordinary issues", Box::new(|s| s.open_issues = vec![issue(1, "Typo", &["documentation"])]), 100),
         ("no security policy", Box::new(|s| s.has_security_policy = Some(false)), 92),
+        ("no open pull requests", Box::new(|s| s.github = Some(GitHubFacts::default())), 100),
+        ("oldest pull request 30 days old", Box::new(oldest_pull_request_days_ago(30)), 100),
+        // pr staleness 5 x 2.5: 312.5 / 32.5 = 9.6.
+        ("oldest pull request 105 days old", Box::new(oldest_pull_request_days_ago(105)), 96),
+        ("oldest pull request 180 days old", Box::new(oldest_pull_request_days_ago(180)), 92),
+        (
+            "pull request age unknown",
+            Box::new(|s| s.github = Some(GitHubFacts { open_pull_requests: 2, ..GitHubFacts::default() })),
+            100,
+        ),
         ("security policy unknown", Box::new(|s| s.has_security_policy = None), 100),
         (
             "everything wrong",
@@ -136,7 +157,7 @@ fn unknown_components_are_left_out() {
     // Only critical issues are known: 7 out of 10.
     check(&snapshot, 70);
     let unknown: Vec<&str> = health.components.iter().filter(|c| c.score.is_none()).map(|c| c.name.as_str()).collect();
-    assert_eq!(unknown, ["ci", "security_alerts", "maintained", "security_policy"]);
+    assert_eq!(unknown, ["ci", "security_alerts", "maintained", "pr_staleness", "security_policy"]);
 }
 
 #[test]
@@ -199,6 +220,7 @@ fn reasons_are_short_sentences() {
         ("security_alerts", "3 open security alerts, worst high"),
         ("maintained", "no activity for 120 days"),
         ("critical_issues", "5 open critical issues: #1, #2, #3 and 2 more"),
+        ("pr_staleness", "pull requests not visible to this forge"),
         ("security_policy", "no security policy (SECURITY.md)"),
     ];
     let expected: Vec<(String, String)> =
@@ -213,9 +235,28 @@ fn reasons_are_short_sentences() {
             "no open security alerts",
             "last push 1 day ago",
             "no open critical issues",
+            "pull requests not visible to this forge",
             "security policy present"
         ]
     );
+}
+
+#[test]
+fn pr_staleness_reads_the_oldest_open_pull_request() {
+    let table = [(0, 10), (30, 10), (55, 8), (105, 5), (179, 0), (180, 0), (900, 0)];
+    for (days, expected) in table {
+        let mut snapshot = perfect();
+        oldest_pull_request_days_ago(days)(&mut snapshot);
+        let component = score(&snapshot).component("pr_staleness").cloned().expect("always present");
+        assert_eq!((days, component.score), (days, Some(expected)), "{component:?}");
+    }
+    let mut snapshot = perfect();
+    oldest_pull_request_days_ago(105)(&mut snapshot);
+    let reason = score(&snapshot).component("pr_staleness").map(|c| c.reason.clone());
+    assert_eq!(reason.as_deref(), Some("3 open pull requests, oldest opened 105 days ago"));
+    snapshot.github = Some(GitHubFacts::default());
+    let reason = score(&snapshot).component("pr_staleness").map(|c| c.reason.clone());
+    assert_eq!(reason.as_deref(), Some("no open pull requests"));
 }
 
 #[test]
@@ -226,6 +267,7 @@ fn weights_follow_risk() {
         ("security_alerts", 7.5),
         ("maintained", 5.0),
         ("critical_issues", 5.0),
+        ("pr_staleness", 2.5),
         ("security_policy", 2.5),
     ];
     let expected: Vec<(String, f32)> = expected.iter().map(|(name, weight)| ((*name).to_owned(), *weight)).collect();

@@ -82,9 +82,15 @@ async fn discovery_of_a_user_and_of_an_explicit_list() {
         Target::Repo(id("acme/old")),
         Target::Repo(id("acme/missing")),
     ];
+    emu.state().clear_requests();
     let repos = forge(&emu, targets).discover().await.unwrap();
     // The archived one is filtered and the missing one simply is not there.
     assert_eq!(names(&repos), ["acme/api", "alice/dotfiles"]);
+    // The three listed repositories cost one batched GraphQL query, not three REST reads.
+    let requests = emu.state().requests();
+    let paths: Vec<(String, String)> = requests.iter().map(|r| (r.method.to_string(), r.path.clone())).collect();
+    assert_eq!(paths.iter().filter(|(m, p)| m == "POST" && p == "/graphql").count(), 1, "{paths:?}");
+    assert!(!paths.iter().any(|(_, p)| p.starts_with("/repos/")), "{paths:?}");
 
     let err = forge(&emu, vec![org("nobody")]).discover().await.unwrap_err();
     assert!(matches!(err, ForgeError::Discovery { .. }), "{err}");
