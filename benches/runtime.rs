@@ -4,7 +4,7 @@
 //! it measured in a static, and prints `ratio <hive>/<raw> = N.NNx (goal ...)` when the group ends, so a ratio never
 //! compares numbers from different runs or machines. BENCHMARKS.md says exactly which interval each one covers.
 //!
-//! `cargo bench --bench runtime` runs them for real (about two minutes on two cores); `-- --test` runs every
+//! `cargo bench --bench runtime` runs them for real (about 35 s on two cores, after the build); `-- --test` runs every
 //! benchmark once, which CI can afford.
 
 // Idle memory per pilot is measured with a counting global allocator, and `GlobalAlloc` is an unsafe trait. The
@@ -174,6 +174,29 @@ fn us(d: Duration) -> String {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Whether criterion was asked to run every benchmark once (`--test`): then nothing is topped up.
+fn smoke() -> bool {
+    std::env::args().any(|arg| arg == "--test")
+}
+
+/// Percentiles need a known minimum of samples, but criterion picks iteration counts from the *timed* part, which
+/// for restarts and declarations is a small share of each iteration. Runs `more` for the missing samples of a
+/// benchmark that criterion ran (so a filtered-out one stays out).
+async fn top_up<F: Future<Output = Duration>>(name: &'static str, want: usize, more: impl FnOnce(u64) -> F) {
+    let have = tally(name, |t| t.samples.len());
+    if have > 0 && have < want && !smoke() {
+        more((want - have) as u64).await;
+    }
+}
+
+/// Prints how long a group took on the wall clock, untimed work included, to keep the whole run in budget; silent
+/// when criterion ran none of `names` (filtered out).
+fn wall(group: &str, started: Instant, names: &[&'static str]) {
+    if names.iter().any(|name| tally(name, |t| !t.samples.is_empty())) {
+        println!("group {group}: {:.1} s wall", started.elapsed().as_secs_f64());
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -541,6 +564,7 @@ const SPAWN_BUS: usize = 16_384;
 
 const RAW_SPAWN: &str = "spawn_10k/raw_ractor";
 const QUEEN_PILOTS: &str = "spawn_10k/queen_pilots";
+const QUEEN_PILOTS_TASK: &str = "spawn_10k/queen_pilots_task_reader";
 const QUEEN_PILOTS_QUIET: &str = "spawn_10k/queen_pilots_no_reader";
 const QUEEN_IDLE: &str = "spawn_10k/queen_idle_members_no_reader";
 const FACADE_PILOTS: &str = "spawn_10k/hive_facade_pilots";
@@ -582,11 +606,24 @@ async fn raw_spawn(iters: u64) -> Duration {
 /// How the bench learns that every initial member runs.
 #[derive(Clone, Copy)]
 enum Wait {
-    /// Read the bus as it goes, until 10,000 `MemberStarted`: a live subscriber, as `hive run` has.
+    /// Read the bus as it goes, until 10,000 `MemberStarted`, on the thread that drives the runtime's `block_on`,
+    /// which is where `hive run` reads its events.
     Events,
+    /// The same reader, spawned as a task on the runtime's workers.
+    TaskEvents,
     /// Ask `status()` once; the queen answers after its `post_start` has started every member. Nobody waits on
     /// the bus meanwhile.
     Status,
+}
+
+/// Reads until `n` `MemberStarted` events have been seen.
+async fn count_started(sub: &mut Subscription, n: usize) {
+    let mut started = 0;
+    while started < n {
+        if let HiveEvent::MemberStarted { .. } = &*next(sub).await.event {
+            started += 1;
+        }
+    }
 }
 
 /// Starts a queen with 10,000 initial members and times it until they all run; measures the bytes they hold.
@@ -608,17 +645,19 @@ async fn queen_spawn(
         let members: Vec<MemberSpec> = (0..FLEET).map(|i| MemberSpec::pilot(repo_name(i))).collect();
         let start = Instant::now();
         let args = QueenArgs::new(bus.clone(), QueenConfig::default()).with_builder(builder).with_members(members);
-        let queen = Queen::start(args).await.expect("queen starts");
-        match wait {
-            Wait::Events => {
-                let mut started = 0;
-                while started < FLEET {
-                    if let HiveEvent::MemberStarted { .. } = &*next(&mut sub).await.event {
-                        started += 1;
-                    }
-                }
+        let reader = match wait {
+            // Subscribed before the queen starts, so that it sees every event.
+            Wait::TaskEvents => {
+                let mut sub = bus.subscribe();
+                Some(tokio::spawn(async move { count_started(&mut sub, FLEET).await }))
             }
-            Wait::Status => {
+            Wait::Events | Wait::Status => None,
+        };
+        let queen = Queen::start(args).await.expect("queen starts");
+        match (wait, reader) {
+            (Wait::Events, _) => count_started(&mut sub, FLEET).await,
+            (Wait::TaskEvents, Some(reader)) => reader.await.expect("reader finishes"),
+            _ => {
                 let status = queen.status().await.expect("status");
                 assert_eq!(status.members.iter().filter(|m| m.state == MemberState::Running).count(), FLEET);
             }
@@ -654,10 +693,11 @@ fn heavy(group: &mut BenchmarkGroup<'_, WallTime>) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(200))
-        .measurement_time(Duration::from_secs(1));
+        .measurement_time(Duration::from_secs(2));
 }
 
 fn spawn_group(c: &mut Criterion, rt: &Runtime) {
+    let started = Instant::now();
     // Built once: making up 10,000 repositories is not what is measured.
     let forge = SimForge::fleet(FLEET, 0, 1);
     let pilots: Arc<dyn MemberBuilder> = Arc::new(PilotBuilder::new(Arc::new(forge.clone()), PilotConfig::default()));
@@ -666,6 +706,9 @@ fn spawn_group(c: &mut Criterion, rt: &Runtime) {
     group.bench_function("raw_ractor", |b| b.to_async(rt).iter_custom(raw_spawn));
     group.bench_function("queen_pilots", |b| {
         b.to_async(rt).iter_custom(|iters| queen_spawn(iters, QUEEN_PILOTS, Wait::Events, || pilots.clone()))
+    });
+    group.bench_function("queen_pilots_task_reader", |b| {
+        b.to_async(rt).iter_custom(|iters| queen_spawn(iters, QUEEN_PILOTS_TASK, Wait::TaskEvents, || pilots.clone()))
     });
     group.bench_function("queen_pilots_no_reader", |b| {
         b.to_async(rt).iter_custom(|iters| queen_spawn(iters, QUEEN_PILOTS_QUIET, Wait::Status, || pilots.clone()))
@@ -678,14 +721,16 @@ fn spawn_group(c: &mut Criterion, rt: &Runtime) {
     group.finish();
 
     print_ratio("queen_pilots/raw_ractor", QUEEN_PILOTS, RAW_SPAWN, "<= 1.5x", |r| r <= 1.5);
+    print_ratio("queen_pilots_task_reader/raw_ractor", QUEEN_PILOTS_TASK, RAW_SPAWN, "<= 1.5x", |r| r <= 1.5);
     print_ratio("queen_pilots_no_reader/raw_ractor", QUEEN_PILOTS_QUIET, RAW_SPAWN, "<= 1.5x", |r| r <= 1.5);
     print_ratio("queen_idle_members_no_reader/raw_ractor", QUEEN_IDLE, RAW_SPAWN, "none, diagnostic", |_| true);
     print_ratio("hive_facade_pilots/raw_ractor", FACADE_PILOTS, RAW_SPAWN, "none, diagnostic", |_| true);
 
-    let times: Vec<String> = [RAW_SPAWN, QUEEN_PILOTS, QUEEN_PILOTS_QUIET, QUEEN_IDLE, FACADE_PILOTS]
-        .into_iter()
-        .filter_map(|name| typical(name).map(|d| format!("{} {}", short(name), ms(d))))
-        .collect();
+    let times: Vec<String> =
+        [RAW_SPAWN, QUEEN_PILOTS, QUEEN_PILOTS_TASK, QUEEN_PILOTS_QUIET, QUEEN_IDLE, FACADE_PILOTS]
+            .into_iter()
+            .filter_map(|name| typical(name).map(|d| format!("{} {}", short(name), ms(d))))
+            .collect();
     println!("spawn 10,000, median per fleet: {}", times.join(", "));
     let bytes = |name| tally(name, |t| median(&t.bytes));
     let show = |name| bytes(name).map_or_else(|| "not run".to_owned(), |b| format!("{b:.0} B"));
@@ -704,6 +749,11 @@ fn spawn_group(c: &mut Criterion, rt: &Runtime) {
             verdict(pilot <= 16_384.0)
         );
     }
+    wall(
+        "spawn_10k",
+        started,
+        &[RAW_SPAWN, QUEEN_PILOTS, QUEEN_PILOTS_TASK, QUEEN_PILOTS_QUIET, QUEEN_IDLE, FACADE_PILOTS],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -763,6 +813,7 @@ async fn bus_raw(iters: u64) -> Duration {
 }
 
 fn bus_group(c: &mut Criterion, rt: &Runtime) {
+    let started = Instant::now();
     let mut group = c.benchmark_group("bus_100k");
     heavy(&mut group);
     group.throughput(Throughput::Elements(EVENTS));
@@ -780,6 +831,7 @@ fn bus_group(c: &mut Criterion, rt: &Runtime) {
         );
         println!("ratio event_bus_rate/raw_ractor_cast_rate = {ratio:.2}x (goal >= 0.5x) [{}]", verdict(ratio >= 0.5));
     }
+    wall("bus_100k", started, &[BUS_HIVE, BUS_RAW]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -788,6 +840,8 @@ fn bus_group(c: &mut Criterion, rt: &Runtime) {
 
 const RESTART_HIVE: &str = "restart/hive_pilot";
 const RESTART_RAW: &str = "restart/raw_ractor";
+/// At least this many restarts per side go into the percentiles.
+const RESTARTS: usize = 1_000;
 
 struct RestartHive {
     hive: Hive,
@@ -873,14 +927,17 @@ async fn restart_raw(fx: &RestartRaw, iters: u64) -> Duration {
 }
 
 fn restart_group(c: &mut Criterion, rt: &Runtime) {
+    let started = Instant::now();
     let hive = rt.block_on(restart_hive_fixture());
     let (raw, raw_sup) = rt.block_on(restart_raw_fixture());
     let mut group = c.benchmark_group("restart");
-    group.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_millis(300));
+    group.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_secs(1));
     group.bench_function("raw_ractor", |b| b.to_async(rt).iter_custom(|iters| restart_raw(&raw, iters)));
     group.bench_function("hive_pilot", |b| b.to_async(rt).iter_custom(|iters| restart_hive(&hive, iters)));
     group.finish();
     rt.block_on(async {
+        top_up(RESTART_RAW, RESTARTS, |n| restart_raw(&raw, n)).await;
+        top_up(RESTART_HIVE, RESTARTS, |n| restart_hive(&hive, n)).await;
         hive.hive.shutdown().await.expect("hive shuts down");
         raw_sup.stop_children_and_wait(None, None).await;
         raw_sup.stop_and_wait(None, None).await.expect("supervisor stops");
@@ -914,6 +971,7 @@ fn restart_group(c: &mut Criterion, rt: &Runtime) {
         h50.as_secs_f64() / r50.as_secs_f64(),
         verdict(h50 <= Duration::from_micros(100))
     );
+    wall("restart", started, &[RESTART_HIVE, RESTART_RAW]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -925,10 +983,20 @@ const EMERGENCY_HIVE: &str = "emergency/queen_1000";
 const EMERGENCY_HIVE_BURST: &str = "emergency/queen_1000_burst";
 const EMERGENCY_RAW: &str = "emergency/raw_ractor";
 const EMERGENCY_RAW_BURST: &str = "emergency/raw_ractor_burst";
+/// At least this many declarations per side go into the percentiles, on an idle queen and behind a burst.
+const DECLARATIONS: usize = 1_000;
+const BURST_DECLARATIONS: usize = 200;
 
 /// What member `i` reports while the fleet sits exactly at the 50 % boundary: the first half healthy.
 fn boundary_verdict(i: usize) -> (u8, bool) {
     if i < EMERGENCY_FLEET / 2 { (90, true) } else { (40, false) }
+}
+
+/// Lets the runtime's workers run out of work and park before a timed report, on both sides, so each
+/// declaration is measured from an idle runtime as an isolated report would be, not from one still spinning after
+/// the previous iteration. (A pause on purpose, not a wait for something to happen.)
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
 struct EmergencyHive {
@@ -978,6 +1046,7 @@ async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration
     let mut total = Timings::default();
     let mut inner = Vec::new();
     for _ in 0..iters {
+        settle().await;
         if burst {
             for (i, reporter) in fx.reporters.iter().enumerate().skip(1) {
                 let (score, healthy) = boundary_verdict(i);
@@ -1026,6 +1095,7 @@ async fn emergency_raw(fx: &EmergencyRaw, iters: u64, burst: bool) -> Duration {
     let mut rx = fx.declared.subscribe();
     let mut total = Timings::default();
     for _ in 0..iters {
+        settle().await;
         if burst {
             for i in 1..EMERGENCY_FLEET {
                 fx.actor.cast((i, boundary_verdict(i).1)).expect("threshold is alive");
@@ -1042,6 +1112,7 @@ async fn emergency_raw(fx: &EmergencyRaw, iters: u64, burst: bool) -> Duration {
 }
 
 fn emergency_group(c: &mut Criterion, rt: &Runtime) {
+    let started = Instant::now();
     let hive = rt.block_on(emergency_fixture());
     let raw = rt.block_on(emergency_raw_fixture());
     let mut group = c.benchmark_group("emergency");
@@ -1062,6 +1133,10 @@ fn emergency_group(c: &mut Criterion, rt: &Runtime) {
     }
     group.finish();
     rt.block_on(async {
+        top_up(EMERGENCY_RAW, DECLARATIONS, |n| emergency_raw(&raw, n, false)).await;
+        top_up(EMERGENCY_HIVE, DECLARATIONS, |n| emergency_hive(&hive, n, false)).await;
+        top_up(EMERGENCY_RAW_BURST, BURST_DECLARATIONS, |n| emergency_raw(&raw, n, true)).await;
+        top_up(EMERGENCY_HIVE_BURST, BURST_DECLARATIONS, |n| emergency_hive(&hive, n, true)).await;
         hive.queen.shutdown().await.expect("queen shuts down");
         raw.actor.stop_and_wait(None, None).await.expect("threshold stops");
     });
@@ -1100,6 +1175,7 @@ fn emergency_group(c: &mut Criterion, rt: &Runtime) {
             verdict(h99 <= Duration::from_millis(1))
         );
     }
+    wall("emergency", started, &[EMERGENCY_HIVE, EMERGENCY_RAW, EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1147,10 +1223,11 @@ async fn orch_raw(sup: &ActorRef<()>, iters: u64) -> Duration {
 }
 
 fn orch_group(c: &mut Criterion, rt: &Runtime) {
+    let started = Instant::now();
     let hive = rt.block_on(Hive::builder().forge(SimForge::new(Vec::new())).start()).expect("hive starts");
     let (sup, _join) = rt.block_on(Actor::spawn(None, NopSupervisor, ())).expect("supervisor starts");
     let mut group = c.benchmark_group("orch_100");
-    group.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_millis(500));
+    group.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(1));
     group.bench_function("raw_ractor", |b| b.to_async(rt).iter_custom(|iters| orch_raw(&sup, iters)));
     group.bench_function("hive_propose", |b| b.to_async(rt).iter_custom(|iters| orch_hive(&hive, iters)));
     group.finish();
@@ -1165,6 +1242,7 @@ fn orch_group(c: &mut Criterion, rt: &Runtime) {
     print_ratio("orch_100 hive_propose/raw_ractor", ORCH_HIVE, ORCH_RAW, "none; absolute goal <= 50 ms", |_| {
         typical(ORCH_HIVE).is_some_and(|d| d <= Duration::from_millis(50))
     });
+    wall("orch_100", started, &[ORCH_HIVE, ORCH_RAW]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1184,16 +1262,19 @@ fn main() {
         }
     }));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    if std::env::args().any(|arg| arg == "--test") {
+    if smoke() {
         println!(
             "note: --test runs every benchmark once, cold; the ratios it prints are smoke output, not measurements"
         );
     }
-    let mut c = Criterion::default().configure_from_args();
+    let started = Instant::now();
+    // Plots and 100,000 bootstrap resamples per benchmark would take longer than the measurements.
+    let mut c = Criterion::default().without_plots().nresamples(20_000).configure_from_args();
     spawn_group(&mut c, &rt);
     bus_group(&mut c, &rt);
     restart_group(&mut c, &rt);
     emergency_group(&mut c, &rt);
     orch_group(&mut c, &rt);
     c.final_summary();
+    println!("all groups: {:.1} s wall", started.elapsed().as_secs_f64());
 }
