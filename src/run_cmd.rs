@@ -92,20 +92,7 @@ pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) 
             workspace.display()
         );
     }
-    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
-    let queen = QueenConfig {
-        cycle_interval: (!args.once).then_some(interval),
-        emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
-        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
-        state_dir: Some(state_dir.to_path_buf()),
-        ..QueenConfig::default()
-    };
-    let hive = Hive::builder()
-        .shared_forge(forge.clone())
-        .repos(repos.iter().map(RepoId::to_string))
-        .queen_config(queen)
-        .start()
-        .await?;
+    let (hive, interval) = start_hive(forge.clone(), &repos, args, env, state_dir).await?;
     let mut events = hive.subscribe();
     if !json {
         let every =
@@ -124,6 +111,32 @@ pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) 
     watched
 }
 
+/// Starts a hive on `forge` with one pilot per repository; cycles run every `ORCHESTRATION_INTERVAL` unless
+/// `--once`.
+async fn start_hive(
+    forge: Arc<dyn Forge>,
+    repos: &[RepoId],
+    args: &RunArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+) -> anyhow::Result<(Hive, Duration)> {
+    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
+    let queen = QueenConfig {
+        cycle_interval: (!args.once).then_some(interval),
+        emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
+        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+        state_dir: Some(state_dir.to_path_buf()),
+        ..QueenConfig::default()
+    };
+    let hive = Hive::builder()
+        .shared_forge(forge)
+        .repos(repos.iter().map(RepoId::to_string))
+        .queen_config(queen)
+        .start()
+        .await?;
+    Ok((hive, interval))
+}
+
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
 /// cycle (free while nothing changed, thanks to conditional requests).
 async fn run_github(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -134,20 +147,7 @@ async fn run_github(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: boo
             "no repositories to watch on GitHub: the targets are empty or the filters (--include/--exclude, archived, forks, templates) left none"
         );
     }
-    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
-    let queen = QueenConfig {
-        cycle_interval: (!args.once).then_some(interval),
-        emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
-        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
-        state_dir: Some(state_dir.to_path_buf()),
-        ..QueenConfig::default()
-    };
-    let hive = Hive::builder()
-        .shared_forge(forge.clone())
-        .repos(repos.iter().map(RepoId::to_string))
-        .queen_config(queen)
-        .start()
-        .await?;
+    let (hive, interval) = start_hive(forge.clone(), &repos, args, env, state_dir).await?;
     let mut events = hive.subscribe();
     if !json {
         let every =
