@@ -41,9 +41,6 @@ struct Cached {
 
 /// Where GraphQL queries go.
 #[derive(Debug, Clone)]
-// The batched GraphQL reader is not wired in yet (the emulator does not answer queries); the endpoint is resolved
-// and validated now so a bad GITHUB_GRAPHQL_URL fails at start-up rather than later.
-#[allow(dead_code)]
 enum GraphqlEndpoint {
     /// A path under the API URL (octocrab authenticates it).
     Relative(String),
@@ -65,7 +62,6 @@ pub(crate) struct Client {
     base_path: String,
     /// The API URL's host and port, the only one links may point to.
     authority: Option<String>,
-    #[allow(dead_code)]
     graphql: GraphqlEndpoint,
     token: Option<Secret>,
     budget: Arc<Budget>,
