@@ -37,6 +37,29 @@ pub enum Command {
     Ecosystem(EcosystemArgs),
     /// One GitHub repository: `hive single owner/name status` prints its health and the score's breakdown.
     Single(SingleArgs),
+    /// The hash-chained audit trail of everything hive decided and wrote: verify it, export it.
+    Audit(AuditArgs),
+}
+
+/// Arguments of `hive audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// The `hive audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole chain; exit 1 naming the first edited, deleted, inserted or reordered record.
+    Verify,
+    /// Write every record as JSON Lines (one object per line), to stdout unless `--output` is given.
+    Export {
+        /// Write to this file instead (atomically: the old file or the new one, never a torn one).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `hive run`.

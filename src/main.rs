@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime error, 2 usage error (from clap).
 
+mod audit_cmd;
 mod cli;
 mod config;
 mod demo;
@@ -42,6 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Single(args) => single_cmd::run(args, cli.json).await,
+            Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
         }
     })
 }

@@ -1,5 +1,5 @@
-//! The brain of hive: the queen supervisor, ORCH fan-out, the typed event bus, supervision policy, fleet health and
-//! the emergency protocol.
+//! The brain of hive: the queen supervisor, ORCH fan-out, the typed event bus, supervision policy, fleet health,
+//! the emergency protocol and durable memory (one SQLite database: the audit trail and the backlog ledger).
 //!
 //! cerebrum knows nothing about GitHub, git, processes or HTTP servers. Members (repository pilots, service keepers)
 //! are built through a [`MemberBuilder`] that another crate implements, so the queen can start and restart them
@@ -30,6 +30,7 @@ mod event;
 mod fleet;
 mod health;
 mod member;
+mod memory;
 mod orch;
 mod policy;
 mod queen;
@@ -47,6 +48,10 @@ pub use crate::{
     member::{
         MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
         Reporter, StartError,
+    },
+    memory::{
+        AuditBreak, AuditEntry, AuditRecord, AuditTrail, BacklogItem, GENESIS_HASH, ItemKind, ItemStatus, Ledger,
+        Memory, MemoryError, Risk,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,

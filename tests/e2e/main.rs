@@ -1,5 +1,6 @@
 //! End-to-end tests of the whole hive: the `hive` binary as a user runs it, and the library as an embedder uses it.
 
+mod audit;
 mod chaos;
 mod cli;
 mod ecosystem;

@@ -1,0 +1,147 @@
+//! Tests of the audit trail: records tampered with through raw SQL are found, and the first bad one is named.
+
+use rusqlite::Connection;
+
+use crate::memory::{AuditBreak, AuditEntry, GENESIS_HASH, Memory};
+
+/// A trail of `n` records in a fresh state directory.
+fn trail(n: usize) -> (tempfile::TempDir, Memory) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut memory = Memory::open(dir.path()).unwrap();
+    for i in 0..n {
+        let entry = AuditEntry {
+            actor: "queen".to_owned(),
+            repositories: vec![format!("acme/repo-{i}")],
+            action: "open_issue".to_owned(),
+            result: "ok".to_owned(),
+            decision: "allow: low risk".to_owned(),
+        };
+        memory.audit().append(&entry).unwrap();
+    }
+    (dir, memory)
+}
+
+/// Runs raw SQL on the database behind hive's back, as an attacker or a bad tool would.
+fn tamper(dir: &tempfile::TempDir, sql: &str) {
+    Connection::open(dir.path().join(Memory::FILE_NAME)).unwrap().execute_batch(sql).unwrap();
+}
+
+/// The first bad record's seq and problem.
+fn first_break(memory: &mut Memory) -> (u64, String) {
+    match memory.audit().verify() {
+        Err(AuditBreak::Record { seq, problem }) => (seq, problem),
+        other => panic!("expected a broken chain, got {other:?}"),
+    }
+}
+
+#[test]
+fn appended_records_chain_and_verify() {
+    let (_dir, mut memory) = trail(3);
+    assert_eq!(memory.audit().verify().unwrap(), 3);
+    let mut out = Vec::new();
+    assert_eq!(memory.audit().export_jsonl(&mut out).unwrap(), 3);
+    let records: Vec<crate::memory::AuditRecord> =
+        String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records[0].prev_hash, GENESIS_HASH);
+    assert_eq!(records[1].prev_hash, records[0].hash);
+    assert_eq!(records[2].seq, 3);
+    assert!(records.iter().all(|r| r.compute_hash() == r.hash && r.hash.len() == 64));
+}
+
+#[test]
+fn an_empty_trail_verifies() {
+    let (_dir, mut memory) = trail(0);
+    assert_eq!(memory.audit().verify().unwrap(), 0);
+}
+
+#[test]
+fn the_trail_survives_reopening() {
+    let (dir, memory) = trail(2);
+    drop(memory);
+    let mut memory = Memory::open(dir.path()).unwrap();
+    let next = memory.audit().append(&AuditEntry::default()).unwrap();
+    assert_eq!(next.seq, 3);
+    assert_eq!(memory.audit().verify().unwrap(), 3);
+}
+
+#[test]
+fn an_edited_record_is_named() {
+    let (dir, mut memory) = trail(4);
+    tamper(&dir, "UPDATE audit SET result = 'failed' WHERE seq = 2");
+    let (seq, problem) = first_break(&mut memory);
+    assert_eq!(seq, 2);
+    assert!(problem.contains("edited"), "{problem}");
+}
+
+#[test]
+fn a_deleted_record_is_named() {
+    let (dir, mut memory) = trail(4);
+    tamper(&dir, "DELETE FROM audit WHERE seq = 2");
+    let (seq, problem) = first_break(&mut memory);
+    assert_eq!(seq, 2);
+    assert!(problem.contains("missing"), "{problem}");
+}
+
+#[test]
+fn deleting_the_newest_record_is_found() {
+    let (dir, mut memory) = trail(4);
+    tamper(&dir, "DELETE FROM audit WHERE seq = 4");
+    let (seq, problem) = first_break(&mut memory);
+    assert_eq!(seq, 4);
+    assert!(problem.contains("missing"), "{problem}");
+}
+
+#[test]
+fn a_deleted_record_renumbered_away_is_named() {
+    // Closing the gap hides the deletion from a seq check; the chain still shows it.
+    let (dir, mut memory) = trail(4);
+    tamper(&dir, "DELETE FROM audit WHERE seq = 2; UPDATE audit SET seq = seq - 1 WHERE seq > 2;");
+    let (seq, _) = first_break(&mut memory);
+    assert_eq!(seq, 2);
+}
+
+#[test]
+fn an_inserted_record_is_named() {
+    let (dir, mut memory) = trail(4);
+    tamper(
+        &dir,
+        "UPDATE audit SET seq = seq + 10 WHERE seq >= 3; UPDATE audit SET seq = seq - 9 WHERE seq >= 13;
+         INSERT INTO audit SELECT 3, timestamp, 'intruder', repositories, action, result, decision, hash, hash
+         FROM audit WHERE seq = 2;",
+    );
+    let (seq, problem) = first_break(&mut memory);
+    assert_eq!(seq, 3);
+    assert!(problem.contains("edited"), "{problem}");
+}
+
+#[test]
+fn a_record_appended_outside_hive_is_named() {
+    let (dir, mut memory) = trail(3);
+    tamper(
+        &dir,
+        "INSERT INTO audit SELECT 4, timestamp, actor, repositories, action, result, decision, hash, hash
+         FROM audit WHERE seq = 3;",
+    );
+    let (seq, _) = first_break(&mut memory);
+    assert_eq!(seq, 4);
+}
+
+#[test]
+fn reordered_records_are_named() {
+    let (dir, mut memory) = trail(4);
+    tamper(&dir, "UPDATE audit SET seq = -seq WHERE seq IN (2, 3); UPDATE audit SET seq = 5 + seq WHERE seq < 0;");
+    // seq 2 now holds what was record 3, and seq 3 what was record 2.
+    let (seq, problem) = first_break(&mut memory);
+    assert_eq!(seq, 2);
+    assert!(problem.contains("reordered"), "{problem}");
+}
+
+#[test]
+fn an_unreadable_record_is_named() {
+    let (dir, mut memory) = trail(3);
+    tamper(&dir, "UPDATE audit SET repositories = 'not json' WHERE seq = 2");
+    let (seq, problem) = first_break(&mut memory);
+    assert_eq!(seq, 2);
+    assert!(problem.contains("JSON"), "{problem}");
+    assert!(memory.audit().export_jsonl(Vec::new()).is_err());
+}
