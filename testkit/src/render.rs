@@ -150,10 +150,8 @@ pub(crate) fn repo(w: &World, r: &Repo, full: bool) -> Value {
     ] {
         set(&mut v, k, val);
     }
-    if full {
-        if let Some(org) = (w.owner_kind(&s.owner) == crate::state::OwnerKind::Org).then(|| user(w, &s.owner)) {
-            set(&mut v, "organization", org);
-        }
+    if full && let Some(org) = (w.owner_kind(&s.owner) == crate::state::OwnerKind::Org).then(|| user(w, &s.owner)) {
+        set(&mut v, "organization", org);
     }
     v
 }
@@ -317,11 +315,11 @@ pub(crate) fn issue(w: &World, r: &Repo, i: &Issue) -> Value {
     ] {
         set(&mut v, k, val);
     }
-    if let Some(p) = &i.pull {
-        if let Some(pr) = v.get_mut("pull_request") {
-            replace_in_strings(pr, "/issues/", "/pull/");
-            set(pr, "merged_at", if p.merged { json!(i.closed_at) } else { Value::Null });
-        }
+    if let Some(p) = &i.pull
+        && let Some(pr) = v.get_mut("pull_request")
+    {
+        replace_in_strings(pr, "/issues/", "/pull/");
+        set(pr, "merged_at", if p.merged { json!(i.closed_at) } else { Value::Null });
     }
     v
 }
