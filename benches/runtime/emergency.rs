@@ -1,0 +1,207 @@
+//! Threshold-crossing report to `EmergencyDeclared`, idle and behind a burst of reports.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. Threshold-crossing report -> EmergencyDeclared
+// ---------------------------------------------------------------------------------------------------------------
+
+const EMERGENCY_FLEET: usize = 1_000;
+const EMERGENCY_HIVE: &str = "emergency/queen_1000";
+const EMERGENCY_HIVE_BURST: &str = "emergency/queen_1000_burst";
+const EMERGENCY_RAW: &str = "emergency/raw_ractor";
+const EMERGENCY_RAW_BURST: &str = "emergency/raw_ractor_burst";
+/// At least this many declarations per side go into the percentiles, on an idle queen and behind a burst.
+const DECLARATIONS: usize = 1_000;
+const BURST_DECLARATIONS: usize = 200;
+
+/// What member `i` reports while the fleet sits exactly at the 50 % boundary: the first half healthy.
+fn boundary_verdict(i: usize) -> (u8, bool) {
+    if i < EMERGENCY_FLEET / 2 { (90, true) } else { (40, false) }
+}
+
+/// Lets the runtime's workers run out of work and park before a timed report, on both sides, so each
+/// declaration is measured from an idle runtime as an isolated report would be, not from one still spinning after
+/// the previous iteration. (A pause on purpose, not a wait for something to happen.)
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+struct EmergencyHive {
+    queen: QueenHandle,
+    /// Sorted by member id; `reporters[0]` is the healthy member whose verdict flips.
+    reporters: Vec<Reporter>,
+    commands: Arc<Commands>,
+}
+
+/// A queen with 1,000 idle members that have all reported, half of them healthy: exactly at the 50 % boundary,
+/// not below it. Only the fleet-health trigger can fire (40 is above the critical score, no signals).
+async fn emergency_fixture() -> EmergencyHive {
+    let bus = EventBus::new(1 << 14);
+    let mut sub = bus.subscribe();
+    let builder = Arc::new(IdleBuilder::default());
+    // `clear_after: 1` only shortens the untimed reset between iterations; it plays no part in declaring.
+    let emergency = EmergencyConfig { clear_after: 1, ..EmergencyConfig::default() };
+    let config = QueenConfig { emergency, ..QueenConfig::default() };
+    let members = (0..EMERGENCY_FLEET).map(|i| MemberSpec::pilot(repo_name(i))).collect();
+    let args = QueenArgs::new(bus, config).with_builder(builder.clone()).with_members(members);
+    let queen = Queen::start(args).await.expect("queen starts");
+    let mut started = 0;
+    while started < EMERGENCY_FLEET {
+        if let HiveEvent::MemberStarted { .. } = &*next(&mut sub).await.event {
+            started += 1;
+        }
+    }
+    let mut reporters = std::mem::take(&mut *builder.reporters.lock().unwrap_or_else(PoisonError::into_inner));
+    reporters.sort_by(|a, b| a.member().cmp(b.member()));
+    for (i, reporter) in reporters.iter().enumerate() {
+        let (score, healthy) = boundary_verdict(i);
+        reporter.report(HealthReport::new(score, healthy));
+    }
+    let status = queen.status().await.expect("status");
+    assert!(!status.emergency && (status.fleet.share - 0.5).abs() < f64::EPSILON, "{:?}", status.fleet);
+    EmergencyHive { queen, reporters, commands: builder.commands.clone() }
+}
+
+/// One declaration per iteration: time from casting the report that takes the healthy share below 50 % to
+/// reading `EmergencyDeclared`. With `burst`, the other 999 members report (unchanged verdicts) just before, as in
+/// a cycle, so the crossing report queues behind theirs. Untimed: the member reports healthy again, cycles clear
+/// the emergency, and the bench waits until the queen and every member are idle.
+async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration {
+    let name = if burst { EMERGENCY_HIVE_BURST } else { EMERGENCY_HIVE };
+    let flipper = &fx.reporters[0];
+    let mut sub = fx.queen.subscribe();
+    let mut total = Timings::default();
+    let mut inner = Vec::new();
+    for _ in 0..iters {
+        settle().await;
+        if burst {
+            for (i, reporter) in fx.reporters.iter().enumerate().skip(1) {
+                let (score, healthy) = boundary_verdict(i);
+                reporter.report(HealthReport::new(score, healthy));
+            }
+        }
+        let start = Instant::now();
+        flipper.report(HealthReport::new(40, false));
+        let reported =
+            until(&mut sub, |e| matches!(e, HiveEvent::HealthReported { member, .. } if member == flipper.member()))
+                .await;
+        let declared = until(&mut sub, |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
+        let latency = start.elapsed();
+        total.add(latency);
+        inner.push(since(reported.at, declared.at));
+
+        flipper.report(HealthReport::new(90, true));
+        fx.queen.start_cycle().expect("queen is running");
+        fx.queen.start_cycle().expect("queen is running");
+        until(&mut sub, |e| matches!(e, HiveEvent::EmergencyCleared { .. })).await;
+        fx.queen.status().await.expect("status");
+        fx.commands.until_quiet().await;
+    }
+    assert_eq!(sub.lost(), 0, "the reader lost events");
+    tally(name, |t| t.inner.extend(inner));
+    total.finish(name)
+}
+
+struct EmergencyRaw {
+    actor: ActorRef<(usize, bool)>,
+    declared: broadcast::Sender<()>,
+}
+
+async fn emergency_raw_fixture() -> EmergencyRaw {
+    let (declared, _) = broadcast::channel(16);
+    let (actor, _join) =
+        Actor::spawn(None, Threshold, (EMERGENCY_FLEET, declared.clone())).await.expect("threshold starts");
+    for i in 0..EMERGENCY_FLEET {
+        actor.cast((i, boundary_verdict(i).1)).expect("threshold is alive");
+    }
+    EmergencyRaw { actor, declared }
+}
+
+async fn emergency_raw(fx: &EmergencyRaw, iters: u64, burst: bool) -> Duration {
+    let name = if burst { EMERGENCY_RAW_BURST } else { EMERGENCY_RAW };
+    let mut rx = fx.declared.subscribe();
+    let mut total = Timings::default();
+    for _ in 0..iters {
+        settle().await;
+        if burst {
+            for i in 1..EMERGENCY_FLEET {
+                fx.actor.cast((i, boundary_verdict(i).1)).expect("threshold is alive");
+            }
+        }
+        let start = Instant::now();
+        fx.actor.cast((0, false)).expect("threshold is alive");
+        rx.recv().await.expect("declared");
+        let latency = start.elapsed();
+        total.add(latency);
+        fx.actor.cast((0, true)).expect("threshold is alive");
+    }
+    total.finish(name)
+}
+
+pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
+    let started = Instant::now();
+    let hive = rt.block_on(emergency_fixture());
+    let raw = rt.block_on(emergency_raw_fixture());
+    let mut group = c.benchmark_group("emergency");
+    // Criterion sizes runs by the time it is told was measured, but the untimed reset after each declaration (two
+    // cycles over 1,000 members) costs far more than the timed part. Small targets per function bound the run to a
+    // few hundred declarations (idle) and about a hundred (burst); flat sampling keeps every sample the same size.
+    group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_millis(2));
+    for (burst, raw_target, hive_target) in [(false, 10, 6), (true, 30, 150)] {
+        let suffix = if burst { "_burst" } else { "" };
+        group.measurement_time(Duration::from_millis(raw_target));
+        group.bench_function(format!("raw_ractor{suffix}"), |b| {
+            b.to_async(rt).iter_custom(|iters| emergency_raw(&raw, iters, burst))
+        });
+        group.measurement_time(Duration::from_millis(hive_target));
+        group.bench_function(format!("queen_1000{suffix}"), |b| {
+            b.to_async(rt).iter_custom(|iters| emergency_hive(&hive, iters, burst))
+        });
+    }
+    group.finish();
+    rt.block_on(async {
+        top_up(EMERGENCY_RAW, DECLARATIONS, |n| emergency_raw(&raw, n, false)).await;
+        top_up(EMERGENCY_HIVE, DECLARATIONS, |n| emergency_hive(&hive, n, false)).await;
+        top_up(EMERGENCY_RAW_BURST, BURST_DECLARATIONS, |n| emergency_raw(&raw, n, true)).await;
+        top_up(EMERGENCY_HIVE_BURST, BURST_DECLARATIONS, |n| emergency_hive(&hive, n, true)).await;
+        hive.queen.shutdown().await.expect("queen shuts down");
+        raw.actor.stop_and_wait(None, None).await.expect("threshold stops");
+    });
+
+    for (hive_name, raw_name, what) in [
+        (EMERGENCY_HIVE, EMERGENCY_RAW, "idle queen"),
+        (EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST, "behind 999 reports"),
+    ] {
+        let (hive_all, hive_inner) = tally(hive_name, |t| (t.samples.clone(), t.inner.clone()));
+        let raw_all = tally(raw_name, |t| t.samples.clone());
+        let (Some(h50), Some(h99), Some(r50)) =
+            (percentile(&hive_all, 0.5), percentile(&hive_all, 0.99), percentile(&raw_all, 0.5))
+        else {
+            continue;
+        };
+        println!(
+            "emergency ({what}), crossing report cast -> EmergencyDeclared read: p50 {} p99 {} (n = {}); raw \
+             ractor: p50 {}",
+            us(h50),
+            us(h99),
+            hive_all.len(),
+            us(r50)
+        );
+        if let (Some(i50), Some(i99)) = (percentile(&hive_inner, 0.5), percentile(&hive_inner, 0.99)) {
+            println!(
+                "emergency ({what}), inside the queen (HealthReported.at -> EmergencyDeclared.at): p50 {} p99 {}",
+                us(i50),
+                us(i99)
+            );
+        }
+        println!(
+            "ratio emergency_p50 {}/{} = {:.2}x (goal: hive p99 <= 1 ms) [{}]",
+            short(hive_name),
+            short(raw_name),
+            h50.as_secs_f64() / r50.as_secs_f64(),
+            verdict(h99 <= Duration::from_millis(1))
+        );
+    }
+    wall("emergency", started, &[EMERGENCY_HIVE, EMERGENCY_RAW, EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST]);
+}
