@@ -122,17 +122,7 @@ pub struct ProcessError {
 /// whatever it started.
 pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, ProcessError> {
     let fail = |source| ProcessError { command: spec.display(), cwd: spec.cwd.clone(), source };
-    let mut child = tokio::process::Command::new(&spec.program)
-        .args(&spec.args)
-        .current_dir(&spec.cwd)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(fail)?;
+    let mut child = group_command(&spec.program, &spec.args, &spec.cwd, &spec.env).spawn().map_err(fail)?;
     let pid = child.id();
     let stdout = child.stdout.take().map(|s| tokio::spawn(read_capped(s, spec.output_cap)));
     let stderr = child.stderr.take().map(|s| tokio::spawn(read_capped(s, spec.output_cap)));
@@ -149,6 +139,31 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, ProcessError> {
     let (stdout, out_truncated) = join_reader(stdout).await;
     let (stderr, err_truncated) = join_reader(stderr).await;
     Ok(CommandOutput { code: status.code(), stdout, stderr, truncated: out_truncated || err_truncated, timed_out })
+}
+
+/// A command with piped output and no input, in its own process group (so one signal reaches everything it
+/// starts, and a Ctrl-C meant for hive's terminal does not reach it), killed if its handle is dropped.
+pub(crate) fn group_command<I, S>(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: I,
+    cwd: &Path,
+    env: &[(impl AsRef<std::ffi::OsStr>, impl AsRef<std::ffi::OsStr>)],
+) -> tokio::process::Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command
 }
 
 /// Sends `signal` to the process group led by `pid`. A group that is already gone is fine.

@@ -5,7 +5,7 @@
 //! owner that disappears (an actor that panicked, a runtime shutting down) never leaves an orphan behind.
 //! [`ProcessHandle`] is the cheap, cloneable view that tasks use to wait for the exit or to terminate the process.
 
-use std::{fmt, os::unix::process::ExitStatusExt, process::Stdio, time::Duration};
+use std::{fmt, os::unix::process::ExitStatusExt, time::Duration};
 
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
@@ -130,19 +130,7 @@ impl ServiceProcess {
         };
         let (program, args) =
             spec.argv.split_first().ok_or_else(|| ServiceError::EmptyArgv { service: spec.name.clone() })?;
-        let mut child = tokio::process::Command::new(program)
-            .args(args)
-            .current_dir(&spec.cwd)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own group, so SIGTERM and SIGKILL reach everything it started, and a Ctrl-C meant for hive's
-            // terminal does not hit the service behind the keeper's back.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(fail)?;
+        let mut child = crate::process::group_command(program, args, &spec.cwd, &spec.env).spawn().map_err(fail)?;
         let pid = child.id().ok_or_else(|| fail(std::io::Error::other("the child exited before it had a pid")))?;
         let started = Instant::now();
 
