@@ -37,6 +37,10 @@ mod queen;
 mod signal;
 mod snapshot;
 
+pub mod governance;
+pub mod quote;
+mod redact;
+
 pub use crate::{
     analytics::CycleRecord,
     bus::{Envelope, EventBus, Subscription},
@@ -64,3 +68,5 @@ pub use crate::{
     signal::{Severity, Signal, SignalKind},
     snapshot::write_atomic,
 };
+
+pub use crate::redact::{REDACTED, Redactor};

@@ -4,8 +4,11 @@
 
 mod cycles;
 mod emergency;
+mod governance;
 mod harness;
 mod member;
 mod orch;
+mod quote;
+mod redact;
 mod shutdown;
 mod supervision;
