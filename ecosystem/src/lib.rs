@@ -25,6 +25,7 @@ mod commands;
 mod detect;
 mod error;
 mod execute;
+mod fixer;
 #[cfg(test)]
 mod fixtures;
 mod forge;
@@ -49,6 +50,7 @@ pub use crate::{
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     error::ForgeError,
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
+    fixer::{FixError, FixOutcome, FixRequest, Formatter, format_fix, formatter_for},
     forge::{DynForge, Forge},
     git::{Git, GitError},
     github::{

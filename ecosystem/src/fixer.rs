@@ -1,0 +1,418 @@
+//! Formatting fixes for the autonomy loop: clone a repository, run the formatter it uses, commit the result on a
+//! deterministic branch and push that branch. Opening the pull request is left to the caller.
+//!
+//! Everything runs as argument vectors (never a shell), every value from the request is checked before git sees
+//! it, and the branch is looked up on the remote first, so a fix pushed before a crash is found again instead of
+//! being pushed twice. The temporary clone is removed whatever happens.
+
+mod check;
+mod formatter;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+pub use self::formatter::{Formatter, formatter_for};
+use crate::{
+    GitError,
+    process::{CommandOutput, CommandSpec, ProcessError, run},
+};
+
+/// The identity fix commits are made with.
+const AUTHOR_NAME: &str = "hive";
+/// The e-mail address of [`AUTHOR_NAME`]; `.localhost` cannot belong to anybody.
+const AUTHOR_EMAIL: &str = "hive@users.noreply.localhost";
+/// At most this many lines of a failed formatter's output go into the error.
+const TAIL_LINES: usize = 20;
+/// At most this many bytes of a failed formatter's output go into the error.
+const TAIL_BYTES: usize = 2000;
+
+/// What to fix and where to push it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixRequest {
+    /// The repository: a URL or a local path. Option-like values and remote helpers (`ext::`) are refused.
+    pub clone_url: String,
+    /// The default branch, which is cloned and never pushed to.
+    pub base_branch: String,
+    /// The branch the fix is pushed to, deterministic so a retry finds it (`hive/fix/lint-3fa2c1d0`).
+    pub branch: String,
+    /// The fix commit's message.
+    pub commit_message: String,
+    /// The directory the temporary clone is made in (created when missing); the clone is removed afterwards.
+    pub work_dir: PathBuf,
+    /// The limit for each command (each git command and the formatter).
+    pub timeout: Duration,
+}
+
+impl FixRequest {
+    /// A request with a 10-minute timeout per command.
+    pub fn new(
+        clone_url: impl Into<String>,
+        base_branch: impl Into<String>,
+        branch: impl Into<String>,
+        commit_message: impl Into<String>,
+        work_dir: impl Into<PathBuf>,
+    ) -> FixRequest {
+        FixRequest {
+            clone_url: clone_url.into(),
+            base_branch: base_branch.into(),
+            branch: branch.into(),
+            commit_message: commit_message.into(),
+            work_dir: work_dir.into(),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What [`format_fix`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixOutcome {
+    /// The fix was committed and its branch pushed.
+    Pushed {
+        /// The pushed commit.
+        head_sha: String,
+        /// The formatter's name (`cargo fmt`, `make fmt`).
+        formatter: String,
+        /// The files the fix changed, as paths in the repository.
+        files_changed: Vec<String>,
+        /// Lines added plus lines removed.
+        lines_changed: usize,
+    },
+    /// The branch already exists on the remote (a fix pushed earlier); nothing was cloned or pushed.
+    AlreadyPushed {
+        /// Where the remote branch points.
+        head_sha: String,
+    },
+    /// The formatter ran and changed nothing; nothing was pushed.
+    NothingToFix {
+        /// The formatter's name.
+        formatter: String,
+    },
+    /// hive knows no formatter for this repository; nothing was pushed.
+    NoFormatter,
+}
+
+/// Why a formatting fix could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FixError {
+    /// A branch name that hive will not hand to git.
+    #[error(
+        "invalid {field} name '{value}': {reason}; use letters, digits and '-', '_', '.', '/', such as 'hive/fix/lint-3fa2c1d0'"
+    )]
+    InvalidBranch {
+        /// Which branch: `branch` or `base branch`.
+        field: &'static str,
+        /// The name as given (escaped).
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A clone URL that hive will not hand to git.
+    #[error(
+        "invalid clone url '{value}': {reason}; give an https://, ssh://, git:// or file:// URL, user@host:path, or a local path"
+    )]
+    InvalidCloneUrl {
+        /// The URL as given (escaped).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The commit message is empty.
+    #[error("empty commit message; give the fix commit a message that says what was formatted")]
+    EmptyCommitMessage,
+    /// The temporary clone's directory could not be made.
+    #[error("could not make a temporary clone directory under '{}'; check that it is writable", path.display())]
+    WorkDir {
+        /// The work directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git step failed; the source has git's command and message.
+    #[error("could not {step} for '{url}'")]
+    Git {
+        /// What was being done (`clone`, `push the fix branch`).
+        step: &'static str,
+        /// The repository.
+        url: String,
+        /// git's failure.
+        #[source]
+        source: GitError,
+    },
+    /// The formatter could not be started.
+    #[error("could not start formatter '{formatter}'; is it installed and on PATH?")]
+    FormatterSpawn {
+        /// The formatter's command line.
+        formatter: String,
+        /// The cause.
+        #[source]
+        source: ProcessError,
+    },
+    /// The formatter ran and failed.
+    #[error(
+        "formatter '{formatter}' failed ({}): {output}; run it in a clone of the repository to see why",
+        exit_text(*.code)
+    )]
+    FormatterFailed {
+        /// The formatter's command line.
+        formatter: String,
+        /// Its exit code; `None` when a signal ended it.
+        code: Option<i32>,
+        /// The end of its stderr (of its stdout when stderr was empty).
+        output: String,
+    },
+    /// The formatter did not finish in time; it was killed with everything it started.
+    #[error("formatter '{formatter}' did not finish within {timeout:?}; raise the timeout or format by hand")]
+    FormatterTimedOut {
+        /// The formatter's command line.
+        formatter: String,
+        /// The limit it hit.
+        timeout: Duration,
+    },
+}
+
+fn exit_text(code: Option<i32>) -> String {
+    code.map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"))
+}
+
+/// Clones `req.clone_url` at `req.base_branch`, runs the repository's formatter, and pushes the result as
+/// `req.branch`.
+///
+/// The remote is asked for the branch first: when it is there already, [`FixOutcome::AlreadyPushed`] is returned
+/// without cloning. A push that loses a race against another push of the same branch also ends in `AlreadyPushed`.
+/// Fix commits are authored by `hive`, without hooks or signing.
+pub async fn format_fix(req: &FixRequest) -> Result<FixOutcome, FixError> {
+    check::check_branch("branch", &req.branch)?;
+    check::check_branch("base branch", &req.base_branch)?;
+    if req.commit_message.trim().is_empty() {
+        return Err(FixError::EmptyCommitMessage);
+    }
+    let url = check::check_clone_url(&req.clone_url)?;
+    let here = Path::new(".");
+    let remote_fail = |step| {
+        let url = url.clone();
+        move |source| FixError::Git { step, url, source }
+    };
+    if let Some(head_sha) =
+        remote_branch(here, &url, &req.branch, req.timeout).await.map_err(remote_fail("look up the fix branch"))?
+    {
+        tracing::info!(url, branch = req.branch, head_sha, "fix branch already pushed");
+        return Ok(FixOutcome::AlreadyPushed { head_sha });
+    }
+    let work_fail = |source| FixError::WorkDir { path: req.work_dir.clone(), source };
+    std::fs::create_dir_all(&req.work_dir).map_err(work_fail)?;
+    let tmp = tempfile::Builder::new().prefix("hive-fix-").tempdir_in(&req.work_dir).map_err(work_fail)?;
+    let outcome = fix_in_clone(&tmp.path().join("repo"), &url, req).await;
+    // Deleting a clone is blocking file work; it is done off the async runtime. Dropping `tmp` on an early return
+    // or a cancelled future removes it too.
+    let path = tmp.path().to_path_buf();
+    match tokio::task::spawn_blocking(move || tmp.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(path = %path.display(), %error, "could not remove the temporary clone"),
+        Err(error) => tracing::warn!(path = %path.display(), %error, "removing the temporary clone panicked"),
+    }
+    outcome
+}
+
+/// Everything after the lookup, in a temporary directory `dir` that the caller removes.
+async fn fix_in_clone(dir: &Path, url: &str, req: &FixRequest) -> Result<FixOutcome, FixError> {
+    let fail = |step| {
+        let url = url.to_owned();
+        move |source| FixError::Git { step, url, source }
+    };
+    let parent = dir.parent().unwrap_or(dir);
+    let dir_arg = dir.to_string_lossy();
+    let clone = [
+        "clone",
+        "--quiet",
+        "--depth",
+        "1",
+        "--branch",
+        &req.base_branch,
+        "--single-branch",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--",
+        url,
+        &dir_arg,
+    ];
+    git_ok(parent, &clone, req.timeout).await.map_err(fail("clone the base branch"))?;
+
+    let probe = dir.to_path_buf();
+    let Ok(Some(formatter)) = tokio::task::spawn_blocking(move || Formatter::detect(&probe)).await else {
+        return Ok(FixOutcome::NoFormatter);
+    };
+    run_formatter(dir, &formatter, req.timeout).await?;
+    if git_ok(dir, &["status", "--porcelain"], req.timeout).await.map_err(fail("read the formatted tree"))?.is_empty() {
+        return Ok(FixOutcome::NothingToFix { formatter: formatter.name });
+    }
+
+    git_ok(dir, &["checkout", "--quiet", "-b", &req.branch], req.timeout)
+        .await
+        .map_err(fail("create the fix branch"))?;
+    git_ok(dir, &["add", "--all"], req.timeout).await.map_err(fail("stage the fix"))?;
+    let commit = ["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", &req.commit_message];
+    git_ok(dir, &commit, req.timeout).await.map_err(fail("commit the fix"))?;
+    let numstat = git_ok(dir, &["diff", "--numstat", "-z", "--no-renames", "HEAD~1", "HEAD"], req.timeout)
+        .await
+        .map_err(fail("count the fix's changes"))?;
+    let (files_changed, lines_changed) = parse_numstat(&numstat);
+    let head_sha = git_ok(dir, &["rev-parse", "HEAD"], req.timeout).await.map_err(fail("read the fix commit"))?;
+
+    // No `+`: the push must not replace a branch that appeared since the lookup.
+    let refspec = format!("refs/heads/{0}:refs/heads/{0}", req.branch);
+    let push = git(dir, &["push", "--quiet", "--no-verify", "origin", &refspec], req.timeout)
+        .await
+        .map_err(fail("push the fix branch"))?;
+    if !push.success() {
+        let rejected = failure(dir, &["push", "origin", &refspec], &push);
+        return match remote_branch(dir, url, &req.branch, req.timeout).await {
+            Ok(Some(head_sha)) => {
+                tracing::info!(url, branch = req.branch, head_sha, "fix branch was pushed meanwhile");
+                Ok(FixOutcome::AlreadyPushed { head_sha })
+            }
+            _ => Err(fail("push the fix branch")(rejected)),
+        };
+    }
+    tracing::info!(url, branch = req.branch, head_sha, formatter = formatter.name, lines_changed, "fix pushed");
+    Ok(FixOutcome::Pushed { head_sha, formatter: formatter.name, files_changed, lines_changed })
+}
+
+async fn run_formatter(dir: &Path, formatter: &Formatter, timeout: Duration) -> Result<(), FixError> {
+    let Some((program, args)) = formatter.argv.split_first() else {
+        return Ok(());
+    };
+    let spec = CommandSpec::new(program, args, dir).timeout(timeout);
+    let out =
+        run(&spec).await.map_err(|source| FixError::FormatterSpawn { formatter: formatter.to_string(), source })?;
+    if out.timed_out {
+        return Err(FixError::FormatterTimedOut { formatter: formatter.to_string(), timeout });
+    }
+    if !out.success() {
+        let stderr = out.stderr_text();
+        let text = if stderr.trim().is_empty() { out.stdout_text() } else { stderr };
+        return Err(FixError::FormatterFailed {
+            formatter: formatter.to_string(),
+            code: out.code,
+            output: tail(&text),
+        });
+    }
+    Ok(())
+}
+
+/// The commit `branch` points to on the remote, or `None` when it has no such branch.
+async fn remote_branch(cwd: &Path, url: &str, branch: &str, timeout: Duration) -> Result<Option<String>, GitError> {
+    let wanted = format!("refs/heads/{branch}");
+    let listing = git_ok(cwd, &["ls-remote", "--heads", "--", url, &wanted], timeout).await?;
+    // ls-remote matches patterns by their tail, so `refs/heads/a/refs/heads/x` would match too.
+    Ok(listing
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .find(|(_, name)| *name == wanted)
+        .map(|(sha, _)| sha.to_owned()))
+}
+
+/// Files and changed lines from `git diff --numstat -z --no-renames` (binary files count no lines).
+fn parse_numstat(text: &str) -> (Vec<String>, usize) {
+    let mut files = Vec::new();
+    let mut lines = 0;
+    for record in text.split('\0').filter(|r| !r.is_empty()) {
+        let mut fields = record.splitn(3, '\t');
+        let (Some(added), Some(removed), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        lines += added.parse::<usize>().unwrap_or(0) + removed.parse::<usize>().unwrap_or(0);
+        files.push(path.to_owned());
+    }
+    (files, lines)
+}
+
+/// The last [`TAIL_LINES`] lines of `text`, at most [`TAIL_BYTES`] bytes of them, trimmed.
+fn tail(text: &str) -> String {
+    let text = text.trim();
+    let from_lines = text.rmatch_indices('\n').nth(TAIL_LINES - 1).map_or(0, |(at, _)| at + 1);
+    let mut from = from_lines.max(text.len().saturating_sub(TAIL_BYTES));
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    text[from..].trim().to_owned()
+}
+
+/// `git args...` in `dir`, whatever its exit code.
+///
+/// Nothing may prompt: no terminal prompt, no askpass program (an empty `GIT_ASKPASS` also stops git from falling
+/// back to `SSH_ASKPASS`), ssh in batch mode, no credential manager dialogue. Hooks never run, remote helpers are
+/// off, and the identity is fixed in the environment too, which wins over `-c user.name` if the caller's
+/// environment sets one.
+async fn git(dir: &Path, args: &[&str], timeout: Duration) -> Result<CommandOutput, GitError> {
+    let config = [
+        "-c",
+        "protocol.ext.allow=never",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "core.sshCommand=ssh -o BatchMode=yes",
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "user.name=hive",
+        "-c",
+        "user.email=hive@users.noreply.localhost",
+    ];
+    let spec = CommandSpec::new("git", config.iter().chain(args), dir)
+        .timeout(timeout)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "")
+        .env("SSH_ASKPASS", "")
+        .env("GCM_INTERACTIVE", "never")
+        .env("GIT_PAGER", "cat")
+        .env("LC_ALL", "C")
+        .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
+        .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
+        .env("GIT_COMMITTER_NAME", AUTHOR_NAME)
+        .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL);
+    run(&spec).await.map_err(GitError::Spawn)
+}
+
+/// `git args...` in `dir`; stdout trimmed at the end, or the failure with git's message.
+async fn git_ok(dir: &Path, args: &[&str], timeout: Duration) -> Result<String, GitError> {
+    let out = git(dir, args, timeout).await?;
+    if out.success() {
+        return Ok(out.stdout_text().trim_end().to_owned());
+    }
+    Err(failure(dir, args, &out))
+}
+
+fn failure(dir: &Path, args: &[&str], out: &CommandOutput) -> GitError {
+    GitError::Failed {
+        dir: dir.to_path_buf(),
+        args: args.join(" "),
+        code: out.code,
+        stderr: if out.timed_out { "timed out".to_owned() } else { tail(&out.stderr_text()) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numstat_counts_text_lines_and_lists_every_file() {
+        let (files, lines) = parse_numstat("3\t1\tsrc/main.rs\0-\t-\tlogo.png\x000\t2\tdir with space/a\tb.rs\0");
+        assert_eq!(files, ["src/main.rs", "logo.png", "dir with space/a\tb.rs"]);
+        assert_eq!(lines, 6);
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines_within_the_byte_limit() {
+        let many: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let kept = tail(&many);
+        assert!(kept.starts_with("line 80\n") && kept.ends_with("line 99"), "{kept}");
+        let long = "é".repeat(3000);
+        assert!(tail(&long).len() <= TAIL_BYTES);
+        assert_eq!(exit_text(Some(3)), "exit 3");
+    }
+}

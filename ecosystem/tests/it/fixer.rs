@@ -1,0 +1,310 @@
+//! Formatting fixes end to end: real git with bare remotes made at test time, the real `cargo fmt`, a Makefile
+//! formatter, a push race, hostile input refused before anything runs, and the formatter table.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use hive_ecosystem::{FixError, FixOutcome, FixRequest, format_fix, formatter_for};
+
+const CARGO_TOML: &str = "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+const UGLY_MAIN: &str = "fn main(){let x=1;\nprintln!(\"{}\",x);}\n";
+const PRETTY_MAIN: &str = "fn main() {\n    let x = 1;\n    println!(\"{}\", x);\n}\n";
+
+/// Runs `git args...` in `dir` with a fixed identity, independent of the machine's configuration; returns stdout.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Tester")
+        .env("GIT_AUTHOR_EMAIL", "tester@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Tester")
+        .env("GIT_COMMITTER_EMAIL", "tester@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?} failed in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+}
+
+/// A temporary directory with a bare remote `remote.git` whose `main` holds `files`, and an empty `work` path.
+struct Fixture {
+    tmp: tempfile::TempDir,
+    remote: PathBuf,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Fixture {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let seed = tmp.path().join("seed");
+        write_files(&seed, files);
+        git(&seed, &["init", "-q", "-b", "main"]);
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["commit", "-q", "--allow-empty", "-m", "initial"]);
+        let remote = tmp.path().join("remote.git");
+        git(tmp.path(), &["init", "-q", "--bare", "-b", "main", "remote.git"]);
+        git(&seed, &["push", "-q", remote.to_str().expect("utf-8 path"), "main"]);
+        Fixture { tmp, remote }
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        self.tmp.path().join("work")
+    }
+
+    fn request(&self, branch: &str) -> FixRequest {
+        let mut req = FixRequest::new(
+            self.remote.to_str().expect("utf-8 path"),
+            "main",
+            branch,
+            "style: apply the formatter",
+            self.work_dir(),
+        );
+        req.timeout = Duration::from_secs(120);
+        req
+    }
+
+    /// Where `branch` points on the remote, if it exists.
+    fn branch(&self, branch: &str) -> Option<String> {
+        let out = Command::new("git")
+            .args(["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")])
+            .current_dir(&self.remote)
+            .output()
+            .expect("git runs");
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    fn show(&self, rev: &str, path: &str) -> String {
+        git(&self.remote, &["show", &format!("{rev}:{path}")]) + "\n"
+    }
+
+    fn branches(&self) -> String {
+        git(&self.remote, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"])
+    }
+
+    /// Whether the work directory holds nothing (or was never made).
+    fn work_dir_is_clean(&self) -> bool {
+        std::fs::read_dir(self.work_dir()).map_or(true, |mut entries| entries.next().is_none())
+    }
+}
+
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, contents) in files {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a file has a parent")).expect("create dirs");
+        std::fs::write(&path, contents).expect("write fixture file");
+    }
+}
+
+#[tokio::test]
+async fn cargo_fmt_fix_is_pushed_once() {
+    let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", UGLY_MAIN)]);
+    let base = fx.branch("main").expect("main exists");
+    let req = fx.request("hive/fix/lint-3fa2c1d0");
+
+    let outcome = format_fix(&req).await.expect("the fix is pushed");
+    let FixOutcome::Pushed { head_sha, formatter, files_changed, lines_changed } = outcome else {
+        panic!("expected a push, got {outcome:?}");
+    };
+    assert_eq!(formatter, "cargo fmt");
+    assert_eq!(files_changed, ["src/main.rs"]);
+    assert!(lines_changed > 0);
+    assert_eq!(fx.branch("hive/fix/lint-3fa2c1d0").as_deref(), Some(head_sha.as_str()));
+    assert_eq!(fx.show("hive/fix/lint-3fa2c1d0", "src/main.rs"), PRETTY_MAIN);
+    assert_eq!(fx.branch("main").as_deref(), Some(base.as_str()), "the base branch is never pushed to");
+    assert_eq!(fx.show("main", "src/main.rs"), UGLY_MAIN);
+    let who = git(&fx.remote, &["log", "-1", "--format=%an <%ae>|%cn|%P|%s", "hive/fix/lint-3fa2c1d0"]);
+    assert_eq!(who, format!("hive <hive@users.noreply.localhost>|hive|{base}|style: apply the formatter"));
+    assert!(fx.work_dir_is_clean());
+
+    let before = fx.branches();
+    let again = format_fix(&req).await.expect("the second call succeeds");
+    assert_eq!(again, FixOutcome::AlreadyPushed { head_sha });
+    assert_eq!(fx.branches(), before, "no new commit or branch");
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
+async fn formatted_repository_has_nothing_to_fix() {
+    let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", PRETTY_MAIN)]);
+    let outcome = format_fix(&fx.request("hive/fix/lint-1")).await.expect("the check runs");
+    assert_eq!(outcome, FixOutcome::NothingToFix { formatter: "cargo fmt".to_owned() });
+    assert_eq!(fx.branch("hive/fix/lint-1"), None);
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
+async fn repository_without_a_known_formatter_gets_no_fix() {
+    let fx = Fixture::new(&[("README.md", "# notes\n"), ("notes.txt", "a   b\n")]);
+    let outcome = format_fix(&fx.request("hive/fix/lint-2")).await.expect("the check runs");
+    assert_eq!(outcome, FixOutcome::NoFormatter);
+    assert_eq!(fx.branch("hive/fix/lint-2"), None);
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
+async fn makefile_fmt_target_is_preferred_over_cargo() {
+    let fx = Fixture::new(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("src/main.rs", UGLY_MAIN),
+        ("Makefile", "build:\n\tcargo build\n\nfmt:\n\tsed -i 's/colour/color/' notes.txt\n"),
+        ("notes.txt", "one colour\ntwo\n"),
+    ]);
+    let outcome = format_fix(&fx.request("hive/fix/make")).await.expect("the fix is pushed");
+    let FixOutcome::Pushed { formatter, files_changed, lines_changed, .. } = outcome else {
+        panic!("expected a push, got {outcome:?}");
+    };
+    assert_eq!(formatter, "make fmt");
+    assert_eq!(files_changed, ["notes.txt"]);
+    assert_eq!(lines_changed, 2);
+    assert_eq!(fx.show("hive/fix/make", "notes.txt"), "one color\ntwo\n");
+    assert_eq!(fx.show("hive/fix/make", "src/main.rs"), UGLY_MAIN, "cargo fmt did not run");
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
+async fn failing_formatter_is_an_error_with_its_stderr() {
+    let fx = Fixture::new(&[("Makefile", "fmt:\n\t@echo 'notes.txt:3: unbalanced quote' >&2; exit 3\n")]);
+    let err = format_fix(&fx.request("hive/fix/broken")).await.expect_err("the formatter fails");
+    assert!(matches!(err, FixError::FormatterFailed { code: Some(_), .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("make fmt") && message.contains("notes.txt:3: unbalanced quote"), "{message}");
+    assert_eq!(fx.branch("hive/fix/broken"), None);
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
+async fn branch_pushed_during_the_fix_is_reported_as_already_pushed() {
+    // The formatter itself pushes a different commit to the fix branch after the lookup, as a concurrent fixer
+    // would; the fix's own push is then rejected as a non-fast-forward.
+    let race = "fmt:\n\tsed -i 's/colour/color/' notes.txt\n\tgit push -q origin \
+                $$(git -c user.name=other -c user.email=other@example.invalid commit-tree -p HEAD -m other \
+                HEAD^{tree}):refs/heads/hive/fix/race\n";
+    let fx = Fixture::new(&[("Makefile", race), ("notes.txt", "colour\n")]);
+    let outcome = format_fix(&fx.request("hive/fix/race")).await.expect("the race is not an error");
+    let other = fx.branch("hive/fix/race").expect("the other push landed");
+    assert_eq!(outcome, FixOutcome::AlreadyPushed { head_sha: other.clone() });
+    assert_eq!(git(&fx.remote, &["log", "-1", "--format=%an", &other]), "other", "the other push was kept");
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
+async fn hostile_branch_names_are_refused_before_anything_runs() {
+    let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", UGLY_MAIN)]);
+    let before = fx.branches();
+    for bad in ["../x", "-x", "a b", "x;rm -rf /", "$(id)", "a..b", "x@{1}", "x.lock", "a//b", "a\u{1b}b"] {
+        let err = format_fix(&fx.request(bad)).await.expect_err("refused");
+        assert!(matches!(err, FixError::InvalidBranch { field: "branch", .. }), "{bad:?}: {err:?}");
+        let mut req = fx.request("hive/fix/ok");
+        req.base_branch = bad.to_owned();
+        let err = format_fix(&req).await.expect_err("refused");
+        assert!(matches!(err, FixError::InvalidBranch { field: "base branch", .. }), "{bad:?}: {err:?}");
+    }
+    assert!(!fx.work_dir().exists(), "nothing was cloned");
+    assert_eq!(fx.branches(), before);
+}
+
+#[tokio::test]
+async fn hostile_clone_urls_are_refused() {
+    let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", UGLY_MAIN)]);
+    let marker = fx.tmp.path().join("pwned");
+    let marker = marker.to_str().expect("utf-8 path");
+    for bad in [format!("--upload-pack=touch {marker}"), format!("ext::sh -c touch% {marker}"), "-x".to_owned()] {
+        let mut req = fx.request("hive/fix/url");
+        req.clone_url = bad.clone();
+        let err = format_fix(&req).await.expect_err("refused");
+        assert!(matches!(err, FixError::InvalidCloneUrl { .. }), "{bad:?}: {err:?}");
+        assert!(err.to_string().starts_with("invalid clone url '"), "{err}");
+    }
+    assert!(!Path::new(marker).exists(), "no command ran");
+    assert!(!fx.work_dir().exists(), "nothing was cloned");
+}
+
+#[tokio::test]
+async fn unreachable_remote_is_a_git_error() {
+    let fx = Fixture::new(&[("README.md", "x\n")]);
+    let mut req = fx.request("hive/fix/lost");
+    req.clone_url = fx.tmp.path().join("missing.git").to_str().expect("utf-8 path").to_owned();
+    let err = format_fix(&req).await.expect_err("no such remote");
+    assert!(matches!(err, FixError::Git { .. }), "{err:?}");
+    assert!(fx.work_dir_is_clean());
+}
+
+/// What a table case is about, the files it writes, and the argument vector expected (joined with spaces).
+type Case = (&'static str, Vec<(&'static str, String)>, Option<&'static str>);
+
+#[test]
+fn formatter_table() {
+    let pkg = |scripts: &str, dev: &str| {
+        format!(r#"{{"name": "web", "scripts": {{{scripts}}}, "devDependencies": {{{dev}}}}}"#)
+    };
+    let cases: Vec<Case> = vec![
+        (
+            "just recipe",
+            vec![("justfile", "fmt:\n    cargo fmt\n".into()), ("Cargo.toml", CARGO_TOML.into())],
+            Some("just fmt"),
+        ),
+        (
+            "make target over python",
+            vec![("Makefile", "format:\n\tblack .\n".into()), ("pyproject.toml", "[tool.black]\n".into())],
+            Some("make format"),
+        ),
+        (
+            "npm script over prettier",
+            vec![("package.json", pkg(r#""lint:fix": "eslint --fix .""#, r#""prettier": "^3""#))],
+            Some("npm run lint:fix"),
+        ),
+        ("fmt over lint:fix", vec![("package.json", pkg(r#""lint:fix": "x", "fmt": "y""#, ""))], Some("npm run fmt")),
+        (
+            "format:fix over lint:fix",
+            vec![("package.json", pkg(r#""lint:fix": "x", "format:fix": "y""#, ""))],
+            Some("npm run format:fix"),
+        ),
+        (
+            "pnpm script",
+            vec![("package.json", pkg(r#""format": "prettier -w .""#, "")), ("pnpm-lock.yaml", String::new())],
+            Some("pnpm run format"),
+        ),
+        (
+            "make without a format target",
+            vec![("Makefile", "build:\n\tcargo build\n".into()), ("Cargo.toml", CARGO_TOML.into())],
+            Some("cargo fmt --all"),
+        ),
+        ("go", vec![("go.mod", "module example.com/x\n\ngo 1.22\n".into())], Some("gofmt -w .")),
+        (
+            "ruff before black",
+            vec![("pyproject.toml", "[tool.black]\n[tool.ruff]\nline-length = 100\n".into())],
+            Some("ruff format ."),
+        ),
+        ("black", vec![("pyproject.toml", "[project]\nname = \"x\"\n\n[tool.black]\n".into())], Some("black .")),
+        ("python without a formatter", vec![("pyproject.toml", "[project]\nname = \"blacklist\"\n".into())], None),
+        (
+            "prettier",
+            vec![("package.json", pkg(r#""build": "tsc""#, r#""prettier": "^3""#))],
+            Some("npx --no-install prettier --write ."),
+        ),
+        ("package.json without prettier", vec![("package.json", pkg(r#""test": "node --test""#, ""))], None),
+        ("hostile script name", vec![("package.json", pkg(r#""-fmt": "x""#, ""))], None),
+        ("nothing known", vec![("README.md", "# x\n".into())], None),
+    ];
+    for (what, files, expected) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+        write_files(dir.path(), &files);
+        let got = formatter_for(dir.path());
+        assert_eq!(got.as_ref().map(|(_, argv)| argv.join(" ")).as_deref(), expected, "{what}");
+        if let Some((name, argv)) = got {
+            let expected_name = match argv[0].as_str() {
+                "cargo" => "cargo fmt",
+                "gofmt" => "gofmt",
+                "ruff" => "ruff format",
+                "black" => "black",
+                "npx" => "prettier",
+                _ => expected.expect("some"),
+            };
+            assert_eq!(name, expected_name, "{what}");
+        }
+    }
+}
