@@ -51,6 +51,7 @@ fn stage_incident(
                 job: "build".to_owned(),
                 step: Some("install toolchain".to_owned()),
                 class: FailureClass::Build,
+                run: None,
             };
             forge.set_ci(&repo, CiStatus::failing(vec![failure]))?;
             broken.push(repo);

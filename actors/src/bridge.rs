@@ -47,6 +47,7 @@ mod tests {
                 job: "lint".into(),
                 step: Some("fmt".into()),
                 class: FailureClass::Lint,
+                run: None,
             }]),
             open_issues: vec![
                 IssueSummary { number: 1, title: "Crash on start".into(), labels: vec![] },

@@ -30,12 +30,14 @@
 //! # });
 //! ```
 
+mod autonomy;
 mod bridge;
 mod members;
 mod pilot;
 mod service;
 
 pub use crate::{
+    autonomy::{AutonomyConfig, AutonomyError, CycleReport, HIVE_LABEL, NEEDS_HUMAN_LABEL, Steward, is_valid_owner},
     bridge::signals_of,
     members::Members,
     pilot::{PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},

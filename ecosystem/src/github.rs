@@ -25,6 +25,7 @@ mod budget;
 mod client;
 mod error;
 mod graphql;
+mod lookup;
 mod models;
 mod read;
 #[cfg(test)]
@@ -33,6 +34,7 @@ mod writes;
 
 pub use budget::{Budget, DEFAULT_MAX_IN_FLIGHT, RequestKind, WRITE_GAP, WRITES_PER_MINUTE};
 pub use error::{GitHubError, MISSING_TOKEN};
+pub use lookup::{IssueComment, IssueDetail, PullDetail, RunDetail};
 pub use writes::{CheckRun, CombinedStatus, CreatedIssue, IssueChange, MergeResult, PullRequest};
 
 use client::Client;

@@ -55,8 +55,8 @@ pub use crate::{
     git::{Git, GitError},
     github::{
         Budget, CheckRun, CombinedStatus, CreatedIssue, DEFAULT_API_URL, GitHubAuth, GitHubConfig, GitHubError,
-        GitHubForge, IssueChange, MISSING_TOKEN, MergeResult, PullRequest, RepoFilter, RequestKind, Secret, Target,
-        WRITE_GAP, WRITES_PER_MINUTE,
+        GitHubForge, IssueChange, IssueComment, IssueDetail, MISSING_TOKEN, MergeResult, PullDetail, PullRequest,
+        RepoFilter, RequestKind, RunDetail, Secret, Target, WRITE_GAP, WRITES_PER_MINUTE,
     },
     graph::{
         DependencyGraph, Edge, GraphRepo, RepoOutcome, RepoRun, StepOutput, WaveTask, WavesReport,
@@ -74,6 +74,6 @@ pub use crate::{
     sim::{Fault, SimForge, SimRepo},
     snapshot::{
         Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
-        RepoSnapshot, Upstream,
+        RepoSnapshot, RunRef, Upstream,
     },
 };

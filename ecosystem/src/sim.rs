@@ -328,6 +328,7 @@ impl SimForge {
                         job: "build".to_owned(),
                         step: Some("cargo build".to_owned()),
                         class: FailureClass::Build,
+                        run: None,
                     }),
                     (true, false) => repo.with_failure(distinct_failure(i)),
                 }
@@ -528,6 +529,7 @@ fn test_failure(job: &str) -> CiFailure {
         job: job.to_owned(),
         step: Some("cargo test".to_owned()),
         class: FailureClass::Test,
+        run: None,
     }
 }
 
@@ -538,7 +540,13 @@ fn distinct_failure(index: usize) -> CiFailure {
         1 => ("build", "cargo build", FailureClass::Build),
         _ => ("lint", "cargo clippy", FailureClass::Lint),
     };
-    CiFailure { workflow: "ci".to_owned(), job: format!("{job}-{index}"), step: Some(step.to_owned()), class }
+    CiFailure {
+        workflow: "ci".to_owned(),
+        job: format!("{job}-{index}"),
+        step: Some(step.to_owned()),
+        class,
+        run: None,
+    }
 }
 
 /// Everyday issues; none of them counts as critical for health scoring.

@@ -52,6 +52,9 @@ pub struct GitHubFacts {
     pub open_pull_requests: u64,
     /// When the oldest open pull request was opened.
     pub oldest_open_pull_request_at: Option<SystemTime>,
+    /// Where the repository's git data is cloned from.
+    #[serde(default)]
+    pub clone_url: Option<String>,
 }
 
 /// Git facts of a local checkout, as the local workspace forge reads them.
@@ -133,6 +136,22 @@ pub struct CiFailure {
     pub step: Option<String>,
     /// What kind of failure this looks like.
     pub class: FailureClass,
+    /// The run the job belongs to, when the forge has runs (GitHub): what a re-run or an issue points at.
+    #[serde(default)]
+    pub run: Option<RunRef>,
+}
+
+/// A CI run as the autonomy loop addresses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// The run's id.
+    pub id: u64,
+    /// 1 for the first attempt, one more per re-run.
+    pub attempt: u32,
+    /// The commit the run tested.
+    pub head_sha: String,
+    /// Where a human sees the run.
+    pub url: String,
 }
 
 impl CiFailure {

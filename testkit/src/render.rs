@@ -130,6 +130,14 @@ pub(crate) fn repo(w: &World, r: &Repo, full: bool) -> Value {
         ("private", json!(s.private)),
         ("visibility", json!(if s.private { "private" } else { "public" })),
         ("html_url", json!(format!("https://github.com/{full_name}"))),
+        (
+            "clone_url",
+            json!(
+                s.git_dir
+                    .as_ref()
+                    .map_or_else(|| format!("https://github.com/{full_name}.git"), |dir| dir.display().to_string())
+            ),
+        ),
         ("fork", json!(s.fork)),
         ("archived", json!(s.archived)),
         ("disabled", json!(false)),
@@ -179,7 +187,7 @@ pub(crate) fn run(w: &World, r: &Repo, run: &Run) -> Value {
         ("status", json!(s.status)),
         ("conclusion", json!(s.conclusion)),
         ("run_number", json!(run.number)),
-        ("run_attempt", json!(1)),
+        ("run_attempt", json!(s.run_attempt)),
         ("created_at", json!(run.created_at)),
         ("updated_at", json!(run.created_at)),
         ("run_started_at", json!(run.created_at)),
@@ -242,7 +250,7 @@ pub(crate) fn job(w: &World, r: &Repo, run: &Run, index: usize) -> Value {
         ("run_url", json!(format!("{}/repos/{full_name}/actions/runs/{}", w.base_url, run.id))),
         ("url", json!(format!("{}/repos/{full_name}/actions/jobs/{id}", w.base_url))),
         ("html_url", json!(format!("https://github.com/{full_name}/actions/runs/{}/job/{id}", run.id))),
-        ("run_attempt", json!(1)),
+        ("run_attempt", json!(run.spec.run_attempt)),
         ("name", json!(spec.name)),
         ("workflow_name", json!(run.spec.workflow_name)),
         ("head_branch", json!(run.spec.head_branch)),

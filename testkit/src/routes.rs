@@ -75,6 +75,13 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
             Reply::json(StatusCode::OK, render::repo(w, repo, true))
         }
         (Method::GET, ["repos", o, r, "actions", "runs"]) => list_runs(w, ctx, o, r),
+        (Method::GET, ["repos", o, r, "actions", "runs", id]) => {
+            let Some(repo) = w.repo(o, r) else { return Reply::not_found() };
+            match repo.runs.iter().find(|run| id.parse() == Ok(run.id)) {
+                Some(run) => Reply::json(StatusCode::OK, render::run(w, repo, run)),
+                None => Reply::not_found(),
+            }
+        }
         (Method::GET, ["repos", o, r, "actions", "runs", id, "jobs"]) => list_jobs(w, ctx, o, r, id),
         (Method::GET, ["repos", o, r, "issues"]) => list_issues(w, ctx, o, r),
         (Method::GET, ["repos", o, r, "issues", n]) => {

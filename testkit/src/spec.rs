@@ -34,6 +34,9 @@ pub struct RepoSpec {
     pub pushed_at: String,
     /// Whether `SECURITY.md` exists on the default branch.
     pub has_security_md: bool,
+    /// A bare git repository that holds this repository's git data: it is the `clone_url`, and branches pushed to
+    /// it exist for the API (as pushes to GitHub do), so a client can clone, push and then open a pull request.
+    pub git_dir: Option<std::path::PathBuf>,
 }
 
 impl RepoSpec {
@@ -53,7 +56,13 @@ impl RepoSpec {
             license: None,
             pushed_at: hive_support::rfc3339(SystemTime::now() - std::time::Duration::from_secs(60)),
             has_security_md: false,
+            git_dir: None,
         }
+    }
+    /// Backs the repository with a bare git repository (see [`RepoSpec::git_dir`]).
+    pub fn git_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.git_dir = Some(dir.into());
+        self
     }
     /// Sets `private`.
     pub fn private(mut self, v: bool) -> Self {
@@ -132,6 +141,8 @@ pub struct RunSpec {
     pub conclusion: Option<String>,
     /// The run's jobs.
     pub jobs: Vec<JobSpec>,
+    /// Which attempt this is: 1, then one more for each re-run.
+    pub run_attempt: u32,
 }
 
 impl RunSpec {
@@ -144,6 +155,7 @@ impl RunSpec {
             status: "completed".to_owned(),
             conclusion: Some("success".to_owned()),
             jobs: Vec::new(),
+            run_attempt: 1,
         }
     }
     /// Sets the branch (`None` for GitHub's null `head_branch`).

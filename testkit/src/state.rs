@@ -258,6 +258,32 @@ impl EmulatorState {
         id
     }
 
+    /// Finishes the current attempt of a run (after a re-run): `completed` with `conclusion`, and every job and step
+    /// without a conclusion gets it too. Returns whether the run exists.
+    pub fn complete_run(&self, owner: &str, repo: &str, run_id: u64, conclusion: &str) -> bool {
+        let mut w = self.world();
+        let Some(run) = w.repo_mut(owner, repo).and_then(|r| r.runs.iter_mut().find(|run| run.id == run_id)) else {
+            return false;
+        };
+        run.spec.status = "completed".to_owned();
+        run.spec.conclusion = Some(conclusion.to_owned());
+        for job in run.spec.jobs.iter_mut().filter(|j| j.conclusion.is_none()) {
+            job.status = "completed".to_owned();
+            job.conclusion = Some(conclusion.to_owned());
+            for step in job.steps.iter_mut().filter(|s| s.conclusion.is_none()) {
+                step.status = "completed".to_owned();
+                step.conclusion = Some(conclusion.to_owned());
+            }
+        }
+        true
+    }
+
+    /// A run as it stands now (its attempt, status and conclusion change with re-runs).
+    pub fn run(&self, owner: &str, repo: &str, run_id: u64) -> Option<RunSpec> {
+        let w = self.world();
+        w.repo(owner, repo)?.runs.iter().find(|run| run.id == run_id).map(|run| run.spec.clone())
+    }
+
     /// Adds an issue and returns its number (0 for an unknown repository).
     pub fn add_issue(&self, owner: &str, repo: &str, issue: IssueSpec) -> u64 {
         let mut w = self.world();

@@ -67,6 +67,7 @@ fn parse(value: &Value) -> Option<RepoJson> {
         key: l.get("key").and_then(Value::as_str).map(str::to_owned),
     });
     Some(RepoJson {
+        clone_url: text("url").map(|url| format!("{url}.git")),
         full_name: text("nameWithOwner")?,
         archived: flag("isArchived"),
         disabled: flag("isDisabled"),

@@ -35,6 +35,8 @@ pub(crate) struct RepoJson {
     pub subscribers_count: Option<u64>,
     #[serde(default)]
     pub license: Option<LicenseJson>,
+    #[serde(default)]
+    pub clone_url: Option<String>,
 }
 
 /// A repository's license.
@@ -57,6 +59,14 @@ pub(crate) struct RunsJson {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RunJson {
     pub id: u64,
+    #[serde(default)]
+    pub run_attempt: Option<u32>,
+    #[serde(default)]
+    pub head_sha: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]

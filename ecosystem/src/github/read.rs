@@ -68,6 +68,7 @@ pub(crate) async fn snapshot(forge: &GitHubForge, repo: &RepoId, now: SystemTime
             forks: meta.forks_count,
             watchers: meta.subscribers_count,
             license: meta.license.and_then(|l| l.spdx_id.filter(|id| id != "NOASSERTION").or(l.key)),
+            clone_url: meta.clone_url,
             ..facts
         }),
     })
@@ -102,16 +103,28 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus
         let jobs: JobsJson =
             get(forge, &repo_path(repo, &format!("/actions/runs/{}/jobs?filter=latest&per_page=100", run.id))).await?;
         let before = failures.len();
+        let run_ref = Some(crate::RunRef {
+            id: run.id,
+            attempt: run.run_attempt.unwrap_or(1),
+            head_sha: run.head_sha.clone().unwrap_or_default(),
+            url: run.html_url.clone().unwrap_or_default(),
+        });
         for job in jobs.jobs.iter().filter(|job| models::is_failure(job.conclusion.as_deref())) {
             let step =
                 job.steps.iter().find(|step| models::is_failure(step.conclusion.as_deref())).map(|s| s.name.clone());
             let class = models::classify(&job.name, step.as_deref(), job.conclusion.as_deref());
-            failures.push(CiFailure { workflow: workflow.clone(), job: job.name.clone(), step, class });
+            failures.push(CiFailure {
+                workflow: workflow.clone(),
+                job: job.name.clone(),
+                step,
+                class,
+                run: run_ref.clone(),
+            });
         }
         if failures.len() == before {
             // A run that failed before any job ran (a broken workflow file, no runner).
             let class = models::classify("run", None, run.conclusion.as_deref());
-            failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class });
+            failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class, run: run_ref });
         }
     }
     Ok(if failed { CiStatus::failing(failures) } else { CiStatus::green() })

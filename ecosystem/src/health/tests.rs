@@ -49,7 +49,7 @@ fn issue(number: u64, title: &str, labels: &[&str]) -> IssueSummary {
 }
 
 fn failure(job: &str) -> CiFailure {
-    CiFailure { workflow: "ci".to_owned(), job: job.to_owned(), step: None, class: FailureClass::Test }
+    CiFailure { workflow: "ci".to_owned(), job: job.to_owned(), step: None, class: FailureClass::Test, run: None }
 }
 
 #[track_caller]

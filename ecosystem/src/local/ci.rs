@@ -70,6 +70,7 @@ impl CiRun {
             job: job.clone(),
             step: Some(step),
             class,
+            run: None,
         };
         match &self.outcome {
             Outcome::NoTestCommand | Outcome::Unavailable { .. } => {

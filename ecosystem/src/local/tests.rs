@@ -181,6 +181,7 @@ async fn local_ci_passes_fails_and_runs_on_a_clean_worktree() {
         job: "make:test".into(),
         step: Some("make: *** [Makefile:9: test] Error 1".into()),
         class: FailureClass::Test,
+        run: None,
     };
     assert_eq!(snapshot.ci, CiStatus::failing(vec![expected]));
     assert!(snapshot.local.expect("facts").dirty);

@@ -10,7 +10,7 @@ fn id(name: &str) -> RepoId {
 }
 
 fn failure(job: &str) -> CiFailure {
-    CiFailure { workflow: "ci".to_owned(), job: job.to_owned(), step: None, class: FailureClass::Lint }
+    CiFailure { workflow: "ci".to_owned(), job: job.to_owned(), step: None, class: FailureClass::Lint, run: None }
 }
 
 async fn ci_states(forge: &SimForge, repo: &RepoId, reads: usize) -> Vec<CiState> {

@@ -131,7 +131,13 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
                 return Reply::unprocessable("Validation Failed");
             };
             let head = head.rsplit(':').next().unwrap_or(head).to_owned();
-            let Some(repo) = w.repo(&o, &r) else { return Reply::not_found() };
+            let Some(repo) = w.repo_mut(&o, &r) else { return Reply::not_found() };
+            // A branch pushed over git exists for the API from then on, as on GitHub.
+            if !repo.branches.contains_key(&head)
+                && let Some(sha) = repo.spec.git_dir.as_deref().and_then(|dir| git_branch_sha(dir, &head))
+            {
+                repo.branches.insert(head.clone(), sha);
+            }
             if !repo.branches.contains_key(&head) || !repo.branches.contains_key(base) {
                 return Reply::unprocessable("Validation Failed");
             }
@@ -232,8 +238,28 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
         }
         (Method::POST, ["actions", "runs", id, "rerun-failed-jobs"]) => {
             let Some(repo) = w.repo_mut(&o, &r) else { return Reply::not_found() };
-            let Some(run) = repo.runs.iter().find(|run| id.parse() == Ok(run.id)) else { return Reply::not_found() };
-            // The emulator records the request and leaves the run as it was, so tests see exactly what they set up.
+            // As on GitHub, the run keeps its id and starts a new attempt: queued, its failed jobs queued again. A test
+            // finishes the attempt with `EmulatorState::complete_run`.
+            let Some(run) = repo.runs.iter_mut().find(|run| id.parse() == Ok(run.id)) else {
+                return Reply::not_found();
+            };
+            if run.spec.status != "completed" {
+                return Reply::error(
+                    StatusCode::FORBIDDEN,
+                    render::error("This workflow is already running", DOCS, 403),
+                );
+            }
+            run.spec.run_attempt += 1;
+            run.spec.status = "queued".to_owned();
+            run.spec.conclusion = None;
+            for job in run.spec.jobs.iter_mut().filter(|j| j.conclusion.as_deref() != Some("success")) {
+                job.status = "queued".to_owned();
+                job.conclusion = None;
+                for step in &mut job.steps {
+                    step.status = "queued".to_owned();
+                    step.conclusion = None;
+                }
+            }
             let run_id = run.id;
             repo.reruns.push(run_id);
             Reply::json(StatusCode::CREATED, json!({}))
@@ -248,4 +274,16 @@ fn issue_reply(w: &World, o: &str, r: &str, n: u64, status: StatusCode) -> Reply
         Some(i) => Reply::json(status, render::issue(w, repo, i)),
         None => Reply::not_found(),
     }
+}
+
+/// The commit a branch of a bare git repository points at, if the branch exists.
+fn git_branch_sha(git_dir: &std::path::Path, branch: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("refs/heads/{branch}^{{commit}}"))
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

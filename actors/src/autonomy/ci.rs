@@ -1,0 +1,613 @@
+//! Cases of a failing default branch: one issue per (repository, failure signature), found again by label, exact
+//! title and hidden marker (closed ones too), its body rewritten only when the failure changes, at most one comment
+//! a day, closed when CI is green, reopened (never duplicated) when it fails again; an infrastructure failure re-run
+//! once first; escalation to a human; the one ecosystem-wide emergency alert.
+
+use hive_cerebrum::{
+    Identity, ItemStatus,
+    governance::{ActionKind, Proposal},
+    quote,
+};
+use hive_ecosystem::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnapshot};
+use serde_json::json;
+
+use super::{
+    HIVE_LABEL, NEEDS_HUMAN_LABEL, Step, Steward,
+    gate::Gate,
+    text::{self, comment_marker, issue_marker},
+};
+
+/// The label of CI-failure issues, besides [`HIVE_LABEL`].
+const CI_LABEL: &str = "ci-failure";
+/// The label of the emergency alert, besides [`HIVE_LABEL`].
+const EMERGENCY_LABEL: &str = "emergency";
+const ALERT_KEY: &str = "alert:emergency";
+const ALERT_TITLE: &str = "hive: ecosystem emergency";
+const DAY: i64 = 86_400;
+
+pub(crate) fn issue_key(repo: &str, failure: &CiFailure) -> String {
+    format!("issue:{repo}:{}", failure.signature())
+}
+
+impl Steward {
+    /// THINK and ACT for a repository's CI.
+    pub(crate) async fn tend_ci(&mut self, snapshot: &RepoSnapshot, failures: &[&CiFailure]) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let open_known = self
+            .memory({
+                let repo = repo.clone();
+                move |m| {
+                    m.identities().list(Some("issue")).map(|ids| {
+                        ids.into_iter().filter(|i| i.repo == repo && i.state.as_deref() == Some("open")).count()
+                    })
+                }
+            })
+            .await?;
+        if failures.is_empty() && !(snapshot.ci.is_green() && open_known > 0) {
+            return Ok(());
+        }
+        let known = self.forge.issues_labelled(&snapshot.repo, HIVE_LABEL).await?;
+        if snapshot.ci.is_green() {
+            return self.close_green(snapshot, &known).await;
+        }
+        for failure in failures {
+            let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
+            if failure.class == FailureClass::Infrastructure && first_attempt {
+                self.rerun(snapshot, failure).await?;
+                continue;
+            }
+            self.ci_issue(snapshot, failure, &known).await?;
+            if failure.class == FailureClass::Lint {
+                self.fix(snapshot, failure).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Case 1: the one issue of a failure.
+    async fn ci_issue(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        failure: &CiFailure,
+        known: &[IssueDetail],
+    ) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let key = issue_key(&repo, failure);
+        let title = text::ci_issue_title(failure, &snapshot.default_branch);
+        let marker = issue_marker(&key);
+        let body_text =
+            self.redactor.redact(&text::ci_issue_body(&repo, failure, &snapshot.default_branch)).into_owned();
+        let found = known
+            .iter()
+            .find(|i| i.title == title && i.body.contains(&marker) && i.labels.iter().any(|l| l == HIVE_LABEL));
+        let identity = self
+            .memory({
+                let key = key.clone();
+                move |m| m.identities().get(&key)
+            })
+            .await?;
+        let proposal = |kind: ActionKind, target: Option<String>, approval: &str| Proposal {
+            kind,
+            repo: repo.clone(),
+            key: format!("{}:{key}", kind.as_str()),
+            target,
+            risk: kind.base_risk(),
+            checks: None,
+            approval_id: approval.to_owned(),
+        };
+        let Some(issue) = found else {
+            let item = self.upsert_item(&repo, failure, &title, ItemStatus::Open, Vec::new(), None, None).await?;
+            let forge = self.forge.clone();
+            let (id, t, b) = (snapshot.repo.clone(), title.clone(), body_text.clone());
+            let m = marker.clone();
+            let labels = vec![HIVE_LABEL.to_owned(), CI_LABEL.to_owned()];
+            let gate = self
+                .governed(
+                    proposal(ActionKind::OpenIssue, None, &item),
+                    move |d| async move {
+                        forge.create_issue(&id, &t, &text::finish(&b, &m, &d.html_record()), &labels).await
+                    },
+                    |issue| format!("#{} {}", issue.number, issue.html_url),
+                )
+                .await?;
+            if let Some(issue) = gate.done() {
+                self.remember_issue(&key, &repo, issue.number, "open", failure).await?;
+                self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None, None)
+                    .await?;
+            }
+            return Ok(());
+        };
+        let number = issue.number;
+        let target = format!("{repo}#{number}");
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None, None).await?;
+        if issue.state == "closed" {
+            // Closed while hive believed it open: a human closed it during the failure; that is their call.
+            if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("open") {
+                self.remember_issue(&key, &repo, number, "closed_by_human", failure).await?;
+                self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None, None).await?;
+                return Ok(());
+            }
+            if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("closed_by_human") {
+                return Ok(());
+            }
+            let forge = self.forge.clone();
+            let id = snapshot.repo.clone();
+            let gate = self
+                .governed(
+                    proposal(ActionKind::ReopenIssue, Some(target.clone()), &item),
+                    move |_| async move { forge.reopen_issue(&id, number).await },
+                    |_| format!("#{number} reopened"),
+                )
+                .await?;
+            if gate.done().is_none() {
+                return Ok(());
+            }
+            self.remember_issue(&key, &repo, number, "open", failure).await?;
+            let text = format!("CI is failing again on {}.", quote::code(&snapshot.default_branch));
+            self.daily_comment(snapshot, &key, number, "again", &text, &item).await?;
+            return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
+        }
+        if identity.is_none() {
+            // Filed before a crash took the database's record of it: found by its marker, adopted.
+            self.remember_issue(&key, &repo, number, "open", failure).await?;
+        }
+        if text::visible(&issue.body) != body_text.trim_end() {
+            return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
+        }
+        let last = identity.as_ref().and_then(|i| i.data.get("last_touch")).and_then(|v| v.as_i64()).unwrap_or(0);
+        if self.now_unix - last >= DAY {
+            let text = format!("Still failing on {}.", quote::code(&snapshot.default_branch));
+            self.daily_comment(snapshot, &key, number, "still", &text, &item).await?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites an issue's body when the failure it describes changed.
+    async fn rewrite_body(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        key: &str,
+        issue: &IssueDetail,
+        body_text: &str,
+        marker: &str,
+        item: &str,
+    ) -> Result<(), Step> {
+        if text::visible(&issue.body) == body_text.trim_end() {
+            return Ok(());
+        }
+        let repo = snapshot.repo.to_string();
+        let number = issue.number;
+        let forge = self.forge.clone();
+        let id = snapshot.repo.clone();
+        let (b, m) = (body_text.to_owned(), marker.to_owned());
+        self.governed(
+            Proposal {
+                kind: ActionKind::UpdateIssue,
+                repo: repo.clone(),
+                key: format!("update_issue:{key}:{}", text::key_hash(body_text)),
+                target: Some(format!("{repo}#{number}")),
+                risk: ActionKind::UpdateIssue.base_risk(),
+                checks: None,
+                approval_id: item.to_owned(),
+            },
+            move |d| async move {
+                let change =
+                    IssueChange { body: Some(text::finish(&b, &m, &d.html_record())), ..IssueChange::default() };
+                forge.update_issue(&id, number, &change).await
+            },
+            |_| format!("#{number} body updated"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Posts a dated comment unless one of this `kind` was posted today (looked up on the issue itself, so a comment
+    /// whose record a crash lost is not posted twice), and stamps the issue's last touch.
+    pub(crate) async fn daily_comment(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        key: &str,
+        number: u64,
+        kind: &str,
+        text: &str,
+        item: &str,
+    ) -> Result<bool, Step> {
+        let repo = snapshot.repo.to_string();
+        let marker = comment_marker(key, kind, &self.day());
+        let comments = self.forge.issue_comments(&snapshot.repo, number).await?;
+        let posted = if comments.iter().any(|c| c.body.contains(&marker)) {
+            true
+        } else {
+            let forge = self.forge.clone();
+            let id = snapshot.repo.clone();
+            let body = self.redactor.redact(text).into_owned();
+            let gate = self
+                .governed(
+                    Proposal {
+                        kind: ActionKind::Comment,
+                        repo: repo.clone(),
+                        key: format!("comment:{key}:{kind}:{}", self.day()),
+                        target: Some(format!("{repo}#{number}")),
+                        risk: ActionKind::Comment.base_risk(),
+                        checks: None,
+                        approval_id: item.to_owned(),
+                    },
+                    move |d| async move {
+                        forge.comment(&id, number, &text::finish(&body, &marker, &d.html_record())).await
+                    },
+                    |id| format!("comment {id} on #{number}"),
+                )
+                .await?;
+            gate.done().is_some()
+        };
+        if posted {
+            let (key, now) = (key.to_owned(), self.now_unix);
+            self.memory(move |m| {
+                let mut ids = m.identities();
+                if let Some(mut identity) = ids.get(&key)? {
+                    identity.data["last_touch"] = json!(now);
+                    identity.updated_at = now;
+                    ids.put(&identity)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(posted)
+    }
+
+    /// CI is green: every open CI issue hive filed in the repository gets a comment and is closed.
+    async fn close_green(&mut self, snapshot: &RepoSnapshot, known: &[IssueDetail]) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let ids = self
+            .memory({
+                let repo = repo.clone();
+                move |m| {
+                    m.identities()
+                        .list(Some("issue"))
+                        .map(|ids| ids.into_iter().filter(|i| i.repo == repo).collect::<Vec<_>>())
+                }
+            })
+            .await?;
+        for identity in ids.into_iter().filter(|i| i.state.as_deref() == Some("open")) {
+            let Some(number) = identity.number else { continue };
+            let Some(issue) = known.iter().find(|i| i.number == number) else { continue };
+            let item = identity.data.get("item").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            if issue.state == "open" {
+                let text = format!("CI is green again on {}; closing.", quote::code(&snapshot.default_branch));
+                if !self.daily_comment(snapshot, &identity.key, number, "green", &text, &item).await? {
+                    continue;
+                }
+                let forge = self.forge.clone();
+                let id = snapshot.repo.clone();
+                let gate = self
+                    .governed(
+                        Proposal {
+                            kind: ActionKind::CloseIssue,
+                            repo: repo.clone(),
+                            key: format!("close_issue:{}", identity.key),
+                            target: Some(format!("{repo}#{number}")),
+                            risk: ActionKind::CloseIssue.base_risk(),
+                            checks: None,
+                            approval_id: item.clone(),
+                        },
+                        move |_| async move { forge.close_issue(&id, number).await },
+                        |_| format!("#{number} closed"),
+                    )
+                    .await?;
+                if gate.done().is_none() {
+                    continue;
+                }
+            }
+            let (mut identity, now) = (identity, self.now_unix);
+            identity.state = Some("closed".to_owned());
+            identity.updated_at = now;
+            let title = identity.data.get("title").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let kind = identity.data.get("kind").and_then(|v| v.as_str()).unwrap_or("bug").to_owned();
+            self.memory(move |m| {
+                m.identities().put(&identity)?;
+                // The ledger item is done: the failure is gone.
+                if let Ok(kind) = kind.parse::<hive_cerebrum::ItemKind>()
+                    && let Some(mut item) =
+                        m.ledger().get(&hive_cerebrum::BacklogItem::id_for(&identity.repo, kind, &title))?
+                {
+                    item.status = ItemStatus::Done;
+                    m.ledger().upsert(&item)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn remember_issue(
+        &self,
+        key: &str,
+        repo: &str,
+        number: u64,
+        state: &str,
+        failure: &CiFailure,
+    ) -> Result<(), Step> {
+        let title = text::ci_issue_title(failure, "");
+        let kind = match failure.class {
+            FailureClass::Lint | FailureClass::Infrastructure => "chore",
+            _ => "bug",
+        };
+        let (key, repo, state, now) = (key.to_owned(), repo.to_owned(), state.to_owned(), self.now_unix);
+        let signature = failure.signature();
+        let full_title = title;
+        self.memory(move |m| {
+            let mut ids = m.identities();
+            let previous = ids.get(&key)?;
+            let mut data = previous.as_ref().map(|p| p.data.clone()).unwrap_or_else(|| json!({}));
+            if previous.is_none() {
+                data["last_touch"] = json!(now);
+            }
+            data["kind"] = json!(kind);
+            data["title_hint"] = json!(full_title);
+            ids.put(&Identity {
+                key,
+                repo,
+                kind: "issue".to_owned(),
+                number: Some(number),
+                state: Some(state),
+                fingerprint: Some(signature),
+                data,
+                updated_at: now,
+            })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Case 2: an infrastructure failure's run is re-run once; if it fails again it is case 1.
+    async fn rerun(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Result<(), Step> {
+        let Some(run) = failure.run.clone() else { return Ok(()) };
+        let repo = snapshot.repo.to_string();
+        let key = format!("rerun:{repo}:{}", run.id);
+        if self
+            .memory({
+                let key = key.clone();
+                move |m| m.identities().get(&key)
+            })
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let title = text::ci_issue_title(failure, &snapshot.default_branch);
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None, None).await?;
+        // A re-run sent before a crash shows as a later attempt of the same run.
+        let current = self.forge.workflow_run(&snapshot.repo, run.id).await?;
+        let already = current.attempt > run.attempt || current.status != "completed";
+        if !already {
+            let forge = self.forge.clone();
+            let id = snapshot.repo.clone();
+            let run_id = run.id;
+            let gate = self
+                .governed(
+                    Proposal {
+                        kind: ActionKind::RerunJobs,
+                        repo: repo.clone(),
+                        key: key.clone(),
+                        target: None,
+                        risk: ActionKind::RerunJobs.base_risk(),
+                        checks: None,
+                        approval_id: item,
+                    },
+                    move |_| async move { forge.rerun_failed_jobs(&id, run_id).await },
+                    |_| format!("run {run_id} re-run"),
+                )
+                .await?;
+            if !matches!(gate, Gate::Done(_)) {
+                return Ok(());
+            }
+        }
+        let now = self.now_unix;
+        self.memory(move |m| {
+            m.identities().put(&Identity {
+                key,
+                repo,
+                kind: "rerun".to_owned(),
+                number: Some(run.id),
+                state: Some("requested".to_owned()),
+                fingerprint: None,
+                data: json!({ "attempt": run.attempt }),
+                updated_at: now,
+            })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Case 4: a fix that failed too often; the tracking issue gets `needs-human` and the owners are mentioned, once.
+    pub(crate) async fn escalate(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        failure: &CiFailure,
+        item: &str,
+        attempts: u32,
+    ) -> Result<bool, Step> {
+        let repo = snapshot.repo.to_string();
+        let key = issue_key(&repo, failure);
+        let Some(issue) = self
+            .memory({
+                let key = key.clone();
+                move |m| m.identities().get(&key)
+            })
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Some(number) = issue.number else { return Ok(false) };
+        let forge = self.forge.clone();
+        let id = snapshot.repo.clone();
+        let gate = self
+            .governed(
+                Proposal {
+                    kind: ActionKind::Label,
+                    repo: repo.clone(),
+                    key: format!("label:{key}:{NEEDS_HUMAN_LABEL}"),
+                    target: Some(format!("{repo}#{number}")),
+                    risk: ActionKind::Label.base_risk(),
+                    checks: None,
+                    approval_id: item.to_owned(),
+                },
+                move |_| async move { forge.add_labels(&id, number, &[NEEDS_HUMAN_LABEL.to_owned()]).await },
+                |labels| format!("#{number} labels {}", labels.join(",")),
+            )
+            .await?;
+        if gate.done().is_none() {
+            return Ok(false);
+        }
+        let mention = text::mentions(&self.config.owners);
+        let text = format!(
+            "{}hive tried {attempts} automatic fixes for this failure and none made CI green; a human is needed.",
+            if mention.is_empty() { String::new() } else { format!("{mention}: ") }
+        );
+        self.daily_comment(snapshot, &key, number, "escalate", &text, item).await
+    }
+
+    /// Case 5: during an emergency, one issue in the alert repository; closed when the emergency is over.
+    pub(crate) async fn alert(&mut self, snapshots: &[RepoSnapshot]) -> Result<(), super::AutonomyError> {
+        let Some(alert_repo) = self.config.alert_repo.clone() else {
+            if self.emergency {
+                self.report.errors.push("emergency: no alert repository configured (--alert-repo)".to_owned());
+            }
+            return Ok(());
+        };
+        let identity = self.memory(|m| m.identities().get(ALERT_KEY)).await?;
+        let open = identity.as_ref().and_then(|i| i.state.as_deref()) == Some("open");
+        if !self.emergency && !open {
+            return Ok(());
+        }
+        let result = self.alert_step(&alert_repo, snapshots, open).await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(Step::Forge(message)) => {
+                let message = self.redactor.redact(&message).into_owned();
+                self.report.errors.push(format!("{alert_repo}: {message}"));
+                Ok(())
+            }
+            Err(Step::Fatal(err)) => Err(err),
+        }
+    }
+
+    async fn alert_step(
+        &mut self,
+        alert_repo: &hive_ecosystem::RepoId,
+        snapshots: &[RepoSnapshot],
+        open: bool,
+    ) -> Result<(), Step> {
+        let repo = alert_repo.to_string();
+        let marker = issue_marker(ALERT_KEY);
+        let known = self.forge.issues_labelled(alert_repo, HIVE_LABEL).await?;
+        let found = known.iter().find(|i| i.title == ALERT_TITLE && i.body.contains(&marker)).cloned();
+        let proposal = |kind: ActionKind, target: Option<String>| Proposal {
+            kind,
+            repo: repo.clone(),
+            key: format!("{}:{ALERT_KEY}", kind.as_str()),
+            target,
+            risk: kind.base_risk(),
+            checks: None,
+            approval_id: ALERT_KEY.to_owned(),
+        };
+        if !self.emergency {
+            let Some(issue) = found.filter(|i| i.state == "open") else {
+                return self.remember_alert(&repo, None, "closed").await;
+            };
+            let number = issue.number;
+            let forge = self.forge.clone();
+            let id = alert_repo.clone();
+            let gate = self
+                .governed(
+                    proposal(ActionKind::CloseIssue, Some(format!("{repo}#{number}"))),
+                    move |_| async move { forge.close_issue(&id, number).await },
+                    |_| format!("#{number} closed"),
+                )
+                .await?;
+            if gate.done().is_some() {
+                self.remember_alert(&repo, Some(number), "closed").await?;
+            }
+            return Ok(());
+        }
+        let failing = snapshots.iter().filter(|s| !s.ci.failures.is_empty()).count();
+        let mut text = format!(
+            "hive declared an ecosystem-wide emergency: {failing} of {} repositories have failing CI. Mutating \
+             actions are frozen until it clears.\n",
+            snapshots.len()
+        );
+        for s in snapshots.iter().filter(|s| !s.ci.failures.is_empty()).take(50) {
+            text.push_str(&format!("\n- {}", quote::code(&s.repo.to_string())));
+        }
+        let text = self.redactor.redact(&text).into_owned();
+        match found {
+            Some(issue) if issue.state == "open" => {
+                if !open {
+                    self.remember_alert(&repo, Some(issue.number), "open").await?;
+                }
+                Ok(())
+            }
+            Some(issue) => {
+                let number = issue.number;
+                let forge = self.forge.clone();
+                let id = alert_repo.clone();
+                let gate = self
+                    .governed(
+                        proposal(ActionKind::EmergencyAlert, Some(format!("{repo}#{number}"))),
+                        move |_| async move { forge.reopen_issue(&id, number).await },
+                        |_| format!("#{number} reopened"),
+                    )
+                    .await?;
+                if gate.done().is_some() {
+                    self.remember_alert(&repo, Some(number), "open").await?;
+                }
+                Ok(())
+            }
+            None => {
+                let forge = self.forge.clone();
+                let id = alert_repo.clone();
+                let labels = vec![HIVE_LABEL.to_owned(), EMERGENCY_LABEL.to_owned()];
+                let gate = self
+                    .governed(
+                        proposal(ActionKind::EmergencyAlert, None),
+                        move |d| async move {
+                            forge
+                                .create_issue(
+                                    &id,
+                                    ALERT_TITLE,
+                                    &text::finish(&text, &marker, &d.html_record()),
+                                    &labels,
+                                )
+                                .await
+                        },
+                        |issue| format!("#{} {}", issue.number, issue.html_url),
+                    )
+                    .await?;
+                if let Some(issue) = gate.done() {
+                    self.remember_alert(&repo, Some(issue.number), "open").await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn remember_alert(&self, repo: &str, number: Option<u64>, state: &str) -> Result<(), Step> {
+        let (repo, state, now) = (repo.to_owned(), state.to_owned(), self.now_unix);
+        self.memory(move |m| {
+            m.identities().put(&Identity {
+                key: ALERT_KEY.to_owned(),
+                repo,
+                kind: "alert".to_owned(),
+                number,
+                state: Some(state),
+                fingerprint: None,
+                data: json!({}),
+                updated_at: now,
+            })
+        })
+        .await?;
+        Ok(())
+    }
+}

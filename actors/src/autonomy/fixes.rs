@@ -1,0 +1,420 @@
+//! Case 3 and the loop's VERIFY and SHIP: a lint or format failure gets a fix pull request on a deterministic
+//! branch (clone, the repository's own formatter, commit, push, open), never a second one, never one a human
+//! closed; open fix pull requests are checked each cycle, merged when every check is green and governance allows,
+//! and counted as failed attempts when their checks fail (escalated after too many).
+
+use hive_cerebrum::{
+    AuditEntry, Identity, ItemStatus, Risk,
+    governance::{self, ActionKind, ChecksState, Proposal, Verdict},
+};
+use hive_ecosystem::{CiFailure, FixOutcome, FixRequest, RepoSnapshot, format_fix};
+use serde_json::{Value, json};
+
+use super::{Step, Steward, ci::issue_key, text};
+
+/// What the steward keeps about one fix, in the identity's data.
+#[derive(Debug, Clone, Default)]
+struct FixState {
+    attempts: u32,
+    /// Commits a fix was tried for (the failing default-branch head, or a pull request's head whose checks failed).
+    tried: Vec<String>,
+    escalated: bool,
+    lines: Option<usize>,
+}
+
+impl FixState {
+    fn from(data: &Value) -> FixState {
+        FixState {
+            attempts: data.get("attempts").and_then(Value::as_u64).unwrap_or(0) as u32,
+            tried: data
+                .get("tried")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            escalated: data.get("escalated").and_then(Value::as_bool).unwrap_or(false),
+            lines: data.get("lines").and_then(Value::as_u64).map(|n| n as usize),
+        }
+    }
+
+    fn to_value(&self, base: &Value) -> Value {
+        let mut data = if base.is_object() { base.clone() } else { json!({}) };
+        data["attempts"] = json!(self.attempts);
+        data["tried"] = json!(self.tried);
+        data["escalated"] = json!(self.escalated);
+        if let Some(lines) = self.lines {
+            data["lines"] = json!(lines);
+        }
+        data
+    }
+}
+
+/// The deterministic branch of a fix: the same failure always gets the same branch.
+pub(crate) fn fix_branch(repo: &str, failure: &CiFailure) -> String {
+    format!("hive/fix/{}-{}", failure.class.as_str(), &text::key_hash(&format!("{repo}:{}", failure.signature()))[..8])
+}
+
+fn fix_key(repo: &str, failure: &CiFailure) -> String {
+    format!("fix:{repo}:{}", failure.signature())
+}
+
+impl Steward {
+    /// Case 3 for one lint/format failure.
+    pub(crate) async fn fix(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let key = fix_key(&repo, failure);
+        let branch = fix_branch(&repo, failure);
+        let title = text::ci_issue_title(failure, &snapshot.default_branch);
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None, None).await?;
+        let identity = self
+            .memory({
+                let key = key.clone();
+                move |m| m.identities().get(&key)
+            })
+            .await?;
+        let mut state = identity.as_ref().map(|i| FixState::from(&i.data)).unwrap_or_default();
+        let data = identity.as_ref().map(|i| i.data.clone()).unwrap_or_else(|| json!({}));
+        // The forge is the truth about pull requests: one found for the branch is the fix, whatever the database says.
+        let pulls = self.forge.pulls_for_branch(&snapshot.repo, &branch).await?;
+        if let Some(pull) = pulls.first() {
+            let pull_state = if pull.merged {
+                "merged"
+            } else if pull.state == "open" {
+                "open"
+            } else {
+                // Closed without merging: a human said no. Never recreated.
+                "closed_by_human"
+            };
+            if pull_state == "closed_by_human" {
+                self.upsert_item(
+                    &repo,
+                    failure,
+                    &title,
+                    ItemStatus::Cancelled,
+                    vec![pull.html_url.clone()],
+                    None,
+                    None,
+                )
+                .await?;
+            }
+            let mut data = state.to_value(&data);
+            data["branch"] = json!(branch);
+            data["head_sha"] = json!(pull.head_sha);
+            data["item"] = json!(item);
+            data["signature"] = json!(failure.signature());
+            data["title"] = json!(title);
+            self.put_fix(&key, &repo, Some(pull.number), pull_state, data).await?;
+            return Ok(());
+        }
+        if state.escalated {
+            return Ok(());
+        }
+        let head = failure.run.as_ref().map(|r| r.head_sha.clone()).unwrap_or_default();
+        if state.tried.contains(&head) {
+            return Ok(());
+        }
+        let Some(clone_url) = snapshot.github.as_ref().and_then(|g| g.clone_url.clone()) else {
+            return Ok(());
+        };
+        let proposal = |risk: Risk| Proposal {
+            kind: ActionKind::OpenPullRequest,
+            repo: repo.clone(),
+            key: format!("open_pull_request:{key}"),
+            target: None,
+            risk,
+            checks: None,
+            approval_id: item.clone(),
+        };
+        // Pushing the branch is a write too: only when opening its pull request would be allowed (at the least risk;
+        // the real risk is known once the formatter has run).
+        let known_risk = state.lines.map_or(Risk::Low, governance::fix_risk);
+        let preview = self.preview(&proposal(known_risk)).await?;
+        if !preview.is_write() {
+            self.governed(proposal(known_risk), |_| async { Ok(()) }, |_| String::new()).await?;
+            return Ok(());
+        }
+        let mut request = FixRequest::new(
+            clone_url,
+            snapshot.default_branch.clone(),
+            branch.clone(),
+            fix_commit_message(failure),
+            std::env::temp_dir().join("hive-fixes"),
+        );
+        request.timeout = self.config.fix_timeout;
+        let outcome = format_fix(&request).await;
+        let lines = match outcome {
+            Ok(FixOutcome::Pushed { lines_changed, ref formatter, .. }) => {
+                self.audit_push(&repo, &branch, formatter, lines_changed).await?;
+                Some(lines_changed)
+            }
+            Ok(FixOutcome::AlreadyPushed { .. }) => state.lines,
+            Ok(FixOutcome::NothingToFix { .. } | FixOutcome::NoFormatter) | Err(_) => {
+                let why = match &outcome {
+                    Ok(FixOutcome::NothingToFix { formatter }) => format!("{formatter} changed nothing"),
+                    Ok(_) => "no formatter known for this repository".to_owned(),
+                    Err(err) => self.redactor.redact(&err.to_string()).into_owned(),
+                };
+                self.report.errors.push(format!("{repo}: fix for {}: {why}", failure.signature()));
+                state.attempts += 1;
+                state.tried.push(head);
+                return self.after_failed_attempt(snapshot, failure, &key, state, data, &item).await;
+            }
+        };
+        state.lines = lines;
+        let risk = lines.map_or(Risk::Medium, governance::fix_risk);
+        let forge = self.forge.clone();
+        let id = snapshot.repo.clone();
+        let (b, base) = (branch.clone(), snapshot.default_branch.clone());
+        let issue_number = self
+            .memory({
+                let k = issue_key(&repo, failure);
+                move |m| m.identities().get(&k)
+            })
+            .await?
+            .and_then(|i| i.number);
+        let body = self.redactor.redact(&fix_body(failure, issue_number, lines)).into_owned();
+        let pr_title = hive_cerebrum::quote::issue_title(&format!("Fix {} ({})", failure.job, failure.class.as_str()));
+        let marker = text::issue_marker(&key);
+        let gate = self
+            .governed(
+                proposal(risk),
+                move |d| async move {
+                    let draft = d.verdict == Verdict::Draft;
+                    forge
+                        .create_pull(&id, &b, &base, &pr_title, &text::finish(&body, &marker, &d.html_record()), draft)
+                        .await
+                },
+                |pull| format!("#{} {}", pull.number, pull.html_url),
+            )
+            .await?;
+        let mut data = state.to_value(&data);
+        data["branch"] = json!(branch);
+        data["item"] = json!(item);
+        data["risk"] = json!(risk.as_str());
+        data["signature"] = json!(failure.signature());
+        data["title"] = json!(title);
+        match gate.done() {
+            Some(pull) => {
+                data["head_sha"] = json!(pull.head_sha);
+                self.upsert_item(
+                    &repo,
+                    failure,
+                    &title,
+                    ItemStatus::InProgress,
+                    vec![pull.html_url.clone()],
+                    None,
+                    None,
+                )
+                .await?;
+                self.put_fix(&key, &repo, Some(pull.number), "open", data).await
+            }
+            None => self.put_fix(&key, &repo, None, "pushed", data).await,
+        }
+    }
+
+    /// VERIFY each open fix pull request of the repository, SHIP the green ones.
+    pub(crate) async fn verify_and_ship(&mut self, snapshot: &RepoSnapshot) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let fixes = self
+            .memory({
+                let repo = repo.clone();
+                move |m| {
+                    m.identities().list(Some("fix")).map(|ids| {
+                        ids.into_iter()
+                            .filter(|i| i.repo == repo && i.state.as_deref() == Some("open"))
+                            .collect::<Vec<_>>()
+                    })
+                }
+            })
+            .await?;
+        for identity in fixes {
+            let Some(number) = identity.number else { continue };
+            let branch = identity.data.get("branch").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let Some(pull) = self.forge.pulls_for_branch(&snapshot.repo, &branch).await?.into_iter().next() else {
+                continue;
+            };
+            if pull.state != "open" {
+                let state = if pull.merged { "merged" } else { "closed_by_human" };
+                self.put_fix(&identity.key, &repo, Some(number), state, identity.data.clone()).await?;
+                continue;
+            }
+            let checks = self.checks(snapshot, &pull.head_sha).await?;
+            let item = identity.data.get("item").and_then(Value::as_str).unwrap_or_default().to_owned();
+            match checks {
+                ChecksState::Failing => {
+                    let mut state = FixState::from(&identity.data);
+                    if state.tried.contains(&pull.head_sha) {
+                        continue;
+                    }
+                    state.attempts += 1;
+                    state.tried.push(pull.head_sha.clone());
+                    let Some(failure) = failure_of(snapshot, &identity) else {
+                        let data = state.to_value(&identity.data);
+                        self.put_fix(&identity.key, &repo, Some(number), "open", data).await?;
+                        continue;
+                    };
+                    self.after_failed_attempt(snapshot, &failure, &identity.key, state, identity.data.clone(), &item)
+                        .await?;
+                }
+                ChecksState::Green if !pull.draft => {
+                    let risk = identity
+                        .data
+                        .get("risk")
+                        .and_then(Value::as_str)
+                        .and_then(|r| r.parse().ok())
+                        .unwrap_or(Risk::Medium);
+                    let forge = self.forge.clone();
+                    let id = snapshot.repo.clone();
+                    let gate = self
+                        .governed(
+                            Proposal {
+                                kind: ActionKind::Merge,
+                                repo: repo.clone(),
+                                key: format!("merge:{}", identity.key),
+                                target: Some(format!("{repo}#{number}")),
+                                risk,
+                                checks: Some(ChecksState::Green),
+                                approval_id: item.clone(),
+                            },
+                            move |_| async move { forge.merge(&id, number, "squash").await },
+                            |merged| format!("#{number} merged as {}", merged.sha.clone().unwrap_or_default()),
+                        )
+                        .await?;
+                    if let Some(merged) = gate.done().filter(|m| m.merged) {
+                        self.put_fix(&identity.key, &repo, Some(number), "merged", identity.data.clone()).await?;
+                        let title = identity.data.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        if let Some(failure) = failure_of(snapshot, &identity) {
+                            self.upsert_item(&repo, &failure, &title, ItemStatus::Done, Vec::new(), None, merged.sha)
+                                .await?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of a commit's checks: check runs and the combined status together; nothing at all is Missing.
+    async fn checks(&self, snapshot: &RepoSnapshot, sha: &str) -> Result<ChecksState, Step> {
+        let runs = self.forge.check_runs(&snapshot.repo, sha).await?;
+        let status = self.forge.combined_status(&snapshot.repo, sha).await?;
+        let failed = |c: Option<&str>| !matches!(c, Some("success" | "neutral" | "skipped"));
+        let mut pending = false;
+        for run in &runs {
+            if run.status != "completed" {
+                pending = true;
+            } else if failed(run.conclusion.as_deref()) {
+                return Ok(ChecksState::Failing);
+            }
+        }
+        match status.state.as_str() {
+            "failure" | "error" => return Ok(ChecksState::Failing),
+            "pending" if status.total_count > 0 => pending = true,
+            _ => {}
+        }
+        Ok(if pending {
+            ChecksState::Pending
+        } else if runs.is_empty() && status.total_count == 0 {
+            ChecksState::Missing
+        } else {
+            ChecksState::Green
+        })
+    }
+
+    /// Records a failed attempt and escalates once there were too many.
+    async fn after_failed_attempt(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        failure: &CiFailure,
+        key: &str,
+        mut state: FixState,
+        data: Value,
+        item: &str,
+    ) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let identity_state = self
+            .memory({
+                let key = key.to_owned();
+                move |m| m.identities().get(&key)
+            })
+            .await?
+            .and_then(|i| i.state)
+            .unwrap_or_else(|| "failed".to_owned());
+        let number = self
+            .memory({
+                let key = key.to_owned();
+                move |m| m.identities().get(&key)
+            })
+            .await?
+            .and_then(|i| i.number);
+        if state.attempts >= self.config.escalate_after && !state.escalated {
+            state.escalated = self.escalate(snapshot, failure, item, state.attempts).await?;
+            if state.escalated {
+                let title = text::ci_issue_title(failure, &snapshot.default_branch);
+                self.upsert_item(&repo, failure, &title, ItemStatus::Blocked, Vec::new(), None, None).await?;
+            }
+        }
+        let mut data = state.to_value(&data);
+        data["item"] = json!(item);
+        data["signature"] = json!(failure.signature());
+        self.put_fix(key, &repo, number, &identity_state, data).await
+    }
+
+    async fn put_fix(&self, key: &str, repo: &str, number: Option<u64>, state: &str, data: Value) -> Result<(), Step> {
+        let identity = Identity {
+            key: key.to_owned(),
+            repo: repo.to_owned(),
+            kind: "fix".to_owned(),
+            number,
+            state: Some(state.to_owned()),
+            fingerprint: data.get("signature").and_then(Value::as_str).map(str::to_owned),
+            data,
+            updated_at: self.now_unix,
+        };
+        self.memory(move |m| m.identities().put(&identity)).await?;
+        Ok(())
+    }
+
+    async fn audit_push(&self, repo: &str, branch: &str, formatter: &str, lines: usize) -> Result<(), Step> {
+        let entry = AuditEntry {
+            actor: self.config.actor.clone(),
+            repositories: vec![repo.to_owned()],
+            action: "push_branch".to_owned(),
+            result: format!("ok: {branch} ({formatter}, {lines} lines)"),
+            decision: "allowed by the open_pull_request preview".to_owned(),
+        };
+        self.memory(move |m| m.audit().append(&entry).map(drop)).await?;
+        Ok(())
+    }
+}
+
+/// The failure a fix identity is about, when it is still failing in this snapshot.
+fn failure_of(snapshot: &RepoSnapshot, identity: &Identity) -> Option<CiFailure> {
+    let signature = identity.fingerprint.as_deref()?;
+    snapshot.ci.failures.iter().find(|f| f.signature() == signature).cloned()
+}
+
+fn fix_commit_message(failure: &CiFailure) -> String {
+    let job: String = failure.job.chars().filter(|c| !c.is_control()).take(100).collect();
+    format!(
+        "Run the formatter ({job})\n\nMade by hive to fix a {} failure on the default branch.",
+        failure.class.as_str()
+    )
+}
+
+fn fix_body(failure: &CiFailure, issue: Option<u64>, lines: Option<usize>) -> String {
+    let mut body = format!(
+        "This pull request runs the repository's formatter to fix the {} failure of {} / {}.\n",
+        failure.class.as_str(),
+        hive_cerebrum::quote::code(&failure.workflow),
+        hive_cerebrum::quote::code(&failure.job),
+    );
+    if let Some(lines) = lines {
+        body.push_str(&format!("\n{lines} lines changed.\n"));
+    }
+    if let Some(issue) = issue {
+        body.push_str(&format!("\nFixes #{issue}.\n"));
+    }
+    body.push_str("\nhive merges it only when every check is green.\n");
+    body
+}

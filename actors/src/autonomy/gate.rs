@@ -1,0 +1,155 @@
+//! The one way the loop writes: propose, let governance decide (a pure function of the proposal, the policy, the
+//! counters the database keeps and the approvals), record the decision, reserve the write, send it, record how it
+//! ended. Reservation and its audit record are one transaction, made before anything is sent, so a crash can lose
+//! a write's outcome but never its place in the limits or the audit trail.
+
+use std::future::Future;
+
+use hive_cerebrum::{
+    AuditEntry, Memory, MemoryError, NewWrite, Reservation, WriteState,
+    governance::{self, ActionKind, Counters, Decision, Policy, Proposal, Verdict},
+};
+use hive_ecosystem::GitHubError;
+
+use super::{AutonomyError, Steward};
+
+const DAY: i64 = 86_400;
+
+/// How a governed write ended.
+#[derive(Debug)]
+pub(crate) enum Gate<T> {
+    /// Sent.
+    Done(T),
+    /// Not sent: refused, only recorded ("would do"), or already reserved under this key.
+    Skipped,
+    /// Sent and failed (the report has the error).
+    Failed,
+}
+
+impl<T> Gate<T> {
+    pub(crate) fn done(self) -> Option<T> {
+        match self {
+            Gate::Done(value) => Some(value),
+            Gate::Skipped | Gate::Failed => None,
+        }
+    }
+}
+
+impl Steward {
+    /// What governance would decide now, without recording anything: for a check before work that is itself a write
+    /// (pushing a fix branch happens only when opening its pull request would be allowed).
+    pub(crate) async fn preview(&self, proposal: &Proposal) -> Result<Decision, AutonomyError> {
+        let (counters, approved) = self.spent(proposal).await?;
+        Ok(governance::govern(proposal, &self.policy(), &counters, approved))
+    }
+
+    /// Decides `proposal`, records the decision, and when it is a write reserves it under `write_key`, runs
+    /// `write`, and records the outcome (`describe` turns a result into the outcome text).
+    pub(crate) async fn governed<T, F, Fut>(
+        &mut self,
+        proposal: Proposal,
+        write: F,
+        describe: impl FnOnce(&T) -> String,
+    ) -> Result<Gate<T>, AutonomyError>
+    where
+        F: FnOnce(Decision) -> Fut,
+        Fut: Future<Output = Result<T, GitHubError>>,
+    {
+        let (counters, approved) = self.spent(&proposal).await?;
+        let decision = governance::govern(&proposal, &self.policy(), &counters, approved);
+        self.report.note(&decision, &proposal.approval_id);
+        let entry = |result: String| AuditEntry {
+            actor: self.config.actor.clone(),
+            repositories: vec![proposal.repo.clone()],
+            action: proposal.kind.as_str().to_owned(),
+            result,
+            decision: decision.to_json(),
+        };
+        let write_key = format!("{}:c{}", proposal.key, self.report.cycle);
+        let new = NewWrite {
+            key: write_key.clone(),
+            kind: proposal.kind.as_str().to_owned(),
+            repo: proposal.repo.clone(),
+            target: proposal.target.clone(),
+        };
+        let now = self.now_unix;
+        match decision.verdict {
+            Verdict::Deny => {
+                let audit = entry(format!("denied: {}", decision.summary()));
+                self.memory(move |m| m.audit().append(&audit).map(drop)).await?;
+                return Ok(Gate::Skipped);
+            }
+            Verdict::WouldDo => {
+                let audit = entry("would_do".to_owned());
+                self.memory(move |m| m.writes().reserve(&new, now, true, &audit).map(drop)).await?;
+                return Ok(Gate::Skipped);
+            }
+            Verdict::Allow | Verdict::Draft => {}
+        }
+        let audit = entry("reserved".to_owned());
+        let reservation = self.memory(move |m| m.writes().reserve(&new, now, false, &audit)).await?;
+        if let Reservation::Existing(_) = reservation {
+            return Ok(Gate::Skipped);
+        }
+        let result = write(decision.clone()).await;
+        let (state, outcome, gate) = match result {
+            Ok(value) => {
+                let outcome = self.redactor.redact(&describe(&value)).into_owned();
+                self.report.writes.push(format!("{} {}: {outcome}", proposal.kind.as_str(), proposal.repo));
+                (WriteState::Done, outcome, Gate::Done(value))
+            }
+            Err(err) => {
+                let message = self.redactor.redact(&err.to_string()).into_owned();
+                self.report.errors.push(format!("{} {}: {message}", proposal.kind.as_str(), proposal.repo));
+                (WriteState::Failed, message, Gate::Failed)
+            }
+        };
+        let audit = entry(format!("{}: {outcome}", if state == WriteState::Done { "ok" } else { "failed" }));
+        self.memory(move |m| m.writes().complete(&write_key, state, &outcome, &audit)).await?;
+        Ok(gate)
+    }
+
+    /// The counters that concern `proposal` and whether it is approved, read from the database.
+    async fn spent(&self, proposal: &Proposal) -> Result<(Counters, bool), AutonomyError> {
+        let now = self.now_unix;
+        let target = proposal.target.clone();
+        let approval = proposal.approval_id.clone();
+        self.memory(move |m| -> Result<(Counters, bool), MemoryError> {
+            let content: Vec<&str> =
+                ActionKind::ALL.iter().filter(|k| k.creates_content()).map(|k| k.as_str()).collect();
+            let writes = m.writes();
+            let counters = Counters {
+                prs_last_day: writes.count(&[ActionKind::OpenPullRequest.as_str()], None, now - DAY)?,
+                issues_last_hour: writes.count(
+                    &[ActionKind::OpenIssue.as_str(), ActionKind::EmergencyAlert.as_str()],
+                    None,
+                    now - 3_600,
+                )?,
+                comments_on_target_last_day: match &target {
+                    Some(target) => writes.count(&[ActionKind::Comment.as_str()], Some(target), now - DAY)?,
+                    None => 0,
+                },
+                content_last_minute: writes.count(&content, None, now - 60)?,
+            };
+            let approved = m.approvals().is_approved(&approval, now)?;
+            Ok((counters, approved))
+        })
+        .await
+    }
+
+    /// The policy with this cycle's emergency state.
+    pub(crate) fn policy(&self) -> Policy {
+        let mut policy = self.config.policy.clone();
+        policy.switches.emergency |= self.emergency;
+        policy
+    }
+
+    /// Runs `job` on the database through the scribe.
+    pub(crate) async fn memory<R, F>(&self, job: F) -> Result<R, AutonomyError>
+    where
+        F: FnOnce(&mut Memory) -> Result<R, MemoryError> + Send + 'static,
+        R: Send + 'static,
+    {
+        Ok(self.scribe.call(job).await??)
+    }
+}

@@ -1,0 +1,229 @@
+//! The reads the autonomy loop makes before it writes: issues it may have filed (open and closed), an issue's
+//! comments, the pull requests of a branch, one workflow run. They are how hive finds its own earlier work again on
+//! GitHub itself, so a write lost between GitHub and hive's database (a crash) is never repeated.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    GitHubError, GitHubForge,
+    models::{self, LabelJson},
+    read::{encode, from_value, repo_path},
+};
+use crate::RepoId;
+
+/// Pages followed at most when listing an issue's comments or a label's issues (100 per page).
+const MAX_PAGES: usize = 20;
+
+/// An issue with its body, as the loop reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueDetail {
+    /// Number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Body (empty when GitHub sends null).
+    pub body: String,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Whether it is a pull request.
+    pub is_pull_request: bool,
+}
+
+/// A comment on an issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueComment {
+    /// Comment id.
+    pub id: u64,
+    /// Body.
+    pub body: String,
+    /// When it was written, RFC 3339.
+    pub created_at: String,
+}
+
+/// A pull request as the loop reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullDetail {
+    /// Number.
+    pub number: u64,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Whether it was merged (a closed, unmerged pull request was closed by someone).
+    pub merged: bool,
+    /// Whether it is a draft.
+    pub draft: bool,
+    /// The head branch.
+    pub head_branch: String,
+    /// The head commit.
+    pub head_sha: String,
+    /// The base branch.
+    pub base_branch: String,
+    /// Body.
+    pub body: String,
+    /// Web address.
+    pub html_url: String,
+}
+
+/// One workflow run, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDetail {
+    /// Run id.
+    pub id: u64,
+    /// 1, then one more per re-run.
+    pub attempt: u32,
+    /// `queued`, `in_progress`, `completed`, ...
+    pub status: String,
+    /// `success`, `failure`, ... once completed.
+    pub conclusion: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    number: u64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    labels: Vec<LabelJson>,
+    #[serde(default)]
+    pull_request: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct CommentJson {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct RefJson {
+    #[serde(rename = "ref", default)]
+    name: String,
+    #[serde(default)]
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct PullJson {
+    number: u64,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    merged_at: Option<String>,
+    #[serde(default)]
+    draft: Option<bool>,
+    head: RefJson,
+    base: RefJson,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    html_url: String,
+}
+
+impl GitHubForge {
+    /// Every issue (open and closed, pull requests excluded) carrying `label`, newest first.
+    pub async fn issues_labelled(&self, repo: &RepoId, label: &str) -> Result<Vec<IssueDetail>, GitHubError> {
+        let path = repo_path(repo, &format!("/issues?state=all&labels={}&per_page=100", encode(label)));
+        let items = self.client.get_all(&path, MAX_PAGES).await?;
+        let mut issues = Vec::with_capacity(items.len());
+        for item in items {
+            let issue: IssueJson = from_value(&path, item)?;
+            issues.push(IssueDetail {
+                number: issue.number,
+                title: issue.title,
+                state: issue.state,
+                body: issue.body.unwrap_or_default(),
+                labels: issue.labels.iter().map(|l| l.name().to_owned()).collect(),
+                is_pull_request: issue.pull_request.is_some(),
+            });
+        }
+        issues.retain(|issue| !issue.is_pull_request);
+        Ok(issues)
+    }
+
+    /// The comments of an issue or pull request, oldest first.
+    pub async fn issue_comments(&self, repo: &RepoId, number: u64) -> Result<Vec<IssueComment>, GitHubError> {
+        let path = repo_path(repo, &format!("/issues/{number}/comments?per_page=100"));
+        let items = self.client.get_all(&path, MAX_PAGES).await?;
+        items
+            .into_iter()
+            .map(|item| {
+                let c: CommentJson = from_value(&path, item)?;
+                Ok(IssueComment { id: c.id, body: c.body.unwrap_or_default(), created_at: c.created_at })
+            })
+            .collect()
+    }
+
+    /// Every pull request (open and closed) whose head is `branch` in the repository itself.
+    pub async fn pulls_for_branch(&self, repo: &RepoId, branch: &str) -> Result<Vec<PullDetail>, GitHubError> {
+        let head = format!("{}:{branch}", repo.owner());
+        let path = repo_path(repo, &format!("/pulls?state=all&head={}&per_page=100", encode(&head)));
+        let items = self.client.get_all(&path, MAX_PAGES).await?;
+        let mut pulls = Vec::new();
+        for item in items {
+            let pull: PullJson = from_value(&path, item)?;
+            // `head` filters on GitHub; checking again keeps a server that ignores the filter from confusing us.
+            if pull.head.name != branch {
+                continue;
+            }
+            pulls.push(PullDetail {
+                number: pull.number,
+                state: pull.state,
+                merged: pull.merged_at.is_some(),
+                draft: pull.draft.unwrap_or(false),
+                head_branch: pull.head.name,
+                head_sha: pull.head.sha,
+                base_branch: pull.base.name,
+                body: pull.body.unwrap_or_default(),
+                html_url: pull.html_url,
+            });
+        }
+        Ok(pulls)
+    }
+
+    /// One workflow run.
+    pub async fn workflow_run(&self, repo: &RepoId, run_id: u64) -> Result<RunDetail, GitHubError> {
+        let path = repo_path(repo, &format!("/actions/runs/{run_id}"));
+        let run: models::RunJson = from_value(&path, self.client.get(&path).await?.body)?;
+        Ok(RunDetail {
+            id: run.id,
+            attempt: run.run_attempt.unwrap_or(1),
+            status: run.status.unwrap_or_default(),
+            conclusion: run.conclusion,
+        })
+    }
+
+    /// Opens a pull request from a branch that already exists (pushed over git).
+    pub async fn create_pull(
+        &self,
+        repo: &RepoId,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+        draft: bool,
+    ) -> Result<PullDetail, GitHubError> {
+        let path = repo_path(repo, "/pulls");
+        let payload = json!({ "title": title, "head": head, "base": base, "body": body, "draft": draft });
+        let pull: PullJson = from_value(&path, self.client.write(http::Method::POST, &path, Some(&payload)).await?)?;
+        Ok(PullDetail {
+            number: pull.number,
+            state: pull.state,
+            merged: pull.merged_at.is_some(),
+            draft: pull.draft.unwrap_or(draft),
+            head_branch: pull.head.name,
+            head_sha: pull.head.sha,
+            base_branch: pull.base.name,
+            body: pull.body.unwrap_or_default(),
+            html_url: pull.html_url,
+        })
+    }
+}
