@@ -34,6 +34,7 @@ mod memory;
 mod orch;
 mod policy;
 mod queen;
+mod scribe;
 mod signal;
 mod snapshot;
 
@@ -54,8 +55,9 @@ pub use crate::{
         Reporter, StartError,
     },
     memory::{
-        AuditBreak, AuditEntry, AuditRecord, AuditTrail, BacklogItem, GENESIS_HASH, ItemKind, ItemStatus, Ledger,
-        Memory, MemoryError, Risk,
+        Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport,
+        BacklogItem, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError,
+        NewWrite, Reservation, Risk, WriteRow, WriteState, Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
@@ -65,6 +67,7 @@ pub use crate::{
     queen::{
         HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,
     },
+    scribe::{Scribe, ScribeError, ScribeHandle, ScribeJob, ScribeMessage, ScribeState},
     signal::{Severity, Signal, SignalKind},
     snapshot::write_atomic,
 };

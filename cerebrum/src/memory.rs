@@ -1,5 +1,6 @@
 //! Durable memory of hive: one SQLite database, `<state_dir>/hive.db`, holding what must survive restarts (the
-//! hash-chained audit trail and the backlog ledger).
+//! hash-chained audit trail, the backlog ledger, the governed writes with their idempotency keys, what hive made on
+//! forges, a human's approvals, health history and the cycle counter).
 //!
 //! The database runs in WAL mode and every write is one transaction, so a process killed with SIGKILL mid-write
 //! leaves either the old state or the new one: SQLite rolls an unfinished transaction back on the next open. The
@@ -7,14 +8,53 @@
 //! backup copy of an existing database has been taken. A damaged database or one from a newer hive is reported with
 //! a way out, never silently reset.
 
+/// Defines a closed string enum stored as its snake_case name. Defined before the `mod` lines, so every submodule
+/// sees it.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// The stored and exported name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($text => Ok(Self::$variant),)+ other => Err(format!("unknown {} '{other}'", stringify!($name))) }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+mod approvals;
 mod audit;
 mod error;
+mod history;
+mod identity;
 mod ledger;
 mod store;
+mod writes;
 
 pub use self::{
+    approvals::{Approval, Approvals},
     audit::{AuditBreak, AuditEntry, AuditRecord, AuditTrail, GENESIS_HASH},
     error::MemoryError,
-    ledger::{BacklogItem, ItemKind, ItemStatus, Ledger, Risk},
+    history::History,
+    identity::{Identities, Identity},
+    ledger::{BACKLOG_FILE, BacklogExport, BacklogItem, ItemKind, ItemStatus, Ledger, Risk},
     store::Memory,
+    writes::{NewWrite, Reservation, WriteRow, WriteState, Writes},
 };

@@ -6,7 +6,7 @@
 
 use std::{io::Write, path::Path};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -125,7 +125,15 @@ impl<'m> AuditTrail<'m> {
         let sql = |source| MemoryError::Sqlite { path: path.to_path_buf(), source };
         // IMMEDIATE takes the write lock up front, so two writers cannot both chain to the same head.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let head = read_head(&tx).map_err(sql)?;
+        let record = Self::append_in(&tx, entry).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(record)
+    }
+
+    /// Appends a record inside the caller's transaction, so a write and its audit record commit together or not at
+    /// all. The transaction must hold the write lock (IMMEDIATE) so the head it reads is the head it replaces.
+    pub(crate) fn append_in(tx: &Transaction<'_>, entry: &AuditEntry) -> rusqlite::Result<AuditRecord> {
+        let head = read_head(tx)?;
         let (last, prev_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
         let mut record = AuditRecord {
             seq: last + 1,
@@ -153,15 +161,12 @@ impl<'m> AuditTrail<'m> {
                 record.prev_hash,
                 record.hash
             ],
-        )
-        .map_err(sql)?;
+        )?;
         tx.execute(
             "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
             params![sql_seq(record.seq), record.hash],
-        )
-        .map_err(sql)?;
-        tx.commit().map_err(sql)?;
+        )?;
         Ok(record)
     }
 

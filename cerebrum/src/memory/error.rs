@@ -78,6 +78,26 @@ pub enum MemoryError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A stored row of the autonomy loop's tables could not be decoded.
+    #[error("database '{path}': {table} row '{key}' is unreadable ({reason}); run `hive audit verify` to check it")]
+    BadRecord {
+        /// The database file.
+        path: PathBuf,
+        /// The table.
+        table: &'static str,
+        /// The row's key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A write was completed that was never reserved.
+    #[error("database '{path}': no write reserved under key '{key}'; reserve a write before completing it")]
+    UnknownWrite {
+        /// The database file.
+        path: PathBuf,
+        /// The idempotency key.
+        key: String,
+    },
     /// Writing an export failed.
     #[error("cannot write the audit export: {source}")]
     Export {

@@ -1,43 +1,13 @@
 //! The backlog ledger: the work hive found, one row per (repository, kind, title), with a deterministic id so the
 //! same finding in a later cycle updates its row instead of adding a second one.
 
-use std::{path::Path, str::FromStr};
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use super::MemoryError;
-
-/// Defines a closed string enum stored as its snake_case name.
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// The stored and exported name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($text => Ok(Self::$variant),)+ other => Err(format!("unknown {} '{other}'", stringify!($name))) }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 text_enum! {
     /// What kind of work an item is.
@@ -150,6 +120,28 @@ impl BacklogItem {
     }
 }
 
+/// The export file's name inside the state directory, written by [`Ledger::export`].
+pub const BACKLOG_FILE: &str = "backlog.json";
+
+/// The backlog export document, `backlog.json`; `schemas/backlog.schema.json` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BacklogExport {
+    /// The document's format version, [`BacklogExport::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// When it was written, RFC 3339 UTC.
+    pub generated_at: String,
+    /// The cycle that wrote it, if a cycle did.
+    pub cycle: Option<u64>,
+    /// Every item, by priority then id.
+    pub items: Vec<BacklogItem>,
+}
+
+impl BacklogExport {
+    /// The format version this hive writes.
+    pub const SCHEMA_VERSION: u32 = 1;
+}
+
 /// The backlog ledger of a [`Memory`](super::Memory), from [`Memory::ledger`](super::Memory::ledger).
 #[derive(Debug)]
 pub struct Ledger<'m> {
@@ -222,6 +214,30 @@ impl<'m> Ledger<'m> {
             items.push(row.map_err(|e| self.sql(e))?.map_err(|reason| self.bad("?", reason))?);
         }
         Ok(items)
+    }
+
+    /// The export document of the whole ledger, generated now: items by priority then id, so two exports of the
+    /// same ledger list them in the same order.
+    pub fn export_document(&self, cycle: Option<u64>) -> Result<BacklogExport, MemoryError> {
+        let mut items = self.list()?;
+        items.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+        Ok(BacklogExport {
+            schema_version: BacklogExport::SCHEMA_VERSION,
+            generated_at: hive_support::rfc3339(std::time::SystemTime::now()),
+            cycle,
+            items,
+        })
+    }
+
+    /// Writes [`Ledger::export_document`] to `path` as pretty JSON, atomically (a reader sees the old file or the
+    /// new one, never a torn one), and returns how many items it holds.
+    pub fn export(&self, path: &Path, cycle: Option<u64>) -> Result<usize, MemoryError> {
+        let document = self.export_document(cycle)?;
+        let mut json = serde_json::to_vec_pretty(&document).expect("a document of strings and numbers serialises");
+        json.push(b'\n');
+        crate::snapshot::write_atomic(path, &json)
+            .map_err(|source| MemoryError::Io { path: path.to_path_buf(), source })?;
+        Ok(document.items.len())
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {

@@ -8,7 +8,7 @@ use std::{
 
 use rusqlite::{Connection, ErrorCode};
 
-use super::{AuditTrail, Ledger, MemoryError};
+use super::{Approvals, AuditTrail, History, Identities, Ledger, MemoryError, Writes};
 
 /// The schema migrations, in order: entry `i` takes the database from version `i` to version `i + 1`. Entries are
 /// only ever appended; an edited migration would leave old databases different from new ones.
@@ -46,6 +46,50 @@ const MIGRATIONS: &[&str] = &[
         decision TEXT,
         cycle_id INTEGER,
         commit_sha TEXT
+    );",
+    // 3: the autonomy loop's state. `writes` holds every governed write, reserved (with its idempotency key) before
+    // it is sent and completed after, so a crash in between is found on restart instead of repeated blindly.
+    // `identity` maps keys to what hive made on a forge; `approvals` are a human's go-aheads with an expiry;
+    // `health_history` is one score per repository and cycle; `meta` holds counters such as `last_cycle`.
+    "CREATE TABLE writes (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        target TEXT,
+        reserved_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('reserved', 'done', 'failed', 'would_do')),
+        outcome TEXT
+    );
+    CREATE INDEX writes_by_time ON writes (reserved_at, kind);
+    CREATE INDEX writes_by_state ON writes (state);
+    CREATE TABLE identity (
+        key TEXT PRIMARY KEY,
+        repo TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        number INTEGER,
+        state TEXT,
+        fingerprint TEXT,
+        data TEXT NOT NULL DEFAULT 'null',
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        approved_by TEXT NOT NULL,
+        approved_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE health_history (
+        cycle INTEGER NOT NULL,
+        repo TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (cycle, repo)
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );",
 ];
 
@@ -103,6 +147,26 @@ impl Memory {
     /// The backlog ledger.
     pub fn ledger(&mut self) -> Ledger<'_> {
         Ledger::new(&mut self.conn, &self.path)
+    }
+
+    /// The governed writes: reserved before they are sent, completed after.
+    pub fn writes(&mut self) -> Writes<'_> {
+        Writes::new(&mut self.conn, &self.path)
+    }
+
+    /// What hive made on a forge, by key.
+    pub fn identities(&mut self) -> Identities<'_> {
+        Identities::new(&mut self.conn, &self.path)
+    }
+
+    /// A human's approvals of risky work.
+    pub fn approvals(&mut self) -> Approvals<'_> {
+        Approvals::new(&mut self.conn, &self.path)
+    }
+
+    /// Health per repository and cycle, and the cycle counter.
+    pub fn history(&mut self) -> History<'_> {
+        History::new(&mut self.conn, &self.path)
     }
 
     /// Wraps a SQLite error with the database path.
@@ -247,6 +311,45 @@ mod tests {
         let version: u32 =
             Connection::open(&found[0]).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(version, 1, "the backup is the database as it was before migrating");
+    }
+
+    #[test]
+    fn a_version_2_database_keeps_its_data_and_gains_the_autonomy_tables_after_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        // A version-2 database exactly as an older hive left it: the first two migrations, then some data.
+        let path = dir.path().join(Memory::FILE_NAME);
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.execute_batch(MIGRATIONS[1]).unwrap();
+        old.pragma_update(None, "user_version", 2).unwrap();
+        drop(old);
+        {
+            // Write data through the version-2 code paths (audit and ledger) on the raw file.
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            crate::memory::AuditTrail::append_in(
+                &tx,
+                &crate::AuditEntry { actor: "queen".into(), ..Default::default() },
+            )
+            .unwrap();
+            tx.commit().unwrap();
+            let item = crate::BacklogItem::new("acme/api", crate::ItemKind::Bug, "ci fails", 2, crate::Risk::Low);
+            crate::Ledger::new(&mut conn, &path).upsert(&item).unwrap();
+        }
+
+        let mut memory = Memory::open(dir.path()).unwrap();
+        assert_eq!(memory.schema_version().unwrap(), 3);
+        assert_eq!(memory.audit().verify().unwrap(), 1, "the trail survived the migration");
+        assert_eq!(memory.ledger().list().unwrap().len(), 1, "the backlog survived the migration");
+        assert_eq!(memory.history().next_cycle().unwrap(), 1, "the new tables work");
+        assert!(memory.writes().unfinished().unwrap().is_empty());
+        let found = backups(dir.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].file_name().unwrap().to_string_lossy().starts_with("hive.db.v2-"), "{found:?}");
+        let backup = Connection::open(&found[0]).unwrap();
+        let version: u32 = backup.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let items: i64 = backup.query_row("SELECT COUNT(*) FROM backlog", [], |r| r.get(0)).unwrap();
+        assert_eq!((version, items), (2, 1), "the backup is the version-2 database with its data");
     }
 
     #[test]
