@@ -39,6 +39,45 @@ pub enum Command {
     Single(SingleArgs),
     /// The hash-chained audit trail of everything hive decided and wrote: verify it, export it.
     Audit(AuditArgs),
+    /// The backlog of work hive found: list it (from `backlog.json`, else the database), or validate an export.
+    Backlog(BacklogArgs),
+    /// Approve risky work (a backlog item id or a write key) for a while, so the autonomy loop may act on it.
+    Approve(ApproveArgs),
+}
+
+/// Arguments of `hive backlog`.
+#[derive(Debug, Args)]
+pub struct BacklogArgs {
+    /// What to do; without a subcommand, list the backlog (`--json` prints the export document).
+    #[command(subcommand)]
+    pub command: Option<BacklogCommand>,
+}
+
+/// The `hive backlog` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BacklogCommand {
+    /// Check a backlog export against its JSON Schema; exit 1 naming each problem's JSON pointer.
+    Validate {
+        /// The export to check (default: `backlog.json` in the state directory).
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+/// Arguments of `hive approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// What to approve: a backlog item id or a write key (letters, digits and `:_./-`, at most 200).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// How many hours the approval lasts (1 to 8760).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8_760))]
+    pub hours: u32,
+
+    /// Who approves; recorded in the audit trail as `human:<NAME>`.
+    #[arg(long, value_name = "NAME", env = "USER", hide_env_values = true, default_value = "unknown")]
+    pub by: String,
 }
 
 /// Arguments of `hive audit`.

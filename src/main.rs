@@ -2,7 +2,9 @@
 //!
 //! Exit codes: 0 success, 1 runtime error, 2 usage error (from clap).
 
+mod approve_cmd;
 mod audit_cmd;
+mod backlog_cmd;
 mod cli;
 mod config;
 mod demo;
@@ -44,6 +46,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Single(args) => single_cmd::run(args, cli.json).await,
             Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
+            Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
+            Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),
         }
     })
 }
