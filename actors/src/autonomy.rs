@@ -249,7 +249,6 @@ impl Steward {
         title: &str,
         status: ItemStatus,
         evidence: Vec<String>,
-        decision: Option<String>,
         commit: Option<String>,
     ) -> Result<String, AutonomyError> {
         let kind = match failure.class {
@@ -265,12 +264,23 @@ impl Steward {
         {
             item.evidence.insert(0, run.url.clone());
         }
-        item.decision = decision.map(|d| self.redactor.redact(&d).into_owned());
         item.cycle_id = Some(self.report.cycle);
         item.commit_sha = commit;
         let id = item.id.clone();
-        self.memory(move |m| m.ledger().upsert(&item).map(drop)).await?;
+        self.memory(move |m| {
+            // The decision reference is kept from the last governed write about the item.
+            if let Some(old) = m.ledger().get(&item.id)? {
+                item.decision = old.decision;
+            }
+            m.ledger().upsert(&item).map(drop)
+        })
+        .await?;
         Ok(id)
+    }
+
+    /// The title of a CI failure's issue and ledger item (secrets redacted: it is written and exported).
+    fn title(&self, failure: &CiFailure, branch: &str) -> String {
+        self.redactor.redact(&text::ci_issue_title(failure, branch)).into_owned()
     }
 
     /// Today's date (UTC) of the cycle's clock, for daily markers.

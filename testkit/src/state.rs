@@ -423,6 +423,23 @@ impl EmulatorState {
             .collect()
     }
 
+    /// The commit a branch points at, as the API knows it.
+    pub fn branch_sha(&self, owner: &str, repo: &str, branch: &str) -> Option<String> {
+        self.world().repo(owner, repo)?.branches.get(branch).cloned()
+    }
+
+    /// Opens or closes an issue or pull request as a person would on the website (closing a pull request does not
+    /// merge it). Returns whether it exists.
+    pub fn set_issue_state(&self, owner: &str, repo: &str, number: u64, state: &str) -> bool {
+        let mut w = self.world();
+        let Some(issue) = w.repo_mut(owner, repo).and_then(|r| r.issues.iter_mut().find(|i| i.number == number)) else {
+            return false;
+        };
+        issue.state = state.to_owned();
+        issue.closed_at = (state == "closed").then(now_rfc3339);
+        true
+    }
+
     /// The comment bodies of an issue or pull request, oldest first.
     pub fn comments(&self, owner: &str, repo: &str, number: u64) -> Vec<String> {
         let w = self.world();

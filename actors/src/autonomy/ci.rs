@@ -25,8 +25,10 @@ const ALERT_KEY: &str = "alert:emergency";
 const ALERT_TITLE: &str = "hive: ecosystem emergency";
 const DAY: i64 = 86_400;
 
+/// The identity key of a failure's issue. The signature is hashed: keys go into the audit trail, the database and
+/// decision records, and a signature is made of names hive does not control.
 pub(crate) fn issue_key(repo: &str, failure: &CiFailure) -> String {
-    format!("issue:{repo}:{}", failure.signature())
+    format!("issue:{repo}:{}", text::key_hash(&failure.signature()))
 }
 
 impl Steward {
@@ -73,13 +75,13 @@ impl Steward {
     ) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
         let key = issue_key(&repo, failure);
-        let title = text::ci_issue_title(failure, &snapshot.default_branch);
+        let title = self.title(failure, &snapshot.default_branch);
         let marker = issue_marker(&key);
         let body_text =
             self.redactor.redact(&text::ci_issue_body(&repo, failure, &snapshot.default_branch)).into_owned();
-        let found = known
-            .iter()
-            .find(|i| i.title == title && i.body.contains(&marker) && i.labels.iter().any(|l| l == HIVE_LABEL));
+        let found = known.iter().find(|i| {
+            i.title == title && text::has_marker(&i.body, &marker) && i.labels.iter().any(|l| l == HIVE_LABEL)
+        });
         let identity = self
             .memory({
                 let key = key.clone();
@@ -96,7 +98,7 @@ impl Steward {
             approval_id: approval.to_owned(),
         };
         let Some(issue) = found else {
-            let item = self.upsert_item(&repo, failure, &title, ItemStatus::Open, Vec::new(), None, None).await?;
+            let item = self.upsert_item(&repo, failure, &title, ItemStatus::Open, Vec::new(), None).await?;
             let forge = self.forge.clone();
             let (id, t, b) = (snapshot.repo.clone(), title.clone(), body_text.clone());
             let m = marker.clone();
@@ -104,27 +106,24 @@ impl Steward {
             let gate = self
                 .governed(
                     proposal(ActionKind::OpenIssue, None, &item),
-                    move |d| async move {
-                        forge.create_issue(&id, &t, &text::finish(&b, &m, &d.html_record()), &labels).await
-                    },
+                    move |d| async move { forge.create_issue(&id, &t, &text::finish(&b, &m, &d.html), &labels).await },
                     |issue| format!("#{} {}", issue.number, issue.html_url),
                 )
                 .await?;
             if let Some(issue) = gate.done() {
-                self.remember_issue(&key, &repo, issue.number, "open", failure).await?;
-                self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None, None)
-                    .await?;
+                self.remember_issue(&key, &repo, issue.number, "open", failure, &title).await?;
+                self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None).await?;
             }
             return Ok(());
         };
         let number = issue.number;
         let target = format!("{repo}#{number}");
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None, None).await?;
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
         if issue.state == "closed" {
             // Closed while hive believed it open: a human closed it during the failure; that is their call.
             if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("open") {
-                self.remember_issue(&key, &repo, number, "closed_by_human", failure).await?;
-                self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None, None).await?;
+                self.remember_issue(&key, &repo, number, "closed_by_human", failure, &title).await?;
+                self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None).await?;
                 return Ok(());
             }
             if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("closed_by_human") {
@@ -142,14 +141,14 @@ impl Steward {
             if gate.done().is_none() {
                 return Ok(());
             }
-            self.remember_issue(&key, &repo, number, "open", failure).await?;
+            self.remember_issue(&key, &repo, number, "open", failure, &title).await?;
             let text = format!("CI is failing again on {}.", quote::code(&snapshot.default_branch));
             self.daily_comment(snapshot, &key, number, "again", &text, &item).await?;
             return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
         }
         if identity.is_none() {
             // Filed before a crash took the database's record of it: found by its marker, adopted.
-            self.remember_issue(&key, &repo, number, "open", failure).await?;
+            self.remember_issue(&key, &repo, number, "open", failure, &title).await?;
         }
         if text::visible(&issue.body) != body_text.trim_end() {
             return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
@@ -191,8 +190,7 @@ impl Steward {
                 approval_id: item.to_owned(),
             },
             move |d| async move {
-                let change =
-                    IssueChange { body: Some(text::finish(&b, &m, &d.html_record())), ..IssueChange::default() };
+                let change = IssueChange { body: Some(text::finish(&b, &m, &d.html)), ..IssueChange::default() };
                 forge.update_issue(&id, number, &change).await
             },
             |_| format!("#{number} body updated"),
@@ -215,7 +213,7 @@ impl Steward {
         let repo = snapshot.repo.to_string();
         let marker = comment_marker(key, kind, &self.day());
         let comments = self.forge.issue_comments(&snapshot.repo, number).await?;
-        let posted = if comments.iter().any(|c| c.body.contains(&marker)) {
+        let posted = if comments.iter().any(|c| text::has_marker(&c.body, &marker)) {
             true
         } else {
             let forge = self.forge.clone();
@@ -232,9 +230,7 @@ impl Steward {
                         checks: None,
                         approval_id: item.to_owned(),
                     },
-                    move |d| async move {
-                        forge.comment(&id, number, &text::finish(&body, &marker, &d.html_record())).await
-                    },
+                    move |d| async move { forge.comment(&id, number, &text::finish(&body, &marker, &d.html)).await },
                     |id| format!("comment {id} on #{number}"),
                 )
                 .await?;
@@ -275,9 +271,8 @@ impl Steward {
             let item = identity.data.get("item").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             if issue.state == "open" {
                 let text = format!("CI is green again on {}; closing.", quote::code(&snapshot.default_branch));
-                if !self.daily_comment(snapshot, &identity.key, number, "green", &text, &item).await? {
-                    continue;
-                }
+                // The comment is a courtesy: a comment limit reached today must not keep the issue open.
+                self.daily_comment(snapshot, &identity.key, number, "green", &text, &item).await?;
                 let forge = self.forge.clone();
                 let id = snapshot.repo.clone();
                 let gate = self
@@ -328,14 +323,15 @@ impl Steward {
         number: u64,
         state: &str,
         failure: &CiFailure,
+        title: &str,
     ) -> Result<(), Step> {
-        let title = text::ci_issue_title(failure, "");
+        let title = title.to_owned();
         let kind = match failure.class {
             FailureClass::Lint | FailureClass::Infrastructure => "chore",
             _ => "bug",
         };
         let (key, repo, state, now) = (key.to_owned(), repo.to_owned(), state.to_owned(), self.now_unix);
-        let signature = failure.signature();
+        let signature = text::key_hash(&failure.signature());
         let full_title = title;
         self.memory(move |m| {
             let mut ids = m.identities();
@@ -345,7 +341,7 @@ impl Steward {
                 data["last_touch"] = json!(now);
             }
             data["kind"] = json!(kind);
-            data["title_hint"] = json!(full_title);
+            data["title"] = json!(full_title);
             ids.put(&Identity {
                 key,
                 repo,
@@ -376,8 +372,8 @@ impl Steward {
         {
             return Ok(());
         }
-        let title = text::ci_issue_title(failure, &snapshot.default_branch);
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None, None).await?;
+        let title = self.title(failure, &snapshot.default_branch);
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
         // A re-run sent before a crash shows as a later attempt of the same run.
         let current = self.forge.workflow_run(&snapshot.repo, run.id).await?;
         let already = current.attempt > run.attempt || current.status != "completed";
@@ -503,7 +499,7 @@ impl Steward {
         let repo = alert_repo.to_string();
         let marker = issue_marker(ALERT_KEY);
         let known = self.forge.issues_labelled(alert_repo, HIVE_LABEL).await?;
-        let found = known.iter().find(|i| i.title == ALERT_TITLE && i.body.contains(&marker)).cloned();
+        let found = known.iter().find(|i| i.title == ALERT_TITLE && text::has_marker(&i.body, &marker)).cloned();
         let proposal = |kind: ActionKind, target: Option<String>| Proposal {
             kind,
             repo: repo.clone(),
@@ -573,14 +569,7 @@ impl Steward {
                     .governed(
                         proposal(ActionKind::EmergencyAlert, None),
                         move |d| async move {
-                            forge
-                                .create_issue(
-                                    &id,
-                                    ALERT_TITLE,
-                                    &text::finish(&text, &marker, &d.html_record()),
-                                    &labels,
-                                )
-                                .await
+                            forge.create_issue(&id, ALERT_TITLE, &text::finish(&text, &marker, &d.html), &labels).await
                         },
                         |issue| format!("#{} {}", issue.number, issue.html_url),
                     )

@@ -54,7 +54,7 @@ pub(crate) fn fix_branch(repo: &str, failure: &CiFailure) -> String {
 }
 
 fn fix_key(repo: &str, failure: &CiFailure) -> String {
-    format!("fix:{repo}:{}", failure.signature())
+    format!("fix:{repo}:{}", text::key_hash(&failure.signature()))
 }
 
 impl Steward {
@@ -63,8 +63,8 @@ impl Steward {
         let repo = snapshot.repo.to_string();
         let key = fix_key(&repo, failure);
         let branch = fix_branch(&repo, failure);
-        let title = text::ci_issue_title(failure, &snapshot.default_branch);
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None, None).await?;
+        let title = self.title(failure, &snapshot.default_branch);
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
         let identity = self
             .memory({
                 let key = key.clone();
@@ -85,22 +85,14 @@ impl Steward {
                 "closed_by_human"
             };
             if pull_state == "closed_by_human" {
-                self.upsert_item(
-                    &repo,
-                    failure,
-                    &title,
-                    ItemStatus::Cancelled,
-                    vec![pull.html_url.clone()],
-                    None,
-                    None,
-                )
-                .await?;
+                self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, vec![pull.html_url.clone()], None)
+                    .await?;
             }
             let mut data = state.to_value(&data);
             data["branch"] = json!(branch);
             data["head_sha"] = json!(pull.head_sha);
             data["item"] = json!(item);
-            data["signature"] = json!(failure.signature());
+            data["signature"] = json!(text::key_hash(&failure.signature()));
             data["title"] = json!(title);
             self.put_fix(&key, &repo, Some(pull.number), pull_state, data).await?;
             return Ok(());
@@ -153,7 +145,8 @@ impl Steward {
                     Ok(_) => "no formatter known for this repository".to_owned(),
                     Err(err) => self.redactor.redact(&err.to_string()).into_owned(),
                 };
-                self.report.errors.push(format!("{repo}: fix for {}: {why}", failure.signature()));
+                let line = format!("{repo}: fix for {}: {why}", failure.signature());
+                self.report.errors.push(self.redactor.redact(&line).into_owned());
                 state.attempts += 1;
                 state.tried.push(head);
                 return self.after_failed_attempt(snapshot, failure, &key, state, data, &item).await;
@@ -179,9 +172,7 @@ impl Steward {
                 proposal(risk),
                 move |d| async move {
                     let draft = d.verdict == Verdict::Draft;
-                    forge
-                        .create_pull(&id, &b, &base, &pr_title, &text::finish(&body, &marker, &d.html_record()), draft)
-                        .await
+                    forge.create_pull(&id, &b, &base, &pr_title, &text::finish(&body, &marker, &d.html), draft).await
                 },
                 |pull| format!("#{} {}", pull.number, pull.html_url),
             )
@@ -190,21 +181,13 @@ impl Steward {
         data["branch"] = json!(branch);
         data["item"] = json!(item);
         data["risk"] = json!(risk.as_str());
-        data["signature"] = json!(failure.signature());
+        data["signature"] = json!(text::key_hash(&failure.signature()));
         data["title"] = json!(title);
         match gate.done() {
             Some(pull) => {
                 data["head_sha"] = json!(pull.head_sha);
-                self.upsert_item(
-                    &repo,
-                    failure,
-                    &title,
-                    ItemStatus::InProgress,
-                    vec![pull.html_url.clone()],
-                    None,
-                    None,
-                )
-                .await?;
+                self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![pull.html_url.clone()], None)
+                    .await?;
                 self.put_fix(&key, &repo, Some(pull.number), "open", data).await
             }
             None => self.put_fix(&key, &repo, None, "pushed", data).await,
@@ -283,8 +266,7 @@ impl Steward {
                         self.put_fix(&identity.key, &repo, Some(number), "merged", identity.data.clone()).await?;
                         let title = identity.data.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
                         if let Some(failure) = failure_of(snapshot, &identity) {
-                            self.upsert_item(&repo, &failure, &title, ItemStatus::Done, Vec::new(), None, merged.sha)
-                                .await?;
+                            self.upsert_item(&repo, &failure, &title, ItemStatus::Done, Vec::new(), merged.sha).await?;
                         }
                     }
                 }
@@ -350,13 +332,13 @@ impl Steward {
         if state.attempts >= self.config.escalate_after && !state.escalated {
             state.escalated = self.escalate(snapshot, failure, item, state.attempts).await?;
             if state.escalated {
-                let title = text::ci_issue_title(failure, &snapshot.default_branch);
-                self.upsert_item(&repo, failure, &title, ItemStatus::Blocked, Vec::new(), None, None).await?;
+                let title = self.title(failure, &snapshot.default_branch);
+                self.upsert_item(&repo, failure, &title, ItemStatus::Blocked, Vec::new(), None).await?;
             }
         }
         let mut data = state.to_value(&data);
         data["item"] = json!(item);
-        data["signature"] = json!(failure.signature());
+        data["signature"] = json!(text::key_hash(&failure.signature()));
         self.put_fix(key, &repo, number, &identity_state, data).await
     }
 
@@ -391,7 +373,7 @@ impl Steward {
 /// The failure a fix identity is about, when it is still failing in this snapshot.
 fn failure_of(snapshot: &RepoSnapshot, identity: &Identity) -> Option<CiFailure> {
     let signature = identity.fingerprint.as_deref()?;
-    snapshot.ci.failures.iter().find(|f| f.signature() == signature).cloned()
+    snapshot.ci.failures.iter().find(|f| text::key_hash(&f.signature()) == signature).cloned()
 }
 
 fn fix_commit_message(failure: &CiFailure) -> String {

@@ -26,6 +26,13 @@ pub(crate) enum Gate<T> {
     Failed,
 }
 
+/// What a write closure gets: the verdict (a draft or not) and the decision record to embed, secrets redacted.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) verdict: Verdict,
+    pub(crate) html: String,
+}
+
 impl<T> Gate<T> {
     pub(crate) fn done(self) -> Option<T> {
         match self {
@@ -52,7 +59,7 @@ impl Steward {
         describe: impl FnOnce(&T) -> String,
     ) -> Result<Gate<T>, AutonomyError>
     where
-        F: FnOnce(Decision) -> Fut,
+        F: FnOnce(Record) -> Fut,
         Fut: Future<Output = Result<T, GitHubError>>,
     {
         let (counters, approved) = self.spent(&proposal).await?;
@@ -73,6 +80,16 @@ impl Steward {
             target: proposal.target.clone(),
         };
         let now = self.now_unix;
+        let (item, summary) = (proposal.approval_id.clone(), self.redactor.redact(&decision.summary()).into_owned());
+        self.memory(move |m| {
+            // The ledger item keeps a reference to the last decision about it.
+            if let Some(mut it) = m.ledger().get(&item)? {
+                it.decision = Some(summary);
+                m.ledger().upsert(&it)?;
+            }
+            Ok(())
+        })
+        .await?;
         match decision.verdict {
             Verdict::Deny => {
                 let audit = entry(format!("denied: {}", decision.summary()));
@@ -91,7 +108,9 @@ impl Steward {
         if let Reservation::Existing(_) = reservation {
             return Ok(Gate::Skipped);
         }
-        let result = write(decision.clone()).await;
+        let record =
+            Record { verdict: decision.verdict, html: self.redactor.redact(&decision.html_record()).into_owned() };
+        let result = write(record).await;
         let (state, outcome, gate) = match result {
             Ok(value) => {
                 let outcome = self.redactor.redact(&describe(&value)).into_owned();
@@ -139,7 +158,7 @@ impl Steward {
 
     /// The policy with this cycle's emergency state.
     pub(crate) fn policy(&self) -> Policy {
-        let mut policy = self.config.policy.clone();
+        let mut policy = self.config.policy;
         policy.switches.emergency |= self.emergency;
         policy
     }

@@ -72,6 +72,11 @@ pub(crate) fn finish(text: &str, marker: &str, record: &str) -> String {
     format!("{text}\n{marker}\n{record}\n")
 }
 
+/// Whether `body` carries `marker` on a line of its own (a hostile name quoted in the text cannot forge one).
+pub(crate) fn has_marker(body: &str, marker: &str) -> bool {
+    body.lines().any(|line| line == marker)
+}
+
 /// The part of a body that says what the failure is: the text before the hidden comments. A body is rewritten only
 /// when this changes.
 pub(crate) fn visible(body: &str) -> &str {

@@ -1,0 +1,529 @@
+//! The autonomy loop against the GitHub emulator: real HTTP through octocrab, a real SQLite database, real git
+//! repositories and a real formatter for fixes. Each test drives cycles by hand with a clock it moves.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use hive_actors::{AutonomyConfig, CycleReport, Steward};
+use hive_cerebrum::{
+    Memory, ScribeHandle,
+    governance::{Decision, Policy},
+};
+use hive_ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
+use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec};
+use tempfile::TempDir;
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+struct World {
+    emu: Emulator,
+    forge: Arc<GitHubForge>,
+    state: TempDir,
+    steward: Steward,
+    scribe: ScribeHandle,
+    repos: Vec<RepoId>,
+    now: SystemTime,
+    config: AutonomyConfig,
+}
+
+fn policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.switches.autonomy = true;
+    policy.switches.automerge = true;
+    policy
+}
+
+impl World {
+    async fn new(repos: &[&str]) -> World {
+        World::with(repos, policy(), |_| {}).await
+    }
+
+    async fn with(repos: &[&str], policy: Policy, tweak: impl FnOnce(&mut AutonomyConfig)) -> World {
+        let emu = Emulator::start().await;
+        emu.state().add_org("acme");
+        let state = tempfile::tempdir().expect("test setup");
+        let mut config = AutonomyConfig::new(state.path());
+        config.policy = policy;
+        config.secrets = vec![emu.token().to_owned()];
+        tweak(&mut config);
+        let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
+        github.api_url = emu.url();
+        github.timeout = Duration::from_secs(10);
+        let forge = Arc::new(GitHubForge::new(github).expect("test setup"));
+        let scribe = ScribeHandle::spawn(Memory::open(state.path()).expect("test setup")).await.expect("test setup");
+        let steward = Steward::new(forge.clone(), scribe.clone(), config.clone());
+        let mut world = World { emu, forge, state, steward, scribe, repos: Vec::new(), now: SystemTime::now(), config };
+        for repo in repos {
+            world.add_repo(RepoSpec::new("acme", repo));
+        }
+        world
+    }
+
+    fn add_repo(&mut self, spec: RepoSpec) {
+        self.repos.push(RepoId::new(format!("{}/{}", spec.owner, spec.name)).expect("test setup"));
+        self.emu.state().add_repo(spec);
+    }
+
+    /// A new steward over the same database and forge, as after a restart.
+    async fn restart(&mut self) {
+        let scribe =
+            ScribeHandle::spawn(Memory::open(self.state.path()).expect("test setup")).await.expect("test setup");
+        let old = std::mem::replace(&mut self.scribe, scribe.clone());
+        old.stop().await;
+        self.steward = Steward::new(self.forge.clone(), scribe, self.config.clone());
+    }
+
+    async fn snapshots(&self) -> Vec<RepoSnapshot> {
+        let mut out = Vec::new();
+        for repo in &self.repos {
+            out.push(self.forge.snapshot(repo).await.expect("test setup"));
+        }
+        out
+    }
+
+    async fn cycle(&mut self) -> CycleReport {
+        self.cycle_with(false).await
+    }
+
+    async fn cycle_with(&mut self, emergency: bool) -> CycleReport {
+        let snapshots = self.snapshots().await;
+        self.steward.cycle(&snapshots, emergency, self.now).await.expect("test setup")
+    }
+
+    fn fail(&self, repo: &str, job: &str, sha: &str) -> u64 {
+        self.emu.state().add_workflow_run(
+            "acme",
+            repo,
+            RunSpec::new("ci", "main").head_sha(sha).outcome("completed", Some("failure")).job(JobSpec::new(
+                job,
+                "completed",
+                Some("failure"),
+            )),
+        )
+    }
+
+    fn pass(&self, repo: &str, sha: &str) -> u64 {
+        self.emu.state().add_workflow_run(
+            "acme",
+            repo,
+            RunSpec::new("ci", "main").head_sha(sha).job(JobSpec::new("test", "completed", Some("success"))),
+        )
+    }
+
+    /// Issues (not pull requests) of a repository.
+    fn issues(&self, repo: &str) -> Vec<hive_testkit::IssueRecord> {
+        self.emu.state().issues("acme", repo).into_iter().filter(|i| !i.is_pull).collect()
+    }
+
+    fn writes(&self, method: Method, path_part: &str) -> usize {
+        self.emu.state().requests().iter().filter(|r| r.method == method && r.path.contains(path_part)).count()
+    }
+
+    async fn audit_intact(&self) -> usize {
+        self.scribe
+            .call(|m| m.audit().verify().map_err(|b| format!("{b:?}")))
+            .await
+            .expect("test setup")
+            .expect("test setup")
+    }
+}
+
+fn sha(n: u8) -> String {
+    format!("{n:02x}").repeat(20)
+}
+
+#[tokio::test]
+async fn a_failing_workflow_has_exactly_one_issue_through_its_whole_life() {
+    let mut w = World::new(&["api"]).await;
+    w.fail("api", "unit tests", &sha(1));
+
+    let report = w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1, "{report:?}");
+    let issue = &issues[0];
+    assert_eq!(issue.title, "CI failing on main: ci / unit tests (test)");
+    assert!(issue.labels.contains(&"hive".to_owned()) && issue.labels.contains(&"ci-failure".to_owned()));
+    assert!(issue.body.contains("<!-- hive:key "), "{}", issue.body);
+    let decision = Decision::parse_html_record(&issue.body).expect("a decision record in the body");
+    assert_eq!(decision.repo, "acme/api");
+
+    // Same failure, same day: nothing is written.
+    let patches = w.writes(Method::PATCH, "/issues/");
+    w.cycle().await;
+    assert_eq!(w.issues("api").len(), 1);
+    assert_eq!(w.writes(Method::PATCH, "/issues/"), patches);
+    assert!(w.emu.state().comments("acme", "api", issue.number).is_empty());
+
+    // The failure moves to another commit: the body is rewritten, no second issue.
+    w.fail("api", "unit tests", &sha(2));
+    w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].body.contains(&sha(2)[..12]), "{}", issues[0].body);
+    assert_eq!(w.writes(Method::PATCH, "/issues/"), patches + 1);
+
+    // A day later: one comment, and only one however many cycles run that day.
+    w.now += DAY + Duration::from_secs(60);
+    w.cycle().await;
+    w.cycle().await;
+    let comments = w.emu.state().comments("acme", "api", issue.number);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].starts_with("Still failing"));
+
+    // Green again the next day: a comment and the issue is closed.
+    w.now += DAY + Duration::from_secs(60);
+    w.pass("api", &sha(3));
+    w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues[0].state, "closed");
+    assert!(w.emu.state().comments("acme", "api", issue.number).last().unwrap().starts_with("CI is green again"));
+
+    // Failing again: the same issue is reopened, never a second one.
+    w.fail("api", "unit tests", &sha(4));
+    w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].state, "open");
+    assert_eq!(issues[0].number, issue.number);
+    assert!(w.audit_intact().await > 0);
+}
+
+#[tokio::test]
+async fn an_issue_filed_before_the_database_lost_it_is_found_again_by_its_marker() {
+    let mut w = World::new(&["api"]).await;
+    w.fail("api", "unit tests", &sha(1));
+    w.cycle().await;
+    assert_eq!(w.issues("api").len(), 1);
+
+    // A fresh database (as if the record of the write never reached the disk).
+    let fresh = tempfile::tempdir().unwrap();
+    let mut config = w.config.clone();
+    config.state_dir = fresh.path().to_path_buf();
+    let scribe = ScribeHandle::spawn(Memory::open(fresh.path()).unwrap()).await.unwrap();
+    let mut steward = Steward::new(w.forge.clone(), scribe, config);
+    let snapshots = w.snapshots().await;
+    steward.cycle(&snapshots, false, w.now).await.unwrap();
+    assert_eq!(w.issues("api").len(), 1);
+}
+
+#[tokio::test]
+async fn a_human_closing_the_issue_during_the_failure_is_respected() {
+    let mut w = World::new(&["api"]).await;
+    w.fail("api", "unit tests", &sha(1));
+    w.cycle().await;
+    let number = w.issues("api")[0].number;
+    assert!(w.emu.state().set_issue_state("acme", "api", number, "closed"));
+    w.cycle().await;
+    w.now += DAY * 2;
+    w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].state, "closed");
+    assert!(w.emu.state().comments("acme", "api", number).is_empty());
+}
+
+#[tokio::test]
+async fn an_infrastructure_failure_is_rerun_once_and_filed_when_it_fails_again() {
+    let mut w = World::new(&["api"]).await;
+    let run = w.emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("ci", "main").head_sha(&sha(1)).outcome("completed", Some("failure")).job(JobSpec::new(
+            "unit tests",
+            "completed",
+            Some("timed_out"),
+        )),
+    );
+    w.cycle().await;
+    assert_eq!(w.emu.state().reruns("acme", "api"), [run]);
+    assert!(w.issues("api").is_empty());
+
+    // While the re-run runs, nothing more happens.
+    w.cycle().await;
+    assert_eq!(w.emu.state().reruns("acme", "api"), [run]);
+
+    // The second attempt fails too: now it is a CI issue, and the run is not re-run again.
+    assert!(w.emu.state().complete_run("acme", "api", run, "timed_out"));
+    assert_eq!(w.emu.state().run("acme", "api", run).unwrap().run_attempt, 2);
+    w.cycle().await;
+    assert_eq!(w.emu.state().reruns("acme", "api"), [run]);
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0].title.contains("(infrastructure)"));
+}
+
+#[tokio::test]
+async fn during_an_emergency_only_the_one_alert_is_written() {
+    let mut w = World::with(&["api", "web", "ops"], policy(), |c| {
+        c.alert_repo = Some(RepoId::new("acme/ops").unwrap());
+    })
+    .await;
+    w.fail("api", "unit tests", &sha(1));
+    w.fail("web", "unit tests", &sha(1));
+    let report = w.cycle_with(true).await;
+    w.cycle_with(true).await;
+    assert!(w.issues("api").is_empty() && w.issues("web").is_empty(), "{report:?}");
+    let alerts = w.issues("ops");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].title, "hive: ecosystem emergency");
+    assert!(report.decisions.iter().any(|d| d.contains("emergency")), "{:?}", report.decisions);
+
+    // Over: the alert is closed and the frozen work happens.
+    w.cycle_with(false).await;
+    assert_eq!(w.issues("ops")[0].state, "closed");
+    assert_eq!(w.issues("api").len(), 1);
+    assert_eq!(w.issues("web").len(), 1);
+}
+
+#[tokio::test]
+async fn limits_hold_across_restarts_and_are_reported() {
+    let mut p = policy();
+    p.limits.issues_per_hour = 2;
+    let mut w = World::with(&["a", "b", "c", "d"], p, |_| {}).await;
+    for repo in ["a", "b", "c", "d"] {
+        w.fail(repo, "unit tests", &sha(1));
+    }
+    let report = w.cycle().await;
+    let filed = ["a", "b", "c", "d"].iter().map(|r| w.issues(r).len()).sum::<usize>();
+    assert_eq!(filed, 2);
+    assert!(report.limits_hit.iter().any(|l| l.contains("issues_per_hour")), "{report:?}");
+    let summary = std::fs::read_to_string(w.state.path().join(format!("cycles/{:06}.md", report.cycle))).unwrap();
+    assert!(summary.contains("Limits reached"), "{summary}");
+
+    w.restart().await;
+    w.cycle().await;
+    let filed = ["a", "b", "c", "d"].iter().map(|r| w.issues(r).len()).sum::<usize>();
+    assert_eq!(filed, 2, "the limit must survive the restart");
+
+    // An hour later the window has moved.
+    w.now += Duration::from_secs(3_601);
+    w.cycle().await;
+    let filed = ["a", "b", "c", "d"].iter().map(|r| w.issues(r).len()).sum::<usize>();
+    assert_eq!(filed, 4);
+}
+
+#[tokio::test]
+async fn with_autonomy_off_nothing_is_written_and_every_would_do_is_recorded() {
+    let mut w = World::with(&["api"], Policy::default(), |_| {}).await;
+    w.fail("api", "unit tests", &sha(1));
+    let report = w.cycle().await;
+    assert!(w.issues("api").is_empty());
+    assert!(!report.would_do.is_empty());
+    let writes = w.scribe.call(|m| m.writes().count(&[], None, 0)).await.unwrap().unwrap();
+    assert_eq!(writes, 0, "would-do records are not spent");
+    assert!(w.audit_intact().await >= 1);
+    let backlog: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.state.path().join("backlog.json")).unwrap()).unwrap();
+    assert_eq!(backlog["items"].as_array().unwrap().len(), 1, "{backlog}");
+}
+
+#[tokio::test]
+async fn hostile_names_are_quoted_and_secrets_redacted_in_what_is_written() {
+    let mut w = World::new(&["api"]).await;
+    let token = w.emu.token().to_owned();
+    let job = format!("test @everyone <!-- x --> `$(rm -rf /)` {token}");
+    w.fail("api", &job, &sha(1));
+    w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1);
+    let issue = &issues[0];
+    for text in [&issue.title, &issue.body] {
+        assert!(!text.contains(&token), "{text}");
+    }
+    // Titles never notify anyone on GitHub; in bodies a name may appear only inside code spans, which never mention.
+    assert!(!outside_code_spans(&issue.body).contains("@everyone"), "{}", issue.body);
+    assert!(!outside_code_spans(&issue.body).contains("<!-- x -->"), "{}", issue.body);
+    assert!(!issue.title.contains('\n'));
+    let export = std::fs::read_to_string(w.state.path().join("backlog.json")).unwrap();
+    assert!(!export.contains(&token));
+    let mut audit = Vec::new();
+    w.scribe
+        .call(move |m| m.audit().export_jsonl(&mut audit).map(|_| audit))
+        .await
+        .unwrap()
+        .map(|audit| {
+            assert!(!String::from_utf8_lossy(&audit).contains(&token));
+        })
+        .unwrap();
+    // The same hostile failure next cycle is still one issue: the title round-trips exactly.
+    w.cycle().await;
+    assert_eq!(w.issues("api").len(), 1);
+}
+
+/// The text of a markdown line outside its code spans (a run of backticks opens a span closed by the same run).
+fn outside_code_spans(markdown: &str) -> String {
+    let mut out = String::new();
+    for line in markdown.lines() {
+        let mut rest = line;
+        while let Some(start) = rest.find('`') {
+            out.push_str(&rest[..start]);
+            let run = rest[start..].chars().take_while(|c| *c == '`').count();
+            let fence = "`".repeat(run);
+            let after = &rest[start + run..];
+            match after.find(&fence) {
+                Some(end) => rest = &after[end + run..],
+                None => {
+                    rest = after;
+                    break;
+                }
+            }
+        }
+        out.push_str(rest);
+        out.push('\n');
+    }
+    out
+}
+
+/// A bare repository holding a Cargo project whose `src/main.rs` `cargo fmt` would change; returns (bare dir, HEAD).
+fn unformatted_repo(root: &Path, lines: usize) -> (PathBuf, String) {
+    let work = root.join("work");
+    std::fs::create_dir_all(work.join("src")).expect("test setup");
+    std::fs::write(work.join("Cargo.toml"), "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+        .expect("test setup");
+    let mut main = String::from("fn main(){\n");
+    for i in 0..lines {
+        main.push_str(&format!("let  x{i}=1;\n"));
+    }
+    main.push_str("}\n");
+    std::fs::write(work.join("src/main.rs"), main).expect("test setup");
+    let git = |dir: &Path, args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("test setup");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "initial"]);
+    let bare = root.join("api.git");
+    git(root, &["clone", "-q", "--bare", "work", "api.git"]);
+    let head = git(&work, &["rev-parse", "HEAD"]);
+    (bare, head)
+}
+
+fn lint_failure(w: &World, sha: &str) -> u64 {
+    w.emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("ci", "main").head_sha(sha).outcome("completed", Some("failure")).job(
+            JobSpec::new("fmt", "completed", Some("failure")).step("cargo fmt --check", "completed", Some("failure")),
+        ),
+    )
+}
+
+fn pulls(w: &World) -> Vec<hive_testkit::PullRecord> {
+    w.emu.state().pulls("acme", "api")
+}
+
+#[tokio::test]
+async fn a_lint_failure_gets_one_fix_pull_request_merged_only_when_green() {
+    let git_root = tempfile::tempdir().unwrap();
+    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let mut w = World::new(&[]).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &head);
+
+    w.cycle().await;
+    let prs = pulls(&w);
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    let branch = prs[0].head_ref.clone();
+    assert!(branch.starts_with("hive/fix/lint-"), "{branch}");
+    let show = Command::new("git")
+        .arg("--git-dir")
+        .arg(&bare)
+        .args(["show", &format!("{branch}:src/main.rs")])
+        .output()
+        .unwrap();
+    let formatted = String::from_utf8_lossy(&show.stdout);
+    assert!(formatted.contains("fn main() {"), "{formatted}");
+    assert_eq!(w.issues("api").len(), 1, "the failure is tracked by an issue as well");
+
+    // Checks pending: never merged.
+    let pr_head = w.emu.state().branch_sha("acme", "api", &branch).unwrap();
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "in_progress", None)]);
+    w.cycle().await;
+    assert_eq!(pulls(&w).len(), 1);
+    assert!(!pulls(&w)[0].merged);
+
+    // Failing: not merged either.
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("failure"))]);
+    w.cycle().await;
+    assert!(!pulls(&w)[0].merged);
+
+    // Green: merged, and still one pull request.
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("success"))]);
+    w.emu.state().set_combined_status("acme", "api", &pr_head, "success");
+    w.cycle().await;
+    let prs = pulls(&w);
+    assert_eq!(prs.len(), 1);
+    assert!(prs[0].merged, "{prs:?}");
+}
+
+#[tokio::test]
+async fn without_automerge_a_green_fix_waits_and_a_human_closed_fix_is_not_recreated() {
+    let git_root = tempfile::tempdir().unwrap();
+    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let mut p = policy();
+    p.switches.automerge = false;
+    let mut w = World::with(&[], p, |_| {}).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &head);
+    w.cycle().await;
+    let pr = pulls(&w).pop().unwrap();
+    let pr_head = w.emu.state().branch_sha("acme", "api", &pr.head_ref).unwrap();
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("success"))]);
+    let report = w.cycle().await;
+    assert!(!pulls(&w)[0].merged);
+    assert!(report.decisions.iter().any(|d| d.contains("automerge")), "{:?}", report.decisions);
+
+    assert!(w.emu.state().set_issue_state("acme", "api", pr.number, "closed"));
+    lint_failure(&w, &head);
+    w.cycle().await;
+    w.now += DAY;
+    w.cycle().await;
+    assert_eq!(pulls(&w).len(), 1, "a pull request closed by a human is never opened again");
+}
+
+#[tokio::test]
+async fn repeated_failed_fixes_escalate_to_a_human_once() {
+    let git_root = tempfile::tempdir().unwrap();
+    // Already formatted: the formatter changes nothing, so each attempt fails.
+    let (bare, _) = unformatted_repo(git_root.path(), 0);
+    let formatted = "fn main() {}\n";
+    let work = git_root.path().join("work");
+    std::fs::write(work.join("src/main.rs"), formatted).unwrap();
+    for args in [
+        &["add", "-A"][..],
+        &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "fmt"],
+        &["push", "-q", "../api.git", "HEAD:main"],
+    ] {
+        assert!(Command::new("git").args(args).current_dir(&work).status().unwrap().success());
+    }
+    let mut w = World::with(&[], policy(), |c| c.owners = vec!["alice".into(), "acme/core".into()]).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &sha(1));
+    w.cycle().await;
+    lint_failure(&w, &sha(2));
+    w.cycle().await;
+    let issues = w.issues("api");
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].labels.contains(&"needs-human".to_owned()), "{issues:?}");
+    let comments = w.emu.state().comments("acme", "api", issues[0].number);
+    assert_eq!(comments.iter().filter(|c| c.contains("@alice @acme/core")).count(), 1, "{comments:?}");
+    assert!(pulls(&w).is_empty());
+
+    lint_failure(&w, &sha(3));
+    w.cycle().await;
+    w.now += DAY;
+    w.cycle().await;
+    let comments = w.emu.state().comments("acme", "api", issues[0].number);
+    assert_eq!(comments.iter().filter(|c| c.contains("@alice")).count(), 1, "escalated once: {comments:?}");
+}
