@@ -140,6 +140,84 @@ pub struct RunArgs {
     /// Also watch archived repositories, forks and templates (skipped by default).
     #[arg(long)]
     pub all_kinds: bool,
+
+    /// The autonomy loop's governance (GitHub targets only).
+    #[command(flatten)]
+    pub autonomy: AutonomyArgs,
+}
+
+/// How the autonomy loop may act on GitHub. Without `--autonomy` it only records what it would do.
+#[derive(Debug, Clone, Args)]
+pub struct AutonomyArgs {
+    /// Let hive write: file and update issues, re-run flaky jobs, open fix pull requests.
+    #[arg(
+        long,
+        env = "HIVE_AUTONOMY_ENABLED",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub autonomy: bool,
+
+    /// Merge hive's own fix pull requests once every check is green (low and medium risk only).
+    #[arg(
+        long,
+        env = "HIVE_AUTOMERGE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub automerge: bool,
+
+    /// Quarantine: record every write as "would do" instead of sending it; fix pull requests are opened as drafts.
+    #[arg(
+        long,
+        env = "HIVE_DRY_RUN",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub dry_run: bool,
+
+    /// What hive may do at most: `log` (record only), `issue` (issues and comments), `fix` (also re-runs and fix
+    /// pull requests).
+    #[arg(long, env = "HIVE_ACTION_LEVEL", value_name = "LEVEL", default_value = "fix")]
+    pub level: String,
+
+    /// A GitHub login or `org/team` mentioned when hive gives up on a fix (repeatable; comma-separated in
+    /// HIVE_OWNERS).
+    #[arg(long = "owner", env = "HIVE_OWNERS", value_name = "LOGIN", value_delimiter = ',')]
+    pub owners: Vec<String>,
+
+    /// The repository (`owner/name`) where the one ecosystem-wide emergency alert issue is filed.
+    #[arg(long, env = "HIVE_ALERT_REPO", value_name = "OWNER/NAME")]
+    pub alert_repo: Option<String>,
+
+    /// Pull requests hive may open in any 24 hours.
+    #[arg(long, env = "HIVE_MAX_PRS_PER_DAY", value_name = "N", default_value_t = 10)]
+    pub max_prs_per_day: u32,
+
+    /// Issues hive may open in any hour.
+    #[arg(long, env = "HIVE_MAX_ISSUES_PER_HOUR", value_name = "N", default_value_t = 20)]
+    pub max_issues_per_hour: u32,
+
+    /// Comments hive may write on one issue in any 24 hours.
+    #[arg(long, env = "HIVE_MAX_COMMENTS_PER_ISSUE_PER_DAY", value_name = "N", default_value_t = 1)]
+    pub max_comments_per_issue_per_day: u32,
+
+    /// Content-creating requests (issues, comments, pull requests) hive may send in any minute.
+    #[arg(long, env = "HIVE_MAX_CONTENT_PER_MINUTE", value_name = "N", default_value_t = 20)]
+    pub max_content_per_minute: u32,
+
+    /// Failed fix attempts after which hive labels the issue `needs-human` and mentions the owners.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub escalate_after: u32,
 }
 
 /// Arguments of `hive single`.

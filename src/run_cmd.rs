@@ -2,7 +2,12 @@
 //! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
 //! repositories (`--workspace DIR`).
 
-use std::{io::Write, path::Path, sync::Arc, time::Duration};
+use std::{
+    io::Write,
+    path::Path,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use anyhow::{Context, bail};
 use hive::{
@@ -14,7 +19,15 @@ use hive::{
 };
 use serde::Serialize;
 
-use crate::{cli::RunArgs, config::EnvConfig};
+use hive::{
+    actors::{AutonomyConfig, CycleReport, Steward, is_valid_owner},
+    cerebrum::{Memory, ScribeHandle, governance::ActionLevel},
+};
+
+use crate::{
+    cli::{AutonomyArgs, RunArgs},
+    config::EnvConfig,
+};
 
 /// Time between cycles when `ORCHESTRATION_INTERVAL` is not set.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -39,6 +52,9 @@ struct RunRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     points_spent: Option<u64>,
     repositories: &'a [RepoLine],
+    /// What the autonomy loop did this cycle (GitHub targets only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autonomy: Option<&'a CycleReport>,
 }
 
 /// What the output loop needs from the forge being watched.
@@ -106,7 +122,7 @@ pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) 
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, forge.as_ref(), None, repos, args.once, json).await;
+    let watched = watch(&hive, &mut events, forge.as_ref(), None, None, repos, args.once, json).await;
     hive.shutdown().await?;
     watched
 }
@@ -154,10 +170,46 @@ async fn run_github(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: boo
             if args.once { "one cycle".to_owned() } else { format!("a cycle every {interval:?}, Ctrl-C to stop") };
         println!("hive run: {} GitHub repositories, {every}", repos.len());
     }
+    let memory = Memory::open(state_dir)?;
+    let scribe = ScribeHandle::spawn(memory).await.context("cannot start the database writer")?;
+    let mut steward = Steward::new(forge.clone(), scribe.clone(), autonomy_config(&args.autonomy, env, state_dir)?);
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), repos, args.once, json).await;
+    let watched =
+        watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), Some(&mut steward), repos, args.once, json)
+            .await;
     hive.shutdown().await?;
+    scribe.stop().await;
     watched
+}
+
+/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables).
+fn autonomy_config(args: &AutonomyArgs, env: &EnvConfig, state_dir: &Path) -> anyhow::Result<AutonomyConfig> {
+    let mut config = AutonomyConfig::new(state_dir);
+    let policy = &mut config.policy;
+    policy.level = args.level.parse::<ActionLevel>().map_err(|err| anyhow::anyhow!("invalid --level: {err}"))?;
+    policy.switches.autonomy = args.autonomy;
+    policy.switches.automerge = args.automerge;
+    policy.switches.dry_run = args.dry_run;
+    policy.switches.emergency = env.emergency_mode;
+    policy.limits.prs_per_day = args.max_prs_per_day;
+    policy.limits.issues_per_hour = args.max_issues_per_hour;
+    policy.limits.comments_per_issue_per_day = args.max_comments_per_issue_per_day;
+    policy.limits.content_per_minute = args.max_content_per_minute;
+    for owner in args.owners.iter().map(|o| o.trim().trim_start_matches('@')).filter(|o| !o.is_empty()) {
+        if !is_valid_owner(owner) {
+            bail!("invalid --owner '{}': expected a GitHub login (alice) or team (acme/core)", owner.escape_debug());
+        }
+        config.owners.push(owner.to_owned());
+    }
+    if let Some(repo) = &args.alert_repo {
+        let repo = RepoId::new(repo.as_str())
+            .with_context(|| format!("invalid --alert-repo '{}': expected owner/name", repo.escape_debug()))?;
+        config.alert_repo = Some(repo);
+    }
+    config.escalate_after = args.escalate_after;
+    config.secrets =
+        ["GITHUB_TOKEN", "GH_TOKEN", "HIVE_GITHUB_APP_KEY"].iter().filter_map(|k| std::env::var(k).ok()).collect();
+    Ok(config)
 }
 
 /// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters).
@@ -182,16 +234,19 @@ pub fn github_forge(args: &RunArgs) -> anyhow::Result<GitHubForge> {
 /// Prints every completed cycle until the first one (with `once`), Ctrl-C, or the hive stopping. With
 /// `rediscover`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or archived ones
 /// lose theirs.
+#[allow(clippy::too_many_arguments)]
 async fn watch(
     hive: &Hive,
     events: &mut hive::Subscription,
     forge: &dyn Watched,
     rediscover: Option<&dyn Forge>,
+    mut steward: Option<&mut Steward>,
     mut repos: Vec<RepoId>,
     once: bool,
     json: bool,
 ) -> anyhow::Result<()> {
     let mut points_before = forge.points_spent();
+    let mut emergency = hive.status().await.map(|s| s.emergency).unwrap_or(false);
     loop {
         let envelope = tokio::select! {
             envelope = events.recv() => envelope.context("the hive stopped unexpectedly")?,
@@ -200,10 +255,17 @@ async fn watch(
         match &*envelope.event {
             HiveEvent::CycleCompleted { record } => {
                 let lines: Vec<RepoLine> = repos.iter().map(|repo| repo_line(repo, forge.latest(repo))).collect();
+                let report = match steward.as_deref_mut() {
+                    Some(steward) => {
+                        let snapshots: Vec<RepoSnapshot> = repos.iter().filter_map(|repo| forge.latest(repo)).collect();
+                        Some(steward.cycle(&snapshots, emergency, SystemTime::now()).await?)
+                    }
+                    None => None,
+                };
                 let points_now = forge.points_spent();
                 let points = points_now.zip(points_before).map(|(now, before)| now - before);
                 points_before = points_now;
-                print_cycle(record, points, &lines, json)?;
+                print_cycle(record, points, &lines, report.as_ref(), json)?;
                 if once {
                     return Ok(());
                 }
@@ -215,10 +277,14 @@ async fn watch(
                     }
                 }
             }
-            HiveEvent::EmergencyDeclared { reasons } if !json => {
-                let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-                println!("  !! EMERGENCY declared: {}", reasons.join("; "));
+            HiveEvent::EmergencyDeclared { reasons } => {
+                emergency = true;
+                if !json {
+                    let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                    println!("  !! EMERGENCY declared: {}", reasons.join("; "));
+                }
             }
+            HiveEvent::EmergencyCleared { .. } => emergency = false,
             HiveEvent::MemberEscalated { member, restarts, .. } if !json => {
                 println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why");
             }
@@ -244,10 +310,16 @@ async fn refleet(hive: &Hive, current: Vec<RepoId>, found: Vec<RepoId>) -> Vec<R
     found
 }
 
-fn print_cycle(record: &CycleRecord, points_spent: Option<u64>, lines: &[RepoLine], json: bool) -> anyhow::Result<()> {
+fn print_cycle(
+    record: &CycleRecord,
+    points_spent: Option<u64>,
+    lines: &[RepoLine],
+    autonomy: Option<&CycleReport>,
+    json: bool,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer(&mut out, &RunRecord { record, points_spent, repositories: lines })?;
+        serde_json::to_writer(&mut out, &RunRecord { record, points_spent, repositories: lines, autonomy })?;
         writeln!(out)?;
         return Ok(out.flush()?);
     }
@@ -272,6 +344,26 @@ fn print_cycle(record: &CycleRecord, points_spent: Option<u64>, lines: &[RepoLin
         };
         let findings = if line.findings.is_empty() { "ok".to_owned() } else { line.findings.join("; ") };
         writeln!(out, "  {mark} {:<width$}  {score:>3}  {findings}", line.repo.as_str())?;
+    }
+    if let Some(report) = autonomy {
+        writeln!(
+            out,
+            "  autonomy (cycle {}): {} written, {} would do, {} decisions",
+            report.cycle,
+            report.writes.len(),
+            report.would_do.len(),
+            report.decisions.len()
+        )?;
+        for (title, lines) in [
+            ("written", &report.writes),
+            ("limit reached", &report.limits_hit),
+            ("awaiting approval", &report.awaiting_approval),
+            ("error", &report.errors),
+        ] {
+            for line in lines {
+                writeln!(out, "    {title}: {line}")?;
+            }
+        }
     }
     Ok(out.flush()?)
 }

@@ -162,11 +162,22 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match.split(',').any(|t| t.trim() == "*" || bare(t) == bare(etag))
 }
 
-async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request) -> Response<Body> {
+async fn pipeline(state: State<Arc<EmulatorState>>, req: Request) -> Response<Body> {
+    let (response, reply_delay) = answer(state, req).await;
+    // The change is made; only the answer is late, as when GitHub has acted but the response is slow to arrive.
+    if !reply_delay.is_zero() {
+        tokio::time::sleep(reply_delay).await;
+    }
+    response
+}
+
+/// The answer to a request, and how long to hold it back.
+async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Response<Body>, std::time::Duration) {
     let at = Instant::now();
     let (parts, body) = req.into_parts();
     let fault = parts.extensions.get::<Pending>().and_then(|p| p.0.clone());
     let method = parts.method.clone();
+    let method_is_write = method != Method::GET;
     let path = parts.uri.path().to_owned();
     let query_string = parts.uri.query().unwrap_or("").to_owned();
     let if_none_match = header(&parts.headers, IF_NONE_MATCH.as_str());
@@ -290,6 +301,7 @@ async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request) -> Resp
         at,
     });
     let budget = *w.budget(is_authorized, resource);
+    let reply_delay = if method_is_write { w.write_reply_delay } else { std::time::Duration::ZERO };
     drop(w);
 
     let mut builder = Response::builder().status(reply.status);
@@ -319,7 +331,7 @@ async fn pipeline(State(state): State<Arc<EmulatorState>>, req: Request) -> Resp
         (None, Some(v)) => v.to_string(),
         (None, None) => String::new(),
     };
-    builder.body(Body::from(text)).unwrap_or_else(|_| Response::new(Body::empty()))
+    (builder.body(Body::from(text)).unwrap_or_else(|_| Response::new(Body::empty())), reply_delay)
 }
 
 fn rate_limited() -> Reply {

@@ -30,6 +30,8 @@ pub(crate) struct World {
     pub(crate) next_id: u64,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) latency: Duration,
+    /// How long a write's answer is held back after the write was made.
+    pub(crate) write_reply_delay: Duration,
     pub(crate) budgets: BTreeMap<(bool, &'static str), Budget>,
     pub(crate) log: Vec<RequestRecord>,
     pub(crate) request_seq: u64,
@@ -376,6 +378,12 @@ impl EmulatorState {
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.world().faults.clear();
+    }
+
+    /// Holds back the answer to every write for `d` after the write was made, so a client can die between GitHub
+    /// acting and the client learning of it.
+    pub fn set_write_reply_delay(&self, d: Duration) {
+        self.world().write_reply_delay = d;
     }
 
     /// Sets a latency applied to every request (fault latency adds to it).

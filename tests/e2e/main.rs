@@ -1,6 +1,7 @@
 //! End-to-end tests of the whole hive: the `hive` binary as a user runs it, and the library as an embedder uses it.
 
 mod audit;
+mod autonomy;
 mod backlog;
 mod chaos;
 mod cli;

@@ -40,7 +40,9 @@ impl Steward {
                 let repo = repo.clone();
                 move |m| {
                     m.identities().list(Some("issue")).map(|ids| {
-                        ids.into_iter().filter(|i| i.repo == repo && i.state.as_deref() == Some("open")).count()
+                        ids.into_iter()
+                            .filter(|i| i.repo == repo && matches!(i.state.as_deref(), Some("open" | "closing")))
+                            .count()
                     })
                 }
             })
@@ -120,7 +122,8 @@ impl Steward {
         let target = format!("{repo}#{number}");
         let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
         if issue.state == "closed" {
-            // Closed while hive believed it open: a human closed it during the failure; that is their call.
+            // Closed while hive believed it open (and was not closing it itself): a human closed it during the
+            // failure; that is their call.
             if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("open") {
                 self.remember_issue(&key, &repo, number, "closed_by_human", failure, &title).await?;
                 self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None).await?;
@@ -146,8 +149,8 @@ impl Steward {
             self.daily_comment(snapshot, &key, number, "again", &text, &item).await?;
             return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
         }
-        if identity.is_none() {
-            // Filed before a crash took the database's record of it: found by its marker, adopted.
+        if identity.as_ref().and_then(|i| i.state.as_deref()) != Some("open") {
+            // Filed (or reopened) before a crash took the database's record of it: found by its marker, adopted.
             self.remember_issue(&key, &repo, number, "open", failure, &title).await?;
         }
         if text::visible(&issue.body) != body_text.trim_end() {
@@ -265,11 +268,16 @@ impl Steward {
                 }
             })
             .await?;
-        for identity in ids.into_iter().filter(|i| i.state.as_deref() == Some("open")) {
+        for identity in ids.into_iter().filter(|i| matches!(i.state.as_deref(), Some("open" | "closing"))) {
             let Some(number) = identity.number else { continue };
             let Some(issue) = known.iter().find(|i| i.number == number) else { continue };
             let item = identity.data.get("item").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             if issue.state == "open" {
+                // Marked before the close is sent: after a crash, a closed issue in state "closing" was closed by
+                // hive, not by a human.
+                let mut closing = identity.clone();
+                closing.state = Some("closing".to_owned());
+                self.memory(move |m| m.identities().put(&closing)).await?;
                 let text = format!("CI is green again on {}; closing.", quote::code(&snapshot.default_branch));
                 // The comment is a courtesy: a comment limit reached today must not keep the issue open.
                 self.daily_comment(snapshot, &identity.key, number, "green", &text, &item).await?;
@@ -291,6 +299,8 @@ impl Steward {
                     )
                     .await?;
                 if gate.done().is_none() {
+                    let open = identity.clone();
+                    self.memory(move |m| m.identities().put(&open)).await?;
                     continue;
                 }
             }
