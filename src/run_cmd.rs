@@ -207,8 +207,7 @@ fn autonomy_config(args: &AutonomyArgs, env: &EnvConfig, state_dir: &Path) -> an
         config.alert_repo = Some(repo);
     }
     config.escalate_after = args.escalate_after;
-    config.secrets =
-        ["GITHUB_TOKEN", "GH_TOKEN", "HIVE_GITHUB_APP_KEY"].iter().filter_map(|k| std::env::var(k).ok()).collect();
+    config.secrets = ["GITHUB_TOKEN", "GH_TOKEN"].iter().filter_map(|k| std::env::var(k).ok()).collect();
     Ok(config)
 }
 

@@ -55,9 +55,9 @@ pub use crate::{
         Reporter, StartError,
     },
     memory::{
-        Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport,
-        BacklogItem, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError,
-        NewWrite, Reservation, Risk, WriteRow, WriteState, Writes,
+        Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
+        GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError, NewWrite,
+        Reservation, Risk, WriteRow, WriteState, Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,

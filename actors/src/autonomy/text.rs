@@ -120,11 +120,13 @@ mod tests {
 
     #[test]
     fn hostile_names_stay_quoted() {
-        let f = failure("ci <!-- --> @acme/team", "`$(rm -rf /)`\n# heading");
+        let (workflow, job) = ("ci <!-- --> @acme/team", "`$(rm -rf /)`\n# heading");
+        let f = failure(workflow, job);
         let body = ci_issue_body("acme/api", &f, "main");
-        assert!(!body.contains("<!--"), "{body}");
-        assert!(!body.contains("\n# heading"), "{body}");
-        assert!(!body.contains(" @acme"), "{body}");
+        // Each name is exactly one code span on its own line: never markup, never a mention, never a new line.
+        assert!(body.lines().any(|l| l == format!("- workflow: {}", quote::code(workflow))), "{body}");
+        assert!(body.lines().any(|l| l == format!("- job: {}", quote::code(job))), "{body}");
+        assert!(!body.lines().any(|l| l.starts_with("# heading")), "{body}");
         let title = ci_issue_title(&f, "main");
         assert!(!title.contains('\n'), "{title}");
     }
