@@ -20,7 +20,7 @@ use hive::{
 use serde::Serialize;
 
 use hive::{
-    actors::{AutonomyConfig, CycleReport, Steward, is_valid_owner},
+    actors::{AutonomyConfig, CycleReport, OrchPlanner, Steward, is_valid_owner},
     cerebrum::{Memory, ScribeHandle, governance::ActionLevel},
 };
 
@@ -172,7 +172,10 @@ async fn run_github(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: boo
     }
     let memory = Memory::open(state_dir)?;
     let scribe = ScribeHandle::spawn(memory).await.context("cannot start the database writer")?;
-    let mut steward = Steward::new(forge.clone(), scribe.clone(), autonomy_config(&args.autonomy, env, state_dir)?);
+    // The loop's proposals come from the queen's ORCHs, as every other proposal does.
+    let planner = Arc::new(OrchPlanner { queen: hive.queen().clone(), orchs: 1 });
+    let mut steward = Steward::new(forge.clone(), scribe.clone(), autonomy_config(&args.autonomy, env, state_dir)?)
+        .with_planner(planner);
     hive.start_cycle()?;
     let watched =
         watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), Some(&mut steward), repos, args.once, json)

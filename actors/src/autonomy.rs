@@ -10,6 +10,7 @@ mod ci;
 mod fixes;
 mod gate;
 mod learn;
+mod plan;
 mod text;
 
 use std::{
@@ -25,7 +26,10 @@ use hive_cerebrum::{
 use hive_ecosystem::{CiFailure, FailureClass, GitHubForge, RepoId, RepoSnapshot};
 use serde::Serialize;
 
-pub use self::text::is_valid_owner;
+pub use self::{
+    plan::{EnginePlanner, OrchPlanner, Planner},
+    text::is_valid_owner,
+};
 
 /// The label every issue hive files carries; with the exact title and the hidden marker it finds them again.
 pub const HIVE_LABEL: &str = "hive";
@@ -135,6 +139,7 @@ pub struct Steward {
     scribe: ScribeHandle,
     config: AutonomyConfig,
     redactor: Redactor,
+    planner: Arc<dyn Planner>,
     report: CycleReport,
     emergency: bool,
     now: SystemTime,
@@ -156,11 +161,19 @@ impl Steward {
             scribe,
             config,
             redactor,
+            planner: Arc::new(EnginePlanner::default()),
             report: CycleReport::default(),
             emergency: false,
             now: UNIX_EPOCH,
             now_unix: 0,
         }
+    }
+
+    /// Takes proposals from `planner` instead of calling the rule engine in place (for example from the queen's
+    /// ORCHs, [`OrchPlanner`]).
+    pub fn with_planner(mut self, planner: Arc<dyn Planner>) -> Steward {
+        self.planner = planner;
+        self
     }
 
     /// One cycle of the loop over `snapshots`, at `now` (the wall clock in production; tests move it).

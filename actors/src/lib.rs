@@ -37,7 +37,10 @@ mod pilot;
 mod service;
 
 pub use crate::{
-    autonomy::{AutonomyConfig, AutonomyError, CycleReport, HIVE_LABEL, NEEDS_HUMAN_LABEL, Steward, is_valid_owner},
+    autonomy::{
+        AutonomyConfig, AutonomyError, CycleReport, EnginePlanner, HIVE_LABEL, NEEDS_HUMAN_LABEL, OrchPlanner, Planner,
+        Steward, is_valid_owner,
+    },
     bridge::signals_of,
     members::Members,
     pilot::{PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},

@@ -4,7 +4,7 @@
 //! once first; escalation to a human; the one ecosystem-wide emergency alert.
 
 use hive_cerebrum::{
-    Identity, ItemStatus,
+    Identity, ItemStatus, ProposedAction,
     governance::{ActionKind, Proposal},
     quote,
 };
@@ -14,6 +14,7 @@ use serde_json::json;
 use super::{
     HIVE_LABEL, NEEDS_HUMAN_LABEL, Step, Steward,
     gate::Gate,
+    plan::{self, Planner},
     text::{self, comment_marker, issue_marker},
 };
 
@@ -55,17 +56,36 @@ impl Steward {
             return self.close_green(snapshot, &known).await;
         }
         for failure in failures {
+            let actions = self.plan(snapshot, failure).await;
             let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
-            if failure.class == FailureClass::Infrastructure && first_attempt {
+            let rerun = actions.contains(&ProposedAction::RerunFailedJobs) && first_attempt;
+            if rerun {
                 self.rerun(snapshot, failure).await?;
-                continue;
             }
-            self.ci_issue(snapshot, failure, &known).await?;
-            if failure.class == FailureClass::Lint {
+            // A failure whose re-run failed again is tracked like any other, whatever was proposed.
+            let again = failure.class == FailureClass::Infrastructure && !first_attempt;
+            let fix = actions.contains(&ProposedAction::OpenFixPr);
+            if actions.contains(&ProposedAction::FileIssue) || fix || again || (!rerun && actions.is_empty()) {
+                self.ci_issue(snapshot, failure, &known).await?;
+            }
+            if fix {
                 self.fix(snapshot, failure).await?;
             }
         }
         Ok(())
+    }
+
+    /// THINK: the actions proposed for a failure; the rules when the planner fails.
+    async fn plan(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Vec<ProposedAction> {
+        let seed = plan::seed_of(snapshot, failure);
+        match self.planner.plan(seed.clone()).await {
+            Ok(actions) => actions,
+            Err(err) => {
+                let line = format!("{}: planner failed ({err}); the rules decide", snapshot.repo);
+                self.report.errors.push(self.redactor.redact(&line).into_owned());
+                plan::EnginePlanner::default().plan(seed).await.unwrap_or_default()
+            }
+        }
     }
 
     /// Case 1: the one issue of a failure.

@@ -527,3 +527,116 @@ async fn repeated_failed_fixes_escalate_to_a_human_once() {
     let comments = w.emu.state().comments("acme", "api", issues[0].number);
     assert_eq!(comments.iter().filter(|c| c.contains("@alice")).count(), 1, "escalated once: {comments:?}");
 }
+
+/// An engine that only ever proposes an issue.
+struct IssuesOnly;
+
+#[async_trait::async_trait]
+impl hive_cerebrum::ProposalEngine for IssuesOnly {
+    fn name(&self) -> &str {
+        "issues-only"
+    }
+    async fn propose(
+        &self,
+        seed: &hive_cerebrum::Seed,
+    ) -> Result<Vec<hive_cerebrum::Proposal>, hive_cerebrum::EngineError> {
+        Ok(vec![hive_cerebrum::Proposal {
+            action: hive_cerebrum::ProposedAction::FileIssue,
+            title: seed.signal.title.clone(),
+            rationale: "test".into(),
+            risk: hive_cerebrum::Severity::Low,
+            engine: "issues-only".into(),
+        }])
+    }
+}
+
+/// An engine that always fails.
+struct Broken;
+
+#[async_trait::async_trait]
+impl hive_cerebrum::ProposalEngine for Broken {
+    fn name(&self) -> &str {
+        "broken"
+    }
+    async fn propose(
+        &self,
+        _seed: &hive_cerebrum::Seed,
+    ) -> Result<Vec<hive_cerebrum::Proposal>, hive_cerebrum::EngineError> {
+        Err(hive_cerebrum::EngineError { engine: "broken".into(), message: "model unavailable".into() })
+    }
+}
+
+#[tokio::test]
+async fn what_is_done_is_what_the_engine_proposed_and_the_rules_stand_in_for_a_broken_one() {
+    for (engine, expect_pr) in
+        [(Arc::new(IssuesOnly) as Arc<dyn hive_cerebrum::ProposalEngine>, false), (Arc::new(Broken), true)]
+    {
+        let git_root = tempfile::tempdir().unwrap();
+        let (bare, head) = unformatted_repo(git_root.path(), 3);
+        let mut w = World::new(&[]).await;
+        w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone())
+            .with_planner(Arc::new(hive_actors::EnginePlanner(engine)));
+        w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+        lint_failure(&w, &head);
+        let report = w.cycle().await;
+        assert_eq!(w.issues("api").len(), 1);
+        assert_eq!(pulls(&w).len(), usize::from(expect_pr), "{report:?}");
+        if expect_pr {
+            assert!(report.errors.iter().any(|e| e.contains("planner failed")), "{:?}", report.errors);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_high_risk_fix_waits_for_a_human_approval() {
+    let git_root = tempfile::tempdir().unwrap();
+    // Over a thousand changed lines: high risk.
+    let (bare, head) = unformatted_repo(git_root.path(), 1_200);
+    let mut w = World::new(&[]).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &head);
+    let report = w.cycle().await;
+    assert!(pulls(&w).is_empty(), "{report:?}");
+    let waiting = report.awaiting_approval.first().expect("a fix awaiting approval");
+    let id = waiting.split_whitespace().nth(2).unwrap().to_owned();
+    assert_eq!(id.len(), 16, "{waiting}");
+
+    // Still waiting next cycle; then a human approves and the pull request is opened.
+    w.cycle().await;
+    assert!(pulls(&w).is_empty());
+    let now = w.now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let approved = id.clone();
+    w.scribe.call(move |m| m.approvals().approve(&approved, "alice", now, 3_600)).await.unwrap().unwrap();
+    w.cycle().await;
+    let prs = pulls(&w);
+    assert_eq!(prs.len(), 1);
+
+    // The approval expires: a merge of the green high-risk fix waits for a new one.
+    let pr_head = w.emu.state().branch_sha("acme", "api", &prs[0].head_ref).unwrap();
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("success"))]);
+    w.now += Duration::from_secs(3_601);
+    let report = w.cycle().await;
+    assert!(!pulls(&w)[0].merged, "{report:?}");
+    assert!(report.awaiting_approval.iter().any(|a| a.contains(&id)), "{report:?}");
+}
+
+#[tokio::test]
+async fn in_dry_run_fixes_are_drafts_never_merged_and_nothing_else_is_written() {
+    let git_root = tempfile::tempdir().unwrap();
+    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let mut p = policy();
+    p.switches.dry_run = true;
+    let mut w = World::with(&[], p, |_| {}).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &head);
+    let report = w.cycle().await;
+    assert!(w.issues("api").is_empty(), "{report:?}");
+    let prs = pulls(&w);
+    assert_eq!(prs.len(), 1);
+    assert!(prs[0].draft);
+    let pr_head = w.emu.state().branch_sha("acme", "api", &prs[0].head_ref).unwrap();
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("success"))]);
+    w.cycle().await;
+    assert!(!pulls(&w)[0].merged);
+    assert!(!report.would_do.is_empty());
+}
