@@ -267,7 +267,10 @@ async fn watch(
                 let points_now = forge.points_spent();
                 let points = points_now.zip(points_before).map(|(now, before)| now - before);
                 points_before = points_now;
-                print_cycle(record, points, &lines, report.as_ref(), json)?;
+                // The queen counts what pilots saw; the fixes are the steward's.
+                let mut record = record.clone();
+                record.fixes_attempted = report.as_ref().map_or(0, |r| r.fixes_attempted);
+                print_cycle(&record, points, &lines, report.as_ref(), json)?;
                 if once {
                     return Ok(());
                 }
@@ -350,9 +353,10 @@ fn print_cycle(
     if let Some(report) = autonomy {
         writeln!(
             out,
-            "  autonomy (cycle {}): {} written, {} would do, {} decisions",
+            "  autonomy (cycle {}): {} written, {} fixes attempted, {} would do, {} decisions",
             report.cycle,
             report.writes.len(),
+            report.fixes_attempted,
             report.would_do.len(),
             report.decisions.len()
         )?;

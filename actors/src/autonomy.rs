@@ -116,6 +116,8 @@ pub struct CycleReport {
     pub health: Vec<(String, u8)>,
     /// Writes interrupted by a crash, reconciled at the start of the cycle.
     pub reconciled: usize,
+    /// Fixes tried this cycle: re-runs requested and fix pull requests opened.
+    pub fixes_attempted: usize,
 }
 
 impl CycleReport {

@@ -19,7 +19,8 @@ pub struct CycleRecord {
     pub active_pilots: usize,
     /// Signals raised in reports for this cycle.
     pub issues_detected: usize,
-    /// Fix attempts recorded this cycle (zero until an autonomy loop acts on proposals).
+    /// Fix attempts this cycle: the queen records zero; `hive run` fills in the autonomy loop's re-runs and fix pull
+    /// requests.
     pub fixes_attempted: usize,
     /// Whether the emergency protocol is active.
     pub emergency_mode: bool,

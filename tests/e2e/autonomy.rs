@@ -100,6 +100,7 @@ async fn one_run_files_issues_opens_the_fix_and_leaves_a_verifiable_trail() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("autonomy (cycle 1)"), "{stdout}");
+    assert!(stdout.contains(", 1 fixes attempted,"), "the fix pull request: {stdout}");
     assert!(!stdout.contains(emu.token()), "{stdout}");
     let issues = |repo| emu.state().issues("acme", repo).into_iter().filter(|i| !i.is_pull).count();
     assert_eq!((issues("api"), issues("web")), (1, 1), "{stdout}");
@@ -108,9 +109,17 @@ async fn one_run_files_issues_opens_the_fix_and_leaves_a_verifiable_trail() {
     let verify = output(hive(&emu, state.path(), &["audit", "verify"])).await;
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
     let validate = output(hive(&emu, state.path(), &["backlog", "validate"])).await;
+    let summary = std::fs::read_to_string(state.path().join("cycles/000001.md")).expect("the cycle summary");
+    assert!(summary.contains("## Written"), "{summary}");
     assert!(validate.status.success(), "{}", String::from_utf8_lossy(&validate.stderr));
     let backlog = output(hive(&emu, state.path(), &["backlog"])).await;
     assert!(String::from_utf8_lossy(&backlog.stdout).contains("acme/web"));
+
+    // The JSON record carries the loop's report and the fixes it attempted.
+    let out = output(hive(&emu, state.path(), &[&RUN[..], &["--json"]].concat())).await;
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON record");
+    assert_eq!(record["autonomy"]["cycle"], 2, "{record}");
+    assert_eq!(record["fixes_attempted"], 0, "nothing new to fix: {record}");
 
     // Without --autonomy the next run writes nothing new.
     emu.state().clear_requests();
@@ -244,4 +253,21 @@ async fn killed_at_random_points_it_never_writes_twice_and_its_records_stay_whol
     let filed = repos.iter().map(|r| issues(r).len() as u32).sum::<u32>();
     assert!(issues_counted >= filed, "seed {seed}: {issues_counted} issue writes counted for {filed} issues");
     assert!(prs_counted >= 1, "seed {seed}: {prs_counted} pull request writes counted for 1 pull request");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_database_stops_the_run_with_a_way_out_and_is_left_as_it_was() {
+    let git_root = tempfile::tempdir().expect("tempdir");
+    let emu = fleet(git_root.path()).await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let db = state.path().join("hive.db");
+    let garbage = b"this is not a database, it was overwritten by something else".repeat(100);
+    std::fs::write(&db, &garbage).expect("write");
+    let out = output(hive(&emu, state.path(), &RUN)).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is damaged or not a hive database") && stderr.contains("hive.db"), "{stderr}");
+    assert!(stderr.contains("backup"), "{stderr}");
+    assert_eq!(std::fs::read(&db).expect("read"), garbage, "never reset");
+    assert!(emu.state().issues("acme", "api").is_empty(), "nothing written without a database");
 }

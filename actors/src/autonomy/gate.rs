@@ -115,6 +115,9 @@ impl Steward {
             Ok(value) => {
                 let outcome = self.redactor.redact(&describe(&value)).into_owned();
                 self.report.writes.push(format!("{} {}: {outcome}", proposal.kind.as_str(), proposal.repo));
+                if matches!(proposal.kind, ActionKind::RerunJobs | ActionKind::OpenPullRequest) {
+                    self.report.fixes_attempted += 1;
+                }
                 (WriteState::Done, outcome, Gate::Done(value))
             }
             Err(err) => {
