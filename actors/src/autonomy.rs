@@ -20,10 +20,12 @@ use std::{
 };
 
 use hive_cerebrum::{
-    AuditEntry, BacklogItem, ItemKind, ItemStatus, MemoryError, Redactor, Risk, ScribeError, ScribeHandle, WriteState,
+    AuditEntry, BacklogItem, Identity, ItemKind, ItemStatus, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
+    WriteState,
     governance::{Decision, Policy, Reason, Verdict},
+    quote,
 };
-use hive_ecosystem::{CiFailure, FailureClass, GitHubForge, RepoId, RepoSnapshot};
+use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, GitHubForge, RepoId, RepoSnapshot};
 use serde::Serialize;
 
 pub use self::{
@@ -142,6 +144,8 @@ pub struct Steward {
     config: AutonomyConfig,
     redactor: Redactor,
     planner: Arc<dyn Planner>,
+    /// What hive made on the forge, as the database said at the start of the cycle (read once, not per repository).
+    known: Vec<Identity>,
     report: CycleReport,
     emergency: bool,
     now: SystemTime,
@@ -164,6 +168,7 @@ impl Steward {
             config,
             redactor,
             planner: Arc::new(EnginePlanner::default()),
+            known: Vec::new(),
             report: CycleReport::default(),
             emergency: false,
             now: UNIX_EPOCH,
@@ -191,6 +196,7 @@ impl Steward {
         let cycle = self.memory(|m| m.history().next_cycle()).await?;
         self.report = CycleReport { cycle, emergency, ..CycleReport::default() };
         self.reconcile().await?;
+        self.known = self.memory(|m| m.identities().list(None)).await?;
         for snapshot in snapshots {
             self.tend(snapshot).await?;
         }
@@ -237,10 +243,44 @@ impl Steward {
                 failures.push(failure);
             }
         }
+        self.note_alerts(snapshot).await?;
         let result = self.tend_ci(snapshot, &failures).await;
         self.forge_result(&repo, result)?;
         let result = self.verify_and_ship(snapshot).await;
         self.forge_result(&repo, result)
+    }
+
+    /// High and critical security alerts become backlog items of their own. hive writes nothing about them: acting
+    /// on a vulnerability is high risk, a human's call.
+    async fn note_alerts(&self, snapshot: &RepoSnapshot) -> Result<(), AutonomyError> {
+        let repo = snapshot.repo.to_string();
+        let mut items = Vec::new();
+        for alert in snapshot.security_alerts.iter().flatten() {
+            let (risk, priority) = match alert.severity {
+                AlertSeverity::Critical => (Risk::Critical, 1),
+                AlertSeverity::High => (Risk::High, 2),
+                AlertSeverity::Medium | AlertSeverity::Low => continue,
+            };
+            let title = self.redactor.redact(&quote::issue_title(&format!("security: {}", alert.summary))).into_owned();
+            let mut item = BacklogItem::new(&repo, ItemKind::Security, &title, priority, risk);
+            item.cycle_id = Some(self.report.cycle);
+            items.push(item);
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.memory(move |m| {
+            for mut item in items {
+                // Kept as a human left it (blocked, cancelled, done): only new alerts are opened.
+                if let Some(old) = m.ledger().get(&item.id)? {
+                    item.status = old.status;
+                    item.decision = old.decision;
+                }
+                m.ledger().upsert(&item)?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Keeps a forge error of one repository in the report; a database error ends the cycle.
@@ -296,6 +336,11 @@ impl Steward {
     /// The title of a CI failure's issue and ledger item (secrets redacted: it is written and exported).
     fn title(&self, failure: &CiFailure, branch: &str) -> String {
         self.redactor.redact(&text::ci_issue_title(failure, branch)).into_owned()
+    }
+
+    /// The identities of `kind` in `repo` known at the start of the cycle.
+    fn known_of<'a>(&'a self, repo: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Identity> + 'a {
+        self.known.iter().filter(move |i| i.repo == repo && i.kind == kind)
     }
 
     /// Today's date (UTC) of the cycle's clock, for daily markers.

@@ -36,18 +36,8 @@ impl Steward {
     /// THINK and ACT for a repository's CI.
     pub(crate) async fn tend_ci(&mut self, snapshot: &RepoSnapshot, failures: &[&CiFailure]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let open_known = self
-            .memory({
-                let repo = repo.clone();
-                move |m| {
-                    m.identities().list(Some("issue")).map(|ids| {
-                        ids.into_iter()
-                            .filter(|i| i.repo == repo && matches!(i.state.as_deref(), Some("open" | "closing")))
-                            .count()
-                    })
-                }
-            })
-            .await?;
+        let open_known =
+            self.known_of(&repo, "issue").filter(|i| matches!(i.state.as_deref(), Some("open" | "closing"))).count();
         if failures.is_empty() && !(snapshot.ci.is_green() && open_known > 0) {
             return Ok(());
         }
@@ -278,16 +268,7 @@ impl Steward {
     /// CI is green: every open CI issue hive filed in the repository gets a comment and is closed.
     async fn close_green(&mut self, snapshot: &RepoSnapshot, known: &[IssueDetail]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let ids = self
-            .memory({
-                let repo = repo.clone();
-                move |m| {
-                    m.identities()
-                        .list(Some("issue"))
-                        .map(|ids| ids.into_iter().filter(|i| i.repo == repo).collect::<Vec<_>>())
-                }
-            })
-            .await?;
+        let ids: Vec<Identity> = self.known_of(&repo, "issue").cloned().collect();
         for identity in ids.into_iter().filter(|i| matches!(i.state.as_deref(), Some("open" | "closing"))) {
             let Some(number) = identity.number else { continue };
             let Some(issue) = known.iter().find(|i| i.number == number) else { continue };

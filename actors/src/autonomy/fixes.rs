@@ -197,18 +197,8 @@ impl Steward {
     /// VERIFY each open fix pull request of the repository, SHIP the green ones.
     pub(crate) async fn verify_and_ship(&mut self, snapshot: &RepoSnapshot) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let fixes = self
-            .memory({
-                let repo = repo.clone();
-                move |m| {
-                    m.identities().list(Some("fix")).map(|ids| {
-                        ids.into_iter()
-                            .filter(|i| i.repo == repo && i.state.as_deref() == Some("open"))
-                            .collect::<Vec<_>>()
-                    })
-                }
-            })
-            .await?;
+        let fixes: Vec<Identity> =
+            self.known_of(&repo, "fix").filter(|i| i.state.as_deref() == Some("open")).cloned().collect();
         for identity in fixes {
             let Some(number) = identity.number else { continue };
             let branch = identity.data.get("branch").and_then(Value::as_str).unwrap_or_default().to_owned();

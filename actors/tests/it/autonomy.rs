@@ -640,3 +640,26 @@ async fn in_dry_run_fixes_are_drafts_never_merged_and_nothing_else_is_written() 
     assert!(!pulls(&w)[0].merged);
     assert!(!report.would_do.is_empty());
 }
+
+#[tokio::test]
+async fn serious_security_alerts_are_backlog_items_and_nothing_is_written_about_them() {
+    let mut w = World::new(&["api"]).await;
+    w.emu.state().set_dependabot(
+        "acme",
+        "api",
+        hive_testkit::DependabotSpec::Alerts(vec![
+            ("critical".into(), "openssl: remote code execution".into()),
+            ("low".into(), "left-pad: typo in docs".into()),
+        ]),
+    );
+    w.pass("api", &sha(1));
+    w.cycle().await;
+    assert!(w.issues("api").is_empty());
+    let backlog: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.state.path().join("backlog.json")).unwrap()).unwrap();
+    let items = backlog["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{backlog}");
+    assert_eq!(items[0]["type"], "security");
+    assert_eq!(items[0]["risk"], "critical");
+    assert_eq!(items[0]["priority"], 1);
+}
