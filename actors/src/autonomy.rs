@@ -229,7 +229,7 @@ impl Steward {
         Ok(())
     }
 
-    /// THINK and ACT for one repository, then VERIFY and SHIP its fixes.
+    /// VERIFY and SHIP one repository's open fixes, then THINK and ACT on what it shows now.
     async fn tend(&mut self, snapshot: &RepoSnapshot) -> Result<(), AutonomyError> {
         let repo = snapshot.repo.to_string();
         let score = hive_ecosystem::score(snapshot).score;
@@ -244,9 +244,11 @@ impl Steward {
             }
         }
         self.note_alerts(snapshot).await?;
-        let result = self.tend_ci(snapshot, &failures).await;
-        self.forge_result(&repo, result)?;
+        // Earlier fixes first: a fix that failed again is escalated before today's status comment could take the
+        // issue's one comment of the day.
         let result = self.verify_and_ship(snapshot).await;
+        self.forge_result(&repo, result)?;
+        let result = self.tend_ci(snapshot, &failures).await;
         self.forge_result(&repo, result)
     }
 
@@ -335,7 +337,7 @@ impl Steward {
 
     /// The title of a CI failure's issue and ledger item (secrets redacted: it is written and exported).
     fn title(&self, failure: &CiFailure, branch: &str) -> String {
-        self.redactor.redact(&text::ci_issue_title(failure, branch)).into_owned()
+        quote::issue_title(&self.redactor.redact(&text::ci_issue_raw_title(failure, branch)))
     }
 
     /// The identities of `kind` in `repo` known at the start of the cycle.

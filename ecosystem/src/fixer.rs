@@ -43,6 +43,9 @@ pub struct FixRequest {
     pub work_dir: PathBuf,
     /// The limit for each command (each git command and the formatter).
     pub timeout: Duration,
+    /// Whether to push; `false` stops after the local commit with [`FixOutcome::Prepared`], so the fix's size is
+    /// known before anything is written.
+    pub push: bool,
 }
 
 impl FixRequest {
@@ -61,6 +64,7 @@ impl FixRequest {
             commit_message: commit_message.into(),
             work_dir: work_dir.into(),
             timeout: Duration::from_secs(600),
+            push: true,
         }
     }
 }
@@ -75,6 +79,17 @@ pub enum FixOutcome {
         /// The formatter's name (`cargo fmt`, `make fmt`).
         formatter: String,
         /// The files the fix changed, as paths in the repository.
+        files_changed: Vec<String>,
+        /// Lines added plus lines removed.
+        lines_changed: usize,
+    },
+    /// The fix was committed in a temporary clone and not pushed (`push: false`); the clone is gone.
+    Prepared {
+        /// The commit that would be pushed.
+        head_sha: String,
+        /// The formatter's name.
+        formatter: String,
+        /// The files the fix changes.
         files_changed: Vec<String>,
         /// Lines added plus lines removed.
         lines_changed: usize,
@@ -262,6 +277,9 @@ async fn fix_in_clone(dir: &Path, url: &str, req: &FixRequest) -> Result<FixOutc
     let (files_changed, lines_changed) = parse_numstat(&numstat);
     let head_sha = git_ok(dir, &["rev-parse", "HEAD"], req.timeout).await.map_err(fail("read the fix commit"))?;
 
+    if !req.push {
+        return Ok(FixOutcome::Prepared { head_sha, formatter: formatter.name, files_changed, lines_changed });
+    }
     // No `+`: the push must not replace a branch that appeared since the lookup.
     let refspec = format!("refs/heads/{0}:refs/heads/{0}", req.branch);
     let push = git(dir, &["push", "--quiet", "--no-verify", "origin", &refspec], req.timeout)

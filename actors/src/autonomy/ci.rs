@@ -32,12 +32,34 @@ pub(crate) fn issue_key(repo: &str, failure: &CiFailure) -> String {
     format!("issue:{repo}:{}", text::key_hash(&failure.signature()))
 }
 
+/// The issue hive filed under `marker` with exactly `title`, labelled [`HIVE_LABEL`], open or closed.
+fn find_issue<'a>(known: &'a [IssueDetail], title: &str, marker: &str) -> Option<&'a IssueDetail> {
+    known
+        .iter()
+        .find(|i| i.title == title && text::has_marker(&i.body, marker) && i.labels.iter().any(|l| l == HIVE_LABEL))
+}
+
+/// Whether an issue identity may stand for an open issue on the forge (or one being filed, reopened or closed).
+fn is_live(identity: &Identity) -> bool {
+    matches!(identity.state.as_deref(), Some("open" | "opening" | "reopening" | "closing"))
+}
+
 impl Steward {
     /// THINK and ACT for a repository's CI.
     pub(crate) async fn tend_ci(&mut self, snapshot: &RepoSnapshot, failures: &[&CiFailure]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let open_known =
-            self.known_of(&repo, "issue").filter(|i| matches!(i.state.as_deref(), Some("open" | "closing"))).count();
+        let open_known = self.known_of(&repo, "issue").filter(|i| is_live(i)).count();
+        if snapshot.ci.is_green() {
+            // Green again: a human's close ends with the failure it was about; a new failure is a new episode.
+            let muted: Vec<String> = self
+                .known_of(&repo, "issue")
+                .filter(|i| i.state.as_deref() == Some("closed_by_human"))
+                .map(|i| i.key.clone())
+                .collect();
+            for key in muted {
+                self.set_issue(&key, None, "closed", None).await?;
+            }
+        }
         if failures.is_empty() && !(snapshot.ci.is_green() && open_known > 0) {
             return Ok(());
         }
@@ -79,6 +101,10 @@ impl Steward {
     }
 
     /// Case 1: the one issue of a failure.
+    ///
+    /// The identity's state says what hive last did: `opening` and `reopening` are written before the request is
+    /// sent, `closing` before a close, so after a crash a closed issue is known to be hive's doing; only an issue
+    /// hive believed `open` and finds closed was closed by a human.
     async fn ci_issue(
         &mut self,
         snapshot: &RepoSnapshot,
@@ -91,15 +117,15 @@ impl Steward {
         let marker = issue_marker(&key);
         let body_text =
             self.redactor.redact(&text::ci_issue_body(&repo, failure, &snapshot.default_branch)).into_owned();
-        let found = known.iter().find(|i| {
-            i.title == title && text::has_marker(&i.body, &marker) && i.labels.iter().any(|l| l == HIVE_LABEL)
-        });
+        let found = find_issue(known, &title, &marker);
         let identity = self
             .memory({
                 let key = key.clone();
                 move |m| m.identities().get(&key)
             })
             .await?;
+        let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
+        let episode = identity.as_ref().and_then(|i| i.data.get("episode")).and_then(|v| v.as_u64()).unwrap_or(0);
         let proposal = |kind: ActionKind, target: Option<String>, approval: &str| Proposal {
             kind,
             repo: repo.clone(),
@@ -111,6 +137,7 @@ impl Steward {
         };
         let Some(issue) = found else {
             let item = self.upsert_item(&repo, failure, &title, ItemStatus::Open, Vec::new(), None).await?;
+            self.remember_issue(&key, &repo, None, "opening", failure, &title).await?;
             let forge = self.forge.clone();
             let (id, t, b) = (snapshot.repo.clone(), title.clone(), body_text.clone());
             let m = marker.clone();
@@ -122,26 +149,32 @@ impl Steward {
                     |issue| format!("#{} {}", issue.number, issue.html_url),
                 )
                 .await?;
-            if let Some(issue) = gate.done() {
-                self.remember_issue(&key, &repo, issue.number, "open", failure, &title).await?;
-                self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None).await?;
+            match gate {
+                Gate::Done(issue) => {
+                    self.remember_issue(&key, &repo, Some(issue.number), "open", failure, &title).await?;
+                    self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None)
+                        .await?;
+                }
+                // Not sent: nothing to look for later.
+                Gate::Skipped => self.remember_issue(&key, &repo, None, "unfiled", failure, &title).await?,
+                // Maybe sent: stays `opening`, looked up by its marker next cycle.
+                Gate::Failed => {}
             }
             return Ok(());
         };
         let number = issue.number;
         let target = format!("{repo}#{number}");
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
         if issue.state == "closed" {
-            // Closed while hive believed it open (and was not closing it itself): a human closed it during the
-            // failure; that is their call.
-            if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("open") {
-                self.remember_issue(&key, &repo, number, "closed_by_human", failure, &title).await?;
+            if state == "open" || state == "closed_by_human" {
+                // A human closed it while the failure lasted; that is their call until CI is green again.
+                self.remember_issue(&key, &repo, Some(number), "closed_by_human", failure, &title).await?;
                 self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None).await?;
                 return Ok(());
             }
-            if identity.as_ref().and_then(|i| i.state.as_deref()) == Some("closed_by_human") {
-                return Ok(());
-            }
+            let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
+            let episode = episode + 1;
+            self.remember_issue(&key, &repo, Some(number), "reopening", failure, &title).await?;
+            self.set_issue(&key, Some(number), "reopening", Some(episode)).await?;
             let forge = self.forge.clone();
             let id = snapshot.repo.clone();
             let gate = self
@@ -151,25 +184,38 @@ impl Steward {
                     |_| format!("#{number} reopened"),
                 )
                 .await?;
-            if gate.done().is_none() {
-                return Ok(());
+            match gate {
+                Gate::Done(_) => {}
+                Gate::Skipped => {
+                    self.set_issue(&key, Some(number), "closed", Some(episode - 1)).await?;
+                    return Ok(());
+                }
+                Gate::Failed => return Ok(()),
             }
-            self.remember_issue(&key, &repo, number, "open", failure, &title).await?;
+            self.remember_issue(&key, &repo, Some(number), "open", failure, &title).await?;
             let text = format!("CI is failing again on {}.", quote::code(&snapshot.default_branch));
-            self.daily_comment(snapshot, &key, number, "again", &text, &item).await?;
+            self.comment_once(snapshot, &key, number, "again", &format!("e{episode}"), &text, &item).await?;
             return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
         }
-        if identity.as_ref().and_then(|i| i.state.as_deref()) != Some("open") {
+        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
+        if state != "open" {
             // Filed (or reopened) before a crash took the database's record of it: found by its marker, adopted.
-            self.remember_issue(&key, &repo, number, "open", failure, &title).await?;
+            self.remember_issue(&key, &repo, Some(number), "open", failure, &title).await?;
         }
         if text::visible(&issue.body) != body_text.trim_end() {
             return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
         }
         let last = identity.as_ref().and_then(|i| i.data.get("last_touch")).and_then(|v| v.as_i64()).unwrap_or(0);
-        if self.now_unix - last >= DAY {
+        // An escalation still waiting for its comment gets the day's comment instead.
+        let mention_pending = self.known_of(&repo, "fix").any(|f| {
+            f.fingerprint.as_deref() == Some(text::key_hash(&failure.signature()).as_str())
+                && f.data.get("escalated").and_then(|v| v.as_bool()) == Some(true)
+                && f.data.get("mentioned").and_then(|v| v.as_bool()) != Some(true)
+        });
+        if self.now_unix - last >= DAY && !mention_pending {
             let text = format!("Still failing on {}.", quote::code(&snapshot.default_branch));
-            self.daily_comment(snapshot, &key, number, "still", &text, &item).await?;
+            let day = self.day();
+            self.comment_once(snapshot, &key, number, "still", &day, &text, &item).await?;
         }
         Ok(())
     }
@@ -212,19 +258,22 @@ impl Steward {
         Ok(())
     }
 
-    /// Posts a dated comment unless one of this `kind` was posted today (looked up on the issue itself, so a comment
-    /// whose record a crash lost is not posted twice), and stamps the issue's last touch.
-    pub(crate) async fn daily_comment(
+    /// Posts a comment unless the one of this `kind` and `tag` (a day for daily comments, an episode for one-off
+    /// ones) is already on the issue (looked up on the issue itself, so a comment whose record a crash lost is not
+    /// posted twice), and stamps the issue's last touch.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn comment_once(
         &mut self,
         snapshot: &RepoSnapshot,
         key: &str,
         number: u64,
         kind: &str,
+        tag: &str,
         text: &str,
         item: &str,
     ) -> Result<bool, Step> {
         let repo = snapshot.repo.to_string();
-        let marker = comment_marker(key, kind, &self.day());
+        let marker = comment_marker(key, kind, tag);
         let comments = self.forge.issue_comments(&snapshot.repo, number).await?;
         let posted = if comments.iter().any(|c| text::has_marker(&c.body, &marker)) {
             true
@@ -237,7 +286,7 @@ impl Steward {
                     Proposal {
                         kind: ActionKind::Comment,
                         repo: repo.clone(),
-                        key: format!("comment:{key}:{kind}:{}", self.day()),
+                        key: format!("comment:{key}:{kind}:{tag}"),
                         target: Some(format!("{repo}#{number}")),
                         risk: ActionKind::Comment.base_risk(),
                         checks: None,
@@ -265,23 +314,34 @@ impl Steward {
         Ok(posted)
     }
 
-    /// CI is green: every open CI issue hive filed in the repository gets a comment and is closed.
+    /// CI is green: every CI issue hive filed (or may have filed) in the repository gets a comment and is closed.
     async fn close_green(&mut self, snapshot: &RepoSnapshot, known: &[IssueDetail]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let ids: Vec<Identity> = self.known_of(&repo, "issue").cloned().collect();
-        for identity in ids.into_iter().filter(|i| matches!(i.state.as_deref(), Some("open" | "closing"))) {
-            let Some(number) = identity.number else { continue };
-            let Some(issue) = known.iter().find(|i| i.number == number) else { continue };
+        let ids: Vec<Identity> = self.known_of(&repo, "issue").filter(|i| is_live(i)).cloned().collect();
+        for identity in ids {
+            let title = identity.data.get("title").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let marker = issue_marker(&identity.key);
+            let found = match identity.number {
+                Some(number) => known.iter().find(|i| i.number == number),
+                None => find_issue(known, &title, &marker),
+            };
+            let previous = identity.state.clone().unwrap_or_default();
+            let Some(issue) = found else {
+                // Never filed (a request that did not reach GitHub before a crash).
+                self.set_issue(&identity.key, None, "unfiled", None).await?;
+                continue;
+            };
+            let number = issue.number;
             let item = identity.data.get("item").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             if issue.state == "open" {
-                // Marked before the close is sent: after a crash, a closed issue in state "closing" was closed by
+                // Marked before the close is sent: after a crash, a closed issue in state `closing` was closed by
                 // hive, not by a human.
-                let mut closing = identity.clone();
-                closing.state = Some("closing".to_owned());
-                self.memory(move |m| m.identities().put(&closing)).await?;
+                self.set_issue(&identity.key, Some(number), "closing", None).await?;
+                let episode = identity.data.get("episode").and_then(|v| v.as_u64()).unwrap_or(0);
                 let text = format!("CI is green again on {}; closing.", quote::code(&snapshot.default_branch));
                 // The comment is a courtesy: a comment limit reached today must not keep the issue open.
-                self.daily_comment(snapshot, &identity.key, number, "green", &text, &item).await?;
+                self.comment_once(snapshot, &identity.key, number, "green", &format!("e{episode}"), &text, &item)
+                    .await?;
                 let forge = self.forge.clone();
                 let id = snapshot.repo.clone();
                 let gate = self
@@ -299,23 +359,24 @@ impl Steward {
                         |_| format!("#{number} closed"),
                     )
                     .await?;
-                if gate.done().is_none() {
-                    let open = identity.clone();
-                    self.memory(move |m| m.identities().put(&open)).await?;
-                    continue;
+                match gate {
+                    Gate::Done(_) => {}
+                    Gate::Skipped => {
+                        let back = if previous == "closing" { "open" } else { previous.as_str() };
+                        self.set_issue(&identity.key, Some(number), back, None).await?;
+                        continue;
+                    }
+                    // Maybe closed: stays `closing`, so a closed issue is known to be hive's doing.
+                    Gate::Failed => continue,
                 }
             }
-            let (mut identity, now) = (identity, self.now_unix);
-            identity.state = Some("closed".to_owned());
-            identity.updated_at = now;
-            let title = identity.data.get("title").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            self.set_issue(&identity.key, Some(number), "closed", None).await?;
             let kind = identity.data.get("kind").and_then(|v| v.as_str()).unwrap_or("bug").to_owned();
+            let repo = identity.repo.clone();
             self.memory(move |m| {
-                m.identities().put(&identity)?;
                 // The ledger item is done: the failure is gone.
                 if let Ok(kind) = kind.parse::<hive_cerebrum::ItemKind>()
-                    && let Some(mut item) =
-                        m.ledger().get(&hive_cerebrum::BacklogItem::id_for(&identity.repo, kind, &title))?
+                    && let Some(mut item) = m.ledger().get(&hive_cerebrum::BacklogItem::id_for(&repo, kind, &title))?
                 {
                     item.status = ItemStatus::Done;
                     m.ledger().upsert(&item)?;
@@ -327,11 +388,31 @@ impl Steward {
         Ok(())
     }
 
+    /// Sets an issue identity's state (and number, and episode when given), keeping everything else.
+    async fn set_issue(&self, key: &str, number: Option<u64>, state: &str, episode: Option<u64>) -> Result<(), Step> {
+        let (key, state, now) = (key.to_owned(), state.to_owned(), self.now_unix);
+        self.memory(move |m| {
+            let mut ids = m.identities();
+            if let Some(mut identity) = ids.get(&key)? {
+                identity.state = Some(state);
+                identity.number = number.or(identity.number);
+                if let Some(episode) = episode {
+                    identity.data["episode"] = json!(episode);
+                }
+                identity.updated_at = now;
+                ids.put(&identity)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn remember_issue(
         &self,
         key: &str,
         repo: &str,
-        number: u64,
+        number: Option<u64>,
         state: &str,
         failure: &CiFailure,
         title: &str,
@@ -357,7 +438,7 @@ impl Steward {
                 key,
                 repo,
                 kind: "issue".to_owned(),
-                number: Some(number),
+                number: number.or(previous.as_ref().and_then(|p| p.number)),
                 state: Some(state),
                 fingerprint: Some(signature),
                 data,
@@ -428,52 +509,58 @@ impl Steward {
         Ok(())
     }
 
-    /// Case 4: a fix that failed too often; the tracking issue gets `needs-human` and the owners are mentioned, once.
+    /// Case 4: a fix that failed too often. The tracking issue gets `needs-human` (once; returns whether it has it)
+    /// and, in a separate step that is retried until it is posted, one comment mentioning the owners (returns
+    /// whether it is there).
     pub(crate) async fn escalate(
         &mut self,
         snapshot: &RepoSnapshot,
         failure: &CiFailure,
         item: &str,
         attempts: u32,
-    ) -> Result<bool, Step> {
+        labelled: bool,
+    ) -> Result<(bool, bool), Step> {
         let repo = snapshot.repo.to_string();
         let key = issue_key(&repo, failure);
-        let Some(issue) = self
+        let Some(number) = self
             .memory({
                 let key = key.clone();
                 move |m| m.identities().get(&key)
             })
             .await?
+            .and_then(|issue| issue.number)
         else {
-            return Ok(false);
+            return Ok((false, false));
         };
-        let Some(number) = issue.number else { return Ok(false) };
-        let forge = self.forge.clone();
-        let id = snapshot.repo.clone();
-        let gate = self
-            .governed(
-                Proposal {
-                    kind: ActionKind::Label,
-                    repo: repo.clone(),
-                    key: format!("label:{key}:{NEEDS_HUMAN_LABEL}"),
-                    target: Some(format!("{repo}#{number}")),
-                    risk: ActionKind::Label.base_risk(),
-                    checks: None,
-                    approval_id: item.to_owned(),
-                },
-                move |_| async move { forge.add_labels(&id, number, &[NEEDS_HUMAN_LABEL.to_owned()]).await },
-                |labels| format!("#{number} labels {}", labels.join(",")),
-            )
-            .await?;
-        if gate.done().is_none() {
-            return Ok(false);
+        if !labelled {
+            let forge = self.forge.clone();
+            let id = snapshot.repo.clone();
+            let gate = self
+                .governed(
+                    Proposal {
+                        kind: ActionKind::Label,
+                        repo: repo.clone(),
+                        key: format!("label:{key}:{NEEDS_HUMAN_LABEL}"),
+                        target: Some(format!("{repo}#{number}")),
+                        risk: ActionKind::Label.base_risk(),
+                        checks: None,
+                        approval_id: item.to_owned(),
+                    },
+                    move |_| async move { forge.add_labels(&id, number, &[NEEDS_HUMAN_LABEL.to_owned()]).await },
+                    |labels| format!("#{number} labels {}", labels.join(",")),
+                )
+                .await?;
+            if gate.done().is_none() {
+                return Ok((false, false));
+            }
         }
         let mention = text::mentions(&self.config.owners);
         let text = format!(
             "{}hive tried {attempts} automatic fixes for this failure and none made CI green; a human is needed.",
             if mention.is_empty() { String::new() } else { format!("{mention}: ") }
         );
-        self.daily_comment(snapshot, &key, number, "escalate", &text, item).await
+        let mentioned = self.comment_once(snapshot, &key, number, "escalate", "once", &text, item).await?;
+        Ok((true, mentioned))
     }
 
     /// Case 5: during an emergency, one issue in the alert repository; closed when the emergency is over.
@@ -485,11 +572,15 @@ impl Steward {
             return Ok(());
         };
         let identity = self.memory(|m| m.identities().get(ALERT_KEY)).await?;
-        let open = identity.as_ref().and_then(|i| i.state.as_deref()) == Some("open");
-        if !self.emergency && !open {
+        let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
+        if !self.emergency && !matches!(state.as_str(), "open" | "opening" | "reopening" | "closing") {
+            if state == "closed_by_human" {
+                // The emergency a human closed the alert for is over; the next one gets an alert again.
+                self.remember_alert(&alert_repo.to_string(), None, "closed").await?;
+            }
             return Ok(());
         }
-        let result = self.alert_step(&alert_repo, snapshots, open).await;
+        let result = self.alert_step(&alert_repo, snapshots, &state).await;
         match result {
             Ok(()) => Ok(()),
             Err(Step::Forge(message)) => {
@@ -505,7 +596,7 @@ impl Steward {
         &mut self,
         alert_repo: &hive_ecosystem::RepoId,
         snapshots: &[RepoSnapshot],
-        open: bool,
+        state: &str,
     ) -> Result<(), Step> {
         let repo = alert_repo.to_string();
         let marker = issue_marker(ALERT_KEY);
@@ -522,9 +613,10 @@ impl Steward {
         };
         if !self.emergency {
             let Some(issue) = found.filter(|i| i.state == "open") else {
-                return self.remember_alert(&repo, None, "closed").await;
+                return Ok(self.remember_alert(&repo, None, "closed").await?);
             };
             let number = issue.number;
+            self.remember_alert(&repo, Some(number), "closing").await?;
             let forge = self.forge.clone();
             let id = alert_repo.clone();
             let gate = self
@@ -534,8 +626,10 @@ impl Steward {
                     |_| format!("#{number} closed"),
                 )
                 .await?;
-            if gate.done().is_some() {
-                self.remember_alert(&repo, Some(number), "closed").await?;
+            match gate {
+                Gate::Done(_) => self.remember_alert(&repo, Some(number), "closed").await?,
+                Gate::Skipped => self.remember_alert(&repo, Some(number), "open").await?,
+                Gate::Failed => {}
             }
             return Ok(());
         }
@@ -551,13 +645,18 @@ impl Steward {
         let text = self.redactor.redact(&text).into_owned();
         match found {
             Some(issue) if issue.state == "open" => {
-                if !open {
+                if state != "open" {
                     self.remember_alert(&repo, Some(issue.number), "open").await?;
                 }
                 Ok(())
             }
+            Some(issue) if state == "open" || state == "closed_by_human" => {
+                // A human closed the alert during the emergency: not reopened until the next emergency.
+                Ok(self.remember_alert(&repo, Some(issue.number), "closed_by_human").await?)
+            }
             Some(issue) => {
                 let number = issue.number;
+                self.remember_alert(&repo, Some(number), "reopening").await?;
                 let forge = self.forge.clone();
                 let id = alert_repo.clone();
                 let gate = self
@@ -567,12 +666,15 @@ impl Steward {
                         |_| format!("#{number} reopened"),
                     )
                     .await?;
-                if gate.done().is_some() {
-                    self.remember_alert(&repo, Some(number), "open").await?;
+                match gate {
+                    Gate::Done(_) => self.remember_alert(&repo, Some(number), "open").await?,
+                    Gate::Skipped => self.remember_alert(&repo, Some(number), "closed").await?,
+                    Gate::Failed => {}
                 }
                 Ok(())
             }
             None => {
+                self.remember_alert(&repo, None, "opening").await?;
                 let forge = self.forge.clone();
                 let id = alert_repo.clone();
                 let labels = vec![HIVE_LABEL.to_owned(), EMERGENCY_LABEL.to_owned()];
@@ -585,22 +687,25 @@ impl Steward {
                         |issue| format!("#{} {}", issue.number, issue.html_url),
                     )
                     .await?;
-                if let Some(issue) = gate.done() {
-                    self.remember_alert(&repo, Some(issue.number), "open").await?;
+                match gate {
+                    Gate::Done(issue) => self.remember_alert(&repo, Some(issue.number), "open").await?,
+                    Gate::Skipped => self.remember_alert(&repo, None, "closed").await?,
+                    Gate::Failed => {}
                 }
                 Ok(())
             }
         }
     }
 
-    async fn remember_alert(&self, repo: &str, number: Option<u64>, state: &str) -> Result<(), Step> {
+    async fn remember_alert(&self, repo: &str, number: Option<u64>, state: &str) -> Result<(), super::AutonomyError> {
         let (repo, state, now) = (repo.to_owned(), state.to_owned(), self.now_unix);
         self.memory(move |m| {
+            let previous = m.identities().get(ALERT_KEY)?.and_then(|i| i.number);
             m.identities().put(&Identity {
                 key: ALERT_KEY.to_owned(),
                 repo,
                 kind: "alert".to_owned(),
-                number,
+                number: number.or(previous),
                 state: Some(state),
                 fingerprint: None,
                 data: json!({}),

@@ -4,13 +4,14 @@
 //! and counted as failed attempts when their checks fail (escalated after too many).
 
 use hive_cerebrum::{
-    AuditEntry, Identity, ItemStatus, Risk,
+    Identity, ItemStatus, Risk,
     governance::{self, ActionKind, ChecksState, Proposal, Verdict},
+    quote,
 };
-use hive_ecosystem::{CiFailure, FixOutcome, FixRequest, RepoSnapshot, format_fix};
+use hive_ecosystem::{CiFailure, FixOutcome, FixRequest, GitHubError, RepoSnapshot, format_fix};
 use serde_json::{Value, json};
 
-use super::{Step, Steward, ci::issue_key, text};
+use super::{Step, Steward, ci::issue_key, gate::WriteFailure, text};
 
 /// What the steward keeps about one fix, in the identity's data.
 #[derive(Debug, Clone, Default)]
@@ -18,7 +19,10 @@ struct FixState {
     attempts: u32,
     /// Commits a fix was tried for (the failing default-branch head, or a pull request's head whose checks failed).
     tried: Vec<String>,
+    /// `needs-human` was added to the tracking issue.
     escalated: bool,
+    /// The owners were mentioned (retried until the comment limit lets it through).
+    mentioned: bool,
     lines: Option<usize>,
 }
 
@@ -32,6 +36,7 @@ impl FixState {
                 .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default(),
             escalated: data.get("escalated").and_then(Value::as_bool).unwrap_or(false),
+            mentioned: data.get("mentioned").and_then(Value::as_bool).unwrap_or(false),
             lines: data.get("lines").and_then(Value::as_u64).map(|n| n as usize),
         }
     }
@@ -41,6 +46,7 @@ impl FixState {
         data["attempts"] = json!(self.attempts);
         data["tried"] = json!(self.tried);
         data["escalated"] = json!(self.escalated);
+        data["mentioned"] = json!(self.mentioned);
         if let Some(lines) = self.lines {
             data["lines"] = json!(lines);
         }
@@ -98,6 +104,9 @@ impl Steward {
             return Ok(());
         }
         if state.escalated {
+            if !state.mentioned {
+                return self.after_failed_attempt(snapshot, failure, &key, state, data, &item).await;
+            }
             return Ok(());
         }
         let head = failure.run.as_ref().map(|r| r.head_sha.clone()).unwrap_or_default();
@@ -116,14 +125,13 @@ impl Steward {
             checks: None,
             approval_id: item.clone(),
         };
-        // Pushing the branch is a write too: only when opening its pull request would be allowed (at the least risk;
-        // the real risk is known once the formatter has run).
-        let known_risk = state.lines.map_or(Risk::Low, governance::fix_risk);
-        let preview = self.preview(&proposal(known_risk)).await?;
-        if !preview.is_write() {
-            self.governed(proposal(known_risk), |_| async { Ok(()) }, |_| String::new()).await?;
+        // Refused whatever its size (autonomy off, level, emergency, a limit)? Then nothing is cloned either.
+        let least = state.lines.map_or(Risk::Low, governance::fix_risk);
+        if !self.preview(&proposal(least)).await?.is_write() {
+            self.governed(proposal(least), |_| async { Ok::<(), GitHubError>(()) }, |_| String::new()).await?;
             return Ok(());
         }
+        // The fix's size decides its risk, so it is made (in a temporary clone, not pushed) before the decision.
         let mut request = FixRequest::new(
             clone_url,
             snapshot.default_branch.clone(),
@@ -132,20 +140,21 @@ impl Steward {
             std::env::temp_dir().join("hive-fixes"),
         );
         request.timeout = self.config.fix_timeout;
+        request.push = false;
         let outcome = format_fix(&request).await;
-        let lines = match outcome {
-            Ok(FixOutcome::Pushed { lines_changed, ref formatter, .. }) => {
-                self.audit_push(&repo, &branch, formatter, lines_changed).await?;
-                Some(lines_changed)
+        let (lines, pushed) = match outcome {
+            Ok(FixOutcome::Prepared { lines_changed, .. } | FixOutcome::Pushed { lines_changed, .. }) => {
+                (Some(lines_changed), false)
             }
-            Ok(FixOutcome::AlreadyPushed { .. }) => state.lines,
+            // Pushed before a crash (its size recorded then), or by someone else (size unknown: high risk).
+            Ok(FixOutcome::AlreadyPushed { .. }) => (state.lines, true),
             Ok(FixOutcome::NothingToFix { .. } | FixOutcome::NoFormatter) | Err(_) => {
                 let why = match &outcome {
                     Ok(FixOutcome::NothingToFix { formatter }) => format!("{formatter} changed nothing"),
                     Ok(_) => "no formatter known for this repository".to_owned(),
-                    Err(err) => self.redactor.redact(&err.to_string()).into_owned(),
+                    Err(err) => err.to_string(),
                 };
-                let line = format!("{repo}: fix for {}: {why}", failure.signature());
+                let line = format!("{repo}: fix for {}: {why}", quote::code(&failure.signature()));
                 self.report.errors.push(self.redactor.redact(&line).into_owned());
                 state.attempts += 1;
                 state.tried.push(head);
@@ -153,7 +162,15 @@ impl Steward {
             }
         };
         state.lines = lines;
-        let risk = lines.map_or(Risk::Medium, governance::fix_risk);
+        let risk = lines.map_or(Risk::High, governance::fix_risk);
+        let mut data = state.to_value(&data);
+        data["branch"] = json!(branch);
+        data["item"] = json!(item);
+        data["risk"] = json!(risk.as_str());
+        data["signature"] = json!(text::key_hash(&failure.signature()));
+        data["title"] = json!(title);
+        // Recorded before anything is pushed: a crash after the push leaves the size to the next run.
+        self.put_fix(&key, &repo, None, "prepared", data.clone()).await?;
         let forge = self.forge.clone();
         let id = snapshot.repo.clone();
         let (b, base) = (branch.clone(), snapshot.default_branch.clone());
@@ -165,24 +182,30 @@ impl Steward {
             .await?
             .and_then(|i| i.number);
         let body = self.redactor.redact(&fix_body(failure, issue_number, lines)).into_owned();
-        let pr_title = hive_cerebrum::quote::issue_title(&format!("Fix {} ({})", failure.job, failure.class.as_str()));
+        let pr_title = self.redactor.redact(&format!("Fix {} ({})", failure.job, failure.class.as_str())).into_owned();
+        let pr_title = quote::issue_title(&pr_title);
         let marker = text::issue_marker(&key);
+        let mut push = request.clone();
+        push.push = true;
+        push.commit_message = self.redactor.redact(&push.commit_message).into_owned();
         let gate = self
             .governed(
                 proposal(risk),
                 move |d| async move {
+                    if !pushed {
+                        match format_fix(&push).await {
+                            Ok(FixOutcome::Pushed { .. } | FixOutcome::AlreadyPushed { .. }) => {}
+                            Ok(other) => return Err(FixWriteError::Fix(format!("nothing pushed: {other:?}"))),
+                            Err(err) => return Err(FixWriteError::Fix(err.to_string())),
+                        }
+                    }
+                    let body = text::finish(&body, &marker, &d.html);
                     let draft = d.verdict == Verdict::Draft;
-                    forge.create_pull(&id, &b, &base, &pr_title, &text::finish(&body, &marker, &d.html), draft).await
+                    forge.create_pull(&id, &b, &base, &pr_title, &body, draft).await.map_err(FixWriteError::GitHub)
                 },
                 |pull| format!("#{} {}", pull.number, pull.html_url),
             )
             .await?;
-        let mut data = state.to_value(&data);
-        data["branch"] = json!(branch);
-        data["item"] = json!(item);
-        data["risk"] = json!(risk.as_str());
-        data["signature"] = json!(text::key_hash(&failure.signature()));
-        data["title"] = json!(title);
         match gate.done() {
             Some(pull) => {
                 data["head_sha"] = json!(pull.head_sha);
@@ -190,7 +213,7 @@ impl Steward {
                     .await?;
                 self.put_fix(&key, &repo, Some(pull.number), "open", data).await
             }
-            None => self.put_fix(&key, &repo, None, "pushed", data).await,
+            None => Ok(()),
         }
     }
 
@@ -214,12 +237,15 @@ impl Steward {
             let item = identity.data.get("item").and_then(Value::as_str).unwrap_or_default().to_owned();
             match checks {
                 ChecksState::Failing => {
+                    // Each day the fix's checks stay red counts as a failed attempt: hive pushes nothing more to
+                    // its branch, so waiting longer is the only retry there is.
                     let mut state = FixState::from(&identity.data);
-                    if state.tried.contains(&pull.head_sha) {
+                    let seen = format!("{}@{}", pull.head_sha, self.day());
+                    if state.tried.contains(&seen) {
                         continue;
                     }
                     state.attempts += 1;
-                    state.tried.push(pull.head_sha.clone());
+                    state.tried.push(seen);
                     let Some(failure) = failure_of(snapshot, &identity) else {
                         let data = state.to_value(&identity.data);
                         self.put_fix(&identity.key, &repo, Some(number), "open", data).await?;
@@ -237,6 +263,7 @@ impl Steward {
                         .unwrap_or(Risk::Medium);
                     let forge = self.forge.clone();
                     let id = snapshot.repo.clone();
+                    let sha = pull.head_sha.clone();
                     let gate = self
                         .governed(
                             Proposal {
@@ -248,7 +275,7 @@ impl Steward {
                                 checks: Some(ChecksState::Green),
                                 approval_id: item.clone(),
                             },
-                            move |_| async move { forge.merge(&id, number, "squash").await },
+                            move |_| async move { forge.merge_head(&id, number, "squash", Some(&sha)).await },
                             |merged| format!("#{number} merged as {}", merged.sha.clone().unwrap_or_default()),
                         )
                         .await?;
@@ -319,9 +346,11 @@ impl Steward {
             })
             .await?
             .and_then(|i| i.number);
-        if state.attempts >= self.config.escalate_after && !state.escalated {
-            state.escalated = self.escalate(snapshot, failure, item, state.attempts).await?;
-            if state.escalated {
+        if state.attempts >= self.config.escalate_after && !(state.escalated && state.mentioned) {
+            let was = state.escalated;
+            (state.escalated, state.mentioned) =
+                self.escalate(snapshot, failure, item, state.attempts, state.escalated).await?;
+            if state.escalated && !was {
                 let title = self.title(failure, &snapshot.default_branch);
                 self.upsert_item(&repo, failure, &title, ItemStatus::Blocked, Vec::new(), None).await?;
             }
@@ -346,17 +375,31 @@ impl Steward {
         self.memory(move |m| m.identities().put(&identity)).await?;
         Ok(())
     }
+}
 
-    async fn audit_push(&self, repo: &str, branch: &str, formatter: &str, lines: usize) -> Result<(), Step> {
-        let entry = AuditEntry {
-            actor: self.config.actor.clone(),
-            repositories: vec![repo.to_owned()],
-            action: "push_branch".to_owned(),
-            result: format!("ok: {branch} ({formatter}, {lines} lines)"),
-            decision: "allowed by the open_pull_request preview".to_owned(),
-        };
-        self.memory(move |m| m.audit().append(&entry).map(drop)).await?;
-        Ok(())
+/// Why opening a fix failed: the push (git) or the pull request (GitHub).
+#[derive(Debug)]
+enum FixWriteError {
+    Fix(String),
+    GitHub(GitHubError),
+}
+
+impl std::fmt::Display for FixWriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FixWriteError::Fix(message) => write!(f, "cannot push the fix: {message}"),
+            FixWriteError::GitHub(err) => err.fmt(f),
+        }
+    }
+}
+
+impl WriteFailure for FixWriteError {
+    fn maybe_sent(&self) -> bool {
+        match self {
+            // A push that failed is looked up by its branch next time; nothing is counted twice.
+            FixWriteError::Fix(_) => false,
+            FixWriteError::GitHub(err) => err.maybe_sent(),
+        }
     }
 }
 

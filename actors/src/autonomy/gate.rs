@@ -52,7 +52,7 @@ impl Steward {
 
     /// Decides `proposal`, records the decision, and when it is a write reserves it under `write_key`, runs
     /// `write`, and records the outcome (`describe` turns a result into the outcome text).
-    pub(crate) async fn governed<T, F, Fut>(
+    pub(crate) async fn governed<T, E, F, Fut>(
         &mut self,
         proposal: Proposal,
         write: F,
@@ -60,7 +60,8 @@ impl Steward {
     ) -> Result<Gate<T>, AutonomyError>
     where
         F: FnOnce(Record) -> Fut,
-        Fut: Future<Output = Result<T, GitHubError>>,
+        Fut: Future<Output = Result<T, E>>,
+        E: WriteFailure,
     {
         let (counters, approved) = self.spent(&proposal).await?;
         let decision = governance::govern(&proposal, &self.policy(), &counters, approved);
@@ -79,7 +80,9 @@ impl Steward {
             repo: proposal.repo.clone(),
             target: proposal.target.clone(),
         };
-        let now = self.now_unix;
+        // Reserved at the later of the cycle's clock and the wall clock: a long cycle must not make its writes look
+        // older than they are to the next cycle's per-minute window.
+        let now = self.now_unix.max(wall_clock());
         let (item, summary) = (proposal.approval_id.clone(), self.redactor.redact(&decision.summary()).into_owned());
         self.memory(move |m| {
             // The ledger item keeps a reference to the last decision about it.
@@ -123,10 +126,17 @@ impl Steward {
             Err(err) => {
                 let message = self.redactor.redact(&err.to_string()).into_owned();
                 self.report.errors.push(format!("{} {}: {message}", proposal.kind.as_str(), proposal.repo));
-                (WriteState::Failed, message, Gate::Failed)
+                // A timeout or a server error may come after GitHub acted: such a write stays counted.
+                let state = if err.maybe_sent() { WriteState::Done } else { WriteState::Failed };
+                (state, message, Gate::Failed)
             }
         };
-        let audit = entry(format!("{}: {outcome}", if state == WriteState::Done { "ok" } else { "failed" }));
+        let verdict = match (&gate, state) {
+            (Gate::Done(_), _) => "ok",
+            (_, WriteState::Done) => "failed, maybe sent",
+            _ => "failed",
+        };
+        let audit = entry(format!("{verdict}: {outcome}"));
         self.memory(move |m| m.writes().complete(&write_key, state, &outcome, &audit)).await?;
         Ok(gate)
     }
@@ -173,5 +183,23 @@ impl Steward {
         R: Send + 'static,
     {
         Ok(self.scribe.call(job).await??)
+    }
+}
+
+/// Seconds since the epoch, now.
+fn wall_clock() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A write's error, as the gate records it.
+pub(crate) trait WriteFailure: std::fmt::Display {
+    /// Whether the write may have reached the forge anyway (a timeout, a server error, a lost connection).
+    fn maybe_sent(&self) -> bool;
+}
+
+impl WriteFailure for GitHubError {
+    fn maybe_sent(&self) -> bool {
+        // A rate limit is GitHub refusing before acting; the other transient errors may come after it acted.
+        self.is_transient() && !matches!(self, GitHubError::RateLimited { .. })
     }
 }

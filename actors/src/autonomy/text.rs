@@ -24,14 +24,16 @@ pub(crate) fn comment_marker(key: &str, kind: &str, day: &str) -> String {
     format!("<!-- hive:comment {} {kind} {day} -->", key_hash(key))
 }
 
+/// The title of the issue tracking one CI failure, before quoting (redact it first, then
+/// `quote::issue_title`: a secret cut in half by the length limit would no longer be recognised).
+pub(crate) fn ci_issue_raw_title(failure: &CiFailure, branch: &str) -> String {
+    format!("CI failing on {branch}: {} / {} ({})", failure.workflow, failure.job, failure.class.as_str())
+}
+
 /// The title of the issue tracking one CI failure.
+#[cfg(test)]
 pub(crate) fn ci_issue_title(failure: &CiFailure, branch: &str) -> String {
-    quote::issue_title(&format!(
-        "CI failing on {branch}: {} / {} ({})",
-        failure.workflow,
-        failure.job,
-        failure.class.as_str()
-    ))
+    quote::issue_title(&ci_issue_raw_title(failure, branch))
 }
 
 /// The body of the issue tracking one CI failure (without marker and decision record, which [`finish`] adds).

@@ -270,7 +270,7 @@ async fn during_an_emergency_only_the_one_alert_is_written() {
     let alerts = w.issues("ops");
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].title, "hive: ecosystem emergency");
-    assert!(report.decisions.iter().any(|d| d.contains("emergency")), "{:?}", report.decisions);
+    assert!(report.decisions.iter().any(|d| d.contains("emergency freeze")), "{:?}", report.decisions);
 
     // Over: the alert is closed and the frozen work happens.
     w.cycle_with(false).await;
@@ -301,9 +301,9 @@ async fn limits_hold_across_restarts_and_are_reported() {
 
     // An hour later the window has moved.
     w.now += Duration::from_secs(3_601);
-    w.cycle().await;
+    let report = w.cycle().await;
     let filed = ["a", "b", "c", "d"].iter().map(|r| w.issues(r).len()).sum::<usize>();
-    assert_eq!(filed, 4);
+    assert_eq!(filed, 4, "{report:?}");
 }
 
 #[tokio::test]
@@ -597,6 +597,11 @@ async fn a_high_risk_fix_waits_for_a_human_approval() {
     lint_failure(&w, &head);
     let report = w.cycle().await;
     assert!(pulls(&w).is_empty(), "{report:?}");
+    let branches = || {
+        let out = Command::new("git").arg("--git-dir").arg(&bare).args(["branch", "--list", "hive/*"]).output();
+        String::from_utf8_lossy(&out.unwrap().stdout).trim().to_owned()
+    };
+    assert_eq!(branches(), "", "nothing is pushed before a human approves");
     let waiting = report.awaiting_approval.first().expect("a fix awaiting approval");
     let id = waiting.split_whitespace().nth(2).unwrap().to_owned();
     assert_eq!(id.len(), 16, "{waiting}");
@@ -662,4 +667,28 @@ async fn serious_security_alerts_are_backlog_items_and_nothing_is_written_about_
     assert_eq!(items[0]["type"], "security");
     assert_eq!(items[0]["risk"], "critical");
     assert_eq!(items[0]["priority"], 1);
+}
+
+#[tokio::test]
+async fn a_fix_whose_checks_stay_red_escalates() {
+    let git_root = tempfile::tempdir().unwrap();
+    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let mut w = World::with(&[], policy(), |c| c.owners = vec!["alice".into()]).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &head);
+    w.cycle().await;
+    let pr = pulls(&w).pop().expect("a fix pull request");
+    let pr_head = w.emu.state().branch_sha("acme", "api", &pr.head_ref).unwrap();
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("failure"))]);
+    w.cycle().await;
+    w.cycle().await;
+    let issue = w.issues("api").pop().unwrap();
+    assert!(!issue.labels.contains(&"needs-human".to_owned()), "one failed day is one attempt");
+    w.now += DAY;
+    w.cycle().await;
+    let issue = w.issues("api").pop().unwrap();
+    assert!(issue.labels.contains(&"needs-human".to_owned()), "{issue:?}");
+    let comments = w.emu.state().comments("acme", "api", issue.number);
+    assert_eq!(comments.iter().filter(|c| c.contains("@alice")).count(), 1, "{comments:?}");
+    assert!(!pulls(&w)[0].merged);
 }

@@ -219,12 +219,24 @@ impl GitHubForge {
         })
     }
 
-    /// The check runs of a ref (branch, tag or sha).
+    /// The check runs of a ref (branch, tag or sha), every page of them: a failure on page two must not look
+    /// green.
     pub async fn check_runs(&self, repo: &RepoId, git_ref: &str) -> Result<Vec<CheckRun>, GitHubError> {
-        let path = repo_path(repo, &format!("/commits/{}/check-runs?per_page=100", encode_path(git_ref)));
-        let page = self.client.get(&path).await?;
-        let runs: CheckRunsJson = from_value(&path, page.body)?;
-        Ok(runs.check_runs)
+        const MAX_PAGES: u32 = 10;
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let path =
+                repo_path(repo, &format!("/commits/{}/check-runs?per_page=100&page={page}", encode_path(git_ref)));
+            let runs: CheckRunsJson = from_value(&path, self.client.get(&path).await?.body)?;
+            let empty = runs.check_runs.is_empty();
+            all.extend(runs.check_runs);
+            if empty || all.len() as u64 >= runs.total_count {
+                return Ok(all);
+            }
+        }
+        // More than a thousand checks: the unread ones count as not finished.
+        all.push(CheckRun { name: "(unread checks)".to_owned(), status: "queued".to_owned(), conclusion: None });
+        Ok(all)
     }
 
     /// The combined commit status of a ref.
@@ -235,8 +247,24 @@ impl GitHubForge {
 
     /// Merges a pull request with `method` (`merge`, `squash` or `rebase`).
     pub async fn merge(&self, repo: &RepoId, number: u64, method: &str) -> Result<MergeResult, GitHubError> {
+        self.merge_head(repo, number, method, None).await
+    }
+
+    /// Merges a pull request only if its head is still `sha` (GitHub answers 409 otherwise): what was checked is
+    /// what is merged, even if someone pushes in between.
+    pub async fn merge_head(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        method: &str,
+        sha: Option<&str>,
+    ) -> Result<MergeResult, GitHubError> {
         let path = repo_path(repo, &format!("/pulls/{number}/merge"));
-        let answer = self.client.write(Method::PUT, &path, Some(&json!({ "merge_method": method }))).await?;
+        let mut payload = json!({ "merge_method": method });
+        if let Some(sha) = sha {
+            payload["sha"] = Value::String(sha.to_owned());
+        }
+        let answer = self.client.write(Method::PUT, &path, Some(&payload)).await?;
         from_value(&path, answer)
     }
 
@@ -267,6 +295,8 @@ struct PullJson {
 
 #[derive(Deserialize)]
 struct CheckRunsJson {
+    #[serde(default)]
+    total_count: u64,
     #[serde(default)]
     check_runs: Vec<CheckRun>,
 }

@@ -179,6 +179,13 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
                 return Reply::not_found();
             };
             let Some(pull) = issue.pull.as_mut() else { return Reply::not_found() };
+            let head = repo.branches.get(&pull.head_ref).cloned().unwrap_or_default();
+            if str_field(&body, "sha").is_some_and(|sha| sha != head) {
+                return Reply::error(
+                    StatusCode::CONFLICT,
+                    render::error("Head branch was modified. Review and try the merge again.", DOCS, 409),
+                );
+            }
             if pull.merged || issue.state != "open" {
                 return Reply::error(
                     StatusCode::METHOD_NOT_ALLOWED,
