@@ -127,6 +127,22 @@ async fn cargo_fmt_fix_is_pushed_once() {
 }
 
 #[tokio::test]
+async fn a_prepared_fix_is_measured_and_never_pushed() {
+    let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", UGLY_MAIN)]);
+    let mut req = fx.request("hive/fix/lint-prepared");
+    req.push = false;
+    let before = fx.branches();
+    let outcome = format_fix(&req).await.expect("the fix is prepared");
+    let FixOutcome::Prepared { lines_changed, files_changed, .. } = outcome else {
+        panic!("expected a prepared fix, got {outcome:?}");
+    };
+    assert!(lines_changed > 0);
+    assert_eq!(files_changed, ["src/main.rs"]);
+    assert_eq!(fx.branches(), before, "nothing reached the remote");
+    assert!(fx.work_dir_is_clean());
+}
+
+#[tokio::test]
 async fn formatted_repository_has_nothing_to_fix() {
     let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", PRETTY_MAIN)]);
     let outcome = format_fix(&fx.request("hive/fix/lint-1")).await.expect("the check runs");

@@ -392,9 +392,20 @@ async fn every_write_reaches_github() {
     emu.state().set_combined_status("acme", "api", "hive/fix-ci", "success");
     let checks = forge.check_runs(&repo, "hive/fix-ci").await.unwrap();
     assert_eq!(checks.len(), 1);
+    // Every page is read: a failure on the second page of 150 checks is seen.
+    let many: Vec<(String, &str, Option<&str>)> = (0..150)
+        .map(|i| (format!("check {i}"), "completed", Some(if i == 140 { "failure" } else { "success" })))
+        .collect();
+    emu.state().set_check_runs("acme", "api", "many", many.iter().map(|(n, s, c)| (n.as_str(), *s, *c)).collect());
+    let all = forge.check_runs(&repo, "many").await.unwrap();
+    assert_eq!(all.len(), 150);
+    assert!(all.iter().any(|c| c.conclusion.as_deref() == Some("failure")));
     assert_eq!(checks[0].conclusion.as_deref(), Some("success"));
     assert_eq!(forge.combined_status(&repo, "hive/fix-ci").await.unwrap().state, "success");
-    let merged = forge.merge(&repo, pr.number, "squash").await.unwrap();
+    // Pinned to a head that is not the branch's any more (someone pushed after the checks): refused.
+    let moved = forge.merge_head(&repo, pr.number, "squash", Some("0000000")).await.unwrap_err();
+    assert!(matches!(moved, GitHubError::Rejected { status: 409, .. }), "{moved}");
+    let merged = forge.merge_head(&repo, pr.number, "squash", Some(&pr.head_sha)).await.unwrap();
     assert!(merged.merged);
     assert!(emu.state().pulls("acme", "api").iter().any(|p| p.number == pr.number && p.merged));
     let again = forge.merge(&repo, pr.number, "squash").await.unwrap_err();
