@@ -14,6 +14,7 @@ mod plan;
 mod text;
 
 use std::{
+    collections::HashMap,
     path::PathBuf,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -25,7 +26,7 @@ use hive_cerebrum::{
     governance::{Decision, Policy, Reason, Verdict},
     quote,
 };
-use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, GitHubForge, RepoId, RepoSnapshot};
+use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, GitHubForge, IssueDetail, RepoId, RepoSnapshot};
 use serde::Serialize;
 
 pub use self::{
@@ -146,6 +147,9 @@ pub struct Steward {
     planner: Arc<dyn Planner>,
     /// What hive made on the forge, as the database said at the start of the cycle (read once, not per repository).
     known: Vec<Identity>,
+    /// The hive issues of each repository, read at the start of the cycle (a repository missing here is read when
+    /// it is reached).
+    prefetched: HashMap<String, Vec<IssueDetail>>,
     report: CycleReport,
     emergency: bool,
     now: SystemTime,
@@ -169,6 +173,7 @@ impl Steward {
             redactor,
             planner: Arc::new(EnginePlanner::default()),
             known: Vec::new(),
+            prefetched: HashMap::new(),
             report: CycleReport::default(),
             emergency: false,
             now: UNIX_EPOCH,
@@ -197,12 +202,33 @@ impl Steward {
         self.report = CycleReport { cycle, emergency, ..CycleReport::default() };
         self.reconcile().await?;
         self.known = self.memory(|m| m.identities().list(None)).await?;
+        self.prefetch(snapshots).await;
         for snapshot in snapshots {
             self.tend(snapshot).await?;
         }
         self.alert(snapshots).await?;
         self.learn(snapshots).await?;
         Ok(std::mem::take(&mut self.report))
+    }
+
+    /// Reads, all at once, the hive issues of every repository whose CI the steward will look at (the shared budget
+    /// bounds the concurrency): one round trip for the fleet instead of one per repository in turn.
+    async fn prefetch(&mut self, snapshots: &[RepoSnapshot]) {
+        let wanted: Vec<&RepoSnapshot> = snapshots
+            .iter()
+            .filter(|s| !s.archived)
+            .filter(|s| {
+                let repo = s.repo.as_str();
+                !s.ci.failures.is_empty() || (s.ci.is_green() && self.known_of(repo, "issue").any(|i| ci::is_live(i)))
+            })
+            .collect();
+        let forge = &self.forge;
+        let found = futures::future::join_all(wanted.iter().map(|s| forge.issues_labelled(&s.repo, HIVE_LABEL))).await;
+        self.prefetched = wanted
+            .iter()
+            .zip(found)
+            .filter_map(|(s, result)| result.ok().map(|issues| (s.repo.to_string(), issues)))
+            .collect();
     }
 
     /// Writes reserved but never completed (the process died while sending them) stay counted against the limits:

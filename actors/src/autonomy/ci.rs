@@ -40,7 +40,7 @@ fn find_issue<'a>(known: &'a [IssueDetail], title: &str, marker: &str) -> Option
 }
 
 /// Whether an issue identity may stand for an open issue on the forge (or one being filed, reopened or closed).
-fn is_live(identity: &Identity) -> bool {
+pub(crate) fn is_live(identity: &Identity) -> bool {
     matches!(identity.state.as_deref(), Some("open" | "opening" | "reopening" | "closing"))
 }
 
@@ -63,7 +63,10 @@ impl Steward {
         if failures.is_empty() && !(snapshot.ci.is_green() && open_known > 0) {
             return Ok(());
         }
-        let known = self.forge.issues_labelled(&snapshot.repo, HIVE_LABEL).await?;
+        let known = match self.prefetched.remove(&repo) {
+            Some(known) => known,
+            None => self.forge.issues_labelled(&snapshot.repo, HIVE_LABEL).await?,
+        };
         if snapshot.ci.is_green() {
             return self.close_green(snapshot, &known).await;
         }
