@@ -219,7 +219,7 @@ impl Steward {
             .filter(|s| !s.archived)
             .filter(|s| {
                 let repo = s.repo.as_str();
-                !s.ci.failures.is_empty() || (s.ci.is_green() && self.known_of(repo, "issue").any(|i| ci::is_live(i)))
+                !s.ci.failures.is_empty() || (s.ci.is_green() && self.known_of(repo, "issue").any(ci::is_live))
             })
             .collect();
         let forge = &self.forge;
