@@ -6,6 +6,7 @@
 //! by a hidden marker, a deterministic branch name or a run's attempt number, so a process killed at any point
 //! never writes anything twice: before each write the steward looks for its own earlier work on the forge.
 
+mod alert;
 mod ci;
 mod fixes;
 mod gate;

@@ -56,7 +56,10 @@ impl World {
         let forge = Arc::new(GitHubForge::new(github).expect("test setup"));
         let scribe = ScribeHandle::spawn(Memory::open(state.path()).expect("test setup")).await.expect("test setup");
         let steward = Steward::new(forge.clone(), scribe.clone(), config.clone());
-        let mut world = World { emu, forge, state, steward, scribe, repos: Vec::new(), now: SystemTime::now(), config };
+        // The test clock runs ahead of the wall clock, so it alone decides every window (reservations take the
+        // later of the two).
+        let now = SystemTime::now() + Duration::from_secs(3_600);
+        let mut world = World { emu, forge, state, steward, scribe, repos: Vec::new(), now, config };
         for repo in repos {
             world.add_repo(RepoSpec::new("acme", repo));
         }
