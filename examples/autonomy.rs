@@ -7,25 +7,20 @@
 //! cargo run --release --example autonomy
 //! ```
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    sync::Arc,
-    time::SystemTime,
-};
+use std::{sync::Arc, time::SystemTime};
 
 use hive::{
     actors::{AutonomyConfig, CycleReport, Steward},
     cerebrum::{Memory, ScribeHandle, governance::Policy},
     ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
 };
-use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
+use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec, git::unformatted_cargo_repo};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scratch = tempfile::tempdir()?;
     let emu = Emulator::start().await;
-    let (bare, head) = unformatted_repo(scratch.path())?;
+    let (bare, head) = unformatted_cargo_repo(scratch.path(), "web", 2);
     let s = emu.state();
     s.add_org("acme");
     s.add_repo(RepoSpec::new("acme", "api"));
@@ -113,29 +108,4 @@ fn failing(job: &str, step: &str, conclusion: &str, sha: String) -> RunSpec {
         .head_sha(&sha)
         .outcome("completed", Some("failure"))
         .job(JobSpec::new(job, "completed", Some(conclusion)).step(step, "completed", Some(conclusion)))
-}
-
-/// A bare repository whose Cargo project `cargo fmt` would change; returns it and its HEAD.
-fn unformatted_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
-    let work = root.join("web");
-    std::fs::create_dir_all(work.join("src"))?;
-    std::fs::write(work.join("Cargo.toml"), "[package]\nname = \"web\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")?;
-    std::fs::write(work.join("src/main.rs"), "fn main(){let  greeting=\"hi\";println!(\"{}\",greeting);}\n")?;
-    let git = |dir: &Path, args: &[&str]| -> Result<String, Box<dyn std::error::Error>> {
-        let out = Command::new("git")
-            .args(["-c", "user.name=example", "-c", "user.email=example@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(dir)
-            .output()?;
-        if !out.status.success() {
-            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    git(&work, &["init", "-q"])?;
-    git(&work, &["add", "-A"])?;
-    git(&work, &["commit", "-qm", "initial"])?;
-    git(root, &["clone", "-q", "--bare", "web", "web.git"])?;
-    let head = git(&work, &["rev-parse", "HEAD"])?;
-    Ok((root.join("web.git"), head))
 }

@@ -87,14 +87,6 @@ pub enum AutonomyError {
     /// The scribe is gone.
     #[error(transparent)]
     Scribe(#[from] ScribeError),
-    /// A file of the state directory could not be written.
-    #[error("cannot write '{path}': {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// What one cycle of the loop did, as the run summary shows it.
@@ -151,6 +143,8 @@ pub struct Steward {
     /// The hive issues of each repository, read at the start of the cycle (a repository missing here is read when
     /// it is reached).
     prefetched: HashMap<String, Vec<IssueDetail>>,
+    /// Each scored repository's level, in the order of `report.health`, for the health history.
+    levels: Vec<&'static str>,
     report: CycleReport,
     emergency: bool,
     now: SystemTime,
@@ -175,6 +169,7 @@ impl Steward {
             planner: Arc::new(EnginePlanner::default()),
             known: Vec::new(),
             prefetched: HashMap::new(),
+            levels: Vec::new(),
             report: CycleReport::default(),
             emergency: false,
             now: UNIX_EPOCH,
@@ -201,6 +196,7 @@ impl Steward {
         self.emergency = emergency;
         let cycle = self.memory(|m| m.history().next_cycle()).await?;
         self.report = CycleReport { cycle, emergency, ..CycleReport::default() };
+        self.levels.clear();
         self.reconcile().await?;
         self.known = self.memory(|m| m.identities().list(None)).await?;
         self.prefetch(snapshots).await;
@@ -208,7 +204,7 @@ impl Steward {
             self.tend(snapshot).await?;
         }
         self.alert(snapshots).await?;
-        self.learn(snapshots).await?;
+        self.learn().await?;
         Ok(std::mem::take(&mut self.report))
     }
 
@@ -259,8 +255,9 @@ impl Steward {
     /// VERIFY and SHIP one repository's open fixes, then THINK and ACT on what it shows now.
     async fn tend(&mut self, snapshot: &RepoSnapshot) -> Result<(), AutonomyError> {
         let repo = snapshot.repo.to_string();
-        let score = hive_ecosystem::score(snapshot).score;
-        self.report.health.push((repo.clone(), score));
+        let health = hive_ecosystem::score(snapshot);
+        self.report.health.push((repo.clone(), health.score));
+        self.levels.push(if health.healthy { "healthy" } else { "unhealthy" });
         if snapshot.archived {
             return Ok(());
         }

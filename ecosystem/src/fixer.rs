@@ -43,9 +43,6 @@ pub struct FixRequest {
     pub work_dir: PathBuf,
     /// The limit for each command (each git command and the formatter).
     pub timeout: Duration,
-    /// Whether to push; `false` stops after the local commit with [`FixOutcome::Prepared`], so the fix's size is
-    /// known before anything is written.
-    pub push: bool,
 }
 
 impl FixRequest {
@@ -64,7 +61,6 @@ impl FixRequest {
             commit_message: commit_message.into(),
             work_dir: work_dir.into(),
             timeout: Duration::from_secs(600),
-            push: true,
         }
     }
 }
@@ -79,17 +75,6 @@ pub enum FixOutcome {
         /// The formatter's name (`cargo fmt`, `make fmt`).
         formatter: String,
         /// The files the fix changed, as paths in the repository.
-        files_changed: Vec<String>,
-        /// Lines added plus lines removed.
-        lines_changed: usize,
-    },
-    /// The fix was committed in a temporary clone and not pushed (`push: false`); the clone is gone.
-    Prepared {
-        /// The commit that would be pushed.
-        head_sha: String,
-        /// The formatter's name.
-        formatter: String,
-        /// The files the fix changes.
         files_changed: Vec<String>,
         /// Lines added plus lines removed.
         lines_changed: usize,
@@ -193,13 +178,48 @@ fn exit_text(code: Option<i32>) -> String {
     code.map_or_else(|| "killed by a signal".to_owned(), |code| format!("exit {code}"))
 }
 
+/// A fix committed in a temporary clone and not pushed yet: its size is known before anything is written, and
+/// [`PreparedFix::push`] pushes exactly this commit. The clone is removed when it is pushed, discarded or dropped.
+#[derive(Debug)]
+pub struct PreparedFix {
+    tmp: Option<tempfile::TempDir>,
+    url: String,
+    branch: String,
+    timeout: Duration,
+    /// The fix commit.
+    pub head_sha: String,
+    /// The formatter's name (`cargo fmt`, `make fmt`).
+    pub formatter: String,
+    /// The files the fix changes, as paths in the repository.
+    pub files_changed: Vec<String>,
+    /// Lines added plus lines removed.
+    pub lines_changed: usize,
+}
+
+/// What [`prepare_fix`] found.
+#[derive(Debug)]
+pub enum Preparation {
+    /// A fix, committed and waiting to be pushed.
+    Ready(PreparedFix),
+    /// Anything else: already pushed, nothing to fix, no formatter (never [`FixOutcome::Pushed`]).
+    Done(FixOutcome),
+}
+
 /// Clones `req.clone_url` at `req.base_branch`, runs the repository's formatter, and pushes the result as
-/// `req.branch`.
+/// `req.branch`: [`prepare_fix`] then [`PreparedFix::push`].
 ///
 /// The remote is asked for the branch first: when it is there already, [`FixOutcome::AlreadyPushed`] is returned
 /// without cloning. A push that loses a race against another push of the same branch also ends in `AlreadyPushed`.
 /// Fix commits are authored by `hive`, without hooks or signing.
 pub async fn format_fix(req: &FixRequest) -> Result<FixOutcome, FixError> {
+    match prepare_fix(req).await? {
+        Preparation::Ready(fix) => fix.push().await,
+        Preparation::Done(outcome) => Ok(outcome),
+    }
+}
+
+/// Everything [`format_fix`] does up to and including the commit, in a temporary clone; nothing is pushed.
+pub async fn prepare_fix(req: &FixRequest) -> Result<Preparation, FixError> {
     check::check_branch("branch", &req.branch)?;
     check::check_branch("base branch", &req.base_branch)?;
     if req.commit_message.trim().is_empty() {
@@ -215,25 +235,115 @@ pub async fn format_fix(req: &FixRequest) -> Result<FixOutcome, FixError> {
         remote_branch(here, &url, &req.branch, req.timeout).await.map_err(remote_fail("look up the fix branch"))?
     {
         tracing::info!(url, branch = req.branch, head_sha, "fix branch already pushed");
-        return Ok(FixOutcome::AlreadyPushed { head_sha });
+        return Ok(Preparation::Done(FixOutcome::AlreadyPushed { head_sha }));
     }
     let work_fail = |source| FixError::WorkDir { path: req.work_dir.clone(), source };
     std::fs::create_dir_all(&req.work_dir).map_err(work_fail)?;
     let tmp = tempfile::Builder::new().prefix("hive-fix-").tempdir_in(&req.work_dir).map_err(work_fail)?;
-    let outcome = fix_in_clone(&tmp.path().join("repo"), &url, req).await;
-    // Deleting a clone is blocking file work; it is done off the async runtime. Dropping `tmp` on an early return
-    // or a cancelled future removes it too.
-    let path = tmp.path().to_path_buf();
-    match tokio::task::spawn_blocking(move || tmp.close()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(path = %path.display(), %error, "could not remove the temporary clone"),
-        Err(error) => tracing::warn!(path = %path.display(), %error, "removing the temporary clone panicked"),
+    let made = fix_in_clone(&tmp.path().join("repo"), &url, req).await;
+    let mut fix = PreparedFix {
+        tmp: Some(tmp),
+        url,
+        branch: req.branch.clone(),
+        timeout: req.timeout,
+        head_sha: String::new(),
+        formatter: String::new(),
+        files_changed: Vec::new(),
+        lines_changed: 0,
+    };
+    match made {
+        Ok(Made::Commit { head_sha, formatter, files_changed, lines_changed }) => {
+            (fix.head_sha, fix.formatter, fix.files_changed, fix.lines_changed) =
+                (head_sha, formatter, files_changed, lines_changed);
+            Ok(Preparation::Ready(fix))
+        }
+        Ok(Made::Nothing(outcome)) => {
+            fix.discard().await;
+            Ok(Preparation::Done(outcome))
+        }
+        Err(err) => {
+            fix.discard().await;
+            Err(err)
+        }
     }
-    outcome
 }
 
-/// Everything after the lookup, in a temporary directory `dir` that the caller removes.
-async fn fix_in_clone(dir: &Path, url: &str, req: &FixRequest) -> Result<FixOutcome, FixError> {
+impl PreparedFix {
+    /// Pushes the fix commit as the branch (never replacing a branch that appeared meanwhile: that ends in
+    /// [`FixOutcome::AlreadyPushed`]), then removes the clone.
+    pub async fn push(self) -> Result<FixOutcome, FixError> {
+        let outcome = self.push_from_clone().await;
+        self.discard().await;
+        outcome
+    }
+
+    /// Removes the clone without pushing.
+    pub async fn discard(mut self) {
+        let Some(tmp) = self.tmp.take() else { return };
+        // Deleting a clone is blocking file work; it is done off the async runtime.
+        let path = tmp.path().to_path_buf();
+        match tokio::task::spawn_blocking(move || tmp.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(path = %path.display(), %error, "could not remove the temporary clone"),
+            Err(error) => tracing::warn!(path = %path.display(), %error, "removing the temporary clone panicked"),
+        }
+    }
+
+    async fn push_from_clone(&self) -> Result<FixOutcome, FixError> {
+        let Some(tmp) = &self.tmp else {
+            return Err(FixError::WorkDir { path: PathBuf::new(), source: std::io::Error::other("the clone is gone") });
+        };
+        let (dir, url, branch, timeout) = (tmp.path().join("repo"), &self.url, &self.branch, self.timeout);
+        let fail = |step| {
+            let url = url.clone();
+            move |source| FixError::Git { step, url, source }
+        };
+        // No `+`: the push must not replace a branch that appeared since the lookup.
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let push = git(&dir, &["push", "--quiet", "--no-verify", "origin", &refspec], timeout)
+            .await
+            .map_err(fail("push the fix branch"))?;
+        if !push.success() {
+            let rejected = failure(&dir, &["push", "origin", &refspec], &push);
+            return match remote_branch(&dir, url, branch, timeout).await {
+                Ok(Some(head_sha)) => {
+                    tracing::info!(url, branch, head_sha, "fix branch was pushed meanwhile");
+                    Ok(FixOutcome::AlreadyPushed { head_sha })
+                }
+                _ => Err(fail("push the fix branch")(rejected)),
+            };
+        }
+        tracing::info!(url, branch, head_sha = self.head_sha, formatter = self.formatter, "fix pushed");
+        Ok(FixOutcome::Pushed {
+            head_sha: self.head_sha.clone(),
+            formatter: self.formatter.clone(),
+            files_changed: self.files_changed.clone(),
+            lines_changed: self.lines_changed,
+        })
+    }
+}
+
+impl Drop for PreparedFix {
+    fn drop(&mut self) {
+        // Dropped without `push` or `discard` (a refused or cancelled write): removed off the async runtime when
+        // there is one.
+        if let Some(tmp) = self.tmp.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => drop(handle.spawn_blocking(move || tmp.close())),
+                Err(_) => drop(tmp),
+            }
+        }
+    }
+}
+
+/// What the clone ended with.
+enum Made {
+    Commit { head_sha: String, formatter: String, files_changed: Vec<String>, lines_changed: usize },
+    Nothing(FixOutcome),
+}
+
+/// Everything after the lookup up to the commit, in a temporary directory `dir` that the caller removes.
+async fn fix_in_clone(dir: &Path, url: &str, req: &FixRequest) -> Result<Made, FixError> {
     let fail = |step| {
         let url = url.to_owned();
         move |source| FixError::Git { step, url, source }
@@ -258,11 +368,11 @@ async fn fix_in_clone(dir: &Path, url: &str, req: &FixRequest) -> Result<FixOutc
 
     let probe = dir.to_path_buf();
     let Ok(Some(formatter)) = tokio::task::spawn_blocking(move || Formatter::detect(&probe)).await else {
-        return Ok(FixOutcome::NoFormatter);
+        return Ok(Made::Nothing(FixOutcome::NoFormatter));
     };
     run_formatter(dir, &formatter, req.timeout).await?;
     if git_ok(dir, &["status", "--porcelain"], req.timeout).await.map_err(fail("read the formatted tree"))?.is_empty() {
-        return Ok(FixOutcome::NothingToFix { formatter: formatter.name });
+        return Ok(Made::Nothing(FixOutcome::NothingToFix { formatter: formatter.name }));
     }
 
     git_ok(dir, &["checkout", "--quiet", "-b", &req.branch], req.timeout)
@@ -276,27 +386,7 @@ async fn fix_in_clone(dir: &Path, url: &str, req: &FixRequest) -> Result<FixOutc
         .map_err(fail("count the fix's changes"))?;
     let (files_changed, lines_changed) = parse_numstat(&numstat);
     let head_sha = git_ok(dir, &["rev-parse", "HEAD"], req.timeout).await.map_err(fail("read the fix commit"))?;
-
-    if !req.push {
-        return Ok(FixOutcome::Prepared { head_sha, formatter: formatter.name, files_changed, lines_changed });
-    }
-    // No `+`: the push must not replace a branch that appeared since the lookup.
-    let refspec = format!("refs/heads/{0}:refs/heads/{0}", req.branch);
-    let push = git(dir, &["push", "--quiet", "--no-verify", "origin", &refspec], req.timeout)
-        .await
-        .map_err(fail("push the fix branch"))?;
-    if !push.success() {
-        let rejected = failure(dir, &["push", "origin", &refspec], &push);
-        return match remote_branch(dir, url, &req.branch, req.timeout).await {
-            Ok(Some(head_sha)) => {
-                tracing::info!(url, branch = req.branch, head_sha, "fix branch was pushed meanwhile");
-                Ok(FixOutcome::AlreadyPushed { head_sha })
-            }
-            _ => Err(fail("push the fix branch")(rejected)),
-        };
-    }
-    tracing::info!(url, branch = req.branch, head_sha, formatter = formatter.name, lines_changed, "fix pushed");
-    Ok(FixOutcome::Pushed { head_sha, formatter: formatter.name, files_changed, lines_changed })
+    Ok(Made::Commit { head_sha, formatter: formatter.name, files_changed, lines_changed })
 }
 
 async fn run_formatter(dir: &Path, formatter: &Formatter, timeout: Duration) -> Result<(), FixError> {

@@ -50,7 +50,9 @@ pub use crate::{
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     error::ForgeError,
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
-    fixer::{FixError, FixOutcome, FixRequest, Formatter, format_fix, formatter_for},
+    fixer::{
+        FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, format_fix, formatter_for, prepare_fix,
+    },
     forge::{DynForge, Forge},
     git::{Git, GitError},
     github::{

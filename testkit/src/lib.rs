@@ -18,6 +18,7 @@
 //! The emulator stops when the [`Emulator`] is dropped. It only ever binds 127.0.0.1.
 
 mod fault;
+pub mod git;
 mod render;
 mod routes;
 mod server;

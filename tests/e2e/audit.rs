@@ -1,26 +1,9 @@
 //! `hive audit verify` and `hive audit export` run as a child process against a trail written through the library
 //! and then tampered with behind hive's back.
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
-
 use hive::cerebrum::{AuditEntry, AuditRecord, Memory};
 
-fn hive(state: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
-    cmd.args(args).arg("--state-dir").arg(state).env_remove("HIVE_STATE_DIR");
-    cmd.output().expect("run hive")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::{hive_in as hive, stderr, stdout};
 
 /// A state directory whose trail holds `n` records.
 fn trail(n: usize) -> tempfile::TempDir {

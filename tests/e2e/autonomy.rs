@@ -4,13 +4,13 @@
 //! verifies, the backlog export is a whole file, and the limits' counters still count everything that was sent.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
 use hive::cerebrum::Memory;
-use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
+use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec, git::unformatted_cargo_repo};
 
 /// The binary with a clean environment pointed at the emulator and `state`.
 fn hive(emu: &Emulator, state: &Path, args: &[&str]) -> Command {
@@ -34,31 +34,6 @@ async fn output(mut cmd: Command) -> Output {
     tokio::task::spawn_blocking(move || cmd.output().expect("run hive")).await.expect("join")
 }
 
-/// A bare repository with a Cargo project that `cargo fmt` changes; returns the bare directory and its HEAD.
-fn unformatted_repo(root: &Path) -> (PathBuf, String) {
-    let work = root.join("work");
-    std::fs::create_dir_all(work.join("src")).expect("mkdir");
-    std::fs::write(work.join("Cargo.toml"), "[package]\nname = \"web\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
-        .expect("write");
-    std::fs::write(work.join("src/main.rs"), "fn main(){let  x=1;println!(\"{}\",x);}\n").expect("write");
-    let git = |dir: &Path, args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    git(&work, &["init", "-q"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "initial"]);
-    git(root, &["clone", "-q", "--bare", "work", "web.git"]);
-    let head = git(&work, &["rev-parse", "HEAD"]);
-    (root.join("web.git"), head)
-}
-
 /// acme/api fails its tests (an issue), acme/web fails `cargo fmt --check` (an issue and a fix pull request), three
 /// more are green.
 async fn fleet(git_root: &Path) -> Emulator {
@@ -71,7 +46,7 @@ async fn fleet(git_root: &Path) -> Emulator {
         s.add_repo(RepoSpec::new("acme", healthy));
         s.add_workflow_run("acme", healthy, RunSpec::new("ci", "main"));
     }
-    let (bare, head) = unformatted_repo(git_root);
+    let (bare, head) = unformatted_cargo_repo(git_root, "web", 1);
     s.add_repo(RepoSpec::new("acme", "web").git_dir(bare));
     s.add_workflow_run(
         "acme",

@@ -2,26 +2,9 @@
 //! written through the library: the export listed and validated, a torn export and a schema violation reported
 //! with their positions, approvals recorded in the database and hostile ids refused.
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
-
 use hive::cerebrum::{BACKLOG_FILE, BacklogItem, ItemKind, Memory, Risk};
 
-fn hive(state: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
-    cmd.args(args).arg("--state-dir").arg(state).env_remove("HIVE_STATE_DIR");
-    cmd.output().expect("run hive")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::{hive_in as hive, stderr, stdout};
 
 /// A state directory whose ledger holds three items, one with a hostile title, exported to `backlog.json`.
 fn exported() -> tempfile::TempDir {

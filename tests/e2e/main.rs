@@ -12,7 +12,11 @@ mod library;
 mod services;
 mod workspace;
 
-use std::time::Duration;
+use std::{
+    path::Path,
+    process::{Command, Output},
+    time::Duration,
+};
 
 use hive::{Envelope, HiveEvent, Subscription};
 
@@ -32,4 +36,21 @@ pub async fn wait_for<T>(
     })
     .await;
     found.unwrap_or_else(|_| panic!("no matching event within {deadline:?}"))
+}
+
+/// Runs the `hive` binary with `args` on the state directory `state` (whatever `HIVE_STATE_DIR` says).
+pub fn hive_in(state: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
+    cmd.args(args).arg("--state-dir").arg(state).env_remove("HIVE_STATE_DIR");
+    cmd.output().expect("run hive")
+}
+
+/// A run's stdout, lossily decoded.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A run's stderr, lossily decoded.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -8,7 +8,7 @@ use hive_cerebrum::{
     governance::{self, ActionKind, ChecksState, Proposal, Verdict},
     quote,
 };
-use hive_ecosystem::{CiFailure, FixOutcome, FixRequest, GitHubError, RepoSnapshot, format_fix};
+use hive_ecosystem::{CiFailure, FixOutcome, FixRequest, GitHubError, Preparation, RepoSnapshot, prepare_fix};
 use serde_json::{Value, json};
 
 use super::{Step, Steward, ci::issue_key, gate::WriteFailure, text};
@@ -132,25 +132,32 @@ impl Steward {
             return Ok(());
         }
         // The fix's size decides its risk, so it is made (in a temporary clone, not pushed) before the decision.
+        let commit_message = self.redactor.redact(&fix_commit_message(failure)).into_owned();
         let mut request = FixRequest::new(
             clone_url,
             snapshot.default_branch.clone(),
             branch.clone(),
-            fix_commit_message(failure),
+            commit_message,
             std::env::temp_dir().join("hive-fixes"),
         );
         request.timeout = self.config.fix_timeout;
-        request.push = false;
-        let outcome = format_fix(&request).await;
-        let (lines, pushed) = match outcome {
-            Ok(FixOutcome::Prepared { lines_changed, .. } | FixOutcome::Pushed { lines_changed, .. }) => {
-                (Some(lines_changed), false)
+        let prepared = prepare_fix(&request).await;
+        let (lines, fix) = match prepared {
+            // Committed in the clone: pushed as is if the pull request is allowed at this size.
+            Ok(Preparation::Ready(fix)) => (Some(fix.lines_changed), Some(fix)),
+            // Pushed before a crash: its size was recorded with its commit. Anything else on the branch (pushed by
+            // someone else) is of unknown size: high risk.
+            Ok(Preparation::Done(
+                FixOutcome::AlreadyPushed { ref head_sha } | FixOutcome::Pushed { ref head_sha, .. },
+            )) => {
+                let ours = data.get("prepared_sha").and_then(Value::as_str) == Some(head_sha.as_str());
+                (state.lines.filter(|_| ours), None)
             }
-            // Pushed before a crash (its size recorded then), or by someone else (size unknown: high risk).
-            Ok(FixOutcome::AlreadyPushed { .. }) => (state.lines, true),
-            Ok(FixOutcome::NothingToFix { .. } | FixOutcome::NoFormatter) | Err(_) => {
-                let why = match &outcome {
-                    Ok(FixOutcome::NothingToFix { formatter }) => format!("{formatter} changed nothing"),
+            Ok(Preparation::Done(FixOutcome::NothingToFix { .. } | FixOutcome::NoFormatter)) | Err(_) => {
+                let why = match &prepared {
+                    Ok(Preparation::Done(FixOutcome::NothingToFix { formatter })) => {
+                        format!("{formatter} changed nothing")
+                    }
                     Ok(_) => "no formatter known for this repository".to_owned(),
                     Err(err) => err.to_string(),
                 };
@@ -169,6 +176,9 @@ impl Steward {
         data["risk"] = json!(risk.as_str());
         data["signature"] = json!(text::key_hash(&failure.signature()));
         data["title"] = json!(title);
+        if let Some(fix) = &fix {
+            data["prepared_sha"] = json!(fix.head_sha);
+        }
         // Recorded before anything is pushed: a crash after the push leaves the size to the next run.
         self.put_fix(&key, &repo, None, "prepared", data.clone()).await?;
         let forge = self.forge.clone();
@@ -185,17 +195,19 @@ impl Steward {
         let pr_title = self.redactor.redact(&format!("Fix {} ({})", failure.job, failure.class.as_str())).into_owned();
         let pr_title = quote::issue_title(&pr_title);
         let marker = text::issue_marker(&key);
-        let mut push = request.clone();
-        push.push = true;
-        push.commit_message = self.redactor.redact(&push.commit_message).into_owned();
         let gate = self
             .governed(
                 proposal(risk),
                 move |d| async move {
-                    if !pushed {
-                        match format_fix(&push).await {
-                            Ok(FixOutcome::Pushed { .. } | FixOutcome::AlreadyPushed { .. }) => {}
-                            Ok(other) => return Err(FixWriteError::Fix(format!("nothing pushed: {other:?}"))),
+                    // A refused write never runs this: the clone is dropped unpushed.
+                    if let Some(fix) = fix {
+                        let measured = fix.head_sha.clone();
+                        match fix.push().await {
+                            Ok(FixOutcome::Pushed { .. }) => {}
+                            Ok(_) => {
+                                let why = format!("the branch was pushed by someone else, not as {measured}");
+                                return Err(FixWriteError::Fix(why));
+                            }
                             Err(err) => return Err(FixWriteError::Fix(err.to_string())),
                         }
                     }

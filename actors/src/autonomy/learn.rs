@@ -1,39 +1,38 @@
 //! LEARN: the cycle's health history, its summary (markdown for people, JSON for tools) under
 //! `<state>/cycles/`, and the backlog export `<state>/backlog.json`, each file written atomically.
 
-use hive_cerebrum::{BACKLOG_FILE, write_atomic};
-use hive_ecosystem::RepoSnapshot;
-
 use super::{AutonomyError, CycleReport, Steward};
+use hive_cerebrum::{BACKLOG_FILE, MemoryError, write_atomic};
 
 impl Steward {
-    pub(crate) async fn learn(&mut self, snapshots: &[RepoSnapshot]) -> Result<(), AutonomyError> {
+    pub(crate) async fn learn(&mut self) -> Result<(), AutonomyError> {
         let (cycle, at) = (self.report.cycle, self.now_unix);
-        let scores: Vec<(String, u8, &'static str)> = snapshots
+        let scores: Vec<(String, u8, &'static str)> = self
+            .report
+            .health
             .iter()
-            .map(|s| {
-                let breakdown = hive_ecosystem::score(s);
-                (s.repo.to_string(), breakdown.score, if breakdown.healthy { "healthy" } else { "unhealthy" })
-            })
+            .zip(&self.levels)
+            .map(|((repo, score), level)| (repo.clone(), *score, *level))
             .collect();
         let backlog = self.config.state_dir.join(BACKLOG_FILE);
+        let dir = self.config.state_dir.join("cycles");
+        let markdown = self.redactor.redact(&summary(&self.report)).into_owned();
+        let json = serde_json::to_string_pretty(&self.report).unwrap_or_default();
+        let json = self.redactor.redact(&json).into_owned();
+        // One job on the scribe, which runs on the blocking pool: the database and the fsynced files alike.
         self.memory(move |m| {
             let mut history = m.history();
             for (repo, score, level) in &scores {
                 history.record(cycle, repo, *score, level, at)?;
             }
-            m.ledger().export(&backlog, Some(cycle)).map(drop)
+            m.ledger().export(&backlog, Some(cycle))?;
+            for (name, content) in [(format!("{cycle:06}.md"), markdown), (format!("{cycle:06}.json"), json)] {
+                let path = dir.join(name);
+                write_atomic(&path, content.as_bytes()).map_err(|source| MemoryError::Io { path, source })?;
+            }
+            Ok(())
         })
         .await?;
-        let dir = self.config.state_dir.join("cycles");
-        std::fs::create_dir_all(&dir).map_err(|source| AutonomyError::Io { path: dir.clone(), source })?;
-        let markdown = self.redactor.redact(&summary(&self.report)).into_owned();
-        let json = serde_json::to_string_pretty(&self.report).unwrap_or_default();
-        let json = self.redactor.redact(&json).into_owned();
-        for (name, content) in [(format!("{cycle:06}.md"), markdown), (format!("{cycle:06}.json"), json)] {
-            let path = dir.join(name);
-            write_atomic(&path, content.as_bytes()).map_err(|source| AutonomyError::Io { path, source })?;
-        }
         Ok(())
     }
 }

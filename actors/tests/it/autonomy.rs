@@ -2,7 +2,6 @@
 //! repositories and a real formatter for fixes. Each test drives cycles by hand with a clock it moves.
 
 use std::{
-    path::{Path, PathBuf},
     process::Command,
     sync::Arc,
     time::{Duration, SystemTime},
@@ -14,7 +13,7 @@ use hive_cerebrum::{
     governance::{Decision, Policy},
 };
 use hive_ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
-use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec};
+use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec, git::unformatted_cargo_repo};
 use tempfile::TempDir;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -381,37 +380,6 @@ fn outside_code_spans(markdown: &str) -> String {
     out
 }
 
-/// A bare repository holding a Cargo project whose `src/main.rs` `cargo fmt` would change; returns (bare dir, HEAD).
-fn unformatted_repo(root: &Path, lines: usize) -> (PathBuf, String) {
-    let work = root.join("work");
-    std::fs::create_dir_all(work.join("src")).expect("test setup");
-    std::fs::write(work.join("Cargo.toml"), "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
-        .expect("test setup");
-    let mut main = String::from("fn main(){\n");
-    for i in 0..lines {
-        main.push_str(&format!("let  x{i}=1;\n"));
-    }
-    main.push_str("}\n");
-    std::fs::write(work.join("src/main.rs"), main).expect("test setup");
-    let git = |dir: &Path, args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("test setup");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    git(&work, &["init", "-q"]);
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-qm", "initial"]);
-    let bare = root.join("api.git");
-    git(root, &["clone", "-q", "--bare", "work", "api.git"]);
-    let head = git(&work, &["rev-parse", "HEAD"]);
-    (bare, head)
-}
-
 fn lint_failure(w: &World, sha: &str) -> u64 {
     w.emu.state().add_workflow_run(
         "acme",
@@ -429,7 +397,7 @@ fn pulls(w: &World) -> Vec<hive_testkit::PullRecord> {
 #[tokio::test]
 async fn a_lint_failure_gets_one_fix_pull_request_merged_only_when_green() {
     let git_root = tempfile::tempdir().unwrap();
-    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
     let mut w = World::new(&[]).await;
     w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
     lint_failure(&w, &head);
@@ -473,7 +441,7 @@ async fn a_lint_failure_gets_one_fix_pull_request_merged_only_when_green() {
 #[tokio::test]
 async fn without_automerge_a_green_fix_waits_and_a_human_closed_fix_is_not_recreated() {
     let git_root = tempfile::tempdir().unwrap();
-    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
     let mut p = policy();
     p.switches.automerge = false;
     let mut w = World::with(&[], p, |_| {}).await;
@@ -499,7 +467,7 @@ async fn without_automerge_a_green_fix_waits_and_a_human_closed_fix_is_not_recre
 async fn repeated_failed_fixes_escalate_to_a_human_once() {
     let git_root = tempfile::tempdir().unwrap();
     // Already formatted: the formatter changes nothing, so each attempt fails.
-    let (bare, _) = unformatted_repo(git_root.path(), 0);
+    let (bare, _) = unformatted_cargo_repo(git_root.path(), "api", 0);
     let formatted = "fn main() {}\n";
     let work = git_root.path().join("work");
     std::fs::write(work.join("src/main.rs"), formatted).unwrap();
@@ -575,7 +543,7 @@ async fn what_is_done_is_what_the_engine_proposed_and_the_rules_stand_in_for_a_b
         [(Arc::new(IssuesOnly) as Arc<dyn hive_cerebrum::ProposalEngine>, false), (Arc::new(Broken), true)]
     {
         let git_root = tempfile::tempdir().unwrap();
-        let (bare, head) = unformatted_repo(git_root.path(), 3);
+        let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
         let mut w = World::new(&[]).await;
         w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone())
             .with_planner(Arc::new(hive_actors::EnginePlanner(engine)));
@@ -594,7 +562,7 @@ async fn what_is_done_is_what_the_engine_proposed_and_the_rules_stand_in_for_a_b
 async fn a_high_risk_fix_waits_for_a_human_approval() {
     let git_root = tempfile::tempdir().unwrap();
     // Over a thousand changed lines: high risk.
-    let (bare, head) = unformatted_repo(git_root.path(), 1_200);
+    let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 1_200);
     let mut w = World::new(&[]).await;
     w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
     lint_failure(&w, &head);
@@ -631,7 +599,7 @@ async fn a_high_risk_fix_waits_for_a_human_approval() {
 #[tokio::test]
 async fn in_dry_run_fixes_are_drafts_never_merged_and_nothing_else_is_written() {
     let git_root = tempfile::tempdir().unwrap();
-    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
     let mut p = policy();
     p.switches.dry_run = true;
     let mut w = World::with(&[], p, |_| {}).await;
@@ -675,7 +643,7 @@ async fn serious_security_alerts_are_backlog_items_and_nothing_is_written_about_
 #[tokio::test]
 async fn a_fix_whose_checks_stay_red_escalates() {
     let git_root = tempfile::tempdir().unwrap();
-    let (bare, head) = unformatted_repo(git_root.path(), 3);
+    let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
     let mut w = World::with(&[], policy(), |c| c.owners = vec!["alice".into()]).await;
     w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
     lint_failure(&w, &head);

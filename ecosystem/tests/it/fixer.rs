@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use hive_ecosystem::{FixError, FixOutcome, FixRequest, format_fix, formatter_for};
+use hive_ecosystem::{FixError, FixOutcome, FixRequest, Preparation, format_fix, formatter_for, prepare_fix};
 
 const CARGO_TOML: &str = "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
 const UGLY_MAIN: &str = "fn main(){let x=1;\nprintln!(\"{}\",x);}\n";
@@ -129,16 +129,26 @@ async fn cargo_fmt_fix_is_pushed_once() {
 #[tokio::test]
 async fn a_prepared_fix_is_measured_and_never_pushed() {
     let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", UGLY_MAIN)]);
-    let mut req = fx.request("hive/fix/lint-prepared");
-    req.push = false;
+    let req = fx.request("hive/fix/lint-prepared");
     let before = fx.branches();
-    let outcome = format_fix(&req).await.expect("the fix is prepared");
-    let FixOutcome::Prepared { lines_changed, files_changed, .. } = outcome else {
-        panic!("expected a prepared fix, got {outcome:?}");
+    let Preparation::Ready(fix) = prepare_fix(&req).await.expect("the fix is prepared") else {
+        panic!("expected a prepared fix");
     };
-    assert!(lines_changed > 0);
-    assert_eq!(files_changed, ["src/main.rs"]);
+    assert!(fix.lines_changed > 0);
+    assert_eq!(fix.files_changed, ["src/main.rs"]);
     assert_eq!(fx.branches(), before, "nothing reached the remote");
+    fix.discard().await;
+    assert_eq!(fx.branches(), before, "nothing reached the remote");
+    assert!(fx.work_dir_is_clean());
+
+    // Pushed, it is exactly the measured commit.
+    let Preparation::Ready(fix) = prepare_fix(&req).await.expect("the fix is prepared") else {
+        panic!("expected a prepared fix");
+    };
+    let measured = fix.head_sha.clone();
+    let pushed = fix.push().await.expect("the fix is pushed");
+    assert!(matches!(&pushed, FixOutcome::Pushed { head_sha, .. } if *head_sha == measured), "{pushed:?}");
+    assert_eq!(fx.branch("hive/fix/lint-prepared").as_deref(), Some(measured.as_str()));
     assert!(fx.work_dir_is_clean());
 }
 

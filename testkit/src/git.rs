@@ -1,0 +1,49 @@
+//! Git fixtures for repositories backed by a bare git repository ([`crate::RepoSpec::git_dir`]): made with the real
+//! `git`, for tests and examples that clone, format and push.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// A bare repository `<root>/<name>.git` whose `main` holds a Cargo project `cargo fmt` would change (`lines`
+/// badly formatted statements; 0 still leaves `fn main(){}` to reformat), cloned from the work tree `<root>/work`,
+/// which stays for further commits. Returns the bare repository and the commit of `main`.
+///
+/// Panics when git fails: a fixture that cannot be made is a broken test environment.
+pub fn unformatted_cargo_repo(root: &Path, name: &str, lines: usize) -> (PathBuf, String) {
+    let work = root.join("work");
+    let write = |path: PathBuf, text: &str| {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|err| panic!("cannot create '{}': {err}", dir.display()));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|err| panic!("cannot write '{}': {err}", path.display()));
+    };
+    write(work.join("Cargo.toml"), &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"));
+    let mut main = String::from("fn main(){\n");
+    for i in 0..lines {
+        main.push_str(&format!("let  x{i}=1;\n"));
+    }
+    main.push_str("}\n");
+    write(work.join("src/main.rs"), &main);
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "initial"]);
+    let bare = format!("{name}.git");
+    git(root, &["clone", "-q", "--bare", "work", &bare]);
+    (root.join(bare), git(&work, &["rev-parse", "HEAD"]))
+}
+
+/// Runs git in `dir` as a fixed test identity; its trimmed stdout.
+///
+/// Panics when git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run git: {err}"));
+    assert!(out.status.success(), "git {args:?} in '{}': {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
