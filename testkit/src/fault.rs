@@ -24,6 +24,9 @@ pub enum Fault {
         /// Seconds the client must wait.
         retry_after_secs: u64,
     },
+    /// 403 with GitHub's secondary-limit message, the usual `x-ratelimit-*` headers (points left) and no
+    /// `Retry-After`: the form only the message tells apart from a permission error.
+    SecondaryRateLimitMessageOnly,
     /// 403 without any rate-limit header (a permission problem, not a limit).
     ForbiddenNoHeaders,
     /// 200 with a truncated JSON body.

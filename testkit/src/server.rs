@@ -234,6 +234,19 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
                 r.headers.push((RETRY_AFTER.as_str(), retry_after_secs.to_string()));
                 break 'reply r;
             }
+            Some(Fault::SecondaryRateLimitMessageOnly) => {
+                let msg = format!(
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID {request_id}."
+                );
+                break 'reply Reply::error(
+                    StatusCode::FORBIDDEN,
+                    render::error(
+                        &msg,
+                        "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                        403,
+                    ),
+                );
+            }
             Some(Fault::ForbiddenNoHeaders) => {
                 rate_headers = false;
                 break 'reply Reply::error(

@@ -29,6 +29,10 @@ pub const WRITE_GAP: Duration = Duration::from_secs(1);
 pub const WRITES_PER_MINUTE: usize = 80;
 /// How long to stay quiet after a secondary limit that did not say how long (GitHub: "at least one minute").
 const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
+/// The longest pause for repeated secondary limits without `Retry-After` (60 s doubled four times).
+const MAX_SECONDARY_PAUSE: Duration = Duration::from_secs(16 * 60);
+/// A secondary limit this soon after the previous one's window ended counts as a repeat, and the pause grows.
+const SECONDARY_MEMORY: Duration = Duration::from_secs(15 * 60);
 /// The longest pause a response can impose; a reset further ahead is clock skew or nonsense.
 const MAX_PAUSE: Duration = Duration::from_secs(3_700);
 
@@ -58,6 +62,9 @@ struct State {
     remaining: Option<u64>,
     /// The slots reserved by the last writes, oldest first, at most [`WRITES_PER_MINUTE`] of them.
     writes: VecDeque<Instant>,
+    /// Secondary limits without `Retry-After` in a row, and when the last one's window ended.
+    secondary_streak: u32,
+    secondary_until: Option<Instant>,
 }
 
 impl Default for Budget {
@@ -94,8 +101,10 @@ impl Budget {
         }
     }
 
-    /// Learns from a response: the remaining points, the primary limit's reset, and `Retry-After`.
-    pub fn observe(&self, status: StatusCode, headers: &HeaderMap) {
+    /// Learns from a response: the remaining points, the primary limit's reset, `Retry-After`, and secondary limits
+    /// that say so only in the body (GitHub's 403 "You have exceeded a secondary rate limit" may come without any
+    /// header): those pause at least a minute, doubling while they repeat.
+    pub fn observe(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) {
         if status == StatusCode::NOT_MODIFIED {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -104,16 +113,18 @@ impl Budget {
         let remaining = header_u64(headers, "x-ratelimit-remaining");
         let retry_after = header_u64(headers, "retry-after").map(Duration::from_secs);
         let now = Instant::now();
+        let mut state = self.lock();
         let mut pause = None;
         if let Some(wait) = retry_after {
             pause = Some(wait);
         } else if remaining == Some(0) {
             // The primary limit: nothing more until the reset GitHub announced.
             pause = Some(header_u64(headers, "x-ratelimit-reset").map_or(DEFAULT_PAUSE, until_epoch));
-        } else if status == StatusCode::TOO_MANY_REQUESTS {
-            pause = Some(DEFAULT_PAUSE);
+        } else if status == StatusCode::TOO_MANY_REQUESTS
+            || (status == StatusCode::FORBIDDEN && is_secondary_message(body))
+        {
+            pause = Some(state.secondary_pause(now));
         }
-        let mut state = self.lock();
         if remaining.is_some() {
             state.remaining = remaining;
         }
@@ -178,6 +189,25 @@ impl Budget {
     }
 }
 
+impl State {
+    /// The pause for a secondary limit that did not say how long: a minute, doubled for each repeat that follows
+    /// the previous window within [`SECONDARY_MEMORY`], up to [`MAX_SECONDARY_PAUSE`].
+    fn secondary_pause(&mut self, now: Instant) -> Duration {
+        let repeat = self.secondary_until.is_some_and(|until| now < until + SECONDARY_MEMORY);
+        self.secondary_streak = if repeat { self.secondary_streak.saturating_add(1) } else { 0 };
+        let pause = DEFAULT_PAUSE.saturating_mul(1 << self.secondary_streak.min(4)).min(MAX_SECONDARY_PAUSE);
+        self.secondary_until = Some(now + pause);
+        pause
+    }
+}
+
+/// Whether an answer's body says it is a secondary rate limit (GitHub's wording, old and new).
+fn is_secondary_message(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(&body[..body.len().min(4096)]) else { return false };
+    let text = text.to_ascii_lowercase();
+    text.contains("secondary rate limit") || text.contains("abuse detection")
+}
+
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -190,12 +220,14 @@ fn until_epoch(epoch_secs: u64) -> Duration {
 }
 
 /// Whether a response is a rate limit (primary or secondary), as opposed to a permission error: GitHub answers both
-/// with 403, and only the headers tell them apart.
-pub(crate) fn is_rate_limited(status: StatusCode, headers: &HeaderMap) -> bool {
+/// with 403, and only the headers, or for a secondary limit without them the message, tell them apart.
+pub(crate) fn is_rate_limited(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool {
     match status {
         StatusCode::TOO_MANY_REQUESTS => true,
         StatusCode::FORBIDDEN => {
-            headers.contains_key("retry-after") || header_u64(headers, "x-ratelimit-remaining") == Some(0)
+            headers.contains_key("retry-after")
+                || header_u64(headers, "x-ratelimit-remaining") == Some(0)
+                || is_secondary_message(body)
         }
         _ => false,
     }

@@ -267,9 +267,9 @@ impl Client {
                 let bytes = body.collect().await.map_err(|err| self.transport_error(&request, &err))?.to_bytes();
                 Raw { status: parts.status, headers: parts.headers, body: bytes.to_vec() }
             };
-            self.budget.observe(raw.status, &raw.headers);
+            self.budget.observe(raw.status, &raw.headers, &raw.body);
             tracing::debug!(%request, status = raw.status.as_u16(), "github");
-            if is_rate_limited(raw.status, &raw.headers) && attempt < RATE_LIMIT_ATTEMPTS {
+            if is_rate_limited(raw.status, &raw.headers, &raw.body) && attempt < RATE_LIMIT_ATTEMPTS {
                 // The budget now holds every request until the window ends, this one included.
                 continue;
             }
@@ -291,7 +291,7 @@ impl Client {
             .unwrap_or_else(|| format!("status {}", raw.status.as_u16()));
         let message = self.clean(&message);
         match raw.status {
-            status if is_rate_limited(status, &raw.headers) => GitHubError::RateLimited { request },
+            status if is_rate_limited(status, &raw.headers, &raw.body) => GitHubError::RateLimited { request },
             StatusCode::NOT_FOUND | StatusCode::GONE => GitHubError::NotFound { request },
             StatusCode::UNAUTHORIZED => GitHubError::Unauthorized { request },
             StatusCode::FORBIDDEN => GitHubError::Forbidden { request, message },

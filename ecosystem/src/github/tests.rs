@@ -77,18 +77,49 @@ fn next_links_and_parsing() {
 
 #[test]
 fn a_403_is_a_rate_limit_only_with_its_headers() {
-    assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[])));
-    assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "12")])));
-    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "0")])));
-    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("retry-after", "30")])));
-    assert!(is_rate_limited(StatusCode::TOO_MANY_REQUESTS, &headers(&[])));
+    assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[]), b""));
+    assert!(!is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "12")]), b""));
+    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "0")]), b""));
+    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("retry-after", "30")]), b""));
+    assert!(is_rate_limited(StatusCode::TOO_MANY_REQUESTS, &headers(&[]), b""));
+    // GitHub's secondary limit may come as a bare 403 whose only sign is the message.
+    let secondary =
+        br#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#;
+    assert!(is_rate_limited(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "4990")]), secondary));
+    assert!(is_rate_limited(
+        StatusCode::FORBIDDEN,
+        &headers(&[]),
+        b"{\"message\":\"You have triggered an abuse detection mechanism.\"}"
+    ));
+    assert!(!is_rate_limited(StatusCode::OK, &headers(&[]), secondary), "only an error status is a limit");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secondary_limit_without_headers_pauses_a_minute_growing_on_repeats() {
+    let budget = Budget::default();
+    let secondary = br#"{"message":"You have exceeded a secondary rate limit."}"#;
+    let limited = headers(&[("x-ratelimit-remaining", "4990")]);
+    let mut pauses = Vec::new();
+    for _ in 0..6 {
+        let start = Instant::now();
+        budget.observe(StatusCode::FORBIDDEN, &limited, secondary);
+        drop(budget.acquire(RequestKind::Read).await);
+        pauses.push(start.elapsed().as_secs());
+    }
+    assert_eq!(pauses, [60, 120, 240, 480, 960, 960], "at least a minute, doubling while it repeats, capped");
+    // After a quiet quarter of an hour the next one starts again from a minute.
+    tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+    let start = Instant::now();
+    budget.observe(StatusCode::FORBIDDEN, &limited, secondary);
+    drop(budget.acquire(RequestKind::Read).await);
+    assert_eq!(start.elapsed().as_secs(), 60);
 }
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_holds_every_request_for_the_window() {
     let budget = Budget::default();
     let start = Instant::now();
-    budget.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "30")]));
+    budget.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "30")]), b"");
     assert_eq!(budget.points_spent(), 1);
     drop(budget.acquire(RequestKind::Read).await);
     assert_eq!(start.elapsed(), Duration::from_secs(30));
@@ -100,17 +131,18 @@ async fn retry_after_holds_every_request_for_the_window() {
 #[tokio::test(start_paused = true)]
 async fn the_primary_limit_waits_for_the_reset_and_a_bare_403_does_not() {
     let budget = Budget::default();
-    budget.observe(StatusCode::FORBIDDEN, &headers(&[]));
+    budget.observe(StatusCode::FORBIDDEN, &headers(&[]), b"{\"message\":\"Resource not accessible by integration\"}");
     assert!(budget.resume_at().is_none(), "a permission error is not a limit");
     let reset = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 120;
     budget.observe(
         StatusCode::OK,
         &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset.to_string())]),
+        b"",
     );
     let wait = budget.resume_at().expect("paused") - Instant::now();
     assert!(wait > Duration::from_secs(115) && wait <= Duration::from_secs(122), "{wait:?}");
     assert_eq!(budget.remaining(), Some(0));
-    budget.observe(StatusCode::NOT_MODIFIED, &headers(&[]));
+    budget.observe(StatusCode::NOT_MODIFIED, &headers(&[]), b"");
     assert_eq!((budget.points_spent(), budget.not_modified()), (2, 1));
 }
 

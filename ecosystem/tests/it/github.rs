@@ -472,3 +472,48 @@ async fn points_per_repository_per_cycle_cold_and_warm() {
     assert!(per_cycle[0] <= 7.0, "{per_cycle:?}");
     assert!(per_cycle[1] <= 0.04 && per_cycle[2] <= 0.04, "{per_cycle:?}");
 }
+
+#[tokio::test]
+async fn a_secondary_limit_told_only_by_its_message_holds_every_request_for_a_minute() {
+    let emu = fleet().await;
+    let forge = std::sync::Arc::new(forge(&emu, vec![org("acme")]));
+    emu.state().inject(FaultRule::new(Fault::SecondaryRateLimitMessageOnly).path_prefix("/repos/acme/api").times(1));
+    let reads: Vec<_> = ["acme/api", "acme/web", "acme/docs-site"]
+        .into_iter()
+        .map(|repo| {
+            let forge = forge.clone();
+            tokio::spawn(async move { forge.snapshot(&id(repo)).await })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let resume_at = loop {
+        if let Some(at) = forge.budget().resume_at() {
+            break at;
+        }
+        assert!(Instant::now() < deadline, "a 403 saying 'secondary rate limit' did not pause the budget");
+        tokio::task::yield_now().await;
+    };
+    let wait = resume_at - tokio::time::Instant::now();
+    assert!(wait > Duration::from_secs(55), "GitHub asks for at least a minute, the budget waits {wait:?}");
+    // Nothing is read into the window: the requests that were in flight when the limit arrived are all there is.
+    let limited_at = {
+        let requests = emu.state().requests();
+        requests.iter().find(|r| r.status == 403).expect("the limit was logged").at
+    };
+    // An observation window, not synchronisation: nothing may arrive in it.
+    tokio::time::sleep_until((limited_at + Duration::from_millis(500)).into()).await;
+    let late: Vec<_> = emu
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.at > limited_at + Duration::from_millis(100))
+        .map(|r| r.path)
+        .collect();
+    assert!(late.is_empty(), "sent during the secondary limit's window: {late:?}");
+    for read in &reads {
+        assert!(!read.is_finished(), "reads wait for the window instead of failing as a permission error");
+    }
+    for read in reads {
+        read.abort();
+    }
+}
