@@ -4,8 +4,8 @@ use std::{collections::BTreeMap, io::Write, path::Path, time::Duration};
 
 use anyhow::Context;
 use hive::{
-    EmergencyConfig, Hive, HiveEvent, PilotConfig, RepoId, SimForge,
-    cerebrum::{MemberId, QueenConfig},
+    EmergencyConfig, Hive, HiveEvent, PilotConfig, RepoId, RestartPolicy, SimForge,
+    cerebrum::{Backoff, MemberId, QueenConfig},
     ecosystem::{CiFailure, CiStatus, FailureClass, Fault},
 };
 
@@ -64,11 +64,40 @@ fn stage_incident(
     Ok(())
 }
 
+/// The demo stands for a daemon with one-minute cycles, run faster: every clock of the hive (restart windows and
+/// backoff, automatic resume, the emergency window, outage retries) runs at the pace of the demo's cycles. Otherwise
+/// a 100 ms demo would count 600 cycles' worth of read failures into a one-minute restart window, and show an
+/// erosion no real fleet has.
+struct Pace(f64);
+
+impl Pace {
+    /// The real cycle a demo cycle stands for.
+    const REAL_CYCLE: Duration = Duration::from_secs(60);
+
+    fn of(interval: Duration) -> Pace {
+        Pace((interval.as_secs_f64() / Pace::REAL_CYCLE.as_secs_f64()).min(1.0))
+    }
+
+    fn scale(&self, real: Duration) -> Duration {
+        real.mul_f64(self.0)
+    }
+
+    fn backoff(&self, real: Backoff) -> Backoff {
+        Backoff {
+            min: self.scale(real.min),
+            max: self.scale(real.max),
+            reset_after: self.scale(real.reset_after),
+            ..real
+        }
+    }
+}
+
 /// Totals printed after the run.
 #[derive(Default)]
 struct Totals {
     restarts: u64,
     escalations: u64,
+    resumes: u64,
     emergencies: u64,
 }
 
@@ -82,17 +111,37 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
     if args.chaos > 0 {
         forge.set_fault_rate(Fault::Panic, f64::from(args.chaos) / 100.0);
     }
+    let pace = Pace::of(interval);
+    let defaults = QueenConfig::default();
     let queen = QueenConfig {
         cycle_interval: Some(interval),
         emergency_cycle_interval: interval / 2,
-        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+        emergency: EmergencyConfig {
+            forced: env.emergency_mode,
+            critical_window: pace.scale(defaults.emergency.critical_window),
+            ..EmergencyConfig::default()
+        },
         state_dir: Some(state_dir.to_path_buf()),
         jitter_seed: Some(args.seed),
-        ..QueenConfig::default()
+        resume: defaults.resume.map(|resume| pace.backoff(resume)),
+        ..defaults
     };
-    let pilot = PilotConfig { jitter: interval / 4, emergency_jitter: interval / 16, ..PilotConfig::default() };
+    let pilot = PilotConfig {
+        jitter: interval / 4,
+        emergency_jitter: interval / 16,
+        outage_retry: pace.backoff(PilotConfig::default().outage_retry),
+        ..PilotConfig::default()
+    };
+    let policy = RestartPolicy::default();
+    let policy = RestartPolicy { period: pace.scale(policy.period), backoff: pace.backoff(policy.backoff), ..policy };
     // Subscribe before anything starts so the first cycle is not missed.
-    let hive = Hive::builder().forge(forge.clone()).queen_config(queen).pilot_config(pilot).start().await?;
+    let hive = Hive::builder()
+        .forge(forge.clone())
+        .queen_config(queen)
+        .pilot_config(pilot)
+        .restart_policy(policy)
+        .start()
+        .await?;
     let mut events = hive.subscribe();
 
     let mut out = std::io::stdout().lock();
@@ -121,6 +170,10 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
                 grid.insert(member.clone(), Cell::Restarting);
             }
             HiveEvent::MemberRestarted { .. } => totals.restarts += 1,
+            HiveEvent::MemberResumed { member } => {
+                totals.resumes += 1;
+                grid.insert(member.clone(), Cell::Unknown);
+            }
             HiveEvent::MemberEscalated { member, .. } => {
                 totals.escalations += 1;
                 grid.insert(member.clone(), Cell::Escalated);
@@ -158,9 +211,11 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
             HiveEvent::MemberRestarted { member, attempt, delay } => {
                 writeln!(out, "  ~ {member} restarted (attempt {attempt}, after {delay:?})")?;
             }
-            HiveEvent::MemberEscalated { member, restarts, period } => {
-                writeln!(out, "  ! {member} escalated: {restarts} restarts within {period:?}")?;
+            HiveEvent::MemberEscalated { member, restarts, period, resume_in } => {
+                let resume = resume_in.map_or_else(String::new, |d| format!(", resumed in {d:?}"));
+                writeln!(out, "  ! {member} escalated: {restarts} restarts within {period:?}{resume}")?;
             }
+            HiveEvent::MemberResumed { member } => writeln!(out, "  + {member} resumed")?,
             HiveEvent::EmergencyDeclared { reasons } => {
                 totals.emergencies += 1;
                 let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
@@ -177,8 +232,8 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
     if !json {
         writeln!(
             out,
-            "done: {} cycles, {} restarts, {} escalations, {} emergencies declared",
-            completed, totals.restarts, totals.escalations, totals.emergencies
+            "done: {} cycles, {} restarts, {} escalations ({} resumed), {} emergencies declared",
+            completed, totals.restarts, totals.escalations, totals.resumes, totals.emergencies
         )?;
         if events.lost() > 0 {
             writeln!(out, "note: the display fell behind and skipped {} events", events.lost())?;

@@ -296,6 +296,10 @@ async fn watch(
                 }
             }
             HiveEvent::EmergencyCleared { .. } => emergency = false,
+            HiveEvent::SourceUnreachable { outage } if !json => println!("  ~ {outage}; retrying"),
+            HiveEvent::SourceReachable { source, after } if !json => {
+                println!("  ~ {source} reachable again after {}s", after.as_secs());
+            }
             HiveEvent::MemberEscalated { member, restarts, .. } if !json => {
                 println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why");
             }

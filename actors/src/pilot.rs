@@ -2,14 +2,16 @@
 //! cycle or its own interval), scores it, and reports health and signals to the queen.
 //!
 //! The handler never waits on the forge: each read runs in a task and comes back as a message. Transient forge
-//! errors are retried inside that task with backoff; anything else (a permanent error, exhausted retries, a
-//! panic in forge code) fails the actor, so the queen's restart policy applies.
+//! errors (timeouts, 5xx, rate limits) are retried inside that task with backoff; when they persist, the forge is
+//! unreachable, which says nothing about the repository: the pilot tells the queen so (its last verdict stands,
+//! stale), is not failed for it, and reads again on a growing backoff until the forge answers. Anything else (a
+//! permanent error, a panic in forge code) fails the actor, so the queen's restart policy applies.
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use futures::FutureExt;
 use hive_cerebrum::{
-    HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, Reporter, StartError,
+    Backoff, HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, Reporter, StartError,
 };
 use hive_ecosystem::{DynForge, ForgeError, RepoId, RepoSnapshot};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -38,6 +40,9 @@ pub struct PilotConfig {
     pub attempts: u32,
     /// Delay before the first retry; doubles on each further one.
     pub retry_delay: Duration,
+    /// While the forge is unreachable, when to read again on the pilot's own: `min` after the first failed read,
+    /// doubling up to `max`, with jitter, so a fleet does not knock on a recovering forge all at once.
+    pub outage_retry: Backoff,
 }
 
 impl Default for PilotConfig {
@@ -49,6 +54,12 @@ impl Default for PilotConfig {
             emergency_interval: Duration::from_secs(10),
             attempts: 3,
             retry_delay: Duration::from_millis(100),
+            outage_retry: Backoff {
+                min: Duration::from_secs(5),
+                max: Duration::from_secs(300),
+                factor: 0.5,
+                reset_after: Duration::from_secs(300),
+            },
         }
     }
 }
@@ -74,6 +85,8 @@ pub struct PilotStatus {
     pub reads: u64,
     /// Latest score.
     pub score: Option<u8>,
+    /// Reads in a row that found the forge unreachable (0: the last read succeeded).
+    pub unreachable_reads: u32,
 }
 
 /// Messages a pilot understands.
@@ -83,6 +96,8 @@ pub enum PilotMessage {
     Command(MemberCommand),
     /// The pilot's own timer fired (ignored unless it carries the current timer generation).
     Tick(u64),
+    /// Read again while the forge is unreachable (ignored unless it carries the current retry generation).
+    RetryRead(u64),
     /// The pilot's state.
     Status(RpcReplyPort<PilotStatus>),
     /// Internal: a read finished.
@@ -117,6 +132,10 @@ pub struct PilotState {
     in_flight: Option<Option<u64>>,
     /// Bumped whenever the own timer is re-armed, so the superseded timer's tick is ignored.
     tick_generation: u64,
+    /// Reads in a row that found the forge unreachable.
+    unreachable_reads: u32,
+    /// Bumped whenever an outage retry is armed or a read succeeds, so a superseded retry is ignored.
+    retry_generation: u64,
     rng: SmallRng,
 }
 
@@ -137,6 +156,8 @@ impl Actor for RepoPilot {
             score: None,
             in_flight: None,
             tick_generation: 0,
+            unreachable_reads: 0,
+            retry_generation: 0,
             rng: SmallRng::from_os_rng(),
         };
         state.arm_timer(&myself);
@@ -165,17 +186,34 @@ impl Actor for RepoPilot {
                 state.arm_timer(&myself);
             }
             PilotMessage::Tick(_) => {}
+            PilotMessage::RetryRead(generation) if generation == state.retry_generation => {
+                state.start_read(&myself, None);
+            }
+            PilotMessage::RetryRead(_) => {}
             PilotMessage::Status(reply) => {
                 let _ = reply.send(PilotStatus {
                     repo: state.args.repo.clone(),
                     mode: state.mode,
                     reads: state.reads,
                     score: state.score,
+                    unreachable_reads: state.unreachable_reads,
                 });
             }
             PilotMessage::ReadDone { cycle, result } => {
                 state.in_flight = None;
-                let snapshot = result?;
+                let snapshot = match result {
+                    Ok(snapshot) => snapshot,
+                    Err(e) if e.is_transient() => {
+                        state.forge_unreachable(&myself, cycle, e.to_string());
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if state.unreachable_reads > 0 {
+                    tracing::info!(repo = %state.args.repo, reads = state.unreachable_reads, "forge reachable again");
+                    state.unreachable_reads = 0;
+                    state.retry_generation += 1;
+                }
                 state.reads += 1;
                 let health = hive_ecosystem::score(&snapshot);
                 state.score = Some(health.score);
@@ -204,6 +242,18 @@ impl PilotState {
             let generation = self.tick_generation;
             myself.send_after(interval, move || PilotMessage::Tick(generation));
         }
+    }
+
+    /// Tells the queen the forge could not be reached (not a failure of the repository) and arms a retry on the
+    /// outage backoff, superseding any earlier one.
+    fn forge_unreachable(&mut self, myself: &PilotRef, cycle: Option<u64>, reason: String) {
+        tracing::debug!(repo = %self.args.repo, attempt = self.unreachable_reads + 1, %reason, "forge unreachable");
+        self.args.reporter.unreachable(cycle, self.args.forge.name(), reason);
+        let delay = self.args.config.outage_retry.delay(self.unreachable_reads, self.rng.random::<f64>());
+        self.unreachable_reads = self.unreachable_reads.saturating_add(1);
+        self.retry_generation += 1;
+        let generation = self.retry_generation;
+        myself.send_after(delay, move || PilotMessage::RetryRead(generation));
     }
 
     fn interval(&self) -> Option<Duration> {

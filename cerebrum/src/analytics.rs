@@ -30,6 +30,10 @@ pub struct CycleRecord {
     pub ecosystem_health: HealthLevel,
     /// Members asked to observe that did not answer before the cycle ended.
     pub missed_reports: usize,
+    /// Watched repositories whose last read failed because the forge was unreachable; their last verdict stands,
+    /// stale.
+    #[serde(default)]
+    pub unreachable_repositories: usize,
 }
 
 pub(crate) use hive_support::rfc3339;

@@ -21,8 +21,11 @@ pub struct EmergencyConfig {
     /// A member whose score falls below this is critical (default 25).
     pub critical_score: u8,
     /// Trigger when this many distinct members became critical or escalated within `critical_window` (default 3;
-    /// 0 disables).
+    /// 0 disables)...
     pub critical_members: usize,
+    /// ... and at least this share of the fleet (default 0.1), so that in a large fleet a few members failing
+    /// independently, as some always do, are not an emergency. The trigger needs both the count and the share.
+    pub critical_share: f64,
     /// The window for `critical_members` (default 5 minutes).
     pub critical_window: Duration,
     /// Trigger on any critical security signal (default true).
@@ -42,6 +45,7 @@ impl Default for EmergencyConfig {
             min_known_share: 0.9,
             critical_score: 25,
             critical_members: 3,
+            critical_share: 0.1,
             critical_window: Duration::from_secs(300),
             critical_security: true,
             systemic_members: 3,
@@ -163,7 +167,8 @@ impl EmergencyState {
         }
         if c.critical_members > 0 {
             let members: BTreeSet<&MemberId> = self.recent_critical.iter().map(|(_, m)| m).collect();
-            if members.len() >= c.critical_members {
+            let share = (c.critical_share.clamp(0.0, 1.0) * health.total as f64).ceil() as usize;
+            if members.len() >= c.critical_members.max(share) {
                 reasons.push(EmergencyReason::CriticalMembers {
                     members: members.into_iter().cloned().collect(),
                     window: c.critical_window,
@@ -332,6 +337,36 @@ mod tests {
         assert_eq!(kinds(&state.triggers(&b, t0 + Duration::from_secs(9))), ["critical"]);
         // a's note leaves the window.
         assert!(state.triggers(&b, t0 + Duration::from_secs(10)).is_empty());
+    }
+
+    #[test]
+    fn critical_members_take_a_share_of_a_large_fleet_as_well_as_a_count() {
+        let mut b = FleetBook::default();
+        for i in 0..200 {
+            b.insert(MemberId::new(format!("m{i}")));
+        }
+        let mut state = EmergencyState::new(EmergencyConfig::default());
+        let t0 = Instant::now();
+        // 3 of 200 is the count but not 10 % of the fleet: members fail independently all the time in a big fleet.
+        for i in 0..19 {
+            state.note_critical(MemberId::new(format!("m{i}")), t0);
+            assert!(state.triggers(&b, t0).is_empty(), "{} of 200 critical", i + 1);
+        }
+        state.note_critical(MemberId::new("m19"), t0);
+        assert_eq!(kinds(&state.triggers(&b, t0)), ["critical"], "20 of 200 is 10 %");
+
+        // In a small fleet the count decides: 3 of 5.
+        let mut small = FleetBook::default();
+        for id in ["a", "b", "c", "d", "e"] {
+            small.insert(MemberId::new(id));
+        }
+        let mut state = EmergencyState::new(EmergencyConfig::default());
+        for id in ["a", "b"] {
+            state.note_critical(MemberId::new(id), t0);
+        }
+        assert!(state.triggers(&small, t0).is_empty());
+        state.note_critical(MemberId::new("c"), t0);
+        assert_eq!(kinds(&state.triggers(&small, t0)), ["critical"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BatchId, CycleRecord, EmergencyReason, MemberId, MemberKind, Proposal, Signal};
+use crate::{BatchId, CycleRecord, EmergencyReason, MemberId, MemberKind, Outage, Proposal, Signal};
 
 /// An event on the [`EventBus`](crate::EventBus). Past tense: each says what already happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,8 @@ pub enum HiveEvent {
         restarts: u32,
         /// The window.
         period: Duration,
+        /// When it will be resumed by itself (`None`: only by an operator or an emergency's recovery attempt).
+        resume_in: Option<Duration>,
     },
     /// An escalated member was started again.
     MemberResumed {
@@ -65,6 +67,29 @@ pub enum HiveEvent {
         healthy: bool,
         /// The cycle it answers.
         cycle: Option<u64>,
+    },
+    /// A member could not read its subject because its source was unreachable: its last verdict stands, stale.
+    HealthUnknown {
+        /// The member.
+        member: MemberId,
+        /// What could not be reached, such as `github`.
+        source: String,
+        /// Why.
+        reason: String,
+        /// The cycle it answers.
+        cycle: Option<u64>,
+    },
+    /// The first member found a source unreachable: an outage, which is never counted as the fleet's sickness.
+    SourceUnreachable {
+        /// The outage.
+        outage: Outage,
+    },
+    /// Every member reaches the source again.
+    SourceReachable {
+        /// The source.
+        source: String,
+        /// How long the outage lasted.
+        after: Duration,
     },
     /// A member noticed something.
     SignalRaised {
@@ -136,6 +161,7 @@ impl HiveEvent {
             | HiveEvent::MemberResumed { member }
             | HiveEvent::MemberStopped { member, .. }
             | HiveEvent::HealthReported { member, .. }
+            | HiveEvent::HealthUnknown { member, .. }
             | HiveEvent::SignalRaised { member, .. } => Some(member),
             _ => None,
         }

@@ -32,6 +32,7 @@ mod health;
 mod member;
 mod memory;
 mod orch;
+mod outage;
 mod policy;
 mod queen;
 mod scribe;
@@ -63,6 +64,7 @@ pub use crate::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
         RuleEngine, Seed,
     },
+    outage::{Outage, Unreachable},
     policy::{Backoff, Decision, ExitKind, RestartHistory, RestartPolicy, RestartType, decide},
     queen::{
         HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,

@@ -9,7 +9,7 @@ use std::{fmt, sync::Arc};
 use ractor::ActorCell;
 use serde::{Deserialize, Serialize};
 
-use crate::{HealthReport, QueenMessage, QueenRef, RestartPolicy};
+use crate::{HealthReport, QueenMessage, QueenRef, RestartPolicy, Unreachable};
 
 /// A member's stable id (for a pilot, the repository's full name). It survives restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -148,6 +148,14 @@ impl Reporter {
     pub fn report(&self, mut report: HealthReport) -> bool {
         report.member = self.member.clone();
         self.queen.cast(QueenMessage::Report(report)).is_ok()
+    }
+
+    /// Says that the member could not read its subject this time because `source` was unreachable (a timeout, a
+    /// 5xx, a rate limit): the queen keeps its last verdict, marked stale, and neither fails nor escalates it.
+    /// Returns `false` when the queen is gone.
+    pub fn unreachable(&self, cycle: Option<u64>, source: &str, reason: String) -> bool {
+        let report = Unreachable { member: self.member.clone(), cycle, source: source.to_owned(), reason };
+        self.queen.cast(QueenMessage::Unreachable(report)).is_ok()
     }
 
     /// The member this reporter speaks for.

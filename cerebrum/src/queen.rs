@@ -18,10 +18,10 @@ use tokio::{sync::oneshot, task::JoinHandle};
 pub use self::handle::{HiveStatus, MemberStatus, ProposalBatch, QueenHandle};
 use self::{batch::Batch, cycle::CycleState};
 use crate::{
-    BatchId, BatchReport, Decision, EmergencyConfig, EventBus, ExitKind, HealthReport, HiveEvent, LogSink,
+    Backoff, BatchId, BatchReport, Decision, EmergencyConfig, EventBus, ExitKind, HealthReport, HiveEvent, LogSink,
     MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, NotificationSink,
-    OrchConfig, Proposal, ProposalEngine, QueenError, Reporter, RestartHistory, RuleEngine, Seed, decide,
-    emergency::EmergencyState, fleet::FleetBook, member::NoMembers,
+    OrchConfig, Proposal, ProposalEngine, QueenError, Reporter, RestartHistory, RuleEngine, Seed, Unreachable, decide,
+    emergency::EmergencyState, fleet::FleetBook, member::NoMembers, outage::OutageBook,
 };
 
 /// A typed reference to the queen actor.
@@ -48,7 +48,20 @@ pub struct QueenConfig {
     pub state_dir: Option<PathBuf>,
     /// Seed for backoff jitter, for reproducible runs; `None` seeds from the OS.
     pub jitter_seed: Option<u64>,
+    /// When an escalated member is resumed by itself: `min` after its escalation, doubling for each escalation that
+    /// follows a resume within `reset_after`, up to `max`. `None` leaves escalated members to an operator (and an
+    /// emergency's recovery attempt).
+    pub resume: Option<Backoff>,
 }
+
+/// The default for [`QueenConfig::resume`]: a minute after the escalation, up to an hour for a member that keeps
+/// failing, starting again from a minute after an hour without escalation.
+pub const DEFAULT_RESUME: Backoff = Backoff {
+    min: Duration::from_secs(60),
+    max: Duration::from_secs(3_600),
+    factor: 0.2,
+    reset_after: Duration::from_secs(3_600),
+};
 
 impl Default for QueenConfig {
     fn default() -> QueenConfig {
@@ -60,6 +73,7 @@ impl Default for QueenConfig {
             shutdown_timeout: Duration::from_secs(10),
             state_dir: None,
             jitter_seed: None,
+            resume: Some(DEFAULT_RESUME),
         }
     }
 }
@@ -133,6 +147,8 @@ pub enum QueenMessage {
     StartCycle,
     /// A member's health report (sent by its [`Reporter`]).
     Report(HealthReport),
+    /// A member could not read its subject because its source was unreachable (sent by its [`Reporter`]).
+    Unreachable(Unreachable),
     /// Fan out `n` ORCHs on a seed; the report goes to `reply`.
     Propose {
         /// The fan-out's id.
@@ -154,6 +170,14 @@ pub enum QueenMessage {
     /// Internal: the cycle timer fired.
     #[doc(hidden)]
     CycleTick,
+    /// Internal: an escalated member's quiet period is over; resume it unless it was resumed or removed meanwhile.
+    #[doc(hidden)]
+    ResumeDue {
+        /// The member.
+        member: MemberId,
+        /// The incarnation that escalated.
+        generation: u64,
+    },
     /// Internal: a member's backoff delay is over.
     #[doc(hidden)]
     RestartDue {
@@ -190,6 +214,10 @@ struct Member {
     last_error: Option<String>,
     /// How the member comes back when its backoff delay is over.
     pending_restart: Option<StartKind>,
+    /// Automatic resumes in a row (each escalation within `resume.reset_after` of the last one adds one), and when
+    /// it last escalated.
+    resumes: u32,
+    escalated_at: Option<tokio::time::Instant>,
 }
 
 /// How a member is being (re)started, for the event that follows.
@@ -213,6 +241,7 @@ pub struct QueenState {
     order: Vec<MemberId>,
     by_actor: HashMap<ActorId, MemberId>,
     book: FleetBook,
+    outages: OutageBook,
     emergency: EmergencyState,
     cycle: CycleState,
     tick: Option<JoinHandle<()>>,
@@ -258,6 +287,7 @@ impl Actor for Queen {
             order: Vec::new(),
             by_actor: HashMap::new(),
             book: FleetBook::default(),
+            outages: OutageBook::default(),
             cycle: CycleState::default(),
             tick: None,
             tick_due: None,
@@ -338,11 +368,21 @@ impl Actor for Queen {
                 }
             }
             QueenMessage::Report(report) => state.on_report(report),
+            QueenMessage::Unreachable(report) => state.on_unreachable(report),
             QueenMessage::Propose { batch, seed, n, reply } => state.start_batch(batch, seed, n, reply).await,
             QueenMessage::CancelBatch(batch) => state.cancel_batch(batch),
             QueenMessage::BatchDeadline(batch) => state.batch_deadline(batch),
             QueenMessage::OrchFinished { batch, slot, attempt, result } => {
                 state.orch_finished(batch, slot, attempt, result).await;
+            }
+            QueenMessage::ResumeDue { member, generation } => {
+                let due = state
+                    .members
+                    .get(&member)
+                    .is_some_and(|m| m.generation == generation && m.state == MemberState::Escalated);
+                if due && let Err(e) = state.resume(&member).await {
+                    tracing::debug!(error = %e, "automatic resume skipped a member");
+                }
             }
             QueenMessage::RestartDue { member, generation } => {
                 let due = state
@@ -409,6 +449,8 @@ impl QueenState {
                 history: RestartHistory::default(),
                 last_error: None,
                 pending_restart: None,
+                resumes: 0,
+                escalated_at: None,
             },
         );
         self.order.push(id.clone());
@@ -421,6 +463,7 @@ impl QueenState {
         let member = self.members.remove(id).ok_or_else(|| QueenError::UnknownMember(id.clone()))?;
         self.order.retain(|m| m != id);
         self.book.remove(id);
+        self.left_outage(id);
         self.cycle.pending.remove(id);
         if let Some(handle) = member.handle {
             // Its termination event finds no member any more and is ignored.
@@ -539,9 +582,20 @@ impl QueenState {
             Decision::Escalate { restarts } => {
                 member.state = MemberState::Escalated;
                 let period = member.spec.policy.period;
+                let resume_in = self.config.resume.map(|resume| {
+                    let at = tokio::time::Instant::now();
+                    let again = member.escalated_at.is_some_and(|last| at.duration_since(last) < resume.reset_after);
+                    member.resumes = if again { member.resumes.saturating_add(1) } else { 0 };
+                    member.escalated_at = Some(at);
+                    let delay = resume.delay(member.resumes, jitter);
+                    let (member_id, generation) = (id.clone(), member.generation);
+                    self.myself.send_after(delay, move || QueenMessage::ResumeDue { member: member_id, generation });
+                    delay
+                });
                 self.book.set_escalated(id, true);
+                self.left_outage(id);
                 self.cycle.pending.remove(id);
-                self.bus.publish(HiveEvent::MemberEscalated { member: id.clone(), restarts, period });
+                self.bus.publish(HiveEvent::MemberEscalated { member: id.clone(), restarts, period, resume_in });
                 self.emergency.note_critical(id.clone(), now);
                 self.evaluate_after_report();
                 self.maybe_finish_cycle();
@@ -554,6 +608,7 @@ impl QueenState {
                     ExitKind::Failed(e) => format!("failed and is not restarted: {e}"),
                 };
                 self.book.remove(id);
+                self.left_outage(id);
                 self.cycle.pending.remove(id);
                 self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason });
                 self.maybe_finish_cycle();
@@ -576,6 +631,7 @@ impl QueenState {
                     restarts: m.history.total(),
                     score: report.map(|r| r.score),
                     healthy: report.map(|r| r.healthy),
+                    stale: self.outages.is_unreachable(&m.spec.id),
                     last_error: m.last_error.clone(),
                 }
             })
@@ -586,6 +642,7 @@ impl QueenState {
             emergency: self.emergency.is_active(),
             cycle: self.cycle.number,
             members,
+            outages: self.outages.outages(),
             events_published: self.bus.published(),
             events_lost: self.bus.lost(),
         }

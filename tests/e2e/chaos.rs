@@ -58,3 +58,55 @@ async fn every_repository_is_observed_each_cycle_despite_panics() {
     assert!(status.members.iter().all(|m| m.state == hive::cerebrum::MemberState::Running));
     hive.shutdown().await.expect("shutdown");
 }
+
+/// The VmRSS line of a process, in kB.
+fn resident_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse().ok()).expect("a number of kB")
+}
+
+/// A long demo under the default 1 % read panics: restarts absorb them; nothing erodes. No pilot ends escalated,
+/// no emergency is declared, and memory does not grow with the cycles.
+#[test]
+fn a_long_demo_of_two_thousand_pilots_ends_with_every_pilot_active_and_no_emergency() {
+    use std::io::{BufRead, BufReader};
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hive"))
+        .args(["demo", "--repos", "2000", "--cycles", "300", "--interval-ms", "100", "--state-dir"])
+        .arg(state.path())
+        .env_remove("ORCHESTRATION_INTERVAL")
+        .env_remove("EMERGENCY_MODE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn hive demo");
+    let pid = child.id();
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut early_kb, mut late_kb) = (0, 0);
+    let mut last_cycle = String::new();
+    let mut done = String::new();
+    for line in stdout.lines() {
+        let line = line.expect("utf-8 output");
+        if line.starts_with("cycle  50 ") {
+            early_kb = resident_kb(pid);
+        } else if line.starts_with("cycle 300 ") {
+            late_kb = resident_kb(pid);
+        }
+        if line.starts_with("cycle ") {
+            last_cycle = line;
+        } else if line.starts_with("done:") {
+            done = line;
+        }
+    }
+    assert!(child.wait().expect("wait").success());
+    assert!(done.contains(" 0 emergencies declared"), "{done}");
+    assert!(last_cycle.starts_with("cycle 300 "), "{last_cycle}");
+    let grid = last_cycle.split_whitespace().nth(2).expect("the grid");
+    assert_eq!(grid.len(), 2000, "{last_cycle}");
+    assert!(!grid.contains('!'), "pilots escalated at the end: {last_cycle}");
+    assert!(!last_cycle.contains("EMERGENCY"), "{last_cycle}");
+    // Flat: the last cycle uses no more than half as much again as the fiftieth (allocator noise included).
+    assert!(early_kb > 0 && late_kb < early_kb * 3 / 2, "resident {early_kb} kB at cycle 50, {late_kb} kB at 300");
+    eprintln!("resident memory: {early_kb} kB at cycle 50, {late_kb} kB at cycle 300; {done}");
+}

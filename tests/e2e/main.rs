@@ -9,6 +9,7 @@ mod ecosystem;
 mod github;
 mod github_rediscovery;
 mod library;
+mod outage;
 mod services;
 mod workspace;
 

@@ -88,12 +88,67 @@ async fn transient_errors_are_retried_inside_the_pilot() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn exhausted_retries_permanent_errors_and_panics_fail_the_pilot() {
-    for (fault, times, needle) in [
-        (Fault::Transient, 3, "transient forge error"),
-        (Fault::Permanent, 1, "forge error"),
-        (Fault::Panic, 1, "panicked reading 'acme/api'"),
-    ] {
+async fn an_unreachable_forge_is_an_outage_not_a_failure_and_the_pilot_reads_again_by_itself() {
+    let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+    let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;
+    queen.start_cycle().expect("cycle");
+    let first = next(&mut events, |e| match e {
+        HiveEvent::CycleCompleted { record } => Some(record.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(first.healthy_repositories, 1);
+
+    // Every attempt of the next read (and of the first retry) fails transiently: the forge is down.
+    forge.inject(&repo("acme/api"), Fault::Transient, 6);
+    queen.start_cycle().expect("cycle");
+    let mut unknown = false;
+    let mut outage = None;
+    let record = next(&mut events, |e| match e {
+        HiveEvent::MemberFailed { error, .. } => panic!("an unreachable forge must not fail the pilot: {error}"),
+        HiveEvent::MemberEscalated { .. } | HiveEvent::EmergencyDeclared { .. } => panic!("{e:?}"),
+        HiveEvent::HealthUnknown { source, cycle, .. } => {
+            assert_eq!((source.as_str(), *cycle), ("sim", Some(2)));
+            unknown = true;
+            None
+        }
+        HiveEvent::SourceUnreachable { outage: o } => {
+            outage = Some(o.clone());
+            None
+        }
+        HiveEvent::CycleCompleted { record } => Some(record.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(unknown, "the pilot said the forge was unreachable");
+    let outage = outage.expect("the outage was announced");
+    assert_eq!((outage.source.as_str(), outage.members), ("sim", 1));
+    assert_eq!((record.missed_reports, record.unreachable_repositories), (0, 1), "{record:?}");
+    assert_eq!(record.healthy_repositories, 1, "the last verdict stands while the forge is unreachable");
+    let status = queen.status().await.expect("status");
+    assert_eq!(status.outages.len(), 1);
+    let member = &status.members[0];
+    assert!(member.stale && member.healthy == Some(true) && member.restarts == 0, "{member:?}");
+
+    // No cycle is started: the pilot retries on its own backoff and the outage ends when a read succeeds.
+    let after = next(&mut events, |e| match e {
+        HiveEvent::SourceReachable { source, after } if source == "sim" => Some(*after),
+        _ => None,
+    })
+    .await;
+    assert!(after >= PilotConfig::default().outage_retry.min, "{after:?}");
+    let status = queen.status().await.expect("status");
+    assert!(status.outages.is_empty() && !status.members[0].stale, "{status:?}");
+    assert_eq!(status.members[0].restarts, 0);
+    assert_eq!(forge.reads(&repo("acme/api")), 2, "the first read and the retry that got through");
+    queen.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_errors_and_panics_fail_the_pilot() {
+    for (fault, times, needle) in
+        [(Fault::Permanent, 1, "forge error"), (Fault::Panic, 1, "panicked reading 'acme/api'")]
+    {
         let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
         forge.inject(&repo("acme/api"), fault, times);
         let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::QueenState;
 use crate::{
     CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState, Notice,
-    analytics::rfc3339, emergency::Transition, write_atomic,
+    Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange, write_atomic,
 };
 
 #[derive(Debug, Default)]
@@ -78,6 +78,7 @@ impl QueenState {
         if answers_cycle && self.cycle.pending.remove(&id) {
             self.cycle.signals += report.signals.len();
         }
+        self.left_outage(&id);
         let critical = self.emergency.config().critical_score;
         let now_critical = report.score < critical;
         let was_critical = self.book.record(report).is_some_and(|previous| previous < critical);
@@ -86,6 +87,50 @@ impl QueenState {
         }
         self.evaluate_after_report();
         self.maybe_finish_cycle();
+    }
+
+    /// A member could not read its subject for want of its source: it answers the cycle, keeps its last verdict
+    /// (stale), and counts towards its source's outage, which is never an emergency trigger. Nothing is evaluated:
+    /// no verdict changed.
+    pub(super) fn on_unreachable(&mut self, report: Unreachable) {
+        let id = report.member.clone();
+        if self.members.get(&id).is_none_or(|m| m.state != MemberState::Running) {
+            return;
+        }
+        self.bus.publish(HiveEvent::HealthUnknown {
+            member: id.clone(),
+            source: report.source.clone(),
+            reason: report.reason.clone(),
+            cycle: report.cycle,
+        });
+        let changes = self.outages.unreachable(&report, tokio::time::Instant::now(), std::time::SystemTime::now());
+        for change in changes {
+            self.publish_outage(change);
+        }
+        if self.cycle.open && report.cycle == Some(self.cycle.number) {
+            self.cycle.pending.remove(&id);
+        }
+        self.maybe_finish_cycle();
+    }
+
+    /// Takes a member out of its source's outage (it read again, escalated, stopped or left).
+    pub(super) fn left_outage(&mut self, id: &MemberId) {
+        if let Some(change) = self.outages.reachable(id, tokio::time::Instant::now()) {
+            self.publish_outage(change);
+        }
+    }
+
+    fn publish_outage(&self, change: OutageChange) {
+        match change {
+            OutageChange::Started(outage) => {
+                tracing::warn!(source = %outage.source, reason = %outage.reason, "{} unreachable", outage.source);
+                self.bus.publish(HiveEvent::SourceUnreachable { outage });
+            }
+            OutageChange::Ended { source, after } => {
+                tracing::warn!(%source, after_secs = after.as_secs(), "{source} reachable again");
+                self.bus.publish(HiveEvent::SourceReachable { source, after });
+            }
+        }
     }
 
     pub(super) fn maybe_finish_cycle(&mut self) {
@@ -119,6 +164,7 @@ impl QueenState {
                     && self.book.report(id).is_some_and(|r| r.healthy)
             })
             .count();
+        let unreachable_repositories = watched.iter().filter(|id| self.outages.is_unreachable(id)).count();
         let mean_score = if reports.is_empty() {
             0.0
         } else {
@@ -136,6 +182,7 @@ impl QueenState {
             global_health_score: (mean_score * 10.0).round() / 10.0,
             ecosystem_health: health.level,
             missed_reports,
+            unreachable_repositories,
         };
         self.bus.publish(HiveEvent::CycleCompleted { record });
     }

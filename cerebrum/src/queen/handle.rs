@@ -6,8 +6,8 @@ use tokio::sync::oneshot;
 
 use super::QueenMessage;
 use crate::{
-    BatchId, BatchReport, EventBus, FleetHealth, MemberId, MemberKind, MemberSpec, MemberState, QueenError, Seed,
-    Subscription,
+    BatchId, BatchReport, EventBus, FleetHealth, MemberId, MemberKind, MemberSpec, MemberState, Outage, QueenError,
+    Seed, Subscription,
 };
 
 /// The hive's state, as `hive status` shows it.
@@ -21,6 +21,8 @@ pub struct HiveStatus {
     pub cycle: u64,
     /// Every member, sorted by id.
     pub members: Vec<MemberStatus>,
+    /// Sources some members cannot reach now (a forge outage), by name.
+    pub outages: Vec<Outage>,
     /// Events published on the bus so far.
     pub events_published: u64,
     /// Events subscribers lost by falling behind.
@@ -49,6 +51,8 @@ pub struct MemberStatus {
     pub score: Option<u8>,
     /// Latest verdict.
     pub healthy: Option<bool>,
+    /// Whether `score` and `healthy` are stale: the member's last read failed because its source was unreachable.
+    pub stale: bool,
     /// The last failure, as text.
     pub last_error: Option<String>,
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hive_cerebrum::{HiveEvent, MemberId, MemberSpec, MemberState, QueenError, RestartType};
+use hive_cerebrum::{Backoff, HiveEvent, MemberId, MemberSpec, MemberState, QueenConfig, QueenError, RestartType};
 
 use crate::{
     harness::{
@@ -136,9 +136,10 @@ async fn temporary_member_is_never_restarted() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn fourth_failure_within_the_period_escalates_once_and_the_member_stays_down() {
+async fn fourth_failure_within_the_period_escalates_once_and_without_automatic_resume_the_member_stays_down() {
     let fleet = Fleet::default();
-    let mut hive = Hive::start(config(), vec![pilot("a", 3), pilot("b", 3)], fleet.clone()).await;
+    let config = QueenConfig { resume: None, ..config() };
+    let mut hive = Hive::start(config, vec![pilot("a", 3), pilot("b", 3)], fleet.clone()).await;
 
     for failure in 1..=3u32 {
         fleet.send("a", TestMsg::Panic);
@@ -291,4 +292,61 @@ async fn repeated_start_failures_escalate() {
     hive.queen.resume(&MemberId::new("a")).await.expect("resume");
     hive.events.until("resumed", |e| is_resumed(e, "a")).await;
     assert_eq!(fleet.incarnation("a").await, 2);
+}
+
+/// Fails `id` until it escalates (`max_restarts` + 1 failures); returns when the escalation is on the bus.
+async fn escalate(hive: &mut Hive, fleet: &Fleet, id: &str, max_restarts: u32) -> Option<Duration> {
+    for failure in 1..=max_restarts {
+        fleet.send(id, TestMsg::Panic);
+        hive.events.until(&format!("restart {failure}"), |e| is_restarted(e, id)).await;
+    }
+    fleet.send(id, TestMsg::Panic);
+    let events = hive.events.until("escalation", |e| is_escalated(e, id)).await;
+    match events.last() {
+        Some(HiveEvent::MemberEscalated { resume_in, .. }) => *resume_in,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_escalated_member_comes_back_by_itself_after_a_quiet_period_that_grows_while_it_keeps_failing() {
+    let fleet = Fleet::default();
+    let resume = Backoff {
+        min: Duration::from_secs(60),
+        max: Duration::from_secs(600),
+        factor: 0.0,
+        reset_after: Duration::from_secs(3_600),
+    };
+    let config = QueenConfig { resume: Some(resume), ..config() };
+    let mut hive = Hive::start(config, vec![pilot("a", 1), pilot("b", 1)], fleet.clone()).await;
+
+    let mut quiet = Vec::new();
+    for round in 0..3 {
+        let resume_in = escalate(&mut hive, &fleet, "a", 1).await;
+        let escalated_at = tokio::time::Instant::now();
+        let events =
+            hive.events.until_within(Duration::from_secs(700), "automatic resume", |e| is_resumed(e, "a")).await;
+        assert_eq!(count(&events, |e| is_restarted(e, "a")), 0, "round {round}: {events:#?}");
+        quiet.push((resume_in, escalated_at.elapsed().as_secs()));
+        let status = hive.queen.status().await.expect("status");
+        assert_eq!(status.member("a").expect("a").state, MemberState::Running, "round {round}");
+    }
+    let expected = [
+        (Some(Duration::from_secs(60)), 60),
+        (Some(Duration::from_secs(120)), 120),
+        (Some(Duration::from_secs(240)), 240),
+    ];
+    assert_eq!(quiet, expected, "announced and waited: a minute, doubling for each escalation after a resume");
+
+    // An hour without escalation: the next quiet period is a minute again.
+    tokio::time::advance(Duration::from_secs(3_600)).await;
+    assert_eq!(escalate(&mut hive, &fleet, "a", 1).await, Some(Duration::from_secs(60)));
+
+    // An operator resumes it first: the timer finds it running and does nothing.
+    hive.queen.resume(&MemberId::new("a")).await.expect("resume");
+    hive.events.until("manual resume", |e| is_resumed(e, "a")).await;
+    tokio::time::advance(Duration::from_secs(120)).await;
+    let later = hive.events.ready();
+    assert_eq!(count(&later, |e| is_resumed(e, "a")), 0, "{later:#?}");
+    assert_eq!(hive.queen.status().await.expect("status").member("b").expect("b").restarts, 0);
 }
