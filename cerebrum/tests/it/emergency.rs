@@ -281,3 +281,50 @@ async fn declaring_resumes_escalated_members_once() {
     assert_eq!(count(log, |e| matches!(e, HiveEvent::MemberResumed { .. })), 3);
     assert_eq!(declarations(log).len(), 1);
 }
+
+/// Fails `id` twice: with `pilot(id, 1)` that is one restart, then escalation.
+async fn crash_loop(hive: &mut Hive, fleet: &Fleet, id: &str) {
+    fleet.send(id, TestMsg::Panic);
+    hive.events.until("restart", |e| crate::harness::is_restarted(e, id)).await;
+    fleet.send(id, TestMsg::Panic);
+    hive.events.until("escalation", |e| is_escalated(e, id)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_a_large_fleet_a_few_crash_loops_are_no_emergency_and_come_back_but_a_tenth_of_the_fleet_is() {
+    let fleet = Fleet::default();
+    let names: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+    let specs = names.iter().map(|id| pilot(id, 1)).collect();
+    let mut hive = Hive::start(emergency_config(), specs, fleet.clone()).await;
+    hive.cycle().await;
+
+    // Five of 200 escalate within the window: more than `critical_members`, but 2.5 % of the fleet.
+    for id in &names[..5] {
+        crash_loop(&mut hive, &fleet, id).await;
+    }
+    let (record, events) = hive.cycle().await;
+    assert!(!record.emergency_mode && declarations(&events).is_empty(), "{events:#?}");
+    assert!(declarations(hive.events.log()).is_empty());
+
+    // They come back by themselves after their quiet period (a minute, plus up to 20 % jitter).
+    tokio::time::advance(Duration::from_secs(75)).await;
+    let status = hive
+        .status_until("every escalated member resumed", |s| s.members.iter().all(|m| m.state == MemberState::Running))
+        .await;
+    assert_eq!(status.members.len(), 200);
+    for id in &names[..5] {
+        hive.events.seen("automatic resume", |e| is_resumed(e, id)).await;
+    }
+
+    // A tenth of the fleet escalating within the window is an emergency.
+    for id in &names[5..25] {
+        crash_loop(&mut hive, &fleet, id).await;
+    }
+    hive.events.seen("the declaration", |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
+    let declared = declarations(hive.events.log());
+    assert_eq!(declared.len(), 1, "{declared:#?}");
+    match &declared[0][..] {
+        [EmergencyReason::CriticalMembers { members, .. }] => assert_eq!(members.len(), 20),
+        other => panic!("{other:#?}"),
+    }
+}
