@@ -10,6 +10,7 @@ mod github;
 mod github_rediscovery;
 mod library;
 mod services;
+mod storage;
 mod workspace;
 
 use std::{

@@ -161,11 +161,16 @@ impl Memory {
         let conn = Connection::open_with_flags(&path, flags).map_err(|source| MemoryError::sqlite(&path, source))?;
         let mut memory = Self { conn, path };
         let version = match memory.read_version() {
-            // A WAL database cannot be read where its `-shm` index can neither be found nor created (a read-only
-            // directory). Without a `-wal` file everything is in the main file and no writer can start there,
-            // so reading it as immutable is exact.
+            // A WAL database cannot be read where its `-shm` index can neither be found nor created (a directory
+            // this user may not write, a read-only or full file system: SQLite says CANTOPEN, READONLY or IOERR).
+            // With no `-wal` file, or an empty one, every committed page is in the main file, so reading it as
+            // immutable is exact. Only a checkpoint writes the main file, and only a writer with pages in its log
+            // checkpoints: one that starts in the middle of such a read could at worst make it fail.
             Err(e)
-                if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) && !sibling(&memory.path, "-wal").exists() =>
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::SystemIoFailure)
+                ) && std::fs::metadata(sibling(&memory.path, "-wal")).map_or(true, |wal| wal.len() == 0) =>
             {
                 let uri = format!("file:{}?immutable=1", uri_path(&memory.path));
                 memory.conn = Connection::open_with_flags(&uri, flags)
