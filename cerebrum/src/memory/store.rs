@@ -427,11 +427,7 @@ mod tests {
     #[test]
     fn an_old_schema_is_migrated_in_order_after_a_backup() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(Memory::FILE_NAME);
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(MIGRATIONS[0]).unwrap();
-        old.pragma_update(None, "user_version", 1).unwrap();
-        drop(old);
+        version_1(dir.path());
         let mut memory = Memory::open(dir.path()).unwrap();
         assert_eq!(memory.schema_version().unwrap(), Memory::SCHEMA_VERSION);
         assert_eq!(memory.audit().verify().unwrap(), 0);
@@ -511,6 +507,15 @@ mod tests {
         assert_eq!(version, 99, "left untouched");
     }
 
+    /// A version-1 database (the audit tables only), as the first hive left it; returns its path.
+    fn version_1(dir: &Path) -> PathBuf {
+        let path = dir.join(Memory::FILE_NAME);
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        path
+    }
+
     /// A database with `n` audit records, closed cleanly.
     fn trail(dir: &Path, n: usize) {
         let mut memory = Memory::open(dir).unwrap();
@@ -553,11 +558,7 @@ mod tests {
     #[test]
     fn an_empty_file_beside_a_backup_is_refused_and_an_empty_file_alone_is_new() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(Memory::FILE_NAME);
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(MIGRATIONS[0]).unwrap();
-        old.pragma_update(None, "user_version", 1).unwrap();
-        drop(old);
+        let path = version_1(dir.path());
         trail(dir.path(), 2);
         let backup = backups(dir.path()).pop().expect("the migration's backup");
         assert!(!sibling(&path, "-wal").exists(), "closed cleanly: no log");
@@ -635,11 +636,7 @@ mod tests {
         assert!(matches!(err, MemoryError::Missing { .. }), "{err:?}");
         assert!(!dir.path().join(Memory::FILE_NAME).exists(), "nothing created");
 
-        let path = dir.path().join(Memory::FILE_NAME);
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(MIGRATIONS[0]).unwrap();
-        old.pragma_update(None, "user_version", 1).unwrap();
-        drop(old);
+        let path = version_1(dir.path());
         let err = Memory::open_read_only(dir.path()).unwrap_err();
         assert!(matches!(err, MemoryError::NeedsUpgrade { found: 1, .. }), "{err:?}");
         let message = err.to_string();
@@ -652,11 +649,7 @@ mod tests {
     #[test]
     fn the_database_files_include_the_log_index_journal_and_backups() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(Memory::FILE_NAME);
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(MIGRATIONS[0]).unwrap();
-        old.pragma_update(None, "user_version", 1).unwrap();
-        drop(old);
+        version_1(dir.path());
         drop(Memory::open(dir.path()).unwrap());
         let names: Vec<String> =
             Memory::files(dir.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
