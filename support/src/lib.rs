@@ -27,8 +27,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{}.tmp-{}-{sequence}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        // create_new: never write through a file or link someone placed at the temporary name.
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // create_new: never write through a file or link someone placed at the temporary name. One that is there
+        // is left by a dead process (a restarted container reuses its pid), so it is removed, not written through.
+        let create = || fs::OpenOptions::new().write(true).create_new(true).open(&tmp);
+        let mut file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&tmp)?;
+                create()?
+            }
+            other => other?,
+        };
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -199,6 +207,24 @@ mod tests {
         let err = write_atomic_regular(Path::new("/dev/null"), b"x").expect_err("a device");
         assert!(err.to_string().contains("a character device"), "{err}");
         assert!(std::fs::metadata("/dev/null").expect("/dev/null").file_type().is_char_device(), "still a device");
+    }
+
+    #[test]
+    fn a_temporary_file_left_at_the_same_name_is_removed_not_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"untouched").expect("write");
+        // The next temporary name this process will use, taken by a link as a crashed earlier process (or someone
+        // else) could have left it.
+        let next = SEQUENCE.load(Ordering::Relaxed);
+        for sequence in next..next + 64 {
+            let tmp = dir.path().join(format!(".state.json.tmp-{}-{sequence}", std::process::id()));
+            std::os::unix::fs::symlink(&outside, tmp).expect("symlink");
+        }
+        write_atomic(&path, b"new").expect("write despite the leftover");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        assert_eq!(std::fs::read(&outside).expect("read"), b"untouched", "the link was not followed");
     }
 
     #[test]
