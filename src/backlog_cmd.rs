@@ -1,5 +1,6 @@
 //! `hive backlog` and `hive backlog validate`: the backlog as a table (from the export a cycle wrote, else from the
-//! database's ledger), and the export checked against its JSON Schema, `schemas/backlog.schema.json`.
+//! database's ledger), and the export checked against its JSON Schema, `schemas/backlog.schema.json`. Both only
+//! read: the database is opened read-only, and files are read only if regular and at most [`MAX_EXPORT_BYTES`].
 
 use std::path::Path;
 
@@ -10,6 +11,10 @@ use crate::cli::{BacklogArgs, BacklogCommand};
 
 /// The schema the export follows; compiled into the binary so `validate` needs nothing beside it.
 const SCHEMA: &str = include_str!("../schemas/backlog.schema.json");
+
+/// The largest backlog export read: far above what a fleet's backlog writes (about 500 bytes an item), far below
+/// what would strain memory once parsed.
+const MAX_EXPORT_BYTES: u64 = 64 << 20;
 
 /// Runs `hive backlog` or one of its subcommands.
 pub fn run(args: &BacklogArgs, state_dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -35,7 +40,7 @@ fn list(state_dir: &Path, json: bool) -> anyhow::Result<()> {
             )
         })?
     } else if database.exists() {
-        Memory::open(state_dir)?.ledger().export_document(None)?
+        Memory::open_read_only(state_dir)?.ledger().export_document(None)?
     } else {
         bail!(
             "no backlog at '{}' and no hive database at '{}'; check --state-dir (or HIVE_STATE_DIR), or run a cycle \
@@ -144,7 +149,7 @@ fn validate(path: &Path, json: bool) -> anyhow::Result<()> {
 /// Reads and parses a JSON file, naming the file, and the line and column of a syntax error (a torn or hand-edited
 /// export).
 fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = hive_support::read_bounded(path, MAX_EXPORT_BYTES).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
             "; run a cycle to write it, or check --state-dir (or HIVE_STATE_DIR)"
         } else {

@@ -58,7 +58,7 @@ pub use crate::{
     memory::{
         Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
         GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError, NewWrite,
-        Reservation, Risk, WriteRow, WriteState, Writes,
+        Reservation, Risk, StorageFault, WriteRow, WriteState, Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,

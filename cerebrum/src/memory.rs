@@ -6,7 +6,9 @@
 //! leaves either the old state or the new one: SQLite rolls an unfinished transaction back on the next open. The
 //! schema is versioned with `PRAGMA user_version`; migrations run in order, each in its own transaction, after a
 //! backup copy of an existing database has been taken. A damaged database or one from a newer hive is reported with
-//! a way out, never silently reset.
+//! a way out, never silently reset; so is an empty file beside a write-ahead log or backups (a truncated database),
+//! and a trail whose newest records do not verify is never appended to. A read-only, full or forbidden directory is
+//! reported as what it is, not as damage. Commands that only read open the database read-only.
 
 /// Defines a closed string enum stored as its snake_case name. Defined before the `mod` lines, so every submodule
 /// sees it.
@@ -42,6 +44,7 @@ macro_rules! text_enum {
 mod approvals;
 mod audit;
 mod error;
+mod fault;
 mod history;
 mod identity;
 mod ledger;
@@ -52,6 +55,7 @@ pub use self::{
     approvals::{Approval, Approvals},
     audit::{AuditBreak, AuditEntry, AuditRecord, AuditTrail, GENESIS_HASH},
     error::MemoryError,
+    fault::StorageFault,
     history::History,
     identity::{Identities, Identity},
     ledger::{BACKLOG_FILE, BacklogExport, BacklogItem, ItemKind, ItemStatus, Ledger, Risk},

@@ -3,8 +3,7 @@
 
 use std::{
     collections::BTreeMap,
-    fmt, fs,
-    io::{self, Read},
+    fmt, fs, io,
     path::{Path, PathBuf},
 };
 
@@ -15,7 +14,7 @@ mod tests;
 
 /// Manifests are read up to this size; a larger one is reported as broken rather than read whole, so a hostile
 /// repository cannot make detection allocate without bound.
-const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// A build system hive knows how to recognise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -258,12 +257,8 @@ fn probe(dir: &Path, names: &[&str], check: fn(&str) -> Result<(), String>) -> O
 
 /// Reads a manifest as UTF-8, at most [`MAX_MANIFEST_BYTES`]; the error is the cause to report.
 pub(crate) fn read_manifest(path: &Path) -> Result<String, String> {
-    let file = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(format!("larger than {MAX_MANIFEST_BYTES} bytes"));
-    }
+    // Bounded and only a regular file: a FIFO in a working tree would block detection, a device never end.
+    let bytes = hive_support::read_bounded(path, MAX_MANIFEST_BYTES).map_err(|e| format!("cannot read: {e}"))?;
     String::from_utf8(bytes).map_err(|e| format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()))
 }
 

@@ -178,9 +178,12 @@ impl GitHubConfig {
             let key_file = PathBuf::from(get("HIVE_GITHUB_APP_KEY_FILE").ok_or_else(|| GitHubError::Config {
                 message: "HIVE_GITHUB_APP_KEY_FILE is not set; give the path of the app's private key (.pem)".into(),
             })?);
-            let pem = std::fs::read_to_string(&key_file).map_err(|err| GitHubError::Config {
-                message: format!("cannot read the GitHub App key file '{}': {err}", key_file.display()),
-            })?;
+            // A PEM key is a few KiB; the bound keeps a wrong path (a device, a FIFO, a huge file) harmless.
+            let pem = hive_support::read_bounded(&key_file, 64 << 10)
+                .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
+                .map_err(|err| GitHubError::Config {
+                    message: format!("cannot read the GitHub App key file '{}': {err}", key_file.display()),
+                })?;
             GitHubAuth::App { app_id, private_key_pem: Secret::new(pem), installation_id }
         } else if api_url.is_some() {
             GitHubAuth::None

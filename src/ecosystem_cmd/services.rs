@@ -93,7 +93,8 @@ fn record_path(manager: &EcosystemManager, id: &ImportId) -> PathBuf {
 /// The record of a live `start` for this repository; a record whose process is gone is deleted.
 fn live_record(manager: &EcosystemManager, id: &ImportId) -> anyhow::Result<Option<RunRecord>> {
     let path = record_path(manager, id);
-    let bytes = match std::fs::read(&path) {
+    // A record is a few hundred bytes; the bound keeps a stray device or FIFO there harmless.
+    let bytes = match hive_support::read_bounded(&path, 1 << 20) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("could not read '{}'", path.display())),

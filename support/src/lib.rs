@@ -1,12 +1,15 @@
-//! Small shared utilities of hive: atomic file writes and RFC 3339 timestamps, used by crates that may not depend
-//! on each other (cerebrum and ecosystem).
+//! Small shared utilities of hive: atomic file writes, size-bounded reads of regular files and RFC 3339
+//! timestamps, used by crates that may not depend on each other (cerebrum, ecosystem and the binary).
 //!
 //! Atomic writes go to a temporary file, are fsynced, renamed over the target and the directory is fsynced, so a
-//! reader sees the old file or the new one, never a torn one, even after a crash mid-write.
+//! reader sees the old file or the new one, never a torn one, even after a crash mid-write. Files named by a user
+//! are read with [`read_bounded`], so `/dev/zero` or a FIFO is an error instead of unbounded memory or a hang, and
+//! written with [`write_atomic_regular`], so a device, a FIFO or a symbolic link is never replaced.
 
 use std::{
     fs,
-    io::{self, Write},
+    io::{self, Read, Write},
+    os::unix::fs::FileTypeExt,
     path::Path,
     sync::atomic::{AtomicU64, Ordering},
 };
@@ -24,7 +27,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{}.tmp-{}-{sequence}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
+        // create_new: never write through a file or link someone placed at the temporary name. One that is there
+        // is left by a dead process (a restarted container reuses its pid), so it is removed, not written through.
+        let create = || fs::OpenOptions::new().write(true).create_new(true).open(&tmp);
+        let mut file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&tmp)?;
+                create()?
+            }
+            other => other?,
+        };
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -35,6 +47,79 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Writes `bytes` to `path` atomically like [`write_atomic`], but only as a regular file: a path that names a
+/// symbolic link (which is not followed), a directory, a FIFO, a device or a socket is refused and left as it is.
+/// For paths a user names, where replacing `/dev/null` or the target of a link would destroy something else.
+pub fn write_atomic_regular(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => {}
+        Ok(meta) => {
+            let message = format!(
+                "it is {}, not a regular file; hive writes only regular files: give the path of a new or existing file",
+                describe(meta.file_type())
+            );
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    write_atomic(path, bytes)
+}
+
+/// Reads the whole regular file at `path`, at most `limit` bytes: a larger file is an error
+/// ([`io::ErrorKind::FileTooLarge`]), and so is anything that is not a regular file once links are followed
+/// ([`io::ErrorKind::InvalidInput`]: a FIFO would block forever, `/dev/zero` would never end).
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    // Checked before opening, because opening a FIFO blocks until a writer comes.
+    regular(&fs::metadata(path)?, limit)?;
+    let file = fs::File::open(path)?;
+    // Checked again on the open file, in case the path was replaced in between.
+    regular(&file.metadata()?, limit)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        // The file grew after it was measured.
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+fn regular(meta: &fs::Metadata, limit: u64) -> io::Result<()> {
+    if !meta.file_type().is_file() {
+        let message = format!("it is {}, not a regular file", describe(meta.file_type()));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+    }
+    if meta.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(())
+}
+
+fn too_large(limit: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::FileTooLarge, format!("it is larger than the limit of {limit} bytes"))
+}
+
+/// A file type as a noun phrase for error messages.
+fn describe(kind: fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "an unknown kind of file"
+    }
 }
 
 /// Formats a `SystemTime` as RFC 3339 UTC with second precision, without a date library.
@@ -78,6 +163,68 @@ mod tests {
         assert_eq!(std::fs::read(&path).expect("read"), b"new contents");
         let entries: Vec<_> = std::fs::read_dir(path.parent().expect("parent")).expect("list").collect();
         assert_eq!(entries.len(), 1, "temporary files left behind");
+    }
+
+    #[test]
+    fn a_bounded_read_returns_a_file_up_to_the_limit_and_refuses_one_byte_more() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![7u8; 1000]).expect("write");
+        assert_eq!(read_bounded(&path, 1000).expect("at the limit").len(), 1000);
+        let err = read_bounded(&path, 999).expect_err("one byte over");
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("larger than the limit of 999 bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_bounded_read_refuses_devices_and_directories_without_reading_them() {
+        // /dev/zero never ends: read unbounded it would fill memory; here it is refused before any read.
+        let err = read_bounded(Path::new("/dev/zero"), 1 << 20).expect_err("a device");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("a character device, not a regular file"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = read_bounded(dir.path(), 1 << 20).expect_err("a directory");
+        assert!(err.to_string().contains("a directory, not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_regular_write_replaces_a_regular_file_and_refuses_links_and_devices() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("out");
+        write_atomic_regular(&file, b"one").expect("a new file");
+        write_atomic_regular(&file, b"two").expect("a regular file is replaced");
+        assert_eq!(std::fs::read(&file).expect("read"), b"two");
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).expect("symlink");
+        let err = write_atomic_regular(&link, b"three").expect_err("a link");
+        assert!(err.to_string().contains("a symbolic link, not a regular file"), "{err}");
+        assert_eq!(std::fs::read(&file).expect("read"), b"two", "the link's target is untouched");
+        assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink(), "the link is kept");
+
+        let err = write_atomic_regular(dir.path(), b"x").expect_err("a directory");
+        assert!(err.to_string().contains("a directory"), "{err}");
+        let err = write_atomic_regular(Path::new("/dev/null"), b"x").expect_err("a device");
+        assert!(err.to_string().contains("a character device"), "{err}");
+        assert!(std::fs::metadata("/dev/null").expect("/dev/null").file_type().is_char_device(), "still a device");
+    }
+
+    #[test]
+    fn a_temporary_file_left_at_the_same_name_is_removed_not_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"untouched").expect("write");
+        // The next temporary name this process will use, taken by a link as a crashed earlier process (or someone
+        // else) could have left it.
+        let next = SEQUENCE.load(Ordering::Relaxed);
+        for sequence in next..next + 64 {
+            let tmp = dir.path().join(format!(".state.json.tmp-{}-{sequence}", std::process::id()));
+            std::os::unix::fs::symlink(&outside, tmp).expect("symlink");
+        }
+        write_atomic(&path, b"new").expect("write despite the leftover");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        assert_eq!(std::fs::read(&outside).expect("read"), b"untouched", "the link was not followed");
     }
 
     #[test]

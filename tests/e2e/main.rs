@@ -11,6 +11,7 @@ mod github_rediscovery;
 mod library;
 mod outage;
 mod services;
+mod storage;
 mod workspace;
 
 use std::{

@@ -52,7 +52,7 @@ impl<'m> Approvals<'m> {
             expires_at: now_unix.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
         };
         let path = self.path;
-        let sql = |source| MemoryError::Sqlite { path: path.to_path_buf(), source };
+        let sql = |source| MemoryError::sqlite(path, source);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         tx.execute(
             "INSERT INTO approvals (id, approved_by, approved_at, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -98,6 +98,6 @@ impl<'m> Approvals<'m> {
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {
-        MemoryError::Sqlite { path: self.path.to_path_buf(), source }
+        MemoryError::sqlite(self.path, source)
     }
 }

@@ -122,7 +122,7 @@ impl<'m> AuditTrail<'m> {
     /// Appends a record, timestamped now, chained to the last one, and returns it.
     pub fn append(&mut self, entry: &AuditEntry) -> Result<AuditRecord, MemoryError> {
         let path = self.path;
-        let sql = |source| MemoryError::Sqlite { path: path.to_path_buf(), source };
+        let sql = |source| MemoryError::sqlite(path, source);
         // IMMEDIATE takes the write lock up front, so two writers cannot both chain to the same head.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let record = Self::append_in(&tx, entry).map_err(sql)?;
@@ -182,15 +182,8 @@ impl<'m> AuditTrail<'m> {
                 Err(RowProblem { seq, .. }) | Ok(AuditRecord { seq, .. }) if seq != expected => {
                     Some((expected, format!("it is missing (the next record found is {seq}): records were deleted")))
                 }
-                Ok(record) if record.prev_hash != prev_hash => Some((
-                    record.seq,
-                    "its previous hash does not match the record before it: records were deleted, inserted or \
-                     reordered"
-                        .to_owned(),
-                )),
-                Ok(record) if record.compute_hash() != record.hash => {
-                    Some((record.seq, "its hash does not match its contents: it was edited".to_owned()))
-                }
+                Ok(record) if record.prev_hash != prev_hash => Some((record.seq, UNCHAINED.to_owned())),
+                Ok(record) if record.compute_hash() != record.hash => Some((record.seq, EDITED.to_owned())),
                 Ok(record) => {
                     prev_hash = record.hash;
                     None
@@ -209,27 +202,9 @@ impl<'m> AuditTrail<'m> {
         if let Some((seq, problem)) = first_break {
             return Err(AuditBreak::Record { seq, problem });
         }
-        let head =
-            read_head(self.conn).map_err(|source| MemoryError::Sqlite { path: self.path.to_path_buf(), source })?;
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
-        let last = count as u64;
-        if head_seq > last {
-            return Err(AuditBreak::Record {
-                seq: last + 1,
-                problem: format!("it is missing: the trail should end at record {head_seq}, the newest were deleted"),
-            });
-        }
-        if head_seq < last {
-            return Err(AuditBreak::Record {
-                seq: head_seq + 1,
-                problem: format!("it was added outside hive: the trail should end at record {head_seq}"),
-            });
-        }
-        if head_hash != prev_hash {
-            return Err(AuditBreak::Record {
-                seq: last,
-                problem: "its hash differs from the one recorded when it was written: it was replaced".to_owned(),
-            });
+        let head = read_head(self.conn).map_err(|source| MemoryError::sqlite(self.path, source))?;
+        if let Some((seq, problem)) = end_problem(head, count as u64, &prev_hash) {
+            return Err(AuditBreak::Record { seq, problem });
         }
         Ok(count)
     }
@@ -262,34 +237,98 @@ impl<'m> AuditTrail<'m> {
 
     /// Every record in seq order, without loading the trail into memory; `visit` returns false to stop.
     fn for_each_row(&self, mut visit: impl FnMut(Result<AuditRecord, RowProblem>) -> bool) -> Result<(), MemoryError> {
-        let sql = |source| MemoryError::Sqlite { path: self.path.to_path_buf(), source };
+        let sql = |source| MemoryError::sqlite(self.path, source);
         let mut stmt = self.conn.prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq")).map_err(sql)?;
         let mut rows = stmt.query([]).map_err(sql)?;
         while let Some(row) = rows.next().map_err(sql)? {
-            // A negative seq can only come from tampering; as 0 it is reported as a gap.
-            let seq = u64::try_from(row.get::<_, i64>(0).map_err(sql)?).unwrap_or(0);
-            let decoded = (|| -> Result<AuditRecord, String> {
-                let text = |i: usize| row.get::<_, String>(i).map_err(|e| format!("column {i} is not text: {e}"));
-                let repositories = serde_json::from_str(&text(3)?)
-                    .map_err(|e| format!("its repositories are not a JSON list of names: {e}"))?;
-                Ok(AuditRecord {
-                    seq,
-                    timestamp: text(1)?,
-                    actor: text(2)?,
-                    repositories,
-                    action: text(4)?,
-                    result: text(5)?,
-                    decision: text(6)?,
-                    prev_hash: text(7)?,
-                    hash: text(8)?,
-                })
-            })();
-            if !visit(decoded.map_err(|reason| RowProblem { seq, reason })) {
+            if !visit(decode(row).map_err(sql)?) {
                 break;
             }
         }
         Ok(())
     }
+}
+
+/// Checks the newest end of the chain, as every open for writing does before anything is appended: the head
+/// names the last record, whose hash matches its contents and the head, and which is chained to the record before
+/// it (itself intact). Costs a few indexed reads whatever the trail's length; `verify` checks the whole chain.
+/// Returns the bad record's seq and what is wrong with it.
+pub(crate) fn check_head(conn: &Connection) -> rusqlite::Result<Option<(u64, String)>> {
+    let head = read_head(conn)?;
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq DESC LIMIT 2"))?;
+    let mut rows = stmt.query([])?;
+    let mut newest = Vec::with_capacity(2);
+    while let Some(row) = rows.next()? {
+        newest.push(decode(row)?);
+    }
+    let last = match newest.first() {
+        None => return Ok(end_problem(head, 0, GENESIS_HASH)),
+        Some(Err(RowProblem { seq, reason })) => return Ok(Some((*seq, reason.clone()))),
+        Some(Ok(last)) => last,
+    };
+    if last.compute_hash() != last.hash {
+        return Ok(Some((last.seq, EDITED.to_owned())));
+    }
+    let expected_prev = match newest.get(1) {
+        None if last.seq == 1 => Some(GENESIS_HASH),
+        Some(Ok(before)) if before.seq + 1 == last.seq && before.compute_hash() == before.hash => {
+            Some(before.hash.as_str())
+        }
+        Some(Ok(before)) if before.seq + 1 == last.seq => return Ok(Some((before.seq, EDITED.to_owned()))),
+        Some(Err(RowProblem { seq, reason })) if *seq + 1 == last.seq => return Ok(Some((*seq, reason.clone()))),
+        // A gap just before the last record: records were deleted.
+        _ => None,
+    };
+    if expected_prev != Some(last.prev_hash.as_str()) {
+        return Ok(Some((last.seq, UNCHAINED.to_owned())));
+    }
+    Ok(end_problem(head, last.seq, &last.hash))
+}
+
+/// What is wrong with the end of a trail whose last record is `last` with hash `last_hash`, given the head
+/// recorded with it.
+fn end_problem(head: Option<(u64, String)>, last: u64, last_hash: &str) -> Option<(u64, String)> {
+    let (head_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+    if head_seq > last {
+        return Some((
+            last + 1,
+            format!("it is missing: the trail should end at record {head_seq}, the newest were deleted"),
+        ));
+    }
+    if head_seq < last {
+        return Some((head_seq + 1, format!("it was added outside hive: the trail should end at record {head_seq}")));
+    }
+    if head_hash != last_hash {
+        return Some((last, "its hash differs from the one recorded when it was written: it was replaced".to_owned()));
+    }
+    None
+}
+
+const EDITED: &str = "its hash does not match its contents: it was edited";
+const UNCHAINED: &str =
+    "its previous hash does not match the record before it: records were deleted, inserted or reordered";
+
+/// One stored row as a record, or what makes it unreadable.
+fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AuditRecord, RowProblem>> {
+    // A negative seq can only come from tampering; as 0 it is reported as a gap.
+    let seq = u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0);
+    let decoded = (|| -> Result<AuditRecord, String> {
+        let text = |i: usize| row.get::<_, String>(i).map_err(|e| format!("column {i} is not text: {e}"));
+        let repositories = serde_json::from_str(&text(3)?)
+            .map_err(|e| format!("its repositories are not a JSON list of names: {e}"))?;
+        Ok(AuditRecord {
+            seq,
+            timestamp: text(1)?,
+            actor: text(2)?,
+            repositories,
+            action: text(4)?,
+            result: text(5)?,
+            decision: text(6)?,
+            prev_hash: text(7)?,
+            hash: text(8)?,
+        })
+    })();
+    Ok(decoded.map_err(|reason| RowProblem { seq, reason }))
 }
 
 /// The chain's head: the last record's seq and hash, if any record was written.

@@ -1,6 +1,8 @@
 //! Errors of the durable memory: each names the database file and says what to do next.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::fault::{Explained, StorageFault};
 
 /// An error opening, migrating, reading or writing the hive database.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +15,67 @@ pub enum MemoryError {
         path: PathBuf,
         /// What went wrong.
         source: std::io::Error,
+    },
+    /// The storage refused (read-only file system or directory, no space, permission denied); the database is as
+    /// it was.
+    #[error("cannot use database '{path}': {}; {detail}", Explained { fault: *fault, dir })]
+    Storage {
+        /// The database file (or the state directory).
+        path: PathBuf,
+        /// The directory the fault is about.
+        dir: PathBuf,
+        /// What the storage refused.
+        fault: StorageFault,
+        /// What SQLite or the operating system said.
+        detail: String,
+    },
+    /// No database file where one was expected.
+    #[error("no hive database at '{path}'; check --state-dir (or HIVE_STATE_DIR)")]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The database file is empty although files that only an existing database leaves lie beside it: it was
+    /// truncated, and starting a new database over it would lose the limits' counters and the audit trail.
+    #[error(
+        "database '{path}' is empty (0 bytes), but {} beside it: it was truncated, not new, so hive will not start a \
+         new database over it; restore it from a backup ('hive.db.v*.bak'), or move '{path}' and the files beside it \
+         aside to start a new one",
+        list(beside)
+    )]
+    Truncated {
+        /// The database file.
+        path: PathBuf,
+        /// The write-ahead log and the backups found beside it.
+        beside: Vec<PathBuf>,
+    },
+    /// A command that only reads found a database that needs a migration, which only a writer may run.
+    #[error(
+        "database '{path}' has schema version {found}, older than this hive's {known}, and this command only reads: \
+         any hive command that writes (`hive run`, `hive approve`) upgrades it, taking a backup first"
+    )]
+    NeedsUpgrade {
+        /// The database file.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: u32,
+        /// The schema version this hive writes.
+        known: u32,
+    },
+    /// The audit trail's newest record does not verify, so nothing may be chained to it.
+    #[error(
+        "the audit trail in '{path}' does not verify: record {seq}: {problem}; hive will not append to a broken \
+         trail: run `hive audit verify` to find the first bad record, then restore the database from a backup \
+         ('hive.db.v*.bak' next to it), or move '{path}' (and any '-wal' and '-shm' file beside it) aside, keeping \
+         it as evidence, to start a new trail"
+    )]
+    AuditBroken {
+        /// The database file.
+        path: PathBuf,
+        /// The bad record's seq.
+        seq: u64,
+        /// What is wrong with it.
+        problem: String,
     },
     /// The file is not a SQLite database, or SQLite found it damaged.
     #[error(
@@ -104,4 +167,26 @@ pub enum MemoryError {
         /// What went wrong.
         source: std::io::Error,
     },
+}
+
+impl MemoryError {
+    /// A SQLite failure on the database at `path`, by its real cause: damage, a storage fault, or SQLite's words.
+    pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> Self {
+        super::fault::classify(path, source)
+    }
+
+    /// An operating-system failure on `path`, a storage fault when it names one.
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        super::fault::classify_io(path, source)
+    }
+}
+
+/// Paths as a quoted list: `'a' and 'b lie'`, with the verb agreeing.
+fn list(paths: &[PathBuf]) -> String {
+    let quoted: Vec<String> = paths.iter().map(|p| format!("'{}'", p.display())).collect();
+    match quoted.as_slice() {
+        [one] => format!("{one} lies"),
+        [init @ .., last] => format!("{} and {last} lie", init.join(", ")),
+        [] => "nothing lies".to_owned(),
+    }
 }

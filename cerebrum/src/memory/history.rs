@@ -54,7 +54,7 @@ impl<'m> History<'m> {
     /// Hands out the next cycle number: 1, 2, 3, ... across restarts (the last one is kept in `meta`).
     pub fn next_cycle(&mut self) -> Result<u64, MemoryError> {
         let path = self.path;
-        let sql = |source| MemoryError::Sqlite { path: path.to_path_buf(), source };
+        let sql = |source| MemoryError::sqlite(path, source);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let last: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = ?1", [LAST_CYCLE], |r| r.get(0))
@@ -80,7 +80,7 @@ impl<'m> History<'m> {
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {
-        MemoryError::Sqlite { path: self.path.to_path_buf(), source }
+        MemoryError::sqlite(self.path, source)
     }
 }
 

@@ -95,7 +95,7 @@ impl<'m> Identities<'m> {
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {
-        MemoryError::Sqlite { path: self.path.to_path_buf(), source }
+        MemoryError::sqlite(self.path, source)
     }
 
     fn bad(&self, key: String, reason: String) -> MemoryError {

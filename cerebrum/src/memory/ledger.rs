@@ -235,13 +235,12 @@ impl<'m> Ledger<'m> {
         let document = self.export_document(cycle)?;
         let mut json = serde_json::to_vec_pretty(&document).expect("a document of strings and numbers serialises");
         json.push(b'\n');
-        crate::snapshot::write_atomic(path, &json)
-            .map_err(|source| MemoryError::Io { path: path.to_path_buf(), source })?;
+        crate::snapshot::write_atomic(path, &json).map_err(|source| MemoryError::io(path, source))?;
         Ok(document.items.len())
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {
-        MemoryError::Sqlite { path: self.path.to_path_buf(), source }
+        MemoryError::sqlite(self.path, source)
     }
 
     fn bad(&self, id: &str, reason: String) -> MemoryError {

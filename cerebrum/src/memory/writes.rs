@@ -93,7 +93,7 @@ impl<'m> Writes<'m> {
         audit: &AuditEntry,
     ) -> Result<Reservation, MemoryError> {
         let path = self.path;
-        let sql = |source| MemoryError::Sqlite { path: path.to_path_buf(), source };
+        let sql = |source| MemoryError::sqlite(path, source);
         // IMMEDIATE: the existence check and the insert must see the same database, and the audit head too.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         if let Some(existing) = select_one(&tx, path, &w.key)? {
@@ -131,7 +131,7 @@ impl<'m> Writes<'m> {
         audit: &AuditEntry,
     ) -> Result<(), MemoryError> {
         let path = self.path;
-        let sql = |source| MemoryError::Sqlite { path: path.to_path_buf(), source };
+        let sql = |source| MemoryError::sqlite(path, source);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let changed = tx
             .execute("UPDATE writes SET state = ?1, outcome = ?2 WHERE key = ?3", params![state.as_str(), outcome, key])
@@ -185,7 +185,7 @@ impl<'m> Writes<'m> {
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {
-        MemoryError::Sqlite { path: self.path.to_path_buf(), source }
+        MemoryError::sqlite(self.path, source)
     }
 }
 
@@ -193,7 +193,7 @@ fn select_one(conn: &Connection, path: &Path, key: &str) -> Result<Option<WriteR
     let row = conn
         .query_row(&format!("SELECT {COLUMNS} FROM writes WHERE key = ?1"), [key], decode)
         .optional()
-        .map_err(|source| MemoryError::Sqlite { path: path.to_path_buf(), source })?;
+        .map_err(|source| MemoryError::sqlite(path, source))?;
     row.map(|(key, decoded)| decoded.map_err(|reason| bad(path, key, reason))).transpose()
 }
 

@@ -98,8 +98,10 @@ fn scan(dir: &Path) -> Result<Scan, EcosystemError> {
 }
 
 fn read(path: &Path) -> Result<Option<String>, EcosystemError> {
-    match fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
+    match hive_support::read_bounded(path, crate::detect::MAX_MANIFEST_BYTES) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| bad(path, format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(EcosystemError::io("read", path)(e)),
     }

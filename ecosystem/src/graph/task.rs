@@ -30,7 +30,7 @@ pub enum WaveTask {
 /// justfile first (a project that has one wraps its build in it), then Cargo, Go, npm, Python, Maven, Gradle.
 pub fn conventional_command(dir: &Path, task: WaveTask) -> Option<Vec<String>> {
     let has = |file: &str| dir.join(file).is_file();
-    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let read = |file: &str| crate::detect::read_manifest(&dir.join(file)).unwrap_or_default();
     let argv = |words: &[&str]| Some(words.iter().map(|w| (*w).to_owned()).collect());
     let make_target =
         |text: &str, target: &str| text.lines().any(|l| l.split(':').next() == Some(target) && l.contains(':'));

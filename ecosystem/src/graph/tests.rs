@@ -243,6 +243,17 @@ fn a_broken_manifest_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_manifest_that_is_a_device_is_an_error_not_an_endless_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("api");
+    std::fs::create_dir(&repo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", repo.join("Cargo.toml")).unwrap();
+    let err = DependencyGraph::from_manifests(vec![GraphRepo::new("api", "api", repo)]).unwrap_err();
+    let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+    assert!(err.to_string().contains("Cargo.toml") && cause.contains("a character device"), "{err}: {cause}");
+}
+
+#[test]
 fn conventional_commands_follow_the_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let check = |files: &[(&str, &str)], task, expected: Option<&[&str]>| {

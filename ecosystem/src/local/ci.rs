@@ -230,7 +230,7 @@ impl CiCache {
     /// A cache backed by `dir/runs.json`, starting with what the file holds.
     pub(crate) fn load(dir: &Path) -> CiCache {
         let file = dir.join(CACHE_FILE);
-        let runs = match std::fs::read(&file) {
+        let runs = match hive_support::read_bounded(&file, 64 << 20) {
             Ok(bytes) => match serde_json::from_slice::<CacheFile>(&bytes) {
                 Ok(cache) if cache.version == 1 => cache.runs,
                 Ok(_) | Err(_) => {

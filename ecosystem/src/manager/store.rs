@@ -26,7 +26,8 @@ pub(crate) fn save(meta_dir: &Path, meta: &RepoMeta) -> Result<(), EcosystemErro
 /// Loads one repository's metadata; `Ok(None)` when the file does not exist.
 pub(crate) fn load(meta_dir: &Path, id: &ImportId) -> Result<Option<RepoMeta>, EcosystemError> {
     let path = meta_path(meta_dir, id);
-    let bytes = match fs::read(&path) {
+    // Metadata files are a few hundred bytes; a larger one, or one that is not a regular file, is not ours.
+    let bytes = match hive_support::read_bounded(&path, 1 << 20) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(EcosystemError::io("read", path)(e)),
