@@ -319,7 +319,7 @@ mod tests {
         assert!(err.to_string().starts_with("cannot create the state directory"), "{err}");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn run_until_drops_the_work_once_shutdown_is_requested() {
         let shutdown = Shutdown::default();
         assert_eq!(shutdown.run_until(async { 7 }).await, Some(7));

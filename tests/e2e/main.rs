@@ -5,10 +5,12 @@ mod autonomy;
 mod backlog;
 mod chaos;
 mod cli;
+mod daemon;
 mod ecosystem;
 mod github;
 mod github_rediscovery;
 mod library;
+mod lifecycle;
 mod services;
 mod workspace;
 
