@@ -25,7 +25,7 @@ impl std::error::Error for UsageError {}
 
 impl UsageError {
     /// A usage error saying `message`.
-    pub fn new(message: impl Into<String>) -> anyhow::Error {
+    pub fn error(message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(UsageError(message.into()))
     }
 
@@ -43,7 +43,7 @@ pub trait OrUsage<T> {
 
 impl<T, E: Into<anyhow::Error>> OrUsage<T> for Result<T, E> {
     fn or_usage(self) -> anyhow::Result<T> {
-        self.map_err(|err| UsageError::new(format!("{:#}", err.into())))
+        self.map_err(|err| UsageError::error(format!("{:#}", err.into())))
     }
 }
 

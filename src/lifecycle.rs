@@ -44,9 +44,11 @@ impl Shutdown {
     /// Must run inside the tokio runtime, before any work starts, so no signal falls between two waits.
     pub fn listen() -> anyhow::Result<Shutdown> {
         let mut streams = Vec::new();
-        for (kind, name) in
-            [(SignalKind::interrupt(), "SIGINT"), (SignalKind::terminate(), "SIGTERM"), (SignalKind::hangup(), "SIGHUP")]
-        {
+        for (kind, name) in [
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::hangup(), "SIGHUP"),
+        ] {
             streams.push((name, signal(kind).with_context(|| format!("cannot listen for {name}"))?));
         }
         let shutdown = Shutdown::default();
@@ -114,7 +116,7 @@ impl StateLock {
     pub fn acquire(state_dir: &Path) -> anyhow::Result<StateLock> {
         let dir = state_dir.display();
         std::fs::create_dir_all(state_dir).map_err(|err| {
-            UsageError::new(format!(
+            UsageError::error(format!(
                 "cannot create the state directory '{dir}': {err}; give a writable one with --state-dir or HIVE_STATE_DIR"
             ))
         })?;
@@ -122,7 +124,7 @@ impl StateLock {
         // Never truncated on open: the holder's pid must stay readable for the one that loses.
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(
             |err| {
-                UsageError::new(format!(
+                UsageError::error(format!(
                     "cannot write in the state directory '{dir}' ('{}': {err}); give a writable one with --state-dir or HIVE_STATE_DIR",
                     path.display()
                 ))
@@ -132,7 +134,7 @@ impl StateLock {
             Ok(locked) => locked,
             Err((file, Errno::EWOULDBLOCK)) => return Err(held_by_another(file, state_dir)),
             Err((_, errno)) => {
-                return Err(UsageError::new(format!("cannot lock '{}': {errno}", path.display())));
+                return Err(UsageError::error(format!("cannot lock '{}': {errno}", path.display())));
             }
         };
         file.set_len(0)
@@ -151,13 +153,13 @@ fn held_by_another(mut file: File, state_dir: &Path) -> anyhow::Error {
         let mut text = String::new();
         let read = file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_string(&mut text));
         if let Some(pid) = read.ok().and_then(|_| text.trim().parse::<u32>().ok()) {
-            return UsageError::new(format!(
+            return UsageError::error(format!(
                 "another hive (pid {pid}) is running on '{dir}'; stop it first, or give this one another --state-dir"
             ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    UsageError::new(format!(
+    UsageError::error(format!(
         "another hive is running on '{dir}' (its pid is not in '{}'); stop it first, or give this one another --state-dir",
         state_dir.join("hive.lock").display()
     ))
@@ -276,7 +278,7 @@ mod tests {
     #[test]
     fn descendants_are_found_through_every_generation_and_hive_s_own_group_is_spared() {
         let table = [
-            entry(100, 1, 50),  // hive, in the shell's group 50
+            entry(100, 1, 50),    // hive, in the shell's group 50
             entry(101, 100, 101), // a test command in its own group
             entry(102, 101, 101), // its child, same group
             entry(103, 102, 103), // a grandchild that made its own group
@@ -302,7 +304,11 @@ mod tests {
         assert!(UsageError::is_usage(&err));
         let message = err.to_string();
         assert!(
-            message.starts_with(&format!("another hive (pid {}) is running on '{}'", std::process::id(), state.display())),
+            message.starts_with(&format!(
+                "another hive (pid {}) is running on '{}'",
+                std::process::id(),
+                state.display()
+            )),
             "{message}"
         );
         drop(held);

@@ -89,11 +89,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
-    let every = if plan.once {
-        "one cycle".to_owned()
-    } else {
-        format!("a cycle every {:?}, Ctrl-C to stop", plan.interval)
-    };
+    let every =
+        if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
     let RunPlan { target, once, queen, .. } = plan;
     let (dir, cache_dir, test_timeout) = match target {
         RunTarget::GitHub(github) => return run_github(*github, queen, state_dir, once, json, &every, shutdown).await,

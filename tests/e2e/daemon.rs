@@ -19,7 +19,8 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The binary with `args`, on the state directory `state`, in an environment without any of hive's variables.
 pub fn hive_command(state: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
-    cmd.args(args).arg("--state-dir").arg(state);
+    // The global flag first: `ecosystem <id> start` hands everything after the id to its own parser.
+    cmd.arg("--state-dir").arg(state).args(args);
     for (key, _) in std::env::vars() {
         if key.starts_with("HIVE_")
             || key.starts_with("GITHUB_")
@@ -41,9 +42,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `cmd` with its stdout piped to the test and its stderr written to `stderr`.
     pub fn spawn(mut cmd: Command, stderr: &Path) -> Daemon {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(stderr).expect("create the stderr log"));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(File::create(stderr).expect("create the stderr log"));
         let mut child = cmd.spawn().expect("spawn hive");
         let stdout = child.stdout.take().expect("stdout is piped");
         let (tx, lines) = mpsc::unbounded_channel();

@@ -1,7 +1,7 @@
 //! The `hive` process's life as a daemon, through the real binary: signals (SIGINT after a cycle, SIGTERM in the
 //! middle of the autonomy loop's writes or of a local CI run) end it with exit 0, no write sent after the signal and
-//! no process or temporary worktree left; the lock on the state directory; a GitHub that is unreachable at start;
-//! and `--once` failing when no repository could be read.
+//! no process or temporary worktree left, and a second signal ends it at once; the lock on the state directory; a
+//! GitHub that is unreachable at start; and `--once` failing when no repository could be read.
 
 use std::{
     path::{Path, PathBuf},
@@ -122,15 +122,19 @@ async fn sigterm_in_the_middle_of_the_writes_sends_no_further_write_and_the_next
     assert_eq!((0..repos).map(issues).collect::<Vec<_>>(), vec![1; repos]);
 }
 
+/// A git repository at `repo` with one commit holding `makefile`.
+fn make_repo(repo: &Path, makefile: &str) {
+    std::fs::create_dir_all(repo).expect("mkdir");
+    std::fs::write(repo.join("Makefile"), makefile).expect("Makefile");
+    git(repo, &["init", "--quiet", "--initial-branch=main"]);
+    git(repo, &["add", "."]);
+    git(repo, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "init"]);
+}
+
 /// A workspace with one repository, `name`, whose `make test` runs `recipe`.
 fn workspace(root: &Path, name: &str, recipe: &str) -> PathBuf {
     let ws = root.join("ws");
-    let repo = ws.join(name);
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    std::fs::write(repo.join("Makefile"), format!("test:\n\t{recipe}\n")).expect("Makefile");
-    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "init"]);
+    make_repo(&ws.join(name), &format!("test:\n\t{recipe}\n"));
     ws
 }
 
@@ -166,6 +170,37 @@ async fn sigterm_during_a_local_ci_run_kills_its_process_groups_and_removes_the_
     // The run was cut short, not failed: nothing about it is cached as a result.
     let cache = std::fs::read_to_string(state.join("cache/local-ci/runs.json")).unwrap_or_default();
     assert!(!cache.contains("slow"), "a cut-short run was cached: {cache}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_during_a_slow_graceful_stop_exits_at_once_with_130() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    // A service that ignores SIGTERM: its keeper waits out the stop timeout before killing it, so the graceful
+    // shutdown takes seconds.
+    let repo = dir.path().join("stubborn");
+    make_repo(&repo, "serve:\n\ttrap '' TERM; sleep 60\n");
+    let import = output(hive_command(&state, &["ecosystem", "import", repo.to_str().expect("utf-8"), "--json"])).await;
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&import.stdout).expect("json");
+    let id = meta["id"].as_str().expect("id");
+    let cmd = hive_command(&state, &["ecosystem", id, "start", "--json"]);
+    let mut daemon = Daemon::spawn(cmd, &dir.path().join("stderr.log"));
+    daemon.line("running service", |line| line.contains("\"state\":\"running\"")).await;
+    let children = descendants(daemon.pid());
+    assert!(children.iter().any(|p| p.comm == "sleep"), "{children:?}");
+
+    daemon.signal(Signal::SIGTERM);
+    let until = Instant::now() + DEADLINE;
+    while !daemon.stderr().contains("SIGTERM received, shutting down") {
+        assert!(Instant::now() < until, "the first signal was not taken: {}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.exit_within(EXIT_DEADLINE).await;
+    assert_eq!(status.code(), Some(130), "{}", daemon.stderr());
+    assert!(daemon.stderr().contains("SIGTERM received again, stopping at once"), "{}", daemon.stderr());
+    all_gone(&children).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -65,8 +65,8 @@ fn a_token_that_cannot_be_a_header_is_refused_without_showing_it() {
         ("GITHUB_TOKEN", "ghp_sécret"),
     ] {
         let pairs: Vec<(String, String)> = vec![(key.to_owned(), token.to_owned())];
-        let err = GitHubConfig::from_lookup(|k| pairs.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone()))
-            .expect_err(token);
+        let err =
+            GitHubConfig::from_lookup(|k| pairs.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone())).expect_err(token);
         let message = err.to_string();
         assert!(message.contains(key) && message.contains("copy the token again"), "{message}");
         assert!(!message.contains("ghp_"), "the token leaked: {message}");
