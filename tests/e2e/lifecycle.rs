@@ -92,6 +92,18 @@ async fn sigint_right_after_a_cycle_line_stops_the_daemon_with_exit_0() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sighup_stops_the_demo_after_the_cycle_in_progress_with_its_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["demo", "--repos", "5", "--cycles", "100000", "--interval-ms", "50", "--chaos", "0"];
+    let mut daemon = Daemon::spawn(hive_command(&dir.path().join("state"), &args), &dir.path().join("stderr.log"));
+    daemon.line("cycle line", |line| line.starts_with("cycle   1")).await;
+    daemon.signal(Signal::SIGHUP);
+    let summary = daemon.line("summary", |line| line.starts_with("done: ")).await;
+    assert_eq!(daemon.exit_within(EXIT_DEADLINE).await.code(), Some(0), "{}", daemon.stderr());
+    assert!(!summary.starts_with("done: 100000 cycles"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_in_the_middle_of_the_writes_sends_no_further_write_and_the_next_start_finishes_them() {
     let repos = 2;
     let emu = failing_fleet(repos).await;
