@@ -45,6 +45,24 @@ pub enum Command {
     Approve(ApproveArgs),
 }
 
+impl Command {
+    /// Whether the command runs a hive or writes the state directory, and so must hold its lock. Reading commands
+    /// (`audit`, `backlog`, `ecosystem list/show`) do not; nor does `approve`, whose one database transaction is meant
+    /// to reach a running daemon; nor `ecosystem <id> start|stop|status`, where one process per service is the
+    /// design and `stop` must reach it.
+    pub fn writes_state(&self) -> bool {
+        match self {
+            Command::Demo(_) | Command::Run(_) => true,
+            Command::Ecosystem(args) => match &args.command {
+                EcosystemCommand::Import(_) | EcosystemCommand::Remove { .. } | EcosystemCommand::Mirror(_) => true,
+                EcosystemCommand::Waves(waves) => !waves.plan_only,
+                EcosystemCommand::List | EcosystemCommand::Show { .. } | EcosystemCommand::Service(_) => false,
+            },
+            Command::Single(_) | Command::Audit(_) | Command::Backlog(_) | Command::Approve(_) => false,
+        }
+    }
+}
+
 /// Arguments of `hive backlog`.
 #[derive(Debug, Args)]
 pub struct BacklogArgs {
@@ -113,8 +131,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub once: bool,
 
-    /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure).
-    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure);
+    /// 1 to 86400 (one day).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub test_timeout: u64,
 
     /// Watch every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
@@ -309,8 +328,8 @@ pub struct WavesArgs {
     #[arg(long = "edge", value_name = "DEPENDENT:DEPENDENCY")]
     pub edges: Vec<String>,
 
-    /// Seconds after which one repository's command is killed.
-    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds after which one repository's command is killed; 1 to 86400 (one day).
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
 
     /// Print the plan without running anything.
@@ -360,8 +379,9 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub cycles: u64,
 
-    /// Milliseconds between cycles (overrides ORCHESTRATION_INTERVAL, which is in seconds).
-    #[arg(long)]
+    /// Milliseconds between cycles (overrides ORCHESTRATION_INTERVAL, which is in seconds); 1 to 86400000 (one
+    /// day). The fleet is simulated, so cycles may be faster than a second.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub interval_ms: Option<u64>,
 
     /// Percentage of forge reads that panic, to show supervision at work.

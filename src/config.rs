@@ -1,9 +1,51 @@
 //! Settings from the environment, resolved and validated once: the names the original orchestrator used
-//! (`ORCHESTRATION_INTERVAL`, `EMERGENCY_MODE`, `PILOT_LOG_LEVEL`) and hive's own `HIVE_*`.
+//! (`ORCHESTRATION_INTERVAL`, `EMERGENCY_MODE`, `PILOT_LOG_LEVEL`) and hive's own `HIVE_*`; and [`UsageError`],
+//! how any bad argument or setting reaches `main` as exit code 2.
 
-use std::time::Duration;
+use std::{fmt, ops::RangeInclusive, time::Duration};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+
+/// The bounds of `ORCHESTRATION_INTERVAL`, in seconds: at least one second, so a typo cannot turn the daemon into
+/// a flood of requests, and at most one day, which also keeps every timer far from overflowing.
+pub const INTERVAL_SECS: RangeInclusive<u64> = 1..=86_400;
+
+/// A usage or configuration error: a bad argument, variable or state directory. `main` exits 2 for it (1 is for
+/// failures at run time), so scripts can tell "fix the command" from "try again".
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl UsageError {
+    /// A usage error saying `message`.
+    pub fn error(message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(UsageError(message.into()))
+    }
+
+    /// Whether `err` (or anything in its chain) is a usage error.
+    pub fn is_usage(err: &anyhow::Error) -> bool {
+        err.chain().any(|cause| cause.is::<UsageError>())
+    }
+}
+
+/// Marks an error as a usage error, keeping its whole message (`{:#}`, the context chain on one line).
+pub trait OrUsage<T> {
+    /// The same result, its error turned into a [`UsageError`].
+    fn or_usage(self) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrUsage<T> for Result<T, E> {
+    fn or_usage(self) -> anyhow::Result<T> {
+        self.map_err(|err| UsageError::error(format!("{:#}", err.into())))
+    }
+}
 
 /// Settings read from the environment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,20 +64,15 @@ impl EnvConfig {
         EnvConfig::from_lookup(|key| std::env::var(key).ok())
     }
 
-    /// Reads through `lookup`, so tests need not touch the process environment.
+    /// Reads through `lookup`, so tests need not touch the process environment. Every error is a [`UsageError`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<EnvConfig> {
+        EnvConfig::parse(lookup).or_usage()
+    }
+
+    fn parse(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<EnvConfig> {
         let orchestration_interval = match lookup("ORCHESTRATION_INTERVAL") {
             None => None,
-            Some(raw) => {
-                let secs: f64 =
-                    raw.trim().parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0).with_context(|| {
-                        format!(
-                            "invalid ORCHESTRATION_INTERVAL '{}': expected a positive number of seconds such as 300",
-                            raw.escape_debug()
-                        )
-                    })?;
-                Some(Duration::from_secs_f64(secs))
-            }
+            Some(raw) => Some(interval(&raw)?),
         };
         let emergency_mode = match lookup("EMERGENCY_MODE").as_deref().map(str::trim) {
             None | Some("") => false,
@@ -45,6 +82,20 @@ impl EnvConfig {
         };
         let log_level = lookup("PILOT_LOG_LEVEL").filter(|v| !v.trim().is_empty());
         Ok(EnvConfig { orchestration_interval, emergency_mode, log_level })
+    }
+}
+
+/// `ORCHESTRATION_INTERVAL` as a duration, within [`INTERVAL_SECS`]. Checked on the `f64` before any conversion,
+/// because `Duration::from_secs_f64` panics on values it cannot hold (`1e20`, NaN).
+fn interval(raw: &str) -> anyhow::Result<Duration> {
+    let (min, max) = (*INTERVAL_SECS.start(), *INTERVAL_SECS.end());
+    let secs = raw.trim().parse::<f64>().ok().filter(|s| s.is_finite() && (min as f64..=max as f64).contains(s));
+    match secs {
+        Some(secs) => Ok(Duration::from_secs_f64(secs)),
+        None => bail!(
+            "invalid ORCHESTRATION_INTERVAL '{}': expected seconds between {min} and {max} (one day), such as 300",
+            raw.escape_debug()
+        ),
     }
 }
 
@@ -72,14 +123,31 @@ mod tests {
     }
 
     #[test]
+    fn the_interval_bounds_are_inclusive() {
+        for (raw, secs) in [("1", 1.0), (" 86400 ", 86_400.0), ("300", 300.0)] {
+            let c = env(&[("ORCHESTRATION_INTERVAL", raw)]).expect(raw);
+            assert_eq!(c.orchestration_interval, Some(Duration::from_secs_f64(secs)));
+        }
+        assert!(env(&[("ORCHESTRATION_INTERVAL", "0.999")]).is_err());
+    }
+
+    #[test]
     fn bad_values_say_what_and_how() {
         for (key, value, needle) in [
             ("ORCHESTRATION_INTERVAL", "soon", "invalid ORCHESTRATION_INTERVAL 'soon'"),
-            ("ORCHESTRATION_INTERVAL", "-3", "positive number of seconds"),
+            ("ORCHESTRATION_INTERVAL", "-3", "expected seconds between 1 and 86400"),
             ("ORCHESTRATION_INTERVAL", "NaN", "invalid ORCHESTRATION_INTERVAL"),
+            // Each of these once panicked or flooded the forge with requests.
+            ("ORCHESTRATION_INTERVAL", "1e20", "invalid ORCHESTRATION_INTERVAL '1e20'"),
+            ("ORCHESTRATION_INTERVAL", "1.8e19", "between 1 and 86400"),
+            ("ORCHESTRATION_INTERVAL", "0.0001", "invalid ORCHESTRATION_INTERVAL '0.0001'"),
+            ("ORCHESTRATION_INTERVAL", "86400.5", "between 1 and 86400"),
+            ("ORCHESTRATION_INTERVAL", "inf", "between 1 and 86400"),
             ("EMERGENCY_MODE", "maybe", "invalid EMERGENCY_MODE 'maybe'"),
         ] {
-            let err = env(&[(key, value)]).expect_err(value).to_string();
+            let err = env(&[(key, value)]).expect_err(value);
+            assert!(UsageError::is_usage(&err), "{err:#} is a usage error");
+            let err = err.to_string();
             assert!(err.contains(needle), "{err}");
         }
     }

@@ -9,7 +9,7 @@ use hive::{
     ecosystem::{CiFailure, CiStatus, FailureClass, Fault},
 };
 
-use crate::{cli::DemoArgs, config::EnvConfig};
+use crate::{cli::DemoArgs, config::EnvConfig, lifecycle::Shutdown};
 
 /// What one pilot looked like last, for the live grid.
 #[derive(Clone, Copy, PartialEq)]
@@ -101,9 +101,16 @@ struct Totals {
     emergencies: u64,
 }
 
-pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    args: &DemoArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+    json: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
     let interval = match (args.interval_ms, env.orchestration_interval) {
-        (Some(ms), _) => Duration::from_millis(ms.max(1)),
+        // clap keeps it within 1 ms and one day.
+        (Some(ms), _) => Duration::from_millis(ms),
         (None, Some(interval)) => interval,
         (None, None) => Duration::from_millis(400),
     };
@@ -157,7 +164,9 @@ pub async fn run(args: &DemoArgs, env: &EnvConfig, state_dir: &Path, json: bool)
     let mut completed = 0;
     let mut incident: Vec<RepoId> = Vec::new();
     while completed < args.cycles {
-        let envelope = events.recv().await.context("the hive stopped before the demo finished")?;
+        // A signal ends the demo early, as if this had been the last cycle.
+        let Some(envelope) = shutdown.run_until(events.recv()).await else { break };
+        let envelope = envelope.context("the hive stopped before the demo finished")?;
         let event = &*envelope.event;
         match event {
             HiveEvent::MemberStarted { member, .. } => {

@@ -1,6 +1,9 @@
-//! The `hive` binary: parses arguments, reads the environment, runs a subcommand, and maps errors to exit codes.
+//! The `hive` binary: parses arguments, reads the environment, locks the state directory, runs a subcommand, and
+//! maps errors to exit codes.
 //!
-//! Exit codes: 0 success, 1 runtime error, 2 usage error (from clap).
+//! Exit codes: 0 success (a signal's graceful shutdown included), 1 runtime error, 2 usage or configuration error
+//! (clap's, or a [`UsageError`](config::UsageError): a bad variable, flag or state directory, another hive on the
+//! same state directory), 130 when a second signal cut the shutdown short.
 
 mod approve_cmd;
 mod audit_cmd;
@@ -9,6 +12,8 @@ mod cli;
 mod config;
 mod demo;
 mod ecosystem_cmd;
+mod lifecycle;
+mod resolve;
 mod run_cmd;
 mod single_cmd;
 
@@ -19,8 +24,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{
     cli::{Cli, Command},
-    config::EnvConfig,
+    config::{EnvConfig, UsageError},
+    lifecycle::{Shutdown, StateLock},
 };
+
+/// The exit code of a usage or configuration error, as clap uses it.
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,7 +38,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: "hive: outer: inner".
             eprintln!("hive: {err:#}");
-            ExitCode::FAILURE
+            if UsageError::is_usage(&err) { ExitCode::from(EXIT_USAGE) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -38,18 +47,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let env = EnvConfig::from_env()?;
     init_logging(cli.verbose, env.log_level.as_deref());
     quiet_injected_panics();
+    // Held until the process ends; taken before anything is read or sent, so two hives never share a state
+    // directory's database, exports and caches (nor race its first migration).
+    let _lock = cli.command.writes_state().then(|| StateLock::acquire(&cli.state_dir)).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match &cli.command {
-            Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json).await,
-            Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
+            Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
             Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Single(args) => single_cmd::run(args, cli.json).await,
             Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
             Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
             Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),
         }
-    })
+    });
+    lifecycle::finish(runtime);
+    result
 }
 
 /// Logs go to stderr, so `--json` output on stdout stays clean.

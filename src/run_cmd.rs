@@ -11,26 +11,23 @@ use std::{
 
 use anyhow::{Context, bail};
 use hive::{
-    CycleRecord, EmergencyConfig, Hive, HiveEvent, RepoId,
-    cerebrum::QueenConfig,
-    ecosystem::{
-        CiState, FailureClass, Forge, GitHubConfig, GitHubForge, LocalForge, RepoFilter, RepoSnapshot, Target, score,
-    },
+    CycleRecord, Hive, HiveEvent, RepoId,
+    cerebrum::{Backoff, QueenConfig},
+    ecosystem::{CiState, FailureClass, Forge, GitHubForge, LocalForge, RepoSnapshot, score},
 };
 use serde::Serialize;
 
 use hive::{
-    actors::{AutonomyConfig, CycleReport, OrchPlanner, Steward, is_valid_owner},
-    cerebrum::{Memory, Redactor, ScribeHandle, governance::ActionLevel},
+    actors::{CycleReport, OrchPlanner, Steward},
+    cerebrum::{Memory, Redactor, ScribeHandle},
 };
 
 use crate::{
-    cli::{AutonomyArgs, RunArgs},
+    cli::RunArgs,
     config::EnvConfig,
+    lifecycle::Shutdown,
+    resolve::{GitHubPlan, RunPlan, RunTarget},
 };
-
-/// Time between cycles when `ORCHESTRATION_INTERVAL` is not set.
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// One repository in a cycle's output.
 #[derive(Debug, Serialize)]
@@ -83,36 +80,35 @@ impl Watched for GitHubForge {
     }
 }
 
-pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
-    let github = !(args.orgs.is_empty() && args.users.is_empty() && args.repos.is_empty());
-    if github && args.workspace.is_some() {
-        bail!("give either GitHub targets (--org/--user/--repo) or --workspace DIR, not both; run two hives for both");
-    }
-    if github {
-        return run_github(args, env, state_dir, json).await;
-    }
-    let Some(workspace) = &args.workspace else {
-        bail!(
-            "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"
-        );
+pub async fn run(
+    args: &RunArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+    json: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
+    let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
+    let every =
+        if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
+    let RunPlan { target, once, queen, .. } = plan;
+    let (dir, cache_dir, test_timeout) = match target {
+        RunTarget::GitHub(github) => return run_github(*github, queen, state_dir, once, json, &every, shutdown).await,
+        RunTarget::Workspace { dir, cache_dir, test_timeout } => (dir, cache_dir, test_timeout),
     };
-    let cache_dir = state_dir.join("cache").join("local-ci");
-    let forge = LocalForge::new(workspace)?
-        .with_cache_dir(&cache_dir)
-        .with_test_timeout(Duration::from_secs(args.test_timeout));
+    let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_test_timeout(test_timeout);
     let forge = Arc::new(forge);
-    let repos = forge.discover().await?;
+    let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
+    let repos = repos?;
     if repos.is_empty() {
         bail!(
             "no git repositories in workspace '{}'; each subdirectory to watch must be a git repository (`git init`)",
-            workspace.display()
+            dir.display()
         );
     }
-    let (hive, interval) = start_hive(forge.clone(), &repos, args, env, state_dir).await?;
+    let hive = start_hive(forge.clone(), &repos, queen).await?;
     let mut events = hive.subscribe();
     if !json {
-        let every =
-            if args.once { "one cycle".to_owned() } else { format!("a cycle every {interval:?}, Ctrl-C to stop") };
         println!(
             "hive run: {} repositories in '{}', {every} (local CI results cached in '{}')",
             repos.len(),
@@ -122,120 +118,109 @@ pub async fn run(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) 
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, forge.as_ref(), None, None, repos, args.once, json).await;
+    let watched = watch(&hive, &mut events, forge.as_ref(), None, None, repos, once, json);
+    // A signal drops the watch wherever it waits; the hive then stops as after a last cycle.
+    let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
     hive.shutdown().await?;
     watched
 }
 
-/// Starts a hive on `forge` with one pilot per repository; cycles run every `ORCHESTRATION_INTERVAL` unless
-/// `--once`.
-async fn start_hive(
-    forge: Arc<dyn Forge>,
-    repos: &[RepoId],
-    args: &RunArgs,
-    env: &EnvConfig,
-    state_dir: &Path,
-) -> anyhow::Result<(Hive, Duration)> {
-    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
-    let queen = QueenConfig {
-        cycle_interval: (!args.once).then_some(interval),
-        emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
-        emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
-        state_dir: Some(state_dir.to_path_buf()),
-        ..QueenConfig::default()
-    };
+/// Starts a hive on `forge` with one pilot per repository, under the queen configuration of the plan.
+async fn start_hive(forge: Arc<dyn Forge>, repos: &[RepoId], queen: QueenConfig) -> anyhow::Result<Hive> {
     let hive = Hive::builder()
         .shared_forge(forge)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .start()
         .await?;
-    Ok((hive, interval))
+    Ok(hive)
 }
 
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
 /// cycle (free while nothing changed, thanks to conditional requests).
-async fn run_github(args: &RunArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
-    let forge = Arc::new(github_forge(args)?);
-    let repos = forge.discover().await?;
-    if repos.is_empty() {
-        bail!(
-            "no repositories to watch on GitHub: the targets are empty or the filters (--include/--exclude, archived, forks, templates) left none"
-        );
-    }
-    let (hive, interval) = start_hive(forge.clone(), &repos, args, env, state_dir).await?;
-    let mut events = hive.subscribe();
-    if !json {
-        let every =
-            if args.once { "one cycle".to_owned() } else { format!("a cycle every {interval:?}, Ctrl-C to stop") };
-        println!("hive run: {} GitHub repositories, {every}", repos.len());
-    }
+async fn run_github(
+    github: GitHubPlan,
+    queen: QueenConfig,
+    state_dir: &Path,
+    once: bool,
+    json: bool,
+    every: &str,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let GitHubPlan { forge, autonomy } = github;
+    // The database first: a damaged one stops the run before GitHub is asked anything.
     let memory = Memory::open(state_dir)?;
     let scribe = ScribeHandle::spawn(memory).await.context("cannot start the database writer")?;
+    let forge = Arc::new(forge);
+    let repos = match discover(forge.as_ref(), once, shutdown).await {
+        Some(Ok(repos)) => repos,
+        Some(Err(err)) => {
+            scribe.stop().await;
+            return Err(err);
+        }
+        None => {
+            scribe.stop().await;
+            return Ok(());
+        }
+    };
+    let hive = start_hive(forge.clone(), &repos, queen).await?;
+    let mut events = hive.subscribe();
+    if !json {
+        println!("hive run: {} GitHub repositories, {every}", repos.len());
+    }
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
     let planner = Arc::new(OrchPlanner { queen: hive.queen().clone(), orchs: 1 });
-    let mut steward = Steward::new(forge.clone(), scribe.clone(), autonomy_config(&args.autonomy, env, state_dir)?)
-        .with_planner(planner);
+    let mut steward = Steward::new(forge.clone(), scribe.clone(), autonomy).with_planner(planner);
     hive.start_cycle()?;
     let watched =
-        watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), Some(&mut steward), repos, args.once, json)
-            .await;
+        watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), Some(&mut steward), repos, once, json);
+    // Dropping the steward's cycle between or within writes is safe: each write is reserved in the database before
+    // it is sent, and the next start finds it again. No write starts after the signal.
+    let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
+    drop(steward);
     hive.shutdown().await?;
     scribe.stop().await;
     watched
 }
 
-/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables).
-fn autonomy_config(args: &AutonomyArgs, env: &EnvConfig, state_dir: &Path) -> anyhow::Result<AutonomyConfig> {
-    let mut config = AutonomyConfig::new(state_dir);
-    let policy = &mut config.policy;
-    policy.level = args.level.parse::<ActionLevel>().map_err(|err| anyhow::anyhow!("invalid --level: {err}"))?;
-    policy.switches.autonomy = args.autonomy;
-    policy.switches.automerge = args.automerge;
-    policy.switches.dry_run = args.dry_run;
-    policy.switches.emergency = env.emergency_mode;
-    policy.limits.prs_per_day = args.max_prs_per_day;
-    policy.limits.issues_per_hour = args.max_issues_per_hour;
-    policy.limits.comments_per_issue_per_day = args.max_comments_per_issue_per_day;
-    policy.limits.content_per_minute = args.max_content_per_minute;
-    for owner in args.owners.iter().map(|o| o.trim().trim_start_matches('@')).filter(|o| !o.is_empty()) {
-        if !is_valid_owner(owner) {
-            bail!("invalid --owner '{}': expected a GitHub login (alice) or team (acme/core)", owner.escape_debug());
+/// Backoff between discovery attempts while GitHub is unreachable: 1 s doubling to 5 minutes, plus up to 20 %
+/// jitter so a fleet of daemons does not come back in step.
+const DISCOVERY_BACKOFF: Backoff = Backoff {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(300),
+    factor: 0.2,
+    reset_after: Duration::from_secs(300),
+};
+
+/// The fleet to watch. A daemon that starts while GitHub is unreachable (a transient error: 5xx, timeout, refused
+/// connection, rate limit) waits and tries again; `--once` and permanent errors (a refused token, an unknown
+/// organisation) fail at once. `None` when shutdown was requested first.
+async fn discover(forge: &dyn Forge, once: bool, shutdown: &Shutdown) -> Option<anyhow::Result<Vec<RepoId>>> {
+    let mut attempt = 0;
+    loop {
+        match shutdown.run_until(forge.discover()).await? {
+            Err(err) if err.is_transient() && !once => {
+                let delay = DISCOVERY_BACKOFF.delay(attempt, rand::random::<f64>());
+                tracing::warn!("github unreachable, retrying discovery in {}s: {err}", delay.as_secs_f64().round());
+                if !shutdown.sleep(delay).await {
+                    return None;
+                }
+                attempt = attempt.saturating_add(1);
+            }
+            Err(err) => return Some(Err(err.into())),
+            Ok(repos) if repos.is_empty() => {
+                return Some(Err(anyhow::anyhow!(
+                    "no repositories to watch on GitHub: the targets are empty or the filters (--include/--exclude, archived, forks, templates) left none"
+                )));
+            }
+            Ok(repos) => return Some(Ok(repos)),
         }
-        config.owners.push(owner.to_owned());
     }
-    if let Some(repo) = &args.alert_repo {
-        let repo = RepoId::new(repo.as_str())
-            .with_context(|| format!("invalid --alert-repo '{}': expected owner/name", repo.escape_debug()))?;
-        config.alert_repo = Some(repo);
-    }
-    config.escalate_after = args.escalate_after;
-    config.secrets = ["GITHUB_TOKEN", "GH_TOKEN"].iter().filter_map(|k| std::env::var(k).ok()).collect();
-    Ok(config)
 }
 
-/// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters).
-pub fn github_forge(args: &RunArgs) -> anyhow::Result<GitHubForge> {
-    let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok())?;
-    config.targets.extend(args.orgs.iter().map(|org| Target::Org(org.clone())));
-    config.targets.extend(args.users.iter().map(|user| Target::User(user.clone())));
-    for repo in &args.repos {
-        let repo = RepoId::new(repo.as_str()).with_context(|| format!("invalid --repo '{repo}'"))?;
-        config.targets.push(Target::Repo(repo));
-    }
-    config.filter = RepoFilter {
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        archived: args.all_kinds,
-        forks: args.all_kinds,
-        templates: args.all_kinds,
-    };
-    Ok(GitHubForge::new(config)?)
-}
-
-/// Prints every completed cycle until the first one (with `once`), Ctrl-C, or the hive stopping. With
-/// `rediscover`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or archived ones
-/// lose theirs.
+/// Prints every completed cycle until the first one (with `once`) or the hive stopping; the caller drops it on a
+/// signal. With `rediscover`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or
+/// archived ones lose theirs. With `once`, a cycle in which no repository could be read is an error.
 #[allow(clippy::too_many_arguments)]
 async fn watch(
     hive: &Hive,
@@ -250,14 +235,23 @@ async fn watch(
     let mut points_before = forge.points_spent();
     let redactor = Redactor::new(["GITHUB_TOKEN", "GH_TOKEN"].iter().filter_map(|k| std::env::var(k).ok()));
     let mut emergency = hive.status().await.map(|s| s.emergency).unwrap_or(false);
+    // Why a pilot failed, for the one error `--once` gives when nothing could be read.
+    let mut first_failure: Option<String> = None;
     loop {
-        let envelope = tokio::select! {
-            envelope = events.recv() => envelope.context("the hive stopped unexpectedly")?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
+        let envelope = events.recv().await.context("the hive stopped unexpectedly")?;
         match &*envelope.event {
+            HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. }
+                if first_failure.is_none() =>
+            {
+                first_failure = Some(redactor.redact(why).into_owned());
+            }
             HiveEvent::CycleCompleted { record } => {
                 let mut lines: Vec<RepoLine> = repos.iter().map(|repo| repo_line(repo, forge.latest(repo))).collect();
+                if once && lines.iter().all(|line| line.score.is_none()) {
+                    print_cycle(record, None, &lines, None, json)?;
+                    let why = first_failure.unwrap_or_else(|| "no pilot reported a snapshot".to_owned());
+                    bail!("no repository could be read: {why}");
+                }
                 // Job and step names come from the repositories: no secrets, no terminal control sequences.
                 for finding in lines.iter_mut().flat_map(|line| line.findings.iter_mut()) {
                     let clean: String = finding.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();

@@ -9,7 +9,10 @@ use hive::{
 };
 use serde::Serialize;
 
-use crate::cli::{SingleAction, SingleArgs};
+use crate::{
+    cli::{SingleAction, SingleArgs},
+    config::OrUsage,
+};
 
 /// What `--json` prints.
 #[derive(Serialize)]
@@ -21,16 +24,18 @@ struct StatusRecord<'a> {
 }
 
 pub async fn run(args: &SingleArgs, json: bool) -> anyhow::Result<()> {
-    let repo = RepoId::new(args.repo.as_str()).with_context(|| format!("invalid repository '{}'", args.repo))?;
+    let repo =
+        RepoId::new(args.repo.as_str()).with_context(|| format!("invalid repository '{}'", args.repo)).or_usage()?;
     match args.action {
         SingleAction::Status => status(&repo, json).await,
     }
 }
 
 async fn status(repo: &RepoId, json: bool) -> anyhow::Result<()> {
-    let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok())?;
+    // A missing or malformed token, or a bad URL, is a configuration error (exit 2), found before any request.
+    let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok()).or_usage()?;
     config.targets.push(Target::Repo(repo.clone()));
-    let forge = GitHubForge::new(config)?;
+    let forge = GitHubForge::new(config).or_usage()?;
     let snapshot = forge.snapshot(repo).await?;
     let health = score(&snapshot);
     let mut out = std::io::stdout().lock();

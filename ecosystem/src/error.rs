@@ -33,6 +33,15 @@ pub enum ForgeError {
         /// What went wrong, already free of secrets.
         message: String,
     },
+    /// The forge could not list its repositories for a reason that may pass (a timeout, a refused connection, a
+    /// 5xx, a rate limit): discovering again later may succeed.
+    #[error("forge '{forge}' is unreachable for discovery: {message}")]
+    Unreachable {
+        /// The forge's name.
+        forge: String,
+        /// What went wrong, already free of secrets.
+        message: String,
+    },
     /// The forge answered with something that cannot be used; retrying will not help.
     #[error("forge error for '{repo}': {message}")]
     Permanent {
@@ -46,7 +55,7 @@ pub enum ForgeError {
 impl ForgeError {
     /// Whether retrying the same request later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ForgeError::Transient { .. })
+        matches!(self, ForgeError::Transient { .. } | ForgeError::Unreachable { .. })
     }
 
     /// The repository the failed request was about; `None` for a failed discovery.
@@ -55,7 +64,7 @@ impl ForgeError {
             ForgeError::Transient { repo, .. }
             | ForgeError::NotFound { repo, .. }
             | ForgeError::Permanent { repo, .. } => Some(repo),
-            ForgeError::Discovery { .. } => None,
+            ForgeError::Discovery { .. } | ForgeError::Unreachable { .. } => None,
         }
     }
 }

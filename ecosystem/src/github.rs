@@ -162,7 +162,21 @@ impl GitHubConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<GitHubConfig, GitHubError> {
         let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let api_url = get("GITHUB_API_URL");
-        let auth = if let Some(token) = get("GITHUB_TOKEN").or_else(|| get("GH_TOKEN")) {
+        let token = match get("GITHUB_TOKEN") {
+            Some(token) => Some(("GITHUB_TOKEN", token)),
+            None => get("GH_TOKEN").map(|token| ("GH_TOKEN", token)),
+        };
+        let auth = if let Some((key, token)) = token {
+            // The token goes into an HTTP header, where a line break or a control character is not allowed (and
+            // the header code would refuse or panic on it). The message names the variable, never the value.
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(GitHubError::Config {
+                    message: format!(
+                        "{key} holds a character a token cannot have (a space, a line break, a control or non-ASCII \
+                         character); copy the token again without extra characters"
+                    ),
+                });
+            }
             GitHubAuth::Token(Secret::new(token))
         } else if let Some(app_id) = get("HIVE_GITHUB_APP_ID") {
             let number = |key: &str, value: Option<String>| -> Result<u64, GitHubError> {

@@ -20,9 +20,8 @@ use hive_ecosystem::{
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::signal::unix::{SignalKind, signal};
 
-use crate::config::EnvConfig;
+use crate::{config::EnvConfig, lifecycle::Shutdown};
 
 const USAGE: &str = "expected `hive ecosystem <id> start [--command NAME]|stop|status`, or one of import, list, show, remove, waves, mirror";
 
@@ -151,6 +150,8 @@ async fn start(manager: &EcosystemManager, meta: &RepoMeta, wanted: Option<&str>
             meta.id
         );
     }
+    // Listening before the service starts, so a signal during start-up stops it too.
+    let shutdown = Shutdown::listen()?;
     let dir = manager.repo_dir(&meta.id);
     let command = pick_command(&dir, wanted).await.with_context(|| format!("cannot start '{}'", meta.name))?;
     let services_dir = manager.root().join("services");
@@ -171,16 +172,20 @@ async fn start(manager: &EcosystemManager, meta: &RepoMeta, wanted: Option<&str>
     let path = record_path(manager, &meta.id);
     std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
         .with_context(|| format!("could not write '{}'", path.display()))?;
-    let outcome = supervise(&hive, &service, &record, json).await;
+    let outcome = supervise(&hive, &service, &record, json, &shutdown).await;
     let _ = std::fs::remove_file(&path);
     hive.shutdown().await?;
     outcome
 }
 
-/// Reports state changes until SIGINT or SIGTERM, or until the keeper gives up on the service.
-async fn supervise(hive: &Hive, service: &str, record: &RunRecord, json: bool) -> anyhow::Result<()> {
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
+/// Reports state changes until a signal (SIGINT, SIGTERM, SIGHUP), or until the keeper gives up on the service.
+async fn supervise(
+    hive: &Hive,
+    service: &str,
+    record: &RunRecord,
+    json: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
     // The keeper publishes no per-state event the CLI could wait on, so the state is sampled; the tick only paces
     // the report, nothing waits on it for correctness.
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -191,8 +196,7 @@ async fn supervise(hive: &Hive, service: &str, record: &RunRecord, json: bool) -
     }
     loop {
         tokio::select! {
-            _ = terminate.recv() => return Ok(()),
-            _ = interrupt.recv() => return Ok(()),
+            () = shutdown.requested() => return Ok(()),
             _ = tick.tick() => {}
         }
         let status = hive.service_status(service).await?;

@@ -131,9 +131,44 @@ fn bad_input_gets_a_clear_error() {
     let out = hive(&["demo", "--failing", "101"], &[]);
     assert_eq!(out.status.code(), Some(2));
 
-    let out = hive(&["demo", "--cycles", "1"], &[("ORCHESTRATION_INTERVAL", "soon")]);
-    assert_eq!(out.status.code(), Some(1));
+    // A bad variable is a configuration error: exit 2, like a bad flag, before anything runs. Each of these values
+    // once panicked (exit 101) or made a cycle every tenth of a millisecond.
+    for value in ["soon", "1e20", "1.8e19", "0.0001", "NaN", "-5"] {
+        let out = hive(&["demo", "--cycles", "1"], &[("ORCHESTRATION_INTERVAL", value)]);
+        assert_eq!(out.status.code(), Some(2), "{value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(&format!("hive: invalid ORCHESTRATION_INTERVAL '{value}'")), "{stderr}");
+        assert!(stderr.contains("between 1 and 86400"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = hive(&["demo", "--interval-ms", "86400001"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_bad_flag_of_run_is_refused_before_anything_is_sent() {
+    // The API URL points at a port nothing listens on: any request would fail, with exit 1 and another message.
+    let github = [("GITHUB_TOKEN", "ghp_x"), ("GITHUB_API_URL", "http://127.0.0.1:9")];
+    for (args, needle) in [
+        (&["run", "--org", "acme", "--level", "all"][..], "invalid --level"),
+        (&["run", "--org", "acme", "--owner", "two words"], "invalid --owner 'two words'"),
+        (&["run", "--org", "acme", "--alert-repo", "ops"], "invalid --alert-repo 'ops'"),
+        (&["run", "--org", "acme", "--include", "["], "invalid glob"),
+    ] {
+        let out = hive(args, &github);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = hive(&["run", "--org", "acme"], &[("GITHUB_TOKEN", "ghp_secret\nInjected: 1")]);
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("hive: invalid ORCHESTRATION_INTERVAL 'soon'"), "{stderr}");
-    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("GITHUB_TOKEN holds a character a token cannot have"), "{stderr}");
+    assert!(!stderr.contains("ghp_secret"), "{stderr}");
+
+    // A state directory that cannot be created: a file stands where it should be.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("file"), "").expect("write");
+    let out = hive_in(&dir.path().join("file/state"), &["run", "--org", "acme"], &github);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the state directory"));
 }

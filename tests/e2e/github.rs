@@ -113,9 +113,10 @@ async fn single_status_prints_the_score_breakdown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_token_the_error_says_what_is_missing() {
+    // A missing token is a configuration error: exit 2, found before anything is sent.
     for args in [&["run", "--once", "--org", "acme"][..], &["single", "acme/api", "status"][..]] {
         let out = hive(args, &[]).await;
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(out.stdout.is_empty());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use hive::{Hive, HiveError, ServiceCommand, ServiceSpec, ServiceState, ServiceStatus, SimForge, SimRepo};
 
+use crate::daemon::is_gone;
+
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A process that prints a line and then waits, long enough for any test, short enough to end by itself.
@@ -23,14 +25,6 @@ async fn until(hive: &Hive, name: &str, what: &str, done: impl Fn(&ServiceStatus
         }
         assert!(Instant::now() < deadline, "timed out waiting for {name}: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Gone means no such process, or a zombie waiting for a reaper that is not us.
-fn is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => true,
     }
 }
 

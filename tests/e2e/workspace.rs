@@ -83,7 +83,7 @@ fn run_once_prints_a_human_summary() {
 fn run_without_a_target_names_both_ways() {
     let state = tempfile::tempdir().expect("tempdir");
     let out = hive_run(state.path(), &[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("hive: nothing to watch"), "{stderr}");

@@ -96,8 +96,13 @@ impl GitHubError {
         }
     }
 
-    /// The same error as a failed discovery.
+    /// The same error as a failed discovery; transient ones stay transient, so a daemon can wait for GitHub.
     pub fn into_discovery(self) -> ForgeError {
-        ForgeError::Discovery { forge: super::NAME.to_owned(), message: self.to_string() }
+        let forge = super::NAME.to_owned();
+        if self.is_transient() {
+            ForgeError::Unreachable { forge, message: self.to_string() }
+        } else {
+            ForgeError::Discovery { forge, message: self.to_string() }
+        }
     }
 }

@@ -57,6 +57,23 @@ fn configuration_from_the_environment() {
 }
 
 #[test]
+fn a_token_that_cannot_be_a_header_is_refused_without_showing_it() {
+    for (key, token) in [
+        ("GITHUB_TOKEN", "ghp_secret\nX-Injected: 1"),
+        ("GH_TOKEN", "ghp_sec ret"),
+        ("GITHUB_TOKEN", "ghp_secr\u{7f}et"),
+        ("GITHUB_TOKEN", "ghp_sécret"),
+    ] {
+        let pairs: Vec<(String, String)> = vec![(key.to_owned(), token.to_owned())];
+        let err =
+            GitHubConfig::from_lookup(|k| pairs.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone())).expect_err(token);
+        let message = err.to_string();
+        assert!(message.contains(key) && message.contains("copy the token again"), "{message}");
+        assert!(!message.contains("ghp_"), "the token leaked: {message}");
+    }
+}
+
+#[test]
 fn next_links_and_parsing() {
     let link = r#"<https://ghe.example/api/v3/orgs/a/repos?page=2>; rel="next", <https://ghe.example/api/v3/orgs/a/repos?page=5>; rel="last""#;
     assert_eq!(

@@ -30,7 +30,7 @@ async fn outcomes(forge: &SimForge, repo: &RepoId, n: usize) -> Vec<&'static str
             Err(ForgeError::Transient { .. }) => "transient",
             Err(ForgeError::Permanent { .. }) => "permanent",
             Err(ForgeError::NotFound { .. }) => "not found",
-            Err(ForgeError::Discovery { .. }) => "discovery",
+            Err(ForgeError::Discovery { .. } | ForgeError::Unreachable { .. }) => "discovery",
         });
     }
     outcomes

@@ -94,6 +94,13 @@ async fn discovery_of_a_user_and_of_an_explicit_list() {
 
     let err = forge(&emu, vec![org("nobody")]).discover().await.unwrap_err();
     assert!(matches!(err, ForgeError::Discovery { .. }), "{err}");
+    assert!(!err.is_transient(), "an unknown organisation stays unknown: {err}");
+    // A 5xx or a dropped connection during discovery may pass, so a daemon can wait for GitHub to come back.
+    for fault in [Fault::Status(503), Fault::ConnectionReset] {
+        emu.state().inject(FaultRule::new(fault.clone()).path_prefix("/orgs/acme/repos").times(1));
+        let err = forge(&emu, vec![org("acme")]).discover().await.unwrap_err();
+        assert!(matches!(err, ForgeError::Unreachable { .. }) && err.is_transient(), "{fault:?}: {err}");
+    }
 }
 
 #[tokio::test]

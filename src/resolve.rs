@@ -1,0 +1,183 @@
+//! `hive run`'s raw arguments and environment resolved into one validated [`RunPlan`] before anything is read or
+//! sent (ripgrep's low-level arguments turned into high-level ones): a bad flag or variable is a [`UsageError`]
+//! (exit 2) while nothing has happened yet, never a failure after GitHub was already asked.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use hive::{
+    EmergencyConfig, RepoId,
+    actors::{AutonomyConfig, is_valid_owner},
+    cerebrum::{QueenConfig, governance::ActionLevel},
+    ecosystem::{GitHubConfig, GitHubForge, RepoFilter, Target},
+};
+
+use crate::{
+    cli::{AutonomyArgs, RunArgs},
+    config::{EnvConfig, OrUsage},
+};
+
+/// Time between cycles when `ORCHESTRATION_INTERVAL` is not set.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The variables whose values are secrets, redacted from everything hive prints or writes.
+const SECRET_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
+
+/// Everything `hive run` needs, validated.
+pub struct RunPlan {
+    /// What to watch.
+    pub target: RunTarget,
+    /// One cycle, then exit.
+    pub once: bool,
+    /// Time between cycles.
+    pub interval: Duration,
+    /// The queen's configuration (cycles, emergency, state directory).
+    pub queen: QueenConfig,
+}
+
+/// What `hive run` watches.
+pub enum RunTarget {
+    /// A directory of git repositories, watched offline.
+    Workspace {
+        /// The workspace.
+        dir: PathBuf,
+        /// Where local CI results are cached.
+        cache_dir: PathBuf,
+        /// How long one test command may run.
+        test_timeout: Duration,
+    },
+    /// GitHub repositories (boxed: the forge is large next to a path).
+    GitHub(Box<GitHubPlan>),
+}
+
+/// The GitHub side of a plan: the forge, built but not yet asked anything, and the autonomy loop's configuration.
+pub struct GitHubPlan {
+    /// The forge over the configured targets and filters.
+    pub forge: GitHubForge,
+    /// The autonomy loop's policy, owners, alert repository and secrets.
+    pub autonomy: AutonomyConfig,
+}
+
+impl RunPlan {
+    /// Resolves `hive run`'s arguments, the environment settings and the GitHub variables (read through `lookup`, so
+    /// tests need not touch the process environment). Every error is a [`UsageError`](crate::config::UsageError).
+    pub fn resolve(
+        args: &RunArgs,
+        env: &EnvConfig,
+        state_dir: &Path,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<RunPlan> {
+        RunPlan::build(args, env, state_dir, lookup).or_usage()
+    }
+
+    fn build(
+        args: &RunArgs,
+        env: &EnvConfig,
+        state_dir: &Path,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<RunPlan> {
+        let github = !(args.orgs.is_empty() && args.users.is_empty() && args.repos.is_empty());
+        let target = match (github, &args.workspace) {
+            (true, Some(_)) => bail!(
+                "give either GitHub targets (--org/--user/--repo) or --workspace DIR, not both; run two hives for both"
+            ),
+            (true, None) => {
+                let autonomy = autonomy_config(&args.autonomy, env, state_dir, &lookup)?;
+                let forge = github_forge(args, &lookup)?;
+                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy }))
+            }
+            (false, Some(dir)) => RunTarget::Workspace {
+                dir: dir.clone(),
+                cache_dir: state_dir.join("cache").join("local-ci"),
+                test_timeout: Duration::from_secs(args.test_timeout),
+            },
+            (false, None) => bail!(
+                "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"
+            ),
+        };
+        let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
+        let queen = QueenConfig {
+            cycle_interval: (!args.once).then_some(interval),
+            emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
+            emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+            state_dir: Some(state_dir.to_path_buf()),
+            ..QueenConfig::default()
+        };
+        Ok(RunPlan { target, once: args.once, interval, queen })
+    }
+}
+
+/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables).
+fn autonomy_config(
+    args: &AutonomyArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<AutonomyConfig> {
+    let mut config = AutonomyConfig::new(state_dir);
+    let policy = &mut config.policy;
+    policy.level = args.level.parse::<ActionLevel>().map_err(|err| anyhow::anyhow!("invalid --level: {err}"))?;
+    policy.switches.autonomy = args.autonomy;
+    policy.switches.automerge = args.automerge;
+    policy.switches.dry_run = args.dry_run;
+    policy.switches.emergency = env.emergency_mode;
+    policy.limits.prs_per_day = args.max_prs_per_day;
+    policy.limits.issues_per_hour = args.max_issues_per_hour;
+    policy.limits.comments_per_issue_per_day = args.max_comments_per_issue_per_day;
+    policy.limits.content_per_minute = args.max_content_per_minute;
+    for owner in args.owners.iter().map(|o| o.trim().trim_start_matches('@')).filter(|o| !o.is_empty()) {
+        if !is_valid_owner(owner) {
+            bail!("invalid --owner '{}': expected a GitHub login (alice) or team (acme/core)", owner.escape_debug());
+        }
+        config.owners.push(owner.to_owned());
+    }
+    if let Some(repo) = &args.alert_repo {
+        let repo = RepoId::new(repo.as_str())
+            .with_context(|| format!("invalid --alert-repo '{}': expected owner/name", repo.escape_debug()))?;
+        config.alert_repo = Some(repo);
+    }
+    config.escalate_after = args.escalate_after;
+    config.secrets = secrets(lookup);
+    Ok(config)
+}
+
+/// The values of the secret variables that are set, for redaction.
+pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    SECRET_VARIABLES.iter().filter_map(|key| lookup(key)).filter(|value| !value.is_empty()).collect()
+}
+
+/// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters); building it checks
+/// the URLs, the globs and the credentials' form without sending anything.
+fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<GitHubForge> {
+    let mut config = GitHubConfig::from_lookup(lookup)?;
+    for (flag, names, target) in
+        [("--org", &args.orgs, Target::Org as fn(String) -> Target), ("--user", &args.users, Target::User)]
+    {
+        for name in names {
+            // A login, never a team: it becomes a URL path segment.
+            if name.contains('/') || !is_valid_owner(name) {
+                bail!("invalid {flag} '{}': expected a GitHub login such as acme", name.escape_debug());
+            }
+            config.targets.push(target(name.clone()));
+        }
+    }
+    for repo in &args.repos {
+        let repo = RepoId::new(repo.as_str())
+            .with_context(|| format!("invalid --repo '{}': expected owner/name", repo.escape_debug()))?;
+        config.targets.push(Target::Repo(repo));
+    }
+    config.filter = RepoFilter {
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        archived: args.all_kinds,
+        forks: args.all_kinds,
+        templates: args.all_kinds,
+    };
+    Ok(GitHubForge::new(config)?)
+}
+
+#[cfg(test)]
+mod tests;
