@@ -421,8 +421,10 @@ async fn every_write_reaches_github() {
     // Writes are paced a second apart.
     let writes: Vec<_> = emu.state().requests().into_iter().filter(|r| r.method != Method::GET).collect();
     assert!(writes.len() >= 10);
+    // Paced a second apart when sent (the budget's paused-time test checks the exact pacing); the emulator logs a
+    // request when it has handled it, so its timestamps carry scheduling noise in both directions.
     for pair in writes.windows(2) {
-        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(990), "{pair:?}");
+        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(900), "{pair:?}");
     }
 }
 
