@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use hive::{
     actors::{AutonomyConfig, CycleReport, OrchPlanner, Steward, is_valid_owner},
-    cerebrum::{Memory, Redactor, ScribeHandle, governance::ActionLevel},
+    cerebrum::{Memory, ScribeHandle, governance::ActionLevel},
 };
 
 use crate::{
@@ -210,7 +210,7 @@ fn autonomy_config(args: &AutonomyArgs, env: &EnvConfig, state_dir: &Path) -> an
         config.alert_repo = Some(repo);
     }
     config.escalate_after = args.escalate_after;
-    config.secrets = ["GITHUB_TOKEN", "GH_TOKEN"].iter().filter_map(|k| std::env::var(k).ok()).collect();
+    config.secrets = crate::terminal::secrets();
     Ok(config)
 }
 
@@ -248,7 +248,6 @@ async fn watch(
     json: bool,
 ) -> anyhow::Result<()> {
     let mut points_before = forge.points_spent();
-    let redactor = Redactor::new(["GITHUB_TOKEN", "GH_TOKEN"].iter().filter_map(|k| std::env::var(k).ok()));
     let mut emergency = hive.status().await.map(|s| s.emergency).unwrap_or(false);
     loop {
         let envelope = tokio::select! {
@@ -260,8 +259,7 @@ async fn watch(
                 let mut lines: Vec<RepoLine> = repos.iter().map(|repo| repo_line(repo, forge.latest(repo))).collect();
                 // Job and step names come from the repositories: no secrets, no terminal control sequences.
                 for finding in lines.iter_mut().flat_map(|line| line.findings.iter_mut()) {
-                    let clean: String = finding.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
-                    *finding = redactor.redact(&clean).into_owned();
+                    *finding = crate::terminal::line(finding);
                 }
                 let report = match steward.as_deref_mut() {
                     Some(steward) => {
