@@ -1,6 +1,8 @@
 //! The local forge on real git repositories made at test time: discovery with hostile names, git facts, local CI
 //! in a clean worktree, and the cache by HEAD.
 
+mod hostile;
+
 use std::path::Path;
 
 use super::*;
