@@ -55,7 +55,7 @@ pub fn json_line(mut value: Value) -> serde_json::Result<String> {
 }
 
 /// Every string in a JSON document (keys too) with its secrets redacted.
-fn redact_json(value: &mut Value) {
+pub fn redact_json(value: &mut Value) {
     match value {
         Value::String(text) => {
             if let std::borrow::Cow::Owned(redacted) = REDACTOR.redact(text) {
