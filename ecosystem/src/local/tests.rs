@@ -1,5 +1,5 @@
 //! The local forge on real git repositories made at test time: discovery with hostile names, git facts, local CI
-//! in a clean worktree, and the cache by HEAD.
+//! on a throwaway clone, and the cache by HEAD.
 
 mod hostile;
 
@@ -166,7 +166,7 @@ async fn detached_heads_and_empty_repositories() {
 }
 
 #[tokio::test]
-async fn local_ci_passes_fails_and_runs_on_a_clean_worktree() {
+async fn local_ci_passes_fails_and_runs_on_a_clean_clone() {
     let ws = tempfile::tempdir().expect("tempdir");
     let good = repo(ws.path(), "good", |d| fixtures::make_project(d, true));
     let bad = repo(ws.path(), "bad", |d| fixtures::make_project(d, false));
