@@ -41,7 +41,7 @@ pub fn run(args: &ApproveArgs, state_dir: &Path, json: bool) -> anyhow::Result<(
 fn check_id(id: &str) -> anyhow::Result<()> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '/' | '-');
     if id.is_empty() || id.len() > MAX_ID || !id.chars().all(allowed) {
-        let shown: String = id.chars().take(60).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+        let shown = crate::terminal::line(&id.chars().take(60).collect::<String>());
         bail!(
             "'{shown}' is not an approvable id: use 1 to {MAX_ID} letters, digits and ':_./-' (a backlog item id \
              from `hive backlog`, or a write key)"
@@ -53,7 +53,7 @@ fn check_id(id: &str) -> anyhow::Result<()> {
 /// The approver's name is recorded as `human:<name>`: printable, and short.
 fn check_name(name: &str) -> anyhow::Result<()> {
     if name.trim().is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        let shown: String = name.chars().take(60).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+        let shown = crate::terminal::line(&name.chars().take(60).collect::<String>());
         bail!("'{shown}' is not a usable approver name: use 1 to {MAX_NAME} printable characters with --by");
     }
     Ok(())

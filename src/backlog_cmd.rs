@@ -101,9 +101,9 @@ fn table(document: &BacklogExport) -> String {
     out
 }
 
-/// `text` with every control character (newlines, escapes, BEL...) replaced by U+FFFD.
+/// Titles and repositories come from forges: one line each, no escape sequences, no secrets.
 fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+    crate::terminal::line(text)
 }
 
 fn validate(path: &Path, json: bool) -> anyhow::Result<()> {

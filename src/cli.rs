@@ -123,7 +123,7 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// A directory whose subdirectories are git repositories, watched offline: git facts plus local CI (each
-    /// repository's test command run in a clean worktree of HEAD, cached by HEAD).
+    /// repository's test command run on a throwaway clone of HEAD, cached by HEAD).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::{
     cli::{EcosystemArgs, EcosystemCommand, ImportArgs, MirrorArgs, WavesArgs, WavesTask},
     config::EnvConfig,
+    terminal,
 };
 
 pub async fn run(args: &EcosystemArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -48,7 +49,10 @@ fn view<'a>(manager: &EcosystemManager, meta: &'a RepoMeta) -> RepoView<'a> {
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    // Sources and destinations may be URLs with credentials in them.
+    let mut value = serde_json::to_value(value)?;
+    terminal::redact_json(&mut value);
+    println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
 
@@ -93,7 +97,7 @@ fn list(manager: &EcosystemManager, json: bool) -> anyhow::Result<()> {
             meta.id,
             meta.name,
             systems(meta),
-            meta.source
+            terminal::line(&meta.source)
         );
     }
     Ok(())
@@ -123,7 +127,7 @@ async fn show(manager: &EcosystemManager, id: &str, json: bool) -> anyhow::Resul
         return print_json(&value);
     }
     println!("{} ({})", meta.name, meta.id);
-    println!("  source:        {}", meta.source);
+    println!("  source:        {}", terminal::line(&meta.source));
     println!("  path:          {}", dir.display());
     println!("  imported at:   {}{}", meta.imported_at, if meta.shallow { " (shallow)" } else { "" });
     println!("  branch:        {}", meta.default_branch.as_deref().unwrap_or("-"));
@@ -287,6 +291,7 @@ async fn mirror_cmd(manager: &EcosystemManager, args: &MirrorArgs, json: bool) -
         match mirror(&dir, destination, &options).await {
             Ok(report) => {
                 if !json {
+                    let destination = terminal::line(destination);
                     println!(
                         "mirrored '{}' to {destination}: {} branches, {} tags; {} updated, {} deleted ({} attempt(s))",
                         meta.name,
@@ -303,7 +308,12 @@ async fn mirror_cmd(manager: &EcosystemManager, args: &MirrorArgs, json: bool) -
                 failures += 1;
                 let message = format!("{:#}", anyhow::Error::from(e));
                 if !json {
-                    println!("could not mirror '{}' to {destination}: {message}", meta.name);
+                    println!(
+                        "could not mirror '{}' to {}: {}",
+                        meta.name,
+                        terminal::line(destination),
+                        terminal::line(&message)
+                    );
                 }
                 outcomes.push(json!({"destination": destination, "ok": false, "error": message}));
             }

@@ -16,6 +16,7 @@ mod lifecycle;
 mod resolve;
 mod run_cmd;
 mod single_cmd;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -36,8 +37,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // `{:#}` prints the whole context chain on one line: "hive: outer: inner".
-            eprintln!("hive: {err:#}");
+            // `{:#}` prints the whole context chain on one line: "hive: outer: inner". Errors quote outside text
+            // (names, URLs, git's messages), so the chain is cleaned and redacted like any other.
+            eprintln!("hive: {}", terminal::text(&format!("{err:#}")));
             if UsageError::is_usage(&err) { ExitCode::from(EXIT_USAGE) } else { ExitCode::FAILURE }
         }
     }
@@ -66,7 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
-/// Logs go to stderr, so `--json` output on stdout stays clean.
+/// Logs go to stderr, so `--json` output on stdout stays clean, with every known secret redacted.
 fn init_logging(verbose: u8, env_level: Option<&str>) {
     let level = match verbose {
         0 => env_level.unwrap_or("warn"),
@@ -75,7 +77,9 @@ fn init_logging(verbose: u8, env_level: Option<&str>) {
         _ => "trace",
     };
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(terminal::LogWriter).init();
 }
 
 /// The demo's simulated forge panics on purpose to show supervision at work; those panics are caught and reported

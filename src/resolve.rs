@@ -23,9 +23,6 @@ use crate::{
 /// Time between cycles when `ORCHESTRATION_INTERVAL` is not set.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The variables whose values are secrets, redacted from everything hive prints or writes.
-const SECRET_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
-
 /// Everything `hive run` needs, validated.
 pub struct RunPlan {
     /// What to watch.
@@ -146,7 +143,7 @@ fn autonomy_config(
 
 /// The values of the secret variables that are set, for redaction.
 pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
-    SECRET_VARIABLES.iter().filter_map(|key| lookup(key)).filter(|value| !value.is_empty()).collect()
+    crate::terminal::SECRET_VARS.iter().filter_map(|key| lookup(key)).filter(|value| !value.is_empty()).collect()
 }
 
 /// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters); building it checks

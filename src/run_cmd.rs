@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use hive::{
     actors::{CycleReport, OrchPlanner, Steward},
-    cerebrum::{Memory, Redactor, ScribeHandle},
+    cerebrum::{Memory, ScribeHandle},
 };
 
 use crate::{
@@ -233,7 +233,6 @@ async fn watch(
     json: bool,
 ) -> anyhow::Result<()> {
     let mut points_before = forge.points_spent();
-    let redactor = Redactor::new(["GITHUB_TOKEN", "GH_TOKEN"].iter().filter_map(|k| std::env::var(k).ok()));
     let mut emergency = hive.status().await.map(|s| s.emergency).unwrap_or(false);
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
@@ -243,7 +242,7 @@ async fn watch(
             HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. }
                 if first_failure.is_none() =>
             {
-                first_failure = Some(redactor.redact(why).into_owned());
+                first_failure = Some(crate::terminal::line(why));
             }
             HiveEvent::CycleCompleted { record } => {
                 let mut lines: Vec<RepoLine> = repos.iter().map(|repo| repo_line(repo, forge.latest(repo))).collect();
@@ -254,8 +253,7 @@ async fn watch(
                 }
                 // Job and step names come from the repositories: no secrets, no terminal control sequences.
                 for finding in lines.iter_mut().flat_map(|line| line.findings.iter_mut()) {
-                    let clean: String = finding.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
-                    *finding = redactor.redact(&clean).into_owned();
+                    *finding = crate::terminal::line(finding);
                 }
                 let report = match steward.as_deref_mut() {
                     Some(steward) => {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::{
     cli::{SingleAction, SingleArgs},
     config::OrUsage,
+    terminal,
 };
 
 /// What `--json` prints.
@@ -41,30 +42,37 @@ async fn status(repo: &RepoId, json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         let record = StatusRecord { repo, health: &health, snapshot: &snapshot, points_spent: forge.points_spent() };
-        serde_json::to_writer(&mut out, &record)?;
-        writeln!(out)?;
+        writeln!(out, "{}", terminal::json_line(serde_json::to_value(&record)?)?)?;
         return Ok(out.flush()?);
     }
+    // Names, reasons and the license come from the repository: each line is cleaned whole, so no field of it can
+    // carry an escape sequence, a line break or a secret to the terminal.
+    for line in human_lines(repo, &health, &snapshot, forge.points_spent()) {
+        writeln!(out, "{}", terminal::line(&line))?;
+    }
+    Ok(out.flush()?)
+}
+
+fn human_lines(repo: &RepoId, health: &HealthBreakdown, snapshot: &RepoSnapshot, points: u64) -> Vec<String> {
     let verdict = if health.healthy { "healthy" } else { "unhealthy" };
-    writeln!(out, "{repo}: {} / 100, {verdict}", health.score)?;
+    let mut lines = vec![format!("{repo}: {} / 100, {verdict}", health.score)];
     for component in &health.components {
         let score = component.score.map_or_else(|| "--".to_owned(), |s| format!("{s:>2}"));
-        writeln!(out, "  {:<16} {score}/10  x{:<4}  {}", component.name, component.weight, component.reason)?;
+        lines.push(format!("  {:<16} {score}/10  x{:<4}  {}", component.name, component.weight, component.reason));
     }
     if let Some(gh) = &snapshot.github {
-        writeln!(
-            out,
+        lines.push(format!(
             "  stars {}  forks {}  open issues {}  open pull requests {}  license {}",
             gh.stars,
             gh.forks,
             gh.open_issues,
             gh.open_pull_requests,
             gh.license.as_deref().unwrap_or("none")
-        )?;
+        ));
     }
     for failure in &snapshot.ci.failures {
-        writeln!(out, "  ci failure: {}", failure.signature())?;
+        lines.push(format!("  ci failure: {}", failure.signature()));
     }
-    writeln!(out, "  github points spent: {}", forge.points_spent())?;
-    Ok(out.flush()?)
+    lines.push(format!("  github points spent: {points}"));
+    lines
 }

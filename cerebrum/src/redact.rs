@@ -39,11 +39,6 @@ static AUTH_SCHEME: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the auth scheme pattern is a valid regex")
 });
 
-/// A URL's userinfo (`user:pass@`): the scheme and host stay, group 1 is the userinfo.
-static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@]+)@").expect("the userinfo pattern is a valid regex")
-});
-
 /// Replaces secrets in text with [`REDACTED`]: known values (e.g. the tokens hive was configured with) and the
 /// patterns of common credentials.
 ///
@@ -102,6 +97,26 @@ impl Redactor {
         Cow::Owned(out)
     }
 
+    /// `text` safe to print on a terminal as part of one line: escape sequences removed, other control and
+    /// bidirectional formatting characters replaced ([`crate::quote::terminal_line`]), then every secret redacted.
+    /// Cleaning comes first, so an escape sequence cannot split a token into pieces that no pattern recognises.
+    ///
+    /// ```
+    /// let redactor = hive_cerebrum::Redactor::new(["s3cret-value"]);
+    /// assert_eq!(redactor.terminal_line("job \x1b[2Js3cret-\x1b[0mvalue"), "job [REDACTED]");
+    /// ```
+    pub fn terminal_line(&self, text: &str) -> String {
+        let clean = crate::quote::terminal_line(text);
+        self.redact(&clean).into_owned()
+    }
+
+    /// Like [`Redactor::terminal_line`], but newlines and tabs stay ([`crate::quote::terminal_text`]): for error
+    /// chains and log records.
+    pub fn terminal_text(&self, text: &str) -> String {
+        let clean = crate::quote::terminal_text(text);
+        self.redact(&clean).into_owned()
+    }
+
     /// The byte ranges of every secret in `text`, unsorted and possibly overlapping.
     fn secret_spans(&self, text: &str) -> Vec<Range<usize>> {
         let mut spans = Vec::new();
@@ -125,7 +140,8 @@ impl Redactor {
                 spans.push(value.range());
             }
         }
-        spans.extend(URL_USERINFO.captures_iter(text).filter_map(|caps| caps.get(1)).map(|userinfo| userinfo.range()));
+        // One definition of a URL's userinfo (`user:pass@`), shared with the ecosystem crate's git errors.
+        spans.extend(hive_support::url_userinfo_spans(text));
         spans
     }
 }

@@ -5,6 +5,8 @@ use std::{
     time::Duration,
 };
 
+use hive_support::redact_url_credentials;
+
 use crate::process::{CommandOutput, CommandSpec, run};
 
 /// A git command that failed.
@@ -58,11 +60,13 @@ impl Git {
         if out.success() {
             return Ok(out.stdout_text().trim_end().to_owned());
         }
+        // Remote URLs may carry credentials (`https://user:token@host/x.git`), in the arguments and in what git
+        // says about them: the error never holds them, so no one who prints it can leak them.
         Err(GitError::Failed {
             dir: self.dir.clone(),
-            args: args.join(" "),
+            args: redact_url_credentials(&args.join(" ")).into_owned(),
             code: out.code,
-            stderr: out.stderr_text().trim().to_owned(),
+            stderr: redact_url_credentials(out.stderr_text().trim()).into_owned(),
         })
     }
 

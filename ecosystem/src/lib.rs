@@ -65,7 +65,7 @@ pub use crate::{
         conventional_command, discovered_command, run_task, run_waves,
     },
     health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, score},
-    local::{LOCAL_OWNER, LocalForge, LocalForgeError},
+    local::{LOCAL_OWNER, LocalForge, LocalForgeError, Sandbox},
     manager::{EcosystemError, EcosystemManager, ImportId, ImportOptions, RepoMeta},
     mirror::{MirrorOptions, MirrorReport, RefFilter, mirror},
     repo_id::{InvalidRepoId, RepoId},

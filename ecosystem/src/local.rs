@@ -2,7 +2,7 @@
 //!
 //! Each subdirectory that is a git repository is one repository, `local/<dirname>`. A snapshot is git facts
 //! (branch, dirty tree, upstream, last commit, stale branches) plus local CI: the repository's test command run in
-//! a clean detached worktree of HEAD, whose result is cached by HEAD so an unchanged repository is not tested
+//! a throwaway clone of HEAD with a clean environment (under bubblewrap where it works), whose result is cached by HEAD so an unchanged repository is not tested
 //! again, across restarts too when a cache directory is given.
 //!
 //! Directory names come from the filesystem, so they are treated as hostile: they must make valid [`RepoId`]s,
@@ -22,10 +22,12 @@ use crate::{CiState, CiStatus, Forge, ForgeError, Git, GitError, RepoId, RepoSna
 
 mod ci;
 mod facts;
+mod sandbox;
 #[cfg(test)]
 mod tests;
 
-use ci::{CiCache, CiRun};
+use ci::{CiCache, CiRun, RunLimits};
+pub use sandbox::Sandbox;
 
 /// The owner part of every repository this forge sees.
 pub const LOCAL_OWNER: &str = "local";
@@ -75,6 +77,8 @@ pub struct LocalForge {
     test_timeout: Duration,
     git_timeout: Duration,
     output_cap: usize,
+    sandbox: Sandbox,
+    network: bool,
     cache: CiCache,
     /// One lock per repository, so two reads of one repository never test it twice at once: the second waits and
     /// finds the first one's result in the cache.
@@ -107,6 +111,8 @@ impl LocalForge {
             test_timeout: Duration::from_secs(600),
             git_timeout: Duration::from_secs(60),
             output_cap: 1 << 20,
+            sandbox: Sandbox::Auto,
+            network: false,
             cache: CiCache::in_memory(),
             repo_locks: DashMap::new(),
             parallel: Arc::new(Semaphore::new(cpus)),
@@ -131,6 +137,20 @@ impl LocalForge {
     /// Keeps at most `bytes` of a test run's stdout and of its stderr.
     pub fn with_output_cap(mut self, bytes: usize) -> LocalForge {
         self.output_cap = bytes;
+        self
+    }
+
+    /// How tests are confined: under bubblewrap when it works here ([`Sandbox::Auto`], the default), or never.
+    /// Either way they run in a throwaway clone with a clean environment, and everything they start is killed
+    /// when they end.
+    pub fn with_sandbox(mut self, sandbox: Sandbox) -> LocalForge {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// Lets confined tests use the network (off by default: under bubblewrap they get no network at all).
+    pub fn with_test_network(mut self, allowed: bool) -> LocalForge {
+        self.network = allowed;
         self
     }
 
@@ -171,7 +191,14 @@ impl LocalForge {
         }
         let run = {
             let _permit = self.parallel.acquire().await;
-            ci::run_tests(dir, head, self.test_timeout, self.output_cap, self.git_timeout).await
+            let limits = RunLimits {
+                timeout: self.test_timeout,
+                output_cap: self.output_cap,
+                git_timeout: self.git_timeout,
+                sandbox: self.sandbox,
+                network: self.network,
+            };
+            ci::run_tests(dir, head, limits).await
         };
         match run {
             Ok(CiRun { command, outcome: ci::Outcome::Unavailable { reason }, .. }) => {

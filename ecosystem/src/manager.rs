@@ -140,7 +140,7 @@ impl EcosystemManager {
         let source = Source::parse(source)?;
         let id = source.key();
         if let Some(existing) = store::load(&self.meta_dir(), &id)? {
-            return Err(EcosystemError::AlreadyImported { id: existing.id.0, origin: existing.source });
+            return Err(EcosystemError::already_imported(existing));
         }
         std::fs::create_dir_all(&self.root).map_err(EcosystemError::io("create", &self.root))?;
         sweep_stale(&self.root);
@@ -160,7 +160,7 @@ impl EcosystemManager {
             .timeout(options.timeout)
             .run(&args)
             .await
-            .map_err(|source_err| EcosystemError::Clone { origin: source.normalised.clone(), source: source_err })?;
+            .map_err(|source_err| EcosystemError::Clone { origin: shown(&source.normalised), source: source_err })?;
 
         let git = Git::new(&staged);
         let default_branch = git_fact(&git, &["symbolic-ref", "--quiet", "--short", "HEAD"]).await;
@@ -170,7 +170,7 @@ impl EcosystemManager {
         let target = self.repo_dir(&id);
         // Another import of the same source may have finished while this one cloned.
         if let Some(existing) = store::load(&self.meta_dir(), &id)? {
-            return Err(EcosystemError::AlreadyImported { id: existing.id.0, origin: existing.source });
+            return Err(EcosystemError::already_imported(existing));
         }
         // A clone without metadata is what an import interrupted between rename and metadata write leaves.
         if target.exists() {
@@ -244,6 +244,11 @@ impl EcosystemManager {
         }
         Ok(meta)
     }
+}
+
+/// A source or destination as errors and logs show it: credentials in a URL redacted.
+pub(crate) fn shown(url: &str) -> String {
+    hive_support::redact_url_credentials(url).into_owned()
 }
 
 /// One line of git output, or `None` when git says there is none (an empty repository has no HEAD commit).

@@ -95,7 +95,7 @@ pub async fn mirror(
         match push_once(&git, destination, &wanted, &branch_filter, &tag_filter).await {
             Ok((updated, deleted)) => {
                 return Ok(MirrorReport {
-                    destination: destination.to_owned(),
+                    destination: crate::manager::shown(destination),
                     branches,
                     tags,
                     updated,
@@ -104,9 +104,14 @@ pub async fn mirror(
                 });
             }
             Err(source) if attempts >= options.max_attempts.max(1) => {
-                return Err(EcosystemError::Mirror { destination: destination.to_owned(), attempts, source });
+                return Err(EcosystemError::Mirror {
+                    destination: crate::manager::shown(destination),
+                    attempts,
+                    source,
+                });
             }
             Err(err) => {
+                let destination = crate::manager::shown(destination);
                 tracing::warn!(destination, attempts, error = %err, "mirror push failed; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(options.max_backoff);

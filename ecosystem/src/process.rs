@@ -1,5 +1,7 @@
 //! Running external commands safely: an argument vector (never a shell), a working directory, a timeout that kills
-//! the whole process group, and a cap on captured output.
+//! the whole process group (or, on request, the whole process tree), and a cap on captured output.
+
+mod tree;
 
 use std::{
     ffi::OsString,
@@ -22,6 +24,10 @@ pub struct CommandSpec {
     pub cwd: PathBuf,
     /// Extra environment variables.
     pub env: Vec<(OsString, OsString)>,
+    /// Start from an empty environment: the child sees only [`CommandSpec::env`].
+    pub clear_env: bool,
+    /// Kill every process the command started, not only its process group, when it ends, times out or is dropped.
+    pub kill_tree: bool,
     /// Killed (with its whole process group) after this long.
     pub timeout: Duration,
     /// At most this many bytes of stdout and of stderr are kept; the rest is read and dropped.
@@ -40,6 +46,8 @@ impl CommandSpec {
             args: args.into_iter().map(Into::into).collect(),
             cwd: cwd.as_ref().to_path_buf(),
             env: Vec::new(),
+            clear_env: false,
+            kill_tree: false,
             timeout: Duration::from_secs(600),
             output_cap: 1 << 20,
         }
@@ -60,6 +68,21 @@ impl CommandSpec {
     /// The same command with one more environment variable.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> CommandSpec {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The same command with an empty environment plus the variables given with [`CommandSpec::env`]: for code that
+    /// must not see hive's secrets.
+    pub fn env_clear(mut self) -> CommandSpec {
+        self.clear_env = true;
+        self
+    }
+
+    /// The same command, killed with everything it started when it ends, times out or is dropped: a process that
+    /// left the command's process group (`setsid`) is found among its descendants in `/proc` while its parent
+    /// lives, and by a marker variable in its environment once it was orphaned.
+    pub fn kill_tree(mut self) -> CommandSpec {
+        self.kill_tree = true;
         self
     }
 
@@ -122,19 +145,39 @@ pub struct ProcessError {
 /// whatever it started.
 pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, ProcessError> {
     let fail = |source| ProcessError { command: spec.display(), cwd: spec.cwd.clone(), source };
-    let mut child = group_command(&spec.program, &spec.args, &spec.cwd, &spec.env).spawn().map_err(fail)?;
+    let no_env: &[(&str, &str)] = &[];
+    let mut command = group_command(&spec.program, &spec.args, &spec.cwd, no_env);
+    if spec.clear_env {
+        command.env_clear();
+    }
+    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    let marker = spec.kill_tree.then(tree::Marker::new);
+    if let Some(marker) = &marker {
+        command.env(tree::MARKER_VAR, marker.value());
+    }
+    let mut child = command.spawn().map_err(fail)?;
     let pid = child.id();
+    // Killed with the tree whenever this function stops, returning or dropped mid-way (a shutdown).
+    let mut tree = marker.map(|marker| tree::TreeGuard::new(pid, marker));
     let stdout = child.stdout.take().map(|s| tokio::spawn(read_capped(s, spec.output_cap)));
     let stderr = child.stderr.take().map(|s| tokio::spawn(read_capped(s, spec.output_cap)));
     let (status, timed_out) = match tokio::time::timeout(spec.timeout, child.wait()).await {
         Ok(status) => (status.map_err(fail)?, false),
         Err(_) => {
+            // The tree first, while the command still lives and its descendants are still its descendants.
+            if let Some(tree) = &tree {
+                tree.kill();
+            }
             kill_group(pid, Signal::SIGKILL);
             (child.wait().await.map_err(fail)?, true)
         }
     };
     // Grandchildren holding the pipes open would keep the readers waiting; the group is gone on timeout, and on a
-    // normal exit a straggler is killed too.
+    // normal exit a straggler is killed too. The command was reaped, so only the marker finds its orphans now.
+    if let Some(tree) = &mut tree {
+        tree.reaped();
+        tree.kill();
+    }
     kill_group(pid, Signal::SIGKILL);
     let (stdout, out_truncated) = join_reader(stdout).await;
     let (stderr, err_truncated) = join_reader(stderr).await;
@@ -221,6 +264,65 @@ mod tests {
         let out = run(&CommandSpec::new("sleep", ["30"], ".").timeout(Duration::from_millis(100))).await.unwrap();
         assert!(out.timed_out);
         assert_eq!(out.code, None);
+    }
+
+    /// Whether `pid` is gone (a zombie counts: it runs nothing, and in a container nobody may reap it).
+    fn gone(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+    }
+
+    /// Runs a script that starts `setsid sleep 1000` (out of the command's process group), writes its pid to a
+    /// file, and then hangs or exits; returns the pid and the output.
+    async fn run_escaping(hang: bool, kill_tree: bool) -> (String, CommandOutput) {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = if hang {
+            "setsid sleep 1000 >/dev/null 2>&1 & echo $! > \"$1\"; sleep 1000"
+        } else {
+            "setsid sleep 1000 >/dev/null 2>&1 & echo $! > \"$1\""
+        };
+        let args = ["-c", script, "sh", pidfile.to_str().unwrap()];
+        // Long enough for the script to write the pid file first, even on a loaded machine.
+        let mut spec = CommandSpec::new("sh", args, ".").timeout(Duration::from_secs(3));
+        if kill_tree {
+            spec = spec.kill_tree();
+        }
+        let out = run(&spec).await.unwrap();
+        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+        (pid, out)
+    }
+
+    #[tokio::test]
+    async fn a_setsid_child_is_killed_with_the_tree_on_timeout_and_on_exit() {
+        for hang in [true, false] {
+            let (pid, out) = run_escaping(hang, true).await;
+            assert_eq!(out.timed_out, hang);
+            assert!(gone(&pid), "the setsid child {pid} survived (hang: {hang})");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_kill_tree_a_setsid_child_survives_the_group_kill() {
+        // What `kill_tree` is for: the process group kill alone misses it.
+        let (pid, out) = run_escaping(true, false).await;
+        assert!(out.timed_out);
+        let survived = !gone(&pid);
+        if let Ok(pid) = pid.parse::<i32>() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert!(survived, "the group kill reached a setsid child; the tree test proves nothing");
+    }
+
+    #[tokio::test]
+    async fn a_cleared_environment_holds_only_what_was_given() {
+        let out = run(&CommandSpec::new("env", Vec::<String>::new(), ".").env_clear().env("ONLY", "this").kill_tree())
+            .await
+            .unwrap();
+        let mut names: Vec<String> =
+            out.stdout_text().lines().filter_map(|l| l.split_once('=')).map(|(k, _)| k.to_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["CI_RUN_TREE", "ONLY"]);
     }
 
     #[tokio::test]

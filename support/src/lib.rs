@@ -1,5 +1,6 @@
-//! Small shared utilities of hive: atomic file writes, size-bounded reads of regular files and RFC 3339
-//! timestamps, used by crates that may not depend on each other (cerebrum, ecosystem and the binary).
+//! Small shared utilities of hive: atomic file writes, size-bounded reads of regular files, RFC 3339 timestamps
+//! and the redaction of credentials in URLs, used by crates that may not depend on each other (cerebrum, ecosystem
+//! and the binary).
 //!
 //! Atomic writes go to a temporary file, are fsynced, renamed over the target and the directory is fsynced, so a
 //! reader sees the old file or the new one, never a torn one, even after a crash mid-write. Files named by a user
@@ -7,6 +8,7 @@
 //! written with [`write_atomic_regular`], so a device, a FIFO or a symbolic link is never replaced.
 
 use std::{
+    borrow::Cow,
     fs,
     io::{self, Read, Write},
     os::unix::fs::FileTypeExt,
@@ -139,6 +141,67 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
 }
 
+/// What the userinfo of a URL (`user:password@`) is replaced with; the same text as cerebrum's `REDACTED`.
+pub const REDACTED_USERINFO: &str = "[REDACTED]";
+
+/// `text` with the userinfo of every URL in it (`https://user:secret@host/x.git`) replaced by `[REDACTED]`; borrowed
+/// unchanged when there is none. Scheme, host and path stay, so a message still says which remote failed.
+///
+/// A URL is a scheme (a letter, then letters, digits, `+`, `-` or `.`) followed by `://`; its userinfo is everything
+/// up to the first `@` before any `/`, `?`, `#` or whitespace. Errors built from git's messages and arguments go
+/// through this before anyone can print them, in crates that cannot use cerebrum's `Redactor` (which calls it too).
+///
+/// ```
+/// use hive_support::redact_url_credentials;
+///
+/// let err = "could not clone 'https://me:hunter2@example.com/x.git': refused";
+/// assert_eq!(redact_url_credentials(err), "could not clone 'https://[REDACTED]@example.com/x.git': refused");
+/// assert_eq!(redact_url_credentials("git@example.com:x.git"), "git@example.com:x.git");
+/// ```
+pub fn redact_url_credentials(text: &str) -> Cow<'_, str> {
+    let spans = url_userinfo_spans(text);
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for span in spans {
+        out.push_str(&text[copied..span.start]);
+        out.push_str(REDACTED_USERINFO);
+        copied = span.end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// The byte ranges of the userinfo of every URL in `text`, in order and disjoint.
+pub fn url_userinfo_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let sep = from + found;
+        from = sep + 3;
+        // The scheme: at least one letter first, then scheme characters, directly before "://".
+        let scheme_start = bytes[..sep]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+            .map_or(0, |i| i + 1);
+        if !bytes[scheme_start..sep].iter().any(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let start = sep + 3;
+        let end = text[start..]
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace())
+            .map_or(text.len(), |i| start + i);
+        if end > start && text[end..].starts_with('@') {
+            spans.push(start..end);
+            from = end + 1;
+        }
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
@@ -225,6 +288,23 @@ mod tests {
         write_atomic(&path, b"new").expect("write despite the leftover");
         assert_eq!(std::fs::read(&path).expect("read"), b"new");
         assert_eq!(std::fs::read(&outside).expect("read"), b"untouched", "the link was not followed");
+    }
+
+    #[test]
+    fn url_credentials_are_redacted_everywhere_in_a_text() {
+        let check = |text: &str, expected: &str| assert_eq!(redact_url_credentials(text), expected, "{text}");
+        check("https://u:p@h/x", "https://[REDACTED]@h/x");
+        check("git+ssh://token@h", "git+ssh://[REDACTED]@h");
+        check(
+            "'http://a:b@127.0.0.1:1/x.git' and ftp://c@d/",
+            "'http://[REDACTED]@127.0.0.1:1/x.git' and ftp://[REDACTED]@d/",
+        );
+        check("https://h/x@y", "https://h/x@y");
+        check("https://@h/x", "https://@h/x");
+        check("no url: a@b, ://x@y, 1://x@y", "no url: a@b, ://x@y, 1://x@y");
+        check("https://u:p@h https://v@k", "https://[REDACTED]@h https://[REDACTED]@k");
+        check("ünï https://ü:ß@h", "ünï https://[REDACTED]@h");
+        assert!(matches!(redact_url_credentials("plain text"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -330,3 +330,25 @@ fn a_service_runs_in_the_foreground_and_remove_stops_it_first() {
     let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(service_pid), None);
     assert_eq!(gone, Err(nix::errno::Errno::ESRCH), "the service's process must be gone");
 }
+
+#[test]
+fn a_failed_import_never_shows_the_password_in_its_url() {
+    let state = tempfile::tempdir().expect("tempdir");
+    // A loopback port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let password = "s3cret-Passw0rd-in-url";
+    let url = format!("http://hive-user:{password}@127.0.0.1:{port}/acme/api.git");
+    for extra in [&["-vv"][..], &["-vv", "--json"][..]] {
+        let out = hive(state.path(), &[&["ecosystem", "import", url.as_str()][..], extra].concat());
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(!stdout.contains(password) && !stderr.contains(password), "{stdout}\n{stderr}");
+        assert!(!stdout.contains("hive-user") && !stderr.contains("hive-user"), "{stdout}\n{stderr}");
+        assert!(stderr.contains(&format!("could not clone 'http://[REDACTED]@127.0.0.1:{port}/acme/api'")), "{stderr}");
+    }
+    // The same source given with a bad scheme is refused without echoing it either.
+    let bad = format!("gopher://hive-user:{password}@127.0.0.1/x");
+    let out = hive(state.path(), &["ecosystem", "import", bad.as_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains(password), "{}", stderr(&out));
+}

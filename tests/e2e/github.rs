@@ -127,3 +127,57 @@ async fn without_a_token_the_error_says_what_is_missing() {
         );
     }
 }
+
+/// A repository whose CI names (all chosen by whoever controls the repository) carry terminal escape sequences, a
+/// token-shaped string and the very token hive runs with.
+async fn hostile_names_fleet() -> (Emulator, Vec<String>) {
+    let emu = Emulator::start().await;
+    let ghp = format!("ghp_{}", "Zx9".repeat(12));
+    let real = emu.token().to_owned();
+    let osc = "\u{1b}]0;pwned\u{7}";
+    let clear = "\u{1b}[2J";
+    let s = emu.state();
+    s.add_org("acme");
+    s.add_repo(RepoSpec::new("acme", "api").license(&format!("MIT{clear}{osc}")));
+    s.add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new(&format!("CI{osc}{ghp}"), "main").outcome("completed", Some("failure")).job(
+            JobSpec::new(&format!("test{clear}{real}\nacme/api: 100 / 100, healthy"), "completed", Some("failure"))
+                .step(&format!("cargo test\u{202e}{osc}{ghp}"), "completed", Some("failure")),
+        ),
+    );
+    let forbidden = vec![osc.to_owned(), clear.to_owned(), "\u{1b}".to_owned(), "\u{202e}".to_owned(), ghp, real];
+    (emu, forbidden)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_status_shows_hostile_ci_names_without_escapes_or_secrets() {
+    let (emu, forbidden) = hostile_names_fleet().await;
+    let env = env(&emu);
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for json in [false, true] {
+        let mut args = vec!["single", "acme/api", "status", "-vv"];
+        if json {
+            args.push("--json");
+        }
+        let out = hive(&args, &envs).await;
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        for bad in &forbidden {
+            assert!(
+                !stdout.contains(bad.as_str()) && !stderr.contains(bad.as_str()),
+                "{bad:?} shown:\n{stdout}\n{stderr}"
+            );
+        }
+        if json {
+            let record: Value = serde_json::from_str(&stdout).expect("one json document");
+            let failure = &record["snapshot"]["ci"]["failures"][0];
+            assert!(failure["job"].as_str().is_some_and(|job| job.contains("[REDACTED]")), "{record}");
+        } else {
+            assert!(stdout.contains("ci failure: CI") && stdout.contains("[REDACTED]"), "{stdout}");
+            // The job name's newline cannot fake a line of output.
+            assert!(!stdout.lines().any(|line| line.starts_with("acme/api: 100")), "{stdout}");
+        }
+    }
+}

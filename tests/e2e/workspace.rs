@@ -107,3 +107,41 @@ fn run_on_a_bad_workspace_says_why() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no git repositories in workspace"));
 }
+
+#[test]
+fn local_ci_gives_tests_a_clean_environment_without_secrets() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let app = base.path().join("ws/app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    // The test reports its environment's names (and where HOME and TMPDIR point) as its failing line.
+    let makefile = "test:\n\t@echo \"error: home=$$HOME tmp=$$TMPDIR vars=$$(env | cut -d= -f1 | sort | tr '\\n' ' ')\"\n\t@false\n";
+    std::fs::write(app.join("Makefile"), makefile).expect("write");
+    hive_testkit::git::git(&app, &["init", "-q"]);
+    hive_testkit::git::git(&app, &["add", "-A"]);
+    hive_testkit::git::git(&app, &["commit", "-qm", "env"]);
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
+    cmd.args(["run", "--once", "--json", "--workspace"]).arg(base.path().join("ws"));
+    cmd.arg("--state-dir").arg(base.path().join("state")).env_remove("HIVE_STATE_DIR");
+    let secrets = [
+        ("GITHUB_TOKEN", "ghp_NotARealTokenButShapedLikeOne0123456789"),
+        ("GH_TOKEN", "gh-token-value-0123456789"),
+        ("HIVE_X", "hive-x-value-0123456789"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret-value-0123456789"),
+        ("PARENT_ONLY", "parent-only-value"),
+    ];
+    cmd.envs(secrets);
+    let out = cmd.output().expect("run hive");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let finding = repo(&record, "local/app")["findings"][0].as_str().expect("a finding").to_owned();
+    let vars: Vec<&str> = finding.split_once("vars=").expect(&finding).1.split_whitespace().collect();
+    for (name, value) in secrets {
+        assert!(!vars.contains(&name) && !finding.contains(value), "{name} reached the test: {finding}");
+    }
+    assert!(vars.contains(&"CI") && vars.contains(&"PATH"), "{finding}");
+    let home = finding.split_once("home=").expect(&finding).1.split_whitespace().next().expect("home");
+    let real_home = std::env::var("HOME").unwrap_or_default();
+    assert!(home.contains("hive-ci-") && home != real_home, "HOME is the run's own: {finding}");
+    assert!(finding.contains(&format!("tmp={}", home.trim_end_matches("home"))), "TMPDIR beside it: {finding}");
+}

@@ -422,7 +422,7 @@ fn failure_of(snapshot: &RepoSnapshot, identity: &Identity) -> Option<CiFailure>
 }
 
 fn fix_commit_message(failure: &CiFailure) -> String {
-    let job: String = failure.job.chars().filter(|c| !c.is_control()).take(100).collect();
+    let job: String = hive_cerebrum::quote::terminal_line(&failure.job).chars().take(100).collect();
     format!(
         "Run the formatter ({job})\n\nMade by hive to fix a {} failure on the default branch.",
         failure.class.as_str()

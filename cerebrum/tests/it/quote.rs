@@ -1,6 +1,6 @@
 //! Safe quoting of hostile names in issue titles, inline code and markdown prose.
 
-use hive_cerebrum::quote::{code, issue_title, plain};
+use hive_cerebrum::quote::{code, issue_title, plain, terminal_line, terminal_text};
 
 /// Markdown characters `plain` must never leave unescaped.
 const METACHARACTERS: &str = "\\`*_{}[]<>()#+-!|~";
@@ -147,4 +147,35 @@ fn plain_never_leaves_a_metacharacter_unescaped() {
         assert!(c != '\n' && c != '\u{202e}');
     }
     assert!(!out.contains("&\n") && out.matches('&').count() == out.matches("&amp;").count());
+}
+
+#[test]
+fn terminal_lines_carry_no_escape_sequences_or_control_characters() {
+    const R: char = '\u{fffd}';
+    let table = [
+        ("ci", "ci".to_owned()),
+        ("\x1b]0;pwned\x07title", "title".to_owned()),
+        ("\x1b]8;;https://evil\x1b\\link\x1b]8;;\x1b\\", "link".to_owned()),
+        ("\x1b[2J\x1b[1;1Hclear", "clear".to_owned()),
+        ("\x1b[38;5;196mred\x1b[0m", "red".to_owned()),
+        ("\u{9b}31mc1\u{9d}0;t\u{9c}", "c1".to_owned()),
+        ("\x1bc\x1b7\x1b(0reset", "reset".to_owned()),
+        ("\x1bPq#0;2;0\x1b\\dcs", "dcs".to_owned()),
+        // An unterminated string is not swallowed: its text stays visible, the introducer is replaced.
+        ("\x1b]0;no end", format!("{R}]0;no end")),
+        ("lone\x1b", format!("lone{R}")),
+        ("\x1b[31", format!("{R}[31")),
+        ("a\nb\rc\td\x07\x00", format!("a{R}b{R}c{R}d{R}{R}")),
+        ("evil\u{202e}gpj.exe \u{2066}x\u{2069}", format!("evil{R}gpj.exe {R}x{R}")),
+        ("🐝 ünï ✓ [31m", "🐝 ünï ✓ [31m".to_owned()),
+    ];
+    for (input, expected) in table {
+        assert_eq!(terminal_line(input), expected, "{input:?}");
+    }
+}
+
+#[test]
+fn terminal_text_keeps_lines_and_tabs_only() {
+    assert_eq!(terminal_text("a\n\tb\x1b[2J\r\n"), "a\n\tb\u{fffd}\n");
+    assert_eq!(terminal_text("\x1b]0;x\x07"), "");
 }

@@ -140,3 +140,16 @@ fn debug_does_not_leak() {
     assert!(debug.contains('1'), "{debug}");
     assert_eq!(format!("{:?}", Redactor::default()), "Redactor { known_secrets: 0 }");
 }
+
+#[test]
+fn terminal_text_is_cleaned_before_it_is_redacted() {
+    let known = "known-secret-value";
+    let r = Redactor::new([known]);
+    let ghp = format!("ghp_{}", "Ab3".repeat(12));
+    let (half_a, half_b) = ghp.split_at(10);
+    // An escape sequence inside a token would hide it from the patterns if it were removed after redaction.
+    let hostile = format!("job\x1b]0;pwned\x07 {half_a}\x1b[0m{half_b} known-\x1b[2Jsecret-value\nnext");
+    assert_eq!(r.terminal_line(&hostile), format!("job {REDACTED} {REDACTED}\u{fffd}next"));
+    assert_eq!(r.terminal_text(&hostile), format!("job {REDACTED} {REDACTED}\nnext"));
+    assert_eq!(r.terminal_line("https://u:pw@h/x"), format!("https://{REDACTED}@h/x"));
+}

@@ -24,7 +24,15 @@ pub(crate) struct Package {
 /// the caller falls back to reading the manifests.
 pub(crate) async fn packages(dir: &Path) -> Vec<Package> {
     let args = ["metadata", "--no-deps", "--format-version", "1", "--offline"];
-    let spec = CommandSpec::new("cargo", args, dir).timeout(Duration::from_secs(60)).output_cap(32 << 20);
+    let mut spec =
+        CommandSpec::new("cargo", args, dir).timeout(Duration::from_secs(60)).output_cap(32 << 20).env_clear();
+    // The repository's `.cargo/config.toml` can name programs cargo runs (a rustc wrapper), so cargo gets only what
+    // it needs to find itself and its registry, never hive's tokens.
+    for key in ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "LANG", "LC_ALL"] {
+        if let Some(value) = std::env::var_os(key) {
+            spec = spec.env(key, value);
+        }
+    }
     let out = match run(&spec).await {
         Ok(out) if out.success() && !out.truncated => out,
         Ok(out) => {

@@ -1,5 +1,10 @@
-//! Local CI: a repository's test command run in a clean detached worktree of HEAD, and the cache of results by
-//! HEAD (in memory, and in a JSON file when the forge has a cache directory).
+//! Local CI: a repository's test command run in a throwaway clone of HEAD (see `sandbox.rs` for what the tests may
+//! touch), and the cache of results by HEAD (in memory, and in a JSON file when the forge has a cache directory).
+//!
+//! The clone is made with `git clone --no-local`: objects are copied through git's transport, never hard-linked or
+//! shared, so nothing a test does to `$(git rev-parse --git-dir)` (hooks, config, refs, objects) reaches the user's
+//! repository; hooks are off while cloning and checking out, and the clone's `origin` is removed so a `git push`
+//! has nowhere to go.
 
 use std::{
     collections::HashMap,
@@ -9,6 +14,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use super::sandbox::{self, Sandbox, Scratch};
 use crate::{
     CiFailure, CiState, CiStatus, FailureClass, Git, GitError,
     atomic::write_atomic,
@@ -89,58 +95,76 @@ impl CiRun {
 /// Why local CI could not run at all (as opposed to running and failing).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CiError {
-    #[error("cannot create a temporary directory for the worktree")]
-    TempDir(#[source] std::io::Error),
-    #[error("cannot check out HEAD in a clean worktree")]
-    Worktree(#[source] GitError),
+    #[error("cannot create a scratch directory for the test run")]
+    Scratch(#[source] std::io::Error),
+    #[error("cannot clone HEAD into a scratch directory")]
+    Clone(#[source] GitError),
 }
 
-/// Runs the test command of `repo` at `head` in a fresh detached worktree, removed afterwards whatever happens.
-pub(crate) async fn run_tests(
-    repo: &Path,
-    head: &str,
-    timeout: Duration,
-    output_cap: usize,
-    git_timeout: Duration,
-) -> Result<CiRun, CiError> {
-    let git = Git::new(repo).timeout(git_timeout);
-    // A worktree left behind by a run that was cancelled mid-way (its directory is already gone) is forgotten.
-    let _ = git.run(&["worktree", "prune"]).await;
-    let temp = tempfile::Builder::new().prefix("hive-ci-").tempdir().map_err(CiError::TempDir)?;
-    let worktree = temp.path().join("worktree");
-    let result = run_in_worktree(&git, &worktree, head, timeout, output_cap).await;
-    // Removed through git so its bookkeeping goes too; the temporary directory's own drop removes the files if git
-    // cannot, and a later prune the bookkeeping.
-    let path = worktree.to_string_lossy();
-    if let Err(e) = git.run(&["worktree", "remove", "--force", "--", &path]).await {
-        tracing::debug!(error = %e, "worktree removal failed; pruning instead");
-        drop(temp);
-        let _ = git.run(&["worktree", "prune"]).await;
-    }
+/// How test runs are made: limits and confinement, from the forge's settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunLimits {
+    pub(crate) timeout: Duration,
+    pub(crate) output_cap: usize,
+    pub(crate) git_timeout: Duration,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) network: bool,
+}
+
+/// Runs the test command of `repo` at `head` in a throwaway clone, removed afterwards whatever happens (a run
+/// cancelled mid-way removes it when dropped).
+pub(crate) async fn run_tests(repo: &Path, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
+    let scratch = Scratch::new().map_err(CiError::Scratch)?;
+    let result = run_in_clone(repo, &scratch, head, limits).await;
+    scratch.remove().await;
     result
 }
 
-async fn run_in_worktree(
-    git: &Git,
-    worktree: &Path,
-    head: &str,
-    timeout: Duration,
-    output_cap: usize,
-) -> Result<CiRun, CiError> {
-    let path = worktree.to_string_lossy();
-    // Hooks are the repository's code, not its tests: a checkout for CI must not run them.
-    git.run(&["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", "--", &path, head])
-        .await
-        .map_err(CiError::Worktree)?;
-    let Some(command) = test_command(worktree).await else {
+/// `git clone --no-local` of `repo` into the scratch directory, checked out at `head` without hooks, no remote.
+async fn clone_head(repo: &Path, clone: &Path, head: &str, git_timeout: Duration) -> Result<(), GitError> {
+    let (source, target) = (repo.to_string_lossy(), clone.to_string_lossy());
+    let parent = clone.parent().unwrap_or(clone);
+    let no_hooks = ["-c", "core.hooksPath=/dev/null"];
+    let clone_args = ["clone", "--no-local", "--no-checkout", "--quiet", "--", &source, &target];
+    Git::new(parent).timeout(git_timeout).run(&[&no_hooks[..], &clone_args[..]].concat()).await?;
+    let git = Git::new(clone).timeout(git_timeout);
+    git.run(&[&no_hooks[..], &["checkout", "--quiet", "--detach", head][..]].concat()).await?;
+    git.run(&["remote", "remove", "origin"]).await?;
+    Ok(())
+}
+
+async fn run_in_clone(repo: &Path, scratch: &Scratch, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
+    let clone = scratch.clone_dir();
+    clone_head(repo, &clone, head, limits.git_timeout).await.map_err(CiError::Clone)?;
+    let Some(command) = test_command(&clone).await else {
         return Ok(CiRun { head: head.to_owned(), command: None, outcome: Outcome::NoTestCommand });
     };
     let Some((program, args)) = command.argv.split_first() else {
         return Ok(CiRun { head: head.to_owned(), command: None, outcome: Outcome::NoTestCommand });
     };
-    // CI=true makes test runners non-interactive (no watch mode, no prompts), as on any CI service.
-    let spec = CommandSpec::new(program, args, &command.cwd).timeout(timeout).output_cap(output_cap).env("CI", "true");
-    tracing::info!(command = %command.name, dir = %worktree.display(), "running local ci");
+    let confined = sandbox::confined(limits.sandbox).await;
+    let (program, args) = if confined {
+        let Some(found) = sandbox::find_program(program, &command.cwd) else {
+            let reason = format!("'{program}' is not installed (not found on PATH)");
+            return Ok(CiRun {
+                head: head.to_owned(),
+                command: Some(command.name),
+                outcome: Outcome::Unavailable { reason },
+            });
+        };
+        sandbox::wrap(&found.to_string_lossy(), args, scratch.path(), &command.cwd, limits.network)
+    } else {
+        (program.clone(), args.iter().map(Into::into).collect())
+    };
+    let mut spec = CommandSpec::new(program, args, &command.cwd)
+        .timeout(limits.timeout)
+        .output_cap(limits.output_cap)
+        .env_clear()
+        .kill_tree();
+    for (key, value) in sandbox::test_env(scratch) {
+        spec = spec.env(key, value);
+    }
+    tracing::info!(command = %command.name, dir = %clone.display(), confined, "running local ci");
     let out = match run(&spec).await {
         Ok(out) => out,
         Err(e) => {
@@ -149,7 +173,7 @@ async fn run_in_worktree(
         }
     };
     let outcome = if out.timed_out {
-        Outcome::TimedOut { after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) }
+        Outcome::TimedOut { after_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX) }
     } else if out.success() {
         Outcome::Passed
     } else {

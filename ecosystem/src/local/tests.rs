@@ -1,5 +1,7 @@
 //! The local forge on real git repositories made at test time: discovery with hostile names, git facts, local CI
-//! in a clean worktree, and the cache by HEAD.
+//! on a throwaway clone, and the cache by HEAD.
+
+mod hostile;
 
 use std::path::Path;
 
@@ -70,7 +72,8 @@ async fn a_workspace_path_with_spaces_unicode_and_a_leading_dash_works() {
     let ws = base.path().join("-my ws ☃ $(touch pwned)");
     let counter = base.path().join("count");
     repo(&ws, "app", |d| counting_make(d, &counter, true));
-    let forge = LocalForge::new(&ws).expect("forge");
+    // The counter lies outside the clone, which only an unconfined run may write.
+    let forge = LocalForge::new(&ws).expect("forge").with_sandbox(Sandbox::Off);
     assert_eq!(forge.discover().await.expect("discover"), [id("app")]);
     let snapshot = forge.snapshot(&id("app")).await.expect("snapshot");
     assert_eq!(snapshot.ci.state, CiState::Passing, "{snapshot:#?}");
@@ -163,7 +166,7 @@ async fn detached_heads_and_empty_repositories() {
 }
 
 #[tokio::test]
-async fn local_ci_passes_fails_and_runs_on_a_clean_worktree() {
+async fn local_ci_passes_fails_and_runs_on_a_clean_clone() {
     let ws = tempfile::tempdir().expect("tempdir");
     let good = repo(ws.path(), "good", |d| fixtures::make_project(d, true));
     let bad = repo(ws.path(), "bad", |d| fixtures::make_project(d, false));
@@ -173,7 +176,7 @@ async fn local_ci_passes_fails_and_runs_on_a_clean_worktree() {
     assert_eq!(snapshot.ci, CiStatus::green());
     assert_eq!(snapshot.local.expect("facts").test_command.as_deref(), Some("make:test"));
 
-    // Fixing the test in the work tree without committing changes nothing: CI tests HEAD in a clean worktree.
+    // Fixing the test in the work tree without committing changes nothing: CI tests HEAD in a clean clone.
     fixtures::make_project(&bad, true);
     let snapshot = forge.snapshot(&id("bad")).await.expect("snapshot");
     let expected = CiFailure {
@@ -186,7 +189,7 @@ async fn local_ci_passes_fails_and_runs_on_a_clean_worktree() {
     assert_eq!(snapshot.ci, CiStatus::failing(vec![expected]));
     assert!(snapshot.local.expect("facts").dirty);
     for dir in [&good, &bad] {
-        assert_eq!(worktrees(dir), 1, "the CI worktree was removed");
+        assert_eq!(worktrees(dir), 1, "CI made no worktree of the user's repository");
     }
 }
 
@@ -215,7 +218,9 @@ async fn unchanged_heads_are_not_tested_again_even_after_a_restart() {
     let cache = state.path().join("cache/local-ci");
     let app = repo(ws.path(), "app", |d| counting_make(d, &counter, false));
 
-    let forge = LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache);
+    // The counter lies outside the clone, which only an unconfined run may write.
+    let unconfined = |forge: LocalForge| forge.with_sandbox(Sandbox::Off);
+    let forge = unconfined(LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache));
     let first = forge.snapshot(&id("app")).await.expect("snapshot");
     let second = forge.snapshot(&id("app")).await.expect("snapshot");
     assert_eq!(runs(&counter), 1);
@@ -223,10 +228,10 @@ async fn unchanged_heads_are_not_tested_again_even_after_a_restart() {
     assert_eq!(first.ci.state, CiState::Failing);
 
     // A new forge with the same cache directory remembers; one without it does not.
-    let restarted = LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache);
+    let restarted = unconfined(LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache));
     assert_eq!(restarted.snapshot(&id("app")).await.expect("snapshot").ci, first.ci);
     assert_eq!(runs(&counter), 1);
-    let forgetful = LocalForge::new(ws.path()).expect("forge");
+    let forgetful = unconfined(LocalForge::new(ws.path()).expect("forge"));
     forgetful.snapshot(&id("app")).await.expect("snapshot");
     assert_eq!(runs(&counter), 2);
 
@@ -245,7 +250,7 @@ async fn unchanged_heads_are_not_tested_again_even_after_a_restart() {
 
     // A corrupt cache file is ignored, not fatal.
     std::fs::write(cache.join("runs.json"), b"{not json").expect("corrupt");
-    let fresh = LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache);
+    let fresh = unconfined(LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache));
     assert_eq!(fresh.snapshot(&id("app")).await.expect("snapshot").ci, CiStatus::green());
     assert_eq!(runs(&counter), 5);
 }

@@ -144,6 +144,11 @@ pub enum EcosystemError {
 }
 
 impl EcosystemError {
+    /// `meta`'s source is imported already; the message shows it without credentials.
+    pub(crate) fn already_imported(meta: super::RepoMeta) -> EcosystemError {
+        EcosystemError::AlreadyImported { origin: super::shown(&meta.source), id: meta.id.0 }
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> EcosystemError {
         let path = path.into();
         move |source| EcosystemError::Io { action, path, source }

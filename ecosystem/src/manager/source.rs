@@ -30,7 +30,8 @@ impl Source {
     /// Validates and normalises `raw`. Local paths must exist; they are made absolute.
     pub fn parse(raw: &str) -> Result<Source, EcosystemError> {
         let value = raw.trim();
-        let fail = |reason| Err(EcosystemError::InvalidSource { value: raw.escape_debug().to_string(), reason });
+        let shown = super::shown(&raw.escape_debug().to_string());
+        let fail = |reason| Err(EcosystemError::InvalidSource { value: shown.clone(), reason });
         if value.is_empty() {
             return fail("empty");
         }

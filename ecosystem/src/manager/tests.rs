@@ -141,3 +141,20 @@ async fn remove_runs_the_hook_first_and_respects_a_refusal() {
     let err = manager.show(meta.id.as_str()).unwrap_err();
     assert!(matches!(err, EcosystemError::NotFound { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn errors_never_hold_the_credentials_of_a_source_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let manager = EcosystemManager::new(tmp.path().join("state"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://me:pa55-w0rd-secret@127.0.0.1:{port}/x.git");
+    let options = ImportOptions { timeout: Duration::from_secs(60), ..ImportOptions::default() };
+    let err = manager.import(&url, &options).await.unwrap_err();
+    // The whole chain, git's own message and the command line included.
+    let chain = format!("{err} {:?}", std::error::Error::source(&err).map(ToString::to_string));
+    assert!(matches!(err, EcosystemError::Clone { .. }), "{chain}");
+    assert!(!chain.contains("pa55-w0rd-secret") && !chain.contains("me:"), "{chain}");
+    assert!(chain.contains("[REDACTED]@127.0.0.1"), "{chain}");
+    let bad = manager.import("gopher://me:pa55-w0rd-secret@h/x", &options).await.unwrap_err();
+    assert!(!bad.to_string().contains("pa55"), "{bad}");
+}

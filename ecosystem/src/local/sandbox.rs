@@ -1,0 +1,208 @@
+//! Where local CI runs a repository's tests: a scratch directory per run (the throwaway clone, `HOME`, `TMPDIR`), a
+//! clean environment, and bubblewrap when it works here.
+//!
+//! The tests are the repository's own code, as hostile as its names. Under bubblewrap they see the whole filesystem
+//! read-only except the scratch directory, no network unless allowed, and their own PID namespace, so everything
+//! they start dies with the run. Whether bubblewrap works (installed, user namespaces allowed) is probed once per
+//! process; without it the log says once that local CI runs unconfined, and the clean environment, the throwaway
+//! clone and the process-tree kill are what remains.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use tokio::sync::OnceCell;
+
+use crate::process::{CommandSpec, run};
+
+/// How local CI confines a repository's tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Sandbox {
+    /// Under bubblewrap (`bwrap`) when it is installed and works here; unconfined otherwise, said once in the log.
+    #[default]
+    Auto,
+    /// Never under bubblewrap: only the clean environment, the throwaway clone and the process-tree kill.
+    Off,
+}
+
+/// The program, and the flags the probe checks (every flag a run uses, network isolation included).
+const BWRAP: &str = "bwrap";
+
+/// Whether bubblewrap works, probed once per process.
+static BWRAP_WORKS: OnceCell<bool> = OnceCell::const_new();
+
+/// Whether runs are confined with `sandbox`: for [`Sandbox::Auto`], the once-per-process probe decides.
+pub(crate) async fn confined(sandbox: Sandbox) -> bool {
+    match sandbox {
+        Sandbox::Off => false,
+        Sandbox::Auto => *BWRAP_WORKS.get_or_init(probe).await,
+    }
+}
+
+async fn probe() -> bool {
+    let mut args = base_args(Path::new("/"), false);
+    args.extend(["--", "true"].map(OsString::from));
+    let spec = CommandSpec::new(BWRAP, args, "/").timeout(Duration::from_secs(20)).env_clear().env("PATH", path_var());
+    let reason = match run(&spec).await {
+        Ok(out) if out.success() => {
+            tracing::info!("local ci runs tests under bubblewrap: read-only filesystem, no network, own PID namespace");
+            return true;
+        }
+        Ok(out) => format!("bwrap failed: {}", out.stderr_text().trim()),
+        Err(e) => format!("bwrap is not installed ({})", e.source),
+    };
+    tracing::warn!(
+        reason,
+        "local ci runs tests unconfined: they can read and write what hive can (install bubblewrap, with user \
+         namespaces allowed, to confine them)"
+    );
+    false
+}
+
+/// The bubblewrap flags for a run whose writable directory is `scratch`.
+fn base_args(scratch: &Path, network: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> =
+        ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind"].into_iter().map(OsString::from).collect();
+    args.extend([scratch.as_os_str().to_owned(), scratch.as_os_str().to_owned()]);
+    args.extend(["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"].map(OsString::from));
+    if !network {
+        args.push("--unshare-net".into());
+    }
+    args
+}
+
+/// `program args` wrapped in bubblewrap: writable only in `scratch`, starting in `cwd`.
+pub(crate) fn wrap(
+    program: &str,
+    args: &[String],
+    scratch: &Path,
+    cwd: &Path,
+    network: bool,
+) -> (String, Vec<OsString>) {
+    let mut wrapped = base_args(scratch, network);
+    wrapped.extend([OsString::from("--chdir"), cwd.as_os_str().to_owned(), OsString::from("--")]);
+    wrapped.push(program.into());
+    wrapped.extend(args.iter().map(OsString::from));
+    (BWRAP.to_owned(), wrapped)
+}
+
+/// Where `program` is, as the run would find it: relative to `cwd` when it has a slash, else on `PATH`. Under
+/// bubblewrap a missing program is an exit code like a failing test; looking first keeps it "could not run".
+pub(crate) fn find_program(program: &str, cwd: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        |path: &Path| std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.contains('/') {
+        let path = cwd.join(program);
+        return executable(&path).then_some(path);
+    }
+    std::env::split_paths(&path_var()).map(|dir| dir.join(program)).find(|path| executable(path))
+}
+
+/// The parent's `PATH`, or a usual one when it has none.
+fn path_var() -> OsString {
+    std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
+}
+
+/// The whole environment of a test run: nothing of hive's (no tokens, no `HIVE_*`, no cloud credentials), `HOME`
+/// and `TMPDIR` in the scratch directory, and what toolchains need to find themselves.
+pub(crate) fn test_env(scratch: &Scratch) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = vec![
+        ("PATH".into(), path_var()),
+        ("HOME".into(), scratch.home().into()),
+        ("TMPDIR".into(), scratch.tmp().into()),
+        ("TERM".into(), "dumb".into()),
+        // Test runners turn non-interactive (no watch mode, no prompts) on CI, as on any CI service.
+        ("CI".into(), "true".into()),
+    ];
+    for key in ["LANG", "LC_ALL"] {
+        if let Some(value) = std::env::var_os(key) {
+            env.push((key.into(), value));
+        }
+    }
+    // Cargo and rustup find their registry and toolchains through these, by default under the real HOME, which the
+    // run does not see: pass them on, or point at the real HOME's directories when those exist.
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    for (key, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let value = std::env::var_os(key)
+            .or_else(|| home.as_ref().map(|h| h.join(default)).filter(|dir| dir.is_dir()).map(Into::into));
+        if let Some(value) = value {
+            env.push((key.into(), value));
+        }
+    }
+    env
+}
+
+/// One run's scratch directory: `clone/` (the throwaway clone), `home/` and `tmp/`. Removed by
+/// [`Scratch::remove`] off the async runtime, or when dropped (a run cancelled by a shutdown).
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    dir: Option<PathBuf>,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> std::io::Result<Scratch> {
+        let dir = tempfile::Builder::new().prefix("hive-ci-").tempdir()?.keep();
+        let scratch = Scratch { dir: Some(dir) };
+        std::fs::create_dir(scratch.home())?;
+        std::fs::create_dir(scratch.tmp())?;
+        Ok(scratch)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.as_deref().unwrap_or(Path::new("/nonexistent"))
+    }
+
+    pub(crate) fn clone_dir(&self) -> PathBuf {
+        self.path().join("clone")
+    }
+
+    fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.path().join("tmp")
+    }
+
+    /// Deletes the directory on tokio's blocking pool: a clone with a build directory can be large.
+    pub(crate) async fn remove(mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            remove_tree(&dir);
+        }
+    }
+}
+
+/// Removes `dir`, first making every directory in it writable if needed: a test may leave read-only directories.
+fn remove_tree(dir: &Path) {
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    make_writable(dir);
+    if let Err(error) = std::fs::remove_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), %error, "could not remove a local ci scratch directory");
+    }
+}
+
+fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        // Never through a symbolic link: only what is inside the scratch directory itself.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            make_writable(&entry.path());
+        }
+    }
+}

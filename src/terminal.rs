@@ -1,0 +1,125 @@
+//! Text bound for the terminal: everything the binary prints that it did not write itself (names from forges and
+//! repositories, error chains that quote them, log records) goes through one [`Redactor`] here.
+//!
+//! Repository-controlled text can carry escape sequences that retitle the terminal, clear it or fake earlier output,
+//! and CI names can carry tokens (the token hive runs with among them). Human output is cleaned and redacted;
+//! `--json` output keeps text as data (JSON escapes every control character) with secrets redacted.
+
+use std::{io, sync::LazyLock};
+
+use hive::cerebrum::{Redactor, quote::is_unsafe_char};
+use serde_json::Value;
+
+/// The environment variables that hold secrets hive was configured with.
+pub const SECRET_VARS: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
+
+/// One redactor per process: the known secrets do not change while hive runs.
+static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| Redactor::new(secrets()));
+
+/// The values of [`SECRET_VARS`] that are set in the process environment.
+pub fn secrets() -> Vec<String> {
+    crate::resolve::secrets(|key| std::env::var(key).ok())
+}
+
+/// Outside text as part of one line of output: no escape sequences, control or bidirectional formatting
+/// characters (newlines included), no secrets.
+pub fn line(text: &str) -> String {
+    REDACTOR.terminal_line(text)
+}
+
+/// Outside text of several lines (an error chain): like [`line`], but newlines and tabs stay.
+pub fn text(text: &str) -> String {
+    REDACTOR.terminal_text(text)
+}
+
+/// A JSON document as one line for stdout: secrets redacted in every string, and every control or bidirectional
+/// formatting character escaped as `\uXXXX`. serde_json escapes only C0 controls, so an 8-bit CSI (U+009B) or a
+/// right-to-left override would otherwise reach the terminal raw. The data itself is kept: a consumer of `--json`
+/// decodes the names as the forge gave them, minus the secrets.
+pub fn json_line(mut value: Value) -> serde_json::Result<String> {
+    redact_json(&mut value);
+    let text = serde_json::to_string(&value)?;
+    // Outside strings serde_json writes only ASCII punctuation, so every such character is inside a string.
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe_char(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Every string in a JSON document (keys too) with its secrets redacted.
+pub fn redact_json(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(redacted) = REDACTOR.redact(text) {
+                *text = redacted;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                redact_json(&mut item);
+                map.insert(REDACTOR.redact(&key).into_owned(), item);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Where log records go: stderr, each record redacted. The formatter already escapes `ESC`, `BEL` and C1 controls in
+/// field values; secrets are what it cannot know.
+pub struct LogWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = RedactingStderr;
+
+    fn make_writer(&'a self) -> RedactingStderr {
+        RedactingStderr
+    }
+}
+
+/// Writes one formatted log record to stderr with its secrets redacted. The formatter hands over each record in one
+/// `write_all` call, so a secret is never split between two writes.
+pub struct RedactingStderr;
+
+impl io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let record = String::from_utf8_lossy(buf);
+        io::stderr().lock().write_all(REDACTOR.redact(&record).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_and_keys_are_redacted_and_structure_kept() {
+        let ghp = format!("ghp_{}", "Ab1".repeat(12));
+        let value = serde_json::json!({
+            "job": format!("test \u{1b}[2J\u{9b}2J\u{202e}{ghp}"),
+            "list": [format!("https://u:pw@h/{ghp}"), 3, null],
+            ghp.clone(): true,
+        });
+        let text = json_line(value).expect("serialises");
+        assert!(!text.contains(&ghp) && !text.contains("u:pw"), "{text}");
+        assert!(!text.chars().any(is_unsafe_char), "{text:?}");
+        let value: Value = serde_json::from_str(&text).expect("still json");
+        assert_eq!(value["job"], "test \u{1b}[2J\u{9b}2J\u{202e}[REDACTED]");
+        assert_eq!(value["list"][1], 3);
+        assert_eq!(value["[REDACTED]"], true);
+    }
+}
