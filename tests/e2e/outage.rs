@@ -100,13 +100,14 @@ async fn ten_seconds_of_503_are_an_outage_not_an_emergency_and_every_pilot_is_ba
 
     // A cycle may have been in flight when GitHub came back; within the two cycles after it, everyone is back.
     let mut recovered = None;
-    for _ in 0..3 {
+    for after in 1..=3 {
         let record = next_record(&records, deadline).await;
         let back = n(&record, "active_pilots") == REPOS as u64
             && n(&record, "unreachable_repositories") == 0
             && n(&record, "healthy_repositories") == REPOS as u64;
         seen.push(record.clone());
         if back {
+            eprintln!("every pilot back in cycle record {after} after GitHub recovered: {record}");
             recovered = Some(record);
             break;
         }
