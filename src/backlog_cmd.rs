@@ -50,7 +50,8 @@ fn list(state_dir: &Path, json: bool) -> anyhow::Result<()> {
         );
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        // One line, secrets redacted and every unsafe character escaped, like every other `--json` output.
+        println!("{}", crate::terminal::json_line(serde_json::to_value(&document)?)?);
     } else {
         print!("{}", table(&document));
     }
@@ -126,10 +127,8 @@ fn validate(path: &Path, json: bool) -> anyhow::Result<()> {
             .iter()
             .map(|(pointer, message)| serde_json::json!({ "pointer": pointer, "message": message }))
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "file": path.display().to_string(), "valid": problems.is_empty(), "problems": problems })
-        );
+        let report = serde_json::json!({ "file": path.display().to_string(), "valid": problems.is_empty(), "problems": problems });
+        println!("{}", crate::terminal::json_line(report)?);
     }
     if problems.is_empty() {
         if !json {

@@ -13,7 +13,13 @@ fn exported() -> tempfile::TempDir {
     let mut items = vec![
         BacklogItem::new("acme/api", ItemKind::Chore, "format the code", 3, Risk::Low),
         BacklogItem::new("acme/api", ItemKind::Bug, "ci fails\u{1b}[2J on main", 1, Risk::Medium),
-        BacklogItem::new("acme/web", ItemKind::Security, "token in logs", 1, Risk::Critical),
+        BacklogItem::new(
+            "acme/web",
+            ItemKind::Security,
+            "token ghp_0123456789abcdefghijABCDEFGHIJ012345 in logs",
+            1,
+            Risk::Critical,
+        ),
     ];
     items[0].evidence = vec!["https://ci.example/run/1".to_owned()];
     items[0].cycle_id = Some(4);
@@ -44,6 +50,9 @@ fn an_export_lists_as_a_table_and_json_and_validates() {
     assert_eq!(document["schema_version"], 1);
     assert_eq!(document["cycle"], 4);
     assert_eq!(document["items"].as_array().expect("items").len(), 3);
+    let raw = stdout(&out);
+    assert_eq!(raw.lines().count(), 1, "one line: {raw}");
+    assert!(!raw.contains("ghp_0123") && raw.contains("[REDACTED]"), "token-shaped text redacted: {raw}");
 
     let out = hive(state.path(), &["backlog", "validate"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -67,6 +76,9 @@ fn without_an_export_the_database_is_listed_and_without_either_the_error_names_b
     assert!(out.status.success(), "{}", stderr(&out));
     let document: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(document["items"].as_array().expect("items").len(), 3);
+    let raw = stdout(&out);
+    assert_eq!(raw.lines().count(), 1, "one line: {raw}");
+    assert!(!raw.contains("ghp_0123") && raw.contains("[REDACTED]"), "token-shaped text redacted: {raw}");
     assert!(document["cycle"].is_null());
 
     let empty = tempfile::tempdir().expect("tempdir");
