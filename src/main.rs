@@ -88,8 +88,7 @@ fn quiet_injected_panics() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();
-        let message =
-            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        let message = hive_support::panic_text(payload);
         if message.is_some_and(|m| m.starts_with("injected panic")) {
             tracing::debug!(message = message.unwrap_or_default(), "injected panic");
         } else {

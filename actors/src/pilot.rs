@@ -298,14 +298,12 @@ async fn read_with_retries(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let mut backoff = config.retry_delay;
     let mut attempt = 1;
     loop {
         match forge.snapshot(&repo).await {
             Err(e) if e.is_transient() && attempt < config.attempts => {
                 tracing::debug!(%repo, attempt, error = %e, "transient forge error; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = backoff.saturating_mul(2);
+                tokio::time::sleep(hive_support::doubling(config.retry_delay, Duration::MAX, attempt - 1)).await;
                 attempt += 1;
             }
             other => return other,
@@ -314,11 +312,7 @@ async fn read_with_retries(
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
+    hive_support::panic_text(panic).unwrap_or("a panic without a message").to_owned()
 }
 
 /// Starts pilots for the queen: one [`RepoPilot`] per member of kind [`MemberKind::Pilot`], whose id is the

@@ -573,11 +573,7 @@ fn main() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
+        let message = hive_support::panic_text(payload).unwrap_or("");
         if !message.starts_with(INJECTED) {
             default_hook(info);
         }

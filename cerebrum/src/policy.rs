@@ -41,8 +41,7 @@ impl Backoff {
 
     /// The delay before restart number `n` (0-based) with a jitter draw in `[0, 1)`.
     pub fn delay(&self, n: u32, jitter: f64) -> Duration {
-        let exp = 2u32.checked_pow(n.min(31)).unwrap_or(u32::MAX);
-        let base = self.min.checked_mul(exp).unwrap_or(self.max).min(self.max);
+        let base = hive_support::doubling(self.min, self.max, n);
         base.mul_f64(1.0 + jitter.clamp(0.0, 1.0) * self.factor.max(0.0))
     }
 }

@@ -148,9 +148,5 @@ impl ScribeHandle {
 
 /// The text of a panic payload (`panic!` with a literal or with a format string), or a placeholder.
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
+    hive_support::panic_text(payload.as_ref()).unwrap_or("a panic without a message").to_owned()
 }

@@ -89,7 +89,6 @@ pub async fn mirror(
     let tags = wanted.len() - branches;
 
     let mut attempts = 0;
-    let mut wait = options.backoff;
     loop {
         attempts += 1;
         match push_once(&git, destination, &wanted, &branch_filter, &tag_filter).await {
@@ -113,8 +112,7 @@ pub async fn mirror(
             Err(err) => {
                 let destination = crate::manager::shown(destination);
                 tracing::warn!(destination, attempts, error = %err, "mirror push failed; retrying");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(options.max_backoff);
+                tokio::time::sleep(hive_support::doubling(options.backoff, options.max_backoff, attempts - 1)).await;
             }
         }
     }

@@ -103,8 +103,7 @@ impl ServiceBackoff {
     /// assert_eq!(delays, [100, 200, 350, 350]);
     /// ```
     pub fn delay(&self, n: u32) -> Duration {
-        let factor = 2u32.checked_pow(n.min(31)).unwrap_or(u32::MAX);
-        self.min.checked_mul(factor).unwrap_or(self.max).min(self.max)
+        hive_support::doubling(self.min, self.max, n)
     }
 }
 

@@ -124,6 +124,31 @@ fn describe(kind: fs::FileType) -> &'static str {
     }
 }
 
+/// `min * 2^n`, capped at `max`, without overflow: the exponential part of every backoff in hive (restarts,
+/// retries, service restarts, mirror pushes), so they all grow the same way.
+///
+/// ```
+/// # use std::time::Duration;
+/// let (min, max) = (Duration::from_millis(100), Duration::from_millis(350));
+/// let delays: Vec<u128> = (0..4).map(|n| hive_support::doubling(min, max, n).as_millis()).collect();
+/// assert_eq!(delays, [100, 200, 350, 350]);
+/// assert_eq!(hive_support::doubling(Duration::MAX, Duration::MAX, 40), Duration::MAX, "no overflow");
+/// ```
+pub fn doubling(min: std::time::Duration, max: std::time::Duration, n: u32) -> std::time::Duration {
+    let factor = 2u32.checked_pow(n.min(31)).unwrap_or(u32::MAX);
+    min.checked_mul(factor).unwrap_or(max).min(max)
+}
+
+/// The text of a panic's payload (`panic!` with a literal or with a format string), if it has one.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("read {} failed", 3)).unwrap_err();
+/// assert_eq!(hive_support::panic_text(payload.as_ref()), Some("read 3 failed"));
+/// ```
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 /// Formats a `SystemTime` as RFC 3339 UTC with second precision, without a date library.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
