@@ -34,16 +34,26 @@ pub fn unformatted_cargo_repo(root: &Path, name: &str, lines: usize) -> (PathBuf
     (root.join(bare), git(&work, &["rev-parse", "HEAD"]))
 }
 
-/// Runs git in `dir` as a fixed test identity; its trimmed stdout.
+/// Runs git in `dir` the way every test and fixture should: a fixed identity, `main` as the first branch, no
+/// signing, and none of the machine's or user's git configuration (system and global files ignored), so no test
+/// depends on the machine it runs on. Returns stdout without its trailing newline (leading spaces, as in
+/// `git status --porcelain`, are kept).
 ///
-/// Panics when git fails.
+/// Panics when git fails: a fixture that cannot be made is a broken test environment.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
+        .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
         .args(args)
         .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Hive Test")
+        .env("GIT_AUTHOR_EMAIL", "hive-test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Hive Test")
+        .env("GIT_COMMITTER_EMAIL", "hive-test@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("LC_ALL", "C")
         .output()
         .unwrap_or_else(|err| panic!("cannot run git: {err}"));
     assert!(out.status.success(), "git {args:?} in '{}': {}", dir.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
 }

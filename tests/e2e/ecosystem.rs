@@ -6,6 +6,7 @@ use std::{
     process::{Command, Output},
 };
 
+use hive_testkit::git::git;
 use serde_json::Value;
 
 /// Runs `hive --state-dir <state> args...`.
@@ -28,22 +29,6 @@ fn hive_json(state: &Path, args: &[&str]) -> Value {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs git with a fixed identity, so no test depends on the machine's git configuration.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Hive Test")
-        .env("GIT_AUTHOR_EMAIL", "hive@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Hive Test")
-        .env("GIT_COMMITTER_EMAIL", "hive@example.invalid")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
 }
 
 /// A repository `name` under `root` with `files` committed on `main`.

@@ -8,27 +8,11 @@ use std::{
 };
 
 use hive_ecosystem::{FixError, FixOutcome, FixRequest, Preparation, format_fix, formatter_for, prepare_fix};
+use hive_testkit::git::git;
 
 const CARGO_TOML: &str = "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
 const UGLY_MAIN: &str = "fn main(){let x=1;\nprintln!(\"{}\",x);}\n";
 const PRETTY_MAIN: &str = "fn main() {\n    let x = 1;\n    println!(\"{}\", x);\n}\n";
-
-/// Runs `git args...` in `dir` with a fixed identity, independent of the machine's configuration; returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Tester")
-        .env("GIT_AUTHOR_EMAIL", "tester@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Tester")
-        .env("GIT_COMMITTER_EMAIL", "tester@example.invalid")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("LC_ALL", "C")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?} failed in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
-}
 
 /// A temporary directory with a bare remote `remote.git` whose `main` holds `files`, and an empty `work` path.
 struct Fixture {
