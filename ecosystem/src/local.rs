@@ -2,8 +2,9 @@
 //!
 //! Each subdirectory that is a git repository is one repository, `local/<dirname>`. A snapshot is git facts
 //! (branch, dirty tree, upstream, last commit, stale branches) plus local CI: the repository's test command run in
-//! a throwaway clone of HEAD with a clean environment (under bubblewrap where it works), whose result is cached by HEAD so an unchanged repository is not tested
-//! again, across restarts too when a cache directory is given.
+//! a throwaway clone of HEAD with a clean environment (under bubblewrap where it works), with throwaway clones of the
+//! sibling repositories it depends on by relative path beside it. A verdict is cached by HEAD and the siblings'
+//! HEADs, so an unchanged repository is not tested again, across restarts too when a cache directory is given.
 //!
 //! Directory names come from the filesystem, so they are treated as hostile: they must make valid [`RepoId`]s,
 //! symbolic links are never followed out of the workspace, and paths only ever reach git as a working directory
