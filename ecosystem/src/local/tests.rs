@@ -35,6 +35,11 @@ fn counting_make(dir: &Path, counter: &Path, passing: bool) {
     write(dir, "Makefile", &format!("test:\n\techo run >> '{}'\n\t{result}\n", counter.display()));
 }
 
+/// The commit `dir`'s HEAD names.
+fn head(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"])
+}
+
 fn runs(counter: &Path) -> usize {
     std::fs::read_to_string(counter).map_or(0, |text| text.lines().count())
 }

@@ -25,10 +25,6 @@ fn app_crate(dir: &Path, path: &str) {
     write(dir, "src/lib.rs", "#[test]\nfn answer_is_42() { assert_eq!(corelib::answer(), 42); }\n");
 }
 
-fn head(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"])
-}
-
 #[tokio::test]
 async fn a_cargo_path_dependency_on_a_sibling_is_tested_with_the_siblings_head() {
     for mode in modes().await {
@@ -77,7 +73,7 @@ async fn paths_out_of_the_workspace_and_through_symbolic_links_are_not_placed() 
     }
     assert!(!outside.join("target").exists());
     // The link is recorded as "not there": if a real repository takes its place, the dependent is tested again.
-    let run = forge.cache.get("via-link", &git(&ws.join("via-link"), &["rev-parse", "HEAD"])).await.expect("cached");
+    let run = forge.cache.get("via-link", &head(&ws.join("via-link"))).await.expect("cached");
     assert_eq!(run.siblings, BTreeMap::from([("linked".to_owned(), String::new())]));
     std::fs::remove_file(ws.join("linked")).expect("unlink");
     repo(&ws, "linked", |d| core_crate(d, 42));
@@ -111,6 +107,6 @@ async fn npm_file_dependencies_are_placed_recursively_and_cycles_end() {
     let forge = LocalForge::new(ws.path()).expect("forge");
     let snapshot = forge.snapshot(&id("app")).await.expect("snapshot");
     assert_eq!(snapshot.ci, CiStatus::green(), "{snapshot:#?}");
-    let run = forge.cache.get("app", &git(&ws.path().join("app"), &["rev-parse", "HEAD"])).await.expect("cached");
+    let run = forge.cache.get("app", &head(&ws.path().join("app"))).await.expect("cached");
     assert_eq!(run.siblings, BTreeMap::from([("x".to_owned(), head(&x)), ("y".to_owned(), head(&y))]));
 }

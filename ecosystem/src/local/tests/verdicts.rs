@@ -10,10 +10,6 @@ fn switch_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
-fn head(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"])
-}
-
 #[tokio::test]
 async fn a_timed_out_run_is_not_cached() {
     let switches = switch_dir();
