@@ -136,6 +136,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub test_timeout: u64,
 
+    /// Run every repository's tests on every read: no local CI verdict is taken from or written to the cache.
+    #[arg(long, requires = "workspace")]
+    pub no_cache: bool,
+
     /// Watch every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
     #[arg(long = "org", value_name = "NAME")]
     pub orgs: Vec<String>,

@@ -45,6 +45,8 @@ pub enum RunTarget {
         cache_dir: PathBuf,
         /// How long one test command may run.
         test_timeout: Duration,
+        /// Whether local CI verdicts are cached (`--no-cache` turns it off).
+        cache: bool,
     },
     /// GitHub repositories (boxed: the forge is large next to a path).
     GitHub(Box<GitHubPlan>),
@@ -90,6 +92,7 @@ impl RunPlan {
                 dir: dir.clone(),
                 cache_dir: state_dir.join("cache").join("local-ci"),
                 test_timeout: Duration::from_secs(args.test_timeout),
+                cache: !args.no_cache,
             },
             (false, None) => bail!(
                 "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"

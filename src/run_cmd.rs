@@ -92,11 +92,11 @@ pub async fn run(
     let every =
         if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
     let RunPlan { target, once, queen, .. } = plan;
-    let (dir, cache_dir, test_timeout) = match target {
+    let (dir, cache_dir, test_timeout, cache) = match target {
         RunTarget::GitHub(github) => return run_github(*github, queen, state_dir, once, json, &every, shutdown).await,
-        RunTarget::Workspace { dir, cache_dir, test_timeout } => (dir, cache_dir, test_timeout),
+        RunTarget::Workspace { dir, cache_dir, test_timeout, cache } => (dir, cache_dir, test_timeout, cache),
     };
-    let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_test_timeout(test_timeout);
+    let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_cache(cache).with_test_timeout(test_timeout);
     let forge = Arc::new(forge);
     let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
     let repos = repos?;
@@ -109,12 +109,12 @@ pub async fn run(
     let hive = start_hive(forge.clone(), &repos, queen).await?;
     let mut events = hive.subscribe();
     if !json {
-        println!(
-            "hive run: {} repositories in '{}', {every} (local CI results cached in '{}')",
-            repos.len(),
-            forge.root().display(),
-            cache_dir.display()
-        );
+        let cached = if cache {
+            format!("local CI results cached in '{}'", cache_dir.display())
+        } else {
+            "local CI results not cached".to_owned()
+        };
+        println!("hive run: {} repositories in '{}', {every} ({cached})", repos.len(), forge.root().display());
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;

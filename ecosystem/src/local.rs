@@ -2,8 +2,9 @@
 //!
 //! Each subdirectory that is a git repository is one repository, `local/<dirname>`. A snapshot is git facts
 //! (branch, dirty tree, upstream, last commit, stale branches) plus local CI: the repository's test command run in
-//! a throwaway clone of HEAD with a clean environment (under bubblewrap where it works), whose result is cached by HEAD so an unchanged repository is not tested
-//! again, across restarts too when a cache directory is given.
+//! a throwaway clone of HEAD with a clean environment (under bubblewrap where it works), with throwaway clones of the
+//! sibling repositories it depends on by relative path beside it. A verdict is cached by HEAD and the siblings'
+//! HEADs, so an unchanged repository is not tested again, across restarts too when a cache directory is given.
 //!
 //! Directory names come from the filesystem, so they are treated as hostile: they must make valid [`RepoId`]s,
 //! symbolic links are never followed out of the workspace, and paths only ever reach git as a working directory
@@ -23,10 +24,11 @@ use crate::{CiState, CiStatus, Forge, ForgeError, Git, GitError, RepoId, RepoSna
 mod ci;
 mod facts;
 mod sandbox;
+mod siblings;
 #[cfg(test)]
 mod tests;
 
-use ci::{CiCache, CiRun, RunLimits};
+use ci::{CiCache, RunLimits};
 pub use sandbox::Sandbox;
 
 /// The owner part of every repository this forge sees.
@@ -80,6 +82,8 @@ pub struct LocalForge {
     sandbox: Sandbox,
     network: bool,
     cache: CiCache,
+    /// Whether cached verdicts are used and recorded at all.
+    use_cache: bool,
     /// One lock per repository, so two reads of one repository never test it twice at once: the second waits and
     /// finds the first one's result in the cache.
     repo_locks: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
@@ -114,6 +118,7 @@ impl LocalForge {
             sandbox: Sandbox::Auto,
             network: false,
             cache: CiCache::in_memory(),
+            use_cache: true,
             repo_locks: DashMap::new(),
             parallel: Arc::new(Semaphore::new(cpus)),
             latest: DashMap::new(),
@@ -128,7 +133,15 @@ impl LocalForge {
         self
     }
 
-    /// Kills a test run (and everything it started) after `timeout`; it then counts as an infrastructure failure.
+    /// Whether local CI verdicts are cached by HEAD at all (on by default). Off, every read runs the tests and no
+    /// verdict is read from or written to the cache, in memory or in the cache directory.
+    pub fn with_cache(mut self, enabled: bool) -> LocalForge {
+        self.use_cache = enabled;
+        self
+    }
+
+    /// Kills a test run (and everything it started) after `timeout`; it then counts as an infrastructure failure,
+    /// and is not cached: the next read runs the tests again.
     pub fn with_test_timeout(mut self, timeout: Duration) -> LocalForge {
         self.test_timeout = timeout;
         self
@@ -182,11 +195,14 @@ impl LocalForge {
         (real_dir && git).then_some(dir)
     }
 
-    async fn ci(&self, repo: &RepoId, dir: &Path, head: &str) -> (CiStatus, Option<String>) {
+    async fn ci(&self, repo: &RepoId, head: &str) -> (CiStatus, Option<String>) {
         let lock = self.repo_locks.entry(repo.name().to_owned()).or_default().clone();
         let _guard = lock.lock().await;
-        if let Some(run) = self.cache.get(repo.name(), head).await {
-            tracing::debug!(%repo, head, "local ci result cached for this HEAD");
+        if self.use_cache
+            && let Some(run) = self.cache.get(repo.name(), head).await
+            && siblings::unchanged(&self.root, &run.siblings, self.git_timeout).await
+        {
+            tracing::debug!(%repo, head, "local ci result cached for this HEAD and its siblings' HEADs");
             return (run.status(), run.command);
         }
         let run = {
@@ -198,21 +214,21 @@ impl LocalForge {
                 sandbox: self.sandbox,
                 network: self.network,
             };
-            ci::run_tests(dir, head, limits).await
+            ci::run_tests(&self.root, repo.name(), head, limits).await
         };
         match run {
-            Ok(CiRun { command, outcome: ci::Outcome::Unavailable { reason }, .. }) => {
-                let name = command.as_deref().unwrap_or_default();
-                tracing::warn!(%repo, command = name, reason, "local ci could not run");
-                (CiStatus { state: CiState::Unknown, failures: Vec::new() }, command)
-            }
             Ok(run) => {
                 let status = run.status();
                 let command = run.command.clone();
-                self.cache.put(repo.name(), run).await;
+                if !run.outcome.is_verdict() {
+                    let name = command.as_deref().unwrap_or_default();
+                    tracing::warn!(%repo, command = name, outcome = ?run.outcome, "local ci gave no verdict; not cached");
+                } else if self.use_cache {
+                    self.cache.put(repo.name(), run).await;
+                }
                 (status, command)
             }
-            // Not cached: the cause (a missing tool, a full disk) is in the machine, not the commit.
+            // Not cached: the cause (a failed clone, a full disk) is in the machine, not the commit.
             Err(e) => {
                 tracing::warn!(%repo, error = %e, "local ci could not run");
                 (CiStatus { state: CiState::Unknown, failures: Vec::new() }, None)
@@ -247,7 +263,7 @@ impl Forge for LocalForge {
         let mut facts = facts::read(&git, now).await.map_err(|e| forge_error(repo, e))?;
         let ci = match facts.head.clone() {
             Some(head) => {
-                let (ci, command) = self.ci(repo, &dir, &head).await;
+                let (ci, command) = self.ci(repo, &head).await;
                 facts.test_command = command;
                 ci
             }

@@ -145,3 +145,36 @@ fn local_ci_gives_tests_a_clean_environment_without_secrets() {
     assert!(home.contains("hive-ci-") && home != real_home, "HOME is the run's own: {finding}");
     assert!(finding.contains(&format!("tmp={}", home.trim_end_matches("home"))), "TMPDIR beside it: {finding}");
 }
+
+#[test]
+fn no_cache_neither_uses_nor_writes_cached_verdicts() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let (ws, state) = (base.path().join("ws"), base.path().join("state"));
+    let app = ws.join("app");
+    std::fs::create_dir_all(&app).expect("mkdir");
+    // The test passes once a file outside the repository exists: a cached verdict would not notice it appear.
+    let flag = base.path().join("fixed");
+    std::fs::write(app.join("Makefile"), format!("test:\n\ttest -f '{}'\n", flag.display())).expect("write");
+    for args in [&["init", "-q"][..], &["add", "-A"], &["commit", "-qm", "app"]] {
+        hive_testkit::git::git(&app, args);
+    }
+    let ws_arg = ws.to_str().expect("utf-8");
+    let ci = |extra: &[&str]| {
+        let out = hive_run(&state, &[&["--once", "--json", "--workspace", ws_arg], extra].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let record: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        repo(&record, "local/app")["ci"].clone()
+    };
+
+    assert_eq!(ci(&[]), "failing");
+    let cache = state.join("cache/local-ci/runs.json");
+    let cached = std::fs::read(&cache).expect("the failing verdict is cached");
+    std::fs::write(&flag, "").expect("fix");
+    assert_eq!(ci(&["--no-cache"]), "passing", "--no-cache runs the tests again");
+    assert_eq!(std::fs::read(&cache).expect("cache"), cached, "--no-cache writes nothing");
+    assert_eq!(ci(&[]), "failing", "without it, the cached verdict for this HEAD stands");
+
+    let out = hive_run(&state, &["--once", "--no-cache", "--repo", "acme/app"]);
+    assert_eq!(out.status.code(), Some(2), "--no-cache needs --workspace");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--workspace"), "{}", String::from_utf8_lossy(&out.stderr));
+}

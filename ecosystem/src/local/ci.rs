@@ -7,18 +7,21 @@
 //! has nowhere to go.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use serde::{Deserialize, Serialize};
 
-use super::sandbox::{self, Sandbox, Scratch};
+use super::{
+    sandbox::{self, Sandbox, Scratch},
+    siblings::{self, Siblings},
+};
 use crate::{
     CiFailure, CiState, CiStatus, FailureClass, Git, GitError,
     atomic::write_atomic,
-    process::{CommandSpec, ProcessError, run},
+    process::{CommandOutput, CommandSpec, ProcessError, run},
     test_command,
 };
 
@@ -28,6 +31,10 @@ pub(crate) const WORKFLOW: &str = "local";
 /// The cache file's name inside the cache directory.
 const CACHE_FILE: &str = "runs.json";
 
+/// The cache file's format. 2 added the siblings' HEADs: a version 1 run of a repository with path dependencies
+/// may have been tested without them, so it is not trusted.
+const CACHE_VERSION: u32 = 2;
+
 /// One local CI run of one commit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CiRun {
@@ -35,6 +42,9 @@ pub(crate) struct CiRun {
     pub(crate) head: String,
     /// The test command's name, such as `make:test`; `None` when the repository has none.
     pub(crate) command: Option<String>,
+    /// The sibling repositories placed beside the clone and the HEAD of each: the result holds while they do.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) siblings: Siblings,
     /// What happened.
     pub(crate) outcome: Outcome,
 }
@@ -54,8 +64,7 @@ pub(crate) enum Outcome {
         /// Test or build (compile errors).
         class: FailureClass,
     },
-    /// The test command could not be started (its tool is not installed, for example). Never cached: the cause
-    /// is in the machine, not the commit.
+    /// The test command could not be started (its tool is not installed, for example).
     Unavailable {
         /// Why.
         reason: String,
@@ -65,6 +74,24 @@ pub(crate) enum Outcome {
         /// The timeout, in milliseconds.
         after_ms: u64,
     },
+    /// The test command was killed by a signal it did not send itself (the kernel's out-of-memory killer, an
+    /// operator's `kill`): no exit code to judge the commit by.
+    Killed {
+        /// The signal, when known (a confined run reports it as bubblewrap's exit code 128 + signal).
+        signal: Option<i32>,
+    },
+}
+
+impl Outcome {
+    /// Whether this outcome says something about the commit, and so may be cached by HEAD. Timeouts, kills and
+    /// commands that could not start say something about the machine at that moment (load, memory, a missing
+    /// tool): the next read runs them again.
+    pub(crate) fn is_verdict(&self) -> bool {
+        match self {
+            Outcome::NoTestCommand | Outcome::Passed | Outcome::Failed { .. } => true,
+            Outcome::Unavailable { .. } | Outcome::TimedOut { .. } | Outcome::Killed { .. } => false,
+        }
+    }
 }
 
 impl CiRun {
@@ -88,6 +115,13 @@ impl CiRun {
                 let after = Duration::from_millis(*after_ms);
                 CiStatus::failing(vec![failure(format!("timed out after {after:?}"), FailureClass::Infrastructure)])
             }
+            Outcome::Killed { signal } => {
+                let step = match signal {
+                    Some(signal) => format!("killed by signal {signal}"),
+                    None => "killed by a signal".to_owned(),
+                };
+                CiStatus::failing(vec![failure(step, FailureClass::Infrastructure)])
+            }
         }
     }
 }
@@ -99,6 +133,8 @@ pub(crate) enum CiError {
     Scratch(#[source] std::io::Error),
     #[error("cannot clone HEAD into a scratch directory")]
     Clone(#[source] GitError),
+    #[error("cannot place the repositories it depends on by path beside its clone")]
+    Siblings(#[source] GitError),
 }
 
 /// How test runs are made: limits and confinement, from the forge's settings.
@@ -111,17 +147,18 @@ pub(crate) struct RunLimits {
     pub(crate) network: bool,
 }
 
-/// Runs the test command of `repo` at `head` in a throwaway clone, removed afterwards whatever happens (a run
-/// cancelled mid-way removes it when dropped).
-pub(crate) async fn run_tests(repo: &Path, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
+/// Runs the test command of the workspace repository `name` (in `root`) at `head` in a throwaway clone, with its
+/// path dependencies placed beside it; all removed afterwards whatever happens (a run cancelled mid-way removes
+/// them when dropped).
+pub(crate) async fn run_tests(root: &Path, name: &str, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
     let scratch = Scratch::new().map_err(CiError::Scratch)?;
-    let result = run_in_clone(repo, &scratch, head, limits).await;
+    let result = run_in_clone(root, name, &scratch, head, limits).await;
     scratch.remove().await;
     result
 }
 
 /// `git clone --no-local` of `repo` into the scratch directory, checked out at `head` without hooks, no remote.
-async fn clone_head(repo: &Path, clone: &Path, head: &str, git_timeout: Duration) -> Result<(), GitError> {
+pub(crate) async fn clone_head(repo: &Path, clone: &Path, head: &str, git_timeout: Duration) -> Result<(), GitError> {
     let (source, target) = (repo.to_string_lossy(), clone.to_string_lossy());
     let parent = clone.parent().unwrap_or(clone);
     let no_hooks = ["-c", "core.hooksPath=/dev/null"];
@@ -133,24 +170,29 @@ async fn clone_head(repo: &Path, clone: &Path, head: &str, git_timeout: Duration
     Ok(())
 }
 
-async fn run_in_clone(repo: &Path, scratch: &Scratch, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
-    let clone = scratch.clone_dir();
-    clone_head(repo, &clone, head, limits.git_timeout).await.map_err(CiError::Clone)?;
+async fn run_in_clone(
+    root: &Path,
+    name: &str,
+    scratch: &Scratch,
+    head: &str,
+    limits: RunLimits,
+) -> Result<CiRun, CiError> {
+    let clone = scratch.clone_dir(name);
+    clone_head(&root.join(name), &clone, head, limits.git_timeout).await.map_err(CiError::Clone)?;
+    let siblings =
+        siblings::place(root, &scratch.workspace(), name, limits.git_timeout).await.map_err(CiError::Siblings)?;
+    let done = |command: Option<String>, outcome| CiRun { head: head.to_owned(), command, siblings, outcome };
     let Some(command) = test_command(&clone).await else {
-        return Ok(CiRun { head: head.to_owned(), command: None, outcome: Outcome::NoTestCommand });
+        return Ok(done(None, Outcome::NoTestCommand));
     };
     let Some((program, args)) = command.argv.split_first() else {
-        return Ok(CiRun { head: head.to_owned(), command: None, outcome: Outcome::NoTestCommand });
+        return Ok(done(None, Outcome::NoTestCommand));
     };
     let confined = sandbox::confined(limits.sandbox).await;
     let (program, args) = if confined {
         let Some(found) = sandbox::find_program(program, &command.cwd) else {
             let reason = format!("'{program}' is not installed (not found on PATH)");
-            return Ok(CiRun {
-                head: head.to_owned(),
-                command: Some(command.name),
-                outcome: Outcome::Unavailable { reason },
-            });
+            return Ok(done(Some(command.name), Outcome::Unavailable { reason }));
         };
         sandbox::wrap(&found.to_string_lossy(), args, scratch.path(), &command.cwd, limits.network)
     } else {
@@ -167,24 +209,33 @@ async fn run_in_clone(repo: &Path, scratch: &Scratch, head: &str, limits: RunLim
     tracing::info!(command = %command.name, dir = %clone.display(), confined, "running local ci");
     let out = match run(&spec).await {
         Ok(out) => out,
-        Err(e) => {
-            let outcome = Outcome::Unavailable { reason: error_chain(&e) };
-            return Ok(CiRun { head: head.to_owned(), command: Some(command.name), outcome });
+        Err(e) => return Ok(done(Some(command.name), Outcome::Unavailable { reason: error_chain(&e) })),
+    };
+    Ok(done(Some(command.name), outcome(&out, confined, limits.timeout)))
+}
+
+/// How a finished test command ended. Under bubblewrap, its own failures (a program it cannot execute) are exit 1
+/// with a `bwrap: ` message, and a child killed by signal N is exit 128 + N, as bubblewrap reports them.
+fn outcome(out: &CommandOutput, confined: bool, timeout: Duration) -> Outcome {
+    let stderr = out.stderr_text();
+    if out.timed_out {
+        return Outcome::TimedOut { after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) };
+    }
+    match out.code {
+        Some(0) => return Outcome::Passed,
+        None => return Outcome::Killed { signal: None },
+        Some(code) if confined && (129..=128 + 64).contains(&code) => {
+            return Outcome::Killed { signal: Some(code - 128) };
         }
-    };
-    let outcome = if out.timed_out {
-        Outcome::TimedOut { after_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX) }
-    } else if out.success() {
-        Outcome::Passed
-    } else {
-        let (stdout, stderr) = (out.stdout_text(), out.stderr_text());
-        let step = first_failing_line(&stdout, &stderr).unwrap_or_else(|| match out.code {
-            Some(code) => format!("exit {code}"),
-            None => "killed by a signal".to_owned(),
-        });
-        Outcome::Failed { step, class: classify(&stdout, &stderr) }
-    };
-    Ok(CiRun { head: head.to_owned(), command: Some(command.name), outcome })
+        Some(1) if confined && stderr.starts_with("bwrap: ") => {
+            let reason = stderr.lines().next().unwrap_or_default().to_owned();
+            return Outcome::Unavailable { reason };
+        }
+        Some(_) => {}
+    }
+    let stdout = out.stdout_text();
+    let step = first_failing_line(&stdout, &stderr).unwrap_or_else(|| format!("exit {}", out.code.unwrap_or(-1)));
+    Outcome::Failed { step, class: classify(&stdout, &stderr) }
 }
 
 fn error_chain(error: &ProcessError) -> String {
@@ -256,8 +307,12 @@ impl CiCache {
         let file = dir.join(CACHE_FILE);
         let runs = match hive_support::read_bounded(&file, 64 << 20) {
             Ok(bytes) => match serde_json::from_slice::<CacheFile>(&bytes) {
-                Ok(cache) if cache.version == 1 => cache.runs,
-                Ok(_) | Err(_) => {
+                Ok(cache) if cache.version == CACHE_VERSION => cache.runs,
+                Ok(_) => {
+                    tracing::info!(file = %file.display(), "the local ci cache is from another hive version; tests will run again");
+                    HashMap::new()
+                }
+                Err(_) => {
                     let shown = file.display();
                     tracing::warn!(file = %shown, "ignoring an unreadable local ci cache; tests will run again");
                     HashMap::new()
@@ -278,7 +333,7 @@ impl CiCache {
         let mut runs = self.runs.lock().await;
         runs.insert(repo.to_owned(), run);
         let Some(file) = self.file.clone() else { return };
-        let bytes = match serde_json::to_vec_pretty(&CacheFile { version: 1, runs: runs.clone() }) {
+        let bytes = match serde_json::to_vec_pretty(&CacheFile { version: CACHE_VERSION, runs: runs.clone() }) {
             Ok(bytes) => bytes,
             Err(e) => return tracing::warn!(error = %e, "cannot serialise the local ci cache"),
         };

@@ -37,7 +37,7 @@ pub(crate) async fn read(git: &Git, now: SystemTime) -> Result<LocalFacts, GitEr
 }
 
 /// Runs a query whose failure means "no such thing": trimmed stdout on success, `None` on a non-zero exit.
-async fn optional(git: &Git, args: &[&str]) -> Result<Option<String>, GitError> {
+pub(crate) async fn optional(git: &Git, args: &[&str]) -> Result<Option<String>, GitError> {
     let out = git.output(args).await?;
     if out.timed_out {
         return Err(GitError::Failed {

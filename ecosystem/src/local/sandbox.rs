@@ -136,8 +136,9 @@ pub(crate) fn test_env(scratch: &Scratch) -> Vec<(OsString, OsString)> {
     env
 }
 
-/// One run's scratch directory: `clone/` (the throwaway clone), `home/` and `tmp/`. Removed by
-/// [`Scratch::remove`] off the async runtime, or when dropped (a run cancelled by a shutdown).
+/// One run's scratch directory: `ws/<name>` (the throwaway clone, with clones of the siblings it depends on by
+/// path beside it, as in the workspace), `home/` and `tmp/`. Removed by [`Scratch::remove`] off the async runtime,
+/// or when dropped (a run cancelled by a shutdown).
 #[derive(Debug)]
 pub(crate) struct Scratch {
     dir: Option<PathBuf>,
@@ -146,9 +147,12 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new() -> std::io::Result<Scratch> {
         let dir = tempfile::Builder::new().prefix("hive-ci-").tempdir()?.keep();
-        let scratch = Scratch { dir: Some(dir) };
+        // Canonical, so that "inside the scratch workspace" compares with the manifests' resolved paths even when
+        // the temporary directory is reached through a symbolic link.
+        let scratch = Scratch { dir: Some(dir.canonicalize().unwrap_or(dir)) };
         std::fs::create_dir(scratch.home())?;
         std::fs::create_dir(scratch.tmp())?;
+        std::fs::create_dir(scratch.workspace())?;
         Ok(scratch)
     }
 
@@ -156,8 +160,14 @@ impl Scratch {
         self.dir.as_deref().unwrap_or(Path::new("/nonexistent"))
     }
 
-    pub(crate) fn clone_dir(&self) -> PathBuf {
-        self.path().join("clone")
+    /// Where the clones go, laid out as the workspace is: `<workspace>/<name>`.
+    pub(crate) fn workspace(&self) -> PathBuf {
+        self.path().join("ws")
+    }
+
+    /// The clone of the repository called `name`.
+    pub(crate) fn clone_dir(&self, name: &str) -> PathBuf {
+        self.workspace().join(name)
     }
 
     fn home(&self) -> PathBuf {

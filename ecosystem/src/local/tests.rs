@@ -2,6 +2,8 @@
 //! on a throwaway clone, and the cache by HEAD.
 
 mod hostile;
+mod siblings;
+mod verdicts;
 
 use std::path::Path;
 
@@ -33,8 +35,23 @@ fn counting_make(dir: &Path, counter: &Path, passing: bool) {
     write(dir, "Makefile", &format!("test:\n\techo run >> '{}'\n\t{result}\n", counter.display()));
 }
 
+/// The commit `dir`'s HEAD names.
+fn head(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"])
+}
+
 fn runs(counter: &Path) -> usize {
     std::fs::read_to_string(counter).map_or(0, |text| text.lines().count())
+}
+
+/// Both modes where bubblewrap works; only the unconfined one otherwise (said on stderr).
+async fn modes() -> Vec<Sandbox> {
+    if sandbox::confined(Sandbox::Auto).await {
+        vec![Sandbox::Off, Sandbox::Auto]
+    } else {
+        eprintln!("bubblewrap does not work here (not installed, or no user namespaces): confined mode not tested");
+        vec![Sandbox::Off]
+    }
 }
 
 fn worktrees(dir: &Path) -> usize {

@@ -13,16 +13,6 @@ use std::{
 use super::*;
 use crate::local::sandbox;
 
-/// Both modes where bubblewrap works; only the unconfined one otherwise (said on stderr).
-async fn modes() -> Vec<Sandbox> {
-    if sandbox::confined(Sandbox::Auto).await {
-        vec![Sandbox::Off, Sandbox::Auto]
-    } else {
-        eprintln!("bubblewrap does not work here (not installed, or no user namespaces): confined mode not tested");
-        vec![Sandbox::Off]
-    }
-}
-
 /// Every file under the repository's `.git` that a hostile test would change to reach the user: config, hooks,
 /// refs, packed refs, HEAD; path -> bytes.
 fn git_state(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
