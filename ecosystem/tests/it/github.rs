@@ -275,6 +275,37 @@ async fn infrastructure_failures_are_read_from_annotations_once_per_run_attempt(
 }
 
 #[tokio::test]
+async fn annotations_the_token_may_not_read_leave_the_names_to_decide_and_a_server_error_is_retried() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "api"));
+    emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("test", "completed", Some("failure"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation("failure", SHUTDOWN),
+        ),
+    );
+    let github = forge(&emu, vec![]);
+    let repo = id("acme/api");
+    // A server error is not an answer: the snapshot fails as a transient error rather than guess.
+    emu.state().inject(FaultRule::new(Fault::Status(502)).path_prefix("/repos/acme/api/check-runs").times(1));
+    let err = github.snapshot(&repo).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(github.snapshot(&repo).await.unwrap().ci.failures[0].class, FailureClass::Infrastructure);
+
+    // A token without the checks permission: classified by its names, and not asked again for this attempt.
+    let other = forge(&emu, vec![]);
+    emu.state().inject(FaultRule::new(Fault::ForbiddenNoHeaders).path_prefix("/repos/acme/api/check-runs"));
+    assert_eq!(other.snapshot(&repo).await.unwrap().ci.failures[0].class, FailureClass::Test);
+    emu.state().clear_requests();
+    assert_eq!(other.snapshot(&repo).await.unwrap().ci.failures[0].class, FailureClass::Test);
+    assert_eq!(annotation_requests(&emu), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn green_and_unknown_ci_and_no_security_policy() {
     let emu = fleet().await;
     emu.state().add_workflow_run("acme", "web", RunSpec::new("CI", "main"));
