@@ -9,7 +9,7 @@
 //! repository costs nothing.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, hash_map::Entry},
     time::SystemTime,
 };
 
@@ -166,10 +166,11 @@ async fn classify_job(
     let Some(check_run) = job.check_run_id().filter(|_| class != FailureClass::Infrastructure) else {
         return Ok((step, class));
     };
-    if !annotations.contains_key(&check_run) {
-        annotations.insert(check_run, check_run_annotations(forge, repo, check_run).await?);
-    }
-    let messages: Vec<&str> = annotations[&check_run].iter().map(String::as_str).collect();
+    let read = match annotations.entry(check_run) {
+        Entry::Occupied(known) => known.into_mut(),
+        Entry::Vacant(new) => new.insert(check_run_annotations(forge, repo, check_run).await?),
+    };
+    let messages: Vec<&str> = read.iter().map(String::as_str).collect();
     Ok((step, crate::classify_failure(&FailedJob { annotations: &messages, ..without })))
 }
 
