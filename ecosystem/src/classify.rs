@@ -27,13 +27,22 @@
 //!
 //! # CI failure class
 //!
-//! [`classify_failure`] maps a failed job to a [`FailureClass`]:
-//! 1. A conclusion of `timed_out`, `cancelled` or `startup_failure`, or an annotation that blames the machine
-//!    ("runner lost", "lost communication with the server", "network reset", "connection reset", "no space left on
-//!    device"), is [`FailureClass::Infrastructure`]: the code may be fine and a re-run is worth it.
-//! 2. Otherwise the job and step names decide, in this order: lint (`lint`, `clippy`, `fmt`, `format`, `eslint`,
-//!    ...), deploy (`deploy`, `publish`, `pages`), test (`test`, `spec`, `check`), build (`build`, `compile`,
-//!    `package`, `install`), infrastructure (`set up job`, `runner`, `checkout`), and test when nothing matches.
+//! [`classify_failure`] maps a [`FailedJob`] (its name, conclusion, steps and check-run annotations) to a
+//! [`FailureClass`]:
+//! 1. A conclusion of `timed_out`, `cancelled` or `startup_failure` is [`FailureClass::Infrastructure`]: the code
+//!    may be fine and a re-run is worth it.
+//! 2. So is a job whose only unsuccessful steps were cancelled (none failed): the runner stopped under it.
+//! 3. So is an annotation that blames the machine: "The runner has received a shutdown signal", "lost communication
+//!    with the server", "The operation was canceled", "runner lost", "network reset", "connection reset",
+//!    "no space left on device". The runner's "Process completed with exit code 1." on every failed step says
+//!    nothing either way.
+//! 4. Otherwise the job's name and its first failed step's name decide, in this order: lint (`lint`, `clippy`,
+//!    `fmt`, `format`, `eslint`, ...), deploy (`deploy`, `publish`, `pages`), test (`test`, `spec`, `check`), build
+//!    (`build`, `compile`, `package`, `install`), infrastructure (`set up job`, `runner`, `checkout`), and test when
+//!    nothing matches.
+//!
+//! Annotations can only make a failure [`FailureClass::Infrastructure`], so a reader that already gets that answer
+//! without them need not fetch them.
 //!
 //! [`failure_signature`] names a failure stably as `workflow/job/step/class`, so the same failure in many
 //! repositories is recognisable as one systemic failure.
@@ -177,31 +186,82 @@ fn words(text: &str) -> Vec<String> {
     text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
 }
 
-/// Annotation phrases that blame the machine rather than the code.
-const INFRASTRUCTURE_ANNOTATIONS: [&str; 7] = [
-    "runner lost",
+/// Annotation phrases that blame the machine rather than the code, matched case-insensitively anywhere in a message.
+const INFRASTRUCTURE_ANNOTATIONS: [&str; 8] = [
+    "the runner has received a shutdown signal",
     "lost communication with the server",
+    "the operation was canceled",
+    "runner lost",
     "network reset",
     "connection reset",
     "econnreset",
     "no space left on device",
-    "the operation was canceled",
 ];
 
-/// Classifies a failed CI job from its name, its first failed step, its conclusion and its annotations; see the
+/// A step of a job: its name and conclusion (`success`, `failure`, `cancelled`, `skipped`; `None` unfinished).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobStep<'a> {
+    /// The step's name (`Run cargo test`).
+    pub name: &'a str,
+    /// The step's conclusion.
+    pub conclusion: Option<&'a str>,
+}
+
+/// A failed CI job as [`classify_failure`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedJob<'a> {
+    /// The job's name (`test (ubuntu-latest)`); `run` for a run that failed before any job ran.
+    pub name: &'a str,
+    /// The job's conclusion.
+    pub conclusion: Option<&'a str>,
+    /// The job's steps, in order.
+    pub steps: &'a [JobStep<'a>],
+    /// The messages of the annotations of the job's check run.
+    pub annotations: &'a [&'a str],
+}
+
+impl<'a> FailedJob<'a> {
+    /// A job known only by its name and conclusion.
+    pub fn new(name: &'a str, conclusion: Option<&'a str>) -> FailedJob<'a> {
+        FailedJob { name, conclusion, steps: &[], annotations: &[] }
+    }
+
+    /// The first step that failed, timed out or was cancelled: the step a failure is named after.
+    pub fn failed_step(&self) -> Option<&'a str> {
+        self.steps
+            .iter()
+            .find(|step| matches!(step.conclusion, Some("failure" | "timed_out" | "startup_failure" | "cancelled")))
+            .map(|step| step.name)
+    }
+}
+
+/// Classifies a failed CI job from its conclusion, its steps, its annotations and its names; see the
 /// [module docs](self) for the rules.
 ///
 /// ```
-/// use hive_ecosystem::{FailureClass, classify_failure};
+/// use hive_ecosystem::{FailedJob, FailureClass, JobStep, classify_failure};
 ///
-/// assert_eq!(classify_failure("lint", Some("cargo clippy"), Some("failure"), &[]), FailureClass::Lint);
-/// assert_eq!(classify_failure("test", None, Some("timed_out"), &[]), FailureClass::Infrastructure);
+/// let steps = [JobStep { name: "cargo clippy", conclusion: Some("failure") }];
+/// let lint = FailedJob { steps: &steps, ..FailedJob::new("lint", Some("failure")) };
+/// assert_eq!(classify_failure(&lint), FailureClass::Lint);
+///
+/// let lost = ["The runner has received a shutdown signal. This can happen when the runner service is stopped."];
+/// assert_eq!(classify_failure(&FailedJob { annotations: &lost, ..lint }), FailureClass::Infrastructure);
+/// assert_eq!(classify_failure(&FailedJob::new("test", Some("timed_out"))), FailureClass::Infrastructure);
 /// ```
-pub fn classify_failure(job: &str, step: Option<&str>, conclusion: Option<&str>, annotations: &[&str]) -> FailureClass {
-    if matches!(conclusion, Some("timed_out" | "cancelled" | "startup_failure")) {
+pub fn classify_failure(job: &FailedJob<'_>) -> FailureClass {
+    if matches!(job.conclusion, Some("timed_out" | "cancelled" | "startup_failure")) {
         return FailureClass::Infrastructure;
     }
-    let blames_machine = annotations.iter().any(|annotation| {
+    let unsuccessful: Vec<&JobStep<'_>> = job
+        .steps
+        .iter()
+        .filter(|step| !matches!(step.conclusion, None | Some("success" | "skipped" | "neutral")))
+        .collect();
+    if !unsuccessful.is_empty() && unsuccessful.iter().all(|step| step.conclusion == Some("cancelled")) {
+        return FailureClass::Infrastructure;
+    }
+    let blames_machine = job.annotations.iter().any(|annotation| {
         let annotation = annotation.to_lowercase();
         INFRASTRUCTURE_ANNOTATIONS.iter().any(|phrase| annotation.contains(phrase))
     });
@@ -209,7 +269,7 @@ pub fn classify_failure(job: &str, step: Option<&str>, conclusion: Option<&str>,
         return FailureClass::Infrastructure;
     }
     // Substrings, not whole words: job and step names glue words together (`eslint`, `unit-tests`, `cargo fmt`).
-    let text = format!("{} {}", job, step.unwrap_or_default()).to_ascii_lowercase();
+    let text = format!("{} {}", job.name, job.failed_step().unwrap_or_default()).to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
     if has(&["lint", "clippy", "fmt", "format", "eslint", "style", "prettier", "rubocop", "flake8"]) {
         FailureClass::Lint

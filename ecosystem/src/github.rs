@@ -252,6 +252,8 @@ pub struct GitHubForge {
     alerts_unknown_until: DashMap<RepoId, Instant>,
     /// Repositories without SECURITY.md, and until when to believe that.
     policy_absent_until: DashMap<RepoId, Instant>,
+    /// The check-run annotations read for each repository's failing run attempts.
+    annotations: DashMap<RepoId, read::AnnotationCache>,
 }
 
 impl fmt::Debug for GitHubForge {
@@ -278,6 +280,7 @@ impl GitHubForge {
             latest: DashMap::new(),
             alerts_unknown_until: DashMap::new(),
             policy_absent_until: DashMap::new(),
+            annotations: DashMap::new(),
         })
     }
 

@@ -45,7 +45,7 @@ mod snapshot;
 mod test_support;
 
 pub use crate::{
-    classify::{Priority, classify_failure, classify_issue, failure_signature, is_critical_issue},
+    classify::{FailedJob, JobStep, Priority, classify_failure, classify_issue, failure_signature, is_critical_issue},
     commands::{CommandKind, DiscoveredCommand, discover_commands, test_command},
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     error::ForgeError,

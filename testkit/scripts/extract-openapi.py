@@ -38,6 +38,7 @@ ENDPOINTS = [
     ("/repos/{owner}/{repo}/contents/{path}", "get"),
     ("/repos/{owner}/{repo}/contents/{path}", "put"),
     ("/repos/{owner}/{repo}/commits/{ref}/check-runs", "get"),
+    ("/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", "get"),
     ("/repos/{owner}/{repo}/commits/{ref}/status", "get"),
     ("/repos/{owner}/{repo}/dependabot/alerts", "get"),
     ("/rate_limit", "get"),

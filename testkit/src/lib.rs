@@ -29,7 +29,8 @@ pub use axum::http::Method;
 pub use fault::{Fault, FaultRule};
 pub use server::{Emulator, TOKEN};
 pub use spec::{
-    DependabotSpec, IssueRecord, IssueSpec, JobSpec, PullRecord, PullSpec, RepoSpec, RequestRecord, RunSpec, StepSpec,
+    AnnotationSpec, DependabotSpec, IssueRecord, IssueSpec, JobSpec, PullRecord, PullSpec, RepoSpec, RequestRecord,
+    RunSpec, StepSpec,
 };
 pub use state::EmulatorState;
 

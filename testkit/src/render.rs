@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+use crate::spec::AnnotationSpec;
 use crate::state::{CheckRun, Issue, Repo, Run, World};
 
 /// The extracted OpenAPI subset, embedded so the emulator needs no files at run time.
@@ -250,6 +251,8 @@ pub(crate) fn job(w: &World, r: &Repo, run: &Run, index: usize) -> Value {
         ("run_url", json!(format!("{}/repos/{full_name}/actions/runs/{}", w.base_url, run.id))),
         ("url", json!(format!("{}/repos/{full_name}/actions/jobs/{id}", w.base_url))),
         ("html_url", json!(format!("https://github.com/{full_name}/actions/runs/{}/job/{id}", run.id))),
+        // As on GitHub, a job is also a check run with the same id; its annotations hang off that check run.
+        ("check_run_url", json!(format!("{}/repos/{full_name}/check-runs/{id}", w.base_url))),
         ("run_attempt", json!(run.spec.run_attempt)),
         ("name", json!(spec.name)),
         ("workflow_name", json!(run.spec.workflow_name)),
@@ -489,6 +492,29 @@ pub(crate) fn check_run(w: &World, r: &Repo, sha: &str, run: &CheckRun) -> Value
         ("url", json!(format!("{}/repos/{full_name}/check-runs/{id}", w.base_url))),
         ("html_url", json!(format!("https://github.com/{full_name}/runs/{id}"))),
         ("completed_at", if status == "completed" { v["completed_at"].clone() } else { Value::Null }),
+    ] {
+        set(&mut v, k, val);
+    }
+    v
+}
+
+/// `check-annotation`: one annotation of a job's check run, placed where the runner places its own (`.github`,
+/// line 1, on the run's commit).
+pub(crate) fn annotation(w: &World, r: &Repo, run: &Run, a: &AnnotationSpec) -> Value {
+    let full_name = format!("{}/{}", r.spec.owner, r.spec.name);
+    let mut v = example("check-annotation-items", "");
+    rebase(&mut v, &w.base_url, &full_name);
+    for (k, val) in [
+        ("path", json!(".github")),
+        ("blob_href", json!(format!("https://github.com/{full_name}/blob/{}/.github", run.spec.head_sha))),
+        ("start_line", json!(1)),
+        ("end_line", json!(1)),
+        ("start_column", Value::Null),
+        ("end_column", Value::Null),
+        ("annotation_level", json!(a.level)),
+        ("title", json!("")),
+        ("message", json!(a.message)),
+        ("raw_details", json!("")),
     ] {
         set(&mut v, k, val);
     }

@@ -138,6 +138,7 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
             reply.body = reply.body.map(|page| json!({ "total_count": total, "check_runs": page }));
             reply
         }
+        (Method::GET, ["repos", o, r, "check-runs", id, "annotations"]) => list_annotations(w, ctx, o, r, id),
         (Method::GET, ["repos", o, r, "commits", git_ref @ .., "status"]) => {
             let Some(repo) = w.repo(o, r) else { return Reply::not_found() };
             let git_ref = git_ref.join("/");
@@ -249,6 +250,20 @@ fn list_jobs(w: &World, ctx: &Ctx<'_>, o: &str, r: &str, id: &str) -> Reply {
     let mut reply = paginate(w, ctx, items);
     reply.body = reply.body.map(|page| json!({ "total_count": total, "jobs": page }));
     reply
+}
+
+/// A check run's annotations. A job's check run has the job's id and carries the job's annotations; the check runs
+/// set on commits have none.
+fn list_annotations(w: &World, ctx: &Ctx<'_>, o: &str, r: &str, id: &str) -> Reply {
+    let Some(repo) = w.repo(o, r) else { return Reply::not_found() };
+    let Ok(id) = id.parse::<u64>() else { return Reply::not_found() };
+    let job = repo.runs.iter().find_map(|run| run.job_ids.iter().position(|j| *j == id).map(|i| (run, i)));
+    let items = match job {
+        Some((run, i)) => run.spec.jobs[i].annotations.iter().map(|a| render::annotation(w, repo, run, a)).collect(),
+        None if repo.check_runs.values().flatten().any(|cr| cr.0 == id) => Vec::new(),
+        None => return Reply::not_found(),
+    };
+    paginate(w, ctx, items)
 }
 
 fn state_matches(filter: Option<&String>, state: &str) -> bool {

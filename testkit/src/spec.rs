@@ -192,17 +192,26 @@ pub struct JobSpec {
     pub conclusion: Option<String>,
     /// Steps.
     pub steps: Vec<StepSpec>,
+    /// The annotations of the job's check run (`GET /repos/{o}/{r}/check-runs/{id}/annotations`), in order.
+    pub annotations: Vec<AnnotationSpec>,
 }
 
 impl JobSpec {
-    /// A job with the given outcome and no steps.
+    /// A job with the given outcome, no steps and no annotations.
     pub fn new(name: &str, status: &str, conclusion: Option<&str>) -> JobSpec {
         JobSpec {
             name: name.to_owned(),
             status: status.to_owned(),
             conclusion: conclusion.map(str::to_owned),
             steps: Vec::new(),
+            annotations: Vec::new(),
         }
+    }
+    /// Adds an annotation to the job's check run, as the runner writes them: `level` is `notice`, `warning` or
+    /// `failure`, `message` the text (for example "Process completed with exit code 1.").
+    pub fn annotation(mut self, level: &str, message: &str) -> Self {
+        self.annotations.push(AnnotationSpec { level: level.to_owned(), message: message.to_owned() });
+        self
     }
     /// Adds a step, numbered after the previous ones.
     pub fn step(mut self, name: &str, status: &str, conclusion: Option<&str>) -> Self {
@@ -228,6 +237,16 @@ pub struct StepSpec {
     pub status: String,
     /// Conclusion.
     pub conclusion: Option<String>,
+}
+
+/// A check-run annotation of a job. The runner's own annotations (a failed step's exit code, a lost runner) point
+/// at `.github` line 1, as GitHub's do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotationSpec {
+    /// `annotation_level`: `notice`, `warning` or `failure`.
+    pub level: String,
+    /// The message.
+    pub message: String,
 }
 
 /// An issue for [`crate::EmulatorState::add_issue`].

@@ -5,9 +5,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hive_testkit::{Emulator, Fault, FaultRule, IssueSpec, Method as EmuMethod, RepoSpec};
+use hive_testkit::{Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method as EmuMethod, RepoSpec, RunSpec};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{fleet, get, send, send_with};
 
 #[tokio::test]
@@ -274,6 +274,58 @@ async fn reads_filter_like_github() {
 
     emu.state().delete_repo("acme", "widgets");
     assert_eq!(get(&emu, "/repos/acme/widgets").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_jobs_annotations_hang_off_its_check_run_page_like_github_and_go_with_a_rerun() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "api"));
+    let run = emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("test", "completed", Some("failure"))
+                .annotation("warning", "Node.js 16 actions are deprecated.")
+                .annotation("failure", "The runner has received a shutdown signal.")
+                .annotation("failure", "Process completed with exit code 1."),
+        ),
+    );
+    let jobs_path = format!("/repos/acme/api/actions/runs/{run}/jobs");
+    let job = get(&emu, &jobs_path).await.body["jobs"][0].clone();
+    let url = job["check_run_url"].as_str().expect("check_run_url").to_owned();
+    assert_eq!(url, format!("{}/repos/acme/api/check-runs/{}", emu.url(), job["id"]));
+
+    let first = get(&emu, &format!("{url}/annotations?per_page=2")).await;
+    assert_eq!(first.status, 200);
+    let messages = |body: &Value| -> Vec<String> {
+        body.as_array().into_iter().flatten().filter_map(|a| a["message"].as_str().map(str::to_owned)).collect()
+    };
+    assert_eq!(
+        messages(&first.body),
+        ["Node.js 16 actions are deprecated.", "The runner has received a shutdown signal."]
+    );
+    assert_eq!(first.body[1]["annotation_level"], "failure");
+    let next = format!("<{url}/annotations?per_page=2&page=2>; rel=\"next\"");
+    assert!(first.header("link").is_some_and(|link| link.starts_with(&next)), "{:?}", first.header("link"));
+    let second = get(&emu, &format!("{url}/annotations?per_page=2&page=2")).await;
+    assert_eq!(messages(&second.body), ["Process completed with exit code 1."]);
+
+    // A re-run job is a new check run, without the old attempt's annotations.
+    let rerun = send(
+        &emu,
+        Method::POST,
+        &format!("/repos/acme/api/actions/runs/{run}/rerun-failed-jobs"),
+        Some(emu.token()),
+        None,
+    )
+    .await;
+    assert_eq!(rerun.status, 201);
+    let again = get(&emu, &jobs_path).await.body["jobs"][0]["check_run_url"].as_str().map(str::to_owned);
+    let again = again.expect("check_run_url");
+    assert_ne!(again, url);
+    assert_eq!(get(&emu, &format!("{again}/annotations")).await.body, json!([]));
+    assert_eq!(get(&emu, "/repos/acme/api/check-runs/999999/annotations").await.status, 404);
 }
 
 #[tokio::test]

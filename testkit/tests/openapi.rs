@@ -71,6 +71,9 @@ async fn every_endpoint_matches_githubs_openapi_schema() {
     let run = fleet(&emu);
     let t = Some(emu.token());
     let mut c = Checker::new();
+    // A job's check run, as a client finds it: the last segment of the job's `check_run_url`.
+    let jobs = send(&emu, Method::GET, &format!("/repos/acme/widgets/actions/runs/{run}/jobs"), t, None).await;
+    let check_run_url = jobs.body["jobs"][0]["check_run_url"].as_str().expect("a job has a check_run_url").to_owned();
     let cases: Vec<(Method, String, Option<Value>, &str, u16)> = vec![
         (Method::GET, "/orgs/acme/repos".into(), None, "/orgs/{org}/repos", 200),
         (Method::GET, "/users/alice/repos".into(), None, "/users/{username}/repos", 200),
@@ -81,6 +84,13 @@ async fn every_endpoint_matches_githubs_openapi_schema() {
             format!("/repos/acme/widgets/actions/runs/{run}/jobs"),
             None,
             "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+            200,
+        ),
+        (
+            Method::GET,
+            format!("{check_run_url}/annotations?per_page=100"),
+            None,
+            "/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
             200,
         ),
         (

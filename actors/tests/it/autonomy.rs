@@ -259,6 +259,72 @@ async fn an_infrastructure_failure_is_rerun_once_and_filed_when_it_fails_again()
 }
 
 #[tokio::test]
+async fn a_runner_lost_under_a_failing_job_is_rerun_once_and_gets_no_issue() {
+    let mut w = World::new(&["api", "web", "lib"]).await;
+    let exit_1 = "Process completed with exit code 1.";
+    let failed =
+        |job: JobSpec| RunSpec::new("ci", "main").head_sha(&sha(1)).outcome("completed", Some("failure")).job(job);
+    // The runner's shutdown is told only by an annotation: the job and its step say plain `failure`.
+    let shutdown = w.emu.state().add_workflow_run(
+        "acme",
+        "api",
+        failed(
+            JobSpec::new("unit tests", "completed", Some("failure"))
+                .step("Set up job", "completed", Some("success"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation(
+                    "failure",
+                    "The runner has received a shutdown signal. This can happen when the runner service is stopped, \
+                     or a manually started runner is canceled.",
+                )
+                .annotation("failure", exit_1),
+        ),
+    );
+    // A job whose only unsuccessful step was cancelled.
+    let cancelled = w.emu.state().add_workflow_run(
+        "acme",
+        "web",
+        failed(
+            JobSpec::new("unit tests", "completed", Some("failure"))
+                .step("Set up job", "completed", Some("success"))
+                .step("cargo test", "completed", Some("cancelled"))
+                .step("Upload report", "completed", Some("skipped")),
+        ),
+    );
+    // A real test failure carries the same exit-code annotation and is filed, never re-run.
+    w.emu.state().add_workflow_run(
+        "acme",
+        "lib",
+        failed(
+            JobSpec::new("unit tests", "completed", Some("failure"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation("failure", exit_1),
+        ),
+    );
+    w.cycle().await;
+    assert_eq!(w.emu.state().reruns("acme", "api"), [shutdown]);
+    assert_eq!(w.emu.state().reruns("acme", "web"), [cancelled]);
+    assert!(w.emu.state().reruns("acme", "lib").is_empty());
+    assert!(w.issues("api").is_empty() && w.issues("web").is_empty());
+    let filed = w.issues("lib");
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert!(filed[0].title.contains("(test)"), "{}", filed[0].title);
+
+    // While the re-runs run, nothing more happens; once they pass, the repositories are green without an issue.
+    w.cycle().await;
+    for (repo, run) in [("api", shutdown), ("web", cancelled)] {
+        assert_eq!(w.emu.state().reruns("acme", repo), [run]);
+        assert!(w.emu.state().complete_run("acme", repo, run, "success"));
+    }
+    w.cycle().await;
+    for (repo, run) in [("api", shutdown), ("web", cancelled)] {
+        assert_eq!(w.emu.state().reruns("acme", repo), [run], "{repo}");
+        assert!(w.issues(repo).is_empty(), "{repo}: {:?}", w.issues(repo));
+    }
+    assert_eq!(w.issues("lib").len(), 1);
+}
+
+#[tokio::test]
 async fn during_an_emergency_only_the_one_alert_is_written() {
     let mut w = World::with(&["api", "web", "ops"], policy(), |c| {
         c.alert_repo = Some(RepoId::new("acme/ops").unwrap());

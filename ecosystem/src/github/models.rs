@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::{AlertSeverity, FailureClass};
+use crate::AlertSeverity;
 
 /// A repository (`GET /repos/{o}/{r}`, and the items of repository lists).
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +104,16 @@ pub(crate) struct JobJson {
     pub conclusion: Option<String>,
     #[serde(default)]
     pub steps: Vec<StepJson>,
+    /// `…/check-runs/{id}`: the job's check run, which holds its annotations.
+    #[serde(default)]
+    pub check_run_url: Option<String>,
+}
+
+impl JobJson {
+    /// The id of the job's check run: the last segment of `check_run_url`.
+    pub fn check_run_id(&self) -> Option<u64> {
+        self.check_run_url.as_deref()?.trim_end_matches('/').rsplit('/').next()?.parse().ok()
+    }
 }
 
 /// A step of a job.
@@ -112,6 +122,13 @@ pub(crate) struct StepJson {
     pub name: String,
     #[serde(default)]
     pub conclusion: Option<String>,
+}
+
+/// A check-run annotation (`GET /repos/{o}/{r}/check-runs/{id}/annotations`); only its message matters here.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct AnnotationJson {
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// An issue or a pull request, as `GET /repos/{o}/{r}/issues` lists both.
@@ -197,12 +214,6 @@ impl AlertJson {
 /// Conclusions that count as a failed run or job.
 pub(crate) fn is_failure(conclusion: Option<&str>) -> bool {
     matches!(conclusion, Some("failure" | "timed_out" | "startup_failure" | "cancelled"))
-}
-
-/// Classifies a failed job from its conclusion and its job and step names; the rules live in [`crate::classify`].
-pub(crate) fn classify(job: &str, step: Option<&str>, conclusion: Option<&str>) -> FailureClass {
-    // The forge does not read check-run annotations (one more request per failed job), so none are passed.
-    crate::classify_failure(job, step, conclusion, &[])
 }
 
 /// Parses GitHub's RFC 3339 timestamps (`2024-05-01T12:00:00Z`, fractions and offsets allowed) without a date

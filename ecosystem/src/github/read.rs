@@ -2,11 +2,16 @@
 //! [`RepoSnapshot`].
 //!
 //! Cold, a snapshot costs one request for the repository, one for the default branch's runs, one per failed
-//! workflow for its jobs, one per page of open issues (pull requests come with them), one for Dependabot alerts and
-//! one to three for SECURITY.md. Warm, every one of them is a conditional request answered
-//! `304` or a remembered 403/404, so an unchanged repository costs nothing.
+//! workflow for its jobs, one per failed job for its check run's annotations (unless its conclusion or steps already
+//! say the machine failed), one per page of open issues (pull requests come with them), one for Dependabot alerts
+//! and one to three for SECURITY.md. Warm, every one of them is a conditional request answered `304` or a
+//! remembered 403/404, and annotations are not asked for again while the run attempt is the same, so an unchanged
+//! repository costs nothing.
 
-use std::{collections::HashSet, time::SystemTime};
+use std::{
+    collections::{HashMap, HashSet, hash_map::Entry},
+    time::SystemTime,
+};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -14,14 +19,23 @@ use tokio::time::Instant;
 
 use super::{
     GitHubError, GitHubForge, Target, UNKNOWN_ALERTS_TTL,
-    models::{self, AlertJson, IssueJson, JobsJson, RepoJson, RunsJson},
+    models::{self, AlertJson, AnnotationJson, IssueJson, JobJson, JobsJson, RepoJson, RunsJson},
 };
-use crate::{Alert, CiFailure, CiState, CiStatus, GitHubFacts, IssueSummary, RepoId, RepoSnapshot};
+use crate::{
+    Alert, CiFailure, CiState, CiStatus, FailedJob, FailureClass, GitHubFacts, IssueSummary, JobStep, RepoId,
+    RepoSnapshot,
+};
+
+/// The annotation messages read for a repository's failing run attempts: by `(run id, run attempt)`, then by check
+/// run id. A completed attempt never changes, so what was read once is not asked for again.
+pub(crate) type AnnotationCache = HashMap<(u64, u32), HashMap<u64, Vec<String>>>;
 
 /// Pages of a repository listing followed at most (100 repositories each).
 const MAX_REPO_PAGES: usize = 200;
 /// Pages of open issues followed at most.
 const MAX_ISSUE_PAGES: usize = 10;
+/// Pages of a check run's annotations followed at most (100 each; a failed job rarely has more than a few).
+const MAX_ANNOTATION_PAGES: usize = 5;
 /// Pages of Dependabot alerts followed at most.
 const MAX_ALERT_PAGES: usize = 5;
 /// Where GitHub looks for a security policy, in its order.
@@ -95,6 +109,9 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus
     if latest.is_empty() {
         return Ok(CiStatus { state: CiState::Unknown, failures: Vec::new() });
     }
+    // Only the attempts failing now are kept, so the cache holds no more than the repository's current failures.
+    let known = forge.annotations.get(repo).map(|entry| entry.value().clone()).unwrap_or_default();
+    let mut kept = AnnotationCache::new();
     let mut failures = Vec::new();
     let mut failed = false;
     for run in latest.iter().filter(|run| models::is_failure(run.conclusion.as_deref())) {
@@ -103,16 +120,16 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus
         let jobs: JobsJson =
             get(forge, &repo_path(repo, &format!("/actions/runs/{}/jobs?filter=latest&per_page=100", run.id))).await?;
         let before = failures.len();
+        let attempt = run.run_attempt.unwrap_or(1);
         let run_ref = Some(crate::RunRef {
             id: run.id,
-            attempt: run.run_attempt.unwrap_or(1),
+            attempt,
             head_sha: run.head_sha.clone().unwrap_or_default(),
             url: run.html_url.clone().unwrap_or_default(),
         });
+        let mut annotations = known.get(&(run.id, attempt)).cloned().unwrap_or_default();
         for job in jobs.jobs.iter().filter(|job| models::is_failure(job.conclusion.as_deref())) {
-            let step =
-                job.steps.iter().find(|step| models::is_failure(step.conclusion.as_deref())).map(|s| s.name.clone());
-            let class = models::classify(&job.name, step.as_deref(), job.conclusion.as_deref());
+            let (step, class) = classify_job(forge, repo, job, &mut annotations).await?;
             failures.push(CiFailure {
                 workflow: workflow.clone(),
                 job: job.name.clone(),
@@ -121,13 +138,57 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus
                 run: run_ref.clone(),
             });
         }
+        kept.insert((run.id, attempt), annotations);
         if failures.len() == before {
             // A run that failed before any job ran (a broken workflow file, no runner).
-            let class = models::classify("run", None, run.conclusion.as_deref());
+            let class = crate::classify_failure(&FailedJob::new("run", run.conclusion.as_deref()));
             failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class, run: run_ref });
         }
     }
+    forge.annotations.insert(repo.clone(), kept);
     Ok(if failed { CiStatus::failing(failures) } else { CiStatus::green() })
+}
+
+/// A failed job's first failed step and class. Its check run's annotations are read only when the job's
+/// conclusion and steps do not already say "infrastructure" (annotations can say nothing else), and only once per
+/// run attempt: `annotations` holds those already read for this attempt, by check run id, and gains the new ones.
+async fn classify_job(
+    forge: &GitHubForge,
+    repo: &RepoId,
+    job: &JobJson,
+    annotations: &mut HashMap<u64, Vec<String>>,
+) -> Result<(Option<String>, FailureClass), GitHubError> {
+    let steps: Vec<JobStep<'_>> =
+        job.steps.iter().map(|s| JobStep { name: &s.name, conclusion: s.conclusion.as_deref() }).collect();
+    let without = FailedJob { name: &job.name, conclusion: job.conclusion.as_deref(), steps: &steps, annotations: &[] };
+    let step = without.failed_step().map(str::to_owned);
+    let class = crate::classify_failure(&without);
+    let Some(check_run) = job.check_run_id().filter(|_| class != FailureClass::Infrastructure) else {
+        return Ok((step, class));
+    };
+    let read = match annotations.entry(check_run) {
+        Entry::Occupied(known) => known.into_mut(),
+        Entry::Vacant(new) => new.insert(check_run_annotations(forge, repo, check_run).await?),
+    };
+    let messages: Vec<&str> = read.iter().map(String::as_str).collect();
+    Ok((step, crate::classify_failure(&FailedJob { annotations: &messages, ..without })))
+}
+
+/// The messages of a check run's annotations. A token that may not read checks (403), or a check run that is gone
+/// (404), leaves the job to be classified by its steps and names.
+async fn check_run_annotations(forge: &GitHubForge, repo: &RepoId, id: u64) -> Result<Vec<String>, GitHubError> {
+    let path = repo_path(repo, &format!("/check-runs/{id}/annotations?per_page=100"));
+    match forge.client.get_all(&path, MAX_ANNOTATION_PAGES).await {
+        Ok(items) => items
+            .into_iter()
+            .map(|item| from_value::<AnnotationJson>(&path, item).map(|a| a.message.unwrap_or_default()))
+            .collect(),
+        Err(err @ (GitHubError::NotFound { .. } | GitHubError::Forbidden { .. })) => {
+            tracing::warn!(%repo, check_run = id, %err, "check run annotations not readable; classifying without them");
+            Ok(Vec::new())
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// Open issues (pull requests excluded) and the pull-request facts that come with them.

@@ -198,6 +198,113 @@ async fn snapshot_reads_what_a_maintainer_looks_at() {
     assert_eq!(forge.latest(&id("acme/api")), Some(snap));
 }
 
+const SHUTDOWN: &str = "The runner has received a shutdown signal. This can happen when the runner service is \
+                        stopped, or a manually started runner is canceled.";
+const EXIT_1: &str = "Process completed with exit code 1.";
+
+/// The annotation requests the emulator saw.
+fn annotation_requests(emu: &Emulator) -> Vec<String> {
+    emu.state().requests().into_iter().filter(|r| r.path.ends_with("/annotations")).map(|r| r.path).collect()
+}
+
+#[tokio::test]
+async fn infrastructure_failures_are_read_from_annotations_once_per_run_attempt() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "api"));
+    emu.state().add_workflow_run("acme", "api", RunSpec::new("Docs", "main"));
+    let run = emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("CI", "main")
+            .outcome("completed", Some("failure"))
+            .job(
+                JobSpec::new("test (ubuntu)", "completed", Some("failure"))
+                    .step("Set up job", "completed", Some("success"))
+                    .step("cargo test", "completed", Some("failure"))
+                    .annotation("failure", SHUTDOWN)
+                    .annotation("failure", EXIT_1),
+            )
+            .job(
+                JobSpec::new("integration", "completed", Some("failure"))
+                    .step("Set up job", "completed", Some("success"))
+                    .step("Run integration tests", "completed", Some("cancelled"))
+                    .step("Upload logs", "completed", Some("skipped")),
+            )
+            .job(
+                JobSpec::new("unit", "completed", Some("failure"))
+                    .step("cargo test --lib", "completed", Some("failure"))
+                    .annotation("failure", EXIT_1),
+            )
+            .job(JobSpec::new("clippy", "completed", Some("success")).annotation("warning", "unused import")),
+    );
+    let forge = forge(&emu, vec![]);
+    let repo = id("acme/api");
+    let classes = |snap: &hive_ecosystem::RepoSnapshot| -> Vec<(String, FailureClass)> {
+        snap.ci.failures.iter().map(|f| (f.job.clone(), f.class)).collect()
+    };
+    let expected = [
+        ("test (ubuntu)".to_owned(), FailureClass::Infrastructure),
+        ("integration".to_owned(), FailureClass::Infrastructure),
+        ("unit".to_owned(), FailureClass::Test),
+    ];
+    let first = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(classes(&first), expected);
+    assert_eq!(first.ci.failures[1].step.as_deref(), Some("Run integration tests"));
+    // One request per failed job whose steps do not already tell: none for the green run, the green job, or the job
+    // whose only unsuccessful step was cancelled.
+    let asked = annotation_requests(&emu);
+    assert_eq!(asked.len(), 2, "{asked:?}");
+
+    // The same attempt again: not one annotation request, the same answer.
+    emu.state().clear_requests();
+    let second = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(classes(&second), expected);
+    assert_eq!(annotation_requests(&emu), Vec::<String>::new());
+
+    // A new attempt has new check runs, read once more; the runner kept running this time, so the job that lost it
+    // is a test failure now.
+    forge.rerun_failed_jobs(&repo, run).await.unwrap();
+    assert!(emu.state().complete_run("acme", "api", run, "failure"));
+    emu.state().clear_requests();
+    let third = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(third.ci.failures[0].run.as_ref().map(|r| r.attempt), Some(2));
+    assert_eq!(third.ci.failures[0].class, FailureClass::Test, "{:?}", third.ci.failures);
+    let asked_again = annotation_requests(&emu);
+    assert!(!asked_again.is_empty() && asked_again.iter().all(|path| !asked.contains(path)), "{asked_again:?}");
+}
+
+#[tokio::test]
+async fn annotations_the_token_may_not_read_leave_the_names_to_decide_and_a_server_error_is_retried() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "api"));
+    emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("test", "completed", Some("failure"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation("failure", SHUTDOWN),
+        ),
+    );
+    let github = forge(&emu, vec![]);
+    let repo = id("acme/api");
+    // A server error is not an answer: the snapshot fails as a transient error rather than guess.
+    emu.state().inject(FaultRule::new(Fault::Status(502)).path_prefix("/repos/acme/api/check-runs").times(1));
+    let err = github.snapshot(&repo).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(github.snapshot(&repo).await.unwrap().ci.failures[0].class, FailureClass::Infrastructure);
+
+    // A token without the checks permission: classified by its names, and not asked again for this attempt.
+    let other = forge(&emu, vec![]);
+    emu.state().inject(FaultRule::new(Fault::ForbiddenNoHeaders).path_prefix("/repos/acme/api/check-runs"));
+    assert_eq!(other.snapshot(&repo).await.unwrap().ci.failures[0].class, FailureClass::Test);
+    emu.state().clear_requests();
+    assert_eq!(other.snapshot(&repo).await.unwrap().ci.failures[0].class, FailureClass::Test);
+    assert_eq!(annotation_requests(&emu), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn green_and_unknown_ci_and_no_security_policy() {
     let emu = fleet().await;

@@ -66,16 +66,16 @@ pub fn fleet(emu: &Emulator) -> u64 {
     s.add_repo(RepoSpec::new("acme", "widgets").stars(42).forks(3).watchers(7).license("MIT").has_security_md(true));
     s.add_repo(RepoSpec::new("acme", "secret").private(true));
     s.add_repo(RepoSpec::new("alice", "dotfiles").fork(true));
-    let run =
-        s.add_workflow_run(
-            "acme",
-            "widgets",
-            RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
-                JobSpec::new("test", "completed", Some("failure"))
-                    .step("Set up job", "completed", Some("success"))
-                    .step("cargo test", "completed", Some("failure")),
-            ),
-        );
+    let run = s.add_workflow_run(
+        "acme",
+        "widgets",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("test", "completed", Some("failure"))
+                .step("Set up job", "completed", Some("success"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation("failure", "Process completed with exit code 101."),
+        ),
+    );
     s.add_workflow_run(
         "acme",
         "widgets",
