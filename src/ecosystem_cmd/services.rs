@@ -12,8 +12,8 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use hive::{Hive, SimForge};
-use hive_actors::ServiceState;
+use hive::{Hive, HiveError, SimForge};
+use hive_actors::{KeeperError, ServiceState};
 use hive_ecosystem::{
     CommandKind, DiscoveredCommand, EcosystemManager, ImportId, RepoMeta, ServiceSpec, detect, discover_commands,
 };
@@ -199,7 +199,13 @@ async fn supervise(
             () = shutdown.requested() => return Ok(()),
             _ = tick.tick() => {}
         }
-        let status = hive.service_status(service).await?;
+        let status = match hive.service_status(service).await {
+            Ok(status) => status,
+            // No keeper to ask: the queen starts it just after the hive (and restarts it after a failure); the next
+            // tick asks again.
+            Err(HiveError::Service(KeeperError::NotRunning(_))) => continue,
+            Err(err) => return Err(err.into()),
+        };
         if last.as_ref() != Some(&status.state) {
             if json {
                 println!(
