@@ -120,7 +120,7 @@ fn autonomy_config(
     policy.switches.autonomy = args.autonomy;
     policy.switches.automerge = args.automerge;
     policy.switches.dry_run = args.dry_run;
-    policy.switches.emergency = env.emergency_mode;
+    policy.emergency.active = env.emergency_mode;
     policy.limits.prs_per_day = args.max_prs_per_day;
     policy.limits.issues_per_hour = args.max_issues_per_hour;
     policy.limits.comments_per_issue_per_day = args.max_comments_per_issue_per_day;
