@@ -99,7 +99,10 @@ impl RunPlan {
         let queen = QueenConfig {
             cycle_interval: (!args.once).then_some(interval),
             emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
-            emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+            emergency: crate::config::emergency(
+                &args.emergency,
+                EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+            )?,
             state_dir: Some(state_dir.to_path_buf()),
             ..QueenConfig::default()
         };
