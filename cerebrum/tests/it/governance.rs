@@ -236,7 +236,8 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
     let allowed = (Verdict::Allow, Reason::Allowed);
 
     // (proposal, policy, counters, expected, recovery recorded)
-    let table: Vec<(Proposal, Policy, &Counters, (Verdict, Reason), Option<String>)> = vec![
+    type Row<'a> = (Proposal, Policy, &'a Counters, (Verdict, Reason), Option<String>);
+    let table: Vec<Row<'_>> = vec![
         // The remedies of the cause pass the freeze and are recorded as recovery.
         (rerun(CAUSE), in_emergency(&|_| {}), &none, allowed, Some(cause())),
         (fix(CAUSE), in_emergency(&|_| {}), &none, allowed, Some(cause())),
