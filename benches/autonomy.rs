@@ -17,7 +17,7 @@ use std::{
 use futures::future::join_all;
 use hive::{
     actors::{AutonomyConfig, Steward},
-    cerebrum::{Memory, ScribeHandle},
+    cerebrum::{Memory, ScribeHandle, governance::Emergency},
     ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoSnapshot, Secret, Target},
 };
 use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
@@ -51,12 +51,12 @@ async fn bench(repos: usize) {
     let now = SystemTime::now();
     let requests = emu.state().requests().len();
     let started = Instant::now();
-    let first = steward.cycle(&snapshots, false, now).await.expect("a cycle");
+    let first = steward.cycle(&snapshots, &Emergency::none(), now).await.expect("a cycle");
     let cold = started.elapsed();
     let cold_requests = emu.state().requests().len() - requests;
     let requests = emu.state().requests().len();
     let started = Instant::now();
-    steward.cycle(&snapshots, false, now).await.expect("a cycle");
+    steward.cycle(&snapshots, &Emergency::none(), now).await.expect("a cycle");
     let steady = started.elapsed();
     let steady_requests = emu.state().requests().len() - requests;
     scribe.stop().await;

@@ -11,7 +11,10 @@ use std::{sync::Arc, time::SystemTime};
 
 use hive::{
     actors::{AutonomyConfig, CycleReport, Steward},
-    cerebrum::{Memory, ScribeHandle, governance::Policy},
+    cerebrum::{
+        Memory, ScribeHandle,
+        governance::{Emergency, Policy},
+    },
     ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
 };
 use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec, git::unformatted_cargo_repo};
@@ -89,7 +92,7 @@ async fn cycle(
     for repo in repos {
         snapshots.push(forge.snapshot(repo).await?);
     }
-    Ok(steward.cycle(&snapshots, false, SystemTime::now()).await?)
+    Ok(steward.cycle(&snapshots, &Emergency::none(), SystemTime::now()).await?)
 }
 
 fn print(report: &CycleReport) {

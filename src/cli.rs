@@ -167,6 +167,45 @@ pub struct RunArgs {
     /// The autonomy loop's governance (GitHub targets only).
     #[command(flatten)]
     pub autonomy: AutonomyArgs,
+
+    /// The emergency protocol's thresholds.
+    #[command(flatten)]
+    pub emergency: EmergencyArgs,
+}
+
+/// The emergency triggers' thresholds, as given: checked (and their ranges named in the error) when the queen's
+/// configuration is resolved, so a bad value names its flag and variable and exits 2. Unset, the defaults hold.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EmergencyArgs {
+    /// Declare an emergency when the healthy share of the fleet is below this, 0 to 1 [default: 0.5].
+    #[arg(long, env = "HIVE_EMERGENCY_FLEET_HEALTH_BELOW", value_name = "SHARE")]
+    pub emergency_fleet_health_below: Option<String>,
+
+    /// ... once at least this many members have a verdict: a fleet of one is no fleet [default: 5].
+    #[arg(long, env = "HIVE_EMERGENCY_MIN_FLEET", value_name = "N")]
+    pub emergency_min_fleet: Option<String>,
+
+    /// Declare when this many members became critical or escalated within five minutes, 0 to disable
+    /// [default: 3]...
+    #[arg(long, env = "HIVE_EMERGENCY_CRITICAL_MEMBERS", value_name = "N")]
+    pub emergency_critical_members: Option<String>,
+
+    /// ... and at least this share of the fleet, 0 to 1 [default: 0.1].
+    #[arg(long, env = "HIVE_EMERGENCY_CRITICAL_SHARE", value_name = "SHARE")]
+    pub emergency_critical_share: Option<String>,
+
+    /// Declare a systemic failure when this many members fail with the same CI failure, 0 to disable
+    /// [default: 3]...
+    #[arg(long, env = "HIVE_EMERGENCY_SYSTEMIC_MEMBERS", value_name = "N")]
+    pub emergency_systemic_members: Option<String>,
+
+    /// ... and at least this share of the fleet, 0 to 1 [default: 0.1].
+    #[arg(long, env = "HIVE_EMERGENCY_SYSTEMIC_SHARE", value_name = "SHARE")]
+    pub emergency_systemic_share: Option<String>,
+
+    /// Clear the emergency after this many consecutive cycles in which no trigger held, at least 1 [default: 3].
+    #[arg(long, env = "HIVE_EMERGENCY_CLEAR_AFTER", value_name = "CYCLES")]
+    pub emergency_clear_after: Option<String>,
 }
 
 /// How the autonomy loop may act on GitHub. Without `--autonomy` it only records what it would do.
@@ -400,6 +439,10 @@ pub struct DemoArgs {
     /// Seed of the simulated fleet, for reproducible runs.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+
+    /// The emergency protocol's thresholds.
+    #[command(flatten)]
+    pub emergency: EmergencyArgs,
 }
 
 #[cfg(test)]

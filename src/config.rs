@@ -5,6 +5,9 @@
 use std::{fmt, ops::RangeInclusive, time::Duration};
 
 use anyhow::bail;
+use hive::EmergencyConfig;
+
+use crate::cli::EmergencyArgs;
 
 /// The bounds of `ORCHESTRATION_INTERVAL`, in seconds: at least one second, so a typo cannot turn the daemon into
 /// a flood of requests, and at most one day, which also keeps every timer far from overflowing.
@@ -83,6 +86,80 @@ impl EnvConfig {
         let log_level = lookup("PILOT_LOG_LEVEL").filter(|v| !v.trim().is_empty());
         Ok(EnvConfig { orchestration_interval, emergency_mode, log_level })
     }
+}
+
+/// The emergency thresholds of `args` (flags, or their `HIVE_EMERGENCY_*` variables) laid over `base`; every error
+/// is a [`UsageError`] naming the flag, its variable and the allowed range.
+pub fn emergency(args: &EmergencyArgs, base: EmergencyConfig) -> anyhow::Result<EmergencyConfig> {
+    emergency_config(args, base).or_usage()
+}
+
+fn emergency_config(args: &EmergencyArgs, mut c: EmergencyConfig) -> anyhow::Result<EmergencyConfig> {
+    let a = args;
+    let share = |raw: &Option<String>, flag: &str, var: &str, value: &mut f64| -> anyhow::Result<()> {
+        let Some(raw) = raw else { return Ok(()) };
+        match raw.trim().parse::<f64>().ok().filter(|s| (0.0..=1.0).contains(s)) {
+            Some(share) => *value = share,
+            None => bail!(
+                "invalid --{flag} ({var}) '{}': expected a share between 0 and 1, such as 0.1",
+                raw.escape_debug()
+            ),
+        }
+        Ok(())
+    };
+    let count = |raw: &Option<String>, flag: &str, var: &str, value: &mut usize| -> anyhow::Result<()> {
+        let Some(raw) = raw else { return Ok(()) };
+        match raw.trim().parse::<usize>() {
+            Ok(n) => *value = n,
+            Err(_) => bail!(
+                "invalid --{flag} ({var}) '{}': expected a whole number of members, 0 or more, such as 5",
+                raw.escape_debug()
+            ),
+        }
+        Ok(())
+    };
+    share(
+        &a.emergency_fleet_health_below,
+        "emergency-fleet-health-below",
+        "HIVE_EMERGENCY_FLEET_HEALTH_BELOW",
+        &mut c.fleet_health_below,
+    )?;
+    count(&a.emergency_min_fleet, "emergency-min-fleet", "HIVE_EMERGENCY_MIN_FLEET", &mut c.min_fleet)?;
+    count(
+        &a.emergency_critical_members,
+        "emergency-critical-members",
+        "HIVE_EMERGENCY_CRITICAL_MEMBERS",
+        &mut c.critical_members,
+    )?;
+    share(
+        &a.emergency_critical_share,
+        "emergency-critical-share",
+        "HIVE_EMERGENCY_CRITICAL_SHARE",
+        &mut c.critical_share,
+    )?;
+    count(
+        &a.emergency_systemic_members,
+        "emergency-systemic-members",
+        "HIVE_EMERGENCY_SYSTEMIC_MEMBERS",
+        &mut c.systemic_members,
+    )?;
+    share(
+        &a.emergency_systemic_share,
+        "emergency-systemic-share",
+        "HIVE_EMERGENCY_SYSTEMIC_SHARE",
+        &mut c.systemic_share,
+    )?;
+    if let Some(raw) = &a.emergency_clear_after {
+        match raw.trim().parse::<u32>().ok().filter(|n| *n >= 1) {
+            Some(n) => c.clear_after = n,
+            None => bail!(
+                "invalid --emergency-clear-after (HIVE_EMERGENCY_CLEAR_AFTER) '{}': expected a number of cycles, 1 or \
+                 more, such as 3",
+                raw.escape_debug()
+            ),
+        }
+    }
+    Ok(c)
 }
 
 /// `ORCHESTRATION_INTERVAL` as a duration, within [`INTERVAL_SECS`]. Checked on the `f64` before any conversion,

@@ -123,11 +123,14 @@ pub async fn run(
     let queen = QueenConfig {
         cycle_interval: Some(interval),
         emergency_cycle_interval: interval / 2,
-        emergency: EmergencyConfig {
-            forced: env.emergency_mode,
-            critical_window: pace.scale(defaults.emergency.critical_window),
-            ..EmergencyConfig::default()
-        },
+        emergency: crate::config::emergency(
+            &args.emergency,
+            EmergencyConfig {
+                forced: env.emergency_mode,
+                critical_window: pace.scale(defaults.emergency.critical_window),
+                ..EmergencyConfig::default()
+            },
+        )?,
         state_dir: Some(state_dir.to_path_buf()),
         jitter_seed: Some(args.seed),
         resume: defaults.resume.map(|resume| pace.backoff(resume)),

@@ -102,7 +102,10 @@ impl RunPlan {
         let queen = QueenConfig {
             cycle_interval: (!args.once).then_some(interval),
             emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
-            emergency: EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+            emergency: crate::config::emergency(
+                &args.emergency,
+                EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+            )?,
             state_dir: Some(state_dir.to_path_buf()),
             ..QueenConfig::default()
         };
@@ -123,7 +126,7 @@ fn autonomy_config(
     policy.switches.autonomy = args.autonomy;
     policy.switches.automerge = args.automerge;
     policy.switches.dry_run = args.dry_run;
-    policy.switches.emergency = env.emergency_mode;
+    policy.emergency.active = env.emergency_mode;
     policy.limits.prs_per_day = args.max_prs_per_day;
     policy.limits.issues_per_hour = args.max_issues_per_hour;
     policy.limits.comments_per_issue_per_day = args.max_comments_per_issue_per_day;

@@ -12,7 +12,7 @@ use std::{
 use anyhow::{Context, bail};
 use hive::{
     CycleRecord, Hive, HiveEvent, RepoId,
-    cerebrum::{Backoff, QueenConfig},
+    cerebrum::{Backoff, QueenConfig, governance::Emergency},
     ecosystem::{CiState, FailureClass, Forge, GitHubForge, LocalForge, RepoSnapshot, score},
 };
 use serde::Serialize;
@@ -233,7 +233,12 @@ async fn watch(
     json: bool,
 ) -> anyhow::Result<()> {
     let mut points_before = forge.points_spent();
-    let mut emergency = hive.status().await.map(|s| s.emergency).unwrap_or(false);
+    // The emergency's causes reach the steward as typed data: recovery from a systemic failure passes the freeze.
+    // Active at the start (forced) with its reasons still to come on the bus: frozen, nothing to recover from yet.
+    let mut emergency = match hive.status().await.map(|s| s.emergency) {
+        Ok(true) => Emergency::declared(&[]),
+        _ => Emergency::none(),
+    };
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
     loop {
@@ -258,7 +263,7 @@ async fn watch(
                 let report = match steward.as_deref_mut() {
                     Some(steward) => {
                         let snapshots: Vec<RepoSnapshot> = repos.iter().filter_map(|repo| forge.latest(repo)).collect();
-                        Some(steward.cycle(&snapshots, emergency, SystemTime::now()).await?)
+                        Some(steward.cycle(&snapshots, &emergency, SystemTime::now()).await?)
                     }
                     None => None,
                 };
@@ -281,13 +286,13 @@ async fn watch(
                 }
             }
             HiveEvent::EmergencyDeclared { reasons } => {
-                emergency = true;
+                emergency = Emergency::declared(reasons);
                 if !json {
                     let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
                     println!("  !! EMERGENCY declared: {}", reasons.join("; "));
                 }
             }
-            HiveEvent::EmergencyCleared { .. } => emergency = false,
+            HiveEvent::EmergencyCleared { .. } => emergency = Emergency::none(),
             HiveEvent::SourceUnreachable { outage } if !json => println!("  ~ {outage}; retrying"),
             HiveEvent::SourceReachable { source, after } if !json => {
                 println!("  ~ {source} reachable again after {}s", after.as_secs());

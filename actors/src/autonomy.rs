@@ -24,7 +24,7 @@ use std::{
 use hive_cerebrum::{
     AuditEntry, BacklogItem, Identity, ItemKind, ItemStatus, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
     WriteState,
-    governance::{Decision, Policy, Reason, Verdict},
+    governance::{Decision, Emergency, Policy, Reason, Verdict},
     quote,
 };
 use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, GitHubForge, IssueDetail, RepoId, RepoSnapshot};
@@ -94,7 +94,7 @@ pub enum AutonomyError {
 pub struct CycleReport {
     /// The cycle's number (persisted: it keeps growing across restarts).
     pub cycle: u64,
-    /// Whether an emergency froze mutating actions.
+    /// Whether an emergency froze mutating actions (all but the recovery from its causes).
     pub emergency: bool,
     /// Every decision, one line each.
     pub decisions: Vec<String>,
@@ -146,7 +146,8 @@ pub struct Steward {
     /// Each scored repository's level, in the order of `report.health`, for the health history.
     levels: Vec<&'static str>,
     report: CycleReport,
-    emergency: bool,
+    /// This cycle's emergency: whether writes are frozen and which causes recovery may answer.
+    emergency: Emergency,
     now: SystemTime,
     now_unix: i64,
 }
@@ -171,7 +172,7 @@ impl Steward {
             prefetched: HashMap::new(),
             levels: Vec::new(),
             report: CycleReport::default(),
-            emergency: false,
+            emergency: Emergency::none(),
             now: UNIX_EPOCH,
             now_unix: 0,
         }
@@ -184,18 +185,19 @@ impl Steward {
         self
     }
 
-    /// One cycle of the loop over `snapshots`, at `now` (the wall clock in production; tests move it).
+    /// One cycle of the loop over `snapshots`, at `now` (the wall clock in production; tests move it), in
+    /// `emergency` (built from the queen's reasons with [`Emergency::declared`], or [`Emergency::none`]).
     pub async fn cycle(
         &mut self,
         snapshots: &[RepoSnapshot],
-        emergency: bool,
+        emergency: &Emergency,
         now: SystemTime,
     ) -> Result<CycleReport, AutonomyError> {
         self.now = now;
         self.now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        self.emergency = emergency;
+        self.emergency = emergency.clone();
         let cycle = self.memory(|m| m.history().next_cycle()).await?;
-        self.report = CycleReport { cycle, emergency, ..CycleReport::default() };
+        self.report = CycleReport { cycle, emergency: emergency.active, ..CycleReport::default() };
         self.levels.clear();
         self.reconcile().await?;
         self.known = self.memory(|m| m.identities().list(None)).await?;

@@ -13,8 +13,11 @@ use crate::{MemberId, fleet::FleetBook};
 /// Thresholds of the emergency triggers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmergencyConfig {
-    /// Trigger when the healthy share of the fleet is below this (default 0.5).
+    /// Trigger when the healthy share of the fleet is below this (default 0.5)...
     pub fleet_health_below: f64,
+    /// ... once at least this many members have a verdict (default 5): in a fleet of one, a single unhealthy
+    /// repository is "0 % healthy", which says nothing about a fleet.
+    pub min_fleet: usize,
     /// The fleet-health trigger is only considered once this share of members has a known verdict (default 0.9),
     /// so that the first few reports of a starting fleet do not declare an emergency.
     pub min_known_share: f64,
@@ -30,8 +33,11 @@ pub struct EmergencyConfig {
     pub critical_window: Duration,
     /// Trigger on any critical security signal (default true).
     pub critical_security: bool,
-    /// Trigger when this many members fail with the same CI failure signature (default 3; 0 disables).
+    /// Trigger when this many members fail with the same CI failure signature (default 3; 0 disables)...
     pub systemic_members: usize,
+    /// ... and at least this share of the fleet (default 0.1), like `critical_share`: three repositories of a
+    /// hundred broken by the same new lint rule are three chores, not a systemic emergency.
+    pub systemic_share: f64,
     /// Clear after this many consecutive cycle evaluations in which no trigger held (default 3).
     pub clear_after: u32,
     /// Declared from the start and never cleared (the `EMERGENCY_MODE` switch).
@@ -42,6 +48,7 @@ impl Default for EmergencyConfig {
     fn default() -> EmergencyConfig {
         EmergencyConfig {
             fleet_health_below: 0.5,
+            min_fleet: 5,
             min_known_share: 0.9,
             critical_score: 25,
             critical_members: 3,
@@ -49,6 +56,7 @@ impl Default for EmergencyConfig {
             critical_window: Duration::from_secs(300),
             critical_security: true,
             systemic_members: 3,
+            systemic_share: 0.1,
             clear_after: 3,
             forced: false,
         }
@@ -153,6 +161,7 @@ impl EmergencyState {
         }
         let health = book.health(false);
         if health.total > 0
+            && health.known >= c.min_fleet
             && health.known as f64 >= c.min_known_share * health.total as f64
             && health.share < c.fleet_health_below
         {
@@ -167,8 +176,7 @@ impl EmergencyState {
         }
         if c.critical_members > 0 {
             let members: BTreeSet<&MemberId> = self.recent_critical.iter().map(|(_, m)| m).collect();
-            let share = (c.critical_share.clamp(0.0, 1.0) * health.total as f64).ceil() as usize;
-            if members.len() >= c.critical_members.max(share) {
+            if members.len() >= at_least(c.critical_members, c.critical_share, health.total) {
                 reasons.push(EmergencyReason::CriticalMembers {
                     members: members.into_iter().cloned().collect(),
                     window: c.critical_window,
@@ -181,10 +189,11 @@ impl EmergencyState {
             });
         }
         if c.systemic_members > 0 {
+            let needed = at_least(c.systemic_members, c.systemic_share, health.total);
             let mut systemic: Vec<_> = book
                 .signatures()
                 .iter()
-                .filter(|(_, members)| members.len() >= c.systemic_members)
+                .filter(|(_, members)| members.len() >= needed)
                 .map(|(signature, members)| EmergencyReason::SystemicFailure {
                     signature: signature.clone(),
                     members: members.iter().cloned().collect(),
@@ -226,6 +235,12 @@ impl EmergencyState {
         }
         None
     }
+}
+
+/// How many of `total` members a count-and-share trigger needs: at least `count`, and at least `share` of the
+/// fleet (rounded up), so that a small fleet is judged by the count and a large one by the share.
+fn at_least(count: usize, share: f64, total: usize) -> usize {
+    count.max((share.clamp(0.0, 1.0) * total as f64).ceil() as usize)
 }
 
 /// A notification the emergency protocol sends.
@@ -295,21 +310,81 @@ mod tests {
             .collect()
     }
 
+    /// A fleet of `healthy` members scoring 90 and `unhealthy` ones scoring 40 (below healthy, above critical).
+    fn fleet(healthy: usize, unhealthy: usize) -> FleetBook {
+        let mut b = FleetBook::default();
+        for i in 0..healthy + unhealthy {
+            let id = MemberId::new(format!("m{i}"));
+            b.insert(id.clone());
+            let (score, ok) = if i < healthy { (90, true) } else { (40, false) };
+            b.record(HealthReport { member: id, ..HealthReport::new(score, ok) });
+        }
+        b
+    }
+
     #[test]
-    fn fleet_health_trigger_at_the_boundary() {
-        let now = Instant::now();
-        let mut state = EmergencyState::new(EmergencyConfig::default());
-        // 2 of 4 healthy = exactly 50 %: not below.
-        let b = book(&[
-            ("a", 90, true, vec![]),
-            ("b", 90, true, vec![]),
-            ("c", 40, false, vec![]),
-            ("d", 40, false, vec![]),
-        ]);
-        assert!(state.triggers(&b, now).is_empty());
-        // 1 of 3 healthy: below.
-        let b = book(&[("a", 90, true, vec![]), ("c", 40, false, vec![]), ("d", 40, false, vec![])]);
-        assert_eq!(kinds(&state.triggers(&b, now)), ["fleet"]);
+    fn fleet_health_trigger_needs_a_fleet_and_a_share_below_the_threshold() {
+        // (healthy, unhealthy, min_fleet, fires)
+        let table = [
+            // One local repository scoring 67 is "0 % healthy", but no fleet.
+            (0, 1, 5, false),
+            (0, 4, 5, false),
+            (0, 5, 5, true),
+            // 2 of 5 healthy = 40 %.
+            (2, 3, 5, true),
+            // Exactly 50 % is not below.
+            (2, 2, 0, false),
+            (3, 3, 5, false),
+            // 1 of 3 healthy is below, once three verdicts make a fleet.
+            (1, 2, 3, true),
+            (1, 2, 4, false),
+            // No minimum: one unhealthy member is enough.
+            (0, 1, 0, true),
+        ];
+        for (healthy, unhealthy, min_fleet, fires) in table {
+            let config = EmergencyConfig { min_fleet, ..EmergencyConfig::default() };
+            let mut state = EmergencyState::new(config);
+            let found = kinds(&state.triggers(&fleet(healthy, unhealthy), Instant::now()));
+            let expected: &[&str] = if fires { &["fleet"] } else { &[] };
+            assert_eq!(found, expected, "{healthy} healthy, {unhealthy} unhealthy, min_fleet {min_fleet}");
+        }
+    }
+
+    #[test]
+    fn systemic_trigger_needs_a_count_and_a_share_of_the_fleet() {
+        let signature = "ci/lint/clippy/lint";
+        // (failing with the signature, fleet size, systemic_members, systemic_share, fires)
+        let table = [
+            (3, 5, 3, 0.1, true),
+            (2, 5, 3, 0.1, false),
+            // A new lint rule breaking 3 of 100 is not systemic; 10 of 100 is.
+            (3, 100, 3, 0.1, false),
+            (9, 100, 3, 0.1, false),
+            (10, 100, 3, 0.1, true),
+            // The share is rounded up: 10 % of 31 needs 4.
+            (3, 31, 3, 0.1, false),
+            (4, 31, 3, 0.1, true),
+            // No share: the count alone decides.
+            (3, 100, 3, 0.0, true),
+            // A share above 1 counts as the whole fleet.
+            (5, 5, 3, 7.0, true),
+            (4, 5, 3, 7.0, false),
+            // 0 members disables the trigger.
+            (5, 5, 0, 0.1, false),
+        ];
+        for (failing, size, systemic_members, systemic_share, fires) in table {
+            let mut b = FleetBook::default();
+            for i in 0..size {
+                let id = MemberId::new(format!("m{i}"));
+                b.insert(id.clone());
+                let signals = if i < failing { vec![Signal::ci_failure(signature)] } else { vec![] };
+                b.record(HealthReport { member: id, ..HealthReport::new(80, true).with_signals(signals) });
+            }
+            let config = EmergencyConfig { systemic_members, systemic_share, ..EmergencyConfig::default() };
+            let found = kinds(&EmergencyState::new(config).triggers(&b, Instant::now()));
+            let expected: &[&str] = if fires { &["systemic"] } else { &[] };
+            assert_eq!(found, expected, "{failing} of {size}, members {systemic_members}, share {systemic_share}");
+        }
     }
 
     #[test]
@@ -318,7 +393,8 @@ mod tests {
         for id in ["b", "c", "d"] {
             b.insert(MemberId::new(id));
         }
-        let mut state = EmergencyState::new(EmergencyConfig { critical_members: 0, ..EmergencyConfig::default() });
+        let config = EmergencyConfig { critical_members: 0, min_fleet: 0, ..EmergencyConfig::default() };
+        let mut state = EmergencyState::new(config);
         assert!(state.triggers(&b, Instant::now()).is_empty(), "1 of 4 known is not enough to judge the fleet");
     }
 

@@ -4,11 +4,11 @@
 //! Keeping the decision pure (no clock, no database, no network) makes every rule testable in a table and lets the
 //! caller record the exact inputs next to the [`Decision`], so an audit can replay why hive did or did not write.
 
-use std::{fmt, str::FromStr};
+use std::{collections::BTreeSet, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::memory::Risk;
+use crate::{EmergencyReason, memory::Risk};
 
 /// A GitHub write the autonomy loop can propose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -198,6 +198,80 @@ pub struct Proposal {
     pub checks: Option<ChecksState>,
     /// What `hive approve <id>` must name to approve a high or critical write.
     pub approval_id: String,
+    /// The CI failure this write remedies, if it is one of the remedies that may answer an emergency's cause.
+    pub remedy: Option<Remedy>,
+}
+
+/// A write that remedies one CI failure and may therefore pass an emergency freeze when that failure is the
+/// emergency's cause: coordinated recovery, rather than waiting for a freeze the fix itself would end.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "remedy", rename_all = "snake_case")]
+pub enum Remedy {
+    /// Re-running the failed jobs of an infrastructure failure ([`ActionKind::RerunJobs`]).
+    InfrastructureRerun {
+        /// The failure's signature, `workflow/job/step/class`.
+        signature: String,
+    },
+    /// The formatter fix pull request of a lint or format failure ([`ActionKind::OpenPullRequest`]).
+    FormatterFix {
+        /// The failure's signature, `workflow/job/step/class`.
+        signature: String,
+    },
+}
+
+impl Remedy {
+    /// The one kind of write this remedy is.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Self::InfrastructureRerun { .. } => ActionKind::RerunJobs,
+            Self::FormatterFix { .. } => ActionKind::OpenPullRequest,
+        }
+    }
+
+    /// The signature of the failure remedied.
+    pub fn signature(&self) -> &str {
+        match self {
+            Self::InfrastructureRerun { signature } | Self::FormatterFix { signature } => signature,
+        }
+    }
+}
+
+/// The emergency protocol as governance sees it: whether writes are frozen, and which causes recovery may answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emergency {
+    /// Whether the hive is frozen by the emergency protocol: only the emergency alert and recovery pass.
+    pub active: bool,
+    /// The CI failure signatures the emergency was declared for (its systemic failures); a [`Remedy`] for one of
+    /// them is recovery.
+    pub recovery_signatures: BTreeSet<String>,
+}
+
+impl Emergency {
+    /// No emergency.
+    pub fn none() -> Emergency {
+        Emergency::default()
+    }
+
+    /// An emergency declared for `reasons`: frozen, with the systemic failures' signatures open to recovery. A
+    /// forced emergency or one for fleet health, critical members or security has no cause a remedy answers.
+    pub fn declared(reasons: &[EmergencyReason]) -> Emergency {
+        let recovery_signatures = reasons
+            .iter()
+            .filter_map(|reason| match reason {
+                EmergencyReason::SystemicFailure { signature, .. } => Some(signature.clone()),
+                _ => None,
+            })
+            .collect();
+        Emergency { active: true, recovery_signatures }
+    }
+
+    /// The signature `proposal` recovers from, if the emergency is active and the proposal is a remedy, of its own
+    /// kind, for one of the emergency's causes.
+    pub fn recovery(&self, proposal: &Proposal) -> Option<String> {
+        let remedy = proposal.remedy.as_ref()?;
+        (self.active && remedy.kind() == proposal.kind && self.recovery_signatures.contains(remedy.signature()))
+            .then(|| remedy.signature().to_owned())
+    }
 }
 
 /// The switches an operator flips.
@@ -209,8 +283,6 @@ pub struct Switches {
     pub automerge: bool,
     /// Whether writes are rehearsed: pull requests open as drafts and nothing else is written.
     pub dry_run: bool,
-    /// Whether the hive is frozen by the emergency protocol; only emergency alerts pass.
-    pub emergency: bool,
 }
 
 /// How many writes of each sort hive may make per rolling window.
@@ -232,8 +304,8 @@ impl Default for Limits {
     }
 }
 
-/// Everything the operator configured that governs writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything that governs writes: what the operator configured and the emergency state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// How far hive may go.
     pub level: ActionLevel,
@@ -241,11 +313,18 @@ pub struct Policy {
     pub switches: Switches,
     /// The rate limits.
     pub limits: Limits,
+    /// The emergency protocol's freeze and the causes recovery may answer.
+    pub emergency: Emergency,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { level: ActionLevel::Fix, switches: Switches::default(), limits: Limits::default() }
+        Self {
+            level: ActionLevel::Fix,
+            switches: Switches::default(),
+            limits: Limits::default(),
+            emergency: Emergency::none(),
+        }
     }
 }
 
@@ -343,7 +422,7 @@ pub enum Reason {
         /// The configured level.
         level: ActionLevel,
     },
-    /// The hive is frozen by the emergency protocol.
+    /// The hive is frozen by the emergency protocol and the write answers none of its causes.
     EmergencyFreeze,
     /// A merge whose checks are not green.
     ChecksNotGreen {
@@ -401,6 +480,10 @@ pub struct Decision {
     pub risk: Risk,
     /// The configured level at the time of the decision.
     pub level: ActionLevel,
+    /// During an emergency: the signature of the emergency's cause this write recovers from (it passed the freeze
+    /// for that reason alone; every other rule still applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<String>,
 }
 
 /// Opens the HTML comment that carries a decision in an issue or pull-request body.
@@ -417,7 +500,12 @@ impl Decision {
     /// One line for logs and `hive` output, e.g.
     /// `"deny open_pull_request acme/api: limit prs_per_day reached (10/10)"`.
     pub fn summary(&self) -> String {
-        format!("{} {} {}: {}", self.verdict, self.kind, self.repo, self.reason)
+        match &self.recovery {
+            Some(signature) => {
+                format!("{} {} {}: {} (recovery from '{signature}')", self.verdict, self.kind, self.repo, self.reason)
+            }
+            None => format!("{} {} {}: {}", self.verdict, self.kind, self.repo, self.reason),
+        }
     }
 
     /// The decision as compact JSON.
@@ -467,7 +555,8 @@ impl Decision {
 
 /// Decides one proposed write. Pure: same inputs, same decision.
 ///
-/// The rules, first match wins: emergency freeze; autonomy off; level too low; for merges, checks not green or
+/// The rules, first match wins: emergency freeze (unless the write is the emergency alert, or a [`Remedy`] for one
+/// of the emergency's causes, which is recorded as recovery and goes on through the other rules); autonomy off; level too low; for merges, checks not green or
 /// automerge off; high or critical risk without approval; a spent rate limit; dry run; otherwise allowed.
 ///
 /// ```
@@ -482,6 +571,7 @@ impl Decision {
 ///     risk: Risk::Low,
 ///     checks: None,
 ///     approval_id: "a1".into(),
+///     remedy: None,
 /// };
 /// let mut policy = Policy::default();
 /// assert_eq!(govern(&proposal, &policy, &Counters::default(), false).verdict, Verdict::WouldDo);
@@ -489,7 +579,8 @@ impl Decision {
 /// assert_eq!(govern(&proposal, &policy, &Counters::default(), false).verdict, Verdict::Allow);
 /// ```
 pub fn govern(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bool) -> Decision {
-    let (verdict, reason) = rule(proposal, policy, counters, approved);
+    let recovery = policy.emergency.recovery(proposal);
+    let (verdict, reason) = rule(proposal, policy, recovery.is_some(), counters, approved);
     Decision {
         verdict,
         reason,
@@ -498,14 +589,21 @@ pub fn govern(proposal: &Proposal, policy: &Policy, counters: &Counters, approve
         key: proposal.key.clone(),
         risk: proposal.risk,
         level: policy.level,
+        recovery,
     }
 }
 
 /// The rules of [`govern`], in order.
-fn rule(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bool) -> (Verdict, Reason) {
+fn rule(
+    proposal: &Proposal,
+    policy: &Policy,
+    recovery: bool,
+    counters: &Counters,
+    approved: bool,
+) -> (Verdict, Reason) {
     let kind = proposal.kind;
     let switches = &policy.switches;
-    if switches.emergency && kind != ActionKind::EmergencyAlert {
+    if policy.emergency.active && kind != ActionKind::EmergencyAlert && !recovery {
         return (Verdict::Deny, Reason::EmergencyFreeze);
     }
     if !switches.autonomy {

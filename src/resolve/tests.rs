@@ -54,6 +54,65 @@ fn every_bad_flag_is_a_usage_error_that_names_it() {
 }
 
 #[test]
+fn emergency_thresholds_resolve_from_flags_and_bad_ones_name_flag_variable_and_range() {
+    let plan = resolve(&[
+        "--workspace",
+        "ws",
+        "--emergency-fleet-health-below",
+        "0.25",
+        "--emergency-min-fleet",
+        "0",
+        "--emergency-critical-members",
+        "7",
+        "--emergency-critical-share",
+        "1",
+        "--emergency-systemic-members",
+        "0",
+        "--emergency-systemic-share",
+        "0.3",
+        "--emergency-clear-after",
+        "9",
+    ])
+    .expect("valid");
+    let e = &plan.queen.emergency;
+    assert_eq!((e.fleet_health_below, e.min_fleet, e.critical_members, e.critical_share), (0.25, 0, 7, 1.0));
+    assert_eq!((e.systemic_members, e.systemic_share, e.clear_after), (0, 0.3, 9));
+    // Unset, the defaults hold.
+    let plan = resolve(&["--workspace", "ws"]).expect("valid");
+    assert_eq!(plan.queen.emergency, EmergencyConfig::default());
+
+    for (flag, value, needle) in [
+        (
+            "--emergency-fleet-health-below",
+            "1.5",
+            "HIVE_EMERGENCY_FLEET_HEALTH_BELOW) '1.5': expected a share between 0 and 1",
+        ),
+        (
+            "--emergency-min-fleet",
+            "-1",
+            "invalid --emergency-min-fleet (HIVE_EMERGENCY_MIN_FLEET) '-1': expected a whole number",
+        ),
+        ("--emergency-critical-members", "three", "(HIVE_EMERGENCY_CRITICAL_MEMBERS) 'three'"),
+        (
+            "--emergency-critical-share",
+            "NaN",
+            "(HIVE_EMERGENCY_CRITICAL_SHARE) 'NaN': expected a share between 0 and 1",
+        ),
+        ("--emergency-systemic-members", "2.5", "(HIVE_EMERGENCY_SYSTEMIC_MEMBERS) '2.5': expected a whole number"),
+        (
+            "--emergency-systemic-share",
+            "-0.1",
+            "(HIVE_EMERGENCY_SYSTEMIC_SHARE) '-0.1': expected a share between 0 and 1",
+        ),
+        ("--emergency-clear-after", "0", "(HIVE_EMERGENCY_CLEAR_AFTER) '0': expected a number of cycles, 1 or more"),
+    ] {
+        let Err(err) = resolve(&["--workspace", "ws", &format!("{flag}={value}")]) else { panic!("{flag} resolved") };
+        assert!(UsageError::is_usage(&err), "{flag}: {err:#}");
+        assert!(format!("{err:#}").contains(needle), "{flag}: {err:#}");
+    }
+}
+
+#[test]
 fn a_good_command_line_resolves_into_a_plan() {
     let plan = resolve(&["--org", "acme", "--owner", "@alice", "--alert-repo", "acme/ops", "--level", "issue"])
         .expect("valid");

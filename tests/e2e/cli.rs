@@ -123,6 +123,38 @@ fn emergency_mode_env_forces_the_emergency() {
 }
 
 #[test]
+fn emergency_thresholds_come_from_the_environment_and_bad_ones_exit_2() {
+    let args =
+        ["demo", "--json", "--repos", "30", "--failing", "60", "--cycles", "3", "--interval-ms", "50", "--chaos", "0"];
+    // 60 % failing declares with the defaults (demo_declares_an_emergency_with_60_percent_failing); a fleet
+    // threshold above the fleet's size and no critical-members trigger keep it quiet.
+    let out = hive(&args, &[("HIVE_EMERGENCY_MIN_FLEET", "31"), ("HIVE_EMERGENCY_CRITICAL_MEMBERS", "0")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let records: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(records.len(), 3, "{stdout}");
+    for record in &records {
+        assert_eq!(record["emergency_mode"], false, "{record}");
+    }
+
+    for (var, value, needle) in [
+        (
+            "HIVE_EMERGENCY_SYSTEMIC_SHARE",
+            "2",
+            "invalid --emergency-systemic-share (HIVE_EMERGENCY_SYSTEMIC_SHARE) '2'",
+        ),
+        ("HIVE_EMERGENCY_CLEAR_AFTER", "0", "expected a number of cycles, 1 or more"),
+        ("HIVE_EMERGENCY_MIN_FLEET", "many", "invalid --emergency-min-fleet (HIVE_EMERGENCY_MIN_FLEET) 'many'"),
+    ] {
+        let out = hive(&args, &[(var, value)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(stderr.contains(needle), "{var}={value}: {stderr}");
+        assert!(out.stdout.is_empty(), "nothing ran: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+#[test]
 fn bad_input_gets_a_clear_error() {
     let out = hive(&["demo", "--repos", "0"], &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -1,5 +1,6 @@
-//! Case 5: during an ecosystem emergency hive writes nothing but one alert issue in the configured repository,
-//! closed when the emergency clears; a human's close of it is respected until the next emergency.
+//! Case 5: during an ecosystem emergency hive writes nothing but one alert issue in the configured repository
+//! (closed when the emergency clears; a human's close of it is respected until the next emergency) and the recovery
+//! from the emergency's own causes, which governance lets through.
 
 use hive_cerebrum::{
     Identity,
@@ -24,14 +25,14 @@ impl Steward {
     /// Case 5: during an emergency, one issue in the alert repository; closed when the emergency is over.
     pub(crate) async fn alert(&mut self, snapshots: &[RepoSnapshot]) -> Result<(), super::AutonomyError> {
         let Some(alert_repo) = self.config.alert_repo.clone() else {
-            if self.emergency {
+            if self.emergency.active {
                 self.report.errors.push("emergency: no alert repository configured (--alert-repo)".to_owned());
             }
             return Ok(());
         };
         let identity = self.memory(|m| m.identities().get(ALERT_KEY)).await?;
         let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
-        if !self.emergency && !matches!(state.as_str(), "open" | "opening" | "reopening" | "closing") {
+        if !self.emergency.active && !matches!(state.as_str(), "open" | "opening" | "reopening" | "closing") {
             if state == "closed_by_human" {
                 // The emergency a human closed the alert for is over; the next one gets an alert again.
                 self.remember_alert(&alert_repo.to_string(), None, "closed").await?;
@@ -68,8 +69,9 @@ impl Steward {
             risk: kind.base_risk(),
             checks: None,
             approval_id: ALERT_KEY.to_owned(),
+            remedy: None,
         };
-        if !self.emergency {
+        if !self.emergency.active {
             let Some(issue) = found.filter(|i| i.state == "open") else {
                 return Ok(self.remember_alert(&repo, None, "closed").await?);
             };
@@ -94,7 +96,8 @@ impl Steward {
         let failing = snapshots.iter().filter(|s| !s.ci.failures.is_empty()).count();
         let mut text = format!(
             "hive declared an ecosystem-wide emergency: {failing} of {} repositories have failing CI. Mutating \
-             actions are frozen until it clears.\n",
+             actions are frozen until it clears, except the recovery from its systemic failures (re-runs of an \
+             infrastructure failure, formatter fixes of a format failure).\n",
             snapshots.len()
         );
         for s in snapshots.iter().filter(|s| !s.ci.failures.is_empty()).take(50) {

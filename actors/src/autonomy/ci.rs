@@ -5,7 +5,7 @@
 
 use hive_cerebrum::{
     Identity, ItemStatus, ProposedAction,
-    governance::{ActionKind, Proposal},
+    governance::{ActionKind, Proposal, Remedy},
     quote,
 };
 use hive_ecosystem::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnapshot};
@@ -133,6 +133,7 @@ impl Steward {
             risk: kind.base_risk(),
             checks: None,
             approval_id: approval.to_owned(),
+            remedy: None,
         };
         let Some(issue) = found else {
             let item = self.upsert_item(&repo, failure, &title, ItemStatus::Open, Vec::new(), None).await?;
@@ -246,6 +247,7 @@ impl Steward {
                 risk: ActionKind::UpdateIssue.base_risk(),
                 checks: None,
                 approval_id: item.to_owned(),
+                remedy: None,
             },
             move |d| async move {
                 let change = IssueChange { body: Some(text::finish(&b, &m, &d.html)), ..IssueChange::default() };
@@ -290,6 +292,7 @@ impl Steward {
                         risk: ActionKind::Comment.base_risk(),
                         checks: None,
                         approval_id: item.to_owned(),
+                        remedy: None,
                     },
                     move |d| async move { forge.comment(&id, number, &text::finish(&body, &marker, &d.html)).await },
                     |id| format!("comment {id} on #{number}"),
@@ -353,6 +356,7 @@ impl Steward {
                             risk: ActionKind::CloseIssue.base_risk(),
                             checks: None,
                             approval_id: item.clone(),
+                            remedy: None,
                         },
                         move |_| async move { forge.close_issue(&id, number).await },
                         |_| format!("#{number} closed"),
@@ -482,6 +486,9 @@ impl Steward {
                         risk: ActionKind::RerunJobs.base_risk(),
                         checks: None,
                         approval_id: item,
+                        // Only an infrastructure failure's re-run remedies it (and may answer an emergency's cause).
+                        remedy: (failure.class == FailureClass::Infrastructure)
+                            .then(|| Remedy::InfrastructureRerun { signature: failure.signature() }),
                     },
                     move |_| async move { forge.rerun_failed_jobs(&id, run_id).await },
                     |_| format!("run {run_id} re-run"),
@@ -544,6 +551,7 @@ impl Steward {
                         risk: ActionKind::Label.base_risk(),
                         checks: None,
                         approval_id: item.to_owned(),
+                        remedy: None,
                     },
                     move |_| async move { forge.add_labels(&id, number, &[NEEDS_HUMAN_LABEL.to_owned()]).await },
                     |labels| format!("#{number} labels {}", labels.join(",")),

@@ -5,10 +5,12 @@
 
 use hive_cerebrum::{
     Identity, ItemStatus, Risk,
-    governance::{self, ActionKind, ChecksState, Proposal, Verdict},
+    governance::{self, ActionKind, ChecksState, Proposal, Remedy, Verdict},
     quote,
 };
-use hive_ecosystem::{CiFailure, FixOutcome, FixRequest, GitHubError, Preparation, RepoSnapshot, prepare_fix};
+use hive_ecosystem::{
+    CiFailure, FailureClass, FixOutcome, FixRequest, GitHubError, Preparation, RepoSnapshot, prepare_fix,
+};
 use serde_json::{Value, json};
 
 use super::{Step, Steward, ci::issue_key, gate::WriteFailure, text};
@@ -124,6 +126,8 @@ impl Steward {
             risk,
             checks: None,
             approval_id: item.clone(),
+            remedy: (failure.class == FailureClass::Lint)
+                .then(|| Remedy::FormatterFix { signature: failure.signature() }),
         };
         // Refused whatever its size (autonomy off, level, emergency, a limit)? Then nothing is cloned either.
         let least = state.lines.map_or(Risk::Low, governance::fix_risk);
@@ -286,6 +290,7 @@ impl Steward {
                                 risk,
                                 checks: Some(ChecksState::Green),
                                 approval_id: item.clone(),
+                                remedy: None,
                             },
                             move |_| async move { forge.merge_head(&id, number, "squash", Some(&sha)).await },
                             |merged| format!("#{number} merged as {}", merged.sha.clone().unwrap_or_default()),

@@ -169,10 +169,12 @@ impl Steward {
         .await
     }
 
-    /// The policy with this cycle's emergency state.
+    /// The policy with this cycle's emergency state: frozen when either the configuration or the queen says so,
+    /// open to recovery from the causes the queen declared it for.
     pub(crate) fn policy(&self) -> Policy {
-        let mut policy = self.config.policy;
-        policy.switches.emergency |= self.emergency;
+        let mut policy = self.config.policy.clone();
+        policy.emergency.active |= self.emergency.active;
+        policy.emergency.recovery_signatures.extend(self.emergency.recovery_signatures.iter().cloned());
         policy
     }
 

@@ -9,8 +9,8 @@ use std::{
 
 use hive_actors::{AutonomyConfig, CycleReport, Steward};
 use hive_cerebrum::{
-    Memory, ScribeHandle,
-    governance::{Decision, Policy},
+    EmergencyReason, MemberId, Memory, ScribeHandle,
+    governance::{Decision, Emergency, Policy},
 };
 use hive_ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
 use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec, git::unformatted_cargo_repo};
@@ -88,10 +88,10 @@ impl World {
     }
 
     async fn cycle(&mut self) -> CycleReport {
-        self.cycle_with(false).await
+        self.cycle_with(&Emergency::none()).await
     }
 
-    async fn cycle_with(&mut self, emergency: bool) -> CycleReport {
+    async fn cycle_with(&mut self, emergency: &Emergency) -> CycleReport {
         let snapshots = self.snapshots().await;
         self.steward.cycle(&snapshots, emergency, self.now).await.expect("test setup")
     }
@@ -208,7 +208,7 @@ async fn an_issue_filed_before_the_database_lost_it_is_found_again_by_its_marker
     let scribe = ScribeHandle::spawn(Memory::open(fresh.path()).unwrap()).await.unwrap();
     let mut steward = Steward::new(w.forge.clone(), scribe, config);
     let snapshots = w.snapshots().await;
-    steward.cycle(&snapshots, false, w.now).await.unwrap();
+    steward.cycle(&snapshots, &Emergency::none(), w.now).await.unwrap();
     assert_eq!(w.issues("api").len(), 1);
 }
 
@@ -332,8 +332,9 @@ async fn during_an_emergency_only_the_one_alert_is_written() {
     .await;
     w.fail("api", "unit tests", &sha(1));
     w.fail("web", "unit tests", &sha(1));
-    let report = w.cycle_with(true).await;
-    w.cycle_with(true).await;
+    let frozen = Emergency::declared(&[]);
+    let report = w.cycle_with(&frozen).await;
+    w.cycle_with(&frozen).await;
     assert!(w.issues("api").is_empty() && w.issues("web").is_empty(), "{report:?}");
     let alerts = w.issues("ops");
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -341,7 +342,7 @@ async fn during_an_emergency_only_the_one_alert_is_written() {
     assert!(report.decisions.iter().any(|d| d.contains("emergency freeze")), "{:?}", report.decisions);
 
     // Over: the alert is closed and the frozen work happens.
-    w.cycle_with(false).await;
+    w.cycle().await;
     assert_eq!(w.issues("ops")[0].state, "closed");
     assert_eq!(w.issues("api").len(), 1);
     assert_eq!(w.issues("web").len(), 1);
@@ -502,6 +503,74 @@ async fn a_lint_failure_gets_one_fix_pull_request_merged_only_when_green() {
     let prs = pulls(&w);
     assert_eq!(prs.len(), 1);
     assert!(prs[0].merged, "{prs:?}");
+}
+
+#[tokio::test]
+async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request_is_opened() {
+    let git_root = tempfile::tempdir().unwrap();
+    let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
+    let mut w = World::new(&["web"]).await;
+    w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
+    lint_failure(&w, &head);
+    // An unrelated failure: its issue is no recovery and stays frozen.
+    w.fail("web", "unit tests", &sha(1));
+    let snapshots = w.snapshots().await;
+    let api = snapshots.iter().find(|s| s.repo.to_string() == "acme/api").expect("api");
+    let signature = api.ci.failures[0].signature();
+    assert!(signature.ends_with("/lint"), "{signature}");
+
+    // An emergency with no systemic cause (forced, fleet health) has nothing to recover from: no fix either.
+    let report = w.cycle_with(&Emergency::declared(&[EmergencyReason::Forced])).await;
+    assert!(pulls(&w).is_empty(), "{report:?}");
+    assert!(report.decisions.iter().any(|d| d == "deny open_pull_request acme/api: emergency freeze"), "{report:?}");
+
+    let emergency = Emergency::declared(&[EmergencyReason::SystemicFailure {
+        signature: signature.clone(),
+        members: vec![MemberId::new("acme/api")],
+    }]);
+    let report = w.cycle_with(&emergency).await;
+    let prs = pulls(&w);
+    assert_eq!(prs.len(), 1, "{report:?}");
+    assert!(prs[0].head_ref.starts_with("hive/fix/lint-"), "{}", prs[0].head_ref);
+    assert!(!prs[0].draft, "{:?}", prs[0]);
+    let recovery = format!("allow open_pull_request acme/api: allowed (recovery from '{signature}')");
+    assert!(report.decisions.contains(&recovery), "{:?}", report.decisions);
+    assert_eq!(report.fixes_attempted, 1);
+    // Nothing else: neither the fix's tracking issue nor the unrelated failure's.
+    assert!(w.issues("api").is_empty() && w.issues("web").is_empty(), "{report:?}");
+    assert!(report.decisions.iter().any(|d| d == "deny open_issue acme/web: emergency freeze"), "{report:?}");
+    assert!(report.decisions.iter().any(|d| d == "deny open_issue acme/api: emergency freeze"), "{report:?}");
+
+    // Recorded as recovery: in the pull request's decision record and in the audit trail.
+    let record = Decision::parse_html_record(&prs[0].body).expect("a decision record");
+    assert_eq!(record.recovery.as_deref(), Some(signature.as_str()));
+    let lines = w
+        .scribe
+        .call(|m| {
+            let mut lines = Vec::new();
+            m.audit().export_jsonl(&mut lines).map(|_| lines)
+        })
+        .await
+        .expect("scribe")
+        .expect("audit export");
+    let sent: Vec<Decision> = String::from_utf8_lossy(&lines)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("audit line is JSON"))
+        .filter(|r| r["action"] == "open_pull_request" && r["result"].as_str().is_some_and(|s| s.starts_with("ok")))
+        .map(|r| serde_json::from_str(r["decision"].as_str().expect("decision")).expect("decision JSON"))
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].recovery.as_deref(), Some(signature.as_str()));
+
+    // Green checks: the merge is no recovery, it waits for the emergency to clear.
+    let pr_head = w.emu.state().branch_sha("acme", "api", &prs[0].head_ref).unwrap();
+    w.emu.state().set_check_runs("acme", "api", &pr_head, vec![("fmt", "completed", Some("success"))]);
+    w.emu.state().set_combined_status("acme", "api", &pr_head, "success");
+    let report = w.cycle_with(&emergency).await;
+    assert!(!pulls(&w)[0].merged, "{report:?}");
+    assert_eq!(pulls(&w).len(), 1);
+    w.cycle().await;
+    assert!(pulls(&w)[0].merged);
 }
 
 #[tokio::test]

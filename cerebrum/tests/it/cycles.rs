@@ -151,14 +151,14 @@ async fn analytics_record_has_the_right_numbers_for_a_scripted_fleet() {
 #[tokio::test(start_paused = true)]
 async fn cycles_run_on_the_interval_and_faster_while_an_emergency_is_active() {
     let fleet = Fleet::default();
-    // Cycle 1 declares an emergency (three of four unhealthy); every later cycle is healthy.
+    // Cycle 1 declares an emergency (three of four unhealthy, four being a fleet here); every later cycle is healthy.
     for id in ["a", "b", "c"] {
         fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(40)));
     }
     let config = QueenConfig {
         cycle_interval: Some(Duration::from_secs(60)),
         emergency_cycle_interval: Duration::from_secs(10),
-        emergency: EmergencyConfig { clear_after: 2, ..EmergencyConfig::default() },
+        emergency: EmergencyConfig { clear_after: 2, min_fleet: 4, ..EmergencyConfig::default() },
         ..config()
     };
     let start = tokio::time::Instant::now();

@@ -103,17 +103,17 @@ async fn clear_after_healthy_cycles(hive: &mut Hive, all: &[&str]) {
 
 #[tokio::test(start_paused = true)]
 async fn fleet_health_below_half_declares_writes_a_snapshot_and_clears_with_hysteresis() {
-    let all = ["a", "b", "c", "d"];
+    let all = ["a", "b", "c", "d", "e"];
     let fleet = Fleet::default();
-    // Cycle 1: three of four unhealthy (but not critical: 40 >= 25), so only the fleet-health trigger holds.
-    for id in ["a", "b", "c"] {
+    // Cycle 1: four of five unhealthy (but not critical: 40 >= 25), so only the fleet-health trigger holds.
+    for id in ["a", "b", "c", "d"] {
         fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(40)));
     }
     let state_dir = tempfile::tempdir().expect("tempdir");
     let config = QueenConfig { state_dir: Some(state_dir.path().to_path_buf()), ..emergency_config() };
     let mut hive = Hive::start(config, members(&all), fleet).await;
 
-    let expected = [EmergencyReason::FleetHealthLow { share: 0.25, threshold: 0.5 }];
+    let expected = [EmergencyReason::FleetHealthLow { share: 0.2, threshold: 0.5 }];
     declare_in_first_cycle(&mut hive, &all, &expected).await;
 
     let path = match hive.events.seen("snapshot written", |e| matches!(e, HiveEvent::SnapshotWritten { .. })).await {
@@ -126,7 +126,7 @@ async fn fleet_health_below_half_declares_writes_a_snapshot_and_clears_with_hyst
     assert_eq!(json["reasons"], serde_json::to_value(expected).expect("reasons serialise"));
     assert_eq!(json["reasons"][0]["trigger"], "fleet_health_low");
     assert_eq!(json["cycle"], 1);
-    assert_eq!(json["status"]["members"].as_array().map(Vec::len), Some(4));
+    assert_eq!(json["status"]["members"].as_array().map(Vec::len), Some(5));
 
     clear_after_healthy_cycles(&mut hive, &all).await;
     let snapshots = count(hive.events.log(), |e| matches!(e, HiveEvent::SnapshotWritten { .. }));
@@ -189,6 +189,53 @@ async fn same_ci_failure_in_three_members_declares_a_systemic_failure_and_clears
         [EmergencyReason::SystemicFailure { signature: signature.to_owned(), members: ids(&["a", "c", "e"]) }];
     declare_in_first_cycle(&mut hive, &all, &expected).await;
     clear_after_healthy_cycles(&mut hive, &all).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_unhealthy_member_is_no_fleet_and_never_declares() {
+    // A single local repository scoring 67: "0 % of the fleet healthy", but a fleet of one is no fleet.
+    let fleet = Fleet::default();
+    fleet.script("only", |s| s.default = Health::unhealthy(67));
+    let mut hive = Hive::start(emergency_config(), members(&["only"]), fleet).await;
+    for _ in 0..3 {
+        let (record, _) = hive.cycle().await;
+        assert_eq!((record.total_repositories, record.healthy_repositories), (1, 0), "{record:?}");
+        assert!(!record.emergency_mode, "{record:?}");
+    }
+    assert!(declarations(hive.events.log()).is_empty(), "{:#?}", hive.events.log());
+    assert!(hive.sink.notices().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_ci_failure_in_three_of_a_hundred_members_is_not_systemic() {
+    let signature = "ci/lint/clippy/lint";
+    let fleet = Fleet::default();
+    let names: Vec<String> = (0..100).map(|i| format!("m{i:03}")).collect();
+    // A new lint rule breaks three repositories of a hundred: three chores, not 10 % of the fleet.
+    for id in &names[..3] {
+        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure(signature)));
+    }
+    let specs = names.iter().map(|id| pilot(id, 5)).collect();
+    let mut hive = Hive::start(emergency_config(), specs, fleet.clone()).await;
+    for _ in 0..2 {
+        let (record, _) = hive.cycle().await;
+        assert_eq!(record.issues_detected, 3, "{record:?}");
+        assert!(!record.emergency_mode, "{record:?}");
+    }
+    assert!(declarations(hive.events.log()).is_empty(), "{:#?}", hive.events.log());
+
+    // Seven more with the same failure make ten of a hundred: now it is systemic.
+    for id in &names[3..10] {
+        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure(signature)));
+    }
+    let (record, events) = hive.cycle().await;
+    assert!(record.emergency_mode, "{record:?}");
+    let members: Vec<MemberId> = names[..10].iter().map(MemberId::new).collect();
+    assert_eq!(
+        declarations(&events),
+        [vec![EmergencyReason::SystemicFailure { signature: signature.to_owned(), members }]],
+        "{events:#?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

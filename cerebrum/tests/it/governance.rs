@@ -4,8 +4,8 @@
 use hive_cerebrum::{
     Risk,
     governance::{
-        ActionKind, ActionLevel, ChecksState, Counters, Decision, LimitKind, Limits, Policy, Proposal, Reason,
-        Switches, Verdict, fix_risk, govern,
+        ActionKind, ActionLevel, ChecksState, Counters, Decision, Emergency, LimitKind, Limits, Policy, Proposal,
+        Reason, Remedy, Switches, Verdict, fix_risk, govern,
     },
 };
 
@@ -18,15 +18,25 @@ fn proposal(kind: ActionKind) -> Proposal {
         risk: kind.base_risk(),
         checks: if kind == ActionKind::Merge { Some(ChecksState::Green) } else { None },
         approval_id: "a1".to_owned(),
+        remedy: None,
     }
+}
+
+/// The systemic failure the emergencies of these tests were declared for.
+const CAUSE: &str = "ci/fmt/cargo fmt --check/lint";
+
+/// An emergency declared for [`CAUSE`].
+fn emergency_for_cause() -> Emergency {
+    Emergency { active: true, recovery_signatures: [CAUSE.to_owned()].into() }
 }
 
 /// A policy that allows everything: autonomy and automerge on, level fix, default limits.
 fn open_policy() -> Policy {
     Policy {
         level: ActionLevel::Fix,
-        switches: Switches { autonomy: true, automerge: true, dry_run: false, emergency: false },
+        switches: Switches { autonomy: true, automerge: true, dry_run: false },
         limits: Limits::default(),
+        emergency: Emergency::none(),
     }
 }
 
@@ -48,7 +58,8 @@ fn check(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bo
 fn defaults_are_as_documented() {
     let policy = Policy::default();
     assert_eq!(policy.level, ActionLevel::Fix);
-    assert_eq!(policy.switches, Switches { autonomy: false, automerge: false, dry_run: false, emergency: false });
+    assert_eq!(policy.switches, Switches { autonomy: false, automerge: false, dry_run: false });
+    assert_eq!(policy.emergency, Emergency { active: false, recovery_signatures: Default::default() });
     assert_eq!(
         policy.limits,
         Limits { prs_per_day: 10, issues_per_hour: 20, comments_per_issue_per_day: 1, content_per_minute: 20 }
@@ -114,7 +125,7 @@ fn each_rule() {
         f(&mut policy);
         policy
     };
-    let emergency = with(&|p| p.switches.emergency = true);
+    let emergency = with(&|p| p.emergency.active = true);
     let autonomy_off = with(&|p| p.switches.autonomy = false);
     let level_issue = with(&|p| p.level = ActionLevel::Issue);
     let level_log = with(&|p| p.level = ActionLevel::Log);
@@ -202,6 +213,143 @@ fn each_rule() {
 }
 
 #[test]
+fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
+    use ActionKind::*;
+    let none = Counters::default();
+    let prs_spent = Counters { prs_last_day: 10, ..Counters::default() };
+    let in_emergency = |f: &dyn Fn(&mut Policy)| {
+        let mut policy = Policy { emergency: emergency_for_cause(), ..open_policy() };
+        f(&mut policy);
+        policy
+    };
+    let cause = || CAUSE.to_owned();
+    let rerun = |signature: &str| Proposal {
+        remedy: Some(Remedy::InfrastructureRerun { signature: signature.to_owned() }),
+        ..proposal(RerunJobs)
+    };
+    let fix = |signature: &str| Proposal {
+        remedy: Some(Remedy::FormatterFix { signature: signature.to_owned() }),
+        ..proposal(OpenPullRequest)
+    };
+    let mismatched = |kind, remedy| Proposal { remedy: Some(remedy), ..proposal(kind) };
+    let frozen = (Verdict::Deny, Reason::EmergencyFreeze);
+    let allowed = (Verdict::Allow, Reason::Allowed);
+
+    // (proposal, policy, counters, expected, recovery recorded)
+    type Row<'a> = (Proposal, Policy, &'a Counters, (Verdict, Reason), Option<String>);
+    let table: Vec<Row<'_>> = vec![
+        // The remedies of the cause pass the freeze and are recorded as recovery.
+        (rerun(CAUSE), in_emergency(&|_| {}), &none, allowed, Some(cause())),
+        (fix(CAUSE), in_emergency(&|_| {}), &none, allowed, Some(cause())),
+        // A remedy for another failure, or of another kind than the write, stays frozen.
+        (fix("ci/test/-/test"), in_emergency(&|_| {}), &none, frozen, None),
+        (rerun("ci/test/-/test"), in_emergency(&|_| {}), &none, frozen, None),
+        (
+            mismatched(OpenPullRequest, Remedy::InfrastructureRerun { signature: cause() }),
+            in_emergency(&|_| {}),
+            &none,
+            frozen,
+            None,
+        ),
+        (
+            mismatched(RerunJobs, Remedy::FormatterFix { signature: cause() }),
+            in_emergency(&|_| {}),
+            &none,
+            frozen,
+            None,
+        ),
+        (
+            mismatched(OpenIssue, Remedy::FormatterFix { signature: cause() }),
+            in_emergency(&|_| {}),
+            &none,
+            frozen,
+            None,
+        ),
+        (mismatched(Merge, Remedy::FormatterFix { signature: cause() }), in_emergency(&|_| {}), &none, frozen, None),
+        // Everything that is no remedy stays frozen; the alert passes as before.
+        (proposal(OpenIssue), in_emergency(&|_| {}), &none, frozen, None),
+        (proposal(Comment), in_emergency(&|_| {}), &none, frozen, None),
+        (proposal(OpenPullRequest), in_emergency(&|_| {}), &none, frozen, None),
+        (proposal(EmergencyAlert), in_emergency(&|_| {}), &none, allowed, None),
+        // An emergency without a systemic cause (forced, fleet health, security) has nothing to recover from.
+        (fix(CAUSE), in_emergency(&|p| p.emergency = Emergency::declared(&[])), &none, frozen, None),
+        // Recovery passes the freeze only: every other rule and limit still applies.
+        (
+            fix(CAUSE),
+            in_emergency(&|p| p.switches.autonomy = false),
+            &none,
+            (Verdict::WouldDo, Reason::AutonomyOff),
+            Some(cause()),
+        ),
+        (
+            rerun(CAUSE),
+            in_emergency(&|p| p.level = ActionLevel::Issue),
+            &none,
+            (Verdict::WouldDo, Reason::BelowLevel { needed: ActionLevel::Fix, level: ActionLevel::Issue }),
+            Some(cause()),
+        ),
+        (
+            fix(CAUSE),
+            in_emergency(&|_| {}),
+            &prs_spent,
+            (Verdict::Deny, Reason::LimitReached { limit: LimitKind::PrsPerDay, used: 10, max: 10 }),
+            Some(cause()),
+        ),
+        (
+            Proposal { risk: Risk::High, ..fix(CAUSE) },
+            in_emergency(&|_| {}),
+            &none,
+            (Verdict::Deny, Reason::NeedsApproval { risk: Risk::High }),
+            Some(cause()),
+        ),
+        (
+            fix(CAUSE),
+            in_emergency(&|p| p.switches.dry_run = true),
+            &none,
+            (Verdict::Draft, Reason::DryRun),
+            Some(cause()),
+        ),
+        // Without an emergency a remedy is an ordinary write, not recovery.
+        (fix(CAUSE), open_policy(), &none, allowed, None),
+        (rerun(CAUSE), open_policy(), &none, allowed, None),
+    ];
+    for (proposal, policy, counters, expected, recovery) in table {
+        check(&proposal, &policy, counters, false, expected);
+        let decision = govern(&proposal, &policy, counters, false);
+        assert_eq!(decision.recovery, recovery, "{proposal:?} {policy:?}");
+        // The decision record says so, in the body and the audit trail.
+        assert_eq!(Decision::parse_html_record(&decision.html_record()), Some(decision.clone()));
+        match &recovery {
+            Some(signature) => assert!(decision.summary().ends_with(&format!("(recovery from '{signature}')"))),
+            None => assert!(!decision.summary().contains("recovery"), "{}", decision.summary()),
+        }
+    }
+}
+
+#[test]
+fn an_emergency_declared_for_systemic_failures_answers_their_signatures_only() {
+    use hive_cerebrum::{EmergencyReason, MemberId};
+    let reasons = [
+        EmergencyReason::FleetHealthLow { share: 0.2, threshold: 0.5 },
+        EmergencyReason::SystemicFailure { signature: CAUSE.to_owned(), members: vec![MemberId::new("a")] },
+        EmergencyReason::CriticalSecurity { members: vec![MemberId::new("b")] },
+        EmergencyReason::SystemicFailure { signature: "ci/net/-/infrastructure".to_owned(), members: vec![] },
+        EmergencyReason::Forced,
+    ];
+    let emergency = Emergency::declared(&reasons);
+    assert!(emergency.active);
+    assert_eq!(
+        emergency.recovery_signatures.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["ci/fmt/cargo fmt --check/lint", "ci/net/-/infrastructure"]
+    );
+    assert_eq!(Emergency::declared(&[EmergencyReason::Forced]), Emergency { active: true, ..Emergency::none() });
+    assert!(!Emergency::none().active);
+    // A record written before recovery existed still parses.
+    let old = r#"<!-- hive:decision {"verdict":"allow","reason":{"reason":"allowed"},"kind":"comment","repo":"o/r","key":"k","risk":"low","level":"fix"} -->"#;
+    assert_eq!(Decision::parse_html_record(old).map(|d| d.recovery), Some(None));
+}
+
+#[test]
 fn rule_order() {
     use ActionKind::*;
     let none = Counters::default();
@@ -220,7 +368,7 @@ fn rule_order() {
         (
             proposal(Comment),
             policy(&|p| {
-                p.switches.emergency = true;
+                p.emergency.active = true;
                 p.switches.autonomy = false;
                 p.switches.dry_run = true;
                 p.level = ActionLevel::Log;
@@ -386,6 +534,7 @@ fn html_record_round_trips_hostile_values() {
             key: key.to_owned(),
             risk: Risk::Critical,
             level: ActionLevel::Issue,
+            recovery: Some(format!("{key}/lint")),
         };
         let record = decision.html_record();
         assert!(record.starts_with("<!-- hive:decision {"), "{record}");
@@ -430,14 +579,12 @@ fn invariants_over_a_grid() {
     let mut seen = std::collections::HashSet::new();
     let mut decided = 0u32;
     for bits in 0..16u8 {
-        let switches = Switches {
-            autonomy: bits & 1 != 0,
-            automerge: bits & 2 != 0,
-            dry_run: bits & 4 != 0,
-            emergency: bits & 8 != 0,
-        };
-        for level in levels {
-            let policy = Policy { level, switches, limits };
+        let switches = Switches { autonomy: bits & 1 != 0, automerge: bits & 2 != 0, dry_run: bits & 4 != 0 };
+        // No emergency, then (bit 8) an emergency with no cause a remedy answers and one declared for CAUSE.
+        let emergencies: &[Emergency] =
+            if bits & 8 == 0 { &[Emergency::none()] } else { &[Emergency::declared(&[]), emergency_for_cause()] };
+        for (level, emergency) in levels.into_iter().flat_map(|l| emergencies.iter().map(move |e| (l, e))) {
+            let policy = Policy { level, switches, limits, emergency: emergency.clone() };
             for kind in ActionKind::ALL {
                 for risk in risks {
                     for checks in checks {
@@ -450,7 +597,15 @@ fn invariants_over_a_grid() {
                                     comments_on_target_last_day: (spent / 9) % 3 + 1,
                                     content_last_minute: spent % 2 + 1,
                                 };
-                                let proposal = Proposal { risk, checks, ..proposal(kind) };
+                                // Every kind as a remedy of its own kind for the cause, a remedy of the other kind,
+                                // and a remedy for another failure.
+                                let remedy = match spent % 4 {
+                                    0 => None,
+                                    1 => Some(Remedy::InfrastructureRerun { signature: CAUSE.to_owned() }),
+                                    2 => Some(Remedy::FormatterFix { signature: CAUSE.to_owned() }),
+                                    _ => Some(Remedy::FormatterFix { signature: "ci/test/-/test".to_owned() }),
+                                };
+                                let proposal = Proposal { risk, checks, remedy, ..proposal(kind) };
                                 let decision = govern(&proposal, &policy, &counters, approved);
                                 decided += 1;
                                 seen.insert((decision.verdict, std::mem::discriminant(&decision.reason)));
@@ -470,10 +625,21 @@ fn invariants_over_a_grid() {
 fn invariants(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bool, decision: &Decision) {
     let context = || format!("{proposal:?} {policy:?} {counters:?} approved={approved} -> {decision:?}");
     let switches = policy.switches;
+    // Recovery is only ever a remedy of its own kind for one of an active emergency's causes.
+    if let Some(signature) = &decision.recovery {
+        let remedy = proposal.remedy.as_ref().expect("recovery needs a remedy");
+        assert!(policy.emergency.active, "{}", context());
+        assert_eq!(remedy.kind(), proposal.kind, "{}", context());
+        assert_eq!(remedy.signature(), signature, "{}", context());
+        assert!(policy.emergency.recovery_signatures.contains(signature), "{}", context());
+    }
     if decision.is_write() {
         assert!(switches.autonomy, "a write with autonomy off: {}", context());
         assert!(
-            !switches.emergency || proposal.kind == ActionKind::EmergencyAlert,
+            !policy.emergency.active
+                || proposal.kind == ActionKind::EmergencyAlert
+                || (decision.recovery.is_some()
+                    && matches!(proposal.kind, ActionKind::RerunJobs | ActionKind::OpenPullRequest)),
             "a write in an emergency: {}",
             context()
         );
