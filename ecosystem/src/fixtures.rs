@@ -1,10 +1,7 @@
-//! Fixture projects for tests, one builder per build system, and a real-git helper that does not depend on the
-//! machine's git configuration.
+//! Fixture projects for tests, one builder per build system, with real git through the tests' one isolated runner
+//! (`hive_testkit::git`), which does not depend on the machine's git configuration.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 /// Writes `contents` to `dir/rel`, creating parent directories.
 pub(crate) fn write(dir: &Path, rel: &str, contents: &str) -> PathBuf {
@@ -124,25 +121,7 @@ pub(crate) fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// Runs real git in `dir` with a fixed identity and no global or system configuration, and returns stdout.
-pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
-    git_env(dir, args, &[])
-}
-
-/// Like [`git`], with extra environment variables (for example commit dates).
-pub(crate) fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=hive test", "-c", "user.email=hive@test.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?} failed in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
-}
+pub(crate) use hive_testkit::git::{git, git_env};
 
 /// Makes `dir` a git repository on branch `main` with everything in it committed.
 pub(crate) fn git_repo(dir: &Path) {

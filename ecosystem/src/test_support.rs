@@ -3,20 +3,17 @@
 
 use std::path::Path;
 
-use crate::process::{CommandSpec, run};
-
-/// Runs `git args...` in `dir` with a fixed identity; panics with git's message on failure.
+/// Runs `git args...` in `dir` with the tests' one isolated git runner, off the async runtime; panics with git's
+/// message on failure.
 pub(crate) async fn git(dir: &Path, args: &[&str]) -> String {
-    let spec = CommandSpec::new("git", args.iter().copied(), dir)
-        .env("GIT_AUTHOR_NAME", "Hive Test")
-        .env("GIT_AUTHOR_EMAIL", "hive@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Hive Test")
-        .env("GIT_COMMITTER_EMAIL", "hive@example.invalid")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("LC_ALL", "C");
-    let out = run(&spec).await.expect("git runs");
-    assert!(out.success(), "git {args:?} failed in {}: {}", dir.display(), out.stderr_text());
-    out.stdout_text().trim_end().to_owned()
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        hive_testkit::git::git(&dir, &args)
+    })
+    .await
+    .expect("the git fixture task finished")
 }
 
 /// Creates a repository on branch `main` at `dir` with `files` committed.

@@ -41,6 +41,13 @@ pub fn unformatted_cargo_repo(root: &Path, name: &str, lines: usize) -> (PathBuf
 ///
 /// Panics when git fails: a fixture that cannot be made is a broken test environment.
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_env(dir, args, &[])
+}
+
+/// [`git`] with extra environment variables (commit dates, for example).
+///
+/// Panics when git fails.
+pub fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new("git")
         .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
         .args(args)
@@ -52,6 +59,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("LC_ALL", "C")
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|err| panic!("cannot run git: {err}"));
     assert!(out.status.success(), "git {args:?} in '{}': {}", dir.display(), String::from_utf8_lossy(&out.stderr));
