@@ -120,7 +120,7 @@ fn summary(report: &BatchReport) -> (Vec<u32>, Vec<u32>, usize, usize) {
                 proposed.push(*attempts);
             }
             OrchOutcome::Failed { attempts, error } => {
-                assert!(!error.is_empty());
+                assert!(!error.to_string().is_empty());
                 failed.push(*attempts);
             }
             OrchOutcome::TimedOut => timed_out += 1,
@@ -194,7 +194,7 @@ async fn each_failure_kind_is_retried_then_reported_with_its_last_error() {
         match &report.outcomes[..] {
             [OrchOutcome::Failed { error, attempts }] => {
                 assert_eq!(*attempts, 3, "{title}: attempts == retries + 1");
-                assert!(error.contains(error_part), "{title}: {error}");
+                assert!(error.to_string().contains(error_part), "{title}: {error}");
             }
             other => panic!("{title}: {other:?}"),
         }
