@@ -276,3 +276,65 @@ impl MemberBuilder for NoMembers {
         Err(StartError::new(ctx.id, StartFailure::NoBuilder { kind: ctx.kind }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An id type's own error, standing in for one from another crate (a pilot's `RepoIdError`).
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid repository name 'acme': expected 'owner/name'")]
+    struct BadId;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the image 'db:16' is not pulled")]
+    struct NoImage;
+
+    fn check(cause: StartFailure, expected: &str) {
+        let error = StartError::new(MemberId::new("acme"), cause);
+        assert_eq!(error.to_string(), "could not start member 'acme'");
+        assert_eq!(hive_support::error_chain(&error), expected, "{error:?}");
+    }
+
+    #[test]
+    fn start_failure_messages() {
+        let custom = || MemberKind::Custom("agent".to_owned());
+        check(
+            StartFailure::WrongKind { builder: MemberKind::Pilot, kind: MemberKind::Service },
+            "could not start member 'acme': the pilot builder cannot start a service member",
+        );
+        check(
+            StartFailure::WrongKind { builder: MemberKind::Service, kind: custom() },
+            "could not start member 'acme': the service builder cannot start a 'agent' member",
+        );
+        check(
+            StartFailure::NoBuilder { kind: custom() },
+            "could not start member 'acme': this hive has no builder for 'agent' members",
+        );
+        check(
+            StartFailure::NotRegistered { kind: MemberKind::Service, id: MemberId::new("acme") },
+            "could not start member 'acme': no service named 'acme' is registered",
+        );
+        check(
+            StartFailure::InvalidId { kind: MemberKind::Pilot, id: MemberId::new("acme"), source: Box::new(BadId) },
+            "could not start member 'acme': 'acme' is not a valid pilot id: invalid repository name 'acme': expected \
+             'owner/name'",
+        );
+        check(
+            StartFailure::spawn("Actor panicked during startup 'boom'"),
+            "could not start member 'acme': could not spawn its actor: Actor panicked during startup 'boom'",
+        );
+        check(StartFailure::Other(Box::new(NoImage)), "could not start member 'acme': the image 'db:16' is not pulled");
+    }
+
+    #[test]
+    fn the_typed_cause_is_the_source() {
+        let error = StartError::new(MemberId::new("acme"), StartFailure::Other(Box::new(NoImage)));
+        let source = std::error::Error::source(&error).expect("a source");
+        // A caller gets the builder's own error back, typed.
+        match source.downcast_ref::<StartFailure>() {
+            Some(StartFailure::Other(own)) => assert!(own.downcast_ref::<NoImage>().is_some(), "{own:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -334,6 +334,39 @@ mod tests {
     }
 
     #[test]
+    fn orch_error_messages() {
+        let check = |error: OrchError, expected: &str| assert_eq!(hive_support::error_chain(&error), expected);
+        check(
+            OrchError::Engine(EngineError {
+                engine: "llm".to_owned(),
+                message: "HTTP 503 from 'llm.local'".to_owned(),
+            }),
+            "proposal engine 'llm' failed: HTTP 503 from 'llm.local'",
+        );
+        check(
+            OrchError::TimedOut { engine: "llm".to_owned(), timeout: Duration::from_secs(30) },
+            "proposal engine 'llm' timed out after 30s",
+        );
+        check(OrchError::Panicked { message: "index out of bounds".to_owned() }, "ORCH panicked: index out of bounds");
+        check(OrchError::Stopped, "ORCH stopped without answering");
+        check(
+            OrchError::Spawn { reason: "Actor cannot be re-started more than once".to_owned() },
+            "could not start ORCH: Actor cannot be re-started more than once",
+        );
+    }
+
+    #[test]
+    fn a_failed_outcome_keeps_its_typed_error_through_serde() {
+        let outcome = OrchOutcome::Failed {
+            error: OrchError::Engine(EngineError { engine: "llm".to_owned(), message: "quota".to_owned() }),
+            attempts: 3,
+        };
+        let json = serde_json::to_value(&outcome).expect("serialise");
+        assert_eq!(json["error"]["error"], "engine", "{json}");
+        assert_eq!(serde_json::from_value::<OrchOutcome>(json).expect("deserialise"), outcome);
+    }
+
+    #[test]
     fn rule_table() {
         use ProposedAction::*;
         check(Signal::ci_failure("ci/test/run/infrastructure"), &[RerunFailedJobs]);
