@@ -97,3 +97,21 @@ impl Planner for OrchPlanner {
 pub(crate) fn seed_of(snapshot: &RepoSnapshot, failure: &CiFailure) -> Seed {
     Seed::new(snapshot.repo.as_str(), Signal::ci_failure(failure.signature()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_error_messages() {
+        let check = |error: PlanError, expected: &str| assert_eq!(hive_support::error_chain(&error), expected);
+        let engine = || EngineError { engine: "llm".to_owned(), message: "quota exceeded".to_owned() };
+        check(PlanError::Engine(engine()), "proposal engine 'llm' failed: quota exceeded");
+        check(PlanError::Queen(QueenError::NotRunning), "the queen is not running; start the hive again");
+        check(
+            PlanError::NothingProposed { batch: BatchId(7), error: Some(OrchError::Engine(engine())) },
+            "no ORCH of batch-7 proposed anything: proposal engine 'llm' failed: quota exceeded",
+        );
+        check(PlanError::NothingProposed { batch: BatchId(7), error: None }, "no ORCH of batch-7 proposed anything");
+    }
+}
