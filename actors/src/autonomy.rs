@@ -31,7 +31,7 @@ use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, GitHubForge, IssueD
 use serde::Serialize;
 
 pub use self::{
-    plan::{EnginePlanner, OrchPlanner, Planner},
+    plan::{EnginePlanner, OrchPlanner, PlanError, Planner},
     text::is_valid_owner,
 };
 

@@ -38,8 +38,8 @@ mod service;
 
 pub use crate::{
     autonomy::{
-        AutonomyConfig, AutonomyError, CycleReport, EnginePlanner, HIVE_LABEL, NEEDS_HUMAN_LABEL, OrchPlanner, Planner,
-        Steward, is_valid_owner,
+        AutonomyConfig, AutonomyError, CycleReport, EnginePlanner, HIVE_LABEL, NEEDS_HUMAN_LABEL, OrchPlanner,
+        PlanError, Planner, Steward, is_valid_owner,
     },
     bridge::signals_of,
     members::Members,

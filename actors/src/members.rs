@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
-use hive_cerebrum::{MemberBuilder, MemberContext, MemberHandle, MemberKind, StartError};
+use hive_cerebrum::{MemberBuilder, MemberContext, MemberHandle, MemberKind, StartError, StartFailure};
 
 use crate::ServiceBuilder;
 
@@ -77,10 +77,7 @@ impl MemberBuilder for Members {
         };
         match builder {
             Some(builder) => builder.start(ctx).await,
-            None => Err(StartError {
-                message: format!("this hive has no builder for {:?} members", ctx.kind),
-                member: ctx.id,
-            }),
+            None => Err(StartError::new(ctx.id, StartFailure::NoBuilder { kind: ctx.kind })),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 use futures::FutureExt;
 use hive_cerebrum::{
     Backoff, HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, Reporter, StartError,
+    StartFailure,
 };
 use hive_ecosystem::{DynForge, ForgeError, RepoId, RepoSnapshot};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -332,11 +333,13 @@ impl PilotBuilder {
 #[async_trait::async_trait]
 impl MemberBuilder for PilotBuilder {
     async fn start(&self, ctx: MemberContext) -> Result<Box<dyn MemberHandle>, StartError> {
-        let fail = |message: String| StartError { member: ctx.id.clone(), message };
+        let fail = |cause: StartFailure| StartError::new(ctx.id.clone(), cause);
         if ctx.kind != MemberKind::Pilot {
-            return Err(fail(format!("the pilot builder cannot start a {:?} member", ctx.kind)));
+            return Err(fail(StartFailure::WrongKind { builder: MemberKind::Pilot, kind: ctx.kind.clone() }));
         }
-        let repo = RepoId::new(ctx.id.as_str()).map_err(|e| fail(e.to_string()))?;
+        let repo = RepoId::new(ctx.id.as_str()).map_err(|e| {
+            fail(StartFailure::InvalidId { kind: MemberKind::Pilot, id: ctx.id.clone(), source: Box::new(e) })
+        })?;
         let args = PilotArgs {
             repo,
             forge: Arc::clone(&self.forge),
@@ -346,7 +349,7 @@ impl MemberBuilder for PilotBuilder {
         };
         let (actor, _join) = Actor::spawn_linked(None, RepoPilot, args, ctx.supervisor.clone())
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(StartFailure::spawn(e)))?;
         Ok(Box::new(PilotHandle { cell: actor.get_cell(), actor }))
     }
 }

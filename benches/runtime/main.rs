@@ -29,7 +29,7 @@ use hive::{
     cerebrum::{
         Backoff, EmergencyConfig, Envelope, EventBus, HealthReport, HiveEvent, MemberBuilder, MemberCommand,
         MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, Queen, QueenArgs, QueenConfig, QueenHandle,
-        Reporter, RestartPolicy, RestartType, Seed, Signal, StartError, Subscription,
+        Reporter, RestartPolicy, RestartType, Seed, Signal, StartError, StartFailure, Subscription,
     },
     ecosystem::{Forge, ForgeError, RepoId, RepoSnapshot, SimForge, SimRepo},
 };
@@ -499,7 +499,7 @@ impl MemberBuilder for IdleBuilder {
     async fn start(&self, ctx: MemberContext) -> Result<Box<dyn MemberHandle>, StartError> {
         let (actor, _join) = Actor::spawn_linked(None, IdleMember, self.commands.clone(), ctx.supervisor.clone())
             .await
-            .map_err(|e| StartError { member: ctx.id.clone(), message: e.to_string() })?;
+            .map_err(|e| StartError::new(ctx.id.clone(), StartFailure::spawn(e)))?;
         self.reporters.lock().unwrap_or_else(PoisonError::into_inner).push(ctx.reporter);
         Ok(Box::new(IdleHandle { cell: actor.get_cell(), actor, commands: self.commands.clone() }))
     }

@@ -53,7 +53,7 @@ pub use crate::{
     health::HealthReport,
     member::{
         MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
-        Reporter, StartError,
+        Reporter, StartError, StartFailure,
     },
     memory::{
         Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
@@ -61,8 +61,8 @@ pub use crate::{
         Reservation, Risk, StorageFault, WriteRow, WriteState, Writes,
     },
     orch::{
-        BatchId, BatchReport, EngineError, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
-        RuleEngine, Seed,
+        BatchId, BatchReport, EngineError, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine,
+        ProposedAction, RuleEngine, Seed,
     },
     outage::{Outage, Unreachable},
     policy::{Backoff, Decision, ExitKind, RestartHistory, RestartPolicy, RestartType, decide},

@@ -52,6 +52,16 @@ pub enum MemberKind {
     Custom(String),
 }
 
+impl fmt::Display for MemberKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemberKind::Pilot => f.write_str("pilot"),
+            MemberKind::Service => f.write_str("service"),
+            MemberKind::Custom(kind) => write!(f, "'{kind}'"),
+        }
+    }
+}
+
 /// Everything the queen needs to supervise one member.
 #[derive(Debug, Clone)]
 pub struct MemberSpec {
@@ -174,13 +184,80 @@ pub trait MemberHandle: Send + Sync + 'static {
 }
 
 /// Why a member could not be built. A panic in an actor's `pre_start` arrives here, not as a supervision event.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("could not start member '{member}': {message}")]
+///
+/// Its message names the member; the reason is its [`source`](std::error::Error::source), a [`StartFailure`]:
+/// [`hive_support::error_chain`] shows both, as `could not start member 'acme/api': <reason>`.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start member '{member}'")]
 pub struct StartError {
     /// The member.
     pub member: MemberId,
     /// What went wrong.
-    pub message: String,
+    #[source]
+    pub cause: StartFailure,
+}
+
+impl StartError {
+    /// `member` could not be started because of `cause`.
+    pub fn new(member: MemberId, cause: StartFailure) -> StartError {
+        StartError { member, cause }
+    }
+}
+
+/// The reason a [`MemberBuilder`] could not start a member.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartFailure {
+    /// A builder was asked for a kind of member it does not build.
+    #[error("the {builder} builder cannot start a {kind} member")]
+    WrongKind {
+        /// What the builder builds.
+        builder: MemberKind,
+        /// What it was asked for.
+        kind: MemberKind,
+    },
+    /// No builder of this hive builds this kind of member.
+    #[error("this hive has no builder for {kind} members")]
+    NoBuilder {
+        /// The kind asked for.
+        kind: MemberKind,
+    },
+    /// The builder knows no member by this id (a service that was never registered, say).
+    #[error("no {kind} named '{id}' is registered")]
+    NotRegistered {
+        /// The kind asked for.
+        kind: MemberKind,
+        /// The id it does not know.
+        id: MemberId,
+    },
+    /// The id is not valid for this kind (a pilot's id must be a repository's `owner/name`).
+    #[error("'{id}' is not a valid {kind} id")]
+    InvalidId {
+        /// The kind whose ids it was checked against.
+        kind: MemberKind,
+        /// The id.
+        id: MemberId,
+        /// Why it is not valid, in the words of the id's own type.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The actor could not be spawned, or panicked in `pre_start`. Only ractor's text of its `SpawnErr` is kept:
+    /// that text already quotes the panic, which is also its source, so chaining it would say the panic twice.
+    #[error("could not spawn its actor: {reason}")]
+    Spawn {
+        /// ractor's words.
+        reason: String,
+    },
+    /// A builder outside this crate failed in its own way.
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StartFailure {
+    /// A spawn failure from ractor's `SpawnErr` (or anything else that is only text).
+    pub fn spawn(error: impl fmt::Display) -> StartFailure {
+        StartFailure::Spawn { reason: error.to_string() }
+    }
 }
 
 /// Builds members for the queen.
@@ -196,6 +273,68 @@ pub(crate) struct NoMembers;
 #[async_trait::async_trait]
 impl MemberBuilder for NoMembers {
     async fn start(&self, ctx: MemberContext) -> Result<Box<dyn MemberHandle>, StartError> {
-        Err(StartError { member: ctx.id, message: "this hive was started without a member builder".to_owned() })
+        Err(StartError::new(ctx.id, StartFailure::NoBuilder { kind: ctx.kind }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An id type's own error, standing in for one from another crate (a pilot's `RepoIdError`).
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid repository name 'acme': expected 'owner/name'")]
+    struct BadId;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the image 'db:16' is not pulled")]
+    struct NoImage;
+
+    fn check(cause: StartFailure, expected: &str) {
+        let error = StartError::new(MemberId::new("acme"), cause);
+        assert_eq!(error.to_string(), "could not start member 'acme'");
+        assert_eq!(hive_support::error_chain(&error), expected, "{error:?}");
+    }
+
+    #[test]
+    fn start_failure_messages() {
+        let custom = || MemberKind::Custom("agent".to_owned());
+        check(
+            StartFailure::WrongKind { builder: MemberKind::Pilot, kind: MemberKind::Service },
+            "could not start member 'acme': the pilot builder cannot start a service member",
+        );
+        check(
+            StartFailure::WrongKind { builder: MemberKind::Service, kind: custom() },
+            "could not start member 'acme': the service builder cannot start a 'agent' member",
+        );
+        check(
+            StartFailure::NoBuilder { kind: custom() },
+            "could not start member 'acme': this hive has no builder for 'agent' members",
+        );
+        check(
+            StartFailure::NotRegistered { kind: MemberKind::Service, id: MemberId::new("acme") },
+            "could not start member 'acme': no service named 'acme' is registered",
+        );
+        check(
+            StartFailure::InvalidId { kind: MemberKind::Pilot, id: MemberId::new("acme"), source: Box::new(BadId) },
+            "could not start member 'acme': 'acme' is not a valid pilot id: invalid repository name 'acme': expected \
+             'owner/name'",
+        );
+        check(
+            StartFailure::spawn("Actor panicked during startup 'boom'"),
+            "could not start member 'acme': could not spawn its actor: Actor panicked during startup 'boom'",
+        );
+        check(StartFailure::Other(Box::new(NoImage)), "could not start member 'acme': the image 'db:16' is not pulled");
+    }
+
+    #[test]
+    fn the_typed_cause_is_the_source() {
+        let error = StartError::new(MemberId::new("acme"), StartFailure::Other(Box::new(NoImage)));
+        let source = std::error::Error::source(&error).expect("a source");
+        // A caller gets the builder's own error back, typed.
+        match source.downcast_ref::<StartFailure>() {
+            Some(StartFailure::Other(own)) => assert!(own.downcast_ref::<NoImage>().is_some(), "{own:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -60,14 +60,51 @@ pub struct Proposal {
     pub engine: String,
 }
 
-/// Why an engine produced no proposals.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why an engine produced no proposals, in the engine's own words.
+///
+/// The message stays text: engines live outside this crate (a language model behind HTTP, say) and their
+/// failures travel in [`OrchOutcome`]s, which are cloned, compared and serialised; an engine that wants its cause
+/// kept puts the cause's chain ([`hive_support::error_chain`]) into `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("proposal engine '{engine}' failed: {message}")]
 pub struct EngineError {
     /// The engine.
     pub engine: String,
     /// What went wrong.
     pub message: String,
+}
+
+/// Why one ORCH attempt produced no proposals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OrchError {
+    /// The engine answered with an error.
+    #[error(transparent)]
+    Engine(EngineError),
+    /// The engine did not answer within the ORCH's time limit ([`OrchConfig::timeout`]).
+    #[error("proposal engine '{engine}' timed out after {timeout:?}")]
+    TimedOut {
+        /// The engine.
+        engine: String,
+        /// The time limit.
+        timeout: Duration,
+    },
+    /// The ORCH's actor panicked (in the engine, usually); `message` is ractor's text of the panic.
+    #[error("ORCH panicked: {message}")]
+    Panicked {
+        /// What ractor reports.
+        message: String,
+    },
+    /// The ORCH's actor stopped without answering.
+    #[error("ORCH stopped without answering")]
+    Stopped,
+    /// The ORCH's actor could not be spawned; `reason` is ractor's text.
+    #[error("could not start ORCH: {reason}")]
+    Spawn {
+        /// What ractor reports.
+        reason: String,
+    },
 }
 
 /// Turns a seed into proposals: deterministic rules, or a language model behind an HTTP endpoint.
@@ -200,8 +237,8 @@ pub enum OrchOutcome {
     },
     /// Every attempt failed, panicked or timed out.
     Failed {
-        /// The last error.
-        error: String,
+        /// The last attempt's error.
+        error: OrchError,
         /// Attempts made.
         attempts: u32,
     },
@@ -274,8 +311,8 @@ impl Actor for Orch {
         // supervision event can never overtake its answer. A panic in the engine fails the actor instead.
         let result = match tokio::time::timeout(state.timeout, state.engine.propose(&state.seed)).await {
             Ok(Ok(proposals)) => Ok(proposals),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("engine '{}' timed out after {:?}", state.engine.name(), state.timeout)),
+            Ok(Err(e)) => Err(OrchError::Engine(e)),
+            Err(_) => Err(OrchError::TimedOut { engine: state.engine.name().to_owned(), timeout: state.timeout }),
         };
         let _ = state.queen.cast(QueenMessage::OrchFinished {
             batch: state.batch,
@@ -294,6 +331,39 @@ mod tests {
     fn check(signal: Signal, expected: &[ProposedAction]) {
         let got: Vec<_> = rules(&Seed::new("acme/api", signal.clone())).into_iter().map(|p| p.action).collect();
         assert_eq!(got, expected, "{signal:?}");
+    }
+
+    #[test]
+    fn orch_error_messages() {
+        let check = |error: OrchError, expected: &str| assert_eq!(hive_support::error_chain(&error), expected);
+        check(
+            OrchError::Engine(EngineError {
+                engine: "llm".to_owned(),
+                message: "HTTP 503 from 'llm.local'".to_owned(),
+            }),
+            "proposal engine 'llm' failed: HTTP 503 from 'llm.local'",
+        );
+        check(
+            OrchError::TimedOut { engine: "llm".to_owned(), timeout: Duration::from_secs(30) },
+            "proposal engine 'llm' timed out after 30s",
+        );
+        check(OrchError::Panicked { message: "index out of bounds".to_owned() }, "ORCH panicked: index out of bounds");
+        check(OrchError::Stopped, "ORCH stopped without answering");
+        check(
+            OrchError::Spawn { reason: "Actor cannot be re-started more than once".to_owned() },
+            "could not start ORCH: Actor cannot be re-started more than once",
+        );
+    }
+
+    #[test]
+    fn a_failed_outcome_keeps_its_typed_error_through_serde() {
+        let outcome = OrchOutcome::Failed {
+            error: OrchError::Engine(EngineError { engine: "llm".to_owned(), message: "quota".to_owned() }),
+            attempts: 3,
+        };
+        let json = serde_json::to_value(&outcome).expect("serialise");
+        assert_eq!(json["error"]["error"], "engine", "{json}");
+        assert_eq!(serde_json::from_value::<OrchOutcome>(json).expect("deserialise"), outcome);
     }
 
     #[test]

@@ -87,7 +87,9 @@ impl Default for RestartPolicy {
 pub enum ExitKind {
     /// It stopped by itself, cleanly.
     Normal,
-    /// It panicked, returned an error, was killed, or could not be started.
+    /// It panicked, returned an error, was killed, or could not be started. Text, not a typed error: ractor's
+    /// supervision event gives a panic or a handler's error only as a boxed error that is neither `Clone` nor
+    /// comparable, and a kill only as the reason string "killed", so the text is all there is to keep.
     Failed(String),
 }
 

@@ -20,8 +20,8 @@ use self::{batch::Batch, cycle::CycleState};
 use crate::{
     Backoff, BatchId, BatchReport, Decision, EmergencyConfig, EventBus, ExitKind, HealthReport, HiveEvent, LogSink,
     MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, NotificationSink,
-    OrchConfig, Proposal, ProposalEngine, QueenError, Reporter, RestartHistory, RuleEngine, Seed, Unreachable, decide,
-    emergency::EmergencyState, fleet::FleetBook, member::NoMembers, outage::OutageBook,
+    OrchConfig, OrchError, Proposal, ProposalEngine, QueenError, Reporter, RestartHistory, RuleEngine, Seed,
+    Unreachable, decide, emergency::EmergencyState, fleet::FleetBook, member::NoMembers, outage::OutageBook,
 };
 
 /// A typed reference to the queen actor.
@@ -199,7 +199,7 @@ pub enum QueenMessage {
         /// Its attempt number.
         attempt: u32,
         /// The proposals or the error.
-        result: Result<Vec<Proposal>, String>,
+        result: Result<Vec<Proposal>, OrchError>,
     },
 }
 
@@ -530,8 +530,9 @@ impl QueenState {
                     return;
                 }
                 Err(e) => {
-                    self.bus.publish(HiveEvent::MemberFailed { member: id.clone(), error: e.to_string() });
-                    match self.apply_policy(id, ExitKind::Failed(e.message)) {
+                    self.bus
+                        .publish(HiveEvent::MemberFailed { member: id.clone(), error: hive_support::error_chain(&e) });
+                    match self.apply_policy(id, ExitKind::Failed(hive_support::error_chain(&e.cause))) {
                         Some(next) => kind = next,
                         None => return,
                     }

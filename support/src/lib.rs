@@ -1,6 +1,6 @@
-//! Small shared utilities of hive: atomic file writes, size-bounded reads of regular files, RFC 3339 timestamps
-//! and the redaction of credentials in URLs, used by crates that may not depend on each other (cerebrum, ecosystem
-//! and the binary).
+//! Small shared utilities of hive: atomic file writes, size-bounded reads of regular files, RFC 3339 timestamps,
+//! error chains on one line and the redaction of credentials in URLs, used by crates that may not depend on each
+//! other (cerebrum, ecosystem and the binary).
 //!
 //! Atomic writes go to a temporary file, are fsynced, renamed over the target and the directory is fsynced, so a
 //! reader sees the old file or the new one, never a torn one, even after a crash mid-write. Files named by a user
@@ -147,6 +147,37 @@ pub fn doubling(min: std::time::Duration, max: std::time::Duration, n: u32) -> s
 /// ```
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
     payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+/// An error and its `source()` chain on one line, `outer: inner: innermost`, the way `hive: <chain>` prints
+/// errors: typed errors keep their causes as sources instead of formatting them into their own message, so whoever
+/// shows one to a person (an event, a status line, a report) joins the chain here.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct Save(std::io::Error);
+/// impl std::fmt::Display for Save {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("could not save 'state.json'")
+///     }
+/// }
+/// impl std::error::Error for Save {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+/// let error = Save(std::io::Error::other("disk full"));
+/// assert_eq!(hive_support::error_chain(&error), "could not save 'state.json': disk full");
+/// ```
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Formats a `SystemTime` as RFC 3339 UTC with second precision, without a date library.

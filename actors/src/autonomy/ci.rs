@@ -92,7 +92,11 @@ impl Steward {
         match self.planner.plan(seed.clone()).await {
             Ok(actions) => actions,
             Err(err) => {
-                let line = format!("{}: planner failed ({err}); the rules decide", snapshot.repo);
+                let line = format!(
+                    "{}: planner failed ({}); the rules decide",
+                    snapshot.repo,
+                    hive_support::error_chain(&err)
+                );
                 self.report.errors.push(self.redactor.redact(&line).into_owned());
                 plan::EnginePlanner::default().plan(seed).await.unwrap_or_default()
             }

@@ -4,14 +4,38 @@
 
 use std::sync::Arc;
 
-use hive_cerebrum::{ProposalEngine, ProposedAction, QueenHandle, RuleEngine, Seed, Signal};
+use hive_cerebrum::{
+    BatchId, EngineError, OrchError, OrchOutcome, ProposalEngine, ProposedAction, QueenError, QueenHandle, RuleEngine,
+    Seed, Signal,
+};
 use hive_ecosystem::{CiFailure, RepoSnapshot};
 
 /// Where proposals come from.
 #[async_trait::async_trait]
 pub trait Planner: Send + Sync + std::fmt::Debug {
     /// The proposed actions for a seed.
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, String>;
+    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError>;
+}
+
+/// Why a planner proposed nothing; the steward then lets the rules decide and reports the error's chain.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The engine called in place failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The queen could not fan out ORCHs (it is not running).
+    #[error(transparent)]
+    Queen(#[from] QueenError),
+    /// The fan-out ended without a proposal: every ORCH failed, timed out or was cancelled, or proposed nothing.
+    #[error("no ORCH of {batch} proposed anything")]
+    NothingProposed {
+        /// The fan-out.
+        batch: BatchId,
+        /// The first failed ORCH's last error, if one failed (rather than timed out or proposed nothing).
+        #[source]
+        error: Option<OrchError>,
+    },
 }
 
 /// A proposal engine called in place (the default, with [`RuleEngine`]).
@@ -32,8 +56,8 @@ impl Default for EnginePlanner {
 
 #[async_trait::async_trait]
 impl Planner for EnginePlanner {
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, String> {
-        let proposals = self.0.propose(&seed).await.map_err(|err| err.to_string())?;
+    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError> {
+        let proposals = self.0.propose(&seed).await?;
         Ok(proposals.into_iter().map(|p| p.action).collect())
     }
 }
@@ -49,9 +73,9 @@ pub struct OrchPlanner {
 
 #[async_trait::async_trait]
 impl Planner for OrchPlanner {
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, String> {
-        let batch = self.queen.propose(seed, self.orchs.max(1)).map_err(|err| err.to_string())?;
-        let report = batch.outcome().await.map_err(|err| err.to_string())?;
+    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError> {
+        let batch = self.queen.propose(seed, self.orchs.max(1))?;
+        let report = batch.outcome().await?;
         let mut actions: Vec<ProposedAction> = Vec::new();
         for proposal in report.proposals() {
             if !actions.contains(&proposal.action) {
@@ -59,7 +83,11 @@ impl Planner for OrchPlanner {
             }
         }
         if actions.is_empty() {
-            return Err(format!("no ORCH of batch {} proposed anything", report.batch));
+            let error = report.outcomes.into_iter().find_map(|outcome| match outcome {
+                OrchOutcome::Failed { error, .. } => Some(error),
+                _ => None,
+            });
+            return Err(PlanError::NothingProposed { batch: report.batch, error });
         }
         Ok(actions)
     }
@@ -68,4 +96,22 @@ impl Planner for OrchPlanner {
 /// The seed of a CI failure, as a pilot would raise it.
 pub(crate) fn seed_of(snapshot: &RepoSnapshot, failure: &CiFailure) -> Seed {
     Seed::new(snapshot.repo.as_str(), Signal::ci_failure(failure.signature()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_error_messages() {
+        let check = |error: PlanError, expected: &str| assert_eq!(hive_support::error_chain(&error), expected);
+        let engine = || EngineError { engine: "llm".to_owned(), message: "quota exceeded".to_owned() };
+        check(PlanError::Engine(engine()), "proposal engine 'llm' failed: quota exceeded");
+        check(PlanError::Queen(QueenError::NotRunning), "the queen is not running; start the hive again");
+        check(
+            PlanError::NothingProposed { batch: BatchId(7), error: Some(OrchError::Engine(engine())) },
+            "no ORCH of batch-7 proposed anything: proposal engine 'llm' failed: quota exceeded",
+        );
+        check(PlanError::NothingProposed { batch: BatchId(7), error: None }, "no ORCH of batch-7 proposed anything");
+    }
 }

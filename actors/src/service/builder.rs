@@ -13,7 +13,7 @@ use std::{
 
 use hive_cerebrum::{
     MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, RestartPolicy,
-    StartError,
+    StartError, StartFailure,
 };
 use hive_ecosystem::{ServiceError, ServiceLogs, ServiceSpec};
 use ractor::{Actor, ActorCell, rpc::CallResult};
@@ -142,14 +142,16 @@ impl ServiceBuilder {
 #[async_trait::async_trait]
 impl MemberBuilder for ServiceBuilder {
     async fn start(&self, ctx: MemberContext) -> Result<Box<dyn MemberHandle>, StartError> {
-        let fail = |message: String| StartError { member: ctx.id.clone(), message };
+        let fail = |cause: StartFailure| StartError::new(ctx.id.clone(), cause);
         if ctx.kind != MemberKind::Service {
-            return Err(fail(format!("the service builder cannot start a {:?} member", ctx.kind)));
+            return Err(fail(StartFailure::WrongKind { builder: MemberKind::Service, kind: ctx.kind.clone() }));
         }
         let name = ctx.id.as_str();
         let args = {
             let entries = self.registry.lock();
-            let entry = entries.get(name).ok_or_else(|| fail(format!("no service named '{name}' is registered")))?;
+            let entry = entries
+                .get(name)
+                .ok_or_else(|| fail(StartFailure::NotRegistered { kind: MemberKind::Service, id: ctx.id.clone() }))?;
             ServiceArgs {
                 spec: entry.spec.clone(),
                 logs: entry.logs.clone(),
@@ -161,7 +163,7 @@ impl MemberBuilder for ServiceBuilder {
         };
         let (actor, _join) = Actor::spawn_linked(None, ServiceKeeper, args, ctx.supervisor.clone())
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(StartFailure::spawn(e)))?;
         if let Some(entry) = self.registry.lock().get_mut(name) {
             entry.keeper = Some(actor.clone());
         }

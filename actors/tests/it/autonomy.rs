@@ -688,7 +688,10 @@ async fn what_is_done_is_what_the_engine_proposed_and_the_rules_stand_in_for_a_b
         assert_eq!(w.issues("api").len(), 1);
         assert_eq!(pulls(&w).len(), usize::from(expect_pr), "{report:?}");
         if expect_pr {
-            assert!(report.errors.iter().any(|e| e.contains("planner failed")), "{:?}", report.errors);
+            // The engine's typed error reaches the report whole, through the planner's error chain.
+            let line =
+                "acme/api: planner failed (proposal engine 'broken' failed: model unavailable); the rules decide";
+            assert!(report.errors.iter().any(|e| e == line), "{:?}", report.errors);
         }
     }
 }

@@ -7,7 +7,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 use super::{QueenMessage, QueenState};
 use crate::{
-    BatchId, BatchReport, ExitKind, HiveEvent, OrchOutcome, Proposal, Seed,
+    BatchId, BatchReport, ExitKind, HiveEvent, OrchError, OrchOutcome, Proposal, Seed,
     orch::{Orch, OrchArgs, OrchMessage},
 };
 
@@ -66,7 +66,7 @@ impl QueenState {
                 }
                 let _ = orch.cast(OrchMessage::Run);
             }
-            Err(e) => Box::pin(self.slot_failed(id, slot, format!("could not start ORCH: {e}"))).await,
+            Err(e) => Box::pin(self.slot_failed(id, slot, OrchError::Spawn { reason: e.to_string() })).await,
         }
     }
 
@@ -75,7 +75,7 @@ impl QueenState {
         id: BatchId,
         slot: usize,
         attempt: u32,
-        result: Result<Vec<Proposal>, String>,
+        result: Result<Vec<Proposal>, OrchError>,
     ) {
         let Some(batch) = self.batches.get_mut(&id) else { return };
         if batch.outcomes[slot].is_some() || batch.attempts[slot] != attempt {
@@ -104,13 +104,13 @@ impl QueenState {
         }
         batch.live[slot] = None;
         let error = match exit {
-            ExitKind::Failed(e) => format!("ORCH failed: {e}"),
-            ExitKind::Normal => "ORCH stopped without answering".to_owned(),
+            ExitKind::Failed(message) => OrchError::Panicked { message },
+            ExitKind::Normal => OrchError::Stopped,
         };
         self.slot_failed(id, slot, error).await;
     }
 
-    async fn slot_failed(&mut self, id: BatchId, slot: usize, error: String) {
+    async fn slot_failed(&mut self, id: BatchId, slot: usize, error: OrchError) {
         let retries = self.config.orch.retries;
         let Some(batch) = self.batches.get_mut(&id) else { return };
         let attempts = batch.attempts[slot];

@@ -11,6 +11,7 @@ use std::{
 
 use hive_cerebrum::{
     HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, Reporter, Signal, StartError,
+    StartFailure,
 };
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, rpc::CallResult};
 
@@ -195,7 +196,7 @@ impl MemberBuilder for Fleet {
         };
         let (actor, _join) = Actor::spawn_linked(None, TestMember, args, ctx.supervisor.clone())
             .await
-            .map_err(|e| StartError { member: ctx.id.clone(), message: e.to_string() })?;
+            .map_err(|e| StartError::new(ctx.id.clone(), StartFailure::spawn(e)))?;
         probe.starts.fetch_add(1, Ordering::SeqCst);
         self.inner.current.lock().expect("current lock").insert(ctx.id.clone(), actor.clone());
         Ok(Box::new(TestHandle { cell: actor.get_cell(), actor }))

@@ -11,7 +11,7 @@ use std::{
 };
 
 use hive_cerebrum::{
-    BatchReport, EngineError, HiveEvent, OrchConfig, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
+    BatchReport, EngineError, HiveEvent, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
     QueenConfig, QueenError, Seed, Severity, Signal, SignalKind,
 };
 
@@ -120,7 +120,7 @@ fn summary(report: &BatchReport) -> (Vec<u32>, Vec<u32>, usize, usize) {
                 proposed.push(*attempts);
             }
             OrchOutcome::Failed { attempts, error } => {
-                assert!(!error.is_empty());
+                assert!(!error.to_string().is_empty());
                 failed.push(*attempts);
             }
             OrchOutcome::TimedOut => timed_out += 1,
@@ -194,11 +194,61 @@ async fn each_failure_kind_is_retried_then_reported_with_its_last_error() {
         match &report.outcomes[..] {
             [OrchOutcome::Failed { error, attempts }] => {
                 assert_eq!(*attempts, 3, "{title}: attempts == retries + 1");
-                assert!(error.contains(error_part), "{title}: {error}");
+                assert!(error.to_string().contains(error_part), "{title}: {error}");
             }
             other => panic!("{title}: {other:?}"),
         }
         assert_eq!(engine.calls(title), 3, "{title}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_orch_reports_its_last_error_typed() {
+    fn plan(title: &str, _: usize) -> Act {
+        match title {
+            "error" => Act::Fail,
+            "panic" => Act::Panic,
+            _ => Act::Hang,
+        }
+    }
+    let engine = ScriptedEngine::new(plan);
+    let orch = OrchConfig { timeout: Duration::from_secs(1), retries: 1, deadline: Duration::from_secs(600) };
+    let hive = Hive::with_engine(orch_config(orch), engine.clone()).await;
+
+    let queen = &hive.queen;
+    let report = |title: &'static str| async move {
+        let batch = queen.propose(seed(title), 1).expect("propose");
+        within(title, batch.outcome()).await.expect(title)
+    };
+    // The engine's own error comes back as it was returned, from the last (second) attempt.
+    let failed = report("error").await;
+    assert_eq!(
+        failed.outcomes,
+        [OrchOutcome::Failed {
+            error: OrchError::Engine(EngineError {
+                engine: "scripted".to_owned(),
+                message: "scripted failure #2".to_owned()
+            }),
+            attempts: 2,
+        }]
+    );
+    assert_eq!(failed.succeeded(), 0);
+
+    let timed_out = report("hang").await;
+    assert_eq!(
+        timed_out.outcomes,
+        [OrchOutcome::Failed {
+            error: OrchError::TimedOut { engine: "scripted".to_owned(), timeout: Duration::from_secs(1) },
+            attempts: 2,
+        }]
+    );
+
+    let panicked = report("panic").await;
+    match &panicked.outcomes[..] {
+        [OrchOutcome::Failed { error: OrchError::Panicked { message }, attempts: 2 }] => {
+            assert!(message.contains("scripted engine panic #2"), "{message}");
+        }
+        other => panic!("{other:?}"),
     }
 }
 

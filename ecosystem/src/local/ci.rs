@@ -21,7 +21,7 @@ use super::{
 use crate::{
     CiFailure, CiState, CiStatus, FailureClass, Git, GitError,
     atomic::write_atomic,
-    process::{CommandOutput, CommandSpec, ProcessError, run},
+    process::{CommandOutput, CommandSpec, run},
     test_command,
 };
 
@@ -209,7 +209,7 @@ async fn run_in_clone(
     tracing::info!(command = %command.name, dir = %clone.display(), confined, "running local ci");
     let out = match run(&spec).await {
         Ok(out) => out,
-        Err(e) => return Ok(done(Some(command.name), Outcome::Unavailable { reason: error_chain(&e) })),
+        Err(e) => return Ok(done(Some(command.name), Outcome::Unavailable { reason: hive_support::error_chain(&e) })),
     };
     Ok(done(Some(command.name), outcome(&out, confined, limits.timeout)))
 }
@@ -236,13 +236,6 @@ fn outcome(out: &CommandOutput, confined: bool, timeout: Duration) -> Outcome {
     let stdout = out.stdout_text();
     let step = first_failing_line(&stdout, &stderr).unwrap_or_else(|| format!("exit {}", out.code.unwrap_or(-1)));
     Outcome::Failed { step, class: classify(&stdout, &stderr) }
-}
-
-fn error_chain(error: &ProcessError) -> String {
-    match std::error::Error::source(error) {
-        Some(source) => format!("{error}: {source}"),
-        None => error.to_string(),
-    }
 }
 
 /// Signs of a compile (rather than test) failure in the common toolchains' output.
