@@ -265,7 +265,9 @@ impl Steward {
         }
         let mut failures: Vec<&CiFailure> = Vec::new();
         for failure in &snapshot.ci.failures {
-            if !failures.iter().any(|f| f.signature() == failure.signature()) {
+            // One case per failure, however many runs failed it the same way.
+            let signature = crate::bridge::ci_signature(failure);
+            if !failures.iter().any(|f| crate::bridge::ci_signature(f) == signature) {
                 failures.push(failure);
             }
         }

@@ -1,12 +1,12 @@
 //! Translation from what a forge shows (snapshots) into what the brain understands (signals).
 
-use hive_cerebrum::{Severity, Signal, SignalKind};
-use hive_ecosystem::{AlertSeverity, RepoSnapshot, is_critical_issue};
+use hive_cerebrum::{CiClass, CiSignature, Severity, Signal, SignalKind};
+use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, RepoSnapshot, is_critical_issue};
 
 /// The signals a snapshot raises: one per failed CI job, one per security alert, one per critical open issue (as
 /// [`hive_ecosystem::classify_issue`] ranks it).
 pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
-    let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(|f| Signal::ci_failure(f.signature())).collect();
+    let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(|f| Signal::ci_failure(ci_signature(f))).collect();
     for alert in snapshot.security_alerts.iter().flatten() {
         let severity = match alert.severity {
             AlertSeverity::Low => Severity::Low,
@@ -26,11 +26,24 @@ pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
     signals
 }
 
+/// The typed signature of a failure, as the cerebrum sees it: the one place an ecosystem [`FailureClass`] becomes a
+/// [`CiClass`], so a class added on one side without the other does not compile.
+pub(crate) fn ci_signature(failure: &CiFailure) -> CiSignature {
+    let class = match failure.class {
+        FailureClass::Test => CiClass::Test,
+        FailureClass::Build => CiClass::Build,
+        FailureClass::Lint => CiClass::Lint,
+        FailureClass::Deploy => CiClass::Deploy,
+        FailureClass::Infrastructure => CiClass::Infrastructure,
+    };
+    CiSignature { workflow: failure.workflow.clone(), job: failure.job.clone(), step: failure.step.clone(), class }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::SystemTime;
 
-    use hive_ecosystem::{Alert, CiFailure, CiStatus, FailureClass, IssueSummary, RepoId};
+    use hive_ecosystem::{Alert, CiStatus, IssueSummary, RepoId};
 
     use super::*;
 
@@ -62,7 +75,7 @@ mod tests {
         };
         let signals = signals_of(&snapshot);
         assert_eq!(signals.len(), 4, "{signals:#?}");
-        assert_eq!(signals[0].ci_class(), Some("lint"));
+        assert_eq!(signals[0].ci_class(), Some(CiClass::Lint));
         assert!(signals[1].is_critical_security());
         assert_eq!(signals[2].kind, SignalKind::CriticalIssue { number: 1 });
         assert_eq!(signals[3].kind, SignalKind::CriticalIssue { number: 4 });
@@ -70,6 +83,38 @@ mod tests {
         for issue in &snapshot.open_issues {
             let raised = signals.iter().any(|s| s.kind == SignalKind::CriticalIssue { number: issue.number });
             assert_eq!(raised, issue.priority() == Some(hive_ecosystem::Priority::Critical), "{issue:?}");
+        }
+    }
+
+    #[test]
+    fn the_typed_signature_reads_exactly_as_the_ecosystem_names_the_failure() {
+        let failure = |job: &str, step: Option<&str>, class| CiFailure {
+            workflow: "ci".into(),
+            job: job.into(),
+            step: step.map(Into::into),
+            class,
+            run: None,
+        };
+        // Every class, an unknown step, and names with slashes: the issue markers and the systemic index key written
+        // before the signature was typed must come out byte for byte.
+        let table = [
+            (failure("test", Some("cargo test"), FailureClass::Test), CiClass::Test),
+            (failure("build", Some("cargo build"), FailureClass::Build), CiClass::Build),
+            (failure("lint", Some("cargo fmt --check"), FailureClass::Lint), CiClass::Lint),
+            (failure("pages", None, FailureClass::Deploy), CiClass::Deploy),
+            (failure("test", Some("Set up job"), FailureClass::Infrastructure), CiClass::Infrastructure),
+            (failure("test", Some("run tests/unit"), FailureClass::Test), CiClass::Test),
+            (failure("a/b", Some("x/lint"), FailureClass::Infrastructure), CiClass::Infrastructure),
+        ];
+        for (failure, class) in table {
+            let signature = ci_signature(&failure);
+            assert_eq!(signature.to_string(), failure.signature(), "{failure:?}");
+            assert_eq!(signature.class, class, "{failure:?}");
+            assert_eq!(
+                (signature.job.as_str(), signature.step.as_deref()),
+                (failure.job.as_str(), failure.step.as_deref())
+            );
+            assert_eq!(Signal::ci_failure(signature).ci_class(), Some(class), "{failure:?}");
         }
     }
 }

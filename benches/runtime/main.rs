@@ -27,9 +27,9 @@ use hive::{
     Hive,
     actors::{PilotBuilder, PilotConfig},
     cerebrum::{
-        Backoff, EmergencyConfig, Envelope, EventBus, HealthReport, HiveEvent, MemberBuilder, MemberCommand,
-        MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, Queen, QueenArgs, QueenConfig, QueenHandle,
-        Reporter, RestartPolicy, RestartType, Seed, Signal, StartError, StartFailure, Subscription,
+        Backoff, CiClass, CiSignature, EmergencyConfig, Envelope, EventBus, HealthReport, HiveEvent, MemberBuilder,
+        MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, Queen, QueenArgs, QueenConfig,
+        QueenHandle, Reporter, RestartPolicy, RestartType, Seed, Signal, StartError, StartFailure, Subscription,
     },
     ecosystem::{Forge, ForgeError, RepoId, RepoSnapshot, SimForge, SimRepo},
 };

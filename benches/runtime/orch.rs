@@ -11,7 +11,7 @@ const ORCH_HIVE: &str = "orch_100/hive_propose";
 const ORCH_RAW: &str = "orch_100/raw_ractor";
 
 fn seed() -> Seed {
-    Seed::new(repo_name(0), Signal::ci_failure("ci/test/cargo test/test"))
+    Seed::new(repo_name(0), Signal::ci_failure(CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test)))
 }
 
 async fn orch_hive(hive: &Hive, iters: u64) -> Duration {

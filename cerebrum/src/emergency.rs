@@ -8,7 +8,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MemberId, fleet::FleetBook};
+use crate::{CiSignature, MemberId, fleet::FleetBook};
 
 /// Thresholds of the emergency triggers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,8 +88,8 @@ pub enum EmergencyReason {
     },
     /// The same CI failure in many members.
     SystemicFailure {
-        /// The failure signature.
-        signature: String,
+        /// Which failure; its text is the one people saw before the signature was typed.
+        signature: CiSignature,
         /// Members failing with it.
         members: Vec<MemberId>,
     },
@@ -283,7 +283,7 @@ impl NotificationSink for LogSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{HealthReport, Severity, Signal};
+    use crate::{CiClass, HealthReport, Severity, Signal};
 
     fn book(reports: &[(&str, u8, bool, Vec<Signal>)]) -> FleetBook {
         let mut book = FleetBook::default();
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn systemic_trigger_needs_a_count_and_a_share_of_the_fleet() {
-        let signature = "ci/lint/clippy/lint";
+        let signature = CiSignature::new("ci", "lint", Some("clippy"), CiClass::Lint);
         // (failing with the signature, fleet size, systemic_members, systemic_share, fires)
         let table = [
             (3, 5, 3, 0.1, true),
@@ -377,7 +377,7 @@ mod tests {
             for i in 0..size {
                 let id = MemberId::new(format!("m{i}"));
                 b.insert(id.clone());
-                let signals = if i < failing { vec![Signal::ci_failure(signature)] } else { vec![] };
+                let signals = if i < failing { vec![Signal::ci_failure(signature.clone())] } else { vec![] };
                 b.record(HealthReport { member: id, ..HealthReport::new(80, true).with_signals(signals) });
             }
             let config = EmergencyConfig { systemic_members, systemic_share, ..EmergencyConfig::default() };
@@ -447,7 +447,7 @@ mod tests {
 
     #[test]
     fn security_and_systemic_triggers() {
-        let sig = || Signal::ci_failure("ci/build/compile/build");
+        let sig = || Signal::ci_failure(CiSignature::new("ci", "build", Some("compile"), CiClass::Build));
         let config = EmergencyConfig { systemic_members: 3, ..Default::default() };
         let mut state = EmergencyState::new(config);
         let b = book(&[

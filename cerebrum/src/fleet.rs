@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{HealthReport, MemberId, SignalKind};
+use crate::{CiSignature, HealthReport, MemberId, SignalKind};
 
 /// The fleet's health level.
 ///
@@ -92,7 +92,7 @@ pub(crate) struct FleetBook {
     healthy: usize,
     score_sum: u64,
     scored: usize,
-    signatures: HashMap<String, BTreeSet<MemberId>>,
+    signatures: HashMap<CiSignature, BTreeSet<MemberId>>,
     critical_security: BTreeSet<MemberId>,
 }
 
@@ -127,7 +127,7 @@ impl FleetBook {
         self.entries.get(id).and_then(|e| e.report.as_ref())
     }
 
-    pub(crate) fn signatures(&self) -> &HashMap<String, BTreeSet<MemberId>> {
+    pub(crate) fn signatures(&self) -> &HashMap<CiSignature, BTreeSet<MemberId>> {
         &self.signatures
     }
 
@@ -192,7 +192,7 @@ impl FleetBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Signal;
+    use crate::{CiClass, Signal};
 
     #[test]
     fn level_boundaries() {
@@ -221,16 +221,17 @@ mod tests {
         assert_eq!(book.health(false).share, 1.0);
 
         book.record(report("a", 90, true, vec![]));
-        book.record(report("b", 80, true, vec![Signal::ci_failure("ci/test/x/test")]));
-        book.record(report("c", 20, false, vec![Signal::ci_failure("ci/test/x/test")]));
+        let signature = CiSignature::new("ci", "test", Some("x"), CiClass::Test);
+        book.record(report("b", 80, true, vec![Signal::ci_failure(signature.clone())]));
+        book.record(report("c", 20, false, vec![Signal::ci_failure(signature.clone())]));
         let h = book.health(false);
         assert_eq!((h.known, h.healthy, h.total), (3, 2, 4));
         assert!((h.mean_score - 190.0 / 3.0).abs() < 1e-9);
-        assert_eq!(book.signatures()["ci/test/x/test"].len(), 2);
+        assert_eq!(book.signatures()[&signature].len(), 2);
 
         // b recovers: its signature goes away.
         book.record(report("b", 95, true, vec![]));
-        assert_eq!(book.signatures()["ci/test/x/test"].len(), 1);
+        assert_eq!(book.signatures()[&signature].len(), 1);
 
         // An escalated member counts as known and unhealthy even though its last report was healthy.
         book.set_escalated(&MemberId::new("a"), true);

@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EmergencyReason, memory::Risk};
+use crate::{CiSignature, EmergencyReason, memory::Risk};
 
 /// A GitHub write the autonomy loop can propose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -209,13 +209,13 @@ pub struct Proposal {
 pub enum Remedy {
     /// Re-running the failed jobs of an infrastructure failure ([`ActionKind::RerunJobs`]).
     InfrastructureRerun {
-        /// The failure's signature, `workflow/job/step/class`.
-        signature: String,
+        /// Which failure.
+        signature: CiSignature,
     },
     /// The formatter fix pull request of a lint or format failure ([`ActionKind::OpenPullRequest`]).
     FormatterFix {
-        /// The failure's signature, `workflow/job/step/class`.
-        signature: String,
+        /// Which failure.
+        signature: CiSignature,
     },
 }
 
@@ -229,7 +229,7 @@ impl Remedy {
     }
 
     /// The signature of the failure remedied.
-    pub fn signature(&self) -> &str {
+    pub fn signature(&self) -> &CiSignature {
         match self {
             Self::InfrastructureRerun { signature } | Self::FormatterFix { signature } => signature,
         }
@@ -243,7 +243,7 @@ pub struct Emergency {
     pub active: bool,
     /// The CI failure signatures the emergency was declared for (its systemic failures); a [`Remedy`] for one of
     /// them is recovery.
-    pub recovery_signatures: BTreeSet<String>,
+    pub recovery_signatures: BTreeSet<CiSignature>,
 }
 
 impl Emergency {
@@ -267,10 +267,10 @@ impl Emergency {
 
     /// The signature `proposal` recovers from, if the emergency is active and the proposal is a remedy, of its own
     /// kind, for one of the emergency's causes.
-    pub fn recovery(&self, proposal: &Proposal) -> Option<String> {
+    pub fn recovery(&self, proposal: &Proposal) -> Option<CiSignature> {
         let remedy = proposal.remedy.as_ref()?;
         (self.active && remedy.kind() == proposal.kind && self.recovery_signatures.contains(remedy.signature()))
-            .then(|| remedy.signature().to_owned())
+            .then(|| remedy.signature().clone())
     }
 }
 
@@ -483,7 +483,7 @@ pub struct Decision {
     /// During an emergency: the signature of the emergency's cause this write recovers from (it passed the freeze
     /// for that reason alone; every other rule still applied).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<String>,
+    pub recovery: Option<CiSignature>,
 }
 
 /// Opens the HTML comment that carries a decision in an issue or pull-request body.

@@ -7,14 +7,17 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use hive_cerebrum::{EventBus, HiveEvent, Queen, QueenArgs, QueenConfig, RuleEngine, Seed, Signal};
+//! use hive_cerebrum::{
+//!     CiClass, CiSignature, EventBus, HiveEvent, Queen, QueenArgs, QueenConfig, RuleEngine, Seed, Signal,
+//! };
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let bus = EventBus::new(1024);
 //! let queen = Queen::start(QueenArgs::new(bus.clone(), QueenConfig::default())).await.unwrap();
 //!
 //! // Three ORCH actors each turn the same signal into proposals.
-//! let seed = Seed::new("acme/api", Signal::ci_failure("ci/test/cargo test/test"));
+//! let failure = CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test);
+//! let seed = Seed::new("acme/api", Signal::ci_failure(failure));
 //! let report = queen.propose(seed, 3).unwrap().outcome().await.unwrap();
 //! assert_eq!(report.succeeded(), 3);
 //!
@@ -70,7 +73,7 @@ pub use crate::{
         HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,
     },
     scribe::{Scribe, ScribeError, ScribeHandle, ScribeJob, ScribeMessage, ScribeState},
-    signal::{Severity, Signal, SignalKind},
+    signal::{CiClass, CiSignature, Severity, Signal, SignalKind},
     snapshot::write_atomic,
 };
 

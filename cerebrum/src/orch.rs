@@ -13,7 +13,7 @@ use std::{
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 
-use crate::{MemberId, QueenMessage, QueenRef, Severity, Signal, SignalKind};
+use crate::{CiClass, MemberId, QueenMessage, QueenRef, Severity, Signal, SignalKind};
 
 /// What to think about: a signal in a member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,18 +154,20 @@ fn rules(seed: &Seed) -> Vec<Proposal> {
     let member = &seed.member;
     let signal = &seed.signal;
     match &signal.kind {
-        SignalKind::CiFailure { signature } => match signal.ci_class() {
-            Some("infrastructure") => vec![p(
+        SignalKind::CiFailure { signature } => match signature.class {
+            CiClass::Infrastructure => vec![p(
                 RerunFailedJobs,
                 Severity::Low,
                 format!("re-run failed jobs in {member}"),
                 "infrastructure failures are usually transient",
             )],
-            Some("lint") => vec![
+            CiClass::Lint => vec![
                 p(OpenFixPr, Severity::Low, format!("format {member}"), "a formatter fixes lint failures mechanically"),
                 p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure must be visible"),
             ],
-            _ => vec![p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure needs a human fix")],
+            CiClass::Test | CiClass::Build | CiClass::Deploy => {
+                vec![p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure needs a human fix")]
+            }
         },
         SignalKind::SecurityAlert if signal.severity >= Severity::High => {
             let mut out = vec![p(
@@ -327,6 +329,7 @@ impl Actor for Orch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CiSignature;
 
     fn check(signal: Signal, expected: &[ProposedAction]) {
         let got: Vec<_> = rules(&Seed::new("acme/api", signal.clone())).into_iter().map(|p| p.action).collect();
@@ -369,9 +372,10 @@ mod tests {
     #[test]
     fn rule_table() {
         use ProposedAction::*;
-        check(Signal::ci_failure("ci/test/run/infrastructure"), &[RerunFailedJobs]);
-        check(Signal::ci_failure("ci/lint/fmt/lint"), &[OpenFixPr, FileIssue]);
-        check(Signal::ci_failure("ci/test/run/test"), &[FileIssue]);
+        let ci = |step, class| Signal::ci_failure(CiSignature::new("ci", "test", Some(step), class));
+        check(ci("run", CiClass::Infrastructure), &[RerunFailedJobs]);
+        check(ci("fmt", CiClass::Lint), &[OpenFixPr, FileIssue]);
+        check(ci("run", CiClass::Test), &[FileIssue]);
         check(Signal::security(Severity::Critical, "CVE"), &[FileIssue, EscalateToHuman]);
         check(Signal::security(Severity::High, "CVE"), &[FileIssue]);
         check(Signal::security(Severity::Low, "CVE"), &[FileIssue]);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hive::{
     Hive, HiveError, HiveEvent, RestartPolicy, Seed, Signal, SimForge, SimRepo,
-    cerebrum::{Backoff, MemberState, QueenError},
+    cerebrum::{Backoff, CiClass, CiSignature, MemberState, QueenError},
     ecosystem::Fault,
 };
 
@@ -56,7 +56,8 @@ async fn watch_unwatch_and_health_flow_through_events() {
 #[tokio::test]
 async fn proposals_from_a_pilot_signal() {
     let hive = Hive::builder().forge(SimForge::new(vec![])).start().await.expect("start");
-    let report = hive.propose(Seed::new("acme/api", Signal::ci_failure("ci/lint/fmt/lint")), 4).await.expect("propose");
+    let lint = Signal::ci_failure(CiSignature::new("ci", "lint", Some("fmt"), CiClass::Lint));
+    let report = hive.propose(Seed::new("acme/api", lint), 4).await.expect("propose");
     assert_eq!(report.succeeded(), 4);
     assert_eq!(report.proposals().count(), 8, "two proposals per ORCH for a lint failure");
     hive.shutdown().await.expect("shutdown");

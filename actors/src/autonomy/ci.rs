@@ -12,6 +12,7 @@ use hive_ecosystem::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnap
 use serde_json::json;
 
 use super::{
+    super::bridge::ci_signature,
     HIVE_LABEL, NEEDS_HUMAN_LABEL, Step, Steward,
     gate::Gate,
     plan::{self, Planner},
@@ -492,7 +493,7 @@ impl Steward {
                         approval_id: item,
                         // Only an infrastructure failure's re-run remedies it (and may answer an emergency's cause).
                         remedy: (failure.class == FailureClass::Infrastructure)
-                            .then(|| Remedy::InfrastructureRerun { signature: failure.signature() }),
+                            .then(|| Remedy::InfrastructureRerun { signature: ci_signature(failure) }),
                     },
                     move |_| async move { forge.rerun_failed_jobs(&id, run_id).await },
                     |_| format!("run {run_id} re-run"),

@@ -14,6 +14,7 @@ use hive_ecosystem::{
 use serde_json::{Value, json};
 
 use super::{Step, Steward, ci::issue_key, gate::WriteFailure, text};
+use crate::bridge::ci_signature;
 
 /// What the steward keeps about one fix, in the identity's data.
 #[derive(Debug, Clone, Default)]
@@ -127,7 +128,7 @@ impl Steward {
             checks: None,
             approval_id: item.clone(),
             remedy: (failure.class == FailureClass::Lint)
-                .then(|| Remedy::FormatterFix { signature: failure.signature() }),
+                .then(|| Remedy::FormatterFix { signature: ci_signature(failure) }),
         };
         // Refused whatever its size (autonomy off, level, emergency, a limit)? Then nothing is cloned either.
         let least = state.lines.map_or(Risk::Low, governance::fix_risk);

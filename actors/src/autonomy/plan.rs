@@ -95,7 +95,7 @@ impl Planner for OrchPlanner {
 
 /// The seed of a CI failure, as a pilot would raise it.
 pub(crate) fn seed_of(snapshot: &RepoSnapshot, failure: &CiFailure) -> Seed {
-    Seed::new(snapshot.repo.as_str(), Signal::ci_failure(failure.signature()))
+    Seed::new(snapshot.repo.as_str(), Signal::ci_failure(crate::bridge::ci_signature(failure)))
 }
 
 #[cfg(test)]

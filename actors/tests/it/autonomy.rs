@@ -9,7 +9,7 @@ use std::{
 
 use hive_actors::{AutonomyConfig, CycleReport, Steward};
 use hive_cerebrum::{
-    EmergencyReason, MemberId, Memory, ScribeHandle,
+    CiClass, CiSignature, EmergencyReason, MemberId, Memory, ScribeHandle,
     governance::{Decision, Emergency, Policy},
 };
 use hive_ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
@@ -516,8 +516,9 @@ async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request
     w.fail("web", "unit tests", &sha(1));
     let snapshots = w.snapshots().await;
     let api = snapshots.iter().find(|s| s.repo.to_string() == "acme/api").expect("api");
-    let signature = api.ci.failures[0].signature();
-    assert!(signature.ends_with("/lint"), "{signature}");
+    let failure = &api.ci.failures[0];
+    assert_eq!(failure.class, hive_ecosystem::FailureClass::Lint, "{failure:?}");
+    let signature = CiSignature::new(&failure.workflow, &failure.job, failure.step.as_deref(), CiClass::Lint);
 
     // An emergency with no systemic cause (forced, fleet health) has nothing to recover from: no fix either.
     let report = w.cycle_with(&Emergency::declared(&[EmergencyReason::Forced])).await;
@@ -543,7 +544,7 @@ async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request
 
     // Recorded as recovery: in the pull request's decision record and in the audit trail.
     let record = Decision::parse_html_record(&prs[0].body).expect("a decision record");
-    assert_eq!(record.recovery.as_deref(), Some(signature.as_str()));
+    assert_eq!(record.recovery.as_ref(), Some(&signature));
     let lines = w
         .scribe
         .call(|m| {
@@ -560,7 +561,7 @@ async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request
         .map(|r| serde_json::from_str(r["decision"].as_str().expect("decision")).expect("decision JSON"))
         .collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert_eq!(sent[0].recovery.as_deref(), Some(signature.as_str()));
+    assert_eq!(sent[0].recovery.as_ref(), Some(&signature));
 
     // Green checks: the merge is no recovery, it waits for the emergency to clear.
     let pr_head = w.emu.state().branch_sha("acme", "api", &prs[0].head_ref).unwrap();

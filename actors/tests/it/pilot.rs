@@ -5,8 +5,8 @@ use std::{sync::Arc, time::Duration};
 
 use hive_actors::{PilotBuilder, PilotConfig};
 use hive_cerebrum::{
-    Backoff, EmergencyConfig, EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig, QueenHandle,
-    RestartPolicy, SignalKind, Subscription,
+    Backoff, CiClass, CiSignature, EmergencyConfig, EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig,
+    QueenHandle, RestartPolicy, SignalKind, Subscription,
 };
 use hive_ecosystem::{Fault, RepoId, SimForge, SimRepo};
 
@@ -63,7 +63,10 @@ async fn a_read_becomes_a_report_with_signals() {
         _ => None,
     })
     .await;
-    assert_eq!(signal.kind, SignalKind::CiFailure { signature: "ci/test/cargo test/test".to_owned() });
+    assert_eq!(
+        signal.kind,
+        SignalKind::CiFailure { signature: CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test) }
+    );
     queen.shutdown().await.expect("shutdown");
 }
 

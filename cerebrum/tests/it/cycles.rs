@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use hive_cerebrum::{EmergencyConfig, HealthLevel, HiveEvent, MemberSpec, QueenConfig, RestartType, Severity, Signal};
+use hive_cerebrum::{
+    CiClass, CiSignature, EmergencyConfig, HealthLevel, HiveEvent, MemberSpec, QueenConfig, RestartType, Severity,
+    Signal,
+};
 
 use crate::{
     harness::{Hive, config, count, eventually, is_escalated, is_failed, is_restarted, is_stopped, pilot, policy},
@@ -70,13 +73,21 @@ async fn analytics_record_has_the_right_numbers_for_a_scripted_fleet() {
     let fleet = Fleet::default();
     let healthy = ["h1", "h2", "h3", "h4", "h5", "h6", "h7"];
     fleet.script("u1", |s| {
-        s.cycles.insert(1, Health::unhealthy(40).with(Signal::ci_failure("ci/test/cargo test/test")));
+        s.cycles.insert(
+            1,
+            Health::unhealthy(40).with(Signal::ci_failure(CiSignature::new(
+                "ci",
+                "test",
+                Some("cargo test"),
+                CiClass::Test,
+            ))),
+        );
     });
     fleet.script("u2", |s| {
         s.cycles.insert(
             1,
             Health::unhealthy(40)
-                .with(Signal::ci_failure("ci/build/cargo build/build"))
+                .with(Signal::ci_failure(CiSignature::new("ci", "build", Some("cargo build"), CiClass::Build)))
                 .with(Signal::security(Severity::Low, "old advisory")),
         );
     });

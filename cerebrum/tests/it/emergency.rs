@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use hive_cerebrum::{
-    EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberId, MemberSpec, MemberState, Notice, QueenConfig,
-    Severity, Signal,
+    CiClass, CiSignature, EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberId, MemberSpec, MemberState,
+    Notice, QueenConfig, Severity, Signal,
 };
 
 use crate::{
@@ -176,17 +176,26 @@ async fn critical_security_signal_declares_and_clears_with_hysteresis() {
 #[tokio::test(start_paused = true)]
 async fn same_ci_failure_in_three_members_declares_a_systemic_failure_and_clears_with_hysteresis() {
     let all = ["a", "b", "c", "d", "e"];
-    let signature = "ci/test/cargo test/test";
+    let signature = CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test);
     let fleet = Fleet::default();
     for id in ["a", "c", "e"] {
-        fleet.script(id, |s| _ = s.cycles.insert(1, Health::healthy(70).with(Signal::ci_failure(signature))));
+        fleet.script(id, |s| _ = s.cycles.insert(1, Health::healthy(70).with(Signal::ci_failure(signature.clone()))));
     }
     // Another signature in a fourth member is not part of it.
-    fleet.script("b", |s| _ = s.cycles.insert(1, Health::healthy(70).with(Signal::ci_failure("ci/build/cargo/build"))));
+    fleet.script("b", |s| {
+        _ = s.cycles.insert(
+            1,
+            Health::healthy(70).with(Signal::ci_failure(CiSignature::new(
+                "ci",
+                "build",
+                Some("cargo"),
+                CiClass::Build,
+            ))),
+        )
+    });
     let mut hive = Hive::start(emergency_config(), members(&all), fleet).await;
 
-    let expected =
-        [EmergencyReason::SystemicFailure { signature: signature.to_owned(), members: ids(&["a", "c", "e"]) }];
+    let expected = [EmergencyReason::SystemicFailure { signature, members: ids(&["a", "c", "e"]) }];
     declare_in_first_cycle(&mut hive, &all, &expected).await;
     clear_after_healthy_cycles(&mut hive, &all).await;
 }
@@ -208,12 +217,12 @@ async fn one_unhealthy_member_is_no_fleet_and_never_declares() {
 
 #[tokio::test(start_paused = true)]
 async fn the_same_ci_failure_in_three_of_a_hundred_members_is_not_systemic() {
-    let signature = "ci/lint/clippy/lint";
+    let signature = CiSignature::new("ci", "lint", Some("clippy"), CiClass::Lint);
     let fleet = Fleet::default();
     let names: Vec<String> = (0..100).map(|i| format!("m{i:03}")).collect();
     // A new lint rule breaks three repositories of a hundred: three chores, not 10 % of the fleet.
     for id in &names[..3] {
-        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure(signature)));
+        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure(signature.clone())));
     }
     let specs = names.iter().map(|id| pilot(id, 5)).collect();
     let mut hive = Hive::start(emergency_config(), specs, fleet.clone()).await;
@@ -226,23 +235,26 @@ async fn the_same_ci_failure_in_three_of_a_hundred_members_is_not_systemic() {
 
     // Seven more with the same failure make ten of a hundred: now it is systemic.
     for id in &names[3..10] {
-        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure(signature)));
+        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure(signature.clone())));
     }
     let (record, events) = hive.cycle().await;
     assert!(record.emergency_mode, "{record:?}");
     let members: Vec<MemberId> = names[..10].iter().map(MemberId::new).collect();
-    assert_eq!(
-        declarations(&events),
-        [vec![EmergencyReason::SystemicFailure { signature: signature.to_owned(), members }]],
-        "{events:#?}"
-    );
+    assert_eq!(declarations(&events), [vec![EmergencyReason::SystemicFailure { signature, members }]], "{events:#?}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn two_members_with_the_same_ci_failure_are_not_systemic() {
     let fleet = Fleet::default();
     for id in ["a", "b"] {
-        fleet.script(id, |s| s.default = Health::healthy(70).with(Signal::ci_failure("ci/test/cargo test/test")));
+        fleet.script(id, |s| {
+            s.default = Health::healthy(70).with(Signal::ci_failure(CiSignature::new(
+                "ci",
+                "test",
+                Some("cargo test"),
+                CiClass::Test,
+            )))
+        });
     }
     let mut hive = Hive::start(emergency_config(), members(&["a", "b", "c"]), fleet).await;
     for _ in 0..3 {

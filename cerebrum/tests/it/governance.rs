@@ -2,7 +2,7 @@
 //! round trip with hostile values, and invariants checked over every combination of a generated grid.
 
 use hive_cerebrum::{
-    Risk,
+    CiClass, CiSignature, Risk,
     governance::{
         ActionKind, ActionLevel, ChecksState, Counters, Decision, Emergency, LimitKind, Limits, Policy, Proposal,
         Reason, Remedy, Switches, Verdict, fix_risk, govern,
@@ -23,11 +23,18 @@ fn proposal(kind: ActionKind) -> Proposal {
 }
 
 /// The systemic failure the emergencies of these tests were declared for.
-const CAUSE: &str = "ci/fmt/cargo fmt --check/lint";
+fn cause() -> CiSignature {
+    CiSignature::new("ci", "fmt", Some("cargo fmt --check"), CiClass::Lint)
+}
 
-/// An emergency declared for [`CAUSE`].
+/// A failure the emergencies of these tests were not declared for.
+fn other_failure() -> CiSignature {
+    CiSignature::new("ci", "test", None, CiClass::Test)
+}
+
+/// An emergency declared for [`cause`].
 fn emergency_for_cause() -> Emergency {
-    Emergency { active: true, recovery_signatures: [CAUSE.to_owned()].into() }
+    Emergency { active: true, recovery_signatures: [cause()].into() }
 }
 
 /// A policy that allows everything: autonomy and automerge on, level fix, default limits.
@@ -222,13 +229,12 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
         f(&mut policy);
         policy
     };
-    let cause = || CAUSE.to_owned();
-    let rerun = |signature: &str| Proposal {
-        remedy: Some(Remedy::InfrastructureRerun { signature: signature.to_owned() }),
+    let rerun = |signature: CiSignature| Proposal {
+        remedy: Some(Remedy::InfrastructureRerun { signature }),
         ..proposal(RerunJobs)
     };
-    let fix = |signature: &str| Proposal {
-        remedy: Some(Remedy::FormatterFix { signature: signature.to_owned() }),
+    let fix = |signature: CiSignature| Proposal {
+        remedy: Some(Remedy::FormatterFix { signature }),
         ..proposal(OpenPullRequest)
     };
     let mismatched = |kind, remedy| Proposal { remedy: Some(remedy), ..proposal(kind) };
@@ -236,14 +242,14 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
     let allowed = (Verdict::Allow, Reason::Allowed);
 
     // (proposal, policy, counters, expected, recovery recorded)
-    type Row<'a> = (Proposal, Policy, &'a Counters, (Verdict, Reason), Option<String>);
+    type Row<'a> = (Proposal, Policy, &'a Counters, (Verdict, Reason), Option<CiSignature>);
     let table: Vec<Row<'_>> = vec![
         // The remedies of the cause pass the freeze and are recorded as recovery.
-        (rerun(CAUSE), in_emergency(&|_| {}), &none, allowed, Some(cause())),
-        (fix(CAUSE), in_emergency(&|_| {}), &none, allowed, Some(cause())),
+        (rerun(cause()), in_emergency(&|_| {}), &none, allowed, Some(cause())),
+        (fix(cause()), in_emergency(&|_| {}), &none, allowed, Some(cause())),
         // A remedy for another failure, or of another kind than the write, stays frozen.
-        (fix("ci/test/-/test"), in_emergency(&|_| {}), &none, frozen, None),
-        (rerun("ci/test/-/test"), in_emergency(&|_| {}), &none, frozen, None),
+        (fix(other_failure()), in_emergency(&|_| {}), &none, frozen, None),
+        (rerun(other_failure()), in_emergency(&|_| {}), &none, frozen, None),
         (
             mismatched(OpenPullRequest, Remedy::InfrastructureRerun { signature: cause() }),
             in_emergency(&|_| {}),
@@ -272,46 +278,46 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
         (proposal(OpenPullRequest), in_emergency(&|_| {}), &none, frozen, None),
         (proposal(EmergencyAlert), in_emergency(&|_| {}), &none, allowed, None),
         // An emergency without a systemic cause (forced, fleet health, security) has nothing to recover from.
-        (fix(CAUSE), in_emergency(&|p| p.emergency = Emergency::declared(&[])), &none, frozen, None),
+        (fix(cause()), in_emergency(&|p| p.emergency = Emergency::declared(&[])), &none, frozen, None),
         // Recovery passes the freeze only: every other rule and limit still applies.
         (
-            fix(CAUSE),
+            fix(cause()),
             in_emergency(&|p| p.switches.autonomy = false),
             &none,
             (Verdict::WouldDo, Reason::AutonomyOff),
             Some(cause()),
         ),
         (
-            rerun(CAUSE),
+            rerun(cause()),
             in_emergency(&|p| p.level = ActionLevel::Issue),
             &none,
             (Verdict::WouldDo, Reason::BelowLevel { needed: ActionLevel::Fix, level: ActionLevel::Issue }),
             Some(cause()),
         ),
         (
-            fix(CAUSE),
+            fix(cause()),
             in_emergency(&|_| {}),
             &prs_spent,
             (Verdict::Deny, Reason::LimitReached { limit: LimitKind::PrsPerDay, used: 10, max: 10 }),
             Some(cause()),
         ),
         (
-            Proposal { risk: Risk::High, ..fix(CAUSE) },
+            Proposal { risk: Risk::High, ..fix(cause()) },
             in_emergency(&|_| {}),
             &none,
             (Verdict::Deny, Reason::NeedsApproval { risk: Risk::High }),
             Some(cause()),
         ),
         (
-            fix(CAUSE),
+            fix(cause()),
             in_emergency(&|p| p.switches.dry_run = true),
             &none,
             (Verdict::Draft, Reason::DryRun),
             Some(cause()),
         ),
         // Without an emergency a remedy is an ordinary write, not recovery.
-        (fix(CAUSE), open_policy(), &none, allowed, None),
-        (rerun(CAUSE), open_policy(), &none, allowed, None),
+        (fix(cause()), open_policy(), &none, allowed, None),
+        (rerun(cause()), open_policy(), &none, allowed, None),
     ];
     for (proposal, policy, counters, expected, recovery) in table {
         check(&proposal, &policy, counters, false, expected);
@@ -331,15 +337,18 @@ fn an_emergency_declared_for_systemic_failures_answers_their_signatures_only() {
     use hive_cerebrum::{EmergencyReason, MemberId};
     let reasons = [
         EmergencyReason::FleetHealthLow { share: 0.2, threshold: 0.5 },
-        EmergencyReason::SystemicFailure { signature: CAUSE.to_owned(), members: vec![MemberId::new("a")] },
+        EmergencyReason::SystemicFailure { signature: cause(), members: vec![MemberId::new("a")] },
         EmergencyReason::CriticalSecurity { members: vec![MemberId::new("b")] },
-        EmergencyReason::SystemicFailure { signature: "ci/net/-/infrastructure".to_owned(), members: vec![] },
+        EmergencyReason::SystemicFailure {
+            signature: CiSignature::new("ci", "net", None, CiClass::Infrastructure),
+            members: vec![],
+        },
         EmergencyReason::Forced,
     ];
     let emergency = Emergency::declared(&reasons);
     assert!(emergency.active);
     assert_eq!(
-        emergency.recovery_signatures.iter().map(String::as_str).collect::<Vec<_>>(),
+        emergency.recovery_signatures.iter().map(CiSignature::to_string).collect::<Vec<_>>(),
         ["ci/fmt/cargo fmt --check/lint", "ci/net/-/infrastructure"]
     );
     assert_eq!(Emergency::declared(&[EmergencyReason::Forced]), Emergency { active: true, ..Emergency::none() });
@@ -534,7 +543,7 @@ fn html_record_round_trips_hostile_values() {
             key: key.to_owned(),
             risk: Risk::Critical,
             level: ActionLevel::Issue,
-            recovery: Some(format!("{key}/lint")),
+            recovery: Some(CiSignature::new(repo, key, Some(key), CiClass::Lint)),
         };
         let record = decision.html_record();
         assert!(record.starts_with("<!-- hive:decision {"), "{record}");
@@ -580,7 +589,7 @@ fn invariants_over_a_grid() {
     let mut decided = 0u32;
     for bits in 0..16u8 {
         let switches = Switches { autonomy: bits & 1 != 0, automerge: bits & 2 != 0, dry_run: bits & 4 != 0 };
-        // No emergency, then (bit 8) an emergency with no cause a remedy answers and one declared for CAUSE.
+        // No emergency, then (bit 8) an emergency with no cause a remedy answers and one declared for the cause.
         let emergencies: &[Emergency] =
             if bits & 8 == 0 { &[Emergency::none()] } else { &[Emergency::declared(&[]), emergency_for_cause()] };
         for (level, emergency) in levels.into_iter().flat_map(|l| emergencies.iter().map(move |e| (l, e))) {
@@ -601,9 +610,9 @@ fn invariants_over_a_grid() {
                                 // and a remedy for another failure.
                                 let remedy = match spent % 4 {
                                     0 => None,
-                                    1 => Some(Remedy::InfrastructureRerun { signature: CAUSE.to_owned() }),
-                                    2 => Some(Remedy::FormatterFix { signature: CAUSE.to_owned() }),
-                                    _ => Some(Remedy::FormatterFix { signature: "ci/test/-/test".to_owned() }),
+                                    1 => Some(Remedy::InfrastructureRerun { signature: cause() }),
+                                    2 => Some(Remedy::FormatterFix { signature: cause() }),
+                                    _ => Some(Remedy::FormatterFix { signature: other_failure() }),
                                 };
                                 let proposal = Proposal { risk, checks, remedy, ..proposal(kind) };
                                 let decision = govern(&proposal, &policy, &counters, approved);

@@ -11,8 +11,8 @@ use std::{
 };
 
 use hive_cerebrum::{
-    BatchReport, EngineError, HiveEvent, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine, ProposedAction,
-    QueenConfig, QueenError, Seed, Severity, Signal, SignalKind,
+    BatchReport, CiClass, CiSignature, EngineError, HiveEvent, OrchConfig, OrchError, OrchOutcome, Proposal,
+    ProposalEngine, ProposedAction, QueenConfig, QueenError, Seed, Severity, Signal, SignalKind,
 };
 
 use crate::harness::{Hive, config, count, eventually, within};
@@ -353,7 +353,7 @@ async fn proposing_zero_orchs_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_engine_with_a_hundred_orchs_all_succeed() {
     let mut hive = Hive::with_engine(config(), Arc::new(hive_cerebrum::RuleEngine)).await;
-    let seed = Seed::new("acme/api", Signal::ci_failure("ci/lint/fmt/lint"));
+    let seed = Seed::new("acme/api", Signal::ci_failure(CiSignature::new("ci", "lint", Some("fmt"), CiClass::Lint)));
     let report = within("report", hive.queen.propose(seed, 100).expect("propose").outcome()).await.expect("report");
     assert_eq!(report.outcomes.len(), 100);
     assert!(
