@@ -233,12 +233,6 @@ async fn watch(
     json: bool,
 ) -> anyhow::Result<()> {
     let mut points_before = forge.points_spent();
-    // The emergency's causes reach the steward as typed data: recovery from a systemic failure passes the freeze.
-    // Active at the start (forced) with its reasons still to come on the bus: frozen, nothing to recover from yet.
-    let mut emergency = match hive.status().await.map(|s| s.emergency) {
-        Ok(true) => Emergency::declared(&[]),
-        _ => Emergency::none(),
-    };
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
     loop {
@@ -262,6 +256,15 @@ async fn watch(
                 }
                 let report = match steward.as_deref_mut() {
                     Some(steward) => {
+                        // The emergency and its causes come from the queen's status, never from the bus, which may
+                        // drop events while this loop is busy in the steward: a missed declaration would let writes
+                        // through, a missed clearance would freeze them for good.
+                        let status = hive.status().await.context("the hive stopped unexpectedly")?;
+                        let emergency = if status.emergency {
+                            Emergency::declared(&status.emergency_reasons)
+                        } else {
+                            Emergency::none()
+                        };
                         let snapshots: Vec<RepoSnapshot> = repos.iter().filter_map(|repo| forge.latest(repo)).collect();
                         Some(steward.cycle(&snapshots, &emergency, SystemTime::now()).await?)
                     }
@@ -285,14 +288,10 @@ async fn watch(
                     }
                 }
             }
-            HiveEvent::EmergencyDeclared { reasons } => {
-                emergency = Emergency::declared(reasons);
-                if !json {
-                    let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-                    println!("  !! EMERGENCY declared: {}", reasons.join("; "));
-                }
+            HiveEvent::EmergencyDeclared { reasons } if !json => {
+                let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                println!("  !! EMERGENCY declared: {}", reasons.join("; "));
             }
-            HiveEvent::EmergencyCleared { .. } => emergency = Emergency::none(),
             HiveEvent::SourceUnreachable { outage } if !json => println!("  ~ {outage}; retrying"),
             HiveEvent::SourceReachable { source, after } if !json => {
                 println!("  ~ {source} reachable again after {}s", after.as_secs());

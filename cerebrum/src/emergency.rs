@@ -130,13 +130,21 @@ pub(crate) enum Transition {
 pub(crate) struct EmergencyState {
     config: EmergencyConfig,
     active: bool,
+    /// While active: the triggers that held at the latest evaluation that found any.
+    reasons: Vec<EmergencyReason>,
     healthy_streak: u32,
     recent_critical: VecDeque<(Instant, MemberId)>,
 }
 
 impl EmergencyState {
     pub(crate) fn new(config: EmergencyConfig) -> EmergencyState {
-        EmergencyState { config, active: false, healthy_streak: 0, recent_critical: VecDeque::new() }
+        EmergencyState {
+            config,
+            active: false,
+            reasons: Vec::new(),
+            healthy_streak: 0,
+            recent_critical: VecDeque::new(),
+        }
     }
 
     pub(crate) fn config(&self) -> &EmergencyConfig {
@@ -145,6 +153,11 @@ impl EmergencyState {
 
     pub(crate) fn is_active(&self) -> bool {
         self.active
+    }
+
+    /// While active, the triggers that held at the latest evaluation that found any; empty otherwise.
+    pub(crate) fn reasons(&self) -> &[EmergencyReason] {
+        &self.reasons
     }
 
     /// Notes that a member became critical (score dropped below the threshold) or was escalated.
@@ -212,9 +225,12 @@ impl EmergencyState {
         }
         self.healthy_streak = 0;
         if self.active {
+            // Still in force: the causes recovery may answer are the ones that hold now.
+            self.reasons = reasons;
             return None;
         }
         self.active = true;
+        self.reasons.clone_from(&reasons);
         Some(Transition::Declare(reasons))
     }
 
@@ -230,6 +246,7 @@ impl EmergencyState {
         if self.healthy_streak >= self.config.clear_after {
             let healthy_evaluations = self.healthy_streak;
             self.active = false;
+            self.reasons.clear();
             self.healthy_streak = 0;
             return Some(Transition::Clear { healthy_evaluations });
         }
@@ -462,6 +479,27 @@ mod tests {
             ("c", 80, true, vec![sig(), Signal::security(Severity::Critical, "CVE-1")]),
         ]);
         assert_eq!(kinds(&state.triggers(&b, Instant::now())), ["security", "systemic"]);
+    }
+
+    #[test]
+    fn the_reasons_in_force_follow_the_latest_evaluation_and_go_with_the_clearance() {
+        let mut state = EmergencyState::new(EmergencyConfig { clear_after: 1, ..Default::default() });
+        assert!(state.reasons().is_empty());
+        let systemic = EmergencyReason::SystemicFailure {
+            signature: crate::CiSignature {
+                workflow: "ci".to_owned(),
+                job: "fmt".to_owned(),
+                step: None,
+                class: crate::CiClass::Lint,
+            },
+            members: vec![MemberId::new("a")],
+        };
+        state.after_report(vec![EmergencyReason::Forced]);
+        assert_eq!(state.reasons(), [EmergencyReason::Forced]);
+        state.after_report(vec![EmergencyReason::Forced, systemic.clone()]);
+        assert_eq!(state.reasons(), [EmergencyReason::Forced, systemic], "a cause that appears while active counts");
+        assert!(matches!(state.after_cycle(vec![]), Some(Transition::Clear { .. })));
+        assert!(state.reasons().is_empty());
     }
 
     #[test]

@@ -641,6 +641,7 @@ impl QueenState {
         HiveStatus {
             fleet: self.book.health(self.emergency.is_active()),
             emergency: self.emergency.is_active(),
+            emergency_reasons: self.emergency.reasons().to_vec(),
             cycle: self.cycle.number,
             members,
             outages: self.outages.outages(),

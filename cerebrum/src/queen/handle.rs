@@ -6,8 +6,8 @@ use tokio::sync::oneshot;
 
 use super::QueenMessage;
 use crate::{
-    BatchId, BatchReport, EventBus, FleetHealth, MemberId, MemberKind, MemberSpec, MemberState, Outage, QueenError,
-    Seed, Subscription,
+    BatchId, BatchReport, EmergencyReason, EventBus, FleetHealth, MemberId, MemberKind, MemberSpec, MemberState,
+    Outage, QueenError, Seed, Subscription,
 };
 
 /// The hive's state, as `hive status` shows it.
@@ -17,6 +17,9 @@ pub struct HiveStatus {
     pub fleet: FleetHealth,
     /// Whether the emergency protocol is active.
     pub emergency: bool,
+    /// While it is, the triggers that hold (the causes recovery may answer); empty otherwise. Read it here, not from
+    /// the bus, which may drop events for a slow reader.
+    pub emergency_reasons: Vec<EmergencyReason>,
     /// The current (or last) orchestration cycle.
     pub cycle: u64,
     /// Every member, sorted by id.
