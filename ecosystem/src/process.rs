@@ -101,6 +101,8 @@ impl CommandSpec {
 pub struct CommandOutput {
     /// Exit code; `None` when killed by a signal (including our timeout).
     pub code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
     /// Captured stdout (up to the cap).
     pub stdout: Vec<u8>,
     /// Captured stderr (up to the cap).
@@ -181,7 +183,15 @@ pub async fn run(spec: &CommandSpec) -> Result<CommandOutput, ProcessError> {
     kill_group(pid, Signal::SIGKILL);
     let (stdout, out_truncated) = join_reader(stdout).await;
     let (stderr, err_truncated) = join_reader(stderr).await;
-    Ok(CommandOutput { code: status.code(), stdout, stderr, truncated: out_truncated || err_truncated, timed_out })
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    Ok(CommandOutput {
+        code: status.code(),
+        signal,
+        stdout,
+        stderr,
+        truncated: out_truncated || err_truncated,
+        timed_out,
+    })
 }
 
 /// A command with piped output and no input, in its own process group (so one signal reaches everything it

@@ -214,24 +214,43 @@ async fn run_in_clone(
     Ok(done(Some(command.name), outcome(&out, confined, limits.timeout)))
 }
 
+/// Whether a signal is one that ends a process from outside it (an operator, a supervisor, the kernel's OOM killer),
+/// as opposed to a crash of its own.
+fn killed_from_outside(signal: i32) -> bool {
+    use nix::sys::signal::Signal;
+    [Signal::SIGKILL, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT]
+        .iter()
+        .any(|s| *s as i32 == signal)
+}
+
 /// How a finished test command ended. Under bubblewrap, its own failures (a program it cannot execute) are exit 1
 /// with a `bwrap: ` message, and a child killed by signal N is exit 128 + N, as bubblewrap reports them.
+///
+/// A signal is the machine's doing only when it is one that stops processes from outside (SIGKILL, SIGTERM, SIGINT,
+/// SIGHUP): that run says nothing about the commit. A crash (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL...) is the
+/// code's own failure and a verdict like any other.
 fn outcome(out: &CommandOutput, confined: bool, timeout: Duration) -> Outcome {
     let stderr = out.stderr_text();
     if out.timed_out {
         return Outcome::TimedOut { after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) };
     }
-    match out.code {
-        Some(0) => return Outcome::Passed,
-        None => return Outcome::Killed { signal: None },
-        Some(code) if confined && (129..=128 + 64).contains(&code) => {
-            return Outcome::Killed { signal: Some(code - 128) };
+    let signal = match out.code {
+        Some(code) if confined && (129..=128 + 64).contains(&code) => Some(code - 128),
+        None => out.signal,
+        _ => None,
+    };
+    match (out.code, signal) {
+        (Some(0), _) => return Outcome::Passed,
+        (_, Some(signal)) if !killed_from_outside(signal) => {
+            return Outcome::Failed { step: format!("crashed with signal {signal}"), class: FailureClass::Test };
         }
-        Some(1) if confined && stderr.starts_with("bwrap: ") => {
+        (_, Some(signal)) => return Outcome::Killed { signal: Some(signal) },
+        (None, None) => return Outcome::Killed { signal: None },
+        (Some(1), _) if confined && stderr.starts_with("bwrap: ") => {
             let reason = stderr.lines().next().unwrap_or_default().to_owned();
             return Outcome::Unavailable { reason };
         }
-        Some(_) => {}
+        (Some(_), None) => {}
     }
     let stdout = out.stdout_text();
     let step = first_failing_line(&stdout, &stderr).unwrap_or_else(|| format!("exit {}", out.code.unwrap_or(-1)));
@@ -334,5 +353,33 @@ impl CiCache {
         if let Ok(Err((file, e))) = written {
             tracing::warn!(file = %file.display(), error = %e, "cannot write the local ci cache");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended(code: Option<i32>, signal: Option<i32>) -> CommandOutput {
+        CommandOutput { code, signal, stdout: Vec::new(), stderr: Vec::new(), truncated: false, timed_out: false }
+    }
+
+    #[test]
+    fn a_crash_is_a_verdict_and_a_kill_from_outside_is_not() {
+        let timeout = Duration::from_secs(1);
+        let crashed = |step: &str| Outcome::Failed { step: step.to_owned(), class: FailureClass::Test };
+        for (what, out, confined, expected) in [
+            ("segfault", ended(None, Some(11)), false, crashed("crashed with signal 11")),
+            ("abort", ended(None, Some(6)), false, crashed("crashed with signal 6")),
+            ("segfault under bubblewrap", ended(Some(139), None), true, crashed("crashed with signal 11")),
+            ("killed", ended(None, Some(9)), false, Outcome::Killed { signal: Some(9) }),
+            ("terminated under bubblewrap", ended(Some(143), None), true, Outcome::Killed { signal: Some(15) }),
+            ("interrupted", ended(None, Some(2)), false, Outcome::Killed { signal: Some(2) }),
+            ("passed", ended(Some(0), None), false, Outcome::Passed),
+        ] {
+            assert_eq!(outcome(&out, confined, timeout), expected, "{what}");
+        }
+        assert!(crashed("x").is_verdict(), "a crash is the commit's failure, cached like one");
+        assert!(!Outcome::Killed { signal: Some(9) }.is_verdict());
     }
 }
