@@ -235,29 +235,35 @@ fn parse_stat(pid: i32, stat: &str) -> Option<ProcEntry> {
     Some(ProcEntry { pid, ppid, pgid })
 }
 
-/// The groups (and lone processes in `own_group`) of every descendant of `root` in `table`.
+/// What to signal so every descendant of `root` in `table` is reached: the process group of a descendant that leads
+/// its own group (the test command's group), otherwise the process alone. A group is signalled only when its leader
+/// descends from `root`, so a test that moved itself into someone else's group (the user's shell, another job) can
+/// never make hive signal that group; hive's own group is never signalled.
 fn descendant_targets(root: u32, own_group: i32, table: &[ProcEntry]) -> BTreeSet<Target> {
     let mut children: HashMap<i32, Vec<&ProcEntry>> = HashMap::new();
     for entry in table {
         children.entry(entry.ppid).or_default().push(entry);
     }
-    let mut targets = BTreeSet::new();
+    let mut descendants: HashMap<i32, &ProcEntry> = HashMap::new();
     let mut queue: Vec<i32> = i32::try_from(root).into_iter().collect();
-    let mut seen = BTreeSet::new();
     while let Some(parent) = queue.pop() {
         for child in children.get(&parent).into_iter().flatten() {
-            if !seen.insert(child.pid) {
-                continue;
+            if descendants.insert(child.pid, child).is_none() {
+                queue.push(child.pid);
             }
-            targets.insert(if child.pgid == own_group || child.pgid <= 1 {
+        }
+    }
+    descendants
+        .values()
+        .map(|child| {
+            let own_leader = descendants.contains_key(&child.pgid);
+            if child.pgid == own_group || child.pgid <= 1 || !own_leader {
                 Target::Process(child.pid)
             } else {
                 Target::Group(child.pgid)
-            });
-            queue.push(child.pid);
-        }
-    }
-    targets
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -285,11 +291,13 @@ mod tests {
             entry(104, 100, 50),  // a child left in hive's group
             entry(105, 1, 105),   // not hive's
             entry(106, 105, 106), // not hive's either
+            entry(107, 101, 30),  // a test that moved itself into the user's shell's group 30
+            entry(30, 1, 30),     // that shell
         ];
         let targets = descendant_targets(100, 50, &table);
         let expected: BTreeSet<Target> =
-            [Target::Group(101), Target::Group(103), Target::Process(104)].into_iter().collect();
-        assert_eq!(targets, expected);
+            [Target::Group(101), Target::Group(103), Target::Process(104), Target::Process(107)].into_iter().collect();
+        assert_eq!(targets, expected, "the shell's group is never a target, only the process that joined it");
     }
 
     #[test]
