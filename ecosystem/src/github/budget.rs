@@ -193,6 +193,11 @@ impl State {
     /// The pause for a secondary limit that did not say how long: a minute, doubled for each repeat that follows
     /// the previous window within [`SECONDARY_MEMORY`], up to [`MAX_SECONDARY_PAUSE`].
     fn secondary_pause(&mut self, now: Instant) -> Duration {
+        // The answers to requests that were already in flight arrive during the window the first one opened: one
+        // limit, not repeats. Only a limit after a window ended (within the memory) is a repeat.
+        if let Some(until) = self.secondary_until.filter(|until| now < *until) {
+            return until - now;
+        }
         let repeat = self.secondary_until.is_some_and(|until| now < until + SECONDARY_MEMORY);
         self.secondary_streak = if repeat { self.secondary_streak.saturating_add(1) } else { 0 };
         let pause = DEFAULT_PAUSE.saturating_mul(1 << self.secondary_streak.min(4)).min(MAX_SECONDARY_PAUSE);
@@ -203,8 +208,7 @@ impl State {
 
 /// Whether an answer's body says it is a secondary rate limit (GitHub's wording, old and new).
 fn is_secondary_message(body: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(&body[..body.len().min(4096)]) else { return false };
-    let text = text.to_ascii_lowercase();
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
     text.contains("secondary rate limit") || text.contains("abuse detection")
 }
 
