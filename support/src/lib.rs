@@ -203,8 +203,11 @@ pub const REDACTED_USERINFO: &str = "[REDACTED]";
 /// `text` with the userinfo of every URL in it (`https://user:secret@host/x.git`) replaced by `[REDACTED]`; borrowed
 /// unchanged when there is none. Scheme, host and path stay, so a message still says which remote failed.
 ///
-/// A URL is a scheme (a letter, then letters, digits, `+`, `-` or `.`) followed by `://`; its userinfo is everything
-/// up to the first `@` before any `/`, `?`, `#` or whitespace. Errors built from git's messages and arguments go
+/// A URL is a scheme (a letter, then letters, digits, `+`, `-` or `.`) followed by `://`, and runs to the next
+/// whitespace or quote. Its userinfo is everything up to the first `@` before any `/`, `?` or `#`; but passwords are
+/// often written unencoded (`https://u:pa/ss#1@host`), so when a `:` comes before that first `/`, `?` or `#` (a
+/// `user:password` form), it runs to the last `@` of the URL instead: a path or query holding an `@` after a port is
+/// over-redacted, a password never shown. Errors built from git's messages and arguments go
 /// through this before anyone can print them, in crates that cannot use cerebrum's `Redactor` (which calls it too).
 ///
 /// ```
@@ -247,12 +250,17 @@ pub fn url_userinfo_spans(text: &str) -> Vec<std::ops::Range<usize>> {
             continue;
         }
         let start = sep + 3;
-        let end = text[start..]
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace())
+        let token_end = text[start..]
+            .find(|c: char| matches!(c, '\'' | '"' | '`' | '<' | '>') || c.is_whitespace())
             .map_or(text.len(), |i| start + i);
-        if end > start && text[end..].starts_with('@') {
-            spans.push(start..end);
-            from = end + 1;
+        let url = &text[start..token_end];
+        let authority = url.find(['/', '?', '#']).map_or(url, |i| &url[..i]);
+        let at = if authority.contains(':') { url.rfind('@') } else { authority.find('@') };
+        if let Some(at) = at.map(|i| start + i)
+            && at > start
+        {
+            spans.push(start..at);
+            from = at + 1;
         }
     }
     spans
@@ -356,6 +364,12 @@ mod tests {
             "'http://[REDACTED]@127.0.0.1:1/x.git' and ftp://[REDACTED]@d/",
         );
         check("https://h/x@y", "https://h/x@y");
+        check("https://github.com/acme/api?by=me@x.org", "https://github.com/acme/api?by=me@x.org");
+        // Unencoded passwords with the characters that end a host: never shown.
+        check("https://u:pa/ss@h/x", "https://[REDACTED]@h/x");
+        check("https://u:p#w@h", "https://[REDACTED]@h");
+        check("https://u:p?x@h", "https://[REDACTED]@h");
+        check("https://u:p@ss@h/r", "https://[REDACTED]@h/r");
         check("https://@h/x", "https://@h/x");
         check("no url: a@b, ://x@y, 1://x@y", "no url: a@b, ://x@y, 1://x@y");
         check("https://u:p@h https://v@k", "https://[REDACTED]@h https://[REDACTED]@k");
