@@ -205,7 +205,7 @@ impl Actor for RepoPilot {
                 let snapshot = match result {
                     Ok(snapshot) => snapshot,
                     Err(e) if e.is_transient() => {
-                        state.forge_unreachable(&myself, cycle, e.to_string());
+                        state.forge_unreachable(&myself, cycle, hive_support::error_chain(&e));
                         return Ok(());
                     }
                     Err(e) => return Err(e.into()),

@@ -230,7 +230,7 @@ impl LocalForge {
             }
             // Not cached: the cause (a failed clone, a full disk) is in the machine, not the commit.
             Err(e) => {
-                tracing::warn!(%repo, error = %e, "local ci could not run");
+                tracing::warn!(%repo, error = %hive_support::error_chain(&e), "local ci could not run");
                 (CiStatus { state: CiState::Unknown, failures: Vec::new() }, None)
             }
         }
