@@ -53,6 +53,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_alert_s_severity_and_the_risk_of_acting_on_it_keep_its_level() {
+        use hive_cerebrum::Risk;
+        let table = [
+            (AlertSeverity::Low, Severity::Low, Risk::Low),
+            (AlertSeverity::Medium, Severity::Medium, Risk::Medium),
+            (AlertSeverity::High, Severity::High, Risk::High),
+            (AlertSeverity::Critical, Severity::Critical, Risk::Critical),
+        ];
+        for (alert, expected, risk) in table {
+            assert_eq!(severity(alert), expected, "{alert:?}");
+            assert_eq!(Risk::from(severity(alert)), risk, "{alert:?}");
+        }
+    }
+
+    #[test]
     fn one_signal_per_failure_alert_and_critical_issue() {
         let snapshot = RepoSnapshot {
             repo: RepoId::new("acme/api").expect("valid"),
