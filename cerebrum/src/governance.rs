@@ -3,6 +3,10 @@
 //!
 //! Keeping the decision pure (no clock, no database, no network) makes every rule testable in a table and lets the
 //! caller record the exact inputs next to the [`WriteDecision`], so an audit can replay why hive did or did not write.
+//!
+//! [`ActionKind`] is the one vocabulary of writes: an ORCH [`Proposal`](crate::Proposal) names its write with it
+//! (through [`ProposedAction`](crate::ProposedAction)), and the steward turns it into a [`WriteProposal`] by adding
+//! what only it knows (repository, idempotency key, target). [`Risk`] is the one scale of both.
 
 use std::{collections::BTreeSet, fmt, str::FromStr};
 
@@ -10,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CiSignature, EmergencyReason, memory::Risk};
 
-/// A GitHub write the autonomy loop can propose.
+/// A GitHub write: what governance decides on, and what an ORCH proposal names as its action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
