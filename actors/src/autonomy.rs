@@ -24,10 +24,10 @@ use std::{
 use hive_cerebrum::{
     AuditEntry, BacklogItem, Identity, ItemKind, ItemStatus, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
     WriteState,
-    governance::{Decision, Emergency, Policy, Reason, Verdict},
+    governance::{Emergency, Policy, Reason, Verdict, WriteDecision},
     quote,
 };
-use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, GitHubForge, IssueDetail, RepoId, RepoSnapshot};
+use hive_ecosystem::{CiFailure, FailureClass, GitHubForge, IssueDetail, RepoId, RepoSnapshot};
 use serde::Serialize;
 
 pub use self::{
@@ -117,7 +117,7 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
-    fn note(&mut self, decision: &Decision, approval_id: &str) {
+    fn note(&mut self, decision: &WriteDecision, approval_id: &str) {
         let line = decision.summary();
         match (&decision.verdict, &decision.reason) {
             (Verdict::Deny, Reason::LimitReached { .. }) => self.limits_hit.push(line.clone()),
@@ -286,10 +286,12 @@ impl Steward {
         let repo = snapshot.repo.to_string();
         let mut items = Vec::new();
         for alert in snapshot.security_alerts.iter().flatten() {
-            let (risk, priority) = match alert.severity {
-                AlertSeverity::Critical => (Risk::Critical, 1),
-                AlertSeverity::High => (Risk::High, 2),
-                AlertSeverity::Medium | AlertSeverity::Low => continue,
+            // Acting on a finding is as risky as the finding is bad: the one severity-to-risk mapping.
+            let risk = Risk::from(crate::bridge::severity(alert.severity));
+            let priority = match risk {
+                Risk::Critical => 1,
+                Risk::High => 2,
+                Risk::Medium | Risk::Low => continue,
             };
             let title = self.redactor.redact(&quote::issue_title(&format!("security: {}", alert.summary))).into_owned();
             let mut item = BacklogItem::new(&repo, ItemKind::Security, &title, priority, risk);

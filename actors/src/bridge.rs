@@ -8,13 +8,7 @@ use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, RepoSnapshot, is_cr
 pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
     let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(|f| Signal::ci_failure(ci_signature(f))).collect();
     for alert in snapshot.security_alerts.iter().flatten() {
-        let severity = match alert.severity {
-            AlertSeverity::Low => Severity::Low,
-            AlertSeverity::Medium => Severity::Medium,
-            AlertSeverity::High => Severity::High,
-            AlertSeverity::Critical => Severity::Critical,
-        };
-        signals.push(Signal::security(severity, alert.summary.clone()));
+        signals.push(Signal::security(severity(alert.severity), alert.summary.clone()));
     }
     for issue in snapshot.open_issues.iter().filter(|i| is_critical_issue(i)) {
         signals.push(Signal {
@@ -24,6 +18,17 @@ pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
         });
     }
     signals
+}
+
+/// How bad an alert is, as the cerebrum sees it: the one place an ecosystem [`AlertSeverity`] becomes a
+/// [`Severity`] (and, through `Risk::from`, the risk of acting on it).
+pub(crate) fn severity(severity: AlertSeverity) -> Severity {
+    match severity {
+        AlertSeverity::Low => Severity::Low,
+        AlertSeverity::Medium => Severity::Medium,
+        AlertSeverity::High => Severity::High,
+        AlertSeverity::Critical => Severity::Critical,
+    }
 }
 
 /// The typed signature of a failure, as the cerebrum sees it: the one place an ecosystem [`FailureClass`] becomes a
@@ -46,6 +51,21 @@ mod tests {
     use hive_ecosystem::{Alert, CiStatus, IssueSummary, RepoId};
 
     use super::*;
+
+    #[test]
+    fn an_alert_s_severity_and_the_risk_of_acting_on_it_keep_its_level() {
+        use hive_cerebrum::Risk;
+        let table = [
+            (AlertSeverity::Low, Severity::Low, Risk::Low),
+            (AlertSeverity::Medium, Severity::Medium, Risk::Medium),
+            (AlertSeverity::High, Severity::High, Risk::High),
+            (AlertSeverity::Critical, Severity::Critical, Risk::Critical),
+        ];
+        for (alert, expected, risk) in table {
+            assert_eq!(severity(alert), expected, "{alert:?}");
+            assert_eq!(Risk::from(severity(alert)), risk, "{alert:?}");
+        }
+    }
 
     #[test]
     fn one_signal_per_failure_alert_and_critical_issue() {

@@ -2,7 +2,11 @@
 //! the policy, what was already spent and whether a human approved it.
 //!
 //! Keeping the decision pure (no clock, no database, no network) makes every rule testable in a table and lets the
-//! caller record the exact inputs next to the [`Decision`], so an audit can replay why hive did or did not write.
+//! caller record the exact inputs next to the [`WriteDecision`], so an audit can replay why hive did or did not write.
+//!
+//! [`ActionKind`] is the one vocabulary of writes: an ORCH [`Proposal`](crate::Proposal) names its write with it
+//! (through [`ProposedAction`](crate::ProposedAction)), and the steward turns it into a [`WriteProposal`] by adding
+//! what only it knows (repository, idempotency key, target). [`Risk`] is the one scale of both.
 
 use std::{collections::BTreeSet, fmt, str::FromStr};
 
@@ -10,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{CiSignature, EmergencyReason, memory::Risk};
 
-/// A GitHub write the autonomy loop can propose.
+/// A GitHub write: what governance decides on, and what an ORCH proposal names as its action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
@@ -183,7 +187,7 @@ impl fmt::Display for ChecksState {
 
 /// One GitHub write the autonomy loop wants to make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proposal {
+pub struct WriteProposal {
     /// What kind of write.
     pub kind: ActionKind,
     /// The repository, `owner/name`.
@@ -267,7 +271,7 @@ impl Emergency {
 
     /// The signature `proposal` recovers from, if the emergency is active and the proposal is a remedy, of its own
     /// kind, for one of the emergency's causes.
-    pub fn recovery(&self, proposal: &Proposal) -> Option<CiSignature> {
+    pub fn recovery(&self, proposal: &WriteProposal) -> Option<CiSignature> {
         let remedy = proposal.remedy.as_ref()?;
         (self.active && remedy.kind() == proposal.kind && self.recovery_signatures.contains(remedy.signature()))
             .then(|| remedy.signature().clone())
@@ -465,7 +469,7 @@ impl fmt::Display for Reason {
 
 /// The outcome of [`govern`] for one proposal, with enough of the proposal to be recorded on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
+pub struct WriteDecision {
     /// What happens.
     pub verdict: Verdict,
     /// Why.
@@ -491,7 +495,7 @@ const RECORD_OPEN: &str = "<!-- hive:decision ";
 /// Closes it.
 const RECORD_CLOSE: &str = " -->";
 
-impl Decision {
+impl WriteDecision {
     /// Whether anything is written to GitHub: [`Verdict::Allow`] or [`Verdict::Draft`].
     pub fn is_write(&self) -> bool {
         matches!(self.verdict, Verdict::Allow | Verdict::Draft)
@@ -537,7 +541,7 @@ impl Decision {
 
     /// Finds the first [`html_record`](Self::html_record) in `body` and parses it back; `None` when there is none
     /// or it does not parse.
-    pub fn parse_html_record(body: &str) -> Option<Decision> {
+    pub fn parse_html_record(body: &str) -> Option<WriteDecision> {
         let mut rest = body;
         while let Some(start) = rest.find(RECORD_OPEN) {
             let after = &rest[start + RECORD_OPEN.len()..];
@@ -561,9 +565,9 @@ impl Decision {
 ///
 /// ```
 /// use hive_cerebrum::Risk;
-/// use hive_cerebrum::governance::{ActionKind, Counters, Policy, Proposal, Verdict, govern};
+/// use hive_cerebrum::governance::{ActionKind, Counters, Policy, WriteProposal, Verdict, govern};
 ///
-/// let proposal = Proposal {
+/// let proposal = WriteProposal {
 ///     kind: ActionKind::OpenIssue,
 ///     repo: "acme/api".into(),
 ///     key: "issue:acme/api:ci/test".into(),
@@ -578,10 +582,10 @@ impl Decision {
 /// policy.switches.autonomy = true;
 /// assert_eq!(govern(&proposal, &policy, &Counters::default(), false).verdict, Verdict::Allow);
 /// ```
-pub fn govern(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bool) -> Decision {
+pub fn govern(proposal: &WriteProposal, policy: &Policy, counters: &Counters, approved: bool) -> WriteDecision {
     let recovery = policy.emergency.recovery(proposal);
     let (verdict, reason) = rule(proposal, policy, recovery.is_some(), counters, approved);
-    Decision {
+    WriteDecision {
         verdict,
         reason,
         kind: proposal.kind,
@@ -595,7 +599,7 @@ pub fn govern(proposal: &Proposal, policy: &Policy, counters: &Counters, approve
 
 /// The rules of [`govern`], in order.
 fn rule(
-    proposal: &Proposal,
+    proposal: &WriteProposal,
     policy: &Policy,
     recovery: bool,
     counters: &Counters,

@@ -5,6 +5,19 @@
 //! are built through a [`MemberBuilder`] that another crate implements, so the queen can start and restart them
 //! without knowing what they are.
 //!
+//! # Vocabulary
+//!
+//! Every public type has one name; the ones that sound alike are different things:
+//!
+//! - [`RestartDecision`] ([`decide`]): what supervision does when a member exits (restart, escalate, stop).
+//! - [`Proposal`]: what a [`ProposalEngine`] proposes for a [`Seed`] in an ORCH: a [`ProposedAction`], which is a
+//!   write named by the same [`ActionKind`] governance decides on, or an escalation to a human.
+//! - [`governance::WriteProposal`]: one concrete write the steward wants to make (kind, repository, idempotency
+//!   key, target), and [`governance::WriteDecision`]: what [`governance::govern`] decided about it, recorded in the
+//!   audit trail and in the bodies hive writes.
+//! - [`Severity`]: how bad an observation (a [`Signal`]) is. [`Risk`]: how risky acting is, the one scale of
+//!   proposals, writes and backlog items; `Risk::from(severity)` is the one mapping between them.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use hive_cerebrum::{
@@ -53,6 +66,7 @@ pub use crate::{
     error::QueenError,
     event::HiveEvent,
     fleet::{FleetHealth, HealthLevel},
+    governance::ActionKind,
     health::HealthReport,
     member::{
         MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
@@ -68,7 +82,7 @@ pub use crate::{
         ProposedAction, RuleEngine, Seed,
     },
     outage::{Outage, Unreachable},
-    policy::{Backoff, Decision, ExitKind, RestartHistory, RestartPolicy, RestartType, decide},
+    policy::{Backoff, ExitKind, RestartDecision, RestartHistory, RestartPolicy, RestartType, decide},
     queen::{
         HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,
     },

@@ -13,7 +13,7 @@ use std::{
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 
-use crate::{CiClass, MemberId, QueenMessage, QueenRef, Severity, Signal, SignalKind};
+use crate::{CiClass, MemberId, QueenMessage, QueenRef, Risk, Severity, Signal, SignalKind, governance::ActionKind};
 
 /// What to think about: a signal in a member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,21 +31,49 @@ impl Seed {
     }
 }
 
-/// A write the autonomy loop could make.
+/// What an engine proposes: a write, in the very [`ActionKind`] vocabulary governance decides on, or handing the
+/// matter to a human.
+///
+/// A write needs no translation to be governed: [`ProposedAction::write`] is the one, total mapping, and it is the
+/// identity on writes. Serialised, a write is its kind's name (`"open_issue"`, `"rerun_jobs"`,
+/// `"open_pull_request"`, ...) and the escalation `"escalate_to_human"`.
+///
+/// ```
+/// use hive_cerebrum::{ActionKind, ProposedAction};
+///
+/// assert_eq!(ProposedAction::from(ActionKind::RerunJobs).write(), Some(ActionKind::RerunJobs));
+/// assert_eq!(ProposedAction::EscalateToHuman.write(), None);
+/// assert_eq!(serde_json::to_string(&ProposedAction::Write(ActionKind::OpenIssue)).unwrap(), "\"open_issue\"");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProposedAction {
-    /// File (or update) an issue.
-    FileIssue,
-    /// Re-run the failed CI jobs.
-    RerunFailedJobs,
-    /// Open a pull request with a fix.
-    OpenFixPr,
-    /// Ask a human.
+    /// Ask a human: no write of its own; what it becomes (a label, a mention) is the steward's to decide, under
+    /// governance like every write.
     EscalateToHuman,
+    /// Make this write, if governance allows it.
+    #[serde(untagged)]
+    Write(ActionKind),
 }
 
-/// One proposal from an engine.
+impl ProposedAction {
+    /// The write governance decides on, or `None` for an escalation to a human.
+    pub fn write(self) -> Option<ActionKind> {
+        match self {
+            Self::Write(kind) => Some(kind),
+            Self::EscalateToHuman => None,
+        }
+    }
+}
+
+impl From<ActionKind> for ProposedAction {
+    fn from(kind: ActionKind) -> ProposedAction {
+        ProposedAction::Write(kind)
+    }
+}
+
+/// One proposal from an engine (the ORCH side; the steward's write, once it knows the repository, key and target,
+/// is a [`WriteProposal`](crate::governance::WriteProposal)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Proposal {
     /// What to do.
@@ -54,8 +82,8 @@ pub struct Proposal {
     pub title: String,
     /// Why.
     pub rationale: String,
-    /// How risky the action is.
-    pub risk: Severity,
+    /// How risky the action is, on the scale governance uses.
+    pub risk: Risk,
     /// Which engine proposed it.
     pub engine: String,
 }
@@ -121,13 +149,13 @@ pub trait ProposalEngine: Send + Sync + 'static {
 ///
 /// | signal | proposals |
 /// |---|---|
-/// | CI failure, class `infrastructure` | re-run failed jobs (low) |
-/// | CI failure, class `lint` | fix PR (low), issue (low) |
-/// | other CI failure | issue (low) |
-/// | security alert, high or critical | issue (medium), human (high) when critical |
-/// | security alert, lower | issue (low) |
-/// | critical issue | human (medium) |
-/// | other | issue (low) |
+/// | CI failure, class `infrastructure` | `rerun_jobs` (low) |
+/// | CI failure, class `lint` | `open_pull_request` with the fix (low), `open_issue` (low) |
+/// | other CI failure | `open_issue` (low) |
+/// | security alert, high or critical | `open_issue` (medium), `escalate_to_human` (high) when critical |
+/// | security alert, lower | `open_issue` (low) |
+/// | critical issue | `escalate_to_human` (medium) |
+/// | other | `open_issue` (low) |
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RuleEngine;
 
@@ -143,51 +171,49 @@ impl ProposalEngine for RuleEngine {
 }
 
 fn rules(seed: &Seed) -> Vec<Proposal> {
-    use ProposedAction::*;
-    let p = |action, risk, title: String, rationale: &str| Proposal {
-        action,
-        title,
-        rationale: rationale.to_owned(),
-        risk,
-        engine: "rules".to_owned(),
-    };
+    use ActionKind::{OpenIssue, OpenPullRequest, RerunJobs};
+    use ProposedAction::EscalateToHuman;
+    fn p(action: impl Into<ProposedAction>, risk: Risk, title: String, rationale: &str) -> Proposal {
+        Proposal { action: action.into(), title, rationale: rationale.to_owned(), risk, engine: "rules".to_owned() }
+    }
     let member = &seed.member;
     let signal = &seed.signal;
     match &signal.kind {
         SignalKind::CiFailure { signature } => match signature.class {
             CiClass::Infrastructure => vec![p(
-                RerunFailedJobs,
-                Severity::Low,
+                RerunJobs,
+                Risk::Low,
                 format!("re-run failed jobs in {member}"),
                 "infrastructure failures are usually transient",
             )],
             CiClass::Lint => vec![
-                p(OpenFixPr, Severity::Low, format!("format {member}"), "a formatter fixes lint failures mechanically"),
-                p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure must be visible"),
+                p(
+                    OpenPullRequest,
+                    Risk::Low,
+                    format!("format {member}"),
+                    "a formatter fixes lint failures mechanically",
+                ),
+                p(OpenIssue, Risk::Low, format!("CI failing: {signature}"), "the failure must be visible"),
             ],
             CiClass::Test | CiClass::Build | CiClass::Deploy => {
-                vec![p(FileIssue, Severity::Low, format!("CI failing: {signature}"), "the failure needs a human fix")]
+                vec![p(OpenIssue, Risk::Low, format!("CI failing: {signature}"), "the failure needs a human fix")]
             }
         },
         SignalKind::SecurityAlert if signal.severity >= Severity::High => {
-            let mut out = vec![p(
-                FileIssue,
-                Severity::Medium,
-                format!("security: {}", signal.title),
-                "a serious advisory is open",
-            )];
+            let mut out =
+                vec![p(OpenIssue, Risk::Medium, format!("security: {}", signal.title), "a serious advisory is open")];
             if signal.severity == Severity::Critical {
-                out.push(p(EscalateToHuman, Severity::High, format!("critical advisory in {member}"), "critical"));
+                out.push(p(EscalateToHuman, Risk::High, format!("critical advisory in {member}"), "critical"));
             }
             out
         }
         SignalKind::SecurityAlert => {
-            vec![p(FileIssue, Severity::Low, format!("security: {}", signal.title), "a minor advisory is open")]
+            vec![p(OpenIssue, Risk::Low, format!("security: {}", signal.title), "a minor advisory is open")]
         }
         SignalKind::CriticalIssue { number } => {
-            vec![p(EscalateToHuman, Severity::Medium, format!("triage #{number} in {member}"), "critical issue open")]
+            vec![p(EscalateToHuman, Risk::Medium, format!("triage #{number} in {member}"), "critical issue open")]
         }
-        SignalKind::Other => vec![p(FileIssue, Severity::Low, signal.title.clone(), "noticed by a pilot")],
+        SignalKind::Other => vec![p(OpenIssue, Risk::Low, signal.title.clone(), "noticed by a pilot")],
     }
 }
 
@@ -370,15 +396,31 @@ mod tests {
     }
 
     #[test]
+    fn a_proposed_write_is_governance_s_own_kind_under_its_recorded_name() {
+        // Every write kind, and the escalation: the mapping to governance and the serialised name.
+        let mut table: Vec<(ProposedAction, Option<ActionKind>, String)> =
+            ActionKind::ALL.iter().map(|&kind| (kind.into(), Some(kind), kind.as_str().to_owned())).collect();
+        table.push((ProposedAction::EscalateToHuman, None, "escalate_to_human".to_owned()));
+        for (action, write, name) in table {
+            assert_eq!(action.write(), write, "{action:?}");
+            let json = serde_json::to_string(&action).expect("an action serializes");
+            assert_eq!(json, format!("\"{name}\""), "{action:?}");
+            assert_eq!(serde_json::from_str::<ProposedAction>(&json).expect("and reads back"), action);
+        }
+        assert!(serde_json::from_str::<ProposedAction>("\"delete_repo\"").is_err(), "no action outside the vocabulary");
+    }
+
+    #[test]
     fn rule_table() {
-        use ProposedAction::*;
+        use ActionKind::{OpenIssue, OpenPullRequest, RerunJobs};
+        use ProposedAction::{EscalateToHuman, Write};
         let ci = |step, class| Signal::ci_failure(CiSignature::new("ci", "test", Some(step), class));
-        check(ci("run", CiClass::Infrastructure), &[RerunFailedJobs]);
-        check(ci("fmt", CiClass::Lint), &[OpenFixPr, FileIssue]);
-        check(ci("run", CiClass::Test), &[FileIssue]);
-        check(Signal::security(Severity::Critical, "CVE"), &[FileIssue, EscalateToHuman]);
-        check(Signal::security(Severity::High, "CVE"), &[FileIssue]);
-        check(Signal::security(Severity::Low, "CVE"), &[FileIssue]);
+        check(ci("run", CiClass::Infrastructure), &[Write(RerunJobs)]);
+        check(ci("fmt", CiClass::Lint), &[Write(OpenPullRequest), Write(OpenIssue)]);
+        check(ci("run", CiClass::Test), &[Write(OpenIssue)]);
+        check(Signal::security(Severity::Critical, "CVE"), &[Write(OpenIssue), EscalateToHuman]);
+        check(Signal::security(Severity::High, "CVE"), &[Write(OpenIssue)]);
+        check(Signal::security(Severity::Low, "CVE"), &[Write(OpenIssue)]);
         check(
             Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() },
             &[EscalateToHuman],

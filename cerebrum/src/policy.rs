@@ -95,7 +95,7 @@ pub enum ExitKind {
 
 /// What the queen does next.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Decision {
+pub enum RestartDecision {
     /// Start a new incarnation after `delay`. `attempt` counts restarts since the last quiet period (1-based).
     Restart {
         /// How long to wait.
@@ -143,7 +143,7 @@ pub fn decide(
     now: Instant,
     exit: &ExitKind,
     jitter: f64,
-) -> Decision {
+) -> RestartDecision {
     let abnormal = matches!(exit, ExitKind::Failed(_));
     let restart = match policy.restart {
         RestartType::Permanent => true,
@@ -151,7 +151,7 @@ pub fn decide(
         RestartType::Temporary => false,
     };
     if !restart {
-        return Decision::Stop;
+        return RestartDecision::Stop;
     }
 
     // Sliding window: only restarts strictly inside (now - period, now] count.
@@ -163,7 +163,7 @@ pub fn decide(
         }
     }
     if history.restarts.len() as u64 >= u64::from(policy.max_restarts) {
-        return Decision::Escalate { restarts: history.restarts.len() as u32 };
+        return RestartDecision::Escalate { restarts: history.restarts.len() as u32 };
     }
 
     // Backoff resets after a quiet period.
@@ -177,7 +177,7 @@ pub fn decide(
     history.last_failure = Some(now);
     history.restarts.push_back(now);
     history.total += 1;
-    Decision::Restart { delay, attempt: history.consecutive }
+    RestartDecision::Restart { delay, attempt: history.consecutive }
 }
 
 #[cfg(test)]
@@ -216,9 +216,9 @@ mod tests {
         for (restart, exit, expect_restart) in cases {
             let mut h = RestartHistory::default();
             let d = decide(&policy(restart, 3, 1_000), &mut h, t0, &exit, 0.0);
-            assert_eq!(matches!(d, Decision::Restart { .. }), expect_restart, "{restart:?} {exit:?} -> {d:?}");
+            assert_eq!(matches!(d, RestartDecision::Restart { .. }), expect_restart, "{restart:?} {exit:?} -> {d:?}");
             if !expect_restart {
-                assert_eq!(d, Decision::Stop);
+                assert_eq!(d, RestartDecision::Stop);
             }
         }
     }
@@ -230,10 +230,10 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..3 {
             let d = decide(&p, &mut h, t0 + Duration::from_millis(i * 10), &failed(), 0.0);
-            assert!(matches!(d, Decision::Restart { .. }), "failure {} must restart, got {d:?}", i + 1);
+            assert!(matches!(d, RestartDecision::Restart { .. }), "failure {} must restart, got {d:?}", i + 1);
         }
         let d = decide(&p, &mut h, t0 + Duration::from_millis(30), &failed(), 0.0);
-        assert_eq!(d, Decision::Escalate { restarts: 3 });
+        assert_eq!(d, RestartDecision::Escalate { restarts: 3 });
     }
 
     #[test]
@@ -241,17 +241,20 @@ mod tests {
         let p = policy(RestartType::Permanent, 2, 100);
         let mut h = RestartHistory::default();
         let t0 = Instant::now();
-        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), Decision::Restart { .. }));
-        assert!(matches!(decide(&p, &mut h, t0 + Duration::from_millis(50), &failed(), 0.0), Decision::Restart { .. }));
+        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), RestartDecision::Restart { .. }));
+        assert!(matches!(
+            decide(&p, &mut h, t0 + Duration::from_millis(50), &failed(), 0.0),
+            RestartDecision::Restart { .. }
+        ));
         // The first restart is exactly `period` old: it left the window.
         assert!(matches!(
             decide(&p, &mut h, t0 + Duration::from_millis(100), &failed(), 0.0),
-            Decision::Restart { .. }
+            RestartDecision::Restart { .. }
         ));
         // Now two restarts (at 50 and 100) are inside the window.
         assert!(matches!(
             decide(&p, &mut h, t0 + Duration::from_millis(120), &failed(), 0.0),
-            Decision::Escalate { .. }
+            RestartDecision::Escalate { .. }
         ));
     }
 
@@ -259,7 +262,7 @@ mod tests {
     fn zero_intensity_escalates_at_first_failure() {
         let p = policy(RestartType::Permanent, 0, 100);
         let d = decide(&p, &mut RestartHistory::default(), Instant::now(), &failed(), 0.0);
-        assert_eq!(d, Decision::Escalate { restarts: 0 });
+        assert_eq!(d, RestartDecision::Escalate { restarts: 0 });
     }
 
     #[test]
@@ -270,14 +273,14 @@ mod tests {
         let mut delays = Vec::new();
         for i in 0..6 {
             match decide(&p, &mut h, t0 + Duration::from_millis(i), &failed(), 0.0) {
-                Decision::Restart { delay, .. } => delays.push(delay.as_millis()),
+                RestartDecision::Restart { delay, .. } => delays.push(delay.as_millis()),
                 d => panic!("unexpected {d:?}"),
             }
         }
         assert_eq!(delays, [10, 20, 40, 80, 100, 100]);
         // Quiet for reset_after: back to the minimum.
         match decide(&p, &mut h, t0 + Duration::from_millis(5 + 1_000), &failed(), 0.0) {
-            Decision::Restart { delay, attempt } => {
+            RestartDecision::Restart { delay, attempt } => {
                 assert_eq!(delay, Duration::from_millis(10));
                 assert_eq!(attempt, 1);
             }
@@ -300,10 +303,10 @@ mod tests {
         let p = policy(RestartType::Permanent, 1, 1_000);
         let mut h = RestartHistory::default();
         let t0 = Instant::now();
-        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), Decision::Restart { .. }));
-        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), Decision::Escalate { .. }));
+        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), RestartDecision::Restart { .. }));
+        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), RestartDecision::Escalate { .. }));
         h.clear();
         assert_eq!(h.total(), 1);
-        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), Decision::Restart { attempt: 1, .. }));
+        assert!(matches!(decide(&p, &mut h, t0, &failed(), 0.0), RestartDecision::Restart { attempt: 1, .. }));
     }
 }

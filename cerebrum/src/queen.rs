@@ -18,10 +18,10 @@ use tokio::{sync::oneshot, task::JoinHandle};
 pub use self::handle::{HiveStatus, MemberStatus, ProposalBatch, QueenHandle};
 use self::{batch::Batch, cycle::CycleState};
 use crate::{
-    Backoff, BatchId, BatchReport, Decision, EmergencyConfig, EventBus, ExitKind, HealthReport, HiveEvent, LogSink,
+    Backoff, BatchId, BatchReport, EmergencyConfig, EventBus, ExitKind, HealthReport, HiveEvent, LogSink,
     MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, NotificationSink,
-    OrchConfig, OrchError, Proposal, ProposalEngine, QueenError, Reporter, RestartHistory, RuleEngine, Seed,
-    Unreachable, decide, emergency::EmergencyState, fleet::FleetBook, member::NoMembers, outage::OutageBook,
+    OrchConfig, OrchError, Proposal, ProposalEngine, QueenError, Reporter, RestartDecision, RestartHistory, RuleEngine,
+    Seed, Unreachable, decide, emergency::EmergencyState, fleet::FleetBook, member::NoMembers, outage::OutageBook,
 };
 
 /// A typed reference to the queen actor.
@@ -569,7 +569,7 @@ impl QueenState {
             member.last_error = Some(error.clone());
         }
         match decide(&member.spec.policy, &mut member.history, now, &exit, jitter) {
-            Decision::Restart { delay, attempt } => {
+            RestartDecision::Restart { delay, attempt } => {
                 let kind = StartKind::Restart { attempt, delay };
                 if delay.is_zero() {
                     return Some(kind);
@@ -580,7 +580,7 @@ impl QueenState {
                 self.myself.send_after(delay, move || QueenMessage::RestartDue { member: member_id, generation });
                 None
             }
-            Decision::Escalate { restarts } => {
+            RestartDecision::Escalate { restarts } => {
                 member.state = MemberState::Escalated;
                 let period = member.spec.policy.period;
                 let resume_in = self.config.resume.map(|resume| {
@@ -602,7 +602,7 @@ impl QueenState {
                 self.maybe_finish_cycle();
                 None
             }
-            Decision::Stop => {
+            RestartDecision::Stop => {
                 member.state = MemberState::Stopped;
                 let reason = match exit {
                     ExitKind::Normal => "exited normally".to_owned(),

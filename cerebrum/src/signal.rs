@@ -7,7 +7,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// How serious a signal is.
+use crate::Risk;
+
+/// How bad an observation is: what a pilot saw (a critical advisory, a failing build), not what acting on it would
+/// risk. Acting is measured on the other scale, [`Risk`], which governance and proposals use; where an observation's
+/// severity becomes the risk of acting on it, [`Risk::from`] is the one mapping, level for level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -19,6 +23,18 @@ pub enum Severity {
     High,
     /// Critical: may trigger the emergency protocol on its own when it is a security signal.
     Critical,
+}
+
+impl From<Severity> for Risk {
+    /// Level for level: acting on a critical finding is a critical write, on a low one a low write.
+    fn from(severity: Severity) -> Risk {
+        match severity {
+            Severity::Low => Risk::Low,
+            Severity::Medium => Risk::Medium,
+            Severity::High => Risk::High,
+            Severity::Critical => Risk::Critical,
+        }
+    }
 }
 
 /// The kind of a CI failure, as decisions see it. It mirrors the ecosystem's classification one to one; the cerebrum
@@ -163,6 +179,21 @@ impl Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_severity_becomes_the_risk_of_the_same_level_with_the_same_name() {
+        let table = [
+            (Severity::Low, Risk::Low),
+            (Severity::Medium, Risk::Medium),
+            (Severity::High, Risk::High),
+            (Severity::Critical, Risk::Critical),
+        ];
+        for (severity, risk) in table {
+            assert_eq!(Risk::from(severity), risk, "{severity:?}");
+            let name = serde_json::to_string(&severity).expect("a severity serializes");
+            assert_eq!(name, format!("\"{}\"", risk.as_str()), "one word per level on both scales");
+        }
+    }
 
     #[test]
     fn a_signature_reads_as_workflow_job_step_class_for_every_class() {

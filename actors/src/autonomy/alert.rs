@@ -4,7 +4,7 @@
 
 use hive_cerebrum::{
     Identity,
-    governance::{ActionKind, Proposal},
+    governance::{ActionKind, WriteProposal},
     quote,
 };
 use hive_ecosystem::RepoSnapshot;
@@ -61,7 +61,7 @@ impl Steward {
         let marker = issue_marker(ALERT_KEY);
         let known = self.forge.issues_labelled(alert_repo, HIVE_LABEL).await?;
         let found = known.iter().find(|i| i.title == ALERT_TITLE && text::has_marker(&i.body, &marker)).cloned();
-        let proposal = |kind: ActionKind, target: Option<String>| Proposal {
+        let proposal = |kind: ActionKind, target: Option<String>| WriteProposal {
             kind,
             repo: repo.clone(),
             key: format!("{}:{ALERT_KEY}", kind.as_str()),

@@ -5,7 +5,7 @@
 
 use hive_cerebrum::{
     Identity, ItemStatus, ProposedAction,
-    governance::{ActionKind, Proposal, Remedy},
+    governance::{ActionKind, Remedy, WriteProposal},
     quote,
 };
 use hive_ecosystem::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnapshot};
@@ -69,15 +69,17 @@ impl Steward {
         }
         for failure in failures {
             let actions = self.plan(snapshot, failure).await;
+            // The proposed writes, in governance's own kinds: what the steward then makes of them is governed.
+            let writes: Vec<ActionKind> = actions.iter().filter_map(|action| action.write()).collect();
             let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
-            let rerun = actions.contains(&ProposedAction::RerunFailedJobs) && first_attempt;
+            let rerun = writes.contains(&ActionKind::RerunJobs) && first_attempt;
             if rerun {
                 self.rerun(snapshot, failure).await?;
             }
             // A failure whose re-run failed again is tracked like any other, whatever was proposed.
             let again = failure.class == FailureClass::Infrastructure && !first_attempt;
-            let fix = actions.contains(&ProposedAction::OpenFixPr);
-            if actions.contains(&ProposedAction::FileIssue) || fix || again || (!rerun && actions.is_empty()) {
+            let fix = writes.contains(&ActionKind::OpenPullRequest);
+            if writes.contains(&ActionKind::OpenIssue) || fix || again || (!rerun && actions.is_empty()) {
                 self.ci_issue(snapshot, failure, &known).await?;
             }
             if fix {
@@ -130,7 +132,7 @@ impl Steward {
             .await?;
         let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
         let episode = identity.as_ref().and_then(|i| i.data.get("episode")).and_then(|v| v.as_u64()).unwrap_or(0);
-        let proposal = |kind: ActionKind, target: Option<String>, approval: &str| Proposal {
+        let proposal = |kind: ActionKind, target: Option<String>, approval: &str| WriteProposal {
             kind,
             repo: repo.clone(),
             key: format!("{}:{key}", kind.as_str()),
@@ -244,7 +246,7 @@ impl Steward {
         let id = snapshot.repo.clone();
         let (b, m) = (body_text.to_owned(), marker.to_owned());
         self.governed(
-            Proposal {
+            WriteProposal {
                 kind: ActionKind::UpdateIssue,
                 repo: repo.clone(),
                 key: format!("update_issue:{key}:{}", text::key_hash(body_text)),
@@ -289,7 +291,7 @@ impl Steward {
             let body = self.redactor.redact(text).into_owned();
             let gate = self
                 .governed(
-                    Proposal {
+                    WriteProposal {
                         kind: ActionKind::Comment,
                         repo: repo.clone(),
                         key: format!("comment:{key}:{kind}:{tag}"),
@@ -353,7 +355,7 @@ impl Steward {
                 let id = snapshot.repo.clone();
                 let gate = self
                     .governed(
-                        Proposal {
+                        WriteProposal {
                             kind: ActionKind::CloseIssue,
                             repo: repo.clone(),
                             key: format!("close_issue:{}", identity.key),
@@ -483,7 +485,7 @@ impl Steward {
             let run_id = run.id;
             let gate = self
                 .governed(
-                    Proposal {
+                    WriteProposal {
                         kind: ActionKind::RerunJobs,
                         repo: repo.clone(),
                         key: key.clone(),
@@ -548,7 +550,7 @@ impl Steward {
             let id = snapshot.repo.clone();
             let gate = self
                 .governed(
-                    Proposal {
+                    WriteProposal {
                         kind: ActionKind::Label,
                         repo: repo.clone(),
                         key: format!("label:{key}:{NEEDS_HUMAN_LABEL}"),

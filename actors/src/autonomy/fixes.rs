@@ -5,7 +5,7 @@
 
 use hive_cerebrum::{
     Identity, ItemStatus, Risk,
-    governance::{self, ActionKind, ChecksState, Proposal, Remedy, Verdict},
+    governance::{self, ActionKind, ChecksState, Remedy, Verdict, WriteProposal},
     quote,
 };
 use hive_ecosystem::{
@@ -119,7 +119,7 @@ impl Steward {
         let Some(clone_url) = snapshot.github.as_ref().and_then(|g| g.clone_url.clone()) else {
             return Ok(());
         };
-        let proposal = |risk: Risk| Proposal {
+        let proposal = |risk: Risk| WriteProposal {
             kind: ActionKind::OpenPullRequest,
             repo: repo.clone(),
             key: format!("open_pull_request:{key}"),
@@ -283,7 +283,7 @@ impl Steward {
                     let sha = pull.head_sha.clone();
                     let gate = self
                         .governed(
-                            Proposal {
+                            WriteProposal {
                                 kind: ActionKind::Merge,
                                 repo: repo.clone(),
                                 key: format!("merge:{}", identity.key),

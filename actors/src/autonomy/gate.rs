@@ -7,7 +7,7 @@ use std::future::Future;
 
 use hive_cerebrum::{
     AuditEntry, Memory, MemoryError, NewWrite, Reservation, WriteState,
-    governance::{self, ActionKind, Counters, Decision, Policy, Proposal, Verdict},
+    governance::{self, ActionKind, Counters, Policy, Verdict, WriteDecision, WriteProposal},
 };
 use hive_ecosystem::GitHubError;
 
@@ -45,7 +45,7 @@ impl<T> Gate<T> {
 impl Steward {
     /// What governance would decide now, without recording anything: for a check before work that is itself a write
     /// (pushing a fix branch happens only when opening its pull request would be allowed).
-    pub(crate) async fn preview(&self, proposal: &Proposal) -> Result<Decision, AutonomyError> {
+    pub(crate) async fn preview(&self, proposal: &WriteProposal) -> Result<WriteDecision, AutonomyError> {
         let (counters, approved) = self.spent(proposal).await?;
         Ok(governance::govern(proposal, &self.policy(), &counters, approved))
     }
@@ -54,7 +54,7 @@ impl Steward {
     /// `write`, and records the outcome (`describe` turns a result into the outcome text).
     pub(crate) async fn governed<T, E, F, Fut>(
         &mut self,
-        proposal: Proposal,
+        proposal: WriteProposal,
         write: F,
         describe: impl FnOnce(&T) -> String,
     ) -> Result<Gate<T>, AutonomyError>
@@ -142,7 +142,7 @@ impl Steward {
     }
 
     /// The counters that concern `proposal` and whether it is approved, read from the database.
-    async fn spent(&self, proposal: &Proposal) -> Result<(Counters, bool), AutonomyError> {
+    async fn spent(&self, proposal: &WriteProposal) -> Result<(Counters, bool), AutonomyError> {
         let now = self.now_unix;
         let target = proposal.target.clone();
         let approval = proposal.approval_id.clone();

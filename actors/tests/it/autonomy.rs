@@ -10,7 +10,7 @@ use std::{
 use hive_actors::{AutonomyConfig, CycleReport, Steward};
 use hive_cerebrum::{
     CiClass, CiSignature, EmergencyReason, MemberId, Memory, ScribeHandle,
-    governance::{Decision, Emergency, Policy},
+    governance::{Emergency, Policy, WriteDecision},
 };
 use hive_ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
 use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec, git::unformatted_cargo_repo};
@@ -150,7 +150,7 @@ async fn a_failing_workflow_has_exactly_one_issue_through_its_whole_life() {
     assert_eq!(issue.title, "CI failing on main: ci / unit tests (test)");
     assert!(issue.labels.contains(&"hive".to_owned()) && issue.labels.contains(&"ci-failure".to_owned()));
     assert!(issue.body.contains("<!-- hive:key "), "{}", issue.body);
-    let decision = Decision::parse_html_record(&issue.body).expect("a decision record in the body");
+    let decision = WriteDecision::parse_html_record(&issue.body).expect("a decision record in the body");
     assert_eq!(decision.repo, "acme/api");
 
     // Same failure, same day: nothing is written.
@@ -543,7 +543,7 @@ async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request
     assert!(report.decisions.iter().any(|d| d == "deny open_issue acme/api: emergency freeze"), "{report:?}");
 
     // Recorded as recovery: in the pull request's decision record and in the audit trail.
-    let record = Decision::parse_html_record(&prs[0].body).expect("a decision record");
+    let record = WriteDecision::parse_html_record(&prs[0].body).expect("a decision record");
     assert_eq!(record.recovery.as_ref(), Some(&signature));
     let lines = w
         .scribe
@@ -554,7 +554,7 @@ async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request
         .await
         .expect("scribe")
         .expect("audit export");
-    let sent: Vec<Decision> = String::from_utf8_lossy(&lines)
+    let sent: Vec<WriteDecision> = String::from_utf8_lossy(&lines)
         .lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("audit line is JSON"))
         .filter(|r| r["action"] == "open_pull_request" && r["result"].as_str().is_some_and(|s| s.starts_with("ok")))
@@ -648,10 +648,10 @@ impl hive_cerebrum::ProposalEngine for IssuesOnly {
         seed: &hive_cerebrum::Seed,
     ) -> Result<Vec<hive_cerebrum::Proposal>, hive_cerebrum::EngineError> {
         Ok(vec![hive_cerebrum::Proposal {
-            action: hive_cerebrum::ProposedAction::FileIssue,
+            action: hive_cerebrum::ActionKind::OpenIssue.into(),
             title: seed.signal.title.clone(),
             rationale: "test".into(),
-            risk: hive_cerebrum::Severity::Low,
+            risk: hive_cerebrum::Risk::Low,
             engine: "issues-only".into(),
         }])
     }

@@ -4,13 +4,13 @@
 use hive_cerebrum::{
     CiClass, CiSignature, Risk,
     governance::{
-        ActionKind, ActionLevel, ChecksState, Counters, Decision, Emergency, LimitKind, Limits, Policy, Proposal,
-        Reason, Remedy, Switches, Verdict, fix_risk, govern,
+        ActionKind, ActionLevel, ChecksState, Counters, Emergency, LimitKind, Limits, Policy, Reason, Remedy, Switches,
+        Verdict, WriteDecision, WriteProposal, fix_risk, govern,
     },
 };
 
-fn proposal(kind: ActionKind) -> Proposal {
-    Proposal {
+fn proposal(kind: ActionKind) -> WriteProposal {
+    WriteProposal {
         kind,
         repo: "acme/api".to_owned(),
         key: format!("{}:acme/api:ci/test", kind.as_str()),
@@ -47,7 +47,7 @@ fn open_policy() -> Policy {
     }
 }
 
-fn check(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bool, expected: (Verdict, Reason)) {
+fn check(proposal: &WriteProposal, policy: &Policy, counters: &Counters, approved: bool, expected: (Verdict, Reason)) {
     let decision = govern(proposal, policy, counters, approved);
     assert_eq!(
         (decision.verdict, decision.reason),
@@ -138,10 +138,10 @@ fn each_rule() {
     let level_log = with(&|p| p.level = ActionLevel::Log);
     let automerge_off = with(&|p| p.switches.automerge = false);
     let dry_run = with(&|p| p.switches.dry_run = true);
-    let risky = |kind, risk| Proposal { risk, ..proposal(kind) };
-    let merge_with = |checks| Proposal { checks, ..proposal(Merge) };
+    let risky = |kind, risk| WriteProposal { risk, ..proposal(kind) };
+    let merge_with = |checks| WriteProposal { checks, ..proposal(Merge) };
 
-    let table: Vec<(Proposal, &Policy, bool, (Verdict, Reason))> = vec![
+    let table: Vec<(WriteProposal, &Policy, bool, (Verdict, Reason))> = vec![
         // 1. Emergency freezes everything but the alert itself.
         (proposal(Comment), &emergency, false, (Verdict::Deny, Reason::EmergencyFreeze)),
         (proposal(Merge), &emergency, true, (Verdict::Deny, Reason::EmergencyFreeze)),
@@ -229,20 +229,20 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
         f(&mut policy);
         policy
     };
-    let rerun = |signature: CiSignature| Proposal {
+    let rerun = |signature: CiSignature| WriteProposal {
         remedy: Some(Remedy::InfrastructureRerun { signature }),
         ..proposal(RerunJobs)
     };
-    let fix = |signature: CiSignature| Proposal {
+    let fix = |signature: CiSignature| WriteProposal {
         remedy: Some(Remedy::FormatterFix { signature }),
         ..proposal(OpenPullRequest)
     };
-    let mismatched = |kind, remedy| Proposal { remedy: Some(remedy), ..proposal(kind) };
+    let mismatched = |kind, remedy| WriteProposal { remedy: Some(remedy), ..proposal(kind) };
     let frozen = (Verdict::Deny, Reason::EmergencyFreeze);
     let allowed = (Verdict::Allow, Reason::Allowed);
 
     // (proposal, policy, counters, expected, recovery recorded)
-    type Row<'a> = (Proposal, Policy, &'a Counters, (Verdict, Reason), Option<CiSignature>);
+    type Row<'a> = (WriteProposal, Policy, &'a Counters, (Verdict, Reason), Option<CiSignature>);
     let table: Vec<Row<'_>> = vec![
         // The remedies of the cause pass the freeze and are recorded as recovery.
         (rerun(cause()), in_emergency(&|_| {}), &none, allowed, Some(cause())),
@@ -302,7 +302,7 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
             Some(cause()),
         ),
         (
-            Proposal { risk: Risk::High, ..fix(cause()) },
+            WriteProposal { risk: Risk::High, ..fix(cause()) },
             in_emergency(&|_| {}),
             &none,
             (Verdict::Deny, Reason::NeedsApproval { risk: Risk::High }),
@@ -324,7 +324,7 @@ fn an_emergency_lets_through_only_the_remedies_of_its_causes() {
         let decision = govern(&proposal, &policy, counters, false);
         assert_eq!(decision.recovery, recovery, "{proposal:?} {policy:?}");
         // The decision record says so, in the body and the audit trail.
-        assert_eq!(Decision::parse_html_record(&decision.html_record()), Some(decision.clone()));
+        assert_eq!(WriteDecision::parse_html_record(&decision.html_record()), Some(decision.clone()));
         match &recovery {
             Some(signature) => assert!(decision.summary().ends_with(&format!("(recovery from '{signature}')"))),
             None => assert!(!decision.summary().contains("recovery"), "{}", decision.summary()),
@@ -355,7 +355,7 @@ fn an_emergency_declared_for_systemic_failures_answers_their_signatures_only() {
     assert!(!Emergency::none().active);
     // A record written before recovery existed still parses.
     let old = r#"<!-- hive:decision {"verdict":"allow","reason":{"reason":"allowed"},"kind":"comment","repo":"o/r","key":"k","risk":"low","level":"fix"} -->"#;
-    assert_eq!(Decision::parse_html_record(old).map(|d| d.recovery), Some(None));
+    assert_eq!(WriteDecision::parse_html_record(old).map(|d| d.recovery), Some(None));
 }
 
 #[test]
@@ -369,10 +369,10 @@ fn rule_order() {
         f(&mut policy);
         policy
     };
-    let high = |kind| Proposal { risk: Risk::High, ..proposal(kind) };
+    let high = |kind| WriteProposal { risk: Risk::High, ..proposal(kind) };
     let pr_limit = Reason::LimitReached { limit: LimitKind::PrsPerDay, used: 10, max: 10 };
 
-    let table: Vec<(Proposal, Policy, &Counters, (Verdict, Reason))> = vec![
+    let table: Vec<(WriteProposal, Policy, &Counters, (Verdict, Reason))> = vec![
         // Emergency beats autonomy off, level, approval, limits and dry run.
         (
             proposal(Comment),
@@ -397,14 +397,14 @@ fn rule_order() {
         ),
         // The level beats the merge checks.
         (
-            Proposal { checks: None, ..proposal(Merge) },
+            WriteProposal { checks: None, ..proposal(Merge) },
             policy(&|p| p.level = ActionLevel::Issue),
             &none,
             (Verdict::WouldDo, Reason::BelowLevel { needed: ActionLevel::Fix, level: ActionLevel::Issue }),
         ),
         // Checks beat automerge; automerge beats approval.
         (
-            Proposal { checks: Some(ChecksState::Failing), ..high(Merge) },
+            WriteProposal { checks: Some(ChecksState::Failing), ..high(Merge) },
             policy(&|p| p.switches.automerge = false),
             &none,
             (Verdict::Deny, Reason::ChecksNotGreen { checks: ChecksState::Failing }),
@@ -412,7 +412,7 @@ fn rule_order() {
         (high(Merge), policy(&|p| p.switches.automerge = false), &none, (Verdict::Deny, Reason::AutomergeOff)),
         // Merge rules beat dry run.
         (
-            Proposal { checks: Some(ChecksState::Pending), ..proposal(Merge) },
+            WriteProposal { checks: Some(ChecksState::Pending), ..proposal(Merge) },
             policy(&|p| p.switches.dry_run = true),
             &none,
             (Verdict::Deny, Reason::ChecksNotGreen { checks: ChecksState::Pending }),
@@ -535,7 +535,7 @@ fn html_record_round_trips_hostile_values() {
         ("quote/\"'`", "back\\slash\n-newline-\t-\0"),
     ];
     for (repo, key) in hostile {
-        let decision = Decision {
+        let decision = WriteDecision {
             verdict: Verdict::Allow,
             reason: Reason::LimitReached { limit: LimitKind::ContentPerMinute, used: 3, max: 4 },
             kind: ActionKind::Comment,
@@ -552,16 +552,16 @@ fn html_record_round_trips_hostile_values() {
         assert!(!inner.contains("--"), "the record can be closed early: {record}");
         assert!(!inner.contains('\n'), "{record}");
         let body = format!("Some text -->\n\n{record}\n\nmore <!-- text -->");
-        assert_eq!(Decision::parse_html_record(&body), Some(decision.clone()), "{record}");
-        assert_eq!(Decision::parse_html_record(&record), Some(decision));
+        assert_eq!(WriteDecision::parse_html_record(&body), Some(decision.clone()), "{record}");
+        assert_eq!(WriteDecision::parse_html_record(&record), Some(decision));
     }
-    assert_eq!(Decision::parse_html_record("no record here"), None);
-    assert_eq!(Decision::parse_html_record("<!-- hive:decision {broken -->"), None);
-    assert_eq!(Decision::parse_html_record("<!-- hive:decision {\"verdict\":\"allow\""), None);
+    assert_eq!(WriteDecision::parse_html_record("no record here"), None);
+    assert_eq!(WriteDecision::parse_html_record("<!-- hive:decision {broken -->"), None);
+    assert_eq!(WriteDecision::parse_html_record("<!-- hive:decision {\"verdict\":\"allow\""), None);
     // A broken record does not hide a later good one.
     let good = govern(&proposal(ActionKind::Label), &open_policy(), &Counters::default(), false);
     let body = format!("<!-- hive:decision nonsense -->\n{}", good.html_record());
-    assert_eq!(Decision::parse_html_record(&body), Some(good));
+    assert_eq!(WriteDecision::parse_html_record(&body), Some(good));
 }
 
 #[test]
@@ -614,7 +614,7 @@ fn invariants_over_a_grid() {
                                     2 => Some(Remedy::FormatterFix { signature: cause() }),
                                     _ => Some(Remedy::FormatterFix { signature: other_failure() }),
                                 };
-                                let proposal = Proposal { risk, checks, remedy, ..proposal(kind) };
+                                let proposal = WriteProposal { risk, checks, remedy, ..proposal(kind) };
                                 let decision = govern(&proposal, &policy, &counters, approved);
                                 decided += 1;
                                 seen.insert((decision.verdict, std::mem::discriminant(&decision.reason)));
@@ -631,7 +631,13 @@ fn invariants_over_a_grid() {
     assert_eq!(seen.len(), 11, "{seen:?}");
 }
 
-fn invariants(proposal: &Proposal, policy: &Policy, counters: &Counters, approved: bool, decision: &Decision) {
+fn invariants(
+    proposal: &WriteProposal,
+    policy: &Policy,
+    counters: &Counters,
+    approved: bool,
+    decision: &WriteDecision,
+) {
     let context = || format!("{proposal:?} {policy:?} {counters:?} approved={approved} -> {decision:?}");
     let switches = policy.switches;
     // Recovery is only ever a remedy of its own kind for one of an active emergency's causes.

@@ -11,8 +11,8 @@ use std::{
 };
 
 use hive_cerebrum::{
-    BatchReport, CiClass, CiSignature, EngineError, HiveEvent, OrchConfig, OrchError, OrchOutcome, Proposal,
-    ProposalEngine, ProposedAction, QueenConfig, QueenError, Seed, Severity, Signal, SignalKind,
+    ActionKind, BatchReport, CiClass, CiSignature, EngineError, HiveEvent, OrchConfig, OrchError, OrchOutcome,
+    Proposal, ProposalEngine, ProposedAction, QueenConfig, QueenError, Risk, Seed, Severity, Signal, SignalKind,
 };
 
 use crate::harness::{Hive, config, count, eventually, within};
@@ -83,10 +83,10 @@ impl ProposalEngine for ScriptedEngine {
         let _guard = InFlight::enter(&self.in_flight);
         match (self.plan)(&title, call) {
             Act::Succeed => Ok(vec![Proposal {
-                action: ProposedAction::FileIssue,
+                action: ActionKind::OpenIssue.into(),
                 title: format!("{title} #{call}"),
                 rationale: "scripted".to_owned(),
-                risk: Severity::Low,
+                risk: Risk::Low,
                 engine: "scripted".to_owned(),
             }]),
             Act::Fail => {
@@ -364,7 +364,7 @@ async fn rule_engine_with_a_hundred_orchs_all_succeed() {
     // The lint rule proposes a fix PR and an issue, in that order, from every ORCH.
     let actions: Vec<ProposedAction> = report.proposals().map(|p| p.action).collect();
     assert_eq!(actions.len(), 200);
-    assert!(actions.chunks(2).all(|pair| pair == [ProposedAction::OpenFixPr, ProposedAction::FileIssue]));
+    assert!(actions.chunks(2).all(|pair| pair == [ActionKind::OpenPullRequest.into(), ActionKind::OpenIssue.into()]));
     assert!(report.proposals().all(|p| p.engine == "rules"));
     let events = hive.events.until("batch finished", |e| matches!(e, HiveEvent::BatchFinished { .. })).await;
     assert_eq!(batch_finished(&events), [(100, 0)]);
