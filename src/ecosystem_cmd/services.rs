@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use hive::{Hive, HiveError, SimForge};
+use hive::{Hive, HiveError, SimForge, cerebrum::MemberState};
 use hive_actors::{KeeperError, ServiceState};
 use hive_ecosystem::{
     CommandKind, DiscoveredCommand, EcosystemManager, ImportId, RepoMeta, ServiceSpec, detect, discover_commands,
@@ -201,9 +201,14 @@ async fn supervise(
         }
         let status = match hive.service_status(service).await {
             Ok(status) => status,
-            // No keeper to ask: the queen starts it just after the hive (and restarts it after a failure); the next
-            // tick asks again.
-            Err(HiveError::Service(KeeperError::NotRunning(_))) => continue,
+            // No keeper to ask: the queen starts it just after the hive, restarts it after a failure and resumes it
+            // after an escalation, so the next tick asks again; unless the queen stopped it for good.
+            Err(HiveError::Service(KeeperError::NotRunning(_))) => {
+                if hive.status().await?.member(service).is_none_or(|m| m.state == MemberState::Stopped) {
+                    bail!("the keeper of service '{service}' stopped and is not restarted; see the log (-v) for why");
+                }
+                continue;
+            }
             Err(err) => return Err(err.into()),
         };
         if last.as_ref() != Some(&status.state) {
