@@ -204,7 +204,7 @@ async fn supervise(
             // No keeper to ask: the queen starts it just after the hive, restarts it after a failure and resumes it
             // after an escalation, so the next tick asks again; unless the queen stopped it for good.
             Err(HiveError::Service(KeeperError::NotRunning(_))) => {
-                if hive.status().await?.member(service).is_none_or(|m| m.state == MemberState::Stopped) {
+                if hive.status().await?.member(service).is_some_and(|m| m.state == MemberState::Stopped) {
                     bail!("the keeper of service '{service}' stopped and is not restarted; see the log (-v) for why");
                 }
                 continue;
