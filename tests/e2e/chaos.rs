@@ -68,9 +68,15 @@ fn resident_kb(pid: u32) -> u64 {
 
 /// A long demo under the default 1 % read panics: restarts absorb them; nothing erodes. No pilot ends escalated,
 /// no emergency is declared, and memory does not grow with the cycles.
+///
+/// A soak of about a minute on two cores: it runs when `HIVE_SOAK` is set, as `.ci/run` does.
 #[test]
 fn a_long_demo_of_two_thousand_pilots_ends_with_every_pilot_active_and_no_emergency() {
     use std::io::{BufRead, BufReader};
+    if std::env::var_os("HIVE_SOAK").is_none() {
+        eprintln!("SKIPPED the 2,000-pilot soak: set HIVE_SOAK=1 to run it (CI does)");
+        return;
+    }
     let state = tempfile::tempdir().expect("tempdir");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hive"))
         .args(["demo", "--repos", "2000", "--cycles", "300", "--interval-ms", "100", "--state-dir"])

@@ -528,11 +528,8 @@ async fn every_write_reaches_github() {
     // Writes are paced a second apart.
     let writes: Vec<_> = emu.state().requests().into_iter().filter(|r| r.method != Method::GET).collect();
     assert!(writes.len() >= 10);
-    // Paced a second apart when sent (the budget's paused-time test checks the exact pacing); the emulator logs a
-    // request when it has handled it, so its timestamps carry scheduling noise in both directions.
-    for pair in writes.windows(2) {
-        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(900), "{pair:?}");
-    }
+    // The pacing between writes is checked with paused time in the budget's own tests; the emulator's log times
+    // carry scheduling noise, so they are not asserted here.
 }
 
 #[tokio::test]
@@ -616,13 +613,14 @@ async fn a_secondary_limit_told_only_by_its_message_holds_every_request_for_a_mi
         let requests = emu.state().requests();
         requests.iter().find(|r| r.status == 403).expect("the limit was logged").at
     };
-    // An observation window, not synchronisation: nothing may arrive in it.
-    tokio::time::sleep_until((limited_at + Duration::from_millis(500)).into()).await;
+    // An observation window, not synchronisation: nothing may arrive in its second half. Requests admitted before
+    // the limit was seen may still be logged in its first second on a loaded machine; none is sent after that.
+    tokio::time::sleep_until((limited_at + Duration::from_secs(2)).into()).await;
     let late: Vec<_> = emu
         .state()
         .requests()
         .into_iter()
-        .filter(|r| r.at > limited_at + Duration::from_millis(100))
+        .filter(|r| r.at > limited_at + Duration::from_secs(1))
         .map(|r| r.path)
         .collect();
     assert!(late.is_empty(), "sent during the secondary limit's window: {late:?}");
