@@ -167,7 +167,7 @@ fn held_by_another(mut file: File, state_dir: &Path) -> anyhow::Error {
 
 /// Winds the process down after its command returned: child process groups are frozen (so no test run can finish
 /// and have a result recorded for a run that was cut short), the runtime drops every task left (temporary
-/// worktrees go with their tasks), and then the groups are killed.
+/// scratch clones go with their tasks), and then the groups are killed.
 pub fn finish(runtime: tokio::runtime::Runtime) {
     let frozen = signal_descendants(Signal::SIGSTOP);
     runtime.shutdown_timeout(RUNTIME_GRACE);
