@@ -43,7 +43,7 @@ pub(crate) async fn confined(sandbox: Sandbox) -> bool {
 }
 
 async fn probe() -> bool {
-    let mut args = base_args(Path::new("/"), false);
+    let mut args = base_args(Path::new("/"), false, None);
     args.extend(["--", "true"].map(OsString::from));
     let spec = CommandSpec::new(BWRAP, args, "/").timeout(Duration::from_secs(20)).env_clear().env("PATH", path_var());
     let reason = match run(&spec).await {
@@ -62,16 +62,59 @@ async fn probe() -> bool {
     false
 }
 
-/// The bubblewrap flags for a run whose writable directory is `scratch`.
-fn base_args(scratch: &Path, network: bool) -> Vec<OsString> {
+/// The bubblewrap flags for a run whose writable directory is `scratch`. The user's home directory (`home`) is an
+/// empty tmpfs inside the run, so keys, git credentials, tokens in `~/.config` and registry credentials cannot be
+/// read, with only the toolchains a test needs bound back read-only; unless `scratch` lies inside it.
+fn base_args(scratch: &Path, network: bool, home: Option<&Path>) -> Vec<OsString> {
     let mut args: Vec<OsString> =
-        ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind"].into_iter().map(OsString::from).collect();
+        ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"].into_iter().map(OsString::from).collect();
+    if let Some(home) = home.filter(|home| *home != Path::new("/") && !scratch.starts_with(home)) {
+        args.extend([OsString::from("--tmpfs"), home.as_os_str().to_owned()]);
+        for dir in toolchain_dirs(home) {
+            args.extend([OsString::from("--ro-bind-try"), dir.clone().into_os_string(), dir.into_os_string()]);
+        }
+    }
+    args.push("--bind".into());
     args.extend([scratch.as_os_str().to_owned(), scratch.as_os_str().to_owned()]);
     args.extend(["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"].map(OsString::from));
     if !network {
         args.push("--unshare-net".into());
     }
     args
+}
+
+/// What a test's toolchain reads under the home directory: cargo's registry, git checkouts and installed binaries
+/// (not its credentials or configuration), rustup's toolchains, and the interpreters on `PATH`.
+fn toolchain_dirs(home: &Path) -> Vec<PathBuf> {
+    let mut cargo = vec![home.join(".cargo")];
+    let mut rustup = vec![home.join(".rustup")];
+    cargo.extend(std::env::var_os("CARGO_HOME").map(PathBuf::from));
+    rustup.extend(std::env::var_os("RUSTUP_HOME").map(PathBuf::from));
+    let mut dirs: Vec<PathBuf> =
+        cargo.iter().flat_map(|cargo| ["registry", "git", "bin"].map(|sub| cargo.join(sub))).chain(rustup).collect();
+    // Interpreters installed under the home directory (pyenv, nvm, rbenv...) are found through PATH, and their
+    // shims need the manager's whole directory; a PATH entry elsewhere in home is bound back alone.
+    for entry in std::env::split_paths(&path_var()).filter(|entry| entry.is_absolute()) {
+        let Ok(inside) = entry.strip_prefix(home) else { continue };
+        let Some(first) = inside.components().next() else { continue };
+        let first = first.as_os_str().to_string_lossy();
+        let private = [".cargo", ".local", ".config", ".ssh", ".gnupg", ".aws", ".docker", ".kube"];
+        if first.starts_with('.') && !private.contains(&first.as_ref()) {
+            dirs.push(home.join(first.as_ref()));
+        } else {
+            dirs.push(entry.clone());
+        }
+    }
+    // Only what the tmpfs hides needs binding back; the rest of the file system is there, read-only.
+    dirs.retain(|dir| dir.starts_with(home));
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+/// The home directory hive runs with, hidden from confined runs.
+fn real_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).filter(|home| home.is_absolute() && home.is_dir())
 }
 
 /// `program args` wrapped in bubblewrap: writable only in `scratch`, starting in `cwd`.
@@ -82,7 +125,19 @@ pub(crate) fn wrap(
     cwd: &Path,
     network: bool,
 ) -> (String, Vec<OsString>) {
-    let mut wrapped = base_args(scratch, network);
+    wrap_hiding(program, args, scratch, cwd, network, real_home().as_deref())
+}
+
+/// [`wrap`] with the home directory to hide given.
+fn wrap_hiding(
+    program: &str,
+    args: &[String],
+    scratch: &Path,
+    cwd: &Path,
+    network: bool,
+    home: Option<&Path>,
+) -> (String, Vec<OsString>) {
+    let mut wrapped = base_args(scratch, network, home);
     wrapped.extend([OsString::from("--chdir"), cwd.as_os_str().to_owned(), OsString::from("--")]);
     wrapped.push(program.into());
     wrapped.extend(args.iter().map(OsString::from));
@@ -213,6 +268,46 @@ fn make_writable(dir: &Path) {
         // Never through a symbolic link: only what is inside the scratch directory itself.
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             make_writable(&entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::{CommandSpec, run};
+
+    #[tokio::test]
+    async fn a_confined_run_sees_an_empty_home_but_for_the_toolchains() {
+        if !confined(Sandbox::Auto).await {
+            eprintln!("SKIPPED: bubblewrap does not work here (not installed, or no user namespaces)");
+            return;
+        }
+        let home = tempfile::tempdir().expect("tempdir");
+        let home = home.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
+        std::fs::write(home.join(".ssh/id_ed25519"), "PRIVATE KEY").expect("write");
+        std::fs::write(home.join(".git-credentials"), "https://u:secret@example.com").expect("write");
+        std::fs::create_dir_all(home.join(".cargo/registry")).expect("mkdir");
+        std::fs::write(home.join(".cargo/registry/crate"), "public").expect("write");
+        std::fs::write(home.join(".cargo/credentials.toml"), "token = \"secret\"").expect("write");
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let scratch = scratch.path().canonicalize().expect("canonical");
+        let read = |path: PathBuf| {
+            let script = format!("cat '{}' 2>/dev/null || echo unreadable", path.display());
+            wrap_hiding("sh", &["-c".to_owned(), script], &scratch, &scratch, false, Some(&home))
+        };
+        let mut seen = Vec::new();
+        for (file, expected) in [
+            (".ssh/id_ed25519", "unreadable"),
+            (".git-credentials", "unreadable"),
+            (".cargo/credentials.toml", "unreadable"),
+            (".cargo/registry/crate", "public"),
+        ] {
+            let (program, args) = read(home.join(file));
+            let out = run(&CommandSpec::new(program, args, &scratch)).await.expect("bwrap runs");
+            seen.push((file, out.stdout_text().trim().to_owned()));
+            assert_eq!(seen.last().map(|(_, text)| text.as_str()), Some(expected), "{file}: {seen:?}");
         }
     }
 }
