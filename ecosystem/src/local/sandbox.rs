@@ -199,9 +199,16 @@ pub(crate) struct Scratch {
     dir: Option<PathBuf>,
 }
 
+/// Scratch directories are named `hive-ci-<pid>-...` after the process that made them, so one left behind by a hive
+/// that died without cleaning up (`kill -9`, a second signal) is recognised and removed by the next one.
+const SCRATCH_PREFIX: &str = "hive-ci-";
+
 impl Scratch {
     pub(crate) fn new() -> std::io::Result<Scratch> {
-        let dir = tempfile::Builder::new().prefix("hive-ci-").tempdir()?.keep();
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| sweep_orphans(&std::env::temp_dir()));
+        let prefix = format!("{SCRATCH_PREFIX}{}-", std::process::id());
+        let dir = tempfile::Builder::new().prefix(&prefix).tempdir()?.keep();
         // Canonical, so that "inside the scratch workspace" compares with the manifests' resolved paths even when
         // the temporary directory is reached through a symbolic link.
         let scratch = Scratch { dir: Some(dir.canonicalize().unwrap_or(dir)) };
@@ -249,6 +256,27 @@ impl Drop for Scratch {
     }
 }
 
+/// Removes the scratch directories in `tmp` whose process is gone (only ones this user owns can be removed).
+fn sweep_orphans(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            tracing::info!(dir = %entry.path().display(), "removing a local ci scratch directory left by a dead hive");
+            remove_tree(&entry.path());
+        }
+    }
+}
+
 /// Removes `dir`, first making every directory in it writable if needed: a test may leave read-only directories.
 fn remove_tree(dir: &Path) {
     if std::fs::remove_dir_all(dir).is_ok() {
@@ -276,6 +304,22 @@ fn make_writable(dir: &Path) {
 mod tests {
     use super::*;
     use crate::process::{CommandSpec, run};
+
+    #[test]
+    fn scratch_directories_of_dead_processes_are_swept_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // No process has a pid this high (the kernel's limit is 2^22).
+        let dead = tmp.path().join(format!("{SCRATCH_PREFIX}99999999-abc"));
+        let live = tmp.path().join(format!("{SCRATCH_PREFIX}{}-abc", std::process::id()));
+        let other = tmp.path().join("hive-ci-notapid-abc");
+        for dir in [&dead, &live, &other] {
+            std::fs::create_dir_all(dir.join("ws/app/target")).expect("mkdir");
+        }
+        sweep_orphans(tmp.path());
+        assert!(!dead.exists(), "left by a dead hive");
+        assert!(live.exists(), "this process's own");
+        assert!(other.exists(), "not named by a pid");
+    }
 
     #[tokio::test]
     async fn a_confined_run_sees_an_empty_home_but_for_the_toolchains() {
