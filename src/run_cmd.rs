@@ -163,7 +163,14 @@ async fn run_github(
             return Ok(());
         }
     };
-    let hive = start_hive(forge.clone(), &repos, queen).await?;
+    let hive = match start_hive(forge.clone(), &repos, queen).await {
+        Ok(hive) => hive,
+        Err(err) => {
+            // The database writer finishes its queue and closes the database, whatever else failed.
+            scribe.stop().await;
+            return Err(err);
+        }
+    };
     let mut events = hive.subscribe();
     if !json {
         println!("hive run: {} GitHub repositories, {every}", repos.len());
