@@ -11,11 +11,12 @@ use std::{
     fs::{File, OpenOptions},
     future::Future,
     io::{Read, Seek, SeekFrom, Write},
-    path::{Path, PathBuf},
+    path::Path,
     time::Duration,
 };
 
 use anyhow::Context;
+use hive_support::ProcStat;
 use nix::{
     errno::Errno,
     fcntl::{Flock, FlockArg},
@@ -197,54 +198,23 @@ impl Target {
 /// Sends `signal` to every process descending from this one (their process groups, except hive's own); returns
 /// what it signalled.
 fn signal_descendants(signal: Signal) -> BTreeSet<Target> {
-    let targets = descendant_targets(std::process::id(), getpgrp().as_raw(), &process_table());
+    let targets = descendant_targets(std::process::id(), getpgrp().as_raw(), &ProcStat::all());
     for target in &targets {
         target.send(signal);
     }
     targets
 }
 
-/// One process as `/proc/<pid>/stat` describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ProcEntry {
-    pid: i32,
-    ppid: i32,
-    pgid: i32,
-}
-
-/// Every process on the machine that can be read (Linux); empty elsewhere.
-fn process_table() -> Vec<ProcEntry> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()))
-        .filter_map(|pid| std::fs::read_to_string(proc_stat(pid)).ok().and_then(|stat| parse_stat(pid, &stat)))
-        .collect()
-}
-
-fn proc_stat(pid: i32) -> PathBuf {
-    PathBuf::from(format!("/proc/{pid}/stat"))
-}
-
-/// Parses `pid (comm) state ppid pgrp ...`; the command name may hold spaces and parentheses, so the fields are
-/// read after the last `)`.
-fn parse_stat(pid: i32, stat: &str) -> Option<ProcEntry> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace().skip(1);
-    let ppid = fields.next()?.parse().ok()?;
-    let pgid = fields.next()?.parse().ok()?;
-    Some(ProcEntry { pid, ppid, pgid })
-}
-
 /// What to signal so every descendant of `root` in `table` is reached: the process group of a descendant that leads
 /// its own group (the test command's group), otherwise the process alone. A group is signalled only when its leader
 /// descends from `root`, so a test that moved itself into someone else's group (the user's shell, another job) can
 /// never make hive signal that group; hive's own group is never signalled.
-fn descendant_targets(root: u32, own_group: i32, table: &[ProcEntry]) -> BTreeSet<Target> {
-    let mut children: HashMap<i32, Vec<&ProcEntry>> = HashMap::new();
+fn descendant_targets(root: u32, own_group: i32, table: &[ProcStat]) -> BTreeSet<Target> {
+    let mut children: HashMap<i32, Vec<&ProcStat>> = HashMap::new();
     for entry in table {
         children.entry(entry.ppid).or_default().push(entry);
     }
-    let mut descendants: HashMap<i32, &ProcEntry> = HashMap::new();
+    let mut descendants: HashMap<i32, &ProcStat> = HashMap::new();
     let mut queue: Vec<i32> = i32::try_from(root).into_iter().collect();
     while let Some(parent) = queue.pop() {
         for child in children.get(&parent).into_iter().flatten() {
@@ -270,15 +240,8 @@ fn descendant_targets(root: u32, own_group: i32, table: &[ProcEntry]) -> BTreeSe
 mod tests {
     use super::*;
 
-    fn entry(pid: i32, ppid: i32, pgid: i32) -> ProcEntry {
-        ProcEntry { pid, ppid, pgid }
-    }
-
-    #[test]
-    fn stat_lines_with_odd_command_names_parse() {
-        let stat = "4242 (a) b (c)) S 17 4242 17 0 -1 4194560 0 0";
-        assert_eq!(parse_stat(4242, stat), Some(entry(4242, 17, 4242)));
-        assert_eq!(parse_stat(1, "garbage"), None);
+    fn entry(pid: i32, ppid: i32, pgid: i32) -> ProcStat {
+        ProcStat { pid, comm: "test".to_owned(), state: 'S', ppid, pgid }
     }
 
     #[test]

@@ -278,8 +278,7 @@ mod tests {
 
     /// Whether `pid` is gone (a zombie counts: it runs nothing, and in a container nobody may reap it).
     fn gone(pid: &str) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map_or(true, |stat| stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        pid.parse().ok().and_then(hive_support::ProcStat::of).is_none_or(|stat| stat.is_dead())
     }
 
     /// Runs a script that starts `setsid sleep 1000` (out of the command's process group), writes its pid to a

@@ -117,9 +117,7 @@ fn alive(pid: u32) -> bool {
     }
     // A process that has exited but was not reaped yet (a zombie) still takes signal 0; on Linux its state says
     // so. Its parent may be the very shell or test waiting for `stop` to return.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-    state != Some("Z")
+    hive_support::ProcStat::of(raw).is_none_or(|stat| !stat.is_dead())
 }
 
 async fn pick_command(dir: &Path, wanted: Option<&str>) -> anyhow::Result<DiscoveredCommand> {

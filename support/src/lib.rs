@@ -180,6 +180,59 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// One process as Linux's `/proc/<pid>/stat` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command name (at most 15 bytes, as the kernel keeps it).
+    pub comm: String,
+    /// Its state: `R` running, `S` sleeping, `T` stopped, `Z` zombie...
+    pub state: char,
+    /// Its parent's pid.
+    pub ppid: i32,
+    /// Its process group.
+    pub pgid: i32,
+}
+
+impl ProcStat {
+    /// Parses `pid (comm) state ppid pgrp ...`. The command name may hold spaces and parentheses, so the fields
+    /// are read after the last `)`.
+    ///
+    /// ```
+    /// let stat = hive_support::ProcStat::parse(4242, "4242 (a) b (c)) S 17 4242 17 0").unwrap();
+    /// assert_eq!((stat.comm.as_str(), stat.state, stat.ppid, stat.pgid), ("a) b (c)", 'S', 17, 4242));
+    /// ```
+    pub fn parse(pid: i32, stat: &str) -> Option<ProcStat> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_owned();
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let ppid = fields.next()?.parse().ok()?;
+        let pgid = fields.next()?.parse().ok()?;
+        Some(ProcStat { pid, comm, state, ppid, pgid })
+    }
+
+    /// One process now; `None` when it is gone (or this is not Linux).
+    pub fn of(pid: i32) -> Option<ProcStat> {
+        ProcStat::parse(pid, &fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
+    /// Every process that can be read now; empty where there is no `/proc`.
+    pub fn all() -> Vec<ProcStat> {
+        let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+        dir.filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse::<i32>().ok()))
+            .filter_map(ProcStat::of)
+            .collect()
+    }
+
+    /// Whether it has exited and waits for its parent (or is being torn down): no longer running anything.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
 /// Formats a `SystemTime` as RFC 3339 UTC with second precision, without a date library.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;

@@ -125,19 +125,13 @@ pub struct Proc {
 
 /// Every living descendant of `root`, from `/proc`.
 pub fn descendants(root: u32) -> Vec<Proc> {
-    let table: Vec<(Proc, u32)> = std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (head, rest) = stat.rsplit_once(')')?;
-            let comm = head.split_once('(')?.1.to_owned();
-            let mut fields = rest.split_whitespace();
-            let state = fields.next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            let pgid = fields.next()?.parse().ok()?;
-            (state != "Z").then_some((Proc { pid, pgid, comm }, ppid))
+    let table: Vec<(Proc, u32)> = hive_support::ProcStat::all()
+        .into_iter()
+        .filter(|stat| !stat.is_dead())
+        .filter_map(|stat| {
+            let (pid, pgid, ppid) =
+                (u32::try_from(stat.pid).ok()?, u32::try_from(stat.pgid).ok()?, u32::try_from(stat.ppid).ok()?);
+            Some((Proc { pid, pgid, comm: stat.comm }, ppid))
         })
         .collect();
     let mut found = Vec::new();
@@ -153,8 +147,5 @@ pub fn descendants(root: u32) -> Vec<Proc> {
 
 /// Gone means no such process, or a zombie waiting for a reaper that is not us.
 pub fn is_gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => true,
-    }
+    i32::try_from(pid).ok().and_then(hive_support::ProcStat::of).is_none_or(|stat| stat.is_dead())
 }

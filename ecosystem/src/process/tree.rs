@@ -85,18 +85,10 @@ impl Drop for TreeGuard {
 
 /// Every live (not zombie) process: pid -> parent pid.
 fn processes() -> HashMap<u32, u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return HashMap::new() };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
-            let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-            let state = fields.next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            (state != "Z" && state != "X").then_some((pid, ppid))
-        })
+    hive_support::ProcStat::all()
+        .into_iter()
+        .filter(|stat| !stat.is_dead())
+        .filter_map(|stat| Some((u32::try_from(stat.pid).ok()?, u32::try_from(stat.ppid).ok()?)))
         .collect()
 }
 

@@ -78,10 +78,7 @@ fn running(args: &[&str]) -> Vec<u32> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted))
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
+        .filter(|pid| i32::try_from(*pid).ok().and_then(hive_support::ProcStat::of).is_some_and(|stat| !stat.is_dead()))
         .collect()
 }
 
