@@ -101,23 +101,13 @@ struct Totals {
     emergencies: u64,
 }
 
-pub async fn run(
+/// The hive's configuration for a demo at `interval`: every clock at the demo's [`Pace`].
+fn configure(
     args: &DemoArgs,
     env: &EnvConfig,
     state_dir: &Path,
-    json: bool,
-    shutdown: &Shutdown,
-) -> anyhow::Result<()> {
-    let interval = match (args.interval_ms, env.orchestration_interval) {
-        // clap keeps it within 1 ms and one day.
-        (Some(ms), _) => Duration::from_millis(ms),
-        (None, Some(interval)) => interval,
-        (None, None) => Duration::from_millis(400),
-    };
-    let forge = SimForge::fleet(args.repos as usize, args.failing, args.seed).with_seed(args.seed);
-    if args.chaos > 0 {
-        forge.set_fault_rate(Fault::Panic, f64::from(args.chaos) / 100.0);
-    }
+    interval: Duration,
+) -> anyhow::Result<(QueenConfig, PilotConfig, RestartPolicy)> {
     let pace = Pace::of(interval);
     let defaults = QueenConfig::default();
     let queen = QueenConfig {
@@ -144,6 +134,27 @@ pub async fn run(
     };
     let policy = RestartPolicy::default();
     let policy = RestartPolicy { period: pace.scale(policy.period), backoff: pace.backoff(policy.backoff), ..policy };
+    Ok((queen, pilot, policy))
+}
+
+pub async fn run(
+    args: &DemoArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+    json: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let interval = match (args.interval_ms, env.orchestration_interval) {
+        // clap keeps it within 1 ms and one day.
+        (Some(ms), _) => Duration::from_millis(ms),
+        (None, Some(interval)) => interval,
+        (None, None) => Duration::from_millis(400),
+    };
+    let forge = SimForge::fleet(args.repos as usize, args.failing, args.seed).with_seed(args.seed);
+    if args.chaos > 0 {
+        forge.set_fault_rate(Fault::Panic, f64::from(args.chaos) / 100.0);
+    }
+    let (queen, pilot, policy) = configure(args, env, state_dir, interval)?;
     // Subscribe before anything starts so the first cycle is not missed.
     let hive = Hive::builder()
         .forge(forge.clone())
