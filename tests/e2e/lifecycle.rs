@@ -109,10 +109,13 @@ async fn sigterm_in_the_middle_of_the_writes_sends_no_further_write_and_the_next
     let repos = 2;
     let emu = failing_fleet(repos).await;
     emu.state().set_latency(Duration::from_millis(20));
+    // GitHub makes each write at once but answers it late, so the loop is certainly still waiting on its first write
+    // when the signal arrives, however loaded the machine.
+    emu.state().set_write_reply_delay(Duration::from_secs(20));
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     let mut daemon = Daemon::spawn(github(&emu, &state, &["--autonomy", "--json"]), &dir.path().join("stderr.log"));
-    // The first issue is filed: the loop is in the middle of its writes, paced a second apart.
+    // The first issue is filed: the loop is in the middle of its writes.
     let until = Instant::now() + DEADLINE;
     while writes_since(&emu, None).is_empty() {
         assert!(Instant::now() < until, "no write within {DEADLINE:?}\nstderr: {}", daemon.stderr());
@@ -130,6 +133,7 @@ async fn sigterm_in_the_middle_of_the_writes_sends_no_further_write_and_the_next
     assert!(filed < repos, "the cycle was cut short, not finished: {filed} issues");
 
     // The next start reconciles: every repository ends with exactly one issue.
+    emu.state().set_write_reply_delay(Duration::ZERO);
     let out = output(github(&emu, &state, &["--autonomy", "--once"])).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!((0..repos).map(issues).collect::<Vec<_>>(), vec![1; repos]);
