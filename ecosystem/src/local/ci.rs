@@ -151,7 +151,11 @@ pub(crate) struct RunLimits {
 /// path dependencies placed beside it; all removed afterwards whatever happens (a run cancelled mid-way removes
 /// them when dropped).
 pub(crate) async fn run_tests(root: &Path, name: &str, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
-    let scratch = Scratch::new().map_err(CiError::Scratch)?;
+    // Off the async runtime: the first one also sweeps what dead hives left, which can be large.
+    let scratch = tokio::task::spawn_blocking(Scratch::new)
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string())))
+        .map_err(CiError::Scratch)?;
     let result = run_in_clone(root, name, &scratch, head, limits).await;
     scratch.remove().await;
     result
