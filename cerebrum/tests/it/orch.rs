@@ -174,16 +174,18 @@ async fn successes_are_kept_when_siblings_fail_and_failures_are_retried_up_to_th
     assert_eq!(count(&events, |e| matches!(e, HiveEvent::ProposalReady { batch, .. } if *batch == id)), 2);
 }
 
+/// Fails as the seed's title says: an error, a panic, or (anything else) a hang past the timeout.
+fn fail_as_titled(title: &str, _: usize) -> Act {
+    match title {
+        "error" => Act::Fail,
+        "panic" => Act::Panic,
+        _ => Act::Hang,
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn each_failure_kind_is_retried_then_reported_with_its_last_error() {
-    fn plan(title: &str, _: usize) -> Act {
-        match title {
-            "error" => Act::Fail,
-            "panic" => Act::Panic,
-            _ => Act::Hang,
-        }
-    }
-    let engine = ScriptedEngine::new(plan);
+    let engine = ScriptedEngine::new(fail_as_titled);
     let orch = OrchConfig { timeout: Duration::from_secs(1), retries: 2, deadline: Duration::from_secs(600) };
     let hive = Hive::with_engine(orch_config(orch), engine.clone()).await;
 
@@ -204,14 +206,7 @@ async fn each_failure_kind_is_retried_then_reported_with_its_last_error() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_orch_reports_its_last_error_typed() {
-    fn plan(title: &str, _: usize) -> Act {
-        match title {
-            "error" => Act::Fail,
-            "panic" => Act::Panic,
-            _ => Act::Hang,
-        }
-    }
-    let engine = ScriptedEngine::new(plan);
+    let engine = ScriptedEngine::new(fail_as_titled);
     let orch = OrchConfig { timeout: Duration::from_secs(1), retries: 1, deadline: Duration::from_secs(600) };
     let hive = Hive::with_engine(orch_config(orch), engine.clone()).await;
 
