@@ -10,7 +10,7 @@
 use std::{sync::Arc, time::SystemTime};
 
 use hive::{
-    actors::{AutonomyConfig, CycleReport, Steward},
+    actors::{AutonomyConfig, AutonomyReport, Steward},
     cerebrum::{
         Memory, ScribeHandle,
         governance::{Emergency, Policy},
@@ -87,7 +87,7 @@ async fn cycle(
     steward: &mut Steward,
     forge: &GitHubForge,
     repos: &[RepoId],
-) -> Result<CycleReport, Box<dyn std::error::Error>> {
+) -> Result<AutonomyReport, Box<dyn std::error::Error>> {
     let mut snapshots = Vec::new();
     for repo in repos {
         snapshots.push(forge.snapshot(repo).await?);
@@ -95,7 +95,7 @@ async fn cycle(
     Ok(steward.cycle(&snapshots, &Emergency::none(), SystemTime::now()).await?)
 }
 
-fn print(report: &CycleReport) {
+fn print(report: &AutonomyReport) {
     println!("cycle {}: {} decisions", report.cycle, report.decisions.len());
     for line in &report.writes {
         println!("  wrote   {line}");

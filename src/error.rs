@@ -1,7 +1,7 @@
 //! Errors from building and running a hive.
 
 use hive_actors::KeeperError;
-use hive_cerebrum::QueenError;
+use hive_cerebrum::{MemoryError, QueenError, ScribeError};
 use hive_ecosystem::{ForgeError, InvalidRepoId};
 
 /// An error from [`Hive`](crate::Hive) or its builder.
@@ -29,4 +29,10 @@ pub enum HiveError {
     /// A service could not be added, commanded or asked for its status.
     #[error(transparent)]
     Service(#[from] KeeperError),
+    /// The autonomy loop's database could not be opened.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// The autonomy loop's database writer could not be started.
+    #[error("cannot start the database writer")]
+    Scribe(#[source] ScribeError),
 }

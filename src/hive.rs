@@ -2,11 +2,14 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use hive_actors::{KeeperError, Members, PilotBuilder, PilotConfig, ServiceBuilder, ServiceCommand, ServiceStatus};
+use hive_actors::{
+    Autonomy, AutonomyReport, KeeperError, Members, PilotBuilder, PilotConfig, STEWARD_ID, ServiceBuilder,
+    ServiceCommand, ServiceStatus, StewardBuilder, StewardLink,
+};
 use hive_cerebrum::{
-    BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, NotificationSink, OrchConfig,
-    ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle, RestartPolicy, RuleEngine, Seed,
-    Subscription,
+    BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, Memory, NotificationSink,
+    OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle, RestartPolicy, RuleEngine,
+    ScribeHandle, Seed, Subscription,
 };
 use hive_ecosystem::{DynForge, Forge, RepoId, ServiceSpec};
 
@@ -23,6 +26,7 @@ pub struct HiveBuilder {
     sink: Arc<dyn NotificationSink>,
     bus_capacity: usize,
     services: Vec<ServiceSpec>,
+    autonomy: Option<Autonomy>,
 }
 
 impl Default for HiveBuilder {
@@ -37,6 +41,7 @@ impl Default for HiveBuilder {
             sink: Arc::new(LogSink),
             bus_capacity: 4096,
             services: Vec::new(),
+            autonomy: None,
         }
     }
 }
@@ -129,9 +134,22 @@ impl HiveBuilder {
         self
     }
 
-    /// Discovers the repositories (unless given), starts the queen and one pilot per repository.
+    /// Runs the governed autonomy loop: a steward member, supervised by the queen, acting on what the pilots
+    /// observe after each cycle, with its state in `<state_dir>/hive.db` (opened by [`HiveBuilder::start`]). Without
+    /// [`HiveBuilder::forge`], the pilots read through the loop's forge.
+    pub fn autonomy(mut self, autonomy: Autonomy) -> HiveBuilder {
+        self.autonomy = Some(autonomy);
+        self
+    }
+
+    /// Discovers the repositories (unless given), starts the queen, one pilot per repository, and the steward when
+    /// the hive runs the autonomy loop.
     pub async fn start(self) -> Result<Hive, HiveError> {
-        let forge = self.forge.ok_or(HiveError::NoForge)?;
+        let forge = match (self.forge, &self.autonomy) {
+            (Some(forge), _) => forge,
+            (None, Some(autonomy)) => autonomy.forge() as DynForge,
+            (None, None) => return Err(HiveError::NoForge),
+        };
         let repos: Vec<RepoId> = match self.repos {
             Some(names) => names.into_iter().map(RepoId::new).collect::<Result<_, _>>()?,
             None => forge
@@ -145,15 +163,38 @@ impl HiveBuilder {
         for spec in self.services {
             members.push(services.register(spec, RestartPolicy::default())?);
         }
-        let builder = Members::new().with_pilots(PilotBuilder::new(forge, self.pilot)).with_services(services.clone());
+        let mut pilots = PilotBuilder::new(forge, self.pilot);
+        let mut builder = Members::new().with_services(services.clone());
+        let mut steward = None;
+        if let Some(autonomy) = self.autonomy {
+            // The database first: a damaged one stops the start before any member runs.
+            let memory = Memory::open(autonomy.state_dir())?;
+            let scribe = ScribeHandle::spawn(memory).await.map_err(HiveError::Scribe)?;
+            let stewards = StewardBuilder::new(autonomy, scribe.clone());
+            pilots = pilots.with_steward(stewards.link());
+            // First in start order, so it is up before any pilot observes, and drained last.
+            members.insert(0, stewards.spec());
+            steward = Some((stewards.link(), scribe));
+            builder = builder.with_custom(STEWARD_ID, Arc::new(stewards));
+        }
+        let builder = builder.with_pilots(pilots);
         let bus = EventBus::new(self.bus_capacity);
         let args = QueenArgs::new(bus, self.queen)
             .with_builder(Arc::new(builder))
             .with_engine(self.engine)
             .with_sink(self.sink)
             .with_members(members);
-        let queen = Queen::start(args).await?;
-        Ok(Hive { queen, policy: self.policy, services })
+        let queen = match Queen::start(args).await {
+            Ok(queen) => queen,
+            Err(err) => {
+                if let Some((_, scribe)) = steward {
+                    scribe.stop().await;
+                }
+                return Err(err.into());
+            }
+        };
+        let (steward, scribe) = steward.unzip();
+        Ok(Hive { queen, policy: self.policy, services, steward, scribe })
     }
 }
 
@@ -163,6 +204,9 @@ pub struct Hive {
     queen: QueenHandle,
     policy: RestartPolicy,
     services: ServiceBuilder,
+    /// With the autonomy loop: the steward's link and the database writer it keeps its state through.
+    steward: Option<StewardLink>,
+    scribe: Option<ScribeHandle>,
 }
 
 impl Hive {
@@ -267,9 +311,34 @@ impl Hive {
         self.services.names()
     }
 
-    /// Stops every member (draining their queues; service keepers stop their processes) in reverse start order,
-    /// then the queen.
+    /// With the autonomy loop: what its last finished cycle did.
+    pub fn autonomy_report(&self) -> Option<AutonomyReport> {
+        self.steward.as_ref().and_then(StewardLink::last_report)
+    }
+
+    /// With the autonomy loop: the steward's link (its emergency state, its last report).
+    pub fn steward(&self) -> Option<&StewardLink> {
+        self.steward.as_ref()
+    }
+
+    /// Declares an emergency by hand (`by` names who): every write but the alert and recovery stops, including the
+    /// steward's next one in a cycle under way, until [`Hive::clear_emergency`].
+    pub fn declare_emergency(&self, by: &str) -> Result<(), HiveError> {
+        Ok(self.queen.declare_emergency(by)?)
+    }
+
+    /// Withdraws a declaration made by hand; the emergency clears at once unless other triggers hold.
+    pub fn clear_emergency(&self) -> Result<(), HiveError> {
+        Ok(self.queen.clear_emergency()?)
+    }
+
+    /// Stops every member (draining their queues; service keepers stop their processes; the steward starts no new
+    /// write) in reverse start order, then the queen, then the database writer after its queue.
     pub async fn shutdown(&self) -> Result<(), HiveError> {
-        Ok(self.queen.shutdown().await?)
+        let result = self.queen.shutdown().await;
+        if let Some(scribe) = &self.scribe {
+            scribe.clone().stop().await;
+        }
+        Ok(result?)
     }
 }

@@ -2,25 +2,16 @@
 //! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
 //! repositories (`--workspace DIR`).
 
-use std::{
-    io::Write,
-    path::Path,
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{io::Write, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use hive::{
-    CycleRecord, Hive, HiveEvent, RepoId,
-    cerebrum::{Backoff, QueenConfig, governance::Emergency},
-    ecosystem::{CiState, FailureClass, Forge, GitHubForge, LocalForge, RepoSnapshot, score},
+    CycleRecord, Hive, HiveEvent, HiveStatus, RepoId,
+    actors::{Autonomy, AutonomyReport, STEWARD_ID},
+    cerebrum::{Backoff, MemberKind, Memory, QueenConfig},
+    ecosystem::{Forge, GitHubForge, LocalForge},
 };
 use serde::Serialize;
-
-use hive::{
-    actors::{CycleReport, OrchPlanner, Steward},
-    cerebrum::{Memory, ScribeHandle},
-};
 
 use crate::{
     cli::RunArgs,
@@ -36,7 +27,8 @@ struct RepoLine {
     /// `None` when the pilot has not reported (it failed, or is restarting).
     score: Option<u8>,
     healthy: Option<bool>,
-    ci: Option<CiState>,
+    /// The CI verdict: `passing`, `failing` or `unknown`.
+    ci: Option<String>,
     findings: Vec<String>,
 }
 
@@ -51,33 +43,7 @@ struct RunRecord<'a> {
     repositories: &'a [RepoLine],
     /// What the autonomy loop did this cycle (GitHub targets only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    autonomy: Option<&'a CycleReport>,
-}
-
-/// What the output loop needs from the forge being watched.
-trait Watched: Send + Sync {
-    /// The latest snapshot of a repository.
-    fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot>;
-    /// Points spent so far, for forges that pay for reads.
-    fn points_spent(&self) -> Option<u64>;
-}
-
-impl Watched for LocalForge {
-    fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
-        LocalForge::latest(self, repo)
-    }
-    fn points_spent(&self) -> Option<u64> {
-        None
-    }
-}
-
-impl Watched for GitHubForge {
-    fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
-        GitHubForge::latest(self, repo)
-    }
-    fn points_spent(&self) -> Option<u64> {
-        Some(GitHubForge::points_spent(self))
-    }
+    autonomy: Option<&'a AutonomyReport>,
 }
 
 pub async fn run(
@@ -118,7 +84,7 @@ pub async fn run(
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, forge.as_ref(), None, None, repos, once, json);
+    let watched = watch(&hive, &mut events, None, repos, once, json);
     // A signal drops the watch wherever it waits; the hive then stops as after a last cycle.
     let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
     hive.shutdown().await?;
@@ -148,45 +114,31 @@ async fn run_github(
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
     let GitHubPlan { forge, autonomy } = github;
-    // The database first: a damaged one stops the run before GitHub is asked anything.
-    let memory = Memory::open(state_dir)?;
-    let scribe = ScribeHandle::spawn(memory).await.context("cannot start the database writer")?;
+    // The database first: a damaged one stops the run before GitHub is asked anything. The hive opens it again for
+    // the steward once the fleet is known.
+    drop(Memory::open(state_dir)?);
     let forge = Arc::new(forge);
     let repos = match discover(forge.as_ref(), once, shutdown).await {
-        Some(Ok(repos)) => repos,
-        Some(Err(err)) => {
-            scribe.stop().await;
-            return Err(err);
-        }
-        None => {
-            scribe.stop().await;
-            return Ok(());
-        }
+        Some(repos) => repos?,
+        None => return Ok(()),
     };
-    let hive = match start_hive(forge.clone(), &repos, queen).await {
-        Ok(hive) => hive,
-        Err(err) => {
-            // The database writer finishes its queue and closes the database, whatever else failed.
-            scribe.stop().await;
-            return Err(err);
-        }
-    };
+    // The loop's proposals come from the queen's ORCHs, as every other proposal does.
+    let hive = Hive::builder()
+        .repos(repos.iter().map(RepoId::to_string))
+        .queen_config(queen)
+        .autonomy(Autonomy::new(forge.clone(), autonomy))
+        .start()
+        .await?;
     let mut events = hive.subscribe();
     if !json {
         println!("hive run: {} GitHub repositories, {every}", repos.len());
     }
-    // The loop's proposals come from the queen's ORCHs, as every other proposal does.
-    let planner = Arc::new(OrchPlanner { queen: hive.queen().clone(), orchs: 1 });
-    let mut steward = Steward::new(forge.clone(), scribe.clone(), autonomy).with_planner(planner);
     hive.start_cycle()?;
-    let watched =
-        watch(&hive, &mut events, forge.as_ref(), Some(forge.as_ref()), Some(&mut steward), repos, once, json);
-    // Dropping the steward's cycle between or within writes is safe: each write is reserved in the database before
-    // it is sent, and the next start finds it again. No write starts after the signal.
+    let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, once, json);
+    // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
+    // each write it made was reserved in the database before it was sent, so the next start finds it again.
     let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
-    drop(steward);
     hive.shutdown().await?;
-    scribe.stop().await;
     watched
 }
 
@@ -226,89 +178,144 @@ async fn discover(forge: &dyn Forge, once: bool, shutdown: &Shutdown) -> Option<
 }
 
 /// Prints every completed cycle until the first one (with `once`) or the hive stopping; the caller drops it on a
-/// signal. With `rediscover`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or
-/// archived ones lose theirs. With `once`, a cycle in which no repository could be read is an error.
-#[allow(clippy::too_many_arguments)]
+/// signal. With `github`, the hive runs the autonomy loop: a cycle is printed when the steward finished acting on it
+/// (its record then counts the fixes attempted), and the fleet is discovered again after each cycle: new
+/// repositories get a pilot, gone or archived ones lose theirs. With `once`, a cycle in which no repository could be
+/// read is an error.
 async fn watch(
     hive: &Hive,
     events: &mut hive::Subscription,
-    forge: &dyn Watched,
-    rediscover: Option<&dyn Forge>,
-    mut steward: Option<&mut Steward>,
+    github: Option<&GitHubForge>,
     mut repos: Vec<RepoId>,
     once: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let mut points_before = forge.points_spent();
+    let mut points_before = github.map(GitHubForge::points_spent);
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
+    // The cycle whose autonomy report is awaited: the bus may drop its event for a slow reader, so the steward's
+    // last report is also looked at now and then.
+    let mut awaited: Option<u64> = None;
     loop {
-        let envelope = events.recv().await.context("the hive stopped unexpectedly")?;
-        match &*envelope.event {
-            HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. }
+        let envelope = match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+            Ok(envelope) => Some(envelope.context("the hive stopped unexpectedly")?),
+            Err(_elapsed) => None,
+        };
+        let event = envelope.as_ref().map(|e| &*e.event);
+        let finished: Option<(CycleRecord, Option<AutonomyReport>)> = match event {
+            Some(HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. })
                 if first_failure.is_none() =>
             {
                 first_failure = Some(crate::terminal::line(why));
+                None
             }
-            HiveEvent::CycleCompleted { record } => {
-                let mut lines: Vec<RepoLine> = repos.iter().map(|repo| repo_line(repo, forge.latest(repo))).collect();
-                if once && lines.iter().all(|line| line.score.is_none()) {
-                    print_cycle(record, None, &lines, None, json)?;
+            Some(HiveEvent::CycleCompleted { record }) => {
+                let status = hive.status().await.context("the hive stopped unexpectedly")?;
+                if once && pilots(&status).all(|m| m.score.is_none()) {
+                    print_cycle(record, None, &lines(&status, &repos), None, json)?;
                     let why = first_failure.unwrap_or_else(|| "no pilot reported a snapshot".to_owned());
                     bail!("no repository could be read: {why}");
                 }
-                // Job and step names come from the repositories: no secrets, no terminal control sequences.
-                for finding in lines.iter_mut().flat_map(|line| line.findings.iter_mut()) {
-                    *finding = crate::terminal::line(finding);
-                }
-                let report = match steward.as_deref_mut() {
-                    Some(steward) => {
-                        // The emergency and its causes come from the queen's status, never from the bus, which may
-                        // drop events while this loop is busy in the steward: a missed declaration would let writes
-                        // through, a missed clearance would freeze them for good.
-                        let status = hive.status().await.context("the hive stopped unexpectedly")?;
-                        let emergency = if status.emergency {
-                            Emergency::declared(&status.emergency_reasons)
-                        } else {
-                            Emergency::none()
-                        };
-                        let snapshots: Vec<RepoSnapshot> = repos.iter().filter_map(|repo| forge.latest(repo)).collect();
-                        Some(steward.cycle(&snapshots, &emergency, SystemTime::now()).await?)
-                    }
-                    None => None,
-                };
-                let points_now = forge.points_spent();
-                let points = points_now.zip(points_before).map(|(now, before)| now - before);
-                points_before = points_now;
-                // The queen counts what pilots saw; the fixes are the steward's.
-                let mut record = record.clone();
-                record.fixes_attempted = report.as_ref().map_or(0, |r| r.fixes_attempted);
-                print_cycle(&record, points, &lines, report.as_ref(), json)?;
-                if once {
-                    return Ok(());
-                }
-                if let Some(rediscover) = rediscover {
-                    match rediscover.discover().await {
-                        Ok(found) => repos = refleet(hive, repos, found).await,
-                        // A failed discovery keeps the fleet as it is; the next cycle tries again.
-                        Err(err) => tracing::warn!("re-discovery failed: {err:#}"),
-                    }
+                if github.is_some() {
+                    awaited = Some(record.orchestration_cycle);
+                    None
+                } else {
+                    Some((record.clone(), None))
                 }
             }
-            HiveEvent::EmergencyDeclared { reasons } if !json => {
+            Some(HiveEvent::AutonomyCompleted { record, report }) if awaited.is_some() => {
+                awaited = None;
+                Some((record.clone(), Some((**report).clone())))
+            }
+            Some(HiveEvent::MemberFailed { member, error }) if member.as_str() == STEWARD_ID && awaited.is_some() => {
+                // The queen restarts the steward; the cycle it was in is not finished.
+                let error = crate::terminal::line(error);
+                if once {
+                    bail!("the autonomy loop failed: {error}");
+                }
+                eprintln!("  ! the autonomy loop failed and is restarted: {error}");
+                awaited = None;
+                None
+            }
+            Some(HiveEvent::EmergencyDeclared { reasons }) if !json => {
                 let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
                 println!("  !! EMERGENCY declared: {}", reasons.join("; "));
+                None
             }
-            HiveEvent::SourceUnreachable { outage } if !json => println!("  ~ {outage}; retrying"),
-            HiveEvent::SourceReachable { source, after } if !json => {
+            Some(HiveEvent::SourceUnreachable { outage }) if !json => {
+                println!("  ~ {outage}; retrying");
+                None
+            }
+            Some(HiveEvent::SourceReachable { source, after }) if !json => {
                 println!("  ~ {source} reachable again after {}s", after.as_secs());
+                None
             }
-            HiveEvent::MemberEscalated { member, restarts, .. } if !json => {
+            Some(HiveEvent::MemberEscalated { member, restarts, .. }) if !json => {
                 println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why");
+                None
             }
-            _ => {}
+            None => match (awaited, hive.steward().and_then(|s| s.last_cycle())) {
+                (Some(cycle), Some((record, report))) if record.orchestration_cycle >= cycle => {
+                    awaited = None;
+                    Some((record, Some(report)))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((record, report)) = finished else { continue };
+        let status = hive.status().await.context("the hive stopped unexpectedly")?;
+        let mut lines = lines(&status, &repos);
+        // Job and step names come from the repositories: no secrets, no terminal control sequences.
+        for finding in lines.iter_mut().flat_map(|line| line.findings.iter_mut()) {
+            *finding = crate::terminal::line(finding);
+        }
+        let points_now = github.map(GitHubForge::points_spent);
+        let points = points_now.zip(points_before).map(|(now, before)| now - before);
+        points_before = points_now;
+        print_cycle(&record, points, &lines, report.as_ref(), json)?;
+        if once {
+            return Ok(());
+        }
+        if let Some(github) = github {
+            match github.discover().await {
+                Ok(found) => repos = refleet(hive, repos, found).await,
+                // A failed discovery keeps the fleet as it is; the next cycle tries again.
+                Err(err) => tracing::warn!("re-discovery failed: {err:#}"),
+            }
         }
     }
+}
+
+/// The pilots among the hive's members.
+fn pilots(status: &HiveStatus) -> impl Iterator<Item = &hive::cerebrum::MemberStatus> {
+    status.members.iter().filter(|m| m.kind == MemberKind::Pilot)
+}
+
+/// One line per watched repository, from the queen's status (the latest report of each pilot).
+fn lines(status: &HiveStatus, repos: &[RepoId]) -> Vec<RepoLine> {
+    repos
+        .iter()
+        .map(|repo| {
+            let member = status.member(repo.as_str()).filter(|m| m.score.is_some());
+            match member {
+                Some(m) => RepoLine {
+                    repo: repo.clone(),
+                    score: m.score,
+                    healthy: m.healthy,
+                    ci: m.facts.get("ci").cloned(),
+                    findings: m.findings.clone(),
+                },
+                None => RepoLine {
+                    repo: repo.clone(),
+                    score: None,
+                    healthy: None,
+                    ci: None,
+                    findings: vec!["no report yet".to_owned()],
+                },
+            }
+        })
+        .collect()
 }
 
 /// Starts pilots for repositories that appeared and stops those of repositories that went; returns the new fleet.
@@ -332,7 +339,7 @@ fn print_cycle(
     record: &CycleRecord,
     points_spent: Option<u64>,
     lines: &[RepoLine],
-    autonomy: Option<&CycleReport>,
+    autonomy: Option<&AutonomyReport>,
     json: bool,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -385,74 +392,4 @@ fn print_cycle(
         }
     }
     Ok(out.flush()?)
-}
-
-fn repo_line(repo: &RepoId, snapshot: Option<RepoSnapshot>) -> RepoLine {
-    let Some(snapshot) = snapshot else {
-        return RepoLine {
-            repo: repo.clone(),
-            score: None,
-            healthy: None,
-            ci: None,
-            findings: vec!["no report yet".to_owned()],
-        };
-    };
-    let health = score(&snapshot);
-    RepoLine {
-        repo: repo.clone(),
-        score: Some(health.score),
-        healthy: Some(health.healthy),
-        ci: Some(snapshot.ci.state),
-        findings: findings(&snapshot),
-    }
-}
-
-/// What a maintainer should look at, in a few words each.
-fn findings(snapshot: &RepoSnapshot) -> Vec<String> {
-    let mut findings: Vec<String> = snapshot
-        .ci
-        .failures
-        .iter()
-        .map(|failure| {
-            let what = match failure.class {
-                FailureClass::Build => "build failing",
-                FailureClass::Infrastructure => "tests did not finish",
-                _ => "tests failing",
-            };
-            match &failure.step {
-                Some(step) => format!("{what} ({}): {step}", failure.job),
-                None => format!("{what} ({})", failure.job),
-            }
-        })
-        .collect();
-    let Some(local) = &snapshot.local else { return findings };
-    if snapshot.ci.state == CiState::Unknown {
-        findings.push(match (&local.head, &local.test_command) {
-            (None, _) => "no commits yet".to_owned(),
-            (Some(_), None) => "no test command found".to_owned(),
-            (Some(_), Some(command)) => format!("could not run {command} (the log says why)"),
-        });
-    }
-    if local.dirty {
-        findings.push("uncommitted changes".to_owned());
-    }
-    if let Some(upstream) = &local.upstream {
-        if upstream.behind > 0 {
-            findings.push(format!("{} behind '{}'", commits(upstream.behind), upstream.name));
-        }
-        if upstream.ahead > 0 {
-            findings.push(format!("{} not pushed to '{}'", commits(upstream.ahead), upstream.name));
-        }
-    }
-    if local.branch.is_none() && local.head.is_some() {
-        findings.push("detached HEAD".to_owned());
-    }
-    if !local.stale_branches.is_empty() {
-        findings.push(format!("stale branches: {}", local.stale_branches.join(", ")));
-    }
-    findings
-}
-
-fn commits(n: u32) -> String {
-    if n == 1 { "1 commit".to_owned() } else { format!("{n} commits") }
 }

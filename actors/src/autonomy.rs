@@ -6,6 +6,7 @@
 //! by a hidden marker, a deterministic branch name or a run's attempt number, so a process killed at any point
 //! never writes anything twice: before each write the steward looks for its own earlier work on the forge.
 
+mod actor;
 mod alert;
 mod ci;
 mod fixes;
@@ -17,20 +18,26 @@ mod text;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use hive_cerebrum::{
     AuditEntry, BacklogItem, Identity, ItemKind, ItemStatus, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
     WriteState,
-    governance::{Emergency, Policy, Reason, Verdict, WriteDecision},
+    governance::{Emergency, Policy},
     quote,
 };
-use hive_ecosystem::{CiFailure, FailureClass, GitHubForge, IssueDetail, RepoId, RepoSnapshot};
-use serde::Serialize;
+use hive_ecosystem::{CiFailure, FailureClass, GitHubForge, HealthBreakdown, IssueDetail, RepoId, RepoSnapshot};
+use tokio::sync::watch;
+
+pub use hive_cerebrum::AutonomyReport;
 
 pub use self::{
+    actor::{Autonomy, STEWARD_ID, StewardBuilder, StewardLink, StewardMessage},
     plan::{EnginePlanner, OrchPlanner, PlanError, Planner},
     text::is_valid_owner,
 };
@@ -89,49 +96,27 @@ pub enum AutonomyError {
     Scribe(#[from] ScribeError),
 }
 
-/// What one cycle of the loop did, as the run summary shows it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct CycleReport {
-    /// The cycle's number (persisted: it keeps growing across restarts).
-    pub cycle: u64,
-    /// Whether an emergency froze mutating actions (all but the recovery from its causes).
-    pub emergency: bool,
-    /// Every decision, one line each.
-    pub decisions: Vec<String>,
-    /// What was written.
-    pub writes: Vec<String>,
-    /// What would have been written (autonomy off, dry run, action level).
-    pub would_do: Vec<String>,
-    /// Limits reached this cycle.
-    pub limits_hit: Vec<String>,
-    /// What waits for `hive approve <id>`.
-    pub awaiting_approval: Vec<String>,
-    /// What failed (forge errors, redacted).
-    pub errors: Vec<String>,
-    /// Health score per repository.
-    pub health: Vec<(String, u8)>,
-    /// Writes interrupted by a crash, reconciled at the start of the cycle.
-    pub reconciled: usize,
-    /// Fixes tried this cycle: re-runs requested and fix pull requests opened.
-    pub fixes_attempted: usize,
+/// One repository as its pilot saw it: the snapshot and the health scored from it, once, by the pilot.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// What the forge said.
+    pub snapshot: Arc<RepoSnapshot>,
+    /// Its score, with the breakdown.
+    pub health: HealthBreakdown,
+    /// The orchestration cycle the read answered, if it answered one (a pilot's own timer answers none).
+    pub cycle: Option<u64>,
 }
 
-impl CycleReport {
-    fn note(&mut self, decision: &WriteDecision, approval_id: &str) {
-        let line = decision.summary();
-        match (&decision.verdict, &decision.reason) {
-            (Verdict::Deny, Reason::LimitReached { .. }) => self.limits_hit.push(line.clone()),
-            (Verdict::Deny, Reason::NeedsApproval { .. }) => {
-                self.awaiting_approval.push(format!("hive approve {approval_id}  ({line})"))
-            }
-            (Verdict::WouldDo, _) => self.would_do.push(line.clone()),
-            _ => {}
-        }
-        self.decisions.push(line);
+impl Observation {
+    /// An observation of `snapshot`, scored now (what a pilot does once per read).
+    pub fn new(snapshot: RepoSnapshot, cycle: Option<u64>) -> Observation {
+        let health = hive_ecosystem::score(&snapshot);
+        Observation { snapshot: Arc::new(snapshot), health, cycle }
     }
 }
 
-/// The autonomy loop's driver: one per hive, called once per orchestration cycle.
+/// The autonomy loop's driver: one per hive, run once per orchestration cycle by the steward actor
+/// ([`StewardBuilder`]), or called directly.
 pub struct Steward {
     forge: Arc<GitHubForge>,
     scribe: ScribeHandle,
@@ -145,9 +130,14 @@ pub struct Steward {
     prefetched: HashMap<String, Vec<IssueDetail>>,
     /// Each scored repository's level, in the order of `report.health`, for the health history.
     levels: Vec<&'static str>,
-    report: CycleReport,
-    /// This cycle's emergency: whether writes are frozen and which causes recovery may answer.
-    emergency: Emergency,
+    report: AutonomyReport,
+    /// The emergency as the queen says it is now: whether writes are frozen and which causes recovery may answer.
+    /// Read before every write, so a declaration mid-cycle stops the writes that follow it.
+    emergency: watch::Receiver<Emergency>,
+    /// Where [`Steward::cycle`] puts the emergency it is given, when nobody else tells it (no queen).
+    own_emergency: Option<watch::Sender<Emergency>>,
+    /// Set when the hive stops: no write starts after it.
+    halt: Arc<AtomicBool>,
     now: SystemTime,
     now_unix: i64,
 }
@@ -162,6 +152,7 @@ impl Steward {
     /// A steward writing through `forge` and keeping its state through `scribe`.
     pub fn new(forge: Arc<GitHubForge>, scribe: ScribeHandle, config: AutonomyConfig) -> Steward {
         let redactor = Redactor::new(config.secrets.clone());
+        let (own_emergency, emergency) = watch::channel(Emergency::none());
         Steward {
             forge,
             scribe,
@@ -171,8 +162,10 @@ impl Steward {
             known: Vec::new(),
             prefetched: HashMap::new(),
             levels: Vec::new(),
-            report: CycleReport::default(),
-            emergency: Emergency::none(),
+            report: AutonomyReport::default(),
+            emergency,
+            own_emergency: Some(own_emergency),
+            halt: Arc::new(AtomicBool::new(false)),
             now: UNIX_EPOCH,
             now_unix: 0,
         }
@@ -185,36 +178,72 @@ impl Steward {
         self
     }
 
-    /// One cycle of the loop over `snapshots`, at `now` (the wall clock in production; tests move it), in
-    /// `emergency` (built from the queen's reasons with [`Emergency::declared`], or [`Emergency::none`]).
+    /// Reads the emergency from `emergency` (the queen's word, kept current by the steward actor) and stops
+    /// writing once `halt` is set, instead of being told per cycle.
+    pub(crate) fn listening(mut self, emergency: watch::Receiver<Emergency>, halt: Arc<AtomicBool>) -> Steward {
+        self.emergency = emergency;
+        self.own_emergency = None;
+        self.halt = halt;
+        self
+    }
+
+    /// One cycle of the loop over `snapshots` (each scored here), at `now` (the wall clock in production; tests
+    /// move it), in `emergency` (built from the queen's reasons with [`Emergency::declared`], or
+    /// [`Emergency::none`]). For a steward driven by hand; the steward actor runs [`Steward::act`].
     pub async fn cycle(
         &mut self,
         snapshots: &[RepoSnapshot],
         emergency: &Emergency,
         now: SystemTime,
-    ) -> Result<CycleReport, AutonomyError> {
+    ) -> Result<AutonomyReport, AutonomyError> {
+        if let Some(own) = &self.own_emergency {
+            own.send_replace(emergency.clone());
+        }
+        let observed: Vec<Observation> = snapshots.iter().map(|s| Observation::new(s.clone(), None)).collect();
+        self.act(&observed, now).await
+    }
+
+    /// One cycle of the loop over what the pilots observed, at `now`, in the emergency the steward hears of.
+    pub async fn act(&mut self, observed: &[Observation], now: SystemTime) -> Result<AutonomyReport, AutonomyError> {
         self.now = now;
         self.now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        self.emergency = emergency.clone();
         let cycle = self.memory(|m| m.history().next_cycle()).await?;
-        self.report = CycleReport { cycle, emergency: emergency.active, ..CycleReport::default() };
+        self.report = AutonomyReport { cycle, emergency: self.emergency().active, ..AutonomyReport::default() };
         self.levels.clear();
         self.reconcile().await?;
         self.known = self.memory(|m| m.identities().list(None)).await?;
-        self.prefetch(snapshots).await;
-        for snapshot in snapshots {
-            self.tend(snapshot).await?;
+        self.prefetch(observed).await;
+        for observation in observed {
+            if self.halted() {
+                break;
+            }
+            self.tend(observation).await?;
         }
-        self.alert(snapshots).await?;
+        if !self.halted() {
+            self.alert(observed).await?;
+        }
+        // A cycle a stop cut short still learns what it did: its summary and the backlog are written.
+        self.report.emergency |= self.emergency().active;
         self.learn().await?;
         Ok(std::mem::take(&mut self.report))
     }
 
+    /// The emergency now.
+    fn emergency(&self) -> Emergency {
+        self.emergency.borrow().clone()
+    }
+
+    /// Whether the hive is stopping: no write starts.
+    fn halted(&self) -> bool {
+        self.halt.load(Ordering::Relaxed)
+    }
+
     /// Reads, all at once, the hive issues of every repository whose CI the steward will look at (the shared budget
     /// bounds the concurrency): one round trip for the fleet instead of one per repository in turn.
-    async fn prefetch(&mut self, snapshots: &[RepoSnapshot]) {
-        let wanted: Vec<&RepoSnapshot> = snapshots
+    async fn prefetch(&mut self, observed: &[Observation]) {
+        let wanted: Vec<&RepoSnapshot> = observed
             .iter()
+            .map(|o| &*o.snapshot)
             .filter(|s| !s.archived)
             .filter(|s| {
                 let repo = s.repo.as_str();
@@ -255,9 +284,9 @@ impl Steward {
     }
 
     /// VERIFY and SHIP one repository's open fixes, then THINK and ACT on what it shows now.
-    async fn tend(&mut self, snapshot: &RepoSnapshot) -> Result<(), AutonomyError> {
+    async fn tend(&mut self, observation: &Observation) -> Result<(), AutonomyError> {
+        let (snapshot, health) = (&*observation.snapshot, &observation.health);
         let repo = snapshot.repo.to_string();
-        let health = hive_ecosystem::score(snapshot);
         self.report.health.push((repo.clone(), health.score));
         self.levels.push(if health.healthy { "healthy" } else { "unhealthy" });
         if snapshot.archived {

@@ -1,7 +1,7 @@
 //! Translation from what a forge shows (snapshots) into what the brain understands (signals).
 
 use hive_cerebrum::{CiClass, CiSignature, Severity, Signal, SignalKind};
-use hive_ecosystem::{AlertSeverity, CiFailure, FailureClass, RepoSnapshot, is_critical_issue};
+use hive_ecosystem::{AlertSeverity, CiFailure, CiState, FailureClass, RepoSnapshot, is_critical_issue};
 
 /// The signals a snapshot raises: one per failed CI job, one per security alert, one per critical open issue (as
 /// [`hive_ecosystem::classify_issue`] ranks it).
@@ -42,6 +42,66 @@ pub(crate) fn ci_signature(failure: &CiFailure) -> CiSignature {
         FailureClass::Infrastructure => CiClass::Infrastructure,
     };
     CiSignature { workflow: failure.workflow.clone(), job: failure.job.clone(), step: failure.step.clone(), class }
+}
+
+/// What a maintainer should look at in a snapshot, in a few words each (for people: `hive run` prints them, the
+/// health report carries them; no decision reads them).
+pub fn findings(snapshot: &RepoSnapshot) -> Vec<String> {
+    let mut findings: Vec<String> = snapshot
+        .ci
+        .failures
+        .iter()
+        .map(|failure| {
+            let what = match failure.class {
+                FailureClass::Build => "build failing",
+                FailureClass::Infrastructure => "tests did not finish",
+                _ => "tests failing",
+            };
+            match &failure.step {
+                Some(step) => format!("{what} ({}): {step}", failure.job),
+                None => format!("{what} ({})", failure.job),
+            }
+        })
+        .collect();
+    let Some(local) = &snapshot.local else { return findings };
+    if snapshot.ci.state == CiState::Unknown {
+        findings.push(match (&local.head, &local.test_command) {
+            (None, _) => "no commits yet".to_owned(),
+            (Some(_), None) => "no test command found".to_owned(),
+            (Some(_), Some(command)) => format!("could not run {command} (the log says why)"),
+        });
+    }
+    if local.dirty {
+        findings.push("uncommitted changes".to_owned());
+    }
+    if let Some(upstream) = &local.upstream {
+        if upstream.behind > 0 {
+            findings.push(format!("{} behind '{}'", commits(upstream.behind), upstream.name));
+        }
+        if upstream.ahead > 0 {
+            findings.push(format!("{} not pushed to '{}'", commits(upstream.ahead), upstream.name));
+        }
+    }
+    if local.branch.is_none() && local.head.is_some() {
+        findings.push("detached HEAD".to_owned());
+    }
+    if !local.stale_branches.is_empty() {
+        findings.push(format!("stale branches: {}", local.stale_branches.join(", ")));
+    }
+    findings
+}
+
+fn commits(n: u32) -> String {
+    if n == 1 { "1 commit".to_owned() } else { format!("{n} commits") }
+}
+
+/// The CI verdict as a health report's `ci` fact: `passing`, `failing` or `unknown`.
+pub(crate) fn ci_fact(state: CiState) -> &'static str {
+    match state {
+        CiState::Passing => "passing",
+        CiState::Failing => "failing",
+        CiState::Unknown => "unknown",
+    }
 }
 
 #[cfg(test)]

@@ -38,10 +38,11 @@ mod service;
 
 pub use crate::{
     autonomy::{
-        AutonomyConfig, AutonomyError, CycleReport, EnginePlanner, HIVE_LABEL, NEEDS_HUMAN_LABEL, OrchPlanner,
-        PlanError, Planner, Steward, is_valid_owner,
+        Autonomy, AutonomyConfig, AutonomyError, AutonomyReport, EnginePlanner, HIVE_LABEL, NEEDS_HUMAN_LABEL,
+        Observation, OrchPlanner, PlanError, Planner, STEWARD_ID, Steward, StewardBuilder, StewardLink, StewardMessage,
+        is_valid_owner,
     },
-    bridge::signals_of,
+    bridge::{findings, signals_of},
     members::Members,
     pilot::{PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},
     service::{

@@ -19,7 +19,11 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};
 
-use crate::signals_of;
+use crate::{
+    Observation, StewardLink,
+    bridge::{ci_fact, findings},
+    signals_of,
+};
 
 /// A typed reference to a pilot.
 pub type PilotRef = ActorRef<PilotMessage>;
@@ -121,6 +125,8 @@ pub struct PilotArgs {
     reporter: Reporter,
     emergency: bool,
     config: PilotConfig,
+    /// Where each observation goes before the report, when the hive runs an autonomy loop.
+    steward: Option<StewardLink>,
 }
 
 /// A pilot's state.
@@ -216,10 +222,20 @@ impl Actor for RepoPilot {
                     state.retry_generation += 1;
                 }
                 state.reads += 1;
-                let health = hive_ecosystem::score(&snapshot);
+                // Scored once, here: the queen gets the verdict, the steward the snapshot with its breakdown.
+                let observation = Observation::new(*snapshot, cycle);
+                let (snapshot, health) = (&observation.snapshot, &observation.health);
                 state.score = Some(health.score);
-                let mut report = HealthReport::new(health.score, health.healthy).with_signals(signals_of(&snapshot));
+                let mut report = HealthReport::new(health.score, health.healthy)
+                    .with_signals(signals_of(snapshot))
+                    .with_findings(findings(snapshot))
+                    .with_fact("ci", ci_fact(snapshot.ci.state));
                 report.cycle = cycle;
+                // The steward hears first: the queen closes the cycle only after this report, and tells the steward
+                // after that, so the observation is in the steward's mailbox before the cycle's close.
+                if let Some(steward) = &state.args.steward {
+                    steward.observe(observation);
+                }
                 state.args.reporter.report(report);
             }
             PilotMessage::ReadPanicked(message) => {
@@ -321,12 +337,20 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 pub struct PilotBuilder {
     forge: DynForge,
     config: PilotConfig,
+    steward: Option<StewardLink>,
 }
 
 impl PilotBuilder {
     /// Pilots reading `forge`, polling as `config` says.
     pub fn new(forge: DynForge, config: PilotConfig) -> PilotBuilder {
-        PilotBuilder { forge, config }
+        PilotBuilder { forge, config, steward: None }
+    }
+
+    /// Pilots that send each observation to the steward behind `link` (see
+    /// [`StewardBuilder::link`](crate::StewardBuilder::link)).
+    pub fn with_steward(mut self, link: StewardLink) -> PilotBuilder {
+        self.steward = Some(link);
+        self
     }
 }
 
@@ -346,6 +370,7 @@ impl MemberBuilder for PilotBuilder {
             reporter: ctx.reporter.clone(),
             emergency: ctx.emergency,
             config: self.config,
+            steward: self.steward.clone(),
         };
         let (actor, _join) = Actor::spawn_linked(None, RepoPilot, args, ctx.supervisor.clone())
             .await

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::HealthLevel;
+use crate::{
+    HealthLevel,
+    governance::{Reason, Verdict, WriteDecision},
+};
 
 /// One orchestration cycle, summarised. Field names are kept from the original orchestrator's analytics output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,8 +22,8 @@ pub struct CycleRecord {
     pub active_pilots: usize,
     /// Signals raised in reports for this cycle.
     pub issues_detected: usize,
-    /// Fix attempts this cycle: the queen records zero; `hive run` fills in the autonomy loop's re-runs and fix pull
-    /// requests.
+    /// Fix attempts this cycle: the queen records zero; the steward's copy of the record
+    /// ([`HiveEvent::AutonomyCompleted`](crate::HiveEvent::AutonomyCompleted)) has its re-runs and fix pull requests.
     pub fixes_attempted: usize,
     /// Whether the emergency protocol is active.
     pub emergency_mode: bool,
@@ -34,6 +37,52 @@ pub struct CycleRecord {
     /// stale.
     #[serde(default)]
     pub unreachable_repositories: usize,
+}
+
+/// What one cycle of the loop did, as the run summary shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AutonomyReport {
+    /// The loop's own cycle number (persisted: it keeps growing across restarts).
+    pub cycle: u64,
+    /// The orchestration cycle whose observations it acted on (0 when it was run by hand).
+    #[serde(default)]
+    pub orchestration_cycle: u64,
+    /// Whether an emergency froze mutating actions (all but the recovery from its causes).
+    pub emergency: bool,
+    /// Every decision, one line each.
+    pub decisions: Vec<String>,
+    /// What was written.
+    pub writes: Vec<String>,
+    /// What would have been written (autonomy off, dry run, action level).
+    pub would_do: Vec<String>,
+    /// Limits reached this cycle.
+    pub limits_hit: Vec<String>,
+    /// What waits for `hive approve <id>`.
+    pub awaiting_approval: Vec<String>,
+    /// What failed (forge errors, redacted).
+    pub errors: Vec<String>,
+    /// Health score per repository.
+    pub health: Vec<(String, u8)>,
+    /// Writes interrupted by a crash, reconciled at the start of the cycle.
+    pub reconciled: usize,
+    /// Fixes tried this cycle: re-runs requested and fix pull requests opened.
+    pub fixes_attempted: usize,
+}
+
+impl AutonomyReport {
+    /// Files a decision under what it means for the summary (a limit, an approval awaited, a would-do).
+    pub fn note(&mut self, decision: &WriteDecision, approval_id: &str) {
+        let line = decision.summary();
+        match (&decision.verdict, &decision.reason) {
+            (Verdict::Deny, Reason::LimitReached { .. }) => self.limits_hit.push(line.clone()),
+            (Verdict::Deny, Reason::NeedsApproval { .. }) => {
+                self.awaiting_approval.push(format!("hive approve {approval_id}  ({line})"))
+            }
+            (Verdict::WouldDo, _) => self.would_do.push(line.clone()),
+            _ => {}
+        }
+        self.decisions.push(line);
+    }
 }
 
 pub(crate) use hive_support::rfc3339;

@@ -95,6 +95,11 @@ pub enum EmergencyReason {
     },
     /// Switched on by configuration.
     Forced,
+    /// Declared by someone (an operator's command); holds until they clear it.
+    Declared {
+        /// Who declared it.
+        by: String,
+    },
 }
 
 impl std::fmt::Display for EmergencyReason {
@@ -113,6 +118,7 @@ impl std::fmt::Display for EmergencyReason {
                 write!(f, "systemic failure '{signature}' in {} members", members.len())
             }
             EmergencyReason::Forced => f.write_str("emergency mode forced by configuration"),
+            EmergencyReason::Declared { by } => write!(f, "declared by {by}"),
         }
     }
 }
@@ -134,6 +140,8 @@ pub(crate) struct EmergencyState {
     reasons: Vec<EmergencyReason>,
     healthy_streak: u32,
     recent_critical: VecDeque<(Instant, MemberId)>,
+    /// Who declared an emergency by hand, until they clear it.
+    declared_by: Option<String>,
 }
 
 impl EmergencyState {
@@ -144,6 +152,7 @@ impl EmergencyState {
             reasons: Vec::new(),
             healthy_streak: 0,
             recent_critical: VecDeque::new(),
+            declared_by: None,
         }
     }
 
@@ -171,6 +180,9 @@ impl EmergencyState {
         let mut reasons = Vec::new();
         if c.forced {
             reasons.push(EmergencyReason::Forced);
+        }
+        if let Some(by) = &self.declared_by {
+            reasons.push(EmergencyReason::Declared { by: by.clone() });
         }
         let health = book.health(false);
         if health.total > 0
@@ -216,6 +228,33 @@ impl EmergencyState {
             reasons.extend(systemic);
         }
         reasons
+    }
+
+    /// Someone declares an emergency by hand: a trigger until [`EmergencyState::clear_by_hand`]. The caller
+    /// evaluates next, as after a report.
+    pub(crate) fn declare_by_hand(&mut self, by: String) {
+        self.declared_by = Some(by);
+    }
+
+    /// The hand-made declaration is withdrawn; `reasons` are the triggers that hold without it. Clears at once when
+    /// none does (someone decided, no healthy cycles need to confirm it); otherwise the emergency stays for them.
+    pub(crate) fn clear_by_hand(&mut self, reasons: Vec<EmergencyReason>) -> Option<Transition> {
+        if !self.active {
+            return None;
+        }
+        if !reasons.is_empty() {
+            self.reasons = reasons;
+            return None;
+        }
+        self.active = false;
+        self.reasons.clear();
+        self.healthy_streak = 0;
+        Some(Transition::Clear { healthy_evaluations: 0 })
+    }
+
+    /// Withdraws a hand-made declaration before the triggers are evaluated for [`EmergencyState::clear_by_hand`].
+    pub(crate) fn withdraw_declaration(&mut self) {
+        self.declared_by = None;
     }
 
     /// An evaluation after a report: may declare, never clears (clearing waits for whole cycles).
@@ -323,6 +362,7 @@ mod tests {
                 EmergencyReason::CriticalSecurity { .. } => "security",
                 EmergencyReason::SystemicFailure { .. } => "systemic",
                 EmergencyReason::Forced => "forced",
+                EmergencyReason::Declared { .. } => "declared",
             })
             .collect()
     }

@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BatchId, CycleRecord, EmergencyReason, MemberId, MemberKind, Outage, Proposal, Signal};
+use crate::{AutonomyReport, BatchId, CycleRecord, EmergencyReason, MemberId, MemberKind, Outage, Proposal, Signal};
 
 /// An event on the [`EventBus`](crate::EventBus). Past tense: each says what already happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +107,14 @@ pub enum HiveEvent {
     CycleCompleted {
         /// The analytics record.
         record: CycleRecord,
+    },
+    /// The steward finished acting on an orchestration cycle: the cycle's record with the fixes it attempted, and
+    /// what it decided and wrote. For observers; the steward's decisions never depend on anyone reading it.
+    AutonomyCompleted {
+        /// The queen's record of the cycle, `fixes_attempted` filled in.
+        record: CycleRecord,
+        /// What the loop did.
+        report: Box<AutonomyReport>,
     },
     /// An ORCH produced proposals.
     ProposalReady {

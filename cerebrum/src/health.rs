@@ -1,5 +1,7 @@
 //! Health reports: what a member tells the queen after each observation.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{MemberId, Signal};
@@ -17,12 +19,27 @@ pub struct HealthReport {
     pub healthy: bool,
     /// What was noticed.
     pub signals: Vec<Signal>,
+    /// What a maintainer should look at, a few words each (a pilot: "tests failing (test): cargo test"), as
+    /// `hive run` and `hive status` show it. Only for people: no decision reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// Short named facts shown beside the score (a pilot: `ci` = `passing`, `failing`, `pending` or `unknown`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, String>,
 }
 
 impl HealthReport {
     /// A report with a score and a verdict and no signals.
     pub fn new(score: u8, healthy: bool) -> HealthReport {
-        HealthReport { member: MemberId::new(""), cycle: None, score: score.min(100), healthy, signals: Vec::new() }
+        HealthReport {
+            member: MemberId::new(""),
+            cycle: None,
+            score: score.min(100),
+            healthy,
+            signals: Vec::new(),
+            findings: Vec::new(),
+            facts: BTreeMap::new(),
+        }
     }
 
     /// The same report for a cycle.
@@ -34,6 +51,18 @@ impl HealthReport {
     /// The same report with signals.
     pub fn with_signals(mut self, signals: Vec<Signal>) -> HealthReport {
         self.signals = signals;
+        self
+    }
+
+    /// The same report with findings for people (see [`HealthReport::findings`]).
+    pub fn with_findings(mut self, findings: Vec<String>) -> HealthReport {
+        self.findings = findings;
+        self
+    }
+
+    /// The same report with one more named fact (see [`HealthReport::facts`]).
+    pub fn with_fact(mut self, name: impl Into<String>, value: impl Into<String>) -> HealthReport {
+        self.facts.insert(name.into(), value.into());
         self
     }
 }

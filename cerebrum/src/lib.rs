@@ -60,7 +60,7 @@ pub mod quote;
 mod redact;
 
 pub use crate::{
-    analytics::CycleRecord,
+    analytics::{AutonomyReport, CycleRecord},
     bus::{Envelope, EventBus, Subscription},
     emergency::{EmergencyConfig, EmergencyReason, LogSink, Notice, NotificationSink},
     error::QueenError,
@@ -70,7 +70,7 @@ pub use crate::{
     health::HealthReport,
     member::{
         MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
-        Reporter, StartError, StartFailure,
+        QueenNotice, Reporter, StartError, StartFailure,
     },
     memory::{
         Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,

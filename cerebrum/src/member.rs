@@ -9,7 +9,9 @@ use std::{fmt, sync::Arc};
 use ractor::ActorCell;
 use serde::{Deserialize, Serialize};
 
-use crate::{HealthReport, QueenMessage, QueenRef, RestartPolicy, Unreachable};
+use crate::{
+    CycleRecord, EmergencyReason, HealthReport, QueenHandle, QueenMessage, QueenRef, RestartPolicy, Unreachable,
+};
 
 /// A member's stable id (for a pilot, the repository's full name). It survives restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,12 +73,26 @@ pub struct MemberSpec {
     pub kind: MemberKind,
     /// How to restart it.
     pub policy: RestartPolicy,
+    /// Whether it takes part in orchestration cycles: asked to observe, waited for, and counted in fleet health.
+    /// A member that acts on what others observed (the steward) does not.
+    pub observes: bool,
 }
 
 impl MemberSpec {
+    /// A member of `kind` with the default (permanent) policy, taking part in cycles.
+    pub fn new(id: impl AsRef<str>, kind: MemberKind) -> MemberSpec {
+        MemberSpec { id: MemberId::new(id), kind, policy: RestartPolicy::default(), observes: true }
+    }
+
     /// A pilot with the default (permanent) policy.
     pub fn pilot(id: impl AsRef<str>) -> MemberSpec {
-        MemberSpec { id: MemberId::new(id), kind: MemberKind::Pilot, policy: RestartPolicy::default() }
+        MemberSpec::new(id, MemberKind::Pilot)
+    }
+
+    /// The same spec, not taking part in cycles (see [`MemberSpec::observes`]).
+    pub fn not_observing(mut self) -> MemberSpec {
+        self.observes = false;
+        self
     }
 
     /// The same spec with another policy.
@@ -141,6 +157,35 @@ pub struct MemberContext {
     pub emergency: bool,
     /// For reporting health back to the queen.
     pub reporter: Reporter,
+    /// The queen, for members that ask it for more than a report (an ORCH fan-out, its status, the bus).
+    pub queen: QueenHandle,
+}
+
+/// What the queen tells every member's handle as it happens, synchronously, from its own handler: state that a member
+/// acting on the fleet's behalf must never learn late or not at all (the bus may drop events for a slow reader).
+///
+/// A handle forwards what concerns its actor and ignores the rest; pilots ignore all of it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum QueenNotice {
+    /// An orchestration cycle closed: every observing member answered or was counted as missed.
+    CycleClosed {
+        /// The cycle's analytics record, as the queen computed it.
+        record: Arc<CycleRecord>,
+    },
+    /// The emergency state changed: declared, cleared, or in force for other causes than before. `reasons` is
+    /// empty exactly when no emergency is in force.
+    Emergency {
+        /// The triggers that hold (the causes recovery may answer).
+        reasons: Arc<[EmergencyReason]>,
+    },
+    /// A member left the hive (removed, or stopped for good): forget what it said.
+    MemberLeft {
+        /// The member.
+        member: MemberId,
+    },
+    /// The hive is shutting down: start nothing new, finish or drop what is under way.
+    Stopping,
 }
 
 /// A member's way to report health to the queen.
@@ -181,6 +226,11 @@ pub trait MemberHandle: Send + Sync + 'static {
 
     /// Delivers a command. Must not block; a command to a dead actor is dropped.
     fn command(&self, command: MemberCommand);
+
+    /// Hears a [`QueenNotice`]. Called from the queen's handler: must not block. Ignored unless overridden.
+    fn notify(&self, notice: &QueenNotice) {
+        let _ = notice;
+    }
 }
 
 /// Why a member could not be built. A panic in an actor's `pre_start` arrives here, not as a supervision event.

@@ -18,10 +18,11 @@ use tokio::{sync::oneshot, task::JoinHandle};
 pub use self::handle::{HiveStatus, MemberStatus, ProposalBatch, QueenHandle};
 use self::{batch::Batch, cycle::CycleState};
 use crate::{
-    Backoff, BatchId, BatchReport, EmergencyConfig, EventBus, ExitKind, HealthReport, HiveEvent, LogSink,
-    MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, NotificationSink,
-    OrchConfig, OrchError, Proposal, ProposalEngine, QueenError, Reporter, RestartDecision, RestartHistory, RuleEngine,
-    Seed, Unreachable, decide, emergency::EmergencyState, fleet::FleetBook, member::NoMembers, outage::OutageBook,
+    Backoff, BatchId, BatchReport, EmergencyConfig, EmergencyReason, EventBus, ExitKind, HealthReport, HiveEvent,
+    LogSink, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState,
+    NotificationSink, OrchConfig, OrchError, Proposal, ProposalEngine, QueenError, QueenNotice, Reporter,
+    RestartDecision, RestartHistory, RuleEngine, Seed, Unreachable, decide, emergency::EmergencyState,
+    fleet::FleetBook, member::NoMembers, outage::OutageBook,
 };
 
 /// A typed reference to the queen actor.
@@ -164,6 +165,13 @@ pub enum QueenMessage {
     CancelBatch(BatchId),
     /// Stop every member in reverse start order, draining their queues, then stop.
     Shutdown(RpcReplyPort<()>),
+    /// Declare an emergency by hand; it holds until cleared by hand.
+    DeclareEmergency {
+        /// Who declares it.
+        by: String,
+    },
+    /// Withdraw a hand-made declaration: the emergency clears at once unless other triggers hold.
+    ClearEmergency,
     /// Internal: resume an escalated member as part of an emergency's recovery attempt.
     #[doc(hidden)]
     Recover(MemberId),
@@ -251,6 +259,8 @@ pub struct QueenState {
     orchs: HashMap<ActorId, (BatchId, usize)>,
     rng: SmallRng,
     shutting_down: bool,
+    /// The emergency's reasons as the members last heard them ([`QueenNotice::Emergency`]); empty: none in force.
+    told_emergency: Arc<[EmergencyReason]>,
     pending_members: Vec<MemberSpec>,
     /// Last incarnation number handed out.
     generations: u64,
@@ -295,6 +305,7 @@ impl Actor for Queen {
             orchs: HashMap::new(),
             rng,
             shutting_down: false,
+            told_emergency: Arc::from(Vec::new()),
             pending_members: args.members,
             generations: 0,
         })
@@ -368,6 +379,11 @@ impl Actor for Queen {
                 }
             }
             QueenMessage::Report(report) => state.on_report(report),
+            QueenMessage::DeclareEmergency { by } => {
+                state.emergency.declare_by_hand(by);
+                state.evaluate_after_report();
+            }
+            QueenMessage::ClearEmergency => state.clear_emergency_by_hand(),
             QueenMessage::Unreachable(report) => state.on_unreachable(report),
             QueenMessage::Propose { batch, seed, n, reply } => state.start_batch(batch, seed, n, reply).await,
             QueenMessage::CancelBatch(batch) => state.cancel_batch(batch),
@@ -454,7 +470,9 @@ impl QueenState {
             },
         );
         self.order.push(id.clone());
-        self.book.insert(id.clone());
+        if self.members[&id].spec.observes {
+            self.book.insert(id.clone());
+        }
         self.bring_up(&id, StartKind::First).await;
         Ok(())
     }
@@ -471,6 +489,7 @@ impl QueenState {
             handle.cell().stop(Some("removed".to_owned()));
         }
         self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason: "removed".to_owned() });
+        self.notify_all(&QueenNotice::MemberLeft { member: id.clone() });
         self.maybe_finish_cycle();
         Ok(())
     }
@@ -502,6 +521,7 @@ impl QueenState {
                 supervisor: self.myself.get_cell(),
                 emergency: self.emergency.is_active(),
                 reporter: Reporter { queen: self.myself.clone(), member: id.clone() },
+                queen: QueenHandle::new(self.myself.clone(), self.bus.clone()),
             };
             let started = self.builder.start(ctx).await;
             let Some(member) = self.members.get_mut(id) else { return };
@@ -520,6 +540,7 @@ impl QueenState {
                     };
                     if self.emergency.is_active() {
                         handle.command(MemberCommand::EnterEmergency);
+                        handle.notify(&QueenNotice::Emergency { reasons: self.told_emergency.clone() });
                     }
                     // A member that failed mid-cycle still owes this cycle its observation.
                     if self.cycle.open && self.cycle.pending.contains(id) {
@@ -583,6 +604,7 @@ impl QueenState {
             RestartDecision::Escalate { restarts } => {
                 member.state = MemberState::Escalated;
                 let period = member.spec.policy.period;
+                let observes = member.spec.observes;
                 let resume_in = self.config.resume.map(|resume| {
                     let at = tokio::time::Instant::now();
                     let again = member.escalated_at.is_some_and(|last| at.duration_since(last) < resume.reset_after);
@@ -597,7 +619,10 @@ impl QueenState {
                 self.left_outage(id);
                 self.cycle.pending.remove(id);
                 self.bus.publish(HiveEvent::MemberEscalated { member: id.clone(), restarts, period, resume_in });
-                self.emergency.note_critical(id.clone(), now);
+                // Only the fleet's members count towards its sickness; the steward failing is not a repository's.
+                if observes {
+                    self.emergency.note_critical(id.clone(), now);
+                }
                 self.evaluate_after_report();
                 self.maybe_finish_cycle();
                 None
@@ -612,6 +637,7 @@ impl QueenState {
                 self.left_outage(id);
                 self.cycle.pending.remove(id);
                 self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason });
+                self.notify_all(&QueenNotice::MemberLeft { member: id.clone() });
                 self.maybe_finish_cycle();
                 None
             }
@@ -634,6 +660,8 @@ impl QueenState {
                     healthy: report.map(|r| r.healthy),
                     stale: self.outages.is_unreachable(&m.spec.id),
                     last_error: m.last_error.clone(),
+                    findings: report.map(|r| r.findings.clone()).unwrap_or_default(),
+                    facts: report.map(|r| r.facts.clone()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -673,6 +701,8 @@ impl QueenState {
         for batch in batches {
             self.cancel_batch(batch);
         }
+        // Every member hears it before the first is drained, so one that acts (the steward) starts nothing new.
+        self.notify_all(&QueenNotice::Stopping);
         for id in self.order.clone().into_iter().rev() {
             let Some(member) = self.members.get_mut(&id) else { continue };
             let Some(handle) = member.handle.take() else { continue };

@@ -247,7 +247,6 @@ pub struct GitHubForge {
     client: Client,
     targets: Vec<Target>,
     filter: CompiledFilter,
-    latest: DashMap<RepoId, RepoSnapshot>,
     /// Repositories whose Dependabot alerts were not visible, and until when to believe that.
     alerts_unknown_until: DashMap<RepoId, Instant>,
     /// Repositories without SECURITY.md, and until when to believe that.
@@ -277,7 +276,6 @@ impl GitHubForge {
             client,
             targets: config.targets,
             filter,
-            latest: DashMap::new(),
             alerts_unknown_until: DashMap::new(),
             policy_absent_until: DashMap::new(),
             annotations: DashMap::new(),
@@ -292,11 +290,6 @@ impl GitHubForge {
     /// Requests that cost points so far (every response but `304 Not Modified`).
     pub fn points_spent(&self) -> u64 {
         self.budget().points_spent()
-    }
-
-    /// The latest snapshot read of `repo`, if any.
-    pub fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
-        self.latest.get(repo).map(|entry| entry.value().clone())
     }
 
     /// Whether a discovered repository passes the filter.
@@ -350,9 +343,7 @@ impl Forge for GitHubForge {
     }
 
     async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError> {
-        let snapshot = read::snapshot(self, repo, SystemTime::now()).await.map_err(|err| err.into_forge(repo))?;
-        self.latest.insert(repo.clone(), snapshot.clone());
-        Ok(snapshot)
+        read::snapshot(self, repo, SystemTime::now()).await.map_err(|err| err.into_forge(repo))
     }
 }
 

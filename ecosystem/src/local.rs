@@ -89,7 +89,6 @@ pub struct LocalForge {
     repo_locks: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     /// Bounds how many test runs happen at once across the workspace.
     parallel: Arc<Semaphore>,
-    latest: DashMap<RepoId, RepoSnapshot>,
 }
 
 impl std::fmt::Debug for LocalForge {
@@ -121,7 +120,6 @@ impl LocalForge {
             use_cache: true,
             repo_locks: DashMap::new(),
             parallel: Arc::new(Semaphore::new(cpus)),
-            latest: DashMap::new(),
         })
     }
 
@@ -176,11 +174,6 @@ impl LocalForge {
     /// The workspace directory (canonical).
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// The last snapshot this forge returned for `repo`, if any: what a pilot last saw, without reading again.
-    pub fn latest(&self, repo: &RepoId) -> Option<RepoSnapshot> {
-        self.latest.get(repo).map(|entry| entry.value().clone())
     }
 
     /// The directory of `repo`, if it is one of this workspace's repositories.
@@ -286,7 +279,6 @@ impl Forge for LocalForge {
             local: Some(facts),
             github: None,
         };
-        self.latest.insert(repo.clone(), snapshot.clone());
         Ok(snapshot)
     }
 }

@@ -7,11 +7,11 @@ use hive_cerebrum::{
     governance::{ActionKind, WriteProposal},
     quote,
 };
-use hive_ecosystem::RepoSnapshot;
+
 use serde_json::json;
 
 use super::{
-    HIVE_LABEL, Step, Steward,
+    HIVE_LABEL, Observation, Step, Steward,
     gate::Gate,
     text::{self, issue_marker},
 };
@@ -23,23 +23,23 @@ const ALERT_TITLE: &str = "hive: ecosystem emergency";
 
 impl Steward {
     /// Case 5: during an emergency, one issue in the alert repository; closed when the emergency is over.
-    pub(crate) async fn alert(&mut self, snapshots: &[RepoSnapshot]) -> Result<(), super::AutonomyError> {
+    pub(crate) async fn alert(&mut self, observed: &[Observation]) -> Result<(), super::AutonomyError> {
         let Some(alert_repo) = self.config.alert_repo.clone() else {
-            if self.emergency.active {
+            if self.emergency().active {
                 self.report.errors.push("emergency: no alert repository configured (--alert-repo)".to_owned());
             }
             return Ok(());
         };
         let identity = self.memory(|m| m.identities().get(ALERT_KEY)).await?;
         let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
-        if !self.emergency.active && !matches!(state.as_str(), "open" | "opening" | "reopening" | "closing") {
+        if !self.emergency().active && !matches!(state.as_str(), "open" | "opening" | "reopening" | "closing") {
             if state == "closed_by_human" {
                 // The emergency a human closed the alert for is over; the next one gets an alert again.
                 self.remember_alert(&alert_repo.to_string(), None, "closed").await?;
             }
             return Ok(());
         }
-        let result = self.alert_step(&alert_repo, snapshots, &state).await;
+        let result = self.alert_step(&alert_repo, observed, &state).await;
         match result {
             Ok(()) => Ok(()),
             Err(Step::Forge(message)) => {
@@ -54,7 +54,7 @@ impl Steward {
     async fn alert_step(
         &mut self,
         alert_repo: &hive_ecosystem::RepoId,
-        snapshots: &[RepoSnapshot],
+        observed: &[Observation],
         state: &str,
     ) -> Result<(), Step> {
         let repo = alert_repo.to_string();
@@ -71,7 +71,7 @@ impl Steward {
             approval_id: ALERT_KEY.to_owned(),
             remedy: None,
         };
-        if !self.emergency.active {
+        if !self.emergency().active {
             let Some(issue) = found.filter(|i| i.state == "open") else {
                 return Ok(self.remember_alert(&repo, None, "closed").await?);
             };
@@ -93,14 +93,15 @@ impl Steward {
             }
             return Ok(());
         }
-        let failing = snapshots.iter().filter(|s| !s.ci.failures.is_empty()).count();
+        let snapshots = || observed.iter().map(|o| &*o.snapshot);
+        let failing = snapshots().filter(|s| !s.ci.failures.is_empty()).count();
         let mut text = format!(
             "hive declared an ecosystem-wide emergency: {failing} of {} repositories have failing CI. Mutating \
              actions are frozen until it clears, except the recovery from its systemic failures (re-runs of an \
              infrastructure failure, formatter fixes of a format failure).\n",
-            snapshots.len()
+            observed.len()
         );
-        for s in snapshots.iter().filter(|s| !s.ci.failures.is_empty()).take(50) {
+        for s in snapshots().filter(|s| !s.ci.failures.is_empty()).take(50) {
             text.push_str(&format!("\n- {}", quote::code(&s.repo.to_string())));
         }
         let text = self.redactor.redact(&text).into_owned();

@@ -111,6 +111,20 @@ impl Steward {
         if let Reservation::Existing(_) = reservation {
             return Ok(Gate::Skipped);
         }
+        // The queen may have declared an emergency while this write was decided and reserved: decided again on the
+        // policy of now, it is sent only if still allowed, else its reservation is released unsent.
+        let now_decided = governance::govern(&proposal, &self.policy(), &counters, approved);
+        if !matches!(now_decided.verdict, Verdict::Allow | Verdict::Draft) || self.halted() {
+            let why = if self.halted() {
+                "not sent: the hive is stopping".to_owned()
+            } else {
+                format!("not sent: {}", now_decided.summary())
+            };
+            self.report.note(&now_decided, &proposal.approval_id);
+            let audit = entry(why.clone());
+            self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
+            return Ok(Gate::Skipped);
+        }
         let record =
             Record { verdict: decision.verdict, html: self.redactor.redact(&decision.html_record()).into_owned() };
         let result = write(record).await;
@@ -169,12 +183,13 @@ impl Steward {
         .await
     }
 
-    /// The policy with this cycle's emergency state: frozen when either the configuration or the queen says so,
-    /// open to recovery from the causes the queen declared it for.
+    /// The policy with the emergency state as it is now (the queen may declare one mid-cycle): frozen when either
+    /// the configuration or the queen says so, open to recovery from the causes the queen declared it for.
     pub(crate) fn policy(&self) -> Policy {
         let mut policy = self.config.policy.clone();
-        policy.emergency.active |= self.emergency.active;
-        policy.emergency.recovery_signatures.extend(self.emergency.recovery_signatures.iter().cloned());
+        let emergency = self.emergency.borrow();
+        policy.emergency.active |= emergency.active;
+        policy.emergency.recovery_signatures.extend(emergency.recovery_signatures.iter().cloned());
         policy
     }
 

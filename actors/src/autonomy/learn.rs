@@ -1,7 +1,7 @@
 //! LEARN: the cycle's health history, its summary (markdown for people, JSON for tools) under
 //! `<state>/cycles/`, and the backlog export `<state>/backlog.json`, each file written atomically.
 
-use super::{AutonomyError, CycleReport, Steward};
+use super::{AutonomyError, AutonomyReport, Steward};
 use hive_cerebrum::{BACKLOG_FILE, MemoryError, write_atomic};
 
 impl Steward {
@@ -38,7 +38,7 @@ impl Steward {
 }
 
 /// The run summary: what was done, what was not and why (limits, approvals), what failed.
-pub fn summary(report: &CycleReport) -> String {
+pub fn summary(report: &AutonomyReport) -> String {
     let mut out = format!("# hive cycle {}\n\n", report.cycle);
     if report.emergency {
         out.push_str("**Emergency**: mutating actions are frozen except the emergency alert.\n\n");

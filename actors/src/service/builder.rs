@@ -12,8 +12,8 @@ use std::{
 };
 
 use hive_cerebrum::{
-    MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, RestartPolicy,
-    StartError, StartFailure,
+    MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, MemberSpec, RestartPolicy, StartError,
+    StartFailure,
 };
 use hive_ecosystem::{ServiceError, ServiceLogs, ServiceSpec};
 use ractor::{Actor, ActorCell, rpc::CallResult};
@@ -89,7 +89,7 @@ impl ServiceBuilder {
         if entries.contains_key(&spec.name) {
             return Err(KeeperError::Duplicate(spec.name));
         }
-        let member = MemberSpec { id: MemberId::new(&spec.name), kind: MemberKind::Service, policy };
+        let member = MemberSpec::new(&spec.name, MemberKind::Service).with_policy(policy);
         let entry = Entry { wanted: spec.autostart, logs: ServiceLogs::default(), keeper: None, spec };
         entries.insert(entry.spec.name.clone(), entry);
         Ok(member)

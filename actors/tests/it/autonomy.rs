@@ -7,7 +7,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use hive_actors::{AutonomyConfig, CycleReport, Steward};
+use hive_actors::{AutonomyConfig, AutonomyReport, Steward};
 use hive_cerebrum::{
     CiClass, CiSignature, EmergencyReason, MemberId, Memory, ScribeHandle,
     governance::{Emergency, Policy, WriteDecision},
@@ -89,11 +89,11 @@ impl World {
         out
     }
 
-    async fn cycle(&mut self) -> CycleReport {
+    async fn cycle(&mut self) -> AutonomyReport {
         self.cycle_with(&Emergency::none()).await
     }
 
-    async fn cycle_with(&mut self, emergency: &Emergency) -> CycleReport {
+    async fn cycle_with(&mut self, emergency: &Emergency) -> AutonomyReport {
         let snapshots = self.snapshots().await;
         self.steward.cycle(&snapshots, emergency, self.now).await.expect("test setup")
     }

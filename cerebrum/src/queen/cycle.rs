@@ -4,14 +4,14 @@
 //! the next cycle starts, counting the silent ones as missed). Each report may declare an emergency at once; only
 //! whole cycles count towards clearing it.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use serde::Serialize;
 
 use super::QueenState;
 use crate::{
     CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState, Notice,
-    Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange, write_atomic,
+    QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange, write_atomic,
 };
 
 #[derive(Debug, Default)]
@@ -45,6 +45,7 @@ impl QueenState {
         self.cycle.pending = self
             .members
             .iter()
+            .filter(|(_, m)| m.spec.observes)
             .filter(|(_, m)| m.state == MemberState::Running || m.state == MemberState::Backoff)
             .map(|(id, _)| id.clone())
             .collect();
@@ -184,7 +185,38 @@ impl QueenState {
             missed_reports,
             unreachable_repositories,
         };
+        self.tell_emergency();
+        // The members that act on the cycle hear of it directly; the bus is for observers and may drop the event.
+        self.notify_all(&QueenNotice::CycleClosed { record: Arc::new(record.clone()) });
         self.bus.publish(HiveEvent::CycleCompleted { record });
+    }
+
+    /// Tells every member the emergency's state when it differs from what they last heard: declared, cleared, or in
+    /// force for other causes. Called before anything else learns of a change (the bus, the notification sink).
+    pub(super) fn tell_emergency(&mut self) {
+        let now: &[EmergencyReason] = if self.emergency.is_active() { self.emergency.reasons() } else { &[] };
+        if *now == *self.told_emergency {
+            return;
+        }
+        let reasons: Arc<[EmergencyReason]> = Arc::from(now);
+        self.told_emergency = reasons.clone();
+        self.notify_all(&QueenNotice::Emergency { reasons });
+    }
+
+    /// An operator withdrew their declaration: clears at once unless other triggers hold.
+    pub(super) fn clear_emergency_by_hand(&mut self) {
+        self.emergency.withdraw_declaration();
+        let reasons = self.emergency.triggers(&self.book, tokio::time::Instant::now().into_std());
+        if let Some(transition) = self.emergency.clear_by_hand(reasons) {
+            self.apply_transition(transition);
+        }
+        self.tell_emergency();
+    }
+
+    pub(super) fn notify_all(&self, notice: &QueenNotice) {
+        for handle in self.members.values().filter_map(|m| m.handle.as_ref()) {
+            handle.notify(notice);
+        }
     }
 
     /// Checks the triggers after a report or an escalation; may declare, never clears.
@@ -193,9 +225,12 @@ impl QueenState {
         if let Some(transition) = self.emergency.after_report(reasons) {
             self.apply_transition(transition);
         }
+        self.tell_emergency();
     }
 
     fn apply_transition(&mut self, transition: Transition) {
+        // Members that act hear of it first, before the bus, the notification sink or any member's mode changes.
+        self.tell_emergency();
         match transition {
             Transition::Declare(reasons) => self.declare(reasons),
             Transition::Clear { healthy_evaluations } => {

@@ -58,6 +58,12 @@ pub struct MemberStatus {
     pub stale: bool,
     /// The last failure, as text.
     pub last_error: Option<String>,
+    /// The latest report's findings, for people ([`HealthReport::findings`](crate::HealthReport::findings)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+    /// The latest report's named facts ([`HealthReport::facts`](crate::HealthReport::facts)).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 /// A typed handle on a running queen. Cheap to clone.
@@ -70,6 +76,17 @@ pub struct QueenHandle {
 impl QueenHandle {
     pub(crate) fn new(actor: ActorRef<QueenMessage>, bus: EventBus) -> QueenHandle {
         QueenHandle { actor, bus }
+    }
+
+    /// Declares an emergency by hand (`by` says who, for the reasons and the audit): everything but the alert and
+    /// recovery freezes until [`QueenHandle::clear_emergency`].
+    pub fn declare_emergency(&self, by: impl Into<String>) -> Result<(), QueenError> {
+        self.actor.cast(QueenMessage::DeclareEmergency { by: by.into() }).map_err(|_| QueenError::NotRunning)
+    }
+
+    /// Withdraws a declaration made by hand; the emergency clears at once unless other triggers hold.
+    pub fn clear_emergency(&self) -> Result<(), QueenError> {
+        self.actor.cast(QueenMessage::ClearEmergency).map_err(|_| QueenError::NotRunning)
     }
 
     /// The queen actor, for linking or monitoring.
