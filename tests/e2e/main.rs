@@ -13,6 +13,7 @@ mod library;
 mod lifecycle;
 mod outage;
 mod services;
+mod steward;
 mod storage;
 mod workspace;
 

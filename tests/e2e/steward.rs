@@ -1,0 +1,230 @@
+//! The steward as a member of the hive, through the library against the GitHub emulator: what it does rides on
+//! direct messages, never on the bus. An emergency declared while it writes stops the writes that follow even when
+//! the bus overflows for a reader that never reads; a steward that panics mid-cycle is restarted by the queen and
+//! writes nothing twice.
+
+use std::{
+    path::Path,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use hive::{
+    EmergencyConfig, Hive,
+    actors::{Autonomy, AutonomyConfig, EnginePlanner, PlanError, Planner},
+    cerebrum::{Memory, ProposedAction, Seed},
+    ecosystem::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
+};
+use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec};
+
+/// Repositories whose tests fail, each its own way (no systemic failure), in the order the steward tends them.
+const FAILING: [&str; 4] = ["r1", "r2", "r3", "r4"];
+/// Green repositories; `alerts` takes the emergency alert.
+const GREEN: [&str; 3] = ["alerts", "docs", "site"];
+
+async fn fleet() -> Emulator {
+    let emu = Emulator::start().await;
+    let s = emu.state();
+    s.add_org("acme");
+    for name in GREEN {
+        s.add_repo(RepoSpec::new("acme", name));
+        s.add_workflow_run("acme", name, RunSpec::new("ci", "main"));
+    }
+    for name in FAILING {
+        s.add_repo(RepoSpec::new("acme", name));
+        let job = JobSpec::new(&format!("{name} tests"), "completed", Some("failure"));
+        s.add_workflow_run("acme", name, RunSpec::new("ci", "main").outcome("completed", Some("failure")).job(job));
+    }
+    emu
+}
+
+/// The rules, with `hook` run before each plan and given the call's number (from 1).
+struct Hooked {
+    calls: AtomicUsize,
+    hook: Box<dyn Fn(usize) -> BoxFuture<'static, ()> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Hooked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooked").field("calls", &self.calls).finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl Planner for Hooked {
+    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        (self.hook)(call).await;
+        EnginePlanner::default().plan(seed).await
+    }
+}
+
+/// A hive over the emulator's fleet with autonomy on (limits out of the way), planning through `planner`, no
+/// emergency trigger but a declaration by hand, and a bus of `bus` events per subscriber.
+async fn hive(emu: &Emulator, state: &Path, planner: Hooked, bus: usize) -> Hive {
+    let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
+    github.api_url = emu.url();
+    let forge = Arc::new(GitHubForge::new(github).expect("forge"));
+    let mut config = AutonomyConfig::new(state);
+    config.policy.switches.autonomy = true;
+    config.policy.limits.issues_per_hour = 1_000;
+    config.policy.limits.content_per_minute = 1_000;
+    config.policy.limits.comments_per_issue_per_day = 1_000;
+    config.alert_repo = Some(RepoId::new("acme/alerts").expect("repo"));
+    let quiet = EmergencyConfig {
+        fleet_health_below: 0.0,
+        critical_members: 0,
+        critical_security: false,
+        systemic_members: 0,
+        ..EmergencyConfig::default()
+    };
+    let repos = GREEN.iter().chain(&FAILING).map(|name| format!("acme/{name}"));
+    Hive::builder()
+        .repos(repos)
+        .emergency(quiet)
+        .bus_capacity(bus)
+        .autonomy(Autonomy::new(forge, config).planner(Arc::new(planner)))
+        .start()
+        .await
+        .expect("start the hive")
+}
+
+/// Polls `done` every 10 ms until it holds, failing the test after `deadline`.
+async fn until(deadline: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let polled = tokio::time::timeout(deadline, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    polled.unwrap_or_else(|_| panic!("{what}: not within {deadline:?}"));
+}
+
+/// The writes (anything but GET) among `requests`, as `METHOD path`.
+fn writes(requests: &[hive_testkit::RequestRecord]) -> Vec<String> {
+    requests.iter().filter(|r| r.method != Method::GET).map(|r| format!("{:?} {}", r.method, r.path)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_emergency_declared_mid_cycle_stops_the_writes_that_follow_whatever_the_bus_drops() {
+    let emu = Arc::new(fleet().await);
+    let state = tempfile::tempdir().expect("tempdir");
+    let slot: Arc<OnceLock<Hive>> = Arc::new(OnceLock::new());
+    // The request log's length when the declaration had reached the steward.
+    let mark = Arc::new(AtomicUsize::new(usize::MAX));
+    let planner = Hooked {
+        calls: AtomicUsize::new(0),
+        hook: Box::new({
+            let (slot, mark, emu) = (slot.clone(), mark.clone(), emu.clone());
+            move |call| {
+                let (slot, mark, emu) = (slot.clone(), mark.clone(), emu.clone());
+                Box::pin(async move {
+                    // Before the second repository's plan: the first one's issue is written by now.
+                    if call != 2 {
+                        return;
+                    }
+                    let hive = slot.get().expect("the hive");
+                    hive.declare_emergency("an operator").expect("declare");
+                    let steward = hive.steward().expect("the steward").clone();
+                    until(Duration::from_secs(10), "the steward hears of the emergency", || steward.emergency().active)
+                        .await;
+                    mark.store(emu.state().requests().len(), Ordering::SeqCst);
+                })
+            }
+        }),
+    };
+    let hive = hive(&emu, state.path(), planner, 8).await;
+    slot.set(hive.clone()).expect("set once");
+    // A subscriber that never reads: the bus drops what it cannot hold for it, and nothing the steward does waits.
+    let mut deaf = hive.subscribe();
+    hive.start_cycle().expect("cycle");
+    until(Duration::from_secs(60), "the steward's report", || hive.autonomy_report().is_some()).await;
+    let report = hive.autonomy_report().expect("report");
+    hive.shutdown().await.expect("shutdown");
+
+    let requests = emu.state().requests();
+    let mark = mark.load(Ordering::SeqCst);
+    assert!(mark <= requests.len(), "the planner never declared: {report:?}");
+    let before = writes(&requests[..mark]);
+    assert!(before.iter().any(|w| w.contains("/repos/acme/r1/issues")), "r1's issue came first: {before:?}");
+    let after = writes(&requests[mark..]);
+    assert!(!after.is_empty(), "the alert is written during the emergency");
+    for write in &after {
+        assert!(write.contains(" /repos/acme/alerts/"), "a write after the declaration: {write} in {after:?}");
+    }
+    for name in &FAILING[1..] {
+        assert!(emu.state().issues("acme", name).is_empty(), "{name} got an issue during the emergency");
+    }
+    assert!(report.emergency, "{report:?}");
+    assert!(report.decisions.iter().any(|d| d.contains("emergency")), "{:?}", report.decisions);
+    // The deaf subscriber lost the start of the run: the bus overflowed, and the steward did not care.
+    let first = deaf.try_recv().expect("the bus keeps the newest events");
+    assert!(first.seq > 1, "nothing was dropped (seq {}); the test proves nothing", first.seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_steward_that_panics_mid_cycle_is_restarted_and_writes_nothing_twice() {
+    let emu = fleet().await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let panicked = Arc::new(AtomicBool::new(false));
+    let planner = Hooked {
+        calls: AtomicUsize::new(0),
+        hook: Box::new({
+            let panicked = panicked.clone();
+            move |call| {
+                let panicked = panicked.clone();
+                Box::pin(async move {
+                    // Once, after the first repository's writes: the cycle dies halfway.
+                    if call == 2 && !panicked.swap(true, Ordering::SeqCst) {
+                        panic!("the planner broke");
+                    }
+                })
+            }
+        }),
+    };
+    let hive = hive(&emu, state.path(), planner, 4096).await;
+    hive.start_cycle().expect("cycle");
+    until(Duration::from_secs(60), "the queen restarts the steward", || panicked.load(Ordering::SeqCst)).await;
+    let queen = hive.queen().clone();
+    let mut restarted = false;
+    for _ in 0..6_000 {
+        let status = queen.status().await.expect("status");
+        let steward = status.member("steward").expect("the steward is a member");
+        if steward.restarts >= 1 && steward.state == hive::cerebrum::MemberState::Running {
+            restarted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(restarted, "the steward was not restarted");
+    assert!(hive.autonomy_report().is_none(), "the first cycle never finished");
+    let after_crash = emu.state().issues("acme", "r1").len();
+    assert_eq!(after_crash, 1, "r1's issue was written before the panic");
+
+    // Two more cycles: the restarted steward finds its earlier work and finishes the rest, once.
+    for cycle in [2, 3] {
+        hive.start_cycle().expect("cycle");
+        until(Duration::from_secs(60), "the restarted steward's report", || {
+            hive.autonomy_report().is_some_and(|r| r.orchestration_cycle == cycle)
+        })
+        .await;
+    }
+    hive.shutdown().await.expect("shutdown");
+    for name in FAILING {
+        let issues = emu.state().issues("acme", name);
+        assert_eq!(issues.len(), 1, "{name}: {issues:?}");
+        let comments = emu.state().comments("acme", name, issues[0].number);
+        let mut markers: Vec<&str> =
+            comments.iter().flat_map(|c| c.lines()).filter(|l| l.starts_with("<!-- hive:comment ")).collect();
+        let total = markers.len();
+        markers.sort_unstable();
+        markers.dedup();
+        assert_eq!(markers.len(), total, "{name}: a comment written twice: {comments:?}");
+    }
+    let mut memory = Memory::open_read_only(state.path()).expect("the database");
+    memory.audit().verify().expect("the audit chain verifies");
+}
