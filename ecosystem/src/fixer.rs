@@ -277,6 +277,67 @@ impl PreparedFix {
         outcome
     }
 
+    /// Publishes the fix commit as its branch in the local, non-bare repository at `repo` by fetching it from the
+    /// clone, then removes the clone. Only the new branch (and the objects it needs) appear in `repo`: the fetch runs
+    /// no hooks (a push would run the repository's receive hooks), writes no `FETCH_HEAD`, starts no automatic gc or
+    /// maintenance, and leaves the checked-out branch, working tree, index and config alone. A branch of that name
+    /// that appeared meanwhile is never replaced: that ends in [`FixOutcome::AlreadyPushed`].
+    pub async fn fetch_into(self, repo: &Path) -> Result<FixOutcome, FixError> {
+        let outcome = self.fetch_from_clone(repo).await;
+        self.discard().await;
+        outcome
+    }
+
+    async fn fetch_from_clone(&self, repo: &Path) -> Result<FixOutcome, FixError> {
+        let Some(tmp) = &self.tmp else {
+            return Err(FixError::WorkDir { path: PathBuf::new(), source: std::io::Error::other("the clone is gone") });
+        };
+        let (clone, branch, timeout) = (tmp.path().join("repo"), &self.branch, self.timeout);
+        let target = repo.display().to_string();
+        let fail = |step| {
+            let target = target.clone();
+            move |source| FixError::Git { step, url: target, source }
+        };
+        let source = clone.to_string_lossy();
+        // No `+`: the fetch must not replace a branch that appeared since the lookup.
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let fetch = [
+            "-c",
+            "gc.auto=0",
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "fetch.writeCommitGraph=false",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            "--",
+            &source,
+            &refspec,
+        ];
+        let fetched = git(repo, &fetch, timeout).await.map_err(fail("fetch the fix branch"))?;
+        if !fetched.success() {
+            let rejected = failure(repo, &fetch[6..], &fetched);
+            let verify = ["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")];
+            return match git_ok(repo, &verify, timeout).await {
+                Ok(head_sha) if !head_sha.is_empty() => {
+                    tracing::info!(repo = target, branch, head_sha, "fix branch was made meanwhile");
+                    Ok(FixOutcome::AlreadyPushed { head_sha })
+                }
+                _ => Err(fail("fetch the fix branch")(rejected)),
+            };
+        }
+        tracing::info!(repo = target, branch, head_sha = self.head_sha, formatter = self.formatter, "fix fetched");
+        Ok(FixOutcome::Pushed {
+            head_sha: self.head_sha.clone(),
+            formatter: self.formatter.clone(),
+            files_changed: self.files_changed.clone(),
+            lines_changed: self.lines_changed,
+        })
+    }
+
     /// Removes the clone without pushing.
     pub async fn discard(mut self) {
         let Some(tmp) = self.tmp.take() else { return };

@@ -136,6 +136,75 @@ async fn a_prepared_fix_is_measured_and_never_pushed() {
     assert!(fx.work_dir_is_clean());
 }
 
+/// Everything of a working repository that publishing a fix must leave alone, byte for byte.
+fn untouched(repo: &Path) -> Vec<(String, Vec<u8>)> {
+    let status = Command::new("git")
+        .args(["--no-optional-locks", "status", "--porcelain=v2", "--branch", "--untracked-files=all"])
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    assert!(status.status.success());
+    let mut kept = vec![("status".to_owned(), status.stdout)];
+    for file in [".git/index", ".git/HEAD", ".git/config", "src/main.rs", "notes.txt"] {
+        kept.push((file.to_owned(), std::fs::read(repo.join(file)).unwrap_or_default()));
+    }
+    let mut hooks: Vec<String> = std::fs::read_dir(repo.join(".git/hooks"))
+        .expect("hooks dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    hooks.sort();
+    kept.push(("hooks".to_owned(), hooks.join("\n").into_bytes()));
+    kept
+}
+
+#[tokio::test]
+async fn a_fix_for_a_local_repository_arrives_as_a_branch_and_nothing_else_changes() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let repo = tmp.path().join("app");
+    write_files(&repo, &[("Cargo.toml", CARGO_TOML), ("src/main.rs", UGLY_MAIN)]);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "initial"]);
+    // Work in progress: a staged change, an unstaged one on top, an untracked file; and hooks that would leave a
+    // trace if anything ran them.
+    std::fs::write(repo.join("src/main.rs"), format!("{UGLY_MAIN}// staged\n")).expect("write");
+    git(&repo, &["add", "src/main.rs"]);
+    std::fs::write(repo.join("src/main.rs"), format!("{UGLY_MAIN}// staged\n// unstaged\n")).expect("write");
+    std::fs::write(repo.join("notes.txt"), "mine\n").expect("write");
+    let trace = tmp.path().join("hook-ran");
+    for hook in ["reference-transaction", "post-checkout", "post-merge", "pre-push"] {
+        let path = repo.join(".git/hooks").join(hook);
+        std::fs::write(&path, format!("#!/bin/sh\necho {hook} >> '{}'\n", trace.display())).expect("hook");
+        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+    }
+    let base = git(&repo, &["rev-parse", "HEAD"]);
+    let before = untouched(&repo);
+
+    let url = format!("file://{}", repo.display());
+    let mut req =
+        FixRequest::new(&url, "main", "hive/fix/lint-local", "style: apply the formatter", tmp.path().join("w"));
+    req.timeout = Duration::from_secs(120);
+    let Preparation::Ready(fix) = prepare_fix(&req).await.expect("the fix is prepared") else {
+        panic!("expected a prepared fix");
+    };
+    let measured = fix.head_sha.clone();
+    let outcome = fix.fetch_into(&repo).await.expect("the fix is fetched");
+    assert!(matches!(&outcome, FixOutcome::Pushed { head_sha, .. } if *head_sha == measured), "{outcome:?}");
+    assert_eq!(git(&repo, &["rev-parse", "refs/heads/hive/fix/lint-local"]), measured);
+    assert_eq!(git(&repo, &["rev-parse", "hive/fix/lint-local~1"]), base, "the fix sits on the committed head");
+    assert_eq!(git(&repo, &["show", "hive/fix/lint-local:src/main.rs"]) + "\n", PRETTY_MAIN);
+    assert_eq!(untouched(&repo), before, "branch, index, working tree, config and hooks are as they were");
+    assert!(!trace.exists(), "a hook ran: {}", std::fs::read_to_string(&trace).unwrap_or_default());
+    assert!(!repo.join(".git/FETCH_HEAD").exists());
+
+    // Found again rather than made twice.
+    let again = prepare_fix(&req).await.expect("the lookup succeeds");
+    assert!(matches!(again, Preparation::Done(FixOutcome::AlreadyPushed { ref head_sha }) if *head_sha == measured));
+    assert_eq!(untouched(&repo), before);
+}
+
 #[tokio::test]
 async fn formatted_repository_has_nothing_to_fix() {
     let fx = Fixture::new(&[("Cargo.toml", CARGO_TOML), ("src/main.rs", PRETTY_MAIN)]);
