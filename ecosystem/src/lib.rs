@@ -43,6 +43,7 @@ mod sim;
 mod snapshot;
 #[cfg(test)]
 mod test_support;
+mod writer;
 
 pub use crate::{
     classify::{FailedJob, JobStep, Priority, classify_failure, classify_issue, failure_signature, is_critical_issue},
@@ -78,4 +79,5 @@ pub use crate::{
         Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
         RepoSnapshot, RunRef, Upstream,
     },
+    writer::{Capabilities, ForgeWriter, WriteError},
 };

@@ -176,13 +176,15 @@ impl LocalForge {
         &self.root
     }
 
+    /// Where `repo` lives in this workspace, if it is named as one of its repositories (not checked on disk).
+    pub(crate) fn repo_path(&self, repo: &RepoId) -> Option<PathBuf> {
+        // A valid RepoId name has no '/' and is not '..', so the join stays directly under the root.
+        (repo.owner() == LOCAL_OWNER).then(|| self.root.join(repo.name()))
+    }
+
     /// The directory of `repo`, if it is one of this workspace's repositories.
     async fn repo_dir(&self, repo: &RepoId) -> Option<PathBuf> {
-        if repo.owner() != LOCAL_OWNER {
-            return None;
-        }
-        // A valid RepoId name has no '/' and is not '..', so the join stays directly under the root.
-        let dir = self.root.join(repo.name());
+        let dir = self.repo_path(repo)?;
         let real_dir = tokio::fs::symlink_metadata(&dir).await.is_ok_and(|m| m.is_dir());
         let git = tokio::fs::symlink_metadata(dir.join(".git")).await.is_ok_and(|m| m.is_dir() || m.is_file());
         (real_dir && git).then_some(dir)
