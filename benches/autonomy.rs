@@ -18,7 +18,7 @@ use futures::future::join_all;
 use hive::{
     actors::{AutonomyConfig, Steward},
     cerebrum::{Memory, ScribeHandle, governance::Emergency},
-    ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoSnapshot, Secret, Target},
+    forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoSnapshot, Secret, Target},
 };
 use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
 

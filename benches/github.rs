@@ -4,7 +4,7 @@
 //!
 //! The forge is driven directly, with every snapshot of a cycle started at once, because that is the concurrency
 //! the pilots produce: at the start of a cycle each pilot asks the one shared forge for its snapshot, and the
-//! forge's [`Budget`](hive::ecosystem::Budget) alone bounds how many requests are in flight. Driving it directly
+//! forge's [`Budget`](hive::forge::Budget) alone bounds how many requests are in flight. Driving it directly
 //! keeps actor scheduling out of a number that is about the network.
 //!
 //! The baseline, measured in the same run, is the same cold cycle against an identical emulator without latency:
@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use hive::ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target};
+use hive::forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target};
 use hive_testkit::{DependabotSpec, Emulator, IssueSpec, JobSpec, RepoSpec, RunSpec};
 
 /// The organisation the fleet lives in.

@@ -15,7 +15,7 @@ use hive::{
         Memory, ScribeHandle,
         governance::{Emergency, Policy},
     },
-    ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
+    forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
 };
 use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec, git::unformatted_cargo_repo};
 

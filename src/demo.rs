@@ -6,7 +6,7 @@ use anyhow::Context;
 use hive::{
     EmergencyConfig, Hive, HiveEvent, PilotConfig, RepoId, RestartPolicy, SimForge,
     cerebrum::{Backoff, MemberId, QueenConfig},
-    ecosystem::{CiFailure, CiStatus, FailureClass, Fault},
+    forge::{CiFailure, CiStatus, FailureClass, Fault},
 };
 
 use crate::{cli::DemoArgs, config::EnvConfig, lifecycle::Shutdown};

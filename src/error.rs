@@ -2,7 +2,7 @@
 
 use hive_actors::KeeperError;
 use hive_cerebrum::{MemoryError, QueenError, ScribeError};
-use hive_ecosystem::{ForgeError, InvalidRepoId};
+use hive_forge::{ForgeError, InvalidRepoId};
 
 /// An error from [`Hive`](crate::Hive) or its builder.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,8 @@ use hive_cerebrum::{
     OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle, RestartPolicy, RuleEngine,
     ScribeHandle, Seed, Subscription,
 };
-use hive_ecosystem::{DynForge, Forge, RepoId, ServiceSpec};
+use hive_ecosystem::ServiceSpec;
+use hive_forge::{DynForge, Forge, RepoId};
 
 use crate::HiveError;
 

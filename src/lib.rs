@@ -30,6 +30,7 @@ mod hive;
 pub use hive_actors as actors;
 pub use hive_cerebrum as cerebrum;
 pub use hive_ecosystem as ecosystem;
+pub use hive_forge as forge;
 pub use hive_spawner as spawner;
 
 pub use crate::{
@@ -42,5 +43,5 @@ pub use hive_cerebrum::{
     BatchReport, CycleRecord, EmergencyConfig, Envelope, EventBus, HealthLevel, HiveEvent, HiveStatus, MemberId,
     OrchConfig, ProposalEngine, RestartPolicy, RuleEngine, Seed, Signal, Subscription,
 };
-pub use hive_ecosystem::{Forge, LocalForge, RepoId, SimForge, SimRepo};
 pub use hive_ecosystem::{Readiness, ServiceSpec};
+pub use hive_forge::{Forge, LocalForge, RepoId, SimForge, SimRepo};

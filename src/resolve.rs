@@ -12,7 +12,7 @@ use hive::{
     EmergencyConfig, RepoId,
     actors::{AutonomyConfig, is_valid_owner},
     cerebrum::{QueenConfig, governance::ActionLevel},
-    ecosystem::{GitHubConfig, GitHubForge, RepoFilter, Target},
+    forge::{GitHubConfig, GitHubForge, RepoFilter, Target},
 };
 
 use crate::{

@@ -9,7 +9,7 @@ use hive::{
     CycleRecord, Hive, HiveEvent, HiveStatus, RepoId,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, MemberKind, Memory, QueenConfig},
-    ecosystem::{Forge, GitHubForge, LocalForge},
+    forge::{Forge, GitHubForge, LocalForge},
 };
 use serde::Serialize;
 

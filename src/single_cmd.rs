@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 use hive::{
     RepoId,
-    ecosystem::{Forge, GitHubConfig, GitHubForge, HealthBreakdown, RepoSnapshot, Target, score},
+    forge::{Forge, GitHubConfig, GitHubForge, HealthBreakdown, RepoSnapshot, Target, score},
 };
 use serde::Serialize;
 

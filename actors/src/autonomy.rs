@@ -31,7 +31,7 @@ use hive_cerebrum::{
     governance::{Emergency, Policy},
     quote,
 };
-use hive_ecosystem::{CiFailure, FailureClass, GitHubForge, HealthBreakdown, IssueDetail, RepoId, RepoSnapshot};
+use hive_forge::{CiFailure, FailureClass, GitHubForge, HealthBreakdown, IssueDetail, RepoId, RepoSnapshot};
 use tokio::sync::watch;
 
 pub use hive_cerebrum::AutonomyReport;
@@ -110,7 +110,7 @@ pub struct Observation {
 impl Observation {
     /// An observation of `snapshot`, scored now (what a pilot does once per read).
     pub fn new(snapshot: RepoSnapshot, cycle: Option<u64>) -> Observation {
-        let health = hive_ecosystem::score(&snapshot);
+        let health = hive_forge::score(&snapshot);
         Observation { snapshot: Arc::new(snapshot), health, cycle }
     }
 }
@@ -423,8 +423,8 @@ impl From<AutonomyError> for Step {
     }
 }
 
-impl From<hive_ecosystem::GitHubError> for Step {
-    fn from(err: hive_ecosystem::GitHubError) -> Step {
+impl From<hive_forge::GitHubError> for Step {
+    fn from(err: hive_forge::GitHubError) -> Step {
         Step::Forge(err.to_string())
     }
 }

@@ -1,10 +1,10 @@
 //! Translation from what a forge shows (snapshots) into what the brain understands (signals).
 
 use hive_cerebrum::{CiClass, CiSignature, Severity, Signal, SignalKind};
-use hive_ecosystem::{AlertSeverity, CiFailure, CiState, FailureClass, RepoSnapshot, is_critical_issue};
+use hive_forge::{AlertSeverity, CiFailure, CiState, FailureClass, RepoSnapshot, is_critical_issue};
 
 /// The signals a snapshot raises: one per failed CI job, one per security alert, one per critical open issue (as
-/// [`hive_ecosystem::classify_issue`] ranks it).
+/// [`hive_forge::classify_issue`] ranks it).
 pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
     let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(|f| Signal::ci_failure(ci_signature(f))).collect();
     for alert in snapshot.security_alerts.iter().flatten() {
@@ -108,7 +108,7 @@ pub(crate) fn ci_fact(state: CiState) -> &'static str {
 mod tests {
     use std::time::SystemTime;
 
-    use hive_ecosystem::{Alert, CiStatus, IssueSummary, RepoId};
+    use hive_forge::{Alert, CiStatus, IssueSummary, RepoId};
 
     use super::*;
 
@@ -162,7 +162,7 @@ mod tests {
         // The bridge and the classifier agree on what is critical.
         for issue in &snapshot.open_issues {
             let raised = signals.iter().any(|s| s.kind == SignalKind::CriticalIssue { number: issue.number });
-            assert_eq!(raised, issue.priority() == Some(hive_ecosystem::Priority::Critical), "{issue:?}");
+            assert_eq!(raised, issue.priority() == Some(hive_forge::Priority::Critical), "{issue:?}");
         }
     }
 

@@ -1,14 +1,14 @@
 //! The workers of hive: repository pilots and service keepers, and the builders that let the queen start and restart
 //! them.
 //!
-//! This crate is the only bridge between the brain (`hive-cerebrum`) and the world (`hive-ecosystem`): a pilot
-//! reads a [`Forge`](hive_ecosystem::Forge), scores what it sees and reports to the queen.
+//! This crate is the only bridge between the brain (`hive-cerebrum`) and the world (`hive-forge`, `hive-ecosystem`): a pilot
+//! reads a [`Forge`](hive_forge::Forge), scores what it sees and reports to the queen.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use hive_actors::{PilotBuilder, PilotConfig};
 //! use hive_cerebrum::{EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig};
-//! use hive_ecosystem::{SimForge, SimRepo};
+//! use hive_forge::{SimForge, SimRepo};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let forge = Arc::new(SimForge::new(vec![SimRepo::healthy("acme/api")]));

@@ -14,7 +14,7 @@ use crate::ServiceBuilder;
 /// ```
 /// use std::sync::Arc;
 /// use hive_actors::{Members, PilotBuilder, PilotConfig, ServiceBuilder};
-/// use hive_ecosystem::SimForge;
+/// use hive_forge::SimForge;
 ///
 /// let services = ServiceBuilder::new();
 /// let members = Members::new()

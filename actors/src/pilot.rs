@@ -14,7 +14,7 @@ use hive_cerebrum::{
     Backoff, HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, Reporter, StartError,
     StartFailure,
 };
-use hive_ecosystem::{DynForge, ForgeError, RepoId, RepoSnapshot};
+use hive_forge::{DynForge, ForgeError, RepoId, RepoSnapshot};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};

@@ -31,7 +31,7 @@ use hive::{
         MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, Queen, QueenArgs, QueenConfig,
         QueenHandle, Reporter, RestartPolicy, RestartType, Seed, Signal, StartError, StartFailure, Subscription,
     },
-    ecosystem::{Forge, ForgeError, RepoId, RepoSnapshot, SimForge, SimRepo},
+    forge::{Forge, ForgeError, RepoId, RepoSnapshot, SimForge, SimRepo},
 };
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::{

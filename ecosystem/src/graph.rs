@@ -30,7 +30,7 @@ use std::{
 
 use serde::Serialize;
 
-pub(crate) use self::manifest::local_paths;
+pub use self::manifest::local_paths;
 pub use self::{
     run::{RepoOutcome, RepoRun, StepOutput, WavesReport, run_waves},
     task::{WaveTask, conventional_command, discovered_command, run_task},

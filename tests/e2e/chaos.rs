@@ -2,7 +2,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use hive::{Hive, HiveEvent, PilotConfig, RestartPolicy, SimForge, cerebrum::Backoff, ecosystem::Fault};
+use hive::{Hive, HiveEvent, PilotConfig, RestartPolicy, SimForge, cerebrum::Backoff, forge::Fault};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_repository_is_observed_each_cycle_despite_panics() {

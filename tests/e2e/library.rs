@@ -5,7 +5,7 @@ use std::time::Duration;
 use hive::{
     Hive, HiveError, HiveEvent, RestartPolicy, Seed, Signal, SimForge, SimRepo,
     cerebrum::{Backoff, CiClass, CiSignature, MemberState, QueenError},
-    ecosystem::Fault,
+    forge::Fault,
 };
 
 use crate::wait_for;

@@ -17,7 +17,7 @@ use hive::{
     EmergencyConfig, Hive,
     actors::{Autonomy, AutonomyConfig, EnginePlanner, PlanError, Planner},
     cerebrum::{Memory, ProposedAction, Seed},
-    ecosystem::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
+    forge::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
 };
 use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec};
 

@@ -21,7 +21,7 @@ use hive_cerebrum::{
     CycleRecord, HiveEvent, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, MemberSpec,
     QueenHandle, QueenNotice, RestartPolicy, ScribeHandle, StartError, StartFailure, governance::Emergency,
 };
-use hive_ecosystem::{GitHubForge, RepoId};
+use hive_forge::{GitHubForge, RepoId};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 

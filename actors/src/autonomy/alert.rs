@@ -53,7 +53,7 @@ impl Steward {
 
     async fn alert_step(
         &mut self,
-        alert_repo: &hive_ecosystem::RepoId,
+        alert_repo: &hive_forge::RepoId,
         observed: &[Observation],
         state: &str,
     ) -> Result<(), Step> {

@@ -8,7 +8,7 @@ use hive_cerebrum::{
     governance::{ActionKind, Remedy, WriteProposal},
     quote,
 };
-use hive_ecosystem::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnapshot};
+use hive_forge::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnapshot};
 use serde_json::json;
 
 use super::{

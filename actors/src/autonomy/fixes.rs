@@ -8,9 +8,8 @@ use hive_cerebrum::{
     governance::{self, ActionKind, ChecksState, Remedy, Verdict, WriteProposal},
     quote,
 };
-use hive_ecosystem::{
-    CiFailure, FailureClass, FixOutcome, FixRequest, GitHubError, Preparation, RepoSnapshot, prepare_fix,
-};
+use hive_ecosystem::{FixOutcome, FixRequest, Preparation, prepare_fix};
+use hive_forge::{CiFailure, FailureClass, GitHubError, RepoSnapshot};
 use serde_json::{Value, json};
 
 use super::{Step, Steward, ci::issue_key, gate::WriteFailure, text};

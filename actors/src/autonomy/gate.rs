@@ -9,7 +9,7 @@ use hive_cerebrum::{
     AuditEntry, Memory, MemoryError, NewWrite, Reservation, WriteState,
     governance::{self, ActionKind, Counters, Policy, Verdict, WriteDecision, WriteProposal},
 };
-use hive_ecosystem::GitHubError;
+use hive_forge::GitHubError;
 
 use super::{AutonomyError, Steward};
 

@@ -8,7 +8,7 @@ use hive_cerebrum::{
     BatchId, EngineError, OrchError, OrchOutcome, ProposalEngine, ProposedAction, QueenError, QueenHandle, RuleEngine,
     Seed, Signal,
 };
-use hive_ecosystem::{CiFailure, RepoSnapshot};
+use hive_forge::{CiFailure, RepoSnapshot};
 
 /// Where proposals come from.
 #[async_trait::async_trait]

@@ -5,7 +5,7 @@
 //! escaped prose (`hive_cerebrum::quote`), never as markdown or HTML, and never able to mention anyone.
 
 use hive_cerebrum::quote;
-use hive_ecosystem::CiFailure;
+use hive_forge::CiFailure;
 use sha1::{Digest, Sha1};
 
 /// The first 16 hex digits of the SHA-1 of an identity key: what markers and branch names carry, so a hostile name
@@ -112,7 +112,7 @@ pub fn is_valid_owner(owner: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use hive_ecosystem::FailureClass;
+    use hive_forge::FailureClass;
 
     use super::*;
 

@@ -12,7 +12,7 @@ use hive_cerebrum::{
     CiClass, CiSignature, EmergencyReason, MemberId, Memory, ScribeHandle,
     governance::{Emergency, Policy, WriteDecision},
 };
-use hive_ecosystem::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
+use hive_forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
 use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec, git::unformatted_cargo_repo};
 use tempfile::TempDir;
 

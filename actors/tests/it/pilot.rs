@@ -8,7 +8,7 @@ use hive_cerebrum::{
     Backoff, CiClass, CiSignature, EmergencyConfig, EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig,
     QueenHandle, RestartPolicy, SignalKind, Subscription,
 };
-use hive_ecosystem::{Fault, RepoId, SimForge, SimRepo};
+use hive_forge::{Fault, RepoId, SimForge, SimRepo};
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
@@ -24,7 +24,7 @@ async fn start(forge: &SimForge, config: QueenConfig, pilot: PilotConfig) -> (Qu
 }
 
 async fn forge_members(forge: &SimForge) -> Vec<MemberSpec> {
-    use hive_ecosystem::Forge;
+    use hive_forge::Forge;
     forge.discover().await.expect("discover").iter().map(|r| MemberSpec::pilot(r.as_str())).collect()
 }
 

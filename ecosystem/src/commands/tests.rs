@@ -1,7 +1,7 @@
 //! Command discovery on fixture projects, the Makefile and justfile parsers, and the choice of test command.
 
 use super::*;
-use crate::fixtures::{self, write};
+use hive_testkit::projects::{self as fixtures, write};
 
 async fn discovered(build: impl FnOnce(&Path)) -> (tempfile::TempDir, Vec<DiscoveredCommand>) {
     let dir = tempfile::tempdir().expect("tempdir");

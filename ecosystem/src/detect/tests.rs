@@ -1,7 +1,7 @@
 //! Detection on fixture projects, one per build system, plus broken manifests and mixed repositories.
 
 use super::*;
-use crate::fixtures::{self, write};
+use hive_testkit::projects::{self as fixtures, write};
 
 /// Builds a project in a fresh directory, detects it, and returns the systems found and broken.
 fn detected(build: impl FnOnce(&Path)) -> (Vec<BuildSystem>, Vec<(BuildSystem, String)>) {

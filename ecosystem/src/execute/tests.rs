@@ -1,7 +1,7 @@
 //! `execute_command` with real child processes: verbatim arguments, refused ones, unknown names, timeouts.
 
 use super::*;
-use crate::fixtures;
+use hive_testkit::projects as fixtures;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -82,7 +82,7 @@ pub(super) fn edges(repos: &[GraphRepo]) -> Result<Vec<Edge>, EcosystemError> {
 /// The local paths `dir`'s manifests refer to (Cargo `path`, npm `file:` / `link:`, Go `replace` to a directory),
 /// each absolute and normalised like the graph's own matching, with where it was read (`Cargo.toml core path
 /// '../core'`). Local CI uses them to place the sibling repositories a clone needs.
-pub(crate) fn local_paths(dir: &Path) -> Result<Vec<(PathBuf, String)>, EcosystemError> {
+pub fn local_paths(dir: &Path) -> Result<Vec<(PathBuf, String)>, EcosystemError> {
     let references = scan(dir)?.references;
     Ok(references.into_iter().filter_map(|(reference, via)| Some((reference.path?, via))).collect())
 }

@@ -1,4 +1,3 @@
-//! Integration tests of hive-ecosystem: the GitHub forge end to end against the hive-testkit emulator on loopback.
+//! Integration tests of hive-ecosystem: formatter fixes end to end with real git and real formatters.
 
 mod fixer;
-mod github;

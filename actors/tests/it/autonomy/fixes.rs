@@ -60,7 +60,7 @@ async fn in_an_emergency_for_a_systemic_format_failure_only_its_fix_pull_request
     let snapshots = w.snapshots().await;
     let api = snapshots.iter().find(|s| s.repo.to_string() == "acme/api").expect("api");
     let failure = &api.ci.failures[0];
-    assert_eq!(failure.class, hive_ecosystem::FailureClass::Lint, "{failure:?}");
+    assert_eq!(failure.class, hive_forge::FailureClass::Lint, "{failure:?}");
     let signature = CiSignature::new(&failure.workflow, &failure.job, failure.step.as_deref(), CiClass::Lint);
 
     // An emergency with no systemic cause (forced, fleet health) has nothing to recover from: no fix either.

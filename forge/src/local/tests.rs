@@ -8,10 +8,9 @@ mod verdicts;
 use std::path::Path;
 
 use super::*;
-use crate::{
-    CiFailure, FailureClass, Upstream,
-    fixtures::{self, commit_all, git, git_env, git_repo, write},
-};
+use hive_testkit::projects::{self as fixtures, commit_all, git, git_env, git_repo, write};
+
+use crate::{CiFailure, FailureClass, Upstream};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 

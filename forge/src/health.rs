@@ -76,7 +76,7 @@ pub struct HealthComponent {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use hive_ecosystem::{CiStatus, RepoId, RepoSnapshot, score};
+/// use hive_forge::{CiStatus, RepoId, RepoSnapshot, score};
 ///
 /// let snapshot = RepoSnapshot {
 ///     repo: RepoId::new("acme/api").unwrap(),

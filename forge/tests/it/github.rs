@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use hive_ecosystem::{
+use hive_forge::{
     AlertSeverity, CiState, FailureClass, Forge, ForgeError, GitHubAuth, GitHubConfig, GitHubError, GitHubForge,
     IssueChange, RepoFilter, RepoId, Secret, Target,
 };
@@ -239,7 +239,7 @@ async fn infrastructure_failures_are_read_from_annotations_once_per_run_attempt(
     );
     let forge = forge(&emu, vec![]);
     let repo = id("acme/api");
-    let classes = |snap: &hive_ecosystem::RepoSnapshot| -> Vec<(String, FailureClass)> {
+    let classes = |snap: &hive_forge::RepoSnapshot| -> Vec<(String, FailureClass)> {
         snap.ci.failures.iter().map(|f| (f.job.clone(), f.class)).collect()
     };
     let expected = [

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Git, GitError, LocalFacts, Upstream};
+use hive_ecosystem::{Git, GitError};
+
+use crate::{LocalFacts, Upstream};
 
 /// A local branch with no commit for this long is stale.
 pub(crate) const STALE_BRANCH_AGE: Duration = Duration::from_secs(90 * 24 * 60 * 60);

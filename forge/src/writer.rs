@@ -7,9 +7,11 @@
 
 use std::path::PathBuf;
 
+use hive_ecosystem::{FixError, FixOutcome, PreparedFix};
+
 use crate::{
-    CheckRun, CombinedStatus, CreatedIssue, FixError, FixOutcome, GitHubError, GitHubForge, IssueChange, IssueComment,
-    IssueDetail, LocalForge, MergeResult, PreparedFix, PullDetail, RepoId, RepoSnapshot, RunDetail,
+    CheckRun, CombinedStatus, CreatedIssue, GitHubError, GitHubForge, IssueChange, IssueComment, IssueDetail,
+    LocalForge, MergeResult, PullDetail, RepoId, RepoSnapshot, RunDetail,
 };
 
 /// What a forge lets the autonomy loop do.

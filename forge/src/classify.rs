@@ -123,7 +123,7 @@ const PHRASES: &[(&str, &str, Priority)] = &[("data", "loss", Priority::Critical
 /// Classifies an issue; see the [module docs](self) for the rules.
 ///
 /// ```
-/// use hive_ecosystem::{Priority, classify_issue};
+/// use hive_forge::{Priority, classify_issue};
 ///
 /// assert_eq!(classify_issue(&["priority: P1"], "Typo in README", ""), Some(Priority::High));
 /// assert_eq!(classify_issue(&["type: bug"], "Segfault when the config is empty", ""), Some(Priority::Critical));
@@ -239,7 +239,7 @@ impl<'a> FailedJob<'a> {
 /// [module docs](self) for the rules.
 ///
 /// ```
-/// use hive_ecosystem::{FailedJob, FailureClass, JobStep, classify_failure};
+/// use hive_forge::{FailedJob, FailureClass, JobStep, classify_failure};
 ///
 /// let steps = [JobStep { name: "cargo clippy", conclusion: Some("failure") }];
 /// let lint = FailedJob { steps: &steps, ..FailedJob::new("lint", Some("failure")) };

@@ -15,7 +15,7 @@ use std::{
 
 use tokio::sync::OnceCell;
 
-use crate::process::{CommandSpec, run};
+use hive_ecosystem::process::{CommandSpec, run};
 
 /// How local CI confines a repository's tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -303,7 +303,7 @@ fn make_writable(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::{CommandSpec, run};
+    use hive_ecosystem::process::{CommandSpec, run};
 
     #[test]
     fn scratch_directories_of_dead_processes_are_swept_and_live_ones_kept() {

@@ -17,7 +17,9 @@ use std::{
 };
 
 use super::{LOCAL_OWNER, ci::clone_head, facts, is_repository};
-use crate::{Git, GitError, RepoId, graph::local_paths};
+use hive_ecosystem::{Git, GitError, local_paths};
+
+use crate::RepoId;
 
 /// The siblings a run placed: directory name -> the HEAD cloned, empty for a sibling that is not there (missing,
 /// or a repository without commits), so that its arrival counts as a change too.

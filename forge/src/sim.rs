@@ -36,7 +36,7 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 /// a security policy present, default branch `main`.
 ///
 /// ```
-/// use hive_ecosystem::{Alert, AlertSeverity, CiStatus, SimRepo};
+/// use hive_forge::{Alert, AlertSeverity, CiStatus, SimRepo};
 ///
 /// let repo = SimRepo::healthy("acme/api")
 ///     .with_alerts(vec![Alert { summary: "RUSTSEC-2024-0001".into(), severity: AlertSeverity::Low }])
@@ -225,7 +225,7 @@ pub enum Fault {
 /// [`SimForge::reads`].
 ///
 /// ```
-/// use hive_ecosystem::{Fault, Forge, RepoId, SimForge, SimRepo};
+/// use hive_forge::{Fault, Forge, RepoId, SimForge, SimRepo};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 /// let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);

@@ -19,7 +19,9 @@ use std::{
 use dashmap::DashMap;
 use tokio::sync::Semaphore;
 
-use crate::{CiState, CiStatus, Forge, ForgeError, Git, GitError, RepoId, RepoSnapshot};
+use hive_ecosystem::{Git, GitError};
+
+use crate::{CiState, CiStatus, Forge, ForgeError, RepoId, RepoSnapshot};
 
 mod ci;
 mod facts;
@@ -62,7 +64,7 @@ pub enum LocalForgeError {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use hive_ecosystem::{Forge, LocalForge};
+/// use hive_forge::{Forge, LocalForge};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let forge = LocalForge::new("/home/me/src")?

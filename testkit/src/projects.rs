@@ -1,10 +1,10 @@
 //! Fixture projects for tests, one builder per build system, with real git through the tests' one isolated runner
-//! (`hive_testkit::git`), which does not depend on the machine's git configuration.
+//! (`crate::git`), which does not depend on the machine's git configuration.
 
 use std::path::{Path, PathBuf};
 
 /// Writes `contents` to `dir/rel`, creating parent directories.
-pub(crate) fn write(dir: &Path, rel: &str, contents: &str) -> PathBuf {
+pub fn write(dir: &Path, rel: &str, contents: &str) -> PathBuf {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().expect("a file has a parent")).expect("create dirs");
     std::fs::write(&path, contents).expect("write fixture file");
@@ -12,7 +12,7 @@ pub(crate) fn write(dir: &Path, rel: &str, contents: &str) -> PathBuf {
 }
 
 /// A cargo package `calc` with a library, the default binary, an extra binary `tool` and an example `demo`.
-pub(crate) fn cargo_project(dir: &Path) {
+pub fn cargo_project(dir: &Path) {
     write(dir, "Cargo.toml", "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
     write(dir, "src/lib.rs", "pub fn add(a: i32, b: i32) -> i32 { a + b }\n");
     write(dir, "src/main.rs", "fn main() {}\n");
@@ -21,7 +21,7 @@ pub(crate) fn cargo_project(dir: &Path) {
 }
 
 /// A virtual cargo workspace with members `crates/core` (library) and `crates/cli` (binary `cli`).
-pub(crate) fn cargo_workspace(dir: &Path) {
+pub fn cargo_workspace(dir: &Path) {
     write(dir, "Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n");
     write(dir, "crates/core/Cargo.toml", "[package]\nname = \"core-lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
     write(dir, "crates/core/src/lib.rs", "\n");
@@ -30,7 +30,7 @@ pub(crate) fn cargo_workspace(dir: &Path) {
 }
 
 /// An npm-family project with a few scripts; `lock` is the lock file to add, if any.
-pub(crate) fn node_project(dir: &Path, lock: Option<&str>) {
+pub fn node_project(dir: &Path, lock: Option<&str>) {
     write(
         dir,
         "package.json",
@@ -54,7 +54,7 @@ pub(crate) fn node_project(dir: &Path, lock: Option<&str>) {
 }
 
 /// A Python package with unittest tests in `test_calc.py`; `passing` chooses whether they pass.
-pub(crate) fn python_project(dir: &Path, passing: bool) {
+pub fn python_project(dir: &Path, passing: bool) {
     write(dir, "pyproject.toml", "[project]\nname = \"calc\"\nversion = \"0.1.0\"\n");
     write(dir, "calc.py", "def add(a, b):\n    return a + b\n");
     let expected = if passing { 4 } else { 5 };
@@ -69,7 +69,7 @@ pub(crate) fn python_project(dir: &Path, passing: bool) {
 
 /// A Makefile project whose `test` target succeeds or fails; also has `build`, `lint`, a pattern rule, variables
 /// and `.PHONY`, which discovery must tell apart from targets.
-pub(crate) fn make_project(dir: &Path, passing: bool) {
+pub fn make_project(dir: &Path, passing: bool) {
     let test = if passing { "true" } else { "false" };
     write(
         dir,
@@ -81,19 +81,19 @@ pub(crate) fn make_project(dir: &Path, passing: bool) {
 }
 
 /// A Go module.
-pub(crate) fn go_project(dir: &Path) {
+pub fn go_project(dir: &Path) {
     write(dir, "go.mod", "module example.com/calc\n\ngo 1.22\n");
     write(dir, "calc.go", "package calc\n");
 }
 
 /// A Maven project.
-pub(crate) fn maven_project(dir: &Path) {
+pub fn maven_project(dir: &Path) {
     write(dir, "pom.xml", "<?xml version=\"1.0\"?>\n<project><modelVersion>4.0.0</modelVersion></project>\n");
 }
 
 /// A Gradle project with a wrapper script that records its arguments one per line in `args.txt`, so tests can see
 /// exactly what reached the program.
-pub(crate) fn gradle_project(dir: &Path) {
+pub fn gradle_project(dir: &Path) {
     write(dir, "settings.gradle", "rootProject.name = 'calc'\n");
     write(dir, "build.gradle", "plugins { id 'java' }\n");
     let wrapper = write(dir, "gradlew", "#!/bin/sh\nprintf '%s\\n' \"$@\" > args.txt\n");
@@ -101,13 +101,13 @@ pub(crate) fn gradle_project(dir: &Path) {
 }
 
 /// A Docker project with a Dockerfile and a compose file.
-pub(crate) fn docker_project(dir: &Path) {
+pub fn docker_project(dir: &Path) {
     write(dir, "Dockerfile", "FROM scratch\n");
     write(dir, "compose.yaml", "services: {}\n");
 }
 
 /// A justfile with public, private and parameterised recipes, settings, variables and aliases.
-pub(crate) fn just_project(dir: &Path) {
+pub fn just_project(dir: &Path) {
     write(
         dir,
         "justfile",
@@ -116,22 +116,22 @@ pub(crate) fn just_project(dir: &Path) {
 }
 
 /// Marks a file executable.
-pub(crate) fn make_executable(path: &Path) {
+pub fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-pub(crate) use hive_testkit::git::{git, git_env};
+pub use crate::git::{git, git_env};
 
 /// Makes `dir` a git repository on branch `main` with everything in it committed.
-pub(crate) fn git_repo(dir: &Path) {
+pub fn git_repo(dir: &Path) {
     std::fs::create_dir_all(dir).expect("create repo dir");
     git(dir, &["init", "-q", "-b", "main"]);
     commit_all(dir, "initial");
 }
 
 /// Commits everything in the work tree.
-pub(crate) fn commit_all(dir: &Path, message: &str) {
+pub fn commit_all(dir: &Path, message: &str) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "--allow-empty", "-m", message]);
 }

@@ -18,12 +18,14 @@ use super::{
     sandbox::{self, Sandbox, Scratch},
     siblings::{self, Siblings},
 };
-use crate::{
-    CiFailure, CiState, CiStatus, FailureClass, Git, GitError,
-    atomic::write_atomic,
+use hive_ecosystem::{
+    Git, GitError,
     process::{CommandOutput, CommandSpec, run},
     test_command,
 };
+use hive_support::write_atomic;
+
+use crate::{CiFailure, CiState, CiStatus, FailureClass};
 
 /// The workflow name local CI failures carry, so their signatures read `local/<command>/<step>/<class>`.
 pub(crate) const WORKFLOW: &str = "local";

@@ -230,7 +230,7 @@ impl GitHubConfig {
 /// A [`Forge`] over GitHub (or a GitHub Enterprise Server, or the hive emulator).
 ///
 /// ```no_run
-/// use hive_ecosystem::{Forge, GitHubConfig, GitHubForge, Target};
+/// use hive_forge::{Forge, GitHubConfig, GitHubForge, Target};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut config = GitHubConfig::from_lookup(|key| std::env::var(key).ok())?;

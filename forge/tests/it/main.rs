@@ -1,0 +1,3 @@
+//! Integration tests of hive-forge: the GitHub forge end to end against the hive-testkit emulator on loopback.
+
+mod github;
