@@ -74,10 +74,10 @@ pub fn write_atomic_regular(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// ([`io::ErrorKind::FileTooLarge`]), and so is anything that is not a regular file once links are followed
 /// ([`io::ErrorKind::InvalidInput`]: a FIFO would block forever, `/dev/zero` would never end).
 pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    // Checked before opening, because opening a FIFO blocks until a writer comes.
-    regular(&fs::metadata(path)?, limit)?;
-    let file = fs::File::open(path)?;
-    // Checked again on the open file, in case the path was replaced in between.
+    use std::os::unix::fs::OpenOptionsExt;
+    // Opened without blocking (a FIFO would wait for a writer) and checked on the open file, so a path replaced
+    // between a check and the open cannot slip through. The flag changes nothing for reads of a regular file.
+    let file = fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(path)?;
     regular(&file.metadata()?, limit)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
@@ -324,6 +324,30 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    #[test]
+    fn read_bounded_reads_regular_files_only_and_never_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("file");
+        fs::write(&file, b"12345").expect("write");
+        assert_eq!(read_bounded(&file, 5).expect("read"), b"12345");
+        assert_eq!(read_bounded(&file, 4).expect_err("too large").kind(), io::ErrorKind::FileTooLarge);
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR).expect("mkfifo");
+        // Without a writer, a blocking open would never return.
+        let err = read_bounded(&fifo, 100).expect_err("a fifo");
+        assert_eq!(
+            (err.kind(), err.to_string()),
+            (io::ErrorKind::InvalidInput, "it is a FIFO (named pipe), not a regular file".to_owned())
+        );
+        let err = read_bounded(Path::new("/dev/zero"), 100).expect_err("a device");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert_eq!(read_bounded(dir.path(), 100).expect_err("a directory").kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            read_bounded(&dir.path().join("missing"), 100).expect_err("missing").kind(),
+            io::ErrorKind::NotFound
+        );
+    }
 
     #[test]
     fn rfc3339_known_instants() {
