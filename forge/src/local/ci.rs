@@ -279,10 +279,21 @@ const BUILD_MARKERS: [&str; 12] = [
     "error TS",
 ];
 
-/// Build when the output shows a compile error, else Test.
+/// Signs of a formatting check that failed (rustfmt's, black's, ruff's and prettier's `--check`): the repository's
+/// formatter would fix it.
+const LINT_MARKERS: [&str; 5] =
+    ["Diff in ", "would reformat ", "Would reformat: ", "Code style issues found", "files would be reformatted"];
+
+/// Build when the output shows a compile error, Lint when it shows a formatting check's complaint, else Test.
 pub(crate) fn classify(stdout: &str, stderr: &str) -> FailureClass {
-    let compile_error = BUILD_MARKERS.iter().any(|marker| stdout.contains(marker) || stderr.contains(marker));
-    if compile_error { FailureClass::Build } else { FailureClass::Test }
+    let shows = |markers: &[&str]| markers.iter().any(|marker| stdout.contains(marker) || stderr.contains(marker));
+    if shows(&BUILD_MARKERS) {
+        FailureClass::Build
+    } else if shows(&LINT_MARKERS) {
+        FailureClass::Lint
+    } else {
+        FailureClass::Test
+    }
 }
 
 /// Line starts that report a failure in the common test runners and build tools.

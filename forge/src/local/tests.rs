@@ -323,6 +323,19 @@ fn failing_lines_and_classes() {
         Some("FAIL\texample.com/y [build failed]"),
         FailureClass::Build,
     );
+    check(
+        "Diff in /tmp/hive-ci-1-x/ws/app/src/main.rs:1:\n-fn main(){}\n+fn main() {}\n",
+        "make: *** [Makefile:2: test] Error 1\n",
+        Some("make: *** [Makefile:2: test] Error 1"),
+        FailureClass::Lint,
+    );
+    check("", "would reformat app.py\nOh no!\n1 file would be reformatted.\n", None, FailureClass::Lint);
+    check(
+        "",
+        "error[E0425]: cannot find value\nDiff in src/lib.rs:1:\n",
+        Some("error[E0425]: cannot find value"),
+        FailureClass::Build,
+    );
     check("nothing recognisable\n", "", None, FailureClass::Test);
     let long = format!("FAIL: {}", "x".repeat(300));
     assert_eq!(ci::first_failing_line(&long, "").expect("line").chars().count(), 203);
