@@ -8,11 +8,13 @@
 
 mod actor;
 mod alert;
+mod case;
 mod ci;
 mod fixes;
 mod gate;
 mod learn;
 mod plan;
+mod step;
 mod text;
 
 use std::{
@@ -26,13 +28,15 @@ use std::{
 };
 
 use hive_cerebrum::{
-    AuditEntry, BacklogItem, Identity, ItemKind, ItemStatus, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
+    AuditEntry, BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
     WriteState,
     governance::{Emergency, Policy},
     quote,
 };
 use hive_forge::{CiFailure, FailureClass, GitHubForge, HealthBreakdown, IssueDetail, RepoId, RepoSnapshot};
 use tokio::sync::watch;
+
+use self::case::{CaseState, FixCase, FixState, IssueCase, IssueState};
 
 pub use hive_cerebrum::AutonomyReport;
 
@@ -123,8 +127,9 @@ pub struct Steward {
     config: AutonomyConfig,
     redactor: Redactor,
     planner: Arc<dyn Planner>,
-    /// What hive made on the forge, as the database said at the start of the cycle (read once, not per repository).
-    known: Vec<Identity>,
+    /// The issues and fixes hive made on the forge, as the database said at the start of the cycle (read once, not
+    /// per repository).
+    known: Known,
     /// The hive issues of each repository, read at the start of the cycle (a repository missing here is read when
     /// it is reached).
     prefetched: HashMap<String, Vec<IssueDetail>>,
@@ -159,7 +164,7 @@ impl Steward {
             config,
             redactor,
             planner: Arc::new(EnginePlanner::default()),
-            known: Vec::new(),
+            known: Known::default(),
             prefetched: HashMap::new(),
             levels: Vec::new(),
             report: AutonomyReport::default(),
@@ -211,7 +216,7 @@ impl Steward {
         self.report = AutonomyReport { cycle, emergency: self.emergency().active, ..AutonomyReport::default() };
         self.levels.clear();
         self.reconcile().await?;
-        self.known = self.memory(|m| m.identities().list(None)).await?;
+        self.known = self.memory(Known::read).await?;
         self.prefetch(observed).await;
         for observation in observed {
             if self.halted() {
@@ -247,7 +252,7 @@ impl Steward {
             .filter(|s| !s.archived)
             .filter(|s| {
                 let repo = s.repo.as_str();
-                !s.ci.failures.is_empty() || (s.ci.is_green() && self.known_of(repo, "issue").any(ci::is_live))
+                !s.ci.failures.is_empty() || (s.ci.is_green() && self.known_issues(repo).any(|i| i.state.is_live()))
             })
             .collect();
         let forge = &self.forge;
@@ -357,8 +362,8 @@ impl Steward {
         }
     }
 
-    /// Upserts the ledger item of a CI failure with `status`, returning its id (what `hive approve` names).
-    async fn upsert_item(
+    /// The ledger item of a CI failure with `status`, for [`upsert_in`] (its id is what `hive approve` names).
+    fn ci_item(
         &self,
         repo: &str,
         failure: &CiFailure,
@@ -366,12 +371,8 @@ impl Steward {
         status: ItemStatus,
         evidence: Vec<String>,
         commit: Option<String>,
-    ) -> Result<String, AutonomyError> {
-        let kind = match failure.class {
-            FailureClass::Lint | FailureClass::Infrastructure => ItemKind::Chore,
-            _ => ItemKind::Bug,
-        };
-        let mut item = BacklogItem::new(repo, kind, title, 2, Risk::Low);
+    ) -> BacklogItem {
+        let mut item = BacklogItem::new(repo, item_kind(failure), title, 2, Risk::Low);
         item.status = status;
         item.evidence = evidence.into_iter().filter(|e| text::is_web_url(e)).collect();
         if let Some(run) = &failure.run
@@ -382,16 +383,7 @@ impl Steward {
         }
         item.cycle_id = Some(self.report.cycle);
         item.commit_sha = commit;
-        let id = item.id.clone();
-        self.memory(move |m| {
-            // The decision reference is kept from the last governed write about the item.
-            if let Some(old) = m.ledger().get(&item.id)? {
-                item.decision = old.decision;
-            }
-            m.ledger().upsert(&item).map(drop)
-        })
-        .await?;
-        Ok(id)
+        item
     }
 
     /// The title of a CI failure's issue and ledger item (secrets redacted: it is written and exported).
@@ -399,15 +391,60 @@ impl Steward {
         quote::issue_title(&self.redactor.redact(&text::ci_issue_raw_title(failure, branch)))
     }
 
-    /// The identities of `kind` in `repo` known at the start of the cycle.
-    fn known_of<'a>(&'a self, repo: &'a str, kind: &'a str) -> impl Iterator<Item = &'a Identity> + 'a {
-        self.known.iter().filter(move |i| i.repo == repo && i.kind == kind)
+    /// The CI issues of `repo` known at the start of the cycle.
+    fn known_issues<'a>(&'a self, repo: &'a str) -> impl Iterator<Item = &'a IssueCase> + 'a {
+        self.known.issues.iter().filter(move |i| i.repo == repo)
+    }
+
+    /// The fixes of `repo` known at the start of the cycle.
+    fn known_fixes<'a>(&'a self, repo: &'a str) -> impl Iterator<Item = &'a FixCase> + 'a {
+        self.known.fixes.iter().filter(move |i| i.repo == repo)
     }
 
     /// Today's date (UTC) of the cycle's clock, for daily markers.
     fn day(&self) -> String {
         hive_support::rfc3339(self.now)[..10].to_owned()
     }
+}
+
+/// The cases the steward tends per repository, read once at the start of a cycle.
+#[derive(Debug, Default)]
+struct Known {
+    issues: Vec<IssueCase>,
+    fixes: Vec<FixCase>,
+}
+
+impl Known {
+    /// Every CI issue and fix in the database (one job; a row that does not fit its case is an error).
+    fn read(m: &mut Memory) -> Result<Known, MemoryError> {
+        let mut known = Known::default();
+        for identity in m.identities().list(None)? {
+            match identity.kind.as_str() {
+                kind if kind == IssueState::KIND => known.issues.push(case::typed(m, &identity)?),
+                kind if kind == FixState::KIND => known.fixes.push(case::typed(m, &identity)?),
+                _ => {}
+            }
+        }
+        Ok(known)
+    }
+}
+
+/// The backlog kind of a CI failure's item: a lint or infrastructure failure is a chore, anything else a bug.
+fn item_kind(failure: &CiFailure) -> ItemKind {
+    match failure.class {
+        FailureClass::Lint | FailureClass::Infrastructure => ItemKind::Chore,
+        _ => ItemKind::Bug,
+    }
+}
+
+/// Upserts `item` (keeping the decision reference of the last governed write about it) inside a scribe job,
+/// returning its id.
+fn upsert_in(m: &mut Memory, mut item: BacklogItem) -> Result<String, MemoryError> {
+    if let Some(old) = m.ledger().get(&item.id)? {
+        item.decision = old.decision;
+    }
+    m.ledger().upsert(&item)?;
+    Ok(item.id)
 }
 
 /// Why a step for one repository stopped: the forge (reported, the cycle goes on) or the database (the cycle ends).

@@ -3,16 +3,14 @@
 //! from the emergency's own causes, which governance lets through.
 
 use hive_cerebrum::{
-    Identity,
     governance::{ActionKind, WriteProposal},
     quote,
 };
 
-use serde_json::json;
-
 use super::{
     HIVE_LABEL, Observation, Step, Steward,
-    gate::Gate,
+    case::{self, AlertCase, AlertState, NoData},
+    step::{self, Alert, AlertLook, Found, IssueWrite, Sent},
     text::{self, issue_marker},
 };
 
@@ -30,16 +28,14 @@ impl Steward {
             }
             return Ok(());
         };
-        let identity = self.memory(|m| m.identities().get(ALERT_KEY)).await?;
-        let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
-        if !self.emergency().active && !matches!(state.as_str(), "open" | "opening" | "reopening" | "closing") {
-            if state == "closed_by_human" {
-                // The emergency a human closed the alert for is over; the next one gets an alert again.
-                self.remember_alert(&alert_repo.to_string(), None, "closed").await?;
-            }
-            return Ok(());
+        let stored = self.memory(|m| case::load::<AlertState, NoData>(m, ALERT_KEY)).await?.map(|c| c.state);
+        match step::alert_look(self.emergency().active, stored) {
+            AlertLook::Idle => return Ok(()),
+            // The emergency a human closed the alert for is over; the next one gets an alert again.
+            AlertLook::Unmute => return self.remember_alert(&alert_repo.to_string(), None, AlertState::Closed).await,
+            AlertLook::LookUp => {}
         }
-        let result = self.alert_step(&alert_repo, observed, &state).await;
+        let result = self.alert_step(&alert_repo, observed, stored).await;
         match result {
             Ok(()) => Ok(()),
             Err(Step::Forge(message)) => {
@@ -55,7 +51,7 @@ impl Steward {
         &mut self,
         alert_repo: &hive_forge::RepoId,
         observed: &[Observation],
-        state: &str,
+        stored: Option<AlertState>,
     ) -> Result<(), Step> {
         let repo = alert_repo.to_string();
         let marker = issue_marker(ALERT_KEY);
@@ -71,54 +67,32 @@ impl Steward {
             approval_id: ALERT_KEY.to_owned(),
             remedy: None,
         };
-        if !self.emergency().active {
-            let Some(issue) = found.filter(|i| i.state == "open") else {
-                return Ok(self.remember_alert(&repo, None, "closed").await?);
-            };
-            let number = issue.number;
-            self.remember_alert(&repo, Some(number), "closing").await?;
-            let forge = self.forge.clone();
-            let id = alert_repo.clone();
-            let gate = self
-                .governed(
-                    proposal(ActionKind::CloseIssue, Some(format!("{repo}#{number}"))),
-                    move |_| async move { forge.close_issue(&id, number).await },
-                    |_| format!("#{number} closed"),
-                )
-                .await?;
-            match gate {
-                Gate::Done(_) => self.remember_alert(&repo, Some(number), "closed").await?,
-                Gate::Skipped => self.remember_alert(&repo, Some(number), "open").await?,
-                Gate::Failed => {}
+        let active = self.emergency().active;
+        let number = found.as_ref().map(|i| i.number);
+        let step = step::alert(active, stored, Found::of(found.as_ref().map(|i| i.state.as_str())));
+        let (write, gate) = match step {
+            Alert::Nothing => return Ok(()),
+            Alert::Adopt => return Ok(self.remember_alert(&repo, number, AlertState::Open).await?),
+            // A human closed the alert during the emergency: not reopened until the next emergency.
+            Alert::LeaveClosed => return Ok(self.remember_alert(&repo, number, AlertState::ClosedByHuman).await?),
+            Alert::Closed => return Ok(self.remember_alert(&repo, None, AlertState::Closed).await?),
+            Alert::Close => {
+                let number = number.expect("an alert is closed only when found open");
+                self.remember_alert(&repo, Some(number), AlertState::Closing).await?;
+                let forge = self.forge.clone();
+                let id = alert_repo.clone();
+                let gate = self
+                    .governed(
+                        proposal(ActionKind::CloseIssue, Some(format!("{repo}#{number}"))),
+                        move |_| async move { forge.close_issue(&id, number).await },
+                        |_| format!("#{number} closed"),
+                    )
+                    .await?;
+                (IssueWrite::Close, Sent::from(&gate))
             }
-            return Ok(());
-        }
-        let snapshots = || observed.iter().map(|o| &*o.snapshot);
-        let failing = snapshots().filter(|s| !s.ci.failures.is_empty()).count();
-        let mut text = format!(
-            "hive declared an ecosystem-wide emergency: {failing} of {} repositories have failing CI. Mutating \
-             actions are frozen until it clears, except the recovery from its systemic failures (re-runs of an \
-             infrastructure failure, formatter fixes of a format failure).\n",
-            observed.len()
-        );
-        for s in snapshots().filter(|s| !s.ci.failures.is_empty()).take(50) {
-            text.push_str(&format!("\n- {}", quote::code(&s.repo.to_string())));
-        }
-        let text = self.redactor.redact(&text).into_owned();
-        match found {
-            Some(issue) if issue.state == "open" => {
-                if state != "open" {
-                    self.remember_alert(&repo, Some(issue.number), "open").await?;
-                }
-                Ok(())
-            }
-            Some(issue) if state == "open" || state == "closed_by_human" => {
-                // A human closed the alert during the emergency: not reopened until the next emergency.
-                Ok(self.remember_alert(&repo, Some(issue.number), "closed_by_human").await?)
-            }
-            Some(issue) => {
-                let number = issue.number;
-                self.remember_alert(&repo, Some(number), "reopening").await?;
+            Alert::Reopen => {
+                let number = number.expect("an alert is reopened only when found closed");
+                self.remember_alert(&repo, Some(number), AlertState::Reopening).await?;
                 let forge = self.forge.clone();
                 let id = alert_repo.clone();
                 let gate = self
@@ -128,15 +102,11 @@ impl Steward {
                         |_| format!("#{number} reopened"),
                     )
                     .await?;
-                match gate {
-                    Gate::Done(_) => self.remember_alert(&repo, Some(number), "open").await?,
-                    Gate::Skipped => self.remember_alert(&repo, Some(number), "closed").await?,
-                    Gate::Failed => {}
-                }
-                Ok(())
+                (IssueWrite::Reopen, Sent::from(&gate))
             }
-            None => {
-                self.remember_alert(&repo, None, "opening").await?;
+            Alert::File => {
+                self.remember_alert(&repo, None, AlertState::Opening).await?;
+                let text = self.alert_text(observed);
                 let forge = self.forge.clone();
                 let id = alert_repo.clone();
                 let labels = vec![HIVE_LABEL.to_owned(), EMERGENCY_LABEL.to_owned()];
@@ -149,30 +119,59 @@ impl Steward {
                         |issue| format!("#{} {}", issue.number, issue.html_url),
                     )
                     .await?;
-                match gate {
-                    Gate::Done(issue) => self.remember_alert(&repo, Some(issue.number), "open").await?,
-                    Gate::Skipped => self.remember_alert(&repo, None, "closed").await?,
-                    Gate::Failed => {}
+                let sent = Sent::from(&gate);
+                // The number of the issue filed; a write not sent keeps the one known.
+                if let Some(state) = step::alert_after(IssueWrite::File, sent) {
+                    self.remember_alert(&repo, gate.done().map(|i| i.number), state).await?;
                 }
-                Ok(())
+                return Ok(());
             }
+        };
+        // Maybe sent: the mark stays for the next cycle to settle with what the forge shows.
+        if let Some(state) = step::alert_after(write, gate) {
+            self.remember_alert(&repo, number, state).await?;
         }
+        Ok(())
     }
 
-    async fn remember_alert(&self, repo: &str, number: Option<u64>, state: &str) -> Result<(), super::AutonomyError> {
-        let (repo, state, now) = (repo.to_owned(), state.to_owned(), self.now_unix);
+    /// The alert issue's body: how many repositories fail, and which (at most 50), secrets redacted.
+    fn alert_text(&self, observed: &[Observation]) -> String {
+        let snapshots = || observed.iter().map(|o| &*o.snapshot);
+        let failing = snapshots().filter(|s| !s.ci.failures.is_empty()).count();
+        let mut text = format!(
+            "hive declared an ecosystem-wide emergency: {failing} of {} repositories have failing CI. Mutating \
+             actions are frozen until it clears, except the recovery from its systemic failures (re-runs of an \
+             infrastructure failure, formatter fixes of a format failure).\n",
+            observed.len()
+        );
+        for s in snapshots().filter(|s| !s.ci.failures.is_empty()).take(50) {
+            text.push_str(&format!("\n- {}", quote::code(&s.repo.to_string())));
+        }
+        self.redactor.redact(&text).into_owned()
+    }
+
+    /// Remembers the alert as `state`, with `number` (the known one when not given).
+    async fn remember_alert(
+        &self,
+        repo: &str,
+        number: Option<u64>,
+        state: AlertState,
+    ) -> Result<(), super::AutonomyError> {
+        let (repo, now) = (repo.to_owned(), self.now_unix);
         self.memory(move |m| {
-            let previous = m.identities().get(ALERT_KEY)?.and_then(|i| i.number);
-            m.identities().put(&Identity {
-                key: ALERT_KEY.to_owned(),
-                repo,
-                kind: "alert".to_owned(),
-                number: number.or(previous),
-                state: Some(state),
-                fingerprint: None,
-                data: json!({}),
-                updated_at: now,
-            })
+            let previous = case::load::<AlertState, NoData>(m, ALERT_KEY)?.and_then(|c| c.number);
+            case::store(
+                m,
+                &AlertCase {
+                    key: ALERT_KEY.to_owned(),
+                    repo,
+                    number: number.or(previous),
+                    state,
+                    fingerprint: None,
+                    data: NoData {},
+                    updated_at: now,
+                },
+            )
         })
         .await?;
         Ok(())

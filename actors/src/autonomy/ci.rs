@@ -4,24 +4,26 @@
 //! once first; escalation to a human.
 
 use hive_cerebrum::{
-    Identity, ItemStatus, ProposedAction,
+    BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, ProposedAction,
     governance::{ActionKind, Remedy, WriteProposal},
     quote,
 };
 use hive_forge::{CiFailure, FailureClass, IssueChange, IssueDetail, RepoSnapshot};
-use serde_json::json;
 
 use super::{
     super::bridge::ci_signature,
     HIVE_LABEL, NEEDS_HUMAN_LABEL, Step, Steward,
+    case::{self, Case, IssueCase, IssueData, IssueState, RerunCase, RerunData, RerunState},
     gate::Gate,
+    item_kind,
     plan::{self, Planner},
+    step::{self, Failing, Found, Green, IssueWrite, Sent, Tend},
     text::{self, comment_marker, issue_marker},
+    upsert_in,
 };
 
 /// The label of CI-failure issues, besides [`HIVE_LABEL`].
 const CI_LABEL: &str = "ci-failure";
-const DAY: i64 = 86_400;
 
 /// The identity key of a failure's issue. The signature is hashed: keys go into the audit trail, the database and
 /// decision records, and a signature is made of names hive does not control.
@@ -36,25 +38,64 @@ fn find_issue<'a>(known: &'a [IssueDetail], title: &str, marker: &str) -> Option
         .find(|i| i.title == title && text::has_marker(&i.body, marker) && i.labels.iter().any(|l| l == HIVE_LABEL))
 }
 
-/// Whether an issue identity may stand for an open issue on the forge (or one being filed, reopened or closed).
-pub(crate) fn is_live(identity: &Identity) -> bool {
-    matches!(identity.state.as_deref(), Some("open" | "opening" | "reopening" | "closing"))
+/// What names a failure's issue case, for remembering it.
+#[derive(Debug, Clone)]
+struct Tracked {
+    key: String,
+    repo: String,
+    kind: ItemKind,
+    title: String,
+    /// The failure signature's hash, the case's fingerprint.
+    signature: String,
+}
+
+impl Tracked {
+    /// The case remembered now as `state`: its number (the known one unless given), kind and title, everything
+    /// else kept from `previous`; a new case counts as touched now (no status comment on the day it is filed).
+    fn remember(&self, previous: Option<&IssueCase>, number: Option<u64>, state: IssueState, now: i64) -> IssueCase {
+        let mut data = previous.map_or(IssueData { last_touch: now, ..IssueData::default() }, |p| p.data.clone());
+        data.kind = self.kind;
+        data.title = self.title.clone();
+        Case {
+            key: self.key.clone(),
+            repo: self.repo.clone(),
+            number: number.or(previous.and_then(|p| p.number)),
+            state,
+            fingerprint: Some(self.signature.clone()),
+            data,
+            updated_at: now,
+        }
+    }
+
+    /// [`Tracked::remember`] inside a scribe job, over the stored case.
+    fn remember_in(
+        &self,
+        m: &mut Memory,
+        number: Option<u64>,
+        state: IssueState,
+        now: i64,
+    ) -> Result<IssueCase, MemoryError> {
+        let previous: Option<IssueCase> = case::load(m, &self.key)?;
+        let case = self.remember(previous.as_ref(), number, state, now);
+        case::store(m, &case)?;
+        Ok(case)
+    }
 }
 
 impl Steward {
     /// THINK and ACT for a repository's CI.
     pub(crate) async fn tend_ci(&mut self, snapshot: &RepoSnapshot, failures: &[&CiFailure]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let open_known = self.known_of(&repo, "issue").filter(|i| is_live(i)).count();
+        let open_known = self.known_issues(&repo).filter(|i| i.state.is_live()).count();
         if snapshot.ci.is_green() {
             // Green again: a human's close ends with the failure it was about; a new failure is a new episode.
             let muted: Vec<String> = self
-                .known_of(&repo, "issue")
-                .filter(|i| i.state.as_deref() == Some("closed_by_human"))
+                .known_issues(&repo)
+                .filter(|i| step::green(i.state, None) == Green::Unmute)
                 .map(|i| i.key.clone())
                 .collect();
             for key in muted {
-                self.set_issue(&key, None, "closed", None).await?;
+                self.set_issue(&key, None, IssueState::Closed, None).await?;
             }
         }
         if failures.is_empty() && !(snapshot.ci.is_green() && open_known > 0) {
@@ -123,108 +164,134 @@ impl Steward {
         let marker = issue_marker(&key);
         let body_text =
             self.redactor.redact(&text::ci_issue_body(&repo, failure, &snapshot.default_branch)).into_owned();
-        let found = find_issue(known, &title, &marker);
-        let identity = self
-            .memory({
-                let key = key.clone();
-                move |m| m.identities().get(&key)
+        let issue = find_issue(known, &title, &marker);
+        let found = Found::of(issue.map(|i| i.state.as_str()));
+        let tracked = Tracked {
+            key: key.clone(),
+            repo: repo.clone(),
+            kind: item_kind(failure),
+            title: title.clone(),
+            signature: text::key_hash(&failure.signature()),
+        };
+        // One scribe job: the case as stored, its step, the backlog item, and the mark written before any request.
+        let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None);
+        let (number, now) = (issue.map(|i| i.number), self.now_unix);
+        let (stored, step, item) = {
+            let tracked = tracked.clone();
+            self.memory(move |m| {
+                let stored: Option<IssueCase> = case::load(m, &tracked.key)?;
+                let step = step::failing(stored.as_ref().map(|c| c.state), found);
+                let (status, mark) = match step {
+                    Failing::File => (ItemStatus::Open, Some(IssueState::Opening)),
+                    Failing::LeaveClosed => (ItemStatus::Cancelled, Some(IssueState::ClosedByHuman)),
+                    Failing::Reopen => (ItemStatus::InProgress, Some(IssueState::Reopening)),
+                    Failing::Tend { adopt } => (ItemStatus::InProgress, adopt.then_some(IssueState::Open)),
+                };
+                let item = upsert_in(m, BacklogItem { status, ..item })?;
+                if let Some(mark) = mark {
+                    let mut case = tracked.remember(stored.as_ref(), number, mark, now);
+                    if step == Failing::Reopen {
+                        // A new episode: its one-off comments are new ones.
+                        case.data.episode += 1;
+                    }
+                    case::store(m, &case)?;
+                }
+                Ok((stored, step, item))
             })
-            .await?;
-        let state = identity.as_ref().and_then(|i| i.state.clone()).unwrap_or_default();
-        let episode = identity.as_ref().and_then(|i| i.data.get("episode")).and_then(|v| v.as_u64()).unwrap_or(0);
-        let proposal = |kind: ActionKind, target: Option<String>, approval: &str| WriteProposal {
+            .await?
+        };
+        let proposal = |kind: ActionKind, target: Option<String>| WriteProposal {
             kind,
             repo: repo.clone(),
             key: format!("{}:{key}", kind.as_str()),
             target,
             risk: kind.base_risk(),
             checks: None,
-            approval_id: approval.to_owned(),
+            approval_id: item.clone(),
             remedy: None,
         };
-        let Some(issue) = found else {
-            let item = self.upsert_item(&repo, failure, &title, ItemStatus::Open, Vec::new(), None).await?;
-            self.remember_issue(&key, &repo, None, "opening", failure, &title).await?;
+        let Some(issue) = issue else {
             let forge = self.forge.clone();
             let (id, t, b) = (snapshot.repo.clone(), title.clone(), body_text.clone());
             let m = marker.clone();
             let labels = vec![HIVE_LABEL.to_owned(), CI_LABEL.to_owned()];
             let gate = self
                 .governed(
-                    proposal(ActionKind::OpenIssue, None, &item),
+                    proposal(ActionKind::OpenIssue, None),
                     move |d| async move { forge.create_issue(&id, &t, &text::finish(&b, &m, &d.html), &labels).await },
                     |issue| format!("#{} {}", issue.number, issue.html_url),
                 )
                 .await?;
-            match gate {
-                Gate::Done(issue) => {
-                    self.remember_issue(&key, &repo, Some(issue.number), "open", failure, &title).await?;
-                    self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None)
-                        .await?;
-                }
-                // Not sent: nothing to look for later.
-                Gate::Skipped => self.remember_issue(&key, &repo, None, "unfiled", failure, &title).await?,
-                // Maybe sent: stays `opening`, looked up by its marker next cycle.
-                Gate::Failed => {}
+            // Maybe sent: stays `opening`, looked up by its marker next cycle. Not sent: nothing to look for later.
+            let sent = Sent::from(&gate);
+            let filed = gate.done();
+            if let Some(state) = step::issue_after(IssueWrite::File, None, sent) {
+                let done = filed.map(|issue| {
+                    let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, vec![issue.html_url], None);
+                    (issue.number, item)
+                });
+                self.memory(move |m| {
+                    tracked.remember_in(m, done.as_ref().map(|(number, _)| *number), state, now)?;
+                    if let Some((_, item)) = done {
+                        upsert_in(m, item)?;
+                    }
+                    Ok(())
+                })
+                .await?;
             }
             return Ok(());
         };
         let number = issue.number;
         let target = format!("{repo}#{number}");
-        if issue.state == "closed" {
-            if state == "open" || state == "closed_by_human" {
-                // A human closed it while the failure lasted; that is their call until CI is green again.
-                self.remember_issue(&key, &repo, Some(number), "closed_by_human", failure, &title).await?;
-                self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None).await?;
-                return Ok(());
-            }
-            let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
-            let episode = episode + 1;
-            self.remember_issue(&key, &repo, Some(number), "reopening", failure, &title).await?;
-            self.set_issue(&key, Some(number), "reopening", Some(episode)).await?;
-            let forge = self.forge.clone();
-            let id = snapshot.repo.clone();
-            let gate = self
-                .governed(
-                    proposal(ActionKind::ReopenIssue, Some(target.clone()), &item),
-                    move |_| async move { forge.reopen_issue(&id, number).await },
-                    |_| format!("#{number} reopened"),
-                )
-                .await?;
-            match gate {
-                Gate::Done(_) => {}
-                Gate::Skipped => {
-                    self.set_issue(&key, Some(number), "closed", Some(episode - 1)).await?;
-                    return Ok(());
+        let episode = stored.as_ref().map_or(0, |c| c.data.episode);
+        match step {
+            // A human closed it while the failure lasted; that is their call until CI is green again.
+            Failing::LeaveClosed => Ok(()),
+            // Filing is for an issue not found, handled above.
+            Failing::File => Ok(()),
+            Failing::Reopen => {
+                let forge = self.forge.clone();
+                let id = snapshot.repo.clone();
+                let gate = self
+                    .governed(
+                        proposal(ActionKind::ReopenIssue, Some(target.clone())),
+                        move |_| async move { forge.reopen_issue(&id, number).await },
+                        |_| format!("#{number} reopened"),
+                    )
+                    .await?;
+                match step::issue_after(IssueWrite::Reopen, stored.as_ref().map(|c| c.state), Sent::from(&gate)) {
+                    Some(IssueState::Open) => {}
+                    // Not reopened: the episode did not begin.
+                    Some(state) => return self.set_issue(&key, Some(number), state, Some(episode)).await,
+                    None => return Ok(()),
                 }
-                Gate::Failed => return Ok(()),
+                self.memory(move |m| tracked.remember_in(m, Some(number), IssueState::Open, now).map(drop)).await?;
+                let text = format!("CI is failing again on {}.", quote::code(&snapshot.default_branch));
+                let episode = episode + 1;
+                self.comment_once(snapshot, &key, number, "again", &format!("e{episode}"), &text, &item).await?;
+                self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await
             }
-            self.remember_issue(&key, &repo, Some(number), "open", failure, &title).await?;
-            let text = format!("CI is failing again on {}.", quote::code(&snapshot.default_branch));
-            self.comment_once(snapshot, &key, number, "again", &format!("e{episode}"), &text, &item).await?;
-            return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
+            Failing::Tend { .. } => {
+                // A new case (adopted) has no last touch: due for the day's comment, as it always was.
+                let since = now - stored.as_ref().map_or(0, |c| c.data.last_touch);
+                // An escalation still waiting for its comment gets the day's comment instead.
+                let mention_pending = self.known_fixes(&repo).any(|f| {
+                    f.fingerprint.as_deref() == Some(tracked.signature.as_str())
+                        && f.data.escalated
+                        && !f.data.mentioned
+                });
+                let changed = text::visible(&issue.body) != body_text.trim_end();
+                match step::tend(changed, since, mention_pending) {
+                    Tend::RewriteBody => self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await,
+                    Tend::StatusComment => {
+                        let text = format!("Still failing on {}.", quote::code(&snapshot.default_branch));
+                        let day = self.day();
+                        self.comment_once(snapshot, &key, number, "still", &day, &text, &item).await.map(drop)
+                    }
+                    Tend::Nothing => Ok(()),
+                }
+            }
         }
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
-        if state != "open" {
-            // Filed (or reopened) before a crash took the database's record of it: found by its marker, adopted.
-            self.remember_issue(&key, &repo, Some(number), "open", failure, &title).await?;
-        }
-        if text::visible(&issue.body) != body_text.trim_end() {
-            return self.rewrite_body(snapshot, &key, issue, &body_text, &marker, &item).await;
-        }
-        let last = identity.as_ref().and_then(|i| i.data.get("last_touch")).and_then(|v| v.as_i64()).unwrap_or(0);
-        // An escalation still waiting for its comment gets the day's comment instead.
-        let mention_pending = self.known_of(&repo, "fix").any(|f| {
-            f.fingerprint.as_deref() == Some(text::key_hash(&failure.signature()).as_str())
-                && f.data.get("escalated").and_then(|v| v.as_bool()) == Some(true)
-                && f.data.get("mentioned").and_then(|v| v.as_bool()) != Some(true)
-        });
-        if self.now_unix - last >= DAY && !mention_pending {
-            let text = format!("Still failing on {}.", quote::code(&snapshot.default_branch));
-            let day = self.day();
-            self.comment_once(snapshot, &key, number, "still", &day, &text, &item).await?;
-        }
-        Ok(())
     }
 
     /// Rewrites an issue's body when the failure it describes changed.
@@ -310,11 +377,10 @@ impl Steward {
         if posted {
             let (key, now) = (key.to_owned(), self.now_unix);
             self.memory(move |m| {
-                let mut ids = m.identities();
-                if let Some(mut identity) = ids.get(&key)? {
-                    identity.data["last_touch"] = json!(now);
-                    identity.updated_at = now;
-                    ids.put(&identity)?;
+                if let Some(mut case) = case::load::<IssueState, IssueData>(m, &key)? {
+                    case.data.last_touch = now;
+                    case.updated_at = now;
+                    case::store(m, &case)?;
                 }
                 Ok(())
             })
@@ -326,68 +392,38 @@ impl Steward {
     /// CI is green: every CI issue hive filed (or may have filed) in the repository gets a comment and is closed.
     async fn close_green(&mut self, snapshot: &RepoSnapshot, known: &[IssueDetail]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let ids: Vec<Identity> = self.known_of(&repo, "issue").filter(|i| is_live(i)).cloned().collect();
-        for identity in ids {
-            let title = identity.data.get("title").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let marker = issue_marker(&identity.key);
-            let found = match identity.number {
+        let cases: Vec<IssueCase> = self.known_issues(&repo).filter(|i| i.state.is_live()).cloned().collect();
+        for case in cases {
+            let issue = match case.number {
                 Some(number) => known.iter().find(|i| i.number == number),
-                None => find_issue(known, &title, &marker),
+                None => find_issue(known, &case.data.title, &issue_marker(&case.key)),
             };
-            let previous = identity.state.clone().unwrap_or_default();
-            let Some(issue) = found else {
+            let found = Found::of(issue.map(|i| i.state.as_str()));
+            let (step, Some(issue)) = (step::green(case.state, Some(found)), issue) else {
                 // Never filed (a request that did not reach GitHub before a crash).
-                self.set_issue(&identity.key, None, "unfiled", None).await?;
+                self.set_issue(&case.key, None, IssueState::Unfiled, None).await?;
                 continue;
             };
             let number = issue.number;
-            let item = identity.data.get("item").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            if issue.state == "open" {
-                // Marked before the close is sent: after a crash, a closed issue in state `closing` was closed by
-                // hive, not by a human.
-                self.set_issue(&identity.key, Some(number), "closing", None).await?;
-                let episode = identity.data.get("episode").and_then(|v| v.as_u64()).unwrap_or(0);
-                let text = format!("CI is green again on {}; closing.", quote::code(&snapshot.default_branch));
-                // The comment is a courtesy: a comment limit reached today must not keep the issue open.
-                self.comment_once(snapshot, &identity.key, number, "green", &format!("e{episode}"), &text, &item)
-                    .await?;
-                let forge = self.forge.clone();
-                let id = snapshot.repo.clone();
-                let gate = self
-                    .governed(
-                        WriteProposal {
-                            kind: ActionKind::CloseIssue,
-                            repo: repo.clone(),
-                            key: format!("close_issue:{}", identity.key),
-                            target: Some(format!("{repo}#{number}")),
-                            risk: ActionKind::CloseIssue.base_risk(),
-                            checks: None,
-                            approval_id: item.clone(),
-                            remedy: None,
-                        },
-                        move |_| async move { forge.close_issue(&id, number).await },
-                        |_| format!("#{number} closed"),
-                    )
-                    .await?;
-                match gate {
-                    Gate::Done(_) => {}
-                    Gate::Skipped => {
-                        let back = if previous == "closing" { "open" } else { previous.as_str() };
-                        self.set_issue(&identity.key, Some(number), back, None).await?;
+            match step {
+                Green::Close => match self.close_issue(snapshot, &case, number).await? {
+                    Some(IssueState::Closed) => {}
+                    Some(state) => {
+                        self.set_issue(&case.key, Some(number), state, None).await?;
                         continue;
                     }
                     // Maybe closed: stays `closing`, so a closed issue is known to be hive's doing.
-                    Gate::Failed => continue,
-                }
+                    None => continue,
+                },
+                Green::Closed => {}
+                Green::Unmute | Green::Unfiled | Green::Nothing => continue,
             }
-            self.set_issue(&identity.key, Some(number), "closed", None).await?;
-            let kind = identity.data.get("kind").and_then(|v| v.as_str()).unwrap_or("bug").to_owned();
-            let repo = identity.repo.clone();
+            // Closed, and the ledger item is done: the failure is gone. One scribe job.
+            let (key, now) = (case.key.clone(), self.now_unix);
+            let item = BacklogItem::id_for(&case.repo, case.data.kind, &case.data.title);
             self.memory(move |m| {
-                // The ledger item is done: the failure is gone.
-                if let Ok(kind) = kind.parse::<hive_cerebrum::ItemKind>()
-                    && let Some(mut item) = m.ledger().get(&hive_cerebrum::BacklogItem::id_for(&repo, kind, &title))?
-                {
+                set_issue_in(m, &key, Some(number), IssueState::Closed, None, now)?;
+                if let Some(mut item) = m.ledger().get(&item)? {
                     item.status = ItemStatus::Done;
                     m.ledger().upsert(&item)?;
                 }
@@ -398,64 +434,55 @@ impl Steward {
         Ok(())
     }
 
-    /// Sets an issue identity's state (and number, and episode when given), keeping everything else.
-    async fn set_issue(&self, key: &str, number: Option<u64>, state: &str, episode: Option<u64>) -> Result<(), Step> {
-        let (key, state, now) = (key.to_owned(), state.to_owned(), self.now_unix);
-        self.memory(move |m| {
-            let mut ids = m.identities();
-            if let Some(mut identity) = ids.get(&key)? {
-                identity.state = Some(state);
-                identity.number = number.or(identity.number);
-                if let Some(episode) = episode {
-                    identity.data["episode"] = json!(episode);
-                }
-                identity.updated_at = now;
-                ids.put(&identity)?;
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(())
+    /// Comments and closes an open issue of a green CI, marked `closing` before the requests are sent; returns its
+    /// state after, or `None` when the close may have reached GitHub (it stays `closing`).
+    async fn close_issue(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        case: &IssueCase,
+        number: u64,
+    ) -> Result<Option<IssueState>, Step> {
+        let repo = snapshot.repo.to_string();
+        // Issue cases keep no backlog item reference: the close and its comment are decided without one.
+        let item = String::new();
+        // Marked before the close is sent: after a crash, a closed issue in state `closing` was closed by hive, not
+        // by a human.
+        self.set_issue(&case.key, Some(number), IssueState::Closing, None).await?;
+        let episode = case.data.episode;
+        let text = format!("CI is green again on {}; closing.", quote::code(&snapshot.default_branch));
+        // The comment is a courtesy: a comment limit reached today must not keep the issue open.
+        self.comment_once(snapshot, &case.key, number, "green", &format!("e{episode}"), &text, &item).await?;
+        let forge = self.forge.clone();
+        let id = snapshot.repo.clone();
+        let gate = self
+            .governed(
+                WriteProposal {
+                    kind: ActionKind::CloseIssue,
+                    repo: repo.clone(),
+                    key: format!("close_issue:{}", case.key),
+                    target: Some(format!("{repo}#{number}")),
+                    risk: ActionKind::CloseIssue.base_risk(),
+                    checks: None,
+                    approval_id: item,
+                    remedy: None,
+                },
+                move |_| async move { forge.close_issue(&id, number).await },
+                |_| format!("#{number} closed"),
+            )
+            .await?;
+        Ok(step::issue_after(IssueWrite::Close, Some(case.state), Sent::from(&gate)))
     }
 
-    async fn remember_issue(
+    /// Sets an issue case's state (and number, and episode when given), keeping everything else.
+    async fn set_issue(
         &self,
         key: &str,
-        repo: &str,
         number: Option<u64>,
-        state: &str,
-        failure: &CiFailure,
-        title: &str,
+        state: IssueState,
+        episode: Option<u64>,
     ) -> Result<(), Step> {
-        let title = title.to_owned();
-        let kind = match failure.class {
-            FailureClass::Lint | FailureClass::Infrastructure => "chore",
-            _ => "bug",
-        };
-        let (key, repo, state, now) = (key.to_owned(), repo.to_owned(), state.to_owned(), self.now_unix);
-        let signature = text::key_hash(&failure.signature());
-        let full_title = title;
-        self.memory(move |m| {
-            let mut ids = m.identities();
-            let previous = ids.get(&key)?;
-            let mut data = previous.as_ref().map(|p| p.data.clone()).unwrap_or_else(|| json!({}));
-            if previous.is_none() {
-                data["last_touch"] = json!(now);
-            }
-            data["kind"] = json!(kind);
-            data["title"] = json!(full_title);
-            ids.put(&Identity {
-                key,
-                repo,
-                kind: "issue".to_owned(),
-                number: number.or(previous.as_ref().and_then(|p| p.number)),
-                state: Some(state),
-                fingerprint: Some(signature),
-                data,
-                updated_at: now,
-            })
-        })
-        .await?;
+        let (key, now) = (key.to_owned(), self.now_unix);
+        self.memory(move |m| set_issue_in(m, &key, number, state, episode, now)).await?;
         Ok(())
     }
 
@@ -464,18 +491,19 @@ impl Steward {
         let Some(run) = failure.run.clone() else { return Ok(()) };
         let repo = snapshot.repo.to_string();
         let key = format!("rerun:{repo}:{}", run.id);
-        if self
+        let title = self.title(failure, &snapshot.default_branch);
+        let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None);
+        // One scribe job: a re-run already requested ends here; otherwise its backlog item is in progress.
+        let item = self
             .memory({
                 let key = key.clone();
-                move |m| m.identities().get(&key)
+                move |m| match m.identities().get(&key)? {
+                    Some(_) => Ok(None),
+                    None => upsert_in(m, item).map(Some),
+                }
             })
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        let title = self.title(failure, &snapshot.default_branch);
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
+            .await?;
+        let Some(item) = item else { return Ok(()) };
         // A re-run sent before a crash shows as a later attempt of the same run.
         let current = self.forge.workflow_run(&snapshot.repo, run.id).await?;
         let already = current.attempt > run.attempt || current.status != "completed";
@@ -505,20 +533,16 @@ impl Steward {
                 return Ok(());
             }
         }
-        let now = self.now_unix;
-        self.memory(move |m| {
-            m.identities().put(&Identity {
-                key,
-                repo,
-                kind: "rerun".to_owned(),
-                number: Some(run.id),
-                state: Some("requested".to_owned()),
-                fingerprint: None,
-                data: json!({ "attempt": run.attempt }),
-                updated_at: now,
-            })
-        })
-        .await?;
+        let case = RerunCase {
+            key,
+            repo,
+            number: Some(run.id),
+            state: RerunState::Requested,
+            fingerprint: None,
+            data: RerunData { attempt: run.attempt },
+            updated_at: self.now_unix,
+        };
+        self.memory(move |m| case::store(m, &case)).await?;
         Ok(())
     }
 
@@ -538,7 +562,7 @@ impl Steward {
         let Some(number) = self
             .memory({
                 let key = key.clone();
-                move |m| m.identities().get(&key)
+                move |m| case::load::<IssueState, IssueData>(m, &key)
             })
             .await?
             .and_then(|issue| issue.number)
@@ -576,4 +600,26 @@ impl Steward {
         let mentioned = self.comment_once(snapshot, &key, number, "escalate", "once", &text, item).await?;
         Ok((true, mentioned))
     }
+}
+
+/// Sets an issue case's state (and number, and episode when given) inside a scribe job, keeping everything else; a
+/// case never stored stays so.
+fn set_issue_in(
+    m: &mut Memory,
+    key: &str,
+    number: Option<u64>,
+    state: IssueState,
+    episode: Option<u64>,
+    now: i64,
+) -> Result<(), MemoryError> {
+    if let Some(mut case) = case::load::<IssueState, IssueData>(m, key)? {
+        case.state = state;
+        case.number = number.or(case.number);
+        if let Some(episode) = episode {
+            case.data.episode = episode;
+        }
+        case.updated_at = now;
+        case::store(m, &case)?;
+    }
+    Ok(())
 }

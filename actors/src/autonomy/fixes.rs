@@ -4,57 +4,22 @@
 //! and counted as failed attempts when their checks fail (escalated after too many).
 
 use hive_cerebrum::{
-    Identity, ItemStatus, Risk,
+    ItemStatus, Risk,
     governance::{self, ActionKind, ChecksState, Remedy, Verdict, WriteProposal},
     quote,
 };
 use hive_ecosystem::{FixOutcome, FixRequest, Preparation, prepare_fix};
-use hive_forge::{CiFailure, FailureClass, GitHubError, RepoSnapshot};
-use serde_json::{Value, json};
+use hive_forge::{CiFailure, FailureClass, GitHubError, PullDetail, RepoSnapshot};
 
-use super::{Step, Steward, ci::issue_key, gate::WriteFailure, text};
+use super::{
+    Step, Steward,
+    case::{self, FixCase, FixData, FixState, IssueData, IssueState},
+    ci::issue_key,
+    gate::WriteFailure,
+    step::{self, Fix, Pull, Verify},
+    text, upsert_in,
+};
 use crate::bridge::ci_signature;
-
-/// What the steward keeps about one fix, in the identity's data.
-#[derive(Debug, Clone, Default)]
-struct FixState {
-    attempts: u32,
-    /// Commits a fix was tried for (the failing default-branch head, or a pull request's head whose checks failed).
-    tried: Vec<String>,
-    /// `needs-human` was added to the tracking issue.
-    escalated: bool,
-    /// The owners were mentioned (retried until the comment limit lets it through).
-    mentioned: bool,
-    lines: Option<usize>,
-}
-
-impl FixState {
-    fn from(data: &Value) -> FixState {
-        FixState {
-            attempts: data.get("attempts").and_then(Value::as_u64).unwrap_or(0) as u32,
-            tried: data
-                .get("tried")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
-            escalated: data.get("escalated").and_then(Value::as_bool).unwrap_or(false),
-            mentioned: data.get("mentioned").and_then(Value::as_bool).unwrap_or(false),
-            lines: data.get("lines").and_then(Value::as_u64).map(|n| n as usize),
-        }
-    }
-
-    fn to_value(&self, base: &Value) -> Value {
-        let mut data = if base.is_object() { base.clone() } else { json!({}) };
-        data["attempts"] = json!(self.attempts);
-        data["tried"] = json!(self.tried);
-        data["escalated"] = json!(self.escalated);
-        data["mentioned"] = json!(self.mentioned);
-        if let Some(lines) = self.lines {
-            data["lines"] = json!(lines);
-        }
-        data
-    }
-}
 
 /// The deterministic branch of a fix: the same failure always gets the same branch.
 pub(crate) fn fix_branch(repo: &str, failure: &CiFailure) -> String {
@@ -65,6 +30,11 @@ fn fix_key(repo: &str, failure: &CiFailure) -> String {
     format!("fix:{repo}:{}", text::key_hash(&failure.signature()))
 }
 
+/// A pull request as the fix's state machine sees it.
+fn pull_of(pull: &PullDetail) -> Pull {
+    Pull { open: pull.state == "open", merged: pull.merged }
+}
+
 impl Steward {
     /// Case 3 for one lint/format failure.
     pub(crate) async fn fix(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Result<(), Step> {
@@ -72,48 +42,43 @@ impl Steward {
         let key = fix_key(&repo, failure);
         let branch = fix_branch(&repo, failure);
         let title = self.title(failure, &snapshot.default_branch);
-        let item = self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None).await?;
-        let identity = self
-            .memory({
-                let key = key.clone();
-                move |m| m.identities().get(&key)
-            })
-            .await?;
-        let mut state = identity.as_ref().map(|i| FixState::from(&i.data)).unwrap_or_default();
-        let data = identity.as_ref().map(|i| i.data.clone()).unwrap_or_else(|| json!({}));
+        let signature = text::key_hash(&failure.signature());
+        // One scribe job: the backlog item in progress, and the fix as stored.
+        let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None);
+        let (item, stored) = {
+            let key = key.clone();
+            self.memory(move |m| Ok((upsert_in(m, item)?, case::load::<FixState, FixData>(m, &key)?))).await?
+        };
+        let was = stored.as_ref().map_or((FixState::Failed, None), |c| (c.state, c.number));
+        let mut data = stored.map(|c| c.data).unwrap_or_default();
         // The forge is the truth about pull requests: one found for the branch is the fix, whatever the database says.
         let pulls = self.forge.pulls_for_branch(&snapshot.repo, &branch).await?;
-        if let Some(pull) = pulls.first() {
-            let pull_state = if pull.merged {
-                "merged"
-            } else if pull.state == "open" {
-                "open"
-            } else {
-                // Closed without merging: a human said no. Never recreated.
-                "closed_by_human"
-            };
-            if pull_state == "closed_by_human" {
-                self.upsert_item(&repo, failure, &title, ItemStatus::Cancelled, vec![pull.html_url.clone()], None)
-                    .await?;
-            }
-            let mut data = state.to_value(&data);
-            data["branch"] = json!(branch);
-            data["head_sha"] = json!(pull.head_sha);
-            data["item"] = json!(item);
-            data["signature"] = json!(text::key_hash(&failure.signature()));
-            data["title"] = json!(title);
-            self.put_fix(&key, &repo, Some(pull.number), pull_state, data).await?;
-            return Ok(());
-        }
-        if state.escalated {
-            if !state.mentioned {
-                return self.after_failed_attempt(snapshot, failure, &key, state, data, &item).await;
-            }
-            return Ok(());
-        }
         let head = failure.run.as_ref().map(|r| r.head_sha.clone()).unwrap_or_default();
-        if state.tried.contains(&head) {
-            return Ok(());
+        match step::fix(pulls.first().map(pull_of), &data, &head) {
+            Fix::Record(state) => {
+                let pull = pulls.first().expect("a fix is recorded only from a pull request found");
+                // Closed without merging: a human said no. Never recreated.
+                let cancelled = (state == FixState::ClosedByHuman).then(|| {
+                    self.ci_item(&repo, failure, &title, ItemStatus::Cancelled, vec![pull.html_url.clone()], None)
+                });
+                data.branch = Some(branch);
+                data.head_sha = Some(pull.head_sha.clone());
+                data.item = Some(item);
+                data.signature = Some(signature);
+                data.title = Some(title);
+                let case = self.fix_case(&key, &repo, Some(pull.number), state, data);
+                self.memory(move |m| {
+                    if let Some(item) = cancelled {
+                        upsert_in(m, item)?;
+                    }
+                    case::store(m, &case)
+                })
+                .await?;
+                return Ok(());
+            }
+            Fix::Mention => return self.after_failed_attempt(snapshot, failure, &key, was, data, &item).await,
+            Fix::Wait => return Ok(()),
+            Fix::Prepare => {}
         }
         let Some(clone_url) = snapshot.github.as_ref().and_then(|g| g.clone_url.clone()) else {
             return Ok(());
@@ -130,7 +95,7 @@ impl Steward {
                 .then(|| Remedy::FormatterFix { signature: ci_signature(failure) }),
         };
         // Refused whatever its size (autonomy off, level, emergency, a limit)? Then nothing is cloned either.
-        let least = state.lines.map_or(Risk::Low, governance::fix_risk);
+        let least = data.lines.map_or(Risk::Low, governance::fix_risk);
         if !self.preview(&proposal(least)).await?.is_write() {
             self.governed(proposal(least), |_| async { Ok::<(), GitHubError>(()) }, |_| String::new()).await?;
             return Ok(());
@@ -154,8 +119,8 @@ impl Steward {
             Ok(Preparation::Done(
                 FixOutcome::AlreadyPushed { ref head_sha } | FixOutcome::Pushed { ref head_sha, .. },
             )) => {
-                let ours = data.get("prepared_sha").and_then(Value::as_str) == Some(head_sha.as_str());
-                (state.lines.filter(|_| ours), None)
+                let ours = data.prepared_sha.as_deref() == Some(head_sha.as_str());
+                (data.lines.filter(|_| ours), None)
             }
             Ok(Preparation::Done(FixOutcome::NothingToFix { .. } | FixOutcome::NoFormatter)) | Err(_) => {
                 let why = match &prepared {
@@ -167,34 +132,39 @@ impl Steward {
                 };
                 let line = format!("{repo}: fix for {}: {why}", quote::code(&failure.signature()));
                 self.report.errors.push(self.redactor.redact(&line).into_owned());
-                state.attempts += 1;
-                state.tried.push(head);
-                return self.after_failed_attempt(snapshot, failure, &key, state, data, &item).await;
+                data.attempts += 1;
+                data.tried.push(head);
+                return self.after_failed_attempt(snapshot, failure, &key, was, data, &item).await;
             }
         };
-        state.lines = lines;
-        let risk = lines.map_or(Risk::High, governance::fix_risk);
-        let mut data = state.to_value(&data);
-        data["branch"] = json!(branch);
-        data["item"] = json!(item);
-        data["risk"] = json!(risk.as_str());
-        data["signature"] = json!(text::key_hash(&failure.signature()));
-        data["title"] = json!(title);
-        if let Some(fix) = &fix {
-            data["prepared_sha"] = json!(fix.head_sha);
+        // A size measured now replaces the recorded one; an unknown size leaves the record as it was.
+        if lines.is_some() {
+            data.lines = lines;
         }
-        // Recorded before anything is pushed: a crash after the push leaves the size to the next run.
-        self.put_fix(&key, &repo, None, "prepared", data.clone()).await?;
+        let risk = lines.map_or(Risk::High, governance::fix_risk);
+        data.branch = Some(branch.clone());
+        data.item = Some(item.clone());
+        data.risk = Some(risk);
+        data.signature = Some(signature);
+        data.title = Some(title.clone());
+        if let Some(fix) = &fix {
+            data.prepared_sha = Some(fix.head_sha.clone());
+        }
+        // Recorded before anything is pushed: a crash after the push leaves the size to the next run. In the same
+        // scribe job: the number of the issue the pull request fixes.
+        let prepared = self.fix_case(&key, &repo, None, FixState::Prepared, data.clone());
+        let issue_number = self
+            .memory({
+                let issue = issue_key(&repo, failure);
+                move |m| {
+                    case::store(m, &prepared)?;
+                    Ok(case::load::<IssueState, IssueData>(m, &issue)?.and_then(|i| i.number))
+                }
+            })
+            .await?;
         let forge = self.forge.clone();
         let id = snapshot.repo.clone();
         let (b, base) = (branch.clone(), snapshot.default_branch.clone());
-        let issue_number = self
-            .memory({
-                let k = issue_key(&repo, failure);
-                move |m| m.identities().get(&k)
-            })
-            .await?
-            .and_then(|i| i.number);
         let body = self.redactor.redact(&fix_body(failure, issue_number, lines)).into_owned();
         let pr_title = self.redactor.redact(&format!("Fix {} ({})", failure.job, failure.class.as_str())).into_owned();
         let pr_title = quote::issue_title(&pr_title);
@@ -222,91 +192,102 @@ impl Steward {
                 |pull| format!("#{} {}", pull.number, pull.html_url),
             )
             .await?;
-        match gate.done() {
-            Some(pull) => {
-                data["head_sha"] = json!(pull.head_sha);
-                self.upsert_item(&repo, failure, &title, ItemStatus::InProgress, vec![pull.html_url.clone()], None)
-                    .await?;
-                self.put_fix(&key, &repo, Some(pull.number), "open", data).await
-            }
-            None => Ok(()),
+        if let Some(pull) = gate.done() {
+            data.head_sha = Some(pull.head_sha.clone());
+            let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, vec![pull.html_url.clone()], None);
+            let case = self.fix_case(&key, &repo, Some(pull.number), FixState::Open, data);
+            self.memory(move |m| {
+                upsert_in(m, item)?;
+                case::store(m, &case)
+            })
+            .await?;
         }
+        Ok(())
     }
 
     /// VERIFY each open fix pull request of the repository, SHIP the green ones.
     pub(crate) async fn verify_and_ship(&mut self, snapshot: &RepoSnapshot) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let fixes: Vec<Identity> =
-            self.known_of(&repo, "fix").filter(|i| i.state.as_deref() == Some("open")).cloned().collect();
-        for identity in fixes {
-            let Some(number) = identity.number else { continue };
-            let branch = identity.data.get("branch").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let fixes: Vec<FixCase> = self.known_fixes(&repo).filter(|c| c.state == FixState::Open).cloned().collect();
+        for case in fixes {
+            let Some(number) = case.number else { continue };
+            let branch = case.data.branch.clone().unwrap_or_default();
             let Some(pull) = self.forge.pulls_for_branch(&snapshot.repo, &branch).await?.into_iter().next() else {
                 continue;
             };
             if pull.state != "open" {
-                let state = if pull.merged { "merged" } else { "closed_by_human" };
-                self.put_fix(&identity.key, &repo, Some(number), state, identity.data.clone()).await?;
+                let state = pull_of(&pull).state();
+                self.put_fix(&case.key, &repo, Some(number), state, case.data.clone()).await?;
                 continue;
             }
             let checks = self.checks(snapshot, &pull.head_sha).await?;
-            let item = identity.data.get("item").and_then(Value::as_str).unwrap_or_default().to_owned();
-            match checks {
-                ChecksState::Failing => {
+            let item = case.data.item.clone().unwrap_or_default();
+            let seen = format!("{}@{}", pull.head_sha, self.day());
+            match step::verify(checks, pull.draft, case.data.tried.contains(&seen)) {
+                Verify::FailedAttempt => {
                     // Each day the fix's checks stay red counts as a failed attempt: hive pushes nothing more to
                     // its branch, so waiting longer is the only retry there is.
-                    let mut state = FixState::from(&identity.data);
-                    let seen = format!("{}@{}", pull.head_sha, self.day());
-                    if state.tried.contains(&seen) {
-                        continue;
-                    }
-                    state.attempts += 1;
-                    state.tried.push(seen);
-                    let Some(failure) = failure_of(snapshot, &identity) else {
-                        let data = state.to_value(&identity.data);
-                        self.put_fix(&identity.key, &repo, Some(number), "open", data).await?;
+                    let mut data = case.data.clone();
+                    data.attempts += 1;
+                    data.tried.push(seen);
+                    let Some(failure) = failure_of(snapshot, &case) else {
+                        self.put_fix(&case.key, &repo, Some(number), FixState::Open, data).await?;
                         continue;
                     };
-                    self.after_failed_attempt(snapshot, &failure, &identity.key, state, identity.data.clone(), &item)
-                        .await?;
+                    let was = (case.state, case.number);
+                    self.after_failed_attempt(snapshot, &failure, &case.key, was, data, &item).await?;
                 }
-                ChecksState::Green if !pull.draft => {
-                    let risk = identity
-                        .data
-                        .get("risk")
-                        .and_then(Value::as_str)
-                        .and_then(|r| r.parse().ok())
-                        .unwrap_or(Risk::Medium);
-                    let forge = self.forge.clone();
-                    let id = snapshot.repo.clone();
-                    let sha = pull.head_sha.clone();
-                    let gate = self
-                        .governed(
-                            WriteProposal {
-                                kind: ActionKind::Merge,
-                                repo: repo.clone(),
-                                key: format!("merge:{}", identity.key),
-                                target: Some(format!("{repo}#{number}")),
-                                risk,
-                                checks: Some(ChecksState::Green),
-                                approval_id: item.clone(),
-                                remedy: None,
-                            },
-                            move |_| async move { forge.merge_head(&id, number, "squash", Some(&sha)).await },
-                            |merged| format!("#{number} merged as {}", merged.sha.clone().unwrap_or_default()),
-                        )
-                        .await?;
-                    if let Some(merged) = gate.done().filter(|m| m.merged) {
-                        self.put_fix(&identity.key, &repo, Some(number), "merged", identity.data.clone()).await?;
-                        let title = identity.data.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
-                        if let Some(failure) = failure_of(snapshot, &identity) {
-                            self.upsert_item(&repo, &failure, &title, ItemStatus::Done, Vec::new(), merged.sha).await?;
-                        }
-                    }
-                }
-                _ => {}
+                Verify::Merge => self.merge(snapshot, &case, number, &pull.head_sha, &item).await?,
+                Verify::Wait => {}
             }
         }
+        Ok(())
+    }
+
+    /// SHIP: merges a fix whose checks are all green at `sha` (pinned to it), when governance allows.
+    async fn merge(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        case: &FixCase,
+        number: u64,
+        sha: &str,
+        item: &str,
+    ) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let risk = case.data.risk.unwrap_or(Risk::Medium);
+        let forge = self.forge.clone();
+        let id = snapshot.repo.clone();
+        let sha = sha.to_owned();
+        let gate = self
+            .governed(
+                WriteProposal {
+                    kind: ActionKind::Merge,
+                    repo: repo.clone(),
+                    key: format!("merge:{}", case.key),
+                    target: Some(format!("{repo}#{number}")),
+                    risk,
+                    checks: Some(ChecksState::Green),
+                    approval_id: item.to_owned(),
+                    remedy: None,
+                },
+                move |_| async move { forge.merge_head(&id, number, "squash", Some(&sha)).await },
+                |merged| format!("#{number} merged as {}", merged.sha.clone().unwrap_or_default()),
+            )
+            .await?;
+        let Some(merged) = gate.done().filter(|m| m.merged) else { return Ok(()) };
+        // One scribe job: the fix merged, and its backlog item done when the failure is still in the snapshot.
+        let title = case.data.title.clone().unwrap_or_default();
+        let done = failure_of(snapshot, case)
+            .map(|failure| self.ci_item(&repo, &failure, &title, ItemStatus::Done, Vec::new(), merged.sha));
+        let merged = self.fix_case(&case.key, &repo, Some(number), FixState::Merged, case.data.clone());
+        self.memory(move |m| {
+            case::store(m, &merged)?;
+            if let Some(item) = done {
+                upsert_in(m, item)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -337,59 +318,65 @@ impl Steward {
         })
     }
 
-    /// Records a failed attempt and escalates once there were too many.
+    /// Records a failed attempt (already counted in `data`) and escalates once there were too many; `was` is the
+    /// fix's stored state and number (`failed` and none for a fix never stored), which it keeps.
     async fn after_failed_attempt(
         &mut self,
         snapshot: &RepoSnapshot,
         failure: &CiFailure,
         key: &str,
-        mut state: FixState,
-        data: Value,
+        was: (FixState, Option<u64>),
+        mut data: FixData,
         item: &str,
     ) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
-        let identity_state = self
-            .memory({
-                let key = key.to_owned();
-                move |m| m.identities().get(&key)
-            })
-            .await?
-            .and_then(|i| i.state)
-            .unwrap_or_else(|| "failed".to_owned());
-        let number = self
-            .memory({
-                let key = key.to_owned();
-                move |m| m.identities().get(&key)
-            })
-            .await?
-            .and_then(|i| i.number);
-        if state.attempts >= self.config.escalate_after && !(state.escalated && state.mentioned) {
-            let was = state.escalated;
-            (state.escalated, state.mentioned) =
-                self.escalate(snapshot, failure, item, state.attempts, state.escalated).await?;
-            if state.escalated && !was {
+        let mut blocked = None;
+        if step::escalation_due(&data, self.config.escalate_after) {
+            let labelled = data.escalated;
+            (data.escalated, data.mentioned) =
+                self.escalate(snapshot, failure, item, data.attempts, data.escalated).await?;
+            if data.escalated && !labelled {
                 let title = self.title(failure, &snapshot.default_branch);
-                self.upsert_item(&repo, failure, &title, ItemStatus::Blocked, Vec::new(), None).await?;
+                blocked = Some(self.ci_item(&repo, failure, &title, ItemStatus::Blocked, Vec::new(), None));
             }
         }
-        let mut data = state.to_value(&data);
-        data["item"] = json!(item);
-        data["signature"] = json!(text::key_hash(&failure.signature()));
-        self.put_fix(key, &repo, number, &identity_state, data).await
+        data.item = Some(item.to_owned());
+        data.signature = Some(text::key_hash(&failure.signature()));
+        let (state, number) = was;
+        let case = self.fix_case(key, &repo, number, state, data);
+        self.memory(move |m| {
+            if let Some(item) = blocked {
+                upsert_in(m, item)?;
+            }
+            case::store(m, &case)
+        })
+        .await?;
+        Ok(())
     }
 
-    async fn put_fix(&self, key: &str, repo: &str, number: Option<u64>, state: &str, data: Value) -> Result<(), Step> {
-        let identity = Identity {
+    /// The fix case under `key` as it is now, its fingerprint the failure's signature.
+    fn fix_case(&self, key: &str, repo: &str, number: Option<u64>, state: FixState, data: FixData) -> FixCase {
+        FixCase {
             key: key.to_owned(),
             repo: repo.to_owned(),
-            kind: "fix".to_owned(),
             number,
-            state: Some(state.to_owned()),
-            fingerprint: data.get("signature").and_then(Value::as_str).map(str::to_owned),
+            state,
+            fingerprint: data.signature.clone(),
             data,
             updated_at: self.now_unix,
-        };
-        self.memory(move |m| m.identities().put(&identity)).await?;
+        }
+    }
+
+    async fn put_fix(
+        &self,
+        key: &str,
+        repo: &str,
+        number: Option<u64>,
+        state: FixState,
+        data: FixData,
+    ) -> Result<(), Step> {
+        let case = self.fix_case(key, repo, number, state, data);
+        self.memory(move |m| case::store(m, &case)).await?;
         Ok(())
     }
 }
@@ -420,9 +407,9 @@ impl WriteFailure for FixWriteError {
     }
 }
 
-/// The failure a fix identity is about, when it is still failing in this snapshot.
-fn failure_of(snapshot: &RepoSnapshot, identity: &Identity) -> Option<CiFailure> {
-    let signature = identity.fingerprint.as_deref()?;
+/// The failure a fix is about, when it is still failing in this snapshot.
+fn failure_of(snapshot: &RepoSnapshot, case: &FixCase) -> Option<CiFailure> {
+    let signature = case.fingerprint.as_deref()?;
     snapshot.ci.failures.iter().find(|f| text::key_hash(&f.signature()) == signature).cloned()
 }
 

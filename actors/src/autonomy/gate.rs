@@ -46,7 +46,8 @@ impl Steward {
     /// What governance would decide now, without recording anything: for a check before work that is itself a write
     /// (pushing a fix branch happens only when opening its pull request would be allowed).
     pub(crate) async fn preview(&self, proposal: &WriteProposal) -> Result<WriteDecision, AutonomyError> {
-        let (counters, approved) = self.spent(proposal).await?;
+        let (counted, now) = (proposal.clone(), self.now_unix);
+        let (counters, approved) = self.memory(move |m| spent(m, &counted, now)).await?;
         Ok(governance::govern(proposal, &self.policy(), &counters, approved))
     }
 
@@ -63,54 +64,65 @@ impl Steward {
         Fut: Future<Output = Result<T, E>>,
         E: WriteFailure,
     {
-        let (counters, approved) = self.spent(&proposal).await?;
-        let decision = governance::govern(&proposal, &self.policy(), &counters, approved);
-        self.report.note(&decision, &proposal.approval_id);
-        let entry = |result: String| AuditEntry {
-            actor: self.config.actor.clone(),
-            repositories: vec![proposal.repo.clone()],
-            action: proposal.kind.as_str().to_owned(),
-            result,
-            decision: decision.to_json(),
-        };
         let write_key = format!("{}:c{}", proposal.key, self.report.cycle);
-        let new = NewWrite {
-            key: write_key.clone(),
-            kind: proposal.kind.as_str().to_owned(),
-            repo: proposal.repo.clone(),
-            target: proposal.target.clone(),
+        let entry = {
+            let (actor, repo, action) =
+                (self.config.actor.clone(), proposal.repo.clone(), proposal.kind.as_str().to_owned());
+            move |decision: &WriteDecision, result: String| AuditEntry {
+                actor: actor.clone(),
+                repositories: vec![repo.clone()],
+                action: action.clone(),
+                result,
+                decision: decision.to_json(),
+            }
         };
         // Reserved at the later of the cycle's clock and the wall clock: a long cycle must not make its writes look
         // older than they are to the next cycle's per-minute window.
         let now = self.now_unix.max(wall_clock());
-        let (item, summary) = (proposal.approval_id.clone(), self.redactor.redact(&decision.summary()).into_owned());
-        self.memory(move |m| {
-            // The ledger item keeps a reference to the last decision about it.
-            if let Some(mut it) = m.ledger().get(&item)? {
-                it.decision = Some(summary);
-                m.ledger().upsert(&it)?;
-            }
-            Ok(())
-        })
-        .await?;
-        match decision.verdict {
-            Verdict::Deny => {
-                let audit = entry(format!("denied: {}", decision.summary()));
-                self.memory(move |m| m.audit().append(&audit).map(drop)).await?;
-                return Ok(Gate::Skipped);
-            }
-            Verdict::WouldDo => {
-                let audit = entry("would_do".to_owned());
-                self.memory(move |m| m.writes().reserve(&new, now, true, &audit).map(drop)).await?;
-                return Ok(Gate::Skipped);
-            }
-            Verdict::Allow | Verdict::Draft => {}
-        }
-        let audit = entry("reserved".to_owned());
-        let reservation = self.memory(move |m| m.writes().reserve(&new, now, false, &audit)).await?;
-        if let Reservation::Existing(_) = reservation {
+        // Counted, decided, noted on the ledger item and reserved (or recorded) in one scribe job: one round trip to
+        // the database instead of three, the reservation still one transaction with its audit record, made before
+        // anything is sent.
+        let (policy, redactor, counted_at) = (self.policy(), self.redactor.clone(), self.now_unix);
+        let (new, decided, audit_entry) = (
+            NewWrite {
+                key: write_key.clone(),
+                kind: proposal.kind.as_str().to_owned(),
+                repo: proposal.repo.clone(),
+                target: proposal.target.clone(),
+            },
+            proposal.clone(),
+            entry.clone(),
+        );
+        let (decision, counters, approved, reservation) = self
+            .memory(move |m| {
+                let (counters, approved) = spent(m, &decided, counted_at)?;
+                let decision = governance::govern(&decided, &policy, &counters, approved);
+                // The ledger item keeps a reference to the last decision about it.
+                if let Some(mut it) = m.ledger().get(&decided.approval_id)? {
+                    it.decision = Some(redactor.redact(&decision.summary()).into_owned());
+                    m.ledger().upsert(&it)?;
+                }
+                let reservation = match decision.verdict {
+                    Verdict::Deny => {
+                        m.audit().append(&audit_entry(&decision, format!("denied: {}", decision.summary())))?;
+                        None
+                    }
+                    Verdict::WouldDo => {
+                        m.writes().reserve(&new, now, true, &audit_entry(&decision, "would_do".to_owned()))?;
+                        None
+                    }
+                    Verdict::Allow | Verdict::Draft => {
+                        Some(m.writes().reserve(&new, now, false, &audit_entry(&decision, "reserved".to_owned()))?)
+                    }
+                };
+                Ok((decision, counters, approved, reservation))
+            })
+            .await?;
+        self.report.note(&decision, &proposal.approval_id);
+        let Some(Reservation::New(_)) = reservation else {
+            // Refused, only recorded, or already reserved under this key.
             return Ok(Gate::Skipped);
-        }
+        };
         // The queen may have declared an emergency while this write was decided and reserved: decided again on the
         // policy of now, it is sent only if still allowed, else its reservation is released unsent.
         let now_decided = governance::govern(&proposal, &self.policy(), &counters, approved);
@@ -121,7 +133,7 @@ impl Steward {
                 format!("not sent: {}", now_decided.summary())
             };
             self.report.note(&now_decided, &proposal.approval_id);
-            let audit = entry(why.clone());
+            let audit = entry(&decision, why.clone());
             self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
             return Ok(Gate::Skipped);
         }
@@ -150,37 +162,9 @@ impl Steward {
             (_, WriteState::Done) => "failed, maybe sent",
             _ => "failed",
         };
-        let audit = entry(format!("{verdict}: {outcome}"));
+        let audit = entry(&decision, format!("{verdict}: {outcome}"));
         self.memory(move |m| m.writes().complete(&write_key, state, &outcome, &audit)).await?;
         Ok(gate)
-    }
-
-    /// The counters that concern `proposal` and whether it is approved, read from the database.
-    async fn spent(&self, proposal: &WriteProposal) -> Result<(Counters, bool), AutonomyError> {
-        let now = self.now_unix;
-        let target = proposal.target.clone();
-        let approval = proposal.approval_id.clone();
-        self.memory(move |m| -> Result<(Counters, bool), MemoryError> {
-            let content: Vec<&str> =
-                ActionKind::ALL.iter().filter(|k| k.creates_content()).map(|k| k.as_str()).collect();
-            let writes = m.writes();
-            let counters = Counters {
-                prs_last_day: writes.count(&[ActionKind::OpenPullRequest.as_str()], None, now - DAY)?,
-                issues_last_hour: writes.count(
-                    &[ActionKind::OpenIssue.as_str(), ActionKind::EmergencyAlert.as_str()],
-                    None,
-                    now - 3_600,
-                )?,
-                comments_on_target_last_day: match &target {
-                    Some(target) => writes.count(&[ActionKind::Comment.as_str()], Some(target), now - DAY)?,
-                    None => 0,
-                },
-                content_last_minute: writes.count(&content, None, now - 60)?,
-            };
-            let approved = m.approvals().is_approved(&approval, now)?;
-            Ok((counters, approved))
-        })
-        .await
     }
 
     /// The policy with the emergency state as it is now (the queen may declare one mid-cycle): frozen when either
@@ -201,6 +185,27 @@ impl Steward {
     {
         Ok(self.scribe.call(job).await??)
     }
+}
+
+/// The counters that concern `proposal` and whether it is approved, read from the database at `now`.
+fn spent(m: &mut Memory, proposal: &WriteProposal, now: i64) -> Result<(Counters, bool), MemoryError> {
+    let content: Vec<&str> = ActionKind::ALL.iter().filter(|k| k.creates_content()).map(|k| k.as_str()).collect();
+    let writes = m.writes();
+    let counters = Counters {
+        prs_last_day: writes.count(&[ActionKind::OpenPullRequest.as_str()], None, now - DAY)?,
+        issues_last_hour: writes.count(
+            &[ActionKind::OpenIssue.as_str(), ActionKind::EmergencyAlert.as_str()],
+            None,
+            now - 3_600,
+        )?,
+        comments_on_target_last_day: match &proposal.target {
+            Some(target) => writes.count(&[ActionKind::Comment.as_str()], Some(target), now - DAY)?,
+            None => 0,
+        },
+        content_last_minute: writes.count(&content, None, now - 60)?,
+    };
+    let approved = m.approvals().is_approved(&proposal.approval_id, now)?;
+    Ok((counters, approved))
 }
 
 /// Seconds since the epoch, now.
