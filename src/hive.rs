@@ -148,7 +148,7 @@ impl HiveBuilder {
     pub async fn start(self) -> Result<Hive, HiveError> {
         let forge = match (self.forge, &self.autonomy) {
             (Some(forge), _) => forge,
-            (None, Some(autonomy)) => autonomy.forge() as DynForge,
+            (None, Some(autonomy)) => autonomy.reader(),
             (None, None) => return Err(HiveError::NoForge),
         };
         let repos: Vec<RepoId> = match self.repos {

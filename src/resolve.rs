@@ -47,6 +47,9 @@ pub enum RunTarget {
         test_timeout: Duration,
         /// Whether local CI verdicts are cached (`--no-cache` turns it off).
         cache: bool,
+        /// The autonomy loop's policy: findings into the backlog, formatter fixes as branches (boxed: it is large
+        /// next to paths).
+        autonomy: Box<AutonomyConfig>,
     },
     /// GitHub repositories (boxed: the forge is large next to a path).
     GitHub(Box<GitHubPlan>),
@@ -93,6 +96,7 @@ impl RunPlan {
                 cache_dir: state_dir.join("cache").join("local-ci"),
                 test_timeout: Duration::from_secs(args.test_timeout),
                 cache: !args.no_cache,
+                autonomy: Box::new(autonomy_config(&args.autonomy, env, state_dir, &lookup)?),
             },
             (false, None) => bail!(
                 "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"

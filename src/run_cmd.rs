@@ -41,7 +41,7 @@ struct RunRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     points_spent: Option<u64>,
     repositories: &'a [RepoLine],
-    /// What the autonomy loop did this cycle (GitHub targets only).
+    /// What the autonomy loop did this cycle.
     #[serde(skip_serializing_if = "Option::is_none")]
     autonomy: Option<&'a AutonomyReport>,
 }
@@ -58,10 +58,14 @@ pub async fn run(
     let every =
         if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
     let RunPlan { target, once, queen, .. } = plan;
-    let (dir, cache_dir, test_timeout, cache) = match target {
+    let (dir, cache_dir, test_timeout, cache, autonomy) = match target {
         RunTarget::GitHub(github) => return run_github(*github, queen, state_dir, once, json, &every, shutdown).await,
-        RunTarget::Workspace { dir, cache_dir, test_timeout, cache } => (dir, cache_dir, test_timeout, cache),
+        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, autonomy } => {
+            (dir, cache_dir, test_timeout, cache, autonomy)
+        }
     };
+    // The database first: a damaged one stops the run before any repository is read.
+    drop(Memory::open(state_dir)?);
     let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_cache(cache).with_test_timeout(test_timeout);
     let forge = Arc::new(forge);
     let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
@@ -72,7 +76,13 @@ pub async fn run(
             dir.display()
         );
     }
-    let hive = start_hive(forge.clone(), &repos, queen).await?;
+    // The loop keeps findings in the backlog and publishes formatter fixes as branches: a workspace has no issues.
+    let hive = Hive::builder()
+        .repos(repos.iter().map(RepoId::to_string))
+        .queen_config(queen)
+        .autonomy(Autonomy::new(forge.clone(), *autonomy))
+        .start()
+        .await?;
     let mut events = hive.subscribe();
     if !json {
         let cached = if cache {
@@ -89,17 +99,6 @@ pub async fn run(
     let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
     hive.shutdown().await?;
     watched
-}
-
-/// Starts a hive on `forge` with one pilot per repository, under the queen configuration of the plan.
-async fn start_hive(forge: Arc<dyn Forge>, repos: &[RepoId], queen: QueenConfig) -> anyhow::Result<Hive> {
-    let hive = Hive::builder()
-        .shared_forge(forge)
-        .repos(repos.iter().map(RepoId::to_string))
-        .queen_config(queen)
-        .start()
-        .await?;
-    Ok(hive)
 }
 
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
@@ -178,10 +177,10 @@ async fn discover(forge: &dyn Forge, once: bool, shutdown: &Shutdown) -> Option<
 }
 
 /// Prints every completed cycle until the first one (with `once`) or the hive stopping; the caller drops it on a
-/// signal. With `github`, the hive runs the autonomy loop: a cycle is printed when the steward finished acting on it
-/// (its record then counts the fixes attempted), and the fleet is discovered again after each cycle: new
-/// repositories get a pilot, gone or archived ones lose theirs. With `once`, a cycle in which no repository could be
-/// read is an error.
+/// signal. A cycle is printed when the steward finished acting on it (its record then counts the fixes attempted).
+/// With `github`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or archived ones
+/// lose theirs, and the points each cycle cost are shown. With `once`, a cycle in which no repository could be read
+/// is an error.
 async fn watch(
     hive: &Hive,
     events: &mut hive::Subscription,
@@ -216,12 +215,8 @@ async fn watch(
                     let why = first_failure.unwrap_or_else(|| "no pilot reported a snapshot".to_owned());
                     bail!("no repository could be read: {why}");
                 }
-                if github.is_some() {
-                    awaited = Some(record.orchestration_cycle);
-                    None
-                } else {
-                    Some((record.clone(), None))
-                }
+                awaited = Some(record.orchestration_cycle);
+                None
             }
             Some(HiveEvent::AutonomyCompleted { record, report }) if awaited.is_some() => {
                 awaited = None;

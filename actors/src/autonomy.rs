@@ -33,7 +33,9 @@ use hive_cerebrum::{
     governance::{Emergency, Policy},
     quote,
 };
-use hive_forge::{CiFailure, FailureClass, GitHubForge, HealthBreakdown, IssueDetail, RepoId, RepoSnapshot};
+use hive_forge::{
+    Capabilities, CiFailure, FailureClass, ForgeWriter, HealthBreakdown, IssueDetail, RepoId, RepoSnapshot, WriteError,
+};
 use tokio::sync::watch;
 
 use self::case::{CaseState, FixCase, FixState, IssueCase, IssueState};
@@ -122,7 +124,9 @@ impl Observation {
 /// The autonomy loop's driver: one per hive, run once per orchestration cycle by the steward actor
 /// ([`StewardBuilder`]), or called directly.
 pub struct Steward {
-    forge: Arc<GitHubForge>,
+    forge: Arc<dyn ForgeWriter>,
+    /// What the forge has (a local workspace: branches only).
+    caps: Capabilities,
     scribe: ScribeHandle,
     config: AutonomyConfig,
     redactor: Redactor,
@@ -155,11 +159,13 @@ impl std::fmt::Debug for Steward {
 
 impl Steward {
     /// A steward writing through `forge` and keeping its state through `scribe`.
-    pub fn new(forge: Arc<GitHubForge>, scribe: ScribeHandle, config: AutonomyConfig) -> Steward {
+    pub fn new(forge: Arc<dyn ForgeWriter>, scribe: ScribeHandle, config: AutonomyConfig) -> Steward {
+        let caps = forge.capabilities();
         let redactor = Redactor::new(config.secrets.clone());
         let (own_emergency, emergency) = watch::channel(Emergency::none());
         Steward {
             forge,
+            caps,
             scribe,
             config,
             redactor,
@@ -246,6 +252,9 @@ impl Steward {
     /// Reads, all at once, the hive issues of every repository whose CI the steward will look at (the shared budget
     /// bounds the concurrency): one round trip for the fleet instead of one per repository in turn.
     async fn prefetch(&mut self, observed: &[Observation]) {
+        if !self.caps.issues {
+            return;
+        }
         let wanted: Vec<&RepoSnapshot> = observed
             .iter()
             .map(|o| &*o.snapshot)
@@ -460,8 +469,8 @@ impl From<AutonomyError> for Step {
     }
 }
 
-impl From<hive_forge::GitHubError> for Step {
-    fn from(err: hive_forge::GitHubError) -> Step {
+impl From<WriteError> for Step {
+    fn from(err: WriteError) -> Step {
         Step::Forge(err.to_string())
     }
 }

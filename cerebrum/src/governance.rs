@@ -34,6 +34,8 @@ pub enum ActionKind {
     RerunJobs,
     /// Open a pull request with a fix.
     OpenPullRequest,
+    /// Publish a fix as a branch for a human to merge, on a forge without pull requests (a local repository).
+    PushBranch,
     /// Merge a pull request.
     Merge,
     /// Raise an emergency alert issue.
@@ -42,7 +44,7 @@ pub enum ActionKind {
 
 impl ActionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ActionKind; 10] = [
+    pub const ALL: [ActionKind; 11] = [
         Self::OpenIssue,
         Self::UpdateIssue,
         Self::Comment,
@@ -51,6 +53,7 @@ impl ActionKind {
         Self::Label,
         Self::RerunJobs,
         Self::OpenPullRequest,
+        Self::PushBranch,
         Self::Merge,
         Self::EmergencyAlert,
     ];
@@ -66,6 +69,7 @@ impl ActionKind {
             Self::Label => "label",
             Self::RerunJobs => "rerun_jobs",
             Self::OpenPullRequest => "open_pull_request",
+            Self::PushBranch => "push_branch",
             Self::Merge => "merge",
             Self::EmergencyAlert => "emergency_alert",
         }
@@ -80,7 +84,7 @@ impl ActionKind {
     /// The lowest [`ActionLevel`] that permits this kind: changing code or CI state needs `fix`, talking needs `issue`.
     pub fn min_level(self) -> ActionLevel {
         match self {
-            Self::RerunJobs | Self::OpenPullRequest | Self::Merge => ActionLevel::Fix,
+            Self::RerunJobs | Self::OpenPullRequest | Self::PushBranch | Self::Merge => ActionLevel::Fix,
             _ => ActionLevel::Issue,
         }
     }
@@ -216,7 +220,8 @@ pub enum Remedy {
         /// Which failure.
         signature: CiSignature,
     },
-    /// The formatter fix pull request of a lint or format failure ([`ActionKind::OpenPullRequest`]).
+    /// The formatter fix of a lint or format failure: its pull request ([`ActionKind::OpenPullRequest`]), or its
+    /// branch where the forge has no pull requests ([`ActionKind::PushBranch`]).
     FormatterFix {
         /// Which failure.
         signature: CiSignature,
@@ -224,11 +229,11 @@ pub enum Remedy {
 }
 
 impl Remedy {
-    /// The one kind of write this remedy is.
-    pub fn kind(&self) -> ActionKind {
+    /// Whether a write of `kind` is this remedy.
+    pub fn is(&self, kind: ActionKind) -> bool {
         match self {
-            Self::InfrastructureRerun { .. } => ActionKind::RerunJobs,
-            Self::FormatterFix { .. } => ActionKind::OpenPullRequest,
+            Self::InfrastructureRerun { .. } => kind == ActionKind::RerunJobs,
+            Self::FormatterFix { .. } => matches!(kind, ActionKind::OpenPullRequest | ActionKind::PushBranch),
         }
     }
 
@@ -273,7 +278,7 @@ impl Emergency {
     /// kind, for one of the emergency's causes.
     pub fn recovery(&self, proposal: &WriteProposal) -> Option<CiSignature> {
         let remedy = proposal.remedy.as_ref()?;
-        (self.active && remedy.kind() == proposal.kind && self.recovery_signatures.contains(remedy.signature()))
+        (self.active && remedy.is(proposal.kind) && self.recovery_signatures.contains(remedy.signature()))
             .then(|| remedy.signature().clone())
     }
 }
@@ -292,7 +297,7 @@ pub struct Switches {
 /// How many writes of each sort hive may make per rolling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Pull requests opened per day.
+    /// Fixes published per day: pull requests opened, and fix branches pushed where there are no pull requests.
     pub prs_per_day: u32,
     /// Issues (and emergency alerts) opened per hour.
     pub issues_per_hour: u32,
@@ -645,7 +650,9 @@ fn rule(
 fn spent_limit(kind: ActionKind, limits: &Limits, counters: &Counters) -> Option<Reason> {
     let mut checks: Vec<(LimitKind, u32, u32)> = Vec::with_capacity(2);
     match kind {
-        ActionKind::OpenPullRequest => checks.push((LimitKind::PrsPerDay, counters.prs_last_day, limits.prs_per_day)),
+        ActionKind::OpenPullRequest | ActionKind::PushBranch => {
+            checks.push((LimitKind::PrsPerDay, counters.prs_last_day, limits.prs_per_day));
+        }
         ActionKind::OpenIssue | ActionKind::EmergencyAlert => {
             checks.push((LimitKind::IssuesPerHour, counters.issues_last_hour, limits.issues_per_hour));
         }

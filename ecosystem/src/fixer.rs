@@ -218,6 +218,18 @@ pub async fn format_fix(req: &FixRequest) -> Result<FixOutcome, FixError> {
     }
 }
 
+/// Where `branch` points in the repository at `url`, or `None` when it has no such branch (a fix published earlier
+/// and since deleted, or never published). Nothing is cloned.
+pub async fn published_head(url: &str, branch: &str, timeout: Duration) -> Result<Option<String>, FixError> {
+    check::check_branch("branch", branch)?;
+    let url = check::check_clone_url(url)?;
+    remote_branch(Path::new("."), &url, branch, timeout).await.map_err(|source| FixError::Git {
+        step: "look up the fix branch",
+        url,
+        source,
+    })
+}
+
 /// Everything [`format_fix`] does up to and including the commit, in a temporary clone; nothing is pushed.
 pub async fn prepare_fix(req: &FixRequest) -> Result<Preparation, FixError> {
     check::check_branch("branch", &req.branch)?;

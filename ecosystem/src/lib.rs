@@ -25,6 +25,7 @@ pub use crate::{
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
     fixer::{
         FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, format_fix, formatter_for, prepare_fix,
+        published_head,
     },
     git::{Git, GitError},
     graph::{

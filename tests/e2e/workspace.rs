@@ -178,3 +178,89 @@ fn no_cache_neither_uses_nor_writes_cached_verdicts() {
     assert_eq!(out.status.code(), Some(2), "--no-cache needs --workspace");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--workspace"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Everything of a user's repository that hive's fix must leave alone, byte for byte.
+fn untouched(repo: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let status = Command::new("git")
+        .args(["--no-optional-locks", "status", "--porcelain=v2", "--branch", "--untracked-files=all"])
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    let mut kept = vec![("status".to_owned(), status.stdout)];
+    for file in [".git/index", ".git/HEAD", ".git/config", "src/main.rs", "notes.txt"] {
+        kept.push((file.to_owned(), std::fs::read(repo.join(file)).unwrap_or_default()));
+    }
+    kept
+}
+
+/// The `hive/fix/...` branches of a repository, with their commits.
+fn fix_branches(repo: &std::path::Path) -> Vec<String> {
+    let out = hive_testkit::git::git(
+        repo,
+        &["for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/hive/fix"],
+    );
+    out.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn autonomy_on_a_workspace_keeps_findings_in_the_backlog_and_publishes_the_format_fix_as_a_branch() {
+    use hive_testkit::projects::{commit_all, git_repo, write};
+    let base = tempfile::tempdir().expect("tempdir");
+    let (ws, state) = (base.path().join("ws"), base.path().join("state"));
+    let app = ws.join("app");
+    write(&app, "Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    write(&app, "src/main.rs", "fn main(){let x=1;\nprintln!(\"{}\",x);}\n");
+    // The repository's own check: formatting.
+    write(&app, "Makefile", "test:\n\tcargo fmt --check\n");
+    git_repo(&app);
+    // Work in progress the fix must not touch: a staged change, an unstaged one on top, an untracked file.
+    write(&app, "src/main.rs", "fn main(){let x=1;\nprintln!(\"{}\",x);}\n// staged\n");
+    hive_testkit::git::git(&app, &["add", "src/main.rs"]);
+    write(&app, "src/main.rs", "fn main(){let x=1;\nprintln!(\"{}\",x);}\n// staged\n// unstaged\n");
+    write(&app, "notes.txt", "mine\n");
+    let ok = ws.join("ok");
+    write(&ok, "Makefile", "test:\n\ttrue\n");
+    git_repo(&ok);
+    commit_all(&ok, "second");
+    let before = untouched(&app);
+    let ws_arg = ws.to_str().expect("utf-8");
+
+    let out = hive_run(&state, &["--once", "--json", "--workspace", ws_arg, "--autonomy"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let record: Value = serde_json::from_str(stdout.trim()).expect("one JSON record");
+    let writes = record["autonomy"]["writes"].as_array().expect("writes");
+    assert!(
+        writes
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.starts_with("push_branch local/app: branch hive/fix/lint-"))),
+        "{record}"
+    );
+    assert_eq!(record["fixes_attempted"], 1, "{record}");
+    let branches = fix_branches(&app);
+    assert_eq!(branches.len(), 1, "{branches:?}");
+    assert_eq!(untouched(&app), before, "the user's branch, index, working tree and config are as they were");
+    let fix = branches[0].split(' ').next().expect("name");
+    let fixed = hive_testkit::git::git(&app, &["show", &format!("{fix}:src/main.rs")]);
+    assert_eq!(fixed, "fn main() {\n    let x = 1;\n    println!(\"{}\", x);\n}");
+
+    // The finding is in the backlog and every decision in a trail that verifies.
+    let backlog = crate::hive_in(&state, &["backlog"]);
+    assert!(crate::stdout(&backlog).contains("local/app"), "{}", crate::stdout(&backlog));
+    let verify = crate::hive_in(&state, &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", crate::stderr(&verify));
+
+    // Again: the branch is found, not made twice; nothing of the user's changes.
+    let out = hive_run(&state, &["--once", "--json", "--workspace", ws_arg, "--autonomy"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fix_branches(&app), branches);
+    assert_eq!(untouched(&app), before);
+
+    // A human deletes the branch: that is a no, and hive does not publish it again.
+    hive_testkit::git::git(&app, &["branch", "-D", fix]);
+    for _ in 0..2 {
+        let out = hive_run(&state, &["--once", "--json", "--workspace", ws_arg, "--autonomy"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(fix_branches(&app).is_empty(), "a refused fix is never published again");
+}

@@ -21,7 +21,7 @@ use hive_cerebrum::{
     CycleRecord, HiveEvent, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, MemberSpec,
     QueenHandle, QueenNotice, RestartPolicy, ScribeHandle, StartError, StartFailure, governance::Emergency,
 };
-use hive_forge::{GitHubForge, RepoId};
+use hive_forge::{DynForge, Forge, ForgeWriter, RepoId};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 
@@ -36,7 +36,9 @@ type StewardRef = ActorRef<StewardMessage>;
 /// How a hive runs its autonomy loop: where it writes, what it may do, and where its proposals come from.
 #[derive(Clone)]
 pub struct Autonomy {
-    pub(crate) forge: Arc<GitHubForge>,
+    pub(crate) forge: Arc<dyn ForgeWriter>,
+    /// The same forge, as the pilots read it.
+    reader: DynForge,
     pub(crate) config: AutonomyConfig,
     /// `None`: the queen's ORCHs, `orchs` per seed.
     pub(crate) planner: Option<Arc<dyn Planner>>,
@@ -51,9 +53,16 @@ impl std::fmt::Debug for Autonomy {
 }
 
 impl Autonomy {
-    /// The loop writing through `forge` as `config` allows, planning with one ORCH per seed.
-    pub fn new(forge: Arc<GitHubForge>, config: AutonomyConfig) -> Autonomy {
-        Autonomy { forge, config, planner: None, orchs: 1, policy: RestartPolicy::default() }
+    /// The loop writing through `forge` (a `GitHubForge`, a `LocalForge`) as `config` allows, planning with one
+    /// ORCH per seed.
+    pub fn new<F: Forge + ForgeWriter>(forge: Arc<F>, config: AutonomyConfig) -> Autonomy {
+        let reader: DynForge = forge.clone();
+        Autonomy { forge, reader, config, planner: None, orchs: 1, policy: RestartPolicy::default() }
+    }
+
+    /// The forge the loop writes through, as the pilots read it.
+    pub fn reader(&self) -> DynForge {
+        self.reader.clone()
     }
 
     /// Takes proposals from `planner` (for example an [`EnginePlanner`](super::EnginePlanner) called in place)
@@ -73,11 +82,6 @@ impl Autonomy {
     pub fn restart_policy(mut self, policy: RestartPolicy) -> Autonomy {
         self.policy = policy;
         self
-    }
-
-    /// The forge the loop writes through.
-    pub fn forge(&self) -> Arc<GitHubForge> {
-        self.forge.clone()
     }
 
     /// The state directory the loop writes `backlog.json` and `cycles/` to.

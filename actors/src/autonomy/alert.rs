@@ -22,6 +22,13 @@ const ALERT_TITLE: &str = "hive: ecosystem emergency";
 impl Steward {
     /// Case 5: during an emergency, one issue in the alert repository; closed when the emergency is over.
     pub(crate) async fn alert(&mut self, observed: &[Observation]) -> Result<(), super::AutonomyError> {
+        if !self.caps.issues {
+            if self.emergency().active {
+                let why = format!("emergency: the {} forge has no issues to file the alert in", self.forge.name());
+                self.report.errors.push(why);
+            }
+            return Ok(());
+        }
         let Some(alert_repo) = self.config.alert_repo.clone() else {
             if self.emergency().active {
                 self.report.errors.push("emergency: no alert repository configured (--alert-repo)".to_owned());

@@ -164,6 +164,8 @@ pub(crate) enum FixState {
     Prepared,
     /// Its pull request is open: checked each cycle, merged when green.
     Open,
+    /// Published as a branch for a human to merge, on a forge without pull requests (a local repository).
+    Published,
     /// Its pull request was merged.
     Merged,
     /// Its pull request was closed unmerged: a human said no; never opened again.

@@ -103,6 +103,7 @@ impl Steward {
         }
         let known = match self.prefetched.remove(&repo) {
             Some(known) => known,
+            None if !self.caps.issues => Vec::new(),
             None => self.forge.issues_labelled(&snapshot.repo, HIVE_LABEL).await?,
         };
         if snapshot.ci.is_green() {
@@ -173,6 +174,9 @@ impl Steward {
             title: title.clone(),
             signature: text::key_hash(&failure.signature()),
         };
+        if !self.caps.issues {
+            return self.note_finding(failure, tracked).await;
+        }
         // One scribe job: the case as stored, its step, the backlog item, and the mark written before any request.
         let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, Vec::new(), None);
         let (number, now) = (issue.map(|i| i.number), self.now_unix);
@@ -393,6 +397,13 @@ impl Steward {
     async fn close_green(&mut self, snapshot: &RepoSnapshot, known: &[IssueDetail]) -> Result<(), Step> {
         let repo = snapshot.repo.to_string();
         let cases: Vec<IssueCase> = self.known_issues(&repo).filter(|i| i.state.is_live()).cloned().collect();
+        if !self.caps.issues {
+            // Findings kept in the backlog only: the failure is gone, so is the finding.
+            for case in cases {
+                self.finding_gone(case).await?;
+            }
+            return Ok(());
+        }
         for case in cases {
             let issue = match case.number {
                 Some(number) => known.iter().find(|i| i.number == number),
@@ -431,6 +442,40 @@ impl Steward {
             })
             .await?;
         }
+        Ok(())
+    }
+
+    /// A failure on a forge without issues (a local workspace) is a finding in the backlog: its item open (a human's
+    /// status kept), its case open without a number, so that green CI closes it. Nothing is written to the forge.
+    async fn note_finding(&mut self, failure: &CiFailure, tracked: Tracked) -> Result<(), Step> {
+        let title = tracked.title.clone();
+        let item = self.ci_item(&tracked.repo, failure, &title, ItemStatus::Open, Vec::new(), None);
+        let now = self.now_unix;
+        self.memory(move |m| {
+            let mut item = item;
+            if let Some(old) = m.ledger().get(&item.id)? {
+                item.status = old.status;
+            }
+            upsert_in(m, item)?;
+            tracked.remember_in(m, None, IssueState::Open, now).map(drop)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The end of a finding kept in the backlog only: its case closed, its item done.
+    async fn finding_gone(&mut self, case: IssueCase) -> Result<(), Step> {
+        let now = self.now_unix;
+        let item = BacklogItem::id_for(&case.repo, case.data.kind, &case.data.title);
+        self.memory(move |m| {
+            set_issue_in(m, &case.key, None, IssueState::Closed, None, now)?;
+            if let Some(mut item) = m.ledger().get(&item)? {
+                item.status = ItemStatus::Done;
+                m.ledger().upsert(&item)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -488,7 +533,7 @@ impl Steward {
 
     /// Case 2: an infrastructure failure's run is re-run once; if it fails again it is case 1.
     async fn rerun(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Result<(), Step> {
-        let Some(run) = failure.run.clone() else { return Ok(()) };
+        let Some(run) = failure.run.clone().filter(|_| self.caps.reruns) else { return Ok(()) };
         let repo = snapshot.repo.to_string();
         let key = format!("rerun:{repo}:{}", run.id);
         let title = self.title(failure, &snapshot.default_branch);
@@ -557,6 +602,10 @@ impl Steward {
         attempts: u32,
         labelled: bool,
     ) -> Result<(bool, bool), Step> {
+        if !self.caps.issues {
+            // No issue to label or comment on: the backlog item, blocked, is the escalation.
+            return Ok((true, true));
+        }
         let repo = snapshot.repo.to_string();
         let key = issue_key(&repo, failure);
         let Some(number) = self

@@ -8,8 +8,8 @@ use hive_cerebrum::{
     governance::{self, ActionKind, ChecksState, Remedy, Verdict, WriteProposal},
     quote,
 };
-use hive_ecosystem::{FixOutcome, FixRequest, Preparation, prepare_fix};
-use hive_forge::{CiFailure, FailureClass, GitHubError, PullDetail, RepoSnapshot};
+use hive_ecosystem::{FixOutcome, FixRequest, Preparation, prepare_fix, published_head};
+use hive_forge::{CiFailure, FailureClass, PullDetail, RepoSnapshot, WriteError};
 
 use super::{
     Step, Steward,
@@ -51,8 +51,22 @@ impl Steward {
         };
         let was = stored.as_ref().map_or((FixState::Failed, None), |c| (c.state, c.number));
         let mut data = stored.map(|c| c.data).unwrap_or_default();
+        let Some(source) = self.forge.fix_source(snapshot) else {
+            return Ok(());
+        };
+        if !self.caps.pull_requests {
+            // Without pull requests the branch is the fix: published, it waits for a human; deleted, it was refused.
+            match was.0 {
+                FixState::Published => return self.published(snapshot, failure, &key, &source, &branch, data).await,
+                FixState::ClosedByHuman => return Ok(()),
+                _ => {}
+            }
+        }
         // The forge is the truth about pull requests: one found for the branch is the fix, whatever the database says.
-        let pulls = self.forge.pulls_for_branch(&snapshot.repo, &branch).await?;
+        let pulls = match self.caps.pull_requests {
+            true => self.forge.pulls_for_branch(&snapshot.repo, &branch).await?,
+            false => Vec::new(),
+        };
         let head = failure.run.as_ref().map(|r| r.head_sha.clone()).unwrap_or_default();
         match step::fix(pulls.first().map(pull_of), &data, &head) {
             Fix::Record(state) => {
@@ -80,11 +94,10 @@ impl Steward {
             Fix::Wait => return Ok(()),
             Fix::Prepare => {}
         }
-        let Some(clone_url) = snapshot.github.as_ref().and_then(|g| g.clone_url.clone()) else {
-            return Ok(());
-        };
+        // A fix goes out as a pull request, or as a branch where the forge has none.
+        let kind = if self.caps.pull_requests { ActionKind::OpenPullRequest } else { ActionKind::PushBranch };
         let proposal = |risk: Risk| WriteProposal {
-            kind: ActionKind::OpenPullRequest,
+            kind,
             repo: repo.clone(),
             key: format!("open_pull_request:{key}"),
             target: None,
@@ -97,13 +110,13 @@ impl Steward {
         // Refused whatever its size (autonomy off, level, emergency, a limit)? Then nothing is cloned either.
         let least = data.lines.map_or(Risk::Low, governance::fix_risk);
         if !self.preview(&proposal(least)).await?.is_write() {
-            self.governed(proposal(least), |_| async { Ok::<(), GitHubError>(()) }, |_| String::new()).await?;
+            self.governed(proposal(least), |_| async { Ok::<(), WriteError>(()) }, |_| String::new()).await?;
             return Ok(());
         }
         // The fix's size decides its risk, so it is made (in a temporary clone, not pushed) before the decision.
         let commit_message = self.redactor.redact(&fix_commit_message(failure)).into_owned();
         let mut request = FixRequest::new(
-            clone_url,
+            source,
             snapshot.default_branch.clone(),
             branch.clone(),
             commit_message,
@@ -169,15 +182,17 @@ impl Steward {
         let pr_title = self.redactor.redact(&format!("Fix {} ({})", failure.job, failure.class.as_str())).into_owned();
         let pr_title = quote::issue_title(&pr_title);
         let marker = text::issue_marker(&key);
+        let pull_requests = self.caps.pull_requests;
         let gate = self
             .governed(
                 proposal(risk),
                 move |d| async move {
-                    // A refused write never runs this: the clone is dropped unpushed.
+                    // A refused write never runs this: the clone is dropped unpublished.
+                    let mut head = None;
                     if let Some(fix) = fix {
                         let measured = fix.head_sha.clone();
-                        match fix.push().await {
-                            Ok(FixOutcome::Pushed { .. }) => {}
+                        match forge.publish_fix(&id, fix).await {
+                            Ok(FixOutcome::Pushed { .. }) => head = Some(measured),
                             Ok(_) => {
                                 let why = format!("the branch was pushed by someone else, not as {measured}");
                                 return Err(FixWriteError::Fix(why));
@@ -185,23 +200,62 @@ impl Steward {
                             Err(err) => return Err(FixWriteError::Fix(err.to_string())),
                         }
                     }
+                    if !pull_requests {
+                        return Ok(Published::Branch { branch: b, head });
+                    }
                     let body = text::finish(&body, &marker, &d.html);
                     let draft = d.verdict == Verdict::Draft;
-                    forge.create_pull(&id, &b, &base, &pr_title, &body, draft).await.map_err(FixWriteError::GitHub)
+                    let pull = forge.create_pull(&id, &b, &base, &pr_title, &body, draft).await;
+                    pull.map(Published::Pull).map_err(FixWriteError::Forge)
                 },
-                |pull| format!("#{} {}", pull.number, pull.html_url),
+                Published::describe,
             )
             .await?;
-        if let Some(pull) = gate.done() {
-            data.head_sha = Some(pull.head_sha.clone());
-            let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, vec![pull.html_url.clone()], None);
-            let case = self.fix_case(&key, &repo, Some(pull.number), FixState::Open, data);
-            self.memory(move |m| {
-                upsert_in(m, item)?;
-                case::store(m, &case)
-            })
-            .await?;
+        let Some(published) = gate.done() else { return Ok(()) };
+        let (number, state, evidence) = match published {
+            Published::Pull(pull) => {
+                data.head_sha = Some(pull.head_sha.clone());
+                (Some(pull.number), FixState::Open, vec![pull.html_url])
+            }
+            Published::Branch { head, .. } => {
+                data.head_sha = head.or(data.head_sha);
+                (None, FixState::Published, Vec::new())
+            }
+        };
+        let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, evidence, None);
+        let case = self.fix_case(&key, &repo, number, state, data);
+        self.memory(move |m| {
+            upsert_in(m, item)?;
+            case::store(m, &case)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A fix published as a branch (no pull requests on this forge): it waits for a human while the branch is
+    /// there; a deleted branch is a human's no, never published again, and its backlog item is cancelled.
+    async fn published(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        failure: &CiFailure,
+        key: &str,
+        source: &str,
+        branch: &str,
+        data: FixData,
+    ) -> Result<(), Step> {
+        let head = published_head(source, branch, self.config.fix_timeout).await.map_err(WriteError::from)?;
+        if head.is_some() {
+            return Ok(());
         }
+        let repo = snapshot.repo.to_string();
+        let title = self.title(failure, &snapshot.default_branch);
+        let item = self.ci_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None);
+        let case = self.fix_case(key, &repo, None, FixState::ClosedByHuman, data);
+        self.memory(move |m| {
+            upsert_in(m, item)?;
+            case::store(m, &case)
+        })
+        .await?;
         Ok(())
     }
 
@@ -381,18 +435,38 @@ impl Steward {
     }
 }
 
-/// Why opening a fix failed: the push (git) or the pull request (GitHub).
+/// How a fix went out: as a pull request, or as a branch alone where the forge has no pull requests.
+#[derive(Debug)]
+enum Published {
+    Pull(PullDetail),
+    /// `head`: the commit published now (`None`: the branch was there already).
+    Branch {
+        branch: String,
+        head: Option<String>,
+    },
+}
+
+impl Published {
+    fn describe(&self) -> String {
+        match self {
+            Published::Pull(pull) => format!("#{} {}", pull.number, pull.html_url),
+            Published::Branch { branch, .. } => format!("branch {branch}"),
+        }
+    }
+}
+
+/// Why publishing a fix failed: the push or fetch (git) or the pull request (the forge).
 #[derive(Debug)]
 enum FixWriteError {
     Fix(String),
-    GitHub(GitHubError),
+    Forge(WriteError),
 }
 
 impl std::fmt::Display for FixWriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FixWriteError::Fix(message) => write!(f, "cannot push the fix: {message}"),
-            FixWriteError::GitHub(err) => err.fmt(f),
+            FixWriteError::Fix(message) => write!(f, "cannot publish the fix: {message}"),
+            FixWriteError::Forge(err) => err.fmt(f),
         }
     }
 }
@@ -400,9 +474,9 @@ impl std::fmt::Display for FixWriteError {
 impl WriteFailure for FixWriteError {
     fn maybe_sent(&self) -> bool {
         match self {
-            // A push that failed is looked up by its branch next time; nothing is counted twice.
+            // A publication that failed is looked up by its branch next time; nothing is counted twice.
             FixWriteError::Fix(_) => false,
-            FixWriteError::GitHub(err) => err.maybe_sent(),
+            FixWriteError::Forge(err) => err.maybe_sent(),
         }
     }
 }

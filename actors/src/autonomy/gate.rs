@@ -9,7 +9,7 @@ use hive_cerebrum::{
     AuditEntry, Memory, MemoryError, NewWrite, Reservation, WriteState,
     governance::{self, ActionKind, Counters, Policy, Verdict, WriteDecision, WriteProposal},
 };
-use hive_forge::GitHubError;
+use hive_forge::WriteError;
 
 use super::{AutonomyError, Steward};
 
@@ -144,7 +144,8 @@ impl Steward {
             Ok(value) => {
                 let outcome = self.redactor.redact(&describe(&value)).into_owned();
                 self.report.writes.push(format!("{} {}: {outcome}", proposal.kind.as_str(), proposal.repo));
-                if matches!(proposal.kind, ActionKind::RerunJobs | ActionKind::OpenPullRequest) {
+                if matches!(proposal.kind, ActionKind::RerunJobs | ActionKind::OpenPullRequest | ActionKind::PushBranch)
+                {
                     self.report.fixes_attempted += 1;
                 }
                 (WriteState::Done, outcome, Gate::Done(value))
@@ -192,7 +193,11 @@ fn spent(m: &mut Memory, proposal: &WriteProposal, now: i64) -> Result<(Counters
     let content: Vec<&str> = ActionKind::ALL.iter().filter(|k| k.creates_content()).map(|k| k.as_str()).collect();
     let writes = m.writes();
     let counters = Counters {
-        prs_last_day: writes.count(&[ActionKind::OpenPullRequest.as_str()], None, now - DAY)?,
+        prs_last_day: writes.count(
+            &[ActionKind::OpenPullRequest.as_str(), ActionKind::PushBranch.as_str()],
+            None,
+            now - DAY,
+        )?,
         issues_last_hour: writes.count(
             &[ActionKind::OpenIssue.as_str(), ActionKind::EmergencyAlert.as_str()],
             None,
@@ -219,9 +224,8 @@ pub(crate) trait WriteFailure: std::fmt::Display {
     fn maybe_sent(&self) -> bool;
 }
 
-impl WriteFailure for GitHubError {
+impl WriteFailure for WriteError {
     fn maybe_sent(&self) -> bool {
-        // A rate limit is GitHub refusing before acting; the other transient errors may come after it acted.
-        self.is_transient() && !matches!(self, GitHubError::RateLimited { .. })
+        WriteError::maybe_sent(self)
     }
 }

@@ -89,6 +89,7 @@ fn action_kind_properties() {
         (Label, "label", false, ActionLevel::Issue, Risk::Low),
         (RerunJobs, "rerun_jobs", false, ActionLevel::Fix, Risk::Low),
         (OpenPullRequest, "open_pull_request", true, ActionLevel::Fix, Risk::Low),
+        (PushBranch, "push_branch", false, ActionLevel::Fix, Risk::Low),
         (Merge, "merge", false, ActionLevel::Fix, Risk::Medium),
         (EmergencyAlert, "emergency_alert", true, ActionLevel::Issue, Risk::Low),
     ];
@@ -644,7 +645,7 @@ fn invariants(
     if let Some(signature) = &decision.recovery {
         let remedy = proposal.remedy.as_ref().expect("recovery needs a remedy");
         assert!(policy.emergency.active, "{}", context());
-        assert_eq!(remedy.kind(), proposal.kind, "{}", context());
+        assert!(remedy.is(proposal.kind), "{}", context());
         assert_eq!(remedy.signature(), signature, "{}", context());
         assert!(policy.emergency.recovery_signatures.contains(signature), "{}", context());
     }
@@ -654,7 +655,10 @@ fn invariants(
             !policy.emergency.active
                 || proposal.kind == ActionKind::EmergencyAlert
                 || (decision.recovery.is_some()
-                    && matches!(proposal.kind, ActionKind::RerunJobs | ActionKind::OpenPullRequest)),
+                    && matches!(
+                        proposal.kind,
+                        ActionKind::RerunJobs | ActionKind::OpenPullRequest | ActionKind::PushBranch
+                    )),
             "a write in an emergency: {}",
             context()
         );
