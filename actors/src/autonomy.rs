@@ -30,7 +30,7 @@ use std::{
 use hive_cerebrum::{
     AuditEntry, BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
     WriteState,
-    governance::{Emergency, Policy},
+    governance::{ActionKind, Emergency, Policy},
     quote,
 };
 use hive_forge::{
@@ -147,6 +147,9 @@ pub struct Steward {
     own_emergency: Option<watch::Sender<Emergency>>,
     /// Set when the hive stops: no write starts after it.
     halt: Arc<AtomicBool>,
+    /// While the steward acts on one failure's proposals: the risk the engine gave each proposed kind of write, below
+    /// which governance does not see it (an engine may raise a write's risk, never lower it).
+    risk_floor: Vec<(ActionKind, Risk)>,
     now: SystemTime,
     now_unix: i64,
 }
@@ -176,6 +179,7 @@ impl Steward {
             report: AutonomyReport::default(),
             emergency,
             own_emergency: Some(own_emergency),
+            risk_floor: Vec::new(),
             halt: Arc::new(AtomicBool::new(false)),
             now: UNIX_EPOCH,
             now_unix: 0,

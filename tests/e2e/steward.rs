@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use hive::{
     EmergencyConfig, Hive,
     actors::{Autonomy, AutonomyConfig, EnginePlanner, PlanError, Planner},
-    cerebrum::{Memory, ProposedAction, Seed},
+    cerebrum::{Memory, Proposal, Seed},
     forge::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
 };
 use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec};
@@ -56,7 +56,7 @@ impl std::fmt::Debug for Hooked {
 
 #[async_trait::async_trait]
 impl Planner for Hooked {
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError> {
+    async fn plan(&self, seed: Seed) -> Result<Vec<Proposal>, PlanError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         (self.hook)(call).await;
         EnginePlanner::default().plan(seed).await

@@ -4,7 +4,7 @@
 //! once first; escalation to a human.
 
 use hive_cerebrum::{
-    BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, ProposedAction,
+    BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, Proposal,
     governance::{ActionKind, Remedy, WriteProposal},
     quote,
 };
@@ -111,8 +111,10 @@ impl Steward {
         }
         for failure in failures {
             let actions = self.plan(snapshot, failure).await;
-            // The proposed writes, in governance's own kinds: what the steward then makes of them is governed.
-            let writes: Vec<ActionKind> = actions.iter().filter_map(|action| action.write()).collect();
+            // The proposed writes, in governance's own kinds: what the steward then makes of them is governed, each at
+            // no less than the risk the engine gave it.
+            let writes: Vec<ActionKind> = actions.iter().filter_map(|p| p.action.write()).collect();
+            self.risk_floor = actions.iter().filter_map(|p| p.action.write().map(|kind| (kind, p.risk))).collect();
             let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
             let rerun = writes.contains(&ActionKind::RerunJobs) && first_attempt;
             if rerun {
@@ -127,12 +129,13 @@ impl Steward {
             if fix {
                 self.fix(snapshot, failure).await?;
             }
+            self.risk_floor.clear();
         }
         Ok(())
     }
 
     /// THINK: the actions proposed for a failure; the rules when the planner fails.
-    async fn plan(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Vec<ProposedAction> {
+    async fn plan(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Vec<Proposal> {
         let seed = plan::seed_of(snapshot, failure);
         match self.planner.plan(seed.clone()).await {
             Ok(actions) => actions,

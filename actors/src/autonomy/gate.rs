@@ -46,9 +46,23 @@ impl Steward {
     /// What governance would decide now, without recording anything: for a check before work that is itself a write
     /// (pushing a fix branch happens only when opening its pull request would be allowed).
     pub(crate) async fn preview(&self, proposal: &WriteProposal) -> Result<WriteDecision, AutonomyError> {
+        let proposal = self.floored(proposal.clone());
         let (counted, now) = (proposal.clone(), self.now_unix);
         let (counters, approved) = self.memory(move |m| spent(m, &counted, now)).await?;
-        Ok(governance::govern(proposal, &self.policy(), &counters, approved))
+        Ok(governance::govern(&proposal, &self.policy(), &counters, approved))
+    }
+
+    /// `proposal` at no less than the risk the engine gave its kind of write: an engine may raise a write's risk,
+    /// never lower it. A fix branch stands for the pull request proposed, where the forge has none.
+    fn floored(&self, mut proposal: WriteProposal) -> WriteProposal {
+        let proposed = match proposal.kind {
+            ActionKind::PushBranch => ActionKind::OpenPullRequest,
+            kind => kind,
+        };
+        if let Some((_, risk)) = self.risk_floor.iter().find(|(kind, _)| *kind == proposed) {
+            proposal.risk = proposal.risk.max(*risk);
+        }
+        proposal
     }
 
     /// Decides `proposal`, records the decision, and when it is a write reserves it under `write_key`, runs
@@ -64,6 +78,7 @@ impl Steward {
         Fut: Future<Output = Result<T, E>>,
         E: WriteFailure,
     {
+        let proposal = self.floored(proposal);
         let write_key = format!("{}:c{}", proposal.key, self.report.cycle);
         let entry = {
             let (actor, repo, action) =

@@ -5,16 +5,17 @@
 use std::sync::Arc;
 
 use hive_cerebrum::{
-    BatchId, EngineError, OrchError, OrchOutcome, ProposalEngine, ProposedAction, QueenError, QueenHandle, RuleEngine,
-    Seed, Signal,
+    BatchId, EngineError, OrchError, OrchOutcome, Proposal, ProposalEngine, QueenError, QueenHandle, RuleEngine, Seed,
+    Signal,
 };
 use hive_forge::{CiFailure, RepoSnapshot};
 
 /// Where proposals come from.
 #[async_trait::async_trait]
 pub trait Planner: Send + Sync + std::fmt::Debug {
-    /// The proposed actions for a seed.
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError>;
+    /// The proposals for a seed: what to do, and how risky the engine says it is. The steward carries the actions
+    /// out; an engine's risk can raise a write's risk for governance, never lower it.
+    async fn plan(&self, seed: Seed) -> Result<Vec<Proposal>, PlanError>;
 }
 
 /// Why a planner proposed nothing; the steward then lets the rules decide and reports the error's chain.
@@ -56,9 +57,8 @@ impl Default for EnginePlanner {
 
 #[async_trait::async_trait]
 impl Planner for EnginePlanner {
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError> {
-        let proposals = self.0.propose(&seed).await?;
-        Ok(proposals.into_iter().map(|p| p.action).collect())
+    async fn plan(&self, seed: Seed) -> Result<Vec<Proposal>, PlanError> {
+        Ok(self.0.propose(&seed).await?)
     }
 }
 
@@ -73,13 +73,15 @@ pub struct OrchPlanner {
 
 #[async_trait::async_trait]
 impl Planner for OrchPlanner {
-    async fn plan(&self, seed: Seed) -> Result<Vec<ProposedAction>, PlanError> {
+    async fn plan(&self, seed: Seed) -> Result<Vec<Proposal>, PlanError> {
         let batch = self.queen.propose(seed, self.orchs.max(1))?;
         let report = batch.outcome().await?;
-        let mut actions: Vec<ProposedAction> = Vec::new();
+        // One proposal per action, at the highest risk any ORCH gave it.
+        let mut actions: Vec<Proposal> = Vec::new();
         for proposal in report.proposals() {
-            if !actions.contains(&proposal.action) {
-                actions.push(proposal.action);
+            match actions.iter_mut().find(|p| p.action == proposal.action) {
+                Some(same) => same.risk = same.risk.max(proposal.risk),
+                None => actions.push(proposal.clone()),
             }
         }
         if actions.is_empty() {

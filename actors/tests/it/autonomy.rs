@@ -463,8 +463,8 @@ fn outside_code_spans(markdown: &str) -> String {
     out
 }
 
-/// An engine that only ever proposes an issue.
-struct IssuesOnly;
+/// An engine that only ever proposes an issue, at the risk it names.
+struct IssuesOnly(hive_cerebrum::Risk);
 
 #[async_trait::async_trait]
 impl hive_cerebrum::ProposalEngine for IssuesOnly {
@@ -479,7 +479,7 @@ impl hive_cerebrum::ProposalEngine for IssuesOnly {
             action: hive_cerebrum::ActionKind::OpenIssue.into(),
             title: seed.signal.title.clone(),
             rationale: "test".into(),
-            risk: hive_cerebrum::Risk::Low,
+            risk: self.0,
             engine: "issues-only".into(),
         }])
     }
@@ -503,9 +503,10 @@ impl hive_cerebrum::ProposalEngine for Broken {
 
 #[tokio::test]
 async fn what_is_done_is_what_the_engine_proposed_and_the_rules_stand_in_for_a_broken_one() {
-    for (engine, expect_pr) in
-        [(Arc::new(IssuesOnly) as Arc<dyn hive_cerebrum::ProposalEngine>, false), (Arc::new(Broken), true)]
-    {
+    for (engine, expect_pr) in [
+        (Arc::new(IssuesOnly(hive_cerebrum::Risk::Low)) as Arc<dyn hive_cerebrum::ProposalEngine>, false),
+        (Arc::new(Broken), true),
+    ] {
         let git_root = tempfile::tempdir().unwrap();
         let (bare, head) = unformatted_cargo_repo(git_root.path(), "api", 3);
         let mut w = World::new(&[]).await;
@@ -522,6 +523,21 @@ async fn what_is_done_is_what_the_engine_proposed_and_the_rules_stand_in_for_a_b
                 "acme/api: planner failed (proposal engine 'broken' failed: model unavailable); the rules decide";
             assert!(report.errors.iter().any(|e| e == line), "{:?}", report.errors);
         }
+    }
+}
+
+#[tokio::test]
+async fn an_engine_can_raise_a_write_s_risk_but_never_lower_it() {
+    use hive_cerebrum::Risk;
+    for (risk, filed) in [(Risk::Low, true), (Risk::Medium, true), (Risk::High, false), (Risk::Critical, false)] {
+        let mut w = World::new(&["api"]).await;
+        w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone())
+            .with_planner(Arc::new(hive_actors::EnginePlanner(Arc::new(IssuesOnly(risk)))));
+        w.fail("api", "unit tests", &sha(1));
+        let report = w.cycle().await;
+        assert_eq!(w.issues("api").len(), usize::from(filed), "{risk:?}: {report:?}");
+        // A high-risk issue waits for a human's approval, named by its backlog item.
+        assert_eq!(report.awaiting_approval.is_empty(), filed, "{risk:?}: {:?}", report.awaiting_approval);
     }
 }
 
