@@ -21,10 +21,11 @@ impl Steward {
         let json = self.redactor.redact(&json).into_owned();
         // One job on the scribe, which runs on the blocking pool: the database and the fsynced files alike.
         self.memory(move |m| {
-            let mut history = m.history();
-            for (repo, score, level) in &scores {
-                history.record(cycle, repo, *score, level, at)?;
-            }
+            m.history().record_all(
+                cycle,
+                scores.iter().map(|(repo, score, level)| (repo.as_str(), *score, *level)),
+                at,
+            )?;
             m.ledger().export(&backlog, Some(cycle))?;
             for (name, content) in [(format!("{cycle:06}.md"), markdown), (format!("{cycle:06}.json"), json)] {
                 let path = dir.join(name);

@@ -24,15 +24,33 @@ impl<'m> History<'m> {
 
     /// Records `repo`'s score and level in `cycle` (replacing an earlier record of the same cycle and repository).
     pub fn record(&mut self, cycle: u64, repo: &str, score: u8, level: &str, at_unix: i64) -> Result<(), MemoryError> {
-        self.conn
-            .execute(
-                "INSERT INTO health_history (cycle, repo, score, level, at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (cycle, repo) DO UPDATE SET score = excluded.score, level = excluded.level,
-                   at = excluded.at",
-                params![sql_cycle(cycle), repo, score, level, at_unix],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+        self.record_all(cycle, [(repo, score, level)], at_unix)
+    }
+
+    /// Records a whole cycle's scores, `(repo, score, level)` each (replacing earlier records of the same cycle and
+    /// repository), in one transaction: one sync for the fleet instead of one per repository.
+    pub fn record_all<'a>(
+        &mut self,
+        cycle: u64,
+        scores: impl IntoIterator<Item = (&'a str, u8, &'a str)>,
+        at_unix: i64,
+    ) -> Result<(), MemoryError> {
+        let path = self.path;
+        let sql = |e| MemoryError::sqlite(path, e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO health_history (cycle, repo, score, level, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (cycle, repo) DO UPDATE SET score = excluded.score, level = excluded.level,
+                       at = excluded.at",
+                )
+                .map_err(sql)?;
+            for (repo, score, level) in scores {
+                insert.execute(params![sql_cycle(cycle), repo, score, level, at_unix]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
     }
 
     /// `repo`'s last `limit` records as `(cycle, score, level, at_unix)`, newest cycle first.
