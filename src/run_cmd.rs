@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use hive::{
     CycleRecord, Hive, HiveEvent, HiveStatus, RepoId,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
-    cerebrum::{Backoff, MemberKind, Memory, QueenConfig},
+    cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
     forge::{Forge, GitHubForge, LocalForge},
 };
 use serde::Serialize;
@@ -192,21 +192,26 @@ async fn watch(
     let mut points_before = github.map(GitHubForge::points_spent);
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
-    // The cycle whose autonomy report is awaited: the bus may drop its event for a slow reader, so the steward's
-    // last report is also looked at now and then.
-    let mut awaited: Option<u64> = None;
+    // The last cycle printed. What the steward finished is read from its link, not only from its event, which the
+    // bus may drop for a slow reader; the event (or a second's quiet) is only the moment to look.
+    let mut printed: u64 = 0;
     loop {
         let envelope = match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
             Ok(envelope) => Some(envelope.context("the hive stopped unexpectedly")?),
             Err(_elapsed) => None,
         };
-        let event = envelope.as_ref().map(|e| &*e.event);
-        let finished: Option<(CycleRecord, Option<AutonomyReport>)> = match event {
-            Some(HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. })
-                if first_failure.is_none() =>
-            {
-                first_failure = Some(crate::terminal::line(why));
-                None
+        let mut finished: Option<(CycleRecord, Option<AutonomyReport>)> = None;
+        match envelope.as_ref().map(|e| &*e.event) {
+            Some(HiveEvent::MemberFailed { member, error }) if member.as_str() == STEWARD_ID => {
+                // The queen restarts the steward; the cycle it was in is not finished.
+                let error = crate::terminal::line(error);
+                if once {
+                    bail!("the autonomy loop failed: {error}");
+                }
+                eprintln!("  ! the autonomy loop failed and is restarted: {error}");
+            }
+            Some(HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. }) => {
+                first_failure.get_or_insert_with(|| crate::terminal::line(why));
             }
             Some(HiveEvent::CycleCompleted { record }) => {
                 let status = hive.status().await.context("the hive stopped unexpectedly")?;
@@ -215,50 +220,34 @@ async fn watch(
                     let why = first_failure.unwrap_or_else(|| "no pilot reported a snapshot".to_owned());
                     bail!("no repository could be read: {why}");
                 }
-                awaited = Some(record.orchestration_cycle);
-                None
-            }
-            Some(HiveEvent::AutonomyCompleted { record, report }) if awaited.is_some() => {
-                awaited = None;
-                Some((record.clone(), Some((**report).clone())))
-            }
-            Some(HiveEvent::MemberFailed { member, error }) if member.as_str() == STEWARD_ID && awaited.is_some() => {
-                // The queen restarts the steward; the cycle it was in is not finished.
-                let error = crate::terminal::line(error);
-                if once {
-                    bail!("the autonomy loop failed: {error}");
+                // The steward acts on the cycle and its record follows; a steward that is not running (restarting,
+                // escalated) will not, so the queen's record is printed alone.
+                let acting = status.member(STEWARD_ID).is_some_and(|m| m.state == MemberState::Running);
+                if !acting && record.orchestration_cycle > printed {
+                    finished = Some((record.clone(), None));
                 }
-                eprintln!("  ! the autonomy loop failed and is restarted: {error}");
-                awaited = None;
-                None
             }
             Some(HiveEvent::EmergencyDeclared { reasons }) if !json => {
                 let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
                 println!("  !! EMERGENCY declared: {}", reasons.join("; "));
-                None
             }
-            Some(HiveEvent::SourceUnreachable { outage }) if !json => {
-                println!("  ~ {outage}; retrying");
-                None
-            }
+            Some(HiveEvent::SourceUnreachable { outage }) if !json => println!("  ~ {outage}; retrying"),
             Some(HiveEvent::SourceReachable { source, after }) if !json => {
                 println!("  ~ {source} reachable again after {}s", after.as_secs());
-                None
             }
             Some(HiveEvent::MemberEscalated { member, restarts, .. }) if !json => {
                 println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why");
-                None
             }
-            None => match (awaited, hive.steward().and_then(|s| s.last_cycle())) {
-                (Some(cycle), Some((record, report))) if record.orchestration_cycle >= cycle => {
-                    awaited = None;
-                    Some((record, Some(report)))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
+            _ => {}
+        }
+        if finished.is_none()
+            && let Some((record, report)) = hive.steward().and_then(|s| s.last_cycle())
+            && record.orchestration_cycle > printed
+        {
+            finished = Some((record, Some(report)));
+        }
         let Some((record, report)) = finished else { continue };
+        printed = record.orchestration_cycle;
         let status = hive.status().await.context("the hive stopped unexpectedly")?;
         let mut lines = lines(&status, &repos);
         // Job and step names come from the repositories: no secrets, no terminal control sequences.

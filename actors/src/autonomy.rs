@@ -20,10 +20,7 @@ mod text;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -145,8 +142,8 @@ pub struct Steward {
     emergency: watch::Receiver<Emergency>,
     /// Where [`Steward::cycle`] puts the emergency it is given, when nobody else tells it (no queen).
     own_emergency: Option<watch::Sender<Emergency>>,
-    /// Set when the hive stops: no write starts after it.
-    halt: Arc<AtomicBool>,
+    /// True once the hive stops: no planning, fix or write starts after it.
+    halt: watch::Receiver<bool>,
     /// While the steward acts on one failure's proposals: the risk the engine gave each proposed kind of write, below
     /// which governance does not see it (an engine may raise a write's risk, never lower it).
     risk_floor: Vec<(ActionKind, Risk)>,
@@ -180,7 +177,7 @@ impl Steward {
             emergency,
             own_emergency: Some(own_emergency),
             risk_floor: Vec::new(),
-            halt: Arc::new(AtomicBool::new(false)),
+            halt: watch::Sender::new(false).subscribe(),
             now: UNIX_EPOCH,
             now_unix: 0,
         }
@@ -195,7 +192,7 @@ impl Steward {
 
     /// Reads the emergency from `emergency` (the queen's word, kept current by the steward actor) and stops
     /// writing once `halt` is set, instead of being told per cycle.
-    pub(crate) fn listening(mut self, emergency: watch::Receiver<Emergency>, halt: Arc<AtomicBool>) -> Steward {
+    pub(crate) fn listening(mut self, emergency: watch::Receiver<Emergency>, halt: watch::Receiver<bool>) -> Steward {
         self.emergency = emergency;
         self.own_emergency = None;
         self.halt = halt;
@@ -250,7 +247,18 @@ impl Steward {
 
     /// Whether the hive is stopping: no write starts.
     fn halted(&self) -> bool {
-        self.halt.load(Ordering::Relaxed)
+        *self.halt.borrow()
+    }
+
+    /// Resolves once the hive stops (never, for a steward driven by hand).
+    fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut halt = self.halt.clone();
+        async move {
+            if halt.wait_for(|stopped| *stopped).await.is_err() {
+                // The sender is gone without a stop: nothing will ever stop this steward.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Reads, all at once, the hive issues of every repository whose CI the steward will look at (the shared budget

@@ -540,8 +540,9 @@ impl QueenState {
                     };
                     if self.emergency.is_active() {
                         handle.command(MemberCommand::EnterEmergency);
-                        handle.notify(&QueenNotice::Emergency { reasons: self.told_emergency.clone() });
                     }
+                    // Whatever changed while it was down (a member out of the hive hears nothing): declared, cleared.
+                    handle.notify(&QueenNotice::Emergency { reasons: self.told_emergency.clone() });
                     // A member that failed mid-cycle still owes this cycle its observation.
                     if self.cycle.open && self.cycle.pending.contains(id) {
                         handle.command(MemberCommand::Observe { cycle: self.cycle.number });

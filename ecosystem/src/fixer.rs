@@ -311,8 +311,9 @@ impl PreparedFix {
             move |source| FixError::Git { step, url: target, source }
         };
         let source = clone.to_string_lossy();
-        // No `+`: the fetch must not replace a branch that appeared since the lookup.
-        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        // The objects only: the branch is then created by `update-ref` with an empty old value, which fails if the
+        // branch exists (a fetch without `+` would still fast-forward one that appeared since the lookup).
+        let branch_ref = format!("refs/heads/{branch}");
         let fetch = [
             "-c",
             "gc.auto=0",
@@ -327,18 +328,20 @@ impl PreparedFix {
             "--no-recurse-submodules",
             "--",
             &source,
-            &refspec,
+            &branch_ref,
         ];
-        let fetched = git(repo, &fetch, timeout).await.map_err(fail("fetch the fix branch"))?;
-        if !fetched.success() {
-            let rejected = failure(repo, &fetch[6..], &fetched);
-            let verify = ["rev-parse", "--verify", "--quiet", &format!("refs/heads/{branch}")];
+        git_ok(repo, &fetch, timeout).await.map_err(fail("fetch the fix"))?;
+        let create = ["update-ref", "--no-deref", &branch_ref, &self.head_sha, ""];
+        let created = git(repo, &create, timeout).await.map_err(fail("create the fix branch"))?;
+        if !created.success() {
+            let rejected = failure(repo, &create, &created);
+            let verify = ["rev-parse", "--verify", "--quiet", &branch_ref];
             return match git_ok(repo, &verify, timeout).await {
                 Ok(head_sha) if !head_sha.is_empty() => {
                     tracing::info!(repo = target, branch, head_sha, "fix branch was made meanwhile");
                     Ok(FixOutcome::AlreadyPushed { head_sha })
                 }
-                _ => Err(fail("fetch the fix branch")(rejected)),
+                _ => Err(fail("create the fix branch")(rejected)),
             };
         }
         tracing::info!(repo = target, branch, head_sha = self.head_sha, formatter = self.formatter, "fix fetched");

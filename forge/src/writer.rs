@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use hive_ecosystem::{FixError, FixOutcome, PreparedFix};
+use hive_ecosystem::{FixError, FixOutcome, Git, GitError, PreparedFix};
 
 use crate::{
     CheckRun, CombinedStatus, CreatedIssue, GitHubError, GitHubForge, IssueChange, IssueComment, IssueDetail,
@@ -35,6 +35,9 @@ pub enum WriteError {
     /// Making or publishing a fix failed.
     #[error(transparent)]
     Fix(#[from] FixError),
+    /// A git command in a local repository failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
     /// The forge has no such thing; see [`ForgeWriter::capabilities`].
     #[error("the {forge} forge has no {what}")]
     Unsupported {
@@ -74,6 +77,13 @@ pub trait ForgeWriter: Send + Sync + 'static {
     /// Publishes a prepared fix as its branch in `repo` (GitHub: a push; a local repository: a fetch from the clone,
     /// which runs none of its hooks). A branch that appeared meanwhile is never replaced.
     async fn publish_fix(&self, repo: &RepoId, fix: PreparedFix) -> Result<FixOutcome, WriteError>;
+
+    /// Whether the fix commit `head` is part of `base` now (merged as it was, not squashed): how a fix published as
+    /// a branch is known to be taken on a forge without pull requests. `false` where pull requests say it.
+    async fn fix_merged(&self, repo: &RepoId, head: &str, base: &str) -> Result<bool, WriteError> {
+        let _ = (repo, head, base);
+        Ok(false)
+    }
 
     /// The issues labelled `label`, in every state.
     async fn issues_labelled(&self, repo: &RepoId, label: &str) -> Result<Vec<IssueDetail>, WriteError> {
@@ -310,6 +320,17 @@ impl ForgeWriter for LocalForge {
     async fn publish_fix(&self, repo: &RepoId, fix: PreparedFix) -> Result<FixOutcome, WriteError> {
         let dir: PathBuf = self.repo_path(repo).ok_or_else(|| self.unsupported("such repository"))?;
         Ok(fix.fetch_into(&dir).await?)
+    }
+
+    async fn fix_merged(&self, repo: &RepoId, head: &str, base: &str) -> Result<bool, WriteError> {
+        let Some(dir) = self.repo_path(repo) else { return Ok(false) };
+        // Names and commits from hive's own records, but checked anyway: neither may look like an option.
+        if head.starts_with('-') || base.starts_with('-') {
+            return Ok(false);
+        }
+        let out = Git::new(&dir).output(&["merge-base", "--is-ancestor", head, base]).await?;
+        // 0: an ancestor; 1: not one; anything else (an unknown commit, a gone branch): not known to be merged.
+        Ok(out.code == Some(0))
     }
 }
 

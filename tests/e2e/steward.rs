@@ -14,7 +14,7 @@ use std::{
 
 use futures::future::BoxFuture;
 use hive::{
-    EmergencyConfig, Hive,
+    EmergencyConfig, Hive, RestartPolicy,
     actors::{Autonomy, AutonomyConfig, EnginePlanner, PlanError, Planner},
     cerebrum::{Memory, Proposal, Seed},
     forge::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
@@ -66,6 +66,11 @@ impl Planner for Hooked {
 /// A hive over the emulator's fleet with autonomy on (limits out of the way), planning through `planner`, no
 /// emergency trigger but a declaration by hand, and a bus of `bus` events per subscriber.
 async fn hive(emu: &Emulator, state: &Path, planner: Hooked, bus: usize) -> Hive {
+    hive_with(emu, state, planner, bus, RestartPolicy::default()).await
+}
+
+/// [`hive`] with the steward restarted under `policy`.
+async fn hive_with(emu: &Emulator, state: &Path, planner: Hooked, bus: usize, policy: RestartPolicy) -> Hive {
     let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
     github.api_url = emu.url();
     let forge = Arc::new(GitHubForge::new(github).expect("forge"));
@@ -87,7 +92,7 @@ async fn hive(emu: &Emulator, state: &Path, planner: Hooked, bus: usize) -> Hive
         .repos(repos)
         .emergency(quiet)
         .bus_capacity(bus)
-        .autonomy(Autonomy::new(forge, config).planner(Arc::new(planner)))
+        .autonomy(Autonomy::new(forge, config).planner(Arc::new(planner)).restart_policy(policy))
         .start()
         .await
         .expect("start the hive")
@@ -227,4 +232,69 @@ async fn a_steward_that_panics_mid_cycle_is_restarted_and_writes_nothing_twice()
     }
     let mut memory = Memory::open_read_only(state.path()).expect("the database");
     memory.audit().verify().expect("the audit chain verifies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_steward_down_while_the_emergency_cleared_comes_back_unfrozen() {
+    let emu = fleet().await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let panicked = Arc::new(AtomicBool::new(false));
+    let planner = Hooked {
+        calls: AtomicUsize::new(0),
+        hook: Box::new({
+            let panicked = panicked.clone();
+            move |_| {
+                let panicked = panicked.clone();
+                Box::pin(async move {
+                    if !panicked.swap(true, Ordering::SeqCst) {
+                        panic!("the planner broke");
+                    }
+                })
+            }
+        }),
+    };
+    // Two seconds in backoff after a failure: long enough to clear the emergency while no steward runs.
+    let mut policy = RestartPolicy::default();
+    policy.backoff.min = Duration::from_secs(2);
+    policy.backoff.factor = 0.0;
+    let hive = hive_with(&emu, state.path(), planner, 4096, policy).await;
+    let steward = hive.steward().expect("the steward").clone();
+    hive.declare_emergency("an operator").expect("declare");
+    until(Duration::from_secs(10), "the steward hears of the emergency", || steward.emergency().active).await;
+    hive.start_cycle().expect("cycle");
+    let queen = hive.queen().clone();
+    let state_of = || async {
+        let status = queen.status().await.expect("status");
+        status.member("steward").expect("the steward is a member").state
+    };
+    let mut down = false;
+    for _ in 0..3_000 {
+        if state_of().await == hive::cerebrum::MemberState::Backoff {
+            down = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(down, "the steward never went into backoff");
+    hive.clear_emergency().expect("clear");
+    let mut up = false;
+    for _ in 0..3_000 {
+        if state_of().await == hive::cerebrum::MemberState::Running {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up, "the steward was not restarted");
+    until(Duration::from_secs(10), "the restarted steward hears the emergency is over", || !steward.emergency().active)
+        .await;
+    // And acts on it: the next cycle files the issues the emergency held back.
+    hive.start_cycle().expect("cycle");
+    until(Duration::from_secs(60), "the steward's report", || hive.autonomy_report().is_some()).await;
+    let report = hive.autonomy_report().expect("report");
+    hive.shutdown().await.expect("shutdown");
+    assert!(!report.emergency, "{report:?}");
+    for name in FAILING {
+        assert_eq!(emu.state().issues("acme", name).len(), 1, "{name}: {report:?}");
+    }
 }

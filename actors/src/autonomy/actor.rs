@@ -12,7 +12,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex, RwLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::SystemTime,
 };
@@ -100,7 +100,7 @@ pub struct StewardLink {
 struct LinkInner {
     current: RwLock<Option<StewardRef>>,
     emergency: watch::Sender<Emergency>,
-    halt: Arc<AtomicBool>,
+    halt: watch::Sender<bool>,
     /// The newest cycle the queen said closed; an older close still queued is skipped (its observations wait for
     /// the newer one).
     newest_close: AtomicU64,
@@ -129,7 +129,7 @@ impl StewardLink {
             inner: Arc::new(LinkInner {
                 current: RwLock::new(None),
                 emergency: watch::Sender::new(Emergency::none()),
-                halt: Arc::new(AtomicBool::new(false)),
+                halt: watch::Sender::new(false),
                 newest_close: AtomicU64::new(0),
                 last: Mutex::new(None),
             }),
@@ -143,9 +143,11 @@ impl StewardLink {
         current.as_ref().is_some_and(|steward| steward.cast(StewardMessage::Observed(observation)).is_ok())
     }
 
-    /// Whether a steward runs now.
+    /// Whether a steward runs now (ractor does not run `post_stop` for an actor that failed, so the reference
+    /// kept is asked).
     pub fn running(&self) -> bool {
-        self.inner.current.read().unwrap_or_else(|e| e.into_inner()).is_some()
+        let current = self.inner.current.read().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().is_some_and(|steward| steward.get_status() == ractor::ActorStatus::Running)
     }
 
     /// The emergency as the steward knows it now.
@@ -229,7 +231,7 @@ impl Actor for StewardActor {
             }
             StewardMessage::CycleClosed(record) => {
                 let newest = state.link.inner.newest_close.load(Ordering::Acquire);
-                if record.orchestration_cycle < newest || state.link.inner.halt.load(Ordering::Relaxed) {
+                if record.orchestration_cycle < newest || *state.link.inner.halt.borrow() {
                     return Ok(());
                 }
                 // Each observation is acted on once: a repository not observed again is not tended again.
@@ -301,7 +303,7 @@ impl MemberBuilder for StewardBuilder {
         }
         let steward = Steward::new(self.autonomy.forge.clone(), self.scribe.clone(), self.autonomy.config.clone())
             .with_planner(planner)
-            .listening(self.link.inner.emergency.subscribe(), self.link.inner.halt.clone());
+            .listening(self.link.inner.emergency.subscribe(), self.link.inner.halt.subscribe());
         let args = StewardArgs { steward, link: self.link.clone(), queen: ctx.queen.clone() };
         let (actor, _join) = Actor::spawn_linked(None, StewardActor, args, ctx.supervisor.clone())
             .await
@@ -342,7 +344,9 @@ impl MemberHandle for StewardHandle {
                     let _ = self.actor.cast(StewardMessage::Forget(repo));
                 }
             }
-            QueenNotice::Stopping => inner.halt.store(true, Ordering::Relaxed),
+            QueenNotice::Stopping => {
+                inner.halt.send_replace(true);
+            }
             _ => {}
         }
     }

@@ -110,11 +110,31 @@ impl Steward {
             return self.close_green(snapshot, &known).await;
         }
         for failure in failures {
-            let actions = self.plan(snapshot, failure).await;
+            // Nothing new starts once the hive stops: the cycle ends, learns what it did, and lets the queen drain it.
+            if self.halted() {
+                return Ok(());
+            }
+            let Some(actions) = self.plan(snapshot, failure).await else { return Ok(()) };
             // The proposed writes, in governance's own kinds: what the steward then makes of them is governed, each at
-            // no less than the risk the engine gave it.
-            let writes: Vec<ActionKind> = actions.iter().filter_map(|p| p.action.write()).collect();
+            // no less than the risk the engine gave it, for this failure only (whatever ends its handling).
             self.risk_floor = actions.iter().filter_map(|p| p.action.write().map(|kind| (kind, p.risk))).collect();
+            let acted = self.act_on(snapshot, failure, &actions, &known).await;
+            self.risk_floor.clear();
+            acted?;
+        }
+        Ok(())
+    }
+
+    /// ACT on one failure's proposals.
+    async fn act_on(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        failure: &CiFailure,
+        actions: &[Proposal],
+        known: &[IssueDetail],
+    ) -> Result<(), Step> {
+        {
+            let writes: Vec<ActionKind> = actions.iter().filter_map(|p| p.action.write()).collect();
             let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
             let rerun = writes.contains(&ActionKind::RerunJobs) && first_attempt;
             if rerun {
@@ -124,20 +144,24 @@ impl Steward {
             let again = failure.class == FailureClass::Infrastructure && !first_attempt;
             let fix = writes.contains(&ActionKind::OpenPullRequest);
             if writes.contains(&ActionKind::OpenIssue) || fix || again || (!rerun && actions.is_empty()) {
-                self.ci_issue(snapshot, failure, &known).await?;
+                self.ci_issue(snapshot, failure, known).await?;
             }
             if fix {
                 self.fix(snapshot, failure).await?;
             }
-            self.risk_floor.clear();
         }
         Ok(())
     }
 
-    /// THINK: the actions proposed for a failure; the rules when the planner fails.
-    async fn plan(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Vec<Proposal> {
+    /// THINK: the actions proposed for a failure; the rules when the planner fails. `None` when the hive stopped
+    /// meanwhile: a planner waiting on the queen's ORCHs would wait on a queen that is draining this steward.
+    async fn plan(&mut self, snapshot: &RepoSnapshot, failure: &CiFailure) -> Option<Vec<Proposal>> {
         let seed = plan::seed_of(snapshot, failure);
-        match self.planner.plan(seed.clone()).await {
+        let planned = tokio::select! {
+            planned = self.planner.plan(seed.clone()) => planned,
+            () = self.stopping() => return None,
+        };
+        Some(match planned {
             Ok(actions) => actions,
             Err(err) => {
                 let line = format!(
@@ -148,7 +172,7 @@ impl Steward {
                 self.report.errors.push(self.redactor.redact(&line).into_owned());
                 plan::EnginePlanner::default().plan(seed).await.unwrap_or_default()
             }
-        }
+        })
     }
 
     /// Case 1: the one issue of a failure.

@@ -109,8 +109,15 @@ impl Steward {
         };
         // Refused whatever its size (autonomy off, level, emergency, a limit)? Then nothing is cloned either.
         let least = data.lines.map_or(Risk::Low, governance::fix_risk);
+        if self.halted() {
+            return Ok(());
+        }
         if !self.preview(&proposal(least)).await?.is_write() {
-            self.governed(proposal(least), |_| async { Ok::<(), WriteError>(()) }, |_| String::new()).await?;
+            // Recorded as decided. Should the decision turn into a write meanwhile (an emergency cleared between the
+            // preview and now), nothing was made to send: it ends as failed, not as a write that never happened.
+            let nothing =
+                |_| async { Err::<(), _>(FixWriteError::Fix("refused when previewed; nothing was made".into())) };
+            self.governed(proposal(least), nothing, |_| String::new()).await?;
             return Ok(());
         }
         // The fix's size decides its risk, so it is made (in a temporary clone, not pushed) before the decision.
@@ -232,8 +239,9 @@ impl Steward {
         Ok(())
     }
 
-    /// A fix published as a branch (no pull requests on this forge): it waits for a human while the branch is
-    /// there; a deleted branch is a human's no, never published again, and its backlog item is cancelled.
+    /// A fix published as a branch (no pull requests on this forge): merged when its commit is part of the default
+    /// branch (the failure coming back later gets a new fix); otherwise it waits for a human while the branch is
+    /// there, and a branch deleted unmerged is a human's no, never published again, its backlog item cancelled.
     async fn published(
         &mut self,
         snapshot: &RepoSnapshot,
@@ -243,14 +251,21 @@ impl Steward {
         branch: &str,
         data: FixData,
     ) -> Result<(), Step> {
-        let head = published_head(source, branch, self.config.fix_timeout).await.map_err(WriteError::from)?;
-        if head.is_some() {
-            return Ok(());
-        }
         let repo = snapshot.repo.to_string();
+        let merged = match data.head_sha.as_deref() {
+            Some(head) => self.forge.fix_merged(&snapshot.repo, head, &snapshot.default_branch).await?,
+            None => false,
+        };
+        let (state, status) = if merged {
+            (FixState::Merged, ItemStatus::Done)
+        } else if published_head(source, branch, self.config.fix_timeout).await.map_err(WriteError::from)?.is_some() {
+            return Ok(());
+        } else {
+            (FixState::ClosedByHuman, ItemStatus::Cancelled)
+        };
         let title = self.title(failure, &snapshot.default_branch);
-        let item = self.ci_item(&repo, failure, &title, ItemStatus::Cancelled, Vec::new(), None);
-        let case = self.fix_case(key, &repo, None, FixState::ClosedByHuman, data);
+        let item = self.ci_item(&repo, failure, &title, status, Vec::new(), None);
+        let case = self.fix_case(key, &repo, None, state, data);
         self.memory(move |m| {
             upsert_in(m, item)?;
             case::store(m, &case)

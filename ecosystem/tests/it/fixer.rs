@@ -203,6 +203,16 @@ async fn a_fix_for_a_local_repository_arrives_as_a_branch_and_nothing_else_chang
     let again = prepare_fix(&req).await.expect("the lookup succeeds");
     assert!(matches!(again, Preparation::Done(FixOutcome::AlreadyPushed { ref head_sha }) if *head_sha == measured));
     assert_eq!(untouched(&repo), before);
+    // A branch of that name made between the lookup and the publication, even at an ancestor of the fix that a
+    // fetch would fast-forward, is never moved.
+    git(&repo, &["branch", "-D", "hive/fix/lint-local"]);
+    let Preparation::Ready(fix) = prepare_fix(&req).await.expect("the fix is prepared") else {
+        panic!("expected a prepared fix");
+    };
+    git(&repo, &["branch", "hive/fix/lint-local", &base]);
+    let outcome = fix.fetch_into(&repo).await.expect("the fix is refused, not an error");
+    assert_eq!(outcome, FixOutcome::AlreadyPushed { head_sha: base.clone() });
+    assert_eq!(git(&repo, &["rev-parse", "refs/heads/hive/fix/lint-local"]), base);
 }
 
 #[tokio::test]
