@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use hive::{
     EmergencyConfig, Hive, RestartPolicy,
     actors::{Autonomy, AutonomyConfig, EnginePlanner, PlanError, Planner},
-    cerebrum::{Memory, Proposal, Seed},
+    cerebrum::{MemberState, MemberStatus, Memory, Proposal, Seed},
     forge::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
 };
 use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec};
@@ -61,6 +61,38 @@ impl Planner for Hooked {
         (self.hook)(call).await;
         EnginePlanner::default().plan(seed).await
     }
+}
+
+/// The rules, except that the `at`-th plan panics, once; `panicked` says it did.
+fn panicking_at(at: usize, panicked: Arc<AtomicBool>) -> Hooked {
+    Hooked {
+        calls: AtomicUsize::new(0),
+        hook: Box::new(move |call| {
+            let panicked = panicked.clone();
+            Box::pin(async move {
+                if call == at && !panicked.swap(true, Ordering::SeqCst) {
+                    panic!("the planner broke");
+                }
+            })
+        }),
+    }
+}
+
+/// Polls the queen every 10 ms until the steward is in `state` (and `also` holds of it), failing the test after a
+/// minute.
+async fn steward_becomes(hive: &Hive, state: MemberState, also: impl Fn(&MemberStatus) -> bool) {
+    let polled = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let status = hive.status().await.expect("status");
+            let steward = status.member("steward").expect("the steward is a member");
+            if steward.state == state && also(steward) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    polled.unwrap_or_else(|_| panic!("the steward never became {state}"));
 }
 
 /// A hive over the emulator's fleet with autonomy on (limits out of the way), planning through `planner`, no
@@ -176,36 +208,12 @@ async fn a_steward_that_panics_mid_cycle_is_restarted_and_writes_nothing_twice()
     let emu = fleet().await;
     let state = tempfile::tempdir().expect("tempdir");
     let panicked = Arc::new(AtomicBool::new(false));
-    let planner = Hooked {
-        calls: AtomicUsize::new(0),
-        hook: Box::new({
-            let panicked = panicked.clone();
-            move |call| {
-                let panicked = panicked.clone();
-                Box::pin(async move {
-                    // Once, after the first repository's writes: the cycle dies halfway.
-                    if call == 2 && !panicked.swap(true, Ordering::SeqCst) {
-                        panic!("the planner broke");
-                    }
-                })
-            }
-        }),
-    };
-    let hive = hive(&emu, state.path(), planner, 4096).await;
+    // After the first repository's writes: the cycle dies halfway.
+    let hive = hive(&emu, state.path(), panicking_at(2, panicked.clone()), 4096).await;
     hive.start_cycle().expect("cycle");
     until(Duration::from_secs(60), "the queen restarts the steward", || panicked.load(Ordering::SeqCst)).await;
-    let queen = hive.queen().clone();
-    let mut restarted = false;
-    for _ in 0..6_000 {
-        let status = queen.status().await.expect("status");
-        let steward = status.member("steward").expect("the steward is a member");
-        if steward.restarts >= 1 && steward.state == hive::cerebrum::MemberState::Running {
-            restarted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(restarted, "the steward was not restarted");
+    steward_becomes(&hive, MemberState::Running, |m| m.restarts >= 1).await;
+
     assert!(hive.autonomy_report().is_none(), "the first cycle never finished");
     let after_crash = emu.state().issues("acme", "r1").len();
     assert_eq!(after_crash, 1, "r1's issue was written before the panic");
@@ -238,21 +246,7 @@ async fn a_steward_that_panics_mid_cycle_is_restarted_and_writes_nothing_twice()
 async fn a_steward_down_while_the_emergency_cleared_comes_back_unfrozen() {
     let emu = fleet().await;
     let state = tempfile::tempdir().expect("tempdir");
-    let panicked = Arc::new(AtomicBool::new(false));
-    let planner = Hooked {
-        calls: AtomicUsize::new(0),
-        hook: Box::new({
-            let panicked = panicked.clone();
-            move |_| {
-                let panicked = panicked.clone();
-                Box::pin(async move {
-                    if !panicked.swap(true, Ordering::SeqCst) {
-                        panic!("the planner broke");
-                    }
-                })
-            }
-        }),
-    };
+    let planner = panicking_at(1, Arc::new(AtomicBool::new(false)));
     // Two seconds in backoff after a failure: long enough to clear the emergency while no steward runs.
     let mut policy = RestartPolicy::default();
     policy.backoff.min = Duration::from_secs(2);
@@ -262,30 +256,10 @@ async fn a_steward_down_while_the_emergency_cleared_comes_back_unfrozen() {
     hive.declare_emergency("an operator").expect("declare");
     until(Duration::from_secs(10), "the steward hears of the emergency", || steward.emergency().active).await;
     hive.start_cycle().expect("cycle");
-    let queen = hive.queen().clone();
-    let state_of = || async {
-        let status = queen.status().await.expect("status");
-        status.member("steward").expect("the steward is a member").state
-    };
-    let mut down = false;
-    for _ in 0..3_000 {
-        if state_of().await == hive::cerebrum::MemberState::Backoff {
-            down = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(down, "the steward never went into backoff");
+    steward_becomes(&hive, MemberState::Backoff, |_| true).await;
     hive.clear_emergency().expect("clear");
-    let mut up = false;
-    for _ in 0..3_000 {
-        if state_of().await == hive::cerebrum::MemberState::Running {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(up, "the steward was not restarted");
+    steward_becomes(&hive, MemberState::Running, |_| true).await;
+
     until(Duration::from_secs(10), "the restarted steward hears the emergency is over", || !steward.emergency().active)
         .await;
     // And acts on it: the next cycle files the issues the emergency held back.
