@@ -24,6 +24,7 @@
 //! # });
 //! ```
 
+pub mod command;
 mod error;
 mod hive;
 

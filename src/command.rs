@@ -1,0 +1,232 @@
+//! The one language of text commands (`status`, `explain acme/api`, `emergency declare`, ...): what `hive command`,
+//! the HTTP API and the dashboard send, parsed into a typed [`Command`] before anything acts on it. Malformed input
+//! is a [`CommandError`] with the usage, never a panic; names and ids are checked here, once, for every caller.
+
+use std::fmt;
+
+use hive_forge::RepoId;
+
+/// Longest command text accepted.
+pub const MAX_TEXT: usize = 1_000;
+/// Most ORCHs one `propose` may fan out.
+pub const MAX_PROPOSE: usize = 100;
+/// Longest approval id accepted: backlog ids are 16 characters, write keys rarely pass 100.
+pub const MAX_ID: usize = 200;
+/// Longest approval, in hours (a year).
+pub const MAX_HOURS: u32 = 8_760;
+/// An approval's length when none is given.
+pub const DEFAULT_HOURS: u32 = 24;
+
+/// Every command, one per line, as the usage shows them.
+pub const USAGE: &str = "\
+status                         the fleet, its members and the emergency
+explain <owner/name>           why hive did or did not act on a repository
+propose <n> <owner/name>       fan out n ORCHs on the repository's worst signal (n from 1 to 100)
+emergency declare|clear        declare an emergency by hand, or withdraw the declaration
+autonomy on|off                let the autonomy loop write, or stop it (the kill switch)
+pause|resume <owner/name>      stop watching a repository for now, or watch it again
+approve <id> [--hours N]       let a backlog item or write through (N from 1 to 8760, default 24)
+approvals list                 the approvals in force
+approvals revoke <id>          withdraw an approval";
+
+/// What a command asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The fleet, its members and the emergency.
+    Status,
+    /// Why hive did or did not act on a repository: its last decisions with their rules.
+    Explain {
+        /// The repository.
+        repo: RepoId,
+    },
+    /// Fan out `n` ORCHs on a repository's worst signal.
+    Propose {
+        /// How many ORCHs.
+        n: usize,
+        /// The repository.
+        repo: RepoId,
+    },
+    /// Declare an emergency by hand.
+    DeclareEmergency,
+    /// Withdraw a declaration made by hand.
+    ClearEmergency,
+    /// The autonomy loop's kill switch: `true` lets it write.
+    Autonomy {
+        /// Whether writes are allowed.
+        on: bool,
+    },
+    /// Stop watching a repository for now.
+    Pause {
+        /// The repository.
+        repo: RepoId,
+    },
+    /// Watch a paused repository again.
+    Resume {
+        /// The repository.
+        repo: RepoId,
+    },
+    /// Let a backlog item or a write through for `hours`.
+    Approve {
+        /// A backlog item id or a write key.
+        id: String,
+        /// How long the approval lasts.
+        hours: u32,
+    },
+    /// The approvals in force.
+    ListApprovals,
+    /// Withdraw an approval.
+    RevokeApproval {
+        /// What was approved.
+        id: String,
+    },
+}
+
+impl Command {
+    /// Whether the command changes anything (and so needs the caller's authority, and goes into the audit trail).
+    pub fn changes_state(&self) -> bool {
+        !matches!(self, Command::Status | Command::Explain { .. } | Command::ListApprovals)
+    }
+}
+
+/// Why a text is not a command: the message, with the usage to show beside it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    /// What was wrong, quoting the offending word.
+    pub message: String,
+}
+
+impl CommandError {
+    fn new(message: impl Into<String>) -> CommandError {
+        CommandError { message: message.into() }
+    }
+
+    /// The usage text, to print after the message.
+    pub fn usage(&self) -> &'static str {
+        USAGE
+    }
+}
+
+/// Parses one command. Words are separated by whitespace; nothing is quoted or expanded.
+pub fn parse(text: &str) -> Result<Command, CommandError> {
+    if text.len() > MAX_TEXT {
+        return Err(CommandError::new(format!("the command is longer than {MAX_TEXT} bytes")));
+    }
+    if text.chars().any(|c| c.is_control() && !c.is_ascii_whitespace()) {
+        return Err(CommandError::new("the command holds a control character; type it on one line"));
+    }
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
+    let Some((&verb, args)) = words.split_first() else {
+        return Err(CommandError::new("no command given"));
+    };
+    let command = match (verb, args) {
+        ("status", []) => Command::Status,
+        ("explain", [repo]) => Command::Explain { repo: repo_arg(repo)? },
+        ("propose", [n, repo]) => Command::Propose { n: count(n)?, repo: repo_arg(repo)? },
+        ("emergency", ["declare"]) => Command::DeclareEmergency,
+        ("emergency", ["clear"]) => Command::ClearEmergency,
+        ("autonomy", ["on"]) => Command::Autonomy { on: true },
+        ("autonomy", ["off"]) => Command::Autonomy { on: false },
+        ("pause", [repo]) => Command::Pause { repo: repo_arg(repo)? },
+        ("resume", [repo]) => Command::Resume { repo: repo_arg(repo)? },
+        ("approve", [id]) => Command::Approve { id: approval_id(id)?, hours: DEFAULT_HOURS },
+        ("approve", [id, "--hours", hours]) | ("approve", ["--hours", hours, id]) => {
+            Command::Approve { id: approval_id(id)?, hours: hours_arg(hours)? }
+        }
+        ("approvals", ["list"]) => Command::ListApprovals,
+        ("approvals", ["revoke", id]) => Command::RevokeApproval { id: approval_id(id)? },
+        (known, _) if VERBS.contains(&known) => {
+            return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
+        }
+        (unknown, _) => {
+            let hint = closest(unknown).map(|v| format!("; did you mean '{v}'?")).unwrap_or_default();
+            return Err(CommandError::new(format!("unknown command '{}'{hint}", shown(unknown))));
+        }
+    };
+    Ok(command)
+}
+
+/// The commands' first words.
+const VERBS: [&str; 9] =
+    ["status", "explain", "propose", "emergency", "autonomy", "pause", "resume", "approve", "approvals"];
+
+/// The usage forms of `verb` (`pause|resume <owner/name>` is both `pause`'s and `resume`'s).
+fn forms(verb: &str) -> Vec<&'static str> {
+    USAGE
+        .lines()
+        .filter_map(|line| {
+            let form = line.split("  ").next()?.trim_end();
+            form.split_whitespace().next()?.split('|').any(|word| word == verb).then_some(form)
+        })
+        .collect()
+}
+
+/// The verb nearest to `word`, if one is near enough to be a typo.
+fn closest(word: &str) -> Option<&'static str> {
+    let word = word.to_ascii_lowercase();
+    VERBS
+        .iter()
+        .map(|verb| (strsim::damerau_levenshtein(&word, verb), *verb))
+        .filter(|(distance, verb)| *distance <= 2.max(verb.len() / 4))
+        .min()
+        .map(|(_, verb)| verb)
+}
+
+/// An outside word as a message may quote it: cleaned, redacted and cut short.
+fn shown(word: &str) -> String {
+    let cut: String = word.chars().take(60).collect();
+    hive_cerebrum::quote::terminal_line(&cut)
+}
+
+fn repo_arg(word: &str) -> Result<RepoId, CommandError> {
+    RepoId::new(word).map_err(|err| CommandError::new(format!("{err}")))
+}
+
+fn count(word: &str) -> Result<usize, CommandError> {
+    match word.parse::<usize>() {
+        Ok(n) if (1..=MAX_PROPOSE).contains(&n) => Ok(n),
+        _ => Err(CommandError::new(format!("'{}' is not a number of ORCHs: give 1 to {MAX_PROPOSE}", shown(word)))),
+    }
+}
+
+fn hours_arg(word: &str) -> Result<u32, CommandError> {
+    match word.parse::<u32>() {
+        Ok(n) if (1..=MAX_HOURS).contains(&n) => Ok(n),
+        _ => Err(CommandError::new(format!("'{}' is not a number of hours: give 1 to {MAX_HOURS}", shown(word)))),
+    }
+}
+
+/// Ids end up in the database, the audit trail and terminals: only `[0-9a-zA-Z:_./-]{1,200}`.
+pub fn approval_id(id: &str) -> Result<String, CommandError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '/' | '-');
+    if id.is_empty() || id.len() > MAX_ID || !id.chars().all(allowed) {
+        return Err(CommandError::new(format!(
+            "'{}' is not an approvable id: use 1 to {MAX_ID} letters, digits and ':_./-' (a backlog item id from \
+             `hive backlog`, or a write key)",
+            shown(id)
+        )));
+    }
+    Ok(id.to_owned())
+}
+
+impl fmt::Display for Command {
+    /// The command as text, in the form [`parse`] reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Status => f.write_str("status"),
+            Command::Explain { repo } => write!(f, "explain {repo}"),
+            Command::Propose { n, repo } => write!(f, "propose {n} {repo}"),
+            Command::DeclareEmergency => f.write_str("emergency declare"),
+            Command::ClearEmergency => f.write_str("emergency clear"),
+            Command::Autonomy { on } => write!(f, "autonomy {}", if *on { "on" } else { "off" }),
+            Command::Pause { repo } => write!(f, "pause {repo}"),
+            Command::Resume { repo } => write!(f, "resume {repo}"),
+            Command::Approve { id, hours } => write!(f, "approve {id} --hours {hours}"),
+            Command::ListApprovals => f.write_str("approvals list"),
+            Command::RevokeApproval { id } => write!(f, "approvals revoke {id}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

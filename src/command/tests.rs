@@ -1,0 +1,106 @@
+//! The command language: every form, every kind of malformed input, and no panic whatever the text.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn repo(name: &str) -> RepoId {
+    RepoId::new(name).expect("a valid name")
+}
+
+#[test]
+fn every_form_parses_and_prints_back() {
+    let cases = [
+        ("status", Command::Status),
+        ("  explain   acme/api ", Command::Explain { repo: repo("acme/api") }),
+        ("propose 3 acme/api", Command::Propose { n: 3, repo: repo("acme/api") }),
+        ("emergency declare", Command::DeclareEmergency),
+        ("emergency clear", Command::ClearEmergency),
+        ("autonomy on", Command::Autonomy { on: true }),
+        ("autonomy off", Command::Autonomy { on: false }),
+        ("pause acme/api", Command::Pause { repo: repo("acme/api") }),
+        ("resume acme/api", Command::Resume { repo: repo("acme/api") }),
+        ("approve 98673d657cef46f6", Command::Approve { id: "98673d657cef46f6".into(), hours: DEFAULT_HOURS }),
+        ("approve a1 --hours 8", Command::Approve { id: "a1".into(), hours: 8 }),
+        ("approve --hours 8 a1", Command::Approve { id: "a1".into(), hours: 8 }),
+        ("approvals list", Command::ListApprovals),
+        ("approvals revoke comment:acme/api-3", Command::RevokeApproval { id: "comment:acme/api-3".into() }),
+    ];
+    for (text, command) in cases {
+        assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
+        assert_eq!(parse(&command.to_string()), Ok(command.clone()), "{command}");
+    }
+    let reads = ["status", "explain acme/api", "approvals list"];
+    for text in reads {
+        assert!(!parse(text).expect("parses").changes_state(), "{text}");
+    }
+    for text in ["emergency declare", "autonomy off", "pause acme/api", "approve a1", "propose 1 acme/api"] {
+        assert!(parse(text).expect("parses").changes_state(), "{text}");
+    }
+}
+
+#[test]
+fn malformed_commands_say_what_was_wrong() {
+    let cases = [
+        ("", "no command given"),
+        ("   ", "no command given"),
+        ("stauts", "unknown command 'stauts'; did you mean 'status'?"),
+        ("explian acme/api", "unknown command 'explian'; did you mean 'explain'?"),
+        ("rm -rf /", "unknown command 'rm'"),
+        ("explain", "malformed 'explain' command: use explain <owner/name>"),
+        ("status now", "malformed 'status' command: use status"),
+        ("resume", "malformed 'resume' command: use pause|resume <owner/name>"),
+        ("emergency panic", "malformed 'emergency' command: use emergency declare|clear"),
+        ("approvals", "malformed 'approvals' command: use approvals list or approvals revoke <id>"),
+        ("propose 0 acme/api", "'0' is not a number of ORCHs: give 1 to 100"),
+        ("propose 101 acme/api", "'101' is not a number of ORCHs: give 1 to 100"),
+        ("propose -1 acme/api", "'-1' is not a number of ORCHs: give 1 to 100"),
+        ("approve a1 --hours 0", "'0' is not a number of hours: give 1 to 8760"),
+        ("approve a1 --hours 9999", "'9999' is not a number of hours: give 1 to 8760"),
+        ("explain bad\u{7}name", "the command holds a control character; type it on one line"),
+    ];
+    for (text, message) in cases {
+        let err = parse(text).expect_err(text);
+        assert_eq!(err.to_string(), message, "{text:?}");
+        assert!(err.usage().contains("emergency declare|clear"));
+    }
+    for hostile in ["explain ../etc", "pause acme/../x", "explain a;b/c", "resume acme/ａpi", "explain $(id)/x"] {
+        let err = parse(hostile).expect_err(hostile);
+        assert!(err.to_string().contains("invalid repository name"), "{hostile}: {err}");
+    }
+    for hostile in ["approve a;b", "approve $(id)", "approvals revoke ünï", &format!("approve {}", "x".repeat(201))] {
+        let err = parse(hostile).expect_err(hostile);
+        assert!(err.to_string().contains("is not an approvable id"), "{hostile}: {err}");
+    }
+    let long = format!("explain {}", "a".repeat(MAX_TEXT));
+    assert_eq!(parse(&long).expect_err("long").to_string(), "the command is longer than 1000 bytes");
+}
+
+#[test]
+fn quoted_words_are_cleaned_before_they_are_shown() {
+    let err = parse("\u{1b}[31mstatus").expect_err("an escape sequence");
+    assert!(!err.to_string().contains('\u{1b}'), "{err:?}");
+    let err = parse("status\u{202e}x").expect_err("a bidi override");
+    assert!(!err.to_string().contains('\u{202e}'), "{err:?}");
+}
+
+proptest! {
+    #[test]
+    fn no_text_makes_the_parser_panic(text in ".{0,200}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn words_from_the_language_in_any_order_never_panic(
+        words in prop::collection::vec(
+            prop::sample::select(vec!["status", "explain", "propose", "emergency", "declare", "autonomy", "on",
+                "approve", "--hours", "approvals", "revoke", "list", "acme/api", "7", "0", "a1", "../x", ""]),
+            0..6,
+        )
+    ) {
+        let text = words.join(" ");
+        if let Ok(command) = parse(&text) {
+            prop_assert_eq!(parse(&command.to_string()), Ok(command));
+        }
+    }
+}
