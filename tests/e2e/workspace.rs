@@ -264,3 +264,50 @@ fn autonomy_on_a_workspace_keeps_findings_in_the_backlog_and_publishes_the_forma
     }
     assert!(fix_branches(&app).is_empty(), "a refused fix is never published again");
 }
+
+#[test]
+fn a_merged_fix_branch_is_done_and_a_failure_that_comes_back_gets_a_new_fix() {
+    use hive_testkit::{
+        git::git,
+        projects::{commit_all, git_repo, write},
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (ws, state) = (base.path().join("ws"), base.path().join("state"));
+    let app = ws.join("app");
+    write(&app, "Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    write(&app, "src/main.rs", "fn main(){println!(\"1\");}\n");
+    write(&app, "Makefile", "test:\n\tcargo fmt --check\n");
+    git_repo(&app);
+    let ws_arg = ws.to_str().expect("utf-8");
+    let run = || {
+        let out = hive_run(&state, &["--once", "--json", "--workspace", ws_arg, "--autonomy"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let record: Value = serde_json::from_slice(&out.stdout).expect("one JSON record");
+        record
+    };
+    let writes = |record: &Value| -> Vec<String> {
+        let writes = record["autonomy"]["writes"].as_array().expect("writes");
+        writes.iter().filter_map(|w| w.as_str().map(str::to_owned)).collect()
+    };
+
+    let first = run();
+    assert_eq!(writes(&first).len(), 1, "{first}");
+    let branches = fix_branches(&app);
+    let fix = branches[0].split(' ').next().expect("name").to_owned();
+    // A human merges it and keeps the branch: CI is green, the finding is done.
+    git(&app, &["merge", "--ff-only", "-q", &fix]);
+    let green = run();
+    assert!(writes(&green).is_empty(), "{green}");
+    assert_eq!(repo(&green, "local/app")["ci"], "passing", "{green}");
+    // The same failure comes back while the merged branch is still there: recorded as merged, nothing sent.
+    write(&app, "src/main.rs", "fn main(){println!(\"2\");}\n");
+    commit_all(&app, "unformatted again");
+    let again = run();
+    assert!(writes(&again).is_empty(), "a kept, merged branch is not published again: {again}");
+    assert!(again["autonomy"]["errors"].as_array().expect("errors").is_empty(), "{again}");
+    // Once the merged branch is deleted, the failure gets a new fix: a merge is not a human's no.
+    git(&app, &["branch", "-d", &fix]);
+    let fixed = run();
+    assert_eq!(writes(&fixed).len(), 1, "{fixed}");
+    assert_eq!(fix_branches(&app).len(), 1);
+}

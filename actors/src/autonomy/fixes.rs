@@ -139,6 +139,11 @@ impl Steward {
             Ok(Preparation::Done(
                 FixOutcome::AlreadyPushed { ref head_sha } | FixOutcome::Pushed { ref head_sha, .. },
             )) => {
+                if !self.caps.pull_requests {
+                    // The branch is the whole fix here and it is there already: nothing to send, only to record.
+                    let head = head_sha.clone();
+                    return self.found_branch(snapshot, failure, &key, head, data, &item).await;
+                }
                 let ours = data.prepared_sha.as_deref() == Some(head_sha.as_str());
                 (data.lines.filter(|_| ours), None)
             }
@@ -231,6 +236,35 @@ impl Steward {
         };
         let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, evidence, None);
         let case = self.fix_case(&key, &repo, number, state, data);
+        self.memory(move |m| {
+            upsert_in(m, item)?;
+            case::store(m, &case)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A fix branch found on a forge without pull requests before anything was sent (published before a crash, or
+    /// kept after a merge): recorded as published, or as merged when its commit is part of the default branch. No
+    /// write is recorded: nothing was sent.
+    async fn found_branch(
+        &mut self,
+        snapshot: &RepoSnapshot,
+        failure: &CiFailure,
+        key: &str,
+        head: String,
+        mut data: FixData,
+        item: &str,
+    ) -> Result<(), Step> {
+        let repo = snapshot.repo.to_string();
+        let merged = self.forge.fix_merged(&snapshot.repo, &head, &snapshot.default_branch).await?;
+        let (state, status) =
+            if merged { (FixState::Merged, ItemStatus::Done) } else { (FixState::Published, ItemStatus::InProgress) };
+        data.head_sha = Some(head);
+        data.item = Some(item.to_owned());
+        let title = self.title(failure, &snapshot.default_branch);
+        let item = self.ci_item(&repo, failure, &title, status, Vec::new(), None);
+        let case = self.fix_case(key, &repo, None, state, data);
         self.memory(move |m| {
             upsert_in(m, item)?;
             case::store(m, &case)
