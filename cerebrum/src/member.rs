@@ -183,6 +183,9 @@ pub enum QueenNotice {
     MemberLeft {
         /// The member.
         member: MemberId,
+        /// The orchestration cycle in progress (or last) when it left: what it observed for this cycle or earlier
+        /// is stale.
+        cycle: u64,
     },
     /// The hive is shutting down: start nothing new, finish or drop what is under way.
     Stopping,

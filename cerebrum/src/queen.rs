@@ -489,7 +489,7 @@ impl QueenState {
             handle.cell().stop(Some("removed".to_owned()));
         }
         self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason: "removed".to_owned() });
-        self.notify_all(&QueenNotice::MemberLeft { member: id.clone() });
+        self.notify_all(&QueenNotice::MemberLeft { member: id.clone(), cycle: self.cycle.number });
         self.maybe_finish_cycle();
         Ok(())
     }
@@ -638,7 +638,7 @@ impl QueenState {
                 self.left_outage(id);
                 self.cycle.pending.remove(id);
                 self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason });
-                self.notify_all(&QueenNotice::MemberLeft { member: id.clone() });
+                self.notify_all(&QueenNotice::MemberLeft { member: id.clone(), cycle: self.cycle.number });
                 self.maybe_finish_cycle();
                 None
             }

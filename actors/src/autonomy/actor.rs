@@ -9,7 +9,7 @@
 //! cycle it was in, and sends nothing twice.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -178,8 +178,9 @@ pub enum StewardMessage {
     Observed(Observation),
     /// The queen closed an orchestration cycle: act on what was observed.
     CycleClosed(Arc<CycleRecord>),
-    /// A repository left the fleet: drop its observation.
-    Forget(RepoId),
+    /// A repository left the fleet during or after orchestration cycle `.1`: drop its observation, and any that a
+    /// pilot still sends for that cycle or an earlier one.
+    Forget(RepoId, u64),
 }
 
 struct StewardArgs {
@@ -194,6 +195,9 @@ struct StewardState {
     queen: QueenHandle,
     /// The newest observation per repository, in a stable order.
     observed: BTreeMap<RepoId, Observation>,
+    /// Repositories that left, with the cycle they left in: a read still under way when a pilot was stopped may
+    /// arrive after the queen said so. A later cycle's observation (the repository watched again) is taken.
+    left: HashMap<RepoId, u64>,
 }
 
 struct StewardActor;
@@ -205,7 +209,13 @@ impl Actor for StewardActor {
 
     async fn pre_start(&self, myself: StewardRef, args: StewardArgs) -> Result<StewardState, ActorProcessingErr> {
         args.link.set_current(Some(myself));
-        Ok(StewardState { steward: args.steward, link: args.link, queen: args.queen, observed: BTreeMap::new() })
+        Ok(StewardState {
+            steward: args.steward,
+            link: args.link,
+            queen: args.queen,
+            observed: BTreeMap::new(),
+            left: HashMap::new(),
+        })
     }
 
     async fn post_stop(&self, myself: StewardRef, state: &mut StewardState) -> Result<(), ActorProcessingErr> {
@@ -224,10 +234,18 @@ impl Actor for StewardActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             StewardMessage::Observed(observation) => {
-                state.observed.insert(observation.snapshot.repo.clone(), observation);
+                let repo = observation.snapshot.repo.clone();
+                if let Some(&gone) = state.left.get(&repo) {
+                    if observation.cycle.is_none_or(|cycle| cycle <= gone) {
+                        return Ok(());
+                    }
+                    state.left.remove(&repo);
+                }
+                state.observed.insert(repo, observation);
             }
-            StewardMessage::Forget(repo) => {
+            StewardMessage::Forget(repo, cycle) => {
                 state.observed.remove(&repo);
+                state.left.insert(repo, cycle);
             }
             StewardMessage::CycleClosed(record) => {
                 let newest = state.link.inner.newest_close.load(Ordering::Acquire);
@@ -339,9 +357,9 @@ impl MemberHandle for StewardHandle {
                 let emergency = if reasons.is_empty() { Emergency::none() } else { Emergency::declared(reasons) };
                 inner.emergency.send_replace(emergency);
             }
-            QueenNotice::MemberLeft { member } => {
+            QueenNotice::MemberLeft { member, cycle } => {
                 if let Ok(repo) = RepoId::new(member.as_str()) {
-                    let _ = self.actor.cast(StewardMessage::Forget(repo));
+                    let _ = self.actor.cast(StewardMessage::Forget(repo, *cycle));
                 }
             }
             QueenNotice::Stopping => {
