@@ -33,6 +33,9 @@ pub enum Command {
     /// Watch a fleet: GitHub repositories (`--org`, `--user`, `--repo`) or a local directory of git repositories
     /// (`--workspace DIR`).
     Run(RunArgs),
+    /// Run the hive as `run` does, and serve its HTTP API on loopback: `GET /api/health`, `GET /api/status`,
+    /// `POST /api/command` (commands that change anything need `Authorization: Bearer $HIVE_API_TOKEN`).
+    Serve(ServeArgs),
     /// Manage imported repositories: import, list, show, remove, services, build waves, mirrors.
     Ecosystem(EcosystemArgs),
     /// One GitHub repository: `hive single owner/name status` prints its health and the score's breakdown.
@@ -52,7 +55,7 @@ impl Command {
     /// design and `stop` must reach it.
     pub fn writes_state(&self) -> bool {
         match self {
-            Command::Demo(_) | Command::Run(_) => true,
+            Command::Demo(_) | Command::Run(_) | Command::Serve(_) => true,
             Command::Ecosystem(args) => match &args.command {
                 EcosystemCommand::Import(_) | EcosystemCommand::Remove { .. } | EcosystemCommand::Mirror(_) => true,
                 EcosystemCommand::Waves(waves) => !waves.plan_only,
@@ -61,6 +64,19 @@ impl Command {
             Command::Single(_) | Command::Audit(_) | Command::Backlog(_) | Command::Approve(_) => false,
         }
     }
+}
+
+/// Arguments of `hive serve`: what to watch, as for `hive run`, and where to listen.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address the API listens on; loopback unless you mean otherwise (port 0 picks a free port, printed at
+    /// start).
+    #[arg(long, env = "HIVE_BIND", value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub bind: std::net::SocketAddr,
+
+    /// What to watch and how, as for `hive run` (without `--once`: a server runs until stopped).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Arguments of `hive backlog`.

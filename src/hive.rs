@@ -7,9 +7,9 @@ use hive_actors::{
     ServiceCommand, ServiceStatus, StewardBuilder, StewardLink,
 };
 use hive_cerebrum::{
-    BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, Memory, NotificationSink,
-    OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle, RestartPolicy, RuleEngine,
-    ScribeHandle, Seed, Subscription,
+    AuditEntry, BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, Memory,
+    NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle,
+    RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription,
 };
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{DynForge, Forge, RepoId};
@@ -331,6 +331,21 @@ impl Hive {
     /// Withdraws a declaration made by hand; the emergency clears at once unless other triggers hold.
     pub fn clear_emergency(&self) -> Result<(), HiveError> {
         Ok(self.queen.clear_emergency()?)
+    }
+
+    /// Records in the audit trail that `who` ran `command` (a command that changed something). Without the autonomy
+    /// loop the hive keeps no trail, and nothing is recorded.
+    pub async fn audit(&self, who: &str, command: &str) -> Result<(), HiveError> {
+        let Some(scribe) = &self.scribe else { return Ok(()) };
+        let entry = AuditEntry {
+            actor: who.to_owned(),
+            repositories: Vec::new(),
+            action: "command".to_owned(),
+            result: command.to_owned(),
+            decision: String::new(),
+        };
+        scribe.call(move |m| m.audit().append(&entry).map(drop)).await.map_err(HiveError::Scribe)??;
+        Ok(())
     }
 
     /// Stops every member (draining their queues; service keepers stop their processes; the steward starts no new

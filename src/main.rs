@@ -5,6 +5,7 @@
 //! (clap's, or a [`UsageError`](config::UsageError): a bad variable, flag or state directory, another hive on the
 //! same state directory), 130 when a second signal cut the shutdown short.
 
+mod api;
 mod approve_cmd;
 mod audit_cmd;
 mod backlog_cmd;
@@ -57,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match &cli.command {
             Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
             Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
+            Command::Serve(args) => run_cmd::serve(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
             Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Single(args) => single_cmd::run(args, cli.json).await,
             Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),

@@ -2,7 +2,7 @@
 //! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
 //! repositories (`--workspace DIR`).
 
-use std::{io::Write, path::Path, sync::Arc, time::Duration};
+use std::{io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use hive::{
@@ -14,8 +14,9 @@ use hive::{
 use serde::Serialize;
 
 use crate::{
-    cli::RunArgs,
-    config::EnvConfig,
+    api::Api,
+    cli::{RunArgs, ServeArgs},
+    config::{EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
 };
@@ -53,19 +54,61 @@ pub async fn run(
     json: bool,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
+    run_with(args, env, state_dir, json, shutdown, None).await
+}
+
+/// `hive serve`: `hive run` until stopped, with the HTTP API on `args.bind`.
+pub async fn serve(
+    args: &ServeArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+    json: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    if args.run.once {
+        return Err(anyhow::anyhow!("`hive serve` runs until stopped; for one cycle use `hive run --once`")).or_usage();
+    }
+    run_with(&args.run, env, state_dir, json, shutdown, Some(args.bind)).await
+}
+
+async fn run_with(
+    args: &RunArgs,
+    env: &EnvConfig,
+    state_dir: &Path,
+    json: bool,
+    shutdown: &Shutdown,
+    bind: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
+    // The database next: a damaged one stops the run before any repository is read or GitHub asked anything. The
+    // hive opens it again for the steward once the fleet is known.
+    drop(Memory::open(state_dir)?);
+    // Then the API's address, before any repository is read: a taken port fails at once.
+    let api = match bind {
+        Some(addr) => {
+            let api = Api::bind(addr, std::env::var("HIVE_API_TOKEN").ok()).await?;
+            let line = format!("hive serve: listening on http://{}", api.local_addr()?);
+            if json {
+                eprintln!("{line}")
+            } else {
+                println!("{line}")
+            }
+            Some(api)
+        }
+        None => None,
+    };
     let every =
         if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
     let RunPlan { target, once, queen, .. } = plan;
     let (dir, cache_dir, test_timeout, cache, autonomy) = match target {
-        RunTarget::GitHub(github) => return run_github(*github, queen, state_dir, once, json, &every, shutdown).await,
+        RunTarget::GitHub(github) => {
+            return run_github(*github, queen, once, json, &every, shutdown, api).await;
+        }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, autonomy } => {
             (dir, cache_dir, test_timeout, cache, autonomy)
         }
     };
-    // The database first: a damaged one stops the run before any repository is read.
-    drop(Memory::open(state_dir)?);
     let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_cache(cache).with_test_timeout(test_timeout);
     let forge = Arc::new(forge);
     let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
@@ -95,10 +138,25 @@ pub async fn run(
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
     let watched = watch(&hive, &mut events, None, repos, once, json);
-    // A signal drops the watch wherever it waits; the hive then stops as after a last cycle.
-    let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
+    // A signal drops the watch (and the API) wherever it waits; the hive then stops as after a last cycle.
+    let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
     hive.shutdown().await?;
     watched
+}
+
+/// The watch, with the API served beside it when there is one; whichever ends first ends both.
+async fn alongside(
+    watched: impl std::future::Future<Output = anyhow::Result<()>>,
+    api: Option<Api>,
+    hive: &Hive,
+) -> anyhow::Result<()> {
+    match api {
+        None => watched.await,
+        Some(api) => tokio::select! {
+            watched = watched => watched,
+            served = api.serve(hive.clone()) => served,
+        },
+    }
 }
 
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
@@ -106,16 +164,13 @@ pub async fn run(
 async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
-    state_dir: &Path,
     once: bool,
     json: bool,
     every: &str,
     shutdown: &Shutdown,
+    api: Option<Api>,
 ) -> anyhow::Result<()> {
     let GitHubPlan { forge, autonomy } = github;
-    // The database first: a damaged one stops the run before GitHub is asked anything. The hive opens it again for
-    // the steward once the fleet is known.
-    drop(Memory::open(state_dir)?);
     let forge = Arc::new(forge);
     let repos = match discover(forge.as_ref(), once, shutdown).await {
         Some(repos) => repos?,
@@ -136,7 +191,7 @@ async fn run_github(
     let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, once, json);
     // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
     // each write it made was reserved in the database before it was sent, so the next start finds it again.
-    let watched = shutdown.run_until(watched).await.unwrap_or(Ok(()));
+    let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
     hive.shutdown().await?;
     watched
 }

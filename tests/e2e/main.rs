@@ -12,6 +12,7 @@ mod github_rediscovery;
 mod library;
 mod lifecycle;
 mod outage;
+mod serve;
 mod services;
 mod steward;
 mod storage;
