@@ -89,7 +89,11 @@ impl IntoResponse for ApiError {
 
 impl From<hive::HiveError> for ApiError {
     fn from(err: hive::HiveError) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, hive_support::error_chain(&err))
+        let status = match err {
+            hive::HiveError::NoAutonomy => StatusCode::CONFLICT,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, hive_support::error_chain(&err))
     }
 }
 
@@ -133,6 +137,7 @@ async fn run_command(
         Command::ClearEmergency => hive.clear_emergency()?,
         Command::Pause { repo } => hive.unwatch(repo.as_str()).await?,
         Command::Resume { repo } => hive.watch(repo.as_str()).await?,
+        Command::Autonomy { on } => hive.set_autonomy(*on)?,
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,

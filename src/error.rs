@@ -29,6 +29,9 @@ pub enum HiveError {
     /// A service could not be added, commanded or asked for its status.
     #[error(transparent)]
     Service(#[from] KeeperError),
+    /// The hive runs no autonomy loop.
+    #[error("this hive runs no autonomy loop; start it with `Hive::builder().autonomy(..)`")]
+    NoAutonomy,
     /// The autonomy loop's database could not be opened.
     #[error(transparent)]
     Memory(#[from] MemoryError),

@@ -333,6 +333,14 @@ impl Hive {
         Ok(self.queen.clear_emergency()?)
     }
 
+    /// The autonomy loop's kill switch, live: `false` stops its writes from its next decision on (they are only
+    /// recorded as what it would do), `true` lets it write, whatever the configuration said, until the process stops.
+    pub fn set_autonomy(&self, on: bool) -> Result<(), HiveError> {
+        let steward = self.steward.as_ref().ok_or(HiveError::NoAutonomy)?;
+        steward.set_autonomy(on);
+        Ok(())
+    }
+
     /// Records in the audit trail that `who` ran `command` (a command that changed something). Without the autonomy
     /// loop the hive keeps no trail, and nothing is recorded.
     pub async fn audit(&self, who: &str, command: &str) -> Result<(), HiveError> {

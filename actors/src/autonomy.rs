@@ -144,6 +144,8 @@ pub struct Steward {
     own_emergency: Option<watch::Sender<Emergency>>,
     /// True once the hive stops: no planning, fix or write starts after it.
     halt: watch::Receiver<bool>,
+    /// The kill switch as set live, overriding the configured switch when set.
+    switch: watch::Receiver<Option<bool>>,
     /// While the steward acts on one failure's proposals: the risk the engine gave each proposed kind of write, below
     /// which governance does not see it (an engine may raise a write's risk, never lower it).
     risk_floor: Vec<(ActionKind, Risk)>,
@@ -178,6 +180,7 @@ impl Steward {
             own_emergency: Some(own_emergency),
             risk_floor: Vec::new(),
             halt: watch::Sender::new(false).subscribe(),
+            switch: watch::Sender::new(None).subscribe(),
             now: UNIX_EPOCH,
             now_unix: 0,
         }
@@ -192,10 +195,16 @@ impl Steward {
 
     /// Reads the emergency from `emergency` (the queen's word, kept current by the steward actor) and stops
     /// writing once `halt` is set, instead of being told per cycle.
-    pub(crate) fn listening(mut self, emergency: watch::Receiver<Emergency>, halt: watch::Receiver<bool>) -> Steward {
+    pub(crate) fn listening(
+        mut self,
+        emergency: watch::Receiver<Emergency>,
+        halt: watch::Receiver<bool>,
+        switch: watch::Receiver<Option<bool>>,
+    ) -> Steward {
         self.emergency = emergency;
         self.own_emergency = None;
         self.halt = halt;
+        self.switch = switch;
         self
     }
 

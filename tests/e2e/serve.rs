@@ -89,6 +89,10 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let big = client.post(format!("{base}/api/command")).body(vec![b' '; 64 * 1024]).send().await.expect("send");
     assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
+    let switched = command("autonomy off", Some(TOKEN)).await.expect("send");
+    assert_eq!(switched.status(), StatusCode::OK);
+    let unserved = command("explain local/ok", Some(TOKEN)).await.expect("send");
+    assert_eq!(unserved.status(), StatusCode::NOT_IMPLEMENTED);
     let cleared = command("emergency clear", Some(TOKEN)).await.expect("send");
     assert_eq!(cleared.status(), StatusCode::OK);
     status_until(&client, &base, "the emergency cleared", |s| s["emergency"] == false).await;
@@ -104,9 +108,10 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let export = crate::hive_in(&state, &["audit", "export"]);
     let commands: Vec<String> =
         crate::stdout(&export).lines().filter(|l| l.contains("\"command\"")).map(str::to_owned).collect();
-    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert_eq!(commands.len(), 3, "{commands:?}");
     assert!(commands[0].contains("emergency declare") && commands[0].contains("\"api\""), "{commands:?}");
-    assert!(commands[1].contains("emergency clear"), "{commands:?}");
+    assert!(commands[1].contains("autonomy off"), "{commands:?}");
+    assert!(commands[2].contains("emergency clear"), "{commands:?}");
 }
 
 #[test]

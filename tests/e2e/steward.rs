@@ -272,3 +272,29 @@ async fn a_steward_down_while_the_emergency_cleared_comes_back_unfrozen() {
         assert_eq!(emu.state().issues("acme", name).len(), 1, "{name}: {report:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_kill_switch_stops_and_restarts_the_writes_live() {
+    let emu = fleet().await;
+    let state = tempfile::tempdir().expect("tempdir");
+    let planner = Hooked { calls: AtomicUsize::new(0), hook: Box::new(|_| Box::pin(async {})) };
+    let hive = hive(&emu, state.path(), planner, 4096).await;
+    hive.set_autonomy(false).expect("a hive with the loop");
+    hive.start_cycle().expect("cycle");
+    until(Duration::from_secs(60), "the first report", || hive.autonomy_report().is_some()).await;
+    let off = hive.autonomy_report().expect("report");
+    assert!(off.writes.is_empty(), "switched off, it wrote: {off:?}");
+    assert_eq!(off.would_do.len(), FAILING.len(), "{off:?}");
+    assert!(writes(&emu.state().requests()).is_empty());
+
+    hive.set_autonomy(true).expect("a hive with the loop");
+    hive.start_cycle().expect("cycle");
+    until(Duration::from_secs(60), "the second report", || {
+        hive.autonomy_report().is_some_and(|r| r.orchestration_cycle == 2)
+    })
+    .await;
+    hive.shutdown().await.expect("shutdown");
+    for name in FAILING {
+        assert_eq!(emu.state().issues("acme", name).len(), 1, "{name}");
+    }
+}

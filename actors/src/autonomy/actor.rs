@@ -101,6 +101,8 @@ struct LinkInner {
     current: RwLock<Option<StewardRef>>,
     emergency: watch::Sender<Emergency>,
     halt: watch::Sender<bool>,
+    /// The kill switch, set live: `Some(on)` overrides the configured `autonomy` switch.
+    autonomy: watch::Sender<Option<bool>>,
     /// The newest cycle the queen said closed; an older close still queued is skipped (its observations wait for
     /// the newer one).
     newest_close: AtomicU64,
@@ -130,6 +132,7 @@ impl StewardLink {
                 current: RwLock::new(None),
                 emergency: watch::Sender::new(Emergency::none()),
                 halt: watch::Sender::new(false),
+                autonomy: watch::Sender::new(None),
                 newest_close: AtomicU64::new(0),
                 last: Mutex::new(None),
             }),
@@ -153,6 +156,12 @@ impl StewardLink {
     /// The emergency as the steward knows it now.
     pub fn emergency(&self) -> Emergency {
         self.inner.emergency.borrow().clone()
+    }
+
+    /// The kill switch: lets the loop write (`true`) or stops its writes (`false`) from its next decision on,
+    /// whatever the configuration said, until the process stops.
+    pub fn set_autonomy(&self, on: bool) {
+        self.inner.autonomy.send_replace(Some(on));
     }
 
     /// What the last finished cycle of the loop did, if one finished.
@@ -321,7 +330,11 @@ impl MemberBuilder for StewardBuilder {
         }
         let steward = Steward::new(self.autonomy.forge.clone(), self.scribe.clone(), self.autonomy.config.clone())
             .with_planner(planner)
-            .listening(self.link.inner.emergency.subscribe(), self.link.inner.halt.subscribe());
+            .listening(
+                self.link.inner.emergency.subscribe(),
+                self.link.inner.halt.subscribe(),
+                self.link.inner.autonomy.subscribe(),
+            );
         let args = StewardArgs { steward, link: self.link.clone(), queen: ctx.queen.clone() };
         let (actor, _join) = Actor::spawn_linked(None, StewardActor, args, ctx.supervisor.clone())
             .await

@@ -187,6 +187,9 @@ impl Steward {
     /// the configuration or the queen says so, open to recovery from the causes the queen declared it for.
     pub(crate) fn policy(&self) -> Policy {
         let mut policy = self.config.policy.clone();
+        if let Some(on) = *self.switch.borrow() {
+            policy.switches.autonomy = on;
+        }
         let emergency = self.emergency.borrow();
         policy.emergency.active |= emergency.active;
         policy.emergency.recovery_signatures.extend(emergency.recovery_signatures.iter().cloned());
