@@ -1,6 +1,7 @@
-//! `hive serve`'s HTTP API (axum): `GET /api/health`, `GET /api/status` and `POST /api/command`, which takes the
-//! text commands of [`hive::command`]. Commands that change anything need `Authorization: Bearer <token>` (the
-//! token from `HIVE_API_TOKEN`, compared in constant time, never logged) and go into the audit trail with who asked.
+//! `hive serve`'s HTTP API (axum): `GET /api/health`, `GET /api/status`, `GET /api/repos`, `GET /api/backlog` and
+//! `POST /api/command`, which takes the text commands of [`hive::command`]. Commands that change anything need
+//! `Authorization: Bearer <token>` (the token from `HIVE_API_TOKEN`, compared in constant time, never logged) and go
+//! into the audit trail with who asked.
 //! Errors are JSON, `{"error": "..."}`, with the usage for a malformed command.
 
 use std::{net::SocketAddr, sync::Arc};
@@ -52,6 +53,8 @@ impl Api {
         let app = Router::new()
             .route("/api/health", get(health))
             .route("/api/status", get(status))
+            .route("/api/repos", get(repos))
+            .route("/api/backlog", get(backlog))
             .route("/api/command", post(run_command))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);
@@ -105,6 +108,35 @@ async fn health(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiEr
 async fn status(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let status = state.hive.status().await?;
     Ok(Json(serde_json::to_value(status).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?))
+}
+
+/// The watched repositories: each pilot's latest score, verdict, CI and findings (stale while its forge is
+/// unreachable).
+async fn repos(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+    let status = state.hive.status().await?;
+    let repos: Vec<Value> = status
+        .members
+        .iter()
+        .filter(|m| m.kind == hive::cerebrum::MemberKind::Pilot)
+        .map(|m| {
+            json!({
+                "repo": m.id,
+                "state": m.state,
+                "score": m.score,
+                "healthy": m.healthy,
+                "stale": m.stale,
+                "ci": m.facts.get("ci"),
+                "findings": m.findings,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "cycle": status.cycle, "repositories": repos })))
+}
+
+/// The backlog as the database holds it now.
+async fn backlog(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+    let items = state.hive.backlog().await?;
+    Ok(Json(json!({ "items": items })))
 }
 
 #[derive(Deserialize)]

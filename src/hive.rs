@@ -7,7 +7,7 @@ use hive_actors::{
     ServiceCommand, ServiceStatus, StewardBuilder, StewardLink,
 };
 use hive_cerebrum::{
-    AuditEntry, BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, Memory,
+    AuditEntry, BacklogItem, BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, Memory,
     NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle,
     RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription,
 };
@@ -339,6 +339,12 @@ impl Hive {
         let steward = self.steward.as_ref().ok_or(HiveError::NoAutonomy)?;
         steward.set_autonomy(on);
         Ok(())
+    }
+
+    /// The backlog of work the autonomy loop found, as the database holds it now.
+    pub async fn backlog(&self) -> Result<Vec<BacklogItem>, HiveError> {
+        let scribe = self.scribe.as_ref().ok_or(HiveError::NoAutonomy)?;
+        Ok(scribe.call(|m| m.ledger().list()).await.map_err(HiveError::Scribe)??)
     }
 
     /// Records in the audit trail that `who` ran `command` (a command that changed something). Without the autonomy

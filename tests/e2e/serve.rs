@@ -33,6 +33,8 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let ws = dir.path().join("ws");
     write(&ws.join("ok"), "Makefile", "test:\n\ttrue\n");
     git_repo(&ws.join("ok"));
+    write(&ws.join("bad"), "Makefile", "test:\n\tfalse\n");
+    git_repo(&ws.join("bad"));
     let state = dir.path().join("state");
     let ws_arg = ws.to_str().expect("utf-8");
     let mut cmd = hive_command(&state, &["serve", "--workspace", ws_arg, "--bind", "127.0.0.1:0"]);
@@ -50,6 +52,25 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     })
     .await;
     assert_eq!(status["emergency"], false, "{status}");
+    // The repositories with their findings, and the backlog the loop keeps.
+    let until = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let repos: Value =
+            client.get(format!("{base}/api/repos")).send().await.expect("repos").json().await.expect("json");
+        let bad = repos["repositories"].as_array().and_then(|r| r.iter().find(|r| r["repo"] == "local/bad")).cloned();
+        let backlog: Value =
+            client.get(format!("{base}/api/backlog")).send().await.expect("backlog").json().await.expect("json");
+        let filed = backlog["items"].as_array().is_some_and(|i| i.iter().any(|i| i["repo"] == "local/bad"));
+        if let Some(bad) = bad.filter(|b| b["ci"] == "failing")
+            && filed
+        {
+            assert_eq!(bad["healthy"], false, "{bad}");
+            assert!(bad["findings"].as_array().is_some_and(|f| !f.is_empty()), "{bad}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "no failing local/bad in the backlog: {repos} {backlog}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let command = |text: &str, token: Option<&str>| {
         let mut request = client.post(format!("{base}/api/command")).json(&serde_json::json!({ "command": text }));
