@@ -81,13 +81,7 @@ impl Steward {
                 data.signature = Some(signature);
                 data.title = Some(title);
                 let case = self.fix_case(&key, &repo, Some(pull.number), state, data);
-                self.memory(move |m| {
-                    if let Some(item) = cancelled {
-                        upsert_in(m, item)?;
-                    }
-                    case::store(m, &case)
-                })
-                .await?;
+                self.store_fix(cancelled, case).await?;
                 return Ok(());
             }
             Fix::Mention => return self.after_failed_attempt(snapshot, failure, &key, was, data, &item).await,
@@ -236,11 +230,7 @@ impl Steward {
         };
         let item = self.ci_item(&repo, failure, &title, ItemStatus::InProgress, evidence, None);
         let case = self.fix_case(&key, &repo, number, state, data);
-        self.memory(move |m| {
-            upsert_in(m, item)?;
-            case::store(m, &case)
-        })
-        .await?;
+        self.store_fix(Some(item), case).await?;
         Ok(())
     }
 
@@ -265,11 +255,7 @@ impl Steward {
         let title = self.title(failure, &snapshot.default_branch);
         let item = self.ci_item(&repo, failure, &title, status, Vec::new(), None);
         let case = self.fix_case(key, &repo, None, state, data);
-        self.memory(move |m| {
-            upsert_in(m, item)?;
-            case::store(m, &case)
-        })
-        .await?;
+        self.store_fix(Some(item), case).await?;
         Ok(())
     }
 
@@ -300,11 +286,7 @@ impl Steward {
         let title = self.title(failure, &snapshot.default_branch);
         let item = self.ci_item(&repo, failure, &title, status, Vec::new(), None);
         let case = self.fix_case(key, &repo, None, state, data);
-        self.memory(move |m| {
-            upsert_in(m, item)?;
-            case::store(m, &case)
-        })
-        .await?;
+        self.store_fix(Some(item), case).await?;
         Ok(())
     }
 
@@ -383,14 +365,7 @@ impl Steward {
         let done = failure_of(snapshot, case)
             .map(|failure| self.ci_item(&repo, &failure, &title, ItemStatus::Done, Vec::new(), merged.sha));
         let merged = self.fix_case(&case.key, &repo, Some(number), FixState::Merged, case.data.clone());
-        self.memory(move |m| {
-            case::store(m, &merged)?;
-            if let Some(item) = done {
-                upsert_in(m, item)?;
-            }
-            Ok(())
-        })
-        .await?;
+        self.store_fix(done, merged).await?;
         Ok(())
     }
 
@@ -447,14 +422,23 @@ impl Steward {
         data.signature = Some(text::key_hash(&failure.signature()));
         let (state, number) = was;
         let case = self.fix_case(key, &repo, number, state, data);
+        self.store_fix(blocked, case).await?;
+        Ok(())
+    }
+
+    /// Stores a fix case and, when there is one, its backlog item as it is now: one scribe job.
+    async fn store_fix(
+        &self,
+        item: Option<hive_cerebrum::BacklogItem>,
+        case: FixCase,
+    ) -> Result<(), super::AutonomyError> {
         self.memory(move |m| {
-            if let Some(item) = blocked {
+            if let Some(item) = item {
                 upsert_in(m, item)?;
             }
             case::store(m, &case)
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// The fix case under `key` as it is now, its fingerprint the failure's signature.
