@@ -32,6 +32,12 @@ pub enum HiveError {
     /// The hive runs no autonomy loop.
     #[error("this hive runs no autonomy loop; start it with `Hive::builder().autonomy(..)`")]
     NoAutonomy,
+    /// `approve` named an id that is neither a backlog item nor a write.
+    #[error("'{0}' is neither a backlog item nor a write hive reserved; `hive backlog` lists the items")]
+    UnknownApproval(String),
+    /// `approvals revoke` named an id that is not approved.
+    #[error("'{0}' is not approved; `approvals list` shows what is")]
+    NotApproved(String),
     /// The autonomy loop's database could not be opened.
     #[error(transparent)]
     Memory(#[from] MemoryError),

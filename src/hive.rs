@@ -206,8 +206,8 @@ pub struct Hive {
     policy: RestartPolicy,
     services: ServiceBuilder,
     /// With the autonomy loop: the steward's link and the database writer it keeps its state through.
-    steward: Option<StewardLink>,
-    scribe: Option<ScribeHandle>,
+    pub(crate) steward: Option<StewardLink>,
+    pub(crate) scribe: Option<ScribeHandle>,
 }
 
 impl Hive {

@@ -27,6 +27,7 @@
 pub mod command;
 mod error;
 mod hive;
+mod steering;
 
 pub use hive_actors as actors;
 pub use hive_cerebrum as cerebrum;
@@ -37,6 +38,7 @@ pub use hive_spawner as spawner;
 pub use crate::{
     error::HiveError,
     hive::{Hive, HiveBuilder},
+    steering::{EXPLAIN_RECORDS, Explanation},
 };
 pub use hive_actors::PilotConfig;
 pub use hive_actors::{ServiceCommand, ServiceState, ServiceStatus};

@@ -663,6 +663,7 @@ impl QueenState {
                     last_error: m.last_error.clone(),
                     findings: report.map(|r| r.findings.clone()).unwrap_or_default(),
                     facts: report.map(|r| r.facts.clone()).unwrap_or_default(),
+                    signals: report.map(|r| worst_first(&r.signals)).unwrap_or_default(),
                 }
             })
             .collect();
@@ -717,4 +718,11 @@ impl QueenState {
         }
         self.bus.publish(HiveEvent::HiveStopped);
     }
+}
+
+/// A report's signals, worst first (a stable sort keeps the pilot's order among equals).
+fn worst_first(signals: &[crate::Signal]) -> Vec<crate::Signal> {
+    let mut signals = signals.to_vec();
+    signals.sort_by(|a, b| b.severity.cmp(&a.severity));
+    signals
 }

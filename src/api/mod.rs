@@ -1,10 +1,14 @@
 //! `hive serve`'s HTTP API (axum): `GET /api/health`, `GET /api/status`, `GET /api/repos`, `GET /api/backlog` and
-//! `POST /api/command`, which takes the text commands of [`hive::command`]. Commands that change anything need
-//! `Authorization: Bearer <token>` (the token from `HIVE_API_TOKEN`, compared in constant time, never logged) and go
-//! into the audit trail with who asked.
+//! `POST /api/command`, which takes the text commands of [`hive::command`] (every one is served). Commands that
+//! change anything need `Authorization: Bearer <token>` (the token from `HIVE_API_TOKEN`, compared in constant time,
+//! never logged) and go into the audit trail with who asked (`api:<by>`).
 //! Errors are JSON, `{"error": "..."}`, with the usage for a malformed command.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, UNIX_EPOCH},
+};
 
 use anyhow::Context;
 use axum::{
@@ -16,7 +20,8 @@ use axum::{
     routing::{get, post},
 };
 use hive::{
-    Hive,
+    Hive, Seed,
+    cerebrum::Approval,
     command::{self, Command},
 };
 use serde::Deserialize;
@@ -94,6 +99,8 @@ impl From<hive::HiveError> for ApiError {
     fn from(err: hive::HiveError) -> ApiError {
         let status = match err {
             hive::HiveError::NoAutonomy => StatusCode::CONFLICT,
+            hive::HiveError::UnknownApproval(_) | hive::HiveError::NotApproved(_) => StatusCode::NOT_FOUND,
+            hive::HiveError::InvalidRepo(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, hive_support::error_chain(&err))
@@ -107,7 +114,7 @@ async fn health(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiEr
 
 async fn status(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let status = state.hive.status().await?;
-    Ok(Json(serde_json::to_value(status).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?))
+    Ok(Json(serde_json::to_value(status).map_err(internal)?))
 }
 
 /// The watched repositories: each pilot's latest score, verdict, CI and findings (stale while its forge is
@@ -143,7 +150,13 @@ async fn backlog(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiE
 #[serde(deny_unknown_fields)]
 struct CommandBody {
     command: String,
+    /// Who asks, recorded in the audit trail as `api:<by>` (the token says only that the caller may).
+    #[serde(default)]
+    by: Option<String>,
 }
+
+/// Longest `by` accepted.
+const MAX_BY: usize = 100;
 
 async fn run_command(
     State(state): State<Arc<ApiState>>,
@@ -151,35 +164,88 @@ async fn run_command(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body: CommandBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("the body must be {{\"command\": \"<text>\"}}: {e}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body must be {{\"command\": \"<text>\", \"by\": \"<name>\" (optional)}}: {e}"),
+        )
     })?;
     let parsed = command::parse(&body.command).map_err(|err| ApiError {
         status: StatusCode::BAD_REQUEST,
         message: err.to_string(),
         usage: Some(err.usage()),
     })?;
+    let who = asker(body.by.as_deref())?;
     if parsed.changes_state() {
         authorize(&headers, state.token.as_deref())?;
     }
     let hive = &state.hive;
-    let done = |what: &Command| Json(json!({ "ok": true, "command": what.to_string() }));
+    let mut answer = json!({ "ok": true, "command": parsed.to_string() });
     match &parsed {
         Command::Status => return status(State(state.clone())).await,
-        Command::DeclareEmergency => hive.declare_emergency("the api")?,
+        Command::Explain { repo } => {
+            return Ok(Json(serde_json::to_value(hive.explain(repo).await?).map_err(internal)?));
+        }
+        Command::ListApprovals => {
+            let approvals: Vec<Value> = hive.approvals().await?.iter().map(approval_json).collect();
+            return Ok(Json(json!({ "approvals": approvals })));
+        }
+        Command::Propose { n, repo } => {
+            let status = hive.status().await?;
+            let member = status.members.iter().find(|m| m.id.as_str() == repo.as_str()).ok_or_else(|| {
+                ApiError::new(StatusCode::NOT_FOUND, format!("'{repo}' is not watched; `status` lists the fleet"))
+            })?;
+            // Signals come worst first.
+            let signal = member.signals.first().cloned().ok_or_else(|| {
+                ApiError::new(StatusCode::CONFLICT, format!("'{repo}' raised no signal to propose on"))
+            })?;
+            let report = hive.propose(Seed::new(repo.as_str(), signal), *n).await?;
+            answer["report"] = serde_json::to_value(&report).map_err(internal)?;
+        }
+        Command::DeclareEmergency => hive.declare_emergency(&format!("api:{who}"))?,
         Command::ClearEmergency => hive.clear_emergency()?,
         Command::Pause { repo } => hive.unwatch(repo.as_str()).await?,
         Command::Resume { repo } => hive.watch(repo.as_str()).await?,
         Command::Autonomy { on } => hive.set_autonomy(*on)?,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!("'{other}' is not served yet; `hive approve` and `hive backlog` work beside a running hive"),
-            ));
+        // Approvals are audited by the database in the same transaction.
+        Command::Approve { id, hours } => {
+            let approval = hive.approve(id, &format!("api:{who}"), *hours).await?;
+            answer["approval"] = approval_json(&approval);
+            return Ok(Json(answer));
+        }
+        Command::RevokeApproval { id } => {
+            let approval = hive.revoke_approval(id, &format!("api:{who}")).await?;
+            answer["revoked"] = approval_json(&approval);
+            return Ok(Json(answer));
         }
     }
-    // Who asked, in the trail: the API's token holder.
-    hive.audit("api", &parsed.to_string()).await?;
-    Ok(done(&parsed))
+    hive.audit(&format!("api:{who}"), &parsed.to_string()).await?;
+    Ok(Json(answer))
+}
+
+/// The name a command is recorded under: `by` when given (printable, short), else `anonymous`.
+fn asker(by: Option<&str>) -> Result<String, ApiError> {
+    let Some(by) = by else { return Ok("anonymous".to_owned()) };
+    let by = by.trim();
+    if by.is_empty() || by.chars().count() > MAX_BY || by.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("\"by\" must be 1 to {MAX_BY} printable characters, such as a login"),
+        ));
+    }
+    Ok(by.to_owned())
+}
+
+fn approval_json(approval: &Approval) -> Value {
+    json!({
+        "id": approval.id,
+        "approved_by": approval.approved_by,
+        "approved_at": hive_support::rfc3339(UNIX_EPOCH + Duration::from_secs(approval.approved_at.max(0) as u64)),
+        "expires_at": approval.expires_rfc3339(),
+    })
+}
+
+fn internal(err: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
 }
 
 /// A state-changing request must carry the configured token: 401 without one, 403 with another.

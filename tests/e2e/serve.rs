@@ -95,7 +95,7 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let body: Value = declared.json().await.expect("json");
     assert_eq!(body["command"], "emergency declare", "{body}");
     let status = status_until(&client, &base, "the emergency declared", |s| s["emergency"] == true).await;
-    assert!(status["emergency_reasons"].to_string().contains("the api"), "{status}");
+    assert!(status["emergency_reasons"].to_string().contains("api:anonymous"), "{status}");
 
     // Malformed commands and bodies are JSON errors with what was wrong.
     let typo = command("stauts", Some(TOKEN)).await.expect("send");
@@ -112,8 +112,51 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
 
     let switched = command("autonomy off", Some(TOKEN)).await.expect("send");
     assert_eq!(switched.status(), StatusCode::OK);
-    let unserved = command("explain local/ok", Some(TOKEN)).await.expect("send");
-    assert_eq!(unserved.status(), StatusCode::NOT_IMPLEMENTED);
+    // Why hive acts on local/bad: its signals, worst first, and its backlog; reading needs no token.
+    let explained: Value = command("explain local/bad", None).await.expect("send").json().await.expect("json");
+    assert_eq!((&explained["repo"], &explained["watched"]), (&Value::from("local/bad"), &Value::from(true)));
+    assert!(explained["signals"].as_array().is_some_and(|s| !s.is_empty()), "{explained}");
+    assert_eq!(explained["autonomy_override"], false, "the switch set above: {explained}");
+    let item = explained["backlog"][0]["id"].as_str().expect("a backlog item for local/bad").to_owned();
+    let unknown: Value = command("explain local/none", None).await.expect("send").json().await.expect("json");
+    assert_eq!(unknown["watched"], false, "{unknown}");
+
+    // Approvals: only of what exists, recorded with who asked, listed, revoked once.
+    let approve = |text: String, by: &'static str| {
+        client
+            .post(format!("{base}/api/command"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "command": text, "by": by }))
+            .send()
+    };
+    let approved = approve(format!("approve {item} --hours 2"), "alice").await.expect("send");
+    assert_eq!(approved.status(), StatusCode::OK);
+    let body: Value = approved.json().await.expect("json");
+    assert_eq!(body["approval"]["approved_by"], "api:alice", "{body}");
+    let typo = approve("approve 0123456789abcdef".to_owned(), "alice").await.expect("send");
+    assert_eq!(typo.status(), StatusCode::NOT_FOUND);
+    let body: Value = typo.json().await.expect("json");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("'0123456789abcdef' is neither")), "{body}");
+    let listed: Value = command("approvals list", None).await.expect("send").json().await.expect("json");
+    assert_eq!(listed["approvals"][0]["id"], item.as_str(), "{listed}");
+    assert!(listed["approvals"][0]["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{listed}");
+    let revoked = approve(format!("approvals revoke {item}"), "bob").await.expect("send");
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let again = approve(format!("approvals revoke {item}"), "bob").await.expect("send");
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let listed: Value = command("approvals list", None).await.expect("send").json().await.expect("json");
+    assert_eq!(listed["approvals"], serde_json::json!([]), "{listed}");
+    let nameless = approve(format!("approve {item}"), " ").await.expect("send");
+    assert_eq!(nameless.status(), StatusCode::BAD_REQUEST);
+
+    // Proposals on the repository's worst signal, one outcome per ORCH; an unwatched repository is a 404.
+    let proposed = command("propose 3 local/bad", Some(TOKEN)).await.expect("send");
+    assert_eq!(proposed.status(), StatusCode::OK);
+    let body: Value = proposed.json().await.expect("json");
+    assert_eq!(body["report"]["outcomes"].as_array().map(Vec::len), Some(3), "{body}");
+    assert_eq!(body["report"]["seed"]["member"], "local/bad", "{body}");
+    let nowhere = command("propose 1 local/none", Some(TOKEN)).await.expect("send");
+    assert_eq!(nowhere.status(), StatusCode::NOT_FOUND);
     let cleared = command("emergency clear", Some(TOKEN)).await.expect("send");
     assert_eq!(cleared.status(), StatusCode::OK);
     status_until(&client, &base, "the emergency cleared", |s| s["emergency"] == false).await;
@@ -127,12 +170,30 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let verify = crate::hive_in(&state, &["audit", "verify"]);
     assert!(verify.status.success(), "{}", crate::stderr(&verify));
     let export = crate::hive_in(&state, &["audit", "export"]);
-    let commands: Vec<String> =
-        crate::stdout(&export).lines().filter(|l| l.contains("\"command\"")).map(str::to_owned).collect();
-    assert_eq!(commands.len(), 3, "{commands:?}");
-    assert!(commands[0].contains("emergency declare") && commands[0].contains("\"api\""), "{commands:?}");
-    assert!(commands[1].contains("autonomy off"), "{commands:?}");
-    assert!(commands[2].contains("emergency clear"), "{commands:?}");
+    let records: Vec<Value> =
+        crate::stdout(&export).lines().map(|l| serde_json::from_str(l).expect("a json line")).collect();
+    let by = |action: &str| -> Vec<(String, String)> {
+        records
+            .iter()
+            .filter(|r| r["action"] == action)
+            .map(|r| (r["actor"].as_str().unwrap_or("").to_owned(), r["result"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    };
+    let anonymous = |what: &str| ("api:anonymous".to_owned(), what.to_owned());
+    assert_eq!(
+        by("command"),
+        [
+            anonymous("emergency declare"),
+            anonymous("autonomy off"),
+            anonymous("propose 3 local/bad"),
+            anonymous("emergency clear")
+        ]
+    );
+    // The refused approval and revocation left no record.
+    assert_eq!(by("approve").len(), 1, "{records:?}");
+    assert_eq!(by("approve")[0].0, "human:api:alice");
+    assert_eq!(by("revoke").len(), 1, "{records:?}");
+    assert_eq!(by("revoke")[0].0, "human:api:bob");
 }
 
 #[test]

@@ -164,6 +164,11 @@ impl StewardLink {
         self.inner.autonomy.send_replace(Some(on));
     }
 
+    /// The kill switch as set live, if it was: `Some(on)` overrides the configured switch.
+    pub fn autonomy_override(&self) -> Option<bool> {
+        *self.inner.autonomy.borrow()
+    }
+
     /// What the last finished cycle of the loop did, if one finished.
     pub fn last_report(&self) -> Option<AutonomyReport> {
         self.last_cycle().map(|(_, report)| report)

@@ -73,6 +73,32 @@ impl<'m> Approvals<'m> {
         Ok(approval)
     }
 
+    /// Withdraws the approval of `id` (recorded as an audit record, actor `human:<by>`, action `revoke`, in the same
+    /// transaction) and returns it; `None`, with nothing recorded, when `id` was never approved.
+    pub fn revoke(&mut self, id: &str, by: &str) -> Result<Option<Approval>, MemoryError> {
+        let path = self.path;
+        let sql = |source| MemoryError::sqlite(path, source);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let found = tx
+            .query_row("SELECT id, approved_by, approved_at, expires_at FROM approvals WHERE id = ?1", [id], |r| {
+                Ok(Approval { id: r.get(0)?, approved_by: r.get(1)?, approved_at: r.get(2)?, expires_at: r.get(3)? })
+            })
+            .optional()
+            .map_err(sql)?;
+        let Some(approval) = found else { return Ok(None) };
+        tx.execute("DELETE FROM approvals WHERE id = ?1", [id]).map_err(sql)?;
+        let entry = AuditEntry {
+            actor: format!("human:{by}"),
+            repositories: Vec::new(),
+            action: "revoke".to_owned(),
+            result: format!("revoked the approval of '{id}' by {}", approval.approved_by),
+            decision: "human approval withdrawn".to_owned(),
+        };
+        AuditTrail::append_in(&tx, &entry).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Some(approval))
+    }
+
     /// Whether `id` is approved at `now_unix`: an approval exists and has not expired.
     pub fn is_approved(&self, id: &str, now_unix: i64) -> Result<bool, MemoryError> {
         let expires: Option<i64> = self

@@ -235,6 +235,32 @@ impl<'m> AuditTrail<'m> {
         Ok(count)
     }
 
+    /// The newest `limit` records concerning `repo` (`owner/name`), newest first: what `explain` shows. Reads the
+    /// whole trail's repositories column, which is fine for a question a person asks now and then.
+    pub fn recent_for(&self, repo: &str, limit: usize) -> Result<Vec<AuditRecord>, MemoryError> {
+        let sql = |source| MemoryError::sqlite(self.path, source);
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM audit
+                 WHERE EXISTS (SELECT 1 FROM json_each(audit.repositories) WHERE json_each.value = ?1)
+                 ORDER BY seq DESC LIMIT ?2"
+            ))
+            .map_err(sql)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![repo, limit]).map_err(sql)?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next().map_err(sql)? {
+            match decode(row).map_err(sql)? {
+                Ok(record) => records.push(record),
+                Err(RowProblem { seq, reason }) => {
+                    return Err(MemoryError::BadRow { path: self.path.to_path_buf(), seq, reason });
+                }
+            }
+        }
+        Ok(records)
+    }
+
     /// Every record in seq order, without loading the trail into memory; `visit` returns false to stop.
     fn for_each_row(&self, mut visit: impl FnMut(Result<AuditRecord, RowProblem>) -> bool) -> Result<(), MemoryError> {
         let sql = |source| MemoryError::sqlite(self.path, source);

@@ -164,6 +164,24 @@ impl<'m> Writes<'m> {
         select_one(self.conn, self.path, key)
     }
 
+    /// Whether `id` names a write hive reserved: its key, or the key without the `:c<cycle>` suffix the autonomy
+    /// loop adds (the id a proposal asks approval under). Approving an id nothing knows would approve nothing.
+    pub fn known(&self, id: &str) -> Result<bool, MemoryError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM writes WHERE key = ?1
+                 OR (substr(key, 1, length(?1) + 2) = ?1 || ':c' AND length(key) > length(?1) + 2
+                     AND substr(key, length(?1) + 3) NOT GLOB '*[^0-9]*')
+                 LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(found.is_some())
+    }
+
     /// How many writes were spent since `since_unix` (reserved at or after it, state reserved or done), of a kind
     /// in `kinds` (every kind when empty), on `target` when given. Failed and dry-run writes cost nothing.
     pub fn count(&self, kinds: &[&str], target: Option<&str>, since_unix: i64) -> Result<u32, MemoryError> {

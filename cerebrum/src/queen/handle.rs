@@ -64,6 +64,9 @@ pub struct MemberStatus {
     /// The latest report's named facts ([`HealthReport::facts`](crate::HealthReport::facts)).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub facts: std::collections::BTreeMap<String, String>,
+    /// The latest report's signals, worst first: what `propose` and `explain` start from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<crate::Signal>,
 }
 
 /// A typed handle on a running queen. Cheap to clone.

@@ -55,6 +55,22 @@ fn completing_an_unreserved_write_is_refused_without_an_audit_record() {
 }
 
 #[test]
+fn a_write_is_known_by_its_key_or_by_its_key_without_the_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut memory = Memory::open(dir.path()).unwrap();
+    let key = "comment:acme/api#3:2026-11-21";
+    memory.writes().reserve(&write(&format!("{key}:c12"), "comment", None), 1_000, false, &entry("c", "r")).unwrap();
+    memory.writes().reserve(&write("rerun:acme/api", "rerun_jobs", None), 1_000, false, &entry("r", "r")).unwrap();
+    for known in [key, "comment:acme/api#3:2026-11-21:c12", "rerun:acme/api"] {
+        assert!(memory.writes().known(known).unwrap(), "{known}");
+    }
+    // Prefixes that are not the key up to its cycle suffix, and other strings.
+    for unknown in ["comment", "comment:acme/api#3", "comment:acme/api#3:2026-11-21:c1", "rerun:acme", "%", "_"] {
+        assert!(!memory.writes().known(unknown).unwrap(), "{unknown}");
+    }
+}
+
+#[test]
 fn count_covers_the_window_the_kinds_and_the_target_and_only_spent_writes() {
     let dir = tempfile::tempdir().unwrap();
     let mut memory = Memory::open(dir.path()).unwrap();
@@ -146,6 +162,48 @@ fn approvals_expire_and_are_audited_as_the_human() {
     assert_eq!(record["actor"], "human:alice");
     assert_eq!(record["action"], "approve");
     assert_eq!(memory.audit().verify().unwrap(), 1);
+}
+
+#[test]
+fn a_revoked_approval_no_longer_holds_and_the_revocation_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut memory = Memory::open(dir.path()).unwrap();
+    memory.approvals().approve("98673d657cef46f6", "alice", 1_000, 3_600).unwrap();
+    assert_eq!(memory.approvals().revoke("never-approved", "bob").unwrap(), None);
+    let revoked = memory.approvals().revoke("98673d657cef46f6", "bob").unwrap().expect("it was approved");
+    assert_eq!(revoked.approved_by, "alice");
+    assert!(!memory.approvals().is_approved("98673d657cef46f6", 1_000).unwrap());
+    assert!(memory.approvals().list().unwrap().is_empty());
+
+    let mut export = Vec::new();
+    memory.audit().export_jsonl(&mut export).unwrap();
+    let records: Vec<serde_json::Value> =
+        export.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    // The approval and its revocation; the unknown id left no record.
+    assert_eq!(records.len(), 2);
+    assert_eq!((records[1]["actor"].as_str(), records[1]["action"].as_str()), (Some("human:bob"), Some("revoke")));
+    assert_eq!(memory.audit().verify().unwrap(), 2);
+}
+
+#[test]
+fn the_records_about_one_repository_come_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut memory = Memory::open(dir.path()).unwrap();
+    let about = |repos: &[&str], action: &str| AuditEntry {
+        repositories: repos.iter().map(|r| r.to_string()).collect(),
+        ..entry(action, "ok")
+    };
+    memory.audit().append(&about(&["acme/api"], "open_issue")).unwrap();
+    // A name that merely contains the other must not match.
+    memory.audit().append(&about(&["acme/api-v2"], "comment")).unwrap();
+    memory.audit().append(&about(&["acme/web", "acme/api"], "rerun_jobs")).unwrap();
+    memory.audit().append(&about(&[], "command")).unwrap();
+    let mut actions = |limit| -> Vec<String> {
+        memory.audit().recent_for("acme/api", limit).unwrap().into_iter().map(|r| r.action).collect()
+    };
+    assert_eq!(actions(10), ["rerun_jobs", "open_issue"]);
+    assert_eq!(actions(1), ["rerun_jobs"]);
+    assert!(memory.audit().recent_for("acme/none", 10).unwrap().is_empty());
 }
 
 #[test]
