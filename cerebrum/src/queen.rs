@@ -723,6 +723,6 @@ impl QueenState {
 /// A report's signals, worst first (a stable sort keeps the pilot's order among equals).
 fn worst_first(signals: &[crate::Signal]) -> Vec<crate::Signal> {
     let mut signals = signals.to_vec();
-    signals.sort_by(|a, b| b.severity.cmp(&a.severity));
+    signals.sort_by_key(|s| std::cmp::Reverse(s.severity));
     signals
 }
