@@ -726,3 +726,20 @@ fn worst_first(signals: &[crate::Signal]) -> Vec<crate::Signal> {
     signals.sort_by_key(|s| std::cmp::Reverse(s.severity));
     signals
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Severity, Signal};
+
+    #[test]
+    fn signals_come_worst_first_and_equals_keep_their_order() {
+        let signals = [
+            Signal::security(Severity::Low, "a"),
+            Signal::security(Severity::Critical, "b"),
+            Signal::security(Severity::Medium, "c"),
+            Signal::security(Severity::Critical, "d"),
+        ];
+        let titles: Vec<String> = super::worst_first(&signals).into_iter().map(|s| s.title).collect();
+        assert_eq!(titles, ["b", "d", "c", "a"]);
+    }
+}
