@@ -1,6 +1,8 @@
 //! `hive serve` through the real binary and real HTTP on loopback: health and status, commands through
 //! `POST /api/command` with the token's authority (401 without it, 403 with another), usage errors as JSON, an
-//! emergency declared and cleared over the API and recorded in the audit trail, and a graceful stop on SIGTERM.
+//! emergency declared and cleared over the API and recorded in the audit trail, explanations, proposals and
+//! approvals through the router, a second server refused by the state directory's lock, and a graceful stop on
+//! SIGTERM.
 
 use std::time::Duration;
 
@@ -43,6 +45,16 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
     let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();
     let client = reqwest::Client::new();
+
+    // A second server on the same state directory is refused by its lock, whatever address it would use.
+    let (second_state, second_ws) = (state.clone(), ws_arg.to_owned());
+    let second = tokio::task::spawn_blocking(move || {
+        crate::hive_in(&second_state, &["serve", "--workspace", &second_ws, "--bind", "127.0.0.1:0"])
+    })
+    .await
+    .expect("join");
+    assert_eq!(second.status.code(), Some(2), "{}", crate::stderr(&second));
+    assert!(crate::stderr(&second).contains("another hive (pid "), "{}", crate::stderr(&second));
 
     let health: Value =
         client.get(format!("{base}/api/health")).send().await.expect("health").json().await.expect("json");
