@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use hive_ecosystem::ImportId;
 use hive_forge::RepoId;
 
 /// Longest command text accepted.
@@ -27,7 +28,10 @@ autonomy on|off                let the autonomy loop write, or stop it (the kill
 pause|resume <owner/name>      stop watching a repository for now, or watch it again
 approve <id> [--hours N]       let a backlog item or write through (N from 1 to 8760, default 24)
 approvals list                 the approvals in force
-approvals revoke <id>          withdraw an approval";
+approvals revoke <id>          withdraw an approval
+ecosystem list                 the imported repositories
+ecosystem <id> start [--command NAME]  run an imported repository's service under this hive
+ecosystem <id> stop|status     stop it, or show its state";
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +83,38 @@ pub enum Command {
         /// What was approved.
         id: String,
     },
+    /// The imported repositories.
+    ListImports,
+    /// Run an imported repository's service under this hive.
+    StartService {
+        /// The import's id, as `hive ecosystem list` prints it.
+        id: ImportId,
+        /// The discovered command to run (`make:run`, `npm:start`, ...); the preferred run command when `None`.
+        command: Option<String>,
+    },
+    /// Stop an imported repository's service run under this hive.
+    StopService {
+        /// The import's id.
+        id: ImportId,
+    },
+    /// An imported repository's service: its state, pid, restarts and last exit.
+    ServiceStatus {
+        /// The import's id.
+        id: ImportId,
+    },
 }
 
 impl Command {
     /// Whether the command changes anything (and so needs the caller's authority, and goes into the audit trail).
     pub fn changes_state(&self) -> bool {
-        !matches!(self, Command::Status | Command::Explain { .. } | Command::ListApprovals)
+        !matches!(
+            self,
+            Command::Status
+                | Command::Explain { .. }
+                | Command::ListApprovals
+                | Command::ListImports
+                | Command::ServiceStatus { .. }
+        )
     }
 }
 
@@ -135,6 +165,13 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         }
         ("approvals", ["list"]) => Command::ListApprovals,
         ("approvals", ["revoke", id]) => Command::RevokeApproval { id: approval_id(id)? },
+        ("ecosystem", ["list"]) => Command::ListImports,
+        ("ecosystem", [id, "start"]) => Command::StartService { id: import_id(id)?, command: None },
+        ("ecosystem", [id, "start", "--command", name]) => {
+            Command::StartService { id: import_id(id)?, command: Some(command_name(name)?) }
+        }
+        ("ecosystem", [id, "stop"]) => Command::StopService { id: import_id(id)? },
+        ("ecosystem", [id, "status"]) => Command::ServiceStatus { id: import_id(id)? },
         (known, _) if VERBS.contains(&known) => {
             return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
         }
@@ -147,8 +184,8 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The commands' first words.
-const VERBS: [&str; 9] =
-    ["status", "explain", "propose", "emergency", "autonomy", "pause", "resume", "approve", "approvals"];
+const VERBS: [&str; 10] =
+    ["status", "explain", "propose", "emergency", "autonomy", "pause", "resume", "approve", "approvals", "ecosystem"];
 
 /// The usage forms of `verb` (`pause|resume <owner/name>` is both `pause`'s and `resume`'s).
 fn forms(verb: &str) -> Vec<&'static str> {
@@ -196,6 +233,27 @@ fn hours_arg(word: &str) -> Result<u32, CommandError> {
     }
 }
 
+fn import_id(word: &str) -> Result<ImportId, CommandError> {
+    ImportId::parse(word).map_err(|_| {
+        CommandError::new(format!(
+            "'{}' is not an import id: use the 12 hex digits `ecosystem list` shows",
+            shown(word)
+        ))
+    })
+}
+
+/// Discovered command names are a tool and a task: `make:run`, `npm:start`, `just:serve-dev`.
+fn command_name(word: &str) -> Result<String, CommandError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '-');
+    if word.is_empty() || word.len() > 100 || !word.chars().all(allowed) {
+        return Err(CommandError::new(format!(
+            "'{}' is not a command name: use a name `ecosystem list` shows, such as make:run",
+            shown(word)
+        )));
+    }
+    Ok(word.to_owned())
+}
+
 /// Ids end up in the database, the audit trail and terminals: only `[0-9a-zA-Z:_./-]{1,200}`.
 pub fn approval_id(id: &str) -> Result<String, CommandError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '/' | '-');
@@ -224,6 +282,11 @@ impl fmt::Display for Command {
             Command::Approve { id, hours } => write!(f, "approve {id} --hours {hours}"),
             Command::ListApprovals => f.write_str("approvals list"),
             Command::RevokeApproval { id } => write!(f, "approvals revoke {id}"),
+            Command::ListImports => f.write_str("ecosystem list"),
+            Command::StartService { id, command: None } => write!(f, "ecosystem {id} start"),
+            Command::StartService { id, command: Some(name) } => write!(f, "ecosystem {id} start --command {name}"),
+            Command::StopService { id } => write!(f, "ecosystem {id} stop"),
+            Command::ServiceStatus { id } => write!(f, "ecosystem {id} status"),
         }
     }
 }

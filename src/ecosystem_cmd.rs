@@ -5,7 +5,7 @@
 //! (a repository that failed in a wave, a destination that could not be mirrored) is printed first and then
 //! returned as an error, so the exit code says it too.
 
-mod services;
+pub mod services;
 
 use std::{path::Path, time::Duration};
 

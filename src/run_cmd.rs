@@ -87,7 +87,7 @@ async fn run_with(
     // Then the API's address, before any repository is read: a taken port fails at once.
     let api = match bind {
         Some(addr) => {
-            let api = Api::bind(addr, std::env::var("HIVE_API_TOKEN").ok()).await?;
+            let api = Api::bind(addr, std::env::var("HIVE_API_TOKEN").ok()).await?.with_state_dir(state_dir);
             let line = format!("hive serve: listening on http://{}", api.local_addr()?);
             if json {
                 eprintln!("{line}")

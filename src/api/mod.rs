@@ -4,8 +4,11 @@
 //! never logged) and go into the audit trail with who asked (`api:<by>`).
 //! Errors are JSON, `{"error": "..."}`, with the usage for a malformed command.
 
+mod ecosystem;
+
 use std::{
     net::SocketAddr,
+    path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, UNIX_EPOCH},
 };
@@ -23,6 +26,7 @@ use hive::{
     Hive, Seed,
     cerebrum::Approval,
     command::{self, Command},
+    ecosystem::EcosystemManager,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -36,6 +40,7 @@ const MAX_BODY: usize = 16 * 1024;
 pub struct Api {
     listener: TcpListener,
     token: Option<String>,
+    state_dir: PathBuf,
 }
 
 impl Api {
@@ -44,7 +49,13 @@ impl Api {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on '{addr}'; is another hive serving there? choose one with --bind")
         })?;
-        Ok(Api { listener, token: token.filter(|t| !t.is_empty()) })
+        Ok(Api { listener, token: token.filter(|t| !t.is_empty()), state_dir: PathBuf::from(".") })
+    }
+
+    /// The hive's state directory, where the imported repositories the `ecosystem` commands reach are kept.
+    pub fn with_state_dir(mut self, dir: &Path) -> Api {
+        self.state_dir = dir.to_path_buf();
+        self
     }
 
     /// Where it listens (the port chosen when 0 was asked for).
@@ -54,7 +65,8 @@ impl Api {
 
     /// Serves `hive` until the future is dropped (the caller's shutdown) or the listener fails.
     pub async fn serve(self, hive: Hive) -> anyhow::Result<()> {
-        let state = Arc::new(ApiState { hive, token: self.token });
+        let ecosystem = EcosystemManager::new(&self.state_dir);
+        let state = Arc::new(ApiState { hive, token: self.token, ecosystem });
         let app = Router::new()
             .route("/api/health", get(health))
             .route("/api/status", get(status))
@@ -70,6 +82,7 @@ impl Api {
 struct ApiState {
     hive: Hive,
     token: Option<String>,
+    ecosystem: EcosystemManager,
 }
 
 /// An error as the API answers it.
@@ -211,6 +224,14 @@ async fn run_command(
             let approval = hive.approve(id, &format!("api:{who}"), *hours).await?;
             answer["approval"] = approval_json(&approval);
             return Ok(Json(answer));
+        }
+        Command::ListImports => return ecosystem::list(&state.ecosystem),
+        Command::ServiceStatus { id } => return ecosystem::status(hive, &state.ecosystem, id).await,
+        Command::StartService { id, command } => {
+            answer["service"] = ecosystem::start(hive, &state.ecosystem, id, command.as_deref()).await?;
+        }
+        Command::StopService { id } => {
+            answer["service"] = ecosystem::stop(hive, &state.ecosystem, id).await?;
         }
         Command::RevokeApproval { id } => {
             let approval = hive.revoke_approval(id, &format!("api:{who}")).await?;

@@ -8,6 +8,10 @@ fn repo(name: &str) -> RepoId {
     RepoId::new(name).expect("a valid name")
 }
 
+fn import(id: &str) -> ImportId {
+    ImportId::parse(id).expect("a valid import id")
+}
+
 #[test]
 fn every_form_parses_and_prints_back() {
     let cases = [
@@ -25,16 +29,32 @@ fn every_form_parses_and_prints_back() {
         ("approve --hours 8 a1", Command::Approve { id: "a1".into(), hours: 8 }),
         ("approvals list", Command::ListApprovals),
         ("approvals revoke comment:acme/api-3", Command::RevokeApproval { id: "comment:acme/api-3".into() }),
+        ("ecosystem list", Command::ListImports),
+        ("ecosystem 0123456789ab start", Command::StartService { id: import("0123456789ab"), command: None }),
+        (
+            "ecosystem 0123456789ab start --command make:run",
+            Command::StartService { id: import("0123456789ab"), command: Some("make:run".into()) },
+        ),
+        ("ecosystem 0123456789ab stop", Command::StopService { id: import("0123456789ab") }),
+        ("ecosystem 0123456789ab status", Command::ServiceStatus { id: import("0123456789ab") }),
     ];
     for (text, command) in cases {
         assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
         assert_eq!(parse(&command.to_string()), Ok(command.clone()), "{command}");
     }
-    let reads = ["status", "explain acme/api", "approvals list"];
+    let reads = ["status", "explain acme/api", "approvals list", "ecosystem list", "ecosystem 0123456789ab status"];
     for text in reads {
         assert!(!parse(text).expect("parses").changes_state(), "{text}");
     }
-    for text in ["emergency declare", "autonomy off", "pause acme/api", "approve a1", "propose 1 acme/api"] {
+    for text in [
+        "emergency declare",
+        "autonomy off",
+        "pause acme/api",
+        "approve a1",
+        "propose 1 acme/api",
+        "ecosystem 0123456789ab start",
+        "ecosystem 0123456789ab stop",
+    ] {
         assert!(parse(text).expect("parses").changes_state(), "{text}");
     }
 }
@@ -58,6 +78,16 @@ fn malformed_commands_say_what_was_wrong() {
         ("approve a1 --hours 0", "'0' is not a number of hours: give 1 to 8760"),
         ("approve a1 --hours 9999", "'9999' is not a number of hours: give 1 to 8760"),
         ("explain bad\u{7}name", "the command holds a control character; type it on one line"),
+        ("ecosystem ../x start", "'../x' is not an import id: use the 12 hex digits `ecosystem list` shows"),
+        (
+            "ecosystem 0123456789ab start --command a;b",
+            "'a;b' is not a command name: use a name `ecosystem list` shows, such as make:run",
+        ),
+        (
+            "ecosystem 0123456789ab restart",
+            "malformed 'ecosystem' command: use ecosystem list or ecosystem <id> start [--command NAME] or ecosystem <id> stop|status",
+        ),
+        ("ecosystm list", "unknown command 'ecosystm'; did you mean 'ecosystem'?"),
     ];
     for (text, message) in cases {
         let err = parse(text).expect_err(text);
@@ -94,7 +124,8 @@ proptest! {
     fn words_from_the_language_in_any_order_never_panic(
         words in prop::collection::vec(
             prop::sample::select(vec!["status", "explain", "propose", "emergency", "declare", "autonomy", "on",
-                "approve", "--hours", "approvals", "revoke", "list", "acme/api", "7", "0", "a1", "../x", ""]),
+                "approve", "--hours", "approvals", "revoke", "list", "acme/api", "7", "0", "a1", "../x", "",
+                "ecosystem", "0123456789ab", "start", "stop", "--command", "make:run"]),
             0..6,
         )
     ) {

@@ -57,6 +57,62 @@ struct RunRecord {
     argv: Vec<String>,
     /// Where its output goes.
     log_file: PathBuf,
+    /// Whether a `hive serve` keeps it (started through its API): then `pid` is the server's, and stopping the
+    /// service goes through the server, never a signal to it.
+    #[serde(default)]
+    served: bool,
+}
+
+/// A service ready to hand to a hive: its spec, and the record to write once it runs.
+pub struct Prepared {
+    /// What the keeper runs.
+    pub spec: ServiceSpec,
+    record: RunRecord,
+}
+
+/// The name a repository's service runs under in a hive.
+pub fn service_name(meta: &RepoMeta) -> String {
+    format!("{}-{}", meta.name, meta.id)
+}
+
+/// Picks the repository's run command (`wanted`, else the preferred one) and builds its service, refusing when a
+/// `hive` process already runs it. `served` says a `hive serve` will keep it.
+pub async fn prepare(
+    manager: &EcosystemManager,
+    meta: &RepoMeta,
+    wanted: Option<&str>,
+    served: bool,
+) -> anyhow::Result<Prepared> {
+    if let Some(record) = live_record(manager, &meta.id)? {
+        bail!(
+            "'{}' already runs under hive process {}; stop it with `hive ecosystem {} stop`",
+            meta.name,
+            record.pid,
+            meta.id
+        );
+    }
+    let dir = manager.repo_dir(&meta.id);
+    let command = pick_command(&dir, wanted).await.with_context(|| format!("cannot start '{}'", meta.name))?;
+    let services_dir = manager.root().join("services");
+    std::fs::create_dir_all(&services_dir).with_context(|| format!("could not create '{}'", services_dir.display()))?;
+    let log_file = services_dir.join(format!("{}.log", meta.id));
+    let service = service_name(meta);
+    let spec = ServiceSpec::new(&service, command.argv.clone(), &command.cwd).log_file(&log_file);
+    let record =
+        RunRecord { pid: std::process::id(), service, command: command.name, argv: command.argv, log_file, served };
+    Ok(Prepared { spec, record })
+}
+
+/// Records that this process runs the prepared service, so other `hive` processes find it.
+pub fn claim(manager: &EcosystemManager, meta: &RepoMeta, prepared: &Prepared) -> anyhow::Result<()> {
+    let path = record_path(manager, &meta.id);
+    std::fs::write(&path, serde_json::to_vec_pretty(&prepared.record)?)
+        .with_context(|| format!("could not write '{}'", path.display()))
+}
+
+/// Forgets the record of a service this process ran.
+pub fn release(manager: &EcosystemManager, meta: &RepoMeta) {
+    let _ = std::fs::remove_file(record_path(manager, &meta.id));
 }
 
 pub async fn run(
@@ -69,6 +125,15 @@ pub async fn run(
     // clap hands an external subcommand everything after it verbatim, global flags included.
     let json = json || words.iter().any(|w| w == "--json");
     let words: Vec<String> = words.iter().filter(|w| *w != "--json").cloned().collect();
+    // clap hands global flags given after `<id>` over unparsed: taken for words, `--state-dir` would be ignored and
+    // the default state directory used without a word.
+    if let Some(flag) = words.iter().find(|w| w.starts_with('-') && *w != "--command") {
+        bail!(
+            "'{}' is not understood after `ecosystem <id>`; give global flags before the subcommand, such as \
+             `hive --state-dir DIR ecosystem <id> status`",
+            flag.escape_debug()
+        );
+    }
     let Some((id, rest)) = words.split_first() else { bail!("missing ecosystem command; {USAGE}") };
     if ImportId::parse(id).is_err() {
         bail!("unknown ecosystem command '{}'; {USAGE}", id.escape_debug());
@@ -140,50 +205,26 @@ async fn pick_command(dir: &Path, wanted: Option<&str>) -> anyhow::Result<Discov
 }
 
 async fn start(manager: &EcosystemManager, meta: &RepoMeta, wanted: Option<&str>, json: bool) -> anyhow::Result<()> {
-    if let Some(record) = live_record(manager, &meta.id)? {
-        bail!(
-            "'{}' already runs under hive process {}; stop it with `hive ecosystem {} stop`",
-            meta.name,
-            record.pid,
-            meta.id
-        );
-    }
     // Listening before the service starts, so a signal during start-up stops it too.
     let shutdown = Shutdown::listen()?;
-    let dir = manager.repo_dir(&meta.id);
-    let command = pick_command(&dir, wanted).await.with_context(|| format!("cannot start '{}'", meta.name))?;
-    let services_dir = manager.root().join("services");
-    std::fs::create_dir_all(&services_dir).with_context(|| format!("could not create '{}'", services_dir.display()))?;
-    let log_file = services_dir.join(format!("{}.log", meta.id));
-    let service = format!("{}-{}", meta.name, meta.id);
-    let spec = ServiceSpec::new(&service, command.argv.clone(), &command.cwd).log_file(&log_file);
+    let prepared = prepare(manager, meta, wanted, false).await?;
     // No pilots: this hive only keeps the repository's service, so its forge has no repositories to watch.
-    let hive =
-        Hive::builder().forge(SimForge::new(Vec::new())).repos(Vec::<String>::new()).service(spec).start().await?;
-    let record = RunRecord {
-        pid: std::process::id(),
-        service: service.clone(),
-        command: command.name,
-        argv: command.argv,
-        log_file,
-    };
-    let path = record_path(manager, &meta.id);
-    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("could not write '{}'", path.display()))?;
-    let outcome = supervise(&hive, &service, &record, json, &shutdown).await;
-    let _ = std::fs::remove_file(&path);
+    let hive = Hive::builder()
+        .forge(SimForge::new(Vec::new()))
+        .repos(Vec::<String>::new())
+        .service(prepared.spec.clone())
+        .start()
+        .await?;
+    claim(manager, meta, &prepared)?;
+    let outcome = supervise(&hive, &prepared.record, json, &shutdown).await;
+    release(manager, meta);
     hive.shutdown().await?;
     outcome
 }
 
 /// Reports state changes until a signal (SIGINT, SIGTERM, SIGHUP), or until the keeper gives up on the service.
-async fn supervise(
-    hive: &Hive,
-    service: &str,
-    record: &RunRecord,
-    json: bool,
-    shutdown: &Shutdown,
-) -> anyhow::Result<()> {
+async fn supervise(hive: &Hive, record: &RunRecord, json: bool, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let service = record.service.as_str();
     // The keeper publishes no per-state event the CLI could wait on, so the state is sampled; the tick only paces
     // the report, nothing waits on it for correctness.
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -245,6 +286,9 @@ async fn stop(manager: &EcosystemManager, meta: &RepoMeta, json: bool) -> anyhow
 /// Asks the supervising process to shut down and waits until it has; `None` if nothing ran.
 async fn stop_record(manager: &EcosystemManager, id: &ImportId) -> anyhow::Result<Option<RunRecord>> {
     let Some(record) = live_record(manager, id)? else { return Ok(None) };
+    if record.served {
+        bail!("it runs under `hive serve` (pid {}); stop it there: `hive command \"ecosystem {id} stop\"`", record.pid);
+    }
     let pid = i32::try_from(record.pid).context("invalid pid in the service record")?;
     nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM)
         .with_context(|| format!("could not signal hive process {pid}"))?;

@@ -223,3 +223,115 @@ fn serve_refuses_once_and_a_taken_address() {
     assert_eq!(out.status.code(), Some(1), "{}", crate::stderr(&out));
     assert!(crate::stderr(&out).contains(&format!("cannot listen on '{addr}'")), "{}", crate::stderr(&out));
 }
+
+/// Sends one command to `hive serve` with the token, as `by`, and returns the status and the JSON answer.
+async fn send(client: &reqwest::Client, base: &str, text: &str) -> (StatusCode, Value) {
+    let response = client
+        .post(format!("{base}/api/command"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "command": text, "by": "ops" }))
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+/// Runs `hive --state-dir <state> args...`: `ecosystem <id> ...` takes no flag after the id.
+fn before(state: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hive"));
+    cmd.arg("--state-dir").arg(state).args(args).env_remove("HIVE_STATE_DIR");
+    cmd.output().expect("run hive")
+}
+
+fn gone(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_imported_repository_s_service_runs_under_the_server_and_stops_with_it() {
+    use hive_testkit::projects::{git_repo, write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let svc = dir.path().join("svc");
+    write(&svc, "Makefile", "serve:\n\t@echo serving\n\tsleep 60\n");
+    git_repo(&svc);
+    let imported = crate::hive_in(&state, &["ecosystem", "import", svc.to_str().expect("utf-8"), "--json"]);
+    assert!(imported.status.success(), "{}", crate::stderr(&imported));
+    let id = serde_json::from_str::<Value>(&crate::stdout(&imported)).expect("json")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let ws = dir.path().join("ws");
+    write(&ws.join("ok"), "Makefile", "test:\n\ttrue\n");
+    git_repo(&ws.join("ok"));
+    let mut cmd = hive_command(&state, &["serve", "--workspace", ws.to_str().expect("utf-8"), "--bind", "127.0.0.1:0"]);
+    cmd.env("HIVE_API_TOKEN", TOKEN);
+    let mut daemon = Daemon::spawn(cmd, &dir.path().join("stderr.log"));
+    let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
+    let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();
+    let client = reqwest::Client::new();
+
+    let (code, listed) = send(&client, &base, "ecosystem list").await;
+    assert_eq!((code, &listed["imports"][0]["id"]), (StatusCode::OK, &Value::from(id.as_str())), "{listed}");
+    let (_, idle) = send(&client, &base, &format!("ecosystem {id} status")).await;
+    assert_eq!(idle["running"], false, "{idle}");
+
+    let (code, started) = send(&client, &base, &format!("ecosystem {id} start")).await;
+    assert_eq!(code, StatusCode::OK, "{started}");
+    let until = tokio::time::Instant::now() + DEADLINE;
+    let pid = loop {
+        let (_, status) = send(&client, &base, &format!("ecosystem {id} status")).await;
+        if status["status"]["state"] == "running" {
+            break status["status"]["pid"].as_i64().expect("a pid") as i32;
+        }
+        assert!(tokio::time::Instant::now() < until, "the service never ran: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Other hive processes see who keeps it; none may signal the server to stop it, nor start it twice.
+    let stop = before(&state, &["ecosystem", &id, "stop"]);
+    assert_eq!(stop.status.code(), Some(1), "{}", crate::stderr(&stop));
+    assert!(crate::stderr(&stop).contains("runs under `hive serve`"), "{}", crate::stderr(&stop));
+    let twice = before(&state, &["ecosystem", &id, "start"]);
+    // A global flag after the id would be lost; it is refused rather than ignored.
+    let late = crate::hive_in(&state, &["ecosystem", &id, "status"]);
+    assert!(crate::stderr(&late).contains("give global flags before the subcommand"), "{}", crate::stderr(&late));
+    assert!(crate::stderr(&twice).contains("already runs under hive process"), "{}", crate::stderr(&twice));
+    let (code, _) = send(&client, &base, &format!("ecosystem {id} start")).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let status: Value =
+        client.get(format!("{base}/api/status")).send().await.expect("status").json().await.expect("json");
+    assert!(status["members"].to_string().contains(&format!("svc-{id}")), "the service is a member: {status}");
+
+    let (code, stopped) = send(&client, &base, &format!("ecosystem {id} stop")).await;
+    assert_eq!(code, StatusCode::OK, "{stopped}");
+    assert!(gone(pid), "the service's process is gone once stop answers");
+    let (code, _) = send(&client, &base, &format!("ecosystem {id} stop")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (_, idle) = send(&client, &base, &format!("ecosystem {id} status")).await;
+    assert_eq!(idle["running"], false, "{idle}");
+    let (code, _) = send(&client, &base, "ecosystem 0123456789ab status").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    // Started again, it stops with the server.
+    let (code, _) = send(&client, &base, &format!("ecosystem {id} start")).await;
+    assert_eq!(code, StatusCode::OK);
+    let until = tokio::time::Instant::now() + DEADLINE;
+    let pid = loop {
+        let (_, status) = send(&client, &base, &format!("ecosystem {id} status")).await;
+        if let Some(pid) = status["status"]["pid"].as_i64() {
+            break pid as i32;
+        }
+        assert!(tokio::time::Instant::now() < until, "the service never ran again: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.exit_within(Duration::from_secs(30)).await.code(), Some(0), "{}", daemon.stderr());
+    assert!(gone(pid), "the service stopped with the server");
+    let after = before(&state, &["--json", "ecosystem", &id, "status"]);
+    assert!(crate::stdout(&after).contains("\"running\":false"), "{}", crate::stdout(&after));
+
+    let export = crate::hive_in(&state, &["audit", "export"]);
+    let starts = crate::stdout(&export).lines().filter(|l| l.contains(&format!("ecosystem {id} start"))).count();
+    assert_eq!(starts, 2, "each start that ran is in the trail as who asked");
+}

@@ -1,0 +1,78 @@
+//! The `ecosystem` commands on a running `hive serve`: the imported repositories, and their services kept by this
+//! hive's queen (started, stopped and shown through the API rather than by a `hive ecosystem <id> start` process of
+//! their own).
+
+use axum::{Json, http::StatusCode};
+use hive::{Hive, HiveError, ecosystem::EcosystemManager, ecosystem::ImportId};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::{ecosystem_cmd::services, terminal};
+
+/// The imported repositories, sources redacted (a URL may carry credentials).
+pub(super) fn list(manager: &EcosystemManager) -> Result<Json<Value>, ApiError> {
+    let imports = manager.list().map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error(&e)))?;
+    let mut value = json!({ "imports": imports });
+    terminal::redact_json(&mut value);
+    Ok(Json(value))
+}
+
+/// Starts the repository's service under this hive's queen.
+pub(super) async fn start(
+    hive: &Hive,
+    manager: &EcosystemManager,
+    id: &ImportId,
+    command: Option<&str>,
+) -> Result<Value, ApiError> {
+    let meta = show(manager, id)?;
+    let prepared = services::prepare(manager, &meta, command, true)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, format!("{e:#}")))?;
+    let name = prepared.spec.name.clone();
+    hive.add_service(prepared.spec.clone()).await?;
+    if let Err(err) = services::claim(manager, &meta, &prepared) {
+        // Unrecorded, no other `hive` process could find it: better not run it at all.
+        let _ = hive.remove_service(&name).await;
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")));
+    }
+    Ok(json!({ "name": name, "id": meta.id }))
+}
+
+/// Stops the repository's service this hive keeps.
+pub(super) async fn stop(hive: &Hive, manager: &EcosystemManager, id: &ImportId) -> Result<Value, ApiError> {
+    let meta = show(manager, id)?;
+    let name = services::service_name(&meta);
+    match hive.remove_service(&name).await {
+        Ok(()) => {}
+        Err(HiveError::Service(hive::actors::KeeperError::Unknown(_))) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("'{}' runs no service under this hive; start it with `ecosystem {id} start`", meta.name),
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    services::release(manager, &meta);
+    Ok(json!({ "name": name, "id": meta.id }))
+}
+
+/// The service's state as its keeper sees it.
+pub(super) async fn status(hive: &Hive, manager: &EcosystemManager, id: &ImportId) -> Result<Json<Value>, ApiError> {
+    let meta = show(manager, id)?;
+    let name = services::service_name(&meta);
+    if !hive.services().contains(&name) {
+        return Ok(Json(json!({ "id": meta.id, "name": name, "running": false })));
+    }
+    let status = hive.service_status(&name).await?;
+    let mut value = json!({ "id": meta.id, "name": name, "running": true, "status": status });
+    terminal::redact_json(&mut value);
+    Ok(Json(value))
+}
+
+fn show(manager: &EcosystemManager, id: &ImportId) -> Result<hive::ecosystem::RepoMeta, ApiError> {
+    manager.show(id.as_str()).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, error(&e)))
+}
+
+fn error(err: &hive::ecosystem::EcosystemError) -> String {
+    hive_support::error_chain(err)
+}
