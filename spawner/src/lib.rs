@@ -1,4 +1,5 @@
-//! Agents by command for hive: parses and validates `spawn agent name:description` requests.
+//! Agents by command for hive: parses and validates `spawn agent name:description` requests; and [`llm`], the
+//! proposal engine that thinks with any OpenAI-compatible language model, falling back to the rules.
 //!
 //! A request names a new agent and says what it should do. The name becomes a crate and a repository name, so it
 //! is held to the strictest rules of both; the description becomes documentation, so it must be one short line of
@@ -17,6 +18,7 @@
 //! ```
 
 mod error;
+pub mod llm;
 
 pub use crate::error::SpawnerError;
 

@@ -19,6 +19,7 @@
 
 mod fault;
 pub mod git;
+pub mod llm;
 pub mod projects;
 mod render;
 mod routes;
