@@ -310,9 +310,7 @@ impl LlmClient {
             return LlmError::TimedOut { endpoint: self.shown(), timeout: self.config.timeout };
         }
         // reqwest's text names the URL; the chain below it says why.
-        let reason = std::error::Error::source(err)
-            .map(hive_support::error_chain)
-            .unwrap_or_else(|| err.to_string());
+        let reason = std::error::Error::source(err).map(hive_support::error_chain).unwrap_or_else(|| err.to_string());
         LlmError::Unreachable {
             endpoint: self.shown(),
             reason: hive_support::redact_url_credentials(&reason).into_owned(),

@@ -106,6 +106,8 @@ struct Script {
     fallback: Option<LlmReply>,
     latency: Duration,
     requests: Vec<LlmRequest>,
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The server; it stops when dropped.
@@ -156,6 +158,16 @@ impl FakeLlm {
         self.lock().latency = latency;
     }
 
+    /// Requests being answered now (a request whose client hung up is not).
+    pub fn in_flight(&self) -> usize {
+        self.lock().in_flight
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.lock().most_in_flight
+    }
+
     /// Every request so far, in arrival order.
     pub fn requests(&self) -> Vec<LlmRequest> {
         self.lock().requests.clone()
@@ -179,9 +191,13 @@ async fn complete(State(script): State<Arc<Mutex<Script>>>, headers: HeaderMap, 
         let mut script = script.lock().unwrap_or_else(|e| e.into_inner());
         script.requests.push(LlmRequest { authorization: authorization.clone(), body: body.clone() });
         let reply = script.replies.pop_front().or_else(|| script.fallback.clone());
+        script.in_flight += 1;
+        script.most_in_flight = script.most_in_flight.max(script.in_flight);
         (reply, script.latency)
     };
     let reply = reply.unwrap_or_else(|| LlmReply::content(default_answer(&body)));
+    // Counted out even when the client hangs up mid-wait (the future is dropped then).
+    let _answered = InFlight(script.clone());
     tokio::time::sleep(latency + reply.delay).await;
     if authorization.as_deref() != Some(&format!("Bearer {LLM_KEY}")) {
         return error(StatusCode::UNAUTHORIZED, "invalid_request_error", "Incorrect API key provided.");
@@ -201,6 +217,14 @@ async fn complete(State(script): State<Arc<Mutex<Script>>>, headers: HeaderMap, 
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+struct InFlight(Arc<Mutex<Script>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).in_flight -= 1;
+    }
 }
 
 fn completion(request: &Value, content: &str) -> Value {

@@ -1,0 +1,58 @@
+//! The queen's ORCH fan-out thinking with a language model: a hive built with the [`LlmEngine`] against a loopback
+//! server speaking the OpenAI wire format, its ORCHs asking in parallel; an ORCH whose model is too slow is timed out
+//! by the queen, its HTTP request aborted, and the rest of the fan-out is unaffected.
+
+use std::time::Duration;
+
+use hive::{
+    Hive, OrchConfig, Seed, Signal, SimForge,
+    cerebrum::{CiClass, CiSignature, OrchError, OrchOutcome},
+    spawner::llm::{LlmClient, LlmConfig, LlmEngine},
+};
+use hive_testkit::llm::{FakeLlm, LLM_KEY, LlmReply};
+
+fn seed() -> Seed {
+    Seed::new("sim/repo-0", Signal::ci_failure(CiSignature::new("ci", "test", None, CiClass::Test)))
+}
+
+fn engine(llm: &FakeLlm) -> LlmEngine {
+    let config = LlmConfig::new(llm.url(), "test-model").api_key(LLM_KEY).timeout(Duration::from_secs(10));
+    LlmEngine::new(LlmClient::new(config).expect("a valid configuration"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_orchs_ask_the_model_at_once_and_each_brings_its_proposals() {
+    let llm = FakeLlm::start().await;
+    // Every answer waits, so ORCHs asking one after another would never have two requests in flight.
+    llm.latency(Duration::from_millis(200));
+    let hive = Hive::builder().forge(SimForge::fleet(1, 0, 1)).engine(engine(&llm)).start().await.expect("start");
+    let report = hive.propose(seed(), 20).await.expect("a report");
+    assert_eq!(report.succeeded(), 20, "{report:#?}");
+    assert!(report.proposals().all(|p| p.engine == "llm:test-model"), "{report:#?}");
+    assert_eq!(llm.requests().len(), 20);
+    assert!(llm.most_in_flight() > 1, "the ORCHs asked one at a time");
+    hive.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_slower_than_the_orch_s_limit_is_cut_off_and_the_others_still_answer() {
+    let llm = FakeLlm::start().await;
+    llm.push(LlmReply::content(r#"{"proposals": []}"#).after(Duration::from_secs(60)));
+    let orch = OrchConfig { timeout: Duration::from_millis(500), retries: 0, deadline: Duration::from_secs(30) };
+    let hive =
+        Hive::builder().forge(SimForge::fleet(1, 0, 1)).engine(engine(&llm)).orch(orch).start().await.expect("start");
+    let report = hive.propose(seed(), 3).await.expect("a report");
+    let timed_out = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, OrchOutcome::Failed { error: OrchError::TimedOut { .. }, .. }))
+        .count();
+    assert_eq!((report.succeeded(), timed_out), (2, 1), "{report:#?}");
+    // The cut-off ORCH's request was aborted, not left waiting for its minute.
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    while llm.in_flight() > 0 {
+        assert!(tokio::time::Instant::now() < until, "the slow request is still open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    hive.shutdown().await.expect("shutdown");
+}
