@@ -46,6 +46,19 @@ pub enum Command {
     Backlog(BacklogArgs),
     /// Approve risky work (a backlog item id or a write key) for a while, so the autonomy loop may act on it.
     Approve(ApproveArgs),
+    /// Read the fleet once and evaluate the emergency triggers: prints the causes, exit 3 when one holds. Acts on
+    /// nothing.
+    EmergencyScan(ScanArgs),
+    /// Read the fleet once and print every repository's score with its components (`--json` for the reasons).
+    /// Acts on nothing.
+    HealthAudit(ScanArgs),
+    /// The fleet as a running `hive serve` sees it (`GET /api/status`).
+    Status(ClientArgs),
+    /// Send a text command to a running `hive serve` (`POST /api/command`), such as `hive command "pause acme/api"`.
+    #[command(name = "command")]
+    Tell(TellArgs),
+    /// Print a shell completion script on stdout, such as `hive completions bash > ~/.local/share/bash-completion/completions/hive`.
+    Completions(CompletionsArgs),
 }
 
 impl Command {
@@ -55,13 +68,24 @@ impl Command {
     /// design and `stop` must reach it.
     pub fn writes_state(&self) -> bool {
         match self {
-            Command::Demo(_) | Command::Run(_) | Command::Serve(_) => true,
+            // A scan runs a hive on the state directory: local CI's cache, an emergency's snapshot.
+            Command::Demo(_)
+            | Command::Run(_)
+            | Command::Serve(_)
+            | Command::EmergencyScan(_)
+            | Command::HealthAudit(_) => true,
             Command::Ecosystem(args) => match &args.command {
                 EcosystemCommand::Import(_) | EcosystemCommand::Remove { .. } | EcosystemCommand::Mirror(_) => true,
                 EcosystemCommand::Waves(waves) => !waves.plan_only,
                 EcosystemCommand::List | EcosystemCommand::Show { .. } | EcosystemCommand::Service(_) => false,
             },
-            Command::Single(_) | Command::Audit(_) | Command::Backlog(_) | Command::Approve(_) => false,
+            Command::Single(_)
+            | Command::Audit(_)
+            | Command::Backlog(_)
+            | Command::Approve(_)
+            | Command::Status(_)
+            | Command::Tell(_)
+            | Command::Completions(_) => false,
         }
     }
 }
@@ -146,6 +170,11 @@ pub struct RunArgs {
     /// Run one cycle, print it, and exit.
     #[arg(long)]
     pub once: bool,
+
+    /// With `--once`: exit 3 when the cycle found this (a repository `unhealthy` or without a verdict; an
+    /// `emergency`), for cron and CI.
+    #[arg(long, value_enum, value_name = "WHAT", requires = "once")]
+    pub fail_on: Option<FailOn>,
 
     /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure);
     /// 1 to 86400 (one day).
@@ -296,6 +325,93 @@ pub struct AutonomyArgs {
     /// Failed fix attempts after which hive labels the issue `needs-human` and mentions the owners.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub escalate_after: u32,
+}
+
+/// What makes a one-shot command exit 3 (findings) instead of 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// A repository is unhealthy, or no verdict on it is known.
+    Unhealthy,
+    /// An emergency trigger holds.
+    Emergency,
+}
+
+/// Arguments of `hive emergency-scan` and `hive health-audit`: what to read, as for `hive run`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A directory whose subdirectories are git repositories (local CI: each test command on a throwaway clone).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Seconds a repository's test command may run before it is killed; 1 to 86400 (one day).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub test_timeout: u64,
+
+    /// Run every repository's tests: no local CI verdict is taken from or written to the cache.
+    #[arg(long, requires = "workspace")]
+    pub no_cache: bool,
+
+    /// Every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long = "org", value_name = "NAME")]
+    pub orgs: Vec<String>,
+
+    /// Every repository this GitHub user owns (repeatable).
+    #[arg(long = "user", value_name = "NAME")]
+    pub users: Vec<String>,
+
+    /// This GitHub repository, `owner/name` (repeatable).
+    #[arg(long = "repo", value_name = "OWNER/NAME")]
+    pub repos: Vec<String>,
+
+    /// Only GitHub repositories matching this glob (`api-*` on the name, `acme/*` on owner/name; repeatable).
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip GitHub repositories matching this glob (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also archived repositories, forks and templates (skipped by default).
+    #[arg(long)]
+    pub all_kinds: bool,
+
+    /// Exit 3 when this is found: `unhealthy` (a repository unhealthy or without a verdict) or `emergency` (an
+    /// emergency trigger holds; `emergency-scan` always exits 3 for it).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+
+    /// The emergency protocol's thresholds.
+    #[command(flatten)]
+    pub emergency: EmergencyArgs,
+}
+
+/// How to reach a running `hive serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The API's base URL.
+    #[arg(long, env = "HIVE_API", value_name = "URL", default_value = "http://127.0.0.1:7878")]
+    pub api: String,
+}
+
+/// Arguments of `hive command`.
+#[derive(Debug, Args)]
+pub struct TellArgs {
+    /// The command, one argument or several words (`status`, `explain acme/api`, `emergency declare`, ...); commands
+    /// that change anything need HIVE_API_TOKEN. Options after the text belong to it (`approve ID --hours 4`); `--api` goes before.
+    #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub text: Vec<String>,
+
+    /// Where the hive is.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Arguments of `hive completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Arguments of `hive single`.
@@ -459,6 +575,12 @@ pub struct DemoArgs {
     /// The emergency protocol's thresholds.
     #[command(flatten)]
     pub emergency: EmergencyArgs,
+}
+
+/// Writes `shell`'s completion script for `hive` to `out`.
+pub fn completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "hive", out);
+    Ok(out.flush()?)
 }
 
 #[cfg(test)]
