@@ -577,9 +577,12 @@ pub struct DemoArgs {
     pub emergency: EmergencyArgs,
 }
 
-/// Writes `shell`'s completion script for `hive` to `out`.
+/// Writes `shell`'s completion script for `hive` to `out`. The script is made in memory first: clap_complete panics
+/// on a failed write, and a closed pipe is an error to return, not a panic.
 pub fn completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "hive", out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "hive", &mut script);
+    out.write_all(&script)?;
     Ok(out.flush()?)
 }
 

@@ -11,6 +11,7 @@ mod github;
 mod github_rediscovery;
 mod library;
 mod lifecycle;
+mod modes;
 mod outage;
 mod serve;
 mod services;
