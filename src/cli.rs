@@ -79,8 +79,9 @@ impl Command {
                 EcosystemCommand::Waves(waves) => !waves.plan_only,
                 EcosystemCommand::List | EcosystemCommand::Show { .. } | EcosystemCommand::Service(_) => false,
             },
-            Command::Single(_)
-            | Command::Audit(_)
+            // One cycle of the loop records its decisions in the state directory's database.
+            Command::Single(args) => matches!(args.action, SingleAction::Cycle(_)),
+            Command::Audit(_)
             | Command::Backlog(_)
             | Command::Approve(_)
             | Command::Status(_)
@@ -427,10 +428,25 @@ pub struct SingleArgs {
 }
 
 /// The `hive single` actions.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum SingleAction {
     /// Print the repository's health, with the breakdown of its score.
     Status,
+    /// One cycle of the whole loop for this repository: read, score, plan, act as the autonomy flags allow (without
+    /// `--autonomy`, only record), and print what was done or would be done.
+    Cycle(SingleCycleArgs),
+}
+
+/// Arguments of `hive single owner/name cycle`.
+#[derive(Debug, Args)]
+pub struct SingleCycleArgs {
+    /// Exit 3 when the cycle found this: `unhealthy` (the repository is unhealthy) or `emergency`.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+
+    /// The autonomy loop's governance.
+    #[command(flatten)]
+    pub autonomy: AutonomyArgs,
 }
 
 /// Arguments of `hive ecosystem`.

@@ -78,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     run_cmd::serve(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
                 }
                 Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
-                Command::Single(args) => single_cmd::run(args, cli.json).await,
+                Command::Single(args) => single_cmd::run(args, &env, &cli.state_dir, cli.json).await,
                 Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
                 Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
                 Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),

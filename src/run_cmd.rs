@@ -434,12 +434,14 @@ pub(crate) fn print_cycle(
         )?;
         for (title, lines) in [
             ("written", &report.writes),
+            ("would do", &report.would_do),
             ("limit reached", &report.limits_hit),
             ("awaiting approval", &report.awaiting_approval),
             ("error", &report.errors),
         ] {
+            // Titles quote job, step and repository names.
             for line in lines {
-                writeln!(out, "    {title}: {line}")?;
+                writeln!(out, "    {title}: {}", crate::terminal::line(line))?;
             }
         }
     }

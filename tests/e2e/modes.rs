@@ -250,3 +250,44 @@ fn is_rfc3339(text: &str) -> bool {
         && b[19] == b'Z'
         && text.chars().filter(char::is_ascii_digit).count() == 14
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_cycle_takes_one_repository_through_the_loop_and_prints_what_it_would_do() {
+    use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
+    let emu = Emulator::start().await;
+    let s = emu.state();
+    s.add_repo(RepoSpec::new("acme", "api"));
+    s.add_repo(RepoSpec::new("acme", "web"));
+    s.add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("CI", "main")
+            .outcome("completed", Some("failure"))
+            .job(JobSpec::new("test", "completed", Some("failure")).step("cargo test", "completed", Some("failure"))),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let run = |args: &[&str]| {
+        let mut cmd = hive_command(&state, args);
+        cmd.env("GITHUB_API_URL", emu.url()).env("GITHUB_TOKEN", emu.token());
+        // Blocking, so the emulator keeps serving on the test's runtime meanwhile.
+        tokio::task::spawn_blocking(move || cmd.output().expect("run hive"))
+    };
+
+    let out = run(&["single", "acme/api", "cycle"]).await.expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("cycle 1  0/1 healthy"), "{text}");
+    assert!(text.lines().any(|l| l.trim_start().starts_with("x acme/api")), "only acme/api: {text}");
+    assert!(!text.contains("acme/web"), "{text}");
+    let would: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("would do: ")).collect();
+    assert!(would.iter().any(|l| l.contains("open_issue acme/api")), "the failure's issue: {text}");
+    let writes: Vec<_> =
+        s.requests().into_iter().filter(|r| r.method != hive_testkit::Method::GET && r.path != "/graphql").collect();
+    assert!(writes.is_empty(), "without --autonomy nothing is written: {writes:?}");
+    assert!(!text.contains(emu.token()) && !stderr(&out).contains(emu.token()));
+
+    let out = run(&["single", "acme/api", "cycle", "--fail-on", "unhealthy"]).await.expect("join");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hive: 1 repository unhealthy: acme/api"), "{}", stderr(&out));
+}
