@@ -4,9 +4,33 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Examples, by what they are for, after the subcommands in `hive --help`.
+const EXAMPLES: &str = "\
+Watch and act:
+  hive run --workspace ~/src                       a directory of git repositories, offline
+  hive run --org acme --autonomy                   GitHub, writing what governance allows
+  HIVE_API_TOKEN=... hive serve --org acme         the same, with the HTTP API on 127.0.0.1:7878
+
+One look, for cron and CI (exit 3 on findings):
+  hive emergency-scan --org acme                   the emergency triggers, evaluated once
+  hive health-audit --workspace ~/src --json       every score with its components
+  hive run --once --org acme --fail-on emergency   one cycle of the whole loop
+  hive single acme/api status                      one repository's score, explained
+  hive single acme/api cycle                       one repository through the loop
+
+Steer a running hive serve:
+  hive status                                      the fleet as it sees it
+  hive command pause acme/api                      any text command (HIVE_API_TOKEN to change things)
+
+Records:
+  hive backlog | hive audit verify | hive approve <ID> --hours 4
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 findings.
+Shell completions: hive completions bash|zsh|fish|elvish|powershell";
+
 /// hive: a tireless co-maintainer for fleets of repositories.
 #[derive(Debug, Parser)]
-#[command(name = "hive", version, about, propagate_version = true)]
+#[command(name = "hive", version, about, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     /// Print machine-readable JSON on stdout, and nothing else on stdout.
     #[arg(long, global = true)]
@@ -211,11 +235,11 @@ pub struct RunArgs {
     pub all_kinds: bool,
 
     /// The autonomy loop's governance (GitHub targets only).
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Autonomy")]
     pub autonomy: AutonomyArgs,
 
     /// The emergency protocol's thresholds.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Emergency thresholds")]
     pub emergency: EmergencyArgs,
 }
 
@@ -382,7 +406,7 @@ pub struct ScanArgs {
     pub fail_on: Option<FailOn>,
 
     /// The emergency protocol's thresholds.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Emergency thresholds")]
     pub emergency: EmergencyArgs,
 }
 
@@ -445,7 +469,7 @@ pub struct SingleCycleArgs {
     pub fail_on: Option<FailOn>,
 
     /// The autonomy loop's governance.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Autonomy")]
     pub autonomy: AutonomyArgs,
 }
 
@@ -604,10 +628,34 @@ pub fn completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) -
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// The scheduled workflow in `examples/` runs commands this parser takes (with its `$ORG` filled in).
+    #[test]
+    fn the_example_workflow_s_commands_parse() {
+        let workflow = include_str!("../examples/github-actions/hive.yml");
+        let commands: Vec<Vec<String>> = workflow
+            .lines()
+            .map(|line| line.trim().trim_start_matches("run: "))
+            .filter(|line| line.starts_with("hive "))
+            .map(|line| {
+                let line = line.split(" >").next().unwrap_or(line).replace("\"$ORG\"", "acme");
+                line.split_whitespace().map(str::to_owned).collect()
+            })
+            .collect();
+        assert!(commands.len() >= 2, "{commands:?}");
+        for argv in &commands {
+            super::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        }
+        let cycle = commands.iter().find(|argv| argv.contains(&"run".to_owned())).expect("a hive run");
+        let cycle = cycle.join(" ");
+        assert!(cycle.contains("--once") && cycle.contains("--fail-on emergency"), "{cycle}");
+        assert!(workflow.contains("HIVE_STATE_DIR: ${{ github.workspace }}/.hive-state"));
+        assert_eq!(workflow.matches("path: .hive-state").count(), 2, "restored and saved");
     }
 }
