@@ -54,7 +54,9 @@ pub async fn emergency_scan(
         .queen_config(plan.queen)
         .start()
         .await?;
-    let cycle = shutdown.run_until(one_cycle(&hive)).await;
+    let progress = terminal::progress(repos.len(), "repositories read");
+    let cycle = shutdown.run_until(one_cycle(&hive, &progress)).await;
+    progress.finish_and_clear();
     hive.shutdown().await?;
     let Some(cycle) = cycle else { return Ok(()) };
     let (record, status) = cycle?;
@@ -91,17 +93,21 @@ pub async fn health_audit(
     let plan = resolve(args, env, state_dir)?;
     let forge = forge_of(plan.target)?;
     let Some(repos) = fleet(&forge, shutdown).await? else { return Ok(()) };
+    let progress = terminal::progress(repos.len(), "repositories read");
     let reads = futures::stream::iter(repos)
         .map(|repo| {
-            let forge = forge.clone();
+            let (forge, progress) = (forge.clone(), progress.clone());
             async move {
                 let read = forge.snapshot(&repo).await;
+                progress.inc(1);
                 audit_row(repo, read)
             }
         })
         .buffered(AUDIT_READS)
         .collect::<Vec<AuditRow>>();
-    let Some(rows) = shutdown.run_until(reads).await else { return Ok(()) };
+    let rows = shutdown.run_until(reads).await;
+    progress.finish_and_clear();
+    let Some(rows) = rows else { return Ok(()) };
     if rows.iter().all(|row| row.score.is_none()) {
         let why = rows.iter().find_map(|row| row.error.clone()).unwrap_or_default();
         bail!("no repository could be read: {why}");
@@ -183,13 +189,14 @@ async fn fleet(forge: &DynForge, shutdown: &Shutdown) -> anyhow::Result<Option<V
 
 /// Runs one orchestration cycle and returns its record with the queen's status once it closed. A cycle in which no
 /// repository could be read is an error naming the first reason.
-async fn one_cycle(hive: &Hive) -> anyhow::Result<(CycleRecord, HiveStatus)> {
+async fn one_cycle(hive: &Hive, progress: &indicatif::ProgressBar) -> anyhow::Result<(CycleRecord, HiveStatus)> {
     let mut events = hive.subscribe();
     hive.start_cycle()?;
     let mut first_failure: Option<String> = None;
     loop {
         let envelope = events.recv().await.context("the hive stopped unexpectedly")?;
         match &*envelope.event {
+            HiveEvent::HealthReported { .. } => progress.inc(1),
             HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. } => {
                 first_failure.get_or_insert_with(|| terminal::line(why));
             }

@@ -80,6 +80,19 @@ pub fn colour(stream: &impl io::IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// A progress bar on stderr for `len` steps (`what` says of what), drawn only when stderr is a terminal: a log file,
+/// a pipe or CI's output gets nothing. Plain text, so `NO_COLOR` has nothing to turn off.
+pub fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
+    if !io::IsTerminal::is_terminal(&io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let bar = indicatif::ProgressBar::new(len as u64).with_style(style).with_message(what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// Whether `err` is a write to a pipe whose reader went away (`hive ... | head -1`): not a failure of hive's.
 pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
