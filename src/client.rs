@@ -143,7 +143,7 @@ fn print_answer(body: &Value, json: bool) -> anyhow::Result<()> {
 /// A running hive's status, for people: the fleet, the emergency, one line per member.
 fn status_lines(status: &HiveStatus) -> Vec<String> {
     let fleet = &status.fleet;
-    let level = if fleet.known == 0 && !status.emergency { "UNKNOWN" } else { fleet.level.as_str() };
+    let level = fleet.level.as_str();
     let mut lines = vec![format!(
         "cycle {}  {}/{} healthy  {level}  {} members",
         status.cycle,

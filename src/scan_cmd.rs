@@ -304,7 +304,7 @@ impl FleetAudit {
         let known = rows.iter().filter(|r| r.healthy.is_some()).count();
         let healthy = rows.iter().filter(|r| r.healthy == Some(true)).count();
         let share = (known > 0).then(|| healthy as f64 / known as f64);
-        let level = share.map_or("UNKNOWN", |s| HealthLevel::from_share(s).as_str());
+        let level = share.map_or(HealthLevel::Unknown, HealthLevel::from_share).as_str();
         FleetAudit { total: rows.len(), known, healthy, share, level }
     }
 }

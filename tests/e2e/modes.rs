@@ -282,3 +282,17 @@ async fn single_cycle_takes_one_repository_through_the_loop_and_prints_what_it_w
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("hive: 1 repository unhealthy: acme/api"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cycle_without_any_verdict_has_the_level_unknown() {
+    let emu = crate::github::emulated_fleet().await;
+    emu.state().inject(hive_testkit::FaultRule::new(hive_testkit::Fault::Status(500)).path_prefix("/repos/"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = hive_command(&dir.path().join("state"), &["--json", "run", "--once", "--org", "acme"]);
+    cmd.env("GITHUB_API_URL", emu.url()).env("GITHUB_TOKEN", emu.token());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run hive")).await.expect("join");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let record: Value = serde_json::from_slice(&out.stdout).expect("the cycle's record, printed first");
+    assert_eq!(record["ecosystem_health"], "UNKNOWN", "not EXCELLENT: nothing is known; {record}");
+    assert_eq!(record["healthy_repositories"], 0, "{record}");
+}
