@@ -296,3 +296,35 @@ async fn a_cycle_without_any_verdict_has_the_level_unknown() {
     assert_eq!(record["ecosystem_health"], "UNKNOWN", "not EXCELLENT: nothing is known; {record}");
     assert_eq!(record["healthy_repositories"], 0, "{record}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emergency_scan_over_github_finds_one_failure_in_three_repositories_and_writes_nothing() {
+    use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
+    let emu = Emulator::start().await;
+    let s = emu.state();
+    s.add_org("acme");
+    for name in ["api", "web", "cli", "docs"] {
+        s.add_repo(RepoSpec::new("acme", name));
+    }
+    // The same job and step fail in three of the four: one cause, systemic.
+    for name in ["api", "web", "cli"] {
+        let failed =
+            JobSpec::new("test", "completed", Some("failure")).step("cargo test", "completed", Some("failure"));
+        s.add_workflow_run("acme", name, RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(failed));
+    }
+    s.add_workflow_run("acme", "docs", RunSpec::new("CI", "main"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = hive_command(&dir.path().join("state"), &["--json", "emergency-scan", "--org", "acme"]);
+    cmd.env("GITHUB_API_URL", emu.url()).env("GITHUB_TOKEN", emu.token());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run hive")).await.expect("join");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let record: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let systemic: Vec<&Value> =
+        record["causes"].as_array().expect("causes").iter().filter(|c| c["trigger"] == "systemic_failure").collect();
+    assert_eq!(systemic.len(), 1, "{record}");
+    assert_eq!(systemic[0]["members"], serde_json::json!(["acme/api", "acme/cli", "acme/web"]), "{record}");
+    let writes: Vec<_> =
+        s.requests().into_iter().filter(|r| r.method != hive_testkit::Method::GET && r.path != "/graphql").collect();
+    assert!(writes.is_empty(), "a scan acts on nothing: {writes:?}");
+    assert!(!stderr(&out).contains(emu.token()));
+}
