@@ -24,7 +24,10 @@ mod scan_cmd;
 mod single_cmd;
 mod terminal;
 
-use std::process::ExitCode;
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    process::ExitCode,
+};
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -68,32 +71,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // directory's database, exports and caches (nor race its first migration).
     let _lock = cli.command.writes_state().then(|| StateLock::acquire(&cli.state_dir)).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(async {
-            match &cli.command {
-                Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
-                Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
-                Command::Serve(args) => {
-                    run_cmd::serve(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
-                }
-                Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
-                Command::Single(args) => single_cmd::run(args, &env, &cli.state_dir, cli.json).await,
-                Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
-                Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
-                Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),
-                Command::EmergencyScan(args) => {
-                    scan_cmd::emergency_scan(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
-                }
-                Command::HealthAudit(args) => {
-                    scan_cmd::health_audit(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
-                }
-                Command::Status(args) => client::status(args, cli.json).await,
-                Command::Tell(args) => client::command(args, cli.json).await,
-                Command::Completions(args) => cli::completions(args.shell, &mut std::io::stdout()),
+    let dispatch = async {
+        match &cli.command {
+            Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
+            Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
+            Command::Serve(args) => run_cmd::serve(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
+            Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Single(args) => single_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
+            Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
+            Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),
+            Command::EmergencyScan(args) => {
+                scan_cmd::emergency_scan(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
             }
-        })
-    }));
+            Command::HealthAudit(args) => {
+                scan_cmd::health_audit(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
+            }
+            Command::Status(args) => client::status(args, cli.json).await,
+            Command::Tell(args) => client::command(args, cli.json).await,
+            Command::Completions(args) => cli::completions(args.shell, &mut std::io::stdout()),
+        }
+    };
+    // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.
+    let result = catch_unwind(AssertUnwindSafe(|| runtime.block_on(dispatch)));
     lifecycle::finish(runtime);
     match result {
         Ok(result) => result,
