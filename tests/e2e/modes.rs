@@ -272,7 +272,12 @@ async fn single_cycle_takes_one_repository_through_the_loop_and_prints_what_it_w
     assert!(text.lines().any(|l| l.trim_start().starts_with("x acme/api")), "only acme/api: {text}");
     assert!(!text.contains("acme/web"), "{text}");
     let would: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("would do: ")).collect();
-    assert!(would.iter().any(|l| l.contains("open_issue acme/api")), "the failure's issue: {text}");
+    assert!(
+        would
+            .iter()
+            .any(|l| l.contains("open_issue acme/api") && l.contains("(\"CI failing on main: CI / test (test)\")")),
+        "by title: {text}"
+    );
     let writes: Vec<_> =
         s.requests().into_iter().filter(|r| r.method != hive_testkit::Method::GET && r.path != "/graphql").collect();
     assert!(writes.is_empty(), "without --autonomy nothing is written: {writes:?}");
