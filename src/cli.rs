@@ -4,9 +4,33 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// Examples, by what they are for, after the subcommands in `hive --help`.
+const EXAMPLES: &str = "\
+Watch and act:
+  hive run --workspace ~/src                       a directory of git repositories, offline
+  hive run --org acme --autonomy                   GitHub, writing what governance allows
+  HIVE_API_TOKEN=... hive serve --org acme         the same, with the HTTP API on 127.0.0.1:7878
+
+One look, for cron and CI (exit 3 on findings):
+  hive emergency-scan --org acme                   the emergency triggers, evaluated once
+  hive health-audit --workspace ~/src --json       every score with its components
+  hive run --once --org acme --fail-on emergency   one cycle of the whole loop
+  hive single acme/api status                      one repository's score, explained
+  hive single acme/api cycle                       one repository through the loop
+
+Steer a running hive serve:
+  hive status                                      the fleet as it sees it
+  hive command pause acme/api                      any text command (HIVE_API_TOKEN to change things)
+
+Records:
+  hive backlog | hive audit verify | hive approve <ID> --hours 4
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 findings.
+Shell completions: hive completions bash|zsh|fish|elvish|powershell";
+
 /// hive: a tireless co-maintainer for fleets of repositories.
 #[derive(Debug, Parser)]
-#[command(name = "hive", version, about, propagate_version = true)]
+#[command(name = "hive", version, about, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     /// Print machine-readable JSON on stdout, and nothing else on stdout.
     #[arg(long, global = true)]
@@ -46,6 +70,19 @@ pub enum Command {
     Backlog(BacklogArgs),
     /// Approve risky work (a backlog item id or a write key) for a while, so the autonomy loop may act on it.
     Approve(ApproveArgs),
+    /// Read the fleet once and evaluate the emergency triggers: prints the causes, exit 3 when one holds. Acts on
+    /// nothing.
+    EmergencyScan(ScanArgs),
+    /// Read the fleet once and print every repository's score with its components (`--json` for the reasons).
+    /// Acts on nothing.
+    HealthAudit(ScanArgs),
+    /// The fleet as a running `hive serve` sees it (`GET /api/status`).
+    Status(ClientArgs),
+    /// Send a text command to a running `hive serve` (`POST /api/command`), such as `hive command "pause acme/api"`.
+    #[command(name = "command")]
+    Tell(TellArgs),
+    /// Print a shell completion script on stdout, such as `hive completions bash > ~/.local/share/bash-completion/completions/hive`.
+    Completions(CompletionsArgs),
 }
 
 impl Command {
@@ -55,13 +92,25 @@ impl Command {
     /// design and `stop` must reach it.
     pub fn writes_state(&self) -> bool {
         match self {
-            Command::Demo(_) | Command::Run(_) | Command::Serve(_) => true,
+            // A scan runs a hive on the state directory: local CI's cache, an emergency's snapshot.
+            Command::Demo(_)
+            | Command::Run(_)
+            | Command::Serve(_)
+            | Command::EmergencyScan(_)
+            | Command::HealthAudit(_) => true,
             Command::Ecosystem(args) => match &args.command {
                 EcosystemCommand::Import(_) | EcosystemCommand::Remove { .. } | EcosystemCommand::Mirror(_) => true,
                 EcosystemCommand::Waves(waves) => !waves.plan_only,
                 EcosystemCommand::List | EcosystemCommand::Show { .. } | EcosystemCommand::Service(_) => false,
             },
-            Command::Single(_) | Command::Audit(_) | Command::Backlog(_) | Command::Approve(_) => false,
+            // One cycle of the loop records its decisions in the state directory's database.
+            Command::Single(args) => matches!(args.action, SingleAction::Cycle(_)),
+            Command::Audit(_)
+            | Command::Backlog(_)
+            | Command::Approve(_)
+            | Command::Status(_)
+            | Command::Tell(_)
+            | Command::Completions(_) => false,
         }
     }
 }
@@ -147,6 +196,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub once: bool,
 
+    /// With `--once`: exit 3 when the cycle found this (a repository `unhealthy` or without a verdict; an
+    /// `emergency`), for cron and CI.
+    #[arg(long, value_enum, value_name = "WHAT", requires = "once")]
+    pub fail_on: Option<FailOn>,
+
     /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure);
     /// 1 to 86400 (one day).
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -181,11 +235,11 @@ pub struct RunArgs {
     pub all_kinds: bool,
 
     /// The autonomy loop's governance (GitHub targets only).
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Autonomy")]
     pub autonomy: AutonomyArgs,
 
     /// The emergency protocol's thresholds.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Emergency thresholds")]
     pub emergency: EmergencyArgs,
 }
 
@@ -298,6 +352,93 @@ pub struct AutonomyArgs {
     pub escalate_after: u32,
 }
 
+/// What makes a one-shot command exit 3 (findings) instead of 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// A repository is unhealthy, or no verdict on it is known.
+    Unhealthy,
+    /// An emergency trigger holds.
+    Emergency,
+}
+
+/// Arguments of `hive emergency-scan` and `hive health-audit`: what to read, as for `hive run`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A directory whose subdirectories are git repositories (local CI: each test command on a throwaway clone).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Seconds a repository's test command may run before it is killed; 1 to 86400 (one day).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub test_timeout: u64,
+
+    /// Run every repository's tests: no local CI verdict is taken from or written to the cache.
+    #[arg(long, requires = "workspace")]
+    pub no_cache: bool,
+
+    /// Every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long = "org", value_name = "NAME")]
+    pub orgs: Vec<String>,
+
+    /// Every repository this GitHub user owns (repeatable).
+    #[arg(long = "user", value_name = "NAME")]
+    pub users: Vec<String>,
+
+    /// This GitHub repository, `owner/name` (repeatable).
+    #[arg(long = "repo", value_name = "OWNER/NAME")]
+    pub repos: Vec<String>,
+
+    /// Only GitHub repositories matching this glob (`api-*` on the name, `acme/*` on owner/name; repeatable).
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip GitHub repositories matching this glob (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also archived repositories, forks and templates (skipped by default).
+    #[arg(long)]
+    pub all_kinds: bool,
+
+    /// Exit 3 when this is found: `unhealthy` (a repository unhealthy or without a verdict) or `emergency` (an
+    /// emergency trigger holds; `emergency-scan` always exits 3 for it).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+
+    /// The emergency protocol's thresholds.
+    #[command(flatten, next_help_heading = "Emergency thresholds")]
+    pub emergency: EmergencyArgs,
+}
+
+/// How to reach a running `hive serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The API's base URL.
+    #[arg(long, env = "HIVE_API", value_name = "URL", default_value = "http://127.0.0.1:7878")]
+    pub api: String,
+}
+
+/// Arguments of `hive command`.
+#[derive(Debug, Args)]
+pub struct TellArgs {
+    /// The command, one argument or several words (`status`, `explain acme/api`, `emergency declare`, ...); commands
+    /// that change anything need HIVE_API_TOKEN. Options after the text belong to it (`approve ID --hours 4`); `--api` goes before.
+    #[arg(value_name = "TEXT", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub text: Vec<String>,
+
+    /// Where the hive is.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Arguments of `hive completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
 /// Arguments of `hive single`.
 #[derive(Debug, Args)]
 pub struct SingleArgs {
@@ -311,10 +452,25 @@ pub struct SingleArgs {
 }
 
 /// The `hive single` actions.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Subcommand)]
 pub enum SingleAction {
     /// Print the repository's health, with the breakdown of its score.
     Status,
+    /// One cycle of the whole loop for this repository: read, score, plan, act as the autonomy flags allow (without
+    /// `--autonomy`, only record), and print what was done or would be done.
+    Cycle(SingleCycleArgs),
+}
+
+/// Arguments of `hive single owner/name cycle`.
+#[derive(Debug, Args)]
+pub struct SingleCycleArgs {
+    /// Exit 3 when the cycle found this: `unhealthy` (the repository is unhealthy) or `emergency`.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+
+    /// The autonomy loop's governance.
+    #[command(flatten, next_help_heading = "Autonomy")]
+    pub autonomy: AutonomyArgs,
 }
 
 /// Arguments of `hive ecosystem`.
@@ -461,12 +617,45 @@ pub struct DemoArgs {
     pub emergency: EmergencyArgs,
 }
 
+/// Writes `shell`'s completion script for `hive` to `out`. The script is made in memory first: clap_complete panics
+/// on a failed write, and a closed pipe is an error to return, not a panic.
+pub fn completions(shell: clap_complete::Shell, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "hive", &mut script);
+    out.write_all(&script)?;
+    Ok(out.flush()?)
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// The scheduled workflow in `examples/` runs commands this parser takes (with its `$ORG` filled in).
+    #[test]
+    fn the_example_workflow_s_commands_parse() {
+        let workflow = include_str!("../examples/github-actions/hive.yml");
+        let commands: Vec<Vec<String>> = workflow
+            .lines()
+            .map(|line| line.trim().trim_start_matches("run: "))
+            .filter(|line| line.starts_with("hive "))
+            .map(|line| {
+                let line = line.split(" >").next().unwrap_or(line).replace("\"$ORG\"", "acme");
+                line.split_whitespace().map(str::to_owned).collect()
+            })
+            .collect();
+        assert!(commands.len() >= 2, "{commands:?}");
+        for argv in &commands {
+            super::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        }
+        let cycle = commands.iter().find(|argv| argv.contains(&"run".to_owned())).expect("a hive run");
+        let cycle = cycle.join(" ");
+        assert!(cycle.contains("--once") && cycle.contains("--fail-on emergency"), "{cycle}");
+        assert!(workflow.contains("HIVE_STATE_DIR: ${{ github.workspace }}/.hive-state"));
+        assert_eq!(workflow.matches("path: .hive-state").count(), 2, "restored and saved");
     }
 }

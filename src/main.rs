@@ -1,25 +1,33 @@
 //! The `hive` binary: parses arguments, reads the environment, locks the state directory, runs a subcommand, and
 //! maps errors to exit codes.
 //!
-//! Exit codes: 0 success (a signal's graceful shutdown included), 1 runtime error, 2 usage or configuration error
-//! (clap's, or a [`UsageError`](config::UsageError): a bad variable, flag or state directory, another hive on the
-//! same state directory), 130 when a second signal cut the shutdown short.
+//! Exit codes: 0 success (a signal's graceful shutdown included, and a reader that closed stdout early, as
+//! `hive ... | head -1` does), 1 runtime error, 2 usage or configuration error (clap's, or a
+//! [`UsageError`](config::UsageError): a bad variable, flag or state directory, another hive on the same state
+//! directory), 3 findings (a [`Findings`](findings::Findings): `hive emergency-scan` found an emergency, or what
+//! `--fail-on unhealthy|emergency` names was found), 130 when a second signal cut the shutdown short.
 
 mod api;
 mod approve_cmd;
 mod audit_cmd;
 mod backlog_cmd;
 mod cli;
+mod client;
 mod config;
 mod demo;
 mod ecosystem_cmd;
+mod findings;
 mod lifecycle;
 mod resolve;
 mod run_cmd;
+mod scan_cmd;
 mod single_cmd;
 mod terminal;
 
-use std::process::ExitCode;
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    process::ExitCode,
+};
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +35,7 @@ use tracing_subscriber::EnvFilter;
 use crate::{
     cli::{Cli, Command},
     config::{EnvConfig, UsageError},
+    findings::{EXIT_FINDINGS, Findings},
     lifecycle::{Shutdown, StateLock},
 };
 
@@ -37,11 +46,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`| head -1`): what it wanted, it has.
+        Err(err) if terminal::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: "hive: outer: inner". Errors quote outside text
             // (names, URLs, git's messages), so the chain is cleaned and redacted like any other.
             eprintln!("hive: {}", terminal::text(&format!("{err:#}")));
-            if UsageError::is_usage(&err) { ExitCode::from(EXIT_USAGE) } else { ExitCode::FAILURE }
+            if UsageError::is_usage(&err) {
+                ExitCode::from(EXIT_USAGE)
+            } else if Findings::is_findings(&err) {
+                ExitCode::from(EXIT_FINDINGS)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -54,20 +71,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // directory's database, exports and caches (nor race its first migration).
     let _lock = cli.command.writes_state().then(|| StateLock::acquire(&cli.state_dir)).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(async {
+    let dispatch = async {
         match &cli.command {
             Command::Demo(args) => demo::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
             Command::Run(args) => run_cmd::run(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
             Command::Serve(args) => run_cmd::serve(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await,
             Command::Ecosystem(args) => ecosystem_cmd::run(args, &env, &cli.state_dir, cli.json).await,
-            Command::Single(args) => single_cmd::run(args, cli.json).await,
+            Command::Single(args) => single_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
             Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
             Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),
+            Command::EmergencyScan(args) => {
+                scan_cmd::emergency_scan(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
+            }
+            Command::HealthAudit(args) => {
+                scan_cmd::health_audit(args, &env, &cli.state_dir, cli.json, &Shutdown::listen()?).await
+            }
+            Command::Status(args) => client::status(args, cli.json).await,
+            Command::Tell(args) => client::command(args, cli.json).await,
+            Command::Completions(args) => cli::completions(args.shell, &mut std::io::stdout()),
         }
-    });
+    };
+    // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.
+    let result = catch_unwind(AssertUnwindSafe(|| runtime.block_on(dispatch)));
     lifecycle::finish(runtime);
-    result
+    match result {
+        Ok(result) => result,
+        Err(payload) if hive_support::panic_text(payload.as_ref()).is_some_and(terminal::is_closed_pipe_panic) => {
+            Ok(())
+        }
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 /// Logs go to stderr, so `--json` output on stdout stays clean, with every known secret redacted.
@@ -79,8 +113,8 @@ fn init_logging(verbose: u8, env_level: Option<&str>) {
         _ => "trace",
     };
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("warn"));
-    // Colours only on a terminal: a log file or a pipe gets plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Colours only on a terminal: a log file or a pipe gets plain text, and so does anyone who set NO_COLOR.
+    let ansi = terminal::colour(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(terminal::LogWriter).init();
 }
 
@@ -93,6 +127,8 @@ fn quiet_injected_panics() {
         let message = hive_support::panic_text(payload);
         if message.is_some_and(|m| m.starts_with("injected panic")) {
             tracing::debug!(message = message.unwrap_or_default(), "injected panic");
+        } else if message.is_some_and(terminal::is_closed_pipe_panic) {
+            // Stdout's reader went away; `main` exits quietly.
         } else {
             default_hook(info);
         }

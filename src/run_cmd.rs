@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::{
     api::Api,
-    cli::{RunArgs, ServeArgs},
+    cli::{FailOn, RunArgs, ServeArgs},
     config::{EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
@@ -23,14 +23,14 @@ use crate::{
 
 /// One repository in a cycle's output.
 #[derive(Debug, Serialize)]
-struct RepoLine {
-    repo: RepoId,
+pub(crate) struct RepoLine {
+    pub(crate) repo: RepoId,
     /// `None` when the pilot has not reported (it failed, or is restarting).
-    score: Option<u8>,
-    healthy: Option<bool>,
+    pub(crate) score: Option<u8>,
+    pub(crate) healthy: Option<bool>,
     /// The CI verdict: `passing`, `failing` or `unknown`.
-    ci: Option<String>,
-    findings: Vec<String>,
+    pub(crate) ci: Option<String>,
+    pub(crate) findings: Vec<String>,
 }
 
 /// What `--json` prints per cycle: the analytics record with the seed's field names, plus the repositories.
@@ -103,14 +103,14 @@ async fn run_with(
     let RunPlan { target, once, queen, .. } = plan;
     let (dir, cache_dir, test_timeout, cache, autonomy) = match target {
         RunTarget::GitHub(github) => {
+            let once = once.then_some(args.fail_on.as_slice());
             return run_github(*github, queen, once, json, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, autonomy } => {
             (dir, cache_dir, test_timeout, cache, autonomy)
         }
     };
-    let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_cache(cache).with_test_timeout(test_timeout);
-    let forge = Arc::new(forge);
+    let forge = Arc::new(local_forge(&dir, &cache_dir, test_timeout, cache)?);
     let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
     let repos = repos?;
     if repos.is_empty() {
@@ -137,11 +137,21 @@ async fn run_with(
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, None, repos, once, json);
+    let watched = watch(&hive, &mut events, None, repos, once.then_some(args.fail_on.as_slice()), json);
     // A signal drops the watch (and the API) wherever it waits; the hive then stops as after a last cycle.
     let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
     hive.shutdown().await?;
     watched
+}
+
+/// The offline forge over a workspace, with local CI cached in `cache_dir` unless `cache` is off.
+pub(crate) fn local_forge(
+    dir: &Path,
+    cache_dir: &Path,
+    test_timeout: Duration,
+    cache: bool,
+) -> anyhow::Result<LocalForge> {
+    Ok(LocalForge::new(dir)?.with_cache_dir(cache_dir).with_cache(cache).with_test_timeout(test_timeout))
 }
 
 /// The watch, with the API served beside it when there is one; whichever ends first ends both.
@@ -164,7 +174,7 @@ async fn alongside(
 async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
-    once: bool,
+    once: Option<&[FailOn]>,
     json: bool,
     every: &str,
     shutdown: &Shutdown,
@@ -172,7 +182,7 @@ async fn run_github(
 ) -> anyhow::Result<()> {
     let GitHubPlan { forge, autonomy } = github;
     let forge = Arc::new(forge);
-    let repos = match discover(forge.as_ref(), once, shutdown).await {
+    let repos = match discover(forge.as_ref(), once.is_some(), shutdown).await {
         Some(repos) => repos?,
         None => return Ok(()),
     };
@@ -234,16 +244,18 @@ async fn discover(forge: &dyn Forge, once: bool, shutdown: &Shutdown) -> Option<
 /// Prints every completed cycle until the first one (with `once`) or the hive stopping; the caller drops it on a
 /// signal. A cycle is printed when the steward finished acting on it (its record then counts the fixes attempted).
 /// With `github`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or archived ones
-/// lose theirs, and the points each cycle cost are shown. With `once`, a cycle in which no repository could be read
-/// is an error.
+/// lose theirs, and the points each cycle cost are shown. With `once` (what to fail on, for `--fail-on`), a cycle in
+/// which no repository could be read is an error, and one that found what `--fail-on` names is findings (exit 3).
 async fn watch(
     hive: &Hive,
     events: &mut hive::Subscription,
     github: Option<&GitHubForge>,
     mut repos: Vec<RepoId>,
-    once: bool,
+    once: Option<&[FailOn]>,
     json: bool,
 ) -> anyhow::Result<()> {
+    let fail_on = once;
+    let once = once.is_some();
     let mut points_before = github.map(GitHubForge::points_spent);
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
@@ -313,8 +325,9 @@ async fn watch(
         let points = points_now.zip(points_before).map(|(now, before)| now - before);
         points_before = points_now;
         print_cycle(&record, points, &lines, report.as_ref(), json)?;
-        if once {
-            return Ok(());
+        if let Some(fail_on) = fail_on {
+            let causes = if status.emergency { status.emergency_reasons.as_slice() } else { &[] };
+            return crate::scan_cmd::verdicts(&lines, Some(causes)).check(fail_on);
         }
         if let Some(github) = github {
             match github.discover().await {
@@ -327,12 +340,12 @@ async fn watch(
 }
 
 /// The pilots among the hive's members.
-fn pilots(status: &HiveStatus) -> impl Iterator<Item = &hive::cerebrum::MemberStatus> {
+pub(crate) fn pilots(status: &HiveStatus) -> impl Iterator<Item = &hive::cerebrum::MemberStatus> {
     status.members.iter().filter(|m| m.kind == MemberKind::Pilot)
 }
 
 /// One line per watched repository, from the queen's status (the latest report of each pilot).
-fn lines(status: &HiveStatus, repos: &[RepoId]) -> Vec<RepoLine> {
+pub(crate) fn lines(status: &HiveStatus, repos: &[RepoId]) -> Vec<RepoLine> {
     repos
         .iter()
         .map(|repo| {
@@ -374,7 +387,7 @@ async fn refleet(hive: &Hive, current: Vec<RepoId>, found: Vec<RepoId>) -> Vec<R
     found
 }
 
-fn print_cycle(
+pub(crate) fn print_cycle(
     record: &CycleRecord,
     points_spent: Option<u64>,
     lines: &[RepoLine],
@@ -421,12 +434,14 @@ fn print_cycle(
         )?;
         for (title, lines) in [
             ("written", &report.writes),
+            ("would do", &report.would_do),
             ("limit reached", &report.limits_hit),
             ("awaiting approval", &report.awaiting_approval),
             ("error", &report.errors),
         ] {
+            // Titles quote job, step and repository names.
             for line in lines {
-                writeln!(out, "    {title}: {line}")?;
+                writeln!(out, "    {title}: {}", crate::terminal::line(line))?;
             }
         }
     }

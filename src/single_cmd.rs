@@ -1,6 +1,8 @@
-//! `hive single owner/name status`: one GitHub repository's health, with the breakdown of its score.
+//! `hive single owner/name status`: one GitHub repository's health, with the breakdown of its score; `hive single
+//! owner/name cycle`: that repository through one cycle of the whole loop, which is `hive run --once --repo
+//! owner/name` with the same governance.
 
-use std::io::Write;
+use std::{io::Write, path::Path};
 
 use anyhow::Context;
 use hive::{
@@ -10,8 +12,9 @@ use hive::{
 use serde::Serialize;
 
 use crate::{
-    cli::{SingleAction, SingleArgs},
-    config::OrUsage,
+    cli::{EmergencyArgs, RunArgs, SingleAction, SingleArgs, SingleCycleArgs},
+    config::{EnvConfig, OrUsage},
+    lifecycle::Shutdown,
     terminal,
 };
 
@@ -24,11 +27,35 @@ struct StatusRecord<'a> {
     points_spent: u64,
 }
 
-pub async fn run(args: &SingleArgs, json: bool) -> anyhow::Result<()> {
+pub async fn run(args: &SingleArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
     let repo =
         RepoId::new(args.repo.as_str()).with_context(|| format!("invalid repository '{}'", args.repo)).or_usage()?;
-    match args.action {
+    match &args.action {
         SingleAction::Status => status(&repo, json).await,
+        SingleAction::Cycle(cycle_args) => {
+            let run = cycle_run_args(&repo, cycle_args);
+            crate::run_cmd::run(&run, env, state_dir, json, &Shutdown::listen()?).await
+        }
+    }
+}
+
+/// `hive run --once --repo owner/name` with the cycle's governance: the fleet of one goes through the queen, its
+/// pilot, the ORCHs and the steward like any fleet.
+fn cycle_run_args(repo: &RepoId, args: &SingleCycleArgs) -> RunArgs {
+    RunArgs {
+        workspace: None,
+        once: true,
+        fail_on: args.fail_on,
+        test_timeout: 600,
+        no_cache: false,
+        orgs: Vec::new(),
+        users: Vec::new(),
+        repos: vec![repo.to_string()],
+        include: Vec::new(),
+        exclude: Vec::new(),
+        all_kinds: true,
+        autonomy: args.autonomy.clone(),
+        emergency: EmergencyArgs::default(),
     }
 }
 

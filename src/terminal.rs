@@ -74,6 +74,37 @@ pub fn redact_json(value: &mut Value) {
     }
 }
 
+/// Whether output to `stream` may be coloured: only on a terminal, and never when `NO_COLOR` is set to anything
+/// but the empty string (<https://no-color.org>).
+pub fn colour(stream: &impl io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A progress bar on stderr for `len` steps (`what` says of what), drawn only when stderr is a terminal: a log file,
+/// a pipe or CI's output gets nothing. Plain text, so `NO_COLOR` has nothing to turn off.
+pub fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
+    if !io::IsTerminal::is_terminal(&io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let bar = indicatif::ProgressBar::new(len as u64).with_style(style).with_message(what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Whether `err` is a write to a pipe whose reader went away (`hive ... | head -1`): not a failure of hive's.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// Whether a panic's message is `println!`'s on a pipe whose reader went away: the one panic the standard library
+/// raises for it, with the operating system's text for `EPIPE`.
+pub fn is_closed_pipe_panic(message: &str) -> bool {
+    let epipe = io::Error::from_raw_os_error(nix::errno::Errno::EPIPE as i32).to_string();
+    message.strip_prefix("failed printing to stdout: ").is_some_and(|rest| rest == epipe)
+}
+
 /// Where log records go: stderr, each record redacted. The formatter already escapes `ESC`, `BEL` and C1 controls in
 /// field values; secrets are what it cannot know.
 pub struct LogWriter;
@@ -105,6 +136,17 @@ impl io::Write for RedactingStderr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_pipe_is_recognised_as_an_error_and_as_println_s_panic() {
+        let closed = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing the table");
+        assert!(is_closed_pipe(&closed));
+        assert!(!is_closed_pipe(&anyhow::Error::new(io::Error::from(io::ErrorKind::PermissionDenied))));
+        let epipe = io::Error::from_raw_os_error(nix::errno::Errno::EPIPE as i32);
+        assert!(is_closed_pipe_panic(&format!("failed printing to stdout: {epipe}")));
+        assert!(!is_closed_pipe_panic(&format!("failed printing to stderr: {epipe}")));
+        assert!(!is_closed_pipe_panic("failed printing to stdout: Permission denied (os error 13)"));
+    }
 
     #[test]
     fn json_strings_and_keys_are_redacted_and_structure_kept() {

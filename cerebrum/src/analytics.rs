@@ -70,15 +70,20 @@ pub struct AutonomyReport {
 }
 
 impl AutonomyReport {
-    /// Files a decision under what it means for the summary (a limit, an approval awaited, a would-do).
-    pub fn note(&mut self, decision: &WriteDecision, approval_id: &str) {
+    /// Files a decision under what it means for the summary (a limit, an approval awaited, a would-do). `title` is
+    /// the backlog item's, when the write is for one: the summary's lines then say what, not only which kind where.
+    pub fn note(&mut self, decision: &WriteDecision, approval_id: &str, title: Option<&str>) {
         let line = decision.summary();
+        let titled = match title {
+            Some(title) => format!("{line} (\"{title}\")"),
+            None => line.clone(),
+        };
         match (&decision.verdict, &decision.reason) {
-            (Verdict::Deny, Reason::LimitReached { .. }) => self.limits_hit.push(line.clone()),
+            (Verdict::Deny, Reason::LimitReached { .. }) => self.limits_hit.push(titled),
             (Verdict::Deny, Reason::NeedsApproval { .. }) => {
-                self.awaiting_approval.push(format!("hive approve {approval_id}  ({line})"))
+                self.awaiting_approval.push(format!("hive approve {approval_id}  ({titled})"))
             }
-            (Verdict::WouldDo, _) => self.would_do.push(line.clone()),
+            (Verdict::WouldDo, _) => self.would_do.push(titled),
             _ => {}
         }
         self.decisions.push(line);

@@ -10,7 +10,8 @@ use crate::{CiSignature, HealthReport, MemberId, SignalKind};
 /// The fleet's health level.
 ///
 /// Boundaries, on the healthy share `s`: `s > 0.9` EXCELLENT; `0.7 <= s <= 0.9` GOOD; `0.5 <= s < 0.7` WARNING;
-/// `s < 0.5` CRITICAL. EMERGENCY is not a share: it is the level while the emergency protocol is active.
+/// `s < 0.5` CRITICAL. EMERGENCY is not a share: it is the level while the emergency protocol is active; UNKNOWN is
+/// the level while no member has a verdict (nothing read yet, every read failed), which no share can say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HealthLevel {
@@ -24,6 +25,8 @@ pub enum HealthLevel {
     Critical,
     /// The emergency protocol is active.
     Emergency,
+    /// No member has a verdict yet.
+    Unknown,
 }
 
 impl HealthLevel {
@@ -48,6 +51,7 @@ impl HealthLevel {
             HealthLevel::Warning => "WARNING",
             HealthLevel::Critical => "CRITICAL",
             HealthLevel::Emergency => "EMERGENCY",
+            HealthLevel::Unknown => "UNKNOWN",
         }
     }
 }
@@ -61,7 +65,7 @@ pub struct FleetHealth {
     pub known: usize,
     /// Members whose verdict is healthy (escalated members never are).
     pub healthy: usize,
-    /// `healthy / known`, or 1.0 when nothing is known yet.
+    /// `healthy / known`, or 1.0 when nothing is known yet (the level then says UNKNOWN).
     pub share: f64,
     /// Mean score of the members that reported, 0-100.
     pub mean_score: f64,
@@ -138,7 +142,11 @@ impl FleetBook {
     pub(crate) fn health(&self, emergency: bool) -> FleetHealth {
         let share = if self.known == 0 { 1.0 } else { self.healthy as f64 / self.known as f64 };
         let mean_score = if self.scored == 0 { 0.0 } else { self.score_sum as f64 / self.scored as f64 };
-        let level = if emergency { HealthLevel::Emergency } else { HealthLevel::from_share(share) };
+        let level = match (emergency, self.known) {
+            (true, _) => HealthLevel::Emergency,
+            (false, 0) => HealthLevel::Unknown,
+            (false, _) => HealthLevel::from_share(share),
+        };
         FleetHealth { total: self.entries.len(), known: self.known, healthy: self.healthy, share, mean_score, level }
     }
 
@@ -219,6 +227,8 @@ mod tests {
         }
         assert_eq!(book.health(false).known, 0);
         assert_eq!(book.health(false).share, 1.0);
+        assert_eq!(book.health(false).level, HealthLevel::Unknown, "no verdict, no level");
+        assert_eq!(book.health(true).level, HealthLevel::Emergency, "a declared emergency needs no verdict");
 
         book.record(report("a", 90, true, vec![]));
         let signature = CiSignature::new("ci", "test", Some("x"), CiClass::Test);

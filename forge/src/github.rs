@@ -35,6 +35,8 @@ mod writes;
 pub use budget::{Budget, DEFAULT_MAX_IN_FLIGHT, RequestKind, WRITE_GAP, WRITES_PER_MINUTE};
 pub use error::{GitHubError, MISSING_TOKEN};
 pub use lookup::{IssueComment, IssueDetail, PullDetail, RunDetail};
+/// The one RFC 3339 parser of the forge, also for snapshots read back from JSON.
+pub(crate) use models::parse_time;
 pub use writes::{CheckRun, CombinedStatus, CreatedIssue, IssueChange, MergeResult, PullRequest};
 
 use client::Client;

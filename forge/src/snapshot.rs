@@ -12,12 +12,14 @@ pub struct RepoSnapshot {
     /// The repository.
     pub repo: RepoId,
     /// When the forge was read.
+    #[serde(with = "time_text")]
     pub taken_at: SystemTime,
     /// The default branch's name.
     pub default_branch: String,
     /// Whether the repository is archived (read-only).
     pub archived: bool,
     /// When the last push happened, if known.
+    #[serde(with = "time_text::option")]
     pub pushed_at: Option<SystemTime>,
     /// CI on the default branch.
     pub ci: CiStatus,
@@ -51,6 +53,7 @@ pub struct GitHubFacts {
     /// Open pull requests.
     pub open_pull_requests: u64,
     /// When the oldest open pull request was opened.
+    #[serde(with = "time_text::option")]
     pub oldest_open_pull_request_at: Option<SystemTime>,
     /// Where the repository's git data is cloned from.
     #[serde(default)]
@@ -69,6 +72,7 @@ pub struct LocalFacts {
     /// The current branch's upstream, when it has one.
     pub upstream: Option<Upstream>,
     /// When the HEAD commit was made (committer date).
+    #[serde(with = "time_text::option")]
     pub last_commit_at: Option<SystemTime>,
     /// Local branches other than the current one with no commit for 90 days.
     pub stale_branches: Vec<String>,
@@ -231,4 +235,42 @@ pub enum AlertSeverity {
     High,
     /// Critical.
     Critical,
+}
+
+/// Times as RFC 3339 text (`2026-12-06T11:54:51Z`) in JSON, like every other time hive writes: serde's own form for a
+/// `SystemTime` (seconds and nanoseconds since the epoch) is one no reader of `--json` expects.
+mod time_text {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hive_support::rfc3339(*time))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::github::parse_time(&text)
+            .ok_or_else(|| D::Error::custom(format!("invalid time '{}': expected RFC 3339 UTC", text.escape_debug())))
+    }
+
+    /// The same for an optional time (`null` when unknown).
+    pub mod option {
+        use std::time::SystemTime;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(time: &Option<SystemTime>, serializer: S) -> Result<S::Ok, S::Error> {
+            match time {
+                Some(time) => super::serialize(time, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SystemTime>, D::Error> {
+            #[derive(Deserialize)]
+            struct Text(#[serde(with = "super")] SystemTime);
+            Ok(Option::<Text>::deserialize(deserializer)?.map(|Text(time)| time))
+        }
+    }
 }

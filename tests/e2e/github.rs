@@ -31,7 +31,8 @@ async fn hive(args: &[&str], envs: &[(&str, &str)]) -> Output {
     out
 }
 
-async fn emulated_fleet() -> Emulator {
+/// An organisation `acme` of three repositories: `api` failing its tests, `web` passing, `attic` archived.
+pub(crate) async fn emulated_fleet() -> Emulator {
     let emu = Emulator::start().await;
     let s = emu.state();
     s.add_org("acme");

@@ -12,6 +12,7 @@ mod github_rediscovery;
 mod library;
 mod lifecycle;
 mod llm;
+mod modes;
 mod outage;
 mod serve;
 mod services;

@@ -108,14 +108,16 @@ impl Steward {
             proposal.clone(),
             entry.clone(),
         );
-        let (decision, counters, approved, reservation) = self
+        let (decision, counters, approved, reservation, title) = self
             .memory(move |m| {
                 let (counters, approved) = spent(m, &decided, counted_at)?;
                 let decision = governance::govern(&decided, &policy, &counters, approved);
-                // The ledger item keeps a reference to the last decision about it.
+                // The ledger item keeps a reference to the last decision about it, and lends the report its title.
+                let mut title = None;
                 if let Some(mut it) = m.ledger().get(&decided.approval_id)? {
                     it.decision = Some(redactor.redact(&decision.summary()).into_owned());
                     m.ledger().upsert(&it)?;
+                    title = Some(redactor.redact(&it.title).into_owned());
                 }
                 let reservation = match decision.verdict {
                     Verdict::Deny => {
@@ -130,10 +132,10 @@ impl Steward {
                         Some(m.writes().reserve(&new, now, false, &audit_entry(&decision, "reserved".to_owned()))?)
                     }
                 };
-                Ok((decision, counters, approved, reservation))
+                Ok((decision, counters, approved, reservation, title))
             })
             .await?;
-        self.report.note(&decision, &proposal.approval_id);
+        self.report.note(&decision, &proposal.approval_id, title.as_deref());
         let Some(Reservation::New(_)) = reservation else {
             // Refused, only recorded, or already reserved under this key.
             return Ok(Gate::Skipped);
@@ -147,7 +149,7 @@ impl Steward {
             } else {
                 format!("not sent: {}", now_decided.summary())
             };
-            self.report.note(&now_decided, &proposal.approval_id);
+            self.report.note(&now_decided, &proposal.approval_id, title.as_deref());
             let audit = entry(&decision, why.clone());
             self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
             return Ok(Gate::Skipped);

@@ -516,6 +516,18 @@ fn summary_json_and_reason_tags() {
     let would = govern(&proposal(ActionKind::Comment), &Policy::default(), &Counters::default(), false);
     assert!(!would.is_write());
     assert_eq!(would.summary(), "would_do comment acme/api: autonomy is off");
+    // The run summary names what would be done when the write is for a backlog item.
+    let mut report = hive_cerebrum::AutonomyReport::default();
+    report.note(&would, "item-1", Some("CI failing: CI/test"));
+    report.note(&would, "item-2", None);
+    assert_eq!(
+        report.would_do,
+        [
+            "would_do comment acme/api: autonomy is off (\"CI failing: CI/test\")",
+            "would_do comment acme/api: autonomy is off"
+        ]
+    );
+    assert_eq!(report.decisions, ["would_do comment acme/api: autonomy is off"; 2], "decisions stay untitled");
     assert_eq!(
         serde_json::to_value(Reason::BelowLevel { needed: ActionLevel::Fix, level: ActionLevel::Log })
             .expect("serializes"),

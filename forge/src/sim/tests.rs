@@ -506,3 +506,17 @@ fn worst_decorated_healthy_repo_stays_healthy() {
         .with_last_push(Some(DAY * 30));
     assert_eq!(score(&repo.snapshot(0, taken_at)).score, 74);
 }
+
+#[tokio::test]
+async fn a_snapshot_s_times_are_rfc3339_in_json_and_read_back() {
+    let forge = SimForge::fleet(1, 0, 3);
+    let repo = forge.discover().await.expect("discover").remove(0);
+    let snapshot = forge.snapshot(&repo).await.expect("snapshot");
+    let json = serde_json::to_value(&snapshot).expect("serialises");
+    let taken = json["taken_at"].as_str().expect("text").to_owned();
+    assert_eq!(taken, hive_support::rfc3339(snapshot.taken_at));
+    assert!(json["pushed_at"].is_null() || json["pushed_at"].as_str().is_some(), "{json}");
+    let back: RepoSnapshot = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back.repo, snapshot.repo);
+    assert_eq!(hive_support::rfc3339(back.taken_at), taken, "the same second");
+}
