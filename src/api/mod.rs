@@ -4,6 +4,9 @@
 //! into the audit trail with who asked.
 //! Errors are JSON, `{"error": "..."}`, with the usage for a malformed command.
 
+mod audit;
+mod events;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
@@ -55,6 +58,8 @@ impl Api {
             .route("/api/status", get(status))
             .route("/api/repos", get(repos))
             .route("/api/backlog", get(backlog))
+            .route("/api/audit", get(audit::records))
+            .route("/api/events", events::route(&state.hive))
             .route("/api/command", post(run_command))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);

@@ -7,6 +7,7 @@ mod chaos;
 mod cli;
 mod daemon;
 mod ecosystem;
+mod events;
 mod github;
 mod github_rediscovery;
 mod library;

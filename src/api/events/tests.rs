@@ -1,0 +1,137 @@
+//! Tests of the event feed: the ring's resume and lag rules as a table, and the feed over a real bus (a reader that
+//! resumes, one that fell out of the ring, a ring whose own reader fell behind the bus, the end when the hive stops).
+
+use futures::StreamExt;
+use hive::{EventBus, HiveEvent};
+
+use super::*;
+
+fn ring(capacity: usize, events: usize) -> Ring {
+    let mut ring = Ring::new(capacity);
+    for n in 0..events {
+        ring.push("cycle_started", format!("{{\"n\":{n}}}"));
+    }
+    ring
+}
+
+fn ids(next: Next) -> Vec<u64> {
+    match next {
+        Next::Items(items) => items.iter().map(|i| i.id).collect(),
+        other => panic!("expected events, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_reader_gets_what_follows_its_id_in_order_up_to_the_batch() {
+    let ring = ring(8, 5);
+    assert_eq!(ids(ring.after(0, 10)), [1, 2, 3, 4, 5]);
+    assert_eq!(ids(ring.after(3, 10)), [4, 5]);
+    assert_eq!(ids(ring.after(1, 2)), [2, 3]);
+    assert_eq!(ring.after(5, 10), Next::Wait);
+    assert_eq!(Ring::new(4).after(0, 10), Next::Wait);
+}
+
+#[test]
+fn a_reader_whose_events_left_the_ring_is_told_how_many_it_missed() {
+    // Ids 1..=10 were given; 7..=10 are kept.
+    let ring = ring(4, 10);
+    assert_eq!(ring.after(2, 10), Next::Lag { missed: Some(4), resume: 6 });
+    assert_eq!(ring.after(0, 10), Next::Lag { missed: Some(6), resume: 6 });
+    assert_eq!(ids(ring.after(6, 10)), [7, 8, 9, 10]);
+    assert_eq!(ids(ring.after(8, 10)), [9, 10]);
+}
+
+#[test]
+fn an_id_this_server_never_gave_is_a_lag_of_unknown_size_resuming_at_the_newest() {
+    let ring = ring(4, 3);
+    assert_eq!(ring.after(4, 10), Next::Lag { missed: None, resume: 3 });
+    assert_eq!(ring.after(u64::MAX, 10), Next::Lag { missed: None, resume: 3 });
+}
+
+fn cycle(n: u64) -> HiveEvent {
+    HiveEvent::CycleStarted { cycle: n }
+}
+
+/// Reads `n` items from a stream, failing after a deadline.
+async fn take(stream: &mut (impl Stream<Item = Item> + Unpin), n: usize) -> Vec<Item> {
+    let mut items = Vec::new();
+    while items.len() < n {
+        let item = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event in time");
+        items.push(item.expect("the stream ended early"));
+    }
+    items
+}
+
+fn data(item: &Item) -> Value {
+    serde_json::from_str(&item.data).expect("json data")
+}
+
+#[tokio::test]
+async fn a_client_resumes_after_its_last_id_and_every_stream_ends_when_the_hive_stops() {
+    let bus = EventBus::new(64);
+    let feed = Feed::start(bus.subscribe(), 16);
+    let mut live = Box::pin(feed.events(Some(0)));
+    for n in 1..=3 {
+        bus.publish(cycle(n));
+    }
+    let first = take(&mut live, 3).await;
+    assert_eq!(first.iter().map(|i| i.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(&*first[0].kind, "cycle_started");
+    assert_eq!(data(&first[2])["cycle"], 3);
+    assert!(data(&first[2])["at"].as_str().is_some_and(|at| at.ends_with('Z')), "{}", first[2].data);
+
+    // A second client was away after id 1: it gets 2 and 3, then what comes next.
+    let mut back = Box::pin(feed.events(Some(1)));
+    bus.publish(cycle(4));
+    let resumed = take(&mut back, 3).await;
+    assert_eq!(resumed.iter().map(|i| i.id).collect::<Vec<_>>(), [2, 3, 4]);
+    assert_eq!(data(&resumed[2])["cycle"], 4);
+
+    bus.publish(HiveEvent::HiveStopped);
+    for stream in [&mut live, &mut back] {
+        let rest: Vec<Item> =
+            tokio::time::timeout(Duration::from_secs(10), stream.collect()).await.expect("the stream ends");
+        assert_eq!(rest.last().map(|i| &*i.kind), Some("hive_stopped"));
+    }
+    // A client that comes after the end gets what is left and the end.
+    let late: Vec<Item> = feed.events(Some(4)).collect().await;
+    assert_eq!(late.iter().map(|i| &*i.kind).collect::<Vec<_>>(), ["hive_stopped"]);
+}
+
+#[tokio::test]
+async fn a_client_that_fell_out_of_the_ring_gets_a_lag_notice_then_the_kept_events() {
+    let bus = EventBus::new(64);
+    let feed = Feed::start(bus.subscribe(), 4);
+    let mut watcher = Box::pin(feed.events(Some(0)));
+    for n in 1..=10 {
+        bus.publish(cycle(n));
+    }
+    // The ring is filled once the watcher, which follows it, has everything it still holds.
+    let mut last = 0;
+    while last < 10 {
+        last = take(&mut watcher, 1).await[0].id;
+    }
+    let mut away = Box::pin(feed.events(Some(2)));
+    let items = take(&mut away, 5).await;
+    assert_eq!(&*items[0].kind, "lag");
+    assert_eq!(data(&items[0])["missed"], 4);
+    assert_eq!(items[0].id, 6);
+    assert_eq!(items[1..].iter().map(|i| i.id).collect::<Vec<_>>(), [7, 8, 9, 10]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_ring_whose_reader_fell_behind_the_bus_tells_every_client_how_many_were_lost() {
+    // On one thread the feed's task cannot run while the test publishes: its bus window of 4 overflows.
+    let bus = EventBus::new(4);
+    let feed = Feed::start(bus.subscribe(), 64);
+    let mut client = Box::pin(feed.events(Some(0)));
+    for n in 1..=10 {
+        bus.publish(cycle(n));
+    }
+    let items = take(&mut client, 5).await;
+    assert_eq!(&*items[0].kind, "lag");
+    assert_eq!(data(&items[0])["missed"], 6);
+    let cycles: Vec<u64> = items[1..].iter().map(|i| data(i)["cycle"].as_u64().expect("a cycle")).collect();
+    assert_eq!(cycles, [7, 8, 9, 10]);
+    assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+}
