@@ -5,6 +5,7 @@
 //! Errors are JSON, `{"error": "..."}`, with the usage for a malformed command.
 
 mod audit;
+mod dashboard;
 mod events;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -60,6 +61,9 @@ impl Api {
             .route("/api/backlog", get(backlog))
             .route("/api/audit", get(audit::records))
             .route("/api/events", events::route(&state.hive))
+            .route("/", get(dashboard::page))
+            .route("/dashboard.css", get(dashboard::style))
+            .route("/dashboard.js", get(dashboard::script))
             .route("/api/command", post(run_command))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);

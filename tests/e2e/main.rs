@@ -6,6 +6,7 @@ mod backlog;
 mod chaos;
 mod cli;
 mod daemon;
+mod dashboard;
 mod ecosystem;
 mod events;
 mod github;
