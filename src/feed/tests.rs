@@ -2,7 +2,7 @@
 //! resumes, one that fell out of the ring, a ring whose own reader fell behind the bus, the end when the hive stops).
 
 use futures::StreamExt;
-use hive::{EventBus, HiveEvent};
+use hive_cerebrum::{EventBus, HiveEvent};
 
 use super::*;
 
@@ -48,12 +48,18 @@ fn an_id_this_server_never_gave_is_a_lag_of_unknown_size_resuming_at_the_newest(
     assert_eq!(ring.after(u64::MAX, 10), Next::Lag { missed: None, resume: 3 });
 }
 
+/// The encoder without redaction.
+fn plain(envelope: &Envelope) -> (String, String) {
+    let (kind, value) = event_json(envelope);
+    (kind, value.to_string())
+}
+
 fn cycle(n: u64) -> HiveEvent {
     HiveEvent::CycleStarted { cycle: n }
 }
 
 /// Reads `n` items from a stream, failing after a deadline.
-async fn take(stream: &mut (impl Stream<Item = Item> + Unpin), n: usize) -> Vec<Item> {
+async fn take(stream: &mut (impl Stream<Item = FeedItem> + Unpin), n: usize) -> Vec<FeedItem> {
     let mut items = Vec::new();
     while items.len() < n {
         let item = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an event in time");
@@ -62,14 +68,14 @@ async fn take(stream: &mut (impl Stream<Item = Item> + Unpin), n: usize) -> Vec<
     items
 }
 
-fn data(item: &Item) -> Value {
+fn data(item: &FeedItem) -> Value {
     serde_json::from_str(&item.data).expect("json data")
 }
 
 #[tokio::test]
 async fn a_client_resumes_after_its_last_id_and_every_stream_ends_when_the_hive_stops() {
     let bus = EventBus::new(64);
-    let feed = Feed::start(bus.subscribe(), 16);
+    let feed = EventFeed::start(bus.subscribe(), 16, plain);
     let mut live = Box::pin(feed.events(Some(0)));
     for n in 1..=3 {
         bus.publish(cycle(n));
@@ -89,19 +95,19 @@ async fn a_client_resumes_after_its_last_id_and_every_stream_ends_when_the_hive_
 
     bus.publish(HiveEvent::HiveStopped);
     for stream in [&mut live, &mut back] {
-        let rest: Vec<Item> =
+        let rest: Vec<FeedItem> =
             tokio::time::timeout(Duration::from_secs(10), stream.collect()).await.expect("the stream ends");
         assert_eq!(rest.last().map(|i| &*i.kind), Some("hive_stopped"));
     }
     // A client that comes after the end gets what is left and the end.
-    let late: Vec<Item> = feed.events(Some(4)).collect().await;
+    let late: Vec<FeedItem> = feed.events(Some(4)).collect().await;
     assert_eq!(late.iter().map(|i| &*i.kind).collect::<Vec<_>>(), ["hive_stopped"]);
 }
 
 #[tokio::test]
 async fn a_client_that_fell_out_of_the_ring_gets_a_lag_notice_then_the_kept_events() {
     let bus = EventBus::new(64);
-    let feed = Feed::start(bus.subscribe(), 4);
+    let feed = EventFeed::start(bus.subscribe(), 4, plain);
     let mut watcher = Box::pin(feed.events(Some(0)));
     for n in 1..=10 {
         bus.publish(cycle(n));
@@ -123,7 +129,7 @@ async fn a_client_that_fell_out_of_the_ring_gets_a_lag_notice_then_the_kept_even
 async fn a_ring_whose_reader_fell_behind_the_bus_tells_every_client_how_many_were_lost() {
     // On one thread the feed's task cannot run while the test publishes: its bus window of 4 overflows.
     let bus = EventBus::new(4);
-    let feed = Feed::start(bus.subscribe(), 64);
+    let feed = EventFeed::start(bus.subscribe(), 64, plain);
     let mut client = Box::pin(feed.events(Some(0)));
     for n in 1..=10 {
         bus.publish(cycle(n));
