@@ -97,7 +97,7 @@ fn event(n: u64) -> HiveEvent {
     HiveEvent::HealthReported {
         member: MemberId::new(format!("bench/repo-{:04}", n % 1000)),
         score: (n % 101) as u8,
-        healthy: n % 3 != 0,
+        healthy: !n.is_multiple_of(3),
         cycle: Some(n / 1000 + 1),
     }
 }
