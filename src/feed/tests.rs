@@ -1,5 +1,6 @@
 //! Tests of the event feed: the ring's resume and lag rules as a table, and the feed over a real bus (a reader that
-//! resumes, one that fell out of the ring, a ring whose own reader fell behind the bus, the end when the hive stops).
+//! resumes, one that fell out of the ring, a ring whose own reader fell behind the bus, the end when the hive stops),
+//! and the same resume and lag over HTTP as server-sent events.
 
 use futures::StreamExt;
 use hive_cerebrum::{EventBus, HiveEvent};
@@ -140,4 +141,73 @@ async fn a_ring_whose_reader_fell_behind_the_bus_tells_every_client_how_many_wer
     let cycles: Vec<u64> = items[1..].iter().map(|i| data(i)["cycle"].as_u64().expect("a cycle")).collect();
     assert_eq!(cycles, [7, 8, 9, 10]);
     assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+}
+
+/// Reads the text of `GET /api/events` until it holds `blocks` events, failing after a deadline.
+async fn read_sse(mut response: reqwest::Response, blocks: usize) -> Vec<(String, String, Value)> {
+    let mut text = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while text.matches("\n\n").count() < blocks {
+            let chunk = response.chunk().await.expect("read").expect("the stream ended early");
+            text.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    })
+    .await;
+    read.unwrap_or_else(|_| panic!("{blocks} events in time; got {text:?}"));
+    text.split("\n\n")
+        .filter(|block| !block.is_empty())
+        .map(|block| {
+            let field = |name: &str| {
+                block.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim_start().to_owned()).unwrap_or_default()
+            };
+            (field("id:"), field("event:"), serde_json::from_str(&field("data:")).expect("json data"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_http_a_client_resumes_with_last_event_id_and_is_told_when_its_events_left_the_ring() {
+    let bus = EventBus::new(64);
+    let feed = EventFeed::start(bus.subscribe(), 4, plain);
+    let app = axum::Router::new().route(
+        "/api/events",
+        axum::routing::get(
+            |axum::extract::State(feed): axum::extract::State<EventFeed>, headers: axum::http::HeaderMap| async move {
+                feed.sse(headers.get("last-event-id").and_then(|v| v.to_str().ok()))
+            },
+        ),
+    );
+    let app = app.with_state(feed.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/api/events", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+
+    for n in 1..=3 {
+        bus.publish(cycle(n));
+    }
+    // Once the feed holds 3 events, a client that saw 1 gets 2 and 3 as they were sent.
+    let mut watcher = Box::pin(feed.events(Some(0)));
+    take(&mut watcher, 3).await;
+    let resumed = client.get(&base).header("Last-Event-ID", "1").send().await.expect("connect");
+    assert!(resumed.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("text/event-stream")));
+    let events = read_sse(resumed, 2).await;
+    let got: Vec<(&str, &str, u64)> = events
+        .iter()
+        .map(|(id, kind, data)| (id.as_str(), kind.as_str(), data["cycle"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(got, [("2", "cycle_started", 2), ("3", "cycle_started", 3)]);
+
+    // Seven more: the ring of 4 keeps 7 to 10, so a client back from 2 missed 3 to 6.
+    for n in 4..=10 {
+        bus.publish(cycle(n));
+    }
+    take(&mut watcher, 7).await;
+    let behind = client.get(&base).header("Last-Event-ID", "2").send().await.expect("connect");
+    let events = read_sse(behind, 5).await;
+    assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("6", "lag"), "{events:?}");
+    assert_eq!(events[0].2["missed"], 4, "{events:?}");
+    let ids: Vec<&str> = events[1..].iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(ids, ["7", "8", "9", "10"]);
+    server.abort();
 }
