@@ -1,6 +1,7 @@
 //! The dashboard in headless Chromium (driven over WebDriver by chromedriver), against `hive serve` watching the
 //! GitHub emulator: a repository whose CI starts failing turns red and the emergency banner appears with its cause,
-//! without a reload; a job name written as HTML shows as text. A screenshot is saved under
+//! without a reload; a job name written as HTML shows as text; the page's command box clears the emergency with the
+//! token (and is refused without it). A screenshot is saved under
 //! `target/dashboard-screenshots/`.
 //!
 //! Without Chromium and chromedriver the test says loudly that it skipped, unless `HIVE_REQUIRE_BROWSER=1` (as CI
@@ -12,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -131,6 +132,7 @@ return {
   live: document.getElementById('live').dataset.state,
   repos_text: document.getElementById('repos').textContent,
   next_text: document.getElementById('next').textContent,
+  audit_text: document.getElementById('audit').textContent,
   images: document.querySelectorAll('img').length,
   pwned: window.__pwned === 1,
   navigations: performance.getEntriesByType('navigation').length,
@@ -148,6 +150,32 @@ async fn page_until(browser: &Client, what: &str, done: impl Fn(&Value) -> bool)
         }
         assert!(tokio::time::Instant::now() < until, "{what}: not within {DEADLINE:?}; the page shows {page}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `command` and `token` into the page's command box, sends it, and returns what the page says came back.
+async fn run_command(browser: &Client, token: &str, command: &str) -> String {
+    for (field, text) in [("command-token", token), ("command-text", command)] {
+        let input = browser.find(Locator::Id(field)).await.expect("the command box");
+        input.clear().await.expect("clear");
+        input.send_keys(text).await.expect("type");
+    }
+    browser
+        .execute("document.getElementById('command-result').textContent = ''; return true;", vec![])
+        .await
+        .expect("reset");
+    browser.find(Locator::Css("#command-form button")).await.expect("the button").click().await.expect("click");
+    let until = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let shown = browser
+            .execute("return document.getElementById('command-result').textContent;", vec![])
+            .await
+            .expect("read the result");
+        if let Some(text) = shown.as_str().filter(|t| !t.is_empty()) {
+            return text.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < until, "no answer to '{command}' within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -224,6 +252,17 @@ async fn a_repository_turns_red_and_the_emergency_banner_appears_live_in_chromiu
     let path = screenshot_path("repository-red-emergency.png");
     std::fs::write(&path, png).expect("save the screenshot");
     println!("dashboard screenshot: {}", path.display());
+
+    // The operator clears it from the page's command box, with the token: the banner goes, the trail shows it.
+    let wrong = run_command(&browser, "not-the-token", "emergency clear").await;
+    assert!(wrong.starts_with("403"), "{wrong}");
+    let done = run_command(&browser, TOKEN, "emergency clear").await;
+    assert_eq!(done, "ok: emergency clear");
+    let page = page_until(&browser, "the banner gone and the clearing in the audit", |p| {
+        p["banner"] == false && p["audit_text"].as_str().is_some_and(|t| t.contains("emergency clear"))
+    })
+    .await;
+    assert_eq!(page["marker"], true, "the page was reloaded: {page}");
 
     browser.close().await.expect("close the browser");
     daemon.signal(nix::sys::signal::Signal::SIGTERM);

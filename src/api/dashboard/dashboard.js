@@ -275,6 +275,31 @@
     });
   }
 
+  // A command through the one command router, as `hive command` and POST /api/command take it.
+  $("command-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    const token = $("command-token").value;
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const result = $("command-result");
+    try {
+      const response = await fetch("/api/command", {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ command: $("command-text").value }),
+      });
+      const body = await response.json().catch(() => ({}));
+      result.dataset.ok = String(response.ok);
+      result.textContent = response.ok
+        ? `ok: ${body.command ?? $("command-text").value}`
+        : `${response.status}: ${body.error ?? "refused"}${body.usage ? `\n${body.usage}` : ""}`;
+    } catch (error) {
+      result.dataset.ok = "false";
+      result.textContent = `could not send: ${error.message}`;
+    }
+    refresh(...EVERYTHING);
+  });
+
   refresh(...EVERYTHING);
   follow();
 })();
