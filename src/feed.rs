@@ -8,8 +8,8 @@
 //! behind the bus, the client gets an `event: lag` notice saying how many events it missed, and should fetch
 //! `/api/status` again: the bus drops events for slow readers, so only the status is the truth.
 //!
-//! The streams end when the hive stops (its last event, `hive_stopped`, is delivered first), so a server that waits
-//! for its connections is not held by them.
+//! The streams end when the hive stops (its last event, `hive_stopped`, is delivered first), or at once when the
+//! server closes the feed ([`EventFeed::close`]), so a server that waits for its connections is not held by them.
 
 use std::{
     collections::VecDeque,
@@ -23,6 +23,7 @@ use futures::Stream;
 use hive_cerebrum::{Envelope, HiveEvent, Subscription};
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// How often an idle stream sends a comment, so proxies and the client know the connection is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -99,6 +100,8 @@ impl Ring {
 pub struct EventFeed {
     ring: Arc<Mutex<Ring>>,
     newest: watch::Receiver<u64>,
+    /// Cancelled by [`EventFeed::close`].
+    closed: CancellationToken,
 }
 
 impl EventFeed {
@@ -110,8 +113,9 @@ impl EventFeed {
     {
         let ring = Arc::new(Mutex::new(Ring::new(capacity)));
         let (tx, newest) = watch::channel(0);
-        tokio::spawn(fill(bus, Arc::clone(&ring), tx, encode));
-        EventFeed { ring, newest }
+        let closed = CancellationToken::new();
+        tokio::spawn(fill(bus, Arc::clone(&ring), tx, encode, closed.clone()));
+        EventFeed { ring, newest, closed }
     }
 
     /// The ring. Nothing panics while holding it, and a ring is whole after every step, so a poisoned lock is
@@ -130,12 +134,17 @@ impl EventFeed {
 }
 
 /// Reads the bus into the ring until the hive stops, noting every loss as a `lag` event of its own.
-async fn fill<E>(mut bus: Subscription, ring: Arc<Mutex<Ring>>, newest: watch::Sender<u64>, encode: E)
-where
+async fn fill<E>(
+    mut bus: Subscription,
+    ring: Arc<Mutex<Ring>>,
+    newest: watch::Sender<u64>,
+    encode: E,
+    closed: CancellationToken,
+) where
     E: Fn(&Envelope) -> (String, String),
 {
     let mut lost = 0;
-    while let Some(envelope) = bus.recv().await {
+    while let Some(envelope) = closed.run_until_cancelled(bus.recv()).await.flatten() {
         let stopped = matches!(*envelope.event, HiveEvent::HiveStopped);
         // Encoded once for every client, and before the lock, which clients take to read.
         let (kind, data) = encode(&envelope);
@@ -177,6 +186,9 @@ struct Reader {
 impl Reader {
     async fn next(mut self) -> Option<(FeedItem, Reader)> {
         loop {
+            if self.feed.closed.is_cancelled() {
+                return None;
+            }
             if let Some(event) = self.pending.pop_front() {
                 return Some((event, self));
             }
@@ -195,9 +207,12 @@ impl Reader {
                 }
                 Next::Wait if self.ended => return None,
                 Next::Wait => {
-                    if self.feed.newest.changed().await.is_err() {
-                        // The hive stopped: read what is left, then end.
-                        self.ended = true;
+                    tokio::select! {
+                        changed = self.feed.newest.changed() => {
+                            // The hive stopped: read what is left, then end.
+                            self.ended = changed.is_err();
+                        }
+                        () = self.feed.closed.cancelled() => return None,
                     }
                 }
             }
@@ -206,6 +221,12 @@ impl Reader {
 }
 
 impl EventFeed {
+    /// Ends every stream at once, and the task reading the bus, while the hive goes on: for a server that stops
+    /// gracefully, which waits for its connections and would otherwise wait for the hive to stop first.
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
     /// The feed as server-sent events (`id:`, `event:`, `data:`, a comment every 15 s while idle), from the event
     /// after `last_event_id` when the client sent that header (a reconnecting `EventSource` does), else from now.
     pub fn sse(&self, last_event_id: Option<&str>) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {

@@ -106,6 +106,26 @@ async fn a_client_resumes_after_its_last_id_and_every_stream_ends_when_the_hive_
 }
 
 #[tokio::test]
+async fn closing_the_feed_ends_every_stream_while_the_hive_goes_on() {
+    let bus = EventBus::new(64);
+    let feed = EventFeed::start(bus.subscribe(), 16, plain);
+    let mut waiting = Box::pin(feed.events(None));
+    let mut reading = Box::pin(feed.events(Some(0)));
+    bus.publish(cycle(1));
+    assert_eq!(take(&mut reading, 1).await[0].id, 1);
+    feed.close();
+    for stream in [&mut waiting, &mut reading] {
+        let rest: Vec<FeedItem> =
+            tokio::time::timeout(Duration::from_secs(10), stream.collect()).await.expect("the stream ends");
+        assert!(rest.is_empty(), "{rest:?}");
+    }
+    // The bus is untouched, and a client that comes now gets nothing.
+    bus.publish(cycle(2));
+    let late: Vec<FeedItem> = feed.events(Some(0)).collect().await;
+    assert!(late.is_empty(), "{late:?}");
+}
+
+#[tokio::test]
 async fn a_client_that_fell_out_of_the_ring_gets_a_lag_notice_then_the_kept_events() {
     let bus = EventBus::new(64);
     let feed = EventFeed::start(bus.subscribe(), 4, plain);
@@ -202,7 +222,8 @@ async fn over_http_a_client_resumes_with_last_event_id_and_is_told_when_its_even
     for n in 4..=10 {
         bus.publish(cycle(n));
     }
-    take(&mut watcher, 7).await;
+    // The feed holds them all once the watcher, which follows it, reads the last.
+    while take(&mut watcher, 1).await[0].id < 10 {}
     let behind = client.get(&base).header("Last-Event-ID", "2").send().await.expect("connect");
     let events = read_sse(behind, 5).await;
     assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("6", "lag"), "{events:?}");
