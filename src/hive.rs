@@ -7,9 +7,9 @@ use hive_actors::{
     ServiceCommand, ServiceStatus, StewardBuilder, StewardLink,
 };
 use hive_cerebrum::{
-    AuditEntry, BacklogItem, BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId, MemberSpec, Memory,
-    NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig, QueenHandle,
-    RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription,
+    AuditEntry, AuditRecord, BacklogItem, BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId,
+    MemberSpec, Memory, NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig,
+    QueenHandle, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription,
 };
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{DynForge, Forge, RepoId};
@@ -360,6 +360,13 @@ impl Hive {
         };
         scribe.call(move |m| m.audit().append(&entry).map(drop)).await.map_err(HiveError::Scribe)??;
         Ok(())
+    }
+
+    /// The audit trail's records after `after` (a seq; 0 for the first), oldest first, at most `limit`: read through
+    /// the scribe, so a page never sees half of a write.
+    pub async fn audit_records(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, HiveError> {
+        let scribe = self.scribe.as_ref().ok_or(HiveError::NoAutonomy)?;
+        Ok(scribe.call(move |m| m.audit().after(after, limit)).await.map_err(HiveError::Scribe)??)
     }
 
     /// Stops every member (draining their queues; service keepers stop their processes; the steward starts no new

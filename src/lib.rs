@@ -26,6 +26,7 @@
 
 pub mod command;
 mod error;
+pub mod feed;
 mod hive;
 mod steering;
 

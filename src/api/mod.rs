@@ -4,7 +4,10 @@
 //! never logged) and go into the audit trail with who asked (`api:<by>`).
 //! Errors are JSON, `{"error": "..."}`, with the usage for a malformed command.
 
+mod audit;
+mod dashboard;
 mod ecosystem;
+mod events;
 
 use std::{
     net::SocketAddr,
@@ -72,6 +75,11 @@ impl Api {
             .route("/api/status", get(status))
             .route("/api/repos", get(repos))
             .route("/api/backlog", get(backlog))
+            .route("/api/audit", get(audit::records))
+            .route("/api/events", events::route(&state.hive))
+            .route("/", get(dashboard::page))
+            .route("/dashboard.css", get(dashboard::style))
+            .route("/dashboard.js", get(dashboard::script))
             .route("/api/command", post(run_command))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);

@@ -261,11 +261,49 @@ impl<'m> AuditTrail<'m> {
         Ok(records)
     }
 
+    /// The records after `after` (a seq; 0 for the first), oldest first, at most `limit` of them: how a reader
+    /// follows the trail page by page. A record that does not decode is an error naming it, never skipped.
+    pub fn after(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, MemoryError> {
+        let mut records = Vec::with_capacity(limit.min(1024));
+        let mut failure = None;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.rows_after(after, limit, |row| match row {
+            Ok(record) => {
+                records.push(record);
+                true
+            }
+            Err(RowProblem { seq, reason }) => {
+                failure = Some(MemoryError::BadRow { path: self.path.to_path_buf(), seq, reason });
+                false
+            }
+        })?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(records),
+        }
+    }
+
     /// Every record in seq order, without loading the trail into memory; `visit` returns false to stop.
-    fn for_each_row(&self, mut visit: impl FnMut(Result<AuditRecord, RowProblem>) -> bool) -> Result<(), MemoryError> {
+    fn for_each_row(&self, visit: impl FnMut(Result<AuditRecord, RowProblem>) -> bool) -> Result<(), MemoryError> {
+        // SQLite reads a negative limit as none.
+        self.rows_after(0, -1, visit)
+    }
+
+    /// The records with a seq above `after`, in seq order, at most `limit` (negative: all).
+    fn rows_after(
+        &self,
+        after: u64,
+        limit: i64,
+        mut visit: impl FnMut(Result<AuditRecord, RowProblem>) -> bool,
+    ) -> Result<(), MemoryError> {
         let sql = |source| MemoryError::sqlite(self.path, source);
-        let mut stmt = self.conn.prepare(&format!("SELECT {COLUMNS} FROM audit ORDER BY seq")).map_err(sql)?;
-        let mut rows = stmt.query([]).map_err(sql)?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"))
+            .map_err(sql)?;
+        // A seq past i64 cannot exist; the largest one stands for it.
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![after, limit]).map_err(sql)?;
         while let Some(row) = rows.next().map_err(sql)? {
             if !visit(decode(row).map_err(sql)?) {
                 break;

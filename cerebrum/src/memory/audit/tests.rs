@@ -49,6 +49,31 @@ fn appended_records_chain_and_verify() {
 }
 
 #[test]
+fn records_after_a_seq_come_oldest_first_up_to_the_limit() {
+    let (_dir, mut memory) = trail(5);
+    let mut seqs =
+        |after, limit| -> Vec<u64> { memory.audit().after(after, limit).unwrap().iter().map(|r| r.seq).collect() };
+    assert_eq!(seqs(0, 100), [1, 2, 3, 4, 5]);
+    assert_eq!(seqs(2, 2), [3, 4]);
+    assert_eq!(seqs(4, 100), [5]);
+    assert!(seqs(5, 100).is_empty());
+    assert!(seqs(u64::MAX, 100).is_empty());
+    assert!(seqs(0, 0).is_empty());
+    let third = memory.audit().after(2, 1).unwrap().remove(0);
+    assert_eq!(third.repositories, ["acme/repo-2"]);
+    assert_eq!(third.compute_hash(), third.hash);
+}
+
+#[test]
+fn a_record_that_does_not_decode_is_an_error_when_read_after() {
+    let (dir, mut memory) = trail(3);
+    tamper(&dir, "UPDATE audit SET repositories = 'not json' WHERE seq = 2");
+    let err = memory.audit().after(0, 10).unwrap_err();
+    assert!(err.to_string().contains('2'), "{err}");
+    assert_eq!(memory.audit().after(2, 10).unwrap().len(), 1);
+}
+
+#[test]
 fn an_empty_trail_verifies() {
     let (_dir, mut memory) = trail(0);
     assert_eq!(memory.audit().verify().unwrap(), 0);
