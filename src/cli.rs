@@ -16,8 +16,19 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Directory for hive state: database, exports, snapshots.
-    #[arg(long, global = true, env = "HIVE_STATE_DIR", default_value = ".hive")]
+    /// Directory for hive state: database, exports, snapshots [env: HIVE_STATE_DIR] [default: $XDG_STATE_HOME/hive,
+    /// else ~/.local/state/hive].
+    #[arg(long = "state-dir", id = "state_dir", global = true, value_name = "DIR")]
+    pub state_dir_flag: Option<PathBuf>,
+
+    /// The configuration file [env: HIVE_CONFIG] [default: $XDG_CONFIG_HOME/hive/hive.toml, else
+    /// ~/.config/hive/hive.toml, when it exists]; see `examples/hive.toml`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The state directory in use: `--state-dir`, else `HIVE_STATE_DIR`, else the configuration file's, else the
+    /// default (resolved by `settings`).
+    #[arg(skip)]
     pub state_dir: PathBuf,
 
     /// What to do.
@@ -46,6 +57,8 @@ pub enum Command {
     Backlog(BacklogArgs),
     /// Approve risky work (a backlog item id or a write key) for a while, so the autonomy loop may act on it.
     Approve(ApproveArgs),
+    /// The configuration: `hive config check` prints every setting as resolved and where it came from.
+    Config(ConfigArgs),
 }
 
 impl Command {
@@ -62,6 +75,7 @@ impl Command {
                 EcosystemCommand::List | EcosystemCommand::Show { .. } | EcosystemCommand::Service(_) => false,
             },
             Command::Single(_) | Command::Audit(_) | Command::Backlog(_) | Command::Approve(_) => false,
+            Command::Config(_) => false,
         }
     }
 }
@@ -74,9 +88,30 @@ pub struct ServeArgs {
     #[arg(long, env = "HIVE_BIND", value_name = "ADDR", default_value = "127.0.0.1:7878")]
     pub bind: std::net::SocketAddr,
 
+    /// The API token: `HIVE_API_TOKEN`, else the configuration file's `token_env` or `token_file`.
+    #[arg(skip)]
+    pub token: Option<crate::settings::Secret>,
+
     /// What to watch and how, as for `hive run` (without `--once`: a server runs until stopped).
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Arguments of `hive config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// The `hive config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read the configuration file, the environment and these flags as `hive serve` would, and print every setting
+    /// with where it came from (default, file, env, flag), secrets redacted; exit 2 naming the file, line and
+    /// column of a bad setting.
+    Check(Box<ServeArgs>),
 }
 
 /// Arguments of `hive backlog`.
@@ -187,6 +222,10 @@ pub struct RunArgs {
     /// The emergency protocol's thresholds.
     #[command(flatten)]
     pub emergency: EmergencyArgs,
+
+    /// What only the configuration file sets: per-organisation and per-repository overrides, retention.
+    #[arg(skip)]
+    pub file: crate::settings::FileOnly,
 }
 
 /// The emergency triggers' thresholds, as given: checked (and their ranges named in the error) when the queen's

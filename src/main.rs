@@ -16,12 +16,13 @@ mod ecosystem_cmd;
 mod lifecycle;
 mod resolve;
 mod run_cmd;
+mod settings;
 mod single_cmd;
 mod terminal;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
@@ -34,8 +35,9 @@ use crate::{
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: "hive: outer: inner". Errors quote outside text
@@ -46,8 +48,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let env = EnvConfig::from_env()?;
+fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let mut env = EnvConfig::from_env()?;
+    // The configuration file, under the environment and the flags, into `cli` and `env`: every command below sees
+    // one resolved configuration.
+    let resolved = settings::resolve(&mut cli, &mut env, matches, &|key| std::env::var(key).ok())?;
+    terminal::add_secrets(resolved.secrets.iter().map(|secret| secret.expose().to_owned()).collect());
     init_logging(cli.verbose, env.log_level.as_deref());
     quiet_injected_panics();
     // Held until the process ends; taken before anything is read or sent, so two hives never share a state
@@ -64,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Audit(args) => audit_cmd::run(args, &cli.state_dir, cli.json),
             Command::Backlog(args) => backlog_cmd::run(args, &cli.state_dir, cli.json),
             Command::Approve(args) => approve_cmd::run(args, &cli.state_dir, cli.json),
+            Command::Config(_) => settings::check(&resolved, cli.json),
         }
     });
     lifecycle::finish(runtime);

@@ -16,7 +16,7 @@ use hive::{
 };
 
 use crate::{
-    cli::{AutonomyArgs, RunArgs},
+    cli::RunArgs,
     config::{EnvConfig, OrUsage},
 };
 
@@ -87,7 +87,7 @@ impl RunPlan {
                 "give either GitHub targets (--org/--user/--repo) or --workspace DIR, not both; run two hives for both"
             ),
             (true, None) => {
-                let autonomy = autonomy_config(&args.autonomy, env, state_dir, &lookup)?;
+                let autonomy = autonomy_config(args, env, state_dir, &lookup)?;
                 let forge = github_forge(args, &lookup)?;
                 RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy }))
             }
@@ -96,7 +96,7 @@ impl RunPlan {
                 cache_dir: state_dir.join("cache").join("local-ci"),
                 test_timeout: Duration::from_secs(args.test_timeout),
                 cache: !args.no_cache,
-                autonomy: Box::new(autonomy_config(&args.autonomy, env, state_dir, &lookup)?),
+                autonomy: Box::new(autonomy_config(args, env, state_dir, &lookup)?),
             },
             (false, None) => bail!(
                 "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"
@@ -108,23 +108,28 @@ impl RunPlan {
             emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
             emergency: crate::config::emergency(
                 &args.emergency,
-                EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+                args.file.emergency.apply(EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() }),
             )?,
             state_dir: Some(state_dir.to_path_buf()),
+            keep_snapshots: Some(args.file.keep_snapshots),
             ..QueenConfig::default()
         };
         Ok(RunPlan { target, once: args.once, interval, queen })
     }
 }
 
-/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables).
+/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables, and what only the
+/// configuration file sets: overrides, retention).
 fn autonomy_config(
-    args: &AutonomyArgs,
+    run: &RunArgs,
     env: &EnvConfig,
     state_dir: &Path,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<AutonomyConfig> {
+    let args = &run.autonomy;
     let mut config = AutonomyConfig::new(state_dir);
+    config.overrides = run.file.overrides.clone();
+    config.keep_cycles = Some(run.file.keep_cycles);
     let policy = &mut config.policy;
     policy.level = args.level.parse::<ActionLevel>().map_err(|err| anyhow::anyhow!("invalid --level: {err}"))?;
     policy.switches.autonomy = args.autonomy;

@@ -68,7 +68,8 @@ pub async fn serve(
     if args.run.once {
         return Err(anyhow::anyhow!("`hive serve` runs until stopped; for one cycle use `hive run --once`")).or_usage();
     }
-    run_with(&args.run, env, state_dir, json, shutdown, Some(args.bind)).await
+    let token = args.token.as_ref().map(|token| token.expose().to_owned());
+    run_with(&args.run, env, state_dir, json, shutdown, Some((args.bind, token))).await
 }
 
 async fn run_with(
@@ -77,7 +78,7 @@ async fn run_with(
     state_dir: &Path,
     json: bool,
     shutdown: &Shutdown,
-    bind: Option<SocketAddr>,
+    bind: Option<(SocketAddr, Option<String>)>,
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
@@ -86,8 +87,8 @@ async fn run_with(
     drop(Memory::open(state_dir)?);
     // Then the API's address, before any repository is read: a taken port fails at once.
     let api = match bind {
-        Some(addr) => {
-            let api = Api::bind(addr, std::env::var("HIVE_API_TOKEN").ok()).await?;
+        Some((addr, token)) => {
+            let api = Api::bind(addr, token).await?;
             let line = format!("hive serve: listening on http://{}", api.local_addr()?);
             if json {
                 eprintln!("{line}")
