@@ -184,8 +184,12 @@ pub fn resolve(
         }
         (None, None) => Origin::Default,
     };
-    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL).as_secs_f64();
-    resolved.settings.push(setting("cycle.interval", &interval, origin));
+    let interval = env.orchestration_interval.unwrap_or(DEFAULT_INTERVAL);
+    let seconds = match interval.subsec_nanos() {
+        0 => serde_json::json!(interval.as_secs()),
+        _ => serde_json::json!(interval.as_secs_f64()),
+    };
+    resolved.settings.push(setting("cycle.interval", &seconds, origin));
 
     let mut layer = layer::Layer::new(leaf, lookup, file_path.zip(file));
     match &mut cli.command {

@@ -94,6 +94,8 @@ impl<'a> Layer<'a> {
             let origin = Origin::File { path: path.to_path_buf() };
             for (scope, rules) in [("orgs", &file.overrides.owners), ("repos", &file.overrides.repos)] {
                 for (name, rule) in rules {
+                    // As TOML writes the key: `repos."acme/api"`.
+                    let name = if name.contains('/') { format!("\"{name}\"") } else { name.clone() };
                     if let Some(level) = rule.level {
                         self.settings.push(setting(&format!("{scope}.{name}.level"), &level.as_str(), origin.clone()));
                     }

@@ -5,6 +5,7 @@ mod autonomy;
 mod backlog;
 mod chaos;
 mod cli;
+mod config;
 mod daemon;
 mod ecosystem;
 mod github;
