@@ -48,7 +48,7 @@ impl<'a> Layer<'a> {
     }
 
     /// The file's value of a setting, when there is a file that sets it.
-    fn from_file<T>(&self, read: impl Fn(&FileSettings) -> Option<T>) -> Option<T> {
+    fn file_value<T>(&self, read: impl Fn(&FileSettings) -> Option<T>) -> Option<T> {
         self.file.and_then(|(_, file)| read(file))
     }
 
@@ -83,7 +83,7 @@ impl<'a> Layer<'a> {
     /// `hive run`'s settings.
     pub(super) fn run(&mut self, args: &mut RunArgs) -> anyhow::Result<()> {
         self.targets(args)?;
-        let file = |read: fn(&FileSettings) -> Option<u64>| self.from_file(read);
+        let file = |read: fn(&FileSettings) -> Option<u64>| self.file_value(read);
         let test_timeout = file(|f| f.test_timeout);
         self.pick("cycle.test_timeout", "test_timeout", "--test-timeout", None, test_timeout, &mut args.test_timeout)?;
         self.governance(args)?;
@@ -109,12 +109,12 @@ impl<'a> Layer<'a> {
             Some(n) => (n, self.file_origin()),
             None => (default, Origin::Default),
         };
-        let (cycles, cycles_from) = keep(self.from_file(|f| f.keep_cycles), args.file.keep_cycles);
-        let (snapshots, snapshots_from) = keep(self.from_file(|f| f.keep_snapshots), args.file.keep_snapshots);
+        let (cycles, cycles_from) = keep(self.file_value(|f| f.keep_cycles), args.file.keep_cycles);
+        let (snapshots, snapshots_from) = keep(self.file_value(|f| f.keep_snapshots), args.file.keep_snapshots);
         (args.file.keep_cycles, args.file.keep_snapshots) = (cycles, snapshots);
         self.settings.push(setting("retention.cycles", &cycles, cycles_from));
         self.settings.push(setting("retention.snapshots", &snapshots, snapshots_from));
-        if let Some(llm) = self.from_file(|f| f.llm.clone()) {
+        if let Some(llm) = self.file_value(|f| f.llm.clone()) {
             let origin = self.file_origin();
             self.settings.push(setting("llm.endpoint", &llm.endpoint, origin.clone()));
             self.settings.push(setting("llm.model", &llm.model, origin.clone()));
@@ -129,7 +129,7 @@ impl<'a> Layer<'a> {
     /// `hive serve`'s settings: `hive run`'s, the address and the API token.
     pub(super) fn serve(&mut self, args: &mut ServeArgs) -> anyhow::Result<()> {
         self.run(&mut args.run)?;
-        let bind = self.from_file(|f| f.api.bind);
+        let bind = self.file_value(|f| f.api.bind);
         self.pick(
             "api.bind",
             "bind",
@@ -138,7 +138,7 @@ impl<'a> Layer<'a> {
             bind,
             &mut args.bind,
         )?;
-        let (token, origin) = match (var(self.lookup, "HIVE_API_TOKEN"), self.from_file(|f| f.api.token.clone())) {
+        let (token, origin) = match (var(self.lookup, "HIVE_API_TOKEN"), self.file_value(|f| f.api.token.clone())) {
             (Some(token), _) => (Some(token), Origin::Env { var: "HIVE_API_TOKEN".to_owned() }),
             (None, Some(source)) => (Some(self.token(&source)?), self.file_origin()),
             (None, None) => (None, Origin::Default),
@@ -183,7 +183,7 @@ impl<'a> Layer<'a> {
     fn targets(&mut self, args: &mut RunArgs) -> anyhow::Result<()> {
         let ids = [("orgs", "--org"), ("users", "--user"), ("repos", "--repo"), ("workspace", "--workspace")];
         let flagged = ids.iter().any(|(id, _)| self.given(id));
-        let targets = self.from_file(|f| Some(f.targets.clone())).filter(|_| !flagged).unwrap_or_default();
+        let targets = self.file_value(|f| Some(f.targets.clone())).filter(|_| !flagged).unwrap_or_default();
         let origin = |set: bool, flag: &str| match (flagged, set) {
             (true, _) => Origin::Flag { flag: flag.to_owned() },
             (false, true) => self.file_origin(),
@@ -208,7 +208,7 @@ impl<'a> Layer<'a> {
         recorded.push(setting("targets.workspace", &args.workspace, origin(workspace_set, "--workspace")));
         self.settings.extend(recorded);
         let (include, exclude) =
-            (self.from_file(|f| f.targets.include.clone()), self.from_file(|f| f.targets.exclude.clone()));
+            (self.file_value(|f| f.targets.include.clone()), self.file_value(|f| f.targets.exclude.clone()));
         self.pick("targets.include", "include", "--include", None, include, &mut args.include)?;
         self.pick("targets.exclude", "exclude", "--exclude", None, exclude, &mut args.exclude)?;
         // An organisation's own exclusions hold whatever the global filter says.
@@ -220,7 +220,7 @@ impl<'a> Layer<'a> {
                 Origin::File { path: path.to_path_buf() },
             ));
         }
-        let all_kinds = self.from_file(|f| f.targets.all_kinds);
+        let all_kinds = self.file_value(|f| f.targets.all_kinds);
         self.pick("targets.all_kinds", "all_kinds", "--all-kinds", None, all_kinds, &mut args.all_kinds)
     }
 

@@ -104,6 +104,7 @@ level = "log"
 exclude = ["legacy-*"]
 [repos."acme/api"]
 owners = ["bob"]
+level = "fix"
 [retention]
 snapshots = 7
 "#;
@@ -117,6 +118,9 @@ snapshots = 7
     assert_eq!(settings.overrides.level("acme/web", ActionLevel::Fix), ActionLevel::Log);
     assert_eq!(settings.overrides.level("other/web", ActionLevel::Fix), ActionLevel::Fix);
     assert_eq!(settings.overrides.owners("acme/api", &[]), ["bob"]);
+    // A repository's own setting beats its organisation's, which beats the configuration's.
+    assert_eq!(settings.overrides.level("acme/api", ActionLevel::Issue), ActionLevel::Fix);
+    assert_eq!(settings.overrides.owners("acme/web", &["carol".to_owned()]), ["carol"]);
     assert_eq!((settings.keep_snapshots, settings.keep_cycles), (Some(7), None));
 }
 
@@ -236,7 +240,7 @@ fn the_state_directory_comes_from_flag_variable_file_then_xdg() {
     assert_eq!(cli.state_dir, PathBuf::from("/state/hive"));
     let (cli, _, _) = run_hive(None, &["audit", "verify"], &home).expect("ok");
     assert_eq!(cli.state_dir, PathBuf::from("/home/u/.local/state/hive"));
-    let err = run_hive(None, &["audit", "verify"], &[]).err().expect("no home");
+    let err = run_hive(None, &["audit", "verify"], &[]).expect_err("no home");
     assert!(crate::config::UsageError::is_usage(&err) && err.to_string().contains("give --state-dir"), "{err}");
 }
 
@@ -254,6 +258,6 @@ fn the_api_token_comes_from_the_variable_the_file_names_and_is_never_shown() {
     let (cli, _, _) = run_hive(Some(text), &args, &[("MY_TOKEN", "a"), ("HIVE_API_TOKEN", "b")]).expect("ok");
     let Command::Serve(serve) = &cli.command else { unreachable!("a serve") };
     assert_eq!(serve.token.as_ref().map(Secret::expose), Some("b"));
-    let err = run_hive(Some(text), &args, &[]).err().expect("unset");
+    let err = run_hive(Some(text), &args, &[]).expect_err("unset");
     assert!(err.to_string().contains("hive.toml:2:13' at key 'api.token_env'"), "{err}");
 }
