@@ -153,7 +153,7 @@ pub fn resolve(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Resolved> {
     let leaf = leaf(matches);
-    let given = |id: &str| [matches, leaf].iter().any(|m| m.value_source(id) == Some(ValueSource::CommandLine));
+    let given = |id: &str| [matches, leaf].iter().any(|m| on_command_line(m, id));
     let explicit = given("config").then(|| cli.config.clone()).flatten();
     let located = locate(explicit.as_deref(), lookup)?;
     let loaded = match &located {
@@ -206,6 +206,13 @@ pub fn resolve(
     Ok(resolved)
 }
 
+/// Whether the argument `id` was given on the command line of `matches`. Only arguments present are asked for their
+/// source: clap panics (in debug builds) when asked about an id its command does not define, such as a global
+/// flag's in the matches of `ecosystem <id> start`, which clap hands over unparsed.
+pub fn on_command_line(matches: &ArgMatches, id: &str) -> bool {
+    matches.ids().any(|present| present.as_str() == id) && matches.value_source(id) == Some(ValueSource::CommandLine)
+}
+
 /// The innermost subcommand's matches (`run`, `serve`, `config check`), where its flags are.
 fn leaf(matches: &ArgMatches) -> &ArgMatches {
     let mut leaf = matches;
@@ -251,6 +258,11 @@ pub fn locate(
 /// Reads and validates the file at `path`; a missing file is no configuration unless it was named `explicitly`.
 pub fn load(path: &Path, explicitly: bool) -> Result<Option<FileSettings>, FileError> {
     let unreadable = |message: String| FileError { path: path.to_path_buf(), at: None, key: None, message, hint: None };
+    // At the default place, a file this user cannot even see (a home directory not theirs, as under `setpriv`) is no
+    // file; one that is there but cannot be read is an error, not a configuration silently ignored.
+    if !explicitly && !path.try_exists().unwrap_or(false) {
+        return Ok(None);
+    }
     let bytes = match hive_support::read_bounded(path, MAX_FILE_BYTES) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound && !explicitly => return Ok(None),

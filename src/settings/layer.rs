@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, path::Path};
 
 use anyhow::{anyhow, bail};
-use clap::{ArgMatches, parser::ValueSource};
+use clap::ArgMatches;
 use hive::{EmergencyConfig, cerebrum::governance::ActionLevel};
 use serde::Serialize;
 use serde_json::json;
@@ -40,7 +40,7 @@ impl<'a> Layer<'a> {
     }
 
     fn given(&self, id: &str) -> bool {
-        self.matches.value_source(id) == Some(ValueSource::CommandLine)
+        super::on_command_line(self.matches, id)
     }
 
     fn file_origin(&self) -> Origin {

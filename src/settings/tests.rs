@@ -144,6 +144,9 @@ fn a_missing_file_is_an_error_only_when_named() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("hive.toml");
     assert_eq!(load(&missing, false), Ok(None));
+    // Behind a file where a directory should be, the default place cannot even be looked at: no file either.
+    std::fs::write(dir.path().join("file"), "").expect("write");
+    assert_eq!(load(&dir.path().join("file/hive.toml"), false), Ok(None));
     let err = load(&missing, true).expect_err("named").to_string();
     assert!(err.contains("hive.toml'") && err.contains("no such file"), "{err}");
 }
