@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::{
     cli::{Cli, Command, ConfigCommand},
-    config::{EnvConfig, UsageError},
+    config::{EnvConfig, OrUsage, UsageError},
     resolve::DEFAULT_INTERVAL,
 };
 
@@ -193,10 +193,10 @@ pub fn resolve(
 
     let mut layer = layer::Layer::new(leaf, lookup, file_path.zip(file));
     match &mut cli.command {
-        Command::Run(args) => layer.run(args)?,
-        Command::Serve(args) => layer.serve(args)?,
+        Command::Run(args) => layer.run(args).or_usage()?,
+        Command::Serve(args) => layer.serve(args).or_usage()?,
         Command::Config(args) => match &mut args.command {
-            ConfigCommand::Check(args) => layer.serve(args)?,
+            ConfigCommand::Check(args) => layer.serve(args).or_usage()?,
         },
         _ => {}
     }
