@@ -3,6 +3,7 @@
 //! (exit 2) while nothing has happened yet, never a failure after GitHub was already asked.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -47,6 +48,8 @@ pub enum RunTarget {
         test_timeout: Duration,
         /// Whether local CI verdicts are cached (`--no-cache` turns it off).
         cache: bool,
+        /// Test commands given for some repositories (by directory name), run instead of the detected ones.
+        test_commands: BTreeMap<String, Vec<String>>,
         /// The autonomy loop's policy: findings into the backlog, formatter fixes as branches (boxed: it is large
         /// next to paths).
         autonomy: Box<AutonomyConfig>,
@@ -96,6 +99,7 @@ impl RunPlan {
                 cache_dir: state_dir.join("cache").join("local-ci"),
                 test_timeout: Duration::from_secs(args.test_timeout),
                 cache: !args.no_cache,
+                test_commands: args.file.test_commands.clone(),
                 autonomy: Box::new(autonomy_config(args, env, state_dir, &lookup)?),
             },
             (false, None) => bail!(

@@ -102,15 +102,16 @@ async fn run_with(
     let every =
         if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
     let RunPlan { target, once, queen, .. } = plan;
-    let (dir, cache_dir, test_timeout, cache, autonomy) = match target {
+    let (dir, cache_dir, test_timeout, cache, test_commands, autonomy) = match target {
         RunTarget::GitHub(github) => {
             return run_github(*github, queen, once, json, &every, shutdown, api).await;
         }
-        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, autonomy } => {
-            (dir, cache_dir, test_timeout, cache, autonomy)
+        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
+            (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
         }
     };
     let forge = LocalForge::new(&dir)?.with_cache_dir(&cache_dir).with_cache(cache).with_test_timeout(test_timeout);
+    let forge = test_commands.into_iter().fold(forge, |forge, (name, argv)| forge.with_test_command(name, argv));
     let forge = Arc::new(forge);
     let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
     let repos = repos?;

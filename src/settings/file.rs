@@ -14,6 +14,7 @@ use hive::{
     EmergencyConfig, RepoId,
     actors::{Override, Overrides, is_valid_owner},
     cerebrum::governance::ActionLevel,
+    forge::LOCAL_OWNER,
 };
 use serde::Deserialize;
 use toml::{Spanned, de::DeTable};
@@ -135,12 +136,14 @@ struct RawOrg {
     exclude: Option<Vec<Spanned<String>>>,
 }
 
-/// What one repository may override.
+/// What one repository may override; a test command only for a local workspace's repository, the one kind whose
+/// tests hive runs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRepo {
     level: Option<Spanned<String>>,
     owners: Option<Vec<Spanned<String>>>,
+    test_command: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +188,8 @@ pub struct FileSettings {
     pub overrides: Overrides,
     /// `[orgs.NAME] exclude`, as `NAME/GLOB` globs.
     pub org_excludes: Vec<String>,
+    /// `[repos."local/NAME"] test_command`, by the repository's directory name.
+    pub test_commands: BTreeMap<String, Vec<String>>,
     /// `[api]`.
     pub api: Api,
     /// `[llm]`.
@@ -575,12 +580,36 @@ impl Validator<'_> {
         }
         for (name, repo) in repos {
             let id = self.repo(&name)?;
+            if let Some(argv) = repo.test_command {
+                let dir = self.test_command_dir(&id, &argv)?;
+                settings.test_commands.insert(dir, argv.into_inner());
+            }
             let rule = Override { level: self.level(repo.level)?, owners: self.owners(repo.owners)? };
             settings.overrides.repos.insert(id, rule);
         }
         settings.api = self.api(api)?;
         settings.llm = llm.map(|llm| self.llm(llm)).transpose()?;
         Ok(settings)
+    }
+
+    /// The directory name of the local repository `id` whose test command `argv` is: only a local workspace's
+    /// tests are run by hive (GitHub runs its own CI), and a command needs a program.
+    fn test_command_dir(&self, id: &str, argv: &Spanned<Vec<String>>) -> Result<String, FileError> {
+        let Some(dir) = id.strip_prefix(LOCAL_OWNER).and_then(|rest| rest.strip_prefix('/')) else {
+            return self.fail(
+                &argv.span(),
+                format!(
+                    "a test command applies to a local workspace's repositories ({LOCAL_OWNER}/NAME) only, not '{}': \
+                     GitHub repositories are tested by their own CI",
+                    id.escape_debug()
+                ),
+            );
+        };
+        if argv.get_ref().first().is_none_or(|program| program.trim().is_empty()) {
+            return self
+                .fail(&argv.span(), "expected a program and its arguments, such as [\"make\", \"check\"]".to_owned());
+        }
+        Ok(dir.to_owned())
     }
 
     fn api(&self, api: RawApi) -> Result<Api, FileError> {

@@ -91,6 +91,7 @@ impl<'a> Layer<'a> {
         if let Some((path, file)) = self.file {
             args.file.overrides = file.overrides.clone();
             args.file.emergency = file.emergency.clone();
+            args.file.test_commands = file.test_commands.clone();
             let origin = Origin::File { path: path.to_path_buf() };
             for (scope, rules) in [("orgs", &file.overrides.owners), ("repos", &file.overrides.repos)] {
                 for (name, rule) in rules {
@@ -103,6 +104,10 @@ impl<'a> Layer<'a> {
                         self.settings.push(setting(&format!("{scope}.{name}.owners"), owners, origin.clone()));
                     }
                 }
+            }
+            for (dir, argv) in &file.test_commands {
+                let key = format!("repos.\"{}/{dir}\".test_command", hive::forge::LOCAL_OWNER);
+                self.settings.push(setting(&key, argv, origin.clone()));
             }
         }
         let keep = |value: Option<usize>, default: usize| match value {

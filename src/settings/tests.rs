@@ -78,6 +78,16 @@ fn bad_values_name_line_column_key_and_the_value() {
         ),
         ("[llm]\nendpoint = \"https://u:p@x\"\nmodel = \"m\"\n", ":2:12' at key 'llm.endpoint'", "without credentials"),
         ("[retention]\ncycles = 0\n", ":2:10' at key 'retention.cycles'", "expected 1 to"),
+        (
+            "[repos.\"acme/api\"]\ntest_command = [\"make\"]\n",
+            ":2:16' at key 'repos.acme/api.test_command'",
+            "applies to a local workspace's repositories (local/NAME) only, not 'acme/api'",
+        ),
+        (
+            "[repos.\"local/app\"]\ntest_command = []\n",
+            ":2:16' at key 'repos.local/app.test_command'",
+            "expected a program",
+        ),
     ] {
         let err = error(text);
         assert!(err.contains(at) && err.contains(needle), "{text:?}: {err}");
@@ -105,6 +115,8 @@ exclude = ["legacy-*"]
 [repos."acme/api"]
 owners = ["bob"]
 level = "fix"
+[repos."local/app"]
+test_command = ["make", "check"]
 [retention]
 snapshots = 7
 "#;
@@ -122,6 +134,7 @@ snapshots = 7
     assert_eq!(settings.overrides.level("acme/api", ActionLevel::Issue), ActionLevel::Fix);
     assert_eq!(settings.overrides.owners("acme/web", &["carol".to_owned()]), ["carol"]);
     assert_eq!((settings.keep_snapshots, settings.keep_cycles), (Some(7), None));
+    assert_eq!(settings.test_commands.get("app"), Some(&vec!["make".to_owned(), "check".to_owned()]));
 }
 
 #[test]

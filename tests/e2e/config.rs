@@ -1,6 +1,6 @@
 //! The configuration file end to end: a bad file stops every command with exit 2 naming its file, line, column and
 //! key; `hive config check` says where each value came from and never shows a secret; a file's targets, overrides
-//! and retention are what `hive run` really uses; and the annotated example stays valid.
+//! (level, test command) and retention are what `hive run` really uses; and the annotated example stays valid.
 
 use std::{
     path::Path,
@@ -124,6 +124,10 @@ fn unformatted_workspace(ws: &Path) {
     write(&ok, "Makefile", "test:\n\ttrue\n");
     git_repo(&ok);
     commit_all(&ok, "second");
+    // Its `test` passes, its `check` does not.
+    let cmd = ws.join("cmd");
+    write(&cmd, "Makefile", "test:\n\ttrue\ncheck:\n\tfalse\n");
+    git_repo(&cmd);
 }
 
 /// `hive run --once --json` with `config` as its only source of settings; the cycle's record.
@@ -139,12 +143,20 @@ fn the_files_workspace_overrides_and_retention_are_what_run_uses() {
     unformatted_workspace(&dir.path().join("ws"));
     let settings = "state_dir = \"state\"\n[targets]\nworkspace = \"ws\"\n[governance]\nautonomy = true\n\
                     [retention]\ncycles = 2\n";
-    // The repository's own level holds it back to recording: no branch is published.
-    let config = write(dir.path(), "hive.toml", &format!("{settings}[repos.\"local/app\"]\nlevel = \"log\"\n"));
+    // The repository's own level holds it back to recording: no branch is published. `cmd` is tested with the
+    // command given for it.
+    let overrides = "[repos.\"local/app\"]\nlevel = \"log\"\n[repos.\"local/cmd\"]\nlevel = \"log\"\n\
+                     test_command = [\"make\", \"check\"]\n";
+    let config = write(dir.path(), "hive.toml", &format!("{settings}{overrides}"));
     let record = run_once(&config);
-    let names: Vec<&str> =
-        record["repositories"].as_array().expect("repos").iter().filter_map(|r| r["repo"].as_str()).collect();
-    assert_eq!(names, ["local/app", "local/ok"], "{record}");
+    let repos = record["repositories"].as_array().expect("repos");
+    let names: Vec<&str> = repos.iter().filter_map(|r| r["repo"].as_str()).collect();
+    assert_eq!(names, ["local/app", "local/cmd", "local/ok"], "{record}");
+    let ci = |record: &Value, name: &str| {
+        let repos = record["repositories"].as_array().expect("repos");
+        repos.iter().find(|r| r["repo"] == name).map(|r| r["ci"].clone()).expect("the repository")
+    };
+    assert_eq!(ci(&record, "local/cmd"), "failing", "{record}");
     assert_eq!(record["autonomy"]["writes"], serde_json::json!([]), "{record}");
     let would_do = record["autonomy"]["would_do"].to_string();
     assert!(would_do.contains("push_branch local/app"), "{record}");
@@ -156,6 +168,7 @@ fn the_files_workspace_overrides_and_retention_are_what_run_uses() {
     let record = run_once(&config);
     let writes = record["autonomy"]["writes"].to_string();
     assert!(writes.contains("push_branch local/app"), "{record}");
+    assert_eq!(ci(&record, "local/cmd"), "passing", "{record}");
 
     // Three cycles in all; the summaries of the newest two are kept.
     run_once(&config);
