@@ -191,6 +191,7 @@ fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> any
         archived: args.all_kinds,
         forks: args.all_kinds,
         templates: args.all_kinds,
+        owner_include: args.file.org_includes.clone(),
     };
     Ok(GitHubForge::new(config)?)
 }

@@ -67,6 +67,8 @@ pub struct FileOnly {
     pub keep_cycles: usize,
     /// Emergency snapshots kept.
     pub keep_snapshots: usize,
+    /// Per organisation: keep only its repositories matching one of these globs.
+    pub org_includes: std::collections::BTreeMap<String, Vec<String>>,
     /// Test commands of a local workspace's repositories, by directory name, run instead of the detected ones.
     pub test_commands: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -78,6 +80,7 @@ impl Default for FileOnly {
             emergency: file::Emergency::default(),
             keep_cycles: DEFAULT_KEEP_CYCLES,
             keep_snapshots: DEFAULT_KEEP_SNAPSHOTS,
+            org_includes: std::collections::BTreeMap::new(),
             test_commands: std::collections::BTreeMap::new(),
         }
     }

@@ -127,12 +127,14 @@ struct RawGovernance {
     escalate_after: Option<Spanned<u32>>,
 }
 
-/// What an organisation (or user) may override: the action level, the owners, and repositories to skip.
+/// What an organisation (or user) may override: the action level, the owners, and which of its repositories to
+/// keep and to skip.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOrg {
     level: Option<Spanned<String>>,
     owners: Option<Vec<Spanned<String>>>,
+    include: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<Spanned<String>>>,
 }
 
@@ -186,6 +188,8 @@ pub struct FileSettings {
     pub governance: Governance,
     /// `[orgs.NAME]` and `[repos."OWNER/NAME"]`: levels and owners.
     pub overrides: Overrides,
+    /// `[orgs.NAME] include`, by organisation.
+    pub org_includes: BTreeMap<String, Vec<String>>,
     /// `[orgs.NAME] exclude`, as `NAME/GLOB` globs.
     pub org_excludes: Vec<String>,
     /// `[repos."local/NAME"] test_command`, by the repository's directory name.
@@ -573,6 +577,9 @@ impl Validator<'_> {
         for (name, org) in orgs {
             let login = self.logins(Some(vec![name.clone()]), "organisation")?.unwrap_or_default().concat();
             let rule = Override { level: self.level(org.level)?, owners: self.owners(org.owners)? };
+            if let Some(globs) = self.globs(org.include)? {
+                settings.org_includes.insert(login.clone(), globs);
+            }
             for glob in self.globs(org.exclude)?.unwrap_or_default() {
                 settings.org_excludes.push(format!("{login}/{glob}"));
             }

@@ -216,7 +216,17 @@ impl<'a> Layer<'a> {
             (self.file_value(|f| f.targets.include.clone()), self.file_value(|f| f.targets.exclude.clone()));
         self.pick("targets.include", "include", "--include", None, include, &mut args.include)?;
         self.pick("targets.exclude", "exclude", "--exclude", None, exclude, &mut args.exclude)?;
-        // An organisation's own exclusions hold whatever the global filter says.
+        // An organisation's own filters hold whatever the global one says.
+        if let Some((path, file)) = self.file.filter(|(_, f)| !f.org_includes.is_empty()) {
+            args.file.org_includes = file.org_includes.clone();
+            for (org, globs) in &file.org_includes {
+                self.settings.push(setting(
+                    &format!("orgs.{org}.include"),
+                    globs,
+                    Origin::File { path: path.to_path_buf() },
+                ));
+            }
+        }
         if let Some((path, file)) = self.file.filter(|(_, f)| !f.org_excludes.is_empty()) {
             args.exclude.extend(file.org_excludes.iter().cloned());
             self.settings.push(setting(

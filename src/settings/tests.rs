@@ -34,7 +34,7 @@ fn an_unknown_key_names_file_line_column_and_the_key_meant() {
     assert!(err.contains("hive.toml:1:1' at key 'stat_dir'") && err.ends_with("did you mean 'state_dir'?"), "{err}");
     let err = error("[orgs.acme]\nlevel = 'log'\ntest_command = ['make']\n");
     assert!(err.contains(":3:1' at key 'orgs.acme.test_command'"), "{err}");
-    assert!(err.contains("known keys: level, owners, exclude"), "{err}");
+    assert!(err.contains("known keys: level, owners, include, exclude"), "{err}");
 }
 
 #[test]
@@ -225,11 +225,12 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
 
 #[test]
 fn flags_for_any_target_replace_the_files_targets() {
-    let text = "[targets]\norgs = [\"acme\"]\nexclude = [\"old-*\"]\n[orgs.acme]\nexclude = [\"tmp-*\"]\n";
+    let text = "[targets]\norgs = [\"acme\"]\nexclude = [\"old-*\"]\n[orgs.acme]\nexclude = [\"tmp-*\"]\ninclude = [\"api-*\"]\n";
     let (cli, _, resolved) = run_hive(Some(text), &["run", "--state-dir", "s"], &[]).expect("valid");
     let Command::Run(run) = &cli.command else { unreachable!("a run") };
     assert_eq!((run.orgs.as_slice(), run.workspace.as_deref()), (&["acme".to_owned()][..], None));
     assert_eq!(run.exclude, ["old-*", "acme/tmp-*"]);
+    assert_eq!(run.file.org_includes.get("acme"), Some(&vec!["api-*".to_owned()]));
     assert!(origin(&resolved, "targets.orgs").starts_with("file "));
 
     let (cli, _, resolved) =
