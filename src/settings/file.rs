@@ -362,7 +362,10 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 
 fn walk(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>, best: &mut Vec<String>) {
     for (key, value) in table {
-        path.push(key.get_ref().to_string());
+        // As TOML writes it: a key with other than letters, digits, `-` and `_` in quotes (`repos."acme/api"`).
+        let name = key.get_ref();
+        let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        path.push(if bare { name.to_string() } else { format!("\"{}\"", name.escape_debug()) });
         let holds = |span: Range<usize>| span.contains(&offset) || span.start == offset;
         if (holds(key.span()) || holds(value.span())) && path.len() > best.len() {
             *best = path.clone();

@@ -189,10 +189,14 @@ impl<'a> Layer<'a> {
         let ids = [("orgs", "--org"), ("users", "--user"), ("repos", "--repo"), ("workspace", "--workspace")];
         let flagged = ids.iter().any(|(id, _)| self.given(id));
         let targets = self.file_value(|f| Some(f.targets.clone())).filter(|_| !flagged).unwrap_or_default();
-        let origin = |set: bool, flag: &str| match (flagged, set) {
-            (true, _) => Origin::Flag { flag: flag.to_owned() },
-            (false, true) => self.file_origin(),
-            (false, false) => Origin::Default,
+        let origin = |from_file: bool, id: &str, flag: &str| {
+            if self.given(id) {
+                Origin::Flag { flag: flag.to_owned() }
+            } else if from_file {
+                self.file_origin()
+            } else {
+                Origin::Default
+            }
         };
         let mut recorded = Vec::new();
         for (file_value, value, (id, flag)) in [
@@ -200,17 +204,17 @@ impl<'a> Layer<'a> {
             (targets.users, &mut args.users, ids[1]),
             (targets.repos, &mut args.repos, ids[2]),
         ] {
-            let set = file_value.is_some();
-            if let Some(from_file) = file_value {
-                *value = from_file;
+            let from_file = file_value.is_some();
+            if let Some(file_value) = file_value {
+                *value = file_value;
             }
-            recorded.push(setting(&format!("targets.{id}"), value, origin(set || self.given(id), flag)));
+            recorded.push(setting(&format!("targets.{id}"), value, origin(from_file, id, flag)));
         }
+        let from_file = targets.workspace.is_some();
         if let Some(dir) = targets.workspace {
             args.workspace = Some(dir);
         }
-        let workspace_set = args.workspace.is_some();
-        recorded.push(setting("targets.workspace", &args.workspace, origin(workspace_set, "--workspace")));
+        recorded.push(setting("targets.workspace", &args.workspace, origin(from_file, "workspace", "--workspace")));
         self.settings.extend(recorded);
         let (include, exclude) =
             (self.file_value(|f| f.targets.include.clone()), self.file_value(|f| f.targets.exclude.clone()));

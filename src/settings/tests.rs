@@ -80,12 +80,12 @@ fn bad_values_name_line_column_key_and_the_value() {
         ("[retention]\ncycles = 0\n", ":2:10' at key 'retention.cycles'", "expected 1 to"),
         (
             "[repos.\"acme/api\"]\ntest_command = [\"make\"]\n",
-            ":2:16' at key 'repos.acme/api.test_command'",
+            ":2:16' at key 'repos.\"acme/api\".test_command'",
             "applies to a local workspace's repositories (local/NAME) only, not 'acme/api'",
         ),
         (
             "[repos.\"local/app\"]\ntest_command = []\n",
-            ":2:16' at key 'repos.local/app.test_command'",
+            ":2:16' at key 'repos.\"local/app\".test_command'",
             "expected a program",
         ),
     ] {
@@ -237,7 +237,8 @@ fn flags_for_any_target_replace_the_files_targets() {
         run_hive(Some(text), &["run", "--workspace", "ws", "--state-dir", "s"], &[]).expect("valid");
     let Command::Run(run) = &cli.command else { unreachable!("a run") };
     assert!(run.orgs.is_empty() && run.workspace.is_some());
-    assert_eq!(origin(&resolved, "targets.orgs"), "flag --org");
+    assert_eq!(origin(&resolved, "targets.orgs"), "default");
+    assert_eq!(origin(&resolved, "targets.workspace"), "flag --workspace");
 }
 
 #[test]
