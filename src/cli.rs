@@ -40,8 +40,19 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Directory for hive state: database, exports, snapshots.
-    #[arg(long, global = true, env = "HIVE_STATE_DIR", default_value = ".hive")]
+    /// Directory for hive state: database, exports, snapshots [env: HIVE_STATE_DIR] [default: $XDG_STATE_HOME/hive,
+    /// else ~/.local/state/hive].
+    #[arg(long = "state-dir", id = "state_dir", global = true, value_name = "DIR")]
+    pub state_dir_flag: Option<PathBuf>,
+
+    /// The configuration file [env: HIVE_CONFIG] [default: $XDG_CONFIG_HOME/hive/hive.toml, else
+    /// ~/.config/hive/hive.toml, when it exists]; see `examples/hive.toml`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The state directory in use: `--state-dir`, else `HIVE_STATE_DIR`, else the configuration file's, else the
+    /// default (resolved by `settings`).
+    #[arg(skip)]
     pub state_dir: PathBuf,
 
     /// What to do.
@@ -83,6 +94,8 @@ pub enum Command {
     Tell(TellArgs),
     /// Print a shell completion script on stdout, such as `hive completions bash > ~/.local/share/bash-completion/completions/hive`.
     Completions(CompletionsArgs),
+    /// The configuration: `hive config check` prints every setting as resolved and where it came from.
+    Config(ConfigArgs),
 }
 
 impl Command {
@@ -110,7 +123,8 @@ impl Command {
             | Command::Approve(_)
             | Command::Status(_)
             | Command::Tell(_)
-            | Command::Completions(_) => false,
+            | Command::Completions(_)
+            | Command::Config(_) => false,
         }
     }
 }
@@ -123,9 +137,30 @@ pub struct ServeArgs {
     #[arg(long, env = "HIVE_BIND", value_name = "ADDR", default_value = "127.0.0.1:7878")]
     pub bind: std::net::SocketAddr,
 
+    /// The API token: `HIVE_API_TOKEN`, else the configuration file's `token_env` or `token_file`.
+    #[arg(skip)]
+    pub token: Option<crate::settings::Secret>,
+
     /// What to watch and how, as for `hive run` (without `--once`: a server runs until stopped).
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Arguments of `hive config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// The `hive config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read the configuration file, the environment and these flags as `hive serve` would, and print every setting
+    /// with where it came from (default, file, env, flag), secrets redacted; exit 2 naming the file, line and
+    /// column of a bad setting.
+    Check(Box<ServeArgs>),
 }
 
 /// Arguments of `hive backlog`.
@@ -241,6 +276,10 @@ pub struct RunArgs {
     /// The emergency protocol's thresholds.
     #[command(flatten, next_help_heading = "Emergency thresholds")]
     pub emergency: EmergencyArgs,
+
+    /// What only the configuration file sets: per-organisation and per-repository overrides, retention.
+    #[arg(skip)]
+    pub file: crate::settings::FileOnly,
 }
 
 /// The emergency triggers' thresholds, as given: checked (and their ranges named in the error) when the queen's
@@ -408,6 +447,10 @@ pub struct ScanArgs {
     /// The emergency protocol's thresholds.
     #[command(flatten, next_help_heading = "Emergency thresholds")]
     pub emergency: EmergencyArgs,
+
+    /// What only the configuration file sets (its overrides, test commands and emergency base), as for `hive run`.
+    #[arg(skip)]
+    pub file: crate::settings::FileOnly,
 }
 
 /// How to reach a running `hive serve`.

@@ -200,13 +200,19 @@ fn forms(verb: &str) -> Vec<&'static str> {
 
 /// The verb nearest to `word`, if one is near enough to be a typo.
 fn closest(word: &str) -> Option<&'static str> {
+    nearest(word, VERBS)
+}
+
+/// The candidate nearest to `word` (case-insensitively), if one is near enough to be a typo: the one "did you mean"
+/// of every front end (commands, configuration keys).
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
-    VERBS
-        .iter()
-        .map(|verb| (strsim::damerau_levenshtein(&word, verb), *verb))
-        .filter(|(distance, verb)| *distance <= 2.max(verb.len() / 4))
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(&word, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
         .min()
-        .map(|(_, verb)| verb)
+        .map(|(_, candidate)| candidate)
 }
 
 /// An outside word as a message may quote it: cleaned, redacted and cut short.

@@ -53,7 +53,8 @@ impl<T, E: Into<anyhow::Error>> OrUsage<T> for Result<T, E> {
 /// Settings read from the environment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnvConfig {
-    /// `ORCHESTRATION_INTERVAL`, seconds between cycles.
+    /// `ORCHESTRATION_INTERVAL`, seconds between cycles (else the configuration file's `cycle.interval`, laid in
+    /// by `settings`).
     pub orchestration_interval: Option<Duration>,
     /// `EMERGENCY_MODE`: start in emergency mode.
     pub emergency_mode: bool,

@@ -21,6 +21,7 @@ mod lifecycle;
 mod resolve;
 mod run_cmd;
 mod scan_cmd;
+mod settings;
 mod single_cmd;
 mod terminal;
 
@@ -29,7 +30,7 @@ use std::{
     process::ExitCode,
 };
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 use crate::{
@@ -43,8 +44,9 @@ use crate::{
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         // The reader of stdout went away (`| head -1`): what it wanted, it has.
         Err(err) if terminal::is_closed_pipe(&err) => ExitCode::SUCCESS,
@@ -63,8 +65,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let env = EnvConfig::from_env()?;
+fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let mut env = EnvConfig::from_env()?;
+    // The configuration file, under the environment and the flags, into `cli` and `env`: every command below sees
+    // one resolved configuration.
+    let resolved = settings::resolve(&mut cli, &mut env, matches, &|key| std::env::var(key).ok())?;
+    terminal::add_secrets(resolved.secrets.iter().map(|secret| secret.expose().to_owned()).collect());
     init_logging(cli.verbose, env.log_level.as_deref());
     quiet_injected_panics();
     // Held until the process ends; taken before anything is read or sent, so two hives never share a state
@@ -90,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Status(args) => client::status(args, cli.json).await,
             Command::Tell(args) => client::command(args, cli.json).await,
             Command::Completions(args) => cli::completions(args.shell, &mut std::io::stdout()),
+            Command::Config(_) => settings::check(&resolved, cli.json),
         }
     };
     // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.

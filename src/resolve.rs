@@ -3,6 +3,7 @@
 //! (exit 2) while nothing has happened yet, never a failure after GitHub was already asked.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -16,7 +17,7 @@ use hive::{
 };
 
 use crate::{
-    cli::{AutonomyArgs, RunArgs},
+    cli::RunArgs,
     config::{EnvConfig, OrUsage},
 };
 
@@ -47,6 +48,8 @@ pub enum RunTarget {
         test_timeout: Duration,
         /// Whether local CI verdicts are cached (`--no-cache` turns it off).
         cache: bool,
+        /// Test commands given for some repositories (by directory name), run instead of the detected ones.
+        test_commands: BTreeMap<String, Vec<String>>,
         /// The autonomy loop's policy: findings into the backlog, formatter fixes as branches (boxed: it is large
         /// next to paths).
         autonomy: Box<AutonomyConfig>,
@@ -87,7 +90,7 @@ impl RunPlan {
                 "give either GitHub targets (--org/--user/--repo) or --workspace DIR, not both; run two hives for both"
             ),
             (true, None) => {
-                let autonomy = autonomy_config(&args.autonomy, env, state_dir, &lookup)?;
+                let autonomy = autonomy_config(args, env, state_dir, &lookup)?;
                 let forge = github_forge(args, &lookup)?;
                 RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy }))
             }
@@ -96,7 +99,8 @@ impl RunPlan {
                 cache_dir: state_dir.join("cache").join("local-ci"),
                 test_timeout: Duration::from_secs(args.test_timeout),
                 cache: !args.no_cache,
-                autonomy: Box::new(autonomy_config(&args.autonomy, env, state_dir, &lookup)?),
+                test_commands: args.file.test_commands.clone(),
+                autonomy: Box::new(autonomy_config(args, env, state_dir, &lookup)?),
             },
             (false, None) => bail!(
                 "nothing to watch: give a local workspace with `hive run --workspace DIR` (a directory of git repositories) or a GitHub target with `--org/--user/--repo` and GITHUB_TOKEN"
@@ -108,23 +112,28 @@ impl RunPlan {
             emergency_cycle_interval: (interval / 2).max(Duration::from_secs(1)),
             emergency: crate::config::emergency(
                 &args.emergency,
-                EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() },
+                args.file.emergency.apply(EmergencyConfig { forced: env.emergency_mode, ..EmergencyConfig::default() }),
             )?,
             state_dir: Some(state_dir.to_path_buf()),
+            keep_snapshots: Some(args.file.keep_snapshots),
             ..QueenConfig::default()
         };
         Ok(RunPlan { target, once: args.once, interval, queen })
     }
 }
 
-/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables).
+/// The autonomy loop's configuration from `hive run`'s arguments (and their `HIVE_*` variables, and what only the
+/// configuration file sets: overrides, retention).
 fn autonomy_config(
-    args: &AutonomyArgs,
+    run: &RunArgs,
     env: &EnvConfig,
     state_dir: &Path,
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<AutonomyConfig> {
+    let args = &run.autonomy;
     let mut config = AutonomyConfig::new(state_dir);
+    config.overrides = run.file.overrides.clone();
+    config.keep_cycles = Some(run.file.keep_cycles);
     let policy = &mut config.policy;
     policy.level = args.level.parse::<ActionLevel>().map_err(|err| anyhow::anyhow!("invalid --level: {err}"))?;
     policy.switches.autonomy = args.autonomy;
@@ -182,6 +191,7 @@ fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> any
         archived: args.all_kinds,
         forks: args.all_kinds,
         templates: args.all_kinds,
+        owner_include: args.file.org_includes.clone(),
     };
     Ok(GitHubForge::new(config)?)
 }

@@ -2,7 +2,7 @@
 //! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
 //! repositories (`--workspace DIR`).
 
-use std::{io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use hive::{
@@ -68,7 +68,8 @@ pub async fn serve(
     if args.run.once {
         return Err(anyhow::anyhow!("`hive serve` runs until stopped; for one cycle use `hive run --once`")).or_usage();
     }
-    run_with(&args.run, env, state_dir, json, shutdown, Some(args.bind)).await
+    let token = args.token.as_ref().map(|token| token.expose().to_owned());
+    run_with(&args.run, env, state_dir, json, shutdown, Some((args.bind, token))).await
 }
 
 async fn run_with(
@@ -77,7 +78,7 @@ async fn run_with(
     state_dir: &Path,
     json: bool,
     shutdown: &Shutdown,
-    bind: Option<SocketAddr>,
+    bind: Option<(SocketAddr, Option<String>)>,
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
@@ -86,8 +87,8 @@ async fn run_with(
     drop(Memory::open(state_dir)?);
     // Then the API's address, before any repository is read: a taken port fails at once.
     let api = match bind {
-        Some(addr) => {
-            let api = Api::bind(addr, std::env::var("HIVE_API_TOKEN").ok()).await?.with_state_dir(state_dir);
+        Some((addr, token)) => {
+            let api = Api::bind(addr, token).await?.with_state_dir(state_dir);
             let line = format!("hive serve: listening on http://{}", api.local_addr()?);
             if json {
                 eprintln!("{line}")
@@ -101,16 +102,16 @@ async fn run_with(
     let every =
         if plan.once { "one cycle".to_owned() } else { format!("a cycle every {:?}, Ctrl-C to stop", plan.interval) };
     let RunPlan { target, once, queen, .. } = plan;
-    let (dir, cache_dir, test_timeout, cache, autonomy) = match target {
+    let (dir, cache_dir, test_timeout, cache, test_commands, autonomy) = match target {
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
             return run_github(*github, queen, once, json, &every, shutdown, api).await;
         }
-        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, autonomy } => {
-            (dir, cache_dir, test_timeout, cache, autonomy)
+        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
+            (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
         }
     };
-    let forge = Arc::new(local_forge(&dir, &cache_dir, test_timeout, cache)?);
+    let forge = Arc::new(local_forge(&dir, &cache_dir, test_timeout, cache, test_commands)?);
     let Some(repos) = shutdown.run_until(forge.discover()).await else { return Ok(()) };
     let repos = repos?;
     if repos.is_empty() {
@@ -150,8 +151,10 @@ pub(crate) fn local_forge(
     cache_dir: &Path,
     test_timeout: Duration,
     cache: bool,
+    test_commands: BTreeMap<String, Vec<String>>,
 ) -> anyhow::Result<LocalForge> {
-    Ok(LocalForge::new(dir)?.with_cache_dir(cache_dir).with_cache(cache).with_test_timeout(test_timeout))
+    let forge = LocalForge::new(dir)?.with_cache_dir(cache_dir).with_cache(cache).with_test_timeout(test_timeout);
+    Ok(test_commands.into_iter().fold(forge, |forge, (name, argv)| forge.with_test_command(name, argv)))
 }
 
 /// The watch, with the API served beside it when there is one; whichever ends first ends both.

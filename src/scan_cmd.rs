@@ -133,7 +133,13 @@ pub async fn health_audit(
 /// The scan's arguments as `hive run --once` takes them, with an autonomy loop that may do nothing (none runs), and
 /// resolved the way `hive run` resolves them: a bad flag is exit 2 before anything is read.
 fn resolve(args: &ScanArgs, env: &EnvConfig, state_dir: &Path) -> anyhow::Result<RunPlan> {
-    let run = RunArgs {
+    RunPlan::resolve(&as_run(args), env, state_dir, |key| std::env::var(key).ok())
+}
+
+/// The scan's arguments as `hive run --once` takes them, with an autonomy loop that may do nothing. The
+/// configuration file is laid under them through this form too ([`absorb`] takes the result back).
+pub(crate) fn as_run(args: &ScanArgs) -> RunArgs {
+    RunArgs {
         workspace: args.workspace.clone(),
         once: true,
         fail_on: None,
@@ -159,15 +165,30 @@ fn resolve(args: &ScanArgs, env: &EnvConfig, state_dir: &Path) -> anyhow::Result
             escalate_after: 1,
         },
         emergency: args.emergency.clone(),
-    };
-    RunPlan::resolve(&run, env, state_dir, |key| std::env::var(key).ok())
+        file: args.file.clone(),
+    }
+}
+
+/// Takes back what the configuration's layers resolved into [`as_run`]'s form: the targets, the test timeout, the
+/// emergency thresholds and what only the file sets. The autonomy settings stay the scan's own: it acts on nothing.
+pub(crate) fn absorb(args: &mut ScanArgs, run: RunArgs) {
+    args.workspace = run.workspace;
+    args.test_timeout = run.test_timeout;
+    args.orgs = run.orgs;
+    args.users = run.users;
+    args.repos = run.repos;
+    args.include = run.include;
+    args.exclude = run.exclude;
+    args.all_kinds = run.all_kinds;
+    args.emergency = run.emergency;
+    args.file = run.file;
 }
 
 /// The forge a plan's target is read through.
 fn forge_of(target: RunTarget) -> anyhow::Result<DynForge> {
     Ok(match target {
-        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, .. } => {
-            Arc::new(run_cmd::local_forge(&dir, &cache_dir, test_timeout, cache)?)
+        RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, .. } => {
+            Arc::new(run_cmd::local_forge(&dir, &cache_dir, test_timeout, cache, test_commands)?)
         }
         RunTarget::GitHub(github) => Arc::new(github.forge),
     })

@@ -56,6 +56,8 @@ fn cycle_run_args(repo: &RepoId, args: &SingleCycleArgs) -> RunArgs {
         all_kinds: true,
         autonomy: args.autonomy.clone(),
         emergency: EmergencyArgs::default(),
+        // One repository named on the command line, under the flags' governance alone.
+        file: Default::default(),
     }
 }
 

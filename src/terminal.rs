@@ -5,7 +5,10 @@
 //! and CI names can carry tokens (the token hive runs with among them). Human output is cleaned and redacted;
 //! `--json` output keeps text as data (JSON escapes every control character) with secrets redacted.
 
-use std::{io, sync::LazyLock};
+use std::{
+    io,
+    sync::{LazyLock, OnceLock},
+};
 
 use hive::cerebrum::{Redactor, quote::is_unsafe_char};
 use serde_json::Value;
@@ -16,9 +19,23 @@ pub const SECRET_VARS: [&str; 3] = ["GITHUB_TOKEN", "GH_TOKEN", "HIVE_API_TOKEN"
 /// One redactor per process: the known secrets do not change while hive runs.
 static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| Redactor::new(secrets()));
 
-/// The values of [`SECRET_VARS`] that are set in the process environment.
+/// Secrets from elsewhere than [`SECRET_VARS`] (the API token the configuration file points at), known before
+/// anything is printed.
+static CONFIGURED: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Makes `values` secrets for everything printed; called once, when the configuration is resolved, before the
+/// first line is printed or logged.
+pub fn add_secrets(values: Vec<String>) {
+    if CONFIGURED.set(values).is_err() {
+        tracing::warn!("configured secrets were registered twice; the first ones are redacted");
+    }
+}
+
+/// The values of [`SECRET_VARS`] that are set in the process environment, and the configured secrets.
 pub fn secrets() -> Vec<String> {
-    crate::resolve::secrets(|key| std::env::var(key).ok())
+    let mut secrets = crate::resolve::secrets(|key| std::env::var(key).ok());
+    secrets.extend(CONFIGURED.get().into_iter().flatten().filter(|value| !value.is_empty()).cloned());
+    secrets
 }
 
 /// Outside text as part of one line of output: no escape sequences, control or bidirectional formatting

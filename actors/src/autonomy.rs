@@ -18,7 +18,7 @@ mod step;
 mod text;
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     path::PathBuf,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -27,7 +27,7 @@ use std::{
 use hive_cerebrum::{
     AuditEntry, BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, Redactor, Risk, ScribeError, ScribeHandle,
     WriteState,
-    governance::{ActionKind, Emergency, Policy},
+    governance::{ActionKind, ActionLevel, Emergency, Policy},
     quote,
 };
 use hive_forge::{
@@ -69,6 +69,47 @@ pub struct AutonomyConfig {
     pub actor: String,
     /// Secret values to redact from everything written (tokens).
     pub secrets: Vec<String>,
+    /// The action level and owners where they differ for some repositories or owners.
+    pub overrides: Overrides,
+    /// How many cycles' summaries `<state>/cycles/` keeps (the newest); `None` keeps them all.
+    pub keep_cycles: Option<usize>,
+}
+
+/// What differs for some repositories: the settings of one repository (`owner/name`) first, then those of its owner
+/// (an organisation or a user), then the configuration's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// By repository, `owner/name`.
+    pub repos: BTreeMap<String, Override>,
+    /// By owner.
+    pub owners: BTreeMap<String, Override>,
+}
+
+/// The settings one repository or owner overrides; `None` keeps the wider one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Override {
+    /// How far hive may go there.
+    pub level: Option<ActionLevel>,
+    /// Who is mentioned when hive gives up on a fix there (validated logins or teams).
+    pub owners: Option<Vec<String>>,
+}
+
+impl Overrides {
+    /// The first of the repository's and its owner's overrides that sets what `pick` reads.
+    fn find<'a, T>(&'a self, repo: &str, pick: impl Fn(&'a Override) -> Option<T>) -> Option<T> {
+        let owner = repo.split_once('/').map(|(owner, _)| owner);
+        self.repos.get(repo).and_then(&pick).or_else(|| owner.and_then(|o| self.owners.get(o)).and_then(&pick))
+    }
+
+    /// The action level for `repo` (`owner/name`), `level` unless overridden.
+    pub fn level(&self, repo: &str, level: ActionLevel) -> ActionLevel {
+        self.find(repo, |o| o.level).unwrap_or(level)
+    }
+
+    /// The owners to mention for `repo`, `owners` unless overridden.
+    pub fn owners<'a>(&'a self, repo: &str, owners: &'a [String]) -> &'a [String] {
+        self.find(repo, |o| o.owners.as_deref()).unwrap_or(owners)
+    }
 }
 
 impl AutonomyConfig {
@@ -84,6 +125,8 @@ impl AutonomyConfig {
             fix_timeout: Duration::from_secs(600),
             actor: "steward".to_owned(),
             secrets: Vec::new(),
+            overrides: Overrides::default(),
+            keep_cycles: None,
         }
     }
 }

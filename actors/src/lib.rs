@@ -39,8 +39,8 @@ mod service;
 pub use crate::{
     autonomy::{
         Autonomy, AutonomyConfig, AutonomyError, AutonomyReport, EnginePlanner, HIVE_LABEL, NEEDS_HUMAN_LABEL,
-        Observation, OrchPlanner, PlanError, Planner, STEWARD_ID, Steward, StewardBuilder, StewardLink, StewardMessage,
-        is_valid_owner,
+        Observation, OrchPlanner, Override, Overrides, PlanError, Planner, STEWARD_ID, Steward, StewardBuilder,
+        StewardLink, StewardMessage, is_valid_owner,
     },
     bridge::{findings, signals_of},
     members::Members,

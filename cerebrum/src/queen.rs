@@ -47,6 +47,9 @@ pub struct QueenConfig {
     pub shutdown_timeout: Duration,
     /// Where emergency snapshots go (`<state_dir>/snapshots/`); `None` keeps them in the log only.
     pub state_dir: Option<PathBuf>,
+    /// How many emergency snapshots `<state_dir>/snapshots/` keeps (the newest), pruned after each one written;
+    /// `None` keeps them all.
+    pub keep_snapshots: Option<usize>,
     /// Seed for backoff jitter, for reproducible runs; `None` seeds from the OS.
     pub jitter_seed: Option<u64>,
     /// When an escalated member is resumed by itself: `min` after its escalation, doubling for each escalation that
@@ -73,6 +76,7 @@ impl Default for QueenConfig {
             orch: OrchConfig::default(),
             shutdown_timeout: Duration::from_secs(10),
             state_dir: None,
+            keep_snapshots: None,
             jitter_seed: None,
             resume: Some(DEFAULT_RESUME),
         }

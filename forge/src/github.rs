@@ -9,6 +9,7 @@
 //! in [`writes`](self::writes), not part of the [`Forge`] trait.
 
 use std::{
+    collections::BTreeMap,
     fmt,
     path::PathBuf,
     sync::Arc,
@@ -120,6 +121,9 @@ pub struct RepoFilter {
     pub forks: bool,
     /// Keep template repositories (skipped by default).
     pub templates: bool,
+    /// By owner (as GitHub spells it): keep only that owner's repositories matching one of these globs, on top of
+    /// `include`; other owners' repositories are not affected.
+    pub owner_include: BTreeMap<String, Vec<String>>,
 }
 
 /// The resolved configuration of a [`GitHubForge`].
@@ -353,6 +357,7 @@ impl Forge for GitHubForge {
 #[derive(Debug)]
 struct CompiledFilter {
     include: Option<(GlobSet, GlobSet)>,
+    owner_include: BTreeMap<String, (GlobSet, GlobSet)>,
     exclude: (GlobSet, GlobSet),
     archived: bool,
     forks: bool,
@@ -362,8 +367,14 @@ struct CompiledFilter {
 impl CompiledFilter {
     fn new(filter: &RepoFilter) -> Result<CompiledFilter, GitHubError> {
         let include = if filter.include.is_empty() { None } else { Some(compile(&filter.include)?) };
+        let owner_include = filter
+            .owner_include
+            .iter()
+            .map(|(owner, globs)| Ok((owner.clone(), compile(globs)?)))
+            .collect::<Result<_, _>>()?;
         Ok(CompiledFilter {
             include,
+            owner_include,
             exclude: compile(&filter.exclude)?,
             archived: filter.archived,
             forks: filter.forks,
@@ -374,7 +385,8 @@ impl CompiledFilter {
     fn matches(&self, full_name: &str) -> bool {
         let name = full_name.rsplit('/').next().unwrap_or(full_name);
         let hit = |(full, short): &(GlobSet, GlobSet)| full.is_match(full_name) || short.is_match(name);
-        self.include.as_ref().is_none_or(hit) && !hit(&self.exclude)
+        let owner = full_name.split('/').next().unwrap_or_default();
+        self.include.as_ref().is_none_or(hit) && self.owner_include.get(owner).is_none_or(hit) && !hit(&self.exclude)
     }
 }
 

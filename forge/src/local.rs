@@ -11,6 +11,7 @@
 //! or after `--`, never through a shell.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, SystemTime},
@@ -91,6 +92,8 @@ pub struct LocalForge {
     repo_locks: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     /// Bounds how many test runs happen at once across the workspace.
     parallel: Arc<Semaphore>,
+    /// Test commands given for some repositories (by directory name), run instead of the detected ones.
+    test_commands: BTreeMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for LocalForge {
@@ -122,7 +125,18 @@ impl LocalForge {
             use_cache: true,
             repo_locks: DashMap::new(),
             parallel: Arc::new(Semaphore::new(cpus)),
+            test_commands: BTreeMap::new(),
         })
+    }
+
+    /// Runs `argv` (a program and its arguments, run in the clone's root like a detected command, under the same
+    /// confinement) as the test command of the repository in directory `name`, instead of the one its build files
+    /// name. A cached verdict holds only for the same command: changing it tests the repository again.
+    pub fn with_test_command(mut self, name: impl Into<String>, argv: Vec<String>) -> LocalForge {
+        if !argv.is_empty() {
+            self.test_commands.insert(name.into(), argv);
+        }
+        self
     }
 
     /// Keeps local CI results in `dir` (a JSON file written atomically) as well as in memory, so a restarted hive
@@ -195,8 +209,10 @@ impl LocalForge {
     async fn ci(&self, repo: &RepoId, head: &str) -> (CiStatus, Option<String>) {
         let lock = self.repo_locks.entry(repo.name().to_owned()).or_default().clone();
         let _guard = lock.lock().await;
+        let given = self.test_commands.get(repo.name()).cloned();
         if self.use_cache
             && let Some(run) = self.cache.get(repo.name(), head).await
+            && run.argv == given
             && siblings::unchanged(&self.root, &run.siblings, self.git_timeout).await
         {
             tracing::debug!(%repo, head, "local ci result cached for this HEAD and its siblings' HEADs");
@@ -211,7 +227,7 @@ impl LocalForge {
                 sandbox: self.sandbox,
                 network: self.network,
             };
-            ci::run_tests(&self.root, repo.name(), head, limits).await
+            ci::run_tests(&self.root, repo.name(), head, given, limits).await
         };
         match run {
             Ok(run) => {

@@ -6,7 +6,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use proptest::{
     prelude::*,
     test_runner::{Config, TestRunner},
@@ -212,6 +212,7 @@ fn command_line() -> impl Strategy<Value = Vec<String>> {
         4 => (Just("run"), words(&RUN_FLAGS)),
         1 => (Just("demo"), words(&DEMO_FLAGS)),
         1 => (Just("run"), words(&[RUN_FLAGS.as_slice(), DEMO_FLAGS.as_slice()].concat())),
+        1 => (Just("serve"), words(&RUN_FLAGS)),
     ];
     line.prop_map(|(subcommand, words)| {
         let mut argv = vec!["hive".to_owned(), subcommand.to_owned()];
@@ -236,6 +237,15 @@ fn environment() -> impl Strategy<Value = Vec<(&'static str, String)>> {
         "GH_TOKEN",
         "GITHUB_API_URL",
         "GITHUB_GRAPHQL_URL",
+        "HIVE_MAX_PRS_PER_DAY",
+        "HIVE_ACTION_LEVEL",
+        "HIVE_AUTONOMY_ENABLED",
+        "HIVE_OWNERS",
+        "HIVE_EMERGENCY_CLEAR_AFTER",
+        "HIVE_STATE_DIR",
+        "HIVE_CONFIG",
+        "HIVE_BIND",
+        "XDG_STATE_HOME",
     ]);
     // Usually a usable token and URL first (later entries win), so arguments are what decides.
     let base = prop::option::weighted(
@@ -281,9 +291,16 @@ fn any_command_line_resolves_or_fails_cleanly() {
     let outcome = runner.run(&(command_line(), environment()), |(argv, pairs)| {
         ran.fetch_add(1, Ordering::Relaxed);
         let found = |key: &str| pairs.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
-        let Ok(cli) = Cli::try_parse_from(&argv) else { return Ok(()) };
+        let Ok(matches) = Cli::command().try_get_matches_from(&argv) else { return Ok(()) };
+        let Ok(mut cli) = Cli::from_arg_matches(&matches) else { return Ok(()) };
         let _ = cli.command.writes_state();
-        let Ok(env) = EnvConfig::from_lookup(found) else { return Ok(()) };
+        let Ok(mut env) = EnvConfig::from_lookup(found) else { return Ok(()) };
+        // The configuration's layers (no file exists where the variables point): a failure is a usage error.
+        let home = |key: &str| found(key).or_else(|| (key == "HOME").then(|| "/nonexistent".to_owned()));
+        if let Err(err) = crate::settings::resolve(&mut cli, &mut env, &matches, &home) {
+            prop_assert!(UsageError::is_usage(&err), "not a usage error: {err:#}");
+            return Ok(());
+        }
         if let Command::Run(args) = &cli.command {
             reached.fetch_add(1, Ordering::Relaxed);
             if let Err(err) = RunPlan::resolve(args, &env, &cli.state_dir, found) {

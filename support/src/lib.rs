@@ -51,6 +51,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Keeps the files of the `keep` newest entries of `dir` and removes the rest: `key` numbers a file by its name
+/// (a cycle, a time), and files without a number (temporary files of [`write_atomic`], anything a person put there)
+/// are never touched, nor is anything but a regular file. Files sharing a number (a summary's `.md` and `.json`)
+/// are kept or removed together. Returns how many files were removed; a missing directory has none. Removing a
+/// finished file is atomic, so a reader sees it whole or not at all.
+pub fn prune_numbered(dir: &Path, keep: usize, key: impl Fn(&str) -> Option<u64>) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut numbered = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Some(number) = entry.file_name().to_str().and_then(&key) else { continue };
+        if entry.file_type()?.is_file() {
+            numbered.push((number, entry.path()));
+        }
+    }
+    let mut numbers: Vec<u64> = numbered.iter().map(|(n, _)| *n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let Some(&oldest_kept) = numbers.len().checked_sub(keep).and_then(|cut| numbers.get(cut)) else { return Ok(0) };
+    let mut removed = 0;
+    for (_, path) in numbered.iter().filter(|(n, _)| *n < oldest_kept) {
+        match fs::remove_file(path) {
+            Ok(()) => removed += 1,
+            // Another pruner was first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes `bytes` to `path` atomically like [`write_atomic`], but only as a regular file: a path that names a
 /// symbolic link (which is not followed), a directory, a FIFO, a device or a socket is refused and left as it is.
 /// For paths a user names, where replacing `/dev/null` or the target of a link would destroy something else.
@@ -324,6 +359,32 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    #[test]
+    fn prune_numbered_keeps_the_newest_numbers_and_touches_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cycle = |name: &str| name.split_once('.').and_then(|(stem, _)| stem.parse::<u64>().ok());
+        // 7 and 10 sort after 9 and 100 as text; the numbers decide.
+        for n in [7, 9, 10, 100] {
+            for ext in ["md", "json"] {
+                fs::write(dir.path().join(format!("{n:02}.{ext}")), b"x").expect("write");
+            }
+        }
+        fs::write(dir.path().join(".01.json.tmp-1-0"), b"in flight").expect("write");
+        fs::write(dir.path().join("notes.txt"), b"mine").expect("write");
+        fs::create_dir(dir.path().join("3.d")).expect("mkdir");
+        assert_eq!(prune_numbered(dir.path(), 2, cycle).expect("prune"), 4);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        left.sort();
+        assert_eq!(left, [".01.json.tmp-1-0", "10.json", "10.md", "100.json", "100.md", "3.d", "notes.txt"]);
+        // Within the retention, nothing goes; a missing directory is no error.
+        assert_eq!(prune_numbered(dir.path(), 2, cycle).expect("again"), 0);
+        assert_eq!(prune_numbered(dir.path(), 5, cycle).expect("more kept"), 0);
+        assert_eq!(prune_numbered(&dir.path().join("missing"), 1, cycle).expect("missing"), 0);
+    }
 
     #[test]
     fn read_bounded_reads_regular_files_only_and_never_waits() {

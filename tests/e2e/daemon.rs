@@ -29,6 +29,8 @@ pub fn hive_command(state: &Path, args: &[&str]) -> Command {
             cmd.env_remove(key);
         }
     }
+    // Only the configuration a test names: never the one of the user running the tests.
+    cmd.env("XDG_CONFIG_HOME", state.join("no-config"));
     cmd
 }
 

@@ -5,6 +5,7 @@ mod autonomy;
 mod backlog;
 mod chaos;
 mod cli;
+mod config;
 mod daemon;
 mod dashboard;
 mod ecosystem;
@@ -52,6 +53,8 @@ pub async fn wait_for<T>(
 pub fn hive_in(state: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
     cmd.args(args).arg("--state-dir").arg(state).env_remove("HIVE_STATE_DIR");
+    // Only the configuration a test names: never the one of the user running the tests.
+    cmd.env_remove("HIVE_CONFIG").env("XDG_CONFIG_HOME", state.join("no-config"));
     cmd.output().expect("run hive")
 }
 

@@ -668,7 +668,7 @@ impl Steward {
                 return Ok((false, false));
             }
         }
-        let mention = text::mentions(&self.config.owners);
+        let mention = text::mentions(self.config.overrides.owners(&repo, &self.config.owners));
         let text = format!(
             "{}hive tried {attempts} automatic fixes for this failure and none made CI green; a human is needed.",
             if mention.is_empty() { String::new() } else { format!("{mention}: ") }

@@ -49,7 +49,7 @@ impl Steward {
         let proposal = self.floored(proposal.clone());
         let (counted, now) = (proposal.clone(), self.now_unix);
         let (counters, approved) = self.memory(move |m| spent(m, &counted, now)).await?;
-        Ok(governance::govern(&proposal, &self.policy(), &counters, approved))
+        Ok(governance::govern(&proposal, &self.policy(&proposal.repo), &counters, approved))
     }
 
     /// `proposal` at no less than the risk the engine gave its kind of write: an engine may raise a write's risk,
@@ -97,7 +97,7 @@ impl Steward {
         // Counted, decided, noted on the ledger item and reserved (or recorded) in one scribe job: one round trip to
         // the database instead of three, the reservation still one transaction with its audit record, made before
         // anything is sent.
-        let (policy, redactor, counted_at) = (self.policy(), self.redactor.clone(), self.now_unix);
+        let (policy, redactor, counted_at) = (self.policy(&proposal.repo), self.redactor.clone(), self.now_unix);
         let (new, decided, audit_entry) = (
             NewWrite {
                 key: write_key.clone(),
@@ -142,7 +142,7 @@ impl Steward {
         };
         // The queen may have declared an emergency while this write was decided and reserved: decided again on the
         // policy of now, it is sent only if still allowed, else its reservation is released unsent.
-        let now_decided = governance::govern(&proposal, &self.policy(), &counters, approved);
+        let now_decided = governance::govern(&proposal, &self.policy(&proposal.repo), &counters, approved);
         if !matches!(now_decided.verdict, Verdict::Allow | Verdict::Draft) || self.halted() {
             let why = if self.halted() {
                 "not sent: the hive is stopping".to_owned()
@@ -185,10 +185,12 @@ impl Steward {
         Ok(gate)
     }
 
-    /// The policy with the emergency state as it is now (the queen may declare one mid-cycle): frozen when either
-    /// the configuration or the queen says so, open to recovery from the causes the queen declared it for.
-    pub(crate) fn policy(&self) -> Policy {
+    /// The policy for `repo` with the emergency state as it is now (the queen may declare one mid-cycle): its action
+    /// level as overridden for the repository or its owner, frozen when either the configuration or the queen says
+    /// so, open to recovery from the causes the queen declared it for.
+    pub(crate) fn policy(&self, repo: &str) -> Policy {
         let mut policy = self.config.policy.clone();
+        policy.level = self.config.overrides.level(repo, policy.level);
         if let Some(on) = *self.switch.borrow() {
             policy.switches.autonomy = on;
         }

@@ -15,7 +15,7 @@ impl Steward {
             .map(|((repo, score), level)| (repo.clone(), *score, *level))
             .collect();
         let backlog = self.config.state_dir.join(BACKLOG_FILE);
-        let dir = self.config.state_dir.join("cycles");
+        let (dir, keep) = (self.config.state_dir.join("cycles"), self.config.keep_cycles);
         let markdown = self.redactor.redact(&summary(&self.report)).into_owned();
         let json = serde_json::to_string_pretty(&self.report).unwrap_or_default();
         let json = self.redactor.redact(&json).into_owned();
@@ -31,11 +31,23 @@ impl Steward {
                 let path = dir.join(name);
                 write_atomic(&path, content.as_bytes()).map_err(|source| MemoryError::Io { path, source })?;
             }
+            // The retention: a summary too many is no reason to stop the loop, so a failure is only logged.
+            if let Some(keep) = keep
+                && let Err(err) = hive_support::prune_numbered(&dir, keep, cycle_number)
+            {
+                tracing::warn!(dir = %dir.display(), "could not prune old cycle summaries: {err}");
+            }
             Ok(())
         })
         .await?;
         Ok(())
     }
+}
+
+/// The cycle a summary's file name (`000042.md`, `000042.json`) is of.
+fn cycle_number(name: &str) -> Option<u64> {
+    let (stem, ext) = name.split_once('.')?;
+    (matches!(ext, "md" | "json") && stem.bytes().all(|b| b.is_ascii_digit())).then(|| stem.parse().ok())?
 }
 
 /// The run summary: what was done, what was not and why (limits, approvals), what failed.

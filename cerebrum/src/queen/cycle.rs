@@ -285,11 +285,24 @@ impl QueenState {
         };
         let millis = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let path = dir.join("snapshots").join(format!("emergency-{millis}-cycle-{}.json", self.cycle.number));
-        let bus = self.bus.clone();
+        let (bus, keep) = (self.bus.clone(), self.config.keep_snapshots);
         // fsync can take milliseconds: never in the queen's handler.
         tokio::task::spawn_blocking(move || match write_atomic(&path, &bytes) {
-            Ok(()) => bus.publish(HiveEvent::SnapshotWritten { path }),
+            Ok(()) => {
+                if let (Some(keep), Some(dir)) = (keep, path.parent())
+                    && let Err(e) = hive_support::prune_numbered(dir, keep, snapshot_time)
+                {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not prune old emergency snapshots");
+                }
+                bus.publish(HiveEvent::SnapshotWritten { path })
+            }
             Err(e) => tracing::error!(path = %path.display(), error = %e, "could not write the emergency snapshot"),
         });
     }
+}
+
+/// When an emergency snapshot was written, from its name (`emergency-<millis>-cycle-<n>.json`).
+fn snapshot_time(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix("emergency-")?.strip_suffix(".json")?;
+    rest.split_once("-cycle-")?.0.parse().ok()
 }

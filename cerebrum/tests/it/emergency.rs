@@ -110,7 +110,14 @@ async fn fleet_health_below_half_declares_writes_a_snapshot_and_clears_with_hyst
         fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(40)));
     }
     let state_dir = tempfile::tempdir().expect("tempdir");
-    let config = QueenConfig { state_dir: Some(state_dir.path().to_path_buf()), ..emergency_config() };
+    // Two snapshots of earlier runs and a file of someone else's: with two kept, the oldest snapshot goes.
+    let snapshots_dir = state_dir.path().join("snapshots");
+    std::fs::create_dir_all(&snapshots_dir).expect("mkdir");
+    for old in ["emergency-1000-cycle-1.json", "emergency-2000-cycle-9.json", "notes.txt"] {
+        std::fs::write(snapshots_dir.join(old), b"{}").expect("write");
+    }
+    let config =
+        QueenConfig { state_dir: Some(state_dir.path().to_path_buf()), keep_snapshots: Some(2), ..emergency_config() };
     let mut hive = Hive::start(config, members(&all), fleet).await;
 
     let expected = [EmergencyReason::FleetHealthLow { share: 0.2, threshold: 0.5 }];
@@ -120,7 +127,17 @@ async fn fleet_health_below_half_declares_writes_a_snapshot_and_clears_with_hyst
         HiveEvent::SnapshotWritten { path } => path,
         _ => unreachable!(),
     };
-    assert!(path.starts_with(state_dir.path().join("snapshots")), "{}", path.display());
+    assert!(path.starts_with(&snapshots_dir), "{}", path.display());
+    // Pruned before the event is published.
+    let mut kept: Vec<String> = std::fs::read_dir(&snapshots_dir)
+        .expect("snapshots")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    kept.sort();
+    let new = path.file_name().expect("name").to_string_lossy().into_owned();
+    let mut expected_kept = vec!["emergency-2000-cycle-9.json".to_owned(), new, "notes.txt".to_owned()];
+    expected_kept.sort();
+    assert_eq!(kept, expected_kept);
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("snapshot readable")).expect("snapshot is valid JSON");
     assert_eq!(json["reasons"], serde_json::to_value(expected).expect("reasons serialise"));

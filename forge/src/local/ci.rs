@@ -30,6 +30,9 @@ use crate::{CiFailure, CiState, CiStatus, FailureClass};
 /// The workflow name local CI failures carry, so their signatures read `local/<command>/<step>/<class>`.
 pub(crate) const WORKFLOW: &str = "local";
 
+/// The name a test command given for a repository runs under (detected ones are `<system>:<what>`).
+pub(crate) const GIVEN_COMMAND: &str = "config:test";
+
 /// The cache file's name inside the cache directory.
 const CACHE_FILE: &str = "runs.json";
 
@@ -47,6 +50,10 @@ pub(crate) struct CiRun {
     /// The sibling repositories placed beside the clone and the HEAD of each: the result holds while they do.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) siblings: Siblings,
+    /// The test command given for the repository (`LocalForge::with_test_command`), `None` for the detected one:
+    /// the result holds for that command only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) argv: Option<Vec<String>>,
     /// What happened.
     pub(crate) outcome: Outcome,
 }
@@ -152,13 +159,19 @@ pub(crate) struct RunLimits {
 /// Runs the test command of the workspace repository `name` (in `root`) at `head` in a throwaway clone, with its
 /// path dependencies placed beside it; all removed afterwards whatever happens (a run cancelled mid-way removes
 /// them when dropped).
-pub(crate) async fn run_tests(root: &Path, name: &str, head: &str, limits: RunLimits) -> Result<CiRun, CiError> {
+pub(crate) async fn run_tests(
+    root: &Path,
+    name: &str,
+    head: &str,
+    given: Option<Vec<String>>,
+    limits: RunLimits,
+) -> Result<CiRun, CiError> {
     // Off the async runtime: the first one also sweeps what dead hives left, which can be large.
     let scratch = tokio::task::spawn_blocking(Scratch::new)
         .await
         .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string())))
         .map_err(CiError::Scratch)?;
-    let result = run_in_clone(root, name, &scratch, head, limits).await;
+    let result = run_in_clone(root, name, &scratch, head, given, limits).await;
     scratch.remove().await;
     result
 }
@@ -181,30 +194,37 @@ async fn run_in_clone(
     name: &str,
     scratch: &Scratch,
     head: &str,
+    given: Option<Vec<String>>,
     limits: RunLimits,
 ) -> Result<CiRun, CiError> {
     let clone = scratch.clone_dir(name);
     clone_head(&root.join(name), &clone, head, limits.git_timeout).await.map_err(CiError::Clone)?;
     let siblings =
         siblings::place(root, &scratch.workspace(), name, limits.git_timeout).await.map_err(CiError::Siblings)?;
-    let done = |command: Option<String>, outcome| CiRun { head: head.to_owned(), command, siblings, outcome };
-    let Some(command) = test_command(&clone).await else {
+    let argv = given.clone();
+    let done = |command: Option<String>, outcome| CiRun { head: head.to_owned(), command, siblings, argv, outcome };
+    // What runs: the command given for the repository, in its root, or the one its build files name.
+    let command = match given {
+        Some(argv) => Some((GIVEN_COMMAND.to_owned(), argv, clone.clone())),
+        None => test_command(&clone).await.map(|c| (c.name, c.argv, c.cwd)),
+    };
+    let Some((command, run_argv, cwd)) = command else {
         return Ok(done(None, Outcome::NoTestCommand));
     };
-    let Some((program, args)) = command.argv.split_first() else {
+    let Some((program, args)) = run_argv.split_first() else {
         return Ok(done(None, Outcome::NoTestCommand));
     };
     let confined = sandbox::confined(limits.sandbox).await;
     let (program, args) = if confined {
-        let Some(found) = sandbox::find_program(program, &command.cwd) else {
+        let Some(found) = sandbox::find_program(program, &cwd) else {
             let reason = format!("'{program}' is not installed (not found on PATH)");
-            return Ok(done(Some(command.name), Outcome::Unavailable { reason }));
+            return Ok(done(Some(command), Outcome::Unavailable { reason }));
         };
-        sandbox::wrap(&found.to_string_lossy(), args, scratch.path(), &command.cwd, limits.network)
+        sandbox::wrap(&found.to_string_lossy(), args, scratch.path(), &cwd, limits.network)
     } else {
         (program.clone(), args.iter().map(Into::into).collect())
     };
-    let mut spec = CommandSpec::new(program, args, &command.cwd)
+    let mut spec = CommandSpec::new(program, args, &cwd)
         .timeout(limits.timeout)
         .output_cap(limits.output_cap)
         .env_clear()
@@ -212,12 +232,12 @@ async fn run_in_clone(
     for (key, value) in sandbox::test_env(scratch) {
         spec = spec.env(key, value);
     }
-    tracing::info!(command = %command.name, dir = %clone.display(), confined, "running local ci");
+    tracing::info!(command = %command, dir = %clone.display(), confined, "running local ci");
     let out = match run(&spec).await {
         Ok(out) => out,
-        Err(e) => return Ok(done(Some(command.name), Outcome::Unavailable { reason: hive_support::error_chain(&e) })),
+        Err(e) => return Ok(done(Some(command), Outcome::Unavailable { reason: hive_support::error_chain(&e) })),
     };
-    Ok(done(Some(command.name), outcome(&out, confined, limits.timeout)))
+    Ok(done(Some(command), outcome(&out, confined, limits.timeout)))
 }
 
 /// Whether a signal is one that ends a process from outside it (an operator, a supervisor, the kernel's OOM killer),

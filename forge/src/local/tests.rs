@@ -271,6 +271,45 @@ async fn unchanged_heads_are_not_tested_again_even_after_a_restart() {
 }
 
 #[tokio::test]
+async fn a_given_test_command_runs_instead_of_the_detected_one_and_a_verdict_holds_for_its_command_only() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let (counter, given_counter) = (state.path().join("count"), state.path().join("given"));
+    let cache = state.path().join("cache/local-ci");
+    // The Makefile's `test` fails; its `check`, given as the command, passes.
+    repo(ws.path(), "app", |d| {
+        let script = format!("\techo run >> '{}'\n", given_counter.display());
+        counting_make(d, &counter, false);
+        let makefile = std::fs::read_to_string(d.join("Makefile")).expect("read");
+        write(d, "Makefile", &format!("{makefile}check:\n{script}\ttrue\n"));
+    });
+    let forge = |given: Option<&[&str]>| {
+        let forge = LocalForge::new(ws.path()).expect("forge").with_cache_dir(&cache).with_sandbox(Sandbox::Off);
+        match given {
+            Some(argv) => forge.with_test_command("app", argv.iter().map(|a| a.to_string()).collect()),
+            None => forge,
+        }
+    };
+    let given = forge(Some(&["make", "check"])).snapshot(&id("app")).await.expect("snapshot");
+    assert_eq!(given.ci, CiStatus::green());
+    assert_eq!(given.local.expect("facts").test_command.as_deref(), Some("config:test"));
+    assert_eq!((runs(&counter), runs(&given_counter)), (0, 1));
+
+    // Without it the detected command runs: the given command's verdict is not taken for its.
+    let detected = forge(None).snapshot(&id("app")).await.expect("snapshot");
+    assert_eq!(detected.ci.state, CiState::Failing);
+    assert_eq!((runs(&counter), runs(&given_counter)), (1, 1));
+    // The verdict kept is the last command's: back to the given one, it runs again, and then holds across a
+    // restart; another given command runs again.
+    forge(Some(&["make", "check"])).snapshot(&id("app")).await.expect("snapshot");
+    forge(Some(&["make", "check"])).snapshot(&id("app")).await.expect("snapshot");
+    assert_eq!((runs(&counter), runs(&given_counter)), (1, 2));
+    let other = forge(Some(&["make", "test"])).snapshot(&id("app")).await.expect("snapshot");
+    assert_eq!(other.ci.state, CiState::Failing);
+    assert_eq!((runs(&counter), runs(&given_counter)), (2, 2));
+}
+
+#[tokio::test]
 async fn a_hanging_test_run_times_out_as_an_infrastructure_failure() {
     let ws = tempfile::tempdir().expect("tempdir");
     let app = repo(ws.path(), "app", |d| drop(write(d, "Makefile", "test:\n\tsleep 30\n")));

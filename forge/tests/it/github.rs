@@ -62,9 +62,21 @@ async fn discovery_skips_archived_forks_and_templates_and_applies_globs() {
         archived: true,
         forks: true,
         templates: false,
+        owner_include: Default::default(),
     };
     let filtered = GitHubForge::new(cfg).unwrap().discover().await.unwrap();
     assert_eq!(names(&filtered), ["acme/api", "acme/old", "acme/upstream-fork", "acme/web"]);
+
+    // An owner's own includes narrow that owner's repositories only.
+    emu.state().add_org("other");
+    emu.state().add_repo(RepoSpec::new("other", "web"));
+    emu.state().add_repo(RepoSpec::new("other", "zeta"));
+    let mut cfg = config(&emu, vec![org("acme"), org("other")]);
+    cfg.filter.owner_include = [("acme".to_owned(), vec!["a*".to_owned(), "acme/w?b".to_owned()])].into();
+    let narrowed = GitHubForge::new(cfg).unwrap().discover().await.unwrap();
+    let others = forge(&emu, vec![org("other")]).discover().await.unwrap();
+    assert!(!others.is_empty(), "the other owner has repositories to keep");
+    assert_eq!(names(&narrowed), [vec!["acme/api", "acme/web"], names(&others)].concat());
 
     let mut cfg = config(&emu, vec![org("acme")]);
     cfg.filter.include = vec!["a*".into(), "w?b".into()];

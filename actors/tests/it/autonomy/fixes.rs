@@ -3,6 +3,7 @@
 //! run, and the one recovery an emergency lets through.
 
 use super::*;
+use hive_actors::Override;
 
 #[tokio::test]
 async fn a_lint_failure_gets_one_fix_pull_request_merged_only_when_green() {
@@ -157,7 +158,13 @@ async fn repeated_failed_fixes_escalate_to_a_human_once() {
     ] {
         assert!(Command::new("git").args(args).current_dir(&work).status().unwrap().success());
     }
-    let mut w = World::with(&[], policy(), |c| c.owners = vec!["alice".into(), "acme/core".into()]).await;
+    // The organisation's owners are the ones mentioned, not the configuration's.
+    let owners = Override { owners: Some(vec!["alice".into(), "acme/core".into()]), ..Override::default() };
+    let mut w = World::with(&[], policy(), |c| {
+        c.owners = vec!["carol".into()];
+        c.overrides.owners.insert("acme".into(), owners);
+    })
+    .await;
     w.add_repo(RepoSpec::new("acme", "api").git_dir(&bare));
     lint_failure(&w, &sha(1));
     w.cycle().await;
@@ -168,6 +175,7 @@ async fn repeated_failed_fixes_escalate_to_a_human_once() {
     assert!(issues[0].labels.contains(&"needs-human".to_owned()), "{issues:?}");
     let comments = w.emu.state().comments("acme", "api", issues[0].number);
     assert_eq!(comments.iter().filter(|c| c.contains("@alice @acme/core")).count(), 1, "{comments:?}");
+    assert!(!comments.iter().any(|c| c.contains("@carol")), "{comments:?}");
     assert!(pulls(&w).is_empty());
 
     lint_failure(&w, &sha(3));

@@ -1,0 +1,281 @@
+//! The configuration file's errors (with line, column and key), its lookup, and the order flag > environment >
+//! file > default, with the environment given by a closure.
+
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, FromArgMatches};
+use hive::cerebrum::governance::ActionLevel;
+
+use super::*;
+use crate::{
+    cli::Cli,
+    resolve::{RunPlan, RunTarget},
+};
+
+fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// `text` parsed as `/etc/hive/hive.toml`; the error as displayed.
+fn error(text: &str) -> String {
+    let err = file::parse(Path::new("/etc/hive/hive.toml"), text).expect_err("a bad file");
+    err.to_string()
+}
+
+#[test]
+fn an_unknown_key_names_file_line_column_and_the_key_meant() {
+    let err = error("[cycle]\ninterval = 30\n  intervall = 5\n");
+    assert!(err.starts_with("invalid configuration '/etc/hive/hive.toml:3:3' at key 'cycle.intervall'"), "{err}");
+    assert!(err.contains("unknown key 'intervall'; known keys: interval, test_timeout"), "{err}");
+    assert!(err.ends_with("did you mean 'interval'?"), "{err}");
+    // At the top, and in a table of tables: an organisation cannot set what only a repository's tests would use.
+    let err = error("stat_dir = 'x'\n");
+    assert!(err.contains("hive.toml:1:1' at key 'stat_dir'") && err.ends_with("did you mean 'state_dir'?"), "{err}");
+    let err = error("[orgs.acme]\nlevel = 'log'\ntest_command = ['make']\n");
+    assert!(err.contains(":3:1' at key 'orgs.acme.test_command'"), "{err}");
+    assert!(err.contains("known keys: level, owners, include, exclude"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_names_line_column_and_key() {
+    let err = error("[governance]\nautonomy = true\nmax_prs_per_day = \"ten\"\n");
+    assert!(
+        err.starts_with("invalid configuration '/etc/hive/hive.toml:3:19' at key 'governance.max_prs_per_day'"),
+        "{err}"
+    );
+    assert!(err.contains("invalid type: string \"ten\""), "{err}");
+    let err = error("[targets]\norgs = \"acme\"\n");
+    assert!(err.contains(":2:8' at key 'targets.orgs'"), "{err}");
+}
+
+#[test]
+fn bad_values_name_line_column_key_and_the_value() {
+    for (text, at, needle) in [
+        ("[governance]\nlevel = \"fixx\"\n", ":2:9' at key 'governance.level'", "invalid level 'fixx'"),
+        ("[emergency]\ncritical_share = 1.5\n", ":2:18' at key 'emergency.critical_share'", "invalid share '1.5'"),
+        (
+            "[cycle]\ninterval = 0\n",
+            ":2:12' at key 'cycle.interval'",
+            "invalid interval (seconds) '0': expected 1 to 86400",
+        ),
+        ("[cycle]\ntest_timeout = 86401\n", ":2:16' at key 'cycle.test_timeout'", "expected 1 to 86400"),
+        ("[targets]\norgs = [\"ok\", \"../x\"]\n", ":2:15' at key 'targets.orgs'", "invalid organisation '../x'"),
+        ("[targets]\ninclude = [\"a[*\"]\n", ":2:12' at key 'targets.include'", "invalid glob 'a[*'"),
+        (
+            "[governance]\nowners = [\"not a login\"]\n",
+            ":2:11' at key 'governance.owners'",
+            "invalid owner 'not a login'",
+        ),
+        ("[repos.\"acme\"]\nlevel = \"log\"\n", ":1:8' at key 'repos.acme'", "invalid repository 'acme'"),
+        ("[api]\nbind = \"localhost\"\n", ":2:8' at key 'api.bind'", "invalid bind address 'localhost'"),
+        ("[api]\ntoken_env = \"A\"\ntoken_file = \"t\"\n", ":3:14' at key 'api.token_file'", "not both"),
+        ("[api]\ntoken_env = \"MY TOKEN\"\n", ":2:13' at key 'api.token_env'", "invalid variable name 'MY TOKEN'"),
+        (
+            "[llm]\nendpoint = \"ftp://x\"\nmodel = \"m\"\n",
+            ":2:12' at key 'llm.endpoint'",
+            "invalid endpoint 'ftp://x'",
+        ),
+        ("[llm]\nendpoint = \"https://u:p@x\"\nmodel = \"m\"\n", ":2:12' at key 'llm.endpoint'", "without credentials"),
+        ("[retention]\ncycles = 0\n", ":2:10' at key 'retention.cycles'", "expected 1 to"),
+        (
+            "[repos.\"acme/api\"]\ntest_command = [\"make\"]\n",
+            ":2:16' at key 'repos.\"acme/api\".test_command'",
+            "applies to a local workspace's repositories (local/NAME) only, not 'acme/api'",
+        ),
+        (
+            "[repos.\"local/app\"]\ntest_command = []\n",
+            ":2:16' at key 'repos.\"local/app\".test_command'",
+            "expected a program",
+        ),
+    ] {
+        let err = error(text);
+        assert!(err.contains(at) && err.contains(needle), "{text:?}: {err}");
+    }
+    // A syntax error has a position too.
+    let err = error("[cycle\n");
+    assert!(err.starts_with("invalid configuration '/etc/hive/hive.toml:1:7'"), "{err}");
+}
+
+#[test]
+fn a_valid_file_is_read_with_paths_relative_to_it() {
+    let text = r#"
+state_dir = "state"
+[targets]
+workspace = "/srv/ws"
+orgs = ["acme"]
+[cycle]
+interval = 300
+[governance]
+level = "issue"
+owners = ["@alice", "acme/core"]
+[orgs.acme]
+level = "log"
+exclude = ["legacy-*"]
+[repos."acme/api"]
+owners = ["bob"]
+level = "fix"
+[repos."local/app"]
+test_command = ["make", "check"]
+[retention]
+snapshots = 7
+"#;
+    let settings = file::parse(Path::new("/etc/hive/hive.toml"), text).expect("valid");
+    assert_eq!(settings.state_dir, Some(PathBuf::from("/etc/hive/state")));
+    assert_eq!(settings.targets.workspace, Some(PathBuf::from("/srv/ws")));
+    assert_eq!(settings.interval, Some(300));
+    assert_eq!(settings.governance.level, Some(ActionLevel::Issue));
+    assert_eq!(settings.governance.owners, Some(vec!["alice".to_owned(), "acme/core".to_owned()]));
+    assert_eq!(settings.org_excludes, ["acme/legacy-*"]);
+    assert_eq!(settings.overrides.level("acme/web", ActionLevel::Fix), ActionLevel::Log);
+    assert_eq!(settings.overrides.level("other/web", ActionLevel::Fix), ActionLevel::Fix);
+    assert_eq!(settings.overrides.owners("acme/api", &[]), ["bob"]);
+    // A repository's own setting beats its organisation's, which beats the configuration's.
+    assert_eq!(settings.overrides.level("acme/api", ActionLevel::Issue), ActionLevel::Fix);
+    assert_eq!(settings.overrides.owners("acme/web", &["carol".to_owned()]), ["carol"]);
+    assert_eq!((settings.keep_snapshots, settings.keep_cycles), (Some(7), None));
+    assert_eq!(settings.test_commands.get("app"), Some(&vec!["make".to_owned(), "check".to_owned()]));
+}
+
+#[test]
+fn the_file_is_looked_up_from_the_flag_the_variable_then_the_xdg_directory() {
+    let env = lookup(&[("HIVE_CONFIG", "/env/hive.toml"), ("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/home/u")]);
+    let flag = locate(Some(Path::new("/flag.toml")), &env).expect("ok").expect("found");
+    assert_eq!(flag, (PathBuf::from("/flag.toml"), Origin::Flag { flag: "--config".to_owned() }));
+    let from_env = locate(None, &env).expect("ok").expect("found");
+    assert_eq!(from_env, (PathBuf::from("/env/hive.toml"), Origin::Env { var: "HIVE_CONFIG".to_owned() }));
+    let xdg = locate(None, &lookup(&[("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/home/u")])).expect("ok");
+    assert_eq!(xdg, Some((PathBuf::from("/xdg/hive/hive.toml"), Origin::Default)));
+    // A relative XDG directory is ignored, as the specification says.
+    let home = locate(None, &lookup(&[("XDG_CONFIG_HOME", "rel"), ("HOME", "/home/u")])).expect("ok");
+    assert_eq!(home, Some((PathBuf::from("/home/u/.config/hive/hive.toml"), Origin::Default)));
+    assert_eq!(locate(None, &lookup(&[])).expect("ok"), None);
+}
+
+#[test]
+fn a_missing_file_is_an_error_only_when_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("hive.toml");
+    assert_eq!(load(&missing, false), Ok(None));
+    // Behind a file where a directory should be, the default place cannot even be looked at: no file either.
+    std::fs::write(dir.path().join("file"), "").expect("write");
+    assert_eq!(load(&dir.path().join("file/hive.toml"), false), Ok(None));
+    let err = load(&missing, true).expect_err("named").to_string();
+    assert!(err.contains("hive.toml'") && err.contains("no such file"), "{err}");
+}
+
+/// `hive ARGS` resolved with the environment `env` and `text` as the configuration file (given by `--config`).
+fn run_hive(text: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(Cli, EnvConfig, Resolved)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hive.toml");
+    let mut argv: Vec<String> = vec!["hive".to_owned()];
+    if let Some(text) = text {
+        std::fs::write(&path, text).expect("write");
+        argv.extend(["--config".to_owned(), path.display().to_string()]);
+    }
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let matches = Cli::command().try_get_matches_from(argv).expect("clap accepts these");
+    let mut cli = Cli::from_arg_matches(&matches).expect("arguments");
+    let lookup = lookup(env);
+    let mut env = EnvConfig::from_lookup(&lookup)?;
+    let resolved = resolve(&mut cli, &mut env, &matches, &lookup)?;
+    Ok((cli, env, resolved))
+}
+
+fn origin(resolved: &Resolved, key: &str) -> String {
+    resolved.get(key).unwrap_or_else(|| panic!("no {key}")).origin.to_string()
+}
+
+#[test]
+fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
+    let text = "[cycle]\ntest_timeout = 30\ninterval = 120\n[governance]\nlevel = \"issue\"\nmax_prs_per_day = 7\n\
+                escalate_after = 4\nautonomy = true\n[emergency]\nmin_fleet = 9\nclear_after = 6\n";
+    let env = [("HIVE_MAX_PRS_PER_DAY", "3"), ("HIVE_ACTION_LEVEL", "log"), ("HIVE_EMERGENCY_CLEAR_AFTER", "2")];
+    let args = ["run", "--workspace", "ws", "--level", "fix", "--state-dir", "s"];
+    let (cli, env_config, resolved) = run_hive(Some(text), &args, &env).expect("valid");
+    let Command::Run(run) = &cli.command else { unreachable!("a run") };
+    let a = &run.autonomy;
+    assert_eq!((a.level.as_str(), a.max_prs_per_day, a.escalate_after, run.test_timeout), ("fix", 3, 4, 30));
+    assert_eq!((a.autonomy, a.max_issues_per_hour), (true, 20));
+    assert_eq!(env_config.orchestration_interval, Some(Duration::from_secs(120)));
+    assert_eq!(origin(&resolved, "governance.level"), "flag --level");
+    assert_eq!(origin(&resolved, "governance.max_prs_per_day"), "env HIVE_MAX_PRS_PER_DAY");
+    assert!(origin(&resolved, "governance.escalate_after").starts_with("file "));
+    assert!(origin(&resolved, "cycle.interval").starts_with("file "));
+    assert_eq!(origin(&resolved, "governance.max_issues_per_hour"), "default");
+    assert_eq!(origin(&resolved, "state_dir"), "flag --state-dir");
+    assert_eq!(origin(&resolved, "emergency.clear_after"), "env HIVE_EMERGENCY_CLEAR_AFTER");
+    // The plan `hive run` builds from it: the file's thresholds are the base the variable is laid over.
+    let plan = RunPlan::resolve(run, &env_config, &cli.state_dir, lookup(&[])).expect("a plan");
+    assert_eq!((plan.queen.emergency.min_fleet, plan.queen.emergency.clear_after), (9, 2));
+    assert_eq!(plan.interval, Duration::from_secs(120));
+    let RunTarget::Workspace { test_timeout, autonomy, .. } = plan.target else { unreachable!("a workspace") };
+    assert_eq!(
+        (test_timeout, autonomy.policy.level, autonomy.escalate_after),
+        (Duration::from_secs(30), ActionLevel::Fix, 4)
+    );
+
+    // The seed's ORCHESTRATION_INTERVAL beats the file.
+    let (_, env_config, resolved) =
+        run_hive(Some(text), &["run", "--workspace", "ws", "--state-dir", "s"], &[("ORCHESTRATION_INTERVAL", "5")])
+            .expect("valid");
+    assert_eq!(env_config.orchestration_interval, Some(Duration::from_secs(5)));
+    assert_eq!(origin(&resolved, "cycle.interval"), "env ORCHESTRATION_INTERVAL");
+}
+
+#[test]
+fn flags_for_any_target_replace_the_files_targets() {
+    let text = "[targets]\norgs = [\"acme\"]\nexclude = [\"old-*\"]\n[orgs.acme]\nexclude = [\"tmp-*\"]\ninclude = [\"api-*\"]\n";
+    let (cli, _, resolved) = run_hive(Some(text), &["run", "--state-dir", "s"], &[]).expect("valid");
+    let Command::Run(run) = &cli.command else { unreachable!("a run") };
+    assert_eq!((run.orgs.as_slice(), run.workspace.as_deref()), (&["acme".to_owned()][..], None));
+    assert_eq!(run.exclude, ["old-*", "acme/tmp-*"]);
+    assert_eq!(run.file.org_includes.get("acme"), Some(&vec!["api-*".to_owned()]));
+    assert!(origin(&resolved, "targets.orgs").starts_with("file "));
+
+    let (cli, _, resolved) =
+        run_hive(Some(text), &["run", "--workspace", "ws", "--state-dir", "s"], &[]).expect("valid");
+    let Command::Run(run) = &cli.command else { unreachable!("a run") };
+    assert!(run.orgs.is_empty() && run.workspace.is_some());
+    assert_eq!(origin(&resolved, "targets.orgs"), "default");
+    assert_eq!(origin(&resolved, "targets.workspace"), "flag --workspace");
+}
+
+#[test]
+fn the_state_directory_comes_from_flag_variable_file_then_xdg() {
+    let text = "state_dir = \"from-file\"\n";
+    let home = [("HOME", "/home/u")];
+    let (cli, _, _) =
+        run_hive(Some(text), &["audit", "verify", "--state-dir", "flag"], &[("HIVE_STATE_DIR", "env")]).expect("ok");
+    assert_eq!(cli.state_dir, PathBuf::from("flag"));
+    let (cli, _, _) = run_hive(Some(text), &["audit", "verify"], &[("HIVE_STATE_DIR", "env")]).expect("ok");
+    assert_eq!(cli.state_dir, PathBuf::from("env"));
+    let (cli, _, resolved) = run_hive(Some(text), &["audit", "verify"], &home).expect("ok");
+    assert!(cli.state_dir.ends_with("from-file") && cli.state_dir.is_absolute(), "{}", cli.state_dir.display());
+    assert!(origin(&resolved, "state_dir").starts_with("file "));
+    let (cli, _, _) =
+        run_hive(None, &["audit", "verify"], &[("XDG_STATE_HOME", "/state"), ("HOME", "/home/u")]).expect("ok");
+    assert_eq!(cli.state_dir, PathBuf::from("/state/hive"));
+    let (cli, _, _) = run_hive(None, &["audit", "verify"], &home).expect("ok");
+    assert_eq!(cli.state_dir, PathBuf::from("/home/u/.local/state/hive"));
+    let err = run_hive(None, &["audit", "verify"], &[]).expect_err("no home");
+    assert!(crate::config::UsageError::is_usage(&err) && err.to_string().contains("give --state-dir"), "{err}");
+}
+
+#[test]
+fn the_api_token_comes_from_the_variable_the_file_names_and_is_never_shown() {
+    let text = "[api]\ntoken_env = \"MY_TOKEN\"\nbind = \"127.0.0.1:9000\"\n";
+    let args = ["serve", "--workspace", "ws", "--state-dir", "s"];
+    let (cli, _, resolved) = run_hive(Some(text), &args, &[("MY_TOKEN", "tok-123")]).expect("ok");
+    let Command::Serve(serve) = &cli.command else { unreachable!("a serve") };
+    assert_eq!(serve.token.as_ref().map(Secret::expose), Some("tok-123"));
+    assert_eq!(serve.bind.to_string(), "127.0.0.1:9000");
+    assert_eq!(resolved.get("api.token").expect("token").value, "[REDACTED]");
+    assert!(!format!("{resolved:?}{cli:?}").contains("tok-123"));
+    // HIVE_API_TOKEN beats the file; a variable the file names but nobody set is an error at its line.
+    let (cli, _, _) = run_hive(Some(text), &args, &[("MY_TOKEN", "a"), ("HIVE_API_TOKEN", "b")]).expect("ok");
+    let Command::Serve(serve) = &cli.command else { unreachable!("a serve") };
+    assert_eq!(serve.token.as_ref().map(Secret::expose), Some("b"));
+    let err = run_hive(Some(text), &args, &[]).expect_err("unset");
+    assert!(err.to_string().contains("hive.toml:2:13' at key 'api.token_env'"), "{err}");
+}
