@@ -27,6 +27,7 @@
 pub mod command;
 mod error;
 mod hive;
+pub mod metrics;
 
 pub use hive_actors as actors;
 pub use hive_cerebrum as cerebrum;

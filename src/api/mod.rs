@@ -24,6 +24,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+mod metrics;
+mod repo;
+
 /// Largest request body accepted: a command is a line.
 const MAX_BODY: usize = 16 * 1024;
 
@@ -54,8 +57,10 @@ impl Api {
             .route("/api/health", get(health))
             .route("/api/status", get(status))
             .route("/api/repos", get(repos))
+            .route("/api/repos/{owner}/{name}", get(repo::repo))
             .route("/api/backlog", get(backlog))
             .route("/api/command", post(run_command))
+            .merge(metrics::routes(&state.hive))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);
         axum::serve(self.listener, app).await.context("the API server stopped")

@@ -13,6 +13,7 @@ mod library;
 mod lifecycle;
 mod outage;
 mod serve;
+mod serve_metrics;
 mod services;
 mod steward;
 mod storage;
