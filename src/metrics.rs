@@ -346,3 +346,102 @@ fn state_label(state: MemberState) -> &'static str {
         MemberState::Stopped => "stopped",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hive_cerebrum::{DecisionCount, EmergencyReason, FleetHealth, MemberId, MemberStatus, WriteCount, WriteState};
+
+    use super::*;
+
+    fn member(id: &str, kind: MemberKind, state: MemberState, score: Option<u8>, restarts: u64) -> MemberStatus {
+        MemberStatus {
+            id: MemberId::new(id),
+            kind,
+            state,
+            restarts,
+            score,
+            healthy: score.map(|s| s >= 70),
+            stale: false,
+            last_error: None,
+            findings: Vec::new(),
+            facts: BTreeMap::new(),
+        }
+    }
+
+    /// The samples of the text, by series.
+    fn samples(text: &str) -> BTreeMap<&str, &str> {
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.rsplit_once(' ')).collect()
+    }
+
+    #[test]
+    fn a_scrape_shows_the_status_the_database_and_the_forge_as_given() {
+        let status = HiveStatus {
+            fleet: FleetHealth {
+                total: 3,
+                known: 2,
+                healthy: 1,
+                share: 0.5,
+                mean_score: 61.5,
+                level: HealthLevel::Emergency,
+            },
+            emergency: true,
+            emergency_reasons: vec![EmergencyReason::Declared { by: "the api".to_owned() }],
+            cycle: 7,
+            members: vec![
+                member("acme/api", MemberKind::Pilot, MemberState::Running, Some(40), 0),
+                member("acme/web", MemberKind::Pilot, MemberState::Escalated, Some(83), 4),
+                member("acme/new", MemberKind::Pilot, MemberState::Starting, None, 0),
+                member("steward", MemberKind::Custom("steward".to_owned()), MemberState::Running, None, 1),
+            ],
+            outages: Vec::new(),
+            events_published: 120,
+            events_lost: 3,
+        };
+        let tally = Tally {
+            writes: vec![WriteCount { kind: "open_issue".to_owned(), state: WriteState::Done, count: 2 }],
+            decisions: vec![DecisionCount {
+                kind: "open_pull_request".to_owned(),
+                verdict: "deny".to_owned(),
+                reason: "limit_reached".to_owned(),
+                limit: Some("prs_per_day".to_owned()),
+                count: 5,
+            }],
+        };
+        let usage = ApiUsage { points_spent: 42, not_modified: 9, remaining: Some(4958) };
+        let text = Metrics::new().encode(&Scrape { status: &status, tally: Some(&tally), usage: Some(usage) });
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let found = samples(&text);
+        for (series, value) in [
+            ("hive_fleet_score", "61.5"),
+            ("hive_fleet_healthy_share", "0.5"),
+            (r#"hive_fleet_level{level="EMERGENCY"}"#, "1"),
+            (r#"hive_fleet_level{level="GOOD"}"#, "0"),
+            ("hive_cycle", "7"),
+            ("hive_emergency", "1"),
+            ("hive_emergency_reasons", "1"),
+            (r#"hive_repo_score{repo="acme/api"}"#, "40"),
+            (r#"hive_repo_score{repo="acme/web"}"#, "83"),
+            (r#"hive_members{kind="pilot",state="escalated"}"#, "1"),
+            (r#"hive_members{kind="pilot",state="starting"}"#, "1"),
+            (r#"hive_members{kind="steward",state="running"}"#, "1"),
+            ("hive_member_restarts", "5"),
+            ("hive_bus_events_lost_total", "3"),
+            (r#"hive_writes{kind="open_issue",state="done"}"#, "2"),
+            (r#"hive_decisions_total{kind="open_pull_request",verdict="deny",reason="limit_reached"}"#, "5"),
+            (r#"hive_limits_hit_total{limit="prs_per_day"}"#, "5"),
+            ("hive_github_points_spent_total", "42"),
+            ("hive_github_rate_limit_remaining", "4958"),
+            ("hive_cycle_duration_seconds_count", "0"),
+        ] {
+            assert_eq!(found.get(series), Some(&value), "{series} in {text}");
+        }
+        // A member without a score has no score series.
+        assert!(!text.contains("acme/new"), "{text}");
+
+        // Without a database or a metered forge, their series are absent rather than zero.
+        let text = Metrics::new().encode(&Scrape { status: &status, tally: None, usage: None });
+        assert!(!text.contains("hive_writes") && !text.contains("hive_github_"), "{text}");
+    }
+}
