@@ -6,38 +6,11 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::daemon::{DEADLINE, Daemon, hive_command};
-
-/// acme/api and acme/lib fail their tests; three more are green, so two failures are no ecosystem emergency.
-async fn fleet() -> Emulator {
-    let emu = Emulator::start().await;
-    let s = emu.state();
-    s.add_org("acme");
-    for healthy in ["docs", "site", "tools"] {
-        s.add_repo(RepoSpec::new("acme", healthy));
-        s.add_workflow_run("acme", healthy, RunSpec::new("ci", "main"));
-    }
-    for failing in ["api", "lib"] {
-        s.add_repo(RepoSpec::new("acme", failing));
-        s.add_workflow_run(
-            "acme",
-            failing,
-            RunSpec::new("ci", "main").outcome("completed", Some("failure")).job(
-                JobSpec::new("unit tests", "completed", Some("failure")).step(
-                    "cargo test",
-                    "completed",
-                    Some("failure"),
-                ),
-            ),
-        );
-    }
-    emu
-}
 
 /// The samples of an OpenMetrics text, by series (`name{labels}` as written), after checking its shape: every line
 /// a comment or `series value`, `# EOF` last.
@@ -68,7 +41,8 @@ async fn raw_get(addr: &str, path: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn repo_detail_and_metrics_agree_with_the_emulator_and_the_database() {
-    let emu = fleet().await;
+    // acme/r0 and acme/r1 fail their tests (jobs `suite 0` and `suite 1`); three more are green.
+    let emu = crate::lifecycle::failing_fleet(2).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
     let args = ["serve", "--org", "acme", "--autonomy", "--bind", "127.0.0.1:0"];
@@ -106,8 +80,8 @@ async fn repo_detail_and_metrics_agree_with_the_emulator_and_the_database() {
 
     // The database's counts are what reached the emulator: exactly one issue, and one decision allowed it.
     let issues = |repo| emu.state().issues("acme", repo).into_iter().filter(|i| !i.is_pull).collect::<Vec<_>>();
-    let (api_issues, lib_issues) = (issues("api"), issues("lib"));
-    assert_eq!(api_issues.len() + lib_issues.len(), 1, "{api_issues:?} {lib_issues:?}");
+    let (r0_issues, r1_issues) = (issues("r0"), issues("r1"));
+    assert_eq!(r0_issues.len() + r1_issues.len(), 1, "{r0_issues:?} {r1_issues:?}");
     assert_eq!(metrics[r#"hive_writes{kind="open_issue",state="done"}"#], 1.0, "{text}");
     assert_eq!(metrics[r#"hive_decisions_total{kind="open_issue",verdict="allow",reason="allowed"}"#], 1.0, "{text}");
     assert!(metrics[r#"hive_decisions_total{kind="open_issue",verdict="deny",reason="limit_reached"}"#] >= 1.0);
@@ -125,20 +99,20 @@ async fn repo_detail_and_metrics_agree_with_the_emulator_and_the_database() {
         assert_eq!(response.status(), StatusCode::OK, "{repo}");
         response.json::<Value>().await.expect("json")
     };
-    let api = detail("acme/api").await;
+    let r0 = detail("acme/r0").await;
     let docs = detail("acme/docs").await;
-    assert_eq!((api["ci"].as_str(), docs["ci"].as_str()), (Some("failing"), Some("passing")), "{api} {docs}");
-    assert!(api["score"].as_u64() < docs["score"].as_u64(), "{api} {docs}");
-    assert_eq!((api["healthy"].as_bool(), docs["healthy"].as_bool()), (Some(false), Some(true)));
-    assert_eq!((api["state"].as_str(), api["restarts"].as_u64()), (Some("running"), Some(0)), "{api}");
-    let ci = api["components"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "ci")).expect("ci component");
-    assert_eq!(ci["score"], 0, "{api}");
-    assert!(ci["reason"].as_str().is_some_and(|r| r.contains("unit tests")), "{ci}");
-    let signal = api["signals"].as_array().and_then(|s| s.first()).expect("a signal");
-    assert!(signal.to_string().contains("unit tests"), "{signal}");
+    assert_eq!((r0["ci"].as_str(), docs["ci"].as_str()), (Some("failing"), Some("passing")), "{r0} {docs}");
+    assert!(r0["score"].as_u64() < docs["score"].as_u64(), "{r0} {docs}");
+    assert_eq!((r0["healthy"].as_bool(), docs["healthy"].as_bool()), (Some(false), Some(true)));
+    assert_eq!((r0["state"].as_str(), r0["restarts"].as_u64()), (Some("running"), Some(0)), "{r0}");
+    let ci = r0["components"].as_array().and_then(|c| c.iter().find(|c| c["name"] == "ci")).expect("ci component");
+    assert_eq!(ci["score"], 0, "{r0}");
+    assert!(ci["reason"].as_str().is_some_and(|r| r.contains("suite 0")), "{ci}");
+    let signal = r0["signals"].as_array().and_then(|s| s.first()).expect("a signal");
+    assert!(signal.to_string().contains("suite 0"), "{signal}");
     assert!(docs["signals"].as_array().is_some_and(Vec::is_empty), "{docs}");
     // The issue hive filed shows on its repository, with the emulator's number; the other has none.
-    for (repo, on_emulator) in [("acme/api", &api_issues), ("acme/lib", &lib_issues)] {
+    for (repo, on_emulator) in [("acme/r0", &r0_issues), ("acme/r1", &r1_issues)] {
         let shown = detail(repo).await;
         let filed: Vec<u64> = shown["filed"]
             .as_array()
@@ -152,7 +126,7 @@ async fn repo_detail_and_metrics_agree_with_the_emulator_and_the_database() {
     }
 
     // Each repository's score in the metrics is the API's.
-    for repo in ["acme/api", "acme/lib", "acme/docs", "acme/site", "acme/tools"] {
+    for repo in ["acme/r0", "acme/r1", "acme/docs", "acme/site", "acme/tools"] {
         let shown = detail(repo).await;
         let series = format!("hive_repo_score{{repo=\"{repo}\"}}");
         let metrics = samples(&get("/metrics").await.expect("metrics").text().await.expect("text"));
@@ -167,12 +141,12 @@ async fn repo_detail_and_metrics_agree_with_the_emulator_and_the_database() {
     for hostile in [
         "/api/repos/acme/..",
         "/api/repos/acme/%2e%2e",
-        "/api/repos/%2E%2E/api",
-        "/api/repos/acme/api;id",
+        "/api/repos/%2E%2E/r0",
+        "/api/repos/acme/r0;id",
         "/api/repos/acme/$(id)",
-        "/api/repos/acme/api%60id%60",
-        // A Cyrillic 'а' in place of the Latin one.
-        "/api/repos/acme/%D0%B0pi",
+        "/api/repos/acme/r0%60id%60",
+        // A Cyrillic 'о' in place of the Latin one.
+        "/api/repos/acme/d%D0%BEcs",
         "/api/repos/acme/%ff",
     ] {
         let (status, body) = raw_get(&addr, hostile).await;
