@@ -63,6 +63,14 @@ fn main() {
     println!("serve: {members} pilots, {FAILING_PERCENT} % failing, ready in {:.1} s", started.elapsed().as_secs_f64());
     let client = reqwest::Client::new();
     let metrics = Metrics::new();
+    let sizes = runtime.block_on(async {
+        let mut sizes = Vec::new();
+        for path in ["/api/status", "/metrics"] {
+            sizes.push(get(&client, addr, path).await);
+        }
+        sizes
+    });
+    println!("bodies: /api/status {} bytes, /metrics {} bytes", sizes[0], sizes[1]);
 
     let mut c = Criterion::default().without_plots().configure_from_args();
     let mut group = c.benchmark_group("serve");
@@ -71,13 +79,21 @@ fn main() {
         b.iter_custom(|iters| timed(&runtime, "status_direct", iters, || async { drop(hive.status().await) }))
     });
     group.bench_function("api_status_http", |b| {
-        b.iter_custom(|iters| timed(&runtime, "api_status_http", iters, || get(&client, addr, "/api/status")))
+        b.iter_custom(|iters| {
+            timed(&runtime, "api_status_http", iters, || async {
+                get(&client, addr, "/api/status").await;
+            })
+        })
     });
     group.bench_function("metrics_render", |b| {
         b.iter_custom(|iters| timed(&runtime, "metrics_render", iters, || async { drop(metrics.render(&hive).await) }))
     });
     group.bench_function("metrics_http", |b| {
-        b.iter_custom(|iters| timed(&runtime, "metrics_http", iters, || get(&client, addr, "/metrics")))
+        b.iter_custom(|iters| {
+            timed(&runtime, "metrics_http", iters, || async {
+                get(&client, addr, "/metrics").await;
+            })
+        })
     });
     group.finish();
     c.final_summary();
@@ -111,12 +127,13 @@ where
     keep(name, samples)
 }
 
-/// One GET, the whole body read; a failure is the bench's.
-async fn get(client: &reqwest::Client, addr: SocketAddr, path: &str) {
+/// One GET, the whole body read; its length. A failure is the bench's.
+async fn get(client: &reqwest::Client, addr: SocketAddr, path: &str) -> usize {
     let response = client.get(format!("http://{addr}{path}")).send().await.expect("the API answers");
     assert!(response.status().is_success(), "{path}: {}", response.status());
     let body = response.bytes().await.expect("the whole body");
     assert!(!body.is_empty());
+    body.len()
 }
 
 /// A hive of `members` simulated pilots after its first cycle, and the API serving it on loopback.
