@@ -81,3 +81,57 @@ pub fn open_filed(m: &mut Memory, repo: &str) -> Result<Vec<Filed>, MemoryError>
 fn name<S: Serialize>(state: &S) -> String {
     serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use hive_cerebrum::{Identity, Memory};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn row(key: &str, repo: &str, kind: &str, number: u64, state: &str, data: Value) -> Identity {
+        Identity {
+            key: key.to_owned(),
+            repo: repo.to_owned(),
+            kind: kind.to_owned(),
+            number: Some(number),
+            state: Some(state.to_owned()),
+            fingerprint: None,
+            data,
+            updated_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn only_what_may_be_open_on_the_repository_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Memory::open(dir.path()).unwrap();
+        let issue = json!({ "kind": "bug", "title": "CI failing on main" });
+        for identity in [
+            row("issue:acme/api:a", "acme/api", "issue", 3, "open", issue.clone()),
+            row("issue:acme/api:b", "acme/api", "issue", 4, "closed", issue.clone()),
+            row("issue:acme/web:a", "acme/web", "issue", 5, "open", issue.clone()),
+            row("fix:acme/api:a", "acme/api", "fix", 6, "open", json!({ "title": "Format the code" })),
+            row("fix:acme/api:b", "acme/api", "fix", 7, "merged", json!({})),
+            row("alert:acme/api", "acme/api", "alert", 8, "reopening", json!({})),
+            row("rerun:acme/api:1", "acme/api", "rerun", 9, "requested", json!({})),
+        ] {
+            m.identities().put(&identity).unwrap();
+        }
+        let found: Vec<(FiledKind, Option<u64>, String, Option<String>)> =
+            open_filed(&mut m, "acme/api").unwrap().into_iter().map(|f| (f.kind, f.number, f.state, f.title)).collect();
+        assert_eq!(
+            found,
+            [
+                (FiledKind::Alert, Some(8), "reopening".to_owned(), None),
+                (FiledKind::PullRequest, Some(6), "open".to_owned(), Some("Format the code".to_owned())),
+                (FiledKind::Issue, Some(3), "open".to_owned(), Some("CI failing on main".to_owned())),
+            ]
+        );
+
+        // A row that does not fit its case is the database's bad record, not a guess.
+        m.identities().put(&row("issue:acme/api:c", "acme/api", "issue", 10, "shredded", issue)).unwrap();
+        let err = open_filed(&mut m, "acme/api").unwrap_err().to_string();
+        assert!(err.contains("issue:acme/api:c") && err.contains("shredded"), "{err}");
+    }
+}
