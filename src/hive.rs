@@ -3,16 +3,16 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use hive_actors::{
-    Autonomy, AutonomyReport, KeeperError, Members, PilotBuilder, PilotConfig, STEWARD_ID, ServiceBuilder,
+    Autonomy, AutonomyReport, Filed, KeeperError, Members, PilotBuilder, PilotConfig, STEWARD_ID, ServiceBuilder,
     ServiceCommand, ServiceStatus, StewardBuilder, StewardLink,
 };
 use hive_cerebrum::{
-    AuditEntry, AuditRecord, BacklogItem, BatchReport, EmergencyConfig, EventBus, HiveStatus, LogSink, MemberId,
-    MemberSpec, Memory, NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs, QueenConfig,
-    QueenHandle, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription,
+    AuditEntry, AuditRecord, BacklogItem, BatchReport, EmergencyConfig, EventBus, HealthReport, HiveStatus, LogSink,
+    MemberId, MemberSpec, Memory, NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs,
+    QueenConfig, QueenHandle, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription, Tally,
 };
 use hive_ecosystem::ServiceSpec;
-use hive_forge::{DynForge, Forge, RepoId};
+use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
 
 use crate::HiveError;
 
@@ -164,6 +164,7 @@ impl HiveBuilder {
         for spec in self.services {
             members.push(services.register(spec, RestartPolicy::default())?);
         }
+        let reader = SharedForge(Arc::clone(&forge));
         let mut pilots = PilotBuilder::new(forge, self.pilot);
         let mut builder = Members::new().with_services(services.clone());
         let mut steward = None;
@@ -195,7 +196,7 @@ impl HiveBuilder {
             }
         };
         let (steward, scribe) = steward.unzip();
-        Ok(Hive { queen, policy: self.policy, services, steward, scribe })
+        Ok(Hive { queen, policy: self.policy, services, steward, scribe, forge: reader })
     }
 }
 
@@ -208,6 +209,18 @@ pub struct Hive {
     /// With the autonomy loop: the steward's link and the database writer it keeps its state through.
     pub(crate) steward: Option<StewardLink>,
     pub(crate) scribe: Option<ScribeHandle>,
+    /// The forge the pilots read, for what it spent of a metered API.
+    forge: SharedForge,
+}
+
+/// The pilots' forge, shown by name.
+#[derive(Clone)]
+struct SharedForge(DynForge);
+
+impl std::fmt::Debug for SharedForge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedForge").field(&self.0.name()).finish()
+    }
 }
 
 impl Hive {
@@ -234,6 +247,18 @@ impl Hive {
     /// The hive's state.
     pub async fn status(&self) -> Result<HiveStatus, HiveError> {
         Ok(self.queen.status().await?)
+    }
+
+    /// One watched repository's latest health report: its signals, findings, facts and the breakdown of its score;
+    /// `None` before its pilot's first report or when no member has that id.
+    pub async fn report(&self, repo: &str) -> Result<Option<HealthReport>, HiveError> {
+        Ok(self.queen.report(&MemberId::new(repo)).await?)
+    }
+
+    /// What the pilots' forge spent of its metered API so far (GitHub's points and rate limit); `None` for a forge
+    /// without one.
+    pub fn api_usage(&self) -> Option<ApiUsage> {
+        self.forge.0.api_usage()
     }
 
     /// Runs an orchestration cycle now.
@@ -345,6 +370,21 @@ impl Hive {
     pub async fn backlog(&self) -> Result<Vec<BacklogItem>, HiveError> {
         let scribe = self.scribe.as_ref().ok_or(HiveError::NoAutonomy)?;
         Ok(scribe.call(|m| m.ledger().list()).await.map_err(HiveError::Scribe)??)
+    }
+
+    /// With the autonomy loop: the issues and pull requests it filed for `repo` that may be open now, as the database
+    /// holds them.
+    pub async fn filed(&self, repo: &str) -> Result<Vec<Filed>, HiveError> {
+        let scribe = self.scribe.as_ref().ok_or(HiveError::NoAutonomy)?;
+        let repo = repo.to_owned();
+        Ok(scribe.call(move |m| hive_actors::open_filed(m, &repo)).await.map_err(HiveError::Scribe)??)
+    }
+
+    /// With the autonomy loop: its writes by kind and state and governance's decisions by kind, verdict and rule,
+    /// counted in the database (durable, unlike anything read from the bus).
+    pub async fn tally(&self) -> Result<Tally, HiveError> {
+        let scribe = self.scribe.as_ref().ok_or(HiveError::NoAutonomy)?;
+        Ok(scribe.call(|m| m.tally()).await.map_err(HiveError::Scribe)??)
     }
 
     /// Records in the audit trail that `who` ran `command` (a command that changed something). Without the autonomy

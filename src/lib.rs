@@ -28,6 +28,7 @@ pub mod command;
 mod error;
 pub mod feed;
 mod hive;
+pub mod metrics;
 mod steering;
 
 pub use hive_actors as actors;

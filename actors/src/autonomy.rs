@@ -10,6 +10,7 @@ mod actor;
 mod alert;
 mod case;
 mod ci;
+mod filed;
 mod fixes;
 mod gate;
 mod learn;
@@ -41,6 +42,7 @@ pub use hive_cerebrum::AutonomyReport;
 
 pub use self::{
     actor::{Autonomy, STEWARD_ID, StewardBuilder, StewardLink, StewardMessage},
+    filed::{Filed, FiledKind, open_filed},
     plan::{EnginePlanner, OrchPlanner, PlanError, Planner},
     text::is_valid_owner,
 };

@@ -1,7 +1,7 @@
 //! Translation from what a forge shows (snapshots) into what the brain understands (signals).
 
-use hive_cerebrum::{CiClass, CiSignature, Severity, Signal, SignalKind};
-use hive_forge::{AlertSeverity, CiFailure, CiState, FailureClass, RepoSnapshot, is_critical_issue};
+use hive_cerebrum::{CiClass, CiSignature, ScoreComponent, Severity, Signal, SignalKind};
+use hive_forge::{AlertSeverity, CiFailure, CiState, FailureClass, HealthBreakdown, RepoSnapshot, is_critical_issue};
 
 /// The signals a snapshot raises: one per failed CI job, one per security alert, one per critical open issue (as
 /// [`hive_forge::classify_issue`] ranks it).
@@ -18,6 +18,15 @@ pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
         });
     }
     signals
+}
+
+/// The breakdown of a score as a health report carries it: the forge's components, field for field.
+pub(crate) fn components(health: &HealthBreakdown) -> Vec<ScoreComponent> {
+    health
+        .components
+        .iter()
+        .map(|c| ScoreComponent { name: c.name.clone(), score: c.score, weight: c.weight, reason: c.reason.clone() })
+        .collect()
 }
 
 /// How bad an alert is, as the cerebrum sees it: the one place an ecosystem [`AlertSeverity`] becomes a

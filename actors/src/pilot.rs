@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Observation, StewardLink,
-    bridge::{ci_fact, findings},
+    bridge::{ci_fact, components, findings},
     signals_of,
 };
 
@@ -229,6 +229,7 @@ impl Actor for RepoPilot {
                 let mut report = HealthReport::new(health.score, health.healthy)
                     .with_signals(signals_of(snapshot))
                     .with_findings(findings(snapshot))
+                    .with_components(components(health))
                     .with_fact("ci", ci_fact(snapshot.ci.state));
                 report.cycle = cycle;
                 // The steward hears first: the queen closes the cycle only after this report, and tells the steward

@@ -26,6 +26,23 @@ pub struct HealthReport {
     /// Short named facts shown beside the score (a pilot: `ci` = `passing`, `failing`, `pending` or `unknown`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, String>,
+    /// How the score was reached, component by component (a pilot: `ci`, `security_alerts`, ...), for people and the
+    /// API. Only for people: no decision reads it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ScoreComponent>,
+}
+
+/// One scored aspect of a member's health, as its report carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreComponent {
+    /// A stable, snake_case name, such as `ci`.
+    pub name: String,
+    /// 0 (bad) to 10 (good); `None` when its input is unknown and it was left out of the score.
+    pub score: Option<u8>,
+    /// How much it counts in the score.
+    pub weight: f32,
+    /// A short sentence saying why.
+    pub reason: String,
 }
 
 impl HealthReport {
@@ -39,6 +56,7 @@ impl HealthReport {
             signals: Vec::new(),
             findings: Vec::new(),
             facts: BTreeMap::new(),
+            components: Vec::new(),
         }
     }
 
@@ -57,6 +75,12 @@ impl HealthReport {
     /// The same report with findings for people (see [`HealthReport::findings`]).
     pub fn with_findings(mut self, findings: Vec<String>) -> HealthReport {
         self.findings = findings;
+        self
+    }
+
+    /// The same report with the breakdown of its score (see [`HealthReport::components`]).
+    pub fn with_components(mut self, components: Vec<ScoreComponent>) -> HealthReport {
+        self.components = components;
         self
     }
 

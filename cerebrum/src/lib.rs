@@ -67,15 +67,15 @@ pub use crate::{
     event::HiveEvent,
     fleet::{FleetHealth, HealthLevel},
     governance::ActionKind,
-    health::HealthReport,
+    health::{HealthReport, ScoreComponent},
     member::{
         MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
         QueenNotice, Reporter, StartError, StartFailure,
     },
     memory::{
         Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
-        GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError, NewWrite,
-        Reservation, Risk, StorageFault, WriteRow, WriteState, Writes,
+        DecisionCount, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError,
+        NewWrite, Reservation, Risk, StorageFault, Tally, WriteCount, WriteRow, WriteState, Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine,

@@ -49,6 +49,7 @@ mod history;
 mod identity;
 mod ledger;
 mod store;
+mod tally;
 mod writes;
 
 pub use self::{
@@ -60,5 +61,6 @@ pub use self::{
     identity::{Identities, Identity},
     ledger::{BACKLOG_FILE, BacklogExport, BacklogItem, ItemKind, ItemStatus, Ledger, Risk},
     store::Memory,
+    tally::{DecisionCount, Tally, WriteCount},
     writes::{NewWrite, Reservation, WriteRow, WriteState, Writes},
 };

@@ -148,6 +148,8 @@ pub enum QueenMessage {
     Resume(MemberId, RpcReplyPort<Result<(), QueenError>>),
     /// The hive's state.
     Status(RpcReplyPort<HiveStatus>),
+    /// One member's latest health report (with its signals and the breakdown of its score), if it has reported.
+    MemberReport(MemberId, RpcReplyPort<Option<HealthReport>>),
     /// Start an orchestration cycle now.
     StartCycle,
     /// A member's health report (sent by its [`Reporter`]).
@@ -343,6 +345,9 @@ impl Actor for Queen {
                 QueenMessage::Status(reply) => {
                     let _ = reply.send(state.status());
                 }
+                QueenMessage::MemberReport(id, reply) => {
+                    let _ = reply.send(state.book.report(&id).cloned());
+                }
                 QueenMessage::Shutdown(reply) => {
                     let _ = reply.send(());
                 }
@@ -369,6 +374,9 @@ impl Actor for Queen {
             }
             QueenMessage::Status(reply) => {
                 let _ = reply.send(state.status());
+            }
+            QueenMessage::MemberReport(id, reply) => {
+                let _ = reply.send(state.book.report(&id).cloned());
             }
             QueenMessage::StartCycle => state.begin_cycle(),
             QueenMessage::CycleTick => {

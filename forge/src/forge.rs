@@ -18,6 +18,23 @@ pub trait Forge: Send + Sync + 'static {
 
     /// Reads everything a maintainer would look at in one repository now.
     async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError>;
+
+    /// What this forge spent of a metered API so far, for a forge that has one (GitHub); `None` for the others.
+    fn api_usage(&self) -> Option<ApiUsage> {
+        None
+    }
+}
+
+/// What a forge spent of a metered API since it was made: counters that only grow, and the last rate-limit
+/// remainder the API reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApiUsage {
+    /// Requests that cost points (on GitHub every answer but `304 Not Modified`).
+    pub points_spent: u64,
+    /// Conditional requests answered `304 Not Modified`, which cost nothing.
+    pub not_modified: u64,
+    /// The last rate-limit remainder the API reported (`x-ratelimit-remaining`), if it reported one.
+    pub remaining: Option<u64>,
 }
 
 /// A shared, type-erased forge, as pilots hold it.

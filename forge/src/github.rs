@@ -20,7 +20,7 @@ use dashmap::DashMap;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::time::Instant;
 
-use crate::{Forge, ForgeError, RepoId, RepoSnapshot};
+use crate::{ApiUsage, Forge, ForgeError, RepoId, RepoSnapshot};
 
 mod budget;
 mod client;
@@ -315,6 +315,15 @@ impl GitHubForge {
 impl Forge for GitHubForge {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn api_usage(&self) -> Option<ApiUsage> {
+        let budget = self.budget();
+        Some(ApiUsage {
+            points_spent: budget.points_spent(),
+            not_modified: budget.not_modified(),
+            remaining: budget.remaining(),
+        })
     }
 
     async fn discover(&self) -> Result<Vec<RepoId>, ForgeError> {

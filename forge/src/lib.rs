@@ -35,7 +35,7 @@ mod writer;
 pub use crate::{
     classify::{FailedJob, JobStep, Priority, classify_failure, classify_issue, failure_signature, is_critical_issue},
     error::ForgeError,
-    forge::{DynForge, Forge},
+    forge::{ApiUsage, DynForge, Forge},
     github::{
         Budget, CheckRun, CombinedStatus, CreatedIssue, DEFAULT_API_URL, GitHubAuth, GitHubConfig, GitHubError,
         GitHubForge, IssueChange, IssueComment, IssueDetail, MISSING_TOKEN, MergeResult, PullDetail, PullRequest,

@@ -36,6 +36,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+mod metrics;
+mod repo;
+
 /// Largest request body accepted: a command is a line.
 const MAX_BODY: usize = 16 * 1024;
 
@@ -74,6 +77,7 @@ impl Api {
             .route("/api/health", get(health))
             .route("/api/status", get(status))
             .route("/api/repos", get(repos))
+            .route("/api/repos/{owner}/{name}", get(repo::repo))
             .route("/api/backlog", get(backlog))
             .route("/api/audit", get(audit::records))
             .route("/api/events", events::route(&state.hive))
@@ -81,6 +85,7 @@ impl Api {
             .route("/dashboard.css", get(dashboard::style))
             .route("/dashboard.js", get(dashboard::script))
             .route("/api/command", post(run_command))
+            .merge(metrics::routes(&state.hive))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);
         axum::serve(self.listener, app).await.context("the API server stopped")

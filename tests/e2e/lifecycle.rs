@@ -20,7 +20,7 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(15);
 
 /// An organisation of five repositories of which `failing` (at most two, so the fleet is not in an emergency)
 /// fail CI, each with its own job: an autonomous hive files one issue in each, a second apart.
-async fn failing_fleet(failing: usize) -> Emulator {
+pub(crate) async fn failing_fleet(failing: usize) -> Emulator {
     let emu = Emulator::start().await;
     let s = emu.state();
     s.add_org("acme");

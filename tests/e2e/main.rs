@@ -18,6 +18,7 @@ mod llm;
 mod modes;
 mod outage;
 mod serve;
+mod serve_metrics;
 mod services;
 mod steward;
 mod storage;

@@ -10,7 +10,7 @@ use std::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{
-    Approvals, AuditTrail, History, Identities, Ledger, MemoryError, Writes, audit,
+    Approvals, AuditTrail, History, Identities, Ledger, MemoryError, Tally, Writes, audit,
     fault::{self, StorageFault},
 };
 
@@ -238,6 +238,11 @@ impl Memory {
     /// Health per repository and cycle, and the cycle counter.
     pub fn history(&mut self) -> History<'_> {
         History::new(&mut self.conn, &self.path)
+    }
+
+    /// The governed writes by kind and state, and governance's decisions by kind, verdict and rule.
+    pub fn tally(&self) -> Result<Tally, MemoryError> {
+        super::tally::tally(&self.conn, &self.path)
     }
 
     /// Wraps a SQLite error with the database path, by its real cause.

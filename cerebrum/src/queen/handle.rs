@@ -6,8 +6,8 @@ use tokio::sync::oneshot;
 
 use super::QueenMessage;
 use crate::{
-    BatchId, BatchReport, EmergencyReason, EventBus, FleetHealth, MemberId, MemberKind, MemberSpec, MemberState,
-    Outage, QueenError, Seed, Subscription,
+    BatchId, BatchReport, EmergencyReason, EventBus, FleetHealth, HealthReport, MemberId, MemberKind, MemberSpec,
+    MemberState, Outage, QueenError, Seed, Subscription,
 };
 
 /// The hive's state, as `hive status` shows it.
@@ -127,6 +127,13 @@ impl QueenHandle {
     /// The hive's state.
     pub async fn status(&self) -> Result<HiveStatus, QueenError> {
         self.call(QueenMessage::Status).await
+    }
+
+    /// One member's latest health report (its signals, findings and the breakdown of its score), or `None` before
+    /// its first report. [`QueenHandle::status`] has every member's score without the detail.
+    pub async fn report(&self, id: &MemberId) -> Result<Option<HealthReport>, QueenError> {
+        let id = id.clone();
+        self.call(|reply| QueenMessage::MemberReport(id, reply)).await
     }
 
     /// Starts an orchestration cycle now.

@@ -1,0 +1,32 @@
+//! `GET /metrics`: the hive's Prometheus metrics in the OpenMetrics text format ([`hive::metrics`]), computed at
+//! scrape time from the queen's status, the database and the forge's counters; no token needed, like every read.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use hive::{Hive, metrics::Metrics};
+
+use super::ApiError;
+
+struct MetricsState {
+    hive: Hive,
+    metrics: Metrics,
+}
+
+/// The `/metrics` route, with its own state: the metrics observe `hive`'s bus from now on, until the router is
+/// dropped.
+pub(super) fn routes<S: Clone + Send + Sync + 'static>(hive: &Hive) -> Router<S> {
+    let state = Arc::new(MetricsState { hive: hive.clone(), metrics: Metrics::watch(hive) });
+    Router::new().route("/metrics", get(metrics)).with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<MetricsState>>) -> Result<Response, ApiError> {
+    let text = state.metrics.render(&state.hive).await?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, hive::metrics::CONTENT_TYPE)], text).into_response())
+}
