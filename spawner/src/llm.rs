@@ -1,5 +1,6 @@
-//! A client for any OpenAI-compatible chat completions endpoint (OpenAI, Ollama, llama.cpp's server, vLLM) on plain
-//! reqwest and serde: `POST {base}/chat/completions`, non-streaming, the key as a bearer token.
+//! A client for any OpenAI-compatible chat completions endpoint (Ollama, llama.cpp's server, vLLM, or a hosted API
+//! behind a TLS-terminating proxy: this build speaks plain HTTP only) on reqwest and serde:
+//! `POST {base}/chat/completions`, non-streaming, the key as a bearer token.
 //!
 //! Only 429 and 5xx answers are retried, waiting what `Retry-After` says (or doubling from a quarter second) within
 //! a bound; a timeout, a refused connection or any other status fails at once, so a caller can fall back while the
@@ -236,18 +237,22 @@ impl LlmClient {
     /// A client for `config`: checks the URL (http or https) and the model name; builds no connection yet.
     pub fn new(config: LlmConfig) -> Result<LlmClient, LlmError> {
         let base = config.base_url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
+        if base.starts_with("https://") {
             return Err(LlmError::Config(format!(
-                "the base url '{}' must start with http:// or https://, such as http://127.0.0.1:11434/v1",
+                "the base url '{}' needs TLS, which this build does not speak yet; reach the model over http, such \
+                 as a local server (Ollama, llama.cpp, vLLM) or a TLS-terminating proxy on loopback",
+                config.shown_url()
+            )));
+        }
+        if !base.starts_with("http://") {
+            return Err(LlmError::Config(format!(
+                "the base url '{}' must start with http://, such as http://127.0.0.1:11434/v1",
                 config.shown_url()
             )));
         }
         if config.model.trim().is_empty() || config.model.chars().any(char::is_control) {
             return Err(LlmError::Config("the model name is empty or holds control characters".to_owned()));
         }
-        // reqwest's TLS is rustls without a compiled-in provider: ring, the provider the GitHub client uses too,
-        // is installed once per process (a second install is refused harmlessly).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("hive/", env!("CARGO_PKG_VERSION")))

@@ -198,9 +198,11 @@ fn bad_configurations_are_refused_with_what_to_write() {
     let err = LlmClient::new(LlmConfig::new("ftp://model.example/v1", MODEL)).expect_err("scheme");
     assert_eq!(
         err.to_string(),
-        "invalid language model configuration: the base url 'ftp://model.example/v1' must start with http:// or \
-         https://, such as http://127.0.0.1:11434/v1"
+        "invalid language model configuration: the base url 'ftp://model.example/v1' must start with http://, such \
+         as http://127.0.0.1:11434/v1"
     );
+    let err = LlmClient::new(LlmConfig::new("https://api.example/v1", MODEL)).expect_err("tls");
+    assert!(err.to_string().contains("needs TLS, which this build does not speak yet"), "{err}");
     assert!(LlmClient::new(LlmConfig::new("http://127.0.0.1:1/v1", " ")).is_err());
 }
 
