@@ -227,7 +227,7 @@ async fn run_command(
             let report = hive.propose(Seed::new(repo.as_str(), signal), *n).await?;
             answer["report"] = serde_json::to_value(&report).map_err(internal)?;
         }
-        Command::DeclareEmergency => hive.declare_emergency(&format!("api:{who}"))?,
+        Command::DeclareEmergency => hive.declare_emergency(&format!("the api ({who})"))?,
         Command::ClearEmergency => hive.clear_emergency()?,
         Command::Pause { repo } => hive.unwatch(repo.as_str()).await?,
         Command::Resume { repo } => hive.watch(repo.as_str()).await?,

@@ -147,7 +147,7 @@ async fn the_audit_pages_after_a_seq_and_refuses_bad_queries_as_json() {
     let commands: Vec<&Value> = records.iter().filter(|r| r["action"] == "command").collect();
     assert_eq!(commands.len(), 2, "{page}");
     assert_eq!(commands[0]["result"], "emergency declare");
-    assert_eq!(commands[0]["actor"], "api");
+    assert_eq!(commands[0]["actor"], "api:anonymous");
     let at = commands[0]["timestamp"].as_str().expect("timestamp");
     assert!(at.len() == 20 && at.as_bytes()[10] == b'T' && at.ends_with('Z'), "not RFC 3339: {at}");
 

@@ -107,7 +107,7 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     let body: Value = declared.json().await.expect("json");
     assert_eq!(body["command"], "emergency declare", "{body}");
     let status = status_until(&client, &base, "the emergency declared", |s| s["emergency"] == true).await;
-    assert!(status["emergency_reasons"].to_string().contains("api:anonymous"), "{status}");
+    assert!(status["emergency_reasons"].to_string().contains("the api (anonymous)"), "{status}");
 
     // Malformed commands and bodies are JSON errors with what was wrong.
     let typo = command("stauts", Some(TOKEN)).await.expect("send");
