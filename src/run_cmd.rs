@@ -6,10 +6,11 @@ use std::{collections::BTreeMap, io::Write, net::SocketAddr, path::Path, sync::A
 
 use anyhow::{Context, bail};
 use hive::{
-    CycleRecord, Hive, HiveEvent, HiveStatus, RepoId,
+    CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
     forge::{Forge, GitHubForge, LocalForge},
+    spawner::llm::{LlmClient, LlmConfig, LlmEngine},
 };
 use serde::Serialize;
 
@@ -19,6 +20,7 @@ use crate::{
     config::{EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
+    settings::LlmChoice,
 };
 
 /// One repository in a cycle's output.
@@ -82,6 +84,7 @@ async fn run_with(
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
+    let engine = llm_engine(args.file.llm.as_ref())?;
     // The database next: a damaged one stops the run before any repository is read or GitHub asked anything. The
     // hive opens it again for the steward once the fleet is known.
     drop(Memory::open(state_dir)?);
@@ -105,7 +108,7 @@ async fn run_with(
     let (dir, cache_dir, test_timeout, cache, test_commands, autonomy) = match target {
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
-            return run_github(*github, queen, once, json, &every, shutdown, api).await;
+            return run_github(*github, queen, engine, once, json, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -121,7 +124,7 @@ async fn run_with(
         );
     }
     // The loop keeps findings in the backlog and publishes formatter fixes as branches: a workspace has no issues.
-    let hive = Hive::builder()
+    let hive = with_engine(Hive::builder(), engine)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), *autonomy))
@@ -146,6 +149,24 @@ async fn run_with(
 }
 
 /// The offline forge over a workspace, with local CI cached in `cache_dir` unless `cache` is off.
+/// The language model the ORCHs think with, when the configuration names one; a bad one is a usage error, found
+/// before anything is read.
+fn llm_engine(choice: Option<&LlmChoice>) -> anyhow::Result<Option<LlmEngine>> {
+    let Some(choice) = choice else { return Ok(None) };
+    let mut config = LlmConfig::new(&choice.endpoint, &choice.model);
+    if let Some(key) = &choice.api_key {
+        config = config.api_key(key.expose());
+    }
+    Ok(Some(LlmEngine::new(LlmClient::new(config).or_usage()?)))
+}
+
+fn with_engine(builder: HiveBuilder, engine: Option<LlmEngine>) -> HiveBuilder {
+    match engine {
+        Some(engine) => builder.engine(engine),
+        None => builder,
+    }
+}
+
 pub(crate) fn local_forge(
     dir: &Path,
     cache_dir: &Path,
@@ -174,9 +195,11 @@ async fn alongside(
 
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
 /// cycle (free while nothing changed, thanks to conditional requests).
+#[allow(clippy::too_many_arguments)]
 async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
+    engine: Option<LlmEngine>,
     once: Option<&[FailOn]>,
     json: bool,
     every: &str,
@@ -190,7 +213,7 @@ async fn run_github(
         None => return Ok(()),
     };
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
-    let hive = Hive::builder()
+    let hive = with_engine(Hive::builder(), engine)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), autonomy))

@@ -71,6 +71,19 @@ pub struct FileOnly {
     pub org_includes: std::collections::BTreeMap<String, Vec<String>>,
     /// Test commands of a local workspace's repositories, by directory name, run instead of the detected ones.
     pub test_commands: std::collections::BTreeMap<String, Vec<String>>,
+    /// The language model the ORCHs think with (`[llm]`); the rules when `None`.
+    pub llm: Option<LlmChoice>,
+}
+
+/// The `[llm]` section as the run uses it: the key read from the variable it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmChoice {
+    /// The OpenAI-compatible base URL.
+    pub endpoint: String,
+    /// The model's name.
+    pub model: String,
+    /// The key, when the named variable is set.
+    pub api_key: Option<Secret>,
 }
 
 impl Default for FileOnly {
@@ -82,6 +95,7 @@ impl Default for FileOnly {
             keep_snapshots: DEFAULT_KEEP_SNAPSHOTS,
             org_includes: std::collections::BTreeMap::new(),
             test_commands: std::collections::BTreeMap::new(),
+            llm: None,
         }
     }
 }

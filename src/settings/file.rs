@@ -287,7 +287,7 @@ pub enum TokenSource {
     File { path: PathBuf, at: (usize, usize) },
 }
 
-/// `[llm]`: read by the agents that ask a language model; nothing else uses it yet.
+/// `[llm]`: the language model the ORCHs (and so the autonomy loop's planning) think with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Llm {
     /// An OpenAI-compatible endpoint URL.
@@ -660,6 +660,17 @@ impl Validator<'_> {
                 &llm.endpoint.span(),
                 format!(
                     "invalid endpoint '{}': expected an http(s) URL without credentials, such as http://127.0.0.1:11434/v1",
+                    endpoint.escape_debug()
+                ),
+            );
+        }
+        if endpoint.starts_with("https://") {
+            return self.fail(
+                &llm.endpoint.span(),
+                format!(
+                    "invalid endpoint '{}': this build speaks plain http to a language model, not TLS; use a local \
+                     server (Ollama, llama.cpp, vLLM) or a TLS-terminating proxy on loopback, such as \
+                     http://127.0.0.1:11434/v1",
                     endpoint.escape_debug()
                 ),
             );

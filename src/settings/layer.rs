@@ -10,7 +10,7 @@ use hive::{EmergencyConfig, cerebrum::governance::ActionLevel};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{FileSettings, Origin, Secret, Setting, TokenSource, setting, var};
+use super::{FileSettings, LlmChoice, Origin, Secret, Setting, TokenSource, setting, var};
 use crate::cli::{RunArgs, ServeArgs};
 
 /// The layers of one command's settings, and what each setting resolved to.
@@ -127,6 +127,9 @@ impl<'a> Layer<'a> {
                 let state = if var(self.lookup, name).is_some() { "set" } else { "not set" };
                 self.settings.push(setting("llm.api_key_env", &format!("{name} ({state})"), origin));
             }
+            let api_key = llm.api_key_env.as_deref().and_then(|name| var(self.lookup, name)).map(Secret);
+            self.secrets.extend(api_key.clone());
+            args.file.llm = Some(LlmChoice { endpoint: llm.endpoint, model: llm.model, api_key });
         }
         Ok(())
     }

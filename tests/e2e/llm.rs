@@ -56,3 +56,42 @@ async fn a_model_slower_than_the_orch_s_limit_is_cut_off_and_the_others_still_an
     }
     hive.shutdown().await.expect("shutdown");
 }
+
+/// `hive run --once` over a workspace with a failing repository, with `[llm]` in the configuration file: the
+/// autonomy loop's planning asks the model through the ORCHs, with the key from the variable the file names, and the
+/// key is nowhere in what hive prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_model_is_what_the_loop_thinks_with_and_its_key_never_shows() {
+    use hive_testkit::projects::{git_repo, write};
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    write(&ws.join("bad"), "Makefile", "test:\n\tfalse\n");
+    git_repo(&ws.join("bad"));
+    let config = dir.path().join("hive.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[targets]\nworkspace = {:?}\n\n[llm]\nendpoint = {:?}\nmodel = \"test-model\"\napi_key_env = \"HIVE_E2E_LLM_KEY\"\n",
+            ws.to_str().expect("utf-8"),
+            llm.url()
+        ),
+    )
+    .expect("write the configuration");
+    let state = dir.path().join("state");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hive"));
+    cmd.args(["--config", config.to_str().expect("utf-8"), "--state-dir", state.to_str().expect("utf-8")])
+        .args(["run", "--once", "-vv"])
+        .env("HIVE_E2E_LLM_KEY", LLM_KEY)
+        .env("HOME", "/nonexistent/hive-e2e-home")
+        .env_remove("HIVE_CONFIG")
+        .env_remove("HIVE_STATE_DIR");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run hive")).await.expect("join");
+    let (stdout, stderr) = (crate::stdout(&out), crate::stderr(&out));
+    assert!(out.status.success(), "{stderr}");
+    let requests = llm.requests();
+    assert!(!requests.is_empty(), "the loop never asked the model: {stdout}");
+    assert!(requests.iter().all(|r| r.authorization.as_deref() == Some(format!("Bearer {LLM_KEY}").as_str())));
+    assert!(requests[0].messages()[1].contains("local/bad"), "{:?}", requests[0].messages());
+    assert!(!stdout.contains(LLM_KEY) && !stderr.contains(LLM_KEY), "the key leaked:\n{stdout}\n{stderr}");
+}
