@@ -40,6 +40,10 @@ mod terminal {
     }
 
     pub fn redact_json(_: &mut serde_json::Value) {}
+
+    pub fn line(text: &str) -> String {
+        text.to_owned()
+    }
 }
 
 /// Stands in for the binary's service records, which only the `ecosystem` commands use: this bench's hive runs no

@@ -156,7 +156,10 @@ fn autonomy_config(
         config.alert_repo = Some(repo);
     }
     config.escalate_after = args.escalate_after;
+    // The configuration's own secrets too: what the loop writes (issue bodies, audit records, snapshots) redacts a
+    // token read from a file as it does one from a variable.
     config.secrets = secrets(lookup);
+    config.secrets.extend(crate::terminal::configured_secrets());
     Ok(config)
 }
 

@@ -31,6 +31,11 @@ pub fn add_secrets(values: Vec<String>) {
     }
 }
 
+/// The secrets the configuration named (an API token from `token_env` or `token_file`, a language model's key).
+pub fn configured_secrets() -> Vec<String> {
+    CONFIGURED.get().into_iter().flatten().filter(|value| !value.is_empty()).cloned().collect()
+}
+
 /// The values of [`SECRET_VARS`] that are set in the process environment, and the configured secrets.
 pub fn secrets() -> Vec<String> {
     let mut secrets = crate::resolve::secrets(|key| std::env::var(key).ok());

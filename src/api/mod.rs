@@ -86,10 +86,38 @@ impl Api {
             .route("/dashboard.js", get(dashboard::script))
             .route("/api/command", post(run_command))
             .merge(metrics::routes(&state.hive))
+            .layer(axum::middleware::map_response(redacted))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(state);
         axum::serve(self.listener, app).await.context("the API server stopped")
     }
+}
+
+/// Largest JSON answer redacted; a status of 10,000 members is under 2 MB.
+const MAX_REDACTED: usize = 64 << 20;
+
+/// Every JSON answer with every known secret redacted, as everything hive prints: members' last errors, findings
+/// and audit records quote outside text. The event stream redacts each event itself; text answers carry no quotes.
+async fn redacted(response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_REDACTED).await else {
+        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the answer is too large to send").into_response();
+    };
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    crate::terminal::redact_json(&mut value);
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 struct ApiState {
@@ -266,7 +294,8 @@ fn asker(by: Option<&str>) -> Result<String, ApiError> {
             format!("\"by\" must be 1 to {MAX_BY} printable characters, such as a login"),
         ));
     }
-    Ok(by.to_owned())
+    // The name goes into the audit trail and the emergency's causes: cleaned, and never a secret.
+    Ok(crate::terminal::line(by))
 }
 
 fn approval_json(approval: &Approval) -> Value {

@@ -155,6 +155,15 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
     assert_eq!(typo.status(), StatusCode::NOT_FOUND);
     let body: Value = typo.json().await.expect("json");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("'0123456789abcdef' is neither")), "{body}");
+    // Whatever a caller sends, the secret never comes back nor goes into the trail: an id that is the token is
+    // quoted redacted in the error, a `by` that is the token is recorded redacted.
+    let quoted = approve(format!("approve {TOKEN}"), "alice").await.expect("send");
+    assert_eq!(quoted.status(), StatusCode::NOT_FOUND);
+    let body = quoted.text().await.expect("body");
+    assert!(!body.contains(TOKEN) && body.contains("[REDACTED]"), "{body}");
+    let approved = approve(format!("approve {item} --hours 2"), TOKEN).await.expect("send");
+    let body: Value = approved.json().await.expect("json");
+    assert_eq!(body["approval"]["approved_by"], "api:[REDACTED]", "{body}");
     let listed: Value = command("approvals list", None).await.expect("send").json().await.expect("json");
     assert_eq!(listed["approvals"][0]["id"], item.as_str(), "{listed}");
     assert!(listed["approvals"][0]["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{listed}");
@@ -208,8 +217,10 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
         ]
     );
     // The refused approval and revocation left no record.
-    assert_eq!(by("approve").len(), 1, "{records:?}");
+    assert_eq!(by("approve").len(), 2, "{records:?}");
     assert_eq!(by("approve")[0].0, "human:api:alice");
+    assert_eq!(by("approve")[1].0, "human:api:[REDACTED]");
+    assert!(!crate::stdout(&export).contains(TOKEN), "the token is in the trail");
     assert_eq!(by("revoke").len(), 1, "{records:?}");
     assert_eq!(by("revoke")[0].0, "human:api:bob");
 }
