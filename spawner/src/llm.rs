@@ -250,10 +250,20 @@ impl LlmClient {
                 config.shown_url()
             )));
         }
+        if config.api_key.is_some() && !loopback(base) {
+            return Err(LlmError::Config(format!(
+                "the key would cross the network in cleartext to '{}'; send it only to a server on this machine \
+                 (127.0.0.1, ::1, localhost), such as a TLS-terminating proxy, or give no key",
+                config.shown_url()
+            )));
+        }
         if config.model.trim().is_empty() || config.model.chars().any(char::is_control) {
             return Err(LlmError::Config("the model name is empty or holds control characters".to_owned()));
         }
+        // No proxy from the environment and no redirects: the key goes to the configured server and nowhere else.
         let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .user_agent(concat!("hive/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -294,7 +304,12 @@ impl LlmClient {
             let wait = retry_after(response.headers()).unwrap_or_else(|| {
                 hive_support::doubling(Duration::from_millis(250), self.config.max_wait, attempt - 1)
             });
-            let message = error_message(&self.read(response).await.unwrap_or_default());
+            // An authentication error's text may echo (part of) the key: it is not kept.
+            let message = if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                "the key was refused; check the variable that holds it".to_owned()
+            } else {
+                error_message(&self.read(response).await.unwrap_or_default())
+            };
             if !retryable || attempt >= self.config.attempts {
                 return Err(LlmError::Status { endpoint: self.shown(), status: status.as_u16(), message });
             }
@@ -349,6 +364,31 @@ impl LlmClient {
             .content
             .ok_or_else(|| malformed("its message has no content".to_owned()))?;
         Ok(Completion { content, tokens: answer.usage.map_or(0, |u| u.total_tokens) })
+    }
+}
+
+/// Whether the URL's host is this machine.
+fn loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for url in ["http://127.0.0.1:11434/v1", "http://localhost/v1", "http://[::1]:8080/v1", "http://127.1.2.3"] {
+            assert!(super::loopback(url), "{url}");
+        }
+        for url in ["http://10.0.0.2/v1", "http://model.example/v1", "http://127.0.0.1.example/v1", "http://[::2]/"] {
+            assert!(!super::loopback(url), "{url}");
+        }
     }
 }
 

@@ -103,7 +103,11 @@ async fn rate_limits_are_waited_out_as_retry_after_says() {
     llm.push(LlmReply::content(VALID));
     let proposals = engine(&llm).propose(&seed()).await.expect("proposals");
     assert_eq!(proposals[0].engine, "llm:test-model", "{proposals:#?}");
-    assert_eq!(llm.requests().len(), 3);
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 3);
+    // The second was sent no sooner than Retry-After said (a lower bound: never flaky).
+    let waited = requests[1].at.duration_since(requests[0].at);
+    assert!(waited >= Duration::from_secs(1), "asked again after {waited:?}");
 }
 
 #[tokio::test]
@@ -139,6 +143,7 @@ async fn server_errors_are_retried_up_to_the_attempts_and_client_errors_never() 
 async fn a_wrong_key_is_an_error_that_never_shows_a_key() {
     let llm = FakeLlm::start().await;
     let wrong = "sk-wrong-key-that-must-not-leak";
+    // The server echoes the key masked but for its ends (`sk-***leak`), as OpenAI does; none of it is kept.
     let client = LlmClient::new(config(&llm).api_key(wrong)).expect("config");
     let err = client.complete(&[]).await.expect_err("401");
     assert!(matches!(err, LlmError::Status { status: 401, .. }), "{err}");
@@ -146,6 +151,8 @@ async fn a_wrong_key_is_an_error_that_never_shows_a_key() {
     let proposals = engine.propose(&seed()).await.expect("the rules");
     let everything = format!("{err} {err:?} {proposals:?} {:?} {engine:?}", config(&llm).api_key(wrong));
     assert!(!everything.contains(wrong) && !everything.contains(LLM_KEY), "{everything}");
+    assert!(!everything.contains("***leak"), "the masked key came back: {everything}");
+    assert!(everything.contains("the key was refused"), "{everything}");
 }
 
 #[tokio::test]
@@ -204,6 +211,9 @@ fn bad_configurations_are_refused_with_what_to_write() {
     let err = LlmClient::new(LlmConfig::new("https://api.example/v1", MODEL)).expect_err("tls");
     assert!(err.to_string().contains("needs TLS, which this build does not speak yet"), "{err}");
     assert!(LlmClient::new(LlmConfig::new("http://127.0.0.1:1/v1", " ")).is_err());
+    let err = LlmClient::new(LlmConfig::new("http://10.1.2.3/v1", MODEL).api_key("sk-x")).expect_err("cleartext");
+    assert!(err.to_string().contains("the key would cross the network in cleartext"), "{err}");
+    assert!(LlmClient::new(LlmConfig::new("http://10.1.2.3/v1", MODEL)).is_ok(), "no key, no secret to send");
 }
 
 #[tokio::test]

@@ -88,6 +88,8 @@ pub struct LlmRequest {
     pub authorization: Option<String>,
     /// The JSON body (`Value::Null` when it was not JSON).
     pub body: Value,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl LlmRequest {
@@ -189,7 +191,8 @@ async fn complete(State(script): State<Arc<Mutex<Script>>>, headers: HeaderMap, 
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (reply, latency) = {
         let mut script = script.lock().unwrap_or_else(|e| e.into_inner());
-        script.requests.push(LlmRequest { authorization: authorization.clone(), body: body.clone() });
+        let at = std::time::Instant::now();
+        script.requests.push(LlmRequest { authorization: authorization.clone(), body: body.clone(), at });
         let reply = script.replies.pop_front().or_else(|| script.fallback.clone());
         script.in_flight += 1;
         script.most_in_flight = script.most_in_flight.max(script.in_flight);
@@ -200,7 +203,14 @@ async fn complete(State(script): State<Arc<Mutex<Script>>>, headers: HeaderMap, 
     let _answered = InFlight(script.clone());
     tokio::time::sleep(latency + reply.delay).await;
     if authorization.as_deref() != Some(&format!("Bearer {LLM_KEY}")) {
-        return error(StatusCode::UNAUTHORIZED, "invalid_request_error", "Incorrect API key provided.");
+        // As OpenAI answers: the key given, masked but for its ends.
+        let given = authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
+        let masked = match (given.get(..3), given.get(given.len().saturating_sub(4)..)) {
+            (Some(head), Some(tail)) if given.len() > 8 => format!("{head}***{tail}"),
+            _ => "***".to_owned(),
+        };
+        let message = format!("Incorrect API key provided: {masked}.");
+        return error(StatusCode::UNAUTHORIZED, "invalid_request_error", &message);
     }
     let mut response = match &reply.kind {
         ReplyKind::Content(text) => Json(completion(&body, text)).into_response(),
