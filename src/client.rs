@@ -47,17 +47,19 @@ pub async fn command(args: &TellArgs, json: bool) -> anyhow::Result<()> {
     print_answer(&body, json)
 }
 
-/// The API's base URL, checked before any request: http or https, with a host, and nothing after the path.
+/// The API's base URL, checked before any request: http, with a host, no credentials, and nothing after the path.
 fn api_url(raw: &str) -> anyhow::Result<Url> {
     let url = Url::parse(raw.trim())
         .with_context(|| {
             format!("invalid --api (HIVE_API) '{}': expected a URL such as http://127.0.0.1:7878", raw.escape_debug())
         })
         .or_usage()?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.query().is_some() {
+    // Credentials in the URL would be echoed in errors; the token travels in its header, from HIVE_API_TOKEN.
+    if url.scheme() != "http" || url.host().is_none() || url.query().is_some() || url.password().is_some() {
         return Err(UsageError::error(format!(
-            "invalid --api (HIVE_API) '{}': expected an http:// or https:// URL with a host, such as http://127.0.0.1:7878",
-            raw.escape_debug()
+            "invalid --api (HIVE_API) '{}': expected an http:// URL with a host and no credentials, such as \
+             http://127.0.0.1:7878 (hive serve speaks plain http; put a TLS proxy in front of it for the network)",
+            crate::terminal::line(&hive_support::redact_url_credentials(raw))
         )));
     }
     Ok(url)
@@ -187,13 +189,22 @@ mod tests {
 
     #[test]
     fn the_api_url_is_checked_before_any_request() {
-        for good in ["http://127.0.0.1:7878", "https://hive.example/", " http://[::1]:9/ "] {
+        for good in ["http://127.0.0.1:7878", "http://hive.example/", " http://[::1]:9/ "] {
             assert!(api_url(good).is_ok(), "{good}");
         }
-        for bad in ["127.0.0.1:7878", "ftp://host/", "http://host/?q=1", "not a url", "file:///tmp/x"] {
+        for bad in [
+            "127.0.0.1:7878",
+            "ftp://host/",
+            "http://host/?q=1",
+            "not a url",
+            "file:///tmp/x",
+            "https://hive.example/",
+            "http://u:pa55word@host/",
+        ] {
             let err = api_url(bad).expect_err(bad);
             assert!(UsageError::is_usage(&err), "{err:#}");
             assert!(err.to_string().contains("invalid --api (HIVE_API)"), "{err:#}");
+            assert!(!err.to_string().contains("pa55word"), "{err:#}");
         }
         let nested = api_url("http://host:1/hive").expect("url");
         assert_eq!(endpoint(&nested, "api/status").expect("join").as_str(), "http://host:1/hive/api/status");
