@@ -29,11 +29,11 @@ pub(super) async fn start(
         .await
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, format!("{e:#}")))?;
     let name = prepared.spec.name.clone();
-    hive.add_service(prepared.spec.clone()).await?;
-    if let Err(err) = services::claim(manager, &meta, &prepared) {
-        // Unrecorded, no other `hive` process could find it: better not run it at all.
-        let _ = hive.remove_service(&name).await;
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")));
+    // Recorded before it starts, so a `hive ecosystem <id> start` elsewhere cannot start it a second time.
+    services::claim(manager, &meta, &prepared).map_err(|e| ApiError::new(StatusCode::CONFLICT, format!("{e:#}")))?;
+    if let Err(err) = hive.add_service(prepared.spec.clone()).await {
+        services::release(manager, &meta);
+        return Err(err.into());
     }
     Ok(json!({ "name": name, "id": meta.id }))
 }

@@ -103,16 +103,46 @@ pub async fn prepare(
     Ok(Prepared { spec, record })
 }
 
-/// Records that this process runs the prepared service, so other `hive` processes find it.
+/// Records that this process runs the prepared service, so other `hive` processes find it; made before the
+/// service starts, and refused when another process's record is there first (a record whose process is gone is
+/// cleared and the claim made again). The record appears whole or not at all: written aside, then linked into
+/// place, which fails when the name exists.
 pub fn claim(manager: &EcosystemManager, meta: &RepoMeta, prepared: &Prepared) -> anyhow::Result<()> {
     let path = record_path(manager, &meta.id);
-    std::fs::write(&path, serde_json::to_vec_pretty(&prepared.record)?)
-        .with_context(|| format!("could not write '{}'", path.display()))
+    let aside = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&aside, serde_json::to_vec_pretty(&prepared.record)?)
+        .with_context(|| format!("could not write '{}'", aside.display()))?;
+    let mut outcome = std::fs::hard_link(&aside, &path);
+    if outcome.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+        && live_record(manager, &meta.id)?.is_none()
+    {
+        outcome = std::fs::hard_link(&aside, &path);
+    }
+    let _ = std::fs::remove_file(&aside);
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let pid = live_record(manager, &meta.id)?.map_or_else(|| "?".to_owned(), |r| r.pid.to_string());
+            bail!(
+                "'{}' already runs under hive process {pid}; stop it with `hive ecosystem {} stop`",
+                meta.name,
+                meta.id
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("could not write '{}'", path.display())),
+    }
 }
 
-/// Forgets the record of a service this process ran.
+/// Forgets the record of a service this process ran; another process's record is left alone.
 pub fn release(manager: &EcosystemManager, meta: &RepoMeta) {
-    let _ = std::fs::remove_file(record_path(manager, &meta.id));
+    let path = record_path(manager, &meta.id);
+    let ours = hive_support::read_bounded(&path, 1 << 20)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).ok())
+        .is_some_and(|record| record.pid == std::process::id());
+    if ours {
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 pub async fn run(
@@ -208,14 +238,21 @@ async fn start(manager: &EcosystemManager, meta: &RepoMeta, wanted: Option<&str>
     // Listening before the service starts, so a signal during start-up stops it too.
     let shutdown = Shutdown::listen()?;
     let prepared = prepare(manager, meta, wanted, false).await?;
+    claim(manager, meta, &prepared)?;
     // No pilots: this hive only keeps the repository's service, so its forge has no repositories to watch.
-    let hive = Hive::builder()
+    let started = Hive::builder()
         .forge(SimForge::new(Vec::new()))
         .repos(Vec::<String>::new())
         .service(prepared.spec.clone())
         .start()
-        .await?;
-    claim(manager, meta, &prepared)?;
+        .await;
+    let hive = match started {
+        Ok(hive) => hive,
+        Err(err) => {
+            release(manager, meta);
+            return Err(err.into());
+        }
+    };
     let outcome = supervise(&hive, &prepared.record, json, &shutdown).await;
     release(manager, meta);
     hive.shutdown().await?;
