@@ -379,19 +379,6 @@ fn loopback(url: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn only_this_machine_is_loopback() {
-        for url in ["http://127.0.0.1:11434/v1", "http://localhost/v1", "http://[::1]:8080/v1", "http://127.1.2.3"] {
-            assert!(super::loopback(url), "{url}");
-        }
-        for url in ["http://10.0.0.2/v1", "http://model.example/v1", "http://127.0.0.1.example/v1", "http://[::2]/"] {
-            assert!(!super::loopback(url), "{url}");
-        }
-    }
-}
-
 /// `Retry-After` in seconds (the form rate limiters send; an HTTP date is not honoured and falls back to doubling).
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     let secs: u64 = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
@@ -406,4 +393,17 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(body).lines().next().unwrap_or("").to_owned());
     let cut: String = text.chars().take(200).collect();
     if cut.is_empty() { "no message".to_owned() } else { format!("'{}'", cut.escape_debug()) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_this_machine_is_loopback() {
+        for url in ["http://127.0.0.1:11434/v1", "http://localhost/v1", "http://[::1]:8080/v1", "http://127.1.2.3"] {
+            assert!(super::loopback(url), "{url}");
+        }
+        for url in ["http://10.0.0.2/v1", "http://model.example/v1", "http://127.0.0.1.example/v1", "http://[::2]/"] {
+            assert!(!super::loopback(url), "{url}");
+        }
+    }
 }
