@@ -102,6 +102,9 @@ pub struct EventFeed {
     newest: watch::Receiver<u64>,
     /// Cancelled by [`EventFeed::close`].
     closed: CancellationToken,
+    /// When this feed started (unix milliseconds): the first part of every id it sends, so an id a client kept
+    /// from an earlier server, whose numbers started at 1 too, is never taken for one of this feed's.
+    epoch: u64,
 }
 
 impl EventFeed {
@@ -115,13 +118,21 @@ impl EventFeed {
         let (tx, newest) = watch::channel(0);
         let closed = CancellationToken::new();
         tokio::spawn(fill(bus, Arc::clone(&ring), tx, encode, closed.clone()));
-        EventFeed { ring, newest, closed }
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        EventFeed { ring, newest, closed, epoch }
     }
 
     /// The ring. Nothing panics while holding it, and a ring is whole after every step, so a poisoned lock is
     /// still a good ring.
     fn lock(&self) -> MutexGuard<'_, Ring> {
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The first part of the ids [`EventFeed::sse`] sends: `<epoch>-<n>`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The events after `seen` (`None`: from now on), as a stream that ends when the feed does.
@@ -230,10 +241,18 @@ impl EventFeed {
     /// The feed as server-sent events (`id:`, `event:`, `data:`, a comment every 15 s while idle), from the event
     /// after `last_event_id` when the client sent that header (a reconnecting `EventSource` does), else from now.
     pub fn sse(&self, last_event_id: Option<&str>) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-        // An id that is not a number is not one this feed gave: the client lagged by an unknown amount.
-        let seen = last_event_id.map(|id| id.trim().parse::<u64>().unwrap_or(u64::MAX));
-        let events = futures::StreamExt::map(self.events(seen), |item| {
-            Ok(Event::default().id(item.id.to_string()).event(&*item.kind).data(&*item.data))
+        // An id this feed did not give (another epoch: an earlier server; or not an id at all): the client lagged by
+        // an unknown amount.
+        let epoch = self.epoch;
+        let seen = last_event_id.map(|id| {
+            id.trim()
+                .split_once('-')
+                .filter(|(e, _)| e.parse::<u64>().ok() == Some(epoch))
+                .and_then(|(_, n)| n.parse::<u64>().ok())
+                .unwrap_or(u64::MAX)
+        });
+        let events = futures::StreamExt::map(self.events(seen), move |item| {
+            Ok(Event::default().id(format!("{epoch}-{}", item.id)).event(&*item.kind).data(&*item.data))
         });
         Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
     }

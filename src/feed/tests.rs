@@ -209,14 +209,16 @@ async fn over_http_a_client_resumes_with_last_event_id_and_is_told_when_its_even
     // Once the feed holds 3 events, a client that saw 1 gets 2 and 3 as they were sent.
     let mut watcher = Box::pin(feed.events(Some(0)));
     take(&mut watcher, 3).await;
-    let resumed = client.get(&base).header("Last-Event-ID", "1").send().await.expect("connect");
+    let epoch = feed.epoch();
+    let id = |n: u64| format!("{epoch}-{n}");
+    let resumed = client.get(&base).header("Last-Event-ID", id(1)).send().await.expect("connect");
     assert!(resumed.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("text/event-stream")));
     let events = read_sse(resumed, 2).await;
-    let got: Vec<(&str, &str, u64)> = events
+    let got: Vec<(String, &str, u64)> = events
         .iter()
-        .map(|(id, kind, data)| (id.as_str(), kind.as_str(), data["cycle"].as_u64().unwrap_or(0)))
+        .map(|(id, kind, data)| (id.clone(), kind.as_str(), data["cycle"].as_u64().unwrap_or(0)))
         .collect();
-    assert_eq!(got, [("2", "cycle_started", 2), ("3", "cycle_started", 3)]);
+    assert_eq!(got, [(id(2), "cycle_started", 2), (id(3), "cycle_started", 3)]);
 
     // Seven more: the ring of 4 keeps 7 to 10, so a client back from 2 missed 3 to 6.
     for n in 4..=10 {
@@ -224,11 +226,16 @@ async fn over_http_a_client_resumes_with_last_event_id_and_is_told_when_its_even
     }
     // The feed holds them all once the watcher, which follows it, reads the last.
     while take(&mut watcher, 1).await[0].id < 10 {}
-    let behind = client.get(&base).header("Last-Event-ID", "2").send().await.expect("connect");
+    let behind = client.get(&base).header("Last-Event-ID", id(2)).send().await.expect("connect");
     let events = read_sse(behind, 5).await;
-    assert_eq!((events[0].0.as_str(), events[0].1.as_str()), ("6", "lag"), "{events:?}");
+    assert_eq!((events[0].0.clone(), events[0].1.as_str()), (id(6), "lag"), "{events:?}");
     assert_eq!(events[0].2["missed"], 4, "{events:?}");
-    let ids: Vec<&str> = events[1..].iter().map(|(id, _, _)| id.as_str()).collect();
-    assert_eq!(ids, ["7", "8", "9", "10"]);
+    let ids: Vec<String> = events[1..].iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(ids, [id(7), id(8), id(9), id(10)]);
+    // An id of an earlier server (another epoch), even one this feed also numbers, is a lag of unknown size.
+    let earlier = client.get(&base).header("Last-Event-ID", format!("{}-9", epoch - 1)).send().await.expect("connect");
+    let events = read_sse(earlier, 1).await;
+    assert_eq!(events[0].1, "lag", "{events:?}");
+    assert!(events[0].2["missed"].is_null(), "{events:?}");
     server.abort();
 }

@@ -44,7 +44,12 @@ impl Sse {
     }
 
     pub fn seq(&self) -> u64 {
-        self.id.as_deref().and_then(|id| id.parse().ok()).unwrap_or_else(|| panic!("no numeric id: {self:?}"))
+        // `<epoch>-<n>`: n counts within one server's life.
+        self.id
+            .as_deref()
+            .and_then(|id| id.rsplit_once('-'))
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or_else(|| panic!("no `<epoch>-<n>` id: {self:?}"))
     }
 }
 
@@ -188,7 +193,8 @@ async fn events_resume_after_the_last_id_with_a_lag_notice_for_an_unknown_one_an
     // Two cycles' worth of events, then the client goes away after the first cycle's start.
     let mut stream = EventStream::open(&client, &base, None).await;
     let first = stream.until("a cycle started", |e| e.event == "cycle_started").await;
-    let left_at = first.last().expect("an event").seq();
+    let left = first.last().expect("an event");
+    let (left_at, left_id) = (left.seq(), left.id.clone().expect("an id"));
     let seen = stream.until("the next cycle started", |e| e.event == "cycle_started").await;
     drop(stream);
     let ids: Vec<u64> = seen.iter().map(Sse::seq).collect();
@@ -196,7 +202,7 @@ async fn events_resume_after_the_last_id_with_a_lag_notice_for_an_unknown_one_an
     let next_cycle = seen.last().expect("an event").json()["cycle"].as_u64().expect("cycle");
 
     // Back with the id it had: exactly what it missed, in order, then the feed goes on.
-    let mut resumed = EventStream::open(&client, &base, Some(&left_at.to_string())).await;
+    let mut resumed = EventStream::open(&client, &base, Some(&left_id)).await;
     let again = resumed.until("the next cycle started again", |e| e.event == "cycle_started").await;
     assert_eq!(again, seen, "what was missed, replayed as it was first sent");
     let later = resumed.until("a later cycle", |e| e.event == "cycle_started").await;
@@ -204,7 +210,9 @@ async fn events_resume_after_the_last_id_with_a_lag_notice_for_an_unknown_one_an
     drop(resumed);
 
     // An id this server never gave (a server restarted since): a lag notice first, so the client refetches.
-    let mut stranger = EventStream::open(&client, &base, Some("999999999")).await;
+    // Its own number under another epoch is one too.
+    let (_, number) = left_id.split_once('-').expect("<epoch>-<n>");
+    let mut stranger = EventStream::open(&client, &base, Some(&format!("1-{number}"))).await;
     let notice = stranger.next().await.expect("a notice");
     assert_eq!(notice.event, "lag", "{notice:?}");
     assert_eq!(notice.json()["missed"], Value::Null, "{notice:?}");
