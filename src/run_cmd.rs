@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, io::Write, net::SocketAddr, path::Path, sync::A
 
 use anyhow::{Context, bail};
 use hive::{
-    CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId,
+    CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId, ServiceSpec,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
     forge::{Forge, GitHubForge, LocalForge},
@@ -85,6 +85,7 @@ async fn run_with(
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
     let engine = llm_engine(args.file.llm.as_ref())?;
+    let services = &args.file.services;
     // The database next: a damaged one stops the run before any repository is read or GitHub asked anything. The
     // hive opens it again for the steward once the fleet is known.
     drop(Memory::open(state_dir)?);
@@ -108,7 +109,7 @@ async fn run_with(
     let (dir, cache_dir, test_timeout, cache, test_commands, autonomy) = match target {
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
-            return run_github(*github, queen, engine, once, json, &every, shutdown, api).await;
+            return run_github(*github, queen, (engine, services), once, json, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -124,7 +125,7 @@ async fn run_with(
         );
     }
     // The loop keeps findings in the backlog and publishes formatter fixes as branches: a workspace has no issues.
-    let hive = with_engine(Hive::builder(), engine)
+    let hive = configured(Hive::builder(), engine, services)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), *autonomy))
@@ -160,11 +161,13 @@ fn llm_engine(choice: Option<&LlmChoice>) -> anyhow::Result<Option<LlmEngine>> {
     Ok(Some(LlmEngine::new(LlmClient::new(config).or_usage()?)))
 }
 
-fn with_engine(builder: HiveBuilder, engine: Option<LlmEngine>) -> HiveBuilder {
-    match engine {
+/// The builder with the configured language model and services.
+fn configured(builder: HiveBuilder, engine: Option<LlmEngine>, services: &[ServiceSpec]) -> HiveBuilder {
+    let builder = match engine {
         Some(engine) => builder.engine(engine),
         None => builder,
-    }
+    };
+    services.iter().cloned().fold(builder, HiveBuilder::service)
 }
 
 pub(crate) fn local_forge(
@@ -199,7 +202,7 @@ async fn alongside(
 async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
-    engine: Option<LlmEngine>,
+    (engine, services): (Option<LlmEngine>, &[ServiceSpec]),
     once: Option<&[FailOn]>,
     json: bool,
     every: &str,
@@ -213,7 +216,7 @@ async fn run_github(
         None => return Ok(()),
     };
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
-    let hive = with_engine(Hive::builder(), engine)
+    let hive = configured(Hive::builder(), engine, services)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), autonomy))

@@ -73,6 +73,8 @@ pub struct FileOnly {
     pub test_commands: std::collections::BTreeMap<String, Vec<String>>,
     /// The language model the ORCHs think with (`[llm]`); the rules when `None`.
     pub llm: Option<LlmChoice>,
+    /// The services the hive keeps running (`[services.NAME]`).
+    pub services: Vec<hive::ServiceSpec>,
 }
 
 /// The `[llm]` section as the run uses it: the key read from the variable it names.
@@ -96,6 +98,7 @@ impl Default for FileOnly {
             org_includes: std::collections::BTreeMap::new(),
             test_commands: std::collections::BTreeMap::new(),
             llm: None,
+            services: Vec::new(),
         }
     }
 }

@@ -78,6 +78,18 @@ struct Raw {
     llm: Option<RawLlm>,
     #[serde(default)]
     retention: RawRetention,
+    #[serde(default)]
+    services: BTreeMap<Spanned<String>, RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    command: Spanned<Vec<String>>,
+    cwd: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    log_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,6 +214,8 @@ pub struct FileSettings {
     pub keep_cycles: Option<usize>,
     /// `retention.snapshots`.
     pub keep_snapshots: Option<usize>,
+    /// `[services.NAME]`: processes the hive keeps running beside the fleet, as its members.
+    pub services: Vec<hive::ServiceSpec>,
 }
 
 /// `[targets]`.
@@ -532,7 +546,7 @@ impl Validator<'_> {
     }
 
     fn validate(&self, raw: Raw) -> Result<FileSettings, FileError> {
-        let Raw { state_dir, targets, cycle, emergency, governance, orgs, repos, api, llm, retention } = raw;
+        let Raw { state_dir, targets, cycle, emergency, governance, orgs, repos, api, llm, retention, services } = raw;
         let mut settings = FileSettings {
             state_dir: state_dir.map(|p| self.path(p)).transpose()?,
             targets: Targets {
@@ -599,6 +613,9 @@ impl Validator<'_> {
         }
         settings.api = self.api(api)?;
         settings.llm = llm.map(|llm| self.llm(llm)).transpose()?;
+        for (name, service) in services {
+            settings.services.push(self.service(name, service)?);
+        }
         Ok(settings)
     }
 
@@ -650,6 +667,39 @@ impl Validator<'_> {
             (None, None) => None,
         };
         Ok(Api { bind, token })
+    }
+
+    /// A service: its name a member id of its own (no `/`, which repositories have), its command an argument
+    /// vector run without a shell, in `cwd` (default: the file's directory), checked as the keeper will check it.
+    fn service(&self, name: Spanned<String>, raw: RawService) -> Result<hive::ServiceSpec, FileError> {
+        let span = name.span();
+        let name = name.into_inner();
+        let usable = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty() || name.len() > 64 || !name.chars().all(usable) || name.starts_with('.') {
+            return self.fail(
+                &span,
+                format!(
+                    "invalid service name '{}': use 1 to 64 letters, digits and '-_.', such as web-api",
+                    name.escape_debug()
+                ),
+            );
+        }
+        let command_span = raw.command.span();
+        let cwd = match raw.cwd {
+            Some(cwd) => self.path(cwd)?,
+            None => self.base.to_path_buf(),
+        };
+        let mut spec = hive::ServiceSpec::new(&name, raw.command.into_inner(), cwd);
+        for (key, value) in raw.env {
+            spec = spec.env(key, value);
+        }
+        if let Some(log_file) = raw.log_file {
+            spec = spec.log_file(self.path(log_file)?);
+        }
+        if let Err(err) = spec.validate() {
+            return self.fail(&command_span, format!("invalid service '{name}': {err}"));
+        }
+        Ok(spec)
     }
 
     fn llm(&self, llm: RawLlm) -> Result<Llm, FileError> {

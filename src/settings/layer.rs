@@ -119,6 +119,13 @@ impl<'a> Layer<'a> {
         (args.file.keep_cycles, args.file.keep_snapshots) = (cycles, snapshots);
         self.settings.push(setting("retention.cycles", &cycles, cycles_from));
         self.settings.push(setting("retention.snapshots", &snapshots, snapshots_from));
+        if let Some(services) = self.file_value(|f| Some(f.services.clone()).filter(|s| !s.is_empty())) {
+            let origin = self.file_origin();
+            for spec in &services {
+                self.settings.push(setting(&format!("services.{}.command", spec.name), &spec.argv, origin.clone()));
+            }
+            args.file.services = services;
+        }
         if let Some(llm) = self.file_value(|f| f.llm.clone()) {
             let origin = self.file_origin();
             self.settings.push(setting("llm.endpoint", &llm.endpoint, origin.clone()));

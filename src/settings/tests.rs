@@ -88,6 +88,17 @@ fn bad_values_name_line_column_key_and_the_value() {
             ":2:16' at key 'repos.\"local/app\".test_command'",
             "expected a program",
         ),
+        (
+            "[services.\"../x\"]\ncommand = [\"true\"]\n",
+            ":1:11' at key 'services.\"../x\"'",
+            "invalid service name '../x'",
+        ),
+        ("[services.web]\ncommand = []\n", ":2:11' at key 'services.web.command'", "invalid service 'web'"),
+        (
+            "[services.web]\ncommand = [\"run\"]\nport = 80\n",
+            ":3:1' at key 'services.web.port'",
+            "unknown key 'port'; known keys: command, cwd, env, log_file",
+        ),
     ] {
         let err = error(text);
         assert!(err.contains(at) && err.contains(needle), "{text:?}: {err}");
@@ -119,10 +130,21 @@ level = "fix"
 test_command = ["make", "check"]
 [retention]
 snapshots = 7
+[services.web]
+command = ["python3", "-m", "http.server", "8080"]
+cwd = "site"
+env = { PORT = "8080" }
 "#;
     let settings = file::parse(Path::new("/etc/hive/hive.toml"), text).expect("valid");
     assert_eq!(settings.state_dir, Some(PathBuf::from("/etc/hive/state")));
     assert_eq!(settings.targets.workspace, Some(PathBuf::from("/srv/ws")));
+    assert_eq!(settings.services.len(), 1);
+    let web = &settings.services[0];
+    assert_eq!(
+        (web.name.as_str(), web.argv[0].as_str(), web.cwd.as_path()),
+        ("web", "python3", Path::new("/etc/hive/site"))
+    );
+    assert_eq!(web.env, [("PORT".to_owned(), "8080".to_owned())]);
     assert_eq!(settings.interval, Some(300));
     assert_eq!(settings.governance.level, Some(ActionLevel::Issue));
     assert_eq!(settings.governance.owners, Some(vec!["alice".to_owned(), "acme/core".to_owned()]));

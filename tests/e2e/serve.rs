@@ -352,3 +352,55 @@ async fn an_imported_repository_s_service_runs_under_the_server_and_stops_with_i
     let starts = crate::stdout(&export).lines().filter(|l| l.contains(&format!("ecosystem {id} start"))).count();
     assert_eq!(starts, 2, "each start that ran is in the trail as who asked");
 }
+
+/// The processes whose command line holds `marker` (a test's own, unique argument).
+fn processes_with(marker: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == marker.as_bytes()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_the_configuration_names_runs_beside_the_fleet_and_stops_with_the_server() {
+    use hive_testkit::projects::{git_repo, write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    write(&ws.join("ok"), "Makefile", "test:\n\ttrue\n");
+    git_repo(&ws.join("ok"));
+    // A number no other process has on its command line: how the test finds the service's process.
+    let marker = format!("{}", 7_000_000 + std::process::id());
+    let config = dir.path().join("hive.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[targets]\nworkspace = {:?}\n\n[services.sleeper]\ncommand = [\"sleep\", \"{marker}\"]\n",
+            ws.to_str().expect("utf-8")
+        ),
+    )
+    .expect("write the configuration");
+    let state = dir.path().join("state");
+    let mut cmd =
+        hive_command(&state, &["--config", config.to_str().expect("utf-8"), "serve", "--bind", "127.0.0.1:0"]);
+    cmd.env("HOME", "/nonexistent/hive-e2e-home");
+    let mut daemon = Daemon::spawn(cmd, &dir.path().join("stderr.log"));
+    let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
+    let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();
+    let client = reqwest::Client::new();
+    status_until(&client, &base, "the service running as a member", |s| {
+        s["members"].as_array().is_some_and(|m| m.iter().any(|m| m["id"] == "sleeper" && m["state"] == "running"))
+    })
+    .await;
+    let until = tokio::time::Instant::now() + DEADLINE;
+    while processes_with(&marker).is_empty() {
+        assert!(tokio::time::Instant::now() < until, "no process runs the configured command");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.signal(Signal::SIGTERM);
+    assert_eq!(daemon.exit_within(Duration::from_secs(30)).await.code(), Some(0), "{}", daemon.stderr());
+    assert!(processes_with(&marker).is_empty(), "the service outlived the server");
+}
