@@ -409,6 +409,20 @@ impl Hive {
         Ok(scribe.call(move |m| m.audit().after(after, limit)).await.map_err(HiveError::Scribe)??)
     }
 
+    /// Records in the audit trail that `command`, asked by `who` and recorded by [`Hive::audit`], failed: `why`.
+    pub async fn audit_failure(&self, who: &str, command: &str, why: &str) -> Result<(), HiveError> {
+        let Some(scribe) = &self.scribe else { return Ok(()) };
+        let entry = AuditEntry {
+            actor: who.to_owned(),
+            repositories: Vec::new(),
+            action: "command_failed".to_owned(),
+            result: format!("{command}: {why}"),
+            decision: String::new(),
+        };
+        scribe.call(move |m| m.audit().append(&entry).map(drop)).await.map_err(HiveError::Scribe)??;
+        Ok(())
+    }
+
     /// Stops every member (draining their queues; service keepers stop their processes; the steward starts no new
     /// write) in reverse start order, then the queen, then the database writer after its queue.
     pub async fn shutdown(&self) -> Result<(), HiveError> {

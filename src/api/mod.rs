@@ -232,10 +232,29 @@ async fn run_command(
     if parsed.changes_state() {
         authorize(&headers, state.token.as_deref())?;
     }
+    // Approvals are audited by the database, in the approval's own transaction; every other change is recorded
+    // before it is made (a change the trail cannot record is not made), and a failure after that is recorded too.
+    let audited = parsed.changes_state() && !matches!(parsed, Command::Approve { .. } | Command::RevokeApproval { .. });
+    let actor = format!("api:{who}");
+    if audited {
+        state.hive.audit(&actor, &parsed.to_string()).await?;
+    }
+    let outcome = dispatch(&state, &parsed, &who).await;
+    if audited && let Err(err) = &outcome {
+        let why = crate::terminal::line(&err.message);
+        if let Err(failed) = state.hive.audit_failure(&actor, &parsed.to_string(), &why).await {
+            tracing::warn!(error = %hive_support::error_chain(&failed), "could not record a failed command");
+        }
+    }
+    outcome
+}
+
+/// Carries out a parsed, authorised command.
+async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<Json<Value>, ApiError> {
     let hive = &state.hive;
     let mut answer = json!({ "ok": true, "command": parsed.to_string() });
-    match &parsed {
-        Command::Status => return status(State(state.clone())).await,
+    match parsed {
+        Command::Status => return status(State(Arc::clone(state))).await,
         Command::Explain { repo } => {
             return Ok(Json(serde_json::to_value(hive.explain(repo).await?).map_err(internal)?));
         }
@@ -280,7 +299,6 @@ async fn run_command(
             return Ok(Json(answer));
         }
     }
-    hive.audit(&format!("api:{who}"), &parsed.to_string()).await?;
     Ok(Json(answer))
 }
 

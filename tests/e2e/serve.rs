@@ -207,15 +207,19 @@ async fn the_api_serves_status_and_takes_commands_with_the_token_s_authority() {
             .collect()
     };
     let anonymous = |what: &str| ("api:anonymous".to_owned(), what.to_owned());
+    // Every change asked is recorded before it acts; the one that then failed, once more with why.
     assert_eq!(
         by("command"),
         [
             anonymous("emergency declare"),
             anonymous("autonomy off"),
             anonymous("propose 3 local/bad"),
+            anonymous("propose 1 local/none"),
             anonymous("emergency clear")
         ]
     );
+    assert_eq!(by("command_failed").len(), 1, "{records:?}");
+    assert!(by("command_failed")[0].1.starts_with("propose 1 local/none: 'local/none' is not watched"), "{records:?}");
     // The refused approval and revocation left no record.
     assert_eq!(by("approve").len(), 2, "{records:?}");
     assert_eq!(by("approve")[0].0, "human:api:alice");
@@ -348,9 +352,20 @@ async fn an_imported_repository_s_service_runs_under_the_server_and_stops_with_i
     let after = before(&state, &["--json", "ecosystem", &id, "status"]);
     assert!(crate::stdout(&after).contains("\"running\":false"), "{}", crate::stdout(&after));
 
+    // Every start asked is in the trail before it acts, as who asked; the one refused is recorded as failed.
     let export = crate::hive_in(&state, &["audit", "export"]);
-    let starts = crate::stdout(&export).lines().filter(|l| l.contains(&format!("ecosystem {id} start"))).count();
-    assert_eq!(starts, 2, "each start that ran is in the trail as who asked");
+    let records: Vec<Value> =
+        crate::stdout(&export).lines().map(|l| serde_json::from_str(l).expect("a json line")).collect();
+    let start = format!("ecosystem {id} start");
+    let asked = records.iter().filter(|r| r["action"] == "command" && r["result"] == start.as_str()).count();
+    assert_eq!(asked, 3, "{records:?}");
+    let failures: Vec<&str> =
+        records.iter().filter(|r| r["action"] == "command_failed").filter_map(|r| r["result"].as_str()).collect();
+    assert!(
+        failures.iter().any(|f| f.starts_with(&format!("{start}: ")) && f.contains("already runs")),
+        "{failures:?}"
+    );
+    assert!(failures.iter().any(|f| f.starts_with(&format!("ecosystem {id} stop: "))), "the second stop: {failures:?}");
 }
 
 /// The processes whose command line holds `marker` (a test's own, unique argument).
