@@ -390,16 +390,12 @@ impl Hive {
     /// Records in the audit trail that `who` ran `command` (a command that changed something). Without the autonomy
     /// loop the hive keeps no trail, and nothing is recorded.
     pub async fn audit(&self, who: &str, command: &str) -> Result<(), HiveError> {
-        let Some(scribe) = &self.scribe else { return Ok(()) };
-        let entry = AuditEntry {
-            actor: who.to_owned(),
-            repositories: Vec::new(),
-            action: "command".to_owned(),
-            result: command.to_owned(),
-            decision: String::new(),
-        };
-        scribe.call(move |m| m.audit().append(&entry).map(drop)).await.map_err(HiveError::Scribe)??;
-        Ok(())
+        self.record(who, "command", command.to_owned()).await
+    }
+
+    /// Records in the audit trail that `command`, asked by `who` and recorded by [`Hive::audit`], failed: `why`.
+    pub async fn audit_failure(&self, who: &str, command: &str, why: &str) -> Result<(), HiveError> {
+        self.record(who, "command_failed", format!("{command}: {why}")).await
     }
 
     /// The audit trail's records after `after` (a seq; 0 for the first), oldest first, at most `limit`: read through
@@ -409,14 +405,13 @@ impl Hive {
         Ok(scribe.call(move |m| m.audit().after(after, limit)).await.map_err(HiveError::Scribe)??)
     }
 
-    /// Records in the audit trail that `command`, asked by `who` and recorded by [`Hive::audit`], failed: `why`.
-    pub async fn audit_failure(&self, who: &str, command: &str, why: &str) -> Result<(), HiveError> {
+    async fn record(&self, who: &str, action: &str, result: String) -> Result<(), HiveError> {
         let Some(scribe) = &self.scribe else { return Ok(()) };
         let entry = AuditEntry {
             actor: who.to_owned(),
             repositories: Vec::new(),
-            action: "command_failed".to_owned(),
-            result: format!("{command}: {why}"),
+            action: action.to_owned(),
+            result,
             decision: String::new(),
         };
         scribe.call(move |m| m.audit().append(&entry).map(drop)).await.map_err(HiveError::Scribe)??;

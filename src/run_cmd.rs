@@ -109,7 +109,7 @@ async fn run_with(
     let (dir, cache_dir, test_timeout, cache, test_commands, autonomy) = match target {
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
-            return run_github(*github, queen, (engine, services), once, json, &every, shutdown, api).await;
+            return run_github(*github, queen, engine, services, once, json, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -202,7 +202,8 @@ async fn alongside(
 async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
-    (engine, services): (Option<LlmEngine>, &[ServiceSpec]),
+    engine: Option<LlmEngine>,
+    services: &[ServiceSpec],
     once: Option<&[FailOn]>,
     json: bool,
     every: &str,

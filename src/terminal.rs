@@ -39,7 +39,7 @@ pub fn configured_secrets() -> Vec<String> {
 /// The values of [`SECRET_VARS`] that are set in the process environment, and the configured secrets.
 pub fn secrets() -> Vec<String> {
     let mut secrets = crate::resolve::secrets(|key| std::env::var(key).ok());
-    secrets.extend(CONFIGURED.get().into_iter().flatten().filter(|value| !value.is_empty()).cloned());
+    secrets.extend(configured_secrets());
     secrets
 }
 
