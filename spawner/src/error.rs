@@ -57,4 +57,26 @@ pub enum SpawnerError {
         /// Its position in the description, counted in characters from 0.
         position: usize,
     },
+    /// `--archetype` names no built-in archetype.
+    #[error("unknown archetype '{archetype}'; use one of: {known}")]
+    UnknownArchetype {
+        /// The name given, escaped.
+        archetype: String,
+        /// Every archetype's name.
+        known: String,
+    },
+    /// `--tier` names no tier.
+    #[error("unknown tier '{tier}'; use free, paid or enterprise")]
+    UnknownTier {
+        /// The name given, escaped.
+        tier: String,
+    },
+    /// A file or process step failed.
+    #[error("could not {what}: {reason}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
 }

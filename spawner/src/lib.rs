@@ -17,10 +17,18 @@
 //! assert!(err.to_string().starts_with("invalid agent name '../x'"));
 //! ```
 
+mod archetype;
+mod check;
 mod error;
 pub mod llm;
+mod render;
 
-pub use crate::error::SpawnerError;
+pub use crate::{
+    archetype::{Archetype, Tier},
+    check::{CheckOptions, TestReport, test_crate},
+    error::SpawnerError,
+    render::{RenderedCrate, RenderedFile, render},
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -156,7 +164,7 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 /// Escapes a value for an error message and cuts it short.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let escaped: String = value.escape_debug().collect();
     match escaped.char_indices().nth(QUOTED_CHARS) {
         Some((cut, _)) => format!("{}...", &escaped[..cut]),
