@@ -181,6 +181,34 @@ impl ChecksState {
             Self::Missing => "missing",
         }
     }
+
+    /// The state of a commit's checks from its check runs, as `(status, conclusion)`, and its combined status
+    /// (`combined`, over `statuses` statuses): a failed run or a failed status fails it; else anything unfinished
+    /// keeps it pending; nothing reported at all is missing.
+    pub fn of<'a>(runs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>, combined: &str, statuses: u64) -> Self {
+        let failed = |c: Option<&str>| !matches!(c, Some("success" | "neutral" | "skipped"));
+        let (mut pending, mut any) = (false, false);
+        for (status, conclusion) in runs {
+            any = true;
+            if status != "completed" {
+                pending = true;
+            } else if failed(conclusion) {
+                return Self::Failing;
+            }
+        }
+        match combined {
+            "failure" | "error" => return Self::Failing,
+            "pending" if statuses > 0 => pending = true,
+            _ => {}
+        }
+        if pending {
+            Self::Pending
+        } else if !any && statuses == 0 {
+            Self::Missing
+        } else {
+            Self::Green
+        }
+    }
 }
 
 impl fmt::Display for ChecksState {

@@ -73,7 +73,7 @@ pub use crate::{
         QueenNotice, Reporter, StartError, StartFailure,
     },
     memory::{
-        Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
+        AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
         DecisionCount, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError,
         NewWrite, Reservation, Risk, StorageFault, Tally, WriteCount, WriteRow, WriteState, Writes,
     },

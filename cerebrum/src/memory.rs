@@ -41,6 +41,7 @@ macro_rules! text_enum {
     };
 }
 
+mod agents;
 mod approvals;
 mod audit;
 mod error;
@@ -53,6 +54,7 @@ mod tally;
 mod writes;
 
 pub use self::{
+    agents::{AgentRow, Agents},
     approvals::{Approval, Approvals},
     audit::{AuditBreak, AuditEntry, AuditRecord, AuditTrail, GENESIS_HASH},
     error::MemoryError,

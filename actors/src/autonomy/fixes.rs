@@ -373,27 +373,8 @@ impl Steward {
     async fn checks(&self, snapshot: &RepoSnapshot, sha: &str) -> Result<ChecksState, Step> {
         let runs = self.forge.check_runs(&snapshot.repo, sha).await?;
         let status = self.forge.combined_status(&snapshot.repo, sha).await?;
-        let failed = |c: Option<&str>| !matches!(c, Some("success" | "neutral" | "skipped"));
-        let mut pending = false;
-        for run in &runs {
-            if run.status != "completed" {
-                pending = true;
-            } else if failed(run.conclusion.as_deref()) {
-                return Ok(ChecksState::Failing);
-            }
-        }
-        match status.state.as_str() {
-            "failure" | "error" => return Ok(ChecksState::Failing),
-            "pending" if status.total_count > 0 => pending = true,
-            _ => {}
-        }
-        Ok(if pending {
-            ChecksState::Pending
-        } else if runs.is_empty() && status.total_count == 0 {
-            ChecksState::Missing
-        } else {
-            ChecksState::Green
-        })
+        let runs = runs.iter().map(|run| (run.status.as_str(), run.conclusion.as_deref()));
+        Ok(ChecksState::of(runs, &status.state, status.total_count))
     }
 
     /// Records a failed attempt (already counted in `data`) and escalates once there were too many; `was` is the

@@ -7,13 +7,11 @@ use std::future::Future;
 
 use hive_cerebrum::{
     AuditEntry, Memory, MemoryError, NewWrite, Reservation, WriteState,
-    governance::{self, ActionKind, Counters, Policy, Verdict, WriteDecision, WriteProposal},
+    governance::{self, ActionKind, Policy, Verdict, WriteDecision, WriteProposal},
 };
 use hive_forge::WriteError;
 
 use super::{AutonomyError, Steward};
-
-const DAY: i64 = 86_400;
 
 /// How a governed write ended.
 #[derive(Debug)]
@@ -48,7 +46,7 @@ impl Steward {
     pub(crate) async fn preview(&self, proposal: &WriteProposal) -> Result<WriteDecision, AutonomyError> {
         let proposal = self.floored(proposal.clone());
         let (counted, now) = (proposal.clone(), self.now_unix);
-        let (counters, approved) = self.memory(move |m| spent(m, &counted, now)).await?;
+        let (counters, approved) = self.memory(move |m| m.spent(&counted, now)).await?;
         Ok(governance::govern(&proposal, &self.policy(&proposal.repo), &counters, approved))
     }
 
@@ -110,7 +108,7 @@ impl Steward {
         );
         let (decision, counters, approved, reservation, title) = self
             .memory(move |m| {
-                let (counters, approved) = spent(m, &decided, counted_at)?;
+                let (counters, approved) = m.spent(&decided, counted_at)?;
                 let decision = governance::govern(&decided, &policy, &counters, approved);
                 // The ledger item keeps a reference to the last decision about it, and lends the report its title.
                 let mut title = None;
@@ -208,31 +206,6 @@ impl Steward {
     {
         Ok(self.scribe.call(job).await??)
     }
-}
-
-/// The counters that concern `proposal` and whether it is approved, read from the database at `now`.
-fn spent(m: &mut Memory, proposal: &WriteProposal, now: i64) -> Result<(Counters, bool), MemoryError> {
-    let content: Vec<&str> = ActionKind::ALL.iter().filter(|k| k.creates_content()).map(|k| k.as_str()).collect();
-    let writes = m.writes();
-    let counters = Counters {
-        prs_last_day: writes.count(
-            &[ActionKind::OpenPullRequest.as_str(), ActionKind::PushBranch.as_str()],
-            None,
-            now - DAY,
-        )?,
-        issues_last_hour: writes.count(
-            &[ActionKind::OpenIssue.as_str(), ActionKind::EmergencyAlert.as_str()],
-            None,
-            now - 3_600,
-        )?,
-        comments_on_target_last_day: match &proposal.target {
-            Some(target) => writes.count(&[ActionKind::Comment.as_str()], Some(target), now - DAY)?,
-            None => 0,
-        },
-        content_last_minute: writes.count(&content, None, now - 60)?,
-    };
-    let approved = m.approvals().is_approved(&proposal.approval_id, now)?;
-    Ok((counters, approved))
 }
 
 /// Seconds since the epoch, now.

@@ -10,7 +10,7 @@ use std::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{
-    Approvals, AuditTrail, History, Identities, Ledger, MemoryError, Tally, Writes, audit,
+    Agents, Approvals, AuditTrail, History, Identities, Ledger, MemoryError, Tally, Writes, audit,
     fault::{self, StorageFault},
 };
 
@@ -94,6 +94,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
+    );",
+    // 4: agents made by `spawn agent`: the spawner's own record of each (JSON), its state for listing, and when it
+    // last changed.
+    "CREATE TABLE agents (
+        name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        record TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
     );",
 ];
 
@@ -233,6 +241,11 @@ impl Memory {
     /// A human's approvals of risky work.
     pub fn approvals(&mut self) -> Approvals<'_> {
         Approvals::new(&mut self.conn, &self.path)
+    }
+
+    /// The agents made by `spawn agent`.
+    pub fn agents(&mut self) -> Agents<'_> {
+        Agents::new(&mut self.conn, &self.path)
     }
 
     /// Health per repository and cycle, and the cycle counter.

@@ -10,6 +10,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter, types::Value};
 
 use super::{AuditEntry, AuditTrail, MemoryError};
+use crate::governance::{ActionKind, Counters, WriteProposal};
 
 text_enum! {
     /// Where a governed write stands.
@@ -228,4 +229,35 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<(String, Result<WriteRow, String>)>
     let decoded =
         state.parse().map(|state| WriteRow { id, key: key.clone(), kind, repo, target, reserved_at, state, outcome });
     Ok((key, decoded))
+}
+
+/// A day, in seconds.
+const DAY: i64 = 86_400;
+
+impl super::Memory {
+    /// The counters that concern `proposal` and whether it is approved, read from the database at `now`: what
+    /// [`govern`](crate::governance::govern) weighs a write against.
+    pub fn spent(&mut self, proposal: &WriteProposal, now: i64) -> Result<(Counters, bool), MemoryError> {
+        let content: Vec<&str> = ActionKind::ALL.iter().filter(|k| k.creates_content()).map(|k| k.as_str()).collect();
+        let writes = self.writes();
+        let counters = Counters {
+            prs_last_day: writes.count(
+                &[ActionKind::OpenPullRequest.as_str(), ActionKind::PushBranch.as_str()],
+                None,
+                now - DAY,
+            )?,
+            issues_last_hour: writes.count(
+                &[ActionKind::OpenIssue.as_str(), ActionKind::EmergencyAlert.as_str()],
+                None,
+                now - 3_600,
+            )?,
+            comments_on_target_last_day: match &proposal.target {
+                Some(target) => writes.count(&[ActionKind::Comment.as_str()], Some(target), now - DAY)?,
+                None => 0,
+            },
+            content_last_minute: writes.count(&content, None, now - 60)?,
+        };
+        let approved = self.approvals().is_approved(&proposal.approval_id, now)?;
+        Ok((counters, approved))
+    }
 }
