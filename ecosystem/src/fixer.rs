@@ -7,6 +7,7 @@
 
 mod check;
 mod formatter;
+mod publish;
 
 use std::{
     path::{Path, PathBuf},
@@ -14,6 +15,7 @@ use std::{
 };
 
 pub use self::formatter::{Formatter, formatter_for};
+pub use self::publish::{fetch_branch, push_branch};
 use crate::{
     GitError,
     process::{CommandOutput, CommandSpec, ProcessError, run},
@@ -164,6 +166,39 @@ pub enum FixError {
         /// The end of its stderr (of its stdout when stderr was empty).
         output: String,
     },
+    /// The branch to publish is not in the repository it is published from.
+    #[error("branch '{branch}' does not exist in '{}'; commit to it before publishing it", repo.display())]
+    MissingBranch {
+        /// The branch.
+        branch: String,
+        /// The repository it was looked for in.
+        repo: PathBuf,
+    },
+    /// The branch exists where it is published to, with history the published commit does not continue.
+    #[error(
+        "branch '{branch}' exists in '{target}' with other history (at {existing}); hive never replaces a branch: \
+         publish under another name or remove that branch"
+    )]
+    BranchDiverged {
+        /// The branch.
+        branch: String,
+        /// Where it was published to (a URL without credentials, or a path).
+        target: String,
+        /// Where the branch points there.
+        existing: String,
+    },
+    /// The branch is checked out in the repository it would be moved in.
+    #[error(
+        "branch '{branch}' is checked out in '{}'; hive does not move a checked-out branch: check out another branch \
+         there first",
+        repo.display()
+    )]
+    CheckedOut {
+        /// The branch.
+        branch: String,
+        /// The repository.
+        repo: PathBuf,
+    },
     /// The formatter did not finish in time; it was killed with everything it started.
     #[error("formatter '{formatter}' did not finish within {timeout:?}; raise the timeout or format by hand")]
     FormatterTimedOut {
@@ -310,27 +345,12 @@ impl PreparedFix {
             let target = target.clone();
             move |source| FixError::Git { step, url: target, source }
         };
-        let source = clone.to_string_lossy();
         // The objects only: the branch is then created by `update-ref` with an empty old value, which fails if the
         // branch exists (a fetch without `+` would still fast-forward one that appeared since the lookup).
         let branch_ref = format!("refs/heads/{branch}");
-        let fetch = [
-            "-c",
-            "gc.auto=0",
-            "-c",
-            "maintenance.auto=false",
-            "-c",
-            "fetch.writeCommitGraph=false",
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--no-recurse-submodules",
-            "--",
-            &source,
-            &branch_ref,
-        ];
-        git_ok(repo, &fetch, timeout).await.map_err(fail("fetch the fix"))?;
+        publish::fetch_objects(repo, &clone.to_string_lossy(), &branch_ref, timeout)
+            .await
+            .map_err(fail("fetch the fix"))?;
         let create = ["update-ref", "--no-deref", &branch_ref, &self.head_sha, ""];
         let created = git(repo, &create, timeout).await.map_err(fail("create the fix branch"))?;
         if !created.success() {
@@ -374,20 +394,13 @@ impl PreparedFix {
             let url = url.clone();
             move |source| FixError::Git { step, url, source }
         };
-        // No `+`: the push must not replace a branch that appeared since the lookup.
-        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        let push = git(&dir, &["push", "--quiet", "--no-verify", "origin", &refspec], timeout)
-            .await
-            .map_err(fail("push the fix branch"))?;
-        if !push.success() {
-            let rejected = failure(&dir, &["push", "origin", &refspec], &push);
-            return match remote_branch(&dir, url, branch, timeout).await {
-                Ok(Some(head_sha)) => {
-                    tracing::info!(url, branch, head_sha, "fix branch was pushed meanwhile");
-                    Ok(FixOutcome::AlreadyPushed { head_sha })
-                }
-                _ => Err(fail("push the fix branch")(rejected)),
-            };
+        match publish::push_ref(&dir, "origin", url, branch, timeout).await.map_err(fail("push the fix branch"))? {
+            publish::Pushed::Done => {}
+            publish::Pushed::Refused { remote: Some(head_sha), .. } => {
+                tracing::info!(url, branch, head_sha, "fix branch was pushed meanwhile");
+                return Ok(FixOutcome::AlreadyPushed { head_sha });
+            }
+            publish::Pushed::Refused { remote: None, error } => return Err(fail("push the fix branch")(error)),
         }
         tracing::info!(url, branch, head_sha = self.head_sha, formatter = self.formatter, "fix pushed");
         Ok(FixOutcome::Pushed {

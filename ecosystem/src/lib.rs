@@ -24,8 +24,8 @@ pub use crate::{
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
     fixer::{
-        FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, format_fix, formatter_for, prepare_fix,
-        published_head,
+        FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, fetch_branch, format_fix, formatter_for,
+        prepare_fix, published_head, push_branch,
     },
     git::{Git, GitError},
     graph::{

@@ -6,7 +6,8 @@
 //! (a Dependabot 403) are remembered for a while instead of being asked again every cycle.
 //!
 //! Writes the autonomy loop uses (issues, labels, re-runs, branches, pull requests, merges) are inherent methods
-//! in [`writes`](self::writes), not part of the [`Forge`] trait.
+//! in [`writes`](self::writes), not part of the [`Forge`] trait; those about whole repositories (create, push a
+//! branch, reviews, delete) are in [`repos`](self::repos).
 
 use std::{
     collections::BTreeMap,
@@ -29,6 +30,7 @@ mod graphql;
 mod lookup;
 mod models;
 mod read;
+mod repos;
 #[cfg(test)]
 mod tests;
 mod writes;

@@ -49,5 +49,5 @@ pub use crate::{
         Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
         RepoSnapshot, RunRef, Upstream,
     },
-    writer::{Capabilities, ForgeWriter, WriteError},
+    writer::{Capabilities, CreatedRepository, ForgeWriter, Review, ReviewState, WriteError},
 };

@@ -26,6 +26,7 @@ use crate::{CiState, CiStatus, Forge, ForgeError, RepoId, RepoSnapshot};
 
 mod ci;
 mod facts;
+mod repos;
 mod sandbox;
 mod siblings;
 #[cfg(test)]

@@ -4,15 +4,23 @@
 //! workspace of git repositories has none of them, only branches. A writer says what it has
 //! ([`ForgeWriter::capabilities`]); whatever it lacks answers [`WriteError::Unsupported`], and the loop keeps the
 //! finding in its backlog instead. Every writer publishes formatter fixes as a deterministic branch.
+//!
+//! Writes about whole repositories (create, push a branch, read reviews, delete) are what spawning an agent needs:
+//! GitHub has them all, a local workspace all but reviews.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hive_ecosystem::{FixError, FixOutcome, Git, GitError, PreparedFix};
 
 use crate::{
-    CheckRun, CombinedStatus, CreatedIssue, GitHubError, GitHubForge, IssueChange, IssueComment, IssueDetail,
-    LocalForge, MergeResult, PullDetail, RepoId, RepoSnapshot, RunDetail,
+    CheckRun, CombinedStatus, CreatedIssue, GitHubError, GitHubForge, InvalidRepoId, IssueChange, IssueComment,
+    IssueDetail, LocalForge, MergeResult, PullDetail, RepoId, RepoSnapshot, RunDetail,
 };
+
+mod repository;
+
+pub(crate) use repository::{BRANCH_TIMEOUT, new_repo_id};
+pub use repository::{CreatedRepository, Review, ReviewState};
 
 /// What a forge lets the autonomy loop do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +31,8 @@ pub struct Capabilities {
     pub reruns: bool,
     /// Pull requests: opening, checking and merging them.
     pub pull_requests: bool,
+    /// Repositories: creating them, pushing branches to them, deleting them.
+    pub repositories: bool,
 }
 
 /// Why a write (or a look-up before one) failed.
@@ -38,6 +48,45 @@ pub enum WriteError {
     /// A git command in a local repository failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// An owner or repository name that cannot be one (refused before any request or path is made).
+    #[error(transparent)]
+    InvalidName(#[from] InvalidRepoId),
+    /// A repository of that name exists already, and is neither empty nor made by hive for this name.
+    #[error(
+        "repository '{repo}' exists already and was not made by hive for this name ({reason}); choose another name, \
+         or rename or delete that repository"
+    )]
+    AlreadyExists {
+        /// The repository.
+        repo: RepoId,
+        /// Why it is not taken for hive's own.
+        reason: String,
+    },
+    /// Repositories cannot be created for this owner.
+    #[error("cannot create repositories for '{owner}': {reason}")]
+    Owner {
+        /// The owner asked for.
+        owner: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+    /// A repository hive will not delete, because this forge's `create_repository` could not have made it.
+    #[error("refusing to delete '{repo}': {reason}")]
+    NotDeletable {
+        /// The repository.
+        repo: RepoId,
+        /// What makes it not hive's to delete.
+        reason: &'static str,
+    },
+    /// A file or directory of a local workspace could not be written.
+    #[error("cannot write '{}'; check that the workspace is writable", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The forge has no such thing; see [`ForgeWriter::capabilities`].
     #[error("the {forge} forge has no {what}")]
     Unsupported {
@@ -195,6 +244,40 @@ pub trait ForgeWriter: Send + Sync + 'static {
         Err(self.unsupported("pull requests"))
     }
 
+    /// Creates `owner/name` (an organisation's or the authenticated user's), empty (no commit yet), with
+    /// `description`. An existing repository with the same name is NOT an error when it is empty or was made by hive
+    /// for this name (idempotent retry): `created: false`; otherwise [`WriteError::AlreadyExists`]. Hostile names are
+    /// refused before anything is sent ([`WriteError::InvalidName`]).
+    async fn create_repository(
+        &self,
+        owner: &str,
+        name: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<CreatedRepository, WriteError> {
+        let _ = (owner, name, description, private);
+        Err(self.unsupported("repositories"))
+    }
+
+    /// Pushes `branch` of the local git repository at `source` to `repo` (no force: a branch that exists with other
+    /// history is an error, the same commit is not). Returns the pushed commit.
+    async fn push_branch(&self, repo: &RepoId, source: &Path, branch: &str) -> Result<String, WriteError> {
+        let _ = (repo, source, branch);
+        Err(self.unsupported("repositories"))
+    }
+
+    /// The reviews of a pull request, oldest first.
+    async fn pull_reviews(&self, repo: &RepoId, number: u64) -> Result<Vec<Review>, WriteError> {
+        let _ = (repo, number);
+        Err(self.unsupported("pull requests"))
+    }
+
+    /// Deletes a repository hive created (used to undo a failed spawn; GitHub: `DELETE /repos/{o}/{r}`).
+    async fn delete_repository(&self, repo: &RepoId) -> Result<(), WriteError> {
+        let _ = repo;
+        Err(self.unsupported("repositories"))
+    }
+
     /// The error for what this forge does not have.
     fn unsupported(&self, what: &'static str) -> WriteError {
         WriteError::Unsupported { forge: self.name().to_owned(), what }
@@ -208,7 +291,7 @@ impl ForgeWriter for GitHubForge {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { issues: true, reruns: true, pull_requests: true }
+        Capabilities { issues: true, reruns: true, pull_requests: true, repositories: true }
     }
 
     fn fix_source(&self, snapshot: &RepoSnapshot) -> Option<String> {
@@ -298,6 +381,28 @@ impl ForgeWriter for GitHubForge {
     ) -> Result<MergeResult, WriteError> {
         Ok(GitHubForge::merge_head(self, repo, number, method, sha).await?)
     }
+
+    async fn create_repository(
+        &self,
+        owner: &str,
+        name: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<CreatedRepository, WriteError> {
+        GitHubForge::create_repository(self, owner, name, description, private).await
+    }
+
+    async fn push_branch(&self, repo: &RepoId, source: &Path, branch: &str) -> Result<String, WriteError> {
+        GitHubForge::push_branch(self, repo, source, branch).await
+    }
+
+    async fn pull_reviews(&self, repo: &RepoId, number: u64) -> Result<Vec<Review>, WriteError> {
+        Ok(GitHubForge::pull_reviews(self, repo, number).await?)
+    }
+
+    async fn delete_repository(&self, repo: &RepoId) -> Result<(), WriteError> {
+        Ok(GitHubForge::delete_repository(self, repo).await?)
+    }
 }
 
 /// A local workspace has branches only: findings stay in the backlog, and a fix is a branch fetched into the
@@ -309,7 +414,7 @@ impl ForgeWriter for LocalForge {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { issues: false, reruns: false, pull_requests: false }
+        Capabilities { issues: false, reruns: false, pull_requests: false, repositories: true }
     }
 
     fn fix_source(&self, snapshot: &RepoSnapshot) -> Option<String> {
@@ -332,6 +437,24 @@ impl ForgeWriter for LocalForge {
         // 0: an ancestor; 1: not one; anything else (an unknown commit, a gone branch): not known to be merged.
         Ok(out.code == Some(0))
     }
+
+    async fn create_repository(
+        &self,
+        owner: &str,
+        name: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<CreatedRepository, WriteError> {
+        LocalForge::create_repository(self, owner, name, description, private).await
+    }
+
+    async fn push_branch(&self, repo: &RepoId, source: &Path, branch: &str) -> Result<String, WriteError> {
+        LocalForge::push_branch(self, repo, source, branch).await
+    }
+
+    async fn delete_repository(&self, repo: &RepoId) -> Result<(), WriteError> {
+        LocalForge::delete_repository(self, repo).await
+    }
 }
 
 #[cfg(test)]
@@ -345,7 +468,7 @@ mod tests {
         let repo = RepoId::new("local/app").expect("repo");
         assert_eq!(
             ForgeWriter::capabilities(&forge),
-            Capabilities { issues: false, reruns: false, pull_requests: false }
+            Capabilities { issues: false, reruns: false, pull_requests: false, repositories: true }
         );
         let err = forge.create_issue(&repo, "title", "body", &[]).await.expect_err("no issues");
         assert_eq!(err.to_string(), "the local forge has no issues");

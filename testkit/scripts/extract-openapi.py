@@ -18,8 +18,14 @@ import sys
 # The endpoints the emulator serves, as GitHub's OpenAPI description spells them.
 ENDPOINTS = [
     ("/orgs/{org}/repos", "get"),
+    ("/orgs/{org}/repos", "post"),
+    ("/user", "get"),
+    ("/user/repos", "post"),
+    ("/users/{username}", "get"),
     ("/users/{username}/repos", "get"),
     ("/repos/{owner}/{repo}", "get"),
+    ("/repos/{owner}/{repo}", "delete"),
+    ("/repos/{owner}/{repo}/branches", "get"),
     ("/repos/{owner}/{repo}/actions/runs", "get"),
     ("/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", "get"),
     ("/repos/{owner}/{repo}/actions/runs/{run_id}/rerun-failed-jobs", "post"),
@@ -33,6 +39,8 @@ ENDPOINTS = [
     ("/repos/{owner}/{repo}/pulls", "get"),
     ("/repos/{owner}/{repo}/pulls", "post"),
     ("/repos/{owner}/{repo}/pulls/{pull_number}/merge", "put"),
+    ("/repos/{owner}/{repo}/pulls/{pull_number}/reviews", "get"),
+    ("/repos/{owner}/{repo}/pulls/{pull_number}/reviews", "post"),
     ("/repos/{owner}/{repo}/git/ref/{ref}", "get"),
     ("/repos/{owner}/{repo}/git/refs", "post"),
     ("/repos/{owner}/{repo}/contents/{path}", "get"),

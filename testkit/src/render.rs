@@ -70,7 +70,26 @@ fn node_id(kind: &str, id: u64) -> String {
 
 /// `simple-user` for a login.
 pub(crate) fn user(w: &World, login: &str) -> Value {
-    let mut u = example("issue", "")["user"].clone();
+    account(w, login, example("issue", "")["user"].clone())
+}
+
+/// `public-user` for a login (`GET /users/{username}`), an organisation's too, as GitHub answers it.
+pub(crate) fn public_user(w: &World, login: &str) -> Value {
+    let mut u = account(w, login, example("public-user-default-response", ""));
+    set(&mut u, "name", json!(login));
+    set(&mut u, "public_repos", json!(crate::state::repos_of(w, login).filter(|r| !r.spec.private).count()));
+    u
+}
+
+/// `private-user` for the accepted token's user (`GET /user`).
+pub(crate) fn private_user(w: &World, login: &str) -> Value {
+    let mut u = account(w, login, example("private-user-response-with-public-and-private-profile-information", ""));
+    set(&mut u, "name", json!(login));
+    u
+}
+
+/// One of GitHub's example accounts moved onto the emulator's host and made `login`'s.
+fn account(w: &World, login: &str, mut u: Value) -> Value {
     rebase(&mut u, &w.base_url, "");
     if let Value::Object(map) = &mut u {
         for val in map.values_mut() {
@@ -144,6 +163,7 @@ pub(crate) fn repo(w: &World, r: &Repo, full: bool) -> Value {
         ("disabled", json!(false)),
         ("is_template", json!(s.is_template)),
         ("default_branch", json!(s.default_branch)),
+        ("size", json!(if r.branches.is_empty() { 0 } else { 108 })),
         ("stargazers_count", json!(s.stars)),
         ("watchers_count", json!(s.stars)),
         ("watchers", json!(s.stars)),
@@ -158,6 +178,11 @@ pub(crate) fn repo(w: &World, r: &Repo, full: bool) -> Value {
         ("updated_at", json!(s.pushed_at)),
     ] {
         set(&mut v, k, val);
+    }
+    match s.description.as_deref() {
+        Some("") => set(&mut v, "description", Value::Null),
+        Some(text) => set(&mut v, "description", json!(text)),
+        None => {}
     }
     if full && let Some(org) = (w.owner_kind(&s.owner) == crate::state::OwnerKind::Org).then(|| user(w, &s.owner)) {
         set(&mut v, "organization", org);
@@ -418,6 +443,41 @@ pub(crate) fn pull(w: &World, r: &Repo, i: &Issue, full: bool) -> Value {
         set(&mut v, "mergeable", json!(!p.merged && i.state == "open"));
         set(&mut v, "comments", json!(i.comments.len()));
         set(&mut v, "merged_by", Value::Null);
+    }
+    v
+}
+
+/// `short-branch` for a branch.
+pub(crate) fn branch(w: &World, r: &Repo, name: &str, sha: &str) -> Value {
+    let full_name = format!("{}/{}", r.spec.owner, r.spec.name);
+    json!({
+        "name": name,
+        "commit": { "sha": sha, "url": format!("{}/repos/{full_name}/commits/{sha}", w.base_url) },
+        "protected": false,
+        "protection_url": format!("{}/repos/{full_name}/branches/{name}/protection", w.base_url)
+    })
+}
+
+/// `pull-request-review` of pull request `number`.
+pub(crate) fn review(w: &World, r: &Repo, number: u64, review: &crate::state::Review) -> Value {
+    let full_name = format!("{}/{}", r.spec.owner, r.spec.name);
+    let html = format!("https://github.com/{full_name}/pull/{number}#pullrequestreview-{}", review.id);
+    let api = format!("{}/repos/{full_name}/pulls/{number}", w.base_url);
+    let mut v = json!({
+        "id": review.id,
+        "node_id": node_id("PRR", review.id),
+        "user": user(w, &review.user),
+        "body": review.body,
+        "state": review.state,
+        "html_url": html,
+        "pull_request_url": api,
+        "_links": { "html": { "href": html }, "pull_request": { "href": api } },
+        "commit_id": review.commit_id,
+        "author_association": "COLLABORATOR"
+    });
+    // A pending review has not been submitted yet, and GitHub leaves the time out.
+    if review.state != "PENDING" {
+        set(&mut v, "submitted_at", json!(review.submitted_at));
     }
     v
 }

@@ -10,6 +10,7 @@ use crate::render;
 use crate::state::{Comment, Issue, Pull, World, fake_sha, now_rfc3339, repos_of};
 
 mod graphql;
+mod repos;
 mod writes;
 
 const DOCS: &str = "https://docs.github.com/rest";
@@ -65,11 +66,22 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
         if !visible {
             return Reply::not_found();
         }
+        repos::sync_git(w, owner, name);
     }
     match (m, segs.as_slice()) {
         (Method::GET, ["rate_limit"]) => Reply::json(StatusCode::OK, render::rate_limit(w, ctx.authorized)),
         (Method::GET, ["orgs", org, "repos"]) => list_repos(w, ctx, org, true),
         (Method::GET, ["users", user, "repos"]) => list_repos(w, ctx, user, false),
+        (Method::GET, ["user"]) if ctx.authorized => Reply::json(StatusCode::OK, render::private_user(w, w.viewer())),
+        (Method::GET, ["user"]) => {
+            Reply::error(StatusCode::UNAUTHORIZED, render::error("Requires authentication", DOCS, 401))
+        }
+        (Method::GET, ["users", login]) => repos::account(w, login),
+        (Method::POST, ["orgs", org, "repos"]) => repos::create(w, ctx, Some(org)),
+        (Method::POST, ["user", "repos"]) => repos::create(w, ctx, None),
+        (Method::DELETE, ["repos", o, r]) => repos::delete(w, o, r),
+        (Method::GET, ["repos", o, r, "branches"]) => repos::list_branches(w, ctx, o, r),
+        (Method::GET, ["repos", o, r, "pulls", n, "reviews"]) => repos::list_reviews(w, ctx, o, r, n),
         (Method::GET, ["repos", o, r]) => {
             let (Some(repo), w) = (w.repo(o, r), &*w) else { return Reply::not_found() };
             Reply::json(StatusCode::OK, render::repo(w, repo, true))

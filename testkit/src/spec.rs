@@ -37,6 +37,8 @@ pub struct RepoSpec {
     /// A bare git repository that holds this repository's git data: it is the `clone_url`, and branches pushed to
     /// it exist for the API (as pushes to GitHub do), so a client can clone, push and then open a pull request.
     pub git_dir: Option<std::path::PathBuf>,
+    /// The description; `None` keeps GitHub's example text, an empty one renders GitHub's `null`.
+    pub description: Option<String>,
 }
 
 impl RepoSpec {
@@ -57,11 +59,17 @@ impl RepoSpec {
             pushed_at: hive_support::rfc3339(SystemTime::now() - std::time::Duration::from_secs(60)),
             has_security_md: false,
             git_dir: None,
+            description: None,
         }
     }
     /// Backs the repository with a bare git repository (see [`RepoSpec::git_dir`]).
     pub fn git_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.git_dir = Some(dir.into());
+        self
+    }
+    /// Sets the description.
+    pub fn description(mut self, v: &str) -> Self {
+        self.description = Some(v.to_owned());
         self
     }
     /// Sets `private`.

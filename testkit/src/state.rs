@@ -35,6 +35,11 @@ pub(crate) struct World {
     pub(crate) budgets: BTreeMap<(bool, &'static str), Budget>,
     pub(crate) log: Vec<RequestRecord>,
     pub(crate) request_seq: u64,
+    /// The login the accepted token belongs to (`GET /user`); empty means `octocat`.
+    pub(crate) viewer: String,
+    /// Where the bare git repositories of repositories created through the API live, made on first use and removed
+    /// with the emulator.
+    pub(crate) git_root: Option<tempfile::TempDir>,
 }
 
 /// Whether an owner is an organisation or a user (renders `type`).
@@ -67,6 +72,25 @@ pub(crate) struct Repo {
     pub(crate) statuses: BTreeMap<String, String>,
     pub(crate) reruns: Vec<u64>,
     pub(crate) labels: BTreeMap<String, u64>,
+    /// The reviews of each pull request (by number), oldest first.
+    pub(crate) reviews: BTreeMap<u64, Vec<Review>>,
+    /// Where each branch of [`RepoSpec::git_dir`] pointed when the API last looked: a branch whose commit changed
+    /// in git since (a push) takes the new commit, one the API moved itself (a merge) keeps the API's.
+    pub(crate) git_seen: BTreeMap<String, String>,
+    /// Whether `git_dir` was made by the create endpoint (and is removed with the repository).
+    pub(crate) made_by_api: bool,
+}
+
+/// A pull request review.
+#[derive(Debug, Clone)]
+pub(crate) struct Review {
+    pub(crate) id: u64,
+    pub(crate) user: String,
+    pub(crate) body: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
+    pub(crate) state: String,
+    pub(crate) commit_id: String,
+    pub(crate) submitted_at: String,
 }
 
 /// A check run: `(id, name, status, conclusion)`.
@@ -139,8 +163,34 @@ impl World {
     pub(crate) fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
         self.repos.get_mut(&(owner.to_owned(), name.to_owned()))
     }
+    /// The login of the accepted token's user.
+    pub(crate) fn viewer(&self) -> &str {
+        if self.viewer.is_empty() { "octocat" } else { &self.viewer }
+    }
     pub(crate) fn owner_kind(&self, login: &str) -> OwnerKind {
         self.owners.get(login).copied().unwrap_or(OwnerKind::User)
+    }
+    /// A repository without branches, files or anything else, with a fresh id; its owner becomes a user if unknown.
+    pub(crate) fn new_repo(&mut self, spec: RepoSpec, created_at: String) -> Repo {
+        let id = self.id();
+        self.owners.entry(spec.owner.clone()).or_insert(OwnerKind::User);
+        Repo {
+            id,
+            created_at,
+            runs: Vec::new(),
+            issues: Vec::new(),
+            branches: BTreeMap::new(),
+            files: BTreeMap::new(),
+            dependabot: DependabotSpec::None,
+            check_runs: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            reruns: Vec::new(),
+            labels: BTreeMap::new(),
+            reviews: BTreeMap::new(),
+            git_seen: BTreeMap::new(),
+            made_by_api: false,
+            spec,
+        }
     }
     /// The id of a label by name, created on first use (GitHub creates labels the same way on issue writes).
     pub(crate) fn label_id(&mut self, owner: &str, name: &str, label: &str) -> u64 {
@@ -205,31 +255,30 @@ impl EmulatorState {
         self.world().owners.insert(login.to_owned(), OwnerKind::User);
     }
 
+    /// Makes `login` (a user) the one the accepted token belongs to: `GET /user` answers it, `POST /user/repos`
+    /// creates its repositories and its reviews are signed with it. `octocat` until set.
+    pub fn set_authenticated_user(&self, login: &str) {
+        let mut w = self.world();
+        w.owners.insert(login.to_owned(), OwnerKind::User);
+        w.viewer = login.to_owned();
+    }
+
+    /// The bare git repository behind a repository (its `clone_url`), if it has one.
+    pub fn git_dir(&self, owner: &str, repo: &str) -> Option<std::path::PathBuf> {
+        self.world().repo(owner, repo)?.spec.git_dir.clone()
+    }
+
     /// Adds (or replaces) a repository and returns its id. An unknown owner becomes a user.
     pub fn add_repo(&self, spec: RepoSpec) -> u64 {
         let mut w = self.world();
-        let id = w.id();
-        w.owners.entry(spec.owner.clone()).or_insert(OwnerKind::User);
-        let mut branches = BTreeMap::new();
-        branches.insert(spec.default_branch.clone(), fake_sha(&format!("{}/{}#{id}", spec.owner, spec.name)));
-        let mut files = BTreeMap::new();
+        let mut repo = w.new_repo(spec, "2020-01-01T00:00:00Z".to_owned());
+        let spec = &repo.spec;
+        let head = fake_sha(&format!("{}/{}#{}", spec.owner, spec.name, repo.id));
+        repo.branches.insert(spec.default_branch.clone(), head);
         if spec.has_security_md {
-            files.insert((spec.default_branch.clone(), "SECURITY.md".to_owned()), SECURITY_MD_BASE64.to_owned());
+            repo.files.insert((spec.default_branch.clone(), "SECURITY.md".to_owned()), SECURITY_MD_BASE64.to_owned());
         }
-        let repo = Repo {
-            id,
-            created_at: "2020-01-01T00:00:00Z".to_owned(),
-            runs: Vec::new(),
-            issues: Vec::new(),
-            branches,
-            files,
-            dependabot: DependabotSpec::None,
-            check_runs: BTreeMap::new(),
-            statuses: BTreeMap::new(),
-            reruns: Vec::new(),
-            labels: BTreeMap::new(),
-            spec,
-        };
+        let id = repo.id;
         w.repos.insert((repo.spec.owner.clone(), repo.spec.name.clone()), repo);
         id
     }

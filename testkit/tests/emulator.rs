@@ -407,6 +407,92 @@ async fn writes_are_visible_through_the_state() {
 }
 
 #[tokio::test]
+async fn repositories_made_through_the_api_take_pushes_and_reviews_and_go_when_deleted() {
+    let emu = Emulator::start().await;
+    fleet(&emu);
+    emu.state().set_authenticated_user("hive-bot");
+    let t = Some(emu.token());
+    let me = get(&emu, "/user").await;
+    assert_eq!((me.status, me.body["login"].as_str()), (200, Some("hive-bot")));
+    assert_eq!(send(&emu, Method::GET, "/user", None, None).await.status, 401);
+    assert_eq!(get(&emu, "/users/acme").await.body["type"], "Organization");
+    assert_eq!(get(&emu, "/users/hive-bot").await.body["type"], "User");
+    assert_eq!(get(&emu, "/users/nobody").await.status, 404);
+
+    let body = json!({"name": "agent", "description": "does things", "private": true});
+    let made = send(&emu, Method::POST, "/orgs/acme/repos", t, Some(body.clone())).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!((made.body["full_name"].as_str(), made.body["private"].as_bool()), (Some("acme/agent"), Some(true)));
+    assert_eq!(made.body["description"], "does things");
+    assert_eq!(made.header("location"), Some(format!("{}/repos/acme/agent", emu.url())));
+    // Private: invisible without the token, listed with it.
+    assert_eq!(send(&emu, Method::GET, "/repos/acme/agent", None, None).await.status, 404);
+    let listed = get(&emu, "/orgs/acme/repos?per_page=100").await;
+    assert!(listed.body.as_array().expect("a list").iter().any(|r| r["name"] == "agent"), "{}", listed.body);
+    // Empty until something is pushed.
+    assert_eq!(get(&emu, "/repos/acme/agent/branches").await.body, json!([]));
+
+    let taken = send(&emu, Method::POST, "/orgs/acme/repos", t, Some(json!({"name": "Agent"}))).await;
+    assert_eq!(taken.status, 422);
+    assert_eq!(taken.body["errors"][0]["message"], "name already exists on this account");
+    assert_eq!(send(&emu, Method::POST, "/orgs/nowhere/repos", t, Some(json!({"name": "x"}))).await.status, 404);
+    assert_eq!(send(&emu, Method::POST, "/orgs/alice/repos", t, Some(json!({"name": "x"}))).await.status, 404);
+    let bad = send(&emu, Method::POST, "/orgs/acme/repos", t, Some(json!({"name": "a b"}))).await;
+    assert_eq!(bad.status, 422);
+    let mine = send(&emu, Method::POST, "/user/repos", t, Some(json!({"name": "tool"}))).await;
+    assert_eq!((mine.status, mine.body["full_name"].as_str()), (201, Some("hive-bot/tool")));
+
+    // The clone URL takes a push with the real git, and the API shows what was pushed.
+    let clone_url = made.body["clone_url"].as_str().expect("a clone url").to_owned();
+    let work = tempfile::tempdir().expect("tempdir");
+    hive_testkit::git::git(work.path(), &["init", "-q"]);
+    std::fs::write(work.path().join("README.md"), "agent\n").expect("write");
+    hive_testkit::git::git(work.path(), &["add", "-A"]);
+    hive_testkit::git::git(work.path(), &["commit", "-qm", "first"]);
+    hive_testkit::git::git(work.path(), &["checkout", "-qb", "feature"]);
+    std::fs::write(work.path().join("lib.rs"), "\n").expect("write");
+    hive_testkit::git::git(work.path(), &["add", "-A"]);
+    hive_testkit::git::git(work.path(), &["commit", "-qm", "second"]);
+    let head = hive_testkit::git::git(work.path(), &["rev-parse", "HEAD"]);
+    hive_testkit::git::git(work.path(), &["push", "-q", &clone_url, "main", "feature"]);
+    let branches = get(&emu, "/repos/acme/agent/branches").await;
+    let names: Vec<&str> =
+        branches.body.as_array().expect("a list").iter().filter_map(|b| b["name"].as_str()).collect();
+    assert_eq!(names, ["feature", "main"]);
+    assert_eq!(get(&emu, "/repos/acme/agent/git/ref/heads/feature").await.body["object"]["sha"], head.as_str());
+
+    let pr = send(
+        &emu,
+        Method::POST,
+        "/repos/acme/agent/pulls",
+        t,
+        Some(json!({"title": "Feature", "head": "feature", "base": "main"})),
+    )
+    .await;
+    assert_eq!(pr.status, 201, "{}", pr.body);
+    let n = pr.body["number"].as_u64().expect("number");
+    let reviews = format!("/repos/acme/agent/pulls/{n}/reviews");
+    let needs_body = send(&emu, Method::POST, &reviews, t, Some(json!({"event": "REQUEST_CHANGES"}))).await;
+    assert_eq!(needs_body.status, 422);
+    let approved = send(&emu, Method::POST, &reviews, t, Some(json!({"event": "APPROVE"}))).await;
+    assert_eq!((approved.status, approved.body["state"].as_str()), (200, Some("APPROVED")));
+    assert_eq!(approved.body["commit_id"], head.as_str());
+    assert_eq!(approved.body["user"]["login"], "hive-bot");
+    let listed = get(&emu, &reviews).await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(get(&emu, "/repos/acme/agent/pulls/99/reviews").await.status, 404);
+
+    let dir = emu.state().git_dir("acme", "agent").expect("a git directory");
+    assert!(dir.join("HEAD").is_file());
+    assert_eq!(send(&emu, Method::DELETE, "/repos/acme/agent", t, None).await.status, 204);
+    assert!(!dir.exists(), "the git data went with the repository");
+    assert_eq!(get(&emu, "/repos/acme/agent").await.status, 404);
+    assert_eq!(send(&emu, Method::DELETE, "/repos/acme/agent", t, None).await.status, 404);
+    // The name is free again.
+    assert_eq!(send(&emu, Method::POST, "/orgs/acme/repos", t, Some(body)).await.status, 201);
+}
+
+#[tokio::test]
 async fn graphql_answers_batched_repository_reads_and_errors_otherwise() {
     let emu = Emulator::start().await;
     fleet(&emu);

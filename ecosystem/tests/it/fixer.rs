@@ -7,7 +7,9 @@ use std::{
     time::Duration,
 };
 
-use hive_ecosystem::{FixError, FixOutcome, FixRequest, Preparation, format_fix, formatter_for, prepare_fix};
+use hive_ecosystem::{
+    FixError, FixOutcome, FixRequest, Preparation, fetch_branch, format_fix, formatter_for, prepare_fix, push_branch,
+};
 use hive_testkit::git::git;
 
 const CARGO_TOML: &str = "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
@@ -213,6 +215,93 @@ async fn a_fix_for_a_local_repository_arrives_as_a_branch_and_nothing_else_chang
     let outcome = fix.fetch_into(&repo).await.expect("the fix is refused, not an error");
     assert_eq!(outcome, FixOutcome::AlreadyPushed { head_sha: base.clone() });
     assert_eq!(git(&repo, &["rev-parse", "refs/heads/hive/fix/lint-local"]), base);
+}
+
+/// Adds a commit that writes `text` to `file` in `repo` and returns it.
+fn commit(repo: &Path, file: &str, text: &str) -> String {
+    std::fs::write(repo.join(file), text).expect("write");
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", file]);
+    git(repo, &["rev-parse", "HEAD"])
+}
+
+#[tokio::test]
+async fn a_branch_is_pushed_without_force_and_a_retry_is_no_error() {
+    let fx = Fixture::new(&[("README.md", "x\n")]);
+    let remote = fx.remote.to_str().expect("utf-8 path");
+    let source = fx.tmp.path().join("source");
+    git(fx.tmp.path(), &["clone", "-q", remote, "source"]);
+    git(&source, &["checkout", "-qb", "agent/new"]);
+    let first = commit(&source, "lib.rs", "1\n");
+    let timeout = Duration::from_secs(60);
+    assert_eq!(push_branch(&source, remote, "agent/new", timeout).await.expect("pushed"), first);
+    assert_eq!(fx.branch("agent/new").as_deref(), Some(first.as_str()));
+    assert_eq!(push_branch(&source, remote, "agent/new", timeout).await.expect("a retry"), first);
+    let second = commit(&source, "lib.rs", "2\n");
+    assert_eq!(push_branch(&source, remote, "agent/new", timeout).await.expect("a fast-forward"), second);
+
+    // Other history on the remote is never replaced.
+    git(&source, &["reset", "-q", "--hard", &first]);
+    let other = commit(&source, "other.rs", "3\n");
+    let err = push_branch(&source, remote, "agent/new", timeout).await.expect_err("diverged");
+    assert!(matches!(&err, FixError::BranchDiverged { existing, .. } if *existing == second), "{err:?}");
+    assert!(err.to_string().contains("exists in") && err.to_string().contains("never replaces"), "{err}");
+    assert_eq!(fx.branch("agent/new").as_deref(), Some(second.as_str()), "{other} was not pushed");
+
+    let err = push_branch(&source, remote, "agent/none", timeout).await.expect_err("no such branch");
+    assert!(matches!(err, FixError::MissingBranch { .. }), "{err:?}");
+    let err = push_branch(&source, remote, "-f", timeout).await.expect_err("hostile");
+    assert!(matches!(err, FixError::InvalidBranch { .. }), "{err:?}");
+    let err = push_branch(&source, "--upload-pack=x", "agent/new", timeout).await.expect_err("hostile");
+    assert!(matches!(err, FixError::InvalidCloneUrl { .. }), "{err:?}");
+    // Credentials in a URL never show in the error (port 9 on loopback: nothing listens).
+    let secret = "https://hive:s3cr3t-token@127.0.0.1:9/acme/app.git";
+    let err = push_branch(&source, secret, "agent/new", timeout).await.expect_err("unreachable");
+    assert!(matches!(err, FixError::Git { .. }), "the push was tried: {err:?}");
+    let text = format!("{err} {err:?} {}", hive_support::error_chain(&err));
+    assert!(!text.contains("s3cr3t-token"), "{text}");
+}
+
+#[tokio::test]
+async fn a_branch_is_fetched_into_a_local_repository_without_hooks_or_force() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (source, target) = (tmp.path().join("source"), tmp.path().join("target"));
+    for repo in [&source, &target] {
+        std::fs::create_dir_all(repo).expect("mkdir");
+        git(repo, &["init", "-q", "-b", "main"]);
+    }
+    let base = commit(&source, "README.md", "x\n");
+    let trace = tmp.path().join("hook-ran");
+    let hook = target.join(".git/hooks/reference-transaction");
+    std::fs::write(&hook, format!("#!/bin/sh\necho ran >> '{}'\n", trace.display())).expect("hook");
+    let mut perms = std::fs::metadata(&hook).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&hook, perms).expect("chmod");
+    let timeout = Duration::from_secs(60);
+
+    // Into an empty repository: the branch is created, nothing runs.
+    assert_eq!(fetch_branch(&target, &source, "main", timeout).await.expect("fetched"), base);
+    assert_eq!(git(&target, &["rev-parse", "refs/heads/main"]), base);
+    assert_eq!(fetch_branch(&target, &source, "main", timeout).await.expect("a retry"), base);
+    git(&source, &["checkout", "-qb", "feature"]);
+    let feature = commit(&source, "lib.rs", "1\n");
+    assert_eq!(fetch_branch(&target, &source, "feature", timeout).await.expect("fetched"), feature);
+    let next = commit(&source, "lib.rs", "2\n");
+    assert_eq!(fetch_branch(&target, &source, "feature", timeout).await.expect("a fast-forward"), next);
+    assert!(!trace.exists(), "a hook ran");
+
+    // The checked-out branch is not moved, and other history is not replaced.
+    git(&source, &["checkout", "-q", "main"]);
+    commit(&source, "more.md", "y\n");
+    let err = fetch_branch(&target, &source, "main", timeout).await.expect_err("checked out");
+    assert!(matches!(err, FixError::CheckedOut { .. }), "{err:?}");
+    git(&source, &["checkout", "-q", "feature"]);
+    git(&source, &["reset", "-q", "--hard", &feature]);
+    commit(&source, "other.rs", "3\n");
+    let err = fetch_branch(&target, &source, "feature", timeout).await.expect_err("diverged");
+    assert!(matches!(&err, FixError::BranchDiverged { existing, .. } if *existing == next), "{err:?}");
+    assert_eq!(git(&target, &["rev-parse", "refs/heads/feature"]), next);
+    assert_eq!(git(&target, &["rev-parse", "refs/heads/main"]), base);
 }
 
 #[tokio::test]

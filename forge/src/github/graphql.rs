@@ -83,5 +83,8 @@ fn parse(value: &Value) -> Option<RepoJson> {
         forks_count: value.get("forkCount").and_then(Value::as_u64).unwrap_or(0),
         subscribers_count: count("watchers"),
         license,
+        // Not asked for: discovery and snapshots do not use them.
+        private: false,
+        description: None,
     })
 }

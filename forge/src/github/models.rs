@@ -37,6 +37,10 @@ pub(crate) struct RepoJson {
     pub license: Option<LicenseJson>,
     #[serde(default)]
     pub clone_url: Option<String>,
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// A repository's license.

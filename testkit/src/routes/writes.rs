@@ -203,6 +203,7 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
                 json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
             )
         }
+        (Method::POST, ["pulls", n, "reviews"]) => super::repos::create_review(w, &o, &r, n, &body),
         (Method::POST, ["git", "refs"]) => {
             let (Some(full_ref), Some(sha)) = (str_field(&body, "ref"), str_field(&body, "sha")) else {
                 return Reply::unprocessable("Invalid request.");
