@@ -73,9 +73,10 @@ pub use crate::{
         QueenNotice, Reporter, StartError, StartFailure,
     },
     memory::{
-        AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE, BacklogExport, BacklogItem,
-        DecisionCount, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus, Ledger, Memory, MemoryError,
-        NewWrite, Reservation, Risk, StorageFault, Tally, WriteCount, WriteRow, WriteState, Writes,
+        AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE,
+        BacklogExport, BacklogItem, DecisionCount, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus,
+        Ledger, Memory, MemoryError, NewWrite, Reservation, Risk, StorageFault, Tally, WriteCount, WriteRow,
+        WriteState, Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine,

@@ -22,12 +22,14 @@ mod check;
 mod error;
 pub mod llm;
 mod render;
+mod spawn;
 
 pub use crate::{
     archetype::{Archetype, Tier},
     check::{CheckOptions, TestReport, test_crate},
     error::SpawnerError,
     render::{RenderedCrate, RenderedFile, render},
+    spawn::{AgentRecord, AgentState, SpawnError, SpawnRequest, SpawnSettings, Spawner, review_branch},
 };
 
 use serde::{Deserialize, Serialize};

@@ -113,7 +113,8 @@ mod tests {
         let rows = memory.agents().list().unwrap();
         assert_eq!(rows.len(), 1, "one row per name");
         assert_eq!((rows[0].state.as_str(), rows[0].updated_at), ("ready", 9));
-        let actions: Vec<String> = memory.audit().recent_for("local/triage", 10).unwrap().into_iter().map(|r| r.action).collect();
+        let actions: Vec<String> =
+            memory.audit().recent_for("local/triage", 10).unwrap().into_iter().map(|r| r.action).collect();
         assert!(actions.contains(&"agent_tested".to_owned()) && actions.contains(&"agent_ready".to_owned()));
 
         assert!(memory.agents().remove("triage", &entry("agent_removed")).unwrap());

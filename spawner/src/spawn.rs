@@ -1,0 +1,632 @@
+//! The `spawn agent` pipeline: a validated request becomes a tested crate, a repository on the forge, a pull request
+//! merged only when every check is green and a human approved it, and an agent in the hive's registry.
+//!
+//! Every step is recorded in the audit trail before the next begins. A step that fails leaves nothing half-made
+//! here: the local files go, a repository this spawn created is deleted, and what cannot be undone remotely is named
+//! in the error. The registry row is written once the agent exists somewhere; from then on [`Spawner::enforce`]
+//! moves it on (a pull request merged when allowed) and [`Spawner::remove`] takes it away.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use hive_cerebrum::{
+    AgentRow, AuditEntry, MemoryError, Redactor, ScribeError, ScribeHandle,
+    governance::{ActionKind, ChecksState, Policy, Verdict, WriteProposal, govern},
+};
+use hive_ecosystem::Git;
+use hive_forge::{CreatedRepository, ForgeWriter, RepoId, ReviewState, WriteError};
+use serde::{Deserialize, Serialize};
+
+use crate::{AgentSpec, Archetype, CheckOptions, RenderedCrate, SpawnerError, Tier, render, test_crate};
+
+/// How agents are made, from the configuration.
+#[derive(Debug, Clone)]
+pub struct SpawnSettings {
+    /// Where each agent's source lives, `<agents_dir>/<name>` (the state directory's `agents/`).
+    pub agents_dir: PathBuf,
+    /// How its tests run (the target directory every agent shares).
+    pub check: CheckOptions,
+    /// Whether failing tests stop the spawn (`TESTING_MANDATORY`, on by default).
+    pub testing_mandatory: bool,
+    /// Who owns the agents' repositories: an organisation or the token's user (a local workspace: any).
+    pub owner: String,
+    /// Whether the code goes through a pull request (`MANDATE_GITHUB_CI`), where the forge has them.
+    pub mandate_ci: bool,
+    /// The branch the code lands on (`BASE_BRANCH`, `main` by default).
+    pub base_branch: String,
+    /// Whether a merge needs an approving review (`REQUIRE_HUMAN_PR_APPROVAL`, on by default).
+    pub require_approval: bool,
+    /// What governs the merge, as every write of the hive.
+    pub policy: Policy,
+    /// Each git command is killed after this long.
+    pub git_timeout: Duration,
+}
+
+impl SpawnSettings {
+    /// Settings for agents under `agents_dir`, owned by `owner`, with the defaults the configuration documents.
+    pub fn new(agents_dir: impl Into<PathBuf>, owner: impl Into<String>) -> SpawnSettings {
+        let agents_dir = agents_dir.into();
+        SpawnSettings {
+            check: CheckOptions::new(agents_dir.join(".target")),
+            agents_dir,
+            testing_mandatory: true,
+            owner: owner.into(),
+            mandate_ci: false,
+            base_branch: "main".to_owned(),
+            require_approval: true,
+            policy: Policy::default(),
+            git_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One `spawn agent` request.
+#[derive(Debug, Clone)]
+pub struct SpawnRequest {
+    /// The agent's name and what it should do.
+    pub spec: AgentSpec,
+    /// The archetype asked for; the closest to the description when `None`.
+    pub archetype: Option<Archetype>,
+    /// Who it is for: whether its repository is private.
+    pub tier: Tier,
+    /// Who asked, for the audit trail (`cli:<user>`, `api:<name>`).
+    pub by: String,
+}
+
+impl SpawnRequest {
+    /// The archetype the agent is made from.
+    pub fn archetype(&self) -> Archetype {
+        self.archetype.unwrap_or_else(|| Archetype::closest(self.spec.description()))
+    }
+}
+
+/// Where an agent is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// Its pull request waits for green checks, an approving review or governance.
+    Review,
+    /// Its code is on the base branch: it can run.
+    Ready,
+}
+
+impl AgentState {
+    /// The recorded name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Review => "review",
+            AgentState::Ready => "ready",
+        }
+    }
+}
+
+/// The registry's record of an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// What it was made from.
+    pub archetype: Archetype,
+    /// Who it is for.
+    pub tier: Tier,
+    /// Where it is in its life.
+    pub state: AgentState,
+    /// Its source, a git repository on this machine.
+    pub source: PathBuf,
+    /// Its repository on the forge.
+    pub repo: String,
+    /// Where git reaches that repository.
+    pub clone_url: String,
+    /// The pull request its code waits in, while it is in review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<u64>,
+    /// The commit the pull request must still have to be merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// The test run before it was published: passed, and the result lines.
+    pub tests_passed: bool,
+    /// `cargo test`'s result lines.
+    pub test_results: Vec<String>,
+    /// The last thing that happened to it, or what it waits for.
+    pub note: String,
+    /// When it was made, RFC 3339.
+    pub created_at: String,
+    /// When it last changed, RFC 3339.
+    pub updated_at: String,
+}
+
+/// Why a spawn or an agent command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The request itself.
+    #[error(transparent)]
+    Request(#[from] SpawnerError),
+    /// An agent of that name exists.
+    #[error(
+        "agent '{name}' exists already; see it with 'hive agents show {name}' or remove it with 'hive agents remove {name}'"
+    )]
+    Exists {
+        /// Its name.
+        name: String,
+    },
+    /// Files of that name are in the way.
+    #[error("'{}' exists but no agent is registered under that name; move it away and spawn again", path.display())]
+    InTheWay {
+        /// The path.
+        path: PathBuf,
+    },
+    /// No agent of that name.
+    #[error("no agent named '{name}'; 'hive agents list' shows them")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The agent's tests failed and testing is mandatory.
+    #[error("agent '{name}' was not published: its tests failed: {summary}")]
+    TestsFailed {
+        /// Its name.
+        name: String,
+        /// What failed.
+        summary: String,
+    },
+    /// A step failed; `remains` says what is left on the forge, if anything.
+    #[error("agent '{name}' was not made: {step} failed: {reason}{}", remains.as_deref().map(|r| format!("; {r}")).unwrap_or_default())]
+    Step {
+        /// The agent's name.
+        name: String,
+        /// The step.
+        step: &'static str,
+        /// Why.
+        reason: String,
+        /// What is left on the forge and how to remove it.
+        remains: Option<String>,
+    },
+    /// A forge call after the agent was made (enforcing its pull request).
+    #[error("agent '{name}': {reason}")]
+    Forge {
+        /// The agent's name.
+        name: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The database.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// The database writer.
+    #[error(transparent)]
+    Scribe(#[from] ScribeError),
+    /// A stored record could not be read.
+    #[error("agent '{name}': its stored record is unreadable: {reason}")]
+    BadRecord {
+        /// The agent's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The branch an agent's code waits on for review.
+pub fn review_branch(name: &str) -> String {
+    format!("hive/agent/{name}")
+}
+
+/// Makes agents and moves them on.
+pub struct Spawner {
+    scribe: ScribeHandle,
+    forge: Arc<dyn ForgeWriter>,
+    settings: SpawnSettings,
+    redactor: Redactor,
+}
+
+impl Spawner {
+    /// A spawner that records through `scribe` and publishes through `forge`; `redactor` hides the secrets it
+    /// knows from everything recorded.
+    pub fn new(scribe: ScribeHandle, forge: Arc<dyn ForgeWriter>, settings: SpawnSettings, redactor: Redactor) -> Self {
+        Spawner { scribe, forge, settings, redactor }
+    }
+
+    /// What a spawn of `request` would make, without making anything.
+    pub fn plan(&self, request: &SpawnRequest) -> RenderedCrate {
+        render(&request.spec, request.archetype())
+    }
+
+    /// Makes the agent `request` asks for: render, test, commit, create its repository, push, open its pull
+    /// request (with `mandate_ci`) and register it; then tries to merge it at once ([`Spawner::enforce`]).
+    pub async fn spawn(&self, request: &SpawnRequest) -> Result<AgentRecord, SpawnError> {
+        let name = request.spec.name().to_owned();
+        if self
+            .scribe
+            .call({
+                let name = name.clone();
+                move |m| m.agents().get(&name)
+            })
+            .await??
+            .is_some()
+        {
+            return Err(SpawnError::Exists { name });
+        }
+        let source = self.settings.agents_dir.join(&name);
+        if source.exists() {
+            return Err(SpawnError::InTheWay { path: source });
+        }
+        let archetype = request.archetype();
+        let private = request.tier.private();
+        self.audit(request, "agent_spawn_requested", &format!("{archetype}, {} tier", request.tier), "requested")
+            .await?;
+
+        let step = |step: &'static str| {
+            let name = name.clone();
+            move |reason: String| SpawnError::Step { name, step, reason, remains: None }
+        };
+        std::fs::create_dir_all(&self.settings.agents_dir)
+            .map_err(|e| step("making the agents directory")(e.to_string()))?;
+        // Made beside its final place, so the move into it is a rename on one file system.
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!(".{name}-"))
+            .tempdir_in(&self.settings.agents_dir)
+            .map_err(|e| step("making a scratch directory")(e.to_string()))?;
+        render(&request.spec, archetype).write_to(scratch.path()).map_err(|e| step("rendering")(e.to_string()))?;
+
+        let report = test_crate(scratch.path(), &name, &self.settings.check).await?;
+        let verdict = if report.passed { "passed" } else { "failed" };
+        self.audit(request, "agent_tested", &format!("{verdict}: {}", report.results.join("; ")), verdict).await?;
+        if !report.passed && self.settings.testing_mandatory {
+            self.audit(request, "agent_spawn_failed", &report.summary(), "tests failed").await?;
+            return Err(SpawnError::TestsFailed { name, summary: report.summary() });
+        }
+
+        let review = self.settings.mandate_ci && self.forge.capabilities().pull_requests;
+        self.commit(scratch.path(), &request.spec, archetype, review).await.map_err(step("committing"))?;
+        let scratch = scratch.keep();
+        std::fs::rename(&scratch, &source).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&scratch);
+            step("moving the agent into place")(e.to_string())
+        })?;
+
+        let record = match self.publish(request, &source, archetype, private, review, &report).await {
+            Ok(record) => record,
+            Err(err) => {
+                let _ = std::fs::remove_dir_all(&source);
+                let reason = self.redactor.redact(&err.to_string()).into_owned();
+                self.audit(request, "agent_spawn_failed", &reason, "failed").await?;
+                return Err(err);
+            }
+        };
+        if record.state == AgentState::Review {
+            return self.enforce(&name, &request.by).await;
+        }
+        Ok(record)
+    }
+
+    /// Creates the repository, pushes, opens the pull request and registers the agent; undoes the repository when
+    /// a later step fails.
+    async fn publish(
+        &self,
+        request: &SpawnRequest,
+        source: &Path,
+        archetype: Archetype,
+        private: bool,
+        review: bool,
+        report: &crate::TestReport,
+    ) -> Result<AgentRecord, SpawnError> {
+        let spec = &request.spec;
+        let name = spec.name();
+        let fail = |step: &'static str, err: WriteError, remains: Option<String>| SpawnError::Step {
+            name: name.to_owned(),
+            step,
+            reason: self.redactor.redact(&err.to_string()).into_owned(),
+            remains,
+        };
+        let created = self
+            .forge
+            .create_repository(&self.settings.owner, name, spec.description(), private)
+            .await
+            .map_err(|e| fail("creating the repository", e, None))?;
+        let what = if created.created { "created" } else { "found, made earlier by hive" };
+        self.audit(request, "agent_repository_created", &format!("{} {what}", created.repo), "requested").await?;
+        match self.push_and_open(request, source, &created, review).await {
+            Ok((pull, head)) => {
+                let now = now_rfc3339();
+                let state = if pull.is_some() { AgentState::Review } else { AgentState::Ready };
+                let note = match pull {
+                    Some(number) => format!("pull request #{number} opened; waiting for its checks and a review"),
+                    None => format!("published on {}", self.settings.base_branch),
+                };
+                let record = AgentRecord {
+                    name: name.to_owned(),
+                    description: spec.description().to_owned(),
+                    archetype,
+                    tier: request.tier,
+                    state,
+                    source: source.to_path_buf(),
+                    repo: created.repo.to_string(),
+                    clone_url: self.redactor.redact(&created.clone_url).into_owned(),
+                    pull,
+                    head,
+                    tests_passed: report.passed,
+                    test_results: report.results.clone(),
+                    note,
+                    created_at: now.clone(),
+                    updated_at: now,
+                };
+                self.put(&record, &request.by, "agent_registered", "registered").await?;
+                Ok(record)
+            }
+            Err(err) => {
+                let remains = self.undo(&created).await;
+                Err(fail("publishing", err, remains))
+            }
+        }
+    }
+
+    /// Pushes the agent's branches and opens its pull request (when `review`); returns its number and head.
+    async fn push_and_open(
+        &self,
+        request: &SpawnRequest,
+        source: &Path,
+        created: &CreatedRepository,
+        review: bool,
+    ) -> Result<(Option<u64>, Option<String>), WriteError> {
+        let base = &self.settings.base_branch;
+        let pushed = self.forge.push_branch(&created.repo, source, base).await?;
+        self.audit(request, "agent_pushed", &format!("{base} at {pushed}"), "requested").await.ok();
+        if !review {
+            return Ok((None, None));
+        }
+        let name = request.spec.name();
+        let branch = review_branch(name);
+        let head = self.forge.push_branch(&created.repo, source, &branch).await?;
+        let existing = self.forge.pulls_for_branch(&created.repo, &branch).await?;
+        let pull = match existing.into_iter().find(|p| p.state == "open") {
+            Some(pull) => pull,
+            None => {
+                let body = format!(
+                    "{}\n\nMade by `hive spawn agent` from the {} archetype. Its tests passed before it was \
+                     published: see TEST_REPORT.md. hive merges this pull request once every check is green{}.",
+                    request.spec.description(),
+                    request.archetype(),
+                    if self.settings.require_approval { " and a maintainer approved it" } else { "" },
+                );
+                let title = format!("Add the {name} agent");
+                self.forge.create_pull(&created.repo, &branch, base, &title, &body, false).await?
+            }
+        };
+        self.audit(request, "agent_pull_opened", &format!("#{} {}", pull.number, pull.html_url), "requested")
+            .await
+            .ok();
+        Ok((Some(pull.number), Some(head)))
+    }
+
+    /// Deletes a repository this spawn created; says what remains when it cannot.
+    async fn undo(&self, created: &CreatedRepository) -> Option<String> {
+        if !created.created {
+            return Some(format!("the repository {} made by an earlier attempt is still there", created.repo));
+        }
+        match self.forge.delete_repository(&created.repo).await {
+            Ok(()) => None,
+            Err(err) => Some(format!(
+                "the repository {} is still there ({}); delete it by hand",
+                created.repo,
+                self.redactor.redact(&err.to_string())
+            )),
+        }
+    }
+
+    /// Commits the rendered, tested crate: with `review`, a first commit with the README on the base branch and the
+    /// code on the review branch above it; else everything on the base branch.
+    async fn commit(&self, dir: &Path, spec: &AgentSpec, archetype: Archetype, review: bool) -> Result<(), String> {
+        let git = Git::new(dir).timeout(self.settings.git_timeout);
+        let run = |args: Vec<String>| {
+            let git = git.clone();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                git.run(&args).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+        };
+        let commit = |message: String| {
+            ["-c", "user.name=hive", "-c", "user.email=hive@localhost", "commit", "-q", "--no-verify", "-m"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain([message])
+                .collect::<Vec<String>>()
+        };
+        let words = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+        let base = self.settings.base_branch.clone();
+        run(words(&["init", "-q", "-b", &base])).await?;
+        let message = format!("Add the {} agent ({archetype})\n\n{}", spec.name(), spec.description());
+        if review {
+            run(words(&["add", "--", "README.md", ".gitignore"])).await?;
+            run(commit(format!("Start the {} agent", spec.name()))).await?;
+            run(words(&["checkout", "-q", "-b", &review_branch(spec.name())])).await?;
+        }
+        run(words(&["add", "-A"])).await?;
+        run(commit(message)).await?;
+        if review {
+            run(words(&["checkout", "-q", &base])).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves an agent in review on: merges its pull request when its checks are green, a human approved it (when
+    /// required) and governance allows the merge; otherwise records what it waits for.
+    pub async fn enforce(&self, name: &str, by: &str) -> Result<AgentRecord, SpawnError> {
+        let mut record = self.show(name).await?;
+        let (Some(number), Some(head)) = (record.pull, record.head.clone()) else {
+            return Ok(record);
+        };
+        let repo = RepoId::new(record.repo.clone())
+            .map_err(|e| SpawnError::BadRecord { name: name.to_owned(), reason: e.to_string() })?;
+        let forge_err = |e: WriteError| SpawnError::Forge {
+            name: name.to_owned(),
+            reason: self.redactor.redact(&e.to_string()).into_owned(),
+        };
+        let pulls = self.forge.pulls_for_branch(&repo, &review_branch(name)).await.map_err(forge_err)?;
+        if let Some(pull) = pulls.iter().find(|p| p.number == number) {
+            if pull.merged {
+                return self.mark_ready(record, by, format!("pull request #{number} was merged")).await;
+            }
+            if pull.state != "open" {
+                record.note =
+                    format!("pull request #{number} was closed without merging; reopen it or remove the agent");
+                return self.update(record, by, "agent_merge_waiting", "closed").await;
+            }
+        }
+        let runs = self.forge.check_runs(&repo, &head).await.map_err(forge_err)?;
+        let status = self.forge.combined_status(&repo, &head).await.map_err(forge_err)?;
+        let checks = ChecksState::of(
+            runs.iter().map(|r| (r.status.as_str(), r.conclusion.as_deref())),
+            &status.state,
+            status.total_count,
+        );
+        let reviewed = if self.settings.require_approval {
+            let reviews = self.forge.pull_reviews(&repo, number).await.map_err(forge_err)?;
+            approved(&reviews)
+        } else {
+            true
+        };
+        if !reviewed {
+            record.note = format!("pull request #{number} waits for an approving review (checks {checks})");
+            return self.update(record, by, "agent_merge_waiting", "no approving review").await;
+        }
+        let proposal = WriteProposal {
+            kind: ActionKind::Merge,
+            repo: record.repo.clone(),
+            key: format!("agent-merge:{}#{number}@{head}", record.repo),
+            target: Some(format!("#{number}")),
+            risk: ActionKind::Merge.base_risk(),
+            checks: Some(checks),
+            approval_id: format!("agent:{name}"),
+            remedy: None,
+        };
+        let now = unix_now();
+        let counted = proposal.clone();
+        let (counters, approval) = self.scribe.call(move |m| m.spent(&counted, now)).await??;
+        let decision = govern(&proposal, &self.settings.policy, &counters, approval);
+        if decision.verdict != Verdict::Allow {
+            record.note = format!("pull request #{number} not merged: {}", decision.summary());
+            return self.update(record, by, "agent_merge_waiting", decision.verdict.as_str()).await;
+        }
+        let merged = self.forge.merge_head(&repo, number, "merge", Some(&head)).await.map_err(forge_err)?;
+        if !merged.merged {
+            record.note = format!("pull request #{number} not merged: {}", merged.message);
+            return self.update(record, by, "agent_merge_waiting", "refused by the forge").await;
+        }
+        self.mark_ready(record, by, format!("pull request #{number} merged (checks {checks}, approved)")).await
+    }
+
+    async fn mark_ready(&self, mut record: AgentRecord, by: &str, note: String) -> Result<AgentRecord, SpawnError> {
+        record.state = AgentState::Ready;
+        record.note = note;
+        self.update(record, by, "agent_merged", "allow").await
+    }
+
+    async fn update(
+        &self,
+        mut record: AgentRecord,
+        by: &str,
+        action: &str,
+        decision: &str,
+    ) -> Result<AgentRecord, SpawnError> {
+        record.updated_at = now_rfc3339();
+        self.put(&record, by, action, decision).await?;
+        Ok(record)
+    }
+
+    /// Every registered agent, by name.
+    pub async fn list(&self) -> Result<Vec<AgentRecord>, SpawnError> {
+        let rows = self.scribe.call(|m| m.agents().list()).await??;
+        rows.iter().map(decode).collect()
+    }
+
+    /// The agent `name`.
+    pub async fn show(&self, name: &str) -> Result<AgentRecord, SpawnError> {
+        let owned = name.to_owned();
+        let row = self.scribe.call(move |m| m.agents().get(&owned)).await??;
+        row.as_ref().map(decode).transpose()?.ok_or_else(|| SpawnError::NotFound { name: name.to_owned() })
+    }
+
+    /// Unregisters the agent `name` and removes its local source; its repository stays on the forge (it is a
+    /// maintainer's to delete), which the record returned names.
+    pub async fn remove(&self, name: &str, by: &str) -> Result<AgentRecord, SpawnError> {
+        let record = self.show(name).await?;
+        let entry =
+            self.entry(by, &record.repo, "agent_removed", &format!("{} stays on the forge", record.repo), "removed");
+        let owned = name.to_owned();
+        self.scribe.call(move |m| m.agents().remove(&owned, &entry)).await??;
+        if record.source.starts_with(&self.settings.agents_dir) {
+            let _ = std::fs::remove_dir_all(&record.source);
+        }
+        Ok(record)
+    }
+
+    async fn put(&self, record: &AgentRecord, by: &str, action: &str, decision: &str) -> Result<(), SpawnError> {
+        let row = AgentRow {
+            name: record.name.clone(),
+            state: record.state.as_str().to_owned(),
+            record: serde_json::to_string(record)
+                .map_err(|e| SpawnError::BadRecord { name: record.name.clone(), reason: e.to_string() })?,
+            updated_at: unix_now(),
+        };
+        let entry = self.entry(by, &record.repo, action, &record.note, decision);
+        self.scribe.call(move |m| m.agents().put(&row, &entry)).await??;
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        request: &SpawnRequest,
+        action: &str,
+        result: &str,
+        decision: &str,
+    ) -> Result<(), SpawnError> {
+        let repo = format!("{}/{}", self.settings.owner, request.spec.name());
+        let entry = self.entry(&request.by, &repo, action, result, decision);
+        self.scribe.call(move |m| m.audit().append(&entry)).await??;
+        Ok(())
+    }
+
+    fn entry(&self, by: &str, repo: &str, action: &str, result: &str, decision: &str) -> AuditEntry {
+        AuditEntry {
+            actor: self.redactor.redact(&format!("spawner:{by}")).into_owned(),
+            repositories: vec![repo.to_owned()],
+            action: action.to_owned(),
+            result: self.redactor.redact(result).into_owned(),
+            decision: decision.to_owned(),
+        }
+    }
+}
+
+/// Whether the reviews approve: someone's latest review approves, and nobody's latest asks for changes.
+fn approved(reviews: &[hive_forge::Review]) -> bool {
+    let mut latest: Vec<(&str, &ReviewState)> = Vec::new();
+    for review in reviews {
+        if matches!(review.state, ReviewState::Commented | ReviewState::Pending) {
+            continue;
+        }
+        match latest.iter_mut().find(|(user, _)| *user == review.user) {
+            Some(slot) => slot.1 = &review.state,
+            None => latest.push((&review.user, &review.state)),
+        }
+    }
+    latest.iter().any(|(_, s)| **s == ReviewState::Approved)
+        && !latest.iter().any(|(_, s)| **s == ReviewState::ChangesRequested)
+}
+
+fn decode(row: &AgentRow) -> Result<AgentRecord, SpawnError> {
+    serde_json::from_str(&row.record)
+        .map_err(|e| SpawnError::BadRecord { name: row.name.clone(), reason: e.to_string() })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn now_rfc3339() -> String {
+    hive_support::rfc3339(SystemTime::now())
+}
