@@ -23,6 +23,7 @@ mod run_cmd;
 mod scan_cmd;
 mod settings;
 mod single_cmd;
+mod spawn_cmd;
 mod terminal;
 
 use std::{
@@ -97,6 +98,8 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             Command::Tell(args) => client::command(args, cli.json).await,
             Command::Completions(args) => cli::completions(args.shell, &mut std::io::stdout()),
             Command::Config(_) => settings::check(&resolved, cli.json),
+            Command::Spawn(args) => spawn_cmd::spawn(args, &cli.state_dir, cli.json).await,
+            Command::Agents(args) => spawn_cmd::agents(args, &cli.state_dir, cli.json).await,
         }
     };
     // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.

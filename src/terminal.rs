@@ -19,6 +19,11 @@ pub const SECRET_VARS: [&str; 3] = ["GITHUB_TOKEN", "GH_TOKEN", "HIVE_API_TOKEN"
 /// One redactor per process: the known secrets do not change while hive runs.
 static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| Redactor::new(secrets()));
 
+/// The process's redactor, for library code that records text (the audit trail) on the binary's behalf.
+pub fn redactor() -> &'static Redactor {
+    &REDACTOR
+}
+
 /// Secrets from elsewhere than [`SECRET_VARS`] (the API token the configuration file points at), known before
 /// anything is printed.
 static CONFIGURED: OnceLock<Vec<String>> = OnceLock::new();

@@ -96,6 +96,15 @@ impl AgentSpec {
         AgentSpec::new(name, description)
     }
 
+    /// Reads what follows `spawn agent`: `name:description`, or a description alone (no `:` after a first word
+    /// without spaces), whose name is made from its first words (`labels new issues` -> `labels-new-issues`).
+    pub fn from_request(request: &str) -> Result<AgentSpec, SpawnerError> {
+        match request.split_once(':') {
+            Some((name, _)) if !name.trim().contains(char::is_whitespace) => AgentSpec::parse(request),
+            _ => AgentSpec::new(&derive_name(request), request),
+        }
+    }
+
     /// Validates a name and a description given separately; whitespace around either is ignored.
     pub fn new(name: &str, description: &str) -> Result<AgentSpec, SpawnerError> {
         let name = validate_name(name.trim())?;
@@ -112,6 +121,31 @@ impl AgentSpec {
     pub fn description(&self) -> &str {
         &self.description
     }
+}
+
+/// A name from a description's first ascii words: lowercase, joined by `-`, at most four words and 40 characters,
+/// starting with a letter (`agent` when nothing is left).
+fn derive_name(description: &str) -> String {
+    let lowered = description.to_ascii_lowercase();
+    let words = lowered
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .skip_while(|w| !w.starts_with(|c: char| c.is_ascii_lowercase()));
+    let mut name = String::new();
+    for word in words.take(4) {
+        if name.len() + word.len() + 1 > 40 {
+            break;
+        }
+        if !name.is_empty() {
+            name.push('-');
+        }
+        name.push_str(word);
+    }
+    if name.is_empty() || validate_name(&name).is_err() {
+        // A keyword or reserved name on its own: made distinct rather than refused.
+        name = if name.is_empty() { "agent".to_owned() } else { format!("{name}-agent") };
+    }
+    name
 }
 
 fn validate_name(name: &str) -> Result<String, SpawnerError> {

@@ -219,7 +219,8 @@ pub fn review_branch(name: &str) -> String {
 /// Makes agents and moves them on.
 pub struct Spawner {
     scribe: ScribeHandle,
-    forge: Arc<dyn ForgeWriter>,
+    /// `None` for a spawner that only reads and removes registry entries.
+    forge: Option<Arc<dyn ForgeWriter>>,
     settings: SpawnSettings,
     redactor: Redactor,
 }
@@ -228,7 +229,19 @@ impl Spawner {
     /// A spawner that records through `scribe` and publishes through `forge`; `redactor` hides the secrets it
     /// knows from everything recorded.
     pub fn new(scribe: ScribeHandle, forge: Arc<dyn ForgeWriter>, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge, settings, redactor }
+        Spawner { scribe, forge: Some(forge), settings, redactor }
+    }
+
+    /// A spawner for the registry alone (list, show, remove): spawning and enforcing say a forge is needed.
+    pub fn registry(scribe: ScribeHandle, settings: SpawnSettings, redactor: Redactor) -> Self {
+        Spawner { scribe, forge: None, settings, redactor }
+    }
+
+    fn forge(&self, name: &str) -> Result<&dyn ForgeWriter, SpawnError> {
+        self.forge.as_deref().ok_or_else(|| SpawnError::Forge {
+            name: name.to_owned(),
+            reason: "no forge to publish to: name one (a workspace directory or a GitHub owner)".to_owned(),
+        })
     }
 
     /// What a spawn of `request` would make, without making anything.
@@ -240,6 +253,7 @@ impl Spawner {
     /// request (with `mandate_ci`) and register it; then tries to merge it at once ([`Spawner::enforce`]).
     pub async fn spawn(&self, request: &SpawnRequest) -> Result<AgentRecord, SpawnError> {
         let name = request.spec.name().to_owned();
+        let forge = self.forge(&name)?;
         if self
             .scribe
             .call({
@@ -251,7 +265,13 @@ impl Spawner {
         {
             return Err(SpawnError::Exists { name });
         }
-        let source = self.settings.agents_dir.join(&name);
+        // Absolute: git runs in other directories (the forge's) and must find it from there.
+        let source = std::path::absolute(self.settings.agents_dir.join(&name)).map_err(|e| SpawnError::Step {
+            name: name.clone(),
+            step: "finding the agents directory",
+            reason: e.to_string(),
+            remains: None,
+        })?;
         if source.exists() {
             return Err(SpawnError::InTheWay { path: source });
         }
@@ -281,7 +301,7 @@ impl Spawner {
             return Err(SpawnError::TestsFailed { name, summary: report.summary() });
         }
 
-        let review = self.settings.mandate_ci && self.forge.capabilities().pull_requests;
+        let review = self.settings.mandate_ci && forge.capabilities().pull_requests;
         self.commit(scratch.path(), &request.spec, archetype, review).await.map_err(step("committing"))?;
         let scratch = scratch.keep();
         std::fs::rename(&scratch, &source).map_err(|e| {
@@ -315,6 +335,7 @@ impl Spawner {
         review: bool,
         report: &crate::TestReport,
     ) -> Result<AgentRecord, SpawnError> {
+        let forge = self.forge(request.spec.name())?;
         let spec = &request.spec;
         let name = spec.name();
         let fail = |step: &'static str, err: WriteError, remains: Option<String>| SpawnError::Step {
@@ -323,14 +344,13 @@ impl Spawner {
             reason: self.redactor.redact(&err.to_string()).into_owned(),
             remains,
         };
-        let created = self
-            .forge
+        let created = forge
             .create_repository(&self.settings.owner, name, spec.description(), private)
             .await
             .map_err(|e| fail("creating the repository", e, None))?;
         let what = if created.created { "created" } else { "found, made earlier by hive" };
         self.audit(request, "agent_repository_created", &format!("{} {what}", created.repo), "requested").await?;
-        match self.push_and_open(request, source, &created, review).await {
+        match self.push_and_open(forge, request, source, &created, review).await {
             Ok((pull, head)) => {
                 let now = now_rfc3339();
                 let state = if pull.is_some() { AgentState::Review } else { AgentState::Ready };
@@ -368,21 +388,22 @@ impl Spawner {
     /// Pushes the agent's branches and opens its pull request (when `review`); returns its number and head.
     async fn push_and_open(
         &self,
+        forge: &dyn ForgeWriter,
         request: &SpawnRequest,
         source: &Path,
         created: &CreatedRepository,
         review: bool,
     ) -> Result<(Option<u64>, Option<String>), WriteError> {
         let base = &self.settings.base_branch;
-        let pushed = self.forge.push_branch(&created.repo, source, base).await?;
+        let pushed = forge.push_branch(&created.repo, source, base).await?;
         self.audit(request, "agent_pushed", &format!("{base} at {pushed}"), "requested").await.ok();
         if !review {
             return Ok((None, None));
         }
         let name = request.spec.name();
         let branch = review_branch(name);
-        let head = self.forge.push_branch(&created.repo, source, &branch).await?;
-        let existing = self.forge.pulls_for_branch(&created.repo, &branch).await?;
+        let head = forge.push_branch(&created.repo, source, &branch).await?;
+        let existing = forge.pulls_for_branch(&created.repo, &branch).await?;
         let pull = match existing.into_iter().find(|p| p.state == "open") {
             Some(pull) => pull,
             None => {
@@ -394,7 +415,7 @@ impl Spawner {
                     if self.settings.require_approval { " and a maintainer approved it" } else { "" },
                 );
                 let title = format!("Add the {name} agent");
-                self.forge.create_pull(&created.repo, &branch, base, &title, &body, false).await?
+                forge.create_pull(&created.repo, &branch, base, &title, &body, false).await?
             }
         };
         self.audit(request, "agent_pull_opened", &format!("#{} {}", pull.number, pull.html_url), "requested")
@@ -405,10 +426,13 @@ impl Spawner {
 
     /// Deletes a repository this spawn created; says what remains when it cannot.
     async fn undo(&self, created: &CreatedRepository) -> Option<String> {
+        let Ok(forge) = self.forge(created.repo.name()) else {
+            return Some(format!("the repository {} is still there", created.repo));
+        };
         if !created.created {
             return Some(format!("the repository {} made by an earlier attempt is still there", created.repo));
         }
-        match self.forge.delete_repository(&created.repo).await {
+        match forge.delete_repository(&created.repo).await {
             Ok(()) => None,
             Err(err) => Some(format!(
                 "the repository {} is still there ({}); delete it by hand",
@@ -456,6 +480,7 @@ impl Spawner {
     /// Moves an agent in review on: merges its pull request when its checks are green, a human approved it (when
     /// required) and governance allows the merge; otherwise records what it waits for.
     pub async fn enforce(&self, name: &str, by: &str) -> Result<AgentRecord, SpawnError> {
+        let forge = self.forge(name)?;
         let mut record = self.show(name).await?;
         let (Some(number), Some(head)) = (record.pull, record.head.clone()) else {
             return Ok(record);
@@ -466,7 +491,7 @@ impl Spawner {
             name: name.to_owned(),
             reason: self.redactor.redact(&e.to_string()).into_owned(),
         };
-        let pulls = self.forge.pulls_for_branch(&repo, &review_branch(name)).await.map_err(forge_err)?;
+        let pulls = forge.pulls_for_branch(&repo, &review_branch(name)).await.map_err(forge_err)?;
         if let Some(pull) = pulls.iter().find(|p| p.number == number) {
             if pull.merged {
                 return self.mark_ready(record, by, format!("pull request #{number} was merged")).await;
@@ -477,15 +502,15 @@ impl Spawner {
                 return self.update(record, by, "agent_merge_waiting", "closed").await;
             }
         }
-        let runs = self.forge.check_runs(&repo, &head).await.map_err(forge_err)?;
-        let status = self.forge.combined_status(&repo, &head).await.map_err(forge_err)?;
+        let runs = forge.check_runs(&repo, &head).await.map_err(forge_err)?;
+        let status = forge.combined_status(&repo, &head).await.map_err(forge_err)?;
         let checks = ChecksState::of(
             runs.iter().map(|r| (r.status.as_str(), r.conclusion.as_deref())),
             &status.state,
             status.total_count,
         );
         let reviewed = if self.settings.require_approval {
-            let reviews = self.forge.pull_reviews(&repo, number).await.map_err(forge_err)?;
+            let reviews = forge.pull_reviews(&repo, number).await.map_err(forge_err)?;
             approved(&reviews)
         } else {
             true
@@ -512,7 +537,7 @@ impl Spawner {
             record.note = format!("pull request #{number} not merged: {}", decision.summary());
             return self.update(record, by, "agent_merge_waiting", decision.verdict.as_str()).await;
         }
-        let merged = self.forge.merge_head(&repo, number, "merge", Some(&head)).await.map_err(forge_err)?;
+        let merged = forge.merge_head(&repo, number, "merge", Some(&head)).await.map_err(forge_err)?;
         if !merged.merged {
             record.note = format!("pull request #{number} not merged: {}", merged.message);
             return self.update(record, by, "agent_merge_waiting", "refused by the forge").await;

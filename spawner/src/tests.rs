@@ -132,3 +132,42 @@ fn deserialization_validates() {
     let err = serde_json::from_str::<AgentSpec>(r#"{"name":"../x","description":"d"}"#).expect_err("hostile name");
     assert!(err.to_string().starts_with("invalid agent name '../x'"), "{err}");
 }
+
+#[test]
+fn a_description_alone_gets_a_name() {
+    let table = [
+        ("labels new issues", "labels-new-issues", "labels new issues"),
+        ("triage-bot: labels new issues", "triage-bot", "labels new issues"),
+        (
+            "Summarise CI failures: nightly ones too",
+            "summarise-ci-failures-nightly",
+            "Summarise CI failures: nightly ones too",
+        ),
+        ("42 ways to answer webhooks", "ways-to-answer-webhooks", "42 ways to answer webhooks"),
+        ("self", "self-agent", "self"),
+        ("日本語だけ", "agent", "日本語だけ"),
+    ];
+    for (request, name, description) in table {
+        let spec = AgentSpec::from_request(request).expect(request);
+        assert_eq!((spec.name(), spec.description()), (name, description), "{request}");
+    }
+    // A name before the ':' is held to the name rules, not taken as a description.
+    assert!(AgentSpec::from_request("../x: escape").is_err());
+}
+
+#[test]
+fn the_closest_archetype_follows_the_description() {
+    use crate::Archetype;
+    let table = [
+        ("labels new issues by topic", Archetype::IssueLabeler),
+        ("summarise CI failures of the nightly workflow", Archetype::CiSummarizer),
+        ("answers GitHub webhook events over http", Archetype::WebhookResponder),
+        ("does something else entirely", Archetype::IssueLabeler),
+    ];
+    for (description, archetype) in table {
+        assert_eq!(Archetype::closest(description), archetype, "{description}");
+    }
+    assert!("nope".parse::<Archetype>().unwrap_err().to_string().contains("issue-labeler, ci-summarizer"));
+    assert!("gold".parse::<crate::Tier>().is_err());
+    assert!("paid".parse::<crate::Tier>().unwrap().private());
+}

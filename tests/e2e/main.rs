@@ -20,6 +20,7 @@ mod outage;
 mod serve;
 mod serve_metrics;
 mod services;
+mod spawn;
 mod steward;
 mod storage;
 mod workspace;
