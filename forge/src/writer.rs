@@ -462,7 +462,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_local_workspace_has_branches_only_and_says_so() {
+    async fn a_local_workspace_has_branches_and_repositories_only_and_says_so() {
         let workspace = tempfile::tempdir().expect("tempdir");
         let forge = LocalForge::new(workspace.path()).expect("forge");
         let repo = RepoId::new("local/app").expect("repo");

@@ -66,7 +66,7 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
         if !visible {
             return Reply::not_found();
         }
-        repos::sync_git(w, owner, name);
+        w.sync_git(owner, name);
     }
     match (m, segs.as_slice()) {
         (Method::GET, ["rate_limit"]) => Reply::json(StatusCode::OK, render::rate_limit(w, ctx.authorized)),

@@ -192,6 +192,44 @@ impl World {
             spec,
         }
     }
+
+    /// Reads the branches of a git-backed repository from git. A branch whose commit changed in git since the last
+    /// look (a push, a new branch) takes git's commit; one git no longer has is gone; one only the API moved (a merge,
+    /// a contents write) keeps the API's commit until git's changes.
+    pub(crate) fn sync_git(&mut self, o: &str, r: &str) {
+        let Some(dir) = self.repo(o, r).and_then(|repo| repo.spec.git_dir.clone()) else { return };
+        let Ok(out) = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&dir)
+            .args(["for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads/"])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+        else {
+            return;
+        };
+        if !out.status.success() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let now: std::collections::BTreeMap<String, String> = text
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(name, sha)| (name.to_owned(), sha.to_owned()))
+            .collect();
+        let Some(repo) = self.repo_mut(o, r) else { return };
+        let gone: Vec<String> = repo.git_seen.keys().filter(|name| !now.contains_key(*name)).cloned().collect();
+        for name in gone {
+            repo.git_seen.remove(&name);
+            repo.branches.remove(&name);
+        }
+        for (name, sha) in now {
+            if repo.git_seen.get(&name) != Some(&sha) {
+                repo.branches.insert(name.clone(), sha.clone());
+                repo.git_seen.insert(name, sha);
+            }
+        }
+    }
     /// The id of a label by name, created on first use (GitHub creates labels the same way on issue writes).
     pub(crate) fn label_id(&mut self, owner: &str, name: &str, label: &str) -> u64 {
         let fresh = self.id();
@@ -482,7 +520,9 @@ impl EmulatorState {
 
     /// The commit a branch points at, as the API knows it.
     pub fn branch_sha(&self, owner: &str, repo: &str, branch: &str) -> Option<String> {
-        self.world().repo(owner, repo)?.branches.get(branch).cloned()
+        let mut w = self.world();
+        w.sync_git(owner, repo);
+        w.repo(owner, repo)?.branches.get(branch).cloned()
     }
 
     /// Opens or closes an issue or pull request as a person would on the website (closing a pull request does not
@@ -535,7 +575,9 @@ impl EmulatorState {
 
     /// Branch names of a repository.
     pub fn branches(&self, owner: &str, repo: &str) -> Vec<String> {
-        self.world().repo(owner, repo).map(|r| r.branches.keys().cloned().collect()).unwrap_or_default()
+        let mut w = self.world();
+        w.sync_git(owner, repo);
+        w.repo(owner, repo).map(|r| r.branches.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// The base64 content of a file on a branch, if it exists.

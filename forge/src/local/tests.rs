@@ -2,6 +2,7 @@
 //! on a throwaway clone, and the cache by HEAD.
 
 mod hostile;
+mod repos;
 mod siblings;
 mod verdicts;
 

@@ -11,7 +11,7 @@ use hive_testkit::{
     DependabotSpec, Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method, PullSpec, RepoSpec, RunSpec,
 };
 
-fn config(emu: &Emulator, targets: Vec<Target>) -> GitHubConfig {
+pub(crate) fn config(emu: &Emulator, targets: Vec<Target>) -> GitHubConfig {
     let mut config = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
     config.api_url = emu.url();
     config.targets = targets;
@@ -19,15 +19,15 @@ fn config(emu: &Emulator, targets: Vec<Target>) -> GitHubConfig {
     config
 }
 
-fn forge(emu: &Emulator, targets: Vec<Target>) -> GitHubForge {
+pub(crate) fn forge(emu: &Emulator, targets: Vec<Target>) -> GitHubForge {
     GitHubForge::new(config(emu, targets)).expect("a valid configuration")
 }
 
-fn org(name: &str) -> Target {
+pub(crate) fn org(name: &str) -> Target {
     Target::Org(name.to_owned())
 }
 
-fn id(name: &str) -> RepoId {
+pub(crate) fn id(name: &str) -> RepoId {
     RepoId::new(name).expect("a valid repository name")
 }
 
