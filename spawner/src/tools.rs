@@ -16,7 +16,7 @@
 //! ```
 
 mod interpreter;
-mod knowledge;
+pub mod knowledge;
 mod terminal;
 mod web_search;
 

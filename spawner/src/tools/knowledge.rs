@@ -97,50 +97,64 @@ pub fn check_key(key: &str) -> Result<(), ToolError> {
         || key.chars().count() > MAX_KEY
         || key.chars().any(|c| c.is_control() || crate::is_bidi_control(c));
     if bad {
-        return Err(ToolError::InvalidInput {
-            tool: "knowledge".to_owned(),
-            reason: format!("the key '{}' must be 1 to {MAX_KEY} printable characters", quote(key)),
-        });
+        return Err(invalid(format!("the key '{}' must be 1 to {MAX_KEY} printable characters", quote(key))));
     }
     Ok(())
 }
 
+/// Stores `text` under `key`, as `by`; returns whether a note was replaced.
+pub async fn store(scribe: &ScribeHandle, key: &str, text: &str, by: &str) -> Result<bool, ToolError> {
+    check_key(key)?;
+    if text.len() > MAX_NOTE {
+        return Err(invalid(format!("the note is {} bytes long, more than {MAX_NOTE}", text.len())));
+    }
+    let (key, text, by, now) = (key.to_owned(), text.to_owned(), by.to_owned(), super::now_unix());
+    Ok(scribe.call(move |m| m.knowledge().store(&key, &text, &by, now)).await??)
+}
+
+/// The note under `key`.
+pub async fn get(scribe: &ScribeHandle, key: &str) -> Result<Option<Note>, ToolError> {
+    check_key(key)?;
+    let key = key.to_owned();
+    Ok(scribe.call(move |m| m.knowledge().get(&key)).await??)
+}
+
+/// The notes holding every word of `query`, best first, at most `limit` (1 to 20).
+pub async fn search(scribe: &ScribeHandle, query: &str, limit: usize) -> Result<Vec<SearchHit>, ToolError> {
+    if !(1..=MAX_HITS).contains(&limit) || query.len() > MAX_NOTE {
+        return Err(invalid(format!("give a query of at most {MAX_NOTE} bytes and a limit of 1 to {MAX_HITS}")));
+    }
+    let query = query.to_owned();
+    Ok(scribe.call(move |m| m.knowledge().search(&query, limit)).await??)
+}
+
+/// Deletes the note under `key`; returns whether there was one.
+pub async fn delete(scribe: &ScribeHandle, key: &str) -> Result<bool, ToolError> {
+    check_key(key)?;
+    let key = key.to_owned();
+    Ok(scribe.call(move |m| m.knowledge().delete(&key)).await??)
+}
+
 /// Does `op` on the knowledge as `by` (the name stored with a note).
 pub async fn apply(scribe: &ScribeHandle, op: KnowledgeOp, by: &str) -> Result<KnowledgeOutput, ToolError> {
-    let invalid = |reason: String| ToolError::InvalidInput { tool: "knowledge".to_owned(), reason };
-    let by = by.to_owned();
-    let output = match op {
+    Ok(match op {
         KnowledgeOp::Store { key, text } => {
-            check_key(&key)?;
-            if text.len() > MAX_NOTE {
-                return Err(invalid(format!("the note is {} bytes long, more than {MAX_NOTE}", text.len())));
-            }
-            let now = super::now_unix();
-            let stored = key.clone();
-            let replaced = scribe.call(move |m| m.knowledge().store(&stored, &text, &by, now)).await??;
+            let replaced = store(scribe, &key, &text, by).await?;
             KnowledgeOutput::Stored { key, replaced }
         }
-        KnowledgeOp::Get { key } => {
-            check_key(&key)?;
-            KnowledgeOutput::Found { note: scribe.call(move |m| m.knowledge().get(&key)).await?? }
-        }
+        KnowledgeOp::Get { key } => KnowledgeOutput::Found { note: get(scribe, &key).await? },
         KnowledgeOp::Search { query, limit } => {
-            let limit = limit.unwrap_or(DEFAULT_HITS);
-            if !(1..=MAX_HITS).contains(&limit) || query.len() > MAX_NOTE {
-                return Err(invalid(format!(
-                    "give a query of at most {MAX_NOTE} bytes and a limit of 1 to {MAX_HITS}"
-                )));
-            }
-            KnowledgeOutput::Hits { hits: scribe.call(move |m| m.knowledge().search(&query, limit)).await?? }
+            KnowledgeOutput::Hits { hits: search(scribe, &query, limit.unwrap_or(DEFAULT_HITS)).await? }
         }
         KnowledgeOp::Delete { key } => {
-            check_key(&key)?;
-            let deleted_key = key.clone();
-            let deleted = scribe.call(move |m| m.knowledge().delete(&deleted_key)).await??;
+            let deleted = delete(scribe, &key).await?;
             KnowledgeOutput::Deleted { key, deleted }
         }
-    };
-    Ok(output)
+    })
+}
+
+fn invalid(reason: String) -> ToolError {
+    ToolError::InvalidInput { tool: "knowledge".to_owned(), reason }
 }
 
 impl Tool for KnowledgeTool {
