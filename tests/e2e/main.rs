@@ -22,6 +22,7 @@ mod serve_metrics;
 mod services;
 mod steward;
 mod storage;
+mod tools;
 mod workspace;
 
 use std::{
