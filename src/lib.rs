@@ -41,7 +41,7 @@ pub use hive_spawner as spawner;
 pub use crate::{
     agent_tools::SEARCH_HITS,
     error::HiveError,
-    hive::{Hive, HiveBuilder},
+    hive::{Hive, HiveBuilder, ORCH_AGENT},
     steering::{EXPLAIN_RECORDS, Explanation},
 };
 pub use hive_actors::PilotConfig;
