@@ -157,9 +157,14 @@ impl From<hive::HiveError> for ApiError {
             | hive::HiveError::NotApproved(_)
             | hive::HiveError::ToolNotAssigned { .. }
             | hive::HiveError::NoNote(_) => StatusCode::NOT_FOUND,
-            hive::HiveError::Tool(
-                hive::spawner::ToolError::InvalidInput { .. } | hive::spawner::ToolError::Unknown { .. },
-            ) => StatusCode::BAD_REQUEST,
+            hive::HiveError::Tool(ref tool)
+                if matches!(
+                    **tool,
+                    hive::spawner::ToolError::InvalidInput { .. } | hive::spawner::ToolError::Unknown { .. }
+                ) =>
+            {
+                StatusCode::BAD_REQUEST
+            }
             hive::HiveError::InvalidRepo(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
