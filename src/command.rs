@@ -1,4 +1,5 @@
-//! The one language of text commands (`status`, `explain acme/api`, `emergency declare`, ...): what `hive command`,
+//! The one language of text commands (`status`, `explain acme/api`, `emergency declare`, `memory search flaky`,
+//! `tools assign orch knowledge`, ...): what `hive command`,
 //! the HTTP API and the dashboard send, parsed into a typed [`Command`] before anything acts on it. Malformed input
 //! is a [`CommandError`] with the usage, never a panic; names and ids are checked here, once, for every caller.
 
@@ -6,6 +7,7 @@ use std::fmt;
 
 use hive_ecosystem::ImportId;
 use hive_forge::RepoId;
+use hive_spawner::tools::{AgentId, BUILTIN_TOOLS};
 
 /// Longest command text accepted.
 pub const MAX_TEXT: usize = 1_000;
@@ -31,7 +33,12 @@ approvals list                 the approvals in force
 approvals revoke <id>          withdraw an approval
 ecosystem list                 the imported repositories
 ecosystem <id> start [--command NAME]  run an imported repository's service under this hive
-ecosystem <id> stop|status     stop it, or show its state";
+ecosystem <id> stop|status     stop it, or show its state
+memory store <key> <text>      keep a note in the hive's knowledge (the key one word, the text the rest)
+memory get|delete <key>        read a note, or delete it
+memory search <words>          the notes holding every word, best first
+tools list [<agent>]           the built-in tools and which agents have them
+tools assign|remove <agent> <tool>  let an agent call a tool, or take it away";
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +109,47 @@ pub enum Command {
         /// The import's id.
         id: ImportId,
     },
+    /// Keep a note in the hive's knowledge.
+    Remember {
+        /// Its key, one word.
+        key: String,
+        /// The note.
+        text: String,
+    },
+    /// Read a note.
+    Recall {
+        /// Its key.
+        key: String,
+    },
+    /// Find notes by their words.
+    SearchMemory {
+        /// The words.
+        query: String,
+    },
+    /// Delete a note.
+    Forget {
+        /// Its key.
+        key: String,
+    },
+    /// The built-in tools and which agents have them (one agent's only, when given).
+    ListTools {
+        /// The agent.
+        agent: Option<AgentId>,
+    },
+    /// Let an agent call a tool.
+    AssignTool {
+        /// The agent.
+        agent: AgentId,
+        /// A built-in tool's name.
+        tool: &'static str,
+    },
+    /// Take a tool away from an agent.
+    RemoveTool {
+        /// The agent.
+        agent: AgentId,
+        /// A built-in tool's name.
+        tool: &'static str,
+    },
 }
 
 impl Command {
@@ -114,6 +162,9 @@ impl Command {
                 | Command::ListApprovals
                 | Command::ListImports
                 | Command::ServiceStatus { .. }
+                | Command::Recall { .. }
+                | Command::SearchMemory { .. }
+                | Command::ListTools { .. }
         )
     }
 }
@@ -172,6 +223,17 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         }
         ("ecosystem", [id, "stop"]) => Command::StopService { id: import_id(id)? },
         ("ecosystem", [id, "status"]) => Command::ServiceStatus { id: import_id(id)? },
+        // The note and the query are the rest of the line, spacing kept.
+        ("memory", ["store", key, _, ..]) => {
+            Command::Remember { key: memory_key(key)?, text: rest(text, 3).to_owned() }
+        }
+        ("memory", ["get", key]) => Command::Recall { key: memory_key(key)? },
+        ("memory", ["delete", key]) => Command::Forget { key: memory_key(key)? },
+        ("memory", ["search", _, ..]) => Command::SearchMemory { query: rest(text, 2).to_owned() },
+        ("tools", ["list"]) => Command::ListTools { agent: None },
+        ("tools", ["list", agent]) => Command::ListTools { agent: Some(agent_arg(agent)?) },
+        ("tools", ["assign", agent, tool]) => Command::AssignTool { agent: agent_arg(agent)?, tool: tool_arg(tool)? },
+        ("tools", ["remove", agent, tool]) => Command::RemoveTool { agent: agent_arg(agent)?, tool: tool_arg(tool)? },
         (known, _) if VERBS.contains(&known) => {
             return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
         }
@@ -184,8 +246,20 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The commands' first words.
-const VERBS: [&str; 10] =
-    ["status", "explain", "propose", "emergency", "autonomy", "pause", "resume", "approve", "approvals", "ecosystem"];
+const VERBS: [&str; 12] = [
+    "status",
+    "explain",
+    "propose",
+    "emergency",
+    "autonomy",
+    "pause",
+    "resume",
+    "approve",
+    "approvals",
+    "ecosystem",
+    "memory",
+    "tools",
+];
 
 /// The usage forms of `verb` (`pause|resume <owner/name>` is both `pause`'s and `resume`'s).
 fn forms(verb: &str) -> Vec<&'static str> {
@@ -260,6 +334,38 @@ fn command_name(word: &str) -> Result<String, CommandError> {
     Ok(word.to_owned())
 }
 
+/// `text` after its first `words` words, trimmed.
+fn rest(text: &str, words: usize) -> &str {
+    let mut rest = text;
+    for _ in 0..words {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        rest = &rest[rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len())..];
+    }
+    rest.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
+fn memory_key(word: &str) -> Result<String, CommandError> {
+    hive_spawner::tools::check_key(word).map_err(|_| {
+        CommandError::new(format!(
+            "'{}' is not a note's key: use one word of 1 to {} printable characters",
+            shown(word),
+            hive_spawner::tools::MAX_KEY
+        ))
+    })?;
+    Ok(word.to_owned())
+}
+
+fn agent_arg(word: &str) -> Result<AgentId, CommandError> {
+    AgentId::new(word).map_err(|err| CommandError::new(err.to_string()))
+}
+
+fn tool_arg(word: &str) -> Result<&'static str, CommandError> {
+    hive_spawner::tools::builtin_tool(word).map_err(|_| {
+        let hint = nearest(word, BUILTIN_TOOLS).map(|t| format!("did you mean '{t}'? ")).unwrap_or_default();
+        CommandError::new(format!("unknown tool '{}'; {hint}the tools are: {}", shown(word), BUILTIN_TOOLS.join(", ")))
+    })
+}
+
 /// Ids end up in the database, the audit trail and terminals: only `[0-9a-zA-Z:_./-]{1,200}`.
 pub fn approval_id(id: &str) -> Result<String, CommandError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '/' | '-');
@@ -293,6 +399,14 @@ impl fmt::Display for Command {
             Command::StartService { id, command: Some(name) } => write!(f, "ecosystem {id} start --command {name}"),
             Command::StopService { id } => write!(f, "ecosystem {id} stop"),
             Command::ServiceStatus { id } => write!(f, "ecosystem {id} status"),
+            Command::Remember { key, text } => write!(f, "memory store {key} {text}"),
+            Command::Recall { key } => write!(f, "memory get {key}"),
+            Command::SearchMemory { query } => write!(f, "memory search {query}"),
+            Command::Forget { key } => write!(f, "memory delete {key}"),
+            Command::ListTools { agent: None } => f.write_str("tools list"),
+            Command::ListTools { agent: Some(agent) } => write!(f, "tools list {agent}"),
+            Command::AssignTool { agent, tool } => write!(f, "tools assign {agent} {tool}"),
+            Command::RemoveTool { agent, tool } => write!(f, "tools remove {agent} {tool}"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Settings from the environment, resolved and validated once: the names the original orchestrator used
-//! (`ORCHESTRATION_INTERVAL`, `EMERGENCY_MODE`, `PILOT_LOG_LEVEL`) and hive's own `HIVE_*`; and [`UsageError`],
+//! (`ORCHESTRATION_INTERVAL`, `EMERGENCY_MODE`, `PILOT_LOG_LEVEL`), `SIMULATED_TOOLS_MOCK`, and hive's own `HIVE_*`;
+//! and [`UsageError`],
 //! how any bad argument or setting reaches `main` as exit code 2.
 
 use std::{fmt, ops::RangeInclusive, time::Duration};
@@ -60,6 +61,8 @@ pub struct EnvConfig {
     pub emergency_mode: bool,
     /// `PILOT_LOG_LEVEL`: log filter when no `-v` is given.
     pub log_level: Option<String>,
+    /// `SIMULATED_TOOLS_MOCK`: agents' tools answer deterministic mocks instead of acting.
+    pub tools_mock: bool,
 }
 
 impl EnvConfig {
@@ -78,15 +81,21 @@ impl EnvConfig {
             None => None,
             Some(raw) => Some(interval(&raw)?),
         };
-        let emergency_mode = match lookup("EMERGENCY_MODE").as_deref().map(str::trim) {
-            None | Some("") => false,
-            Some(v) if ["1", "true", "yes", "on"].contains(&v.to_ascii_lowercase().as_str()) => true,
-            Some(v) if ["0", "false", "no", "off"].contains(&v.to_ascii_lowercase().as_str()) => false,
-            Some(v) => bail!("invalid EMERGENCY_MODE '{}': expected true or false", v.escape_debug()),
-        };
+        let emergency_mode = switch(&lookup, "EMERGENCY_MODE")?;
         let log_level = lookup("PILOT_LOG_LEVEL").filter(|v| !v.trim().is_empty());
-        Ok(EnvConfig { orchestration_interval, emergency_mode, log_level })
+        let tools_mock = switch(&lookup, "SIMULATED_TOOLS_MOCK")?;
+        Ok(EnvConfig { orchestration_interval, emergency_mode, log_level, tools_mock })
     }
+}
+
+/// A variable that turns something on: unset or empty is off.
+fn switch(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<bool> {
+    Ok(match lookup(name).as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.to_ascii_lowercase().as_str()) => true,
+        Some(v) if ["0", "false", "no", "off"].contains(&v.to_ascii_lowercase().as_str()) => false,
+        Some(v) => bail!("invalid {name} '{}': expected true or false", v.escape_debug()),
+    })
 }
 
 /// The emergency thresholds of `args` (flags, or their `HIVE_EMERGENCY_*` variables) laid over `base`; every error
@@ -198,6 +207,9 @@ mod tests {
         assert_eq!(c.orchestration_interval, Some(Duration::from_millis(1500)));
         assert!(c.emergency_mode);
         assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert!(!c.tools_mock);
+        assert!(env(&[("SIMULATED_TOOLS_MOCK", "1")]).unwrap().tools_mock);
+        assert!(!env(&[("SIMULATED_TOOLS_MOCK", "off")]).unwrap().tools_mock);
     }
 
     #[test]
@@ -222,6 +234,7 @@ mod tests {
             ("ORCHESTRATION_INTERVAL", "86400.5", "between 1 and 86400"),
             ("ORCHESTRATION_INTERVAL", "inf", "between 1 and 86400"),
             ("EMERGENCY_MODE", "maybe", "invalid EMERGENCY_MODE 'maybe'"),
+            ("SIMULATED_TOOLS_MOCK", "mock", "invalid SIMULATED_TOOLS_MOCK 'mock': expected true or false"),
         ] {
             let err = env(&[(key, value)]).expect_err(value);
             assert!(UsageError::is_usage(&err), "{err:#} is a usage error");

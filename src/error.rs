@@ -38,10 +38,30 @@ pub enum HiveError {
     /// `approvals revoke` named an id that is not approved.
     #[error("'{0}' is not approved; `approvals list` shows what is")]
     NotApproved(String),
+    /// `tools remove` named a tool the agent does not have.
+    #[error("agent '{agent}' does not have the tool '{tool}'; `tools list {agent}` shows what it has")]
+    ToolNotAssigned {
+        /// The agent.
+        agent: String,
+        /// The tool.
+        tool: String,
+    },
+    /// `memory get` or `memory delete` named a key without a note.
+    #[error("no note under '{0}'; `memory search <words>` finds notes")]
+    NoNote(String),
+    /// A tool could not be assigned, or the knowledge refused or failed (boxed: it is large, and rare).
+    #[error(transparent)]
+    Tool(Box<hive_spawner::ToolError>),
     /// The autonomy loop's database could not be opened.
     #[error(transparent)]
     Memory(#[from] MemoryError),
     /// The autonomy loop's database writer could not be started.
     #[error("cannot start the database writer")]
     Scribe(#[source] ScribeError),
+}
+
+impl From<hive_spawner::ToolError> for HiveError {
+    fn from(err: hive_spawner::ToolError) -> HiveError {
+        HiveError::Tool(Box::new(err))
+    }
 }

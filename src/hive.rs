@@ -13,6 +13,10 @@ use hive_cerebrum::{
 };
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
+use hive_spawner::{
+    llm::LlmEngine,
+    tools::{AgentId, ToolRegistry, Toolbox, ToolsConfig},
+};
 
 use crate::HiveError;
 
@@ -28,7 +32,11 @@ pub struct HiveBuilder {
     bus_capacity: usize,
     services: Vec<ServiceSpec>,
     autonomy: Option<Autonomy>,
+    llm: Option<(LlmEngine, ToolsConfig)>,
 }
+
+/// The agent the ORCHs' language model calls tools as: `tools assign orch <tool>` gives them one.
+pub const ORCH_AGENT: &str = "orch";
 
 impl Default for HiveBuilder {
     fn default() -> HiveBuilder {
@@ -43,6 +51,7 @@ impl Default for HiveBuilder {
             bus_capacity: 4096,
             services: Vec::new(),
             autonomy: None,
+            llm: None,
         }
     }
 }
@@ -111,8 +120,17 @@ impl HiveBuilder {
         self
     }
 
+    /// The language model engine every ORCH thinks with, calling tools as the agent [`ORCH_AGENT`]: the built-ins
+    /// `tools` sets up, and of those only the ones the database assigns to it (none until a person assigns one).
+    /// Without the autonomy loop there is no database, and the engine calls no tool.
+    pub fn llm_engine(mut self, engine: LlmEngine, tools: ToolsConfig) -> HiveBuilder {
+        self.llm = Some((engine, tools));
+        self
+    }
+
     /// The proposal engine ORCHs use (default: the rule engine).
     pub fn engine(mut self, engine: impl ProposalEngine) -> HiveBuilder {
+        self.llm = None;
         self.engine = Arc::new(engine);
         self
     }
@@ -168,10 +186,16 @@ impl HiveBuilder {
         let mut pilots = PilotBuilder::new(forge, self.pilot);
         let mut builder = Members::new().with_services(services.clone());
         let mut steward = None;
+        let (mut engine, mut llm) = (self.engine, self.llm);
         if let Some(autonomy) = self.autonomy {
             // The database first: a damaged one stops the start before any member runs.
             let memory = Memory::open(autonomy.state_dir())?;
             let scribe = ScribeHandle::spawn(memory).await.map_err(HiveError::Scribe)?;
+            if let Some((llm_engine, tools)) = llm.take() {
+                let registry = ToolRegistry::builtin(tools, Some(scribe.clone()));
+                let orch = AgentId::new(ORCH_AGENT).expect("'orch' follows the agent name rules");
+                engine = Arc::new(llm_engine.tools(Toolbox::new(registry, scribe.clone(), orch)));
+            }
             let stewards = StewardBuilder::new(autonomy, scribe.clone());
             pilots = pilots.with_steward(stewards.link());
             // First in start order, so it is up before any pilot observes, and drained last.
@@ -179,11 +203,14 @@ impl HiveBuilder {
             steward = Some((stewards.link(), scribe));
             builder = builder.with_custom(STEWARD_ID, Arc::new(stewards));
         }
+        if let Some((llm_engine, _)) = llm {
+            engine = Arc::new(llm_engine);
+        }
         let builder = builder.with_pilots(pilots);
         let bus = EventBus::new(self.bus_capacity);
         let args = QueenArgs::new(bus, self.queen)
             .with_builder(Arc::new(builder))
-            .with_engine(self.engine)
+            .with_engine(engine)
             .with_sink(self.sink)
             .with_members(members);
         let queen = match Queen::start(args).await {

@@ -24,6 +24,7 @@
 //! # });
 //! ```
 
+mod agent_tools;
 pub mod command;
 mod error;
 pub mod feed;
@@ -38,8 +39,9 @@ pub use hive_forge as forge;
 pub use hive_spawner as spawner;
 
 pub use crate::{
+    agent_tools::SEARCH_HITS,
     error::HiveError,
-    hive::{Hive, HiveBuilder},
+    hive::{Hive, HiveBuilder, ORCH_AGENT},
     steering::{EXPLAIN_RECORDS, Explanation},
 };
 pub use hive_actors::PilotConfig;

@@ -10,7 +10,10 @@ use hive::{
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
     forge::{Forge, GitHubForge, LocalForge},
-    spawner::llm::{LlmClient, LlmConfig, LlmEngine},
+    spawner::{
+        llm::{LlmClient, LlmConfig, LlmEngine},
+        tools::ToolsConfig,
+    },
 };
 use serde::Serialize;
 
@@ -84,7 +87,10 @@ async fn run_with(
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
-    let engine = llm_engine(args.file.llm.as_ref())?;
+    let engine = match llm_engine(args.file.llm.as_ref())? {
+        Some(engine) => Some((engine, tools_config(env, state_dir)?)),
+        None => None,
+    };
     let services = &args.file.services;
     // The database next: a damaged one stops the run before any repository is read or GitHub asked anything. The
     // hive opens it again for the steward once the fleet is known.
@@ -161,10 +167,25 @@ fn llm_engine(choice: Option<&LlmChoice>) -> anyhow::Result<Option<LlmEngine>> {
     Ok(Some(LlmEngine::new(LlmClient::new(config).or_usage()?)))
 }
 
-/// The builder with the configured language model and services.
-fn configured(builder: HiveBuilder, engine: Option<LlmEngine>, services: &[ServiceSpec]) -> HiveBuilder {
+/// The agents' tools: the terminal confined to `<state_dir>/work`, programs found on this process's `PATH`, the
+/// configured secrets redacted from their output, mocks when `SIMULATED_TOOLS_MOCK` says so.
+fn tools_config(env: &EnvConfig, state_dir: &Path) -> anyhow::Result<ToolsConfig> {
+    let work = state_dir.join("work");
+    std::fs::create_dir_all(&work)
+        .with_context(|| format!("cannot create the agents' working directory '{}'", work.display()))?;
+    let path = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
+    let mut tools = ToolsConfig::new(work).mock(env.tools_mock);
+    if !path.is_empty() {
+        tools = tools.search_path(path);
+    }
+    tools.secrets = crate::terminal::secrets();
+    Ok(tools)
+}
+
+/// The builder with the configured language model (and its tools) and services.
+fn configured(builder: HiveBuilder, engine: Option<(LlmEngine, ToolsConfig)>, services: &[ServiceSpec]) -> HiveBuilder {
     let builder = match engine {
-        Some(engine) => builder.engine(engine),
+        Some((engine, tools)) => builder.llm_engine(engine, tools),
         None => builder,
     };
     services.iter().cloned().fold(builder, HiveBuilder::service)
@@ -202,7 +223,7 @@ async fn alongside(
 async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
-    engine: Option<LlmEngine>,
+    engine: Option<(LlmEngine, ToolsConfig)>,
     services: &[ServiceSpec],
     once: Option<&[FailOn]>,
     json: bool,

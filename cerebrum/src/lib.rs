@@ -75,8 +75,8 @@ pub use crate::{
     memory::{
         AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE,
         BacklogExport, BacklogItem, DecisionCount, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus,
-        Ledger, Memory, MemoryError, NewWrite, Reservation, Risk, StorageFault, Tally, WriteCount, WriteRow,
-        WriteState, Writes,
+        Knowledge, Ledger, Memory, MemoryError, NewWrite, Note, Reservation, Risk, SearchHit, StorageFault, Tally,
+        ToolAssignment, ToolAssignments, WriteCount, WriteRow, WriteState, Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine,

@@ -1,6 +1,7 @@
 //! Durable memory of hive: one SQLite database, `<state_dir>/hive.db`, holding what must survive restarts (the
 //! hash-chained audit trail, the backlog ledger, the governed writes with their idempotency keys, what hive made on
-//! forges, a human's approvals, health history and the cycle counter).
+//! forges, a human's approvals, health history and the cycle counter, which agent may call which tool, and the
+//! hive's knowledge, searchable with SQLite's FTS5).
 //!
 //! The database runs in WAL mode and every write is one transaction, so a process killed with SIGKILL mid-write
 //! leaves either the old state or the new one: SQLite rolls an unfinished transaction back on the next open. The
@@ -48,9 +49,11 @@ mod error;
 mod fault;
 mod history;
 mod identity;
+mod knowledge;
 mod ledger;
 mod store;
 mod tally;
+mod tools;
 mod writes;
 
 pub use self::{
@@ -61,8 +64,10 @@ pub use self::{
     fault::StorageFault,
     history::History,
     identity::{Identities, Identity},
+    knowledge::{Knowledge, Note, SearchHit},
     ledger::{BACKLOG_FILE, BacklogExport, BacklogItem, ItemKind, ItemStatus, Ledger, Risk},
     store::Memory,
     tally::{DecisionCount, Tally, WriteCount},
+    tools::{ToolAssignment, ToolAssignments},
     writes::{NewWrite, Reservation, WriteRow, WriteState, Writes},
 };

@@ -125,8 +125,9 @@ pub async fn execute_command(
     Ok(run(&spec).await?)
 }
 
-/// Refuses argument lists no program should be given.
-fn check_args(args: &[String]) -> Result<(), ExecuteError> {
+/// Refuses argument lists no program should be given: more than [`MAX_ARGS`], or one with a NUL byte, a control
+/// character or over [`MAX_ARG_CHARS`] characters. Shell metacharacters are fine: no shell sees them.
+pub fn check_args(args: &[String]) -> Result<(), ExecuteError> {
     if args.len() > MAX_ARGS {
         return Err(ExecuteError::TooManyArguments { count: args.len() });
     }

@@ -22,7 +22,7 @@ mod test_support;
 pub use crate::{
     commands::{CommandKind, DiscoveredCommand, discover_commands, test_command},
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
-    execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, execute_command},
+    execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, check_args, execute_command},
     fixer::{
         FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, fetch_branch, format_fix, formatter_for,
         prepare_fix, published_head, push_branch,

@@ -80,3 +80,99 @@ pub enum SpawnerError {
         reason: String,
     },
 }
+
+/// Why a tool call failed, or was refused. The message goes back to the model as the call's result, so it says
+/// what to do differently; every outside value in it is escaped and cut short.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// No tool of this name.
+    #[error("unknown tool '{tool}'; the tools are: {known}")]
+    Unknown {
+        /// The name asked for, escaped.
+        tool: String,
+        /// The tools there are.
+        known: String,
+    },
+    /// The agent does not have this tool.
+    #[error(
+        "the tool '{tool}' is not assigned to agent '{agent}'; only a person can assign it (`tools assign {agent} <tool>`)"
+    )]
+    NotAssigned {
+        /// The tool asked for, escaped.
+        tool: String,
+        /// The agent.
+        agent: String,
+    },
+    /// The input does not fit the tool's schema or limits.
+    #[error("invalid input for the tool '{tool}': {reason}")]
+    InvalidInput {
+        /// The tool.
+        tool: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The terminal runs only allowlisted programs.
+    #[error(
+        "the program '{program}' is not allowed; the terminal runs only: {allowed} (give a bare name; a person can allow more in the terminal's configuration)"
+    )]
+    NotAllowed {
+        /// The program asked for, escaped.
+        program: String,
+        /// The allowlist.
+        allowed: String,
+    },
+    /// An allowed program or an interpreter is not installed where programs are looked up.
+    #[error(
+        "the program '{program}' is not installed in {path}; install it or add its directory to the tools' search path"
+    )]
+    ProgramMissing {
+        /// The program.
+        program: String,
+        /// Where it was looked for.
+        path: String,
+    },
+    /// A working directory outside the one the terminal is confined to.
+    #[error("the working directory '{cwd}' is outside '{root}'; give a directory inside it, relative, without '..'")]
+    OutsideRoot {
+        /// The directory asked for, escaped.
+        cwd: String,
+        /// The directory the terminal is confined to.
+        root: String,
+    },
+    /// The program could not be started.
+    #[error("cannot run '{program}'")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: hive_ecosystem::process::ProcessError,
+    },
+    /// A scratch directory or file could not be made.
+    #[error("cannot prepare a scratch directory for '{tool}'")]
+    Scratch {
+        /// The tool.
+        tool: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Web search has no provider.
+    #[error("web search is off: no provider is configured; a person can configure one (a SearXNG instance's url)")]
+    SearchOff,
+    /// The search provider failed or could not be reached.
+    #[error("the search provider at '{url}' failed: {reason}")]
+    SearchFailed {
+        /// The provider's url, credentials redacted.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The hive database failed.
+    #[error(transparent)]
+    Memory(#[from] hive_cerebrum::MemoryError),
+    /// The hive database's writer is gone or failed.
+    #[error("the hive database's writer failed")]
+    Scribe(#[from] hive_cerebrum::ScribeError),
+}

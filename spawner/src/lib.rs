@@ -1,5 +1,7 @@
-//! Agents by command for hive: parses and validates `spawn agent name:description` requests; and [`llm`], the
-//! proposal engine that thinks with any OpenAI-compatible language model, falling back to the rules.
+//! Agents by command for hive: parses and validates `spawn agent name:description` requests; [`llm`], the
+//! proposal engine that thinks with any OpenAI-compatible language model, falling back to the rules; and
+//! [`tools`], what agents may call (a terminal, a code interpreter, the hive's knowledge, web search), each only
+//! while it is assigned to them.
 //!
 //! A request names a new agent and says what it should do. The name becomes a crate and a repository name, so it
 //! is held to the strictest rules of both; the description becomes documentation, so it must be one short line of
@@ -23,11 +25,12 @@ mod error;
 pub mod llm;
 mod render;
 mod spawn;
+pub mod tools;
 
 pub use crate::{
     archetype::{Archetype, Tier},
     check::{CheckOptions, TestReport, test_crate},
-    error::SpawnerError,
+    error::{SpawnerError, ToolError},
     render::{RenderedCrate, RenderedFile, render},
     spawn::{AgentRecord, AgentState, SpawnError, SpawnRequest, SpawnSettings, Spawner, review_branch},
 };
@@ -148,7 +151,7 @@ fn derive_name(description: &str) -> String {
     name
 }
 
-fn validate_name(name: &str) -> Result<String, SpawnerError> {
+pub(crate) fn validate_name(name: &str) -> Result<String, SpawnerError> {
     let fail = |reason| Err(SpawnerError::InvalidName { name: quote(name), reason });
     let Some(first) = name.chars().next() else {
         return fail("the name is empty");
@@ -195,7 +198,7 @@ fn validate_description(name: &str, description: &str) -> Result<String, Spawner
 }
 
 /// Characters that reorder text when displayed ("Trojan Source", CVE-2021-42574); `char::is_control` misses them.
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

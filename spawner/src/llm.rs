@@ -9,6 +9,7 @@
 
 mod budget;
 mod engine;
+mod rounds;
 
 use std::time::Duration;
 
@@ -159,6 +160,8 @@ pub enum Role {
     User,
     /// The model's own earlier answer.
     Assistant,
+    /// A tool's result, answering one of the assistant's tool calls.
+    Tool,
 }
 
 /// One message of a conversation.
@@ -166,22 +169,66 @@ pub enum Role {
 pub struct Message {
     /// Who says it.
     pub role: Role,
-    /// What is said.
+    /// What is said (empty for an assistant message that only calls tools).
     pub content: String,
+    /// The tools an assistant message calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
     /// A message from `role`.
     pub fn new(role: Role, content: impl Into<String>) -> Message {
-        Message { role, content: content.into() }
+        Message { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
     }
+
+    /// The assistant's message calling `calls`.
+    pub fn calling(content: impl Into<String>, calls: Vec<ToolCall>) -> Message {
+        Message { tool_calls: calls, ..Message::new(Role::Assistant, content) }
+    }
+
+    /// A tool's result for the call `id`.
+    pub fn tool_result(id: impl Into<String>, content: impl Into<String>) -> Message {
+        Message { tool_call_id: Some(id.into()), ..Message::new(Role::Tool, content) }
+    }
+}
+
+/// One tool call of an assistant message, in the OpenAI wire format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The call's id, which the tool's result names.
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type", default = "function")]
+    pub kind: String,
+    /// The function called.
+    pub function: FunctionCall,
+}
+
+/// The function a [`ToolCall`] calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// The tool's name.
+    pub name: String,
+    /// Its arguments: a JSON object, as text.
+    #[serde(default)]
+    pub arguments: String,
+}
+
+fn function() -> String {
+    "function".to_owned()
 }
 
 /// What a completion returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
-    /// The assistant message's text.
+    /// The assistant message's text (empty when it only calls tools).
     pub content: String,
+    /// The tools it calls, if any.
+    pub tool_calls: Vec<ToolCall>,
     /// Tokens the endpoint counted for the request and the answer (0 when it does not say).
     pub tokens: u64,
 }
@@ -200,7 +247,11 @@ struct Request<'a> {
     messages: &'a [Message],
     stream: bool,
     temperature: f32,
-    response_format: ResponseFormat,
+    /// JSON mode, only without tools: several servers refuse the two together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tools: &'a [serde_json::Value],
 }
 
 #[derive(Serialize)]
@@ -225,6 +276,8 @@ struct Choice {
 struct AnswerMessage {
     #[serde(default)]
     content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCall>>,
 }
 
 #[derive(Deserialize)]
@@ -280,12 +333,23 @@ impl LlmClient {
     /// Asks for the next assistant message after `messages`, as one JSON object (`response_format` `json_object`).
     /// Dropping the future aborts the request.
     pub async fn complete(&self, messages: &[Message]) -> Result<Completion, LlmError> {
+        self.complete_with_tools(messages, &[]).await
+    }
+
+    /// Asks for the next assistant message after `messages`, offering `tools` (entries of the OpenAI `tools`
+    /// array); the answer may call them instead of answering. Without tools, it is [`LlmClient::complete`].
+    pub async fn complete_with_tools(
+        &self,
+        messages: &[Message],
+        tools: &[serde_json::Value],
+    ) -> Result<Completion, LlmError> {
         let body = Request {
             model: &self.config.model,
             messages,
             stream: false,
             temperature: 0.0,
-            response_format: ResponseFormat { kind: "json_object" },
+            response_format: tools.is_empty().then_some(ResponseFormat { kind: "json_object" }),
+            tools,
         };
         let mut attempt = 0;
         loop {
@@ -355,15 +419,15 @@ impl LlmClient {
     fn parse(&self, bytes: &[u8]) -> Result<Completion, LlmError> {
         let malformed = |reason: String| LlmError::Malformed { endpoint: self.shown(), reason };
         let answer: Answer = serde_json::from_slice(bytes).map_err(|e| malformed(format!("{e}")))?;
-        let content = answer
-            .choices
-            .into_iter()
-            .next()
-            .ok_or_else(|| malformed("it has no choices".to_owned()))?
-            .message
-            .content
-            .ok_or_else(|| malformed("its message has no content".to_owned()))?;
-        Ok(Completion { content, tokens: answer.usage.map_or(0, |u| u.total_tokens) })
+        let message =
+            answer.choices.into_iter().next().ok_or_else(|| malformed("it has no choices".to_owned()))?.message;
+        let tool_calls = message.tool_calls.unwrap_or_default();
+        let content = match message.content {
+            Some(content) => content,
+            None if !tool_calls.is_empty() => String::new(),
+            None => return Err(malformed("its message has no content".to_owned())),
+        };
+        Ok(Completion { content, tool_calls, tokens: answer.usage.map_or(0, |u| u.total_tokens) })
     }
 }
 

@@ -153,7 +153,18 @@ impl From<hive::HiveError> for ApiError {
     fn from(err: hive::HiveError) -> ApiError {
         let status = match err {
             hive::HiveError::NoAutonomy => StatusCode::CONFLICT,
-            hive::HiveError::UnknownApproval(_) | hive::HiveError::NotApproved(_) => StatusCode::NOT_FOUND,
+            hive::HiveError::UnknownApproval(_)
+            | hive::HiveError::NotApproved(_)
+            | hive::HiveError::ToolNotAssigned { .. }
+            | hive::HiveError::NoNote(_) => StatusCode::NOT_FOUND,
+            hive::HiveError::Tool(ref tool)
+                if matches!(
+                    **tool,
+                    hive::spawner::ToolError::InvalidInput { .. } | hive::spawner::ToolError::Unknown { .. }
+                ) =>
+            {
+                StatusCode::BAD_REQUEST
+            }
             hive::HiveError::InvalidRepo(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -232,9 +243,17 @@ async fn run_command(
     if parsed.changes_state() {
         authorize(&headers, state.token.as_deref())?;
     }
-    // Approvals are audited by the database, in the approval's own transaction; every other change is recorded
-    // before it is made (a change the trail cannot record is not made), and a failure after that is recorded too.
-    let audited = parsed.changes_state() && !matches!(parsed, Command::Approve { .. } | Command::RevokeApproval { .. });
+    // Approvals and tool assignments are audited by the database, in the change's own transaction; every other
+    // change is recorded before it is made (a change the trail cannot record is not made), and a failure after that
+    // is recorded too.
+    let audited = parsed.changes_state()
+        && !matches!(
+            parsed,
+            Command::Approve { .. }
+                | Command::RevokeApproval { .. }
+                | Command::AssignTool { .. }
+                | Command::RemoveTool { .. }
+        );
     let actor = format!("api:{who}");
     if audited {
         state.hive.audit(&actor, &parsed.to_string()).await?;
@@ -297,6 +316,30 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
             let approval = hive.revoke_approval(id, &format!("api:{who}")).await?;
             answer["revoked"] = approval_json(&approval);
             return Ok(Json(answer));
+        }
+        Command::Remember { key, text } => {
+            answer["key"] = Value::from(key.as_str());
+            answer["replaced"] = Value::from(hive.remember(key, text, &format!("api:{who}")).await?);
+        }
+        Command::Recall { key } => return Ok(Json(json!({ "note": hive.recall(key).await? }))),
+        Command::SearchMemory { query } => return Ok(Json(json!({ "hits": hive.search_memory(query).await? }))),
+        Command::Forget { key } => {
+            hive.forget(key).await?;
+            answer["deleted"] = Value::from(key.as_str());
+        }
+        Command::ListTools { agent } => {
+            let assignments = hive.tool_assignments(agent.as_ref()).await?;
+            return Ok(Json(json!({ "tools": hive::spawner::tools::BUILTIN_TOOLS, "assignments": assignments })));
+        }
+        // Tool assignments are audited by the database in the same transaction.
+        Command::AssignTool { agent, tool } => {
+            let made = hive.assign_tool(agent, tool, &format!("api:{who}")).await?;
+            answer["already"] = Value::from(made.is_none());
+            answer["assignment"] = json!({ "agent": agent, "tool": tool });
+        }
+        Command::RemoveTool { agent, tool } => {
+            answer["removed"] =
+                serde_json::to_value(hive.remove_tool(agent, tool, &format!("api:{who}")).await?).map_err(internal)?;
         }
     }
     Ok(Json(answer))

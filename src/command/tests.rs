@@ -8,6 +8,10 @@ fn repo(name: &str) -> RepoId {
     RepoId::new(name).expect("a valid name")
 }
 
+fn agent(name: &str) -> AgentId {
+    AgentId::new(name).expect("a valid agent name")
+}
+
 fn import(id: &str) -> ImportId {
     ImportId::parse(id).expect("a valid import id")
 }
@@ -37,12 +41,32 @@ fn every_form_parses_and_prints_back() {
         ),
         ("ecosystem 0123456789ab stop", Command::StopService { id: import("0123456789ab") }),
         ("ecosystem 0123456789ab status", Command::ServiceStatus { id: import("0123456789ab") }),
+        (
+            "memory store ci/flaky  the tests flake;  $(id) on mondays ",
+            Command::Remember { key: "ci/flaky".into(), text: "the tests flake;  $(id) on mondays".into() },
+        ),
+        ("memory get ci/flaky", Command::Recall { key: "ci/flaky".into() }),
+        ("memory delete ci/flaky", Command::Forget { key: "ci/flaky".into() }),
+        ("memory search flaky  mondays", Command::SearchMemory { query: "flaky  mondays".into() }),
+        ("tools list", Command::ListTools { agent: None }),
+        ("tools list orch", Command::ListTools { agent: Some(agent("orch")) }),
+        ("tools assign triage-bot knowledge", Command::AssignTool { agent: agent("triage-bot"), tool: "knowledge" }),
+        ("tools remove orch terminal", Command::RemoveTool { agent: agent("orch"), tool: "terminal" }),
     ];
     for (text, command) in cases {
         assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
         assert_eq!(parse(&command.to_string()), Ok(command.clone()), "{command}");
     }
-    let reads = ["status", "explain acme/api", "approvals list", "ecosystem list", "ecosystem 0123456789ab status"];
+    let reads = [
+        "status",
+        "explain acme/api",
+        "approvals list",
+        "ecosystem list",
+        "ecosystem 0123456789ab status",
+        "memory get k",
+        "memory search k",
+        "tools list",
+    ];
     for text in reads {
         assert!(!parse(text).expect("parses").changes_state(), "{text}");
     }
@@ -54,6 +78,10 @@ fn every_form_parses_and_prints_back() {
         "propose 1 acme/api",
         "ecosystem 0123456789ab start",
         "ecosystem 0123456789ab stop",
+        "memory store k v",
+        "memory delete k",
+        "tools assign orch knowledge",
+        "tools remove orch knowledge",
     ] {
         assert!(parse(text).expect("parses").changes_state(), "{text}");
     }
@@ -88,6 +116,33 @@ fn malformed_commands_say_what_was_wrong() {
             "malformed 'ecosystem' command: use ecosystem list or ecosystem <id> start [--command NAME] or ecosystem <id> stop|status",
         ),
         ("ecosystm list", "unknown command 'ecosystm'; did you mean 'ecosystem'?"),
+        ("memroy get k", "unknown command 'memroy'; did you mean 'memory'?"),
+        (
+            "memory store k",
+            "malformed 'memory' command: use memory store <key> <text> or memory get|delete <key> or memory search <words>",
+        ),
+        (
+            "memory search",
+            "malformed 'memory' command: use memory store <key> <text> or memory get|delete <key> or memory search <words>",
+        ),
+        (
+            "tools assign orch",
+            "malformed 'tools' command: use tools list [<agent>] or tools assign|remove <agent> <tool>",
+        ),
+        (
+            "tools assign orch termnial",
+            "unknown tool 'termnial'; did you mean 'terminal'? the tools are: code_interpreter, knowledge, terminal, web_search",
+        ),
+        (
+            "tools assign orch shell",
+            "unknown tool 'shell'; the tools are: code_interpreter, knowledge, terminal, web_search",
+        ),
+        (
+            "tools assign ../x terminal",
+            "invalid agent name '../x': it must start with a lowercase ascii letter; use 1-64 lowercase ascii letters, \
+             digits or '-', starting with a letter, e.g. 'triage-bot'",
+        ),
+        ("memory get \u{202e}x", "'\u{fffd}x' is not a note's key: use one word of 1 to 200 printable characters"),
     ];
     for (text, message) in cases {
         let err = parse(text).expect_err(text);
@@ -125,7 +180,8 @@ proptest! {
         words in prop::collection::vec(
             prop::sample::select(vec!["status", "explain", "propose", "emergency", "declare", "autonomy", "on",
                 "approve", "--hours", "approvals", "revoke", "list", "acme/api", "7", "0", "a1", "../x", "",
-                "ecosystem", "0123456789ab", "start", "stop", "--command", "make:run"]),
+                "ecosystem", "0123456789ab", "start", "stop", "--command", "make:run", "memory", "store", "get",
+                "search", "delete", "tools", "assign", "remove", "orch", "terminal", "$(id)"]),
             0..6,
         )
     ) {

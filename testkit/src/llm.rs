@@ -1,7 +1,8 @@
 //! A language model server on loopback that speaks the OpenAI chat completions wire format
 //! (`POST /v1/chat/completions`, `Authorization: Bearer <key>`, `choices[].message.content`, `usage`, errors as
-//! `{"error": {"message", "type"}}`), with scripted answers: valid JSON, prose, a body that is not JSON, error
-//! statuses with `Retry-After`, and latency. It records every request, and stops when dropped.
+//! `{"error": {"message", "type"}}`), with scripted answers: valid JSON, prose, tool calls (`tool_calls`, answered
+//! by the client with `role: tool` messages), a body that is not JSON, error statuses with `Retry-After`, and
+//! latency. It records every request, and stops when dropped.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -50,6 +51,8 @@ enum ReplyKind {
     Status(u16),
     /// 200 with this raw body, not a completion.
     Raw(String),
+    /// 200 with an assistant message calling these tools: (name, arguments as JSON text).
+    ToolCalls(Vec<(String, String)>),
 }
 
 impl LlmReply {
@@ -66,6 +69,13 @@ impl LlmReply {
     /// A 200 whose body is `body` verbatim (not a completion: a proxy's HTML page, a cut-off stream).
     pub fn raw(body: impl Into<String>) -> LlmReply {
         LlmReply { kind: ReplyKind::Raw(body.into()), delay: Duration::ZERO, retry_after: None }
+    }
+
+    /// A completion whose assistant message calls tools instead of answering: each `(name, arguments)`, the
+    /// arguments sent as JSON text the way OpenAI sends them, with ids `call_1`, `call_2`, ... in order.
+    pub fn tool_calls<'a>(calls: impl IntoIterator<Item = (&'a str, Value)>) -> LlmReply {
+        let calls = calls.into_iter().map(|(name, args)| (name.to_owned(), args.to_string())).collect();
+        LlmReply { kind: ReplyKind::ToolCalls(calls), delay: Duration::ZERO, retry_after: None }
     }
 
     /// Answers only after `delay`.
@@ -219,6 +229,7 @@ async fn complete(State(script): State<Arc<Mutex<Script>>>, headers: HeaderMap, 
             let kind = if *code == 429 { "rate_limit_exceeded" } else { "server_error" };
             error(status, kind, "scripted failure")
         }
+        ReplyKind::ToolCalls(calls) => Json(tool_completion(&body, calls)).into_response(),
         ReplyKind::Raw(raw) => {
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], raw.clone()).into_response()
         }
@@ -256,6 +267,20 @@ fn completion(request: &Value, content: &str) -> Value {
             "total_tokens": prompt_tokens + completion_tokens
         }
     })
+}
+
+fn tool_completion(request: &Value, calls: &[(String, String)]) -> Value {
+    let calls: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, (name, arguments))| {
+            json!({ "id": format!("call_{}", i + 1), "type": "function", "function": { "name": name, "arguments": arguments } })
+        })
+        .collect();
+    let mut answer = completion(request, "");
+    answer["choices"][0]["message"] = json!({ "role": "assistant", "content": null, "tool_calls": calls });
+    answer["choices"][0]["finish_reason"] = json!("tool_calls");
+    answer
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {

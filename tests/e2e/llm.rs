@@ -96,3 +96,80 @@ async fn a_configured_model_is_what_the_loop_thinks_with_and_its_key_never_shows
     assert!(requests[0].messages()[1].contains("local/bad"), "{:?}", requests[0].messages());
     assert!(!stdout.contains(LLM_KEY) && !stderr.contains(LLM_KEY), "the key leaked:\n{stdout}\n{stderr}");
 }
+
+/// A hive over a one-repository workspace with the autonomy loop's database, its ORCHs thinking with `llm` and
+/// calling tools as `orch`; the tools are mocks when `mock`.
+async fn hive_with_tools(llm: &FakeLlm, dir: &std::path::Path, mock: bool) -> Hive {
+    use hive::{
+        LocalForge,
+        actors::{Autonomy, AutonomyConfig},
+        spawner::tools::ToolsConfig,
+    };
+    use hive_testkit::projects::{git_repo, write};
+    let ws = dir.join("ws");
+    write(&ws.join("api"), "Makefile", "test:\n\ttrue\n");
+    git_repo(&ws.join("api"));
+    let forge = std::sync::Arc::new(LocalForge::new(&ws).expect("workspace"));
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    Hive::builder()
+        .llm_engine(engine(llm), ToolsConfig::new(&work).mock(mock))
+        .autonomy(Autonomy::new(forge, AutonomyConfig::new(dir.join("state"))))
+        .start()
+        .await
+        .expect("start")
+}
+
+/// The tool messages the model was sent, in order.
+fn tool_results(llm: &FakeLlm) -> Vec<String> {
+    llm.requests()
+        .iter()
+        .flat_map(|r| r.body["messages"].as_array().cloned().unwrap_or_default())
+        .filter(|m| m["role"] == "tool")
+        .filter_map(|m| m["content"].as_str().map(str::to_owned))
+        .collect()
+}
+
+const PROPOSAL: &str = r#"{"proposals": [{"action": "open_issue", "title": "t", "rationale": "r", "risk": "low"}]}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orchs_call_the_tools_a_person_assigned_to_orch_and_no_other() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hive = hive_with_tools(&llm, dir.path(), false).await;
+    let orch = hive::spawner::tools::AgentId::new(hive::ORCH_AGENT).expect("valid");
+    hive.assign_tool(&orch, "knowledge", "human:alice").await.expect("assigned");
+    hive.remember("owners", "acme/api is owned by the platform team", "human:alice").await.expect("stored");
+
+    llm.push(LlmReply::tool_calls([
+        ("knowledge", serde_json::json!({ "op": "get", "key": "owners" })),
+        ("terminal", serde_json::json!({ "program": "git", "args": ["push", "--force"] })),
+    ]));
+    llm.push(LlmReply::content(PROPOSAL));
+    let report = hive.propose(seed(), 1).await.expect("a report");
+    assert!(report.proposals().all(|p| p.engine == "llm:test-model"), "{report:#?}");
+    let results = tool_results(&llm);
+    assert_eq!(results.len(), 2, "{results:#?}");
+    assert!(results[0].contains("owned by the platform team"), "{results:#?}");
+    assert!(results[1].contains("the tool 'terminal' is not assigned to agent 'orch'"), "{results:#?}");
+    let records = hive.audit_records(0, 100).await.expect("trail");
+    assert!(records.iter().any(|r| r.actor == "agent:orch" && r.action == "tool_refused"), "{records:#?}");
+    hive.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_mocks_the_tools_answer_without_acting() {
+    let llm = FakeLlm::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hive = hive_with_tools(&llm, dir.path(), true).await;
+    let orch = hive::spawner::tools::AgentId::new(hive::ORCH_AGENT).expect("valid");
+    hive.assign_tool(&orch, "terminal", "human:alice").await.expect("assigned");
+    llm.push(LlmReply::tool_calls([("terminal", serde_json::json!({ "program": "git", "args": ["init", "x"] }))]));
+    llm.push(LlmReply::content(PROPOSAL));
+    hive.propose(seed(), 1).await.expect("a report");
+    let results = tool_results(&llm);
+    assert_eq!(results.len(), 1, "{results:#?}");
+    assert!(results[0].contains("mock: git init x"), "{results:#?}");
+    assert!(!dir.path().join("work/x").exists(), "git did not run");
+    hive.shutdown().await.expect("shutdown");
+}

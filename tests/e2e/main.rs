@@ -23,6 +23,7 @@ mod services;
 mod spawn;
 mod steward;
 mod storage;
+mod tools;
 mod workspace;
 
 use std::{

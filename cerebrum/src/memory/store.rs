@@ -10,7 +10,8 @@ use std::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{
-    Agents, Approvals, AuditTrail, History, Identities, Ledger, MemoryError, Tally, Writes, audit,
+    Agents, Approvals, AuditTrail, History, Identities, Knowledge, Ledger, MemoryError, Tally, ToolAssignments, Writes,
+    audit,
     fault::{self, StorageFault},
 };
 
@@ -95,7 +96,35 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
-    // 4: agents made by `spawn agent`: the spawner's own record of each (JSON), its state for listing, and when it
+    // 4: agents' tools and the hive's knowledge. `agent_tools` is which agent may call which tool (changed only with
+    // an audit record). `knowledge` holds notes by key; `knowledge_fts` is its full-text index (FTS5, external
+    // content, kept in step by the triggers), so a search reads the index and a get reads the table.
+    "CREATE TABLE agent_tools (
+        agent TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        assigned_by TEXT NOT NULL,
+        assigned_at INTEGER NOT NULL,
+        PRIMARY KEY (agent, tool)
+    );
+    CREATE TABLE knowledge (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        stored_by TEXT NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    CREATE VIRTUAL TABLE knowledge_fts USING fts5(key, text, content = 'knowledge', content_rowid = 'id');
+    CREATE TRIGGER knowledge_added AFTER INSERT ON knowledge BEGIN
+        INSERT INTO knowledge_fts (rowid, key, text) VALUES (new.id, new.key, new.text);
+    END;
+    CREATE TRIGGER knowledge_removed AFTER DELETE ON knowledge BEGIN
+        INSERT INTO knowledge_fts (knowledge_fts, rowid, key, text) VALUES ('delete', old.id, old.key, old.text);
+    END;
+    CREATE TRIGGER knowledge_changed AFTER UPDATE ON knowledge BEGIN
+        INSERT INTO knowledge_fts (knowledge_fts, rowid, key, text) VALUES ('delete', old.id, old.key, old.text);
+        INSERT INTO knowledge_fts (rowid, key, text) VALUES (new.id, new.key, new.text);
+    END;",
+    // 5: agents made by `spawn agent`: the spawner's own record of each (JSON), its state for listing, and when it
     // last changed.
     "CREATE TABLE agents (
         name TEXT PRIMARY KEY,
@@ -251,6 +280,16 @@ impl Memory {
     /// Health per repository and cycle, and the cycle counter.
     pub fn history(&mut self) -> History<'_> {
         History::new(&mut self.conn, &self.path)
+    }
+
+    /// Which agent may call which tool.
+    pub fn tools(&mut self) -> ToolAssignments<'_> {
+        ToolAssignments::new(&mut self.conn, &self.path)
+    }
+
+    /// The hive's knowledge: notes by key, searchable by their words.
+    pub fn knowledge(&mut self) -> Knowledge<'_> {
+        Knowledge::new(&mut self.conn, &self.path)
     }
 
     /// The governed writes by kind and state, and governance's decisions by kind, verdict and rule.
@@ -482,7 +521,7 @@ mod tests {
         }
 
         let mut memory = Memory::open(dir.path()).unwrap();
-        assert_eq!(memory.schema_version().unwrap(), 3);
+        assert_eq!(memory.schema_version().unwrap(), Memory::SCHEMA_VERSION);
         assert_eq!(memory.audit().verify().unwrap(), 1, "the trail survived the migration");
         assert_eq!(memory.ledger().list().unwrap().len(), 1, "the backlog survived the migration");
         assert_eq!(memory.history().next_cycle().unwrap(), 1, "the new tables work");
