@@ -1,12 +1,13 @@
 //! Translation from what a forge shows (snapshots) into what the brain understands (signals).
 
-use hive_cerebrum::{CiClass, CiSignature, ScoreComponent, Severity, Signal, SignalKind};
+use hive_cerebrum::{CiClass, CiSignature, MissingKind, ScoreComponent, Severity, Signal, SignalKind};
 use hive_forge::{AlertSeverity, CiFailure, CiState, FailureClass, HealthBreakdown, RepoSnapshot, is_critical_issue};
 
-/// The signals a snapshot raises: one per failed CI job, one per security alert, one per critical open issue (as
-/// [`hive_forge::classify_issue`] ranks it).
+/// The signals a snapshot raises: one per failed CI job (with its run attempt), one per security alert, one per
+/// critical open issue (as [`hive_forge::classify_issue`] ranks it), and one per expected file the forge knows is
+/// missing (a security policy, a license, a CI workflow; none for an archived repository, which takes no change).
 pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
-    let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(|f| Signal::ci_failure(ci_signature(f))).collect();
+    let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(ci_signal).collect();
     for alert in snapshot.security_alerts.iter().flatten() {
         signals.push(Signal::security(severity(alert.severity), alert.summary.clone()));
     }
@@ -17,7 +18,30 @@ pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
             title: format!("#{} {}", issue.number, issue.title),
         });
     }
+    if !snapshot.archived {
+        signals.extend(missing_files(snapshot).into_iter().map(Signal::missing));
+    }
     signals
+}
+
+/// The signal of one failed CI job: its typed signature, in the run attempt that failed when the forge has runs.
+pub(crate) fn ci_signal(failure: &CiFailure) -> Signal {
+    Signal::ci_failure(ci_signature(failure)).in_attempt(failure.run.as_ref().map(|run| run.attempt))
+}
+
+/// The expected files the forge says are not there (an unknown one is not missing), in [`MissingKind::ALL`]'s order.
+pub(crate) fn missing_files(snapshot: &RepoSnapshot) -> Vec<MissingKind> {
+    MissingKind::ALL
+        .into_iter()
+        .filter(|what| {
+            let present = match what {
+                MissingKind::SecurityPolicy => snapshot.has_security_policy,
+                MissingKind::License => snapshot.has_license,
+                MissingKind::CiWorkflow => snapshot.has_ci_workflow,
+            };
+            present == Some(false)
+        })
+        .collect()
 }
 
 /// The breakdown of a score as a health report carries it: the forge's components, field for field.
@@ -49,6 +73,7 @@ pub(crate) fn ci_signature(failure: &CiFailure) -> CiSignature {
         FailureClass::Lint => CiClass::Lint,
         FailureClass::Deploy => CiClass::Deploy,
         FailureClass::Infrastructure => CiClass::Infrastructure,
+        FailureClass::Dependency => CiClass::Dependency,
     };
     CiSignature { workflow: failure.workflow.clone(), job: failure.job.clone(), step: failure.step.clone(), class }
 }
@@ -63,6 +88,7 @@ pub fn findings(snapshot: &RepoSnapshot) -> Vec<String> {
         .map(|failure| {
             let what = match failure.class {
                 FailureClass::Build => "build failing",
+                FailureClass::Dependency => "dependencies do not resolve",
                 FailureClass::Infrastructure => "tests did not finish",
                 _ => "tests failing",
             };
@@ -159,6 +185,8 @@ mod tests {
             ],
             security_alerts: Some(vec![Alert { summary: "CVE-1".into(), severity: AlertSeverity::Critical }]),
             has_security_policy: Some(true),
+            has_license: Some(true),
+            has_ci_workflow: Some(true),
             local: None,
             github: None,
         };
@@ -205,5 +233,60 @@ mod tests {
             );
             assert_eq!(Signal::ci_failure(signature).ci_class(), Some(class), "{failure:?}");
         }
+    }
+
+    #[test]
+    fn a_file_the_forge_knows_is_missing_is_a_typed_signal_and_an_unknown_one_is_not() {
+        let snapshot = |policy, license, ci, archived| RepoSnapshot {
+            repo: RepoId::new("acme/api").expect("valid"),
+            taken_at: SystemTime::now(),
+            default_branch: "main".to_owned(),
+            archived,
+            pushed_at: None,
+            ci: CiStatus::green(),
+            open_issues: Vec::new(),
+            security_alerts: None,
+            has_security_policy: policy,
+            has_license: license,
+            has_ci_workflow: ci,
+            local: None,
+            github: None,
+        };
+        let kinds = |s: &RepoSnapshot| -> Vec<SignalKind> { signals_of(s).into_iter().map(|s| s.kind).collect() };
+        let missing = |what| SignalKind::MissingFile { what };
+        let all_missing = snapshot(Some(false), Some(false), Some(false), false);
+        assert_eq!(
+            kinds(&all_missing),
+            [missing(MissingKind::SecurityPolicy), missing(MissingKind::License), missing(MissingKind::CiWorkflow)]
+        );
+        assert_eq!(kinds(&snapshot(Some(false), None, Some(true), false)), [missing(MissingKind::SecurityPolicy)]);
+        assert_eq!(kinds(&snapshot(None, Some(false), None, false)), [missing(MissingKind::License)]);
+        assert_eq!(kinds(&snapshot(Some(true), Some(true), Some(true), false)), []);
+        // An archived repository takes no change: nothing to propose about its files.
+        assert_eq!(kinds(&snapshot(Some(false), Some(false), Some(false), true)), []);
+        let signals = signals_of(&all_missing);
+        assert_eq!(signals[1].severity, Severity::Medium);
+        assert_eq!(signals[1].title, "no license (LICENSE)");
+    }
+
+    #[test]
+    fn a_ci_signal_carries_the_run_attempt_that_failed() {
+        let run = |attempt| hive_forge::RunRef { id: 9, attempt, head_sha: "abc".into(), url: String::new() };
+        let failure = |run| CiFailure {
+            workflow: "ci".into(),
+            job: "test".into(),
+            step: None,
+            class: FailureClass::Infrastructure,
+            run,
+        };
+        let attempt = |f: &CiFailure| match ci_signal(f).kind {
+            SignalKind::CiFailure { attempt, .. } => attempt,
+            other => panic!("a ci failure, not {other:?}"),
+        };
+        assert_eq!(attempt(&failure(Some(run(2)))), Some(2));
+        assert_eq!(attempt(&failure(Some(run(1)))), Some(1));
+        assert_eq!(attempt(&failure(None)), None, "a forge without runs");
+        // The attempt is not part of the failure's identity.
+        assert_eq!(ci_signal(&failure(Some(run(2)))).title, ci_signal(&failure(None)).title);
     }
 }

@@ -176,7 +176,7 @@ impl FleetBook {
             self.score_sum -= u64::from(report.score);
         }
         for signal in &report.signals {
-            if let SignalKind::CiFailure { signature } = &signal.kind {
+            if let SignalKind::CiFailure { signature, .. } = &signal.kind {
                 if add {
                     self.signatures.entry(signature.clone()).or_default().insert(id.clone());
                 } else if let Some(set) = self.signatures.get_mut(signature) {

@@ -88,7 +88,7 @@ pub use crate::{
         HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,
     },
     scribe::{Scribe, ScribeError, ScribeHandle, ScribeJob, ScribeMessage, ScribeState},
-    signal::{CiClass, CiSignature, Severity, Signal, SignalKind},
+    signal::{CiClass, CiSignature, MissingKind, Severity, Signal, SignalKind},
     snapshot::write_atomic,
 };
 

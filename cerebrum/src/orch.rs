@@ -13,7 +13,10 @@ use std::{
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 
-use crate::{CiClass, MemberId, QueenMessage, QueenRef, Risk, Severity, Signal, SignalKind, governance::ActionKind};
+use crate::{
+    CiClass, CiSignature, MemberId, MissingKind, QueenMessage, QueenRef, Risk, Severity, Signal, SignalKind,
+    governance::ActionKind,
+};
 
 /// What to think about: a signal in a member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,17 +148,31 @@ pub trait ProposalEngine: Send + Sync + 'static {
     async fn propose(&self, seed: &Seed) -> Result<Vec<Proposal>, EngineError>;
 }
 
-/// The deterministic rule engine: the same seed always gives the same proposals.
+/// The deterministic rule engine, hive's default: the same seed always gives the same proposals, each with its risk
+/// on governance's scale and a rationale that says why. Titles are deterministic too (the member, the signature, a
+/// number), since they name issues and write keys.
 ///
-/// | signal | proposals |
+/// | signal | proposals (action, risk) |
 /// |---|---|
-/// | CI failure, class `infrastructure` | `rerun_jobs` (low) |
-/// | CI failure, class `lint` | `open_pull_request` with the fix (low), `open_issue` (low) |
-/// | other CI failure | `open_issue` (low) |
-/// | security alert, high or critical | `open_issue` (medium), `escalate_to_human` (high) when critical |
-/// | security alert, lower | `open_issue` (low) |
-/// | critical issue | `escalate_to_human` (medium) |
+/// | CI `infrastructure`, first attempt or attempt unknown | `rerun_jobs` (low) |
+/// | CI `infrastructure`, a re-run failed too (attempt 2 or more) | `open_issue` (low) |
+/// | CI `lint` | `open_pull_request`, the formatter's fix (low); `open_issue` (low) |
+/// | CI `dependency` | `open_issue` (low), naming the lockfile refresh or bump that fixes it |
+/// | CI `test`, `build`, `deploy` | `open_issue` (low) |
+/// | security alert | `open_issue` (risk of its severity); `escalate_to_human` too from high |
+/// | critical issue | `escalate_to_human` (risk of its severity) |
+/// | no security policy, no CI workflow | `open_issue` (low) describing the pull request that adds it |
+/// | no license | `open_issue` (low) describing it; `escalate_to_human` (medium): the license is the owners' choice |
 /// | other | `open_issue` (low) |
+///
+/// A risk that follows from how bad the matter is comes from [`Risk::from`] of the signal's severity, the one
+/// severity mapping; a CI failure's writes are mechanical and low whatever the failure.
+///
+/// The autonomy loop plans with it for CI failures only, and carries out every write it proposes for them: a
+/// re-run, the failure's issue, and the formatter's fix pull request for lint (the only pull request the loop makes;
+/// a dependency failure's fix is therefore described in its issue, not opened). The other plans answer
+/// [`QueenHandle::propose`](crate::QueenHandle::propose) and the `propose` command; the pull requests they describe
+/// are proposals for a maintainer.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RuleEngine;
 
@@ -170,50 +187,151 @@ impl ProposalEngine for RuleEngine {
     }
 }
 
+/// One rule's proposal.
+fn proposal(action: impl Into<ProposedAction>, risk: Risk, title: String, rationale: String) -> Proposal {
+    Proposal { action: action.into(), title, rationale, risk, engine: "rules".to_owned() }
+}
+
 fn rules(seed: &Seed) -> Vec<Proposal> {
-    use ActionKind::{OpenIssue, OpenPullRequest, RerunJobs};
+    use ActionKind::OpenIssue;
     use ProposedAction::EscalateToHuman;
-    fn p(action: impl Into<ProposedAction>, risk: Risk, title: String, rationale: &str) -> Proposal {
-        Proposal { action: action.into(), title, rationale: rationale.to_owned(), risk, engine: "rules".to_owned() }
-    }
     let member = &seed.member;
     let signal = &seed.signal;
+    // What follows from how bad the matter is: the one severity-to-risk mapping.
+    let severity_risk = Risk::from(signal.severity);
     match &signal.kind {
-        SignalKind::CiFailure { signature } => match signature.class {
-            CiClass::Infrastructure => vec![p(
-                RerunJobs,
-                Risk::Low,
-                format!("re-run failed jobs in {member}"),
-                "infrastructure failures are usually transient",
-            )],
-            CiClass::Lint => vec![
-                p(
-                    OpenPullRequest,
-                    Risk::Low,
-                    format!("format {member}"),
-                    "a formatter fixes lint failures mechanically",
+        SignalKind::CiFailure { signature, attempt } => ci_rules(member, signature, *attempt),
+        SignalKind::SecurityAlert => {
+            let mut out = vec![proposal(
+                OpenIssue,
+                severity_risk,
+                format!("security: {}", signal.title),
+                format!(
+                    "a {} advisory is open; an issue about it is as risky as the advisory is bad, since it can \
+                     disclose a vulnerability before it is fixed",
+                    signal.severity.as_str()
                 ),
-                p(OpenIssue, Risk::Low, format!("CI failing: {signature}"), "the failure must be visible"),
-            ],
-            CiClass::Test | CiClass::Build | CiClass::Deploy => {
-                vec![p(OpenIssue, Risk::Low, format!("CI failing: {signature}"), "the failure needs a human fix")]
-            }
-        },
-        SignalKind::SecurityAlert if signal.severity >= Severity::High => {
-            let mut out =
-                vec![p(OpenIssue, Risk::Medium, format!("security: {}", signal.title), "a serious advisory is open")];
-            if signal.severity == Severity::Critical {
-                out.push(p(EscalateToHuman, Risk::High, format!("critical advisory in {member}"), "critical"));
+            )];
+            if signal.severity >= Severity::High {
+                out.push(proposal(
+                    EscalateToHuman,
+                    severity_risk,
+                    format!("{} advisory in {member}", signal.severity.as_str()),
+                    "fixing a vulnerability (a bump, a patch, an advisory of one's own) is a human's call".to_owned(),
+                ));
             }
             out
         }
-        SignalKind::SecurityAlert => {
-            vec![p(OpenIssue, Risk::Low, format!("security: {}", signal.title), "a minor advisory is open")]
+        SignalKind::CriticalIssue { number } => vec![proposal(
+            EscalateToHuman,
+            severity_risk,
+            format!("triage #{number} in {member}"),
+            "an open issue reads as critical (security, crash, data loss): a human must triage it".to_owned(),
+        )],
+        SignalKind::MissingFile { what } => missing_rules(member, *what, severity_risk),
+        SignalKind::Other => vec![proposal(
+            OpenIssue,
+            Risk::Low,
+            signal.title.clone(),
+            "noticed by a member; no rule knows more about it".to_owned(),
+        )],
+    }
+}
+
+/// The plan for a CI failure: what the autonomy loop carries out (see [`RuleEngine`]).
+fn ci_rules(member: &MemberId, signature: &CiSignature, attempt: Option<u32>) -> Vec<Proposal> {
+    use ActionKind::{OpenIssue, OpenPullRequest, RerunJobs};
+    let issue = |rationale: String| proposal(OpenIssue, Risk::Low, format!("CI failing: {signature}"), rationale);
+    match signature.class {
+        CiClass::Infrastructure => match attempt {
+            Some(attempt) if attempt >= 2 => vec![issue(format!(
+                "an infrastructure failure that failed again in attempt {attempt}, after {} re-run(s), is not \
+                 transient: a human must look at the runner, the network or the time limit",
+                attempt - 1
+            ))],
+            Some(_) => vec![proposal(
+                RerunJobs,
+                Risk::Low,
+                format!("re-run failed jobs in {member}"),
+                "an infrastructure failure (a lost runner, the network, a time-out) in its first attempt is \
+                 usually transient: a re-run is the cheapest fix"
+                    .to_owned(),
+            )],
+            None => vec![proposal(
+                RerunJobs,
+                Risk::Low,
+                format!("re-run failed jobs in {member}"),
+                "an infrastructure failure (a lost runner, the network, a time-out) is usually transient: a re-run \
+                 is the cheapest fix; the signal carries no run attempt (its forge has no runs), so whether a re-run \
+                 already failed is not known here"
+                    .to_owned(),
+            )],
+        },
+        CiClass::Lint => vec![
+            proposal(
+                OpenPullRequest,
+                Risk::Low,
+                format!("format {member}"),
+                "a formatter fixes lint and format failures mechanically: the pull request holds its fix".to_owned(),
+            ),
+            issue("the failure must be visible while the fix waits for its checks".to_owned()),
+        ],
+        CiClass::Dependency => vec![proposal(
+            OpenIssue,
+            Risk::Low,
+            format!("refresh the lockfile or bump the dependency: {signature}"),
+            "dependencies did not resolve (a version that does not exist or conflicts, or a lockfile out of step \
+             with its manifest): a pull request refreshing the lockfile or bumping the dependency fixes it; the \
+             issue describes that pull request for a maintainer, since hive changes no dependencies itself"
+                .to_owned(),
+        )],
+        CiClass::Test => {
+            vec![issue("tests fail: the code or the tests need a change, which is a human's to make".to_owned())]
         }
-        SignalKind::CriticalIssue { number } => {
-            vec![p(EscalateToHuman, Risk::Medium, format!("triage #{number} in {member}"), "critical issue open")]
+        CiClass::Build => vec![issue("the code does not build: the fix is a human's to make".to_owned())],
+        CiClass::Deploy => {
+            vec![issue("a deployment failed: what shipped and what did not is for a human to check".to_owned())]
         }
-        SignalKind::Other => vec![p(OpenIssue, Risk::Low, signal.title.clone(), "noticed by a pilot")],
+    }
+}
+
+/// The plan for a missing file: an issue describing the pull request that would add it.
+fn missing_rules(member: &MemberId, what: MissingKind, severity_risk: Risk) -> Vec<Proposal> {
+    use ActionKind::OpenIssue;
+    match what {
+        MissingKind::SecurityPolicy => vec![proposal(
+            OpenIssue,
+            Risk::Low,
+            format!("add a security policy (SECURITY.md) to {member}"),
+            "nobody can tell how to report a vulnerability privately: a pull request adding SECURITY.md (supported \
+             versions, a private channel such as GitHub's private vulnerability reporting) fixes it; the contact is \
+             the maintainers' to name"
+                .to_owned(),
+        )],
+        MissingKind::License => vec![
+            proposal(
+                OpenIssue,
+                Risk::Low,
+                format!("choose a license for {member}"),
+                "without a license nobody may use, change or share the code: a pull request adding LICENSE fixes \
+                 it, once the owners chose which"
+                    .to_owned(),
+            ),
+            proposal(
+                ProposedAction::EscalateToHuman,
+                severity_risk,
+                format!("license for {member}"),
+                "which license applies is the owners' legal choice; hive does not pick one".to_owned(),
+            ),
+        ],
+        MissingKind::CiWorkflow => vec![proposal(
+            OpenIssue,
+            Risk::Low,
+            format!("add a CI workflow to {member}"),
+            "nothing checks a change before it lands: a pull request adding .github/workflows/ci.yml that runs the \
+             build system's tests on every push and pull request fixes it"
+                .to_owned(),
+        )],
     }
 }
 
@@ -355,12 +473,6 @@ impl Actor for Orch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CiSignature;
-
-    fn check(signal: Signal, expected: &[ProposedAction]) {
-        let got: Vec<_> = rules(&Seed::new("acme/api", signal.clone())).into_iter().map(|p| p.action).collect();
-        assert_eq!(got, expected, "{signal:?}");
-    }
 
     #[test]
     fn orch_error_messages() {
@@ -414,16 +526,106 @@ mod tests {
     fn rule_table() {
         use ActionKind::{OpenIssue, OpenPullRequest, RerunJobs};
         use ProposedAction::{EscalateToHuman, Write};
-        let ci = |step, class| Signal::ci_failure(CiSignature::new("ci", "test", Some(step), class));
-        check(ci("run", CiClass::Infrastructure), &[Write(RerunJobs)]);
-        check(ci("fmt", CiClass::Lint), &[Write(OpenPullRequest), Write(OpenIssue)]);
-        check(ci("run", CiClass::Test), &[Write(OpenIssue)]);
-        check(Signal::security(Severity::Critical, "CVE"), &[Write(OpenIssue), EscalateToHuman]);
-        check(Signal::security(Severity::High, "CVE"), &[Write(OpenIssue)]);
-        check(Signal::security(Severity::Low, "CVE"), &[Write(OpenIssue)]);
-        check(
-            Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() },
-            &[EscalateToHuman],
-        );
+        use Risk::{Critical, High, Low, Medium};
+        let signature = |class| CiSignature::new("ci", "job", Some("step"), class);
+        let ci = |class, attempt| Signal::ci_failure(signature(class)).in_attempt(attempt);
+        let critical_issue =
+            Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() };
+        let other = Signal { kind: SignalKind::Other, severity: Severity::Medium, title: "service down".into() };
+        // Every class of signal, with the exact plan: (action, risk, title) in order.
+        let table: Vec<(Signal, Vec<(ProposedAction, Risk, &str)>)> = vec![
+            (ci(CiClass::Infrastructure, None), vec![(Write(RerunJobs), Low, "re-run failed jobs in acme/api")]),
+            (ci(CiClass::Infrastructure, Some(1)), vec![(Write(RerunJobs), Low, "re-run failed jobs in acme/api")]),
+            (
+                ci(CiClass::Infrastructure, Some(2)),
+                vec![(Write(OpenIssue), Low, "CI failing: ci/job/step/infrastructure")],
+            ),
+            (
+                ci(CiClass::Lint, Some(1)),
+                vec![
+                    (Write(OpenPullRequest), Low, "format acme/api"),
+                    (Write(OpenIssue), Low, "CI failing: ci/job/step/lint"),
+                ],
+            ),
+            (
+                ci(CiClass::Dependency, Some(1)),
+                vec![(Write(OpenIssue), Low, "refresh the lockfile or bump the dependency: ci/job/step/dependency")],
+            ),
+            (ci(CiClass::Test, None), vec![(Write(OpenIssue), Low, "CI failing: ci/job/step/test")]),
+            (ci(CiClass::Build, Some(3)), vec![(Write(OpenIssue), Low, "CI failing: ci/job/step/build")]),
+            (ci(CiClass::Deploy, Some(1)), vec![(Write(OpenIssue), Low, "CI failing: ci/job/step/deploy")]),
+            (
+                Signal::security(Severity::Critical, "CVE-1"),
+                vec![
+                    (Write(OpenIssue), Critical, "security: CVE-1"),
+                    (EscalateToHuman, Critical, "critical advisory in acme/api"),
+                ],
+            ),
+            (
+                Signal::security(Severity::High, "CVE-2"),
+                vec![(Write(OpenIssue), High, "security: CVE-2"), (EscalateToHuman, High, "high advisory in acme/api")],
+            ),
+            (Signal::security(Severity::Medium, "CVE-3"), vec![(Write(OpenIssue), Medium, "security: CVE-3")]),
+            (Signal::security(Severity::Low, "CVE-4"), vec![(Write(OpenIssue), Low, "security: CVE-4")]),
+            (critical_issue, vec![(EscalateToHuman, Critical, "triage #7 in acme/api")]),
+            (
+                Signal::missing(MissingKind::SecurityPolicy),
+                vec![(Write(OpenIssue), Low, "add a security policy (SECURITY.md) to acme/api")],
+            ),
+            (
+                Signal::missing(MissingKind::License),
+                vec![
+                    (Write(OpenIssue), Low, "choose a license for acme/api"),
+                    (EscalateToHuman, Medium, "license for acme/api"),
+                ],
+            ),
+            (Signal::missing(MissingKind::CiWorkflow), vec![(Write(OpenIssue), Low, "add a CI workflow to acme/api")]),
+            (other, vec![(Write(OpenIssue), Low, "service down")]),
+        ];
+        for class in CiClass::ALL {
+            assert!(table.iter().any(|(s, _)| s.ci_class() == Some(class)), "{class:?} has a row");
+        }
+        for what in MissingKind::ALL {
+            assert!(table.iter().any(|(s, _)| s.kind == SignalKind::MissingFile { what }), "{what:?} has a row");
+        }
+        for (signal, expected) in table {
+            let seed = Seed::new("acme/api", signal.clone());
+            let got = rules(&seed);
+            let plan: Vec<(ProposedAction, Risk, &str)> =
+                got.iter().map(|p| (p.action, p.risk, p.title.as_str())).collect();
+            assert_eq!(plan, expected, "{signal:?}");
+            for proposal in &got {
+                assert_eq!(proposal.engine, "rules");
+                assert!(proposal.rationale.len() > 20, "a rationale that says why: {proposal:?}");
+            }
+            assert_eq!(rules(&seed), got, "the same seed, the same proposals: {signal:?}");
+        }
+    }
+
+    #[test]
+    fn a_risk_that_follows_from_severity_is_risk_from_severity() {
+        // The escalation of an advisory, a critical issue and a missing license: the risk is the severity's.
+        for severity in [Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
+            for signal in [
+                Signal::security(severity, "CVE"),
+                Signal { kind: SignalKind::CriticalIssue { number: 1 }, severity, title: "x".into() },
+                Signal { severity, ..Signal::missing(MissingKind::License) },
+            ] {
+                for p in rules(&Seed::new("acme/api", signal.clone())) {
+                    if p.action == ProposedAction::EscalateToHuman {
+                        assert_eq!(p.risk, Risk::from(severity), "{signal:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_infrastructure_rationale_says_what_the_seed_does_not_carry() {
+        let unknown = Signal::ci_failure(CiSignature::new("ci", "t", None, CiClass::Infrastructure));
+        let plan = rules(&Seed::new("acme/api", unknown.clone()));
+        assert!(plan[0].rationale.contains("no run attempt"), "{plan:?}");
+        let first = rules(&Seed::new("acme/api", unknown.in_attempt(Some(1))));
+        assert!(!first[0].rationale.contains("no run attempt"), "{first:?}");
     }
 }

@@ -1,4 +1,5 @@
-//! Signals: the things a pilot noticed that may deserve action (a CI failure, a security alert, a critical issue).
+//! Signals: the things a pilot noticed that may deserve action (a CI failure, a security alert, a critical issue, a
+//! file a maintained repository is expected to have and does not).
 //!
 //! A CI failure travels as a typed [`CiSignature`], never as text to be split again: job and step names are chosen
 //! by repositories and may hold any character, `/` included, so only the fields can say which part is which.
@@ -23,6 +24,18 @@ pub enum Severity {
     High,
     /// Critical: may trigger the emergency protocol on its own when it is a security signal.
     Critical,
+}
+
+impl Severity {
+    /// The lowercase name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 impl From<Severity> for Risk {
@@ -52,12 +65,15 @@ pub enum CiClass {
     Deploy,
     /// The runner, the network or a timeout failed, not the code: worth a re-run.
     Infrastructure,
+    /// Dependencies did not resolve: a version that does not exist or conflicts, a lockfile out of step with its
+    /// manifest. A lockfile refresh or a dependency bump fixes it, not a change to the code.
+    Dependency,
 }
 
 impl CiClass {
     /// Every class, in declaration order.
-    pub const ALL: [CiClass; 5] =
-        [CiClass::Test, CiClass::Build, CiClass::Lint, CiClass::Deploy, CiClass::Infrastructure];
+    pub const ALL: [CiClass; 6] =
+        [CiClass::Test, CiClass::Build, CiClass::Lint, CiClass::Deploy, CiClass::Infrastructure, CiClass::Dependency];
 
     /// The lowercase name, as the last part of a signature's text.
     pub fn as_str(self) -> &'static str {
@@ -67,6 +83,7 @@ impl CiClass {
             CiClass::Lint => "lint",
             CiClass::Deploy => "deploy",
             CiClass::Infrastructure => "infrastructure",
+            CiClass::Dependency => "dependency",
         }
     }
 }
@@ -116,7 +133,60 @@ impl fmt::Display for CiSignature {
     }
 }
 
+/// A file a maintained repository is expected to have, as the forges look for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingKind {
+    /// A security policy (`SECURITY.md` in the root, `.github/` or `docs/`): how to report a vulnerability privately.
+    SecurityPolicy,
+    /// A license (`LICENSE`, `COPYING`, ...): without one, nobody may use the code.
+    License,
+    /// A CI configuration (a GitHub Actions workflow, or another CI's file): without one, nothing checks a change.
+    CiWorkflow,
+}
+
+impl MissingKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [MissingKind; 3] = [MissingKind::SecurityPolicy, MissingKind::License, MissingKind::CiWorkflow];
+
+    /// The recorded name, e.g. `"security_policy"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingKind::SecurityPolicy => "security_policy",
+            MissingKind::License => "license",
+            MissingKind::CiWorkflow => "ci_workflow",
+        }
+    }
+
+    /// What is missing, for people: `"security policy (SECURITY.md)"`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MissingKind::SecurityPolicy => "security policy (SECURITY.md)",
+            MissingKind::License => "license (LICENSE)",
+            MissingKind::CiWorkflow => "CI workflow (.github/workflows)",
+        }
+    }
+
+    /// How bad the absence is: no license or no CI is a repository nobody may use or nothing checks (medium); no
+    /// security policy leaves reporters without a private channel (low).
+    pub fn severity(self) -> Severity {
+        match self {
+            MissingKind::SecurityPolicy => Severity::Low,
+            MissingKind::License | MissingKind::CiWorkflow => Severity::Medium,
+        }
+    }
+}
+
+impl fmt::Display for MissingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of thing was noticed.
+///
+/// Serialised with a `kind` tag; variants and fields added later are optional, so records stored before them still
+/// read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SignalKind {
@@ -124,6 +194,11 @@ pub enum SignalKind {
     CiFailure {
         /// Which failure, equal across repositories for the same failure.
         signature: CiSignature,
+        /// The run attempt that failed (1 for the first run, one more per re-run), when the forge has runs; `None`
+        /// on a forge without them (a local workspace) and in records written before it was kept. Not part of the
+        /// signature: a re-run is the same failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
     },
     /// A security alert.
     SecurityAlert,
@@ -131,6 +206,11 @@ pub enum SignalKind {
     CriticalIssue {
         /// Issue number.
         number: u64,
+    },
+    /// A file a maintained repository is expected to have is not there.
+    MissingFile {
+        /// Which.
+        what: MissingKind,
     },
     /// Anything else.
     Other,
@@ -148,12 +228,29 @@ pub struct Signal {
 }
 
 impl Signal {
-    /// A CI failure with the given signature.
+    /// A CI failure with the given signature, in an unknown run attempt.
     pub fn ci_failure(signature: CiSignature) -> Signal {
         Signal {
             title: format!("CI failing: {signature}"),
-            kind: SignalKind::CiFailure { signature },
+            kind: SignalKind::CiFailure { signature, attempt: None },
             severity: Severity::High,
+        }
+    }
+
+    /// This signal in run attempt `attempt` (`None`: unknown), when it is a CI failure; any other signal as it is.
+    pub fn in_attempt(mut self, attempt: Option<u32>) -> Signal {
+        if let SignalKind::CiFailure { attempt: slot, .. } = &mut self.kind {
+            *slot = attempt;
+        }
+        self
+    }
+
+    /// A missing file, at the severity its kind has.
+    pub fn missing(what: MissingKind) -> Signal {
+        Signal {
+            kind: SignalKind::MissingFile { what },
+            severity: what.severity(),
+            title: format!("no {}", what.describe()),
         }
     }
 
@@ -165,7 +262,7 @@ impl Signal {
     /// The failure class of a CI signal.
     pub fn ci_class(&self) -> Option<CiClass> {
         match &self.kind {
-            SignalKind::CiFailure { signature } => Some(signature.class),
+            SignalKind::CiFailure { signature, .. } => Some(signature.class),
             _ => None,
         }
     }
@@ -192,6 +289,7 @@ mod tests {
             assert_eq!(Risk::from(severity), risk, "{severity:?}");
             let name = serde_json::to_string(&severity).expect("a severity serializes");
             assert_eq!(name, format!("\"{}\"", risk.as_str()), "one word per level on both scales");
+            assert_eq!(name, format!("\"{}\"", severity.as_str()), "the name is the serialised one");
         }
     }
 
@@ -224,7 +322,7 @@ mod tests {
         let job_with_slash =
             Signal::ci_failure(CiSignature::new("ci", "a/b", Some("lint/infrastructure"), CiClass::Test));
         assert_eq!(job_with_slash.ci_class(), Some(CiClass::Test));
-        let SignalKind::CiFailure { signature } = &job_with_slash.kind else { panic!("a ci failure") };
+        let SignalKind::CiFailure { signature, .. } = &job_with_slash.kind else { panic!("a ci failure") };
         assert_eq!((signature.job.as_str(), signature.step.as_deref()), ("a/b", Some("lint/infrastructure")));
         assert_eq!(job_with_slash.title, "CI failing: ci/a/b/lint/infrastructure/test");
         assert_eq!(Signal::security(Severity::High, "advisory").ci_class(), None);
@@ -239,5 +337,52 @@ mod tests {
             serde_json::json!({"kind": "ci_failure", "signature": {"workflow": "ci", "job": "a/b", "step": null, "class": "infrastructure"}})
         );
         assert_eq!(serde_json::from_value::<Signal>(json).expect("and reads back"), signal);
+    }
+
+    #[test]
+    fn records_stored_before_the_attempt_and_missing_files_still_read() {
+        // A CI signal as stored before the attempt was kept: no `attempt` field.
+        let old = serde_json::json!({
+            "kind": {"kind": "ci_failure", "signature": {"workflow": "ci", "job": "test", "step": null, "class": "test"}},
+            "severity": "high",
+            "title": "CI failing: ci/test/-/test",
+        });
+        let read: Signal = serde_json::from_value(old).expect("an old record reads");
+        assert_eq!(read, Signal::ci_failure(CiSignature::new("ci", "test", None, CiClass::Test)));
+        assert_eq!(
+            read.kind,
+            SignalKind::CiFailure { signature: CiSignature::new("ci", "test", None, CiClass::Test), attempt: None }
+        );
+        // With an attempt, the field is written and read back; without one, nothing new is written.
+        let second = read.clone().in_attempt(Some(2));
+        let json = serde_json::to_value(&second).expect("serializes");
+        assert_eq!(json["kind"]["attempt"], 2, "{json}");
+        assert_eq!(serde_json::from_value::<Signal>(json).expect("reads back"), second);
+        assert!(serde_json::to_value(&read).expect("serializes")["kind"].get("attempt").is_none());
+        // Only a CI failure has an attempt.
+        let missing = Signal::missing(MissingKind::License);
+        assert_eq!(missing.clone().in_attempt(Some(3)), missing);
+    }
+
+    #[test]
+    fn a_missing_file_is_typed_with_its_name_severity_and_title() {
+        // (kind, recorded name, severity, title): the name is what stored records and the API carry.
+        let table = [
+            (MissingKind::SecurityPolicy, "security_policy", Severity::Low, "no security policy (SECURITY.md)"),
+            (MissingKind::License, "license", Severity::Medium, "no license (LICENSE)"),
+            (MissingKind::CiWorkflow, "ci_workflow", Severity::Medium, "no CI workflow (.github/workflows)"),
+        ];
+        assert_eq!(table.len(), MissingKind::ALL.len(), "every kind in the table");
+        for (what, name, severity, title) in table {
+            let signal = Signal::missing(what);
+            assert_eq!((signal.severity, signal.title.as_str()), (severity, title), "{what:?}");
+            let json = serde_json::to_value(&signal).expect("serializes");
+            assert_eq!(json["kind"], serde_json::json!({"kind": "missing_file", "what": name}), "{json}");
+            assert_eq!(what.to_string(), name);
+            assert_eq!(serde_json::from_value::<Signal>(json).expect("reads back"), signal);
+            assert_eq!(signal.ci_class(), None);
+            assert!(!signal.is_critical_security());
+        }
+        assert!(serde_json::from_value::<MissingKind>(serde_json::json!("readme")).is_err(), "a closed set");
     }
 }

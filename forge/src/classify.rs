@@ -34,15 +34,40 @@
 //! 2. So is a job whose only unsuccessful steps were cancelled (none failed): the runner stopped under it.
 //! 3. So is an annotation that blames the machine: "The runner has received a shutdown signal", "lost communication
 //!    with the server", "The operation was canceled", "runner lost", "network reset", "connection reset",
-//!    "no space left on device". The runner's "Process completed with exit code 1." on every failed step says
-//!    nothing either way.
-//! 4. Otherwise the job's name and its first failed step's name decide, in this order: lint (`lint`, `clippy`,
+//!    "no space left on device", or a name that could not be resolved ("Could not resolve host", "Temporary
+//!    failure in name resolution", `EAI_AGAIN`). The runner's "Process completed with exit code 1." on every failed
+//!    step says nothing either way.
+//! 4. An annotation that shows dependencies failing to resolve (below) is [`FailureClass::Dependency`], whatever
+//!    the job is called: a lint job fails too when its dependencies do not resolve.
+//! 5. Otherwise the job's name and its first failed step's name decide, in this order: lint (`lint`, `clippy`,
 //!    `fmt`, `format`, `eslint`, ...), deploy (`deploy`, `publish`, `pages`), test (`test`, `spec`, `check`), build
 //!    (`build`, `compile`, `package`, `install`), infrastructure (`set up job`, `runner`, `checkout`), and test when
 //!    nothing matches.
 //!
-//! Annotations can only make a failure [`FailureClass::Infrastructure`], so a reader that already gets that answer
-//! without them need not fetch them.
+//! Annotations can make a failure [`FailureClass::Infrastructure`] or [`FailureClass::Dependency`], and
+//! infrastructure is decided first, so a reader that gets that answer without them need not fetch them.
+//!
+//! # A failure's output
+//!
+//! [`classify_output`] classifies what a failed command printed (local CI's test command): dependency resolution
+//! first (below), then a compile error (`error[E`, `error: could not compile`, `SyntaxError`, `[build failed]`,
+//! `error TS`, ...), then a formatting check's complaint (rustfmt's `Diff in`, black's and ruff's `would reformat`,
+//! prettier's `Code style issues found`), and test otherwise.
+//!
+//! # Dependency resolution
+//!
+//! [`shows_dependency_failure`] reads the package managers' own words, as they print them:
+//!
+//! | tool | what it says |
+//! |------|--------------|
+//! | cargo | `failed to select a version for`, `no matching package named`, `... was passed to prevent this` (`--locked`/`--frozen` with a lockfile to update), `failed to parse lock file at`, `cannot be built because it requires rustc`, `cyclic package dependency` |
+//! | npm, yarn, pnpm | `code ERESOLVE`, `Could not resolve dependency`, `code ETARGET`, `No matching version found for`, `` `npm ci` can only install packages when your package.json and package-lock.json ``, `Your lockfile needs to be updated`, `lockfile would have been modified`, `ERR_PNPM_OUTDATED_LOCKFILE`, `ERR_PNPM_NO_MATCHING_VERSION` |
+//! | pip, poetry, uv | `Could not find a version that satisfies the requirement`, `No matching distribution found for`, `ResolutionImpossible`, `have conflicting dependencies`, `do not match the hashes from the requirements file`, `poetry.lock was last generated`, `version solving failed`, `No solution found when resolving dependencies`, `` uv.lock` needs to be updated `` |
+//! | go | `updates to go.mod needed`, `missing go.sum entry`, `no required module provides package`, `unknown revision`, `inconsistent vendoring`, `go.mod requires go >=` |
+//!
+//! A resolution that failed because the network did (`Could not resolve host`, `Temporary failure in name
+//! resolution`, `getaddrinfo`, `EAI_AGAIN`, `network is unreachable`, `Failed to establish a new connection`, go's
+//! `dial tcp`, cargo's `offline mode`, npm's `ENOTCACHED`) is not one: no bump fixes a machine without a network.
 //!
 //! [`failure_signature`] names a failure stably as `workflow/job/step/class`, so the same failure in many
 //! repositories is recognisable as one systemic failure.
@@ -187,7 +212,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// Annotation phrases that blame the machine rather than the code, matched case-insensitively anywhere in a message.
-const INFRASTRUCTURE_ANNOTATIONS: [&str; 8] = [
+const INFRASTRUCTURE_ANNOTATIONS: [&str; 11] = [
     "the runner has received a shutdown signal",
     "lost communication with the server",
     "the operation was canceled",
@@ -196,7 +221,132 @@ const INFRASTRUCTURE_ANNOTATIONS: [&str; 8] = [
     "connection reset",
     "econnreset",
     "no space left on device",
+    "could not resolve host",
+    "temporary failure in name resolution",
+    "eai_again",
 ];
+
+/// What package managers print when dependencies do not resolve, lowercase (see the [module docs](self)).
+const DEPENDENCY_MARKERS: [&str; 32] = [
+    // cargo
+    "failed to select a version for",
+    "no matching package named",
+    "was passed to prevent this",
+    "failed to parse lock file at",
+    "cannot be built because it requires rustc",
+    "cyclic package dependency",
+    // npm, yarn, pnpm
+    "code eresolve",
+    "could not resolve dependency",
+    "code etarget",
+    "no matching version found for",
+    "`npm ci` can only install packages when your package.json and package-lock.json",
+    "your lockfile needs to be updated",
+    "lockfile would have been modified",
+    "err_pnpm_outdated_lockfile",
+    "err_pnpm_no_matching_version",
+    // pip, poetry, uv
+    "could not find a version that satisfies the requirement",
+    "no matching distribution found for",
+    "resolutionimpossible",
+    "have conflicting dependencies",
+    "do not match the hashes from the requirements file",
+    "poetry.lock was last generated",
+    "version solving failed",
+    "no solution found when resolving dependencies",
+    "uv.lock` needs to be updated",
+    // go
+    "updates to go.mod needed",
+    "missing go.sum entry",
+    "no required module provides package",
+    "unknown revision",
+    "inconsistent vendoring",
+    "go.mod requires go >=",
+    // Both of cargo's lockfile flags, spelled as older versions did.
+    "needs to be updated but --locked was passed",
+    "needs to be updated but --frozen was passed",
+];
+
+/// What package managers print when the network, not the dependency, failed: a resolution failure that shows one of
+/// these is the machine's (lowercase).
+const NETWORK_MARKERS: [&str; 11] = [
+    "could not resolve host",
+    "couldn't resolve host",
+    "temporary failure in name resolution",
+    "getaddrinfo",
+    "eai_again",
+    "network is unreachable",
+    "failed to establish a new connection",
+    "dial tcp",
+    "offline mode",
+    "enotcached",
+    "spurious network error",
+];
+
+/// Whether `text` (a log, an annotation) shows dependencies failing to resolve, and not because the network failed;
+/// see the [module docs](self) for the words.
+///
+/// ```
+/// use hive_forge::shows_dependency_failure;
+///
+/// assert!(shows_dependency_failure("error: failed to select a version for the requirement `serde = \"=999.0.0\"`"));
+/// assert!(shows_dependency_failure("npm error code ERESOLVE\nnpm error ERESOLVE unable to resolve dependency tree"));
+/// // Offline, the same words are the machine's.
+/// assert!(!shows_dependency_failure(
+///     "error: failed to select a version for the requirement `serde`\nAs a reminder, you're using offline mode"
+/// ));
+/// assert!(!shows_dependency_failure("test result: FAILED. 1 passed; 1 failed"));
+/// ```
+pub fn shows_dependency_failure(text: &str) -> bool {
+    let text = text.to_lowercase();
+    DEPENDENCY_MARKERS.iter().any(|marker| text.contains(marker))
+        && !NETWORK_MARKERS.iter().any(|marker| text.contains(marker))
+}
+
+/// Signs of a compile (rather than test) failure in the common toolchains' output.
+const BUILD_MARKERS: [&str; 12] = [
+    "error[E",
+    "error: could not compile",
+    "SyntaxError",
+    "IndentationError",
+    "cannot find symbol",
+    "COMPILATION ERROR",
+    "Compilation failed",
+    "compilation failed",
+    "[build failed]",
+    "undefined reference to",
+    ": fatal error:",
+    "error TS",
+];
+
+/// Signs of a formatting check that failed (rustfmt's, black's, ruff's and prettier's `--check`): the repository's
+/// formatter would fix it.
+const LINT_MARKERS: [&str; 5] =
+    ["Diff in ", "would reformat ", "Would reformat: ", "Code style issues found", "files would be reformatted"];
+
+/// Classifies a failed command from what it printed; see the [module docs](self) for the rules.
+///
+/// ```
+/// use hive_forge::{FailureClass, classify_output};
+///
+/// assert_eq!(classify_output("", "error[E0425]: cannot find value `x`\nerror: could not compile `calc`"), FailureClass::Build);
+/// assert_eq!(classify_output("", "missing go.sum entry for module providing package golang.org/x/text"), FailureClass::Dependency);
+/// assert_eq!(classify_output("test result: FAILED", ""), FailureClass::Test);
+/// ```
+pub fn classify_output(stdout: &str, stderr: &str) -> FailureClass {
+    let shows = |markers: &[&str]| markers.iter().any(|marker| stdout.contains(marker) || stderr.contains(marker));
+    // Judged together: one stream may carry the resolver's words and the other the network's.
+    if shows_dependency_failure(&format!("{stdout}\n{stderr}")) {
+        return FailureClass::Dependency;
+    }
+    if shows(&BUILD_MARKERS) {
+        FailureClass::Build
+    } else if shows(&LINT_MARKERS) {
+        FailureClass::Lint
+    } else {
+        FailureClass::Test
+    }
+}
 
 /// A step of a job: its name and conclusion (`success`, `failure`, `cancelled`, `skipped`; `None` unfinished).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,6 +417,9 @@ pub fn classify_failure(job: &FailedJob<'_>) -> FailureClass {
     });
     if blames_machine {
         return FailureClass::Infrastructure;
+    }
+    if !job.annotations.is_empty() && shows_dependency_failure(&job.annotations.join("\n")) {
+        return FailureClass::Dependency;
     }
     // Substrings, not whole words: job and step names glue words together (`eslint`, `unit-tests`, `cargo fmt`).
     let text = format!("{} {}", job.name, job.failed_step().unwrap_or_default()).to_ascii_lowercase();

@@ -88,6 +88,8 @@ pub struct HealthComponent {
 ///     open_issues: Vec::new(),
 ///     security_alerts: None,
 ///     has_security_policy: None,
+///     has_license: None,
+///     has_ci_workflow: None,
 ///     local: None,
 ///     github: None,
 /// };

@@ -33,7 +33,10 @@ mod snapshot;
 mod writer;
 
 pub use crate::{
-    classify::{FailedJob, JobStep, Priority, classify_failure, classify_issue, failure_signature, is_critical_issue},
+    classify::{
+        FailedJob, JobStep, Priority, classify_failure, classify_issue, classify_output, failure_signature,
+        is_critical_issue, shows_dependency_failure,
+    },
     error::ForgeError,
     forge::{ApiUsage, DynForge, Forge},
     github::{

@@ -26,6 +26,7 @@ use crate::{CiState, CiStatus, Forge, ForgeError, RepoId, RepoSnapshot};
 
 mod ci;
 mod facts;
+mod files;
 mod repos;
 mod sandbox;
 mod siblings;
@@ -283,10 +284,7 @@ impl Forge for LocalForge {
             }
             None => CiStatus { state: CiState::Unknown, failures: Vec::new() },
         };
-        let mut has_security_policy = false;
-        for name in ["SECURITY.md", ".github/SECURITY.md", "docs/SECURITY.md"] {
-            has_security_policy |= tokio::fs::metadata(dir.join(name)).await.is_ok_and(|m| m.is_file());
-        }
+        let present = files::present(&dir).await;
         let snapshot = RepoSnapshot {
             repo: repo.clone(),
             taken_at: now,
@@ -296,7 +294,9 @@ impl Forge for LocalForge {
             ci,
             open_issues: Vec::new(),
             security_alerts: None,
-            has_security_policy: Some(has_security_policy),
+            has_security_policy: Some(present.security_policy),
+            has_license: Some(present.license),
+            has_ci_workflow: Some(present.ci_workflow),
             local: Some(facts),
             github: None,
         };

@@ -55,6 +55,8 @@ pub struct SimRepo {
     issues: Vec<IssueSummary>,
     alerts: Option<Vec<Alert>>,
     security_policy: Option<bool>,
+    license: Option<bool>,
+    ci_workflow: Option<bool>,
 }
 
 impl SimRepo {
@@ -69,6 +71,8 @@ impl SimRepo {
             issues: Vec::new(),
             alerts: Some(Vec::new()),
             security_policy: Some(true),
+            license: Some(true),
+            ci_workflow: Some(true),
         }
     }
 
@@ -163,6 +167,18 @@ impl SimRepo {
         self
     }
 
+    /// Sets whether a license is present; `None` when the forge would not tell.
+    pub fn with_license(mut self, present: Option<bool>) -> SimRepo {
+        self.license = present;
+        self
+    }
+
+    /// Sets whether CI is configured; `None` when the forge would not tell.
+    pub fn with_ci_workflow(mut self, present: Option<bool>) -> SimRepo {
+        self.ci_workflow = present;
+        self
+    }
+
     /// Sets how long before each snapshot the last push happened; `None` when the forge would not tell.
     pub fn with_last_push(mut self, ago: Option<Duration>) -> SimRepo {
         self.last_push = ago;
@@ -195,6 +211,8 @@ impl SimRepo {
             open_issues: self.issues.clone(),
             security_alerts: self.alerts.clone(),
             has_security_policy: self.security_policy,
+            has_license: self.license,
+            has_ci_workflow: self.ci_workflow,
             local: None,
             github: None,
         }

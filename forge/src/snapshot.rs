@@ -29,6 +29,14 @@ pub struct RepoSnapshot {
     pub security_alerts: Option<Vec<Alert>>,
     /// Whether a security policy (SECURITY.md) is present; `None` when unknown.
     pub has_security_policy: Option<bool>,
+    /// Whether a license is present (a `LICENSE`, `COPYING` or `UNLICENSE` file; on GitHub, a license it
+    /// detected); `None` when unknown.
+    #[serde(default)]
+    pub has_license: Option<bool>,
+    /// Whether CI is configured (a GitHub Actions workflow or another CI's configuration file); `None` when unknown
+    /// (GitHub tells only that it is, by completed runs).
+    #[serde(default)]
+    pub has_ci_workflow: Option<bool>,
     /// What only a local checkout shows (branch, dirty tree, upstream, stale branches); `None` on remote forges.
     #[serde(default)]
     pub local: Option<LocalFacts>,
@@ -180,6 +188,9 @@ pub enum FailureClass {
     Deploy,
     /// The runner, the network or a timeout failed, not the code: worth a re-run.
     Infrastructure,
+    /// Dependencies did not resolve (a version that does not exist or conflicts, a lockfile out of step with its
+    /// manifest): a lockfile refresh or a dependency bump fixes it.
+    Dependency,
 }
 
 impl FailureClass {
@@ -191,6 +202,7 @@ impl FailureClass {
             FailureClass::Lint => "lint",
             FailureClass::Deploy => "deploy",
             FailureClass::Infrastructure => "infrastructure",
+            FailureClass::Dependency => "dependency",
         }
     }
 }

@@ -17,6 +17,7 @@ mod lifecycle;
 mod llm;
 mod modes;
 mod outage;
+mod rules;
 mod serve;
 mod serve_metrics;
 mod services;

@@ -4,7 +4,7 @@
 //! once first; escalation to a human.
 
 use hive_cerebrum::{
-    BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, Proposal,
+    BacklogItem, ItemKind, ItemStatus, Memory, MemoryError, Proposal, ProposedAction,
     governance::{ActionKind, Remedy, WriteProposal},
     quote,
 };
@@ -133,22 +133,17 @@ impl Steward {
         actions: &[Proposal],
         known: &[IssueDetail],
     ) -> Result<(), Step> {
-        {
-            let writes: Vec<ActionKind> = actions.iter().filter_map(|p| p.action.write()).collect();
-            let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
-            let rerun = writes.contains(&ActionKind::RerunJobs) && first_attempt;
-            if rerun {
-                self.rerun(snapshot, failure).await?;
-            }
-            // A failure whose re-run failed again is tracked like any other, whatever was proposed.
-            let again = failure.class == FailureClass::Infrastructure && !first_attempt;
-            let fix = writes.contains(&ActionKind::OpenPullRequest);
-            if writes.contains(&ActionKind::OpenIssue) || fix || again || (!rerun && actions.is_empty()) {
-                self.ci_issue(snapshot, failure, known).await?;
-            }
-            if fix {
-                self.fix(snapshot, failure).await?;
-            }
+        let first_attempt = failure.run.as_ref().is_some_and(|run| run.attempt <= 1);
+        let proposed: Vec<ProposedAction> = actions.iter().map(|p| p.action).collect();
+        let acts = step::ci_acts(&proposed, ci_signature(failure).class, first_attempt);
+        if acts.rerun {
+            self.rerun(snapshot, failure).await?;
+        }
+        if acts.issue {
+            self.ci_issue(snapshot, failure, known).await?;
+        }
+        if acts.fix {
+            self.fix(snapshot, failure).await?;
         }
         Ok(())
     }

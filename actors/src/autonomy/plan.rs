@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use hive_cerebrum::{
     BatchId, EngineError, OrchError, OrchOutcome, Proposal, ProposalEngine, QueenError, QueenHandle, RuleEngine, Seed,
-    Signal,
 };
 use hive_forge::{CiFailure, RepoSnapshot};
 
@@ -95,9 +94,9 @@ impl Planner for OrchPlanner {
     }
 }
 
-/// The seed of a CI failure, as a pilot would raise it.
+/// The seed of a CI failure, as a pilot raises it (with the run attempt that failed).
 pub(crate) fn seed_of(snapshot: &RepoSnapshot, failure: &CiFailure) -> Seed {
-    Seed::new(snapshot.repo.as_str(), Signal::ci_failure(crate::bridge::ci_signature(failure)))
+    Seed::new(snapshot.repo.as_str(), crate::bridge::ci_signal(failure))
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! steward looks the facts up, asks here, and carries the step out through the gate, so every transition, including
 //! the ones a crash leaves behind, is table-tested without a forge or a database.
 
-use hive_cerebrum::governance::ChecksState;
+use hive_cerebrum::{
+    CiClass, ProposedAction,
+    governance::{ActionKind, ChecksState},
+};
 
 use super::{
     case::{AlertState, FixData, FixState, IssueState},
@@ -279,6 +282,34 @@ pub(crate) fn verify(checks: ChecksState, draft: bool, counted: bool) -> Verify 
 /// Whether a fix with `data` (its attempts already counted) is escalated now, or its mention retried.
 pub(crate) fn escalation_due(data: &FixData, escalate_after: u32) -> bool {
     data.attempts >= escalate_after && !(data.escalated && data.mentioned)
+}
+
+/// What the steward does about one CI failure: the proposals' actions carried out, each at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CiActs {
+    /// Re-run the failed jobs.
+    pub(crate) rerun: bool,
+    /// File (or tend) the failure's issue.
+    pub(crate) issue: bool,
+    /// Make the formatter's fix (a pull request, or a branch where the forge has none).
+    pub(crate) fix: bool,
+}
+
+/// What is carried out of the actions proposed for a failure of class `class` in its first run attempt or not
+/// (`first_attempt` is false too when the forge has no runs). Nothing proposed is dropped:
+/// - a re-run happens in the first attempt only (a re-run of a re-run that failed is not another chance);
+/// - a pull request is the formatter's fix, the only one the loop makes, so only a lint failure gets it;
+/// - the issue is filed when proposed, with a fix (the failure stays visible while the fix waits for checks), when
+///   a human is asked (the issue is where they are asked), for an infrastructure failure that failed again, and
+///   whenever nothing else is carried out (a failure is never left untracked, whatever the engine said).
+pub(crate) fn ci_acts(actions: &[ProposedAction], class: CiClass, first_attempt: bool) -> CiActs {
+    let proposed = |kind: ActionKind| actions.contains(&ProposedAction::Write(kind));
+    let rerun = proposed(ActionKind::RerunJobs) && first_attempt;
+    let fix = proposed(ActionKind::OpenPullRequest) && class == CiClass::Lint;
+    let again = class == CiClass::Infrastructure && !first_attempt;
+    let escalate = actions.contains(&ProposedAction::EscalateToHuman);
+    let issue = proposed(ActionKind::OpenIssue) || fix || escalate || again || !rerun;
+    CiActs { rerun, issue, fix }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! escaped prose (`hive_cerebrum::quote`), never as markdown or HTML, and never able to mention anyone.
 
 use hive_cerebrum::quote;
-use hive_forge::CiFailure;
+use hive_forge::{CiFailure, FailureClass};
 use sha1::{Digest, Sha1};
 
 /// The first 16 hex digits of the SHA-1 of an identity key: what markers and branch names carry, so a hostile name
@@ -58,8 +58,29 @@ pub(crate) fn ci_issue_body(repo: &str, failure: &CiFailure, branch: &str) -> St
             body.push_str(&format!("- latest failing run: {}\n", run.url));
         }
     }
+    if let Some(remedy) = remedy(failure.class) {
+        body.push_str(&format!("\n{remedy}\n"));
+    }
     body.push_str("\nhive keeps this issue up to date while the failure lasts and closes it when CI is green again.\n");
     body
+}
+
+/// What fixes a failure of `class` when hive does not make the fix itself: the pull request it would open, described
+/// for a maintainer.
+fn remedy(class: FailureClass) -> Option<&'static str> {
+    match class {
+        FailureClass::Dependency => Some(
+            "Dependencies did not resolve: a version that does not exist or conflicts, or a lockfile out of step \
+             with its manifest. A pull request that refreshes the lockfile (`cargo update`, `npm install`, \
+             `poetry lock`, `go mod tidy`) or bumps the dependency the log names fixes it; hive proposes it here and \
+             does not change dependencies itself.",
+        ),
+        FailureClass::Test
+        | FailureClass::Build
+        | FailureClass::Lint
+        | FailureClass::Deploy
+        | FailureClass::Infrastructure => None,
+    }
 }
 
 /// A URL safe to print bare in markdown: http(s), no spaces, no markup characters.
@@ -112,8 +133,6 @@ pub fn is_valid_owner(owner: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use hive_forge::FailureClass;
-
     use super::*;
 
     fn failure(workflow: &str, job: &str) -> CiFailure {
@@ -131,6 +150,24 @@ mod tests {
         assert!(!body.lines().any(|l| l.starts_with("# heading")), "{body}");
         let title = ci_issue_title(&f, "main");
         assert!(!title.contains('\n'), "{title}");
+    }
+
+    #[test]
+    fn a_dependency_failure_s_issue_describes_the_pull_request_that_fixes_it() {
+        let dependency = CiFailure { class: FailureClass::Dependency, ..failure("ci", "build") };
+        let body = ci_issue_body("acme/api", &dependency, "main");
+        assert!(body.contains("- kind: dependency\n"), "{body}");
+        assert!(body.contains("refreshes the lockfile") && body.contains("bumps the dependency"), "{body}");
+        // Other classes keep the body they always had.
+        let test = ci_issue_body("acme/api", &failure("ci", "build"), "main");
+        assert!(!test.contains("lockfile"), "{test}");
+        assert!(
+            test.ends_with(
+                "signature: `ci/build/-/test`\n\nhive keeps this issue up to date while the failure \
+                                lasts and closes it when CI is green again.\n"
+            ),
+            "{test}"
+        );
     }
 
     #[test]

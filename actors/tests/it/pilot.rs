@@ -65,7 +65,10 @@ async fn a_read_becomes_a_report_with_signals() {
     .await;
     assert_eq!(
         signal.kind,
-        SignalKind::CiFailure { signature: CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test) }
+        SignalKind::CiFailure {
+            signature: CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test),
+            attempt: None
+        }
     );
     queen.shutdown().await.expect("shutdown");
 }

@@ -75,7 +75,7 @@ type FailureCase = (&'static str, &'static str, Option<&'static str>, &'static [
 
 #[test]
 fn failure_classes() {
-    use FailureClass::{Build, Deploy, Infrastructure, Lint, Test};
+    use FailureClass::{Build, Dependency, Deploy, Infrastructure, Lint, Test};
     const EXIT_1: &str = "Process completed with exit code 1.";
     let table: &[FailureCase] = &[
         ("test (ubuntu-latest)", "failure", Some("cargo test"), &[], Test),
@@ -128,6 +128,33 @@ fn failure_classes() {
         ),
         // A test that merely talks about shutdowns is still a test failure.
         ("test", "failure", Some("cargo test"), &["test graceful_shutdown_signal ... FAILED", EXIT_1], Test),
+        // Dependencies that do not resolve, in cargo's problem-matcher annotation, whatever the job is called.
+        (
+            "lint",
+            "failure",
+            Some("cargo clippy"),
+            &["failed to select a version for the requirement `serde = \"=999.0.0\"`", EXIT_1],
+            Dependency,
+        ),
+        (
+            "build",
+            "failure",
+            Some("cargo build --locked"),
+            &["cannot update the lock file /home/runner/work/app/app/Cargo.lock because --locked was passed to \
+               prevent this"],
+            Dependency,
+        ),
+        // A registry that could not be reached is the machine's, even mid-resolution.
+        (
+            "build",
+            "failure",
+            Some("cargo build"),
+            &[
+                "failed to get `serde` as a dependency of package `app v0.1.0`",
+                "Could not resolve host: index.crates.io",
+            ],
+            Infrastructure,
+        ),
     ];
     for (job, conclusion, failed, annotations, expected) in table {
         let mut steps = vec![step("Set up job", "success"), step("Run actions/checkout@v4", "success")];
@@ -179,4 +206,141 @@ fn the_failed_step_is_the_first_that_failed_timed_out_or_was_cancelled() {
 fn signatures_are_stable() {
     assert_eq!(failure_signature("ci", "test", Some("cargo test"), FailureClass::Test), "ci/test/cargo test/test");
     assert_eq!(failure_signature("ci", "run", None, FailureClass::Infrastructure), "ci/run/-/infrastructure");
+}
+
+/// Output as the package managers print it when dependencies do not resolve (cargo 1.95, npm 11, pip 24; go's words
+/// as `go build` prints them), and output that only looks like it.
+#[test]
+fn dependency_failures_in_real_output() {
+    use FailureClass::{Build, Dependency, Test};
+    let table: &[(&str, &str, FailureClass)] = &[
+        (
+            "cargo: a version that does not exist",
+            "    Updating crates.io index\n\
+             error: failed to select a version for the requirement `serde = \"=999.0.0\"`\n\
+             candidate versions found which didn't match: 1.0.229, 1.0.228, 1.0.227, ...\n\
+             location searched: crates.io index\n\
+             required by package `c1 v0.1.0 (/tmp/deplogs/c1)`\n",
+            Dependency,
+        ),
+        (
+            "cargo: a crate that does not exist",
+            "    Updating crates.io index\n\
+             error: no matching package named `no-such-crate-hive-xyz` found\n\
+             location searched: crates.io index\n\
+             required by package `c3 v0.1.0 (/tmp/deplogs/c3)`\n",
+            Dependency,
+        ),
+        (
+            "cargo: --locked with a lockfile to update",
+            "error: cannot update the lock file /tmp/deplogs/c2/Cargo.lock because --locked was passed to prevent \
+             this\nhelp: to generate the lock file without accessing the network, remove the --locked flag and use \
+             --offline instead.\n",
+            Dependency,
+        ),
+        (
+            "cargo: the same, as older versions say it",
+            "error: the lock file /work/app/Cargo.lock needs to be updated but --locked was passed to prevent this\n",
+            Dependency,
+        ),
+        (
+            "cargo: offline, a resolution failure is the machine's",
+            "error: failed to select a version for the requirement `serde = \"=999.0.0\"`\n\
+             candidate versions found which didn't match: 1.0.229\n\
+             location searched: crates.io index\n\
+             As a reminder, you're using offline mode (--offline) which can sometimes cause surprising resolution \
+             failures, if this error is too confusing you may wish to retry without `--offline`.\n",
+            Test,
+        ),
+        (
+            "npm: package.json and the lockfile out of step",
+            "npm error code EUSAGE\nnpm error\n\
+             npm error `npm ci` can only install packages when your package.json and package-lock.json or \
+             npm-shrinkwrap.json are in sync. Please update your lock file with `npm install` before continuing.\n\
+             npm error\nnpm error Missing: left-pad@1.3.0 from lock file\n",
+            Dependency,
+        ),
+        (
+            "npm: a version that does not exist",
+            "npm error code ETARGET\n\
+             npm error notarget No matching version found for left-pad@999.0.0.\n\
+             npm error notarget In most cases you or one of your dependencies are requesting a package version \
+             that doesn't exist.\n",
+            Dependency,
+        ),
+        (
+            "npm: a peer dependency conflict",
+            "npm error code ERESOLVE\nnpm error ERESOLVE unable to resolve dependency tree\nnpm error\n\
+             npm error While resolving: n2@1.0.0\nnpm error Found: react@17.0.2\n\
+             npm error Could not resolve dependency:\nnpm error peer react@\"^18.2.0\" from react-dom@18.2.0\n",
+            Dependency,
+        ),
+        (
+            "npm: the registry out of reach",
+            "npm error code EAI_AGAIN\n\
+             npm error syscall getaddrinfo\n\
+             npm error request to https://registry.npmjs.org/left-pad failed, reason: getaddrinfo EAI_AGAIN \
+             registry.npmjs.org\n",
+            Test,
+        ),
+        (
+            "pip: a version that does not exist",
+            "ERROR: Could not find a version that satisfies the requirement requests==999.0 (from versions: 0.2.0, \
+             2.32.3, 2.34.2)\nERROR: No matching distribution found for requests==999.0\n",
+            Dependency,
+        ),
+        (
+            "pip: a conflict",
+            "ERROR: Cannot install requests==2.32.3 and urllib3==1.20 because these package versions have \
+             conflicting dependencies.\n\nThe conflict is caused by:\n    The user requested urllib3==1.20\n\
+             \x20   requests 2.32.3 depends on urllib3<3 and >=1.21.1\n\n\
+             ERROR: ResolutionImpossible: for help visit \
+             https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts\n",
+            Dependency,
+        ),
+        (
+            "pip: offline, the same words are the machine's",
+            "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after \
+             connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at \
+             0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': \
+             /simple/requests/\n\
+             ERROR: Could not find a version that satisfies the requirement requests==2.32.3 (from versions: none)\n",
+            Test,
+        ),
+        (
+            "go: a missing go.sum entry",
+            "main.go:5:2: missing go.sum entry for module providing package golang.org/x/text/language (imported \
+             by example.com/app); to add:\n\tgo get example.com/app\n",
+            Dependency,
+        ),
+        ("go: go.mod out of step", "go: updates to go.mod needed; to update it:\n\tgo mod tidy\n", Dependency),
+        (
+            "go: the module proxy out of reach",
+            "go: github.com/pkg/errors@v0.9.1: Get \"https://proxy.golang.org/github.com/pkg/errors/@v/v0.9.1.mod\": \
+             dial tcp: lookup proxy.golang.org on 127.0.0.53:53: no such host\n",
+            Test,
+        ),
+        // Output that mentions dependencies without failing to resolve them.
+        (
+            "a test about lockfiles",
+            "test lockfile::refresh ... FAILED\nthread 'lockfile::refresh' panicked at src/lib.rs:9:5\n",
+            Test,
+        ),
+        (
+            "a compile error in a crate that resolved",
+            "   Compiling serde v1.0.228\nerror[E0425]: cannot find value `x`\nerror: could not compile `app`\n",
+            Build,
+        ),
+    ];
+    for (what, output, expected) in table {
+        // The same words on either stream.
+        assert_eq!(classify_output(output, ""), *expected, "{what} (stdout)");
+        assert_eq!(classify_output("", output), *expected, "{what} (stderr)");
+        assert_eq!(shows_dependency_failure(output), *expected == Dependency, "{what}");
+    }
+    // The network's words on one stream veto the resolver's on the other.
+    let resolver = "error: failed to select a version for the requirement `serde = \"^1\"`";
+    assert_eq!(classify_output(resolver, "Could not resolve host: index.crates.io"), Test);
+    // Dependency resolution comes before a compile error it causes.
+    assert_eq!(classify_output("", &format!("{resolver}\nerror: could not compile `app`")), Dependency);
 }

@@ -66,16 +66,23 @@ pub(crate) async fn snapshot(forge: &GitHubForge, repo: &RepoId, now: SystemTime
     let (ci, issues, alerts, policy) =
         tokio::join!(ci(forge, repo, &branch), issues(forge, repo), alerts(forge, repo), security_policy(forge, repo),);
     let (open_issues, facts) = issues?;
+    let ci = ci?;
+    // A completed run shows a workflow; none says nothing (a new repository, runs only on other branches), and
+    // telling "no workflow" would take one more request, to the workflows.
+    let has_ci_workflow = (ci.state != CiState::Unknown).then_some(true);
     Ok(RepoSnapshot {
         repo: repo.clone(),
         taken_at: now,
         default_branch: branch,
         archived: meta.archived,
         pushed_at: meta.pushed_at.as_deref().and_then(models::parse_time),
-        ci: ci?,
+        ci,
         open_issues,
         security_alerts: alerts?,
         has_security_policy: policy?,
+        // The repository's `license` is null when GitHub detected none.
+        has_license: Some(meta.license.is_some()),
+        has_ci_workflow,
         local: None,
         github: Some(GitHubFacts {
             stars: meta.stargazers_count,
@@ -150,7 +157,7 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus
 }
 
 /// A failed job's first failed step and class. Its check run's annotations are read only when the job's
-/// conclusion and steps do not already say "infrastructure" (annotations can say nothing else), and only once per
+/// conclusion and steps do not already say "infrastructure" (which annotations cannot change), and only once per
 /// run attempt: `annotations` holds those already read for this attempt, by check run id, and gains the new ones.
 async fn classify_job(
     forge: &GitHubForge,

@@ -20,6 +20,8 @@ fn perfect() -> RepoSnapshot {
         open_issues: Vec::new(),
         security_alerts: Some(Vec::new()),
         has_security_policy: Some(true),
+        has_license: Some(true),
+        has_ci_workflow: Some(true),
         local: None,
         github: None,
     }

@@ -280,40 +280,7 @@ fn outcome(out: &CommandOutput, confined: bool, timeout: Duration) -> Outcome {
     }
     let stdout = out.stdout_text();
     let step = first_failing_line(&stdout, &stderr).unwrap_or_else(|| format!("exit {}", out.code.unwrap_or(-1)));
-    Outcome::Failed { step, class: classify(&stdout, &stderr) }
-}
-
-/// Signs of a compile (rather than test) failure in the common toolchains' output.
-const BUILD_MARKERS: [&str; 12] = [
-    "error[E",
-    "error: could not compile",
-    "SyntaxError",
-    "IndentationError",
-    "cannot find symbol",
-    "COMPILATION ERROR",
-    "Compilation failed",
-    "compilation failed",
-    "[build failed]",
-    "undefined reference to",
-    ": fatal error:",
-    "error TS",
-];
-
-/// Signs of a formatting check that failed (rustfmt's, black's, ruff's and prettier's `--check`): the repository's
-/// formatter would fix it.
-const LINT_MARKERS: [&str; 5] =
-    ["Diff in ", "would reformat ", "Would reformat: ", "Code style issues found", "files would be reformatted"];
-
-/// Build when the output shows a compile error, Lint when it shows a formatting check's complaint, else Test.
-pub(crate) fn classify(stdout: &str, stderr: &str) -> FailureClass {
-    let shows = |markers: &[&str]| markers.iter().any(|marker| stdout.contains(marker) || stderr.contains(marker));
-    if shows(&BUILD_MARKERS) {
-        FailureClass::Build
-    } else if shows(&LINT_MARKERS) {
-        FailureClass::Lint
-    } else {
-        FailureClass::Test
-    }
+    Outcome::Failed { step, class: crate::classify_output(&stdout, &stderr) }
 }
 
 /// Line starts that report a failure in the common test runners and build tools.

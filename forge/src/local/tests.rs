@@ -182,6 +182,34 @@ async fn detached_heads_and_empty_repositories() {
 }
 
 #[tokio::test]
+async fn a_security_policy_a_license_and_ci_are_looked_for_where_their_tools_look() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    repo(ws.path(), "bare", |d| drop(write(d, "README.md", "hello\n")));
+    repo(ws.path(), "kept", |d| {
+        write(d, ".github/SECURITY.md", "mail us\n");
+        write(d, "LICENSE-MIT", "MIT License\n");
+        write(d, ".github/workflows/ci.yaml", "on: push\n");
+    });
+    repo(ws.path(), "elsewhere", |d| {
+        write(d, "docs/SECURITY.md", "mail us\n");
+        write(d, "COPYING", "GPL\n");
+        write(d, ".gitlab-ci.yml", "test:\n  script: make test\n");
+    });
+    // Near misses: a directory named like a license, a workflow that is not YAML, a policy in the wrong place.
+    repo(ws.path(), "near", |d| {
+        write(d, "license/README.md", "see the website\n");
+        write(d, ".github/workflows/README.md", "workflows go here\n");
+        write(d, "src/SECURITY.md", "mail us\n");
+    });
+    let forge = LocalForge::new(ws.path()).expect("forge");
+    for (name, expected) in [("bare", false), ("kept", true), ("elsewhere", true), ("near", false)] {
+        let snapshot = forge.snapshot(&id(name)).await.expect("snapshot");
+        let found = (snapshot.has_security_policy, snapshot.has_license, snapshot.has_ci_workflow);
+        assert_eq!(found, (Some(expected), Some(expected), Some(expected)), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn local_ci_passes_fails_and_runs_on_a_clean_clone() {
     let ws = tempfile::tempdir().expect("tempdir");
     let good = repo(ws.path(), "good", |d| fixtures::make_project(d, true));
@@ -342,7 +370,7 @@ async fn a_missing_test_tool_leaves_ci_unknown_and_is_tried_again() {
 fn failing_lines_and_classes() {
     let check = |stdout: &str, stderr: &str, line: Option<&str>, class: FailureClass| {
         assert_eq!(ci::first_failing_line(stdout, stderr).as_deref(), line, "{stdout:?} {stderr:?}");
-        assert_eq!(ci::classify(stdout, stderr), class, "{stdout:?} {stderr:?}");
+        assert_eq!(crate::classify_output(stdout, stderr), class, "{stdout:?} {stderr:?}");
     };
     check(
         "running 1 test\nthread 'tests::add' panicked at src/lib.rs:3:5:\ntest result: FAILED\n",

@@ -642,3 +642,31 @@ async fn a_secondary_limit_told_only_by_its_message_holds_every_request_for_a_mi
         read.abort();
     }
 }
+
+#[tokio::test]
+async fn a_dependency_failure_a_license_and_ci_are_read_from_what_github_serves() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "api"));
+    emu.state().add_repo(RepoSpec::new("acme", "lib").license("Apache-2.0"));
+    // cargo's problem matcher turns its error line into the failed job's annotation.
+    emu.state().add_workflow_run(
+        "acme",
+        "api",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("clippy", "completed", Some("failure"))
+                .step("cargo clippy --locked", "completed", Some("failure"))
+                .annotation("failure", "failed to select a version for the requirement `serde = \"=999.0.0\"`")
+                .annotation("failure", EXIT_1),
+        ),
+    );
+    let forge = forge(&emu, vec![]);
+    let api = forge.snapshot(&id("acme/api")).await.unwrap();
+    assert_eq!(api.ci.failures.len(), 1, "{:?}", api.ci.failures);
+    assert_eq!(api.ci.failures[0].class, FailureClass::Dependency, "whatever the job is called");
+    // A completed run shows a workflow; GitHub names no license for this one.
+    assert_eq!((api.has_license, api.has_ci_workflow), (Some(false), Some(true)));
+    // No completed run says nothing about workflows; the license GitHub detected is there.
+    let lib = forge.snapshot(&id("acme/lib")).await.unwrap();
+    assert_eq!((lib.has_license, lib.has_ci_workflow), (Some(true), None));
+}

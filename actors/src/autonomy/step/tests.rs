@@ -265,3 +265,58 @@ fn escalation_is_due_after_enough_attempts_until_the_owners_are_mentioned() {
         assert_eq!(escalation_due(&data, 2), expected, "{data:?}");
     }
 }
+
+#[test]
+fn what_is_carried_out_of_a_failure_s_proposals() {
+    use hive_cerebrum::{CiClass as C, ProposedAction::EscalateToHuman, governance::ActionKind as K};
+    let w = hive_cerebrum::ProposedAction::Write;
+    let acts = |rerun, issue, fix| CiActs { rerun, issue, fix };
+    #[rustfmt::skip]
+    let table: Vec<(Vec<hive_cerebrum::ProposedAction>, C, bool, CiActs)> = vec![
+        // A re-run in the first attempt, alone; a re-run that failed again, or one without a run, is the issue's.
+        (vec![w(K::RerunJobs)],                        C::Infrastructure, true,  acts(true, false, false)),
+        (vec![w(K::RerunJobs)],                        C::Infrastructure, false, acts(false, true, false)),
+        (vec![w(K::OpenIssue)],                        C::Infrastructure, false, acts(false, true, false)),
+        // The formatter's fix and its issue, for lint only.
+        (vec![w(K::OpenPullRequest), w(K::OpenIssue)], C::Lint,           true,  acts(false, true, true)),
+        (vec![w(K::OpenPullRequest)],                  C::Lint,           false, acts(false, true, true)),
+        (vec![w(K::OpenPullRequest)],                  C::Dependency,     true,  acts(false, true, false)),
+        (vec![w(K::OpenPullRequest)],                  C::Test,           true,  acts(false, true, false)),
+        (vec![w(K::OpenIssue)],                        C::Dependency,     true,  acts(false, true, false)),
+        // Asking a human is done in the issue, even beside a re-run.
+        (vec![w(K::RerunJobs), EscalateToHuman],       C::Infrastructure, true,  acts(true, true, false)),
+        (vec![EscalateToHuman],                        C::Deploy,         true,  acts(false, true, false)),
+        // Nothing the loop does for a failure (nothing at all, a comment, a re-run of a test): tracked by its issue.
+        (vec![],                                       C::Test,           true,  acts(false, true, false)),
+        (vec![w(K::Comment)],                          C::Build,          true,  acts(false, true, false)),
+        (vec![w(K::RerunJobs)],                        C::Test,           false, acts(false, true, false)),
+        (vec![w(K::RerunJobs)],                        C::Test,           true,  acts(true, false, false)),
+    ];
+    for (actions, class, first, expected) in table {
+        assert_eq!(ci_acts(&actions, class, first), expected, "{actions:?} {class:?} first attempt {first}");
+    }
+}
+
+#[tokio::test]
+async fn every_proposal_the_rules_make_for_a_ci_failure_is_carried_out() {
+    use hive_cerebrum::{CiSignature, ProposalEngine, ProposedAction as P, RuleEngine, Seed, Signal};
+    // The attempt as a pilot sees it: unknown (no runs), the first, a re-run's.
+    for class in hive_cerebrum::CiClass::ALL {
+        for attempt in [None, Some(1), Some(2)] {
+            let signal = Signal::ci_failure(CiSignature::new("ci", "job", Some("step"), class)).in_attempt(attempt);
+            let plan = RuleEngine.propose(&Seed::new("acme/api", signal)).await.expect("the rules always answer");
+            let actions: Vec<P> = plan.iter().map(|p| p.action).collect();
+            let first = attempt == Some(1);
+            let acts = ci_acts(&actions, class, first);
+            for action in &actions {
+                let carried = match action {
+                    P::Write(ActionKind::RerunJobs) => acts.rerun || (!first && acts.issue),
+                    P::Write(ActionKind::OpenIssue) | P::EscalateToHuman => acts.issue,
+                    P::Write(ActionKind::OpenPullRequest) => acts.fix,
+                    P::Write(other) => panic!("the rules propose {other} for a CI failure, which the loop never makes"),
+                };
+                assert!(carried, "{class:?} attempt {attempt:?}: {action:?} of {actions:?} is dropped ({acts:?})");
+            }
+        }
+    }
+}
