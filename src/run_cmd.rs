@@ -144,7 +144,7 @@ async fn run_with(
     hive.start_cycle()?;
     let watched = watch(&hive, &mut events, None, repos, once.then_some(args.fail_on.as_slice()), json);
     // A signal drops the watch (and the API) wherever it waits; the hive then stops as after a last cycle.
-    let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
+    let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
     watched
 }
@@ -181,19 +181,26 @@ pub(crate) fn local_forge(
     Ok(test_commands.into_iter().fold(forge, |forge, (name, argv)| forge.with_test_command(name, argv)))
 }
 
-/// The watch, with the API served beside it when there is one; whichever ends first ends both.
+/// The watch until a signal drops it, with the API served beside it when there is one; whichever ends first ends
+/// both. The API then stops gracefully (its event streams end, the requests under way are answered), before the
+/// caller stops the hive.
 async fn alongside(
     watched: impl std::future::Future<Output = anyhow::Result<()>>,
     api: Option<Api>,
     hive: &Hive,
+    shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    match api {
-        None => watched.await,
-        Some(api) => tokio::select! {
-            watched = watched => watched,
-            served = api.serve(hive.clone()) => served,
-        },
-    }
+    let Some(api) = api else { return shutdown.run_until(watched).await.unwrap_or(Ok(())) };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let served = api.serve_until(hive.clone(), stop.clone().cancelled_owned());
+    tokio::pin!(served);
+    let watched = tokio::select! {
+        watched = shutdown.run_until(watched) => watched.unwrap_or(Ok(())),
+        served = &mut served => return served,
+    };
+    stop.cancel();
+    served.await?;
+    watched
 }
 
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
@@ -231,7 +238,7 @@ async fn run_github(
     let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, once, json);
     // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
     // each write it made was reserved in the database before it was sent, so the next start finds it again.
-    let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
+    let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
     watched
 }
