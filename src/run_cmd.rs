@@ -299,11 +299,15 @@ async fn watch(
     // The last cycle printed. What the steward finished is read from its link, not only from its event, which the
     // bus may drop for a slow reader; the event (or a second's quiet) is only the moment to look.
     let mut printed: u64 = 0;
+    let mut progress = crate::terminal::CycleProgress::new(!json);
     loop {
         let envelope = match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
             Ok(envelope) => Some(envelope.context("the hive stopped unexpectedly")?),
             Err(_elapsed) => None,
         };
+        if let Some(envelope) = &envelope {
+            progress.follow(&envelope.event, repos.len());
+        }
         let mut finished: Option<(CycleRecord, Option<AutonomyReport>)> = None;
         match envelope.as_ref().map(|e| &*e.event) {
             Some(HiveEvent::MemberFailed { member, error }) if member.as_str() == STEWARD_ID => {
@@ -312,7 +316,7 @@ async fn watch(
                 if once {
                     bail!("the autonomy loop failed: {error}");
                 }
-                eprintln!("  ! the autonomy loop failed and is restarted: {error}");
+                progress.suspend(|| eprintln!("  ! the autonomy loop failed and is restarted: {error}"));
             }
             Some(HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. }) => {
                 first_failure.get_or_insert_with(|| crate::terminal::line(why));
@@ -333,14 +337,17 @@ async fn watch(
             }
             Some(HiveEvent::EmergencyDeclared { reasons }) if !json => {
                 let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-                println!("  !! EMERGENCY declared: {}", reasons.join("; "));
+                progress.suspend(|| println!("  !! EMERGENCY declared: {}", reasons.join("; ")));
             }
-            Some(HiveEvent::SourceUnreachable { outage }) if !json => println!("  ~ {outage}; retrying"),
+            Some(HiveEvent::SourceUnreachable { outage }) if !json => {
+                progress.suspend(|| println!("  ~ {outage}; retrying"));
+            }
             Some(HiveEvent::SourceReachable { source, after }) if !json => {
-                println!("  ~ {source} reachable again after {}s", after.as_secs());
+                progress.suspend(|| println!("  ~ {source} reachable again after {}s", after.as_secs()));
             }
             Some(HiveEvent::MemberEscalated { member, restarts, .. }) if !json => {
-                println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why");
+                progress
+                    .suspend(|| println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why"));
             }
             _ => {}
         }
@@ -361,7 +368,7 @@ async fn watch(
         let points_now = github.map(GitHubForge::points_spent);
         let points = points_now.zip(points_before).map(|(now, before)| now - before);
         points_before = points_now;
-        print_cycle(&record, points, &lines, report.as_ref(), json)?;
+        progress.suspend(|| print_cycle(&record, points, &lines, report.as_ref(), json))?;
         if let Some(fail_on) = fail_on {
             let causes = if status.emergency { status.emergency_reasons.as_slice() } else { &[] };
             return crate::scan_cmd::verdicts(&lines, Some(causes)).check(fail_on);
