@@ -202,6 +202,6 @@ async fn start(members: usize) -> (Hive, SocketAddr) {
     let api = api::Api::bind(SocketAddr::from(([127, 0, 0, 1], 0)), None).await.expect("a loopback port");
     let addr = api.local_addr().expect("a bound address");
     let served = hive.clone();
-    tokio::spawn(async move { api.serve(served).await });
+    tokio::spawn(async move { api.serve_until(served, std::future::pending()).await });
     (hive, addr)
 }

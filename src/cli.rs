@@ -350,10 +350,9 @@ pub enum AuditCommand {
 /// Arguments of `hive run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A directory whose subdirectories are git repositories, watched offline: git facts plus local CI (each
-    /// repository's test command run on a throwaway clone of HEAD, cached by HEAD).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
+    /// What to watch.
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Run one cycle, print it, and exit.
     #[arg(long)]
@@ -363,39 +362,6 @@ pub struct RunArgs {
     /// `emergency`), for cron and CI.
     #[arg(long, value_enum, value_name = "WHAT", requires = "once")]
     pub fail_on: Option<FailOn>,
-
-    /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure);
-    /// 1 to 86400 (one day).
-    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub test_timeout: u64,
-
-    /// Run every repository's tests on every read: no local CI verdict is taken from or written to the cache.
-    #[arg(long, requires = "workspace")]
-    pub no_cache: bool,
-
-    /// Watch every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
-    #[arg(long = "org", value_name = "NAME")]
-    pub orgs: Vec<String>,
-
-    /// Watch every repository this GitHub user owns (repeatable).
-    #[arg(long = "user", value_name = "NAME")]
-    pub users: Vec<String>,
-
-    /// Watch this GitHub repository, `owner/name` (repeatable).
-    #[arg(long = "repo", value_name = "OWNER/NAME")]
-    pub repos: Vec<String>,
-
-    /// Watch only GitHub repositories matching this glob (`api-*` on the name, `acme/*` on owner/name; repeatable).
-    #[arg(long = "include", value_name = "GLOB")]
-    pub include: Vec<String>,
-
-    /// Skip GitHub repositories matching this glob (repeatable).
-    #[arg(long = "exclude", value_name = "GLOB")]
-    pub exclude: Vec<String>,
-
-    /// Also watch archived repositories, forks and templates (skipped by default).
-    #[arg(long)]
-    pub all_kinds: bool,
 
     /// The autonomy loop's governance (GitHub targets only).
     #[command(flatten, next_help_heading = "Autonomy")]
@@ -408,6 +374,49 @@ pub struct RunArgs {
     /// What only the configuration file sets: per-organisation and per-repository overrides, retention.
     #[arg(skip)]
     pub file: crate::settings::FileOnly,
+}
+
+/// What a hive reads, for `hive run`, `hive serve`, `hive emergency-scan` and `hive health-audit`: a local workspace
+/// or GitHub targets with their filters, and how local CI runs.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// A directory whose subdirectories are git repositories, read offline: git facts plus local CI (each
+    /// repository's test command run on a throwaway clone of HEAD, cached by HEAD).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Seconds a repository's test command may run before it is killed (and counted as an infrastructure failure);
+    /// 1 to 86400 (one day).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub test_timeout: u64,
+
+    /// Run every repository's tests on every read: no local CI verdict is taken from or written to the cache.
+    #[arg(long, requires = "workspace")]
+    pub no_cache: bool,
+
+    /// Every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
+    #[arg(long = "org", value_name = "NAME")]
+    pub orgs: Vec<String>,
+
+    /// Every repository this GitHub user owns (repeatable).
+    #[arg(long = "user", value_name = "NAME")]
+    pub users: Vec<String>,
+
+    /// This GitHub repository, `owner/name` (repeatable).
+    #[arg(long = "repo", value_name = "OWNER/NAME")]
+    pub repos: Vec<String>,
+
+    /// Only GitHub repositories matching this glob (`api-*` on the name, `acme/*` on owner/name; repeatable).
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip GitHub repositories matching this glob (repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Also archived repositories, forks and templates (skipped by default).
+    #[arg(long)]
+    pub all_kinds: bool,
 }
 
 /// The emergency triggers' thresholds, as given: checked (and their ranges named in the error) when the queen's
@@ -531,41 +540,9 @@ pub enum FailOn {
 /// Arguments of `hive emergency-scan` and `hive health-audit`: what to read, as for `hive run`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// A directory whose subdirectories are git repositories (local CI: each test command on a throwaway clone).
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-
-    /// Seconds a repository's test command may run before it is killed; 1 to 86400 (one day).
-    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub test_timeout: u64,
-
-    /// Run every repository's tests: no local CI verdict is taken from or written to the cache.
-    #[arg(long, requires = "workspace")]
-    pub no_cache: bool,
-
-    /// Every repository of this GitHub organisation (repeatable; needs GITHUB_TOKEN or GH_TOKEN).
-    #[arg(long = "org", value_name = "NAME")]
-    pub orgs: Vec<String>,
-
-    /// Every repository this GitHub user owns (repeatable).
-    #[arg(long = "user", value_name = "NAME")]
-    pub users: Vec<String>,
-
-    /// This GitHub repository, `owner/name` (repeatable).
-    #[arg(long = "repo", value_name = "OWNER/NAME")]
-    pub repos: Vec<String>,
-
-    /// Only GitHub repositories matching this glob (`api-*` on the name, `acme/*` on owner/name; repeatable).
-    #[arg(long = "include", value_name = "GLOB")]
-    pub include: Vec<String>,
-
-    /// Skip GitHub repositories matching this glob (repeatable).
-    #[arg(long = "exclude", value_name = "GLOB")]
-    pub exclude: Vec<String>,
-
-    /// Also archived repositories, forks and templates (skipped by default).
-    #[arg(long)]
-    pub all_kinds: bool,
+    /// What to read.
+    #[command(flatten)]
+    pub targets: TargetArgs,
 
     /// Exit 3 when this is found: `unhealthy` (a repository unhealthy or without a verdict) or `emergency` (an
     /// emergency trigger holds; `emergency-scan` always exits 3 for it).

@@ -187,9 +187,13 @@ impl HiveBuilder {
         let mut builder = Members::new().with_services(services.clone());
         let mut steward = None;
         let (mut engine, mut llm) = (self.engine, self.llm);
+        let mut queen = self.queen;
         if let Some(autonomy) = self.autonomy {
             // The database first: a damaged one stops the start before any member runs.
-            let memory = Memory::open(autonomy.state_dir())?;
+            let mut memory = Memory::open(autonomy.state_dir())?;
+            // The queen continues the count an earlier run on this state left: one number per cycle for events,
+            // the steward's report, its records and summaries, and never a number used before.
+            queen.last_cycle = queen.last_cycle.max(memory.history().last_cycle()?);
             let scribe = ScribeHandle::spawn(memory).await.map_err(HiveError::Scribe)?;
             if let Some((llm_engine, tools)) = llm.take() {
                 let registry = ToolRegistry::builtin(tools, Some(scribe.clone()));
@@ -208,7 +212,7 @@ impl HiveBuilder {
         }
         let builder = builder.with_pilots(pilots);
         let bus = EventBus::new(self.bus_capacity);
-        let args = QueenArgs::new(bus, self.queen)
+        let args = QueenArgs::new(bus, queen)
             .with_builder(Arc::new(builder))
             .with_engine(engine)
             .with_sink(self.sink)

@@ -84,8 +84,8 @@ impl RunPlan {
         state_dir: &Path,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<RunPlan> {
-        let github = !(args.orgs.is_empty() && args.users.is_empty() && args.repos.is_empty());
-        let target = match (github, &args.workspace) {
+        let github = !(args.targets.orgs.is_empty() && args.targets.users.is_empty() && args.targets.repos.is_empty());
+        let target = match (github, &args.targets.workspace) {
             (true, Some(_)) => bail!(
                 "give either GitHub targets (--org/--user/--repo) or --workspace DIR, not both; run two hives for both"
             ),
@@ -97,8 +97,8 @@ impl RunPlan {
             (false, Some(dir)) => RunTarget::Workspace {
                 dir: dir.clone(),
                 cache_dir: state_dir.join("cache").join("local-ci"),
-                test_timeout: Duration::from_secs(args.test_timeout),
-                cache: !args.no_cache,
+                test_timeout: Duration::from_secs(args.targets.test_timeout),
+                cache: !args.targets.no_cache,
                 test_commands: args.file.test_commands.clone(),
                 autonomy: Box::new(autonomy_config(args, env, state_dir, &lookup)?),
             },
@@ -172,9 +172,10 @@ pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
 /// the URLs, the globs and the credentials' form without sending anything.
 fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<GitHubForge> {
     let mut config = GitHubConfig::from_lookup(lookup)?;
-    for (flag, names, target) in
-        [("--org", &args.orgs, Target::Org as fn(String) -> Target), ("--user", &args.users, Target::User)]
-    {
+    for (flag, names, target) in [
+        ("--org", &args.targets.orgs, Target::Org as fn(String) -> Target),
+        ("--user", &args.targets.users, Target::User),
+    ] {
         for name in names {
             // A login, never a team: it becomes a URL path segment.
             if name.contains('/') || !is_valid_owner(name) {
@@ -183,17 +184,17 @@ fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> any
             config.targets.push(target(name.clone()));
         }
     }
-    for repo in &args.repos {
+    for repo in &args.targets.repos {
         let repo = RepoId::new(repo.as_str())
             .with_context(|| format!("invalid --repo '{}': expected owner/name", repo.escape_debug()))?;
         config.targets.push(Target::Repo(repo));
     }
     config.filter = RepoFilter {
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        archived: args.all_kinds,
-        forks: args.all_kinds,
-        templates: args.all_kinds,
+        include: args.targets.include.clone(),
+        exclude: args.targets.exclude.clone(),
+        archived: args.targets.all_kinds,
+        forks: args.targets.all_kinds,
+        templates: args.targets.all_kinds,
         owner_include: args.file.org_includes.clone(),
     };
     Ok(GitHubForge::new(config)?)

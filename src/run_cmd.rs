@@ -150,7 +150,7 @@ async fn run_with(
     hive.start_cycle()?;
     let watched = watch(&hive, &mut events, None, repos, once.then_some(args.fail_on.as_slice()), json);
     // A signal drops the watch (and the API) wherever it waits; the hive then stops as after a last cycle.
-    let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
+    let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
     watched
 }
@@ -202,19 +202,26 @@ pub(crate) fn local_forge(
     Ok(test_commands.into_iter().fold(forge, |forge, (name, argv)| forge.with_test_command(name, argv)))
 }
 
-/// The watch, with the API served beside it when there is one; whichever ends first ends both.
+/// The watch until a signal drops it, with the API served beside it when there is one; whichever ends first ends
+/// both. The API then stops gracefully (its event streams end, the requests under way are answered), before the
+/// caller stops the hive.
 async fn alongside(
     watched: impl std::future::Future<Output = anyhow::Result<()>>,
     api: Option<Api>,
     hive: &Hive,
+    shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    match api {
-        None => watched.await,
-        Some(api) => tokio::select! {
-            watched = watched => watched,
-            served = api.serve(hive.clone()) => served,
-        },
-    }
+    let Some(api) = api else { return shutdown.run_until(watched).await.unwrap_or(Ok(())) };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let served = api.serve_until(hive.clone(), stop.clone().cancelled_owned());
+    tokio::pin!(served);
+    let watched = tokio::select! {
+        watched = shutdown.run_until(watched) => watched.unwrap_or(Ok(())),
+        served = &mut served => return served,
+    };
+    stop.cancel();
+    served.await?;
+    watched
 }
 
 /// `hive run --org/--user/--repo`: the GitHub forge, one pilot per discovered repository, re-discovery after every
@@ -252,7 +259,7 @@ async fn run_github(
     let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, once, json);
     // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
     // each write it made was reserved in the database before it was sent, so the next start finds it again.
-    let watched = shutdown.run_until(alongside(watched, api, &hive)).await.unwrap_or(Ok(()));
+    let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
     watched
 }
@@ -313,11 +320,15 @@ async fn watch(
     // The last cycle printed. What the steward finished is read from its link, not only from its event, which the
     // bus may drop for a slow reader; the event (or a second's quiet) is only the moment to look.
     let mut printed: u64 = 0;
+    let mut progress = crate::terminal::CycleProgress::new(!json);
     loop {
         let envelope = match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
             Ok(envelope) => Some(envelope.context("the hive stopped unexpectedly")?),
             Err(_elapsed) => None,
         };
+        if let Some(envelope) = &envelope {
+            progress.follow(&envelope.event, repos.len());
+        }
         let mut finished: Option<(CycleRecord, Option<AutonomyReport>)> = None;
         match envelope.as_ref().map(|e| &*e.event) {
             Some(HiveEvent::MemberFailed { member, error }) if member.as_str() == STEWARD_ID => {
@@ -326,7 +337,7 @@ async fn watch(
                 if once {
                     bail!("the autonomy loop failed: {error}");
                 }
-                eprintln!("  ! the autonomy loop failed and is restarted: {error}");
+                progress.suspend(|| eprintln!("  ! the autonomy loop failed and is restarted: {error}"));
             }
             Some(HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. }) => {
                 first_failure.get_or_insert_with(|| crate::terminal::line(why));
@@ -347,14 +358,17 @@ async fn watch(
             }
             Some(HiveEvent::EmergencyDeclared { reasons }) if !json => {
                 let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-                println!("  !! EMERGENCY declared: {}", reasons.join("; "));
+                progress.suspend(|| println!("  !! EMERGENCY declared: {}", reasons.join("; ")));
             }
-            Some(HiveEvent::SourceUnreachable { outage }) if !json => println!("  ~ {outage}; retrying"),
+            Some(HiveEvent::SourceUnreachable { outage }) if !json => {
+                progress.suspend(|| println!("  ~ {outage}; retrying"));
+            }
             Some(HiveEvent::SourceReachable { source, after }) if !json => {
-                println!("  ~ {source} reachable again after {}s", after.as_secs());
+                progress.suspend(|| println!("  ~ {source} reachable again after {}s", after.as_secs()));
             }
             Some(HiveEvent::MemberEscalated { member, restarts, .. }) if !json => {
-                println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why");
+                progress
+                    .suspend(|| println!("  ! {member} escalated after {restarts} restarts; see the log (-v) for why"));
             }
             _ => {}
         }
@@ -375,7 +389,7 @@ async fn watch(
         let points_now = github.map(GitHubForge::points_spent);
         let points = points_now.zip(points_before).map(|(now, before)| now - before);
         points_before = points_now;
-        print_cycle(&record, points, &lines, report.as_ref(), json)?;
+        progress.suspend(|| print_cycle(&record, points, &lines, report.as_ref(), json))?;
         if let Some(fail_on) = fail_on {
             let causes = if status.emergency { status.emergency_reasons.as_slice() } else { &[] };
             return crate::scan_cmd::verdicts(&lines, Some(causes)).check(fail_on);

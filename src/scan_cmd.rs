@@ -140,17 +140,9 @@ fn resolve(args: &ScanArgs, env: &EnvConfig, state_dir: &Path) -> anyhow::Result
 /// configuration file is laid under them through this form too ([`absorb`] takes the result back).
 pub(crate) fn as_run(args: &ScanArgs) -> RunArgs {
     RunArgs {
-        workspace: args.workspace.clone(),
+        targets: args.targets.clone(),
         once: true,
         fail_on: None,
-        test_timeout: args.test_timeout,
-        no_cache: args.no_cache,
-        orgs: args.orgs.clone(),
-        users: args.users.clone(),
-        repos: args.repos.clone(),
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        all_kinds: args.all_kinds,
         autonomy: AutonomyArgs {
             autonomy: false,
             automerge: false,
@@ -172,14 +164,7 @@ pub(crate) fn as_run(args: &ScanArgs) -> RunArgs {
 /// Takes back what the configuration's layers resolved into [`as_run`]'s form: the targets, the test timeout, the
 /// emergency thresholds and what only the file sets. The autonomy settings stay the scan's own: it acts on nothing.
 pub(crate) fn absorb(args: &mut ScanArgs, run: RunArgs) {
-    args.workspace = run.workspace;
-    args.test_timeout = run.test_timeout;
-    args.orgs = run.orgs;
-    args.users = run.users;
-    args.repos = run.repos;
-    args.include = run.include;
-    args.exclude = run.exclude;
-    args.all_kinds = run.all_kinds;
+    args.targets = run.targets;
     args.emergency = run.emergency;
     args.file = run.file;
 }

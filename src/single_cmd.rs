@@ -12,7 +12,7 @@ use hive::{
 use serde::Serialize;
 
 use crate::{
-    cli::{EmergencyArgs, RunArgs, SingleAction, SingleArgs, SingleCycleArgs},
+    cli::{EmergencyArgs, RunArgs, SingleAction, SingleArgs, SingleCycleArgs, TargetArgs},
     config::{EnvConfig, OrUsage},
     lifecycle::Shutdown,
     terminal,
@@ -43,17 +43,19 @@ pub async fn run(args: &SingleArgs, env: &EnvConfig, state_dir: &Path, json: boo
 /// pilot, the ORCHs and the steward like any fleet.
 fn cycle_run_args(repo: &RepoId, args: &SingleCycleArgs) -> RunArgs {
     RunArgs {
-        workspace: None,
+        targets: TargetArgs {
+            workspace: None,
+            test_timeout: 600,
+            no_cache: false,
+            orgs: Vec::new(),
+            users: Vec::new(),
+            repos: vec![repo.to_string()],
+            include: Vec::new(),
+            exclude: Vec::new(),
+            all_kinds: true,
+        },
         once: true,
         fail_on: args.fail_on,
-        test_timeout: 600,
-        no_cache: false,
-        orgs: Vec::new(),
-        users: Vec::new(),
-        repos: vec![repo.to_string()],
-        include: Vec::new(),
-        exclude: Vec::new(),
-        all_kinds: true,
         autonomy: args.autonomy.clone(),
         emergency: EmergencyArgs::default(),
         // One repository named on the command line, under the flags' governance alone.

@@ -120,6 +120,62 @@ pub fn progress(len: usize, what: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
+/// `hive run`'s progress through each cycle: the repositories read in the cycle under way, as a [`progress`] bar on
+/// stderr (so only on a terminal), started when a cycle starts and cleared when it completes. Off for `--json`, whose
+/// reader wants JSON alone.
+pub struct CycleProgress {
+    on: bool,
+    /// The cycle under way and its bar; `None` between cycles.
+    bar: Option<(u64, indicatif::ProgressBar)>,
+}
+
+impl CycleProgress {
+    /// Progress for a fleet whose cycles are followed; drawn only when `on` (and stderr is a terminal).
+    pub fn new(on: bool) -> CycleProgress {
+        CycleProgress { on, bar: None }
+    }
+
+    /// Follows `event`: a cycle started (a bar for `fleet` repositories), a repository answered the cycle under
+    /// way, or the cycle completed (the bar cleared).
+    pub fn follow(&mut self, event: &hive::HiveEvent, fleet: usize) {
+        use hive::HiveEvent::{CycleCompleted, CycleStarted, HealthReported, HealthUnknown};
+        match event {
+            CycleStarted { cycle } if self.on => {
+                self.clear();
+                self.bar = Some((*cycle, progress(fleet, "repositories read")));
+            }
+            HealthReported { cycle: Some(cycle), .. } | HealthUnknown { cycle: Some(cycle), .. } => {
+                if let Some((_, bar)) = self.bar.as_ref().filter(|(under_way, _)| under_way == cycle) {
+                    bar.inc(1);
+                }
+            }
+            CycleCompleted { .. } => self.clear(),
+            _ => {}
+        }
+    }
+
+    /// Runs `print` with the bar off the screen, so a line printed mid-cycle is not drawn over.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some((_, bar)) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some((_, bar)) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for CycleProgress {
+    fn drop(&mut self) {
+        // A stop mid-cycle leaves no half-drawn bar behind on the terminal.
+        self.clear();
+    }
+}
+
 /// Whether `err` is a write to a pipe whose reader went away (`hive ... | head -1`): not a failure of hive's.
 pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))

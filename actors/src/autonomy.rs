@@ -269,12 +269,38 @@ impl Steward {
         self.act(&observed, now).await
     }
 
-    /// One cycle of the loop over what the pilots observed, at `now`, in the emergency the steward hears of.
+    /// One cycle of the loop over what the pilots observed, at `now`, in the emergency the steward hears of,
+    /// numbered by the database's counter (the next number).
     pub async fn act(&mut self, observed: &[Observation], now: SystemTime) -> Result<AutonomyReport, AutonomyError> {
+        self.act_in_cycle(0, observed, now).await
+    }
+
+    /// [`Steward::act`] for the queen's orchestration cycle `orchestration_cycle` (0: none), whose number the cycle
+    /// takes, so events, the report, the write keys, the history and the summaries name the cycle alike. A number
+    /// the database's counter already handed out is never used again: the next one is taken instead (a queen that
+    /// did not continue the count), and the report shows both.
+    pub async fn act_in_cycle(
+        &mut self,
+        orchestration_cycle: u64,
+        observed: &[Observation],
+        now: SystemTime,
+    ) -> Result<AutonomyReport, AutonomyError> {
         self.now = now;
         self.now_unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        let cycle = self.memory(|m| m.history().next_cycle()).await?;
-        self.report = AutonomyReport { cycle, emergency: self.emergency().active, ..AutonomyReport::default() };
+        let cycle = self.memory(move |m| m.history().claim_cycle(orchestration_cycle)).await?;
+        if orchestration_cycle != 0 && cycle != orchestration_cycle {
+            tracing::warn!(
+                orchestration_cycle,
+                cycle,
+                "the queen numbered a cycle the database had already used; the loop numbers it {cycle}"
+            );
+        }
+        self.report = AutonomyReport {
+            cycle,
+            orchestration_cycle,
+            emergency: self.emergency().active,
+            ..AutonomyReport::default()
+        };
         self.levels.clear();
         self.reconcile().await?;
         self.known = self.memory(Known::read).await?;

@@ -42,9 +42,12 @@ pub struct CycleRecord {
 /// What one cycle of the loop did, as the run summary shows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AutonomyReport {
-    /// The loop's own cycle number (persisted: it keeps growing across restarts).
+    /// The cycle's number: the queen's orchestration cycle, which continues the database's counter, so it keeps
+    /// growing across restarts and names the cycle in events, write keys, the history and `cycles/`. A loop run by
+    /// hand takes the counter's next number.
     pub cycle: u64,
-    /// The orchestration cycle whose observations it acted on (0 when it was run by hand).
+    /// The orchestration cycle whose observations it acted on (0 when it was run by hand); equal to `cycle` unless
+    /// the queen did not continue the counter (then `cycle` is the next unused number).
     #[serde(default)]
     pub orchestration_cycle: u64,
     /// Whether an emergency froze mutating actions (all but the recovery from its causes).

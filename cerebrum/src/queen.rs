@@ -56,6 +56,10 @@ pub struct QueenConfig {
     /// follows a resume within `reset_after`, up to `max`. `None` leaves escalated members to an operator (and an
     /// emergency's recovery attempt).
     pub resume: Option<Backoff>,
+    /// The last cycle number used before this queen started (by an earlier run on the same state, kept in the
+    /// database's counter, [`History::last_cycle`](crate::History::last_cycle)): the first cycle is one more, so
+    /// cycle numbers keep growing across restarts. 0 numbers from 1.
+    pub last_cycle: u64,
 }
 
 /// The default for [`QueenConfig::resume`]: a minute after the escalation, up to an hour for a member that keeps
@@ -79,6 +83,7 @@ impl Default for QueenConfig {
             keep_snapshots: None,
             jitter_seed: None,
             resume: Some(DEFAULT_RESUME),
+            last_cycle: 0,
         }
     }
 }
@@ -291,6 +296,7 @@ impl Actor for Queen {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => SmallRng::from_os_rng(),
         };
+        let cycle = CycleState::continuing(args.config.last_cycle);
         Ok(QueenState {
             myself,
             bus: args.bus,
@@ -304,7 +310,7 @@ impl Actor for Queen {
             by_actor: HashMap::new(),
             book: FleetBook::default(),
             outages: OutageBook::default(),
-            cycle: CycleState::default(),
+            cycle,
             tick: None,
             tick_due: None,
             batches: HashMap::new(),

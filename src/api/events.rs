@@ -16,9 +16,14 @@ use hive::{
 /// Events kept for clients that reconnect.
 const RING: usize = 1024;
 
-/// The route: the feed's task starts now, reading the hive's bus.
-pub(super) fn route<S: Clone + Send + Sync + 'static>(hive: &Hive) -> MethodRouter<S> {
-    get(stream).with_state(EventFeed::start(hive.subscribe(), RING, encode))
+/// The hive's feed: its task starts now, reading the hive's bus. The server closes it when it stops.
+pub(super) fn feed(hive: &Hive) -> EventFeed {
+    EventFeed::start(hive.subscribe(), RING, encode)
+}
+
+/// The route, serving `feed`.
+pub(super) fn route<S: Clone + Send + Sync + 'static>(feed: EventFeed) -> MethodRouter<S> {
+    get(stream).with_state(feed)
 }
 
 /// An event's kind and its JSON, secrets redacted.

@@ -42,6 +42,10 @@ mod repo;
 /// Largest request body accepted: a command is a line.
 const MAX_BODY: usize = 16 * 1024;
 
+/// How long a stopping server waits for the requests under way (a command, a page; event streams end at once)
+/// before it drops them.
+const GRACE: Duration = Duration::from_secs(5);
+
 /// The API's listener, bound before the hive starts so a taken address fails at once.
 pub struct Api {
     listener: TcpListener,
@@ -69,28 +73,56 @@ impl Api {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serves `hive` until the future is dropped (the caller's shutdown) or the listener fails.
-    pub async fn serve(self, hive: Hive) -> anyhow::Result<()> {
+    /// Serves `hive` until `stop` resolves, then stops gracefully: no new connection is taken, every event stream
+    /// ends at once ([`EventFeed::close`](hive::feed::EventFeed::close): a client sees its stream end, not a
+    /// connection cut when the process exits), and the requests under way are answered, for at most [`GRACE`].
+    pub async fn serve_until(
+        self,
+        hive: Hive,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let feed = events::feed(&hive);
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let graceful = {
+            let (feed, stopping) = (feed.clone(), stopping.clone());
+            async move {
+                stop.await;
+                feed.close();
+                stopping.cancel();
+            }
+        };
         let ecosystem = EcosystemManager::new(&self.state_dir);
-        let state = Arc::new(ApiState { hive, token: self.token, ecosystem });
-        let app = Router::new()
-            .route("/api/health", get(health))
-            .route("/api/status", get(status))
-            .route("/api/repos", get(repos))
-            .route("/api/repos/{owner}/{name}", get(repo::repo))
-            .route("/api/backlog", get(backlog))
-            .route("/api/audit", get(audit::records))
-            .route("/api/events", events::route(&state.hive))
-            .route("/", get(dashboard::page))
-            .route("/dashboard.css", get(dashboard::style))
-            .route("/dashboard.js", get(dashboard::script))
-            .route("/api/command", post(run_command))
-            .merge(metrics::routes(&state.hive))
-            .layer(axum::middleware::map_response(redacted))
-            .layer(DefaultBodyLimit::max(MAX_BODY))
-            .with_state(state);
-        axum::serve(self.listener, app).await.context("the API server stopped")
+        let state = ApiState { hive, token: self.token, ecosystem };
+        let served = axum::serve(self.listener, router(state, feed)).with_graceful_shutdown(graceful);
+        tokio::select! {
+            served = served.into_future() => served.context("the API server stopped"),
+            () = async { stopping.cancelled().await; tokio::time::sleep(GRACE).await } => {
+                tracing::warn!("requests still under way {}s after the stop were dropped", GRACE.as_secs());
+                Ok(())
+            }
+        }
     }
+}
+
+/// Every route, over `state`, with the events of `feed`.
+fn router(state: ApiState, feed: hive::feed::EventFeed) -> Router {
+    let state = Arc::new(state);
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/status", get(status))
+        .route("/api/repos", get(repos))
+        .route("/api/repos/{owner}/{name}", get(repo::repo))
+        .route("/api/backlog", get(backlog))
+        .route("/api/audit", get(audit::records))
+        .route("/api/events", events::route(feed))
+        .route("/", get(dashboard::page))
+        .route("/dashboard.css", get(dashboard::style))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/api/command", post(run_command))
+        .merge(metrics::routes(&state.hive))
+        .layer(axum::middleware::map_response(redacted))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
 }
 
 /// Largest JSON answer redacted; a status of 10,000 members is under 2 MB.

@@ -85,7 +85,14 @@ impl<'a> Layer<'a> {
         self.targets(args)?;
         let file = |read: fn(&FileSettings) -> Option<u64>| self.file_value(read);
         let test_timeout = file(|f| f.test_timeout);
-        self.pick("cycle.test_timeout", "test_timeout", "--test-timeout", None, test_timeout, &mut args.test_timeout)?;
+        self.pick(
+            "cycle.test_timeout",
+            "test_timeout",
+            "--test-timeout",
+            None,
+            test_timeout,
+            &mut args.targets.test_timeout,
+        )?;
         self.governance(args)?;
         self.emergency(args);
         if let Some((path, file)) = self.file {
@@ -210,9 +217,9 @@ impl<'a> Layer<'a> {
         };
         let mut recorded = Vec::new();
         for (file_value, value, (id, flag)) in [
-            (targets.orgs, &mut args.orgs, ids[0]),
-            (targets.users, &mut args.users, ids[1]),
-            (targets.repos, &mut args.repos, ids[2]),
+            (targets.orgs, &mut args.targets.orgs, ids[0]),
+            (targets.users, &mut args.targets.users, ids[1]),
+            (targets.repos, &mut args.targets.repos, ids[2]),
         ] {
             let from_file = file_value.is_some();
             if let Some(file_value) = file_value {
@@ -222,14 +229,18 @@ impl<'a> Layer<'a> {
         }
         let from_file = targets.workspace.is_some();
         if let Some(dir) = targets.workspace {
-            args.workspace = Some(dir);
+            args.targets.workspace = Some(dir);
         }
-        recorded.push(setting("targets.workspace", &args.workspace, origin(from_file, "workspace", "--workspace")));
+        recorded.push(setting(
+            "targets.workspace",
+            &args.targets.workspace,
+            origin(from_file, "workspace", "--workspace"),
+        ));
         self.settings.extend(recorded);
         let (include, exclude) =
             (self.file_value(|f| f.targets.include.clone()), self.file_value(|f| f.targets.exclude.clone()));
-        self.pick("targets.include", "include", "--include", None, include, &mut args.include)?;
-        self.pick("targets.exclude", "exclude", "--exclude", None, exclude, &mut args.exclude)?;
+        self.pick("targets.include", "include", "--include", None, include, &mut args.targets.include)?;
+        self.pick("targets.exclude", "exclude", "--exclude", None, exclude, &mut args.targets.exclude)?;
         // An organisation's own filters hold whatever the global one says.
         if let Some((path, file)) = self.file.filter(|(_, f)| !f.org_includes.is_empty()) {
             args.file.org_includes = file.org_includes.clone();
@@ -242,7 +253,7 @@ impl<'a> Layer<'a> {
             }
         }
         if let Some((path, file)) = self.file.filter(|(_, f)| !f.org_excludes.is_empty()) {
-            args.exclude.extend(file.org_excludes.iter().cloned());
+            args.targets.exclude.extend(file.org_excludes.iter().cloned());
             self.settings.push(setting(
                 "orgs.*.exclude",
                 &file.org_excludes,
@@ -250,7 +261,7 @@ impl<'a> Layer<'a> {
             ));
         }
         let all_kinds = self.file_value(|f| f.targets.all_kinds);
-        self.pick("targets.all_kinds", "all_kinds", "--all-kinds", None, all_kinds, &mut args.all_kinds)
+        self.pick("targets.all_kinds", "all_kinds", "--all-kinds", None, all_kinds, &mut args.targets.all_kinds)
     }
 
     fn governance(&mut self, args: &mut RunArgs) -> anyhow::Result<()> {

@@ -217,7 +217,7 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
     let (cli, env_config, resolved) = run_hive(Some(text), &args, &env).expect("valid");
     let Command::Run(run) = &cli.command else { unreachable!("a run") };
     let a = &run.autonomy;
-    assert_eq!((a.level.as_str(), a.max_prs_per_day, a.escalate_after, run.test_timeout), ("fix", 3, 4, 30));
+    assert_eq!((a.level.as_str(), a.max_prs_per_day, a.escalate_after, run.targets.test_timeout), ("fix", 3, 4, 30));
     assert_eq!((a.autonomy, a.max_issues_per_hour), (true, 20));
     assert_eq!(env_config.orchestration_interval, Some(Duration::from_secs(120)));
     assert_eq!(origin(&resolved, "governance.level"), "flag --level");
@@ -250,15 +250,15 @@ fn flags_for_any_target_replace_the_files_targets() {
     let text = "[targets]\norgs = [\"acme\"]\nexclude = [\"old-*\"]\n[orgs.acme]\nexclude = [\"tmp-*\"]\ninclude = [\"api-*\"]\n";
     let (cli, _, resolved) = run_hive(Some(text), &["run", "--state-dir", "s"], &[]).expect("valid");
     let Command::Run(run) = &cli.command else { unreachable!("a run") };
-    assert_eq!((run.orgs.as_slice(), run.workspace.as_deref()), (&["acme".to_owned()][..], None));
-    assert_eq!(run.exclude, ["old-*", "acme/tmp-*"]);
+    assert_eq!((run.targets.orgs.as_slice(), run.targets.workspace.as_deref()), (&["acme".to_owned()][..], None));
+    assert_eq!(run.targets.exclude, ["old-*", "acme/tmp-*"]);
     assert_eq!(run.file.org_includes.get("acme"), Some(&vec!["api-*".to_owned()]));
     assert!(origin(&resolved, "targets.orgs").starts_with("file "));
 
     let (cli, _, resolved) =
         run_hive(Some(text), &["run", "--workspace", "ws", "--state-dir", "s"], &[]).expect("valid");
     let Command::Run(run) = &cli.command else { unreachable!("a run") };
-    assert!(run.orgs.is_empty() && run.workspace.is_some());
+    assert!(run.targets.orgs.is_empty() && run.targets.workspace.is_some());
     assert_eq!(origin(&resolved, "targets.orgs"), "default");
     assert_eq!(origin(&resolved, "targets.workspace"), "flag --workspace");
 }

@@ -1,6 +1,7 @@
 //! The one-shot modes through the real binary: `hive emergency-scan` (exit 3 while a trigger holds, 0 once it does
 //! not), `hive health-audit` (the components table and its JSON), `--fail-on` for cron and CI, `hive status` and
-//! `hive command` against a real `hive serve` and against a closed port, completions, and a closed stdout pipe.
+//! `hive command` against a real `hive serve` and against a closed port, completions, a closed stdout pipe, and
+//! `hive run`'s progress, drawn on a terminal's stderr only.
 
 use std::{
     os::fd::OwnedFd,
@@ -117,7 +118,8 @@ fn run_once_fails_on_what_it_is_asked_to_fail_on() {
     let out = hive(&state, &["run", "--once", "--workspace", &ws, "--fail-on", "emergency"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("hive: emergency: systemic failure"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("cycle 1"), "the cycle is printed first: {}", stdout(&out));
+    // The second run on this state directory: its cycle continues the count.
+    assert!(stdout(&out).contains("cycle 2 "), "the cycle is printed first: {}", stdout(&out));
 
     let calm = tempfile::tempdir().expect("tempdir");
     let ws = workspace(calm.path(), &[]);
@@ -332,4 +334,51 @@ async fn emergency_scan_over_github_finds_one_failure_in_three_repositories_and_
         s.requests().into_iter().filter(|r| r.method != hive_testkit::Method::GET && r.path != "/graphql").collect();
     assert!(writes.is_empty(), "a scan acts on nothing: {writes:?}");
     assert!(!stderr(&out).contains(emu.token()));
+}
+
+/// Runs the binary with its stderr on a terminal (a pseudo-terminal the test reads) and its stdout piped: its output,
+/// and everything the terminal was sent.
+fn on_a_terminal(state: &Path, args: &[&str]) -> (Output, String) {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut cmd = hive_command(state, args);
+    cmd.env("TERM", "xterm").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(pty.slave));
+    let child = cmd.spawn().expect("spawn hive");
+    // The terminal's other end stays open only in the child (and what it starts), so reading it ends with them.
+    drop(cmd);
+    let mut master = std::fs::File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        // Once every holder of the other end has closed it, Linux answers EIO: the end of what was shown.
+        let _ = master.read_to_end(&mut shown);
+        shown
+    });
+    let out = child.wait_with_output().expect("wait for hive");
+    let shown = reader.join().expect("the reader");
+    (out, String::from_utf8_lossy(&shown).into_owned())
+}
+
+#[test]
+fn run_draws_its_progress_on_a_terminal_s_stderr_only_and_never_with_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = workspace(dir.path(), &["a", "b"]);
+    let state = dir.path().join("state");
+    const BAR: &str = "repositories read";
+
+    let (out, shown) = on_a_terminal(&state, &["run", "--once", "--workspace", &ws]);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains(BAR) && shown.contains("/3"), "no progress on the terminal: {shown:?}");
+    assert!(stdout(&out).contains("healthy") && !stdout(&out).contains(BAR), "{}", stdout(&out));
+
+    // JSON output wants JSON alone: no bar, even on a terminal.
+    let (out, shown) = on_a_terminal(&state, &["run", "--once", "--json", "--workspace", &ws]);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(!shown.contains(BAR), "a bar with --json: {shown:?}");
+    let record: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON record");
+    assert_eq!(record["total_repositories"], 3, "{record}");
+
+    // Not a terminal: nothing drawn.
+    let out = hive(&state, &["run", "--once", "--workspace", &ws]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(BAR), "{}", stderr(&out));
 }

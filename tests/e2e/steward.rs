@@ -14,7 +14,7 @@ use std::{
 
 use futures::future::BoxFuture;
 use hive::{
-    EmergencyConfig, Hive, RestartPolicy,
+    EmergencyConfig, Hive, HiveEvent, RestartPolicy,
     actors::{Autonomy, AutonomyConfig, EnginePlanner, PlanError, Planner},
     cerebrum::{MemberState, MemberStatus, Memory, Proposal, Seed},
     forge::{GitHubAuth, GitHubConfig, GitHubForge, RepoId, Secret},
@@ -103,6 +103,19 @@ async fn hive(emu: &Emulator, state: &Path, planner: Hooked, bus: usize) -> Hive
 
 /// [`hive`] with the steward restarted under `policy`.
 async fn hive_with(emu: &Emulator, state: &Path, planner: Hooked, bus: usize, policy: RestartPolicy) -> Hive {
+    let repos = GREEN.iter().chain(&FAILING).map(|name| format!("acme/{name}"));
+    hive_of(repos, emu, state, planner, bus, policy).await
+}
+
+/// [`hive_with`] watching `repos` (`owner/name`).
+async fn hive_of(
+    repos: impl IntoIterator<Item = String>,
+    emu: &Emulator,
+    state: &Path,
+    planner: Hooked,
+    bus: usize,
+    policy: RestartPolicy,
+) -> Hive {
     let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
     github.api_url = emu.url();
     let forge = Arc::new(GitHubForge::new(github).expect("forge"));
@@ -119,7 +132,6 @@ async fn hive_with(emu: &Emulator, state: &Path, planner: Hooked, bus: usize, po
         systemic_members: 0,
         ..EmergencyConfig::default()
     };
-    let repos = GREEN.iter().chain(&FAILING).map(|name| format!("acme/{name}"));
     Hive::builder()
         .repos(repos)
         .emergency(quiet)
@@ -297,4 +309,89 @@ async fn the_kill_switch_stops_and_restarts_the_writes_live() {
     for name in FAILING {
         assert_eq!(emu.state().issues("acme", name).len(), 1, "{name}");
     }
+}
+
+/// The rules, planning as they are.
+fn rules() -> Hooked {
+    Hooked { calls: AtomicUsize::new(0), hook: Box::new(|_| Box::pin(async {})) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_cycle_number_names_a_cycle_everywhere_and_keeps_growing_across_a_restart() {
+    let emu = fleet().await;
+    let state = tempfile::tempdir().expect("tempdir");
+    // Each run does two cycles: the queen's events, the steward's report and what it stored must name them alike.
+    let run = |repos: Vec<String>| {
+        let (emu, state) = (&emu, state.path());
+        async move {
+            let hive = hive_of(repos, emu, state, rules(), 4096, RestartPolicy::default()).await;
+            let mut events = hive.subscribe();
+            let (mut numbers, mut started, mut completed) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..2 {
+                hive.start_cycle().expect("cycle");
+                let (record, report) = crate::wait_for(&mut events, Duration::from_secs(60), |e| match e {
+                    HiveEvent::CycleStarted { cycle } => {
+                        started.push(*cycle);
+                        None
+                    }
+                    HiveEvent::CycleCompleted { record } => {
+                        completed.push(record.orchestration_cycle);
+                        None
+                    }
+                    HiveEvent::AutonomyCompleted { record, report } => Some((record.clone(), report.clone())),
+                    _ => None,
+                })
+                .await;
+                assert_eq!(record.orchestration_cycle, report.cycle, "{report:?}");
+                assert_eq!(report.orchestration_cycle, report.cycle, "{report:?}");
+                numbers.push(report.cycle);
+            }
+            let status = hive.status().await.expect("status");
+            hive.shutdown().await.expect("shutdown");
+            (numbers, started, completed, status)
+        }
+    };
+    let first: Vec<String> = GREEN.iter().chain(&FAILING).map(|name| format!("acme/{name}")).collect();
+    let (numbers, started, completed, status) = run(first.clone()).await;
+    assert_eq!((numbers, started, completed, status.cycle), (vec![1, 2], vec![1, 2], vec![1, 2], 2));
+
+    // A repository that fails from the second run on: its issue is written in that run's first cycle.
+    let s = emu.state();
+    s.add_repo(RepoSpec::new("acme", "r5"));
+    let job = JobSpec::new("r5 tests", "completed", Some("failure"));
+    s.add_workflow_run("acme", "r5", RunSpec::new("ci", "main").outcome("completed", Some("failure")).job(job));
+    let second: Vec<String> = first.into_iter().chain(["acme/r5".to_owned()]).collect();
+    let (numbers, started, completed, status) = run(second).await;
+    assert_eq!(
+        (numbers, started, completed, status.cycle),
+        (vec![3, 4], vec![3, 4], vec![3, 4], 4),
+        "the count continues on the same state directory, in the queen's events as in the steward's reports"
+    );
+
+    // What the loop stored names the same cycles: the health history, the summaries and the write keys.
+    let mut memory = Memory::open(state.path()).expect("the database");
+    let cycles: Vec<u64> = memory.history().of("acme/r1", 10).expect("history").iter().map(|h| h.0).collect();
+    assert_eq!(cycles, [4, 3, 2, 1]);
+    assert_eq!(memory.history().last_cycle().expect("counter"), 4);
+    let mut summaries: Vec<String> = std::fs::read_dir(state.path().join("cycles"))
+        .expect("cycles/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    summaries.sort();
+    assert_eq!(summaries, ["000001.json", "000002.json", "000003.json", "000004.json"]);
+    drop(memory);
+    let db = rusqlite::Connection::open(state.path().join("hive.db")).expect("open the database");
+    let keys: Vec<(String, String)> = db
+        .prepare("SELECT repo, key FROM writes")
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let cycle_of = |repo: &str| -> Vec<&str> {
+        keys.iter().filter(|(r, _)| r == repo).filter_map(|(_, k)| k.rsplit_once(":c").map(|(_, c)| c)).collect()
+    };
+    assert!(!cycle_of("acme/r1").is_empty() && cycle_of("acme/r1").iter().all(|c| *c == "1"), "{keys:?}");
+    assert!(!cycle_of("acme/r5").is_empty() && cycle_of("acme/r5").iter().all(|c| *c == "3"), "{keys:?}");
 }

@@ -263,15 +263,21 @@ impl Actor for StewardActor {
             }
             StewardMessage::CycleClosed(record) => {
                 let newest = state.link.inner.newest_close.load(Ordering::Acquire);
-                if record.orchestration_cycle < newest || *state.link.inner.halt.borrow() {
+                if record.orchestration_cycle < newest {
+                    return Ok(());
+                }
+                if *state.link.inner.halt.borrow() {
+                    // Not acted on, but numbered: a restart continues after it, never numbering a cycle twice.
+                    let cycle = record.orchestration_cycle;
+                    state.steward.memory(move |m| m.history().pass_cycle(cycle)).await?;
                     return Ok(());
                 }
                 // Each observation is acted on once: a repository not observed again is not tended again.
                 let observed: Vec<Observation> = std::mem::take(&mut state.observed).into_values().collect();
                 // A database error fails the actor: the queen restarts it under its policy, and escalates it when
                 // the database keeps failing.
-                let mut report = state.steward.act(&observed, SystemTime::now()).await?;
-                report.orchestration_cycle = record.orchestration_cycle;
+                let report =
+                    state.steward.act_in_cycle(record.orchestration_cycle, &observed, SystemTime::now()).await?;
                 let mut record = CycleRecord::clone(&record);
                 record.fixes_attempted = report.fixes_attempted;
                 *state.link.inner.last.lock().unwrap_or_else(|e| e.into_inner()) =

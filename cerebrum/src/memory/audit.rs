@@ -114,6 +114,12 @@ pub struct AuditTrail<'m> {
 
 const COLUMNS: &str = "seq, timestamp, actor, repositories, action, result, decision, prev_hash, hash";
 
+/// The newest records concerning repository `?1`, at most `?2`, newest first: by the index of records by
+/// repository, then each record by its seq.
+const RECENT_FOR: &str = "FROM audit
+    WHERE seq IN (SELECT seq FROM audit_repos WHERE repo = ?1 ORDER BY seq DESC LIMIT ?2)
+    ORDER BY seq DESC";
+
 impl<'m> AuditTrail<'m> {
     pub(crate) fn new(conn: &'m mut Connection, path: &'m Path) -> Self {
         Self { conn, path }
@@ -235,18 +241,12 @@ impl<'m> AuditTrail<'m> {
         Ok(count)
     }
 
-    /// The newest `limit` records concerning `repo` (`owner/name`), newest first: what `explain` shows. Reads the
-    /// whole trail's repositories column, which is fine for a question a person asks now and then.
+    /// The newest `limit` records concerning `repo` (`owner/name`), newest first: what `explain` shows. Found
+    /// through the index of records by repository (`audit_repos`, kept with each record), so the cost is the
+    /// records read, not the trail's length.
     pub fn recent_for(&self, repo: &str, limit: usize) -> Result<Vec<AuditRecord>, MemoryError> {
         let sql = |source| MemoryError::sqlite(self.path, source);
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM audit
-                 WHERE EXISTS (SELECT 1 FROM json_each(audit.repositories) WHERE json_each.value = ?1)
-                 ORDER BY seq DESC LIMIT ?2"
-            ))
-            .map_err(sql)?;
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} {RECENT_FOR}")).map_err(sql)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows = stmt.query(params![repo, limit]).map_err(sql)?;
         let mut records = Vec::new();

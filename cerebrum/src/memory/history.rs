@@ -69,8 +69,37 @@ impl<'m> History<'m> {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.sql(e))
     }
 
+    /// The last cycle number handed out (0 before the first): a queen that continues the count numbers its first
+    /// cycle one more.
+    pub fn last_cycle(&self) -> Result<u64, MemoryError> {
+        let last: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [LAST_CYCLE], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        parse_last(self.path, last)
+    }
+
     /// Hands out the next cycle number: 1, 2, 3, ... across restarts (the last one is kept in `meta`).
     pub fn next_cycle(&mut self) -> Result<u64, MemoryError> {
+        self.claim_cycle(0)
+    }
+
+    /// Takes `cycle` (the queen's number for the cycle) as the last cycle and returns it, unless it is not above the
+    /// last one handed out: then the next number is handed out instead, since a number already used (in write keys,
+    /// summaries, the history) must never be used again. The counter never goes backwards.
+    pub fn claim_cycle(&mut self, cycle: u64) -> Result<u64, MemoryError> {
+        self.advance(cycle, true)
+    }
+
+    /// Records that a queen numbered a cycle `cycle` though nothing was done under it (the hive stopped before its
+    /// loop acted): the counter moves up to it, never back, so a restart does not number a cycle that way again.
+    pub fn pass_cycle(&mut self, cycle: u64) -> Result<(), MemoryError> {
+        self.advance(cycle, false).map(drop)
+    }
+
+    /// Moves the counter to `cycle` if that is ahead of it; else, when `fresh` (a number to use), one past it.
+    fn advance(&mut self, cycle: u64, fresh: bool) -> Result<u64, MemoryError> {
         let path = self.path;
         let sql = |source| MemoryError::sqlite(path, source);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
@@ -78,27 +107,36 @@ impl<'m> History<'m> {
             .query_row("SELECT value FROM meta WHERE key = ?1", [LAST_CYCLE], |r| r.get(0))
             .optional()
             .map_err(sql)?;
-        let last = match last {
-            None => 0,
-            Some(text) => text.parse::<u64>().map_err(|e| MemoryError::BadRecord {
-                path: path.to_path_buf(),
-                table: "meta",
-                key: LAST_CYCLE.to_owned(),
-                reason: format!("'{text}' is not a cycle number: {e}"),
-            })?,
+        let last = parse_last(path, last)?;
+        let claimed = match (cycle > last, fresh) {
+            (true, _) => cycle,
+            (false, true) => last + 1,
+            (false, false) => return Ok(last),
         };
-        let next = last + 1;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![LAST_CYCLE, next.to_string()],
+            params![LAST_CYCLE, claimed.to_string()],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
-        Ok(next)
+        Ok(claimed)
     }
 
     fn sql(&self, source: rusqlite::Error) -> MemoryError {
         MemoryError::sqlite(self.path, source)
+    }
+}
+
+/// The stored last cycle (`None`: no cycle yet) as a number.
+fn parse_last(path: &Path, last: Option<String>) -> Result<u64, MemoryError> {
+    match last {
+        None => Ok(0),
+        Some(text) => text.parse::<u64>().map_err(|e| MemoryError::BadRecord {
+            path: path.to_path_buf(),
+            table: "meta",
+            key: LAST_CYCLE.to_owned(),
+            reason: format!("'{text}' is not a cycle number: {e}"),
+        }),
     }
 }
 

@@ -132,6 +132,69 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     );",
+    // 6: what metrics and `explain` read, kept by triggers in the transaction of every write and audit record (and
+    // filled from the rows already there), so a scrape or an explanation reads a few rows whatever the trail's
+    // length. `write_counts`: the writes by kind and state. `decision_counts`: governance's decisions by kind,
+    // verdict, rule and spent limit ('' for none), each counted once, by the record made when it was decided
+    // (`reserved`, `would_do` or `denied: ...`; the record completing a write repeats its decision). `audit_repos`:
+    // which records concern which repository.
+    "CREATE TABLE write_counts (
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (kind, state)
+    ) WITHOUT ROWID;
+    CREATE TABLE decision_counts (
+        kind TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        limit_kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (kind, verdict, reason, limit_kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_repos (
+        repo TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (repo, seq)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER writes_count_insert AFTER INSERT ON writes BEGIN
+        INSERT INTO write_counts (kind, state, n) VALUES (NEW.kind, NEW.state, 1)
+            ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER writes_count_update AFTER UPDATE OF kind, state ON writes
+    WHEN OLD.kind IS NOT NEW.kind OR OLD.state IS NOT NEW.state BEGIN
+        UPDATE write_counts SET n = n - 1 WHERE kind = OLD.kind AND state = OLD.state;
+        INSERT INTO write_counts (kind, state, n) VALUES (NEW.kind, NEW.state, 1)
+            ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER writes_count_delete AFTER DELETE ON writes BEGIN
+        UPDATE write_counts SET n = n - 1 WHERE kind = OLD.kind AND state = OLD.state;
+    END;
+    CREATE TRIGGER audit_count_decision AFTER INSERT ON audit
+    WHEN NEW.decision != '' AND json_valid(NEW.decision)
+        AND (NEW.result IN ('reserved', 'would_do') OR NEW.result LIKE 'denied: %') BEGIN
+        INSERT INTO decision_counts (kind, verdict, reason, limit_kind, n)
+            VALUES (NEW.action, coalesce(json_extract(NEW.decision, '$.verdict'), ''),
+                    coalesce(json_extract(NEW.decision, '$.reason.reason'), ''),
+                    coalesce(json_extract(NEW.decision, '$.reason.limit'), ''), 1)
+            ON CONFLICT (kind, verdict, reason, limit_kind) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER audit_index_repos AFTER INSERT ON audit WHEN json_valid(NEW.repositories) BEGIN
+        INSERT OR IGNORE INTO audit_repos (repo, seq)
+            SELECT value, NEW.seq FROM json_each(NEW.repositories) WHERE type = 'text';
+    END;
+    INSERT INTO write_counts (kind, state, n) SELECT kind, state, COUNT(*) FROM writes GROUP BY kind, state;
+    INSERT INTO decision_counts (kind, verdict, reason, limit_kind, n)
+        SELECT action, coalesce(json_extract(decision, '$.verdict'), ''),
+               coalesce(json_extract(decision, '$.reason.reason'), ''),
+               coalesce(json_extract(decision, '$.reason.limit'), ''), COUNT(*)
+        FROM audit
+        WHERE decision != '' AND json_valid(decision)
+          AND (result IN ('reserved', 'would_do') OR result LIKE 'denied: %')
+        GROUP BY 1, 2, 3, 4;
+    INSERT OR IGNORE INTO audit_repos (repo, seq)
+        SELECT j.value, audit.seq FROM audit, json_each(audit.repositories) AS j
+        WHERE json_valid(audit.repositories) AND j.type = 'text';",
 ];
 
 /// The hive database, `<state_dir>/hive.db`.
@@ -533,6 +596,55 @@ mod tests {
         let version: u32 = backup.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         let items: i64 = backup.query_row("SELECT COUNT(*) FROM backlog", [], |r| r.get(0)).unwrap();
         assert_eq!((version, items), (2, 1), "the backup is the version-2 database with its data");
+    }
+
+    #[test]
+    fn a_version_3_database_gains_counts_and_an_index_of_its_trail_that_agree_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(Memory::FILE_NAME);
+        let mut old = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.pragma_update(None, "user_version", 3).unwrap();
+        // Writes and decisions through the version-3 code paths, which kept no counts.
+        let decision = r#"{"verdict":"deny","reason":{"reason":"limit_reached","limit":"prs_per_day"}}"#;
+        for i in 0..6 {
+            let write = crate::NewWrite {
+                key: format!("issue:{i}"),
+                kind: "open_issue".into(),
+                repo: format!("acme/r{}", i % 2),
+                target: None,
+            };
+            let entry = crate::AuditEntry {
+                actor: "steward".into(),
+                repositories: vec![write.repo.clone()],
+                action: "open_issue".into(),
+                result: "reserved".into(),
+                decision: r#"{"verdict":"allow","reason":{"reason":"allowed"}}"#.into(),
+            };
+            crate::Writes::new(&mut old, &path).reserve(&write, 1, false, &entry).unwrap();
+            let denied = crate::AuditEntry {
+                action: "open_pull_request".into(),
+                result: "denied: prs_per_day".into(),
+                decision: decision.into(),
+                ..entry
+            };
+            crate::Writes::new(&mut old, &path).complete(&write.key, crate::WriteState::Done, "ok", &denied).unwrap();
+            let tx = old.transaction().unwrap();
+            AuditTrail::append_in(&tx, &denied).unwrap();
+            tx.commit().unwrap();
+        }
+        drop(old);
+
+        let mut memory = Memory::open(dir.path()).unwrap();
+        assert_eq!(memory.schema_version().unwrap(), Memory::SCHEMA_VERSION);
+        let tally = memory.tally().unwrap();
+        assert_eq!(super::super::tally::tests::flat(&tally), super::super::tally::tests::scanned(dir.path()));
+        assert_eq!((tally.writes[0].count, tally.decisions.len()), (6, 2), "{tally:?}");
+        let recent: Vec<u64> = memory.audit().recent_for("acme/r1", 100).unwrap().iter().map(|r| r.seq).collect();
+        assert_eq!(recent, [18, 17, 16, 12, 11, 10, 6, 5, 4], "every record of acme/r1 (odd rounds), newest first");
+        assert_eq!(memory.audit().verify().unwrap(), 18, "the trail survived the migration");
     }
 
     #[test]

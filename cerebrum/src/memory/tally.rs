@@ -50,14 +50,15 @@ impl DecisionCount {
     }
 }
 
-/// Counts the writes table and the decisions in the audit trail. A decision is counted once, by the record made
-/// when it was decided (`reserved`, `would_do` or `denied: ...`, in one transaction with the reservation, if any):
-/// the record completing a write repeats its decision and is not counted again.
+/// The writes by kind and state and the decisions in the audit trail, from the counts the database keeps in the
+/// transaction of each write and record (schema version 6): a few rows, whatever the trail's length. A decision is
+/// counted once, by the record made when it was decided (`reserved`, `would_do` or `denied: ...`, in one
+/// transaction with the reservation, if any): the record completing a write repeats its decision and is not
+/// counted again.
 pub(crate) fn tally(conn: &Connection, path: &Path) -> Result<Tally, MemoryError> {
     let sql = |source| MemoryError::sqlite(path, source);
-    let mut stmt = conn
-        .prepare("SELECT kind, state, COUNT(*) FROM writes GROUP BY kind, state ORDER BY kind, state")
-        .map_err(sql)?;
+    let mut stmt =
+        conn.prepare_cached("SELECT kind, state, n FROM write_counts WHERE n > 0 ORDER BY kind, state").map_err(sql)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
         .map_err(sql)?;
@@ -73,22 +74,19 @@ pub(crate) fn tally(conn: &Connection, path: &Path) -> Result<Tally, MemoryError
         writes.push(WriteCount { kind, state, count: u64::try_from(count).unwrap_or(0) });
     }
     let mut stmt = conn
-        .prepare(
-            "SELECT action, json_extract(decision, '$.verdict'), json_extract(decision, '$.reason.reason'),
-                    json_extract(decision, '$.reason.limit'), COUNT(*)
-             FROM audit
-             WHERE decision != '' AND json_valid(decision)
-               AND (result IN ('reserved', 'would_do') OR result LIKE 'denied: %')
-             GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        .prepare_cached(
+            "SELECT kind, verdict, reason, limit_kind, n FROM decision_counts WHERE n > 0
+             ORDER BY kind, verdict, reason, limit_kind",
         )
         .map_err(sql)?;
     let rows = stmt
         .query_map([], |r| {
+            let limit: String = r.get(3)?;
             Ok(DecisionCount {
                 kind: r.get(0)?,
-                verdict: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                limit: r.get(3)?,
+                verdict: r.get(1)?,
+                reason: r.get(2)?,
+                limit: Some(limit).filter(|l| !l.is_empty()),
                 count: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
             })
         })
@@ -98,7 +96,7 @@ pub(crate) fn tally(conn: &Connection, path: &Path) -> Result<Tally, MemoryError
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::{
         AuditEntry, Memory, NewWrite, WriteState,
         governance::{ActionKind, ActionLevel, LimitKind, Reason, Verdict, WriteDecision},
@@ -126,6 +124,106 @@ mod tests {
             result: result.to_owned(),
             decision: d.to_json(),
         }
+    }
+
+    /// The counts as a full scan of the writes table and the trail finds them: what the kept counts must equal.
+    pub(crate) fn scanned(dir: &std::path::Path) -> Vec<(String, String, String, String, i64)> {
+        let conn = rusqlite::Connection::open(dir.join(Memory::FILE_NAME)).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT 'write', kind, state, '', COUNT(*) FROM writes GROUP BY kind, state
+                 UNION ALL
+                 SELECT action, json_extract(decision, '$.verdict'), json_extract(decision, '$.reason.reason'),
+                        coalesce(json_extract(decision, '$.reason.limit'), ''), COUNT(*)
+                 FROM audit
+                 WHERE decision != '' AND json_valid(decision)
+                   AND (result IN ('reserved', 'would_do') OR result LIKE 'denied: %')
+                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A tally in the shape of [`scanned`].
+    pub(crate) fn flat(tally: &super::Tally) -> Vec<(String, String, String, String, i64)> {
+        let mut rows: Vec<_> = tally
+            .writes
+            .iter()
+            .map(|w| ("write".to_owned(), w.kind.clone(), w.state.as_str().to_owned(), String::new(), w.count as i64))
+            .chain(tally.decisions.iter().map(|d| {
+                let limit = d.limit.clone().unwrap_or_default();
+                (d.kind.clone(), d.verdict.clone(), d.reason.clone(), limit, d.count as i64)
+            }))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn the_kept_counts_equal_a_full_scan_after_many_records_and_state_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Memory::open(dir.path()).unwrap();
+        let kinds = [ActionKind::OpenIssue, ActionKind::Comment, ActionKind::RerunJobs, ActionKind::OpenPullRequest];
+        let limits = [LimitKind::PrsPerDay, LimitKind::IssuesPerHour, LimitKind::ContentPerMinute];
+        for i in 0..1_200usize {
+            let kind = kinds[i % kinds.len()];
+            let write = |repo: &str| NewWrite {
+                key: format!("{kind}:{repo}:{i}"),
+                kind: kind.as_str().to_owned(),
+                repo: repo.to_owned(),
+                target: None,
+            };
+            match i % 5 {
+                // Reserved, then completed one way or another (or left reserved, as a crash would).
+                0 | 1 => {
+                    let allowed = decision(kind, Verdict::Allow, Reason::Allowed);
+                    let write = write("acme/api");
+                    m.writes().reserve(&write, 1, false, &entry(&allowed, "reserved")).unwrap();
+                    let end = match i % 3 {
+                        0 => Some(WriteState::Done),
+                        1 => Some(WriteState::Failed),
+                        _ => None,
+                    };
+                    if let Some(state) = end {
+                        m.writes().complete(&write.key, state, "outcome", &entry(&allowed, "ok")).unwrap();
+                    }
+                }
+                2 => {
+                    let would = decision(kind, Verdict::WouldDo, Reason::DryRun);
+                    m.writes().reserve(&write("acme/web"), 1, true, &entry(&would, "would_do")).unwrap();
+                }
+                3 => {
+                    let limit = limits[i % limits.len()];
+                    let denied = decision(kind, Verdict::Deny, Reason::LimitReached { limit, used: 2, max: 2 });
+                    m.audit().append(&entry(&denied, &format!("denied: {}", denied.summary()))).unwrap();
+                }
+                // Records that count for nothing: a command, and a completion alone.
+                _ => {
+                    let command = AuditEntry {
+                        actor: "api".to_owned(),
+                        action: "command".to_owned(),
+                        result: "status".to_owned(),
+                        ..AuditEntry::default()
+                    };
+                    m.audit().append(&command).unwrap();
+                    m.audit().append(&entry(&decision(kind, Verdict::Allow, Reason::Allowed), "ok: url")).unwrap();
+                }
+            }
+        }
+        let tally = m.tally().unwrap();
+        let expected = scanned(dir.path());
+        assert_eq!(flat(&tally), expected);
+        // Every kind of count is there, so the comparison covers them all.
+        assert!(tally.writes.iter().any(|w| w.state == WriteState::Reserved), "{tally:?}");
+        assert!(tally.writes.iter().any(|w| w.state == WriteState::Failed), "{tally:?}");
+        assert_eq!(tally.decisions.iter().filter(|d| d.is_limit()).map(|d| d.count).sum::<u64>(), 240);
+        assert_eq!(tally.writes.iter().map(|w| w.count).sum::<u64>(), 720);
+        // And the counts survive reopening.
+        drop(m);
+        assert_eq!(flat(&Memory::open(dir.path()).unwrap().tally().unwrap()), expected);
     }
 
     #[test]

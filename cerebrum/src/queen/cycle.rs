@@ -16,7 +16,7 @@ use crate::{
 
 #[derive(Debug, Default)]
 pub(crate) struct CycleState {
-    /// The current (or last) cycle's number; 0 before the first.
+    /// The current (or last) cycle's number; before the first, the last one an earlier run used (0 for none).
     pub(crate) number: u64,
     pub(crate) open: bool,
     /// Members asked to observe that have not answered yet.
@@ -32,6 +32,13 @@ struct EmergencySnapshot<'a> {
     cycle: u64,
     reasons: &'a [EmergencyReason],
     status: &'a super::HiveStatus,
+}
+
+impl CycleState {
+    /// No cycle open, the next one numbered `last + 1`.
+    pub(super) fn continuing(last: u64) -> CycleState {
+        CycleState { number: last, ..CycleState::default() }
+    }
 }
 
 impl QueenState {

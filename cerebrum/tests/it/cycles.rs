@@ -221,3 +221,18 @@ async fn forced_emergency_is_declared_at_start_and_cycles_at_the_emergency_inter
         eventually(&format!("'{id}' in emergency mode"), || Probe::get(&probe.entered) == 1).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_queen_continuing_an_earlier_count_numbers_its_first_cycle_one_more() {
+    let config = QueenConfig { last_cycle: 41, ..config() };
+    let mut hive = Hive::start(config, vec![pilot("a", 5), pilot("b", 5)], Fleet::default()).await;
+    for n in [42, 43] {
+        hive.queen.start_cycle().expect("queen is running");
+        let events = hive.events.until(&format!("cycle {n}"), |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+        let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!("until returns the match") };
+        assert_eq!(record.orchestration_cycle, n);
+        assert!(events.iter().any(|e| matches!(e, HiveEvent::CycleStarted { cycle } if *cycle == n)), "{events:#?}");
+        let reported = count(&events, |e| matches!(e, HiveEvent::HealthReported { cycle, .. } if *cycle == Some(n)));
+        assert_eq!(reported, 2, "both members answer cycle {n}: {events:#?}");
+    }
+}

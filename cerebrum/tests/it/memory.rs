@@ -207,6 +207,27 @@ fn the_records_about_one_repository_come_newest_first() {
 }
 
 #[test]
+fn a_claimed_cycle_number_is_taken_unless_it_was_used_and_the_counter_never_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut memory = Memory::open(dir.path()).unwrap();
+    assert_eq!(memory.history().last_cycle().unwrap(), 0);
+    // The queen's number, ahead of the counter: taken as it is.
+    assert_eq!(memory.history().claim_cycle(5).unwrap(), 5);
+    assert_eq!(memory.history().last_cycle().unwrap(), 5);
+    // A number already used, or an older one, is never handed out again.
+    assert_eq!(memory.history().claim_cycle(5).unwrap(), 6);
+    assert_eq!(memory.history().claim_cycle(2).unwrap(), 7);
+    assert_eq!(memory.history().next_cycle().unwrap(), 8);
+    // A cycle numbered but not acted on moves the counter up, never back.
+    memory.history().pass_cycle(3).unwrap();
+    assert_eq!(memory.history().last_cycle().unwrap(), 8);
+    memory.history().pass_cycle(9).unwrap();
+    drop(memory);
+    let mut memory = Memory::open(dir.path()).unwrap();
+    assert_eq!(memory.history().last_cycle().unwrap(), 9, "kept across reopening");
+}
+
+#[test]
 fn the_cycle_counter_and_history_persist_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -170,3 +170,50 @@ fn an_unreadable_record_is_named() {
     assert!(problem.contains("JSON"), "{problem}");
     assert!(memory.audit().export_jsonl(Vec::new()).is_err());
 }
+
+#[test]
+fn a_repository_s_newest_records_are_found_by_its_index_as_a_full_scan_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut memory = Memory::open(dir.path()).unwrap();
+    let repos = ["acme/api", "acme/api-v2", "acme/web", "acme/docs"];
+    for i in 0..1_000usize {
+        // One repository, two, none (a command), and the same one twice.
+        let repositories: Vec<String> = match i % 4 {
+            0 => vec![repos[i % 3].to_owned()],
+            1 => vec![repos[i % 3].to_owned(), repos[(i + 1) % 4].to_owned()],
+            2 => Vec::new(),
+            _ => vec![repos[3].to_owned(), repos[3].to_owned()],
+        };
+        let entry =
+            AuditEntry { actor: "steward".to_owned(), repositories, action: format!("a{i}"), ..AuditEntry::default() };
+        memory.audit().append(&entry).unwrap();
+    }
+    let conn = Connection::open(dir.path().join(Memory::FILE_NAME)).unwrap();
+    for repo in repos.iter().copied().chain(["acme/none"]) {
+        for limit in [1, 10, 5_000] {
+            let found: Vec<u64> = memory.audit().recent_for(repo, limit).unwrap().iter().map(|r| r.seq).collect();
+            let scanned: Vec<u64> = conn
+                .prepare(
+                    "SELECT seq FROM audit
+                     WHERE EXISTS (SELECT 1 FROM json_each(audit.repositories) WHERE json_each.value = ?1)
+                     ORDER BY seq DESC LIMIT ?2",
+                )
+                .unwrap()
+                .query_map(rusqlite::params![repo, limit as i64], |r| r.get::<_, i64>(0).map(|seq| seq as u64))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(found, scanned, "{repo}, {limit}");
+        }
+    }
+    // The trail is searched by seq, never scanned, so the cost does not grow with its length.
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN SELECT seq {}", super::RECENT_FOR))
+        .unwrap()
+        .query_map(rusqlite::params!["acme/api", 10], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(plan.iter().all(|step| !step.starts_with("SCAN")), "{plan:?}");
+    assert!(plan.iter().any(|step| step.contains("audit_repos")), "{plan:?}");
+}
