@@ -533,7 +533,8 @@ mod tests {
             Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() };
         let other = Signal { kind: SignalKind::Other, severity: Severity::Medium, title: "service down".into() };
         // Every class of signal, with the exact plan: (action, risk, title) in order.
-        let table: Vec<(Signal, Vec<(ProposedAction, Risk, &str)>)> = vec![
+        type Plan<'a> = Vec<(ProposedAction, Risk, &'a str)>;
+        let table: Vec<(Signal, Plan<'_>)> = vec![
             (ci(CiClass::Infrastructure, None), vec![(Write(RerunJobs), Low, "re-run failed jobs in acme/api")]),
             (ci(CiClass::Infrastructure, Some(1)), vec![(Write(RerunJobs), Low, "re-run failed jobs in acme/api")]),
             (
