@@ -522,6 +522,9 @@ mod tests {
         assert!(serde_json::from_str::<ProposedAction>("\"delete_repo\"").is_err(), "no action outside the vocabulary");
     }
 
+    /// One proposal of a plan as the table states it: action, risk, title.
+    type Planned<'a> = (ProposedAction, Risk, &'a str);
+
     #[test]
     fn rule_table() {
         use ActionKind::{OpenIssue, OpenPullRequest, RerunJobs};
@@ -533,8 +536,7 @@ mod tests {
             Signal { kind: SignalKind::CriticalIssue { number: 7 }, severity: Severity::Critical, title: "x".into() };
         let other = Signal { kind: SignalKind::Other, severity: Severity::Medium, title: "service down".into() };
         // Every class of signal, with the exact plan: (action, risk, title) in order.
-        type Plan<'a> = Vec<(ProposedAction, Risk, &'a str)>;
-        let table: Vec<(Signal, Plan<'_>)> = vec![
+        let table: Vec<(Signal, Vec<Planned<'_>>)> = vec![
             (ci(CiClass::Infrastructure, None), vec![(Write(RerunJobs), Low, "re-run failed jobs in acme/api")]),
             (ci(CiClass::Infrastructure, Some(1)), vec![(Write(RerunJobs), Low, "re-run failed jobs in acme/api")]),
             (
@@ -592,8 +594,7 @@ mod tests {
         for (signal, expected) in table {
             let seed = Seed::new("acme/api", signal.clone());
             let got = rules(&seed);
-            let plan: Vec<(ProposedAction, Risk, &str)> =
-                got.iter().map(|p| (p.action, p.risk, p.title.as_str())).collect();
+            let plan: Vec<Planned<'_>> = got.iter().map(|p| (p.action, p.risk, p.title.as_str())).collect();
             assert_eq!(plan, expected, "{signal:?}");
             for proposal in &got {
                 assert_eq!(proposal.engine, "rules");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hive::{
     Hive, HiveEvent, LocalForge, Seed,
-    cerebrum::{ActionKind, MissingKind, ProposedAction, Risk, Signal, SignalKind},
+    cerebrum::{ActionKind, CiClass, MissingKind, ProposedAction, Risk, Signal, SignalKind},
 };
 use hive_testkit::projects::{git_repo, write};
 
@@ -80,5 +80,43 @@ async fn propose_on_a_repository_without_a_policy_a_license_or_ci_returns_the_pl
         plan(&hive, "local/bare", bare_signals[2].clone()).await,
         [(open_issue, Risk::Low, "add a security policy (SECURITY.md) to local/bare".to_owned())]
     );
+    hive.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_dependency_that_does_not_resolve_in_local_ci_is_proposed_a_lockfile_refresh_or_bump() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let core = ws.path().join("core");
+    write(&core, "Cargo.toml", "[package]\nname = \"corelib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    write(&core, "src/lib.rs", "pub fn answer() -> i32 { 42 }\n");
+    git_repo(&core);
+    // The sibling is 0.1.0 and app asks for 2: cargo cannot select a version, offline as local CI runs it.
+    let app = ws.path().join("app");
+    write(
+        &app,
+        "Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n\
+         corelib = { path = \"../core\", version = \"2\" }\n",
+    );
+    write(&app, "src/lib.rs", "#[test]\nfn answer() { assert_eq!(corelib::answer(), 42); }\n");
+    git_repo(&app);
+
+    let forge = LocalForge::new(ws.path()).expect("forge").with_cache(false);
+    let hive = Hive::builder().forge(forge).repos(["local/app"]).start().await.expect("start");
+    let mut events = hive.subscribe();
+    hive.start_cycle().expect("cycle");
+    wait_for(&mut events, DEADLINE, |e| matches!(e, HiveEvent::CycleCompleted { .. }).then_some(())).await;
+
+    let status = hive.status().await.expect("status");
+    let member = status.members.iter().find(|m| m.id.as_str() == "local/app").expect("local/app");
+    // Worst first: the CI failure (high) before the missing files.
+    let signal = member.signals.first().cloned().expect("a signal");
+    assert_eq!(signal.ci_class(), Some(CiClass::Dependency), "{:?}", member.signals);
+    let planned = plan(&hive, "local/app", signal).await;
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    let (action, risk, title) = &planned[0];
+    assert_eq!((*action, *risk), (ProposedAction::Write(ActionKind::OpenIssue), Risk::Low));
+    assert!(title.starts_with("refresh the lockfile or bump the dependency: local/"), "{title}");
+    assert!(title.contains("failed to select a version") && title.ends_with("/dependency"), "{title}");
     hive.shutdown().await.expect("shutdown");
 }
