@@ -3,7 +3,6 @@
 //! (exit 2) while nothing has happened yet, never a failure after GitHub was already asked.
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -48,8 +47,8 @@ pub enum RunTarget {
         test_timeout: Duration,
         /// Whether local CI verdicts are cached (`--no-cache` turns it off).
         cache: bool,
-        /// Test commands given for some repositories (by directory name), run instead of the detected ones.
-        test_commands: BTreeMap<String, Vec<String>>,
+        /// Test commands given for the repositories, run instead of the detected ones.
+        test_commands: crate::settings::TestCommands,
         /// The autonomy loop's policy: findings into the backlog, formatter fixes as branches (boxed: it is large
         /// next to paths).
         autonomy: Box<AutonomyConfig>,

@@ -2,7 +2,7 @@
 //! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
 //! repositories (`--workspace DIR`).
 
-use std::{collections::BTreeMap, io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use hive::{
@@ -196,10 +196,15 @@ pub(crate) fn local_forge(
     cache_dir: &Path,
     test_timeout: Duration,
     cache: bool,
-    test_commands: BTreeMap<String, Vec<String>>,
+    test_commands: crate::settings::TestCommands,
 ) -> anyhow::Result<LocalForge> {
     let forge = LocalForge::new(dir)?.with_cache_dir(cache_dir).with_cache(cache).with_test_timeout(test_timeout);
-    Ok(test_commands.into_iter().fold(forge, |forge, (name, argv)| forge.with_test_command(name, argv)))
+    // A repository's own command takes precedence over its organisation's, which the forge runs for the rest.
+    let forge = match test_commands.org {
+        Some(argv) => forge.with_default_test_command(argv),
+        None => forge,
+    };
+    Ok(test_commands.repos.into_iter().fold(forge, |forge, (name, argv)| forge.with_test_command(name, argv)))
 }
 
 /// The watch until a signal drops it, with the API served beside it when there is one; whichever ends first ends

@@ -69,12 +69,22 @@ pub struct FileOnly {
     pub keep_snapshots: usize,
     /// Per organisation: keep only its repositories matching one of these globs.
     pub org_includes: std::collections::BTreeMap<String, Vec<String>>,
-    /// Test commands of a local workspace's repositories, by directory name, run instead of the detected ones.
-    pub test_commands: std::collections::BTreeMap<String, Vec<String>>,
+    /// Test commands of a local workspace's repositories, run instead of the detected ones.
+    pub test_commands: TestCommands,
     /// The language model the ORCHs think with (`[llm]`); the rules when `None`.
     pub llm: Option<LlmChoice>,
     /// The services the hive keeps running (`[services.NAME]`).
     pub services: Vec<hive::ServiceSpec>,
+}
+
+/// The test commands a local workspace's repositories run instead of the detected ones: a repository's own
+/// (`[repos."local/NAME"] test_command`) before its organisation's (`[orgs.local] test_command`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestCommands {
+    /// By the repository's directory name.
+    pub repos: std::collections::BTreeMap<String, Vec<String>>,
+    /// For every repository without its own.
+    pub org: Option<Vec<String>>,
 }
 
 /// The `[llm]` section as the run uses it: the key read from the variable it names.
@@ -96,7 +106,7 @@ impl Default for FileOnly {
             keep_cycles: DEFAULT_KEEP_CYCLES,
             keep_snapshots: DEFAULT_KEEP_SNAPSHOTS,
             org_includes: std::collections::BTreeMap::new(),
-            test_commands: std::collections::BTreeMap::new(),
+            test_commands: TestCommands::default(),
             llm: None,
             services: Vec::new(),
         }

@@ -96,6 +96,8 @@ pub struct LocalForge {
     parallel: Arc<Semaphore>,
     /// Test commands given for some repositories (by directory name), run instead of the detected ones.
     test_commands: BTreeMap<String, Vec<String>>,
+    /// The test command of every repository not in `test_commands`, run instead of the detected one.
+    default_test_command: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for LocalForge {
@@ -128,6 +130,7 @@ impl LocalForge {
             repo_locks: DashMap::new(),
             parallel: Arc::new(Semaphore::new(cpus)),
             test_commands: BTreeMap::new(),
+            default_test_command: None,
         })
     }
 
@@ -138,6 +141,13 @@ impl LocalForge {
         if !argv.is_empty() {
             self.test_commands.insert(name.into(), argv);
         }
+        self
+    }
+
+    /// Runs `argv` as the test command of every repository that was given none of its own
+    /// ([`LocalForge::with_test_command`], which takes precedence), instead of the one its build files name.
+    pub fn with_default_test_command(mut self, argv: Vec<String>) -> LocalForge {
+        self.default_test_command = Some(argv).filter(|argv| !argv.is_empty());
         self
     }
 
@@ -211,7 +221,7 @@ impl LocalForge {
     async fn ci(&self, repo: &RepoId, head: &str) -> (CiStatus, Option<String>) {
         let lock = self.repo_locks.entry(repo.name().to_owned()).or_default().clone();
         let _guard = lock.lock().await;
-        let given = self.test_commands.get(repo.name()).cloned();
+        let given = self.test_commands.get(repo.name()).or(self.default_test_command.as_ref()).cloned();
         if self.use_cache
             && let Some(run) = self.cache.get(repo.name(), head).await
             && run.argv == given

@@ -139,8 +139,8 @@ struct RawGovernance {
     escalate_after: Option<Spanned<u32>>,
 }
 
-/// What an organisation (or user) may override: the action level, the owners, and which of its repositories to
-/// keep and to skip.
+/// What an organisation (or user) may override: the action level, the owners, which of its repositories to keep and
+/// to skip, and for a local workspace's owner (`local`) its repositories' test command.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOrg {
@@ -148,6 +148,7 @@ struct RawOrg {
     owners: Option<Vec<Spanned<String>>>,
     include: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<Spanned<String>>>,
+    test_command: Option<Spanned<Vec<String>>>,
 }
 
 /// What one repository may override; a test command only for a local workspace's repository, the one kind whose
@@ -204,8 +205,8 @@ pub struct FileSettings {
     pub org_includes: BTreeMap<String, Vec<String>>,
     /// `[orgs.NAME] exclude`, as `NAME/GLOB` globs.
     pub org_excludes: Vec<String>,
-    /// `[repos."local/NAME"] test_command`, by the repository's directory name.
-    pub test_commands: BTreeMap<String, Vec<String>>,
+    /// `[repos."local/NAME"] test_command` by the repository's directory name, and `[orgs.local] test_command`.
+    pub test_commands: crate::settings::TestCommands,
     /// `[api]`.
     pub api: Api,
     /// `[llm]`.
@@ -600,13 +601,17 @@ impl Validator<'_> {
             for glob in self.globs(org.exclude)?.unwrap_or_default() {
                 settings.org_excludes.push(format!("{login}/{glob}"));
             }
+            if let Some(argv) = org.test_command {
+                self.test_command_owner(&login, &argv)?;
+                settings.test_commands.org = Some(argv.into_inner());
+            }
             settings.overrides.owners.insert(login, rule);
         }
         for (name, repo) in repos {
             let id = self.repo(&name)?;
             if let Some(argv) = repo.test_command {
                 let dir = self.test_command_dir(&id, &argv)?;
-                settings.test_commands.insert(dir, argv.into_inner());
+                settings.test_commands.repos.insert(dir, argv.into_inner());
             }
             let rule = Override { level: self.level(repo.level)?, owners: self.owners(repo.owners)? };
             settings.overrides.repos.insert(id, rule);
@@ -632,11 +637,33 @@ impl Validator<'_> {
                 ),
             );
         };
+        self.test_argv(argv)?;
+        Ok(dir.to_owned())
+    }
+
+    /// Checks that the organisation `login` whose test command `argv` is owns a local workspace's repositories
+    /// (`local`), the only ones whose tests hive runs, and that the command has a program.
+    fn test_command_owner(&self, login: &str, argv: &Spanned<Vec<String>>) -> Result<(), FileError> {
+        if login != LOCAL_OWNER {
+            return self.fail(
+                &argv.span(),
+                format!(
+                    "a test command applies to a local workspace's repositories only, so to the organisation \
+                     '{LOCAL_OWNER}' ([orgs.{LOCAL_OWNER}]), not '{}': GitHub repositories are tested by their own CI",
+                    login.escape_debug()
+                ),
+            );
+        }
+        self.test_argv(argv)
+    }
+
+    /// A command needs a program.
+    fn test_argv(&self, argv: &Spanned<Vec<String>>) -> Result<(), FileError> {
         if argv.get_ref().first().is_none_or(|program| program.trim().is_empty()) {
             return self
                 .fail(&argv.span(), "expected a program and its arguments, such as [\"make\", \"check\"]".to_owned());
         }
-        Ok(dir.to_owned())
+        Ok(())
     }
 
     fn api(&self, api: RawApi) -> Result<Api, FileError> {

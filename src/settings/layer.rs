@@ -112,7 +112,12 @@ impl<'a> Layer<'a> {
                     }
                 }
             }
-            for (dir, argv) in &file.test_commands {
+            // A repository's own test command first; its organisation's holds for the rest.
+            if let Some(argv) = &file.test_commands.org {
+                let key = format!("orgs.{}.test_command", hive::forge::LOCAL_OWNER);
+                self.settings.push(setting(&key, argv, origin.clone()));
+            }
+            for (dir, argv) in &file.test_commands.repos {
                 let key = format!("repos.\"{}/{dir}\".test_command", hive::forge::LOCAL_OWNER);
                 self.settings.push(setting(&key, argv, origin.clone()));
             }

@@ -29,12 +29,13 @@ fn an_unknown_key_names_file_line_column_and_the_key_meant() {
     assert!(err.starts_with("invalid configuration '/etc/hive/hive.toml:3:3' at key 'cycle.intervall'"), "{err}");
     assert!(err.contains("unknown key 'intervall'; known keys: interval, test_timeout"), "{err}");
     assert!(err.ends_with("did you mean 'interval'?"), "{err}");
-    // At the top, and in a table of tables: an organisation cannot set what only a repository's tests would use.
+    // At the top, and in a table of tables.
     let err = error("stat_dir = 'x'\n");
     assert!(err.contains("hive.toml:1:1' at key 'stat_dir'") && err.ends_with("did you mean 'state_dir'?"), "{err}");
-    let err = error("[orgs.acme]\nlevel = 'log'\ntest_command = ['make']\n");
-    assert!(err.contains(":3:1' at key 'orgs.acme.test_command'"), "{err}");
-    assert!(err.contains("known keys: level, owners, include, exclude"), "{err}");
+    let err = error("[orgs.acme]\nlevel = 'log'\ntest_commands = ['make']\n");
+    assert!(err.contains(":3:1' at key 'orgs.acme.test_commands'"), "{err}");
+    assert!(err.contains("known keys: level, owners, include, exclude, test_command"), "{err}");
+    assert!(err.ends_with("did you mean 'test_command'?"), "{err}");
 }
 
 #[test]
@@ -88,6 +89,12 @@ fn bad_values_name_line_column_key_and_the_value() {
             ":2:16' at key 'repos.\"local/app\".test_command'",
             "expected a program",
         ),
+        (
+            "[orgs.acme]\ntest_command = [\"make\"]\n",
+            ":2:16' at key 'orgs.acme.test_command'",
+            "so to the organisation 'local' ([orgs.local]), not 'acme'",
+        ),
+        ("[orgs.local]\ntest_command = [\" \"]\n", ":2:16' at key 'orgs.local.test_command'", "expected a program"),
         (
             "[services.\"../x\"]\ncommand = [\"true\"]\n",
             ":1:11' at key 'services.\"../x\"'",
@@ -156,7 +163,7 @@ env = { PORT = "8080" }
     assert_eq!(settings.overrides.level("acme/api", ActionLevel::Issue), ActionLevel::Fix);
     assert_eq!(settings.overrides.owners("acme/web", &["carol".to_owned()]), ["carol"]);
     assert_eq!((settings.keep_snapshots, settings.keep_cycles), (Some(7), None));
-    assert_eq!(settings.test_commands.get("app"), Some(&vec!["make".to_owned(), "check".to_owned()]));
+    assert_eq!(settings.test_commands.repos.get("app"), Some(&vec!["make".to_owned(), "check".to_owned()]));
 }
 
 #[test]
@@ -300,4 +307,23 @@ fn the_api_token_comes_from_the_variable_the_file_names_and_is_never_shown() {
     assert_eq!(serve.token.as_ref().map(Secret::expose), Some("b"));
     let err = run_hive(Some(text), &args, &[]).expect_err("unset");
     assert!(err.to_string().contains("hive.toml:2:13' at key 'api.token_env'"), "{err}");
+}
+
+#[test]
+fn a_repository_s_test_command_beats_its_organisation_s_and_both_show_where_they_came_from() {
+    let text = "[orgs.local]\ntest_command = [\"make\", \"ci\"]\n[repos.\"local/app\"]\ntest_command = [\"just\"]\n";
+    let (cli, env_config, resolved) =
+        run_hive(Some(text), &["run", "--workspace", "ws", "--state-dir", "s"], &[]).expect("valid");
+    let Command::Run(run) = &cli.command else { unreachable!("a run") };
+    let plan = RunPlan::resolve(run, &env_config, &cli.state_dir, lookup(&[])).expect("a plan");
+    let RunTarget::Workspace { test_commands, .. } = plan.target else { unreachable!("a workspace") };
+    assert_eq!(test_commands.org, Some(vec!["make".to_owned(), "ci".to_owned()]));
+    assert_eq!(test_commands.repos.get("app"), Some(&vec!["just".to_owned()]));
+    assert!(origin(&resolved, "orgs.local.test_command").starts_with("file /"));
+    assert!(origin(&resolved, "repos.\"local/app\".test_command").starts_with("file /"));
+    // Without the file, no command is given: each repository's build files name it.
+    let (cli, _, resolved) = run_hive(None, &["run", "--workspace", "ws", "--state-dir", "s"], &[]).expect("valid");
+    let Command::Run(run) = &cli.command else { unreachable!("a run") };
+    assert_eq!(run.file.test_commands, TestCommands::default());
+    assert!(resolved.get("orgs.local.test_command").is_none());
 }

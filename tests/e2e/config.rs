@@ -179,3 +179,42 @@ fn the_files_workspace_overrides_and_retention_are_what_run_uses() {
     kept.sort();
     assert_eq!(kept, ["000002.json", "000002.md", "000003.json", "000003.md"]);
 }
+
+#[test]
+fn the_organisation_s_test_command_runs_where_a_repository_gives_none_of_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Each repository's `make test` passes and its `make check` fails: which one ran shows in its CI verdict.
+    for name in ["own", "other"] {
+        let repo = dir.path().join("ws").join(name);
+        write(&repo, "Makefile", "test:\n\ttrue\ncheck:\n\tfalse\n");
+        git_repo(&repo);
+    }
+    let config = write(
+        dir.path(),
+        "hive.toml",
+        "state_dir = \"state\"\n[targets]\nworkspace = \"ws\"\n[orgs.local]\ntest_command = [\"make\", \"check\"]\n\
+         [repos.\"local/own\"]\ntest_command = [\"make\", \"test\"]\n",
+    );
+    let record = run_once(&config);
+    let ci = |name: &str| {
+        let repos = record["repositories"].as_array().expect("repos");
+        repos.iter().find(|r| r["repo"] == name).map(|r| r["ci"].clone()).expect("the repository")
+    };
+    assert_eq!(ci("local/other"), "failing", "the organisation's command ran: {record}");
+    assert_eq!(ci("local/own"), "passing", "the repository's own command beat it: {record}");
+
+    let out = hive(&["config", "check", "--config", config.to_str().expect("utf-8")], &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let from_file = format!("file {}", config.display());
+    for (key, value) in [
+        ("orgs.local.test_command", "[\"make\",\"check\"]"),
+        ("repos.\"local/own\".test_command", "[\"make\",\"test\"]"),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("{key}: {stdout}"));
+        assert!(line.contains(value) && line.ends_with(&from_file), "{line}");
+    }
+}

@@ -339,6 +339,27 @@ async fn a_given_test_command_runs_instead_of_the_detected_one_and_a_verdict_hol
 }
 
 #[tokio::test]
+async fn a_default_test_command_runs_for_every_repository_without_one_of_its_own() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    // Both Makefiles' tests pass: only the given commands can make one fail.
+    for name in ["own", "other"] {
+        repo(ws.path(), name, |d| drop(write(d, "Makefile", "test:\n\ttrue\n")));
+    }
+    let argv = |program: &str| vec![program.to_owned()];
+    let forge = LocalForge::new(ws.path())
+        .expect("forge")
+        .with_cache(false)
+        .with_sandbox(Sandbox::Off)
+        .with_default_test_command(argv("false"))
+        .with_test_command("own", argv("true"));
+    let own = forge.snapshot(&id("own")).await.expect("snapshot");
+    assert_eq!(own.ci, CiStatus::green(), "the repository's own command beats the default");
+    let other = forge.snapshot(&id("other")).await.expect("snapshot");
+    assert_eq!(other.ci.state, CiState::Failing, "the default runs instead of the Makefile's test");
+    assert_eq!(other.local.expect("facts").test_command.as_deref(), Some("config:test"));
+}
+
+#[tokio::test]
 async fn a_hanging_test_run_times_out_as_an_infrastructure_failure() {
     let ws = tempfile::tempdir().expect("tempdir");
     let app = repo(ws.path(), "app", |d| drop(write(d, "Makefile", "test:\n\tsleep 30\n")));
