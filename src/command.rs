@@ -7,7 +7,10 @@ use std::fmt;
 
 use hive_ecosystem::ImportId;
 use hive_forge::RepoId;
-use hive_spawner::tools::{AgentId, BUILTIN_TOOLS};
+use hive_spawner::{
+    AgentSpec, Archetype, SpawnerError, Tier,
+    tools::{AgentId, BUILTIN_TOOLS},
+};
 
 /// Longest command text accepted.
 pub const MAX_TEXT: usize = 1_000;
@@ -38,7 +41,10 @@ memory store <key> <text>      keep a note in the hive's knowledge (the key one 
 memory get|delete <key>        read a note, or delete it
 memory search <words>          the notes holding every word, best first
 tools list [<agent>]           the built-in tools and which agents have them
-tools assign|remove <agent> <tool>  let an agent call a tool, or take it away";
+tools assign|remove <agent> <tool>  let an agent call a tool, or take it away
+spawn agent [--archetype A] [--tier T] <name>:<description>  make, test, publish and register a new agent
+agents list                    the agents made by command
+agents show|check|remove <name>  one agent; look at its pull request again; unregister it";
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +156,32 @@ pub enum Command {
         /// A built-in tool's name.
         tool: &'static str,
     },
+    /// Make a new agent: render, test, publish, register.
+    SpawnAgent {
+        /// Its name and what it does.
+        spec: AgentSpec,
+        /// The archetype asked for; the closest to the description when `None`.
+        archetype: Option<Archetype>,
+        /// Who it is for.
+        tier: Tier,
+    },
+    /// The agents made by command.
+    ListAgents,
+    /// One agent's record.
+    ShowAgent {
+        /// Its name.
+        name: AgentId,
+    },
+    /// Look at an agent's pull request again; merge it when allowed.
+    CheckAgent {
+        /// Its name.
+        name: AgentId,
+    },
+    /// Unregister an agent.
+    RemoveAgent {
+        /// Its name.
+        name: AgentId,
+    },
 }
 
 impl Command {
@@ -165,6 +197,8 @@ impl Command {
                 | Command::Recall { .. }
                 | Command::SearchMemory { .. }
                 | Command::ListTools { .. }
+                | Command::ListAgents
+                | Command::ShowAgent { .. }
         )
     }
 }
@@ -234,6 +268,11 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         ("tools", ["list", agent]) => Command::ListTools { agent: Some(agent_arg(agent)?) },
         ("tools", ["assign", agent, tool]) => Command::AssignTool { agent: agent_arg(agent)?, tool: tool_arg(tool)? },
         ("tools", ["remove", agent, tool]) => Command::RemoveTool { agent: agent_arg(agent)?, tool: tool_arg(tool)? },
+        ("spawn", ["agent", _, ..]) => spawn_agent(rest(text, 2))?,
+        ("agents", ["list"]) => Command::ListAgents,
+        ("agents", ["show", name]) => Command::ShowAgent { name: agent_arg(name)? },
+        ("agents", ["check", name]) => Command::CheckAgent { name: agent_arg(name)? },
+        ("agents", ["remove", name]) => Command::RemoveAgent { name: agent_arg(name)? },
         (known, _) if VERBS.contains(&known) => {
             return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
         }
@@ -246,7 +285,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The commands' first words.
-const VERBS: [&str; 12] = [
+const VERBS: [&str; 14] = [
     "status",
     "explain",
     "propose",
@@ -259,6 +298,8 @@ const VERBS: [&str; 12] = [
     "ecosystem",
     "memory",
     "tools",
+    "spawn",
+    "agents",
 ];
 
 /// The usage forms of `verb` (`pause|resume <owner/name>` is both `pause`'s and `resume`'s).
@@ -355,6 +396,36 @@ fn memory_key(word: &str) -> Result<String, CommandError> {
     Ok(word.to_owned())
 }
 
+/// `spawn agent`'s arguments: leading `--archetype A` and `--tier T`, then the request (the rest of the line).
+fn spawn_agent(mut args: &str) -> Result<Command, CommandError> {
+    let (mut archetype, mut tier) = (None, Tier::Free);
+    loop {
+        let mut words = args.split_ascii_whitespace();
+        let (flag, value) = (words.next(), words.next());
+        match (flag, value) {
+            (Some("--archetype"), Some(value)) => {
+                archetype = Some(value.parse().map_err(|e: SpawnerError| CommandError::new(e.to_string()))?);
+            }
+            (Some("--tier"), Some(value)) => {
+                tier = value.parse().map_err(|e: SpawnerError| CommandError::new(e.to_string()))?;
+            }
+            (Some(flag), _) if flag.starts_with("--") => {
+                return Err(CommandError::new(format!(
+                    "unknown option '{}' of spawn agent: use --archetype or --tier",
+                    shown(flag)
+                )));
+            }
+            _ => break,
+        }
+        args = rest(args, 2);
+    }
+    if args.is_empty() {
+        return Err(CommandError::new("spawn agent needs '<name>:<description>' after its options"));
+    }
+    let spec = AgentSpec::from_request(args).map_err(|e| CommandError::new(e.to_string()))?;
+    Ok(Command::SpawnAgent { spec, archetype, tier })
+}
+
 fn agent_arg(word: &str) -> Result<AgentId, CommandError> {
     AgentId::new(word).map_err(|err| CommandError::new(err.to_string()))
 }
@@ -407,6 +478,20 @@ impl fmt::Display for Command {
             Command::ListTools { agent: Some(agent) } => write!(f, "tools list {agent}"),
             Command::AssignTool { agent, tool } => write!(f, "tools assign {agent} {tool}"),
             Command::RemoveTool { agent, tool } => write!(f, "tools remove {agent} {tool}"),
+            Command::SpawnAgent { spec, archetype, tier } => {
+                f.write_str("spawn agent")?;
+                if let Some(archetype) = archetype {
+                    write!(f, " --archetype {archetype}")?;
+                }
+                if *tier != Tier::Free {
+                    write!(f, " --tier {tier}")?;
+                }
+                write!(f, " {}:{}", spec.name(), spec.description())
+            }
+            Command::ListAgents => f.write_str("agents list"),
+            Command::ShowAgent { name } => write!(f, "agents show {name}"),
+            Command::CheckAgent { name } => write!(f, "agents check {name}"),
+            Command::RemoveAgent { name } => write!(f, "agents remove {name}"),
         }
     }
 }

@@ -63,6 +63,77 @@ pub struct EnvConfig {
     pub log_level: Option<String>,
     /// `SIMULATED_TOOLS_MOCK`: agents' tools answer deterministic mocks instead of acting.
     pub tools_mock: bool,
+    /// How `hive run` and `hive serve` make agents by command.
+    pub agents: AgentsEnv,
+}
+
+/// How a running hive makes agents (`spawn agent` through its router), from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentsEnv {
+    /// `HIVE_AGENTS_OWNER`: who owns their repositories on GitHub (else the first target's owner).
+    pub owner: Option<String>,
+    /// `HIVE_AGENTS_TARGET_DIR`: the target directory their builds share (else `agents/.target`).
+    pub target_dir: Option<std::path::PathBuf>,
+    /// `HIVE_AGENTS_OFFLINE`: build with the crates already downloaded only.
+    pub offline: bool,
+    /// `TESTING_MANDATORY` (default true): failing tests stop a spawn.
+    pub testing_mandatory: bool,
+    /// `MANDATE_GITHUB_CI`: the code goes through a pull request.
+    pub mandate_ci: bool,
+    /// `BASE_BRANCH` (default `main`).
+    pub base_branch: String,
+    /// `REQUIRE_HUMAN_PR_APPROVAL` (default true): a merge needs an approving review.
+    pub require_approval: bool,
+}
+
+impl Default for AgentsEnv {
+    fn default() -> AgentsEnv {
+        AgentsEnv {
+            owner: None,
+            target_dir: None,
+            offline: false,
+            testing_mandatory: true,
+            mandate_ci: false,
+            base_branch: "main".to_owned(),
+            require_approval: true,
+        }
+    }
+}
+
+impl AgentsEnv {
+    /// The spawner's settings for agents under `state_dir`, owned by this owner or else `owner`.
+    pub fn settings(&self, state_dir: &std::path::Path, owner: &str) -> hive::spawner::SpawnSettings {
+        let mut settings =
+            hive::spawner::SpawnSettings::new(state_dir.join("agents"), self.owner.as_deref().unwrap_or(owner));
+        if let Some(dir) = &self.target_dir {
+            settings.check.target_dir = dir.clone();
+        }
+        settings.check.offline = self.offline;
+        settings.testing_mandatory = self.testing_mandatory;
+        settings.mandate_ci = self.mandate_ci;
+        settings.base_branch = self.base_branch.clone();
+        settings.require_approval = self.require_approval;
+        settings
+    }
+
+    fn parse(lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<AgentsEnv> {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let on_unless_off =
+            |name: &str| -> anyhow::Result<bool> { Ok(if set(name).is_none() { true } else { switch(lookup, name)? }) };
+        let base_branch = set("BASE_BRANCH").map(|v| v.trim().to_owned()).unwrap_or_else(|| "main".to_owned());
+        if base_branch.starts_with('-') || base_branch.contains("..") || base_branch.chars().any(char::is_whitespace) {
+            bail!("invalid BASE_BRANCH '{}': expected a branch name such as main", base_branch.escape_debug());
+        }
+        Ok(AgentsEnv {
+            owner: set("HIVE_AGENTS_OWNER").map(|v| v.trim().to_owned()),
+            target_dir: set("HIVE_AGENTS_TARGET_DIR").map(std::path::PathBuf::from),
+            offline: switch(lookup, "HIVE_AGENTS_OFFLINE")?,
+            testing_mandatory: on_unless_off("TESTING_MANDATORY")?,
+            mandate_ci: switch(lookup, "MANDATE_GITHUB_CI")?,
+            base_branch,
+            require_approval: on_unless_off("REQUIRE_HUMAN_PR_APPROVAL")?,
+        })
+    }
 }
 
 impl EnvConfig {
@@ -84,7 +155,8 @@ impl EnvConfig {
         let emergency_mode = switch(&lookup, "EMERGENCY_MODE")?;
         let log_level = lookup("PILOT_LOG_LEVEL").filter(|v| !v.trim().is_empty());
         let tools_mock = switch(&lookup, "SIMULATED_TOOLS_MOCK")?;
-        Ok(EnvConfig { orchestration_interval, emergency_mode, log_level, tools_mock })
+        let agents = AgentsEnv::parse(&lookup)?;
+        Ok(EnvConfig { orchestration_interval, emergency_mode, log_level, tools_mock, agents })
     }
 }
 

@@ -32,6 +32,15 @@ pub enum HiveError {
     /// The hive runs no autonomy loop.
     #[error("this hive runs no autonomy loop; start it with `Hive::builder().autonomy(..)`")]
     NoAutonomy,
+    /// Agents by command need the autonomy loop and `HiveBuilder::agents`.
+    #[error(
+        "this hive makes no agents: it needs the autonomy loop (a forge to write to) and agents configured \
+         (Hive::builder().agents(..); hive serve sets it up)"
+    )]
+    NoAgents,
+    /// Making or changing an agent failed.
+    #[error(transparent)]
+    Spawn(Box<hive_spawner::SpawnError>),
     /// `approve` named an id that is neither a backlog item nor a write.
     #[error("'{0}' is neither a backlog item nor a write hive reserved; `hive backlog` lists the items")]
     UnknownApproval(String),
@@ -63,5 +72,11 @@ pub enum HiveError {
 impl From<hive_spawner::ToolError> for HiveError {
     fn from(err: hive_spawner::ToolError) -> HiveError {
         HiveError::Tool(Box::new(err))
+    }
+}
+
+impl From<hive_spawner::SpawnError> for HiveError {
+    fn from(err: hive_spawner::SpawnError) -> HiveError {
+        HiveError::Spawn(Box::new(err))
     }
 }

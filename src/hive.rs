@@ -9,11 +9,12 @@ use hive_actors::{
 use hive_cerebrum::{
     AuditEntry, AuditRecord, BacklogItem, BatchReport, EmergencyConfig, EventBus, HealthReport, HiveStatus, LogSink,
     MemberId, MemberSpec, Memory, NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs,
-    QueenConfig, QueenHandle, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription, Tally,
+    QueenConfig, QueenHandle, Redactor, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription, Tally,
 };
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
 use hive_spawner::{
+    SpawnSettings, Spawner,
     llm::LlmEngine,
     tools::{AgentId, ToolRegistry, Toolbox, ToolsConfig},
 };
@@ -33,6 +34,7 @@ pub struct HiveBuilder {
     services: Vec<ServiceSpec>,
     autonomy: Option<Autonomy>,
     llm: Option<(LlmEngine, ToolsConfig)>,
+    agents: Option<SpawnSettings>,
 }
 
 /// The agent the ORCHs' language model calls tools as: `tools assign orch <tool>` gives them one.
@@ -52,6 +54,7 @@ impl Default for HiveBuilder {
             services: Vec::new(),
             autonomy: None,
             llm: None,
+            agents: None,
         }
     }
 }
@@ -161,6 +164,13 @@ impl HiveBuilder {
         self
     }
 
+    /// With the autonomy loop: agents made by command ([`Hive::spawn_agent`]) as `settings` say, published through
+    /// the loop's forge, recorded in its database, and merged under its policy.
+    pub fn agents(mut self, settings: SpawnSettings) -> HiveBuilder {
+        self.agents = Some(settings);
+        self
+    }
+
     /// Discovers the repositories (unless given), starts the queen, one pilot per repository, and the steward when
     /// the hive runs the autonomy loop.
     pub async fn start(self) -> Result<Hive, HiveError> {
@@ -188,6 +198,7 @@ impl HiveBuilder {
         let mut steward = None;
         let (mut engine, mut llm) = (self.engine, self.llm);
         let mut queen = self.queen;
+        let mut spawner = None;
         if let Some(autonomy) = self.autonomy {
             // The database first: a damaged one stops the start before any member runs.
             let mut memory = Memory::open(autonomy.state_dir())?;
@@ -199,6 +210,11 @@ impl HiveBuilder {
                 let registry = ToolRegistry::builtin(tools, Some(scribe.clone()));
                 let orch = AgentId::new(ORCH_AGENT).expect("'orch' follows the agent name rules");
                 engine = Arc::new(llm_engine.tools(Toolbox::new(registry, scribe.clone(), orch)));
+            }
+            if let Some(mut settings) = self.agents {
+                settings.policy = autonomy.config().policy.clone();
+                let redactor = Redactor::new(autonomy.config().secrets.iter().cloned());
+                spawner = Some(Arc::new(Spawner::new(scribe.clone(), autonomy.writer(), settings, redactor)));
             }
             let stewards = StewardBuilder::new(autonomy, scribe.clone());
             pilots = pilots.with_steward(stewards.link());
@@ -227,7 +243,7 @@ impl HiveBuilder {
             }
         };
         let (steward, scribe) = steward.unzip();
-        Ok(Hive { queen, policy: self.policy, services, steward, scribe, forge: reader })
+        Ok(Hive { queen, policy: self.policy, services, steward, scribe, spawner, forge: reader })
     }
 }
 
@@ -240,6 +256,8 @@ pub struct Hive {
     /// With the autonomy loop: the steward's link and the database writer it keeps its state through.
     pub(crate) steward: Option<StewardLink>,
     pub(crate) scribe: Option<ScribeHandle>,
+    /// With the autonomy loop and [`HiveBuilder::agents`]: what makes agents by command.
+    pub(crate) spawner: Option<Arc<Spawner>>,
     /// The forge the pilots read, for what it spent of a metered API.
     forge: SharedForge,
 }

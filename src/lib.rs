@@ -25,6 +25,7 @@
 //! ```
 
 mod agent_tools;
+mod agents;
 pub mod command;
 mod error;
 pub mod feed;

@@ -9,7 +9,7 @@ use hive::{
     CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId, ServiceSpec,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
-    forge::{Forge, GitHubForge, LocalForge},
+    forge::{Forge, GitHubForge, LOCAL_OWNER, LocalForge},
     spawner::{
         llm::{LlmClient, LlmConfig, LlmEngine},
         tools::ToolsConfig,
@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::{
     api::Api,
     cli::{FailOn, RunArgs, ServeArgs},
-    config::{EnvConfig, OrUsage},
+    config::{AgentsEnv, EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
     settings::LlmChoice,
@@ -115,7 +115,8 @@ async fn run_with(
     let (dir, cache_dir, test_timeout, cache, test_commands, autonomy) = match target {
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
-            return run_github(*github, queen, engine, services, once, json, &every, shutdown, api).await;
+            let agents = &env.agents;
+            return run_github(*github, queen, engine, services, agents, once, json, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -131,10 +132,12 @@ async fn run_with(
         );
     }
     // The loop keeps findings in the backlog and publishes formatter fixes as branches: a workspace has no issues.
+    let agents = env.agents.settings(&autonomy.state_dir, LOCAL_OWNER);
     let hive = configured(Hive::builder(), engine, services)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), *autonomy))
+        .agents(agents)
         .start()
         .await?;
     let mut events = hive.subscribe();
@@ -237,6 +240,7 @@ async fn run_github(
     queen: QueenConfig,
     engine: Option<(LlmEngine, ToolsConfig)>,
     services: &[ServiceSpec],
+    agents: &AgentsEnv,
     once: Option<&[FailOn]>,
     json: bool,
     every: &str,
@@ -250,10 +254,13 @@ async fn run_github(
         None => return Ok(()),
     };
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
+    // Agents made by command get their repositories where the first target lives.
+    let agents = agents.settings(&autonomy.state_dir, forge.first_owner().unwrap_or_default());
     let hive = configured(Hive::builder(), engine, services)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), autonomy))
+        .agents(agents)
         .start()
         .await?;
     let mut events = hive.subscribe();

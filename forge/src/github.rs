@@ -263,6 +263,17 @@ pub struct GitHubForge {
     annotations: DashMap<RepoId, read::AnnotationCache>,
 }
 
+impl GitHubForge {
+    /// Who owns what this forge watches, as its first target names it (an organisation, a user, a repository's
+    /// owner): where agents made by command get their repositories unless told otherwise.
+    pub fn first_owner(&self) -> Option<&str> {
+        self.targets.first().map(|target| match target {
+            Target::Org(owner) | Target::User(owner) => owner.as_str(),
+            Target::Repo(repo) => repo.owner(),
+        })
+    }
+}
+
 impl fmt::Debug for GitHubForge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitHubForge").field("targets", &self.targets).field("client", &self.client).finish()

@@ -225,6 +225,16 @@ pub struct Spawner {
     redactor: Redactor,
 }
 
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spawner")
+            .field("forge", &self.forge.as_ref().map(|forge| forge.name().to_owned()))
+            .field("agents_dir", &self.settings.agents_dir)
+            .field("owner", &self.settings.owner)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Spawner {
     /// A spawner that records through `scribe` and publishes through `forge`; `redactor` hides the secrets it
     /// knows from everything recorded.

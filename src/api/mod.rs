@@ -198,6 +198,15 @@ impl From<hive::HiveError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             hive::HiveError::InvalidRepo(_) => StatusCode::BAD_REQUEST,
+            hive::HiveError::NoAgents => StatusCode::CONFLICT,
+            hive::HiveError::Spawn(ref spawn) => match **spawn {
+                hive::spawner::SpawnError::NotFound { .. } => StatusCode::NOT_FOUND,
+                hive::spawner::SpawnError::Exists { .. } | hive::spawner::SpawnError::InTheWay { .. } => {
+                    StatusCode::CONFLICT
+                }
+                hive::spawner::SpawnError::Request(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            },
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, hive_support::error_chain(&err))
@@ -373,6 +382,51 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
             answer["removed"] =
                 serde_json::to_value(hive.remove_tool(agent, tool, &format!("api:{who}")).await?).map_err(internal)?;
         }
+        Command::SpawnAgent { spec, archetype, tier } => {
+            let request = hive::spawner::SpawnRequest {
+                spec: spec.clone(),
+                archetype: *archetype,
+                tier: *tier,
+                by: format!("api:{who}"),
+            };
+            match hive.agent(spec.name()).await {
+                Ok(_) => {
+                    return Err(hive::HiveError::from(hive::spawner::SpawnError::Exists {
+                        name: spec.name().to_owned(),
+                    })
+                    .into());
+                }
+                Err(hive::HiveError::Spawn(err)) if matches!(*err, hive::spawner::SpawnError::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+            // A spawn builds and tests a crate, which takes minutes: it goes on after the answer. Its steps and its
+            // outcome are in the audit trail, and `agents show` has the agent once it is made.
+            let spawning = hive.clone();
+            let (actor, text) = (format!("api:{who}"), parsed.to_string());
+            tokio::spawn(async move {
+                if let Err(err) = spawning.spawn_agent(&request).await {
+                    let why = crate::terminal::line(&hive_support::error_chain(&err));
+                    tracing::warn!(agent = request.spec.name(), error = %why, "spawn agent failed");
+                    if let Err(failed) = spawning.audit_failure(&actor, &text, &why).await {
+                        tracing::warn!(error = %hive_support::error_chain(&failed), "could not record a failed spawn");
+                    }
+                }
+            });
+            answer["accepted"] = Value::from(true);
+            answer["agent"] = json!({ "name": spec.name(), "archetype": request_archetype(spec, *archetype) });
+        }
+        Command::ListAgents => return Ok(Json(json!({ "agents": hive.agents().await? }))),
+        Command::ShowAgent { name } => {
+            return Ok(Json(serde_json::to_value(hive.agent(name.as_str()).await?).map_err(internal)?));
+        }
+        Command::CheckAgent { name } => {
+            answer["agent"] = serde_json::to_value(hive.check_agent(name.as_str(), &format!("api:{who}")).await?)
+                .map_err(internal)?;
+        }
+        Command::RemoveAgent { name } => {
+            answer["removed"] = serde_json::to_value(hive.remove_agent(name.as_str(), &format!("api:{who}")).await?)
+                .map_err(internal)?;
+        }
     }
     Ok(Json(answer))
 }
@@ -419,4 +473,9 @@ fn authorize(headers: &HeaderMap, token: Option<&str>) -> Result<(), ApiError> {
         Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "the API token is not this hive's")),
     }
+}
+
+/// The archetype a spawn will use: the one asked for, else the closest to the description.
+fn request_archetype(spec: &hive::spawner::AgentSpec, archetype: Option<hive::spawner::Archetype>) -> &'static str {
+    archetype.unwrap_or_else(|| hive::spawner::Archetype::closest(spec.description())).name()
 }

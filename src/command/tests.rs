@@ -52,6 +52,26 @@ fn every_form_parses_and_prints_back() {
         ("tools list orch", Command::ListTools { agent: Some(agent("orch")) }),
         ("tools assign triage-bot knowledge", Command::AssignTool { agent: agent("triage-bot"), tool: "knowledge" }),
         ("tools remove orch terminal", Command::RemoveTool { agent: agent("orch"), tool: "terminal" }),
+        (
+            "spawn agent triage-bot: labels new issues",
+            Command::SpawnAgent {
+                spec: AgentSpec::parse("triage-bot:labels new issues").expect("valid"),
+                archetype: None,
+                tier: Tier::Free,
+            },
+        ),
+        (
+            "spawn agent --tier paid --archetype ci-summarizer summarise nightly failures",
+            Command::SpawnAgent {
+                spec: AgentSpec::new("summarise-nightly-failures", "summarise nightly failures").expect("valid"),
+                archetype: Some(Archetype::CiSummarizer),
+                tier: Tier::Paid,
+            },
+        ),
+        ("agents list", Command::ListAgents),
+        ("agents show triage-bot", Command::ShowAgent { name: agent("triage-bot") }),
+        ("agents check triage-bot", Command::CheckAgent { name: agent("triage-bot") }),
+        ("agents remove triage-bot", Command::RemoveAgent { name: agent("triage-bot") }),
     ];
     for (text, command) in cases {
         assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
@@ -66,6 +86,8 @@ fn every_form_parses_and_prints_back() {
         "memory get k",
         "memory search k",
         "tools list",
+        "agents list",
+        "agents show x",
     ];
     for text in reads {
         assert!(!parse(text).expect("parses").changes_state(), "{text}");
@@ -82,6 +104,9 @@ fn every_form_parses_and_prints_back() {
         "memory delete k",
         "tools assign orch knowledge",
         "tools remove orch knowledge",
+        "spawn agent x:y",
+        "agents check x",
+        "agents remove x",
     ] {
         assert!(parse(text).expect("parses").changes_state(), "{text}");
     }
@@ -142,6 +167,14 @@ fn malformed_commands_say_what_was_wrong() {
             "invalid agent name '../x': it must start with a lowercase ascii letter; use 1-64 lowercase ascii letters, \
              digits or '-', starting with a letter, e.g. 'triage-bot'",
         ),
+        (
+            "spawn agent ../x:escape",
+            "invalid agent name '../x': it must start with a lowercase ascii letter; use 1-64 lowercase ascii letters, digits or '-', starting with a letter, e.g. 'triage-bot'",
+        ),
+        ("spawn agent --tier gold x:y", "unknown tier 'gold'; use free, paid or enterprise"),
+        ("spawn agent --shell x:y", "unknown option '--shell' of spawn agent: use --archetype or --tier"),
+        ("spawn agent --tier paid", "spawn agent needs '<name>:<description>' after its options"),
+        ("spawn x", "malformed 'spawn' command: use spawn agent [--archetype A] [--tier T] <name>:<description>"),
         ("memory get \u{202e}x", "'\u{fffd}x' is not a note's key: use one word of 1 to 200 printable characters"),
     ];
     for (text, message) in cases {
@@ -181,7 +214,8 @@ proptest! {
             prop::sample::select(vec!["status", "explain", "propose", "emergency", "declare", "autonomy", "on",
                 "approve", "--hours", "approvals", "revoke", "list", "acme/api", "7", "0", "a1", "../x", "",
                 "ecosystem", "0123456789ab", "start", "stop", "--command", "make:run", "memory", "store", "get",
-                "search", "delete", "tools", "assign", "remove", "orch", "terminal", "$(id)"]),
+                "search", "delete", "tools", "assign", "remove", "orch", "terminal", "$(id)", "spawn", "agent",
+                "agents", "show", "check", "--tier", "paid", "--archetype", "x:y", "a;b:c"]),
             0..6,
         )
     ) {

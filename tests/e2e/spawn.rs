@@ -63,3 +63,82 @@ fn hostile_requests_are_refused_before_anything_is_made() {
     assert!(stderr(&out).contains("unknown archetype 'nope'"), "{}", stderr(&out));
     assert_eq!(std::fs::read_dir(workspace.path()).unwrap().count(), 0, "nothing was made");
 }
+
+mod serve {
+    //! `spawn agent` through a running `hive serve`: accepted at once, made in the background, registered, its
+    //! repository in the watched workspace.
+
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::Signal;
+    use reqwest::StatusCode;
+    use serde_json::{Value, json};
+
+    use crate::daemon::{Daemon, hive_command};
+
+    const TOKEN: &str = "s3cret-spawn-token";
+
+    async fn send(base: &str, text: &str) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/api/command"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "command": text, "by": "ops" }))
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        (status, response.json().await.expect("json"))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_running_hive_spawns_an_agent_by_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ws, state) = (dir.path().join("ws"), dir.path().join("state"));
+        hive_testkit::projects::write(&ws.join("ok"), "Makefile", "test:\n\ttrue\n");
+        hive_testkit::projects::git_repo(&ws.join("ok"));
+        let args = ["serve", "--workspace", ws.to_str().expect("utf-8"), "--bind", "127.0.0.1:0"];
+        let mut cmd = hive_command(&state, &args);
+        cmd.env("HIVE_API_TOKEN", TOKEN)
+            .env("HIVE_AGENTS_TARGET_DIR", super::shared_target())
+            .env("HIVE_AGENTS_OFFLINE", "1");
+        let mut daemon = Daemon::spawn(cmd, &dir.path().join("stderr.log"));
+        let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
+        let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();
+
+        let (status, answer) = send(&base, "spawn agent --archetype webhook-responder hooks: answers deliveries").await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!((&answer["accepted"], &answer["agent"]["archetype"]), (&json!(true), &json!("webhook-responder")));
+
+        // Made in the background: polled until registered (a cold build takes minutes on a small machine).
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let agent = loop {
+            let (status, answer) = send(&base, "agents show hooks").await;
+            if status == StatusCode::OK {
+                break answer;
+            }
+            assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+            assert!(Instant::now() < deadline, "the agent was never registered: {}", daemon.stderr());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        assert_eq!((&agent["state"], &agent["repo"]), (&json!("ready"), &json!("local/hooks")), "{agent}");
+        assert!(ws.join("hooks/.git").exists(), "its repository is in the watched workspace");
+
+        // A second spawn of the name is refused at once; a hostile one never starts.
+        let (status, answer) = send(&base, "spawn agent hooks: again").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        let (status, _) = send(&base, "spawn agent ../x: escape").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let audit: Value =
+            reqwest::get(format!("{base}/api/audit?limit=100")).await.expect("audit").json().await.expect("json");
+        let actions: Vec<&str> =
+            audit["records"].as_array().expect("records").iter().filter_map(|r| r["action"].as_str()).collect();
+        for step in ["agent_spawn_requested", "agent_tested", "agent_repository_created", "agent_registered"] {
+            assert!(actions.contains(&step), "{step} missing from {actions:?}");
+        }
+
+        daemon.signal(Signal::SIGTERM);
+        let exit = daemon.exit_within(Duration::from_secs(15)).await;
+        assert_eq!(exit.code(), Some(0), "{}", daemon.stderr());
+    }
+}

@@ -88,6 +88,16 @@ impl Autonomy {
     pub fn state_dir(&self) -> &std::path::Path {
         &self.config.state_dir
     }
+
+    /// The forge the loop writes through.
+    pub fn writer(&self) -> Arc<dyn ForgeWriter> {
+        Arc::clone(&self.forge)
+    }
+
+    /// What the loop may do and the secrets it hides.
+    pub fn config(&self) -> &AutonomyConfig {
+        &self.config
+    }
 }
 
 /// What reaches the steward across its incarnations: pilots' observations, the emergency the queen declared, the
