@@ -3,7 +3,8 @@
 //!
 //! [`HiveBuilder::agents`]: crate::HiveBuilder::agents
 
-use hive_spawner::{AgentRecord, SpawnRequest, Spawner};
+use hive_ecosystem::ServiceSpec;
+use hive_spawner::{AgentRecord, SpawnRequest, Spawner, agent_service};
 
 use crate::{Hive, HiveError};
 
@@ -32,6 +33,29 @@ impl Hive {
     /// Unregisters the agent and removes its local source; its repository stays on the forge.
     pub async fn remove_agent(&self, name: &str, by: &str) -> Result<AgentRecord, HiveError> {
         Ok(self.spawner()?.remove(name, by).await?)
+    }
+
+    /// Builds the ready agent `name` and runs it as a service member of this hive (supervised, restarted, in the
+    /// status), with `env` added to its environment (its settings, such as `AGENT_BIND`).
+    pub async fn run_agent(&self, name: &str, env: &[(String, String)], by: &str) -> Result<String, HiveError> {
+        let spawner = self.spawner()?;
+        let binary = spawner.build(name, by).await?;
+        let source = spawner.show(name).await?.source;
+        let service = agent_service(name);
+        let mut spec = ServiceSpec::new(&service, [binary.display().to_string()], source);
+        spec.env = env.to_vec();
+        self.add_service(spec).await?;
+        let keys: Vec<&str> = env.iter().map(|(key, _)| key.as_str()).collect();
+        spawner.record_service(name, by, "agent_run", &format!("as {service}, with {}", keys.join(", "))).await?;
+        Ok(service)
+    }
+
+    /// Stops the agent `name`'s service and forgets it.
+    pub async fn stop_agent(&self, name: &str, by: &str) -> Result<(), HiveError> {
+        let spawner = self.spawner()?;
+        self.remove_service(&agent_service(name)).await?;
+        spawner.record_service(name, by, "agent_stopped", "stopped").await?;
+        Ok(())
     }
 
     fn spawner(&self) -> Result<&Spawner, HiveError> {

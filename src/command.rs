@@ -44,7 +44,9 @@ tools list [<agent>]           the built-in tools and which agents have them
 tools assign|remove <agent> <tool>  let an agent call a tool, or take it away
 spawn agent [--archetype A] [--tier T] <name>:<description>  make, test, publish and register a new agent
 agents list                    the agents made by command
-agents show|check|remove <name>  one agent; look at its pull request again; unregister it";
+agents show|check|remove <name>  one agent; look at its pull request again; unregister it
+agents run <name> [AGENT_KEY=value ...]  build a ready agent and run it as a supervised service
+agents stop <name>             stop an agent's service";
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +184,18 @@ pub enum Command {
         /// Its name.
         name: AgentId,
     },
+    /// Build a ready agent and run it as a service of this hive.
+    RunAgent {
+        /// Its name.
+        name: AgentId,
+        /// Its settings, `AGENT_*` variables.
+        env: Vec<(String, String)>,
+    },
+    /// Stop an agent's service.
+    StopAgent {
+        /// Its name.
+        name: AgentId,
+    },
 }
 
 impl Command {
@@ -273,6 +287,11 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         ("agents", ["show", name]) => Command::ShowAgent { name: agent_arg(name)? },
         ("agents", ["check", name]) => Command::CheckAgent { name: agent_arg(name)? },
         ("agents", ["remove", name]) => Command::RemoveAgent { name: agent_arg(name)? },
+        ("agents", ["run", name, settings @ ..]) => Command::RunAgent {
+            name: agent_arg(name)?,
+            env: settings.iter().map(|word| agent_setting(word)).collect::<Result<_, _>>()?,
+        },
+        ("agents", ["stop", name]) => Command::StopAgent { name: agent_arg(name)? },
         (known, _) if VERBS.contains(&known) => {
             return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
         }
@@ -426,6 +445,23 @@ fn spawn_agent(mut args: &str) -> Result<Command, CommandError> {
     Ok(Command::SpawnAgent { spec, archetype, tier })
 }
 
+/// An agent's setting, `AGENT_KEY=value`: only the agent's own variables (its templates read `AGENT_*`), so a
+/// command cannot change what the process runs with otherwise (`PATH`, `LD_PRELOAD`, tokens).
+fn agent_setting(word: &str) -> Result<(String, String), CommandError> {
+    let bad = || {
+        CommandError::new(format!(
+            "'{}' is not an agent setting: write AGENT_KEY=value (capital letters, digits and '_' after AGENT_)",
+            shown(word)
+        ))
+    };
+    let (key, value) = word.split_once('=').ok_or_else(bad)?;
+    let name = key.strip_prefix("AGENT_").ok_or_else(bad)?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+        return Err(bad());
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
 fn agent_arg(word: &str) -> Result<AgentId, CommandError> {
     AgentId::new(word).map_err(|err| CommandError::new(err.to_string()))
 }
@@ -492,6 +528,14 @@ impl fmt::Display for Command {
             Command::ShowAgent { name } => write!(f, "agents show {name}"),
             Command::CheckAgent { name } => write!(f, "agents check {name}"),
             Command::RemoveAgent { name } => write!(f, "agents remove {name}"),
+            Command::RunAgent { name, env } => {
+                write!(f, "agents run {name}")?;
+                for (key, value) in env {
+                    write!(f, " {key}={value}")?;
+                }
+                Ok(())
+            }
+            Command::StopAgent { name } => write!(f, "agents stop {name}"),
         }
     }
 }

@@ -32,7 +32,7 @@ pub use crate::{
     check::{CheckOptions, TestReport, test_crate},
     error::{SpawnerError, ToolError},
     render::{RenderedCrate, RenderedFile, render},
-    spawn::{AgentRecord, AgentState, SpawnError, SpawnRequest, SpawnSettings, Spawner, review_branch},
+    spawn::{AgentRecord, AgentState, SpawnError, SpawnRequest, SpawnSettings, Spawner, agent_service, review_branch},
 };
 
 use serde::{Deserialize, Serialize};

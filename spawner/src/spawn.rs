@@ -573,6 +573,49 @@ impl Spawner {
         Ok(record)
     }
 
+    /// Builds a ready agent's binary (`cargo build` in its source, into the shared target directory) and records
+    /// it; returns the binary, which [`agent_service`] runs.
+    pub async fn build(&self, name: &str, by: &str) -> Result<PathBuf, SpawnError> {
+        let record = self.show(name).await?;
+        if record.state != AgentState::Ready {
+            return Err(SpawnError::Forge {
+                name: name.to_owned(),
+                reason: format!("it is not ready to run: {}", record.note),
+            });
+        }
+        let fail = |reason: String| SpawnError::Step { name: name.to_owned(), step: "building", reason, remains: None };
+        // The merged code: the review branch when it went through a pull request, else the base branch.
+        let branch = if record.pull.is_some() { review_branch(name) } else { self.settings.base_branch.clone() };
+        let git = Git::new(&record.source).timeout(self.settings.git_timeout);
+        git.run(&["checkout", "-q", &branch]).await.map_err(|e| fail(e.to_string()))?;
+        let mut args = vec!["build", "--color", "never", "--bin", name];
+        if self.settings.check.offline {
+            args.push("--offline");
+        }
+        let spec = hive_ecosystem::process::CommandSpec::new(self.settings.check.cargo.clone(), args, &record.source)
+            .timeout(self.settings.check.timeout)
+            .env("CARGO_TARGET_DIR", self.settings.check.target_dir.as_os_str())
+            .kill_tree();
+        let output = hive_ecosystem::process::run(&spec).await.map_err(|e| fail(e.to_string()))?;
+        if !output.success() {
+            let text = output.stderr_text();
+            let last = text.lines().rev().find(|l| l.contains("error")).unwrap_or("see cargo's output").trim();
+            return Err(fail(format!("'{}' failed: {last}", spec.display())));
+        }
+        let binary = self.settings.check.target_dir.join("debug").join(name);
+        let entry = self.entry(by, &record.repo, "agent_built", &binary.display().to_string(), "requested");
+        self.scribe.call(move |m| m.audit().append(&entry)).await??;
+        Ok(binary)
+    }
+
+    /// Records that the agent was started or stopped as a service (`action`: `agent_run`, `agent_stopped`).
+    pub async fn record_service(&self, name: &str, by: &str, action: &str, result: &str) -> Result<(), SpawnError> {
+        let record = self.show(name).await?;
+        let entry = self.entry(by, &record.repo, action, result, "requested");
+        self.scribe.call(move |m| m.audit().append(&entry)).await??;
+        Ok(())
+    }
+
     /// Every registered agent, by name.
     pub async fn list(&self) -> Result<Vec<AgentRecord>, SpawnError> {
         let rows = self.scribe.call(|m| m.agents().list()).await??;
@@ -635,6 +678,11 @@ impl Spawner {
             decision: decision.to_owned(),
         }
     }
+}
+
+/// The service name an agent runs under (its member id under the queen).
+pub fn agent_service(name: &str) -> String {
+    format!("agent-{name}")
 }
 
 /// Whether the reviews approve: someone's latest review approves, and nobody's latest asks for changes.

@@ -423,6 +423,10 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
             answer["agent"] = serde_json::to_value(hive.check_agent(name.as_str(), &format!("api:{who}")).await?)
                 .map_err(internal)?;
         }
+        Command::RunAgent { name, env } => {
+            answer["service"] = Value::from(hive.run_agent(name.as_str(), env, &format!("api:{who}")).await?);
+        }
+        Command::StopAgent { name } => hive.stop_agent(name.as_str(), &format!("api:{who}")).await?,
         Command::RemoveAgent { name } => {
             answer["removed"] = serde_json::to_value(hive.remove_agent(name.as_str(), &format!("api:{who}")).await?)
                 .map_err(internal)?;

@@ -72,6 +72,11 @@ fn every_form_parses_and_prints_back() {
         ("agents show triage-bot", Command::ShowAgent { name: agent("triage-bot") }),
         ("agents check triage-bot", Command::CheckAgent { name: agent("triage-bot") }),
         ("agents remove triage-bot", Command::RemoveAgent { name: agent("triage-bot") }),
+        (
+            "agents run hooks AGENT_BIND=127.0.0.1:8787",
+            Command::RunAgent { name: agent("hooks"), env: vec![("AGENT_BIND".into(), "127.0.0.1:8787".into())] },
+        ),
+        ("agents stop hooks", Command::StopAgent { name: agent("hooks") }),
     ];
     for (text, command) in cases {
         assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
@@ -107,6 +112,8 @@ fn every_form_parses_and_prints_back() {
         "spawn agent x:y",
         "agents check x",
         "agents remove x",
+        "agents run x",
+        "agents stop x",
     ] {
         assert!(parse(text).expect("parses").changes_state(), "{text}");
     }
@@ -174,6 +181,10 @@ fn malformed_commands_say_what_was_wrong() {
         ("spawn agent --tier gold x:y", "unknown tier 'gold'; use free, paid or enterprise"),
         ("spawn agent --shell x:y", "unknown option '--shell' of spawn agent: use --archetype or --tier"),
         ("spawn agent --tier paid", "spawn agent needs '<name>:<description>' after its options"),
+        (
+            "agents run hooks LD_PRELOAD=/tmp/x.so",
+            "'LD_PRELOAD=/tmp/x.so' is not an agent setting: write AGENT_KEY=value (capital letters, digits and '_' after AGENT_)",
+        ),
         ("spawn x", "malformed 'spawn' command: use spawn agent [--archetype A] [--tier T] <name>:<description>"),
         ("memory get \u{202e}x", "'\u{fffd}x' is not a note's key: use one word of 1 to 200 printable characters"),
     ];

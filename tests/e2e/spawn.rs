@@ -129,11 +129,44 @@ mod serve {
         let (status, _) = send(&base, "spawn agent ../x: escape").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
 
+        // Run as a service of the hive: it answers on the address it was given, shows in the status, and stops.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let (status, answer) = send(&base, &format!("agents run hooks AGENT_BIND=127.0.0.1:{port}")).await;
+        assert_eq!((status, &answer["service"]), (StatusCode::OK, &json!("agent-hooks")), "{answer}");
+        let health = format!("http://127.0.0.1:{port}/health");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(answer) = reqwest::get(&health).await
+                && answer.status().is_success()
+            {
+                assert_eq!(answer.text().await.expect("text"), "ok");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the agent never answered: {}", daemon.stderr());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let status: Value =
+            reqwest::get(format!("{base}/api/status")).await.expect("status").json().await.expect("json");
+        assert!(status.to_string().contains("agent-hooks"), "the service is a member: {status}");
+        let (status, answer) = send(&base, "agents stop hooks").await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(reqwest::get(&health).await.is_err(), "stopped with its service");
+        let (status, _) = send(&base, "agents run hooks PATH=/tmp").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "only the agent's own settings");
+
         let audit: Value =
             reqwest::get(format!("{base}/api/audit?limit=100")).await.expect("audit").json().await.expect("json");
         let actions: Vec<&str> =
             audit["records"].as_array().expect("records").iter().filter_map(|r| r["action"].as_str()).collect();
-        for step in ["agent_spawn_requested", "agent_tested", "agent_repository_created", "agent_registered"] {
+        for step in [
+            "agent_spawn_requested",
+            "agent_tested",
+            "agent_repository_created",
+            "agent_registered",
+            "agent_built",
+            "agent_run",
+            "agent_stopped",
+        ] {
             assert!(actions.contains(&step), "{step} missing from {actions:?}");
         }
 
