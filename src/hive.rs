@@ -14,7 +14,7 @@ use hive_cerebrum::{
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
 use hive_spawner::{
-    SpawnSettings, Spawner,
+    Author, SpawnSettings, Spawner,
     llm::LlmEngine,
     tools::{AgentId, ToolRegistry, Toolbox, ToolsConfig},
 };
@@ -199,6 +199,8 @@ impl HiveBuilder {
         let (mut engine, mut llm) = (self.engine, self.llm);
         let mut queen = self.queen;
         let mut spawner = None;
+        // The language model the ORCHs think with also writes agents' logic.
+        let author = llm.as_ref().map(|(engine, _)| Author::new(engine.client().clone()));
         if let Some(autonomy) = self.autonomy {
             // The database first: a damaged one stops the start before any member runs.
             let mut memory = Memory::open(autonomy.state_dir())?;
@@ -214,7 +216,11 @@ impl HiveBuilder {
             if let Some(mut settings) = self.agents {
                 settings.policy = autonomy.config().policy.clone();
                 let redactor = Redactor::new(autonomy.config().secrets.iter().cloned());
-                spawner = Some(Arc::new(Spawner::new(scribe.clone(), autonomy.writer(), settings, redactor)));
+                let mut made = Spawner::new(scribe.clone(), autonomy.writer(), settings, redactor);
+                if let Some(author) = author {
+                    made = made.with_author(author);
+                }
+                spawner = Some(Arc::new(made));
             }
             let stewards = StewardBuilder::new(autonomy, scribe.clone());
             pilots = pilots.with_steward(stewards.link());

@@ -20,6 +20,7 @@
 //! ```
 
 mod archetype;
+mod author;
 mod check;
 mod error;
 pub mod llm;
@@ -29,6 +30,7 @@ pub mod tools;
 
 pub use crate::{
     archetype::{Archetype, Tier},
+    author::{Author, Authored, DEFAULT_ROUNDS},
     check::{CheckOptions, TestReport, test_crate},
     error::{SpawnerError, ToolError},
     render::{RenderedCrate, RenderedFile, render},

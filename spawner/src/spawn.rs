@@ -20,7 +20,9 @@ use hive_ecosystem::Git;
 use hive_forge::{CreatedRepository, ForgeWriter, RepoId, ReviewState, WriteError};
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentSpec, Archetype, CheckOptions, RenderedCrate, SpawnerError, Tier, render, test_crate};
+use crate::{
+    AgentSpec, Archetype, Author, Authored, CheckOptions, RenderedCrate, SpawnerError, Tier, render, test_crate,
+};
 
 /// How agents are made, from the configuration.
 #[derive(Debug, Clone)]
@@ -132,6 +134,9 @@ pub struct AgentRecord {
     pub tests_passed: bool,
     /// `cargo test`'s result lines.
     pub test_results: Vec<String>,
+    /// Who wrote its logic, when a language model was asked: the model, or why the archetype's stayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authored: Option<String>,
     /// The last thing that happened to it, or what it waits for.
     pub note: String,
     /// When it was made, RFC 3339.
@@ -223,6 +228,8 @@ pub struct Spawner {
     forge: Option<Arc<dyn ForgeWriter>>,
     settings: SpawnSettings,
     redactor: Redactor,
+    /// With a language model: who writes the agents' logic.
+    author: Option<Author>,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -239,12 +246,18 @@ impl Spawner {
     /// A spawner that records through `scribe` and publishes through `forge`; `redactor` hides the secrets it
     /// knows from everything recorded.
     pub fn new(scribe: ScribeHandle, forge: Arc<dyn ForgeWriter>, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: Some(forge), settings, redactor }
+        Spawner { scribe, forge: Some(forge), settings, redactor, author: None }
     }
 
     /// A spawner for the registry alone (list, show, remove): spawning and enforcing say a forge is needed.
     pub fn registry(scribe: ScribeHandle, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: None, settings, redactor }
+        Spawner { scribe, forge: None, settings, redactor, author: None }
+    }
+
+    /// Agents' logic written by `author`'s language model, tested, with the archetype's as the fallback.
+    pub fn with_author(mut self, author: Author) -> Self {
+        self.author = Some(author);
+        self
     }
 
     fn forge(&self, name: &str) -> Result<&dyn ForgeWriter, SpawnError> {
@@ -286,7 +299,6 @@ impl Spawner {
             return Err(SpawnError::InTheWay { path: source });
         }
         let archetype = request.archetype();
-        let private = request.tier.private();
         self.audit(request, "agent_spawn_requested", &format!("{archetype}, {} tier", request.tier), "requested")
             .await?;
 
@@ -301,9 +313,21 @@ impl Spawner {
             .prefix(&format!(".{name}-"))
             .tempdir_in(&self.settings.agents_dir)
             .map_err(|e| step("making a scratch directory")(e.to_string()))?;
-        render(&request.spec, archetype).write_to(scratch.path()).map_err(|e| step("rendering")(e.to_string()))?;
+        let rendered = render(&request.spec, archetype);
+        rendered.write_to(scratch.path()).map_err(|e| step("rendering")(e.to_string()))?;
 
-        let report = test_crate(scratch.path(), &name, &self.settings.check).await?;
+        let authored = match &self.author {
+            Some(author) => Some(author.write(scratch.path(), &request.spec, &rendered, &self.settings.check).await?),
+            None => None,
+        };
+        if let Some(authored) = &authored {
+            let by = if authored.by_model { "model" } else { "archetype" };
+            self.audit(request, "agent_authored", &authored.note, by).await?;
+        }
+        let (authored, report) = match authored {
+            Some(Authored { report: Some(report), note, .. }) => (Some(note), report),
+            other => (other.map(|a| a.note), test_crate(scratch.path(), &name, &self.settings.check).await?),
+        };
         let verdict = if report.passed { "passed" } else { "failed" };
         self.audit(request, "agent_tested", &format!("{verdict}: {}", report.results.join("; ")), verdict).await?;
         if !report.passed && self.settings.testing_mandatory {
@@ -319,7 +343,7 @@ impl Spawner {
             step("moving the agent into place")(e.to_string())
         })?;
 
-        let record = match self.publish(request, &source, archetype, private, review, &report).await {
+        let record = match self.publish(request, &source, review, &report, authored).await {
             Ok(record) => record,
             Err(err) => {
                 let _ = std::fs::remove_dir_all(&source);
@@ -340,13 +364,12 @@ impl Spawner {
         &self,
         request: &SpawnRequest,
         source: &Path,
-        archetype: Archetype,
-        private: bool,
         review: bool,
         report: &crate::TestReport,
+        authored: Option<String>,
     ) -> Result<AgentRecord, SpawnError> {
         let forge = self.forge(request.spec.name())?;
-        let spec = &request.spec;
+        let (spec, archetype, private) = (&request.spec, request.archetype(), request.tier.private());
         let name = spec.name();
         let fail = |step: &'static str, err: WriteError, remains: Option<String>| SpawnError::Step {
             name: name.to_owned(),
@@ -381,6 +404,7 @@ impl Spawner {
                     head,
                     tests_passed: report.passed,
                     test_results: report.results.clone(),
+                    authored,
                     note,
                     created_at: now.clone(),
                     updated_at: now,

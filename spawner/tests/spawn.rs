@@ -5,8 +5,16 @@ use std::{path::Path, path::PathBuf, sync::Arc, time::Duration};
 
 use hive_cerebrum::{Memory, Redactor, ScribeHandle};
 use hive_forge::{ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, LocalForge, Secret};
-use hive_spawner::{AgentSpec, AgentState, Archetype, SpawnError, SpawnRequest, SpawnSettings, Spawner, Tier};
-use hive_testkit::Emulator;
+use hive_spawner::{
+    AgentSpec, AgentState, Archetype, Author, SpawnError, SpawnRequest, SpawnSettings, Spawner, Tier,
+    llm::{LlmClient, LlmConfig},
+    render,
+};
+use hive_testkit::{
+    Emulator,
+    llm::{FakeLlm, LLM_KEY, LlmReply},
+};
+use serde_json::json;
 
 /// The target directory every agent of these tests shares.
 fn shared_target() -> PathBuf {
@@ -171,4 +179,56 @@ async fn on_github_the_pull_request_merges_only_when_green_and_approved() {
     for record in scribe.call(|m| m.audit().recent_for("acme/triage-bot", 50)).await.unwrap().unwrap() {
         assert!(!record.result.contains(emu.token()), "the token never reaches the trail: {}", record.result);
     }
+}
+
+/// A spawner whose agents' logic a language model at `llm` writes, in at most `rounds` answers.
+async fn authored_spawner(state: &Path, workspace: &Path, llm: &FakeLlm, rounds: usize) -> Spawner {
+    let config = LlmConfig::new(llm.url(), "test-model").api_key(LLM_KEY).timeout(Duration::from_secs(30));
+    let author = Author::new(LlmClient::new(config).expect("a valid configuration")).rounds(rounds);
+    let forge = Arc::new(LocalForge::new(workspace).expect("a workspace"));
+    spawner(state, forge, settings(state, "local")).await.0.with_author(author)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_language_model_writes_the_logic_and_hears_the_compilers_errors() {
+    let (state, workspace) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let llm = FakeLlm::start().await;
+    // First an answer that does not compile, then the archetype's logic answering pings its own way.
+    let spec = AgentSpec::parse("hooks: answers webhook deliveries").unwrap();
+    let template = render(&spec, Archetype::WebhookResponder).file("src/lib.rs").unwrap().to_owned();
+    let own = template.replace("\"pong\"", "\"pong, hooks here\"");
+    assert_ne!(own, template, "the template answers pings");
+    llm.push(LlmReply::content(json!({ "lib_rs": "pub fn respond( {" }).to_string()));
+    llm.push(LlmReply::content(json!({ "lib_rs": own }).to_string()));
+    let spawner = authored_spawner(state.path(), workspace.path(), &llm, 3).await;
+
+    let record =
+        spawner.spawn(&request("hooks: answers webhook deliveries", Archetype::WebhookResponder)).await.unwrap();
+    assert_eq!(record.state, AgentState::Ready, "{}", record.note);
+    assert!(record.authored.as_deref().is_some_and(|a| a.contains("round 2")), "{:?}", record.authored);
+    let published = git(&workspace.path().join("hooks"), &["show", "main:src/lib.rs"]);
+    assert!(published.contains("pong, hooks here"), "the model's logic is what was published");
+    // The second question carried cargo's complaint about the first answer.
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2);
+    let repair = requests[1].messages().last().cloned().unwrap_or_default();
+    assert!(repair.contains("failed") && repair.contains("error"), "{repair}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_no_answer_passes_the_archetypes_logic_stays_and_the_record_says_why() {
+    let (state, workspace) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let llm = FakeLlm::start().await;
+    llm.otherwise(LlmReply::content("I would rather explain webhooks in prose."));
+    let spawner = authored_spawner(state.path(), workspace.path(), &llm, 2).await;
+
+    let record =
+        spawner.spawn(&request("hooks: answers webhook deliveries", Archetype::WebhookResponder)).await.unwrap();
+    assert_eq!(record.state, AgentState::Ready, "{}", record.note);
+    let authored = record.authored.unwrap_or_default();
+    assert!(authored.contains("did not pass in 2 round(s)") && authored.contains("archetype's logic"), "{authored}");
+    let published = git(&workspace.path().join("hooks"), &["show", "main:src/lib.rs"]);
+    let spec = AgentSpec::parse("hooks: answers webhook deliveries").unwrap();
+    assert_eq!(published.trim(), render(&spec, Archetype::WebhookResponder).file("src/lib.rs").unwrap().trim());
+    assert_eq!(llm.requests().len(), 2, "bounded rounds");
 }

@@ -45,6 +45,11 @@ impl LlmEngine {
         LlmEngine { client, name, budget: Budget::unlimited(), asks: 2, toolbox: None, tool_rounds: 4 }
     }
 
+    /// The client this engine asks through (also what writes agents' logic, [`crate::Author`]).
+    pub fn client(&self) -> &LlmClient {
+        &self.client
+    }
+
     /// Offers the model the tools `toolbox`'s agent has at each question (read anew each time, so an assignment
     /// or removal counts from the next question on).
     pub fn tools(mut self, toolbox: Toolbox) -> LlmEngine {
