@@ -32,18 +32,28 @@ impl Hive {
 
     /// Unregisters the agent and removes its local source; its repository stays on the forge.
     pub async fn remove_agent(&self, name: &str, by: &str) -> Result<AgentRecord, HiveError> {
-        Ok(self.spawner()?.remove(name, by).await?)
+        let spawner = self.spawner()?;
+        // Its service first: a running agent whose source is gone would be restarted from nothing.
+        if self.services().contains(&agent_service(name)) {
+            self.stop_agent(name, by).await?;
+        }
+        Ok(spawner.remove(name, by).await?)
     }
 
     /// Builds the ready agent `name` and runs it as a service member of this hive (supervised, restarted, in the
     /// status), with `env` added to its environment (its settings, such as `AGENT_BIND`).
     pub async fn run_agent(&self, name: &str, env: &[(String, String)], by: &str) -> Result<String, HiveError> {
         let spawner = self.spawner()?;
+        let service = agent_service(name);
+        if self.services().contains(&service) {
+            return Err(HiveError::AgentRunning(name.to_owned()));
+        }
         let binary = spawner.build(name, by).await?;
         let source = spawner.show(name).await?.source;
-        let service = agent_service(name);
         let mut spec = ServiceSpec::new(&service, [binary.display().to_string()], source);
-        spec.env = env.to_vec();
+        // Nothing of hive's environment (its tokens): only what agents are given, and the agent's own settings.
+        spec.clear_env = true;
+        spec.env = spawner.agent_env().iter().chain(env).cloned().collect();
         self.add_service(spec).await?;
         let keys: Vec<&str> = env.iter().map(|(key, _)| key.as_str()).collect();
         spawner.record_service(name, by, "agent_run", &format!("as {service}, with {}", keys.join(", "))).await?;

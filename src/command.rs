@@ -199,6 +199,17 @@ pub enum Command {
 }
 
 impl Command {
+    /// The command as the audit trail records it: an agent's setting values are left out (they may be secrets).
+    pub fn audit_text(&self) -> String {
+        match self {
+            Command::RunAgent { name, env } => {
+                let keys: Vec<String> = env.iter().map(|(key, _)| format!("{key}=...")).collect();
+                format!("agents run {name} {}", keys.join(" ")).trim_end().to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// Whether the command changes anything (and so needs the caller's authority, and goes into the audit trail).
     pub fn changes_state(&self) -> bool {
         !matches!(

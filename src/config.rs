@@ -84,6 +84,9 @@ pub struct AgentsEnv {
     pub base_branch: String,
     /// `REQUIRE_HUMAN_PR_APPROVAL` (default true): a merge needs an approving review.
     pub require_approval: bool,
+    /// What a running agent's environment holds besides its `AGENT_*` settings: `PATH`, `HOME`, the locale and TLS
+    /// roots, `GITHUB_API_URL`, and `HIVE_AGENTS_GITHUB_TOKEN` as its `GITHUB_TOKEN` (never hive's own token).
+    pub agent_env: Vec<(String, String)>,
 }
 
 impl Default for AgentsEnv {
@@ -96,6 +99,7 @@ impl Default for AgentsEnv {
             mandate_ci: false,
             base_branch: "main".to_owned(),
             require_approval: true,
+            agent_env: Vec::new(),
         }
     }
 }
@@ -106,13 +110,14 @@ impl AgentsEnv {
         let mut settings =
             hive::spawner::SpawnSettings::new(state_dir.join("agents"), self.owner.as_deref().unwrap_or(owner));
         if let Some(dir) = &self.target_dir {
-            settings.check.target_dir = dir.clone();
+            settings.check.target_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         }
         settings.check.offline = self.offline;
         settings.testing_mandatory = self.testing_mandatory;
         settings.mandate_ci = self.mandate_ci;
         settings.base_branch = self.base_branch.clone();
         settings.require_approval = self.require_approval;
+        settings.agent_env = self.agent_env.clone();
         settings
     }
 
@@ -132,6 +137,7 @@ impl AgentsEnv {
             mandate_ci: switch(lookup, "MANDATE_GITHUB_CI")?,
             base_branch,
             require_approval: on_unless_off("REQUIRE_HUMAN_PR_APPROVAL")?,
+            agent_env: agent_env(lookup),
         })
     }
 }
@@ -158,6 +164,18 @@ impl EnvConfig {
         let agents = AgentsEnv::parse(&lookup)?;
         Ok(EnvConfig { orchestration_interval, emergency_mode, log_level, tools_mock, agents })
     }
+}
+
+/// A running agent's environment from hive's: what a program needs to run and reach GitHub, and the agents' own
+/// token, which is not hive's.
+fn agent_env(lookup: &impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    let passed = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "GITHUB_API_URL"];
+    let mut env: Vec<(String, String)> =
+        passed.iter().filter_map(|key| lookup(key).map(|value| ((*key).to_owned(), value))).collect();
+    if let Some(token) = lookup("HIVE_AGENTS_GITHUB_TOKEN").filter(|t| !t.trim().is_empty()) {
+        env.push(("GITHUB_TOKEN".to_owned(), token.trim().to_owned()));
+    }
+    env
 }
 
 /// A variable that turns something on: unset or empty is off.

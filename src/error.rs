@@ -38,6 +38,9 @@ pub enum HiveError {
          (Hive::builder().agents(..); hive serve sets it up)"
     )]
     NoAgents,
+    /// The agent runs already.
+    #[error("agent '{0}' runs already; stop it first with 'agents stop {0}'")]
+    AgentRunning(String),
     /// Making or changing an agent failed.
     #[error(transparent)]
     Spawn(Box<hive_spawner::SpawnError>),

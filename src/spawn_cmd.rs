@@ -133,7 +133,7 @@ async fn spawner(publish: &PublishArgs, state_dir: &Path) -> anyhow::Result<(Spa
     settings.require_approval = publish.require_approval;
     settings.check.offline = publish.offline;
     if let Some(dir) = &publish.target_dir {
-        settings.check.target_dir = dir.clone();
+        settings.check.target_dir = std::path::absolute(dir)?;
     }
     // A merge is the operator's own command here: autonomy and automerge for it only with --merge.
     settings.policy.switches.autonomy = publish.merge;

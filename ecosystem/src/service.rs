@@ -123,8 +123,12 @@ pub struct ServiceSpec {
     pub argv: Vec<String>,
     /// Working directory.
     pub cwd: PathBuf,
-    /// Environment variables added to the inherited environment.
+    /// Environment variables added to the inherited environment (to none, with `clear_env`).
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment: the process sees only `env` (for code hive did not write itself, which
+    /// must not inherit hive's tokens).
+    #[serde(default)]
+    pub clear_env: bool,
     /// How to tell the service is ready; `None`: ready once it has run for `start_grace`.
     pub readiness: Option<Readiness>,
     /// How long the readiness probe may take before the start counts as failed.
@@ -158,6 +162,7 @@ impl ServiceSpec {
             argv: argv.into_iter().map(Into::into).collect(),
             cwd: cwd.into(),
             env: Vec::new(),
+            clear_env: false,
             readiness: None,
             readiness_timeout: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(5),

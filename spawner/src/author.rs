@@ -31,12 +31,10 @@ pub struct Author {
 /// How the model's attempts went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authored {
-    /// Whether the crate's logic is the model's (false: the archetype's stayed).
-    pub by_model: bool,
-    /// How many answers were tested.
+    /// The model's `src/lib.rs`, when a crate with it passed its tests; `None`: the archetype's stays.
+    pub lib_rs: Option<String>,
+    /// How many answers were asked for.
     pub rounds: usize,
-    /// The test run of what the crate now holds, when the model's version passed.
-    pub report: Option<TestReport>,
     /// One line for the record: what was written, or why the archetype's logic stayed.
     pub note: String,
 }
@@ -58,18 +56,17 @@ impl Author {
         self
     }
 
-    /// Asks for `rendered`'s `src/lib.rs` rewritten for `spec`, tests each answer in `dir` (the crate written
-    /// there), and feeds a failure back. On success the crate in `dir` holds the model's logic; otherwise the
-    /// archetype's `src/lib.rs` is put back.
+    /// Asks for `rendered`'s `src/lib.rs` rewritten for `spec` and tests each answer in a scratch crate of its own
+    /// under `scratch_parent` (removed afterwards, with whatever the model's tests left in it), feeding a failure
+    /// back. Returns the first answer whose crate passed, if any.
     pub async fn write(
         &self,
-        dir: &Path,
+        scratch_parent: &Path,
         spec: &AgentSpec,
         rendered: &RenderedCrate,
         check: &CheckOptions,
     ) -> Result<Authored, SpawnerError> {
         let original = rendered.file("src/lib.rs").unwrap_or_default().to_owned();
-        let lib = dir.join("src/lib.rs");
         let mut messages = vec![
             Message::new(Role::System, SYSTEM),
             Message::new(Role::User, first_request(spec, rendered.archetype, &original)),
@@ -94,23 +91,26 @@ impl Author {
                     continue;
                 }
             };
-            std::fs::write(&lib, &code)
-                .map_err(|e| SpawnerError::Io { what: "write src/lib.rs", reason: e.to_string() })?;
-            let report = test_crate(dir, spec.name(), check).await?;
+            let io = |what: &'static str| move |e: std::io::Error| SpawnerError::Io { what, reason: e.to_string() };
+            let scratch = tempfile::Builder::new()
+                .prefix(&format!(".{}-model-", spec.name()))
+                .tempdir_in(scratch_parent)
+                .map_err(io("make a scratch crate"))?;
+            rendered.write_to(scratch.path()).map_err(io("write a scratch crate"))?;
+            std::fs::write(scratch.path().join("src/lib.rs"), &code).map_err(io("write src/lib.rs"))?;
+            let report = test_crate(scratch.path(), spec.name(), check).await?;
             if report.passed {
                 let note = format!("logic written by the language model, tests passed in round {rounds}");
-                return Ok(Authored { by_model: true, rounds, report: Some(report), note });
+                return Ok(Authored { lib_rs: Some(code), rounds, note });
             }
             why = report.summary();
             messages.push(Message::new(Role::User, repair_request(&report)));
         }
-        std::fs::write(&lib, &original)
-            .map_err(|e| SpawnerError::Io { what: "restore src/lib.rs", reason: e.to_string() })?;
         let note = format!(
             "the language model's logic did not pass in {rounds} round(s) ({why}); the {} archetype's logic is used",
             rendered.archetype
         );
-        Ok(Authored { by_model: false, rounds, report: None, note })
+        Ok(Authored { lib_rs: None, rounds, note })
     }
 }
 

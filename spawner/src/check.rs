@@ -14,7 +14,7 @@ use crate::SpawnerError;
 /// How the agent's tests run.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
-    /// The target directory every agent shares.
+    /// The target directory every agent shares (absolute: cargo would take a relative one from the crate's directory).
     pub target_dir: PathBuf,
     /// The whole `cargo test`, build included, is killed after this long.
     pub timeout: Duration,
@@ -27,8 +27,9 @@ pub struct CheckOptions {
 impl CheckOptions {
     /// Tests with `cargo` on `PATH`, online, for at most 15 minutes, sharing `target_dir`.
     pub fn new(target_dir: impl Into<PathBuf>) -> CheckOptions {
+        let target_dir = target_dir.into();
         CheckOptions {
-            target_dir: target_dir.into(),
+            target_dir: std::path::absolute(&target_dir).unwrap_or(target_dir),
             timeout: Duration::from_secs(15 * 60),
             offline: false,
             cargo: OsString::from("cargo"),
@@ -84,22 +85,45 @@ impl TestReport {
         if self.timed_out {
             return format!("'{}' timed out after {} s", self.command, self.seconds);
         }
-        let last = self.tail.lines().rev().find(|l| l.contains("error")).unwrap_or("").trim();
+        let last = first_error(&self.tail);
         format!("'{}' failed: {}", self.command, if last.is_empty() { "see TEST_REPORT.md" } else { last })
     }
 }
 
-/// Runs `cargo test` in `dir` and writes `TEST_REPORT.md` there, whatever the result.
-pub async fn test_crate(dir: &Path, name: &str, options: &CheckOptions) -> Result<TestReport, SpawnerError> {
-    let mut args = vec!["test", "--color", "never"];
+/// The variables a build of an agent sees: what cargo and rustup need to find themselves and their caches, nothing
+/// else. Its code (written by a language model, perhaps) never sees hive's tokens or keys.
+const BUILD_ENV: &[&str] = &["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "LANG", "LC_ALL"];
+
+/// `cargo <verb> ...` in `dir` as `options` say: the shared target directory, the timeout that kills the whole
+/// tree, and a cleared environment but [`BUILD_ENV`].
+pub(crate) fn cargo(dir: &Path, verb: &str, extra: &[&str], options: &CheckOptions) -> CommandSpec {
+    let mut args = vec![verb, "--color", "never"];
+    args.extend_from_slice(extra);
     if options.offline {
         args.push("--offline");
     }
-    let spec = CommandSpec::new(options.cargo.clone(), args, dir)
+    let mut spec = CommandSpec::new(options.cargo.clone(), args, dir)
         .timeout(options.timeout)
+        .env_clear()
         .env("CARGO_TARGET_DIR", options.target_dir.as_os_str())
         .env("CARGO_TERM_COLOR", "never")
         .kill_tree();
+    for key in BUILD_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            spec = spec.env(key, value);
+        }
+    }
+    spec
+}
+
+/// The line of cargo's output that says what failed, for one-line errors.
+pub(crate) fn first_error(text: &str) -> &str {
+    text.lines().rev().find(|l| l.contains("error")).unwrap_or("").trim()
+}
+
+/// Runs `cargo test` in `dir` and writes `TEST_REPORT.md` there, whatever the result.
+pub async fn test_crate(dir: &Path, name: &str, options: &CheckOptions) -> Result<TestReport, SpawnerError> {
+    let spec = cargo(dir, "test", &[], options);
     let started = Instant::now();
     let output =
         run(&spec).await.map_err(|e| SpawnerError::Io { what: "run the agent's tests", reason: e.to_string() })?;
@@ -115,7 +139,12 @@ pub async fn test_crate(dir: &Path, name: &str, options: &CheckOptions) -> Resul
         results,
         tail,
     };
-    std::fs::write(dir.join("TEST_REPORT.md"), report.markdown(name))
-        .map_err(|e| SpawnerError::Io { what: "write TEST_REPORT.md", reason: e.to_string() })?;
+    let path = dir.join("TEST_REPORT.md");
+    // Not through a link the tests may have left in its place.
+    let _ = std::fs::remove_file(&path);
+    std::fs::write(&path, report.markdown(name)).map_err(|e| SpawnerError::Io {
+        what: "write the test report",
+        reason: format!("'{}': {e}", path.display()),
+    })?;
     Ok(report)
 }

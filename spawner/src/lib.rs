@@ -33,7 +33,7 @@ pub use crate::{
     author::{Author, Authored, DEFAULT_ROUNDS},
     check::{CheckOptions, TestReport, test_crate},
     error::{SpawnerError, ToolError},
-    render::{RenderedCrate, RenderedFile, render},
+    render::{RenderedCrate, RenderedFile, render, render_for},
     spawn::{AgentRecord, AgentState, SpawnError, SpawnRequest, SpawnSettings, Spawner, agent_service, review_branch},
 };
 

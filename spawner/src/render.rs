@@ -64,8 +64,13 @@ const GITHUB_CONFIGURATION: &str = "Settings come from the environment: `AGENT_R
 const WEBHOOK_CONFIGURATION: &str = "Settings come from the environment: `AGENT_BIND` (default `127.0.0.1:8787`). \
 It serves `POST /webhook` (the `X-GitHub-Event` header and a JSON body) and `GET /health`.";
 
-/// Renders the crate of the agent `spec` from `archetype`'s templates.
+/// Renders the crate of the agent `spec` from `archetype`'s templates, its CI running on pushes to `main`.
 pub fn render(spec: &AgentSpec, archetype: Archetype) -> RenderedCrate {
+    render_for(spec, archetype, "main")
+}
+
+/// [`render`] for a repository whose code lands on `base_branch`.
+pub fn render_for(spec: &AgentSpec, archetype: Archetype, base_branch: &str) -> RenderedCrate {
     let name = spec.name();
     let (dependencies, configuration, run_example, bad) = match archetype {
         Archetype::IssueLabeler | Archetype::CiSummarizer => (
@@ -82,7 +87,8 @@ pub fn render(spec: &AgentSpec, archetype: Archetype) -> RenderedCrate {
         ),
     };
     let description_toml = toml::Value::String(spec.description().to_owned()).to_string();
-    let vars: [(&str, &str); 11] = [
+    let vars: [(&str, &str); 12] = [
+        ("base_branch", base_branch),
         ("name", name),
         ("crate_name", &name.replace('-', "_")),
         ("description_toml", &description_toml),
@@ -130,19 +136,33 @@ pub fn render(spec: &AgentSpec, archetype: Archetype) -> RenderedCrate {
     RenderedCrate { archetype, files }
 }
 
-/// Replaces every `{{key}}` of `template` with its value. The templates are this crate's own, so an unknown key is
-/// a bug in them, which the tests catch (every archetype is rendered and checked for a left-over `{{`).
+/// Replaces every `{{key}}` of `template` with its value, in one pass over the template: a value is never read for
+/// placeholders itself (a description holding `{{dependencies}}` stays text). The templates are this crate's own, so
+/// an unknown key is a bug in them, which the tests catch (every archetype is rendered and checked for a `{{`).
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (key, value) in vars {
-        out = out.replace(&format!("{{{{{key}}}}}"), value);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}").and_then(|end| vars.iter().find(|(key, _)| *key == &after[..end]).map(|v| (end, v.1))) {
+            Some((end, value)) => {
+                out.push_str(value);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
 /// `text` with every ASCII punctuation character backslash-escaped (CommonMark), so a description cannot become a
 /// heading, a link, an image or HTML in the README.
-fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii_punctuation() {

@@ -21,7 +21,7 @@ use hive_forge::{CreatedRepository, ForgeWriter, RepoId, ReviewState, WriteError
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AgentSpec, Archetype, Author, Authored, CheckOptions, RenderedCrate, SpawnerError, Tier, render, test_crate,
+    AgentSpec, Archetype, Author, CheckOptions, RenderedCrate, SpawnerError, Tier, render, render_for, test_crate,
 };
 
 /// How agents are made, from the configuration.
@@ -45,12 +45,17 @@ pub struct SpawnSettings {
     pub policy: Policy,
     /// Each git command is killed after this long.
     pub git_timeout: Duration,
+    /// What a running agent's environment holds besides its own `AGENT_*` settings (it inherits nothing of
+    /// hive's): the search path and locale, a GitHub address, and a token of its own when one is configured.
+    pub agent_env: Vec<(String, String)>,
 }
 
 impl SpawnSettings {
     /// Settings for agents under `agents_dir`, owned by `owner`, with the defaults the configuration documents.
     pub fn new(agents_dir: impl Into<PathBuf>, owner: impl Into<String>) -> SpawnSettings {
         let agents_dir = agents_dir.into();
+        // Absolute: git and cargo run in other directories and must find it from there.
+        let agents_dir = std::path::absolute(&agents_dir).unwrap_or(agents_dir);
         SpawnSettings {
             check: CheckOptions::new(agents_dir.join(".target")),
             agents_dir,
@@ -61,6 +66,7 @@ impl SpawnSettings {
             require_approval: true,
             policy: Policy::default(),
             git_timeout: Duration::from_secs(120),
+            agent_env: Vec::new(),
         }
     }
 }
@@ -230,6 +236,20 @@ pub struct Spawner {
     redactor: Redactor,
     /// With a language model: who writes the agents' logic.
     author: Option<Author>,
+    /// The names being made now: a second spawn of one is refused at once rather than after its build.
+    making: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A name claimed for one spawn, released when the spawn ends however it ends.
+struct Claim {
+    name: String,
+    making: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.making.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.name);
+    }
 }
 
 impl std::fmt::Debug for Spawner {
@@ -246,12 +266,12 @@ impl Spawner {
     /// A spawner that records through `scribe` and publishes through `forge`; `redactor` hides the secrets it
     /// knows from everything recorded.
     pub fn new(scribe: ScribeHandle, forge: Arc<dyn ForgeWriter>, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: Some(forge), settings, redactor, author: None }
+        Spawner { scribe, forge: Some(forge), settings, redactor, author: None, making: Arc::default() }
     }
 
     /// A spawner for the registry alone (list, show, remove): spawning and enforcing say a forge is needed.
     pub fn registry(scribe: ScribeHandle, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: None, settings, redactor, author: None }
+        Spawner { scribe, forge: None, settings, redactor, author: None, making: Arc::default() }
     }
 
     /// Agents' logic written by `author`'s language model, tested, with the archetype's as the fallback.
@@ -277,24 +297,33 @@ impl Spawner {
     pub async fn spawn(&self, request: &SpawnRequest) -> Result<AgentRecord, SpawnError> {
         let name = request.spec.name().to_owned();
         let forge = self.forge(&name)?;
-        if self
-            .scribe
-            .call({
-                let name = name.clone();
-                move |m| m.agents().get(&name)
-            })
-            .await??
-            .is_some()
-        {
+        let step = |step: &'static str| {
+            let name = name.clone();
+            move |reason: String| SpawnError::Step { name, step, reason, remains: None }
+        };
+        let review = self.settings.mandate_ci;
+        if review && !forge.capabilities().pull_requests {
+            return Err(step("checking the settings")(format!(
+                "MANDATE_GITHUB_CI asks for a pull request, and the {} forge has none; publish to GitHub (--owner) \
+                 or turn it off",
+                forge.name()
+            )));
+        }
+        let _claim = {
+            let mut making = self.making.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !making.insert(name.clone()) {
+                return Err(SpawnError::Exists { name });
+            }
+            Claim { name: name.clone(), making: Arc::clone(&self.making) }
+        };
+        let registered = {
+            let name = name.clone();
+            self.scribe.call(move |m| m.agents().get(&name)).await??
+        };
+        if registered.is_some() {
             return Err(SpawnError::Exists { name });
         }
-        // Absolute: git runs in other directories (the forge's) and must find it from there.
-        let source = std::path::absolute(self.settings.agents_dir.join(&name)).map_err(|e| SpawnError::Step {
-            name: name.clone(),
-            step: "finding the agents directory",
-            reason: e.to_string(),
-            remains: None,
-        })?;
+        let source = self.settings.agents_dir.join(&name);
         if source.exists() {
             return Err(SpawnError::InTheWay { path: source });
         }
@@ -302,40 +331,55 @@ impl Spawner {
         self.audit(request, "agent_spawn_requested", &format!("{archetype}, {} tier", request.tier), "requested")
             .await?;
 
-        let step = |step: &'static str| {
-            let name = name.clone();
-            move |reason: String| SpawnError::Step { name, step, reason, remains: None }
-        };
         std::fs::create_dir_all(&self.settings.agents_dir)
             .map_err(|e| step("making the agents directory")(e.to_string()))?;
+        let rendered = render_for(&request.spec, archetype, &self.settings.base_branch);
+        // With a language model: its logic, tried in scratch crates of its own, replaces the archetype's only once
+        // a crate with it passed its tests.
+        let authored = match &self.author {
+            Some(author) => Some(
+                author
+                    .write(&self.settings.agents_dir, &request.spec, &rendered, &self.settings.check)
+                    .await
+                    .map_err(|e| step("asking the language model")(e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Some(authored) = &authored {
+            let by = if authored.lib_rs.is_some() { "model" } else { "archetype" };
+            self.audit(request, "agent_authored", &authored.note, by).await?;
+        }
         // Made beside its final place, so the move into it is a rename on one file system.
         let scratch = tempfile::Builder::new()
             .prefix(&format!(".{name}-"))
             .tempdir_in(&self.settings.agents_dir)
             .map_err(|e| step("making a scratch directory")(e.to_string()))?;
-        let rendered = render(&request.spec, archetype);
         rendered.write_to(scratch.path()).map_err(|e| step("rendering")(e.to_string()))?;
+        let authored = authored.map(|authored| {
+            if let Some(lib) = &authored.lib_rs {
+                std::fs::write(scratch.path().join("src/lib.rs"), lib).map_err(|e| step("rendering")(e.to_string()))?;
+            }
+            Ok::<_, SpawnError>(authored.note)
+        });
+        let authored = authored.transpose()?;
 
-        let authored = match &self.author {
-            Some(author) => Some(author.write(scratch.path(), &request.spec, &rendered, &self.settings.check).await?),
-            None => None,
-        };
-        if let Some(authored) = &authored {
-            let by = if authored.by_model { "model" } else { "archetype" };
-            self.audit(request, "agent_authored", &authored.note, by).await?;
-        }
-        let (authored, report) = match authored {
-            Some(Authored { report: Some(report), note, .. }) => (Some(note), report),
-            other => (other.map(|a| a.note), test_crate(scratch.path(), &name, &self.settings.check).await?),
-        };
+        let report = test_crate(scratch.path(), &name, &self.settings.check)
+            .await
+            .map_err(|e| step("testing")(e.to_string()))?;
         let verdict = if report.passed { "passed" } else { "failed" };
         self.audit(request, "agent_tested", &format!("{verdict}: {}", report.results.join("; ")), verdict).await?;
         if !report.passed && self.settings.testing_mandatory {
             self.audit(request, "agent_spawn_failed", &report.summary(), "tests failed").await?;
             return Err(SpawnError::TestsFailed { name, summary: report.summary() });
         }
+        // Only what was rendered, the lock file and the report are published: nothing a test left behind.
+        let strays = strays(scratch.path(), &rendered).map_err(|e| step("checking the files")(e.to_string()))?;
+        if !strays.is_empty() {
+            let reason = format!("the tests left files that are not the agent's: {}", strays.join(", "));
+            self.audit(request, "agent_spawn_failed", &reason, "failed").await?;
+            return Err(step("checking the files")(reason));
+        }
 
-        let review = self.settings.mandate_ci && forge.capabilities().pull_requests;
         self.commit(scratch.path(), &request.spec, archetype, review).await.map_err(step("committing"))?;
         let scratch = scratch.keep();
         std::fs::rename(&scratch, &source).map_err(|e| {
@@ -353,7 +397,16 @@ impl Spawner {
             }
         };
         if record.state == AgentState::Review {
-            return self.enforce(&name, &request.by).await;
+            // The agent exists now: a look at its pull request that fails is a note, not a failed spawn.
+            return match self.enforce(&name, &request.by).await {
+                Ok(record) => Ok(record),
+                Err(err) => {
+                    let mut record = record;
+                    record.note =
+                        format!("{}; checking it failed: {}", record.note, self.redactor.redact(&err.to_string()));
+                    Ok(record)
+                }
+            };
         }
         Ok(record)
     }
@@ -382,8 +435,10 @@ impl Spawner {
             .await
             .map_err(|e| fail("creating the repository", e, None))?;
         let what = if created.created { "created" } else { "found, made earlier by hive" };
-        self.audit(request, "agent_repository_created", &format!("{} {what}", created.repo), "requested").await?;
-        match self.push_and_open(forge, request, source, &created, review).await {
+        // From here on, any failure undoes the repository: the record of its making is not worth leaving it for.
+        let _ = self.audit(request, "agent_repository_created", &format!("{} {what}", created.repo), "requested").await;
+        let published = self.push_and_open(forge, request, source, &created, review, report.passed).await;
+        match published {
             Ok((pull, head)) => {
                 let now = now_rfc3339();
                 let state = if pull.is_some() { AgentState::Review } else { AgentState::Ready };
@@ -409,7 +464,15 @@ impl Spawner {
                     created_at: now.clone(),
                     updated_at: now,
                 };
-                self.put(&record, &request.by, "agent_registered", "registered").await?;
+                if let Err(err) = self.put(&record, &request.by, "agent_registered", "registered").await {
+                    let remains = self.undo(&created).await;
+                    return Err(SpawnError::Step {
+                        name: name.to_owned(),
+                        step: "registering",
+                        reason: self.redactor.redact(&err.to_string()).into_owned(),
+                        remains,
+                    });
+                }
                 Ok(record)
             }
             Err(err) => {
@@ -427,6 +490,7 @@ impl Spawner {
         source: &Path,
         created: &CreatedRepository,
         review: bool,
+        tests_passed: bool,
     ) -> Result<(Option<u64>, Option<String>), WriteError> {
         let base = &self.settings.base_branch;
         let pushed = forge.push_branch(&created.repo, source, base).await?;
@@ -442,10 +506,11 @@ impl Spawner {
             Some(pull) => pull,
             None => {
                 let body = format!(
-                    "{}\n\nMade by `hive spawn agent` from the {} archetype. Its tests passed before it was \
-                     published: see TEST_REPORT.md. hive merges this pull request once every check is green{}.",
-                    request.spec.description(),
+                    "{}\n\nMade by `hive spawn agent` from the {} archetype; its tests {} before it was published \
+                     (see TEST_REPORT.md). hive merges this pull request once every check is green{}.",
+                    crate::render::escape_markdown(request.spec.description()),
                     request.archetype(),
+                    if tests_passed { "passed" } else { "failed" },
                     if self.settings.require_approval { " and a maintainer approved it" } else { "" },
                 );
                 let title = format!("Add the {name} agent");
@@ -519,6 +584,9 @@ impl Spawner {
         let (Some(number), Some(head)) = (record.pull, record.head.clone()) else {
             return Ok(record);
         };
+        if record.state == AgentState::Ready {
+            return Ok(record);
+        }
         let repo = RepoId::new(record.repo.clone())
             .map_err(|e| SpawnError::BadRecord { name: name.to_owned(), reason: e.to_string() })?;
         let forge_err = |e: WriteError| SpawnError::Forge {
@@ -545,7 +613,7 @@ impl Spawner {
         );
         let reviewed = if self.settings.require_approval {
             let reviews = forge.pull_reviews(&repo, number).await.map_err(forge_err)?;
-            approved(&reviews)
+            approved(&reviews, &head)
         } else {
             true
         };
@@ -612,19 +680,11 @@ impl Spawner {
         let branch = if record.pull.is_some() { review_branch(name) } else { self.settings.base_branch.clone() };
         let git = Git::new(&record.source).timeout(self.settings.git_timeout);
         git.run(&["checkout", "-q", &branch]).await.map_err(|e| fail(e.to_string()))?;
-        let mut args = vec!["build", "--color", "never", "--bin", name];
-        if self.settings.check.offline {
-            args.push("--offline");
-        }
-        let spec = hive_ecosystem::process::CommandSpec::new(self.settings.check.cargo.clone(), args, &record.source)
-            .timeout(self.settings.check.timeout)
-            .env("CARGO_TARGET_DIR", self.settings.check.target_dir.as_os_str())
-            .kill_tree();
+        let spec = crate::check::cargo(&record.source, "build", &["--bin", name], &self.settings.check);
         let output = hive_ecosystem::process::run(&spec).await.map_err(|e| fail(e.to_string()))?;
         if !output.success() {
             let text = output.stderr_text();
-            let last = text.lines().rev().find(|l| l.contains("error")).unwrap_or("see cargo's output").trim();
-            return Err(fail(format!("'{}' failed: {last}", spec.display())));
+            return Err(fail(format!("'{}' failed: {}", spec.display(), crate::check::first_error(&text))));
         }
         let binary = self.settings.check.target_dir.join("debug").join(name);
         let entry = self.entry(by, &record.repo, "agent_built", &binary.display().to_string(), "requested");
@@ -638,6 +698,11 @@ impl Spawner {
         let entry = self.entry(by, &record.repo, action, result, "requested");
         self.scribe.call(move |m| m.audit().append(&entry)).await??;
         Ok(())
+    }
+
+    /// What a running agent's environment holds besides its own settings ([`SpawnSettings::agent_env`]).
+    pub fn agent_env(&self) -> &[(String, String)] {
+        &self.settings.agent_env
     }
 
     /// Every registered agent, by name.
@@ -661,8 +726,15 @@ impl Spawner {
             self.entry(by, &record.repo, "agent_removed", &format!("{} stays on the forge", record.repo), "removed");
         let owned = name.to_owned();
         self.scribe.call(move |m| m.agents().remove(&owned, &entry)).await??;
-        if record.source.starts_with(&self.settings.agents_dir) {
-            let _ = std::fs::remove_dir_all(&record.source);
+        // Only the agent's own directory, wherever its record points.
+        let own = self.settings.agents_dir.join(name);
+        if record.source == own && own.exists() {
+            std::fs::remove_dir_all(&own).map_err(|e| SpawnError::Step {
+                name: name.to_owned(),
+                step: "removing its source",
+                reason: format!("'{}': {e}", own.display()),
+                remains: None,
+            })?;
         }
         Ok(record)
     }
@@ -704,16 +776,47 @@ impl Spawner {
     }
 }
 
+/// The files under `dir` (but `.git`) that are neither rendered nor the lock file or the test report.
+fn strays(dir: &Path, rendered: &RenderedCrate) -> std::io::Result<Vec<String>> {
+    let mut strays = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let path = entry.path();
+            let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+            if relative == Path::new(".git") {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if !(rendered.file(&relative).is_some()
+                || relative == Path::new("Cargo.lock")
+                || relative == Path::new("TEST_REPORT.md"))
+                || kind.is_symlink()
+            {
+                strays.push(relative.display().to_string());
+            }
+        }
+    }
+    strays.sort();
+    Ok(strays)
+}
+
 /// The service name an agent runs under (its member id under the queen).
 pub fn agent_service(name: &str) -> String {
     format!("agent-{name}")
 }
 
-/// Whether the reviews approve: someone's latest review approves, and nobody's latest asks for changes.
-fn approved(reviews: &[hive_forge::Review]) -> bool {
+/// Whether the reviews of the commit `head` approve it: someone's latest review of it approves, and nobody's latest
+/// asks for changes. A review of an older commit says nothing about this one.
+fn approved(reviews: &[hive_forge::Review], head: &str) -> bool {
     let mut latest: Vec<(&str, &ReviewState)> = Vec::new();
     for review in reviews {
-        if matches!(review.state, ReviewState::Commented | ReviewState::Pending) {
+        if matches!(review.state, ReviewState::Commented | ReviewState::Pending)
+            || review.commit_id.as_deref().is_some_and(|commit| commit != head)
+        {
             continue;
         }
         match latest.iter_mut().find(|(user, _)| *user == review.user) {
@@ -736,4 +839,60 @@ fn unix_now() -> i64 {
 
 fn now_rfc3339() -> String {
     hive_support::rfc3339(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use hive_forge::{Review, ReviewState};
+
+    use super::*;
+
+    fn review(user: &str, state: ReviewState, commit: Option<&str>) -> Review {
+        Review { id: 1, user: user.to_owned(), state, commit_id: commit.map(str::to_owned) }
+    }
+
+    #[test]
+    fn only_a_current_approval_of_the_head_approves() {
+        use ReviewState::{Approved, ChangesRequested, Commented, Dismissed};
+        let table: [(&str, Vec<Review>, bool); 7] = [
+            ("nothing", vec![], false),
+            ("approved", vec![review("ann", Approved, Some("h1"))], true),
+            ("a comment is not an approval", vec![review("ann", Commented, Some("h1"))], false),
+            ("an older commit's approval", vec![review("ann", Approved, Some("h0"))], false),
+            (
+                "changes asked for by another",
+                vec![review("ann", Approved, Some("h1")), review("bob", ChangesRequested, Some("h1"))],
+                false,
+            ),
+            (
+                "changes asked for, then approved by the same",
+                vec![review("bob", ChangesRequested, Some("h1")), review("bob", Approved, Some("h1"))],
+                true,
+            ),
+            (
+                "approved, then dismissed",
+                vec![review("ann", Approved, Some("h1")), review("ann", Dismissed, None)],
+                false,
+            ),
+        ];
+        for (case, reviews, expected) in table {
+            assert_eq!(approved(&reviews, "h1"), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn files_a_test_left_behind_are_strays() {
+        let spec = AgentSpec::parse("probe: answers webhooks").expect("valid");
+        let rendered = render(&spec, Archetype::WebhookResponder);
+        let dir = tempfile::tempdir().expect("tempdir");
+        rendered.write_to(dir.path()).expect("written");
+        std::fs::write(dir.path().join("Cargo.lock"), "").expect("written");
+        std::fs::create_dir_all(dir.path().join(".git")).expect("made");
+        std::fs::write(dir.path().join(".git/config"), "").expect("written");
+        assert!(strays(dir.path(), &rendered).expect("read").is_empty());
+        std::fs::write(dir.path().join("build.rs"), "fn main() {}").expect("written");
+        std::fs::create_dir_all(dir.path().join(".cargo")).expect("made");
+        std::fs::write(dir.path().join(".cargo/config.toml"), "").expect("written");
+        assert_eq!(strays(dir.path(), &rendered).expect("read"), [".cargo/config.toml", "build.rs"]);
+    }
 }

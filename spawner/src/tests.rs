@@ -171,3 +171,13 @@ fn the_closest_archetype_follows_the_description() {
     assert!("gold".parse::<crate::Tier>().is_err());
     assert!("paid".parse::<crate::Tier>().unwrap().private());
 }
+
+#[test]
+fn a_description_is_filled_in_once_never_read_for_placeholders() {
+    let spec = AgentSpec::parse("probe: {{dependencies}} and {{name}} stay text").expect("valid");
+    let rendered = crate::render(&spec, crate::Archetype::WebhookResponder);
+    let manifest = rendered.file("Cargo.toml").expect("a manifest");
+    assert!(manifest.contains(r#"description = "{{dependencies}} and {{name}} stay text""#), "{manifest}");
+    let readme = rendered.file("README.md").expect("a readme");
+    assert!(readme.contains(r"\{\{dependencies\}\}"), "escaped markdown: {readme}");
+}

@@ -198,7 +198,7 @@ impl From<hive::HiveError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             hive::HiveError::InvalidRepo(_) => StatusCode::BAD_REQUEST,
-            hive::HiveError::NoAgents => StatusCode::CONFLICT,
+            hive::HiveError::NoAgents | hive::HiveError::AgentRunning(_) => StatusCode::CONFLICT,
             hive::HiveError::Spawn(ref spawn) => match **spawn {
                 hive::spawner::SpawnError::NotFound { .. } => StatusCode::NOT_FOUND,
                 hive::spawner::SpawnError::Exists { .. } | hive::spawner::SpawnError::InTheWay { .. } => {
@@ -297,12 +297,12 @@ async fn run_command(
         );
     let actor = format!("api:{who}");
     if audited {
-        state.hive.audit(&actor, &parsed.to_string()).await?;
+        state.hive.audit(&actor, &parsed.audit_text()).await?;
     }
     let outcome = dispatch(&state, &parsed, &who).await;
     if audited && let Err(err) = &outcome {
         let why = crate::terminal::line(&err.message);
-        if let Err(failed) = state.hive.audit_failure(&actor, &parsed.to_string(), &why).await {
+        if let Err(failed) = state.hive.audit_failure(&actor, &parsed.audit_text(), &why).await {
             tracing::warn!(error = %hive_support::error_chain(&failed), "could not record a failed command");
         }
     }
@@ -402,7 +402,7 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
             // A spawn builds and tests a crate, which takes minutes: it goes on after the answer. Its steps and its
             // outcome are in the audit trail, and `agents show` has the agent once it is made.
             let spawning = hive.clone();
-            let (actor, text) = (format!("api:{who}"), parsed.to_string());
+            let (actor, text) = (format!("api:{who}"), parsed.audit_text());
             tokio::spawn(async move {
                 if let Err(err) = spawning.spawn_agent(&request).await {
                     let why = crate::terminal::line(&hive_support::error_chain(&err));

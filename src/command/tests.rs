@@ -236,3 +236,10 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_agents_setting_values_stay_out_of_the_audit_text() {
+    let command = parse("agents run hooks AGENT_TOKEN=s3cret AGENT_BIND=127.0.0.1:1").expect("parses");
+    assert_eq!(command.audit_text(), "agents run hooks AGENT_TOKEN=... AGENT_BIND=...");
+    assert_eq!(parse("agents stop hooks").expect("parses").audit_text(), "agents stop hooks");
+}

@@ -130,7 +130,13 @@ impl ServiceProcess {
         };
         let (program, args) =
             spec.argv.split_first().ok_or_else(|| ServiceError::EmptyArgv { service: spec.name.clone() })?;
-        let mut child = crate::process::group_command(program, args, &spec.cwd, &spec.env).spawn().map_err(fail)?;
+        let no_env: &[(&str, &str)] = &[];
+        let mut command = crate::process::group_command(program, args, &spec.cwd, no_env);
+        if spec.clear_env {
+            command.env_clear();
+        }
+        command.envs(spec.env.iter().map(|(key, value)| (key, value)));
+        let mut child = command.spawn().map_err(fail)?;
         let pid = child.id().ok_or_else(|| fail(std::io::Error::other("the child exited before it had a pid")))?;
         let started = Instant::now();
 
