@@ -77,6 +77,23 @@ mod serve {
     use crate::daemon::{Daemon, hive_command};
 
     const TOKEN: &str = "s3cret-spawn-token";
+    /// hive's own GitHub token, which no agent may see.
+    const HIVE_OWN_TOKEN: &str = "ghp_hive0own0token0for0the0spawn0test";
+
+    /// The environment of the one process running `binary`.
+    fn environment_of(binary: &std::path::Path) -> String {
+        let pids: Vec<i32> = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|line| line.split(|b| *b == 0).next() == Some(binary.as_os_str().as_encoded_bytes()))
+            })
+            .collect();
+        assert_eq!(pids.len(), 1, "one process runs {}", binary.display());
+        let environ = std::fs::read(format!("/proc/{}/environ", pids[0])).expect("its environment");
+        String::from_utf8_lossy(&environ).replace('\0', "\n")
+    }
 
     async fn send(base: &str, text: &str) -> (StatusCode, Value) {
         let response = reqwest::Client::new()
@@ -99,6 +116,7 @@ mod serve {
         let args = ["serve", "--workspace", ws.to_str().expect("utf-8"), "--bind", "127.0.0.1:0"];
         let mut cmd = hive_command(&state, &args);
         cmd.env("HIVE_API_TOKEN", TOKEN)
+            .env("GITHUB_TOKEN", HIVE_OWN_TOKEN)
             .env("HIVE_AGENTS_TARGET_DIR", super::shared_target())
             .env("HIVE_AGENTS_OFFLINE", "1");
         let mut daemon = Daemon::spawn(cmd, &dir.path().join("stderr.log"));
@@ -145,6 +163,11 @@ mod serve {
             assert!(Instant::now() < deadline, "the agent never answered: {}", daemon.stderr());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        // It runs with its own settings and nothing of hive's: no token, no API token.
+        let environment = environment_of(&std::path::Path::new(&super::shared_target()).join("debug/hooks"));
+        assert!(environment.contains(&format!("AGENT_BIND=127.0.0.1:{port}")), "{environment}");
+        assert!(!environment.contains(HIVE_OWN_TOKEN) && !environment.contains(TOKEN), "{environment}");
+        assert!(!environment.contains("HIVE_API_TOKEN") && !environment.contains("GITHUB_TOKEN"), "{environment}");
         let status: Value =
             reqwest::get(format!("{base}/api/status")).await.expect("status").json().await.expect("json");
         assert!(status.to_string().contains("agent-hooks"), "the service is a member: {status}");
