@@ -198,6 +198,14 @@ pub enum SpawnError {
         /// What is left on the forge and how to remove it.
         remains: Option<String>,
     },
+    /// The agent cannot run yet.
+    #[error("agent '{name}' is not ready to run: {why}; see 'agents check {name}'")]
+    NotReady {
+        /// Its name.
+        name: String,
+        /// What it waits for.
+        why: String,
+    },
     /// A forge call after the agent was made (enforcing its pull request).
     #[error("agent '{name}': {reason}")]
     Forge {
@@ -670,10 +678,7 @@ impl Spawner {
     pub async fn build(&self, name: &str, by: &str) -> Result<PathBuf, SpawnError> {
         let record = self.show(name).await?;
         if record.state != AgentState::Ready {
-            return Err(SpawnError::Forge {
-                name: name.to_owned(),
-                reason: format!("it is not ready to run: {}", record.note),
-            });
+            return Err(SpawnError::NotReady { name: name.to_owned(), why: record.note });
         }
         let fail = |reason: String| SpawnError::Step { name: name.to_owned(), step: "building", reason, remains: None };
         // The merged code: the review branch when it went through a pull request, else the base branch.

@@ -201,9 +201,9 @@ impl From<hive::HiveError> for ApiError {
             hive::HiveError::NoAgents | hive::HiveError::AgentRunning(_) => StatusCode::CONFLICT,
             hive::HiveError::Spawn(ref spawn) => match **spawn {
                 hive::spawner::SpawnError::NotFound { .. } => StatusCode::NOT_FOUND,
-                hive::spawner::SpawnError::Exists { .. } | hive::spawner::SpawnError::InTheWay { .. } => {
-                    StatusCode::CONFLICT
-                }
+                hive::spawner::SpawnError::Exists { .. }
+                | hive::spawner::SpawnError::InTheWay { .. }
+                | hive::spawner::SpawnError::NotReady { .. } => StatusCode::CONFLICT,
                 hive::spawner::SpawnError::Request(_) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             },
