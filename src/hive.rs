@@ -10,6 +10,7 @@ use hive_cerebrum::{
     AuditEntry, AuditRecord, BacklogItem, BatchReport, EmergencyConfig, EventBus, HealthReport, HiveStatus, LogSink,
     MemberId, MemberSpec, Memory, NotificationSink, OrchConfig, ProposalBatch, ProposalEngine, Queen, QueenArgs,
     QueenConfig, QueenHandle, Redactor, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription, Tally,
+    governance::Policy,
 };
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
@@ -213,16 +214,33 @@ impl HiveBuilder {
                 let orch = AgentId::new(ORCH_AGENT).expect("'orch' follows the agent name rules");
                 engine = Arc::new(llm_engine.tools(Toolbox::new(registry, scribe.clone(), orch)));
             }
-            if let Some(mut settings) = self.agents {
+            let made = self.agents.map(|mut settings| {
                 settings.policy = autonomy.config().policy.clone();
                 let redactor = Redactor::new(autonomy.config().secrets.iter().cloned());
-                let mut made = Spawner::new(scribe.clone(), autonomy.writer(), settings, redactor);
+                (
+                    Spawner::new(scribe.clone(), autonomy.writer(), settings, redactor),
+                    autonomy.config().overrides.clone(),
+                )
+            });
+            let stewards = StewardBuilder::new(autonomy, scribe.clone());
+            if let Some((mut made, overrides)) = made {
+                // An agent's merge is decided as the steward decides its writes: under the repository's level, the
+                // kill switch as it is now, and the emergency the queen declared.
+                let link = stewards.link();
+                made = made.with_live_policy(Arc::new(move |repo: &str, policy: &mut Policy| {
+                    policy.level = overrides.level(repo, policy.level);
+                    if let Some(on) = link.autonomy_override() {
+                        policy.switches.autonomy = on;
+                    }
+                    let emergency = link.emergency();
+                    policy.emergency.active |= emergency.active;
+                    policy.emergency.recovery_signatures.extend(emergency.recovery_signatures);
+                }));
                 if let Some(author) = author {
                     made = made.with_author(author);
                 }
                 spawner = Some(Arc::new(made));
             }
-            let stewards = StewardBuilder::new(autonomy, scribe.clone());
             pilots = pilots.with_steward(stewards.link());
             // First in start order, so it is up before any pilot observes, and drained last.
             members.insert(0, stewards.spec());

@@ -34,7 +34,10 @@ pub use crate::{
     check::{CheckOptions, TestReport, test_crate},
     error::{SpawnerError, ToolError},
     render::{RenderedCrate, RenderedFile, render, render_for},
-    spawn::{AgentRecord, AgentState, SpawnError, SpawnRequest, SpawnSettings, Spawner, agent_service, review_branch},
+    spawn::{
+        AgentRecord, AgentState, LivePolicy, SpawnError, SpawnRequest, SpawnSettings, Spawner, agent_service,
+        review_branch,
+    },
 };
 
 use serde::{Deserialize, Serialize};

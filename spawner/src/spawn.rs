@@ -244,9 +244,14 @@ pub struct Spawner {
     redactor: Redactor,
     /// With a language model: who writes the agents' logic.
     author: Option<Author>,
+    /// Brings the settings' policy up to date for a repository (the kill switch, the emergency, its level).
+    live_policy: Option<LivePolicy>,
     /// The names being made now: a second spawn of one is refused at once rather than after its build.
     making: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
+
+/// Brings a policy up to date for a repository, as the hive's steward sees it now.
+pub type LivePolicy = Arc<dyn Fn(&str, &mut Policy) + Send + Sync>;
 
 /// A name claimed for one spawn, released when the spawn ends however it ends.
 struct Claim {
@@ -274,12 +279,27 @@ impl Spawner {
     /// A spawner that records through `scribe` and publishes through `forge`; `redactor` hides the secrets it
     /// knows from everything recorded.
     pub fn new(scribe: ScribeHandle, forge: Arc<dyn ForgeWriter>, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: Some(forge), settings, redactor, author: None, making: Arc::default() }
+        Spawner {
+            scribe,
+            forge: Some(forge),
+            settings,
+            redactor,
+            author: None,
+            live_policy: None,
+            making: Arc::default(),
+        }
     }
 
     /// A spawner for the registry alone (list, show, remove): spawning and enforcing say a forge is needed.
     pub fn registry(scribe: ScribeHandle, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: None, settings, redactor, author: None, making: Arc::default() }
+        Spawner { scribe, forge: None, settings, redactor, author: None, live_policy: None, making: Arc::default() }
+    }
+
+    /// Merges decided under the policy as `live` brings it up to date for the agent's repository at that moment,
+    /// rather than as the settings held it when the spawner was made.
+    pub fn with_live_policy(mut self, live: LivePolicy) -> Self {
+        self.live_policy = Some(live);
+        self
     }
 
     /// Agents' logic written by `author`'s language model, tested, with the archetype's as the fallback.
@@ -642,7 +662,11 @@ impl Spawner {
         let now = unix_now();
         let counted = proposal.clone();
         let (counters, approval) = self.scribe.call(move |m| m.spent(&counted, now)).await??;
-        let decision = govern(&proposal, &self.settings.policy, &counters, approval);
+        let mut policy = self.settings.policy.clone();
+        if let Some(live) = &self.live_policy {
+            live(&record.repo, &mut policy);
+        }
+        let decision = govern(&proposal, &policy, &counters, approval);
         if decision.verdict != Verdict::Allow {
             record.note = format!("pull request #{number} not merged: {}", decision.summary());
             return self.update(record, by, "agent_merge_waiting", decision.verdict.as_str()).await;

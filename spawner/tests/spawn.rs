@@ -3,7 +3,7 @@
 
 use std::{path::Path, path::PathBuf, sync::Arc, time::Duration};
 
-use hive_cerebrum::{Memory, Redactor, ScribeHandle};
+use hive_cerebrum::{Memory, Redactor, ScribeHandle, governance::Policy};
 use hive_forge::{ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, LocalForge, Secret};
 use hive_spawner::{
     AgentSpec, AgentState, Archetype, Author, SpawnError, SpawnRequest, SpawnSettings, Spawner, Tier,
@@ -142,7 +142,13 @@ async fn on_github_the_pull_request_merges_only_when_green_and_approved() {
     settings.mandate_ci = true;
     settings.policy.switches.autonomy = true;
     settings.policy.switches.automerge = true;
+    // The kill switch as the hive holds it now, flipped below.
+    let switch = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let live = Arc::clone(&switch);
     let (spawner, scribe) = spawner(state.path(), forge, settings).await;
+    let spawner = spawner.with_live_policy(Arc::new(move |_repo: &str, policy: &mut Policy| {
+        policy.switches.autonomy = live.load(std::sync::atomic::Ordering::SeqCst);
+    }));
     let mut request = request("triage-bot: labels new issues", Archetype::IssueLabeler);
     request.tier = Tier::Paid;
 
@@ -167,8 +173,16 @@ async fn on_github_the_pull_request_merges_only_when_green_and_approved() {
     assert_eq!(waiting.state, AgentState::Review);
     assert!(waiting.note.contains("failing"), "{}", waiting.note);
 
-    // Green and approved: merged, the code on main.
+    // Green and approved, but the kill switch is off now: not merged.
     emu.state().set_check_runs("acme", "triage-bot", &head, vec![("ci-tests", "completed", Some("success"))]);
+    switch.store(false, std::sync::atomic::Ordering::SeqCst);
+    let waiting = spawner.enforce("triage-bot", "cli:tester").await.unwrap();
+    assert_eq!(waiting.state, AgentState::Review);
+    assert!(waiting.note.contains("autonomy"), "{}", waiting.note);
+    assert!(!emu.state().pulls("acme", "triage-bot")[0].merged);
+
+    // Switched on again: merged.
+    switch.store(true, std::sync::atomic::Ordering::SeqCst);
     let ready = spawner.enforce("triage-bot", "cli:tester").await.unwrap();
     assert_eq!(ready.state, AgentState::Ready, "{}", ready.note);
     let pulls = emu.state().pulls("acme", "triage-bot");
