@@ -253,6 +253,23 @@ pub struct Spawner {
 /// Brings a policy up to date for a repository, as the hive's steward sees it now.
 pub type LivePolicy = Arc<dyn Fn(&str, &mut Policy) + Send + Sync>;
 
+/// An agent's source moved into place and not registered yet: removed when dropped, unless kept.
+struct Placed(Option<PathBuf>);
+
+impl Placed {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
+}
+
 /// A name claimed for one spawn, released when the spawn ends however it ends.
 struct Claim {
     name: String,
@@ -414,11 +431,16 @@ impl Spawner {
             let _ = std::fs::remove_dir_all(&scratch);
             step("moving the agent into place")(e.to_string())
         })?;
+        // Until it is registered, the source goes with a spawn that fails or is dropped (a hive stopping mid-spawn).
+        let placed = Placed(Some(source.clone()));
 
         let record = match self.publish(request, &source, review, &report, authored).await {
-            Ok(record) => record,
+            Ok(record) => {
+                placed.keep();
+                record
+            }
             Err(err) => {
-                let _ = std::fs::remove_dir_all(&source);
+                drop(placed);
                 let reason = self.redactor.redact(&err.to_string()).into_owned();
                 self.audit(request, "agent_spawn_failed", &reason, "failed").await?;
                 return Err(err);
