@@ -53,7 +53,10 @@ tokio = { version = "1", features = ["rt-multi-thread", "macros", "time", "signa
 "#;
 
 const WEBHOOK_DEPENDENCIES: &str = r#"axum = "0.8"
+hex = "0.4"
+hmac = "0.12"
 serde_json = "1"
+sha2 = "0.10"
 tokio = { version = "1", features = ["rt-multi-thread", "macros", "net", "io-util", "signal"] }
 "#;
 
@@ -61,8 +64,10 @@ const GITHUB_CONFIGURATION: &str = "Settings come from the environment: `AGENT_R
 `GITHUB_TOKEN`, `GITHUB_API_URL` (GitHub Enterprise or a test server), `AGENT_INTERVAL_SECS` (default 300) and \
 `AGENT_ONCE=1` (one pass, then exit).";
 
-const WEBHOOK_CONFIGURATION: &str = "Settings come from the environment: `AGENT_BIND` (default `127.0.0.1:8787`). \
-It serves `POST /webhook` (the `X-GitHub-Event` header and a JSON body) and `GET /health`.";
+const WEBHOOK_CONFIGURATION: &str = "Settings come from the environment: `AGENT_BIND` (default `127.0.0.1:8787`) and \
+`AGENT_WEBHOOK_SECRET` (required: the webhook's secret). It serves `POST /webhook` (deliveries signed with the \
+secret, `X-Hub-Signature-256`, refused otherwise before they are read; the `X-GitHub-Event` header and a JSON body) \
+and `GET /health`.";
 
 /// Renders the crate of the agent `spec` from `archetype`'s templates, its CI running on pushes to `main`.
 pub fn render(spec: &AgentSpec, archetype: Archetype) -> RenderedCrate {
@@ -82,7 +87,7 @@ pub fn render_for(spec: &AgentSpec, archetype: Archetype, base_branch: &str) -> 
         Archetype::WebhookResponder => (
             WEBHOOK_DEPENDENCIES,
             WEBHOOK_CONFIGURATION,
-            format!("AGENT_BIND=127.0.0.1:8787 cargo run --release --bin {name}"),
+            format!("AGENT_BIND=127.0.0.1:8787 AGENT_WEBHOOK_SECRET=... cargo run --release --bin {name}"),
             ("AGENT_BIND", "nope"),
         ),
     };

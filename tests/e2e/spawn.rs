@@ -149,7 +149,8 @@ mod serve {
 
         // Run as a service of the hive: it answers on the address it was given, shows in the status, and stops.
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        let (status, answer) = send(&base, &format!("agents run hooks AGENT_BIND=127.0.0.1:{port}")).await;
+        let (status, answer) =
+            send(&base, &format!("agents run hooks AGENT_BIND=127.0.0.1:{port} AGENT_WEBHOOK_SECRET=whsec")).await;
         assert_eq!((status, &answer["service"]), (StatusCode::OK, &json!("agent-hooks")), "{answer}");
         let health = format!("http://127.0.0.1:{port}/health");
         let deadline = Instant::now() + Duration::from_secs(60);
