@@ -126,8 +126,8 @@ impl AgentsEnv {
         let on_unless_off =
             |name: &str| -> anyhow::Result<bool> { Ok(if set(name).is_none() { true } else { switch(lookup, name)? }) };
         let base_branch = set("BASE_BRANCH").map(|v| v.trim().to_owned()).unwrap_or_else(|| "main".to_owned());
-        if base_branch.starts_with('-') || base_branch.contains("..") || base_branch.chars().any(char::is_whitespace) {
-            bail!("invalid BASE_BRANCH '{}': expected a branch name such as main", base_branch.escape_debug());
+        if let Err(err) = hive::ecosystem::check_branch("BASE_BRANCH", &base_branch) {
+            bail!("{err}; use a branch name such as main");
         }
         Ok(AgentsEnv {
             owner: set("HIVE_AGENTS_OWNER").map(|v| v.trim().to_owned()),
@@ -288,6 +288,32 @@ mod tests {
     #[test]
     fn defaults_when_unset() {
         assert_eq!(env(&[]).unwrap(), EnvConfig::default());
+    }
+
+    #[test]
+    fn agents_take_the_seed_switches_with_their_defaults_and_keep_hives_token_to_themselves() {
+        let defaults = env(&[]).unwrap().agents;
+        assert!(defaults.testing_mandatory && defaults.require_approval && !defaults.mandate_ci);
+        assert_eq!(defaults.base_branch, "main");
+        let set = env(&[
+            ("TESTING_MANDATORY", "false"),
+            ("MANDATE_GITHUB_CI", "1"),
+            ("BASE_BRANCH", "trunk"),
+            ("REQUIRE_HUMAN_PR_APPROVAL", "no"),
+            ("GITHUB_TOKEN", "hive's own"),
+            ("HIVE_AGENTS_GITHUB_TOKEN", "the agents' own"),
+        ])
+        .unwrap()
+        .agents;
+        assert!(!set.testing_mandatory && set.mandate_ci && !set.require_approval);
+        assert_eq!(set.base_branch, "trunk");
+        let token: Vec<&str> =
+            set.agent_env.iter().filter(|(key, _)| key == "GITHUB_TOKEN").map(|(_, value)| value.as_str()).collect();
+        assert_eq!(token, ["the agents' own"], "an agent never gets hive's token");
+        for bad in ["-rf", "a..b", "two words"] {
+            let err = env(&[("BASE_BRANCH", bad)]).unwrap_err().to_string();
+            assert!(err.contains("BASE_BRANCH") && err.contains("use a branch name such as main"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::{
     time::Duration,
 };
 
+pub use self::check::check_branch;
 pub use self::formatter::{Formatter, formatter_for};
 pub use self::publish::{fetch_branch, push_branch};
 use crate::{

@@ -24,8 +24,8 @@ pub use crate::{
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, check_args, execute_command},
     fixer::{
-        FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, fetch_branch, format_fix, formatter_for,
-        prepare_fix, published_head, push_branch,
+        FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, check_branch, fetch_branch, format_fix,
+        formatter_for, prepare_fix, published_head, push_branch,
     },
     git::{Git, GitError},
     graph::{

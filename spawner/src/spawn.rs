@@ -246,9 +246,14 @@ pub struct Spawner {
     author: Option<Author>,
     /// Brings the settings' policy up to date for a repository (the kill switch, the emergency, its level).
     live_policy: Option<LivePolicy>,
+    /// How many spawns build at once; the others wait their turn (a build takes every core it can get).
+    building: Arc<tokio::sync::Semaphore>,
     /// The names being made now: a second spawn of one is refused at once rather than after its build.
     making: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
+
+/// Spawns that build and test at the same time; more wait.
+const MAX_BUILDS: usize = 2;
 
 /// Brings a policy up to date for a repository, as the hive's steward sees it now.
 pub type LivePolicy = Arc<dyn Fn(&str, &mut Policy) + Send + Sync>;
@@ -303,13 +308,23 @@ impl Spawner {
             redactor,
             author: None,
             live_policy: None,
+            building: Arc::new(tokio::sync::Semaphore::new(MAX_BUILDS)),
             making: Arc::default(),
         }
     }
 
     /// A spawner for the registry alone (list, show, remove): spawning and enforcing say a forge is needed.
     pub fn registry(scribe: ScribeHandle, settings: SpawnSettings, redactor: Redactor) -> Self {
-        Spawner { scribe, forge: None, settings, redactor, author: None, live_policy: None, making: Arc::default() }
+        Spawner {
+            scribe,
+            forge: None,
+            settings,
+            redactor,
+            author: None,
+            live_policy: None,
+            building: Arc::new(tokio::sync::Semaphore::new(MAX_BUILDS)),
+            making: Arc::default(),
+        }
     }
 
     /// Merges decided under the policy as `live` brings it up to date for the agent's repository at that moment,
@@ -346,6 +361,8 @@ impl Spawner {
             let name = name.clone();
             move |reason: String| SpawnError::Step { name, step, reason, remains: None }
         };
+        hive_ecosystem::check_branch("BASE_BRANCH", &self.settings.base_branch)
+            .map_err(|e| step("checking the settings")(e.to_string()))?;
         let review = self.settings.mandate_ci;
         if review && !forge.capabilities().pull_requests {
             return Err(step("checking the settings")(format!(
@@ -375,6 +392,8 @@ impl Spawner {
         let archetype = request.archetype();
         self.audit(request, "agent_spawn_requested", &format!("{archetype}, {} tier", request.tier), "requested")
             .await?;
+        // Held until the spawn ends; the semaphore is never closed.
+        let _turn = self.building.acquire().await.map_err(|e| step("waiting for its turn")(e.to_string()))?;
 
         std::fs::create_dir_all(&self.settings.agents_dir)
             .map_err(|e| step("making the agents directory")(e.to_string()))?;

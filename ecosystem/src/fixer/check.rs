@@ -11,7 +11,7 @@ const MAX_BRANCH_LEN: usize = 200;
 
 /// Checks a branch name. git's own rules allow `$`, `(`, `;` and more, which are harmless in an argument vector
 /// but alarming in a log or a pull request, so only letters, digits and `-_./+` are accepted on top of them.
-pub(crate) fn check_branch(field: &'static str, value: &str) -> Result<(), FixError> {
+pub fn check_branch(field: &'static str, value: &str) -> Result<(), FixError> {
     let reason = branch_problem(value);
     match reason {
         None => Ok(()),
