@@ -228,13 +228,7 @@ impl HiveBuilder {
                 // kill switch as it is now, and the emergency the queen declared.
                 let link = stewards.link();
                 made = made.with_live_policy(Arc::new(move |repo: &str, policy: &mut Policy| {
-                    policy.level = overrides.level(repo, policy.level);
-                    if let Some(on) = link.autonomy_override() {
-                        policy.switches.autonomy = on;
-                    }
-                    let emergency = link.emergency();
-                    policy.emergency.active |= emergency.active;
-                    policy.emergency.recovery_signatures.extend(emergency.recovery_signatures);
+                    *policy = overrides.policy(policy, repo, link.autonomy_override(), &link.emergency());
                 }));
                 if let Some(author) = author {
                     made = made.with_author(author);

@@ -112,6 +112,20 @@ impl Overrides {
     pub fn owners<'a>(&'a self, repo: &str, owners: &'a [String]) -> &'a [String] {
         self.find(repo, |o| o.owners.as_deref()).unwrap_or(owners)
     }
+
+    /// The policy a write to `repo` is decided under now: `base` at the repository's level, with the kill switch as
+    /// the operator last set it (`switch`), frozen when `emergency` is declared and open to recovery from its
+    /// causes. The steward's gate and the spawner's merges decide under it alike.
+    pub fn policy(&self, base: &Policy, repo: &str, switch: Option<bool>, emergency: &Emergency) -> Policy {
+        let mut policy = base.clone();
+        policy.level = self.level(repo, policy.level);
+        if let Some(on) = switch {
+            policy.switches.autonomy = on;
+        }
+        policy.emergency.active |= emergency.active;
+        policy.emergency.recovery_signatures.extend(emergency.recovery_signatures.iter().cloned());
+        policy
+    }
 }
 
 impl AutonomyConfig {

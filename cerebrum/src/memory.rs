@@ -51,6 +51,7 @@ mod history;
 mod identity;
 mod knowledge;
 mod ledger;
+mod schema;
 mod store;
 mod tally;
 mod tools;

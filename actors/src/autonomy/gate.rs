@@ -187,15 +187,8 @@ impl Steward {
     /// level as overridden for the repository or its owner, frozen when either the configuration or the queen says
     /// so, open to recovery from the causes the queen declared it for.
     pub(crate) fn policy(&self, repo: &str) -> Policy {
-        let mut policy = self.config.policy.clone();
-        policy.level = self.config.overrides.level(repo, policy.level);
-        if let Some(on) = *self.switch.borrow() {
-            policy.switches.autonomy = on;
-        }
-        let emergency = self.emergency.borrow();
-        policy.emergency.active |= emergency.active;
-        policy.emergency.recovery_signatures.extend(emergency.recovery_signatures.iter().cloned());
-        policy
+        let switch = *self.switch.borrow();
+        self.config.overrides.policy(&self.config.policy, repo, switch, &self.emergency.borrow())
     }
 
     /// Runs `job` on the database through the scribe.
