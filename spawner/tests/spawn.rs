@@ -11,7 +11,7 @@ use hive_spawner::{
     render,
 };
 use hive_testkit::{
-    Emulator,
+    Emulator, Fault, FaultRule,
     llm::{FakeLlm, LLM_KEY, LlmReply},
 };
 use serde_json::json;
@@ -245,4 +245,38 @@ async fn when_no_answer_passes_the_archetypes_logic_stays_and_the_record_says_wh
     let spec = AgentSpec::parse("hooks: answers webhook deliveries").unwrap();
     assert_eq!(published.trim(), render(&spec, Archetype::WebhookResponder).file("src/lib.rs").unwrap().trim());
     assert_eq!(llm.requests().len(), 2, "bounded rounds");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_publish_that_fails_after_the_repository_was_made_deletes_it_and_leaves_nothing() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    // Every read or write of the new repository's pull requests fails: after its creation and its first push.
+    emu.state().inject(FaultRule::new(Fault::Status(422)).path_prefix("/repos/acme/relay/pulls"));
+    let state = tempfile::tempdir().unwrap();
+    let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
+    github.api_url = emu.url();
+    let mut settings = settings(state.path(), "acme");
+    settings.mandate_ci = true;
+    let agents = settings.agents_dir.clone();
+    let (spawner, scribe) = spawner(state.path(), Arc::new(GitHubForge::new(github).unwrap()), settings).await;
+
+    let err =
+        spawner.spawn(&request("relay: answers webhook deliveries", Archetype::WebhookResponder)).await.unwrap_err();
+    assert!(
+        matches!(&err, SpawnError::Step { step: "publishing", remains: None, .. }),
+        "the repository was deleted, nothing remains: {err}"
+    );
+    let answer = reqwest::Client::new()
+        .get(format!("{}/repos/acme/relay", emu.url()))
+        .bearer_auth(emu.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::NOT_FOUND, "the repository is gone");
+    assert!(!agents.join("relay").exists(), "the local source is gone");
+    assert!(spawner.list().await.unwrap().is_empty(), "nothing registered");
+    let log = actions(&scribe, "acme/relay").await;
+    assert!(log.contains(&"agent_repository_created".to_owned()), "{log:?}");
+    assert_eq!(log.last().map(String::as_str), Some("agent_spawn_failed"), "{log:?}");
 }
