@@ -40,7 +40,7 @@ pub use error::{GitHubError, MISSING_TOKEN};
 pub use lookup::{IssueComment, IssueDetail, PullDetail, RunDetail};
 /// The one RFC 3339 parser of the forge, also for snapshots read back from JSON.
 pub(crate) use models::parse_time;
-pub use writes::{CheckRun, CombinedStatus, CreatedIssue, IssueChange, MergeResult, PullRequest};
+pub use writes::{CheckRun, CombinedStatus, CreatedIssue, IssueChange, MergeResult, PullChange, PullRequest};
 
 use client::Client;
 

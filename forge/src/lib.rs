@@ -41,8 +41,8 @@ pub use crate::{
     forge::{ApiUsage, DynForge, Forge},
     github::{
         Budget, CheckRun, CombinedStatus, CreatedIssue, DEFAULT_API_URL, GitHubAuth, GitHubConfig, GitHubError,
-        GitHubForge, IssueChange, IssueComment, IssueDetail, MISSING_TOKEN, MergeResult, PullDetail, PullRequest,
-        RepoFilter, RequestKind, RunDetail, Secret, Target, WRITE_GAP, WRITES_PER_MINUTE,
+        GitHubForge, IssueChange, IssueComment, IssueDetail, MISSING_TOKEN, MergeResult, PullChange, PullDetail,
+        PullRequest, RepoFilter, RequestKind, RunDetail, Secret, Target, WRITE_GAP, WRITES_PER_MINUTE,
     },
     health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, score},
     local::{LOCAL_OWNER, LocalForge, LocalForgeError, Sandbox},

@@ -14,7 +14,7 @@ use hive_ecosystem::{FixError, FixOutcome, Git, GitError, PreparedFix};
 
 use crate::{
     CheckRun, CombinedStatus, CreatedIssue, GitHubError, GitHubForge, InvalidRepoId, IssueChange, IssueComment,
-    IssueDetail, LocalForge, MergeResult, PullDetail, RepoId, RepoSnapshot, RunDetail,
+    IssueDetail, LocalForge, MergeResult, PullChange, PullDetail, RepoId, RepoSnapshot, RunDetail,
 };
 
 mod repository;
@@ -217,6 +217,12 @@ pub trait ForgeWriter: Send + Sync + 'static {
         draft: bool,
     ) -> Result<PullDetail, WriteError> {
         let _ = (repo, head, base, title, body, draft);
+        Err(self.unsupported("pull requests"))
+    }
+
+    /// Changes a pull request's title or body, or closes or reopens it (closing never merges).
+    async fn update_pull(&self, repo: &RepoId, number: u64, change: &PullChange) -> Result<PullDetail, WriteError> {
+        let _ = (repo, number, change);
         Err(self.unsupported("pull requests"))
     }
 
