@@ -74,9 +74,10 @@ pub use crate::{
     },
     memory::{
         AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE,
-        BacklogExport, BacklogItem, DecisionCount, GENESIS_HASH, History, Identities, Identity, ItemKind, ItemStatus,
-        Knowledge, Ledger, Memory, MemoryError, NewWrite, Note, Reservation, Risk, SearchHit, StorageFault, Tally,
-        ToolAssignment, ToolAssignments, WriteCount, WriteRow, WriteState, Writes,
+        BacklogExport, BacklogItem, ChangeLock, ChangeRow, Changes, DecisionCount, GENESIS_HASH, History, Identities,
+        Identity, ItemKind, ItemStatus, Knowledge, Ledger, Memory, MemoryError, NewWrite, Note, Opened, Reservation,
+        Risk, SearchHit, StorageFault, Tally, ToolAssignment, ToolAssignments, WriteCount, WriteRow, WriteState,
+        Writes,
     },
     orch::{
         BatchId, BatchReport, EngineError, OrchConfig, OrchError, OrchOutcome, Proposal, ProposalEngine,

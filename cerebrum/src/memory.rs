@@ -45,6 +45,7 @@ macro_rules! text_enum {
 mod agents;
 mod approvals;
 mod audit;
+mod changes;
 mod error;
 mod fault;
 mod history;
@@ -61,6 +62,7 @@ pub use self::{
     agents::{AgentRow, Agents},
     approvals::{Approval, Approvals},
     audit::{AuditBreak, AuditEntry, AuditRecord, AuditTrail, GENESIS_HASH},
+    changes::{ChangeLock, ChangeRow, Changes, Opened},
     error::MemoryError,
     fault::StorageFault,
     history::History,

@@ -181,4 +181,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO audit_repos (repo, seq)
         SELECT j.value, audit.seq FROM audit, json_each(audit.repositories) AS j
         WHERE json_valid(audit.repositories) AND j.type = 'text';",
+    // 7: change sets across repositories: the engine's record of each (JSON), its state, whether it still holds its
+    // repositories; and one lock per repository held by an open set, so a second set's claim fails in the same
+    // transaction that would record it.
+    "CREATE TABLE change_sets (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE change_locks (
+        repo TEXT PRIMARY KEY,
+        change_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX change_locks_by_set ON change_locks (change_id);",
 ];

@@ -10,8 +10,8 @@ use std::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{
-    Agents, Approvals, AuditTrail, History, Identities, Knowledge, Ledger, MemoryError, Tally, ToolAssignments, Writes,
-    audit,
+    Agents, Approvals, AuditTrail, Changes, History, Identities, Knowledge, Ledger, MemoryError, Tally,
+    ToolAssignments, Writes, audit,
     fault::{self, StorageFault},
     schema::MIGRATIONS,
 };
@@ -157,6 +157,11 @@ impl Memory {
     /// The agents made by `spawn agent`.
     pub fn agents(&mut self) -> Agents<'_> {
         Agents::new(&mut self.conn, &self.path)
+    }
+
+    /// Change sets across repositories and the locks of the open ones.
+    pub fn changes(&mut self) -> Changes<'_> {
+        Changes::new(&mut self.conn, &self.path)
     }
 
     /// Health per repository and cycle, and the cycle counter.
