@@ -2,8 +2,6 @@
 //! repository ([`Explanation`]), and approvals of risky work, granted and withdrawn through the autonomy loop's
 //! database writer so they reach the loop at its next decision.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use hive_cerebrum::{Approval, AuditRecord, BacklogItem, MemberState, Signal};
 use hive_forge::RepoId;
 use serde::Serialize;
@@ -100,6 +98,4 @@ impl Hive {
     }
 }
 
-fn now_unix() -> i64 {
-    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())).unwrap_or(i64::MAX)
-}
+use hive_support::unix_now as now_unix;

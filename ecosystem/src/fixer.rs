@@ -18,14 +18,9 @@ pub use self::check::check_branch;
 pub use self::formatter::{Formatter, formatter_for};
 pub use self::publish::{fetch_branch, push_branch};
 use crate::{
-    GitError,
+    Git, GitError,
     process::{CommandOutput, CommandSpec, ProcessError, run},
 };
-
-/// The identity fix commits are made with.
-const AUTHOR_NAME: &str = "hive";
-/// The e-mail address of [`AUTHOR_NAME`]; `.localhost` cannot belong to anybody.
-const AUTHOR_EMAIL: &str = "hive@users.noreply.localhost";
 /// At most this many lines of a failed formatter's output go into the error.
 const TAIL_LINES: usize = 20;
 /// At most this many bytes of a failed formatter's output go into the error.
@@ -539,40 +534,9 @@ fn tail(text: &str) -> String {
     text[from..].trim().to_owned()
 }
 
-/// `git args...` in `dir`, whatever its exit code.
-///
-/// Nothing may prompt: no terminal prompt, no askpass program (an empty `GIT_ASKPASS` also stops git from falling
-/// back to `SSH_ASKPASS`), ssh in batch mode, no credential manager dialogue. Hooks never run, remote helpers are
-/// off, and the identity is fixed in the environment too, which wins over `-c user.name` if the caller's
-/// environment sets one.
+/// `git args...` in `dir` as hive's committer ([`Git::isolated`]), whatever its exit code.
 async fn git(dir: &Path, args: &[&str], timeout: Duration) -> Result<CommandOutput, GitError> {
-    let config = [
-        "-c",
-        "protocol.ext.allow=never",
-        "-c",
-        "core.hooksPath=/dev/null",
-        "-c",
-        "core.sshCommand=ssh -o BatchMode=yes",
-        "-c",
-        "commit.gpgsign=false",
-        "-c",
-        "user.name=hive",
-        "-c",
-        "user.email=hive@users.noreply.localhost",
-    ];
-    let spec = CommandSpec::new("git", config.iter().chain(args), dir)
-        .timeout(timeout)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "")
-        .env("SSH_ASKPASS", "")
-        .env("GCM_INTERACTIVE", "never")
-        .env("GIT_PAGER", "cat")
-        .env("LC_ALL", "C")
-        .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
-        .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
-        .env("GIT_COMMITTER_NAME", AUTHOR_NAME)
-        .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL);
-    run(&spec).await.map_err(GitError::Spawn)
+    Git::new(dir).timeout(timeout).isolated().output(args).await
 }
 
 /// `git args...` in `dir`; stdout trimmed at the end, or the failure with git's message.

@@ -35,12 +35,45 @@ pub enum GitError {
 pub struct Git {
     dir: PathBuf,
     timeout: Duration,
+    isolated: bool,
+    env: Vec<(String, String)>,
 }
+
+/// What every git command hive commits or pushes with is configured with: no hooks, no `ext::` transport, ssh in
+/// batch mode, no signing, hive's identity.
+const ISOLATED_CONFIG: [&str; 12] = [
+    "-c",
+    "protocol.ext.allow=never",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.sshCommand=ssh -o BatchMode=yes",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "user.name=hive",
+    "-c",
+    "user.email=hive@users.noreply.localhost",
+];
 
 impl Git {
     /// Git in `dir`.
     pub fn new(dir: impl AsRef<Path>) -> Git {
-        Git { dir: dir.as_ref().to_path_buf(), timeout: Duration::from_secs(300) }
+        Git { dir: dir.as_ref().to_path_buf(), timeout: Duration::from_secs(300), isolated: false, env: Vec::new() }
+    }
+
+    /// The same as hive's own committer: hooks never run, remote helpers are off, nothing prompts (no askpass, ssh
+    /// in batch mode, no credential manager dialogue), no signing, and hive's identity fixed in the environment too
+    /// (which wins over `-c user.name` if the caller's environment sets one).
+    pub fn isolated(mut self) -> Git {
+        self.isolated = true;
+        self
+    }
+
+    /// The same with `key=value` in the environment of every command (e.g. a fixed `GIT_COMMITTER_DATE`).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Git {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     /// The same with another timeout per command.
@@ -72,12 +105,26 @@ impl Git {
 
     /// Runs `git args...` and returns the raw output whatever the exit code.
     pub async fn output(&self, args: &[&str]) -> Result<CommandOutput, GitError> {
-        let spec = CommandSpec::new("git", args.iter().copied(), &self.dir)
+        let config: &[&str] = if self.isolated { &ISOLATED_CONFIG } else { &[] };
+        let mut spec = CommandSpec::new("git", config.iter().chain(args).copied(), &self.dir)
             .timeout(self.timeout)
             // Never prompt for credentials, never page, and speak English so messages can be matched.
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_PAGER", "cat")
             .env("LC_ALL", "C");
+        if self.isolated {
+            spec = spec
+                .env("GIT_ASKPASS", "")
+                .env("SSH_ASKPASS", "")
+                .env("GCM_INTERACTIVE", "never")
+                .env("GIT_AUTHOR_NAME", "hive")
+                .env("GIT_AUTHOR_EMAIL", "hive@users.noreply.localhost")
+                .env("GIT_COMMITTER_NAME", "hive")
+                .env("GIT_COMMITTER_EMAIL", "hive@users.noreply.localhost");
+        }
+        for (key, value) in &self.env {
+            spec = spec.env(key, value);
+        }
         run(&spec).await.map_err(GitError::Spawn)
     }
 }

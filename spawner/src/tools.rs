@@ -368,10 +368,7 @@ impl Toolbox {
     }
 }
 
-fn now_unix() -> i64 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    i64::try_from(secs).unwrap_or(i64::MAX)
-}
+use hive_support::unix_now as now_unix;
 
 /// An outside name as an error quotes it: escaped and cut short.
 pub(crate) fn quote(value: &str) -> String {

@@ -268,6 +268,17 @@ impl ProcStat {
     }
 }
 
+/// Seconds since the epoch, now (0 before it, `i64::MAX` past what fits).
+pub fn unix_now() -> i64 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// Now, as [`rfc3339`] writes it.
+pub fn now_rfc3339() -> String {
+    rfc3339(std::time::SystemTime::now())
+}
+
 /// Formats a `SystemTime` as RFC 3339 UTC with second precision, without a date library.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;

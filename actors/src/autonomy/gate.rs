@@ -201,10 +201,7 @@ impl Steward {
     }
 }
 
-/// Seconds since the epoch, now.
-fn wall_clock() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
+use hive_support::unix_now as wall_clock;
 
 /// A write's error, as the gate records it.
 pub(crate) trait WriteFailure: std::fmt::Display {

@@ -1,10 +1,7 @@
 //! The registry's side of agents: their records in hive.db (read, written with their audit records, removed), and
 //! a ready agent built to run as a service.
 
-use std::{
-    path::PathBuf,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::path::PathBuf;
 
 use hive_cerebrum::{AgentRow, AuditEntry};
 use hive_ecosystem::Git;
@@ -148,10 +145,4 @@ pub(super) fn decode(row: &AgentRow) -> Result<AgentRecord, SpawnError> {
         .map_err(|e| SpawnError::BadRecord { name: row.name.clone(), reason: e.to_string() })
 }
 
-pub(super) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-pub(super) fn now_rfc3339() -> String {
-    hive_support::rfc3339(SystemTime::now())
-}
+pub(super) use hive_support::{now_rfc3339, unix_now};
