@@ -52,5 +52,5 @@ pub use crate::{
         Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
         RepoSnapshot, RunRef, Upstream,
     },
-    writer::{Capabilities, CreatedRepository, ForgeWriter, Review, ReviewState, WriteError},
+    writer::{Capabilities, CreatedRepository, ForgeWriter, Origin, Review, ReviewState, WriteError, approves},
 };

@@ -20,7 +20,7 @@ use crate::{
 mod repository;
 
 pub(crate) use repository::{BRANCH_TIMEOUT, new_repo_id};
-pub use repository::{CreatedRepository, Review, ReviewState};
+pub use repository::{CreatedRepository, Origin, Review, ReviewState, approves};
 
 /// What a forge lets the autonomy loop do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +284,13 @@ pub trait ForgeWriter: Send + Sync + 'static {
         Err(self.unsupported("repositories"))
     }
 
+    /// Where `repo` is cloned from and its default branch (GitHub: one `GET /repos/{o}/{r}`; local: its directory
+    /// and the branch checked out there), without reading it whole as a snapshot does.
+    async fn origin(&self, repo: &RepoId) -> Result<Origin, WriteError> {
+        let _ = repo;
+        Err(self.unsupported("repositories"))
+    }
+
     /// The error for what this forge does not have.
     fn unsupported(&self, what: &'static str) -> WriteError {
         WriteError::Unsupported { forge: self.name().to_owned(), what }
@@ -409,6 +416,10 @@ impl ForgeWriter for GitHubForge {
     async fn delete_repository(&self, repo: &RepoId) -> Result<(), WriteError> {
         Ok(GitHubForge::delete_repository(self, repo).await?)
     }
+
+    async fn origin(&self, repo: &RepoId) -> Result<Origin, WriteError> {
+        Ok(GitHubForge::origin(self, repo).await?)
+    }
 }
 
 /// A local workspace has branches only: findings stay in the backlog, and a fix is a branch fetched into the
@@ -460,6 +471,10 @@ impl ForgeWriter for LocalForge {
 
     async fn delete_repository(&self, repo: &RepoId) -> Result<(), WriteError> {
         LocalForge::delete_repository(self, repo).await
+    }
+
+    async fn origin(&self, repo: &RepoId) -> Result<Origin, WriteError> {
+        LocalForge::origin(self, repo).await
     }
 }
 

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     RepoId, WriteError,
-    writer::{BRANCH_TIMEOUT, CreatedRepository, Review, ReviewState, new_repo_id},
+    writer::{BRANCH_TIMEOUT, CreatedRepository, Origin, Review, ReviewState, new_repo_id},
 };
 
 /// Pages of reviews followed at most (100 per page).
@@ -52,6 +52,22 @@ struct LoginJson {
 }
 
 impl GitHubForge {
+    /// Where `repo` is cloned from and its default branch (`GET /repos/{o}/{r}`).
+    pub async fn origin(&self, repo: &RepoId) -> Result<Origin, GitHubError> {
+        let path = repo_path(repo, "");
+        let json: RepoJson = from_value(&path, self.client.get(&path).await?.body)?;
+        let malformed = |what: &str| GitHubError::Malformed {
+            request: format!("GET {path}"),
+            message: format!("the repository has no {what}"),
+        };
+        Ok(Origin {
+            repo: repo.clone(),
+            clone_url: json.clone_url.ok_or_else(|| malformed("clone_url"))?,
+            default_branch: json.default_branch.ok_or_else(|| malformed("default_branch"))?,
+            archived: json.archived,
+        })
+    }
+
     /// Creates `owner/name`, empty, with `description`; see [`crate::ForgeWriter::create_repository`].
     pub async fn create_repository(
         &self,

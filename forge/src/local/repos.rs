@@ -13,7 +13,7 @@ use hive_ecosystem::Git;
 use super::{LOCAL_OWNER, LocalForge, facts};
 use crate::{
     RepoId, WriteError,
-    writer::{BRANCH_TIMEOUT, CreatedRepository, new_repo_id},
+    writer::{BRANCH_TIMEOUT, CreatedRepository, Origin, new_repo_id},
 };
 
 /// The configuration key that marks a repository hive created.
@@ -75,6 +75,22 @@ impl LocalForge {
         }
         let branch = facts::optional(&git, &["symbolic-ref", "--quiet", "--short", "HEAD"]).await?;
         Ok(branch.unwrap_or_else(|| DEFAULT_BRANCH.to_owned()))
+    }
+
+    /// `repo`'s directory as a `file://` URL (so a clone is a real, shallow-able copy) and the branch checked out
+    /// there; see [`crate::ForgeWriter::origin`].
+    pub async fn origin(&self, repo: &RepoId) -> Result<Origin, WriteError> {
+        let Some(dir) = self.repo_dir(repo).await else {
+            return Err(WriteError::Unsupported { forge: super::NAME.to_owned(), what: "such repository" });
+        };
+        let git = Git::new(&dir).timeout(self.git_timeout);
+        let branch = git.run(&["symbolic-ref", "--quiet", "--short", "HEAD"]).await?;
+        Ok(Origin {
+            repo: repo.clone(),
+            clone_url: format!("file://{}", dir.display()),
+            default_branch: branch,
+            archived: false,
+        })
     }
 
     /// Fetches `branch` of `source` into `repo` (no hook runs, no force); see [`crate::ForgeWriter::push_branch`].

@@ -26,6 +26,40 @@ pub struct CreatedRepository {
     pub created: bool,
 }
 
+/// Where a repository is cloned from and which branch changes go into, as [`ForgeWriter::origin`] answers.
+///
+/// [`ForgeWriter::origin`]: crate::ForgeWriter::origin
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The repository, as the forge spells it.
+    pub repo: RepoId,
+    /// Where git clones it from (GitHub: the clone URL; local: a `file://` URL of its directory).
+    pub clone_url: String,
+    /// Its default branch.
+    pub default_branch: String,
+    /// Whether it is archived (read-only).
+    pub archived: bool,
+}
+
+/// Whether the reviews of the commit `head` approve it: someone's latest review of it approves, and nobody's latest
+/// asks for changes. A review of an older commit says nothing about this one.
+pub fn approves(reviews: &[Review], head: &str) -> bool {
+    let mut latest: Vec<(&str, &ReviewState)> = Vec::new();
+    for review in reviews {
+        if matches!(review.state, ReviewState::Commented | ReviewState::Pending)
+            || review.commit_id.as_deref().is_some_and(|commit| commit != head)
+        {
+            continue;
+        }
+        match latest.iter_mut().find(|(user, _)| *user == review.user) {
+            Some(slot) => slot.1 = &review.state,
+            None => latest.push((&review.user, &review.state)),
+        }
+    }
+    latest.iter().any(|(_, s)| **s == ReviewState::Approved)
+        && !latest.iter().any(|(_, s)| **s == ReviewState::ChangesRequested)
+}
+
 /// One review of a pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
@@ -133,5 +167,38 @@ mod tests {
             assert!(err.to_string().starts_with("invalid repository name"), "{err}");
         }
         assert_eq!(new_repo_id("acme", "agent").expect("valid").as_str(), "acme/agent");
+    }
+
+    fn review(user: &str, state: ReviewState, commit: Option<&str>) -> Review {
+        Review { id: 1, user: user.to_owned(), state, commit_id: commit.map(str::to_owned) }
+    }
+
+    #[test]
+    fn only_a_current_approval_of_the_head_approves() {
+        use ReviewState::{Approved, ChangesRequested, Commented, Dismissed};
+        let table: [(&str, Vec<Review>, bool); 7] = [
+            ("nothing", vec![], false),
+            ("approved", vec![review("ann", Approved, Some("h1"))], true),
+            ("a comment is not an approval", vec![review("ann", Commented, Some("h1"))], false),
+            ("an older commit's approval", vec![review("ann", Approved, Some("h0"))], false),
+            (
+                "changes asked for by another",
+                vec![review("ann", Approved, Some("h1")), review("bob", ChangesRequested, Some("h1"))],
+                false,
+            ),
+            (
+                "changes asked for, then approved by the same",
+                vec![review("bob", ChangesRequested, Some("h1")), review("bob", Approved, Some("h1"))],
+                true,
+            ),
+            (
+                "approved, then dismissed",
+                vec![review("ann", Approved, Some("h1")), review("ann", Dismissed, None)],
+                false,
+            ),
+        ];
+        for (case, reviews, expected) in table {
+            assert_eq!(approves(&reviews, "h1"), expected, "{case}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! governance allows the merge under the policy as it is at that moment; otherwise what it waits for is recorded.
 
 use hive_cerebrum::governance::{ActionKind, ChecksState, Verdict, WriteProposal, govern};
-use hive_forge::{RepoId, ReviewState, WriteError};
+use hive_forge::{RepoId, WriteError};
 
 use super::{AgentRecord, AgentState, SpawnError, Spawner, registry::unix_now};
 
@@ -49,7 +49,7 @@ impl Spawner {
         );
         let reviewed = if self.settings.require_approval {
             let reviews = forge.pull_reviews(&repo, number).await.map_err(forge_err)?;
-            approved(&reviews, &head)
+            hive_forge::approves(&reviews, &head)
         } else {
             true
         };
@@ -96,64 +96,5 @@ impl Spawner {
         record.state = AgentState::Ready;
         record.note = note;
         self.update(record, by, "agent_merged", "allow").await
-    }
-}
-
-/// Whether the reviews of the commit `head` approve it: someone's latest review of it approves, and nobody's latest
-/// asks for changes. A review of an older commit says nothing about this one.
-fn approved(reviews: &[hive_forge::Review], head: &str) -> bool {
-    let mut latest: Vec<(&str, &ReviewState)> = Vec::new();
-    for review in reviews {
-        if matches!(review.state, ReviewState::Commented | ReviewState::Pending)
-            || review.commit_id.as_deref().is_some_and(|commit| commit != head)
-        {
-            continue;
-        }
-        match latest.iter_mut().find(|(user, _)| *user == review.user) {
-            Some(slot) => slot.1 = &review.state,
-            None => latest.push((&review.user, &review.state)),
-        }
-    }
-    latest.iter().any(|(_, s)| **s == ReviewState::Approved)
-        && !latest.iter().any(|(_, s)| **s == ReviewState::ChangesRequested)
-}
-
-#[cfg(test)]
-mod tests {
-    use hive_forge::{Review, ReviewState};
-
-    use super::*;
-
-    fn review(user: &str, state: ReviewState, commit: Option<&str>) -> Review {
-        Review { id: 1, user: user.to_owned(), state, commit_id: commit.map(str::to_owned) }
-    }
-
-    #[test]
-    fn only_a_current_approval_of_the_head_approves() {
-        use ReviewState::{Approved, ChangesRequested, Commented, Dismissed};
-        let table: [(&str, Vec<Review>, bool); 7] = [
-            ("nothing", vec![], false),
-            ("approved", vec![review("ann", Approved, Some("h1"))], true),
-            ("a comment is not an approval", vec![review("ann", Commented, Some("h1"))], false),
-            ("an older commit's approval", vec![review("ann", Approved, Some("h0"))], false),
-            (
-                "changes asked for by another",
-                vec![review("ann", Approved, Some("h1")), review("bob", ChangesRequested, Some("h1"))],
-                false,
-            ),
-            (
-                "changes asked for, then approved by the same",
-                vec![review("bob", ChangesRequested, Some("h1")), review("bob", Approved, Some("h1"))],
-                true,
-            ),
-            (
-                "approved, then dismissed",
-                vec![review("ann", Approved, Some("h1")), review("ann", Dismissed, None)],
-                false,
-            ),
-        ];
-        for (case, reviews, expected) in table {
-            assert_eq!(approved(&reviews, "h1"), expected, "{case}");
-        }
     }
 }
