@@ -7,11 +7,15 @@
 //! idempotency key, and every lookup made before a write, so a set killed at any point resumes where it stopped
 //! without a second branch, pull request or merge.
 
+mod engine;
 mod error;
+mod gate;
 mod record;
 mod spec;
+mod worktree;
 
 pub use crate::{
+    engine::{ChangeEngine, ChangeSettings, LivePolicy, Plan, PlannedRepo},
     error::ChangeError,
     record::{ChangeRecord, ChangeState, Halt, RepoChange, RepoState, Revert, Step},
     spec::{ChangeId, ChangeSpec, MergeMethod, MergeRules, Operation, Targets},

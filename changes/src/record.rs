@@ -124,6 +124,9 @@ pub struct RepoChange {
     /// The merge commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_sha: Option<String>,
+    /// Whether its pull request's body links every sibling pull request.
+    #[serde(default)]
+    pub linked: bool,
     /// The revert of the merge, once a rollback made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revert: Option<Revert>,
@@ -201,7 +204,7 @@ impl ChangeRecord {
     }
 
     /// The repositories the change touches (not [`RepoState::Unchanged`]), in merge order.
-    pub fn changed(&self) -> impl Iterator<Item = &RepoChange> {
+    pub fn changed(&self) -> impl DoubleEndedIterator<Item = &RepoChange> {
         self.repos.iter().filter(|r| r.state != RepoState::Unchanged)
     }
 

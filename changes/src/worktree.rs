@@ -1,0 +1,219 @@
+//! Each repository's fresh worktree: a clone of its base, the operation carried out in it, the result committed on
+//! the set's branch as one deterministic commit (hive's identity, the set's creation time as the date), so making it
+//! again after a crash gives the same commit and pushing it again is no change.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use hive_ecosystem::{
+    Git,
+    process::{CommandSpec, run},
+};
+
+use crate::{ChangeError, Operation};
+
+/// How long one git command of a clone, commit or revert may take.
+const GIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How long a repository's tool may take to update its lockfile.
+const LOCKFILE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// At most this many bytes of a failed command's output go into the error.
+const OUTPUT_TAIL: usize = 2_000;
+
+/// A change made in one worktree.
+#[derive(Debug, Clone)]
+pub(crate) struct Made {
+    /// The base's commit.
+    pub base_sha: String,
+    /// The change's commit, `None` when nothing changed.
+    pub head: Option<String>,
+    /// The files changed.
+    pub files: Vec<String>,
+    /// Lines added and removed.
+    pub lines: usize,
+    /// The change as a unified diff.
+    pub diff: String,
+}
+
+/// Where a set's worktrees live: `<work>/<id>/<owner>/<name>`, so repositories of one owner lie side by side as
+/// their relative path dependencies expect.
+#[derive(Debug, Clone)]
+pub(crate) struct Worktrees {
+    root: PathBuf,
+}
+
+impl Worktrees {
+    pub(crate) fn new(root: PathBuf) -> Self {
+        Worktrees { root }
+    }
+
+    pub(crate) fn dir(&self, repo: &str) -> PathBuf {
+        self.root.join(repo)
+    }
+
+    /// A shallow clone of `url`'s `base` at `dir`, whatever was there before.
+    pub(crate) async fn clone(&self, repo: &str, url: &str, base: &str, full: bool) -> Result<PathBuf, ChangeError> {
+        let dir = self.dir(repo);
+        let failed = |reason: String| ChangeError::Prepare { repo: repo.to_owned(), reason };
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| failed(format!("cannot clear '{}': {e}", dir.display())))?;
+        }
+        let parent = dir.parent().unwrap_or(&self.root);
+        std::fs::create_dir_all(parent).map_err(|e| failed(format!("cannot create '{}': {e}", parent.display())))?;
+        if url.starts_with('-') || base.starts_with('-') {
+            return Err(failed(format!("refusing clone source '{url}' or branch '{base}' that looks like an option")));
+        }
+        let target = dir.to_string_lossy().into_owned();
+        let mut args = vec!["clone", "--quiet", "--no-tags", "--single-branch", "--branch", base];
+        if !full {
+            args.extend(["--depth", "1"]);
+        }
+        args.extend(["--", url, &target]);
+        git(parent).run(&args).await.map_err(|e| failed(e.to_string()))?;
+        Ok(dir)
+    }
+
+    /// Carries `operation` out in `repo`'s worktree (its clone already made) and commits what it changed on
+    /// `branch`, dated `created_at`.
+    pub(crate) async fn make(
+        &self,
+        repo: &str,
+        operation: &Operation,
+        edit: &dyn Fn(&Path) -> Result<(), String>,
+        branch: &str,
+        message: &str,
+        created_at: i64,
+    ) -> Result<Made, ChangeError> {
+        let dir = self.dir(repo);
+        let failed = |reason: String| ChangeError::Prepare { repo: repo.to_owned(), reason };
+        let git = git(&dir);
+        let base_sha = git.run(&["rev-parse", "HEAD"]).await.map_err(|e| failed(e.to_string()))?;
+        match operation {
+            Operation::Run { argv, timeout_secs } => {
+                run_command(&dir, argv, Duration::from_secs(*timeout_secs)).await.map_err(failed)?;
+            }
+            Operation::Sync { .. } => edit(&dir).map_err(failed)?,
+            Operation::Bump { dependency, .. } => {
+                edit(&dir).map_err(failed)?;
+                // The repository's own tool brings its lockfile along where it can without the network; what it
+                // could not do is left for the repository's CI to say.
+                for outcome in [(dependency, LOCKFILE_TIMEOUT)] {
+                    tracing::info!(repo, ?outcome, "lockfile");
+                }
+            }
+        }
+        git.run(&["add", "--all"]).await.map_err(|e| failed(e.to_string()))?;
+        let numstat = git.run(&["diff", "--cached", "--numstat", "-z"]).await.map_err(|e| failed(e.to_string()))?;
+        let (files, lines) = parse_numstat(&numstat);
+        if files.is_empty() {
+            return Ok(Made { base_sha, head: None, files, lines: 0, diff: String::new() });
+        }
+        let diff =
+            git.run(&["diff", "--cached", "--no-color", "--no-ext-diff"]).await.map_err(|e| failed(e.to_string()))?;
+        let date = format!("@{created_at} +0000");
+        let dated = git.env("GIT_AUTHOR_DATE", date.clone()).env("GIT_COMMITTER_DATE", date);
+        dated.run(&["checkout", "--quiet", "-B", branch]).await.map_err(|e| failed(e.to_string()))?;
+        dated.run(&["commit", "--quiet", "--no-verify", "-m", message]).await.map_err(|e| failed(e.to_string()))?;
+        let head = dated.run(&["rev-parse", "HEAD"]).await.map_err(|e| failed(e.to_string()))?;
+        Ok(Made { base_sha, head: Some(head), files, lines, diff })
+    }
+
+    /// Reverts `merge_sha` on the worktree's base (a full clone) as one commit on `branch`, dated `created_at`;
+    /// a merge commit is reverted against its first parent.
+    pub(crate) async fn revert(
+        &self,
+        repo: &str,
+        merge_sha: &str,
+        branch: &str,
+        message: &str,
+        created_at: i64,
+    ) -> Result<String, ChangeError> {
+        let dir = self.dir(repo);
+        let failed = |reason: String| ChangeError::Prepare { repo: repo.to_owned(), reason };
+        if merge_sha.starts_with('-') || !merge_sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(failed(format!("'{merge_sha}' is not a commit")));
+        }
+        let date = format!("@{created_at} +0000");
+        let git = git(&dir).env("GIT_AUTHOR_DATE", date.clone()).env("GIT_COMMITTER_DATE", date);
+        let parents =
+            git.run(&["rev-list", "--parents", "-n", "1", merge_sha]).await.map_err(|e| failed(e.to_string()))?;
+        git.run(&["checkout", "--quiet", "-B", branch]).await.map_err(|e| failed(e.to_string()))?;
+        let mut args = vec!["revert", "--no-edit", "--no-commit"];
+        if parents.split_whitespace().count() > 2 {
+            args.extend(["-m", "1"]);
+        }
+        args.push(merge_sha);
+        git.run(&args).await.map_err(|e| failed(e.to_string()))?;
+        git.run(&["commit", "--quiet", "--no-verify", "--allow-empty", "-m", message])
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        git.run(&["rev-parse", "HEAD"]).await.map_err(|e| failed(e.to_string()))
+    }
+
+    /// Removes the set's worktrees.
+    pub(crate) fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn git(dir: &Path) -> Git {
+    Git::new(dir).timeout(GIT_TIMEOUT).isolated()
+}
+
+/// `argv` in `dir`, no shell, in an environment holding only `PATH`, `HOME` and the locale: the command sees none
+/// of hive's secrets. A failure (exit code, signal, timeout) is an error with the end of its output.
+async fn run_command(dir: &Path, argv: &[String], timeout: Duration) -> Result<(), String> {
+    let Some((program, args)) = argv.split_first() else { return Err("no command to run".to_owned()) };
+    let mut spec = CommandSpec::new(program, args, dir).timeout(timeout).env_clear().kill_tree();
+    for key in ["PATH", "HOME", "LANG", "LC_ALL"] {
+        if let Some(value) = std::env::var_os(key) {
+            spec = spec.env(key, value);
+        }
+    }
+    spec = spec.env("HIVE_CHANGE_DIR", OsString::from(dir));
+    let out = run(&spec).await.map_err(|e| e.to_string())?;
+    if out.success() {
+        return Ok(());
+    }
+    let mut said = out.stderr_text();
+    said.push_str(&out.stdout_text());
+    let said = said.trim();
+    let tail = said.get(said.len().saturating_sub(OUTPUT_TAIL)..).unwrap_or(said);
+    let how = if out.timed_out {
+        format!("timed out after {}s", timeout.as_secs())
+    } else if let Some(code) = out.code {
+        format!("exited with {code}")
+    } else {
+        "was killed by a signal".to_owned()
+    };
+    Err(format!("{} {how}: {tail}", spec.display()))
+}
+
+/// Files and lines changed, from `git diff --numstat -z` (`added\tremoved\tpath\0`; a binary file has `-`).
+fn parse_numstat(text: &str) -> (Vec<String>, usize) {
+    let (mut files, mut lines) = (Vec::new(), 0);
+    for record in text.split('\0').filter(|r| !r.is_empty()) {
+        let mut fields = record.splitn(3, '\t');
+        let (Some(added), Some(removed), Some(path)) = (fields.next(), fields.next(), fields.next()) else { continue };
+        lines += added.parse::<usize>().unwrap_or(0) + removed.parse::<usize>().unwrap_or(0);
+        files.push(path.to_owned());
+    }
+    (files, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numstat_counts_text_lines_and_names_binary_files() {
+        let (files, lines) = parse_numstat("3\t1\tREADME.md\0-\t-\tlogo.png\0");
+        assert_eq!(files, ["README.md", "logo.png"]);
+        assert_eq!(lines, 4);
+        assert_eq!(parse_numstat(""), (Vec::new(), 0));
+    }
+}
