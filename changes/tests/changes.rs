@@ -1,0 +1,276 @@
+//! Change sets end to end: octocrab against the GitHub emulator, whose repositories are bare git repositories made
+//! here; real git clones, commits and pushes; hive.db on disk.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use hive_cerebrum::{Memory, Redactor, ScribeHandle};
+use hive_changes::{
+    ChangeEngine, ChangeError, ChangeSettings, ChangeSpec, ChangeState, MergeRules, Operation, RepoState, Targets,
+};
+use hive_forge::{Forge, ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, LocalForge, Secret, Target};
+use hive_testkit::{Emulator, RepoSpec, git::git};
+
+/// A bare repository `<root>/<name>.git` whose `main` holds `files`.
+fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let work = root.join(format!("{name}-work"));
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    for (path, text) in files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    let bare = root.join(format!("{name}.git"));
+    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    bare
+}
+
+/// A Cargo package `name`, depending on each of `deps` by a relative path (`../dep`).
+fn crate_files(name: &str, deps: &[&str]) -> Vec<(String, String)> {
+    let mut manifest =
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n");
+    for dep in deps {
+        manifest.push_str(&format!("{dep} = {{ path = \"../{dep}\" }}\n"));
+    }
+    vec![("Cargo.toml".to_owned(), manifest), ("src/lib.rs".to_owned(), String::new())]
+}
+
+struct Fleet {
+    emu: Emulator,
+    _dir: tempfile::TempDir,
+    state: PathBuf,
+    notice: PathBuf,
+    forge: Arc<GitHubForge>,
+}
+
+/// The organisation `acme` on the emulator with one repository per `(name, dependencies)`, each a Cargo package.
+async fn fleet(repos: &[(&str, &[&str])]) -> Fleet {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    let dir = tempfile::tempdir().unwrap();
+    let gits = dir.path().join("git");
+    std::fs::create_dir_all(&gits).unwrap();
+    for (name, deps) in repos {
+        let files = crate_files(name, deps);
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        let bare = bare_repo(&gits, name, &files);
+        let mut spec = RepoSpec::new("acme", name);
+        spec.git_dir = Some(bare);
+        emu.state().add_repo(spec);
+    }
+    let notice = dir.path().join("NOTICE.template");
+    std::fs::write(&notice, "Maintained by the platform team.\n").unwrap();
+    let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
+    github.api_url = emu.url();
+    github.targets = vec![Target::Org("acme".to_owned())];
+    let forge = Arc::new(GitHubForge::new(github).unwrap());
+    let state = dir.path().join("state");
+    Fleet { emu, state, notice, forge, _dir: dir }
+}
+
+async fn engine(state: &Path, forge: Arc<GitHubForge>) -> (ChangeEngine, ScribeHandle) {
+    let scribe = ScribeHandle::spawn(Memory::open(state).unwrap()).await.unwrap();
+    let mut settings = ChangeSettings::new(state.join("changes"), "cli:test");
+    settings.policy.switches.autonomy = true;
+    settings.policy.switches.automerge = true;
+    settings.policy.limits.prs_per_day = 1_000;
+    settings.policy.limits.content_per_minute = 1_000;
+    let reader: Arc<dyn Forge> = forge.clone();
+    let writer: Arc<dyn ForgeWriter> = forge;
+    (ChangeEngine::new(scribe.clone(), reader, writer, settings, Redactor::default()), scribe)
+}
+
+/// Copies the notice into every repository as `NOTICE`.
+fn notice_spec(fleet: &Fleet, repos: &[&str]) -> ChangeSpec {
+    ChangeSpec {
+        title: "Add the notice".to_owned(),
+        message: "Every repository says who maintains it.".to_owned(),
+        targets: Targets { repos: repos.iter().map(|r| format!("acme/{r}")).collect(), ..Targets::default() },
+        operation: Operation::Run {
+            argv: vec!["cp".to_owned(), fleet.notice.display().to_string(), "NOTICE".to_owned()],
+            timeout_secs: 60,
+        },
+        rules: MergeRules::default(),
+    }
+}
+
+/// Every head of `record` gets a check run that finished with `conclusion` (`None`: still running).
+fn set_checks(fleet: &Fleet, record: &hive_changes::ChangeRecord, repo: &str, conclusion: Option<&str>) {
+    let entry = record.repo(&format!("acme/{repo}")).unwrap();
+    let head = entry.head.clone().unwrap();
+    let status = if conclusion.is_some() { "completed" } else { "in_progress" };
+    fleet.emu.state().set_check_runs("acme", repo, &head, vec![("test", status, conclusion)]);
+}
+
+/// The `PUT .../merge` requests the emulator saw, as repository names, in order.
+fn merges(fleet: &Fleet) -> Vec<String> {
+    fleet
+        .emu
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == hive_testkit::Method::PUT && r.path.ends_with("/merge"))
+        .filter_map(|r| r.path.split('/').nth(3).map(str::to_owned))
+        .collect()
+}
+
+const FIVE: [(&str, &[&str]); 5] =
+    [("app", &["api", "web"]), ("api", &["core"]), ("web", &["core"]), ("core", &[]), ("docs", &[])];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_repositories_merge_all_dependencies_first_once_every_check_is_green() {
+    let fleet = fleet(&FIVE).await;
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let spec = notice_spec(&fleet, &["app", "api", "web", "core", "docs"]);
+
+    let plan = engine.plan(&spec).await.unwrap();
+    assert_eq!(plan.repos.len(), 5);
+    assert!(plan.repos.iter().all(|r| r.changed && r.files == ["NOTICE"]), "{plan:?}");
+    assert!(plan.repos[0].diff.contains("+Maintained by the platform team."), "{}", plan.repos[0].diff);
+    assert!(fleet.emu.state().pulls("acme", "app").is_empty(), "a plan writes nothing");
+
+    let record = engine.apply(&spec).await.unwrap();
+    assert_eq!(record.state, ChangeState::Validating, "waiting for checks: {:?}", record.steps);
+    assert_eq!(record.id, plan.id, "the plan's id is the set's");
+    let order: Vec<&str> = record.repos.iter().map(|r| r.repo.as_str()).collect();
+    let at = |name: &str| order.iter().position(|r| *r == format!("acme/{name}")).unwrap();
+    assert!(at("core") < at("api") && at("core") < at("web") && at("api") < at("app") && at("web") < at("app"));
+    for (name, _) in FIVE {
+        let pulls = fleet.emu.state().pulls("acme", name);
+        assert_eq!(pulls.len(), 1, "one pull request in {name}");
+        let body = &pulls[0].body;
+        for (sibling, _) in FIVE {
+            let number = record.repo(&format!("acme/{sibling}")).unwrap().pull.unwrap();
+            assert!(body.contains(&format!("acme/{sibling}#{number}")), "{name}'s body links {sibling}: {body}");
+        }
+        assert!(body.contains(record.id.as_str()) && body.contains("<!-- hive:decision"), "{body}");
+    }
+
+    // Four green, one still running: nothing merges.
+    for (name, _) in FIVE {
+        set_checks(&fleet, &record, name, if name == "docs" { None } else { Some("success") });
+    }
+    let record = engine.resume(&record.id).await.unwrap();
+    assert_eq!(record.state, ChangeState::Validating);
+    assert!(merges(&fleet).is_empty(), "nothing merges while a check runs");
+
+    set_checks(&fleet, &record, "docs", Some("success"));
+    let record = engine.resume(&record.id).await.unwrap();
+    assert_eq!(record.state, ChangeState::Merged, "{:?}", record.steps);
+    assert!(record.repos.iter().all(|r| r.state == RepoState::Merged && r.merge_sha.is_some()));
+    let merged = merges(&fleet);
+    assert_eq!(merged.len(), 5, "each merged once: {merged:?}");
+    let pos = |name: &str| merged.iter().position(|r| r == name).unwrap();
+    assert!(pos("core") < pos("api") && pos("api") < pos("app") && pos("web") < pos("app"), "{merged:?}");
+    assert!(engine.locks().await.unwrap().is_empty(), "a finished set lets its repositories go");
+
+    // Asked again, the same spec is not made twice: its set is finished, and a new one changes nothing.
+    let again = engine.apply(&spec).await.unwrap();
+    assert_ne!(again.id, record.id);
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_check_in_the_fourth_repository_merges_none_and_closes_every_pull_request() {
+    let fleet = fleet(&FIVE).await;
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let record = engine.apply(&notice_spec(&fleet, &["app", "api", "web", "core", "docs"])).await.unwrap();
+    let fourth = record.repos[3].repo.trim_start_matches("acme/").to_owned();
+    for (name, _) in FIVE {
+        set_checks(&fleet, &record, name, Some(if name == fourth { "failure" } else { "success" }));
+    }
+    let record = engine.resume(&record.id).await.unwrap();
+    assert_eq!(record.state, ChangeState::RolledBack, "{:?}", record.steps);
+    let halt = record.halt.clone().unwrap();
+    assert_eq!(halt.repo, format!("acme/{fourth}"));
+    assert!(halt.reason.contains("checks failed") && halt.reason.contains("test"), "{}", halt.reason);
+    assert!(merges(&fleet).is_empty(), "none merged");
+    for (name, _) in FIVE {
+        let pulls = fleet.emu.state().pulls("acme", name);
+        assert_eq!(pulls.len(), 1);
+        assert_eq!(pulls[0].state, "closed", "{name}'s pull request closed unmerged");
+        assert!(!pulls[0].merged);
+    }
+    assert!(engine.locks().await.unwrap().is_empty());
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_set_holds_its_repositories_against_a_second_one() {
+    let fleet = fleet(&FIVE).await;
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let first = engine.apply(&notice_spec(&fleet, &["api", "core"])).await.unwrap();
+    assert!(first.state.is_open());
+    let mut second = notice_spec(&fleet, &["core", "docs"]);
+    second.title = "Another notice".to_owned();
+    let err = engine.apply(&second).await.expect_err("acme/core is held");
+    let ChangeError::Locked { held } = &err else { panic!("{err}") };
+    assert_eq!(held, &[format!("acme/core (by {})", first.id)]);
+    assert!(err.to_string().contains("hive change abort"), "{err}");
+    assert!(fleet.emu.state().pulls("acme", "docs").is_empty(), "the refused set wrote nothing");
+
+    let aborted = engine.abort(&first.id).await.unwrap();
+    assert_eq!(aborted.state, ChangeState::Aborted);
+    assert!(fleet.emu.state().pulls("acme", "core").iter().all(|p| p.state == "closed"));
+    let second = engine.apply(&second).await.unwrap();
+    assert!(second.state.is_open(), "the repositories are free again");
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_local_workspace_the_change_is_a_branch_in_each_repository() {
+    let workspace = tempfile::tempdir().unwrap();
+    for name in ["one", "two"] {
+        let dir = workspace.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README.md"), format!("# {name}\n")).unwrap();
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-q", "-m", "first"]);
+    }
+    let state = tempfile::tempdir().unwrap();
+    let scribe = ScribeHandle::spawn(Memory::open(state.path()).unwrap()).await.unwrap();
+    let forge = Arc::new(LocalForge::new(workspace.path()).unwrap());
+    let mut settings = ChangeSettings::new(state.path().join("changes"), "cli:test");
+    settings.policy.switches.autonomy = true;
+    let engine = ChangeEngine::new(scribe.clone(), forge.clone(), forge, settings, Redactor::default());
+    let spec = ChangeSpec {
+        title: "Add a changelog".to_owned(),
+        message: String::new(),
+        targets: Targets { globs: vec!["local/*".to_owned()], ..Targets::default() },
+        operation: Operation::Run { argv: vec!["touch".to_owned(), "CHANGELOG.md".to_owned()], timeout_secs: 30 },
+        rules: MergeRules::default(),
+    };
+    let record = engine.apply(&spec).await.unwrap();
+    assert_eq!(record.state, ChangeState::Published, "{:?}", record.steps);
+    for name in ["one", "two"] {
+        let dir = workspace.path().join(name);
+        let files = git(&dir, &["ls-tree", "--name-only", &record.id.branch()]);
+        assert!(files.lines().any(|f| f == "CHANGELOG.md"), "{name}: {files}");
+        assert_eq!(git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "main", "the checkout is untouched");
+        assert!(!dir.join("CHANGELOG.md").exists(), "the working tree is untouched");
+    }
+    assert!(engine.locks().await.unwrap().is_empty());
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_fails_in_one_repository_publishes_nothing() {
+    let fleet = fleet(&FIVE).await;
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let mut spec = notice_spec(&fleet, &["api", "core"]);
+    spec.operation =
+        Operation::Run { argv: vec!["cat".to_owned(), "no-such-file; rm -rf /".to_owned()], timeout_secs: 30 };
+    let err = engine.apply(&spec).await.expect_err("cat fails");
+    let text = err.to_string();
+    assert!(text.contains("cannot make the change in 'acme/") && text.contains("exited with 1"), "{text}");
+    assert!(fleet.emu.state().pulls("acme", "api").is_empty() && fleet.emu.state().pulls("acme", "core").is_empty());
+    assert!(engine.list().await.unwrap().is_empty(), "nothing recorded");
+    assert!(engine.locks().await.unwrap().is_empty());
+    scribe.stop().await;
+}
