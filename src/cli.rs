@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod agents;
+mod change;
 
 pub use self::agents::{AgentsArgs, AgentsCommand, PublishArgs, SpawnArgs, SpawnCommand};
+pub use self::change::{ChangeArgs, ChangeCommand, ChangeLimits, ChangeRequestArgs, FleetArgs, OperationArgs};
 
 /// Examples, by what they are for, after the subcommands in `hive --help`.
 const EXAMPLES: &str = "\
@@ -106,6 +108,9 @@ pub enum Command {
     Spawn(SpawnArgs),
     /// The agents `hive spawn agent` made: list, show, check (merge a reviewed pull request), remove.
     Agents(AgentsArgs),
+    /// One change made in many repositories and merged all or none: `hive change apply --title T --glob 'acme/*'
+    /// run -- cargo fmt`; plan, status, resume, abort and rollback too.
+    Change(ChangeArgs),
 }
 
 impl Command {
@@ -133,6 +138,7 @@ impl Command {
                 !agent.dry_run
             }
             Command::Agents(args) => !matches!(args.command, AgentsCommand::List | AgentsCommand::Show { .. }),
+            Command::Change(args) => !matches!(args.command, ChangeCommand::Plan(_) | ChangeCommand::Status { .. }),
             Command::Audit(_)
             | Command::Backlog(_)
             | Command::Approve(_)

@@ -35,6 +35,7 @@ mod steering;
 
 pub use hive_actors as actors;
 pub use hive_cerebrum as cerebrum;
+pub use hive_changes as changes;
 pub use hive_ecosystem as ecosystem;
 pub use hive_forge as forge;
 pub use hive_spawner as spawner;

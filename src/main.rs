@@ -11,6 +11,7 @@ mod api;
 mod approve_cmd;
 mod audit_cmd;
 mod backlog_cmd;
+mod change_cmd;
 mod cli;
 mod client;
 mod config;
@@ -100,6 +101,7 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             Command::Config(_) => settings::check(&resolved, cli.json),
             Command::Spawn(args) => spawn_cmd::spawn(args, &cli.state_dir, cli.json).await,
             Command::Agents(args) => spawn_cmd::agents(args, &cli.state_dir, cli.json).await,
+            Command::Change(args) => change_cmd::run(args, &env, &cli.state_dir, cli.json).await,
         }
     };
     // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.

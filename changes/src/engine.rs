@@ -7,7 +7,9 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use hive_cerebrum::{AuditEntry, ChangeRow, Memory, MemoryError, Opened, Redactor, ScribeHandle, governance::Policy};
+use hive_cerebrum::{
+    AuditEntry, ChangeLock, ChangeRow, Memory, MemoryError, Opened, Redactor, ScribeHandle, governance::Policy,
+};
 use hive_ecosystem::{DependencyGraph, GraphRepo};
 use hive_forge::{Forge, ForgeWriter, RepoId, WriteError};
 use serde::Serialize;
@@ -190,18 +192,21 @@ impl ChangeEngine {
 
     /// The set `id`.
     pub async fn get(&self, id: &ChangeId) -> Result<ChangeRecord, ChangeError> {
-        self.load(id).await?.ok_or_else(|| ChangeError::NotFound { id: id.to_string() })
+        self.book().get(id).await
     }
 
     /// Every set, newest first.
     pub async fn list(&self) -> Result<Vec<ChangeRecord>, ChangeError> {
-        let rows = self.memory(|m| m.changes().list()).await?;
-        rows.iter().map(decode).collect()
+        self.book().list().await
     }
 
-    /// Every lock held now: `(repository, set, owner, expires at)`.
-    pub async fn locks(&self) -> Result<Vec<hive_cerebrum::ChangeLock>, ChangeError> {
-        self.memory(|m| m.changes().locks()).await
+    /// Every lock held now.
+    pub async fn locks(&self) -> Result<Vec<ChangeLock>, ChangeError> {
+        self.book().locks().await
+    }
+
+    fn book(&self) -> ChangeBook {
+        ChangeBook::new(self.scribe.clone())
     }
 
     /// Stops the set `id` before any merge: its open pull requests are closed, its repositories released. A set
@@ -343,9 +348,7 @@ impl ChangeEngine {
     }
 
     pub(crate) async fn load(&self, id: &ChangeId) -> Result<Option<ChangeRecord>, ChangeError> {
-        let key = id.to_string();
-        let row = self.memory(move |m| m.changes().get(&key)).await?;
-        row.as_ref().map(decode).transpose()
+        self.book().load(id).await
     }
 
     /// Records `record` with an audit record of `action`, renewing its locks (or releasing them once it is
@@ -452,8 +455,51 @@ impl ChangeEngine {
         F: FnOnce(&mut Memory) -> Result<R, MemoryError> + Send + 'static,
         R: Send + 'static,
     {
-        Ok(self.scribe.call(job).await.map_err(|e| ChangeError::Scribe(e.to_string()))??)
+        memory(&self.scribe, job).await
     }
+}
+
+/// The change sets recorded in hive.db, read without a forge: for `status` and the API.
+#[derive(Debug, Clone)]
+pub struct ChangeBook {
+    scribe: ScribeHandle,
+}
+
+impl ChangeBook {
+    /// The sets recorded through `scribe`.
+    pub fn new(scribe: ScribeHandle) -> Self {
+        ChangeBook { scribe }
+    }
+
+    /// The set `id`.
+    pub async fn get(&self, id: &ChangeId) -> Result<ChangeRecord, ChangeError> {
+        self.load(id).await?.ok_or_else(|| ChangeError::NotFound { id: id.to_string() })
+    }
+
+    /// Every set, newest first.
+    pub async fn list(&self) -> Result<Vec<ChangeRecord>, ChangeError> {
+        let rows = memory(&self.scribe, |m| m.changes().list()).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Every lock held now: the repository, the set holding it, who runs that set, and until when.
+    pub async fn locks(&self) -> Result<Vec<ChangeLock>, ChangeError> {
+        memory(&self.scribe, |m| m.changes().locks()).await
+    }
+
+    async fn load(&self, id: &ChangeId) -> Result<Option<ChangeRecord>, ChangeError> {
+        let key = id.to_string();
+        let row = memory(&self.scribe, move |m| m.changes().get(&key)).await?;
+        row.as_ref().map(decode).transpose()
+    }
+}
+
+async fn memory<R, F>(scribe: &ScribeHandle, job: F) -> Result<R, ChangeError>
+where
+    F: FnOnce(&mut Memory) -> Result<R, MemoryError> + Send + 'static,
+    R: Send + 'static,
+{
+    Ok(scribe.call(job).await.map_err(|e| ChangeError::Scribe(e.to_string()))??)
 }
 
 fn decode(row: &ChangeRow) -> Result<ChangeRecord, ChangeError> {

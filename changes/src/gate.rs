@@ -43,6 +43,31 @@ pub(crate) struct Write<'a> {
 }
 
 impl ChangeEngine {
+    /// Why governance would not allow a write of `kind` in `repo` now, if it would not; nothing is recorded.
+    pub(crate) async fn preview(
+        &self,
+        record: &ChangeRecord,
+        kind: ActionKind,
+        repo: &str,
+    ) -> Result<Option<String>, ChangeError> {
+        let proposal = WriteProposal {
+            kind,
+            repo: repo.to_owned(),
+            key: format!("change:{}:preview:{repo}", record.id),
+            target: None,
+            risk: kind.base_risk(),
+            checks: None,
+            approval_id: record.id.to_string(),
+            remedy: None,
+        };
+        let policy = self.policy(repo);
+        let now = hive_support::unix_now();
+        let counted = proposal.clone();
+        let (counters, approved) = self.memory(move |m| m.spent(&counted, now)).await?;
+        let decision = govern(&proposal, &policy, &counters, approved);
+        Ok((!matches!(decision.verdict, Verdict::Allow | Verdict::Draft)).then(|| decision.summary()))
+    }
+
     /// Decides `write` for `record`, and when allowed reserves it, sends it with `send`, and records the outcome.
     pub(crate) async fn governed<T, F, Fut>(
         &self,

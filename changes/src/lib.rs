@@ -15,7 +15,7 @@ mod spec;
 mod worktree;
 
 pub use crate::{
-    engine::{ChangeEngine, ChangeSettings, LivePolicy, Plan, PlannedRepo},
+    engine::{ChangeBook, ChangeEngine, ChangeSettings, LivePolicy, Plan, PlannedRepo},
     error::ChangeError,
     record::{ChangeRecord, ChangeState, Halt, RepoChange, RepoState, Revert, Step},
     spec::{ChangeId, ChangeSpec, MergeMethod, MergeRules, Operation, Targets},

@@ -56,15 +56,9 @@ impl ChangeEngine {
             let repo = repo_id(name)?;
             if self.state(record, name) == RepoState::Planned {
                 let dir = self.ensure_made(record, name).await?;
-                let write = Write {
-                    kind: ActionKind::PushBranch,
-                    repo: name,
-                    step: "push",
-                    target: Some(branch.clone()),
-                    checks: None,
+                let Sent::Done(pushed) = self.push(record, name, &dir, &branch, "push").await? else {
+                    return self.save(record, "change_waiting", format!("{name}: not pushed yet")).await;
                 };
-                let sent = self.governed(record, write, |_| self.writer.push_branch(&repo, &dir, &branch)).await?;
-                let Sent::Done(pushed) = sent else { return self.wait(record, name, sent).await };
                 let entry = self.entry(record, name);
                 if entry.head.as_deref() != Some(pushed.as_str()) {
                     return Err(ChangeError::Prepare {
@@ -269,6 +263,36 @@ impl ChangeEngine {
         record.state = ChangeState::Merged;
         record.step("", "every pull request merged");
         self.save(record, "change_merged_all", format!("{} repositories", record.changed().count())).await
+    }
+
+    /// Pushes `branch` of `dir` to `name`. Where the forge has pull requests the push is part of the pull request
+    /// that follows it, so it goes only when opening that pull request would be allowed now, and is counted once,
+    /// as the pull request; elsewhere the branch is the write, decided and reserved as one. A refusal is noted on
+    /// the repository.
+    pub(crate) async fn push(
+        &self,
+        record: &mut ChangeRecord,
+        name: &str,
+        dir: &std::path::Path,
+        branch: &str,
+        step: &str,
+    ) -> Result<Sent<String>, ChangeError> {
+        let repo = repo_id(name)?;
+        if self.writer.capabilities().pull_requests {
+            if let Some(why) = self.preview(record, ActionKind::OpenPullRequest, name).await? {
+                self.entry(record, name).note = format!("waiting: {why}");
+                return Ok(Sent::Refused(why));
+            }
+            let pushed = self.writer.push_branch(&repo, dir, branch).await;
+            return pushed.map(Sent::Done).map_err(|e| self.forge_error(name, &e));
+        }
+        let write =
+            Write { kind: ActionKind::PushBranch, repo: name, step, target: Some(branch.to_owned()), checks: None };
+        let sent = self.governed(record, write, |_| self.writer.push_branch(&repo, dir, branch)).await?;
+        if let Sent::Refused(why) = &sent {
+            self.entry(record, name).note = format!("waiting: {why}");
+        }
+        Ok(sent)
     }
 
     /// Stops the set going forward because of `name`: no further merge; the rollback starts.

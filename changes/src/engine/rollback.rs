@@ -129,16 +129,7 @@ impl ChangeEngine {
                 }
                 Found::Stopped(_) | Found::Missing => {
                     let dir = self.revert_tree(record, name, &merge_sha, &head).await?;
-                    let write = Write {
-                        kind: ActionKind::PushBranch,
-                        repo: name,
-                        step: "revert-push",
-                        target: Some(branch.clone()),
-                        checks: None,
-                    };
-                    let sent = self.governed(record, write, |_| self.writer.push_branch(&repo, &dir, &branch)).await?;
-                    if let Sent::Refused(why) = sent {
-                        self.entry(record, name).note = format!("waiting to push the revert: {why}");
+                    if let Sent::Refused(_) = self.push(record, name, &dir, &branch, "revert-push").await? {
                         return Ok(false);
                     }
                     let write = Write {
