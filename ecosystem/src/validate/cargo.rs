@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::{Context, Finding, LinterRun, LinterStatus, Severity, ended, failed, missing, relative_to, stderr_reason};
 
-/// `cargo clippy --message-format=json --all-targets --offline` in the root, built in the caller's target
-/// directory or a temporary one.
+/// `cargo clippy --message-format=json --workspace --all-targets --offline` in the root (every member of a
+/// workspace, not only its root package), built in the caller's target directory or a temporary one.
 pub(crate) async fn clippy(cx: &Context<'_>) -> LinterRun {
     let Some(cargo) = cx.find("cargo") else { return missing("clippy", "cargo") };
     let scratch;
@@ -23,7 +23,9 @@ pub(crate) async fn clippy(cx: &Context<'_>) -> LinterRun {
         },
     };
     let mut args: Vec<std::ffi::OsString> =
-        ["clippy", "--message-format=json", "--all-targets", "--offline", "--target-dir"].map(Into::into).into();
+        ["clippy", "--message-format=json", "--workspace", "--all-targets", "--offline", "--target-dir"]
+            .map(Into::into)
+            .into();
     args.push(target.into_os_string());
     // cargo writes a `Cargo.lock` where there is none; validating must leave the tree as it was.
     let lock = cx.dir.join("Cargo.lock");

@@ -80,6 +80,30 @@ async fn a_cargo_crate_gets_clippy_and_rustfmt_findings_and_no_target_or_lock_fi
 }
 
 #[tokio::test]
+async fn every_member_of_a_cargo_workspace_is_linted() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    write(dir, "Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n");
+    for name in ["one", "two"] {
+        let manifest = format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+        write(dir, &format!("crates/{name}/Cargo.toml"), &manifest);
+        write(dir, &format!("crates/{name}/src/lib.rs"), "pub fn len(v: &Vec<u8>) -> usize {\n    v.len()\n}\n");
+    }
+    let report = validate(dir, &only(&["clippy"])).await.expect("validated");
+    // cargo checks the members in parallel: their messages come in either order.
+    let mut found = places(&report, "clippy");
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("crates/one/src/lib.rs", Some(1), "clippy::ptr_arg", Severity::Warning),
+            ("crates/two/src/lib.rs", Some(1), "clippy::ptr_arg", Severity::Warning),
+        ],
+        "{report:#?}"
+    );
+}
+
+#[tokio::test]
 async fn markdown_links_are_checked_against_the_tree() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path();
