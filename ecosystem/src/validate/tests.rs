@@ -1,6 +1,7 @@
 //! Unit tests of validation's pure parts: each tool's parser on output captured from the real tool (the fixtures in
-//! `tests/fixtures/validate/`, captured in `/tmp/vcap/<tool>`, which is why that is the root here), the
-//! severity tables, shebangs, link resolution, and the reports' escaping.
+//! `tests/fixtures/validate/`, captured in `/tmp/vcap/<tool>`, which is why that is the root here: clippy and
+//! rustfmt of Rust 1.95.0, ruff 0.17.6, flake8 5.0.4, eslint 9.39.5, shellcheck 0.9.0), the severity tables,
+//! shebangs, link resolution, and the reports' escaping.
 
 use std::path::{Path, PathBuf};
 
