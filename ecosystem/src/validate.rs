@@ -304,7 +304,8 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// `program` as found on the search path, if it is there.
+    /// `program` as found on the search path, if it is there. Relative entries (`.`, `bin`) are skipped: resolved
+    /// against the repository, they would run the repository's own files as the linter.
     fn find(&self, program: &str) -> Option<PathBuf> {
         std::env::split_paths(&self.search_path)
             .filter(|dir| dir.is_absolute())
