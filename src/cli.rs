@@ -6,9 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod agents;
 mod change;
+mod validate;
 
 pub use self::agents::{AgentsArgs, AgentsCommand, PublishArgs, SpawnArgs, SpawnCommand};
 pub use self::change::{ChangeArgs, ChangeCommand, ChangeLimits, ChangeRequestArgs, FleetArgs, OperationArgs};
+pub use self::validate::{ValidateArgs, ValidateFailOn};
 
 /// Examples, by what they are for, after the subcommands in `hive --help`.
 const EXAMPLES: &str = "\
@@ -30,6 +32,9 @@ Steer a running hive serve:
 
 Records:
   hive backlog | hive audit verify | hive approve <ID> --hours 4
+
+Check code:
+  hive validate . --fail-on error                  the repository's own linters, exit 3 unless it passes
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error, 3 findings.
 Shell completions: hive completions bash|zsh|fish|elvish|powershell";
@@ -111,6 +116,9 @@ pub enum Command {
     /// One change made in many repositories and merged all or none: `hive change apply --title T --glob 'acme/*'
     /// run -- cargo fmt`; plan, status, resume, abort and rollback too.
     Change(ChangeArgs),
+    /// Run a repository's own linters where its files say they apply (clippy, rustfmt, ruff or flake8, eslint,
+    /// shellcheck) and check its Markdown's relative links; print every finding, `--html FILE` for a page.
+    Validate(ValidateArgs),
 }
 
 impl Command {
@@ -145,7 +153,8 @@ impl Command {
             | Command::Status(_)
             | Command::Tell(_)
             | Command::Completions(_)
-            | Command::Config(_) => false,
+            | Command::Config(_)
+            | Command::Validate(_) => false,
         }
     }
 }

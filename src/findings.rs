@@ -1,6 +1,7 @@
-//! Findings: what a one-shot command found that its caller asked to fail on (`--fail-on unhealthy|emergency`, or an
-//! emergency for `hive emergency-scan`). `main` exits 3 for a [`Findings`] error, so cron and CI can tell "the fleet
-//! needs attention" (3) from "hive could not look" (1) and "the command is wrong" (2).
+//! Findings: what a one-shot command found that its caller asked to fail on (`--fail-on unhealthy|emergency`, an
+//! emergency for `hive emergency-scan`, `hive validate --fail-on error|warning`). `main` exits 3 for a [`Findings`]
+//! error, so cron and CI can tell "the fleet needs attention" (3) from "hive could not look" (1) and "the command is
+//! wrong" (2).
 
 use std::fmt;
 
@@ -24,6 +25,11 @@ impl fmt::Display for Findings {
 impl std::error::Error for Findings {}
 
 impl Findings {
+    /// Findings said in `message` (made one clean line), as the error `main` turns into exit 3.
+    pub fn error(message: &str) -> anyhow::Error {
+        anyhow::Error::new(Findings(crate::terminal::line(message)))
+    }
+
     /// Whether `err` (or anything in its chain) is findings.
     pub fn is_findings(err: &anyhow::Error) -> bool {
         err.chain().any(|cause| cause.is::<Findings>())
@@ -62,7 +68,7 @@ impl Verdicts<'_> {
         if found.is_empty() {
             return Ok(());
         }
-        Err(anyhow::Error::new(Findings(crate::terminal::line(&found.join("; ")))))
+        Err(Findings::error(&found.join("; ")))
     }
 }
 

@@ -26,6 +26,7 @@ mod settings;
 mod single_cmd;
 mod spawn_cmd;
 mod terminal;
+mod validate_cmd;
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
@@ -102,6 +103,7 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             Command::Spawn(args) => spawn_cmd::spawn(args, &cli.state_dir, cli.json).await,
             Command::Agents(args) => spawn_cmd::agents(args, &cli.state_dir, cli.json).await,
             Command::Change(args) => change_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Validate(args) => validate_cmd::run(args, &cli.state_dir, cli.json).await,
         }
     };
     // `println!` panics when stdout's reader went away; that unwinds out of here and is a quiet success, below.

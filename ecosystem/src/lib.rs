@@ -1,6 +1,7 @@
 //! The ecosystem manager of hive: what is done to repositories on disk. Importing them (real `git clone`),
 //! detecting their build systems and commands, running commands and services as child processes (argument vectors,
-//! process groups, clean-up of whole process trees), dependency graphs and waves, mirroring, and formatter fixes.
+//! process groups, clean-up of whole process trees), dependency graphs and waves, mirroring, formatter fixes, and
+//! validation with a repository's own linters.
 //!
 //! Where repositories are seen from and written to (GitHub, a local workspace, the simulation) is `hive-forge`,
 //! which builds on this crate. This crate knows nothing about forges, actors or the event bus.
@@ -18,6 +19,7 @@ pub mod process;
 mod service;
 #[cfg(test)]
 mod test_support;
+mod validate;
 
 pub use crate::{
     commands::{CommandKind, DiscoveredCommand, discover_commands, test_command},
@@ -37,5 +39,8 @@ pub use crate::{
     service::{
         DEFAULT_LOG_LINES, ExitInfo, LogLine, LogStream, ProcessHandle, Readiness, ServiceBackoff, ServiceError,
         ServiceLogs, ServiceProcess, ServiceRestart, ServiceSpec, probe_readiness, wait_ready,
+    },
+    validate::{
+        Finding, LINTERS, LinterRun, LinterStatus, Severity, ValidateError, ValidateOptions, ValidationReport, validate,
     },
 };

@@ -13,6 +13,10 @@ use std::{
 use nix::{sys::signal::Signal, unistd::Pid};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+/// What a build or lint tool needs from hive's environment to find itself, its toolchain and its caches, for a
+/// command with a cleared environment ([`CommandSpec::env_clear`]): nothing else, so never hive's tokens.
+pub const TOOL_ENV: [&str; 7] = ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "LANG", "LC_ALL"];
+
 /// One command to run.
 #[derive(Debug, Clone)]
 pub struct CommandSpec {

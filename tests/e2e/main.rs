@@ -25,6 +25,7 @@ mod spawn;
 mod steward;
 mod storage;
 mod tools;
+mod validate;
 mod workspace;
 
 use std::{

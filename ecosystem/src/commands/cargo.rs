@@ -9,7 +9,7 @@ use super::{CommandKind, DiscoveredCommand, safe_name};
 use crate::{
     BuildSystem,
     detect::{parse_toml, read_manifest},
-    process::{CommandSpec, run},
+    process::{CommandSpec, TOOL_ENV, run},
 };
 
 /// One package of a cargo project, as much as command discovery needs.
@@ -28,7 +28,7 @@ pub(crate) async fn packages(dir: &Path) -> Vec<Package> {
         CommandSpec::new("cargo", args, dir).timeout(Duration::from_secs(60)).output_cap(32 << 20).env_clear();
     // The repository's `.cargo/config.toml` can name programs cargo runs (a rustc wrapper), so cargo gets only what
     // it needs to find itself and its registry, never hive's tokens.
-    for key in ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "LANG", "LC_ALL"] {
+    for key in TOOL_ENV {
         if let Some(value) = std::env::var_os(key) {
             spec = spec.env(key, value);
         }

@@ -1,3 +1,4 @@
-//! Integration tests of hive-ecosystem: formatter fixes end to end with real git and real formatters.
+//! Integration tests of hive-ecosystem: formatter fixes and validation end to end with real git and real tools.
 
 mod fixer;
+mod validate;
