@@ -103,6 +103,7 @@ fn spec(args: &ChangeRequestArgs) -> anyhow::Result<ChangeSpec> {
             require_approval: args.require_approval,
             merge: !args.no_merge,
             merge_reverts: !args.no_merge_reverts,
+            validate: args.validate,
         },
     };
     spec.validate().or_usage()?;

@@ -337,10 +337,47 @@ impl ChangeEngine {
             trees.clone(&name, &target.url, &target.base, false).await?;
             let result =
                 trees.make(&name, &spec.operation, &|dir| edit(&name, dir), &id.branch(), &message, created_at).await?;
+            if spec.rules.validate && result.head.is_some() {
+                self.validate_made(&name, &trees.dir(&name), &result.files).await?;
+            }
             made.push((target, result));
         }
         let waves = waves(trees, &made);
         Ok((made, waves))
+    }
+
+    /// Runs the repository's own linters on its changed worktree: an error in a file the change touches, or a linter
+    /// that could not run, refuses the change here, before anything is published.
+    async fn validate_made(&self, name: &str, dir: &std::path::Path, files: &[String]) -> Result<(), ChangeError> {
+        let options = hive_ecosystem::ValidateOptions {
+            target_dir: Some(self.settings.work_dir.join(".validate-target")),
+            ..hive_ecosystem::ValidateOptions::default()
+        };
+        let report = hive_ecosystem::validate(dir, &options)
+            .await
+            .map_err(|e| ChangeError::Prepare { repo: name.to_owned(), reason: format!("cannot validate: {e}") })?;
+        let mut problems: Vec<String> = report
+            .findings()
+            .filter(|f| f.severity == hive_ecosystem::Severity::Error && files.iter().any(|c| *c == f.file))
+            .map(|f| format!("{}:{} {} ({})", f.file, f.line.unwrap_or(0), f.message, f.rule))
+            .collect();
+        for run in &report.runs {
+            match &run.status {
+                hive_ecosystem::LinterStatus::Failed { reason } => {
+                    problems.push(format!("{} failed: {reason}", run.linter))
+                }
+                hive_ecosystem::LinterStatus::TimedOut => problems.push(format!("{} timed out", run.linter)),
+                _ => {}
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        problems.truncate(10);
+        Err(ChangeError::Prepare {
+            repo: name.to_owned(),
+            reason: format!("validation found what the change broke: {}", problems.join("; ")),
+        })
     }
 
     pub(crate) fn worktrees(&self, id: &ChangeId) -> Worktrees {

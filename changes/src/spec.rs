@@ -106,6 +106,10 @@ pub struct MergeRules {
     /// Whether the revert pull requests of a rollback are merged when allowed (else they wait for a human).
     #[serde(default = "yes")]
     pub merge_reverts: bool,
+    /// Whether each changed worktree is validated with the repository's own linters before anything is published:
+    /// an error in a file the change touches, or a linter that fails to run, refuses the set.
+    #[serde(default)]
+    pub validate: bool,
 }
 
 fn yes() -> bool {
@@ -114,7 +118,13 @@ fn yes() -> bool {
 
 impl Default for MergeRules {
     fn default() -> Self {
-        MergeRules { method: MergeMethod::Merge, require_approval: false, merge: true, merge_reverts: true }
+        MergeRules {
+            method: MergeMethod::Merge,
+            require_approval: false,
+            merge: true,
+            merge_reverts: true,
+            validate: false,
+        }
     }
 }
 

@@ -274,3 +274,28 @@ async fn a_command_that_fails_in_one_repository_publishes_nothing() {
     assert!(engine.locks().await.unwrap().is_empty());
     scribe.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_validation_a_change_that_breaks_the_code_is_refused_before_anything_is_published() {
+    let fleet = fleet(&FIVE).await;
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let broken = fleet.notice.with_file_name("broken.rs");
+    std::fs::write(&broken, "pub fn answer() -> u32 {\n    \"forty-two\"\n}\n").unwrap();
+    let mut spec = notice_spec(&fleet, &["core"]);
+    spec.operation = Operation::Run {
+        argv: vec!["cp".to_owned(), broken.display().to_string(), "src/lib.rs".to_owned()],
+        timeout_secs: 30,
+    };
+    spec.rules.validate = true;
+    let err = engine.apply(&spec).await.expect_err("clippy finds the type error");
+    let text = err.to_string();
+    assert!(text.contains("acme/core") && text.contains("src/lib.rs:2") && text.contains("mismatched types"), "{text}");
+    assert!(fleet.emu.state().pulls("acme", "core").is_empty(), "nothing published");
+    assert!(fleet.emu.state().branches("acme", "core").iter().all(|b| !b.starts_with("hive/")));
+
+    // The same change without the break passes validation.
+    spec.operation = notice_spec(&fleet, &["core"]).operation;
+    let record = engine.apply(&spec).await.unwrap();
+    assert_eq!(record.state, ChangeState::Validating);
+    scribe.stop().await;
+}

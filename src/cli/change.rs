@@ -110,6 +110,10 @@ pub struct ChangeRequestArgs {
     /// Open the reverts of a rollback but leave their merges to a person.
     #[arg(long)]
     pub no_merge_reverts: bool,
+    /// Run each repository's own linters on the changed worktree first (`hive validate`): an error in a changed
+    /// file refuses the change before anything is published.
+    #[arg(long)]
+    pub validate: bool,
     /// Keep going for up to this many seconds while the set waits for checks, looking every few seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
