@@ -42,6 +42,17 @@ pub async fn run(args: &ChangeArgs, env: &EnvConfig, state_dir: &Path, json: boo
             }
             .await;
             scribe.stop().await;
+            if let Err(err @ ChangeError::NoChange { .. }) = &result {
+                if json {
+                    println!(
+                        "{}",
+                        terminal::json_line(serde_json::json!({ "changed": 0, "message": err.to_string() }))?
+                    );
+                } else {
+                    println!("{err}");
+                }
+                return Ok(());
+            }
             finish(result.map_err(usage)?, json)
         }
         ChangeCommand::Status { id, fleet: _ } => {

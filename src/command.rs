@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use hive_changes::{ChangeId, ChangeSpec};
 use hive_ecosystem::ImportId;
 use hive_forge::RepoId;
 use hive_spawner::{
@@ -46,7 +47,11 @@ spawn agent [--archetype A] [--tier T] <name>:<description>  make, test, publish
 agents list                    the agents made by command
 agents show|check|remove <name>  one agent; look at its pull request again; unregister it
 agents run <name> [AGENT_KEY=value ...]  build a ready agent and run it as a supervised service
-agents stop <name>             stop an agent's service";
+agents stop <name>             stop an agent's service
+changes list                   the change sets across repositories, newest first
+changes show <chg-id>          one change set: each repository's state, pull request and notes
+change plan|apply <json>       what a change set (a JSON spec: title, targets, operation) would do; make it
+change resume|abort|rollback <chg-id>  move a change set on; stop it before any merge; roll it back";
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +201,52 @@ pub enum Command {
         /// Its name.
         name: AgentId,
     },
+    /// The change sets, newest first.
+    ListChanges,
+    /// One change set.
+    ShowChange {
+        /// Its id.
+        id: ChangeId,
+    },
+    /// What a change set would do (runs its operation in scratch worktrees; writes nothing to a forge).
+    PlanChange {
+        /// The change.
+        spec: Box<ChangeSpec>,
+    },
+    /// Make a change set and move it on.
+    ApplyChange {
+        /// The change.
+        spec: Box<ChangeSpec>,
+    },
+    /// Move a change set on, stop it before any merge, or roll it back.
+    StepChange {
+        /// The set.
+        id: ChangeId,
+        /// What to do with it.
+        step: ChangeStep,
+    },
+}
+
+/// What `change resume|abort|rollback` does with a set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStep {
+    /// Look at it again and go as far as it can.
+    Resume,
+    /// Stop it before any merge.
+    Abort,
+    /// Close what is not merged, revert what is.
+    Rollback,
+}
+
+impl ChangeStep {
+    /// The word in a command.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStep::Resume => "resume",
+            ChangeStep::Abort => "abort",
+            ChangeStep::Rollback => "rollback",
+        }
+    }
 }
 
 impl Command {
@@ -224,6 +275,8 @@ impl Command {
                 | Command::ListTools { .. }
                 | Command::ListAgents
                 | Command::ShowAgent { .. }
+                | Command::ListChanges
+                | Command::ShowChange { .. }
         )
     }
 }
@@ -303,6 +356,13 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
             env: settings.iter().map(|word| agent_setting(word)).collect::<Result<_, _>>()?,
         },
         ("agents", ["stop", name]) => Command::StopAgent { name: agent_arg(name)? },
+        ("changes", ["list"]) => Command::ListChanges,
+        ("changes", ["show", id]) => Command::ShowChange { id: change_id(id)? },
+        ("change", ["plan", _, ..]) => Command::PlanChange { spec: change_spec(rest(text, 2))? },
+        ("change", ["apply", _, ..]) => Command::ApplyChange { spec: change_spec(rest(text, 2))? },
+        ("change", ["resume", id]) => Command::StepChange { id: change_id(id)?, step: ChangeStep::Resume },
+        ("change", ["abort", id]) => Command::StepChange { id: change_id(id)?, step: ChangeStep::Abort },
+        ("change", ["rollback", id]) => Command::StepChange { id: change_id(id)?, step: ChangeStep::Rollback },
         (known, _) if VERBS.contains(&known) => {
             return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
         }
@@ -315,7 +375,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The commands' first words.
-const VERBS: [&str; 14] = [
+const VERBS: [&str; 16] = [
     "status",
     "explain",
     "propose",
@@ -330,6 +390,8 @@ const VERBS: [&str; 14] = [
     "tools",
     "spawn",
     "agents",
+    "changes",
+    "change",
 ];
 
 /// The usage forms of `verb` (`pause|resume <owner/name>` is both `pause`'s and `resume`'s).
@@ -403,6 +465,22 @@ fn command_name(word: &str) -> Result<String, CommandError> {
         )));
     }
     Ok(word.to_owned())
+}
+
+fn change_id(word: &str) -> Result<ChangeId, CommandError> {
+    ChangeId::parse(word).map_err(|err| CommandError::new(err.to_string()))
+}
+
+/// A change set's spec as JSON (`{"title": ..., "targets": {...}, "operation": {"op": "run", ...}}`), checked.
+fn change_spec(json: &str) -> Result<Box<ChangeSpec>, CommandError> {
+    let spec: ChangeSpec = serde_json::from_str(json).map_err(|err| {
+        CommandError::new(format!(
+            "the change is not a JSON spec ({err}); give {{\"title\": ..., \"targets\": {{\"repos\": [...]}}, \
+             \"operation\": {{\"op\": \"run\", \"argv\": [...], \"timeout_secs\": 600}}}}"
+        ))
+    })?;
+    spec.validate().map_err(|err| CommandError::new(err.to_string()))?;
+    Ok(Box::new(spec))
 }
 
 /// `text` after its first `words` words, trimmed.
@@ -547,6 +625,15 @@ impl fmt::Display for Command {
                 Ok(())
             }
             Command::StopAgent { name } => write!(f, "agents stop {name}"),
+            Command::ListChanges => f.write_str("changes list"),
+            Command::ShowChange { id } => write!(f, "changes show {id}"),
+            Command::PlanChange { spec } => {
+                write!(f, "change plan {}", serde_json::to_string(spec).unwrap_or_default())
+            }
+            Command::ApplyChange { spec } => {
+                write!(f, "change apply {}", serde_json::to_string(spec).unwrap_or_default())
+            }
+            Command::StepChange { id, step } => write!(f, "change {} {id}", step.as_str()),
         }
     }
 }

@@ -44,6 +44,14 @@ pub enum HiveError {
     /// Making or changing an agent failed.
     #[error(transparent)]
     Spawn(Box<hive_spawner::SpawnError>),
+    /// Change sets need the autonomy loop (a forge to write to, a database to record in).
+    #[error(
+        "this hive makes no change sets: it needs the autonomy loop (Hive::builder().autonomy(..); hive serve sets it up)"
+    )]
+    NoChanges,
+    /// A change set could not be made, moved on or found.
+    #[error(transparent)]
+    Change(Box<hive_changes::ChangeError>),
     /// `approve` named an id that is neither a backlog item nor a write.
     #[error("'{0}' is neither a backlog item nor a write hive reserved; `hive backlog` lists the items")]
     UnknownApproval(String),
@@ -75,6 +83,12 @@ pub enum HiveError {
 impl From<hive_spawner::ToolError> for HiveError {
     fn from(err: hive_spawner::ToolError) -> HiveError {
         HiveError::Tool(Box::new(err))
+    }
+}
+
+impl From<hive_changes::ChangeError> for HiveError {
+    fn from(err: hive_changes::ChangeError) -> HiveError {
+        HiveError::Change(Box::new(err))
     }
 }
 

@@ -12,6 +12,7 @@ use hive_cerebrum::{
     QueenConfig, QueenHandle, Redactor, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription, Tally,
     governance::Policy,
 };
+use hive_changes::{ChangeEngine, ChangeSettings};
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
 use hive_spawner::{
@@ -200,6 +201,7 @@ impl HiveBuilder {
         let (mut engine, mut llm) = (self.engine, self.llm);
         let mut queen = self.queen;
         let mut spawner = None;
+        let mut changes = None;
         // The language model the ORCHs think with also writes agents' logic.
         let author = llm.as_ref().map(|(engine, _)| Author::new(engine.client().clone()));
         if let Some(autonomy) = self.autonomy {
@@ -222,7 +224,25 @@ impl HiveBuilder {
                     autonomy.config().overrides.clone(),
                 )
             });
+            let work_dir = autonomy.state_dir().join("changes");
+            let mut change_settings = ChangeSettings::new(work_dir, "hive");
+            change_settings.policy = autonomy.config().policy.clone();
+            let change_engine = ChangeEngine::new(
+                scribe.clone(),
+                autonomy.reader(),
+                autonomy.writer(),
+                change_settings,
+                Redactor::new(autonomy.config().secrets.iter().cloned()),
+            );
+            let change_overrides = autonomy.config().overrides.clone();
             let stewards = StewardBuilder::new(autonomy, scribe.clone());
+            // A change set's writes are decided as the steward decides its own: under each repository's level, the
+            // kill switch as it is now, and the emergency the queen declared.
+            let link = stewards.link();
+            changes =
+                Some(Arc::new(change_engine.with_live_policy(Arc::new(move |repo: &str, policy: &mut Policy| {
+                    *policy = change_overrides.policy(policy, repo, link.autonomy_override(), &link.emergency());
+                }))));
             if let Some((mut made, overrides)) = made {
                 // An agent's merge is decided as the steward decides its writes: under the repository's level, the
                 // kill switch as it is now, and the emergency the queen declared.
@@ -261,7 +281,7 @@ impl HiveBuilder {
             }
         };
         let (steward, scribe) = steward.unzip();
-        Ok(Hive { queen, policy: self.policy, services, steward, scribe, spawner, forge: reader })
+        Ok(Hive { queen, policy: self.policy, services, steward, scribe, spawner, changes, forge: reader })
     }
 }
 
@@ -276,6 +296,8 @@ pub struct Hive {
     pub(crate) scribe: Option<ScribeHandle>,
     /// With the autonomy loop and [`HiveBuilder::agents`]: what makes agents by command.
     pub(crate) spawner: Option<Arc<Spawner>>,
+    /// With the autonomy loop: what makes change sets across repositories.
+    pub(crate) changes: Option<Arc<ChangeEngine>>,
     /// The forge the pilots read, for what it spent of a metered API.
     forge: SharedForge,
 }

@@ -26,6 +26,7 @@
 
 mod agent_tools;
 mod agents;
+mod change_sets;
 pub mod command;
 mod error;
 pub mod feed;

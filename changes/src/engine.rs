@@ -116,6 +116,20 @@ impl ChangeEngine {
         ChangeEngine { scribe, reader, writer, settings, redactor, live_policy: None }
     }
 
+    /// The same engine recording `by` as who runs what it does next (the router's caller, say).
+    pub fn acting_as(&self, by: &str) -> ChangeEngine {
+        let mut settings = self.settings.clone();
+        settings.by = by.to_owned();
+        ChangeEngine {
+            scribe: self.scribe.clone(),
+            reader: Arc::clone(&self.reader),
+            writer: Arc::clone(&self.writer),
+            settings,
+            redactor: self.redactor.clone(),
+            live_policy: self.live_policy.clone(),
+        }
+    }
+
     /// Writes decided under the policy as `live` brings it up to date for each repository at that moment.
     pub fn with_live_policy(mut self, live: LivePolicy) -> Self {
         self.live_policy = Some(live);
@@ -265,6 +279,10 @@ impl ChangeEngine {
         };
         let placed = waves.clone();
         let order = order_of(&placed);
+        if made.iter().all(|(_, m)| m.head.is_none()) {
+            trees.remove();
+            return Err(ChangeError::NoChange { repos: made.len() });
+        }
         let mut repos: Vec<RepoChange> = made
             .into_iter()
             .map(|(target, made)| RepoChange {

@@ -37,6 +37,12 @@ pub enum ChangeError {
         /// What was looked for.
         reason: String,
     },
+    /// The operation changes nothing in any repository named: nothing was recorded or written.
+    #[error("the change changes nothing in the {repos} repositories it names; nothing to do")]
+    NoChange {
+        /// How many repositories were looked at.
+        repos: usize,
+    },
     /// Making the change in one repository failed; nothing was published.
     #[error("cannot make the change in '{repo}': {reason}")]
     Prepare {

@@ -83,7 +83,7 @@ impl Worktrees {
         &self,
         repo: &str,
         operation: &Operation,
-        edit: &dyn Fn(&Path) -> Result<(), String>,
+        edit: &(dyn Fn(&Path) -> Result<(), String> + Sync),
         branch: &str,
         message: &str,
         created_at: i64,

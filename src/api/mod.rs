@@ -198,7 +198,20 @@ impl From<hive::HiveError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             hive::HiveError::InvalidRepo(_) => StatusCode::BAD_REQUEST,
-            hive::HiveError::NoAgents | hive::HiveError::AgentRunning(_) => StatusCode::CONFLICT,
+            hive::HiveError::NoAgents | hive::HiveError::AgentRunning(_) | hive::HiveError::NoChanges => {
+                StatusCode::CONFLICT
+            }
+            hive::HiveError::Change(ref change) => match **change {
+                hive::changes::ChangeError::NotFound { .. } => StatusCode::NOT_FOUND,
+                hive::changes::ChangeError::InvalidSpec { .. }
+                | hive::changes::ChangeError::InvalidId { .. }
+                | hive::changes::ChangeError::NoChange { .. }
+                | hive::changes::ChangeError::NoRepositories { .. } => StatusCode::BAD_REQUEST,
+                hive::changes::ChangeError::Locked { .. } | hive::changes::ChangeError::WrongState { .. } => {
+                    StatusCode::CONFLICT
+                }
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            },
             hive::HiveError::Spawn(ref spawn) => match **spawn {
                 hive::spawner::SpawnError::NotFound { .. } => StatusCode::NOT_FOUND,
                 hive::spawner::SpawnError::Exists { .. }
@@ -427,6 +440,37 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
             answer["service"] = Value::from(hive.run_agent(name.as_str(), env, &format!("api:{who}")).await?);
         }
         Command::StopAgent { name } => hive.stop_agent(name.as_str(), &format!("api:{who}")).await?,
+        Command::ListChanges => return Ok(Json(json!({ "changes": hive.changes().await? }))),
+        Command::ShowChange { id } => return Ok(Json(serde_json::to_value(hive.change(id).await?).map_err(internal)?)),
+        Command::PlanChange { spec } => {
+            answer["plan"] = serde_json::to_value(hive.plan_change(spec).await?).map_err(internal)?;
+        }
+        Command::ApplyChange { spec } => {
+            // A set clones, changes and publishes every repository and then waits for checks: it goes on after the
+            // answer. Its steps are in the audit trail and `changes show <id>` has it.
+            let id = spec.id();
+            let (applying, spec, actor, text) = (hive.clone(), spec.clone(), format!("api:{who}"), parsed.audit_text());
+            tokio::spawn(async move {
+                if let Err(err) = applying.apply_change(&spec, &actor).await {
+                    let why = crate::terminal::line(&hive_support::error_chain(&err));
+                    tracing::warn!(change = %spec.id(), error = %why, "change set failed");
+                    if let Err(failed) = applying.audit_failure(&actor, &text, &why).await {
+                        tracing::warn!(error = %hive_support::error_chain(&failed), "could not record a failed change");
+                    }
+                }
+            });
+            answer["accepted"] = Value::from(true);
+            answer["change"] = Value::from(id.to_string());
+        }
+        Command::StepChange { id, step } => {
+            let by = format!("api:{who}");
+            let record = match step {
+                command::ChangeStep::Resume => hive.resume_change(id, &by).await?,
+                command::ChangeStep::Abort => hive.abort_change(id, &by).await?,
+                command::ChangeStep::Rollback => hive.rollback_change(id, &by).await?,
+            };
+            answer["change"] = serde_json::to_value(record).map_err(internal)?;
+        }
         Command::RemoveAgent { name } => {
             answer["removed"] = serde_json::to_value(hive.remove_agent(name.as_str(), &format!("api:{who}")).await?)
                 .map_err(internal)?;

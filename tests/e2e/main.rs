@@ -3,6 +3,7 @@
 mod audit;
 mod autonomy;
 mod backlog;
+mod change;
 mod chaos;
 mod cli;
 mod config;

@@ -1,0 +1,205 @@
+//! `hive change` through the real binary against the GitHub emulator (repositories backed by bare git repositories
+//! made here): a set over five repositories killed with SIGKILL at random points during apply and commit, then run
+//! to completion, leaves no second branch, pull request or merge; bad requests are usage errors that write nothing.
+
+use std::{
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use hive_testkit::{Emulator, Method, RepoSpec, git::git};
+
+/// The binary with a clean environment pointed at the emulator and `state`.
+fn hive(emu: &Emulator, state: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
+    cmd.args(args).arg("--state-dir").arg(state);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HIVE_") || key.starts_with("GITHUB_") || key == "GH_TOKEN" || key == "EMERGENCY_MODE" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("GITHUB_API_URL", emu.url()).env("GITHUB_TOKEN", emu.token());
+    cmd
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("run hive")).await.expect("join")
+}
+
+const REPOS: [&str; 5] = ["core", "api", "web", "app", "docs"];
+
+/// `acme` with five repositories, each a bare git repository holding a README, every check green.
+async fn fleet(root: &Path) -> Emulator {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    for name in REPOS {
+        let work = root.join(format!("{name}-work"));
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        std::fs::write(work.join("README.md"), format!("# {name}\n")).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", "first"]);
+        let bare = root.join(format!("{name}.git"));
+        git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+        emu.state().add_repo(RepoSpec::new("acme", name).git_dir(bare));
+        emu.state().set_default_check_runs("acme", name, vec![("test", "completed", Some("success"))]);
+    }
+    emu
+}
+
+fn apply_args(notice: &Path) -> Vec<String> {
+    [
+        "change",
+        "apply",
+        "--title",
+        "Add the notice",
+        "--org",
+        "acme",
+        "--glob",
+        "acme/*",
+        "--max-prs-per-day",
+        "1000",
+        "--max-content-per-minute",
+        "1000",
+        "--json",
+        "run",
+        "--",
+        "cp",
+    ]
+    .map(str::to_owned)
+    .into_iter()
+    .chain([notice.display().to_string(), "NOTICE".to_owned()])
+    .collect()
+}
+
+/// No repository has more than one pull request of the set, nor more than one successful merge.
+fn check(emu: &Emulator, round: usize, seed: u64) {
+    let requests = emu.state().requests();
+    for name in REPOS {
+        let pulls: Vec<_> =
+            emu.state().pulls("acme", name).into_iter().filter(|p| p.head_ref.starts_with("hive/change/")).collect();
+        assert!(pulls.len() <= 1, "round {round} (seed {seed}): {name} has {} pull requests", pulls.len());
+        let merged = requests
+            .iter()
+            .filter(|r| {
+                r.method == Method::PUT && r.path == format!("/repos/acme/{name}/pulls/1/merge") && r.status == 200
+            })
+            .count();
+        assert!(merged <= 1, "round {round} (seed {seed}): {name} merged {merged} times");
+        let branches: Vec<String> =
+            emu.state().branches("acme", name).into_iter().filter(|b| b.starts_with("hive/")).collect();
+        assert!(branches.len() <= 1, "round {round} (seed {seed}): {name} has branches {branches:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_random_points_during_apply_and_commit_it_resumes_without_a_second_branch_pull_request_or_merge() {
+    let root = tempfile::tempdir().unwrap();
+    let emu = fleet(root.path()).await;
+    let notice = root.path().join("NOTICE.template");
+    std::fs::write(&notice, "Maintained by the platform team.\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let args = apply_args(&notice);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let seed: u64 =
+        std::env::var("HIVE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x2545_F491_4F6C_DD1D) | 1;
+    let mut rng = seed;
+    let mut next = move |max: u64| {
+        // xorshift64: reproducible from the printed seed.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % max
+    };
+    eprintln!("change crash test seed {seed} (set HIVE_CRASH_SEED to replay)");
+    // Answers to writes arrive late, so kills land after GitHub acted and before hive heard of it.
+    emu.state().set_write_reply_delay(Duration::from_millis(150));
+    let mut killed = 0;
+    let mut finished = false;
+    for round in 0..12 {
+        let log = std::fs::File::create(state.path().join(format!("round-{round}.log"))).unwrap();
+        let mut child = hive(&emu, state.path(), &args).stdout(Stdio::null()).stderr(log).spawn().expect("spawn");
+        let kill_at = Duration::from_millis(100 + next(2_500));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if started.elapsed() >= kill_at {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        match status {
+            Some(status) => {
+                let log = std::fs::read_to_string(state.path().join(format!("round-{round}.log"))).unwrap_or_default();
+                assert!(status.success(), "round {round} failed on its own (seed {seed}): {log}");
+                finished = true;
+            }
+            None => {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reap");
+                killed += 1;
+            }
+        }
+        check(&emu, round, seed);
+        if finished {
+            break;
+        }
+    }
+    eprintln!("change crash test: {killed} runs killed");
+    assert!(killed >= 3, "too few runs were killed mid-way to test anything (seed {seed})");
+
+    // Run to completion: every repository merged exactly once.
+    let out = output(hive(&emu, state.path(), &["change", "status", "--json"])).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = status["changes"][0]["id"].as_str().expect("one set").to_owned();
+    let out = output(hive(&emu, state.path(), &["change", "resume", &id, "--json", "--org", "acme"])).await;
+    assert!(out.status.success(), "seed {seed}: {}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(record["state"], "merged", "seed {seed}: {record}");
+    check(&emu, 99, seed);
+    for name in REPOS {
+        let pulls = emu.state().pulls("acme", name);
+        assert_eq!(pulls.len(), 1, "seed {seed}: {name}");
+        assert!(pulls[0].merged, "seed {seed}: {name}'s pull request merged");
+        let bare = emu.state().git_dir("acme", name).unwrap();
+        assert_eq!(git(&bare, &["show", "main:NOTICE"]), "Maintained by the platform team.", "seed {seed}: {name}");
+    }
+    let verify = output(hive(&emu, state.path(), &["audit", "verify"])).await;
+    assert!(verify.status.success(), "seed {seed}: {}", String::from_utf8_lossy(&verify.stderr));
+    let again = output(hive(&emu, state.path(), &args)).await;
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("\"changed\":0"), "nothing left to change");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_are_usage_errors_that_write_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let emu = fleet(root.path()).await;
+    let state = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["change", "plan", "--title", "x", "--repo", "acme/../etc", "run", "--", "true"], "acme/../etc"),
+        (
+            &["change", "apply", "--title", "x", "--repo", "acme/api", "--merge-method", "rebase", "run", "--", "true"],
+            "merge or squash",
+        ),
+        (
+            &["change", "apply", "--title", "x", "--repo", "acme/api", "sync", "acme/docs", "../../etc/passwd"],
+            "must be relative",
+        ),
+        (
+            &["change", "apply", "--title", "x", "--repo", "acme/api", "bump", "--upload-pack=x", "1"],
+            "not a package name",
+        ),
+        (&["change", "status", "chg-; rm -rf /"], "is not a change set's id"),
+    ];
+    for (args, said) in cases {
+        let out = output(hive(&emu, state.path(), args)).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(said), "{args:?} should say {said:?}: {stderr}");
+    }
+    assert!(emu.state().requests().iter().all(|r| r.method == Method::GET), "nothing was written");
+}
