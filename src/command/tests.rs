@@ -16,6 +16,27 @@ fn import(id: &str) -> ImportId {
     ImportId::parse(id).expect("a valid import id")
 }
 
+fn change(id: &str) -> ChangeId {
+    ChangeId::parse(id).expect("a valid change id")
+}
+
+/// A change set's spec, as the router takes it: JSON on the rest of the line.
+const SPEC_TEXT: &str = r#"change apply {"title":"Add the notice","message":"","targets":{"globs":["acme/*"]},"operation":{"op":"run","argv":["cp","/srv/NOTICE","NOTICE"],"timeout_secs":60},"rules":{"method":"merge","require_approval":false,"merge":true,"merge_reverts":true,"validate":false}}"#;
+static PLAN_TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| SPEC_TEXT.replacen("apply", "plan", 1));
+
+fn spec() -> ChangeSpec {
+    ChangeSpec {
+        title: "Add the notice".into(),
+        message: String::new(),
+        targets: hive_changes::Targets { globs: vec!["acme/*".into()], ..Default::default() },
+        operation: hive_changes::Operation::Run {
+            argv: vec!["cp".into(), "/srv/NOTICE".into(), "NOTICE".into()],
+            timeout_secs: 60,
+        },
+        rules: hive_changes::MergeRules::default(),
+    }
+}
+
 #[test]
 fn every_form_parses_and_prints_back() {
     let cases = [
@@ -77,6 +98,22 @@ fn every_form_parses_and_prints_back() {
             Command::RunAgent { name: agent("hooks"), env: vec![("AGENT_BIND".into(), "127.0.0.1:8787".into())] },
         ),
         ("agents stop hooks", Command::StopAgent { name: agent("hooks") }),
+        ("changes list", Command::ListChanges),
+        ("changes show chg-0123456789ab", Command::ShowChange { id: change("chg-0123456789ab") }),
+        (
+            "change resume chg-0123456789ab-2",
+            Command::StepChange { id: change("chg-0123456789ab-2"), step: ChangeStep::Resume },
+        ),
+        (
+            "change abort chg-0123456789ab",
+            Command::StepChange { id: change("chg-0123456789ab"), step: ChangeStep::Abort },
+        ),
+        (
+            "change rollback chg-0123456789ab",
+            Command::StepChange { id: change("chg-0123456789ab"), step: ChangeStep::Rollback },
+        ),
+        (SPEC_TEXT, Command::ApplyChange { spec: Box::new(spec()) }),
+        (&PLAN_TEXT, Command::PlanChange { spec: Box::new(spec()) }),
     ];
     for (text, command) in cases {
         assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
@@ -93,6 +130,8 @@ fn every_form_parses_and_prints_back() {
         "tools list",
         "agents list",
         "agents show x",
+        "changes list",
+        "changes show chg-0123456789ab",
     ];
     for text in reads {
         assert!(!parse(text).expect("parses").changes_state(), "{text}");
@@ -114,6 +153,11 @@ fn every_form_parses_and_prints_back() {
         "agents remove x",
         "agents run x",
         "agents stop x",
+        "change resume chg-0123456789ab",
+        "change abort chg-0123456789ab",
+        "change rollback chg-0123456789ab",
+        SPEC_TEXT,
+        &PLAN_TEXT,
     ] {
         assert!(parse(text).expect("parses").changes_state(), "{text}");
     }
@@ -186,6 +230,18 @@ fn malformed_commands_say_what_was_wrong() {
             "'LD_PRELOAD=/tmp/x.so' is not an agent setting: write AGENT_KEY=value (capital letters, digits and '_' after AGENT_)",
         ),
         ("spawn x", "malformed 'spawn' command: use spawn agent [--archetype A] [--tier T] <name>:<description>"),
+        (
+            "change resume",
+            "malformed 'change' command: use change plan|apply <json> or change resume|abort|rollback <chg-id>",
+        ),
+        (
+            "changes show ../x",
+            "'../x' is not a change set's id (they look like chg-0123456789ab); see 'hive change status'",
+        ),
+        (
+            r#"change apply {"title": "x", "targets": {"repos": ["../etc"]}, "operation": {"op": "bump", "dependency": "a", "version": "1"}}"#,
+            "invalid change: invalid repository name '../etc': '.' and '..' are not names; expected 'owner/name' with letters, digits, '-', '_' or '.'",
+        ),
         ("memory get \u{202e}x", "'\u{fffd}x' is not a note's key: use one word of 1 to 200 printable characters"),
     ];
     for (text, message) in cases {
