@@ -12,7 +12,8 @@ fn sync_state_every_row() {
     use SyncState::*;
     let (a, b, c) = (Some("a"), Some("b"), Some("c"));
     // (last synced, source, target) -> state
-    let rows: [(Option<&str>, Option<&str>, Option<&str>, SyncState); 17] = [
+    type Hash = Option<&'static str>;
+    let rows: [(Hash, Hash, Hash, SyncState); 17] = [
         // Source and target equal: in step, whatever was synced before.
         (a, a, a, InStep),
         (None, a, a, InStep),
