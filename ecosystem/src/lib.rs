@@ -1,7 +1,8 @@
 //! The ecosystem manager of hive: what is done to repositories on disk. Importing them (real `git clone`),
 //! detecting their build systems and commands, running commands and services as child processes (argument vectors,
-//! process groups, clean-up of whole process trees), dependency graphs and waves, mirroring, formatter fixes, and
-//! validation with a repository's own linters.
+//! process groups, clean-up of whole process trees), dependency graphs and waves, mirroring, formatter fixes,
+//! validation with a repository's own linters, and the file edits of change sets (sync with templates, dependency
+//! bumps, diffs, drift).
 //!
 //! Where repositories are seen from and written to (GitHub, a local workspace, the simulation) is `hive-forge`,
 //! which builds on this crate. This crate knows nothing about forges, actors or the event bus.
@@ -9,6 +10,7 @@
 mod atomic;
 mod commands;
 mod detect;
+mod edit;
 mod execute;
 mod fixer;
 mod git;
@@ -24,6 +26,10 @@ mod validate;
 pub use crate::{
     commands::{CommandKind, DiscoveredCommand, discover_commands, test_command},
     detect::{BuildSystem, DetectError, Detection, SystemStatus, detect},
+    edit::{
+        EditError, FileEdit, LockfileOutcome, PlaceholderError, RepoValues, SyncSpec, SyncState, TEMPLATE_SUFFIX,
+        apply_edits, content_hash, fill_placeholders, plan_bump, plan_sync, sync_state, update_lockfiles,
+    },
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, check_args, execute_command},
     fixer::{
         FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, check_branch, fetch_branch, format_fix,

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hive_ecosystem::fill_placeholders;
+
 use crate::{AgentSpec, Archetype};
 
 /// One file of a rendered crate.
@@ -141,28 +143,12 @@ pub fn render_for(spec: &AgentSpec, archetype: Archetype, base_branch: &str) -> 
     RenderedCrate { archetype, files }
 }
 
-/// Replaces every `{{key}}` of `template` with its value, in one pass over the template: a value is never read for
-/// placeholders itself (a description holding `{{dependencies}}` stays text). The templates are this crate's own, so
-/// an unknown key is a bug in them, which the tests catch (every archetype is rendered and checked for a `{{`).
+/// Fills every `{{key}}` of `template` in one pass (ecosystem's `fill_placeholders`, the one synced templates use): a
+/// value is never read for placeholders itself, so a description holding `{{dependencies}}` stays text.
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find("}}").and_then(|end| vars.iter().find(|(key, _)| *key == &after[..end]).map(|v| (end, v.1))) {
-            Some((end, value)) => {
-                out.push_str(value);
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str("{{");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    let value = |key: &str| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    // The templates are this crate's own and name only keys of `vars`; every archetype is rendered by the tests.
+    fill_placeholders(template, value).expect("the spawner's templates name only the keys render_for gives")
 }
 
 /// `text` with every ASCII punctuation character backslash-escaped (CommonMark), so a description cannot become a

@@ -12,6 +12,8 @@ use hive_ecosystem::{
 };
 use hive_testkit::git::git;
 
+use crate::write_files;
+
 const CARGO_TOML: &str = "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
 const UGLY_MAIN: &str = "fn main(){let x=1;\nprintln!(\"{}\",x);}\n";
 const PRETTY_MAIN: &str = "fn main() {\n    let x = 1;\n    println!(\"{}\", x);\n}\n";
@@ -73,14 +75,6 @@ impl Fixture {
     /// Whether the work directory holds nothing (or was never made).
     fn work_dir_is_clean(&self) -> bool {
         std::fs::read_dir(self.work_dir()).map_or(true, |mut entries| entries.next().is_none())
-    }
-}
-
-fn write_files(dir: &Path, files: &[(&str, &str)]) {
-    for (rel, contents) in files {
-        let path = dir.join(rel);
-        std::fs::create_dir_all(path.parent().expect("a file has a parent")).expect("create dirs");
-        std::fs::write(&path, contents).expect("write fixture file");
     }
 }
 
