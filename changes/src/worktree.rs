@@ -101,7 +101,7 @@ impl Worktrees {
                 edit(&dir).map_err(failed)?;
                 // The repository's own tool brings its lockfile along where it can without the network; what it
                 // could not do is left for the repository's CI to say.
-                for outcome in [(dependency, LOCKFILE_TIMEOUT)] {
+                for outcome in hive_ecosystem::update_lockfiles(&dir, dependency, LOCKFILE_TIMEOUT).await {
                     tracing::info!(repo, ?outcome, "lockfile");
                 }
             }

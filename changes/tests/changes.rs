@@ -300,3 +300,117 @@ async fn with_validation_a_change_that_breaks_the_code_is_refused_before_anythin
     assert_eq!(record.state, ChangeState::Validating);
     scribe.stop().await;
 }
+
+/// A local workspace with one git repository per `(name, files)`.
+fn workspace(repos: &[(&str, &[(&str, &str)])]) -> tempfile::TempDir {
+    let workspace = tempfile::tempdir().unwrap();
+    for (name, files) in repos {
+        let dir = workspace.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q", "-b", "main"]);
+        for (path, text) in *files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-q", "-m", "first"]);
+    }
+    workspace
+}
+
+async fn local_engine(workspace: &Path, state: &Path) -> (ChangeEngine, ScribeHandle) {
+    let scribe = ScribeHandle::spawn(Memory::open(state).unwrap()).await.unwrap();
+    let forge = Arc::new(LocalForge::new(workspace).unwrap());
+    let mut settings = ChangeSettings::new(state.join("changes"), "cli:test");
+    settings.policy.switches.autonomy = true;
+    (ChangeEngine::new(scribe.clone(), forge.clone(), forge, settings, Redactor::default()), scribe)
+}
+
+/// `path` on `branch` of the workspace repository `name`.
+fn show(workspace: &Path, name: &str, branch: &str, path: &str) -> String {
+    git(&workspace.join(name), &["show", &format!("{branch}:{path}")])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_makes_files_equal_to_the_source_with_each_repositorys_own_values() {
+    let template = "name: ci for {{repo}}\non: [push]\n";
+    let workspace = workspace(&[
+        ("templates", &[("LICENSE", "MIT License\n"), (".github/workflows/ci.yml.hive-template", template)]),
+        ("svc-a", &[("LICENSE", "old license\n"), ("README.md", "# a\n")]),
+        ("svc-b", &[("README.md", "# b\n")]),
+        ("other", &[("README.md", "# other\n")]),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (engine, scribe) = local_engine(workspace.path(), state.path()).await;
+    let spec = ChangeSpec {
+        title: "Keep the license and CI in step".to_owned(),
+        message: String::new(),
+        targets: Targets { globs: vec!["local/svc-*".to_owned()], ..Targets::default() },
+        operation: Operation::Sync {
+            source: "local/templates".to_owned(),
+            paths: vec!["LICENSE".to_owned(), ".github/workflows/*.yml".to_owned()],
+            delete_missing: false,
+        },
+        rules: MergeRules::default(),
+    };
+    let plan = engine.plan(&spec).await.unwrap();
+    let names: Vec<&str> = plan.repos.iter().map(|r| r.repo.as_str()).collect();
+    assert_eq!(names, ["local/svc-a", "local/svc-b"], "the glob's repositories only");
+    let a = &plan.repos[0];
+    assert!(a.diff.contains("-old license") && a.diff.contains("+MIT License"), "{}", a.diff);
+    assert!(a.diff.contains("+name: ci for local/svc-a"), "{}", a.diff);
+
+    let record = engine.apply(&spec).await.unwrap();
+    assert_eq!(record.state, ChangeState::Published);
+    let branch = record.id.branch();
+    for name in ["svc-a", "svc-b"] {
+        assert_eq!(show(workspace.path(), name, &branch, "LICENSE"), "MIT License");
+        assert_eq!(
+            show(workspace.path(), name, &branch, ".github/workflows/ci.yml"),
+            format!("name: ci for local/{name}\non: [push]")
+        );
+    }
+    assert_eq!(show(workspace.path(), "svc-a", "main", "LICENSE"), "old license", "main is untouched");
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bump_moves_one_dependency_in_every_manifest_that_names_it() {
+    let manifest = |name: &str, serde: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n# pinned for the wire format\nserde = {serde}\n"
+        )
+    };
+    let a = manifest("a", "\"1.0.100\"");
+    let b = manifest("b", "{ version = \"=1.0.90\", features = [\"derive\"] }");
+    let workspace = workspace(&[
+        ("a", &[("Cargo.toml", &a), ("src/lib.rs", "")]),
+        ("b", &[("Cargo.toml", &b), ("src/lib.rs", "")]),
+        ("c", &[("README.md", "# no rust here\n")]),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let (engine, scribe) = local_engine(workspace.path(), state.path()).await;
+    let spec = ChangeSpec {
+        title: "Bump serde".to_owned(),
+        message: String::new(),
+        targets: Targets { repos: vec!["local/a".to_owned(), "local/b".to_owned()], ..Targets::default() },
+        operation: Operation::Bump { dependency: "serde".to_owned(), version: "1.0.215".to_owned() },
+        rules: MergeRules::default(),
+    };
+    let record = engine.apply(&spec).await.unwrap();
+    assert_eq!(record.state, ChangeState::Published, "{:?}", record.steps);
+    let branch = record.id.branch();
+    let a = show(workspace.path(), "a", &branch, "Cargo.toml");
+    assert!(a.contains("serde = \"1.0.215\"") && a.contains("# pinned for the wire format"), "{a}");
+    let b = show(workspace.path(), "b", &branch, "Cargo.toml");
+    assert!(b.contains("version = \"=1.0.215\"") && b.contains("features = [\"derive\"]"), "{b}");
+
+    // A repository that does not name the dependency is refused by name, before anything is published.
+    let mut missing = spec.clone();
+    missing.title = "Bump serde in c".to_owned();
+    missing.targets.repos = vec!["local/c".to_owned()];
+    let err = engine.apply(&missing).await.expect_err("c has no serde");
+    assert!(err.to_string().contains("local/c") && err.to_string().contains("serde"), "{err}");
+    scribe.stop().await;
+}

@@ -1,7 +1,10 @@
 //! Which repositories a set touches (its list, its globs over the fleet, the dependents of one repository by the
 //! manifests), where each is cloned from, and how `sync` and `bump` edit a worktree.
 
-use std::{collections::BTreeSet, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 use globset::{Glob, GlobSetBuilder};
 use hive_ecosystem::{DependencyGraph, GraphRepo};
@@ -93,7 +96,36 @@ impl ChangeEngine {
     pub(crate) async fn editor(&self, spec: &ChangeSpec, trees: &Worktrees) -> Result<Editor, ChangeError> {
         match &spec.operation {
             Operation::Run { .. } => Ok(Box::new(|_, _| Ok(()))),
-            Operation::Sync { .. } | Operation::Bump { .. } => Ok(Box::new(|_, _| Err("PENDING-EDIT".to_owned()))),
+            Operation::Sync { source, paths, delete_missing } => {
+                let repo =
+                    RepoId::new(source.as_str()).map_err(|e| ChangeError::InvalidSpec { reason: e.to_string() })?;
+                let origin = self.writer.origin(&repo).await.map_err(|e| self.forge_error(source, &e))?;
+                let dir =
+                    trees.clone(&format!(".source/{source}"), &origin.clone_url, &origin.default_branch, false).await?;
+                let sync = hive_ecosystem::SyncSpec { paths: paths.clone(), delete_missing: *delete_missing };
+                let source = source.clone();
+                Ok(Box::new(move |repo: &str, target: &Path| {
+                    if repo == source {
+                        return Ok(());
+                    }
+                    let id = RepoId::new(repo).map_err(|e| e.to_string())?;
+                    let values = hive_ecosystem::RepoValues {
+                        owner: id.owner().to_owned(),
+                        name: id.name().to_owned(),
+                        default_branch: current_branch(target),
+                        extra: BTreeMap::new(),
+                    };
+                    let edits = hive_ecosystem::plan_sync(&dir, target, &sync, &values).map_err(|e| e.to_string())?;
+                    hive_ecosystem::apply_edits(target, &edits).map_err(|e| e.to_string())
+                }))
+            }
+            Operation::Bump { dependency, version } => {
+                let (dependency, version) = (dependency.clone(), version.clone());
+                Ok(Box::new(move |_: &str, target: &Path| {
+                    let edits = hive_ecosystem::plan_bump(target, &dependency, &version).map_err(|e| e.to_string())?;
+                    hive_ecosystem::apply_edits(target, &edits).map_err(|e| e.to_string())
+                }))
+            }
         }
     }
 }
