@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hive_testkit::{Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method as EmuMethod, RepoSpec, RunSpec};
+use hive_testkit::{Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method as EmuMethod, PullSpec, RepoSpec, RunSpec};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{fleet, get, send, send_with};
@@ -404,6 +404,51 @@ async fn writes_are_visible_through_the_state() {
     emu.state().archive_repo("acme", "widgets");
     let refused = send(&emu, Method::POST, "/repos/acme/widgets/issues", t, Some(json!({"title": "x"}))).await;
     assert_eq!(refused.status, 403);
+}
+
+#[tokio::test]
+async fn a_pull_request_edit_is_checked_whole_before_anything_changes() {
+    let emu = Emulator::start().await;
+    fleet(&emu);
+    let t = Some(emu.token());
+    let first = emu.state().add_pull("acme", "widgets", PullSpec::new("First", "feature"));
+    let second = emu.state().add_pull("acme", "widgets", PullSpec::new("Second", "other"));
+    let path = format!("/repos/acme/widgets/pulls/{first}");
+    for body in [
+        json!({"state": "merged", "title": "changed"}),
+        json!({"title": 3}),
+        json!({"base": "no-such-branch", "title": "changed"}),
+    ] {
+        let got = send(&emu, Method::PATCH, &path, t, Some(body.clone())).await;
+        assert_eq!(got.status, 422, "{body}: {}", got.body);
+    }
+    let stored = |n: u64| emu.state().pulls("acme", "widgets").into_iter().find(|p| p.number == n).expect("pull");
+    assert_eq!((stored(first).title.as_str(), stored(first).state.as_str()), ("First", "open"));
+
+    // Closed, another pull request opened for the same branches, and reopening would make two: refused.
+    let closed = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "closed"}))).await;
+    assert_eq!(
+        (closed.status, closed.body["state"].as_str(), closed.body["merged"].as_bool()),
+        (200, Some("closed"), Some(false))
+    );
+    let again = emu.state().add_pull("acme", "widgets", PullSpec::new("Again", "feature"));
+    let got = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "open"}))).await;
+    assert_eq!(got.status, 422);
+    assert_eq!(got.body["message"], "A pull request already exists for acme:feature.");
+    emu.state().set_issue_state("acme", "widgets", again, "closed");
+    let got = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "open", "body": "back"}))).await;
+    assert_eq!((got.status, got.body["state"].as_str(), got.body["body"].as_str()), (200, Some("open"), Some("back")));
+
+    // Merged: closing changes nothing, reopening is GitHub's field error.
+    let merge = format!("/repos/acme/widgets/pulls/{second}/merge");
+    assert_eq!(send(&emu, Method::PUT, &merge, t, Some(json!({"merge_method": "merge"}))).await.status, 200);
+    let path = format!("/repos/acme/widgets/pulls/{second}");
+    let got = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "open"}))).await;
+    assert_eq!(got.status, 422);
+    assert_eq!(got.body["errors"][0]["field"], "state");
+    let read = get(&emu, &path).await;
+    assert_eq!((read.body["merged"].as_bool(), read.body["state"].as_str()), (Some(true), Some("closed")));
+    assert_eq!(read.body["merge_commit_sha"].as_str(), stored(second).merge_commit_sha.as_deref());
 }
 
 #[tokio::test]
