@@ -27,10 +27,10 @@ pub(super) fn update(w: &mut World, o: &str, r: &str, n: &str, body: &Value) -> 
     };
     let Some(pull) = issue.pull.as_ref() else { return Reply::not_found() };
     let number = issue.number;
-    for key in ["title", "body", "state", "base"] {
-        if body.get(key).is_some_and(|v| !v.is_string() && !(key == "body" && v.is_null())) {
-            return Reply::unprocessable("Validation Failed");
-        }
+    // Strings only; a null body clears it.
+    let malformed = |key: &str| body.get(key).is_some_and(|v| !(v.is_string() || key == "body" && v.is_null()));
+    if ["title", "body", "state", "base"].into_iter().any(malformed) {
+        return Reply::unprocessable("Validation Failed");
     }
     let state = str_field(body, "state");
     if state.is_some_and(|s| s != "open" && s != "closed") {
