@@ -573,3 +573,40 @@ async fn dropping_the_emulator_stops_the_server() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn contents_of_a_repository_backed_by_git_come_from_git_and_a_branch_the_api_moved_from_the_api() {
+    let emu = Emulator::start().await;
+    fleet(&emu);
+    let t = Some(emu.token());
+    assert_eq!(send(&emu, Method::POST, "/orgs/acme/repos", t, Some(json!({"name": "app"}))).await.status, 201);
+    let bare = emu.state().git_dir("acme", "app").expect("git").display().to_string();
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(work.path().join("src")).expect("mkdir");
+    std::fs::write(work.path().join("src/lib.rs"), "pub fn git() {}\n").expect("write");
+    hive_testkit::git::git(work.path(), &["init", "-q"]);
+    hive_testkit::git::git(work.path(), &["add", "-A"]);
+    hive_testkit::git::git(work.path(), &["commit", "-qm", "first"]);
+    hive_testkit::git::git(work.path(), &["push", "-q", &bare, "main"]);
+    let head = hive_testkit::git::git(work.path(), &["rev-parse", "HEAD"]);
+    let blob = hive_testkit::git::git(work.path(), &["rev-parse", "HEAD:src/lib.rs"]);
+
+    for git_ref in ["main", head.as_str()] {
+        let file = get(&emu, &format!("/repos/acme/app/contents/src/lib.rs?ref={git_ref}")).await;
+        assert_eq!((file.status, file.body["sha"].as_str(), file.body["size"].as_u64()), (200, Some(&*blob), Some(16)));
+        assert_eq!(file.body["content"], "cHViIGZuIGdpdCgpIHt9Cg==\n");
+    }
+    let dir = get(&emu, "/repos/acme/app/contents/src").await;
+    assert_eq!(dir.body[0]["path"], "src/lib.rs");
+    assert_eq!(get(&emu, "/repos/acme/app/contents/src/main.rs").await.body["message"], "Not Found");
+    let unknown = get(&emu, "/repos/acme/app/contents/src/lib.rs?ref=nope").await;
+    assert_eq!((unknown.status, unknown.body["message"].as_str()), (404, Some("No commit found for the ref nope")));
+
+    // A branch the API moved by writing a file is read from what the API wrote, not from git's older commit.
+    let put = json!({"message": "api", "content": "YXBpCg==", "branch": "main"});
+    assert_eq!(send(&emu, Method::PUT, "/repos/acme/app/contents/src/lib.rs", t, Some(put)).await.status, 201);
+    let written = get(&emu, "/repos/acme/app/contents/src/lib.rs?ref=main").await;
+    assert_eq!((written.status, written.body["content"].as_str()), (200, Some("YXBpCg==")));
+    let old = get(&emu, &format!("/repos/acme/app/contents/src/lib.rs?ref={head}")).await;
+    assert_eq!(old.body["sha"].as_str(), Some(blob.as_str()), "git's commit still reads from git");
+}

@@ -1,10 +1,10 @@
 //! `GET /repos/{o}/{r}/contents/{path}?ref=R`: a file or a directory at a branch, tag or commit.
 //!
-//! A repository backed by git answers from git (`cat-file` and `ls-tree` on the commit the ref names; a branch the
-//! API moved itself is read at the API's commit), files larger than GitHub inlines without their content. Files
-//! written through the API's contents endpoint (kept in the world's `files` map) answer when git has nothing at the
-//! path, and are all a repository without git has. A ref that names no commit is GitHub's 404 "No commit found for
-//! the ref"; a path with nothing at it, a plain 404.
+//! A repository backed by git answers from git (`cat-file` and `ls-tree` on the commit the ref names, a branch at
+//! the API's commit), files larger than GitHub inlines without their content. Files written through the API's
+//! contents endpoint (the world's `files` map) answer where git has nothing, and are all a repository without git
+//! has. A ref that names no commit is GitHub's 404 "No commit found for the ref"; a path with nothing at it, a
+//! plain 404.
 
 use axum::http::StatusCode;
 
@@ -18,8 +18,13 @@ pub(super) fn get(w: &World, ctx: &Ctx<'_>, o: &str, r: &str, path: &str) -> Rep
     let git_ref = ctx.query.get("ref").cloned().unwrap_or_else(|| repo.spec.default_branch.clone());
     let commit = repo.spec.git_dir.as_deref().and_then(|dir| {
         let bare = Bare::new(dir);
-        let api = repo.branches.get(&git_ref).and_then(|sha| bare.commit(sha));
-        api.or_else(|| bare.commit(&git_ref)).map(|commit| (bare, commit))
+        // A branch is read at the API's commit: one the API moved itself (a file written through it) is not in git,
+        // and its files are the API's.
+        let commit = match repo.branches.get(&git_ref) {
+            Some(sha) => bare.commit(sha),
+            None => bare.commit(&git_ref),
+        };
+        commit.map(|commit| (bare, commit))
     });
     if let Some((bare, commit)) = &commit {
         match bare.entry(commit, path) {
