@@ -25,6 +25,7 @@ use crate::{ApiUsage, Forge, ForgeError, RepoId, RepoSnapshot};
 
 mod budget;
 mod client;
+mod contents;
 mod error;
 mod graphql;
 mod lookup;

@@ -32,6 +32,8 @@ mod sim;
 mod snapshot;
 mod writer;
 
+pub(crate) use writer::{check_path, check_ref};
+
 pub use crate::{
     classify::{
         FailedJob, JobStep, Priority, classify_failure, classify_issue, classify_output, failure_signature,
@@ -52,5 +54,7 @@ pub use crate::{
         Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
         RepoSnapshot, RunRef, Upstream,
     },
-    writer::{Capabilities, CreatedRepository, ForgeWriter, Origin, Review, ReviewState, WriteError, approves},
+    writer::{
+        Capabilities, CreatedRepository, ForgeWriter, MAX_FILE_TEXT, Origin, Review, ReviewState, WriteError, approves,
+    },
 };

@@ -25,6 +25,7 @@ use hive_ecosystem::{Git, GitError};
 use crate::{CiState, CiStatus, Forge, ForgeError, RepoId, RepoSnapshot};
 
 mod ci;
+mod contents;
 mod facts;
 mod files;
 mod repos;

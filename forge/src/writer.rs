@@ -17,8 +17,11 @@ use crate::{
     IssueDetail, LocalForge, MergeResult, PullChange, PullDetail, RepoId, RepoSnapshot, RunDetail,
 };
 
+mod file;
 mod repository;
 
+pub use file::MAX_FILE_TEXT;
+pub(crate) use file::{check_path, check_ref};
 pub(crate) use repository::{BRANCH_TIMEOUT, new_repo_id};
 pub use repository::{CreatedRepository, Origin, Review, ReviewState, approves};
 
@@ -86,6 +89,42 @@ pub enum WriteError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// A file path that is not a plain path inside the repository (refused before any request or git command).
+    #[error("refusing path '{path}': {reason}; give a path relative to the repository's root")]
+    InvalidPath {
+        /// The path, control characters escaped.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A ref that cannot safely name a commit (refused before any request or git command).
+    #[error("refusing ref '{git_ref}': {reason}; give a branch, tag or commit id")]
+    InvalidRef {
+        /// The ref, control characters escaped.
+        git_ref: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The ref names no commit of the repository.
+    #[error("'{repo}' has no commit '{git_ref}'; check the branch, tag or commit id")]
+    NoSuchRef {
+        /// The repository.
+        repo: RepoId,
+        /// The ref.
+        git_ref: String,
+    },
+    /// Something is at the path, but it cannot be read as text.
+    #[error("cannot read '{path}' at '{git_ref}' of '{repo}' as text: {reason}")]
+    NotText {
+        /// The repository.
+        repo: RepoId,
+        /// The path.
+        path: String,
+        /// The ref.
+        git_ref: String,
+        /// Why (a directory, a file over 1 MiB, not UTF-8), and what to do instead.
+        reason: &'static str,
     },
     /// The forge has no such thing; see [`ForgeWriter::capabilities`].
     #[error("the {forge} forge has no {what}")]
@@ -224,6 +263,22 @@ pub trait ForgeWriter: Send + Sync + 'static {
     async fn update_pull(&self, repo: &RepoId, number: u64, change: &PullChange) -> Result<PullDetail, WriteError> {
         let _ = (repo, number, change);
         Err(self.unsupported("pull requests"))
+    }
+
+    /// One pull request, by number (its state, head, and the merge commit once merged).
+    async fn pull(&self, repo: &RepoId, number: u64) -> Result<PullDetail, WriteError> {
+        let _ = (repo, number);
+        Err(self.unsupported("pull requests"))
+    }
+
+    /// The text of the file at `path` in the commit `git_ref` names (a branch, tag or commit id); `None` when
+    /// nothing is at the path. A path that is not plainly inside the repository ([`WriteError::InvalidPath`]) or a
+    /// ref that could be read as an option ([`WriteError::InvalidRef`]) is refused before anything is asked; a ref
+    /// that names no commit is [`WriteError::NoSuchRef`]; a directory, a file over [`MAX_FILE_TEXT`] or one that is
+    /// not UTF-8 is [`WriteError::NotText`].
+    async fn file_text(&self, repo: &RepoId, path: &str, git_ref: &str) -> Result<Option<String>, WriteError> {
+        let _ = (repo, path, git_ref);
+        Err(self.unsupported("file reads"))
     }
 
     /// The check runs of a commit.
@@ -377,6 +432,18 @@ impl ForgeWriter for GitHubForge {
         Ok(GitHubForge::create_pull(self, repo, head, base, title, body, draft).await?)
     }
 
+    async fn update_pull(&self, repo: &RepoId, number: u64, change: &PullChange) -> Result<PullDetail, WriteError> {
+        Ok(GitHubForge::update_pull(self, repo, number, change).await?)
+    }
+
+    async fn pull(&self, repo: &RepoId, number: u64) -> Result<PullDetail, WriteError> {
+        Ok(GitHubForge::pull(self, repo, number).await?)
+    }
+
+    async fn file_text(&self, repo: &RepoId, path: &str, git_ref: &str) -> Result<Option<String>, WriteError> {
+        GitHubForge::file_text(self, repo, path, git_ref).await
+    }
+
     async fn check_runs(&self, repo: &RepoId, git_ref: &str) -> Result<Vec<CheckRun>, WriteError> {
         Ok(GitHubForge::check_runs(self, repo, git_ref).await?)
     }
@@ -475,6 +542,10 @@ impl ForgeWriter for LocalForge {
 
     async fn origin(&self, repo: &RepoId) -> Result<Origin, WriteError> {
         LocalForge::origin(self, repo).await
+    }
+
+    async fn file_text(&self, repo: &RepoId, path: &str, git_ref: &str) -> Result<Option<String>, WriteError> {
+        LocalForge::file_text(self, repo, path, git_ref).await
     }
 }
 

@@ -1,10 +1,7 @@
 //! Git fixtures for repositories backed by a bare git repository ([`crate::RepoSpec::git_dir`]): made with the real
 //! `git`, for tests and examples that clone, format and push.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 /// A bare repository `<root>/<name>.git` whose `main` holds a Cargo project `cargo fmt` would change (`lines`
 /// badly formatted statements; 0 still leaves `fn main(){}` to reformat), cloned from the work tree `<root>/work`,
@@ -48,7 +45,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 ///
 /// Panics when git fails.
 pub fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new("git")
+    let out = crate::bare::command()
         .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
         .args(args)
         .current_dir(dir)
@@ -56,9 +53,6 @@ pub fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
         .env("GIT_AUTHOR_EMAIL", "hive-test@example.invalid")
         .env("GIT_COMMITTER_NAME", "Hive Test")
         .env("GIT_COMMITTER_EMAIL", "hive-test@example.invalid")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("LC_ALL", "C")
         .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|err| panic!("cannot run git: {err}"));

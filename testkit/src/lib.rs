@@ -17,6 +17,7 @@
 //!
 //! The emulator stops when the [`Emulator`] is dropped. It only ever binds 127.0.0.1.
 
+mod bare;
 mod fault;
 pub mod git;
 pub mod llm;

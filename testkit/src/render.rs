@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
+use crate::bare::{Bare, TreeEntry};
 use crate::spec::AnnotationSpec;
 use crate::state::{CheckRun, Issue, Repo, Run, World};
 
@@ -439,8 +440,15 @@ pub(crate) fn pull(w: &World, r: &Repo, i: &Issue, full: bool) -> Value {
         set(&mut v, k, val);
     }
     if full {
+        let open = !p.merged && i.state == "open";
+        // A repository backed by git answers whether the branches really merge, as GitHub's test merge does.
+        let clean = match (&r.spec.git_dir, r.branches.get(&p.base_ref), r.branches.get(&p.head_ref)) {
+            (Some(dir), Some(base), Some(head)) if open => Bare::new(dir).mergeable(base, head),
+            _ => true,
+        };
         set(&mut v, "merged", json!(p.merged));
-        set(&mut v, "mergeable", json!(!p.merged && i.state == "open"));
+        set(&mut v, "mergeable", json!(open && clean));
+        set(&mut v, "mergeable_state", json!(if clean { "clean" } else { "dirty" }));
         set(&mut v, "comments", json!(i.comments.len()));
         set(&mut v, "merged_by", Value::Null);
     }
@@ -534,6 +542,65 @@ pub(crate) fn content_file(w: &World, r: &Repo, branch: &str, path: &str, conten
     set(&mut v, "content", json!(content));
     set(&mut v, "size", json!(content.len() * 3 / 4));
     v
+}
+
+/// GitHub inlines a file's content only up to this size; a larger one comes with `encoding: none` and no content.
+pub(crate) const MAX_INLINE_FILE: usize = 1 << 20;
+
+/// `content-file` for a file of a git-backed repository: its blob id and size, its content in base64 wrapped every
+/// 60 characters as GitHub sends it, or no content at all (`encoding: none`) when it is larger than 1 MiB.
+pub(crate) fn content_blob(w: &World, r: &Repo, git_ref: &str, path: &str, sha: &str, bytes: &[u8]) -> Value {
+    use base64::Engine as _;
+    let (content, encoding) = if bytes.len() > MAX_INLINE_FILE {
+        (String::new(), "none")
+    } else {
+        let flat = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let lines: Vec<&str> =
+            flat.as_bytes().chunks(60).map(|line| std::str::from_utf8(line).unwrap_or_default()).collect();
+        (lines.iter().map(|line| format!("{line}\n")).collect::<String>(), "base64")
+    };
+    let mut v = content_file(w, r, git_ref, path, &content);
+    let full_name = format!("{}/{}", r.spec.owner, r.spec.name);
+    set(&mut v, "sha", json!(sha));
+    set(&mut v, "size", json!(bytes.len()));
+    set(&mut v, "encoding", json!(encoding));
+    set(&mut v, "git_url", json!(format!("{}/repos/{full_name}/git/blobs/{sha}", w.base_url)));
+    if let Some(links) = v.get_mut("_links") {
+        set(links, "git", json!(format!("{}/repos/{full_name}/git/blobs/{sha}", w.base_url)));
+    }
+    v
+}
+
+/// One item of `content-directory`: an entry of the directory `dir` at `git_ref`.
+pub(crate) fn content_dir_entry(w: &World, r: &Repo, git_ref: &str, dir: &str, entry: &TreeEntry) -> Value {
+    let full_name = format!("{}/{}", r.spec.owner, r.spec.name);
+    let path = if dir.is_empty() { entry.name.clone() } else { format!("{dir}/{}", entry.name) };
+    let url = format!("{}/repos/{full_name}/contents/{path}?ref={git_ref}", w.base_url);
+    let (git_url, html_url, download_url) = match entry.kind {
+        "dir" => (
+            json!(format!("{}/repos/{full_name}/git/trees/{}", w.base_url, entry.sha)),
+            json!(format!("https://github.com/{full_name}/tree/{git_ref}/{path}")),
+            Value::Null,
+        ),
+        "submodule" => (Value::Null, Value::Null, Value::Null),
+        _ => (
+            json!(format!("{}/repos/{full_name}/git/blobs/{}", w.base_url, entry.sha)),
+            json!(format!("https://github.com/{full_name}/blob/{git_ref}/{path}")),
+            json!(format!("https://raw.githubusercontent.com/{full_name}/{git_ref}/{path}")),
+        ),
+    };
+    json!({
+        "type": entry.kind,
+        "size": entry.size,
+        "name": entry.name,
+        "path": path,
+        "sha": entry.sha,
+        "url": url,
+        "git_url": git_url,
+        "html_url": html_url,
+        "download_url": download_url,
+        "_links": { "self": url, "git": git_url, "html": html_url }
+    })
 }
 
 /// `check-run`.

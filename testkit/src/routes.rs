@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::render;
 use crate::state::{Comment, Issue, Pull, World, fake_sha, now_rfc3339, repos_of};
 
+mod contents;
 mod graphql;
+mod pulls;
 mod repos;
 mod writes;
 
@@ -52,6 +54,13 @@ impl Reply {
     fn unprocessable(message: &str) -> Reply {
         Reply::error(StatusCode::UNPROCESSABLE_ENTITY, render::error(message, DOCS, 422))
     }
+}
+
+/// GitHub's 422 with one field error: `message` on top, what is wrong with `field` of `resource` in `errors`.
+fn field_error(message: &str, resource: &str, code: &str, field: &str, detail: &str) -> Reply {
+    let mut body = render::error(message, DOCS, 422);
+    body["errors"] = json!([{ "resource": resource, "code": code, "field": field, "message": detail }]);
+    Reply::error(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
 /// Routes a request. Segments are matched as slices so branch names and file paths may contain `/`.
@@ -125,28 +134,16 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
                 None => Reply::not_found(),
             }
         }
-        (Method::GET, ["repos", o, r, "contents", path @ ..]) => {
-            let Some(repo) = w.repo(o, r) else { return Reply::not_found() };
-            let path = path.join("/");
-            let branch = ctx.query.get("ref").cloned().unwrap_or_else(|| repo.spec.default_branch.clone());
-            match repo.files.get(&(branch.clone(), path.clone())) {
-                Some(content) => Reply::json(StatusCode::OK, render::content_file(w, repo, &branch, &path, content)),
-                None => Reply::not_found(),
-            }
-        }
+        (Method::GET, ["repos", o, r, "contents", path @ ..]) => contents::get(w, ctx, o, r, &path.join("/")),
         (Method::GET, ["repos", o, r, "commits", git_ref @ .., "check-runs"]) => {
             let Some(repo) = w.repo(o, r) else { return Reply::not_found() };
             let git_ref = git_ref.join("/");
             let sha = resolve(repo, &git_ref);
-            let runs: Vec<Value> = repo
-                .check_runs
-                .get(&git_ref)
-                .into_iter()
-                .flatten()
-                .map(|cr| render::check_run(w, repo, &sha, cr))
-                .collect();
+            // A ref's own check runs, else the repository's defaults for every ref.
+            let own = repo.check_runs.get(&git_ref).or(repo.default_check_runs.as_ref());
+            let runs: Vec<Value> = own.into_iter().flatten().map(|cr| render::check_run(w, repo, &sha, cr)).collect();
+            let total = runs.len();
             let mut reply = paginate(w, ctx, runs);
-            let total = repo.check_runs.get(&git_ref).map_or(0, Vec::len);
             reply.body = reply.body.map(|page| json!({ "total_count": total, "check_runs": page }));
             reply
         }
@@ -272,7 +269,7 @@ fn list_annotations(w: &World, ctx: &Ctx<'_>, o: &str, r: &str, id: &str) -> Rep
     let job = repo.runs.iter().find_map(|run| run.job_ids.iter().position(|j| *j == id).map(|i| (run, i)));
     let items = match job {
         Some((run, i)) => run.spec.jobs[i].annotations.iter().map(|a| render::annotation(w, repo, run, a)).collect(),
-        None if repo.check_runs.values().flatten().any(|cr| cr.0 == id) => Vec::new(),
+        None if repo.check_runs.values().chain(&repo.default_check_runs).flatten().any(|cr| cr.0 == id) => Vec::new(),
         None => return Reply::not_found(),
     };
     paginate(w, ctx, items)

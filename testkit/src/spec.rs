@@ -424,6 +424,8 @@ pub struct PullRecord {
     pub state: String,
     /// Whether it was merged.
     pub merged: bool,
+    /// The commit the merge made on the base (for a repository backed by git, a real commit of it), once merged.
+    pub merge_commit_sha: Option<String>,
     /// Draft flag.
     pub draft: bool,
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::Method;
 use sha2::{Digest, Sha256};
 
+use crate::bare::Bare;
 use crate::fault::{Fault, FaultRule};
 use crate::spec::{DependabotSpec, IssueRecord, IssueSpec, PullRecord, PullSpec, RepoSpec, RequestRecord, RunSpec};
 
@@ -69,6 +70,10 @@ pub(crate) struct Repo {
     pub(crate) files: BTreeMap<(String, String), String>,
     pub(crate) dependabot: DependabotSpec,
     pub(crate) check_runs: BTreeMap<String, Vec<CheckRun>>,
+    /// The check runs of every ref without its own in `check_runs`.
+    pub(crate) default_check_runs: Option<Vec<CheckRun>>,
+    /// Why every merge of this repository's pull requests is refused (405), when it is.
+    pub(crate) merge_refusal: Option<String>,
     pub(crate) statuses: BTreeMap<String, String>,
     pub(crate) reruns: Vec<u64>,
     pub(crate) labels: BTreeMap<String, u64>,
@@ -183,6 +188,8 @@ impl World {
             files: BTreeMap::new(),
             dependabot: DependabotSpec::None,
             check_runs: BTreeMap::new(),
+            default_check_runs: None,
+            merge_refusal: None,
             statuses: BTreeMap::new(),
             reruns: Vec::new(),
             labels: BTreeMap::new(),
@@ -198,25 +205,7 @@ impl World {
     /// a contents write) keeps the API's commit until git's changes.
     pub(crate) fn sync_git(&mut self, o: &str, r: &str) {
         let Some(dir) = self.repo(o, r).and_then(|repo| repo.spec.git_dir.clone()) else { return };
-        let Ok(out) = std::process::Command::new("git")
-            .arg("--git-dir")
-            .arg(&dir)
-            .args(["for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads/"])
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-        else {
-            return;
-        };
-        if !out.status.success() {
-            return;
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let now: std::collections::BTreeMap<String, String> = text
-            .lines()
-            .filter_map(|line| line.split_once(' '))
-            .map(|(name, sha)| (name.to_owned(), sha.to_owned()))
-            .collect();
+        let Some(now) = Bare::new(&dir).branches() else { return };
         let Some(repo) = self.repo_mut(o, r) else { return };
         let gone: Vec<String> = repo.git_seen.keys().filter(|name| !now.contains_key(*name)).cloned().collect();
         for name in gone {
@@ -450,6 +439,33 @@ impl EmulatorState {
         }
     }
 
+    /// Sets the check runs of every ref of a repository that has none of its own (set with
+    /// [`EmulatorState::set_check_runs`]), as `(name, status, conclusion)`: every head green, or red, without knowing
+    /// its commit.
+    pub fn set_default_check_runs(&self, owner: &str, repo: &str, runs: Vec<(&str, &str, Option<&str>)>) {
+        let mut w = self.world();
+        let runs: Vec<_> =
+            runs.into_iter().map(|(n, s, c)| (w.id(), n.to_owned(), s.to_owned(), c.map(str::to_owned))).collect();
+        if let Some(r) = w.repo_mut(owner, repo) {
+            r.default_check_runs = Some(runs);
+        }
+    }
+
+    /// Refuses every merge of a repository's pull requests with GitHub's 405 and `message` (as a branch protection
+    /// rule or a required check would), until [`EmulatorState::allow_merges`].
+    pub fn refuse_merges(&self, owner: &str, repo: &str, message: &str) {
+        if let Some(r) = self.world().repo_mut(owner, repo) {
+            r.merge_refusal = Some(message.to_owned());
+        }
+    }
+
+    /// Lets a repository's pull requests be merged again after [`EmulatorState::refuse_merges`].
+    pub fn allow_merges(&self, owner: &str, repo: &str) {
+        if let Some(r) = self.world().repo_mut(owner, repo) {
+            r.merge_refusal = None;
+        }
+    }
+
     /// Sets the combined status state (`success`, `pending`, `failure`, `error`) of a ref.
     pub fn set_combined_status(&self, owner: &str, repo: &str, git_ref: &str, state: &str) {
         if let Some(r) = self.world().repo_mut(owner, repo) {
@@ -562,6 +578,7 @@ impl EmulatorState {
                     base_ref: p.base_ref.clone(),
                     state: i.state.clone(),
                     merged: p.merged,
+                    merge_commit_sha: p.merge_sha.clone(),
                     draft: p.draft,
                 })
             })

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use hive_testkit::{Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method as EmuMethod, RepoSpec, RunSpec};
+use hive_testkit::{Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method as EmuMethod, PullSpec, RepoSpec, RunSpec};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{fleet, get, send, send_with};
@@ -407,6 +407,51 @@ async fn writes_are_visible_through_the_state() {
 }
 
 #[tokio::test]
+async fn a_pull_request_edit_is_checked_whole_before_anything_changes() {
+    let emu = Emulator::start().await;
+    fleet(&emu);
+    let t = Some(emu.token());
+    let first = emu.state().add_pull("acme", "widgets", PullSpec::new("First", "feature"));
+    let second = emu.state().add_pull("acme", "widgets", PullSpec::new("Second", "other"));
+    let path = format!("/repos/acme/widgets/pulls/{first}");
+    for body in [
+        json!({"state": "merged", "title": "changed"}),
+        json!({"title": 3}),
+        json!({"base": "no-such-branch", "title": "changed"}),
+    ] {
+        let got = send(&emu, Method::PATCH, &path, t, Some(body.clone())).await;
+        assert_eq!(got.status, 422, "{body}: {}", got.body);
+    }
+    let stored = |n: u64| emu.state().pulls("acme", "widgets").into_iter().find(|p| p.number == n).expect("pull");
+    assert_eq!((stored(first).title.as_str(), stored(first).state.as_str()), ("First", "open"));
+
+    // Closed, another pull request opened for the same branches, and reopening would make two: refused.
+    let closed = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "closed"}))).await;
+    assert_eq!(
+        (closed.status, closed.body["state"].as_str(), closed.body["merged"].as_bool()),
+        (200, Some("closed"), Some(false))
+    );
+    let again = emu.state().add_pull("acme", "widgets", PullSpec::new("Again", "feature"));
+    let got = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "open"}))).await;
+    assert_eq!(got.status, 422);
+    assert_eq!(got.body["message"], "A pull request already exists for acme:feature.");
+    emu.state().set_issue_state("acme", "widgets", again, "closed");
+    let got = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "open", "body": "back"}))).await;
+    assert_eq!((got.status, got.body["state"].as_str(), got.body["body"].as_str()), (200, Some("open"), Some("back")));
+
+    // Merged: closing changes nothing, reopening is GitHub's field error.
+    let merge = format!("/repos/acme/widgets/pulls/{second}/merge");
+    assert_eq!(send(&emu, Method::PUT, &merge, t, Some(json!({"merge_method": "merge"}))).await.status, 200);
+    let path = format!("/repos/acme/widgets/pulls/{second}");
+    let got = send(&emu, Method::PATCH, &path, t, Some(json!({"state": "open"}))).await;
+    assert_eq!(got.status, 422);
+    assert_eq!(got.body["errors"][0]["field"], "state");
+    let read = get(&emu, &path).await;
+    assert_eq!((read.body["merged"].as_bool(), read.body["state"].as_str()), (Some(true), Some("closed")));
+    assert_eq!(read.body["merge_commit_sha"].as_str(), stored(second).merge_commit_sha.as_deref());
+}
+
+#[tokio::test]
 async fn repositories_made_through_the_api_take_pushes_and_reviews_and_go_when_deleted() {
     let emu = Emulator::start().await;
     fleet(&emu);
@@ -527,4 +572,41 @@ async fn dropping_the_emulator_stops_the_server() {
         assert!(Instant::now() < deadline, "the emulator still answers after drop");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test]
+async fn contents_of_a_repository_backed_by_git_come_from_git_and_a_branch_the_api_moved_from_the_api() {
+    let emu = Emulator::start().await;
+    fleet(&emu);
+    let t = Some(emu.token());
+    assert_eq!(send(&emu, Method::POST, "/orgs/acme/repos", t, Some(json!({"name": "app"}))).await.status, 201);
+    let bare = emu.state().git_dir("acme", "app").expect("git").display().to_string();
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(work.path().join("src")).expect("mkdir");
+    std::fs::write(work.path().join("src/lib.rs"), "pub fn git() {}\n").expect("write");
+    hive_testkit::git::git(work.path(), &["init", "-q"]);
+    hive_testkit::git::git(work.path(), &["add", "-A"]);
+    hive_testkit::git::git(work.path(), &["commit", "-qm", "first"]);
+    hive_testkit::git::git(work.path(), &["push", "-q", &bare, "main"]);
+    let head = hive_testkit::git::git(work.path(), &["rev-parse", "HEAD"]);
+    let blob = hive_testkit::git::git(work.path(), &["rev-parse", "HEAD:src/lib.rs"]);
+
+    for git_ref in ["main", head.as_str()] {
+        let file = get(&emu, &format!("/repos/acme/app/contents/src/lib.rs?ref={git_ref}")).await;
+        assert_eq!((file.status, file.body["sha"].as_str(), file.body["size"].as_u64()), (200, Some(&*blob), Some(16)));
+        assert_eq!(file.body["content"], "cHViIGZuIGdpdCgpIHt9Cg==\n");
+    }
+    let dir = get(&emu, "/repos/acme/app/contents/src").await;
+    assert_eq!(dir.body[0]["path"], "src/lib.rs");
+    assert_eq!(get(&emu, "/repos/acme/app/contents/src/main.rs").await.body["message"], "Not Found");
+    let unknown = get(&emu, "/repos/acme/app/contents/src/lib.rs?ref=nope").await;
+    assert_eq!((unknown.status, unknown.body["message"].as_str()), (404, Some("No commit found for the ref nope")));
+
+    // A branch the API moved by writing a file is read from what the API wrote, not from git's older commit.
+    let put = json!({"message": "api", "content": "YXBpCg==", "branch": "main"});
+    assert_eq!(send(&emu, Method::PUT, "/repos/acme/app/contents/src/lib.rs", t, Some(put)).await.status, 201);
+    let written = get(&emu, "/repos/acme/app/contents/src/lib.rs?ref=main").await;
+    assert_eq!((written.status, written.body["content"].as_str()), (200, Some("YXBpCg==")));
+    let old = get(&emu, &format!("/repos/acme/app/contents/src/lib.rs?ref={head}")).await;
+    assert_eq!(old.body["sha"].as_str(), Some(blob.as_str()), "git's commit still reads from git");
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use hive_testkit::{Emulator, OPENAPI_SUBSET};
+use hive_testkit::{Emulator, OPENAPI_SUBSET, git::git};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 use support::{fleet, send};
@@ -173,6 +173,14 @@ async fn every_endpoint_matches_githubs_openapi_schema() {
             "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
             200,
         ),
+        (Method::GET, "/repos/acme/widgets/pulls/5".into(), None, "/repos/{owner}/{repo}/pulls/{pull_number}", 200),
+        (
+            Method::PATCH,
+            "/repos/acme/widgets/pulls/5".into(),
+            Some(json!({"title": "Fix it", "body": "fixes #1 for good"})),
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            200,
+        ),
         (
             Method::GET,
             "/repos/acme/widgets/contents/SECURITY.md".into(),
@@ -255,6 +263,20 @@ async fn every_endpoint_matches_githubs_openapi_schema() {
         let got = send(&emu, method.clone(), &path, t, body).await;
         assert_eq!(got.status, status, "{method} {path}: {}", got.body);
         c.check(template, &method.as_str().to_lowercase(), status, &got.body);
+    }
+    // A repository backed by git answers contents from git: a file, and a directory as a list of its entries.
+    let work = tempfile::tempdir().expect("tempdir");
+    let bare = emu.state().git_dir("acme", "made").expect("a repository made through the API has git");
+    std::fs::create_dir_all(work.path().join("src")).expect("mkdir");
+    std::fs::write(work.path().join("src/lib.rs"), "pub fn made() {}\n").expect("write");
+    git(work.path(), &["init", "-q"]);
+    git(work.path(), &["add", "-A"]);
+    git(work.path(), &["commit", "-qm", "first"]);
+    git(work.path(), &["push", "-q", &bare.display().to_string(), "main"]);
+    for path in ["/repos/acme/made/contents/src/lib.rs?ref=main", "/repos/acme/made/contents/src"] {
+        let got = send(&emu, Method::GET, path, t, None).await;
+        assert_eq!(got.status, 200, "GET {path}: {}", got.body);
+        c.check("/repos/{owner}/{repo}/contents/{path}", "get", 200, &got.body);
     }
     // A deleted repository answers 204 without a body, which has no schema to check.
     let deleted = send(&emu, Method::DELETE, "/repos/acme/made", t, None).await;

@@ -24,6 +24,35 @@ const RATE_LIMIT_ATTEMPTS: u32 = 3;
 /// The longest GitHub message quoted in an error.
 const MAX_MESSAGE: usize = 200;
 
+/// What a GET found: a page, or GitHub's 404.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// The answer.
+    Page(Page),
+    /// 404: the error as [`Client::get`] gives it, and GitHub's message (`Not Found`, or what is missing).
+    Missing {
+        /// The error.
+        error: GitHubError,
+        /// GitHub's message.
+        message: String,
+    },
+}
+
+/// GitHub's `message`, with the field errors of a 422 after it (`Validation Failed` alone does not say what is
+/// wrong; its `errors` do).
+fn message_of(body: &[u8]) -> Option<String> {
+    let body = serde_json::from_slice::<Value>(body).ok()?;
+    let message = body.get("message").and_then(Value::as_str)?;
+    let details: Vec<&str> = body
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("message").and_then(Value::as_str))
+        .collect();
+    Some(if details.is_empty() { message.to_owned() } else { format!("{message} ({})", details.join("; ")) })
+}
+
 /// One page of a GET, fresh or from the ETag cache.
 #[derive(Debug, Clone)]
 pub(crate) struct Page {
@@ -133,6 +162,15 @@ impl Client {
     /// A conditional GET of `path` (relative, with its query): a `304 Not Modified` reuses the cached page and costs
     /// nothing.
     pub(crate) async fn get(&self, path: &str) -> Result<Page, GitHubError> {
+        match self.get_found(path).await? {
+            Found::Page(page) => Ok(page),
+            Found::Missing { error, .. } => Err(error),
+        }
+    }
+
+    /// [`Client::get`], with a 404 answered as [`Found::Missing`] and GitHub's message, for the endpoints whose 404s
+    /// differ in what is missing (the contents API: a path, or the commit a ref should name).
+    pub(crate) async fn get_found(&self, path: &str) -> Result<Found, GitHubError> {
         let cached = self.cache.get(path).map(|entry| Arc::clone(entry.value()));
         let mut headers = HeaderMap::new();
         if let Some(etag) = cached.as_ref().and_then(|c| http::HeaderValue::from_str(&c.etag).ok()) {
@@ -142,9 +180,13 @@ impl Client {
         let request = label(&Method::GET, path);
         if raw.status == StatusCode::NOT_MODIFIED {
             return match cached {
-                Some(cached) => Ok(cached.page.clone()),
+                Some(cached) => Ok(Found::Page(cached.page.clone())),
                 None => Err(GitHubError::Malformed { request, message: "304 to a request without an etag".into() }),
             };
+        }
+        if raw.status == StatusCode::NOT_FOUND {
+            let message = self.clean(&message_of(&raw.body).unwrap_or_default());
+            return Ok(Found::Missing { error: self.status_error(request, &raw), message });
         }
         if !raw.status.is_success() {
             return Err(self.status_error(request, &raw));
@@ -158,7 +200,7 @@ impl Client {
         if let Some(etag) = raw.headers.get(header::ETAG).and_then(|v| v.to_str().ok()) {
             self.cache.insert(path.to_owned(), Arc::new(Cached { etag: etag.to_owned(), page: page.clone() }));
         }
-        Ok(page)
+        Ok(Found::Page(page))
     }
 
     /// Every item of a paginated list, following `Link: rel="next"` up to `max_pages` pages.
@@ -285,10 +327,7 @@ impl Client {
     }
 
     fn status_error(&self, request: String, raw: &Raw) -> GitHubError {
-        let message = serde_json::from_slice::<Value>(&raw.body)
-            .ok()
-            .and_then(|body| body.get("message").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| format!("status {}", raw.status.as_u16()));
+        let message = message_of(&raw.body).unwrap_or_else(|| format!("status {}", raw.status.as_u16()));
         let message = self.clean(&message);
         match raw.status {
             status if is_rate_limited(status, &raw.headers, &raw.body) => GitHubError::RateLimited { request },

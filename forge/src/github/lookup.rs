@@ -1,6 +1,8 @@
 //! The reads the autonomy loop makes before it writes: issues it may have filed (open and closed), an issue's
-//! comments, the pull requests of a branch, one workflow run. They are how hive finds its own earlier work again on
-//! GitHub itself, so a write lost between GitHub and hive's database (a crash) is never repeated.
+//! comments, the pull requests of a branch, one pull request, one workflow run. They are how hive finds its own
+//! earlier work again on GitHub itself, so a write lost between GitHub and hive's database (a crash) is never
+//! repeated. The pull request writes that answer a [`PullDetail`] are here too, to read their answers one way: one
+//! opened from a pushed branch, and one changed, closed or reopened.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -10,7 +12,7 @@ use super::{
     models::{self, LabelJson},
     read::{encode, from_value, repo_path},
 };
-use crate::RepoId;
+use crate::{PullChange, RepoId};
 
 /// Pages followed at most when listing an issue's comments or a label's issues (100 per page).
 const MAX_PAGES: usize = 20;
@@ -64,6 +66,11 @@ pub struct PullDetail {
     pub body: String,
     /// Web address.
     pub html_url: String,
+    /// The commit the merge made on the base (a merge commit, or the one squashed commit), once merged. GitHub also
+    /// fills `merge_commit_sha` for open pull requests, with a test merge that is never on any branch; that one is
+    /// not kept. Absent from records written before it existed.
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
 }
 
 /// One workflow run, as it stands.
@@ -118,6 +125,11 @@ struct PullJson {
     state: String,
     #[serde(default)]
     merged_at: Option<String>,
+    /// Only in a single pull request's JSON, not in lists.
+    #[serde(default)]
+    merged: Option<bool>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
     #[serde(default)]
     draft: Option<bool>,
     head: RefJson,
@@ -126,6 +138,24 @@ struct PullJson {
     body: Option<String>,
     #[serde(default)]
     html_url: String,
+}
+
+impl PullJson {
+    fn detail(self) -> PullDetail {
+        let merged = self.merged.unwrap_or(self.merged_at.is_some());
+        PullDetail {
+            number: self.number,
+            state: self.state,
+            merged,
+            draft: self.draft.unwrap_or(false),
+            head_branch: self.head.name,
+            head_sha: self.head.sha,
+            base_branch: self.base.name,
+            body: self.body.unwrap_or_default(),
+            html_url: self.html_url,
+            merge_commit_sha: self.merge_commit_sha.filter(|_| merged),
+        }
+    }
 }
 
 impl GitHubForge {
@@ -174,17 +204,7 @@ impl GitHubForge {
             if pull.head.name != branch {
                 continue;
             }
-            pulls.push(PullDetail {
-                number: pull.number,
-                state: pull.state,
-                merged: pull.merged_at.is_some(),
-                draft: pull.draft.unwrap_or(false),
-                head_branch: pull.head.name,
-                head_sha: pull.head.sha,
-                base_branch: pull.base.name,
-                body: pull.body.unwrap_or_default(),
-                html_url: pull.html_url,
-            });
+            pulls.push(pull.detail());
         }
         Ok(pulls)
     }
@@ -213,17 +233,30 @@ impl GitHubForge {
     ) -> Result<PullDetail, GitHubError> {
         let path = repo_path(repo, "/pulls");
         let payload = json!({ "title": title, "head": head, "base": base, "body": body, "draft": draft });
-        let pull: PullJson = from_value(&path, self.client.write(http::Method::POST, &path, Some(&payload)).await?)?;
-        Ok(PullDetail {
-            number: pull.number,
-            state: pull.state,
-            merged: pull.merged_at.is_some(),
-            draft: pull.draft.unwrap_or(draft),
-            head_branch: pull.head.name,
-            head_sha: pull.head.sha,
-            base_branch: pull.base.name,
-            body: pull.body.unwrap_or_default(),
-            html_url: pull.html_url,
-        })
+        let mut pull: PullJson =
+            from_value(&path, self.client.write(http::Method::POST, &path, Some(&payload)).await?)?;
+        pull.draft = pull.draft.or(Some(draft));
+        Ok(pull.detail())
+    }
+
+    /// One pull request, by number (conditional: an unchanged one costs nothing).
+    pub async fn pull(&self, repo: &RepoId, number: u64) -> Result<PullDetail, GitHubError> {
+        let path = repo_path(repo, &format!("/pulls/{number}"));
+        let pull: PullJson = from_value(&path, self.client.get(&path).await?.body)?;
+        Ok(pull.detail())
+    }
+
+    /// Changes a pull request's title or body, or closes it (without merging) or reopens it
+    /// (`PATCH /repos/{o}/{r}/pulls/{n}`). GitHub refuses to reopen a merged one (422, its reason in the error).
+    pub async fn update_pull(
+        &self,
+        repo: &RepoId,
+        number: u64,
+        change: &PullChange,
+    ) -> Result<PullDetail, GitHubError> {
+        let path = repo_path(repo, &format!("/pulls/{number}"));
+        let payload = serde_json::to_value(change).map_err(|err| GitHubError::Config { message: err.to_string() })?;
+        let pull: PullJson = from_value(&path, self.client.write(http::Method::PATCH, &path, Some(&payload)).await?)?;
+        Ok(pull.detail())
     }
 }

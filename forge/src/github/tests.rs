@@ -211,3 +211,11 @@ fn batched_repository_query_is_valid_against_githubs_schema() {
     let wrong = super::graphql::repository_batch_query(&repos[..1]).replace("stargazerCount", "stars");
     assert!(ExecutableDocument::parse_and_validate(&schema, &wrong, "query.graphql").is_err());
 }
+
+#[test]
+fn a_pull_request_stored_before_merge_commits_were_kept_still_reads() {
+    let stored = r#"{"number":7,"state":"closed","merged":true,"draft":false,"head_branch":"fix","head_sha":"abc",
+        "base_branch":"main","body":"","html_url":"https://github.com/acme/api/pull/7"}"#;
+    let pull: crate::PullDetail = serde_json::from_str(stored).expect("an older record reads");
+    assert_eq!((pull.number, pull.merged, pull.merge_commit_sha), (7, true, None));
+}

@@ -1,6 +1,7 @@
 //! The local forge on real git repositories made at test time: discovery with hostile names, git facts, local CI
 //! on a throwaway clone, and the cache by HEAD.
 
+mod contents;
 mod hostile;
 mod repos;
 mod siblings;

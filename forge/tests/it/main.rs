@@ -1,4 +1,5 @@
 //! Integration tests of hive-forge: the GitHub forge end to end against the hive-testkit emulator on loopback.
 
 mod github;
+mod pulls;
 mod repos;

@@ -6,10 +6,9 @@
 //! what the API shows, because every request about a git-backed repository first reads its branches from git.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Ctx, DOCS, Reply, paginate};
 use crate::render;
@@ -65,9 +64,7 @@ pub(super) fn create(w: &mut World, ctx: &Ctx<'_>, org: Option<&str>) -> Reply {
 
 /// GitHub's 422 for a repository that cannot be created, with the field error it names.
 fn creation_failed(code: &str, message: &str) -> Reply {
-    let mut body = render::error("Repository creation failed.", DOCS, 422);
-    body["errors"] = json!([{ "resource": "Repository", "code": code, "field": "name", "message": message }]);
-    Reply::error(StatusCode::UNPROCESSABLE_ENTITY, body)
+    super::field_error("Repository creation failed.", "Repository", code, "name", message)
 }
 
 /// A new, empty bare repository `<git root>/<owner>/<name>.git` whose first branch will be `main`.
@@ -86,17 +83,7 @@ fn bare_repository(w: &mut World, owner: &str, name: &str) -> Result<PathBuf, St
         std::fs::remove_dir_all(&dir).map_err(|err| format!("cannot clear '{}': {err}", dir.display()))?;
     }
     std::fs::create_dir_all(&root).map_err(|err| format!("cannot make '{}': {err}", root.display()))?;
-    let out = Command::new("git")
-        .args(["init", "--quiet", "--bare", "--initial-branch=main"])
-        .arg(&dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .map_err(|err| format!("cannot run git: {err}"))?;
-    if !out.status.success() {
-        return Err(format!("git init failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    Ok(dir)
+    crate::bare::init(&dir)
 }
 
 /// `DELETE /repos/{owner}/{repo}`: gone from the API, and its git data with it when the API made it.

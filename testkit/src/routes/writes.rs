@@ -1,15 +1,16 @@
-//! The endpoints that change the world: issues, comments, labels, pull requests and merges, branches, file
-//! commits and job re-runs. Each validates like GitHub (404 for unknown things, 422 for invalid input, 403 on an
+//! The endpoints that change the world: issues, comments, labels, pull requests (changed and merged in
+//! `pulls.rs`), branches, file commits and job re-runs. Each validates like GitHub (404 for unknown things, 422 for invalid input, 403 on an
 //! archived repository) before changing anything, so a failed write leaves no trace.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{Ctx, DOCS, Reply, new_issue, next_sha};
+use crate::bare::Bare;
 use crate::render;
 use crate::state::{Comment, Pull, World, now_rfc3339};
 
-fn str_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_field<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
     body.get(key).and_then(Value::as_str)
 }
 
@@ -134,7 +135,7 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
             let Some(repo) = w.repo_mut(&o, &r) else { return Reply::not_found() };
             // A branch pushed over git exists for the API from then on, as on GitHub.
             if !repo.branches.contains_key(&head)
-                && let Some(sha) = repo.spec.git_dir.as_deref().and_then(|dir| git_branch_sha(dir, &head))
+                && let Some(sha) = repo.spec.git_dir.as_deref().and_then(|dir| Bare::new(dir).branch_sha(&head))
             {
                 repo.branches.insert(head.clone(), sha);
             }
@@ -171,38 +172,8 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
             let Some(issue) = repo.issues.iter().find(|i| i.number == number) else { return Reply::not_found() };
             Reply::json(StatusCode::CREATED, render::pull(w, repo, issue, true))
         }
-        (Method::PUT, ["pulls", n, "merge"]) => {
-            let Ok(n) = n.parse::<u64>() else { return Reply::not_found() };
-            let sha = next_sha(w, &format!("{o}/{r}:merge:{n}"));
-            let Some(repo) = w.repo_mut(&o, &r) else { return Reply::not_found() };
-            let Some(issue) = repo.issues.iter_mut().find(|i| i.number == n && i.pull.is_some()) else {
-                return Reply::not_found();
-            };
-            let Some(pull) = issue.pull.as_mut() else { return Reply::not_found() };
-            let head = repo.branches.get(&pull.head_ref).cloned().unwrap_or_default();
-            if str_field(&body, "sha").is_some_and(|sha| sha != head) {
-                return Reply::error(
-                    StatusCode::CONFLICT,
-                    render::error("Head branch was modified. Review and try the merge again.", DOCS, 409),
-                );
-            }
-            if pull.merged || issue.state != "open" {
-                return Reply::error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    render::error("Pull Request is not mergeable", DOCS, 405),
-                );
-            }
-            pull.merged = true;
-            pull.merge_sha = Some(sha.clone());
-            let base = pull.base_ref.clone();
-            issue.state = "closed".to_owned();
-            issue.closed_at = Some(now_rfc3339());
-            repo.branches.insert(base, sha.clone());
-            Reply::json(
-                StatusCode::OK,
-                json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
-            )
-        }
+        (Method::PATCH, ["pulls", n]) => super::pulls::update(w, &o, &r, n, &body),
+        (Method::PUT, ["pulls", n, "merge"]) => super::pulls::merge(w, &o, &r, n, &body),
         (Method::POST, ["pulls", n, "reviews"]) => super::repos::create_review(w, &o, &r, n, &body),
         (Method::POST, ["git", "refs"]) => {
             let (Some(full_ref), Some(sha)) = (str_field(&body, "ref"), str_field(&body, "sha")) else {
@@ -293,16 +264,4 @@ fn issue_reply(w: &World, o: &str, r: &str, n: u64, status: StatusCode) -> Reply
         Some(i) => Reply::json(status, render::issue(w, repo, i)),
         None => Reply::not_found(),
     }
-}
-
-/// The commit a branch of a bare git repository points at, if the branch exists.
-fn git_branch_sha(git_dir: &std::path::Path, branch: &str) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(git_dir)
-        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
-        .arg(format!("refs/heads/{branch}^{{commit}}"))
-        .output()
-        .ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
