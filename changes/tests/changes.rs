@@ -414,3 +414,48 @@ async fn bump_moves_one_dependency_in_every_manifest_that_names_it() {
     assert!(err.to_string().contains("local/c") && err.to_string().contains("serde"), "{err}");
     scribe.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_third_merge_rolls_the_first_two_back_with_merged_revert_pull_requests() {
+    let fleet = fleet(&FIVE).await;
+    for (name, _) in FIVE {
+        fleet.emu.state().set_default_check_runs("acme", name, vec![("test", "completed", Some("success"))]);
+    }
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let spec = notice_spec(&fleet, &["app", "api", "web", "core", "docs"]);
+    let plan = engine.plan(&spec).await.unwrap();
+    let order: Vec<String> = plan.waves.iter().flatten().map(|r| r.trim_start_matches("acme/").to_owned()).collect();
+    let third = order[2].clone();
+    fleet.emu.state().refuse_merges("acme", &third, "Required status check \"security\" is expected.");
+
+    let record = engine.apply(&spec).await.unwrap();
+    assert_eq!(record.state, ChangeState::RolledBack, "{:#?}", record.steps);
+    let halt = record.halt.clone().unwrap();
+    assert_eq!(halt.repo, format!("acme/{third}"));
+    assert!(halt.reason.contains("Required status check"), "{}", halt.reason);
+    for (n, name) in order.iter().enumerate() {
+        let entry = record.repo(&format!("acme/{name}")).unwrap();
+        let bare = fleet.emu.state().git_dir("acme", name).unwrap();
+        let files = git(&bare, &["ls-tree", "--name-only", "main"]);
+        assert!(!files.lines().any(|f| f == "NOTICE"), "{name}'s main has no notice after the rollback: {files}");
+        let pulls = fleet.emu.state().pulls("acme", name);
+        if n < 2 {
+            assert_eq!(entry.state, RepoState::Reverted, "{name}: {}", entry.note);
+            assert_eq!(pulls.len(), 2, "{name}: the change and its revert");
+            let revert = pulls.iter().find(|p| p.head_ref.starts_with("hive/revert/")).unwrap();
+            assert!(revert.merged, "{name}'s revert merged");
+            assert!(revert.body.contains(&format!("acme/{third} failed")), "{}", revert.body);
+            assert!(revert.body.contains("merged \\#1"), "the incident names every step: {}", revert.body);
+        } else {
+            assert_eq!(entry.state, RepoState::Closed, "{name}");
+            assert_eq!(pulls.len(), 1);
+            assert!(!pulls[0].merged && pulls[0].state == "closed", "{name}: {:?}", pulls[0]);
+        }
+    }
+    assert!(engine.locks().await.unwrap().is_empty());
+    // Rolling back again changes nothing.
+    let again = engine.rollback(&record.id).await.unwrap();
+    assert_eq!(again.state, ChangeState::RolledBack);
+    assert_eq!(fleet.emu.state().pulls("acme", &order[0]).len(), 2);
+    scribe.stop().await;
+}

@@ -386,7 +386,7 @@ impl ChangeEngine {
         entry.state = RepoState::Merged;
         entry.pull = Some(pull.number);
         if entry.merge_sha.is_none() {
-            entry.merge_sha = None::<String> /* PENDING-F merge_commit_sha */;
+            entry.merge_sha = pull.merge_commit_sha.clone();
         }
         record.step(name, format!("#{} {how}", pull.number));
     }

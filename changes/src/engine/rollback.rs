@@ -63,7 +63,7 @@ impl ChangeEngine {
                     // Merged after all (a crash lost the record, or a person merged it): the rollback reverts it.
                     let entry = self.entry(record, name);
                     entry.state = RepoState::Merged;
-                    entry.merge_sha = None::<String> /* PENDING-F merge_commit_sha */;
+                    entry.merge_sha = pull.merge_commit_sha.clone();
                     record.step(name, format!("#{} found merged", pull.number));
                     self.save(record, "change_merged", format!("{name}#{} found merged", pull.number)).await?;
                     continue;
