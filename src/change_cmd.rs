@@ -96,8 +96,8 @@ fn spec(args: &ChangeRequestArgs) -> anyhow::Result<ChangeSpec> {
         OperationArgs::Sync { source, paths, delete_missing } => {
             Operation::Sync { source: source.clone(), paths: paths.clone(), delete_missing: *delete_missing }
         }
-        OperationArgs::Bump { dependency, version } => {
-            Operation::Bump { dependency: dependency.clone(), version: version.clone() }
+        OperationArgs::Bump { dependency, to } => {
+            Operation::Bump { dependency: dependency.clone(), version: to.clone() }
         }
     };
     let spec = ChangeSpec {

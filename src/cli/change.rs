@@ -158,6 +158,7 @@ pub enum OperationArgs {
         /// The dependency's name.
         dependency: String,
         /// The version.
-        version: String,
+        #[arg(value_name = "VERSION")]
+        to: String,
     },
 }

@@ -13,7 +13,8 @@ use hive_testkit::{Emulator, Method, RepoSpec, git::git};
 /// The binary with a clean environment pointed at the emulator and `state`.
 fn hive(emu: &Emulator, state: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hive"));
-    cmd.args(args).arg("--state-dir").arg(state);
+    // The state directory first: everything after `run --` is the command's own.
+    cmd.arg("--state-dir").arg(state).args(args);
     for (key, _) in std::env::vars() {
         if key.starts_with("HIVE_") || key.starts_with("GITHUB_") || key == "GH_TOKEN" || key == "EMERGENCY_MODE" {
             cmd.env_remove(key);
@@ -190,7 +191,7 @@ async fn bad_requests_are_usage_errors_that_write_nothing() {
             "must be relative",
         ),
         (
-            &["change", "apply", "--title", "x", "--repo", "acme/api", "bump", "--upload-pack=x", "1"],
+            &["change", "apply", "--title", "x", "--repo", "acme/api", "bump", "--", "--upload-pack=x", "1"],
             "not a package name",
         ),
         (&["change", "status", "chg-; rm -rf /"], "is not a change set's id"),
