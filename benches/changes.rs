@@ -16,8 +16,8 @@ use std::{
 };
 
 use hive::{
-    changes::{ChangeEngine, ChangeSettings, ChangeSpec, ChangeState, MergeRules, Operation, Targets},
     cerebrum::{Memory, Redactor, ScribeHandle},
+    changes::{ChangeEngine, ChangeSettings, ChangeSpec, ChangeState, MergeRules, Operation, Targets},
     forge::{Forge, ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target, WRITE_GAP},
 };
 use hive_testkit::{Emulator, Method, RepoSpec};
@@ -67,10 +67,8 @@ async fn bench(repos: usize) {
     emu.state().add_org("acme");
     let license = "MIT License\n\nCopyright the platform team.\n";
     let workflow = "name: ci for {{repo}}\non: [push, pull_request]\njobs: {}\n";
-    let source = bare(root.path(), "templates", &[
-        ("LICENSE", license),
-        (".github/workflows/ci.yml.hive-template", workflow),
-    ]);
+    let source =
+        bare(root.path(), "templates", &[("LICENSE", license), (".github/workflows/ci.yml.hive-template", workflow)]);
     emu.state().add_repo(RepoSpec::new("acme", "templates").git_dir(source));
     let names: Vec<String> = (0..repos).map(|n| format!("svc-{n:03}")).collect();
     for name in &names {

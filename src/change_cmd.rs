@@ -20,8 +20,9 @@ use crate::{
     terminal,
 };
 
-/// How often a set waiting for checks is looked at again under `--wait`.
-const POLL: Duration = Duration::from_secs(5);
+/// How often a set waiting for checks is looked at again under `--wait`: each look reads every pull request's checks,
+/// so not more often than a person would.
+const POLL: Duration = Duration::from_secs(30);
 
 /// Runs `hive change`.
 pub async fn run(args: &ChangeArgs, env: &EnvConfig, state_dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -115,6 +116,7 @@ fn spec(args: &ChangeRequestArgs) -> anyhow::Result<ChangeSpec> {
             merge: !args.no_merge,
             merge_reverts: !args.no_merge_reverts,
             validate: args.validate,
+            checks_timeout_secs: args.checks_timeout,
         },
     };
     spec.validate().or_usage()?;
@@ -170,7 +172,7 @@ async fn engine(
 
 /// Keeps the set going for up to `secs` while it waits.
 async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<ChangeRecord, ChangeError> {
-    if secs == 0 || !record.state.is_open() {
+    if secs == 0 || !record.state.moves() {
         return Ok(record);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -212,6 +214,9 @@ fn print_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
 /// Prints a set; one that ended rolled back is an error after it is printed.
 fn finish(record: ChangeRecord, json: bool) -> anyhow::Result<()> {
     print_record(&record, json)?;
+    if record.state == ChangeState::NeedsAttention {
+        anyhow::bail!("change {}'s rollback needs a person: see the notes above", record.id);
+    }
     if record.state == ChangeState::RolledBack
         && let Some(halt) = &record.halt
         && !halt.repo.is_empty()
@@ -239,8 +244,11 @@ fn print_record(record: &ChangeRecord, json: bool) -> anyhow::Result<()> {
             println!("    {}", terminal::line(&repo.note));
         }
     }
-    if record.state.is_open() {
+    if record.state.moves() {
         println!("waiting; run 'hive change resume {}' to go on (or pass --wait SECS)", record.id);
+    }
+    if record.state == ChangeState::NeedsAttention {
+        println!("a person has to finish what the notes say; then 'hive change rollback {}' looks again", record.id);
     }
     Ok(())
 }

@@ -18,6 +18,28 @@ impl Hive {
         Ok(self.changes_engine()?.acting_as(by).apply(spec).await?)
     }
 
+    /// The id [`Hive::apply_change`] would give `spec` now.
+    pub async fn next_change_id(&self, spec: &ChangeSpec) -> Result<ChangeId, HiveError> {
+        Ok(self.changes_engine()?.next(spec).await?.0)
+    }
+
+    /// Applies `spec` and keeps moving the set on while it waits (for checks, a review), looking every minute, until
+    /// it settles or `patience` passes.
+    pub async fn drive_change(
+        &self,
+        spec: &ChangeSpec,
+        by: &str,
+        patience: std::time::Duration,
+    ) -> Result<ChangeRecord, HiveError> {
+        let engine = self.changes_engine()?.acting_as(by);
+        let record = engine.apply(spec).await?;
+        if !record.state.moves() {
+            return Ok(record);
+        }
+        let deadline = tokio::time::Instant::now() + patience;
+        Ok(engine.run_until(&record.id, deadline, std::time::Duration::from_secs(60)).await?)
+    }
+
     /// Moves the set `id` on: its checks looked at again, what may be merged merged, a rollback carried on.
     pub async fn resume_change(&self, id: &ChangeId, by: &str) -> Result<ChangeRecord, HiveError> {
         Ok(self.changes_engine()?.acting_as(by).resume(id).await?)

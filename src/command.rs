@@ -480,6 +480,13 @@ fn change_spec(json: &str) -> Result<Box<ChangeSpec>, CommandError> {
         ))
     })?;
     spec.validate().map_err(|err| CommandError::new(err.to_string()))?;
+    // A command run on the server in every repository is the command line's, where its user runs it as themself.
+    if matches!(spec.operation, hive_changes::Operation::Run { .. }) {
+        return Err(CommandError::new(
+            "a change that runs a command is made with 'hive change apply ... run -- ARGV' on the command line; the \
+             router takes sync and bump changes",
+        ));
+    }
     Ok(Box::new(spec))
 }
 

@@ -341,6 +341,11 @@ impl Default for Limits {
     }
 }
 
+/// Brings a policy up to date for a repository, as the hive sees it at the moment of a write (its kill switch, the
+/// emergency the queen declared, the repository's level): how writers outside the steward (agents' merges, change
+/// sets) are governed like the steward's own.
+pub type LivePolicy = std::sync::Arc<dyn Fn(&str, &mut Policy) + Send + Sync>;
+
 /// Everything that governs writes: what the operator configured and the emergency state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {

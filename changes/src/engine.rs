@@ -24,9 +24,7 @@ mod body;
 mod rollback;
 mod targets;
 
-/// Brings a policy up to date for a repository, as the hive sees it now (its kill switch, the emergency, the
-/// repository's level).
-pub type LivePolicy = Arc<dyn Fn(&str, &mut Policy) + Send + Sync>;
+pub use hive_cerebrum::governance::LivePolicy;
 
 /// How the engine works.
 #[derive(Debug, Clone)]
@@ -78,6 +76,8 @@ pub struct Plan {
 
 /// Makes change sets and moves them on.
 pub struct ChangeEngine {
+    /// The sets this process is working on now (shared by every `acting_as` copy).
+    running: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     pub(crate) scribe: ScribeHandle,
     pub(crate) reader: Arc<dyn Forge>,
     pub(crate) writer: Arc<dyn ForgeWriter>,
@@ -92,6 +92,18 @@ impl std::fmt::Debug for ChangeEngine {
             .field("forge", &self.writer.name())
             .field("work_dir", &self.settings.work_dir)
             .finish_non_exhaustive()
+    }
+}
+
+/// A set claimed by this process, let go when dropped.
+pub(crate) struct Running {
+    id: String,
+    running: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
     }
 }
 
@@ -113,7 +125,7 @@ impl ChangeEngine {
         settings: ChangeSettings,
         redactor: Redactor,
     ) -> Self {
-        ChangeEngine { scribe, reader, writer, settings, redactor, live_policy: None }
+        ChangeEngine { running: Arc::default(), scribe, reader, writer, settings, redactor, live_policy: None }
     }
 
     /// The same engine recording `by` as who runs what it does next (the router's caller, say).
@@ -121,6 +133,7 @@ impl ChangeEngine {
         let mut settings = self.settings.clone();
         settings.by = by.to_owned();
         ChangeEngine {
+            running: Arc::clone(&self.running),
             scribe: self.scribe.clone(),
             reader: Arc::clone(&self.reader),
             writer: Arc::clone(&self.writer),
@@ -141,7 +154,10 @@ impl ChangeEngine {
     pub async fn plan(&self, spec: &ChangeSpec) -> Result<Plan, ChangeError> {
         spec.validate()?;
         let id = spec.id();
-        let scratch = Worktrees::new(self.settings.work_dir.join(format!(".plan-{}-{}", id, std::process::id())));
+        // One scratch directory per plan, also when two plans of one spec run at once in this process.
+        static PLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let scratch = Worktrees::new(self.settings.work_dir.join(format!(".plan-{id}-{}-{n}", std::process::id())));
         let result = self.make_all(spec, &id, &scratch, hive_support::unix_now()).await;
         scratch.remove();
         let (made, waves) = result?;
@@ -162,29 +178,50 @@ impl ChangeEngine {
         Ok(Plan { id, repos, waves })
     }
 
-    /// Makes the change set `spec` asks for, or resumes it if it is open already (the same spec has the same id),
-    /// and moves it on as far as it can go now. A set that finished earlier is not made again unless something
-    /// changed: the same spec then makes a new set (`<id>-2`, ...).
+    /// Makes the change set `spec` asks for, or resumes it if it is there already (the same spec has the same id),
+    /// and moves it on as far as it can go now. A set left ready or published for a person is given back as it is;
+    /// one that finished merged, rolled back or aborted is not made again unless something changed: the same spec
+    /// then makes a new set (`<id>-2`, ...).
     pub async fn apply(&self, spec: &ChangeSpec) -> Result<ChangeRecord, ChangeError> {
         spec.validate()?;
+        let (id, existing) = self.next(spec).await?;
+        if let Some(record) = existing {
+            return self.advance(record).await;
+        }
+        let _running = self.claim(&id)?;
+        let record = self.open(spec, id).await?;
+        drop(_running);
+        self.advance(record).await
+    }
+
+    /// The id `apply` would give `spec` now, and the set of that id when there is one to resume.
+    pub async fn next(&self, spec: &ChangeSpec) -> Result<(ChangeId, Option<ChangeRecord>), ChangeError> {
         let first = spec.id();
         let mut n = 1;
-        let id = loop {
+        loop {
             let id = first.nth(n);
             match self.load(&id).await? {
-                Some(record) if record.state.is_open() => return self.advance(record).await,
+                Some(record) if record.state.answers_again() => return Ok((id, Some(record))),
                 Some(_) => n += 1,
-                None => break id,
+                None => return Ok((id, None)),
             }
-        };
-        let record = self.open(spec, id).await?;
-        self.advance(record).await
+        }
     }
 
     /// Moves the set `id` on as far as it can go now.
     pub async fn resume(&self, id: &ChangeId) -> Result<ChangeRecord, ChangeError> {
         let record = self.get(id).await?;
         self.advance(record).await
+    }
+
+    /// Marks `id` as being worked on by this process until the guard is dropped: a second caller (the router's
+    /// background apply and a `change resume`, say) is refused rather than racing it.
+    pub(crate) fn claim(&self, id: &ChangeId) -> Result<Running, ChangeError> {
+        let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !running.insert(id.to_string()) {
+            return Err(ChangeError::Busy { id: id.to_string() });
+        }
+        Ok(Running { id: id.to_string(), running: Arc::clone(&self.running) })
     }
 
     /// Moves the set `id` on until it finishes or `deadline` passes, looking again every `every` while it waits
@@ -197,7 +234,7 @@ impl ChangeEngine {
     ) -> Result<ChangeRecord, ChangeError> {
         loop {
             let record = self.resume(id).await?;
-            if !record.state.is_open() || tokio::time::Instant::now() + every > deadline {
+            if !record.state.moves() || tokio::time::Instant::now() + every > deadline {
                 return Ok(record);
             }
             tokio::time::sleep(every).await;
@@ -224,26 +261,41 @@ impl ChangeEngine {
     }
 
     /// Stops the set `id` before any merge: its open pull requests are closed, its repositories released. A set
-    /// with a merged pull request can only be rolled back.
+    /// with a merged pull request can only be rolled back; one found merged while closing is rolled back.
     pub async fn abort(&self, id: &ChangeId) -> Result<ChangeRecord, ChangeError> {
+        let _running = self.claim(id)?;
         let mut record = self.get(id).await?;
-        if !record.state.is_open() && record.state != ChangeState::Ready {
+        if !record.state.moves() && record.state != ChangeState::Ready {
             return Err(ChangeError::WrongState {
                 id: id.to_string(),
                 state: record.state.as_str(),
-                reason: "it is finished; nothing to abort".to_owned(),
+                reason: "it is not under way; nothing to abort".to_owned(),
             });
         }
         if record.any_merged() {
             return Err(ChangeError::WrongState {
                 id: id.to_string(),
                 state: record.state.as_str(),
-                reason: "a pull request of it is merged already; use 'hive change rollback' to revert it".to_owned(),
+                reason: format!("a pull request of it is merged already; revert it with 'hive change rollback {id}'"),
             });
         }
         let by = self.settings.by.clone();
         record.step("", format!("abort asked for by {by}"));
-        self.close_unmerged(&mut record).await?;
+        if !self.close_unmerged(&mut record).await? {
+            // Governance held a close back (the kill switch, an emergency): the set stays as it was, noted.
+            self.save(&record, "change_waiting", "abort waits to close its pull requests".to_owned()).await?;
+            return Ok(record);
+        }
+        if record.any_merged() {
+            record.halt = Some(crate::Halt {
+                repo: String::new(),
+                reason: format!("abort asked for by {by}, and a pull request was found merged"),
+            });
+            record.state = ChangeState::RollingBack;
+            self.save(&record, "change_rolling_back", "a merge found while aborting".to_owned()).await?;
+            drop(_running);
+            return self.advance(record).await;
+        }
         record.state = ChangeState::Aborted;
         self.save(&record, "change_aborted", format!("aborted by {by}")).await?;
         Ok(record)
@@ -251,17 +303,24 @@ impl ChangeEngine {
 
     /// Rolls the set `id` back whatever it reached: unmerged pull requests closed, merged ones reverted.
     pub async fn rollback(&self, id: &ChangeId) -> Result<ChangeRecord, ChangeError> {
+        let running = self.claim(id)?;
         let mut record = self.get(id).await?;
         if matches!(record.state, ChangeState::RolledBack | ChangeState::Aborted) {
             return Ok(record);
         }
         if record.state != ChangeState::RollingBack {
             let by = self.settings.by.clone();
-            record.halt = Some(crate::Halt { repo: String::new(), reason: format!("rollback asked for by {by}") });
+            if record.state != ChangeState::NeedsAttention {
+                record.halt = Some(crate::Halt { repo: String::new(), reason: format!("rollback asked for by {by}") });
+            }
             record.state = ChangeState::RollingBack;
-            self.reopen(&record).await?;
+            // Undoing its own work needs no lock; another set holding a repository now is named, not a stop.
+            if let Err(ChangeError::Locked { held }) = self.reopen(&record).await {
+                record.step("", format!("rolling back while other sets hold {}", held.join(", ")));
+            }
             self.save(&record, "change_rolling_back", format!("rollback asked for by {by}")).await?;
         }
+        drop(running);
         self.advance(record).await
     }
 
@@ -311,6 +370,7 @@ impl ChangeEngine {
             waves,
             halt: None,
             steps: Vec::new(),
+            validating_since: None,
             created_at,
             by: self.settings.by.clone(),
         };
@@ -319,7 +379,7 @@ impl ChangeEngine {
             "",
             format!("opened: {} in {changed} of {} repositories", spec.operation.describe(), record.repos.len()),
         );
-        let names: Vec<String> = record.repos.iter().map(|r| r.repo.clone()).collect();
+        let names = locked(&record);
         let row = self.row(&record)?;
         let (owner, ttl) = (self.owner(), self.ttl());
         let audit = self.audit_entry(&record, "change_opened", format!("{changed} repositories to change"));
@@ -418,7 +478,7 @@ impl ChangeEngine {
     /// Takes the set's locks again (a rollback asked for after the set finished and let them go).
     async fn reopen(&self, record: &ChangeRecord) -> Result<(), ChangeError> {
         let row = self.row(record)?;
-        let names: Vec<String> = record.repos.iter().map(|r| r.repo.clone()).collect();
+        let names = locked(record);
         let (owner, ttl) = (self.owner(), self.ttl());
         let audit = self.audit_entry(record, "change_locked", "locks taken for the rollback".to_owned());
         let opened = self
@@ -436,10 +496,11 @@ impl ChangeEngine {
     }
 
     /// Refuses to write for a set that lost one of its repositories to another set (its lock expired meanwhile).
+    /// Renews the locks, so a set that waits (for checks, a review) keeps its repositories while it is looked at.
     pub(crate) async fn check_locks(&self, record: &ChangeRecord) -> Result<(), ChangeError> {
-        let (id, names): (String, Vec<String>) =
-            (record.id.to_string(), record.repos.iter().map(|r| r.repo.clone()).collect());
-        let lost = self.memory(move |m| m.changes().lost(&id, &names)).await?;
+        let (id, names) = (record.id.to_string(), locked(record));
+        let expires = hive_support::unix_now() + self.ttl();
+        let lost = self.memory(move |m| m.changes().hold(&id, &names, expires)).await?;
         if lost.is_empty() {
             return Ok(());
         }
@@ -557,6 +618,11 @@ where
     Ok(scribe.call(job).await.map_err(|e| ChangeError::Scribe(e.to_string()))??)
 }
 
+/// The repositories a set holds: those its change touches.
+fn locked(record: &ChangeRecord) -> Vec<String> {
+    record.changed().map(|r| r.repo.clone()).collect()
+}
+
 fn decode(row: &ChangeRow) -> Result<ChangeRecord, ChangeError> {
     serde_json::from_str(&row.record).map_err(|e| ChangeError::BadRecord { id: row.id.clone(), reason: e.to_string() })
 }
@@ -572,24 +638,28 @@ pub(crate) fn commit_message(spec: &ChangeSpec, id: &ChangeId) -> String {
     message
 }
 
-/// The merge order of the changed repositories: dependencies first, by their manifests in the worktrees; the
-/// unchanged ones last, in a wave of their own. A cycle (which the manifests should not have) is one wave.
+/// The merge order of the changed repositories: dependencies first, by the manifests of every repository the set
+/// names (an order through an unchanged one still holds), the unchanged ones left out; then the unchanged ones, in a
+/// wave of their own. A cycle (which the manifests should not have) is one wave.
 fn waves(trees: &Worktrees, made: &[(Target, Made)]) -> Vec<Vec<String>> {
-    let changed: Vec<GraphRepo> = made
+    let all: Vec<GraphRepo> = made
         .iter()
-        .filter(|(_, m)| m.head.is_some())
         .map(|(t, _)| {
             let name = t.repo.to_string();
             GraphRepo::new(name.clone(), t.repo.name(), trees.dir(&name)).url(t.url.clone())
         })
         .collect();
-    let mut waves = match DependencyGraph::from_manifests(changed.clone()).and_then(|g| g.waves()) {
+    let changed = |name: &String| made.iter().any(|(t, m)| m.head.is_some() && t.repo.to_string() == *name);
+    let mut waves = match DependencyGraph::from_manifests(all.clone()).and_then(|g| g.waves()) {
         Ok(waves) => waves,
         Err(err) => {
             tracing::warn!(error = %err, "the change's repositories have no dependency order; merging them as one wave");
-            vec![changed.into_iter().map(|r| r.id).collect()]
+            vec![all.into_iter().map(|r| r.id).collect()]
         }
     };
+    for wave in &mut waves {
+        wave.retain(changed);
+    }
     waves.retain(|w| !w.is_empty());
     let unchanged: Vec<String> =
         made.iter().filter(|(_, m)| m.head.is_none()).map(|(t, _)| t.repo.to_string()).collect();

@@ -38,7 +38,7 @@ pub enum ChangeError {
         reason: String,
     },
     /// The operation changes nothing in any repository named: nothing was recorded or written.
-    #[error("the change changes nothing in the {repos} repositories it names; nothing to do")]
+    #[error("the change changes nothing in the {} it names; nothing to do", if *repos == 1 { "one repository".to_owned() } else { format!("{repos} repositories") })]
     NoChange {
         /// How many repositories were looked at.
         repos: usize,
@@ -52,7 +52,7 @@ pub enum ChangeError {
         reason: String,
     },
     /// The forge could not be read or written; the set's record says how far it got.
-    #[error("forge error for '{repo}': {reason}; run the same command again to resume")]
+    #[error("forge error for '{repo}': {reason}{}", if *transient { "; the forge may answer later: run the same command again to resume" } else { "" })]
     Forge {
         /// The repository.
         repo: String,
@@ -61,8 +61,14 @@ pub enum ChangeError {
         /// Whether waiting may help (a timeout, a 5xx, a rate limit).
         transient: bool,
     },
+    /// This process is moving the set on already (the router's background apply, another command).
+    #[error("change set '{id}' is being moved on already; look at it with 'changes show {id}' and try again later")]
+    Busy {
+        /// The set.
+        id: String,
+    },
     /// The operation asked for is not possible in this state.
-    #[error("change set {id} is {state}: {reason}")]
+    #[error("change set '{id}' is {state}: {reason}")]
     WrongState {
         /// The set.
         id: String,

@@ -16,7 +16,7 @@ pub enum ChangeState {
     Validating,
     /// Merging in dependency order.
     Committing,
-    /// Every pull request merged (or, on a forge without pull requests, every branch published for a human).
+    /// Every pull request merged.
     Merged,
     /// Every branch published on a forge without pull requests; a human merges them.
     Published,
@@ -28,6 +28,10 @@ pub enum ChangeState {
     RolledBack,
     /// Stopped by a person before any merge; its pull requests closed.
     Aborted,
+    /// A rollback left something for a person: a merge whose revert could not be made, or a revert pull request
+    /// that cannot be merged (its checks fail, it was closed, the rules leave it to a person). The set keeps its
+    /// repositories; `rollback` tries again.
+    NeedsAttention,
 }
 
 impl ChangeState {
@@ -43,15 +47,27 @@ impl ChangeState {
             ChangeState::RollingBack => "rolling_back",
             ChangeState::RolledBack => "rolled_back",
             ChangeState::Aborted => "aborted",
+            ChangeState::NeedsAttention => "needs_attention",
         }
     }
 
-    /// Whether the set still holds its repositories (is not finished).
+    /// Whether the set still holds its repositories: it is under way, or a rollback left it for a person.
     pub fn is_open(self) -> bool {
+        self.moves() || self == ChangeState::NeedsAttention
+    }
+
+    /// Whether the set moves on by itself when looked at again (waiting for checks, merging, rolling back).
+    pub fn moves(self) -> bool {
         matches!(
             self,
             ChangeState::Applying | ChangeState::Validating | ChangeState::Committing | ChangeState::RollingBack
         )
+    }
+
+    /// Whether asking for the same spec again gives this set back rather than a new one: everything but a set that
+    /// finished merged, rolled back or aborted (a set left ready or published for a person is still the change).
+    pub fn answers_again(self) -> bool {
+        !matches!(self, ChangeState::Merged | ChangeState::RolledBack | ChangeState::Aborted)
     }
 }
 
@@ -187,6 +203,9 @@ pub struct ChangeRecord {
     /// Every step, oldest first.
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// When it started waiting for its checks, unix seconds (how long they may take is a rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validating_since: Option<i64>,
     /// When it was made, unix seconds (also the date of its commits, so they are the same when made again).
     pub created_at: i64,
     /// Who runs it.

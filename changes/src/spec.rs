@@ -110,6 +110,13 @@ pub struct MergeRules {
     /// an error in a file the change touches, or a linter that fails to run, refuses the set.
     #[serde(default)]
     pub validate: bool,
+    /// How long the pull requests' checks may take to finish, seconds: a check that never comes halts the set.
+    #[serde(default = "a_day")]
+    pub checks_timeout_secs: u64,
+}
+
+fn a_day() -> u64 {
+    86_400
 }
 
 fn yes() -> bool {
@@ -124,6 +131,7 @@ impl Default for MergeRules {
             merge: true,
             merge_reverts: true,
             validate: false,
+            checks_timeout_secs: a_day(),
         }
     }
 }
@@ -209,7 +217,7 @@ impl ChangeSpec {
         if self.title.trim().is_empty() {
             return invalid("the change needs a title (--title): it is the commit's subject and each PR's".into());
         }
-        if self.title.len() > 200 || self.title.contains(['\n', '\r']) {
+        if self.title.len() > 200 || self.title.chars().any(char::is_control) {
             return invalid(format!("title '{}' must be one line of at most 200 bytes", self.title.escape_debug()));
         }
         if self.targets.is_empty() {
@@ -230,8 +238,8 @@ impl ChangeSpec {
                 if argv.first().is_none_or(|p| p.is_empty()) {
                     return invalid("run needs a program: hive change ... run -- PROGRAM ARGS...".into());
                 }
-                if *timeout_secs == 0 {
-                    return invalid("run's timeout must be at least one second".into());
+                if !(1..=86_400).contains(timeout_secs) {
+                    return invalid(format!("run's timeout {timeout_secs}s must be 1 to 86400 seconds"));
                 }
             }
             Operation::Sync { source, paths, .. } => {

@@ -77,6 +77,20 @@ impl Worktrees {
         Ok(dir)
     }
 
+    /// Moves `repo`'s worktree (a full clone) to `commit`, the base a set was made on, so a change made again is
+    /// made on the same base whatever the branch did since.
+    pub(crate) async fn reset_to(&self, repo: &str, commit: &str) -> Result<(), ChangeError> {
+        let failed = |reason: String| ChangeError::Prepare { repo: repo.to_owned(), reason };
+        if commit.starts_with('-') || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(failed(format!("'{commit}' is not a commit")));
+        }
+        git(&self.dir(repo))
+            .run(&["reset", "--quiet", "--hard", commit])
+            .await
+            .map(drop)
+            .map_err(|e| failed(format!("the set's base {commit} is gone from the branch: {e}")))
+    }
+
     /// Carries `operation` out in `repo`'s worktree (its clone already made) and commits what it changed on
     /// `branch`, dated `created_at`.
     pub(crate) async fn make(
@@ -94,7 +108,11 @@ impl Worktrees {
         let base_sha = git.run(&["rev-parse", "HEAD"]).await.map_err(|e| failed(e.to_string()))?;
         match operation {
             Operation::Run { argv, timeout_secs } => {
-                run_command(&dir, argv, Duration::from_secs(*timeout_secs)).await.map_err(failed)?;
+                // A home of its own: the command sees none of the user's configuration or keys.
+                let home = self.root.join(".home");
+                std::fs::create_dir_all(&home)
+                    .map_err(|e| failed(format!("cannot create '{}': {e}", home.display())))?;
+                run_command(&dir, &home, argv, Duration::from_secs(*timeout_secs)).await.map_err(failed)?;
             }
             Operation::Sync { .. } => edit(&dir).map_err(failed)?,
             Operation::Bump { dependency, .. } => {
@@ -107,7 +125,10 @@ impl Worktrees {
             }
         }
         git.run(&["add", "--all"]).await.map_err(|e| failed(e.to_string()))?;
-        let numstat = git.run(&["diff", "--cached", "--numstat", "-z"]).await.map_err(|e| failed(e.to_string()))?;
+        let numstat = git
+            .run(&["diff", "--cached", "--numstat", "--no-renames", "-z"])
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let (files, lines) = parse_numstat(&numstat);
         if files.is_empty() {
             return Ok(Made { base_sha, head: None, files, lines: 0, diff: String::new() });
@@ -164,12 +185,13 @@ fn git(dir: &Path) -> Git {
     Git::new(dir).timeout(GIT_TIMEOUT).isolated()
 }
 
-/// `argv` in `dir`, no shell, in an environment holding only `PATH`, `HOME` and the locale: the command sees none
-/// of hive's secrets. A failure (exit code, signal, timeout) is an error with the end of its output.
-async fn run_command(dir: &Path, argv: &[String], timeout: Duration) -> Result<(), String> {
+/// `argv` in `dir`, no shell, in an environment holding only `PATH`, the locale and `home` as `HOME`: the command
+/// sees none of hive's secrets nor the user's. A failure (exit code, signal, timeout) is an error with the end of its
+/// output.
+async fn run_command(dir: &Path, home: &Path, argv: &[String], timeout: Duration) -> Result<(), String> {
     let Some((program, args)) = argv.split_first() else { return Err("no command to run".to_owned()) };
-    let mut spec = CommandSpec::new(program, args, dir).timeout(timeout).env_clear().kill_tree();
-    for key in ["PATH", "HOME", "LANG", "LC_ALL"] {
+    let mut spec = CommandSpec::new(program, args, dir).timeout(timeout).env_clear().kill_tree().env("HOME", home);
+    for key in ["PATH", "LANG", "LC_ALL"] {
         if let Some(value) = std::env::var_os(key) {
             spec = spec.env(key, value);
         }
@@ -182,7 +204,11 @@ async fn run_command(dir: &Path, argv: &[String], timeout: Duration) -> Result<(
     let mut said = out.stderr_text();
     said.push_str(&out.stdout_text());
     let said = said.trim();
-    let tail = said.get(said.len().saturating_sub(OUTPUT_TAIL)..).unwrap_or(said);
+    let mut from = said.len().saturating_sub(OUTPUT_TAIL);
+    while !said.is_char_boundary(from) {
+        from += 1;
+    }
+    let tail = &said[from..];
     let how = if out.timed_out {
         format!("timed out after {}s", timeout.as_secs())
     } else if let Some(code) = out.code {

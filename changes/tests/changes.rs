@@ -459,3 +459,123 @@ async fn a_refused_third_merge_rolls_the_first_two_back_with_merged_revert_pull_
     assert_eq!(fleet.emu.state().pulls("acme", &order[0]).len(), 2);
     scribe.stop().await;
 }
+
+/// An engine whose policy follows `autonomy` and `automerge` as they are at each write (a kill switch, say).
+async fn switched_engine(
+    fleet: &Fleet,
+    autonomy: Arc<std::sync::atomic::AtomicBool>,
+    automerge: Arc<std::sync::atomic::AtomicBool>,
+) -> (ChangeEngine, ScribeHandle) {
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let engine =
+        engine.with_live_policy(Arc::new(move |_repo: &str, policy: &mut hive_cerebrum::governance::Policy| {
+            policy.switches.autonomy = autonomy.load(std::sync::atomic::Ordering::SeqCst);
+            policy.switches.automerge = automerge.load(std::sync::atomic::Ordering::SeqCst);
+        }));
+    (engine, scribe)
+}
+
+fn all_green(fleet: &Fleet) {
+    for (name, _) in FIVE {
+        fleet.emu.state().set_default_check_runs("acme", name, vec![("test", "completed", Some("success"))]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn governance_holding_a_merge_or_a_close_back_is_a_wait_not_a_failure() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fleet = fleet(&FIVE).await;
+    all_green(&fleet);
+    let (autonomy, automerge) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(false)));
+    let (engine, scribe) = switched_engine(&fleet, autonomy.clone(), automerge.clone()).await;
+
+    // Automerge off: every pull request green, none merged, nothing closed; the set waits and says why.
+    let record = engine.apply(&notice_spec(&fleet, &["core", "api"])).await.unwrap();
+    assert_eq!(record.state, ChangeState::Committing, "{:?}", record.steps);
+    assert!(record.repos.iter().any(|r| r.note.contains("waiting to merge") && r.note.contains("automerge")));
+    assert!(merges(&fleet).is_empty());
+    assert!(fleet.emu.state().pulls("acme", "core").iter().all(|p| p.state == "open"));
+    let audit_before = Memory::open(&fleet.state).unwrap().audit().recent_for("acme/core", 1000).unwrap().len();
+    let again = engine.resume(&record.id).await.unwrap();
+    assert_eq!(again.state, ChangeState::Committing);
+    let audit_after = Memory::open(&fleet.state).unwrap().audit().recent_for("acme/core", 1000).unwrap().len();
+    assert_eq!(audit_after - audit_before, 1, "a look that changes nothing records only the refused decision");
+
+    // The kill switch: an abort cannot close the pull requests, so the set is not called aborted.
+    autonomy.store(false, Ordering::SeqCst);
+    let held = engine.abort(&record.id).await.unwrap();
+    assert_eq!(held.state, ChangeState::Committing, "{:?}", held.steps);
+    assert!(fleet.emu.state().pulls("acme", "core").iter().all(|p| p.state == "open"));
+    assert!(!engine.locks().await.unwrap().is_empty(), "it keeps its repositories");
+
+    autonomy.store(true, Ordering::SeqCst);
+    automerge.store(true, Ordering::SeqCst);
+    let merged = engine.resume(&record.id).await.unwrap();
+    assert_eq!(merged.state, ChangeState::Merged, "{:?}", merged.steps);
+    assert_eq!(merges(&fleet).len(), 2);
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revert_that_conflicts_is_left_for_a_person_and_the_others_are_still_reverted() {
+    let fleet = fleet(&FIVE).await;
+    all_green(&fleet);
+    let (engine, scribe) = engine(&fleet.state, fleet.forge.clone()).await;
+    let record = engine.apply(&notice_spec(&fleet, &["core", "api", "docs"])).await.unwrap();
+    assert_eq!(record.state, ChangeState::Merged, "{:?}", record.steps);
+
+    // Someone edits the notice on core's main after the merge: its revert now conflicts.
+    let bare = fleet.emu.state().git_dir("acme", "core").unwrap();
+    let work = fleet.notice.with_file_name("core-edit");
+    git(fleet.notice.parent().unwrap(), &["clone", "-q", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    std::fs::write(work.join("NOTICE"), "Maintained by someone else now.\n").unwrap();
+    git(&work, &["commit", "-q", "-am", "edit the notice"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+
+    let rolled = engine.rollback(&record.id).await.unwrap();
+    assert_eq!(rolled.state, ChangeState::NeedsAttention, "{:#?}", rolled.steps);
+    let core = rolled.repo("acme/core").unwrap();
+    assert_eq!(core.state, RepoState::Merged);
+    assert!(core.note.contains("revert it by hand") && core.note.contains("conflict"), "{}", core.note);
+    for name in ["api", "docs"] {
+        let entry = rolled.repo(&format!("acme/{name}")).unwrap();
+        assert_eq!(entry.state, RepoState::Reverted, "{name}: {}", entry.note);
+        let bare = fleet.emu.state().git_dir("acme", name).unwrap();
+        assert!(!git(&bare, &["ls-tree", "--name-only", "main"]).lines().any(|f| f == "NOTICE"), "{name}");
+    }
+    let held: Vec<String> = engine.locks().await.unwrap().into_iter().map(|l| l.repo).collect();
+    assert!(held.contains(&"acme/core".to_owned()), "a set that needs attention keeps its repositories: {held:?}");
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_set_whose_lock_lapsed_goes_no_further_but_still_undoes_its_own_work() {
+    let fleet = fleet(&FIVE).await;
+    let state = fleet.state.clone();
+    let scribe = ScribeHandle::spawn(Memory::open(&state).unwrap()).await.unwrap();
+    let mut settings = ChangeSettings::new(state.join("changes"), "cli:test");
+    settings.policy.switches.autonomy = true;
+    settings.policy.switches.automerge = true;
+    // Locks that lapse at once: the first set is as if its process died long ago.
+    settings.lock_ttl = std::time::Duration::ZERO;
+    let reader: Arc<dyn Forge> = fleet.forge.clone();
+    let writer: Arc<dyn ForgeWriter> = fleet.forge.clone();
+    let engine = ChangeEngine::new(scribe.clone(), reader, writer, settings, Redactor::default());
+    let first = engine.apply(&notice_spec(&fleet, &["core"])).await.unwrap();
+    assert_eq!(first.state, ChangeState::Validating);
+    let mut second = notice_spec(&fleet, &["core"]);
+    second.title = "Another notice".to_owned();
+    let taken = engine.apply(&second).await.unwrap();
+    assert!(taken.state.is_open(), "the lapsed lock was taken");
+
+    let err = engine.resume(&first.id).await.expect_err("the first set lost acme/core");
+    assert!(matches!(err, ChangeError::Locked { .. }), "{err}");
+    let rolled = engine.rollback(&first.id).await.unwrap();
+    assert_eq!(rolled.state, ChangeState::RolledBack, "{:?}", rolled.steps);
+    let pulls = fleet.emu.state().pulls("acme", "core");
+    let mine = pulls.iter().find(|p| p.head_ref == first.id.branch()).unwrap();
+    assert_eq!(mine.state, "closed", "its own pull request closed without the lock");
+    let theirs = pulls.iter().find(|p| p.head_ref == taken.id.branch()).unwrap();
+    assert_eq!(theirs.state, "open", "the other set's untouched");
+    scribe.stop().await;
+}

@@ -11,7 +11,7 @@ use std::{
     sync::Arc,
 };
 
-use hive_cerebrum::{Redactor, ScribeHandle, governance::Policy};
+use hive_cerebrum::{Redactor, ScribeHandle};
 use hive_ecosystem::Git;
 use hive_forge::{CreatedRepository, ForgeWriter, WriteError};
 
@@ -48,8 +48,7 @@ pub struct Spawner {
 /// Spawns that build and test at the same time; more wait.
 const MAX_BUILDS: usize = 2;
 
-/// Brings a policy up to date for a repository, as the hive's steward sees it now.
-pub type LivePolicy = Arc<dyn Fn(&str, &mut Policy) + Send + Sync>;
+pub use hive_cerebrum::governance::LivePolicy;
 
 /// An agent's source moved into place and not registered yet: removed when dropped, unless kept.
 struct Placed(Option<PathBuf>);

@@ -447,11 +447,12 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
         }
         Command::ApplyChange { spec } => {
             // A set clones, changes and publishes every repository and then waits for checks: it goes on after the
-            // answer. Its steps are in the audit trail and `changes show <id>` has it.
-            let id = spec.id();
+            // answer, looked at again until it settles (a day at most; `change resume` after that). Its steps are in
+            // the audit trail and `changes show <id>` has it.
+            let id = hive.next_change_id(spec).await?;
             let (applying, spec, actor, text) = (hive.clone(), spec.clone(), format!("api:{who}"), parsed.audit_text());
             tokio::spawn(async move {
-                if let Err(err) = applying.apply_change(&spec, &actor).await {
+                if let Err(err) = applying.drive_change(&spec, &actor, CHANGE_DRIVE).await {
                     let why = crate::terminal::line(&hive_support::error_chain(&err));
                     tracing::warn!(change = %spec.id(), error = %why, "change set failed");
                     if let Err(failed) = applying.audit_failure(&actor, &text, &why).await {
@@ -478,6 +479,9 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
     }
     Ok(Json(answer))
 }
+
+/// How long the router's `change apply` keeps looking at a set that waits for checks.
+const CHANGE_DRIVE: Duration = Duration::from_secs(24 * 3600);
 
 /// The name a command is recorded under: `by` when given (printable, short), else `anonymous`.
 fn asker(by: Option<&str>) -> Result<String, ApiError> {

@@ -41,7 +41,7 @@ pub enum ChangeCommand {
 pub struct ChangeIdArgs {
     /// The change set's id (`chg-...`).
     pub id: String,
-    /// Keep going for up to this many seconds while the set waits for checks, looking every few seconds.
+    /// Keep going for up to this many seconds while the set waits for checks, looking every 30 seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
     /// Where the fleet is.
@@ -114,9 +114,12 @@ pub struct ChangeRequestArgs {
     /// file refuses the change before anything is published.
     #[arg(long)]
     pub validate: bool,
-    /// Keep going for up to this many seconds while the set waits for checks, looking every few seconds.
+    /// Keep going for up to this many seconds while the set waits for checks, looking every 30 seconds.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
+    /// How long the pull requests' checks may take to finish before the set is halted and rolled back.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    pub checks_timeout: u64,
     /// Where the fleet is.
     #[command(flatten)]
     pub fleet: FleetArgs,

@@ -21,7 +21,7 @@ fn change(id: &str) -> ChangeId {
 }
 
 /// A change set's spec, as the router takes it: JSON on the rest of the line.
-const SPEC_TEXT: &str = r#"change apply {"title":"Add the notice","message":"","targets":{"globs":["acme/*"]},"operation":{"op":"run","argv":["cp","/srv/NOTICE","NOTICE"],"timeout_secs":60},"rules":{"method":"merge","require_approval":false,"merge":true,"merge_reverts":true,"validate":false}}"#;
+const SPEC_TEXT: &str = r#"change apply {"title":"Add the notice","message":"","targets":{"globs":["acme/*"]},"operation":{"op":"sync","source":"acme/templates","paths":["NOTICE"],"delete_missing":false},"rules":{"method":"merge","require_approval":false,"merge":true,"merge_reverts":true,"validate":false,"checks_timeout_secs":86400}}"#;
 static PLAN_TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| SPEC_TEXT.replacen("apply", "plan", 1));
 
 fn spec() -> ChangeSpec {
@@ -29,9 +29,10 @@ fn spec() -> ChangeSpec {
         title: "Add the notice".into(),
         message: String::new(),
         targets: hive_changes::Targets { globs: vec!["acme/*".into()], ..Default::default() },
-        operation: hive_changes::Operation::Run {
-            argv: vec!["cp".into(), "/srv/NOTICE".into(), "NOTICE".into()],
-            timeout_secs: 60,
+        operation: hive_changes::Operation::Sync {
+            source: "acme/templates".into(),
+            paths: vec!["NOTICE".into()],
+            delete_missing: false,
         },
         rules: hive_changes::MergeRules::default(),
     }
@@ -237,6 +238,10 @@ fn malformed_commands_say_what_was_wrong() {
         (
             "changes show ../x",
             "'../x' is not a change set's id (they look like chg-0123456789ab); see 'hive change status'",
+        ),
+        (
+            r#"change plan {"title": "x", "targets": {"repos": ["acme/api"]}, "operation": {"op": "run", "argv": ["id"], "timeout_secs": 5}}"#,
+            "a change that runs a command is made with 'hive change apply ... run -- ARGV' on the command line; the router takes sync and bump changes",
         ),
         (
             r#"change apply {"title": "x", "targets": {"repos": ["../etc"]}, "operation": {"op": "bump", "dependency": "a", "version": "1"}}"#,

@@ -109,7 +109,7 @@ impl<'m> Changes<'m> {
 
     /// Records `row` with `audit`, in one transaction, and renews its locks until `expires_at`; when the set is no
     /// longer [`ChangeRow::open`] its locks are released in the same transaction. A lock another set took meanwhile
-    /// (after it expired) is not taken back: [`Changes::lost`] names those.
+    /// (after it expired) is not taken back: [`Changes::hold`] names those.
     pub fn put(&mut self, row: &ChangeRow, expires_at: i64, audit: &AuditEntry) -> Result<(), MemoryError> {
         let path = self.path;
         let sql = |source| MemoryError::sqlite(path, source);
@@ -125,15 +125,21 @@ impl<'m> Changes<'m> {
         tx.commit().map_err(sql)
     }
 
-    /// The repositories of `repos` that `id` does not hold now (another set took them after its lock expired).
-    pub fn lost(&self, id: &str, repos: &[String]) -> Result<Vec<String>, MemoryError> {
+    /// Renews the locks `id` holds until `expires_at`, and names the repositories of `repos` it does not hold now
+    /// (another set took them after its lock expired), in one transaction.
+    pub fn hold(&mut self, id: &str, repos: &[String], expires_at: i64) -> Result<Vec<String>, MemoryError> {
+        let path = self.path;
+        let sql = |source| MemoryError::sqlite(path, source);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute("UPDATE change_locks SET expires_at = ?1 WHERE change_id = ?2", params![expires_at, id])
+            .map_err(sql)?;
         let mut lost = Vec::new();
         for repo in repos {
-            let lock = lock_of(self.conn, repo).map_err(|e| MemoryError::sqlite(self.path, e))?;
-            if lock.is_none_or(|lock| lock.change_id != id) {
+            if lock_of(&tx, repo).map_err(sql)?.is_none_or(|lock| lock.change_id != id) {
                 lost.push(repo.clone());
             }
         }
+        tx.commit().map_err(sql)?;
         Ok(lost)
     }
 
@@ -253,7 +259,9 @@ mod tests {
         // Past the expiry another set may take them; the first then knows what it lost.
         let opened = memory.changes().open(&second, &repos(&["acme/c", "acme/b"]), "you", 301, 400, &entry("open"));
         assert_eq!(opened.unwrap(), Opened::Locked);
-        assert_eq!(memory.changes().lost("c1", &repos(&["acme/a", "acme/b"])).unwrap(), ["acme/b"]);
+        assert_eq!(memory.changes().hold("c1", &repos(&["acme/a", "acme/b"]), 500).unwrap(), ["acme/b"]);
+        let locks = memory.changes().locks().unwrap();
+        assert_eq!(locks.iter().find(|l| l.repo == "acme/a").unwrap().expires_at, 500, "what it holds is renewed");
 
         // Closing a set releases what it holds, in the same transaction as its record.
         let closed = ChangeRow { state: "merged".into(), open: false, updated_at: 20, ..second };

@@ -25,13 +25,22 @@ pub(crate) enum Found {
 
 impl ChangeEngine {
     /// Moves `record` on as far as it can go now, recording every step; returns it as it was left.
-    pub(crate) async fn advance(&self, mut record: ChangeRecord) -> Result<ChangeRecord, ChangeError> {
+    pub(crate) async fn advance(&self, record: ChangeRecord) -> Result<ChangeRecord, ChangeError> {
+        if !record.state.moves() {
+            return Ok(record);
+        }
+        let _running = self.claim(&record.id)?;
+        // Read again under the claim: another caller may have moved it on meanwhile.
+        let mut record = self.get(&record.id).await?;
         loop {
-            if !record.state.is_open() {
+            if !record.state.moves() {
                 return Ok(record);
             }
-            self.check_locks(&record).await?;
-            let before = record.state;
+            // Undoing its own work needs no lock; going forward does.
+            if record.state != ChangeState::RollingBack {
+                self.check_locks(&record).await?;
+            }
+            let before = (record.state, serde_json::to_string(&record.repos).unwrap_or_default());
             match record.state {
                 ChangeState::Applying => self.publish(&mut record).await?,
                 ChangeState::Validating => self.validate(&mut record).await?,
@@ -39,8 +48,18 @@ impl ChangeEngine {
                 ChangeState::RollingBack => self.roll_back(&mut record).await?,
                 _ => return Ok(record),
             }
-            if record.state == before {
-                // Waiting for something outside the set: checks, a review, a limit.
+            if record.state == before.0 {
+                // Waiting for something outside the set (checks, a review, a limit): recorded once when what it
+                // waits for changed, not at every look.
+                if serde_json::to_string(&record.repos).unwrap_or_default() != before.1 {
+                    let waiting: Vec<String> = record
+                        .repos
+                        .iter()
+                        .filter(|r| !r.note.is_empty())
+                        .map(|r| format!("{}: {}", r.repo, r.note))
+                        .collect();
+                    self.save(&record, "change_waiting", waiting.join("; ")).await?;
+                }
                 return Ok(record);
             }
         }
@@ -57,7 +76,7 @@ impl ChangeEngine {
             if self.state(record, name) == RepoState::Planned {
                 let dir = self.ensure_made(record, name).await?;
                 let Sent::Done(pushed) = self.push(record, name, &dir, &branch, "push").await? else {
-                    return self.save(record, "change_waiting", format!("{name}: not pushed yet")).await;
+                    return Ok(());
                 };
                 let entry = self.entry(record, name);
                 if entry.head.as_deref() != Some(pushed.as_str()) {
@@ -88,13 +107,16 @@ impl ChangeEngine {
                         let (repo, branch, base, title) = (&repo, &branch, &entry.base, &title);
                         let sent = self
                             .governed(record, write, |decided| {
-                                let body = super::body::pull_body(record, &decided.html);
+                                let body = self.redactor.redact(&super::body::pull_body(record, &decided.html)).into_owned();
                                 async move {
                                     self.writer.create_pull(repo, branch, base, title, &body, decided.draft).await
                                 }
                             })
                             .await?;
-                        let Sent::Done(pull) = sent else { return self.wait(record, name, sent).await };
+                        let Sent::Done(pull) = sent else {
+                            self.wait(record, name, sent);
+                            return Ok(());
+                        };
                         self.opened(record, name, &pull);
                     }
                 }
@@ -121,17 +143,21 @@ impl ChangeEngine {
             let sent = self
                 .governed(record, write, |decided| {
                     let change = PullChange {
-                        body: Some(super::body::pull_body(record, &decided.html)),
+                        body: Some(self.redactor.redact(&super::body::pull_body(record, &decided.html)).into_owned()),
                         ..PullChange::default()
                     };
                     async move { self.writer.update_pull(&repo, number, &change).await }
                 })
                 .await?;
-            let Sent::Done(_) = sent else { return self.wait(record, name, sent).await };
+            let Sent::Done(_) = sent else {
+                self.wait(record, name, sent);
+                return Ok(());
+            };
             self.entry(record, name).linked = true;
             self.save(record, "change_linked", format!("{name}#{number} links its siblings")).await?;
         }
         record.state = ChangeState::Validating;
+        record.validating_since = Some(hive_support::unix_now());
         record.step("", "every pull request opened and linked; waiting for their checks");
         self.save(record, "change_validating", "every pull request opened".to_owned()).await
     }
@@ -173,7 +199,21 @@ impl ChangeEngine {
                 }
             }
         }
-        if waiting.is_empty() {
+        if !waiting.is_empty() {
+            let since = *record.validating_since.get_or_insert(hive_support::unix_now());
+            let limit = i64::try_from(record.spec.rules.checks_timeout_secs).unwrap_or(i64::MAX);
+            if hive_support::unix_now().saturating_sub(since) > limit {
+                let name = waiting[0].clone();
+                let why = format!(
+                    "no checks finished within {}s of the pull requests opening ({})",
+                    limit,
+                    self.entry(record, &name).note
+                );
+                return self.halt(record, &name, why).await;
+            }
+            return Ok(());
+        }
+        {
             if record.spec.rules.merge {
                 record.state = ChangeState::Committing;
                 record.step("", "every check of every pull request green; merging in dependency order");
@@ -182,8 +222,7 @@ impl ChangeEngine {
                 record.step("", "every check green; the rules leave the merges to a person");
             }
         }
-        let result = format!("{} of {} green", names.len() - waiting.len(), names.len());
-        self.save(record, "change_validated", result).await
+        self.save(record, "change_validated", format!("{} green", names.len())).await
     }
 
     /// Merges wave by wave, each pull request only if its head is still the checked commit, its checks are green
@@ -216,7 +255,7 @@ impl ChangeEngine {
                     }
                     ChecksState::Pending | ChecksState::Missing => {
                         self.entry(record, name).note = format!("waiting for checks ({checks}) before its merge");
-                        return self.save(record, "change_waiting", format!("{name}: checks {checks}")).await;
+                        return Ok(());
                     }
                 }
                 if record.spec.rules.require_approval {
@@ -225,7 +264,7 @@ impl ChangeEngine {
                     if !approves(&reviews, &head) {
                         self.entry(record, name).note =
                             format!("waiting for an approving review of {} on #{}", short(&head), pull.number);
-                        return self.save(record, "change_waiting", format!("{name}: no approving review")).await;
+                        return Ok(());
                     }
                 }
                 let write = Write {
@@ -242,7 +281,12 @@ impl ChangeEngine {
                     .await;
                 let merged = match sent {
                     Ok(Sent::Done(merged)) => merged,
-                    Ok(Sent::Refused(why)) => return self.halt(record, name, format!("merge refused: {why}")).await,
+                    // Governance's no (automerge off, the kill switch, an emergency, a limit) is a wait, not a
+                    // failure of the change: the set merges when the policy allows, or a person aborts it.
+                    Ok(Sent::Refused(why)) => {
+                        self.entry(record, name).note = format!("waiting to merge: {why}");
+                        return Ok(());
+                    }
                     Err(ChangeError::Forge { reason, transient: false, .. }) => {
                         return self.halt(record, name, format!("the forge refused the merge: {reason}")).await;
                     }
@@ -307,10 +351,10 @@ impl ChangeEngine {
 
     /// Leaves the set where it is because governance did not allow a write now (a limit, autonomy off, an
     /// emergency): the repository's note says why, and the same command later goes on.
-    async fn wait<T>(&self, record: &mut ChangeRecord, name: &str, sent: Sent<T>) -> Result<(), ChangeError> {
-        let Sent::Refused(why) = sent else { return Ok(()) };
-        self.entry(record, name).note = format!("waiting: {why}");
-        self.save(record, "change_waiting", format!("{name}: {why}")).await
+    fn wait<T>(&self, record: &mut ChangeRecord, name: &str, sent: Sent<T>) {
+        if let Sent::Refused(why) = sent {
+            self.entry(record, name).note = format!("waiting: {why}");
+        }
     }
 
     /// The pull request of the set's branch in `name`, as the forge has it now.
@@ -401,7 +445,7 @@ impl ChangeEngine {
 }
 
 pub(crate) fn repo_id(name: &str) -> Result<RepoId, ChangeError> {
-    RepoId::new(name).map_err(|e| ChangeError::BadRecord { id: name.to_owned(), reason: e.to_string() })
+    RepoId::new(name).map_err(|e| ChangeError::Prepare { repo: name.to_owned(), reason: e.to_string() })
 }
 
 /// The first ten characters of a commit.

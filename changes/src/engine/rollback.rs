@@ -17,30 +17,64 @@ use crate::{
     gate::{Sent, Write},
 };
 
+/// Where the revert of one merge stands after a pass.
+enum Reverting {
+    /// Merged (or nothing to revert).
+    Done,
+    /// Waiting for something that comes by itself: its checks, a limit.
+    Waiting,
+    /// Left for a person: it cannot be made, merged, or the rules leave its merge to a person.
+    ForPerson,
+}
+
 impl ChangeEngine {
-    /// One pass of the rollback; the set is rolled back once nothing is left open and every revert is merged (or
-    /// left for a person, as the rules or its checks say).
+    /// One pass of the rollback. The set is rolled back once nothing of it is open and every merge is reverted; a
+    /// merge whose revert cannot be made or merged is left for a person (the set then needs attention, and keeps
+    /// its repositories).
     pub(crate) async fn roll_back(&self, record: &mut ChangeRecord) -> Result<(), ChangeError> {
-        self.close_unmerged(record).await?;
-        let mut waiting = Vec::new();
+        if !self.close_unmerged(record).await? {
+            return Ok(());
+        }
+        let (mut waiting, mut for_person) = (Vec::new(), Vec::new());
         let merged: Vec<String> =
             record.changed().rev().filter(|r| r.merge_sha.is_some()).map(|r| r.repo.clone()).collect();
         for name in &merged {
-            if !self.revert(record, name).await? {
-                waiting.push(name.clone());
+            let progress = match self.revert(record, name).await {
+                Ok(progress) => progress,
+                // A transient fault is waited out; anything else (a revert that conflicts, a refused push) is a
+                // person's to finish, and the other merges are still reverted.
+                Err(err @ ChangeError::Forge { transient: true, .. }) => return Err(err),
+                Err(err) => {
+                    let why = self.redact(&err);
+                    self.entry(record, name).note = format!("the revert could not be made; revert it by hand: {why}");
+                    record.step(name, format!("revert failed: {why}"));
+                    Reverting::ForPerson
+                }
+            };
+            match progress {
+                Reverting::Done => {}
+                Reverting::Waiting => waiting.push(name.clone()),
+                Reverting::ForPerson => for_person.push(name.clone()),
             }
         }
         if !waiting.is_empty() {
-            return self.save(record, "change_rollback_waiting", format!("waiting for {}", waiting.join(", "))).await;
+            return Ok(());
         }
-        record.state = ChangeState::RolledBack;
-        record.step("", "rolled back");
         let incident = incident(record);
-        self.save(record, "change_rolled_back", incident).await
+        if for_person.is_empty() {
+            record.state = ChangeState::RolledBack;
+            record.step("", "rolled back");
+            self.save(record, "change_rolled_back", incident).await
+        } else {
+            record.state = ChangeState::NeedsAttention;
+            record.step("", format!("rolled back but for {}, left for a person", for_person.join(", ")));
+            self.save(record, "change_needs_attention", incident).await
+        }
     }
 
-    /// Closes every pull request of the set that is not merged (an abort does only this).
-    pub(crate) async fn close_unmerged(&self, record: &mut ChangeRecord) -> Result<(), ChangeError> {
+    /// Closes every pull request of the set that is not merged (an abort does only this); whether all are closed
+    /// (governance may hold a close back: the kill switch, an emergency).
+    pub(crate) async fn close_unmerged(&self, record: &mut ChangeRecord) -> Result<bool, ChangeError> {
         let names: Vec<String> = record
             .changed()
             .filter(|r| {
@@ -86,7 +120,7 @@ impl ChangeEngine {
                 let sent = self.governed(record, write, |_| self.writer.update_pull(&repo, number, &change)).await?;
                 if let Sent::Refused(why) = sent {
                     self.entry(record, name).note = format!("waiting to close #{number}: {why}");
-                    return self.save(record, "change_waiting", format!("{name}: {why}")).await;
+                    return Ok(false);
                 }
             }
             let entry = self.entry(record, name);
@@ -95,15 +129,15 @@ impl ChangeEngine {
             record.step(name, "pull request closed unmerged");
             self.save(record, "change_closed", format!("{name}: closed unmerged")).await?;
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Moves the revert of `name`'s merge on; whether it is done (merged, or left for a person).
-    async fn revert(&self, record: &mut ChangeRecord, name: &str) -> Result<bool, ChangeError> {
+    /// Moves the revert of `name`'s merge on.
+    async fn revert(&self, record: &mut ChangeRecord, name: &str) -> Result<Reverting, ChangeError> {
         let entry = self.entry(record, name).clone();
-        let Some(merge_sha) = entry.merge_sha.clone() else { return Ok(true) };
+        let Some(merge_sha) = entry.merge_sha.clone() else { return Ok(Reverting::Done) };
         if entry.state == RepoState::Reverted {
-            return Ok(true);
+            return Ok(Reverting::Done);
         }
         let repo = repo_id(name)?;
         let branch = record.id.revert_branch();
@@ -130,7 +164,7 @@ impl ChangeEngine {
                 Found::Stopped(_) | Found::Missing => {
                     let dir = self.revert_tree(record, name, &merge_sha, &head).await?;
                     if let Sent::Refused(_) = self.push(record, name, &dir, &branch, "revert-push").await? {
-                        return Ok(false);
+                        return Ok(Reverting::Waiting);
                     }
                     let write = Write {
                         kind: ActionKind::OpenPullRequest,
@@ -145,7 +179,8 @@ impl ChangeEngine {
                     let (repo, branch, base, title) = (&repo, &branch, &base, &title);
                     let sent = self
                         .governed(record, write, |decided| {
-                            let body = super::body::revert_body(&snapshot, name, &merge_sha, &decided.html);
+                            let body = self.redactor.redact(&super::body::revert_body(&snapshot, name, &merge_sha, &decided.html))
+                                .into_owned();
                             async move {
                                 self.writer.create_pull(repo, branch, base, title, &body, decided.draft).await
                             }
@@ -153,7 +188,7 @@ impl ChangeEngine {
                         .await?;
                     let Sent::Done(pull) = sent else {
                         self.entry(record, name).note = "waiting to open the revert's pull request".to_owned();
-                        return Ok(false);
+                        return Ok(Reverting::Waiting);
                     };
                     if let Some(revert) = self.entry(record, name).revert.as_mut() {
                         revert.pull = Some(pull.number);
@@ -168,7 +203,7 @@ impl ChangeEngine {
         }
         if !record.spec.rules.merge_reverts {
             self.entry(record, name).note = "the revert waits for a person to merge it".to_owned();
-            return Ok(true);
+            return Ok(Reverting::ForPerson);
         }
         let number = self.entry(record, name).revert.as_ref().and_then(|r| r.pull).unwrap_or_default();
         let pull = match self.find_pull_of(record, name, &branch, Some(head.clone())).await? {
@@ -176,9 +211,9 @@ impl ChangeEngine {
             Found::Open(pull) => pull,
             Found::Stopped(why) => {
                 self.entry(record, name).note = format!("the revert is left for a person: {why}");
-                return Ok(true);
+                return Ok(Reverting::ForPerson);
             }
-            Found::Missing => return Ok(false),
+            Found::Missing => return Ok(Reverting::Waiting),
         };
         let (checks, failing) = self.checks(name, &head).await?;
         match checks {
@@ -186,11 +221,11 @@ impl ChangeEngine {
             ChecksState::Failing => {
                 self.entry(record, name).note =
                     format!("the revert's checks fail ({}); a person has to look at #{number}", failing.join(", "));
-                return Ok(true);
+                return Ok(Reverting::ForPerson);
             }
             ChecksState::Pending | ChecksState::Missing => {
                 self.entry(record, name).note = format!("waiting for the revert's checks ({checks})");
-                return Ok(false);
+                return Ok(Reverting::Waiting);
             }
         }
         let write = Write {
@@ -207,21 +242,21 @@ impl ChangeEngine {
             Ok(Sent::Done(merged)) if merged.merged => self.reverted(record, name, number).await,
             Ok(Sent::Done(merged)) => {
                 self.entry(record, name).note = format!("the forge did not merge the revert: {}", merged.message);
-                Ok(true)
+                Ok(Reverting::ForPerson)
             }
             Ok(Sent::Refused(why)) => {
                 self.entry(record, name).note = format!("the revert #{number} is left for a person: {why}");
-                Ok(true)
+                Ok(Reverting::ForPerson)
             }
             Err(ChangeError::Forge { reason, transient: false, .. }) => {
                 self.entry(record, name).note = format!("the forge refused the revert's merge: {reason}");
-                Ok(true)
+                Ok(Reverting::ForPerson)
             }
             Err(err) => Err(err),
         }
     }
 
-    async fn reverted(&self, record: &mut ChangeRecord, name: &str, number: u64) -> Result<bool, ChangeError> {
+    async fn reverted(&self, record: &mut ChangeRecord, name: &str, number: u64) -> Result<Reverting, ChangeError> {
         let entry = self.entry(record, name);
         entry.state = RepoState::Reverted;
         entry.note.clear();
@@ -230,7 +265,7 @@ impl ChangeEngine {
         }
         record.step(name, format!("revert #{number} merged"));
         self.save(record, "change_reverted", format!("{name}#{number}")).await?;
-        Ok(true)
+        Ok(Reverting::Done)
     }
 
     /// The worktree holding the revert commit `head`, made again when it is gone.
@@ -273,7 +308,8 @@ impl ChangeEngine {
             return Ok(trees.dir(name));
         }
         let edit = self.editor(&record.spec, &trees).await?;
-        trees.clone(name, &entry.clone_url, &entry.base, false).await?;
+        trees.clone(name, &entry.clone_url, &entry.base, true).await?;
+        trees.reset_to(name, &entry.base_sha).await?;
         let message = super::commit_message(&record.spec, &record.id);
         let made = trees
             .make(
