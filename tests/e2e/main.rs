@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod daemon;
 mod dashboard;
+mod deploy;
 mod ecosystem;
 mod events;
 mod github;
