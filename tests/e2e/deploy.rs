@@ -260,3 +260,84 @@ fn a_second_deploy_while_one_runs_is_refused() {
     assert_eq!(history["deploys"][0]["outcome"], "rolled_back");
     assert!(history["deploys"][0]["reason"].as_str().expect("reason").starts_with("the build failed (exit 2)"));
 }
+
+/// Sends one command to `hive serve` with the token; the status and the JSON answer.
+async fn send(client: &reqwest::Client, base: &str, text: &str) -> (reqwest::StatusCode, Value) {
+    let response = client
+        .post(format!("{base}/api/command"))
+        .bearer_auth(SERVE_TOKEN)
+        .json(&serde_json::json!({ "command": text, "by": "ops" }))
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+const SERVE_TOKEN: &str = "deploy-api-token";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_hive_serve_a_deploy_replaces_the_queen_s_service_member() {
+    use hive_testkit::projects::{git_repo, write};
+
+    use crate::daemon::Daemon;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let id = import(&state, &service_repo(tmp.path()));
+    let ws = tmp.path().join("ws");
+    write(&ws.join("ok"), "Makefile", "test:\n\ttrue\n");
+    git_repo(&ws.join("ok"));
+    let mut cmd = crate::daemon::hive_command(
+        &state,
+        &["serve", "--workspace", ws.to_str().expect("utf-8"), "--bind", "127.0.0.1:0"],
+    );
+    cmd.env("HIVE_API_TOKEN", SERVE_TOKEN);
+    let mut daemon = Daemon::spawn(cmd, &tmp.path().join("stderr.log"));
+    let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
+    let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();
+    let client = reqwest::Client::new();
+    let members = |status: &Value| status["members"].to_string();
+
+    let (code, one) = send(&client, &base, &format!("ecosystem {id} deploy --ref v1")).await;
+    assert_eq!(code, reqwest::StatusCode::OK, "{one}");
+    let one = &one["deploy"];
+    assert_eq!(one["outcome"], "switched", "{one}");
+    assert_eq!(one["new"]["supervisor"].as_u64(), Some(u64::from(daemon.pid())), "{one}");
+    let v1_pid = pid_of(&one["new"]);
+    let v1_port = one["new"]["port"].as_u64().expect("port");
+    assert_eq!(get(v1_port, "/"), (200, "v1".to_owned()));
+
+    // A deploy from another process is refused: the server keeps the service.
+    let out = hive_in(&state, &["ecosystem", &id, "deploy", "--ref", "v3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("runs under `hive serve`"), "{}", stderr(&out));
+
+    let (code, two) = send(&client, &base, &format!("ecosystem {id} deploy --ref v2")).await;
+    assert_eq!(code, reqwest::StatusCode::CONFLICT, "{two}");
+    assert!(two["error"].as_str().expect("error").contains("HTTP status 500"), "{two}");
+    assert_eq!(get(v1_port, "/"), (200, "v1".to_owned()));
+
+    let (code, three) = send(&client, &base, &format!("ecosystem {id} deploy --ref v3")).await;
+    assert_eq!(code, reqwest::StatusCode::OK, "{three}");
+    let v3_port = three["deploy"]["new"]["port"].as_u64().expect("port");
+    assert_eq!(get(v3_port, "/"), (200, "v3".to_owned()));
+    wait_until_gone(v1_pid);
+    let status: Value =
+        client.get(format!("{base}/api/status")).send().await.expect("status").json().await.expect("json");
+    assert!(members(&status).contains(&format!("svc-{id}-3")), "the new instance is the member: {status}");
+    assert!(!members(&status).contains(&format!("svc-{id}-1")), "the old member is gone: {status}");
+    let (code, service) = send(&client, &base, &format!("ecosystem {id} status")).await;
+    assert_eq!(code, reqwest::StatusCode::OK, "{service}");
+    assert_eq!(service["status"]["pid"], three["deploy"]["new"]["pid"], "{service}");
+
+    let (code, history) = send(&client, &base, &format!("ecosystem {id} deploy history")).await;
+    assert_eq!(code, reqwest::StatusCode::OK, "{history}");
+    let outcomes: Vec<&str> =
+        history["deploys"].as_array().expect("deploys").iter().filter_map(|d| d["outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["switched", "rolled_back", "switched"], "the refused deploy never began: {history}");
+
+    let (code, stopped) = send(&client, &base, &format!("ecosystem {id} stop")).await;
+    assert_eq!(code, reqwest::StatusCode::OK, "{stopped}");
+    wait_until_gone(pid_of(&three["deploy"]["new"]));
+}
