@@ -416,7 +416,9 @@ fn import_id(word: &str) -> Result<ImportId, CommandError> {
 
 /// A ref to deploy, refused before git could read it as an option or a path.
 fn ref_arg(word: &str) -> Result<String, CommandError> {
-    hive_ecosystem::check_ref(word).map_err(|err| CommandError::new(shown(&err.to_string())))?;
+    // The message quotes the ref escaped; the command's own length bound keeps it short enough to show whole.
+    hive_ecosystem::check_ref(word)
+        .map_err(|err| CommandError::new(hive_cerebrum::quote::terminal_line(&err.to_string())))?;
     Ok(word.to_owned())
 }
 

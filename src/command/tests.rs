@@ -162,7 +162,8 @@ fn malformed_commands_say_what_was_wrong() {
         ),
         (
             "ecosystem 0123456789ab restart",
-            "malformed 'ecosystem' command: use ecosystem list or ecosystem <id> start [--command NAME] or ecosystem <id> stop|status",
+            "malformed 'ecosystem' command: use ecosystem list or ecosystem <id> start [--command NAME] or ecosystem <id> \
+             stop|status or ecosystem <id> deploy [--ref R] or ecosystem <id> deploy history",
         ),
         ("ecosystm list", "unknown command 'ecosystm'; did you mean 'ecosystem'?"),
         ("memroy get k", "unknown command 'memroy'; did you mean 'memory'?"),

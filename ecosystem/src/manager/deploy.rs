@@ -288,7 +288,7 @@ impl DeployLock {
     }
 
     fn save(&self, path: &Path, mut history: HistoryFile) -> Result<(), EcosystemError> {
-        history.deploys.sort_by(|a, b| b.id.cmp(&a.id));
+        history.deploys.sort_by_key(|d| std::cmp::Reverse(d.id));
         history.deploys.truncate(HISTORY_LIMIT);
         let mut bytes = serde_json::to_vec_pretty(&history).map_err(|e| EcosystemError::Io {
             action: "encode",
@@ -430,7 +430,9 @@ mod tests {
 
     #[test]
     fn the_current_and_previous_worktrees_are_kept() {
-        let cases: [(&[u64], u64, Option<u64>, &[u64]); 5] = [
+        // (worktrees present, current deploy, previous deploy, worktrees removed)
+        type Case = (&'static [u64], u64, Option<u64>, &'static [u64]);
+        let cases: [Case; 5] = [
             (&[], 1, None, &[]),
             (&[1], 1, None, &[]),
             (&[1, 2], 2, Some(1), &[]),
