@@ -385,18 +385,27 @@ async fn stop_record(manager: &EcosystemManager, id: &ImportId) -> anyhow::Resul
     if record.served {
         bail!("it runs under `hive serve` (pid {}); stop it there: `hive command \"ecosystem {id} stop\"`", record.pid);
     }
-    let pid = i32::try_from(record.pid).context("invalid pid in the service record")?;
-    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM)
-        .with_context(|| format!("could not signal hive process {pid}"))?;
+    stop_supervisor(record.pid).await?;
+    Ok(Some(record))
+}
+
+/// Sends SIGTERM to the `hive` process keeping a service and waits until it has shut down (stopping its service
+/// gracefully); a process already gone is no error.
+async fn stop_supervisor(pid: u32) -> anyhow::Result<()> {
+    let raw = i32::try_from(pid).context("invalid pid in the service record")?;
+    match nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGTERM) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(err) => return Err(err).with_context(|| format!("could not signal hive process {pid}")),
+    }
     let deadline = Instant::now() + STOP_PATIENCE;
-    while alive(record.pid) {
+    while alive(pid) {
         if Instant::now() > deadline {
             bail!("hive process {pid} did not stop within {STOP_PATIENCE:?}; it may be stuck, check it with `ps`");
         }
         // Another process's exit cannot be awaited, only observed.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(Some(record))
+    Ok(())
 }
 
 fn status(manager: &EcosystemManager, meta: &RepoMeta, json: bool) -> anyhow::Result<()> {

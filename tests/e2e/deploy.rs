@@ -261,26 +261,14 @@ fn a_second_deploy_while_one_runs_is_refused() {
     assert!(history["deploys"][0]["reason"].as_str().expect("reason").starts_with("the build failed (exit 2)"));
 }
 
-/// Sends one command to `hive serve` with the token; the status and the JSON answer.
-async fn send(client: &reqwest::Client, base: &str, text: &str) -> (reqwest::StatusCode, Value) {
-    let response = client
-        .post(format!("{base}/api/command"))
-        .bearer_auth(SERVE_TOKEN)
-        .json(&serde_json::json!({ "command": text, "by": "ops" }))
-        .send()
-        .await
-        .expect("send");
-    let status = response.status();
-    (status, response.json().await.expect("json"))
-}
-
-const SERVE_TOKEN: &str = "deploy-api-token";
-
 #[tokio::test(flavor = "multi_thread")]
 async fn under_hive_serve_a_deploy_replaces_the_queen_s_service_member() {
     use hive_testkit::projects::{git_repo, write};
 
-    use crate::daemon::Daemon;
+    use crate::{
+        daemon::Daemon,
+        serve::{TOKEN, send},
+    };
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let state = tmp.path().join("state");
@@ -292,7 +280,7 @@ async fn under_hive_serve_a_deploy_replaces_the_queen_s_service_member() {
         &state,
         &["serve", "--workspace", ws.to_str().expect("utf-8"), "--bind", "127.0.0.1:0"],
     );
-    cmd.env("HIVE_API_TOKEN", SERVE_TOKEN);
+    cmd.env("HIVE_API_TOKEN", TOKEN);
     let mut daemon = Daemon::spawn(cmd, &tmp.path().join("stderr.log"));
     let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
     let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();

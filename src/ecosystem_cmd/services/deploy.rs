@@ -20,10 +20,9 @@ use hive_ecosystem::{
     DeployInstance, DeployLock, DeployOutcome, DeployRecord, EcosystemManager, HealthPolicy, Readiness, RepoMeta,
     ServiceSpec, WaveTask, check_health, check_ref, free_loopback_port, run_task,
 };
-use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::json;
 
-use super::{RunRecord, STOP_PATIENCE, alive, live_record, pick_command, record_path, release, supervise};
+use super::{RunRecord, live_record, pick_command, record_path, release, stop_supervisor, supervise};
 use crate::{config::UsageError, lifecycle::Shutdown, terminal};
 
 /// The build gets this long before it is killed and the deploy rolled back.
@@ -273,9 +272,14 @@ pub async fn deploy(
             Err("another instance was started while the deploy ran; it was left alone".to_owned())
         }
     });
-    match started {
-        Ok(run_record) => {
-            switch(hive, manager, meta, current.as_ref(), &run_record).await?;
+    let switched = match started {
+        Ok(run_record) => switch(hive, manager, meta, current.as_ref(), &run_record)
+            .await
+            .map_err(|e| format!("could not switch to it: {e:#}")),
+        Err(reason) => Err(reason),
+    };
+    match switched {
+        Ok(()) => {
             record.finish(DeployOutcome::Switched);
             lock.record(&record)?;
             let previous = current.as_ref().and_then(|r| r.deploy);
@@ -410,7 +414,8 @@ async fn healthy(hive: &Hive, name: &str, pid: u32, port: u16, health: &str) -> 
     }
 }
 
-/// Points the run record at the new instance, then stops the old one gracefully.
+/// Points the run record at the new instance, then stops the old one gracefully. An error means nothing was
+/// switched; an old instance that does not stop is left to the operator, with a warning, since the new one serves.
 async fn switch(
     hive: &Hive,
     manager: &EcosystemManager,
@@ -428,11 +433,15 @@ async fn switch(
         return Ok(());
     }
     if old.pid != std::process::id() {
-        stop_supervisor(old.pid).await?;
+        if let Err(err) = stop_supervisor(old.pid).await {
+            tracing::warn!(error = format!("{err:#}"), "the new instance runs, but the old one did not stop");
+        }
         // The old process forgets only a record of its own; if it read ours as its own in the instant before it
         // was replaced, the record is written again.
-        if live_record(manager, &meta.id)?.is_none_or(|r| r.pid != new.pid || r.service != new.service) {
-            write_record(manager, meta, new)?;
+        let ours =
+            live_record(manager, &meta.id).ok().flatten().is_some_and(|r| r.pid == new.pid && r.service == new.service);
+        if !ours && let Err(err) = write_record(manager, meta, new) {
+            tracing::warn!(error = format!("{err:#}"), "could not write the run record again");
         }
     }
     Ok(())
@@ -444,27 +453,6 @@ fn write_record(manager: &EcosystemManager, meta: &RepoMeta, record: &RunRecord)
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create '{}'", dir.display()))?;
     hive_support::write_atomic(&path, &serde_json::to_vec_pretty(record)?)
         .with_context(|| format!("could not write '{}'", path.display()))
-}
-
-/// Sends SIGTERM to the `hive` process keeping the old instance and waits until it has shut down (stopping its
-/// service gracefully).
-async fn stop_supervisor(pid: u32) -> anyhow::Result<()> {
-    let raw = i32::try_from(pid).context("invalid pid in the service record")?;
-    match nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGTERM) {
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-        Err(err) => bail!("could not signal hive process {pid} to stop the old instance: {err}"),
-    }
-    let deadline = Instant::now() + STOP_PATIENCE;
-    while alive(pid) {
-        if Instant::now() > deadline {
-            bail!(
-                "hive process {pid} did not stop within {STOP_PATIENCE:?}; the new instance runs, stop the old one by hand"
-            );
-        }
-        // Another process's exit cannot be awaited, only observed.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
