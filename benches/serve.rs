@@ -70,6 +70,26 @@ mod ecosystem_cmd {
         }
 
         pub fn release(_: &EcosystemManager, _: &RepoMeta) {}
+
+        pub fn current_service(_: &EcosystemManager, meta: &RepoMeta) -> String {
+            service_name(meta)
+        }
+
+        #[derive(Default)]
+        pub struct DeployRequest {
+            pub reference: Option<String>,
+            pub command: Option<String>,
+        }
+
+        pub async fn deploy(
+            _: &hive::Hive,
+            _: &EcosystemManager,
+            _: &RepoMeta,
+            _: &DeployRequest,
+            _: bool,
+        ) -> anyhow::Result<hive::ecosystem::DeployRecord> {
+            anyhow::bail!("the bench deploys nothing")
+        }
     }
 }
 

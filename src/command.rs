@@ -38,6 +38,8 @@ approvals revoke <id>          withdraw an approval
 ecosystem list                 the imported repositories
 ecosystem <id> start [--command NAME]  run an imported repository's service under this hive
 ecosystem <id> stop|status     stop it, or show its state
+ecosystem <id> deploy [--ref R]  build R (default: the origin's default branch) beside the running service, switch when healthy
+ecosystem <id> deploy history  every deploy of it, newest first
 memory store <key> <text>      keep a note in the hive's knowledge (the key one word, the text the rest)
 memory get|delete <key>        read a note, or delete it
 memory search <words>          the notes holding every word, best first
@@ -119,6 +121,19 @@ pub enum Command {
     },
     /// An imported repository's service: its state, pid, restarts and last exit.
     ServiceStatus {
+        /// The import's id.
+        id: ImportId,
+    },
+    /// Build a ref of an imported repository in a worktree of its own, start it beside the running service, and
+    /// switch to it when it is healthy (or roll it back).
+    Deploy {
+        /// The import's id.
+        id: ImportId,
+        /// The branch, tag or commit; the origin's default branch when `None`.
+        reference: Option<String>,
+    },
+    /// Every deploy of an imported repository, newest first.
+    DeployHistory {
         /// The import's id.
         id: ImportId,
     },
@@ -270,6 +285,7 @@ impl Command {
                 | Command::ListApprovals
                 | Command::ListImports
                 | Command::ServiceStatus { .. }
+                | Command::DeployHistory { .. }
                 | Command::Recall { .. }
                 | Command::SearchMemory { .. }
                 | Command::ListTools { .. }
@@ -335,6 +351,11 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         }
         ("ecosystem", [id, "stop"]) => Command::StopService { id: import_id(id)? },
         ("ecosystem", [id, "status"]) => Command::ServiceStatus { id: import_id(id)? },
+        ("ecosystem", [id, "deploy"]) => Command::Deploy { id: import_id(id)?, reference: None },
+        ("ecosystem", [id, "deploy", "--ref", reference]) => {
+            Command::Deploy { id: import_id(id)?, reference: Some(ref_arg(reference)?) }
+        }
+        ("ecosystem", [id, "deploy", "history"]) => Command::DeployHistory { id: import_id(id)? },
         // The note and the query are the rest of the line, spacing kept.
         ("memory", ["store", key, _, ..]) => {
             Command::Remember { key: memory_key(key)?, text: rest(text, 3).to_owned() }
@@ -453,6 +474,14 @@ fn import_id(word: &str) -> Result<ImportId, CommandError> {
             shown(word)
         ))
     })
+}
+
+/// A ref to deploy, refused before git could read it as an option or a path.
+fn ref_arg(word: &str) -> Result<String, CommandError> {
+    // The message quotes the ref escaped; the command's own length bound keeps it short enough to show whole.
+    hive_ecosystem::check_ref(word)
+        .map_err(|err| CommandError::new(hive_cerebrum::quote::terminal_line(&err.to_string())))?;
+    Ok(word.to_owned())
 }
 
 /// Discovered command names are a tool and a task: `make:run`, `npm:start`, `just:serve-dev`.
@@ -602,6 +631,9 @@ impl fmt::Display for Command {
             Command::StartService { id, command: Some(name) } => write!(f, "ecosystem {id} start --command {name}"),
             Command::StopService { id } => write!(f, "ecosystem {id} stop"),
             Command::ServiceStatus { id } => write!(f, "ecosystem {id} status"),
+            Command::Deploy { id, reference: None } => write!(f, "ecosystem {id} deploy"),
+            Command::Deploy { id, reference: Some(reference) } => write!(f, "ecosystem {id} deploy --ref {reference}"),
+            Command::DeployHistory { id } => write!(f, "ecosystem {id} deploy history"),
             Command::Remember { key, text } => write!(f, "memory store {key} {text}"),
             Command::Recall { key } => write!(f, "memory get {key}"),
             Command::SearchMemory { query } => write!(f, "memory search {query}"),

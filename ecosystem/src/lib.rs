@@ -1,8 +1,8 @@
 //! The ecosystem manager of hive: what is done to repositories on disk. Importing them (real `git clone`),
 //! detecting their build systems and commands, running commands and services as child processes (argument vectors,
-//! process groups, clean-up of whole process trees), dependency graphs and waves, mirroring, formatter fixes,
-//! validation with a repository's own linters, and the file edits of change sets (sync with templates, dependency
-//! bumps, diffs, drift).
+//! process groups, clean-up of whole process trees), dependency graphs and waves, mirroring, deploys (worktrees,
+//! their history), formatter fixes, validation with a repository's own linters, and the file edits of change sets
+//! (sync with templates, dependency bumps, diffs, drift).
 //!
 //! Where repositories are seen from and written to (GitHub, a local workspace, the simulation) is `hive-forge`,
 //! which builds on this crate. This crate knows nothing about forges, actors or the event bus.
@@ -40,11 +40,15 @@ pub use crate::{
         DependencyGraph, Edge, GraphRepo, RepoOutcome, RepoRun, StepOutput, WaveTask, WavesReport,
         conventional_command, discovered_command, local_paths, run_task, run_waves,
     },
-    manager::{EcosystemError, EcosystemManager, ImportId, ImportOptions, RepoMeta},
+    manager::{
+        DeployInstance, DeployLock, DeployOutcome, DeployRecord, EcosystemError, EcosystemManager, HISTORY_LIMIT,
+        ImportId, ImportOptions, RepoMeta, ResolvedRef, check_ref, worktrees_to_remove,
+    },
     mirror::{MirrorOptions, MirrorReport, RefFilter, mirror},
     service::{
-        DEFAULT_LOG_LINES, ExitInfo, LogLine, LogStream, ProcessHandle, Readiness, ServiceBackoff, ServiceError,
-        ServiceLogs, ServiceProcess, ServiceRestart, ServiceSpec, probe_readiness, wait_ready,
+        DEFAULT_LOG_LINES, ExitInfo, HealthPolicy, LogLine, LogStream, ProcessHandle, Readiness, ServiceBackoff,
+        ServiceError, ServiceLogs, ServiceProcess, ServiceRestart, ServiceSpec, check_health, free_loopback_port,
+        probe_readiness, wait_ready,
     },
     validate::{
         Finding, LINTERS, LinterRun, LinterStatus, Severity, ValidateError, ValidateOptions, ValidationReport, validate,

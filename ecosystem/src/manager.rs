@@ -5,6 +5,7 @@
 //! directory and renamed into place before the metadata is written, so an import interrupted at any point leaves
 //! no half-written repository behind: at worst a stray directory that the next import sweeps away.
 
+mod deploy;
 mod error;
 mod source;
 mod store;
@@ -20,9 +21,15 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-pub use self::error::EcosystemError;
 use self::source::Source;
 pub(crate) use self::source::check_remote;
+pub use self::{
+    deploy::{
+        DeployInstance, DeployLock, DeployOutcome, DeployRecord, HISTORY_LIMIT, ResolvedRef, check_ref,
+        worktrees_to_remove,
+    },
+    error::EcosystemError,
+};
 use crate::Git;
 
 /// The stable id of an imported repository: the first 12 hex digits of the SHA-256 of its normalised source.
@@ -218,7 +225,8 @@ impl EcosystemManager {
     }
 
     /// Removes a repository after `before` agreed: the caller stops the repository's services there. If `before`
-    /// fails, nothing is removed and the error says why.
+    /// fails, or a deploy of it is under way, nothing is removed and the error says why. Its deploys' worktrees and
+    /// history go with it.
     pub async fn remove_with<F, Fut, E>(&self, id: &str, before: F) -> Result<RepoMeta, EcosystemError>
     where
         F: FnOnce(RepoMeta) -> Fut,
@@ -226,6 +234,8 @@ impl EcosystemManager {
         E: fmt::Display,
     {
         let meta = self.show(id)?;
+        // Held to the end, so no deploy starts while the clone goes.
+        let _deploys = self.lock_deploys(&meta)?;
         before(meta.clone())
             .await
             .map_err(|e| EcosystemError::RemoveRefused { id: meta.id.0.clone(), message: e.to_string() })?;
@@ -242,6 +252,7 @@ impl EcosystemManager {
         if moved {
             remove_tree(trash).await?;
         }
+        deploy::remove_deploys(self, &meta.id).await?;
         Ok(meta)
     }
 }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use self::{
     error::ServiceError,
     logs::{DEFAULT_LOG_LINES, LogLine, LogStream, ServiceLogs},
-    probe::{probe_readiness, wait_ready},
+    probe::{HealthPolicy, check_health, free_loopback_port, probe_readiness, wait_ready},
     process::{ExitInfo, ProcessHandle, ServiceProcess},
 };
 

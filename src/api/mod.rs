@@ -366,6 +366,10 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
         Command::StopService { id } => {
             answer["service"] = ecosystem::stop(hive, &state.ecosystem, id).await?;
         }
+        Command::Deploy { id, reference } => {
+            answer["deploy"] = ecosystem::deploy(hive, &state.ecosystem, id, reference.clone()).await?;
+        }
+        Command::DeployHistory { id } => return ecosystem::deploy_history(&state.ecosystem, id),
         Command::RevokeApproval { id } => {
             let approval = hive.revoke_approval(id, &format!("api:{who}")).await?;
             answer["revoked"] = approval_json(&approval);

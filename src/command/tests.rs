@@ -63,6 +63,12 @@ fn every_form_parses_and_prints_back() {
         ),
         ("ecosystem 0123456789ab stop", Command::StopService { id: import("0123456789ab") }),
         ("ecosystem 0123456789ab status", Command::ServiceStatus { id: import("0123456789ab") }),
+        ("ecosystem 0123456789ab deploy", Command::Deploy { id: import("0123456789ab"), reference: None }),
+        (
+            "ecosystem 0123456789ab deploy --ref v1.2",
+            Command::Deploy { id: import("0123456789ab"), reference: Some("v1.2".into()) },
+        ),
+        ("ecosystem 0123456789ab deploy history", Command::DeployHistory { id: import("0123456789ab") }),
         (
             "memory store ci/flaky  the tests flake;  $(id) on mondays ",
             Command::Remember { key: "ci/flaky".into(), text: "the tests flake;  $(id) on mondays".into() },
@@ -126,6 +132,7 @@ fn every_form_parses_and_prints_back() {
         "approvals list",
         "ecosystem list",
         "ecosystem 0123456789ab status",
+        "ecosystem 0123456789ab deploy history",
         "memory get k",
         "memory search k",
         "tools list",
@@ -145,6 +152,7 @@ fn every_form_parses_and_prints_back() {
         "propose 1 acme/api",
         "ecosystem 0123456789ab start",
         "ecosystem 0123456789ab stop",
+        "ecosystem 0123456789ab deploy",
         "memory store k v",
         "memory delete k",
         "tools assign orch knowledge",
@@ -185,12 +193,22 @@ fn malformed_commands_say_what_was_wrong() {
         ("explain bad\u{7}name", "the command holds a control character; type it on one line"),
         ("ecosystem ../x start", "'../x' is not an import id: use the 12 hex digits `ecosystem list` shows"),
         (
+            "ecosystem 0123456789ab deploy --ref --upload-pack=touch",
+            "invalid ref '--upload-pack=touch': it would be read as a command-line option; give a branch or tag name \
+             such as 'main' or 'v1.2', or a commit id",
+        ),
+        (
+            "ecosystem 0123456789ab deploy --ref ../x",
+            "invalid ref '../x': '..' is not allowed; give a branch or tag name such as 'main' or 'v1.2', or a commit id",
+        ),
+        (
             "ecosystem 0123456789ab start --command a;b",
             "'a;b' is not a command name: use a name `ecosystem list` shows, such as make:run",
         ),
         (
             "ecosystem 0123456789ab restart",
-            "malformed 'ecosystem' command: use ecosystem list or ecosystem <id> start [--command NAME] or ecosystem <id> stop|status",
+            "malformed 'ecosystem' command: use ecosystem list or ecosystem <id> start [--command NAME] or ecosystem <id> \
+             stop|status or ecosystem <id> deploy [--ref R] or ecosystem <id> deploy history",
         ),
         ("ecosystm list", "unknown command 'ecosystm'; did you mean 'ecosystem'?"),
         ("memroy get k", "unknown command 'memroy'; did you mean 'memory'?"),

@@ -1,5 +1,5 @@
 //! `hive ecosystem <id> start|stop|status`: an imported repository's service, kept by a service keeper under the
-//! queen ([`Hive::add_service`]).
+//! queen ([`Hive::add_service`]); `deploy` (in `deploy.rs`) replaces it with a new version.
 //!
 //! A one-shot `hive` process owns the hive that keeps the service, so `start` runs in the foreground (like
 //! `docker compose up`): it supervises the repository's run command until it is stopped. It records itself in
@@ -23,7 +23,11 @@ use serde_json::json;
 
 use crate::{config::EnvConfig, lifecycle::Shutdown};
 
-const USAGE: &str = "expected `hive ecosystem <id> start [--command NAME]|stop|status`, or one of import, list, show, remove, waves, mirror";
+mod deploy;
+
+pub use self::deploy::{DeployRequest, deploy};
+
+const USAGE: &str = "expected `hive ecosystem <id> start [--command NAME]|stop|status|deploy [--ref REF]|deploy history`, or one of import, list, show, remove, waves, mirror";
 
 /// Run commands in order of preference, as command discovery names them.
 const RUN_PREFERENCE: [&str; 12] = [
@@ -44,8 +48,8 @@ const RUN_PREFERENCE: [&str; 12] = [
 /// How long `stop` waits for the supervising process to shut down: the service's stop timeout, and slack.
 const STOP_PATIENCE: Duration = Duration::from_secs(30);
 
-/// What a running `start` records about itself.
-#[derive(Debug, Serialize, Deserialize)]
+/// What a running `start` or a switched deploy records about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct RunRecord {
     /// The `hive` process supervising the service.
     pid: u32,
@@ -61,6 +65,35 @@ struct RunRecord {
     /// service goes through the server, never a signal to it.
     #[serde(default)]
     served: bool,
+    /// The deploy that started it; `None` for `start`, which runs the clone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deploy: Option<u64>,
+    /// The deployed commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha: Option<String>,
+    /// The deploy's worktree it runs from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    worktree: Option<PathBuf>,
+    /// The loopback port it was told to listen on (`PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    /// The service's own process when the deploy switched to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service_pid: Option<u32>,
+}
+
+impl RunRecord {
+    /// The instance as a deploy's history keeps it.
+    fn instance(&self) -> hive_ecosystem::DeployInstance {
+        hive_ecosystem::DeployInstance {
+            deploy: self.deploy,
+            service: self.service.clone(),
+            supervisor: self.pid,
+            pid: self.service_pid,
+            worktree: self.worktree.clone(),
+            port: self.port,
+        }
+    }
 }
 
 /// A service ready to hand to a hive: its spec, and the record to write once it runs.
@@ -98,9 +131,25 @@ pub async fn prepare(
     let log_file = services_dir.join(format!("{}.log", meta.id));
     let service = service_name(meta);
     let spec = ServiceSpec::new(&service, command.argv.clone(), &command.cwd).log_file(&log_file);
-    let record =
-        RunRecord { pid: std::process::id(), service, command: command.name, argv: command.argv, log_file, served };
+    let record = RunRecord {
+        pid: std::process::id(),
+        service,
+        command: command.name,
+        argv: command.argv,
+        log_file,
+        served,
+        deploy: None,
+        sha: None,
+        worktree: None,
+        port: None,
+        service_pid: None,
+    };
     Ok(Prepared { spec, record })
+}
+
+/// The name the repository's service runs under now: a deploy's, once one switched, else [`service_name`].
+pub fn current_service(manager: &EcosystemManager, meta: &RepoMeta) -> String {
+    live_record(manager, &meta.id).ok().flatten().map_or_else(|| service_name(meta), |record| record.service)
 }
 
 /// Records that this process runs the prepared service, so other `hive` processes find it; made before the
@@ -155,6 +204,16 @@ pub async fn run(
     // clap hands an external subcommand everything after it verbatim, global flags included.
     let json = json || words.iter().any(|w| w == "--json");
     let words: Vec<String> = words.iter().filter(|w| *w != "--json").cloned().collect();
+    if let [id, action, rest @ ..] = words.as_slice()
+        && action == "deploy"
+    {
+        // Parsed before anything is read or run, so a hostile ref is refused as a usage error.
+        let parsed = deploy::parse(rest)?;
+        if ImportId::parse(id).is_err() {
+            bail!("unknown ecosystem command '{}'; {USAGE}", id.escape_debug());
+        }
+        return deploy::run(manager, &manager.show(id)?, parsed, json).await;
+    }
     // clap hands global flags given after `<id>` over unparsed: taken for words, `--state-dir` would be ignored and
     // the default state directory used without a word.
     if let Some(flag) = words.iter().find(|w| w.starts_with('-') && *w != "--command") {
@@ -326,18 +385,27 @@ async fn stop_record(manager: &EcosystemManager, id: &ImportId) -> anyhow::Resul
     if record.served {
         bail!("it runs under `hive serve` (pid {}); stop it there: `hive command \"ecosystem {id} stop\"`", record.pid);
     }
-    let pid = i32::try_from(record.pid).context("invalid pid in the service record")?;
-    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM)
-        .with_context(|| format!("could not signal hive process {pid}"))?;
+    stop_supervisor(record.pid).await?;
+    Ok(Some(record))
+}
+
+/// Sends SIGTERM to the `hive` process keeping a service and waits until it has shut down (stopping its service
+/// gracefully); a process already gone is no error.
+async fn stop_supervisor(pid: u32) -> anyhow::Result<()> {
+    let raw = i32::try_from(pid).context("invalid pid in the service record")?;
+    match nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGTERM) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(err) => return Err(err).with_context(|| format!("could not signal hive process {pid}")),
+    }
     let deadline = Instant::now() + STOP_PATIENCE;
-    while alive(record.pid) {
+    while alive(pid) {
         if Instant::now() > deadline {
             bail!("hive process {pid} did not stop within {STOP_PATIENCE:?}; it may be stuck, check it with `ps`");
         }
         // Another process's exit cannot be awaited, only observed.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(Some(record))
+    Ok(())
 }
 
 fn status(manager: &EcosystemManager, meta: &RepoMeta, json: bool) -> anyhow::Result<()> {

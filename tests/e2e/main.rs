@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod daemon;
 mod dashboard;
+mod deploy;
 mod ecosystem;
 mod events;
 mod github;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::daemon::{DEADLINE, Daemon, hive_command};
 
-const TOKEN: &str = "s3cret-api-token";
+pub const TOKEN: &str = "s3cret-api-token";
 
 /// Polls `GET /api/status` until `done` holds of it, or fails the test after [`DEADLINE`].
 async fn status_until(client: &reqwest::Client, base: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -246,7 +246,7 @@ fn serve_refuses_once_and_a_taken_address() {
 }
 
 /// Sends one command to `hive serve` with the token, as `by`, and returns the status and the JSON answer.
-async fn send(client: &reqwest::Client, base: &str, text: &str) -> (StatusCode, Value) {
+pub async fn send(client: &reqwest::Client, base: &str, text: &str) -> (StatusCode, Value) {
     let response = client
         .post(format!("{base}/api/command"))
         .bearer_auth(TOKEN)

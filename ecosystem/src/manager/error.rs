@@ -100,6 +100,43 @@ pub enum EcosystemError {
         /// What the hook said.
         message: String,
     },
+    /// A ref to deploy that hive will not hand to git.
+    #[error("invalid ref '{value}': {reason}; give a branch or tag name such as 'main' or 'v1.2', or a commit id")]
+    InvalidRef {
+        /// The ref as given (escaped).
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A ref to deploy that names no branch or tag of the origin and no commit.
+    #[error("'{reference}' is no branch, tag or commit of '{name}' (after a fetch from its origin); check the name")]
+    UnknownRef {
+        /// The ref.
+        reference: String,
+        /// The repository's name.
+        name: String,
+    },
+    /// Another deploy of the same import holds its lock.
+    #[error(
+        "a deploy of '{name}' is under way (hive process {}); wait for it to end, and see `hive ecosystem {id} deploy history`",
+        pid.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+    )]
+    DeployUnderWay {
+        /// The repository's name.
+        name: String,
+        /// The import's id.
+        id: String,
+        /// The process holding the lock, if it said.
+        pid: Option<u32>,
+    },
+    /// A deploy history file exists but cannot be read as one. It is never reset silently.
+    #[error("corrupted deploy history '{}': {message}; fix it by hand or move it aside", path.display())]
+    CorruptHistory {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
     /// A manifest (Cargo.toml, package.json, go.mod) could not be parsed while building the dependency graph.
     #[error("could not parse manifest '{}': {message}; fix the file or leave the repository out", path.display())]
     Manifest {

@@ -40,8 +40,7 @@ while time.monotonic() < deadline:
 "#;
 
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("local address").port()
+    free_loopback_port().expect("bind a loopback port")
 }
 
 fn server_spec(dir: &Path, port: u16, mode: &str) -> ServiceSpec {
@@ -167,6 +166,24 @@ async fn http_server_becomes_ready_and_stops_on_sigterm() {
         std::fs::read_to_string(dir.path().join("logs/web.log")).is_ok_and(|t| t.contains("listening on"))
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_health_check_wants_a_2xx_answer_within_its_attempts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let spec = server_spec(dir.path(), port, "");
+    let process = ServiceProcess::spawn(&spec, &ServiceLogs::default()).expect("spawn");
+    let readiness = spec.readiness.clone().expect("readiness");
+    wait_ready("web", &readiness, &process.handle(), DEADLINE).await.expect("ready");
+    let policy = HealthPolicy { attempts: 2, interval: Duration::from_millis(10), deadline: DEADLINE };
+    assert_eq!(check_health(port, "/health", policy).await, Ok(200));
+    let err = check_health(port, "/missing", policy).await.unwrap_err();
+    assert_eq!(err, format!("health check GET /missing on 127.0.0.1:{port} failed: HTTP status 404 (2 attempt(s))"));
+    process.terminate(Duration::from_secs(30)).await;
+    // Nothing listens any more: the failure says why there was no answer.
+    let err = check_health(port, "/health", policy).await.unwrap_err();
+    assert!(err.contains("failed: Connection refused"), "{err}");
 }
 
 #[tokio::test]
