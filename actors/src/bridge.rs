@@ -189,6 +189,7 @@ mod tests {
             has_ci_workflow: Some(true),
             local: None,
             github: None,
+            sync_drift: None,
         };
         let signals = signals_of(&snapshot);
         assert_eq!(signals.len(), 4, "{signals:#?}");
@@ -251,6 +252,7 @@ mod tests {
             has_ci_workflow: ci,
             local: None,
             github: None,
+            sync_drift: None,
         };
         let kinds = |s: &RepoSnapshot| -> Vec<SignalKind> { signals_of(s).into_iter().map(|s| s.kind).collect() };
         let missing = |what| SignalKind::MissingFile { what };

@@ -76,7 +76,7 @@ pub use crate::{
         AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE,
         BacklogExport, BacklogItem, ChangeLock, ChangeRow, Changes, DecisionCount, GENESIS_HASH, History, Identities,
         Identity, ItemKind, ItemStatus, Knowledge, Ledger, Memory, MemoryError, NewWrite, Note, Opened, Reservation,
-        Risk, SearchHit, StorageFault, Tally, ToolAssignment, ToolAssignments, WriteCount, WriteRow, WriteState,
+        Risk, SearchHit, Settled, StorageFault, SyncLogEntry, SyncedFile, Syncs, PendingSync, Tally, ToolAssignment, ToolAssignments, WriteCount, WriteRow, WriteState,
         Writes,
     },
     orch::{
