@@ -93,9 +93,12 @@ fn spec(args: &ChangeRequestArgs) -> anyhow::Result<ChangeSpec> {
     };
     let operation = match &args.operation {
         OperationArgs::Run { timeout, argv } => Operation::Run { argv: argv.clone(), timeout_secs: *timeout },
-        OperationArgs::Sync { source, paths, delete_missing } => {
-            Operation::Sync { source: source.clone(), paths: paths.clone(), delete_missing: *delete_missing }
-        }
+        OperationArgs::Sync { source, paths, delete_missing } => Operation::Sync {
+            source: source.clone(),
+            paths: paths.clone(),
+            delete_missing: *delete_missing,
+            skip: Default::default(),
+        },
         OperationArgs::Bump { dependency, to } => {
             Operation::Bump { dependency: dependency.clone(), version: to.clone() }
         }

@@ -273,10 +273,7 @@ impl Signal {
             parts.push(format!("{behind} file{} behind {source}", if behind == 1 { "" } else { "s" }));
         }
         if conflicts > 0 {
-            parts.push(format!(
-                "{conflicts} file{} in conflict with {source}",
-                if conflicts == 1 { "" } else { "s" }
-            ));
+            parts.push(format!("{conflicts} file{} in conflict with {source}", if conflicts == 1 { "" } else { "s" }));
         }
         Signal {
             title: parts.join(", "),

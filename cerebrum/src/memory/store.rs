@@ -10,7 +10,7 @@ use std::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{
-    Agents, Approvals, AuditTrail, Changes, History, Syncs, Identities, Knowledge, Ledger, MemoryError, Tally,
+    Agents, Approvals, AuditTrail, Changes, History, Identities, Knowledge, Ledger, MemoryError, Syncs, Tally,
     ToolAssignments, Writes, audit,
     fault::{self, StorageFault},
     schema::MIGRATIONS,

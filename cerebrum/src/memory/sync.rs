@@ -173,7 +173,9 @@ impl<'m> Syncs<'m> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let pending: Vec<PendingSync> = {
             let mut stmt = tx
-                .prepare("SELECT change_id, name, repo, path, hash FROM sync_pending WHERE change_id = ?1 ORDER BY rowid")
+                .prepare(
+                    "SELECT change_id, name, repo, path, hash FROM sync_pending WHERE change_id = ?1 ORDER BY rowid",
+                )
                 .map_err(sql)?;
             let rows = stmt
                 .query_map([change_id], |r| {
