@@ -130,7 +130,7 @@ fn spec_repos(spec: &ChangeSpec) -> Vec<String> {
 }
 
 /// An engine over the fleet `fleet` names, recording in `state_dir`'s database.
-async fn engine(
+pub(crate) async fn engine(
     fleet: &FleetArgs,
     limits: &ChangeLimits,
     repos: &[String],
@@ -172,7 +172,7 @@ async fn engine(
 }
 
 /// Keeps the set going for up to `secs` while it waits.
-async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<ChangeRecord, ChangeError> {
+pub(crate) async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<ChangeRecord, ChangeError> {
     if secs == 0 || !record.state.is_open() {
         return Ok(record);
     }
@@ -181,7 +181,7 @@ async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<
 }
 
 /// A spec or id the engine refused is the user's to fix (exit 2); anything else is a runtime failure.
-fn usage(err: ChangeError) -> anyhow::Error {
+pub(crate) fn usage(err: ChangeError) -> anyhow::Error {
     match err {
         ChangeError::InvalidSpec { .. } | ChangeError::InvalidId { .. } => UsageError::error(err.to_string()),
         err => err.into(),
@@ -224,7 +224,7 @@ fn finish(record: ChangeRecord, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_record(record: &ChangeRecord, json: bool) -> anyhow::Result<()> {
+pub(crate) fn print_record(record: &ChangeRecord, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", terminal::json_line(serde_json::to_value(record)?)?);
         return Ok(());
