@@ -238,7 +238,19 @@ pub fn resolve(
             crate::scan_cmd::absorb(args, run);
         }
         // `hive sync` acts on the declarations; `config check` shows them with the rest of `run`'s settings.
-        Command::Sync(args) => args.decls = file.map(|f| f.syncs.clone()).unwrap_or_default(),
+        Command::Sync(args) => {
+            args.decls = file.map(|f| f.syncs.clone()).unwrap_or_default();
+            // The fleet the file watches, unless the command names one.
+            if let (Some(fleet), Some(file)) = (args.command.fleet_mut(), file)
+                && fleet.workspace.is_none()
+                && fleet.orgs.is_empty()
+                && fleet.users.is_empty()
+            {
+                fleet.workspace = file.targets.workspace.clone();
+                fleet.orgs = file.targets.orgs.clone().unwrap_or_default();
+                fleet.users = file.targets.users.clone().unwrap_or_default();
+            }
+        }
         Command::Config(args) => match &mut args.command {
             ConfigCommand::Check(args) => layer.serve(args).or_usage()?,
         },

@@ -23,7 +23,7 @@ pub enum SyncCommand {
     Status {
         /// One declaration's name (all when left out).
         name: Option<String>,
-        /// Where the fleet is.
+        /// Where the fleet is (else the configuration file's `[targets]`).
         #[command(flatten)]
         fleet: FleetArgs,
     },
@@ -35,7 +35,7 @@ pub enum SyncCommand {
         /// Keep going for up to this many seconds while a set waits for checks, looking every few seconds.
         #[arg(long, value_name = "SECS", default_value_t = 0)]
         wait: u64,
-        /// Where the fleet is.
+        /// Where the fleet is (else the configuration file's `[targets]`).
         #[command(flatten)]
         fleet: FleetArgs,
         /// How writes are governed.
@@ -54,7 +54,7 @@ pub enum SyncCommand {
         /// Keep going for up to this many seconds while the set waits for checks.
         #[arg(long, value_name = "SECS", default_value_t = 0)]
         wait: u64,
-        /// Where the fleet is.
+        /// Where the fleet is (else the configuration file's `[targets]`).
         #[command(flatten)]
         fleet: FleetArgs,
         /// How writes are governed.
@@ -69,4 +69,16 @@ pub enum SyncCommand {
         #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
+}
+
+impl SyncCommand {
+    /// Where the fleet is, for the forms that read it.
+    pub fn fleet_mut(&mut self) -> Option<&mut FleetArgs> {
+        match self {
+            SyncCommand::Status { fleet, .. } | SyncCommand::Push { fleet, .. } | SyncCommand::Pull { fleet, .. } => {
+                Some(fleet)
+            }
+            SyncCommand::History { .. } => None,
+        }
+    }
 }

@@ -25,6 +25,7 @@ mod services;
 mod spawn;
 mod steward;
 mod storage;
+mod sync;
 mod tools;
 mod validate;
 mod workspace;
