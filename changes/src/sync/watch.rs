@@ -24,6 +24,9 @@ use crate::{ChangeEngine, ChangeError, worktree::Worktrees};
 /// How often the source's head is asked for, at most.
 const RECHECK: Duration = Duration::from_secs(30);
 
+/// A repository's file as last read: `(repository, path)` -> (the repository's head then, the file's hash).
+type ReadFiles = BTreeMap<(String, String), (String, Option<String>)>;
+
 /// The source of one declaration as last cloned.
 struct Source {
     head: String,
@@ -38,8 +41,7 @@ pub struct SyncWatch {
     decls: Vec<SyncDecl>,
     recheck: Duration,
     sources: tokio::sync::Mutex<BTreeMap<String, Source>>,
-    /// `(repository, path)` -> (the repository's head when read, the file's hash).
-    files: Mutex<BTreeMap<(String, String), (String, Option<String>)>>,
+    files: Mutex<ReadFiles>,
 }
 
 impl std::fmt::Debug for SyncWatch {
