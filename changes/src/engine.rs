@@ -376,7 +376,7 @@ impl ChangeEngine {
             .map_err(|e| ChangeError::Prepare { repo: name.to_owned(), reason: format!("cannot validate: {e}") })?;
         let mut problems: Vec<String> = report
             .findings()
-            .filter(|f| f.severity == hive_ecosystem::Severity::Error && files.iter().any(|c| *c == f.file))
+            .filter(|f| f.severity == hive_ecosystem::Severity::Error && files.contains(&f.file))
             .map(|f| format!("{}:{} {} ({})", f.file, f.line.unwrap_or(0), f.message, f.rule))
             .collect();
         for run in &report.runs {

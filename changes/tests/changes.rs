@@ -17,17 +17,17 @@ use hive_testkit::{Emulator, RepoSpec, git::git};
 /// A bare repository `<root>/<name>.git` whose `main` holds `files`.
 fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let work = root.join(format!("{name}-work"));
-    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&work).expect("fixture");
     git(&work, &["init", "-q", "-b", "main"]);
     for (path, text) in files {
         let path = work.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        std::fs::create_dir_all(path.parent().expect("fixture")).expect("fixture");
+        std::fs::write(path, text).expect("fixture");
     }
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "-q", "-m", "first"]);
     let bare = root.join(format!("{name}.git"));
-    git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(root, &["clone", "-q", "--bare", work.to_str().expect("fixture"), bare.to_str().expect("fixture")]);
     bare
 }
 
@@ -53,9 +53,9 @@ struct Fleet {
 async fn fleet(repos: &[(&str, &[&str])]) -> Fleet {
     let emu = Emulator::start().await;
     emu.state().add_org("acme");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("fixture");
     let gits = dir.path().join("git");
-    std::fs::create_dir_all(&gits).unwrap();
+    std::fs::create_dir_all(&gits).expect("fixture");
     for (name, deps) in repos {
         let files = crate_files(name, deps);
         let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
@@ -65,17 +65,17 @@ async fn fleet(repos: &[(&str, &[&str])]) -> Fleet {
         emu.state().add_repo(spec);
     }
     let notice = dir.path().join("NOTICE.template");
-    std::fs::write(&notice, "Maintained by the platform team.\n").unwrap();
+    std::fs::write(&notice, "Maintained by the platform team.\n").expect("fixture");
     let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
     github.api_url = emu.url();
     github.targets = vec![Target::Org("acme".to_owned())];
-    let forge = Arc::new(GitHubForge::new(github).unwrap());
+    let forge = Arc::new(GitHubForge::new(github).expect("fixture"));
     let state = dir.path().join("state");
     Fleet { emu, state, notice, forge, _dir: dir }
 }
 
 async fn engine(state: &Path, forge: Arc<GitHubForge>) -> (ChangeEngine, ScribeHandle) {
-    let scribe = ScribeHandle::spawn(Memory::open(state).unwrap()).await.unwrap();
+    let scribe = ScribeHandle::spawn(Memory::open(state).expect("fixture")).await.expect("fixture");
     let mut settings = ChangeSettings::new(state.join("changes"), "cli:test");
     settings.policy.switches.autonomy = true;
     settings.policy.switches.automerge = true;
@@ -102,8 +102,8 @@ fn notice_spec(fleet: &Fleet, repos: &[&str]) -> ChangeSpec {
 
 /// Every head of `record` gets a check run that finished with `conclusion` (`None`: still running).
 fn set_checks(fleet: &Fleet, record: &hive_changes::ChangeRecord, repo: &str, conclusion: Option<&str>) {
-    let entry = record.repo(&format!("acme/{repo}")).unwrap();
-    let head = entry.head.clone().unwrap();
+    let entry = record.repo(&format!("acme/{repo}")).expect("fixture");
+    let head = entry.head.clone().expect("fixture");
     let status = if conclusion.is_some() { "completed" } else { "in_progress" };
     fleet.emu.state().set_check_runs("acme", repo, &head, vec![("test", status, conclusion)]);
 }
@@ -304,15 +304,15 @@ async fn with_validation_a_change_that_breaks_the_code_is_refused_before_anythin
 
 /// A local workspace with one git repository per `(name, files)`.
 fn workspace(repos: &[(&str, &[(&str, &str)])]) -> tempfile::TempDir {
-    let workspace = tempfile::tempdir().unwrap();
+    let workspace = tempfile::tempdir().expect("fixture");
     for (name, files) in repos {
         let dir = workspace.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("fixture");
         git(&dir, &["init", "-q", "-b", "main"]);
         for (path, text) in *files {
             let path = dir.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
+            std::fs::create_dir_all(path.parent().expect("fixture")).expect("fixture");
+            std::fs::write(path, text).expect("fixture");
         }
         git(&dir, &["add", "-A"]);
         git(&dir, &["commit", "-q", "-m", "first"]);
@@ -321,8 +321,8 @@ fn workspace(repos: &[(&str, &[(&str, &str)])]) -> tempfile::TempDir {
 }
 
 async fn local_engine(workspace: &Path, state: &Path) -> (ChangeEngine, ScribeHandle) {
-    let scribe = ScribeHandle::spawn(Memory::open(state).unwrap()).await.unwrap();
-    let forge = Arc::new(LocalForge::new(workspace).unwrap());
+    let scribe = ScribeHandle::spawn(Memory::open(state).expect("fixture")).await.expect("fixture");
+    let forge = Arc::new(LocalForge::new(workspace).expect("fixture"));
     let mut settings = ChangeSettings::new(state.join("changes"), "cli:test");
     settings.policy.switches.autonomy = true;
     (ChangeEngine::new(scribe.clone(), forge.clone(), forge, settings, Redactor::default()), scribe)

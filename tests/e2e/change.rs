@@ -36,13 +36,13 @@ async fn fleet(root: &Path) -> Emulator {
     emu.state().add_org("acme");
     for name in REPOS {
         let work = root.join(format!("{name}-work"));
-        std::fs::create_dir_all(&work).unwrap();
+        std::fs::create_dir_all(&work).expect("a directory");
         git(&work, &["init", "-q", "-b", "main"]);
-        std::fs::write(work.join("README.md"), format!("# {name}\n")).unwrap();
+        std::fs::write(work.join("README.md"), format!("# {name}\n")).expect("a file");
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", "first"]);
         let bare = root.join(format!("{name}.git"));
-        git(root, &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+        git(root, &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")]);
         emu.state().add_repo(RepoSpec::new("acme", name).git_dir(bare));
         emu.state().set_default_check_runs("acme", name, vec![("test", "completed", Some("success"))]);
     }
@@ -96,11 +96,11 @@ fn check(emu: &Emulator, round: usize, seed: u64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_points_during_apply_and_commit_it_resumes_without_a_second_branch_pull_request_or_merge() {
-    let root = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().expect("tempdir");
     let emu = fleet(root.path()).await;
     let notice = root.path().join("NOTICE.template");
-    std::fs::write(&notice, "Maintained by the platform team.\n").unwrap();
-    let state = tempfile::tempdir().unwrap();
+    std::fs::write(&notice, "Maintained by the platform team.\n").expect("a file");
+    let state = tempfile::tempdir().expect("tempdir");
     let args = apply_args(&notice);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let seed: u64 =
@@ -119,7 +119,7 @@ async fn killed_at_random_points_during_apply_and_commit_it_resumes_without_a_se
     let mut killed = 0;
     let mut finished = false;
     for round in 0..12 {
-        let log = std::fs::File::create(state.path().join(format!("round-{round}.log"))).unwrap();
+        let log = std::fs::File::create(state.path().join(format!("round-{round}.log"))).expect("a log file");
         let mut child = hive(&emu, state.path(), &args).stdout(Stdio::null()).stderr(log).spawn().expect("spawn");
         let kill_at = Duration::from_millis(100 + next(2_500));
         let started = Instant::now();
@@ -165,7 +165,7 @@ async fn killed_at_random_points_during_apply_and_commit_it_resumes_without_a_se
         let pulls = emu.state().pulls("acme", name);
         assert_eq!(pulls.len(), 1, "seed {seed}: {name}");
         assert!(pulls[0].merged, "seed {seed}: {name}'s pull request merged");
-        let bare = emu.state().git_dir("acme", name).unwrap();
+        let bare = emu.state().git_dir("acme", name).expect("a git repository");
         assert_eq!(git(&bare, &["show", "main:NOTICE"]), "Maintained by the platform team.", "seed {seed}: {name}");
     }
     let verify = output(hive(&emu, state.path(), &["audit", "verify"])).await;
@@ -177,9 +177,9 @@ async fn killed_at_random_points_during_apply_and_commit_it_resumes_without_a_se
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_are_usage_errors_that_write_nothing() {
-    let root = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().expect("tempdir");
     let emu = fleet(root.path()).await;
-    let state = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().expect("tempdir");
     let cases: [(&[&str], &str); 5] = [
         (&["change", "plan", "--title", "x", "--repo", "acme/../etc", "run", "--", "true"], "acme/../etc"),
         (
