@@ -487,7 +487,7 @@ fn states(status: &SyncStatus) -> Vec<(String, String, &'static str)> {
 /// Commits `text` as `path` on the checked-out branch of the workspace repository `name`.
 fn commit_file(workspace: &Path, name: &str, path: &str, text: &str) {
     let dir = workspace.join(name);
-    std::fs::write(dir.join(path), text).unwrap();
+    std::fs::write(dir.join(path), text).expect("write the file");
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-q", "-m", &format!("edit {path}")]);
 }
