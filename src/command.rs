@@ -487,11 +487,7 @@ fn command_name(word: &str) -> Result<String, CommandError> {
 
 /// A `[[sync]]` name: 1 to 64 lowercase letters, digits and `-`, as the configuration file allows.
 fn sync_name(word: &str) -> Result<String, CommandError> {
-    let ok = !word.is_empty()
-        && word.len() <= 64
-        && !word.starts_with('-')
-        && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    match ok {
+    match hive_changes::SyncDecl::is_valid_name(word) {
         true => Ok(word.to_owned()),
         false => Err(CommandError::new(format!(
             "'{}' is not a sync's name: names are lowercase letters, digits and '-', such as license-and-ci",

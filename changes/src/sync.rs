@@ -39,14 +39,18 @@ pub struct SyncDecl {
 }
 
 impl SyncDecl {
+    /// Whether `name` may name a declaration: 1 to 64 lowercase letters, digits and `-`, not starting with `-`.
+    pub fn is_valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('-')
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+
     /// Refuses a declaration that cannot be carried out, saying which part and why.
     pub fn validate(&self) -> Result<(), ChangeError> {
         let invalid = |reason: String| Err(ChangeError::InvalidSpec { reason });
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && !self.name.starts_with('-')
-            && self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !name_ok {
+        if !SyncDecl::is_valid_name(&self.name) {
             return invalid(format!(
                 "sync name '{}' must be 1 to 64 lowercase letters, digits and '-', such as license-and-ci",
                 self.name.escape_debug()

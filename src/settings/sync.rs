@@ -26,11 +26,7 @@ impl Validator<'_> {
         let mut decls: Vec<SyncDecl> = Vec::with_capacity(raw.len());
         for sync in raw {
             let name = sync.name.get_ref();
-            let name_ok = !name.is_empty()
-                && name.len() <= 64
-                && !name.starts_with('-')
-                && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            if !name_ok {
+            if !SyncDecl::is_valid_name(name) {
                 return self.fail(
                     &sync.name.span(),
                     format!(
