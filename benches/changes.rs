@@ -101,6 +101,7 @@ async fn bench(repos: usize) {
             source: "acme/templates".to_owned(),
             paths: vec!["LICENSE".to_owned(), ".github/workflows/*.yml".to_owned()],
             delete_missing: false,
+            skip: Default::default(),
         },
         rules: MergeRules::default(),
     };

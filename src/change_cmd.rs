@@ -94,9 +94,12 @@ fn spec(args: &ChangeRequestArgs) -> anyhow::Result<ChangeSpec> {
     };
     let operation = match &args.operation {
         OperationArgs::Run { timeout, argv } => Operation::Run { argv: argv.clone(), timeout_secs: *timeout },
-        OperationArgs::Sync { source, paths, delete_missing } => {
-            Operation::Sync { source: source.clone(), paths: paths.clone(), delete_missing: *delete_missing }
-        }
+        OperationArgs::Sync { source, paths, delete_missing } => Operation::Sync {
+            source: source.clone(),
+            paths: paths.clone(),
+            delete_missing: *delete_missing,
+            skip: Default::default(),
+        },
         OperationArgs::Bump { dependency, to } => {
             Operation::Bump { dependency: dependency.clone(), version: to.clone() }
         }
@@ -129,7 +132,7 @@ fn spec_repos(spec: &ChangeSpec) -> Vec<String> {
 }
 
 /// An engine over the fleet `fleet` names, recording in `state_dir`'s database.
-async fn engine(
+pub(crate) async fn engine(
     fleet: &FleetArgs,
     limits: &ChangeLimits,
     repos: &[String],
@@ -171,7 +174,7 @@ async fn engine(
 }
 
 /// Keeps the set going for up to `secs` while it waits.
-async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<ChangeRecord, ChangeError> {
+pub(crate) async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<ChangeRecord, ChangeError> {
     if secs == 0 || !record.state.moves() {
         return Ok(record);
     }
@@ -180,7 +183,7 @@ async fn wait(engine: &ChangeEngine, record: ChangeRecord, secs: u64) -> Result<
 }
 
 /// A spec or id the engine refused is the user's to fix (exit 2); anything else is a runtime failure.
-fn usage(err: ChangeError) -> anyhow::Error {
+pub(crate) fn usage(err: ChangeError) -> anyhow::Error {
     match err {
         ChangeError::InvalidSpec { .. } | ChangeError::InvalidId { .. } => UsageError::error(err.to_string()),
         err => err.into(),
@@ -226,7 +229,7 @@ fn finish(record: ChangeRecord, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_record(record: &ChangeRecord, json: bool) -> anyhow::Result<()> {
+pub(crate) fn print_record(record: &ChangeRecord, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", terminal::json_line(serde_json::to_value(record)?)?);
         return Ok(());

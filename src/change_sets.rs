@@ -65,7 +65,7 @@ impl Hive {
         Ok(self.change_book()?.list().await?)
     }
 
-    fn changes_engine(&self) -> Result<&hive_changes::ChangeEngine, HiveError> {
+    pub(crate) fn changes_engine(&self) -> Result<&hive_changes::ChangeEngine, HiveError> {
         self.changes.as_deref().ok_or(HiveError::NoChanges)
     }
 

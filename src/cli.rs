@@ -6,10 +6,12 @@ use clap::{Args, Parser, Subcommand};
 
 mod agents;
 mod change;
+mod sync;
 mod validate;
 
 pub use self::agents::{AgentsArgs, AgentsCommand, PublishArgs, SpawnArgs, SpawnCommand};
 pub use self::change::{ChangeArgs, ChangeCommand, ChangeLimits, ChangeRequestArgs, FleetArgs, OperationArgs};
+pub use self::sync::{SyncArgs, SyncCommand};
 pub use self::validate::{ValidateArgs, ValidateFailOn};
 
 /// Examples, by what they are for, after the subcommands in `hive --help`.
@@ -116,6 +118,9 @@ pub enum Command {
     /// One change made in many repositories and merged all or none: `hive change apply --title T --glob 'acme/*'
     /// run -- cargo fmt`; plan, status, resume, abort and rollback too.
     Change(ChangeArgs),
+    /// Files kept in step across repositories (`[[sync]]` in hive.toml): status, push (one change set per
+    /// declaration, conflicts left alone), pull (a repository's newer edit back to the source), history.
+    Sync(SyncArgs),
     /// Run a repository's own linters where its files say they apply (clippy, rustfmt, ruff or flake8, eslint,
     /// shellcheck) and check its Markdown's relative links; print every finding, `--html FILE` for a page.
     Validate(ValidateArgs),
@@ -147,6 +152,8 @@ impl Command {
             }
             Command::Agents(args) => !matches!(args.command, AgentsCommand::List | AgentsCommand::Show { .. }),
             Command::Change(args) => !matches!(args.command, ChangeCommand::Plan(_) | ChangeCommand::Status { .. }),
+            // A status records files found in step and what finished sets synced; only the history just reads.
+            Command::Sync(args) => !matches!(args.command, SyncCommand::History { .. }),
             Command::Audit(_)
             | Command::Backlog(_)
             | Command::Approve(_)

@@ -53,7 +53,9 @@ agents stop <name>             stop an agent's service
 changes list                   the change sets across repositories, newest first
 changes show <chg-id>          one change set: each repository's state, pull request and notes
 change plan|apply <json>       what a change set (a JSON spec: title, targets, operation) would do; make it
-change resume|abort|rollback <chg-id>  move a change set on; stop it before any merge; roll it back";
+change resume|abort|rollback <chg-id>  move a change set on; stop it before any merge; roll it back
+sync status [<name>]           where every [[sync]] file stands in every repository
+sync push [<name>]             one change set per [[sync]] over the files behind or missing";
 
 /// What a command asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +242,16 @@ pub enum Command {
         /// What to do with it.
         step: ChangeStep,
     },
+    /// Where the files of one `[[sync]]` (or of all) stand.
+    SyncStatus {
+        /// The declaration's name; all when `None`.
+        name: Option<String>,
+    },
+    /// Push one `[[sync]]` (or all): a change set over the files behind or missing.
+    SyncPush {
+        /// The declaration's name; all when `None`.
+        name: Option<String>,
+    },
 }
 
 /// What `change resume|abort|rollback` does with a set.
@@ -293,6 +305,7 @@ impl Command {
                 | Command::ShowAgent { .. }
                 | Command::ListChanges
                 | Command::ShowChange { .. }
+                | Command::SyncStatus { .. }
         )
     }
 }
@@ -384,6 +397,10 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         ("change", ["resume", id]) => Command::StepChange { id: change_id(id)?, step: ChangeStep::Resume },
         ("change", ["abort", id]) => Command::StepChange { id: change_id(id)?, step: ChangeStep::Abort },
         ("change", ["rollback", id]) => Command::StepChange { id: change_id(id)?, step: ChangeStep::Rollback },
+        ("sync", ["status"]) => Command::SyncStatus { name: None },
+        ("sync", ["status", name]) => Command::SyncStatus { name: Some(sync_name(name)?) },
+        ("sync", ["push"]) => Command::SyncPush { name: None },
+        ("sync", ["push", name]) => Command::SyncPush { name: Some(sync_name(name)?) },
         (known, _) if VERBS.contains(&known) => {
             return Err(CommandError::new(format!("malformed '{known}' command: use {}", forms(known).join(" or "))));
         }
@@ -396,7 +413,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 }
 
 /// The commands' first words.
-const VERBS: [&str; 16] = [
+const VERBS: [&str; 17] = [
     "status",
     "explain",
     "propose",
@@ -413,6 +430,7 @@ const VERBS: [&str; 16] = [
     "agents",
     "changes",
     "change",
+    "sync",
 ];
 
 /// The usage forms of `verb` (`pause|resume <owner/name>` is both `pause`'s and `resume`'s).
@@ -494,6 +512,17 @@ fn command_name(word: &str) -> Result<String, CommandError> {
         )));
     }
     Ok(word.to_owned())
+}
+
+/// A `[[sync]]` name: 1 to 64 lowercase letters, digits and `-`, as the configuration file allows.
+fn sync_name(word: &str) -> Result<String, CommandError> {
+    match hive_changes::SyncDecl::is_valid_name(word) {
+        true => Ok(word.to_owned()),
+        false => Err(CommandError::new(format!(
+            "'{}' is not a sync's name: names are lowercase letters, digits and '-', such as license-and-ci",
+            shown(word)
+        ))),
+    }
 }
 
 fn change_id(word: &str) -> Result<ChangeId, CommandError> {
@@ -673,6 +702,10 @@ impl fmt::Display for Command {
                 write!(f, "change apply {}", serde_json::to_string(spec).unwrap_or_default())
             }
             Command::StepChange { id, step } => write!(f, "change {} {id}", step.as_str()),
+            Command::SyncStatus { name: None } => f.write_str("sync status"),
+            Command::SyncStatus { name: Some(name) } => write!(f, "sync status {name}"),
+            Command::SyncPush { name: None } => f.write_str("sync push"),
+            Command::SyncPush { name: Some(name) } => write!(f, "sync push {name}"),
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum HiveError {
         "this hive makes no change sets: it needs the autonomy loop (Hive::builder().autonomy(..); hive serve sets it up)"
     )]
     NoChanges,
+    /// No `[[sync]]` has this name.
+    #[error("no [[sync]] named '{0}'; 'sync status' lists the declared ones")]
+    NoSync(String),
     /// A change set could not be made, moved on or found.
     #[error(transparent)]
     Change(Box<hive_changes::ChangeError>),

@@ -12,7 +12,7 @@ use hive_cerebrum::{
     QueenConfig, QueenHandle, Redactor, RestartPolicy, RuleEngine, ScribeHandle, Seed, Subscription, Tally,
     governance::Policy,
 };
-use hive_changes::{ChangeEngine, ChangeSettings};
+use hive_changes::{ChangeEngine, ChangeSettings, SyncDecl};
 use hive_ecosystem::ServiceSpec;
 use hive_forge::{ApiUsage, DynForge, Forge, RepoId};
 use hive_spawner::{
@@ -37,6 +37,7 @@ pub struct HiveBuilder {
     autonomy: Option<Autonomy>,
     llm: Option<(LlmEngine, ToolsConfig)>,
     agents: Option<SpawnSettings>,
+    syncs: Vec<SyncDecl>,
 }
 
 /// The agent the ORCHs' language model calls tools as: `tools assign orch <tool>` gives them one.
@@ -57,6 +58,7 @@ impl Default for HiveBuilder {
             autonomy: None,
             llm: None,
             agents: None,
+            syncs: Vec::new(),
         }
     }
 }
@@ -173,6 +175,14 @@ impl HiveBuilder {
         self
     }
 
+    /// Files kept in step across repositories (`[[sync]]`): with the autonomy loop, each pilot's observation
+    /// carries its repository's drift (a signal and a score component), and [`Hive::push_continuous`] pushes the
+    /// continuous ones.
+    pub fn syncs(mut self, decls: Vec<SyncDecl>) -> HiveBuilder {
+        self.syncs = decls;
+        self
+    }
+
     /// Discovers the repositories (unless given), starts the queen, one pilot per repository, and the steward when
     /// the hive runs the autonomy loop.
     pub async fn start(self) -> Result<Hive, HiveError> {
@@ -202,6 +212,7 @@ impl HiveBuilder {
         let mut queen = self.queen;
         let mut spawner = None;
         let mut changes = None;
+        let mut autonomy_on = false;
         // The language model the ORCHs think with also writes agents' logic.
         let author = llm.as_ref().map(|(engine, _)| Author::new(engine.client().clone()));
         if let Some(autonomy) = self.autonomy {
@@ -235,6 +246,10 @@ impl HiveBuilder {
                 Redactor::new(autonomy.config().secrets.iter().cloned()),
             );
             let change_overrides = autonomy.config().overrides.clone();
+            autonomy_on = autonomy.config().policy.switches.autonomy;
+            if !self.syncs.is_empty() {
+                pilots = pilots.with_drift(crate::sync_sets::drift_check(&change_engine, self.syncs.clone()));
+            }
             let stewards = StewardBuilder::new(autonomy, scribe.clone());
             // A change set's writes are decided as the steward decides its own: under each repository's level, the
             // kill switch as it is now, and the emergency the queen declared.
@@ -281,7 +296,19 @@ impl HiveBuilder {
             }
         };
         let (steward, scribe) = steward.unzip();
-        Ok(Hive { queen, policy: self.policy, services, steward, scribe, spawner, changes, forge: reader })
+        let syncs = Arc::new(self.syncs);
+        Ok(Hive {
+            queen,
+            policy: self.policy,
+            services,
+            steward,
+            scribe,
+            spawner,
+            changes,
+            syncs,
+            autonomy_on,
+            forge: reader,
+        })
     }
 }
 
@@ -298,6 +325,10 @@ pub struct Hive {
     pub(crate) spawner: Option<Arc<Spawner>>,
     /// With the autonomy loop: what makes change sets across repositories.
     pub(crate) changes: Option<Arc<ChangeEngine>>,
+    /// The `[[sync]]` declarations.
+    pub(crate) syncs: Arc<Vec<SyncDecl>>,
+    /// Whether the configuration let the autonomy loop write (the kill switch may say otherwise later).
+    pub(crate) autonomy_on: bool,
     /// The forge the pilots read, for what it spent of a metered API.
     forge: SharedForge,
 }

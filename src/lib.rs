@@ -33,6 +33,7 @@ pub mod feed;
 mod hive;
 pub mod metrics;
 mod steering;
+mod sync_sets;
 
 pub use hive_actors as actors;
 pub use hive_cerebrum as cerebrum;

@@ -25,6 +25,7 @@ mod scan_cmd;
 mod settings;
 mod single_cmd;
 mod spawn_cmd;
+mod sync_cmd;
 mod terminal;
 mod validate_cmd;
 
@@ -103,6 +104,7 @@ fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             Command::Spawn(args) => spawn_cmd::spawn(args, &cli.state_dir, cli.json).await,
             Command::Agents(args) => spawn_cmd::agents(args, &cli.state_dir, cli.json).await,
             Command::Change(args) => change_cmd::run(args, &env, &cli.state_dir, cli.json).await,
+            Command::Sync(args) => sync_cmd::run(args, &env, &cli.state_dir, cli.json).await,
             Command::Validate(args) => validate_cmd::run(args, &cli.state_dir, cli.json).await,
         }
     };

@@ -6,7 +6,7 @@ use std::{io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use hive::{
-    CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId, ServiceSpec,
+    CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
     forge::{Forge, GitHubForge, LOCAL_OWNER, LocalForge},
@@ -23,7 +23,7 @@ use crate::{
     config::{AgentsEnv, EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
-    settings::LlmChoice,
+    settings::{FileOnly, LlmChoice},
 };
 
 /// One repository in a cycle's output.
@@ -91,7 +91,7 @@ async fn run_with(
         Some(engine) => Some((engine, tools_config(env, state_dir)?)),
         None => None,
     };
-    let services = &args.file.services;
+    let file = &args.file;
     // The database next: a damaged one stops the run before any repository is read or GitHub asked anything. The
     // hive opens it again for the steward once the fleet is known.
     drop(Memory::open(state_dir)?);
@@ -116,7 +116,7 @@ async fn run_with(
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
             let agents = &env.agents;
-            return run_github(*github, queen, engine, services, agents, once, json, &every, shutdown, api).await;
+            return run_github(*github, queen, engine, file, agents, once, json, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -133,7 +133,7 @@ async fn run_with(
     }
     // The loop keeps findings in the backlog and publishes formatter fixes as branches: a workspace has no issues.
     let agents = env.agents.settings(&autonomy.state_dir, LOCAL_OWNER);
-    let hive = configured(Hive::builder(), engine, services)
+    let hive = configured(Hive::builder(), engine, file)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), *autonomy))
@@ -186,12 +186,13 @@ fn tools_config(env: &EnvConfig, state_dir: &Path) -> anyhow::Result<ToolsConfig
 }
 
 /// The builder with the configured language model (and its tools) and services.
-fn configured(builder: HiveBuilder, engine: Option<(LlmEngine, ToolsConfig)>, services: &[ServiceSpec]) -> HiveBuilder {
+/// The builder with the language model, the services and the `[[sync]]` declarations the file configures.
+fn configured(builder: HiveBuilder, engine: Option<(LlmEngine, ToolsConfig)>, file: &FileOnly) -> HiveBuilder {
     let builder = match engine {
         Some((engine, tools)) => builder.llm_engine(engine, tools),
         None => builder,
     };
-    services.iter().cloned().fold(builder, HiveBuilder::service)
+    file.services.iter().cloned().fold(builder, HiveBuilder::service).syncs(file.syncs.clone())
 }
 
 pub(crate) fn local_forge(
@@ -239,7 +240,7 @@ async fn run_github(
     github: GitHubPlan,
     queen: QueenConfig,
     engine: Option<(LlmEngine, ToolsConfig)>,
-    services: &[ServiceSpec],
+    file: &FileOnly,
     agents: &AgentsEnv,
     once: Option<&[FailOn]>,
     json: bool,
@@ -256,7 +257,7 @@ async fn run_github(
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
     // Agents made by command get their repositories where the first target lives.
     let agents = agents.settings(&autonomy.state_dir, forge.first_owner().unwrap_or_default());
-    let hive = configured(Hive::builder(), engine, services)
+    let hive = configured(Hive::builder(), engine, file)
         .repos(repos.iter().map(RepoId::to_string))
         .queen_config(queen)
         .autonomy(Autonomy::new(forge.clone(), autonomy))
@@ -402,6 +403,27 @@ async fn watch(
         let points = points_now.zip(points_before).map(|(now, before)| now - before);
         points_before = points_now;
         progress.suspend(|| print_cycle(&record, points, &lines, report.as_ref(), json))?;
+        // Continuous syncs go after the cycle the steward acted on, through the same governed change sets.
+        for (name, pushed) in hive.push_continuous("hive").await {
+            match pushed {
+                Ok(push) => {
+                    if let Some(change) = push.change.filter(|_| !json) {
+                        let repos = change.changed().count();
+                        progress.suspend(|| {
+                            println!(
+                                "  sync {name}: change {} {} in {repos} repositories",
+                                change.id,
+                                change.state.as_str()
+                            )
+                        });
+                    }
+                }
+                Err(err) => {
+                    let err = crate::terminal::line(&hive_support::error_chain(&err));
+                    progress.suspend(|| eprintln!("  ! sync {name} could not be pushed: {err}"));
+                }
+            }
+        }
         if let Some(fail_on) = fail_on {
             let causes = if status.emergency { status.emergency_reasons.as_slice() } else { &[] };
             return crate::scan_cmd::verdicts(&lines, Some(causes)).check(fail_on);

@@ -7,6 +7,7 @@
 mod check;
 mod file;
 mod layer;
+mod sync;
 
 #[cfg(test)]
 mod tests;
@@ -75,6 +76,8 @@ pub struct FileOnly {
     pub llm: Option<LlmChoice>,
     /// The services the hive keeps running (`[services.NAME]`).
     pub services: Vec<hive::ServiceSpec>,
+    /// Files kept in step across repositories (`[[sync]]`).
+    pub syncs: Vec<hive::changes::SyncDecl>,
 }
 
 /// The test commands a local workspace's repositories run instead of the detected ones: a repository's own
@@ -109,6 +112,7 @@ impl Default for FileOnly {
             test_commands: TestCommands::default(),
             llm: None,
             services: Vec::new(),
+            syncs: Vec::new(),
         }
     }
 }
@@ -232,6 +236,20 @@ pub fn resolve(
             let mut run = crate::scan_cmd::as_run(args);
             layer.run(&mut run).or_usage()?;
             crate::scan_cmd::absorb(args, run);
+        }
+        // `hive sync` acts on the declarations; `config check` shows them with the rest of `run`'s settings.
+        Command::Sync(args) => {
+            args.decls = file.map(|f| f.syncs.clone()).unwrap_or_default();
+            // The fleet the file watches, unless the command names one.
+            if let (Some(fleet), Some(file)) = (args.command.fleet_mut(), file)
+                && fleet.workspace.is_none()
+                && fleet.orgs.is_empty()
+                && fleet.users.is_empty()
+            {
+                fleet.workspace = file.targets.workspace.clone();
+                fleet.orgs = file.targets.orgs.clone().unwrap_or_default();
+                fleet.users = file.targets.users.clone().unwrap_or_default();
+            }
         }
         Command::Config(args) => match &mut args.command {
             ConfigCommand::Check(args) => layer.serve(args).or_usage()?,

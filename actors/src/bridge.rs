@@ -5,7 +5,8 @@ use hive_forge::{AlertSeverity, CiFailure, CiState, FailureClass, HealthBreakdow
 
 /// The signals a snapshot raises: one per failed CI job (with its run attempt), one per security alert, one per
 /// critical open issue (as [`hive_forge::classify_issue`] ranks it), and one per expected file the forge knows is
-/// missing (a security policy, a license, a CI workflow; none for an archived repository, which takes no change).
+/// missing (a security policy, a license, a CI workflow; none for an archived repository, which takes no change),
+/// and one per `[[sync]]` whose files drifted from their source (behind, missing or in conflict).
 pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
     let mut signals: Vec<Signal> = snapshot.ci.failures.iter().map(ci_signal).collect();
     for alert in snapshot.security_alerts.iter().flatten() {
@@ -20,6 +21,9 @@ pub fn signals_of(snapshot: &RepoSnapshot) -> Vec<Signal> {
     }
     if !snapshot.archived {
         signals.extend(missing_files(snapshot).into_iter().map(Signal::missing));
+    }
+    for drift in snapshot.sync_drift.iter().flatten().filter(|d| d.to_sync() + d.conflicts > 0) {
+        signals.push(Signal::sync_drift(drift.source.clone(), drift.to_sync(), drift.conflicts));
     }
     signals
 }
@@ -98,6 +102,9 @@ pub fn findings(snapshot: &RepoSnapshot) -> Vec<String> {
             }
         })
         .collect();
+    for drift in snapshot.sync_drift.iter().flatten().filter(|d| d.to_sync() + d.conflicts > 0) {
+        findings.push(Signal::sync_drift(drift.source.clone(), drift.to_sync(), drift.conflicts).title);
+    }
     let Some(local) = &snapshot.local else { return findings };
     if snapshot.ci.state == CiState::Unknown {
         findings.push(match (&local.head, &local.test_command) {
@@ -189,6 +196,7 @@ mod tests {
             has_ci_workflow: Some(true),
             local: None,
             github: None,
+            sync_drift: None,
         };
         let signals = signals_of(&snapshot);
         assert_eq!(signals.len(), 4, "{signals:#?}");
@@ -236,6 +244,45 @@ mod tests {
     }
 
     #[test]
+    fn synced_files_behind_or_in_conflict_are_a_signal_and_a_finding_and_in_step_ones_are_not() {
+        let drift = |behind, conflicts| hive_forge::SyncDrift {
+            name: "legal".to_owned(),
+            source: "acme/templates".to_owned(),
+            behind,
+            missing: 1,
+            conflicts,
+            ahead: 0,
+        };
+        let mut snapshot = RepoSnapshot {
+            repo: RepoId::new("acme/api").expect("valid"),
+            taken_at: SystemTime::now(),
+            default_branch: "main".to_owned(),
+            archived: false,
+            pushed_at: None,
+            ci: CiStatus::green(),
+            open_issues: Vec::new(),
+            security_alerts: None,
+            has_security_policy: None,
+            has_license: None,
+            has_ci_workflow: None,
+            local: None,
+            github: None,
+            sync_drift: Some(vec![drift(2, 0)]),
+        };
+        let signals = signals_of(&snapshot);
+        assert_eq!(
+            signals.iter().map(|s| (&s.kind, s.title.as_str())).collect::<Vec<_>>(),
+            [(
+                &SignalKind::SyncDrift { source: "acme/templates".to_owned(), behind: 3, conflicts: 0 },
+                "3 files behind acme/templates"
+            )]
+        );
+        assert_eq!(findings(&snapshot), ["3 files behind acme/templates"]);
+        snapshot.sync_drift = Some(vec![hive_forge::SyncDrift { missing: 0, ..drift(0, 0) }]);
+        assert!(signals_of(&snapshot).is_empty() && findings(&snapshot).is_empty(), "in step says nothing");
+    }
+
+    #[test]
     fn a_file_the_forge_knows_is_missing_is_a_typed_signal_and_an_unknown_one_is_not() {
         let snapshot = |policy, license, ci, archived| RepoSnapshot {
             repo: RepoId::new("acme/api").expect("valid"),
@@ -251,6 +298,7 @@ mod tests {
             has_ci_workflow: ci,
             local: None,
             github: None,
+            sync_drift: None,
         };
         let kinds = |s: &RepoSnapshot| -> Vec<SignalKind> { signals_of(s).into_iter().map(|s| s.kind).collect() };
         let missing = |what| SignalKind::MissingFile { what };

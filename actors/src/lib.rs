@@ -44,7 +44,7 @@ pub use crate::{
     },
     bridge::{findings, signals_of},
     members::Members,
-    pilot::{PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},
+    pilot::{DriftCheck, PilotBuilder, PilotConfig, PilotMessage, PilotMode, PilotRef, PilotStatus, RepoPilot},
     service::{
         KeeperError, STATUS_LOG_LINES, ServiceArgs, ServiceBuilder, ServiceCommand, ServiceKeeper, ServiceKeeperState,
         ServiceMessage, ServiceRef, ServiceState, ServiceStatus,

@@ -25,6 +25,15 @@ use crate::{
     signals_of,
 };
 
+/// How far a repository's synced files drifted from their sources (`[[sync]]`), asked after each successful read and
+/// carried on the snapshot, so the score and the signals see it. The binary gives one when syncs are declared.
+#[async_trait::async_trait]
+pub trait DriftCheck: Send + Sync + 'static {
+    /// The drift of the repository `snapshot` shows, one entry per declaration naming it; `None` when none does or
+    /// it could not be read.
+    async fn drift(&self, snapshot: &RepoSnapshot) -> Option<Vec<hive_forge::SyncDrift>>;
+}
+
 /// A typed reference to a pilot.
 pub type PilotRef = ActorRef<PilotMessage>;
 
@@ -127,6 +136,8 @@ pub struct PilotArgs {
     config: PilotConfig,
     /// Where each observation goes before the report, when the hive runs an autonomy loop.
     steward: Option<StewardLink>,
+    /// What tells the drift of synced files, when syncs are declared.
+    drift: Option<Arc<dyn DriftCheck>>,
 }
 
 /// A pilot's state.
@@ -294,9 +305,17 @@ impl PilotState {
         let forge = Arc::clone(&self.args.forge);
         let repo = self.args.repo.clone();
         let config = self.args.config;
+        let drift = self.args.drift.clone();
         let myself = myself.clone();
         tokio::spawn(async move {
-            let read = AssertUnwindSafe(read_with_retries(forge, repo, config, delay)).catch_unwind().await;
+            let read = async {
+                let mut snapshot = read_with_retries(forge, repo, config, delay).await?;
+                if let Some(drift) = drift {
+                    snapshot.sync_drift = drift.drift(&snapshot).await;
+                }
+                Ok(snapshot)
+            };
+            let read = AssertUnwindSafe(read).catch_unwind().await;
             let message = match read {
                 Ok(result) => PilotMessage::ReadDone { cycle, result: result.map(Box::new) },
                 Err(panic) => PilotMessage::ReadPanicked(panic_message(panic.as_ref())),
@@ -339,18 +358,25 @@ pub struct PilotBuilder {
     forge: DynForge,
     config: PilotConfig,
     steward: Option<StewardLink>,
+    drift: Option<Arc<dyn DriftCheck>>,
 }
 
 impl PilotBuilder {
     /// Pilots reading `forge`, polling as `config` says.
     pub fn new(forge: DynForge, config: PilotConfig) -> PilotBuilder {
-        PilotBuilder { forge, config, steward: None }
+        PilotBuilder { forge, config, steward: None, drift: None }
     }
 
     /// Pilots that send each observation to the steward behind `link` (see
     /// [`StewardBuilder::link`](crate::StewardBuilder::link)).
     pub fn with_steward(mut self, link: StewardLink) -> PilotBuilder {
         self.steward = Some(link);
+        self
+    }
+
+    /// Pilots that ask `check` for their repository's sync drift after each read.
+    pub fn with_drift(mut self, check: Arc<dyn DriftCheck>) -> PilotBuilder {
+        self.drift = Some(check);
         self
     }
 }
@@ -372,6 +398,7 @@ impl MemberBuilder for PilotBuilder {
             emergency: ctx.emergency,
             config: self.config,
             steward: self.steward.clone(),
+            drift: self.drift.clone(),
         };
         let (actor, _join) = Actor::spawn_linked(None, RepoPilot, args, ctx.supervisor.clone())
             .await

@@ -54,6 +54,7 @@ mod knowledge;
 mod ledger;
 mod schema;
 mod store;
+mod sync;
 mod tally;
 mod tools;
 mod writes;
@@ -70,6 +71,7 @@ pub use self::{
     knowledge::{Knowledge, Note, SearchHit},
     ledger::{BACKLOG_FILE, BacklogExport, BacklogItem, ItemKind, ItemStatus, Ledger, Risk},
     store::Memory,
+    sync::{PendingSync, Settled, SyncLogEntry, SyncedFile, Syncs},
     tally::{DecisionCount, Tally, WriteCount},
     tools::{ToolAssignment, ToolAssignments},
     writes::{NewWrite, Reservation, WriteRow, WriteState, Writes},

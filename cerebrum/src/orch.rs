@@ -163,6 +163,7 @@ pub trait ProposalEngine: Send + Sync + 'static {
 /// | critical issue | `escalate_to_human` (risk of its severity) |
 /// | no security policy, no CI workflow | `open_issue` (low) describing the pull request that adds it |
 /// | no license | `open_issue` (low) describing it; `escalate_to_human` (medium): the license is the owners' choice |
+/// | synced files drifted from their source | `open_issue` (low) naming `hive sync push`; `escalate_to_human` (medium) for a conflict |
 /// | other | `open_issue` (low) |
 ///
 /// A risk that follows from how bad the matter is comes from [`Risk::from`] of the signal's severity, the one
@@ -229,6 +230,29 @@ fn rules(seed: &Seed) -> Vec<Proposal> {
             "an open issue reads as critical (security, crash, data loss): a human must triage it".to_owned(),
         )],
         SignalKind::MissingFile { what } => missing_rules(member, *what, severity_risk),
+        SignalKind::SyncDrift { source, behind, conflicts } => {
+            let mut out = vec![proposal(
+                OpenIssue,
+                Risk::Low,
+                format!("bring {member}'s synced files in step with {source}"),
+                format!(
+                    "{behind} file(s) are behind or missing from {source}: 'hive sync push' brings them along as a \
+                     change set (or 'continuous = true' does it every cycle)"
+                ),
+            )];
+            if *conflicts > 0 {
+                out.push(proposal(
+                    EscalateToHuman,
+                    severity_risk,
+                    format!("sync conflict in {member}"),
+                    format!(
+                        "{conflicts} file(s) changed both in {member} and in {source} since the last sync; which \
+                         side wins is a person's call, and 'hive sync pull' proposes the repository's edit back"
+                    ),
+                ));
+            }
+            out
+        }
         SignalKind::Other => vec![proposal(
             OpenIssue,
             Risk::Low,
@@ -583,6 +607,17 @@ mod tests {
                 ],
             ),
             (Signal::missing(MissingKind::CiWorkflow), vec![(Write(OpenIssue), Low, "add a CI workflow to acme/api")]),
+            (
+                Signal::sync_drift("acme/templates", 2, 0),
+                vec![(Write(OpenIssue), Low, "bring acme/api's synced files in step with acme/templates")],
+            ),
+            (
+                Signal::sync_drift("acme/templates", 0, 1),
+                vec![
+                    (Write(OpenIssue), Low, "bring acme/api's synced files in step with acme/templates"),
+                    (EscalateToHuman, Medium, "sync conflict in acme/api"),
+                ],
+            ),
             (other, vec![(Write(OpenIssue), Low, "service down")]),
         ];
         for class in CiClass::ALL {

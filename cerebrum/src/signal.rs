@@ -212,6 +212,16 @@ pub enum SignalKind {
         /// Which.
         what: MissingKind,
     },
+    /// Files kept in step with a source repository (a `[[sync]]` declaration) drifted from it: behind the source,
+    /// missing, or changed on both sides.
+    SyncDrift {
+        /// The source repository, `owner/name`.
+        source: String,
+        /// Files behind the source or missing.
+        behind: u32,
+        /// Files changed on both sides since the last sync: a person decides.
+        conflicts: u32,
+    },
     /// Anything else.
     Other,
 }
@@ -254,6 +264,24 @@ impl Signal {
         }
     }
 
+    /// Drift from the source of synced files: low when files are only behind (a sync brings them along), medium
+    /// with a conflict (a person must decide which side wins).
+    pub fn sync_drift(source: impl Into<String>, behind: u32, conflicts: u32) -> Signal {
+        let source = source.into();
+        let mut parts = Vec::new();
+        if behind > 0 {
+            parts.push(format!("{behind} file{} behind {source}", if behind == 1 { "" } else { "s" }));
+        }
+        if conflicts > 0 {
+            parts.push(format!("{conflicts} file{} in conflict with {source}", if conflicts == 1 { "" } else { "s" }));
+        }
+        Signal {
+            title: parts.join(", "),
+            severity: if conflicts > 0 { Severity::Medium } else { Severity::Low },
+            kind: SignalKind::SyncDrift { source, behind, conflicts },
+        }
+    }
+
     /// A security alert.
     pub fn security(severity: Severity, title: impl Into<String>) -> Signal {
         Signal { kind: SignalKind::SecurityAlert, severity, title: title.into() }
@@ -276,6 +304,18 @@ impl Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_drift_says_how_many_files_and_from_where() {
+        let behind = Signal::sync_drift("acme/templates", 3, 0);
+        assert_eq!(behind.title, "3 files behind acme/templates");
+        assert_eq!(behind.severity, Severity::Low);
+        let both = Signal::sync_drift("acme/templates", 1, 1);
+        assert_eq!(both.title, "1 file behind acme/templates, 1 file in conflict with acme/templates");
+        assert_eq!(both.severity, Severity::Medium);
+        let json = serde_json::to_string(&both.kind).expect("a kind serializes");
+        assert_eq!(json, r#"{"kind":"sync_drift","source":"acme/templates","behind":1,"conflicts":1}"#);
+    }
 
     #[test]
     fn a_severity_becomes_the_risk_of_the_same_level_with_the_same_name() {

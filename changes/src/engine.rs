@@ -578,7 +578,7 @@ impl ChangeEngine {
 /// The change sets recorded in hive.db, read without a forge: for `status` and the API.
 #[derive(Debug, Clone)]
 pub struct ChangeBook {
-    scribe: ScribeHandle,
+    pub(crate) scribe: ScribeHandle,
 }
 
 impl ChangeBook {
@@ -610,7 +610,7 @@ impl ChangeBook {
     }
 }
 
-async fn memory<R, F>(scribe: &ScribeHandle, job: F) -> Result<R, ChangeError>
+pub(crate) async fn memory<R, F>(scribe: &ScribeHandle, job: F) -> Result<R, ChangeError>
 where
     F: FnOnce(&mut Memory) -> Result<R, MemoryError> + Send + 'static,
     R: Send + 'static,

@@ -12,6 +12,7 @@ mod error;
 mod gate;
 mod record;
 mod spec;
+mod sync;
 mod worktree;
 
 pub use crate::{
@@ -19,4 +20,5 @@ pub use crate::{
     error::ChangeError,
     record::{ChangeRecord, ChangeState, Halt, RepoChange, RepoState, Revert, Step},
     spec::{ChangeId, ChangeSpec, MergeMethod, MergeRules, Operation, Targets},
+    sync::{FileStatus, RepoStatus, SyncDecl, SyncPush, SyncStatus, SyncWatch, state_text},
 };

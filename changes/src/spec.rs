@@ -1,7 +1,7 @@
 //! What a change set asks for: which repositories, which operation, which message, which merge rules; validated
 //! before anything runs, and named by a hash of itself, so asking for the same change again resumes it.
 
-use std::fmt;
+use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -49,6 +49,10 @@ pub enum Operation {
         /// Whether a file matched in a repository but gone from the source is deleted.
         #[serde(default)]
         delete_missing: bool,
+        /// Files left alone, by repository (`owner/name` -> paths as written in it): a file changed on both sides
+        /// since the last sync is a person's to decide, never overwritten.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        skip: BTreeMap<String, Vec<String>>,
     },
     /// One dependency to one version in every manifest that names it, lockfiles updated by the repository's tool.
     Bump {
@@ -242,13 +246,13 @@ impl ChangeSpec {
                     return invalid(format!("run's timeout {timeout_secs}s must be 1 to 86400 seconds"));
                 }
             }
-            Operation::Sync { source, paths, .. } => {
+            Operation::Sync { source, paths, skip, .. } => {
                 hive_forge::RepoId::new(source.as_str())
                     .map_err(|e| ChangeError::InvalidSpec { reason: format!("sync source: {e}") })?;
                 if paths.is_empty() {
                     return invalid("sync needs at least one path or glob to keep in step".into());
                 }
-                for path in paths {
+                for path in paths.iter().chain(skip.values().flatten()) {
                     if path.starts_with('/') || path.split('/').any(|c| c == ".." || c == ".git") || path.is_empty() {
                         return invalid(format!(
                             "sync path '{}' must be relative, inside the repository and outside .git",
@@ -337,6 +341,7 @@ mod tests {
                     source: "acme/docs".into(),
                     paths: vec!["../etc/passwd".into()],
                     delete_missing: false,
+                    skip: BTreeMap::new(),
                 }),
                 "must be relative",
             ),
@@ -345,11 +350,17 @@ mod tests {
                     source: "acme/docs".into(),
                     paths: vec![".git/config".into()],
                     delete_missing: false,
+                    skip: BTreeMap::new(),
                 }),
                 "outside .git",
             ),
             (
-                spec(Operation::Sync { source: "../x".into(), paths: vec!["LICENSE".into()], delete_missing: false }),
+                spec(Operation::Sync {
+                    source: "../x".into(),
+                    paths: vec!["LICENSE".into()],
+                    delete_missing: false,
+                    skip: BTreeMap::new(),
+                }),
                 "sync source",
             ),
             (spec(Operation::Bump { dependency: "--upload-pack=x".into(), version: "1".into() }), "not a package name"),

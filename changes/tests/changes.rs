@@ -8,7 +8,8 @@ use std::{
 
 use hive_cerebrum::{Memory, Redactor, ScribeHandle};
 use hive_changes::{
-    ChangeEngine, ChangeError, ChangeSettings, ChangeSpec, ChangeState, MergeRules, Operation, RepoState, Targets,
+    ChangeBook, ChangeEngine, ChangeError, ChangeSettings, ChangeSpec, ChangeState, MergeRules, Operation, RepoState,
+    SyncDecl, SyncStatus, Targets, state_text,
 };
 use hive_forge::{Forge, ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, LocalForge, Secret, Target};
 use hive_testkit::{Emulator, RepoSpec, git::git};
@@ -351,6 +352,7 @@ async fn sync_makes_files_equal_to_the_source_with_each_repositorys_own_values()
             source: "local/templates".to_owned(),
             paths: vec!["LICENSE".to_owned(), ".github/workflows/*.yml".to_owned()],
             delete_missing: false,
+            skip: Default::default(),
         },
         rules: MergeRules::default(),
     };
@@ -516,6 +518,117 @@ async fn governance_holding_a_merge_or_a_close_back_is_a_wait_not_a_failure() {
     scribe.stop().await;
 }
 
+/// A `[[sync]]` of the templates' license, code owners and CI template into `local/svc-*`.
+fn local_decl() -> SyncDecl {
+    SyncDecl {
+        name: "license-and-ci".to_owned(),
+        source: "local/templates".to_owned(),
+        paths: vec!["LICENSE".to_owned(), "CODEOWNERS".to_owned(), ".github/workflows/*.yml".to_owned()],
+        targets: vec!["local/svc-*".to_owned()],
+        continuous: false,
+    }
+}
+
+/// Each repository's files and their states, as `status` says.
+fn states(status: &SyncStatus) -> Vec<(String, String, &'static str)> {
+    let mut out = Vec::new();
+    for repo in &status.repos {
+        for file in &repo.files {
+            out.push((repo.repo.clone(), file.path.clone(), state_text(file.state)));
+        }
+    }
+    out
+}
+
+/// Commits `text` as `path` on the checked-out branch of the workspace repository `name`.
+fn commit_file(workspace: &Path, name: &str, path: &str, text: &str) {
+    let dir = workspace.join(name);
+    std::fs::write(dir.join(path), text).expect("write the file");
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", &format!("edit {path}")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_push_brings_missing_files_in_step_once_and_leaves_conflicts_and_newer_edits_alone() {
+    let template = "name: ci for {{repo}} on {{default_branch}}\n";
+    let workspace = workspace(&[
+        (
+            "templates",
+            &[
+                ("LICENSE", "MIT License\n"),
+                ("CODEOWNERS", "* @platform\n"),
+                (".github/workflows/ci.yml.hive-template", template),
+            ],
+        ),
+        ("svc-a", &[("README.md", "# a\n")]),
+        ("svc-b", &[("README.md", "# b\n")]),
+        ("other", &[("README.md", "# other\n")]),
+    ]);
+    let ws = workspace.path();
+    let state = tempfile::tempdir().unwrap();
+    let (engine, scribe) = local_engine(ws, state.path()).await;
+    let decl = local_decl();
+
+    let status = engine.sync_status(&decl).await.unwrap();
+    assert_eq!(status.repos.iter().map(|r| r.repo.as_str()).collect::<Vec<_>>(), ["local/svc-a", "local/svc-b"]);
+    assert!(states(&status).iter().all(|(_, _, s)| *s == "missing"), "{:?}", states(&status));
+    assert_eq!(status.repos[0].summary(), "3 files missing");
+
+    let push = engine.sync_push(&decl).await.unwrap();
+    let record = push.change.expect("a change set for the missing files");
+    assert_eq!(record.state, ChangeState::Published, "{:?}", record.steps);
+    let branch = record.id.branch();
+    for name in ["svc-a", "svc-b"] {
+        assert_eq!(show(ws, name, &branch, "LICENSE"), "MIT License");
+        assert_eq!(show(ws, name, &branch, ".github/workflows/ci.yml"), format!("name: ci for local/{name} on main"));
+    }
+    let status = engine.sync_status(&decl).await.unwrap();
+    assert!(states(&status).iter().all(|(_, _, s)| *s == "in step"), "the filled template too: {:?}", states(&status));
+    assert!(status.repos.iter().all(|r| r.summary().contains("waiting for a branch to be merged")));
+    let log = ChangeBook::new(scribe.clone()).sync_log(Some("license-and-ci"), 100).await.unwrap();
+    assert_eq!(log.len(), 6, "three files in two repositories: {log:?}");
+    assert!(log.iter().all(|e| e.change_id == record.id.as_str()));
+
+    let again = engine.sync_push(&decl).await.unwrap();
+    assert!(again.change.is_none() && again.recorded == 0, "a second push does nothing: {again:?}");
+
+    // A person merges the branches; then both sides change.
+    for name in ["svc-a", "svc-b"] {
+        git(&ws.join(name), &["merge", "-q", "--ff-only", &branch]);
+    }
+    commit_file(ws, "templates", "LICENSE", "MIT License 2.0\n");
+    commit_file(ws, "svc-a", "LICENSE", "MIT License, amended here\n");
+    commit_file(ws, "svc-b", "CODEOWNERS", "* @platform @b-team\n");
+    let status = engine.sync_status(&decl).await.unwrap();
+    let mut got = states(&status);
+    got.retain(|(_, _, s)| *s != "in step");
+    let want = [
+        ("local/svc-a", "LICENSE", "conflict"),
+        ("local/svc-b", "CODEOWNERS", "target ahead"),
+        ("local/svc-b", "LICENSE", "behind"),
+    ];
+    assert_eq!(got, want.map(|(r, p, s)| (r.to_owned(), p.to_owned(), s)));
+
+    let push = engine.sync_push(&decl).await.unwrap();
+    assert_eq!(push.conflicts, [("local/svc-a".to_owned(), "LICENSE".to_owned())]);
+    assert_eq!(push.ahead, [("local/svc-b".to_owned(), "CODEOWNERS".to_owned())]);
+    let record = push.change.expect("svc-b's license is behind");
+    assert_eq!(record.changed().map(|r| r.repo.as_str()).collect::<Vec<_>>(), ["local/svc-b"], "svc-a untouched");
+    assert_eq!(record.repo("local/svc-b").unwrap().files, ["LICENSE"], "svc-b's own code owners stay");
+    assert_eq!(show(ws, "svc-b", &record.id.branch(), "CODEOWNERS"), "* @platform @b-team");
+
+    // svc-b's newer code owners go back to the source; a filled template cannot.
+    let spec = engine.sync_pull_spec(&decl, "local/svc-b", "CODEOWNERS").await.unwrap();
+    let pulled = engine.apply(&spec).await.unwrap();
+    assert_eq!(pulled.changed().map(|r| r.repo.as_str()).collect::<Vec<_>>(), ["local/templates"]);
+    assert_eq!(show(ws, "templates", &pulled.id.branch(), "CODEOWNERS"), "* @platform @b-team");
+    let err = engine.sync_pull_spec(&decl, "local/svc-a", ".github/workflows/ci.yml").await.unwrap_err().to_string();
+    assert!(err.contains("template") && err.contains("cannot be pulled back"), "{err}");
+    let err = engine.sync_pull_spec(&decl, "local/svc-a", "LICENSE").await.unwrap_err().to_string();
+    assert!(err.contains("conflict"), "{err}");
+    scribe.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_revert_that_conflicts_is_left_for_a_person_and_the_others_are_still_reverted() {
     let fleet = fleet(&FIVE).await;
@@ -577,5 +690,61 @@ async fn a_set_whose_lock_lapsed_goes_no_further_but_still_undoes_its_own_work()
     assert_eq!(mine.state, "closed", "its own pull request closed without the lock");
     let theirs = pulls.iter().find(|p| p.head_ref == taken.id.branch()).unwrap();
     assert_eq!(theirs.state, "open", "the other set's untouched");
+    scribe.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_push_on_github_merges_pull_requests_and_records_what_it_synced() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    let dir = tempfile::tempdir().unwrap();
+    let gits = dir.path().join("git");
+    std::fs::create_dir_all(&gits).unwrap();
+    let repos: [(&str, &[(&str, &str)]); 3] = [
+        ("templates", &[("LICENSE", "Apache-2.0\n"), ("NOTICE.hive-template", "{{name}} by acme\n")]),
+        ("api", &[("README.md", "# api\n"), ("LICENSE", "Apache-2.0\n")]),
+        ("web", &[("README.md", "# web\n")]),
+    ];
+    for (name, files) in repos {
+        let mut spec = RepoSpec::new("acme", name);
+        spec.git_dir = Some(bare_repo(&gits, name, files));
+        emu.state().add_repo(spec);
+        emu.state().set_default_check_runs("acme", name, vec![("test", "completed", Some("success"))]);
+    }
+    let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
+    github.api_url = emu.url();
+    github.targets = vec![Target::Org("acme".to_owned())];
+    let forge = Arc::new(GitHubForge::new(github).unwrap());
+    let state = dir.path().join("state");
+    let (engine, scribe) = engine(&state, forge).await;
+    let decl = SyncDecl {
+        name: "legal".to_owned(),
+        source: "acme/templates".to_owned(),
+        paths: vec!["LICENSE".to_owned(), "NOTICE".to_owned()],
+        targets: vec!["acme/*".to_owned()],
+        continuous: false,
+    };
+    let status = engine.sync_status(&decl).await.unwrap();
+    let want = [
+        ("acme/api", "LICENSE", "in step"),
+        ("acme/api", "NOTICE", "missing"),
+        ("acme/web", "LICENSE", "missing"),
+        ("acme/web", "NOTICE", "missing"),
+    ];
+    assert_eq!(states(&status), want.map(|(r, p, s)| (r.to_owned(), p.to_owned(), s)));
+
+    let push = engine.sync_push(&decl).await.unwrap();
+    // api's license found in step, and the three files the set wrote once it merged (checks are green at once).
+    assert_eq!(push.recorded, 4);
+    let record = push.change.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let record = engine.run_until(&record.id, deadline, std::time::Duration::from_millis(100)).await.unwrap();
+    assert_eq!(record.state, ChangeState::Merged, "{:?}", record.steps);
+    assert!(emu.state().pulls("acme", "web").iter().all(|p| p.merged));
+    let status = engine.sync_status(&decl).await.unwrap();
+    assert!(states(&status).iter().all(|(_, _, s)| *s == "in step"), "{:?}", states(&status));
+    assert!(status.repos.iter().all(|r| r.files.iter().all(|f| f.last_synced.as_ref() == Some(&f.source_hash))));
+    let again = engine.sync_push(&decl).await.unwrap();
+    assert!(again.change.is_none() && again.recorded == 0, "{again:?}");
     scribe.stop().await;
 }

@@ -47,7 +47,7 @@ pub struct HealthBreakdown {
     /// Whether `score` reaches [`HEALTHY_THRESHOLD`] (and at least one component is known).
     pub healthy: bool,
     /// Every component, known or not, in a fixed order: `ci`, `security_alerts`, `maintained`, `critical_issues`,
-    /// `pr_staleness`, `security_policy`.
+    /// `pr_staleness`, `security_policy`, `sync_drift`.
     pub components: Vec<HealthComponent>,
 }
 
@@ -92,6 +92,7 @@ pub struct HealthComponent {
 ///     has_ci_workflow: None,
 ///     local: None,
 ///     github: None,
+///     sync_drift: None,
 /// };
 /// let health = score(&snapshot);
 /// assert_eq!(health.score, 33); // ci 0 x 10, critical issues 10 x 5; the rest is unknown
@@ -106,6 +107,7 @@ pub fn score(snapshot: &RepoSnapshot) -> HealthBreakdown {
         critical_issues(&snapshot.open_issues),
         pr_staleness(snapshot),
         security_policy(snapshot.has_security_policy),
+        sync_drift(snapshot.sync_drift.as_deref()),
     ])
 }
 
@@ -258,6 +260,32 @@ fn security_policy(present: Option<bool>) -> HealthComponent {
         None => (None, "security policy unknown"),
     };
     component("security_policy", score, LOW, reason.to_owned())
+}
+
+/// Files kept in step with a source: each file behind, missing or in conflict costs 2 of 10. Unknown (left out)
+/// when no `[[sync]]` names the repository.
+fn sync_drift(drift: Option<&[crate::SyncDrift]>) -> HealthComponent {
+    let Some(drift) = drift else {
+        return component("sync_drift", None, LOW, "no synced files".to_owned());
+    };
+    let out: u32 = drift.iter().map(|d| d.to_sync() + d.conflicts).sum();
+    let mut parts = Vec::new();
+    for d in drift.iter().filter(|d| d.to_sync() + d.conflicts > 0) {
+        if d.to_sync() > 0 {
+            parts.push(format!("{} behind {}", plural(d.to_sync() as usize, "file", "files"), d.source));
+        }
+        if d.conflicts > 0 {
+            parts.push(format!("{} in conflict with {}", plural(d.conflicts as usize, "file", "files"), d.source));
+        }
+    }
+    let reason = if parts.is_empty() {
+        let sources: Vec<&str> = drift.iter().map(|d| d.source.as_str()).collect();
+        format!("synced files in step with {}", sources.join(", "))
+    } else {
+        parts.join(", ")
+    };
+    let score = 10u32.saturating_sub(out.saturating_mul(2));
+    component("sync_drift", Some(u8::try_from(score).unwrap_or(0)), LOW, reason)
 }
 
 /// `1 thing` or `3 things`.

@@ -52,7 +52,7 @@ pub use crate::{
     sim::{Fault, SimForge, SimRepo},
     snapshot::{
         Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailureClass, GitHubFacts, IssueSummary, LocalFacts,
-        RepoSnapshot, RunRef, Upstream,
+        RepoSnapshot, RunRef, SyncDrift, Upstream,
     },
     writer::{
         Capabilities, CreatedRepository, ForgeWriter, MAX_FILE_TEXT, Origin, Review, ReviewState, WriteError, approves,

@@ -310,6 +310,7 @@ impl Forge for LocalForge {
             has_ci_workflow: Some(present.ci_workflow),
             local: Some(facts),
             github: None,
+            sync_drift: None,
         };
         Ok(snapshot)
     }

@@ -215,6 +215,7 @@ impl SimRepo {
             has_ci_workflow: self.ci_workflow,
             local: None,
             github: None,
+            sync_drift: None,
         }
     }
 }

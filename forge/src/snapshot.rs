@@ -43,6 +43,35 @@ pub struct RepoSnapshot {
     /// What only GitHub tells (stars, forks, license, pull requests); `None` on other forges.
     #[serde(default)]
     pub github: Option<GitHubFacts>,
+    /// How far the files kept in step with a source (`[[sync]]` declarations naming this repository) drifted, one
+    /// entry per declaration; `None` when no declaration names it or the drift could not be read. The forge does not
+    /// read this: the pilot's drift check fills it in after the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_drift: Option<Vec<SyncDrift>>,
+}
+
+/// How far one repository's synced files drifted from one declaration's source, by the files' states.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncDrift {
+    /// The declaration's name.
+    pub name: String,
+    /// The source repository, `owner/name`.
+    pub source: String,
+    /// Files the source moved on from.
+    pub behind: u32,
+    /// Files the source has and the repository does not.
+    pub missing: u32,
+    /// Files changed on both sides since the last sync.
+    pub conflicts: u32,
+    /// Files changed only in the repository (an edit to propose back to the source).
+    pub ahead: u32,
+}
+
+impl SyncDrift {
+    /// Files a sync would bring along: behind or missing.
+    pub fn to_sync(&self) -> u32 {
+        self.behind + self.missing
+    }
 }
 
 /// Repository facts only GitHub has, as the GitHub forge reads them.

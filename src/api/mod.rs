@@ -188,7 +188,8 @@ impl From<hive::HiveError> for ApiError {
             hive::HiveError::UnknownApproval(_)
             | hive::HiveError::NotApproved(_)
             | hive::HiveError::ToolNotAssigned { .. }
-            | hive::HiveError::NoNote(_) => StatusCode::NOT_FOUND,
+            | hive::HiveError::NoNote(_)
+            | hive::HiveError::NoSync(_) => StatusCode::NOT_FOUND,
             hive::HiveError::Tool(ref tool)
                 if matches!(
                     **tool,
@@ -467,6 +468,20 @@ async fn dispatch(state: &Arc<ApiState>, parsed: &Command, who: &str) -> Result<
             answer["accepted"] = Value::from(true);
             answer["change"] = Value::from(id.to_string());
         }
+        Command::SyncStatus { name } => {
+            let mut statuses = Vec::new();
+            for decl in chosen_syncs(hive, name.as_deref()) {
+                statuses.push(hive.sync_status(&decl).await?);
+            }
+            return Ok(Json(json!({ "syncs": statuses })));
+        }
+        Command::SyncPush { name } => {
+            let mut pushes = Vec::new();
+            for decl in chosen_syncs(hive, name.as_deref()) {
+                pushes.push(hive.sync_push(&decl, &format!("api:{who}")).await?);
+            }
+            answer["syncs"] = serde_json::to_value(pushes).map_err(internal)?;
+        }
         Command::StepChange { id, step } => {
             let by = format!("api:{who}");
             let record = match step {
@@ -508,6 +523,14 @@ fn approval_json(approval: &Approval) -> Value {
         "approved_at": hive_support::rfc3339(UNIX_EPOCH + Duration::from_secs(approval.approved_at.max(0) as u64)),
         "expires_at": approval.expires_rfc3339(),
     })
+}
+
+/// The `[[sync]]` names a command means: `name`, or every declared one.
+fn chosen_syncs(hive: &hive::Hive, name: Option<&str>) -> Vec<String> {
+    match name {
+        Some(name) => vec![name.to_owned()],
+        None => hive.sync_declarations().iter().map(|d| d.name.clone()).collect(),
+    }
 }
 
 fn internal(err: impl std::fmt::Display) -> ApiError {

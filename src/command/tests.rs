@@ -33,6 +33,7 @@ fn spec() -> ChangeSpec {
             source: "acme/templates".into(),
             paths: vec!["NOTICE".into()],
             delete_missing: false,
+            skip: Default::default(),
         },
         rules: hive_changes::MergeRules::default(),
     }
@@ -121,6 +122,9 @@ fn every_form_parses_and_prints_back() {
         ),
         (SPEC_TEXT, Command::ApplyChange { spec: Box::new(spec()) }),
         (&PLAN_TEXT, Command::PlanChange { spec: Box::new(spec()) }),
+        ("sync status license-and-ci", Command::SyncStatus { name: Some("license-and-ci".into()) }),
+        ("sync push license-and-ci", Command::SyncPush { name: Some("license-and-ci".into()) }),
+        ("sync push", Command::SyncPush { name: None }),
     ];
     for (text, command) in cases {
         assert_eq!(parse(text), Ok(command.clone()), "{text:?}");
@@ -140,6 +144,7 @@ fn every_form_parses_and_prints_back() {
         "agents show x",
         "changes list",
         "changes show chg-0123456789ab",
+        "sync status",
     ];
     for text in reads {
         assert!(!parse(text).expect("parses").changes_state(), "{text}");
@@ -167,6 +172,7 @@ fn every_form_parses_and_prints_back() {
         "change rollback chg-0123456789ab",
         SPEC_TEXT,
         &PLAN_TEXT,
+        "sync push",
     ] {
         assert!(parse(text).expect("parses").changes_state(), "{text}");
     }
@@ -180,6 +186,11 @@ fn malformed_commands_say_what_was_wrong() {
         ("stauts", "unknown command 'stauts'; did you mean 'status'?"),
         ("explian acme/api", "unknown command 'explian'; did you mean 'explain'?"),
         ("rm -rf /", "unknown command 'rm'"),
+        (
+            "sync push ../etc",
+            "'../etc' is not a sync's name: names are lowercase letters, digits and '-', such as license-and-ci",
+        ),
+        ("sync pull x", "malformed 'sync' command: use sync status [<name>] or sync push [<name>]"),
         ("explain", "malformed 'explain' command: use explain <owner/name>"),
         ("status now", "malformed 'status' command: use status"),
         ("resume", "malformed 'resume' command: use pause|resume <owner/name>"),

@@ -80,6 +80,8 @@ struct Raw {
     retention: RawRetention,
     #[serde(default)]
     services: BTreeMap<Spanned<String>, RawService>,
+    #[serde(default)]
+    sync: Vec<super::sync::RawSync>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,6 +219,8 @@ pub struct FileSettings {
     pub keep_snapshots: Option<usize>,
     /// `[services.NAME]`: processes the hive keeps running beside the fleet, as its members.
     pub services: Vec<hive::ServiceSpec>,
+    /// `[[sync]]`: files kept in step across repositories.
+    pub syncs: Vec<hive::changes::SyncDecl>,
 }
 
 /// `[targets]`.
@@ -401,13 +405,13 @@ fn walk(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>, best: &mut V
 }
 
 /// Turns the raw file into settings, blaming each bad value's position.
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     at: Located<'a>,
     base: &'a Path,
 }
 
 impl Validator<'_> {
-    fn fail<T>(&self, span: &Range<usize>, message: String) -> Result<T, FileError> {
+    pub(super) fn fail<T>(&self, span: &Range<usize>, message: String) -> Result<T, FileError> {
         Err(self.at.error(Some(span.clone()), message, None))
     }
 
@@ -463,7 +467,7 @@ impl Validator<'_> {
             .transpose()
     }
 
-    fn repo(&self, value: &Spanned<String>) -> Result<String, FileError> {
+    pub(super) fn repo(&self, value: &Spanned<String>) -> Result<String, FileError> {
         match RepoId::new(value.get_ref().as_str()) {
             Ok(repo) => Ok(repo.to_string()),
             Err(err) => self.fail(
@@ -547,7 +551,8 @@ impl Validator<'_> {
     }
 
     fn validate(&self, raw: Raw) -> Result<FileSettings, FileError> {
-        let Raw { state_dir, targets, cycle, emergency, governance, orgs, repos, api, llm, retention, services } = raw;
+        let Raw { state_dir, targets, cycle, emergency, governance, orgs, repos, api, llm, retention, services, sync } =
+            raw;
         let mut settings = FileSettings {
             state_dir: state_dir.map(|p| self.path(p)).transpose()?,
             targets: Targets {
@@ -621,6 +626,7 @@ impl Validator<'_> {
         for (name, service) in services {
             settings.services.push(self.service(name, service)?);
         }
+        settings.syncs = self.syncs(sync)?;
         Ok(settings)
     }
 

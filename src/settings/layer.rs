@@ -138,6 +138,17 @@ impl<'a> Layer<'a> {
             }
             args.file.services = services;
         }
+        if let Some(syncs) = self.file_value(|f| Some(f.syncs.clone()).filter(|s| !s.is_empty())) {
+            let origin = self.file_origin();
+            for decl in &syncs {
+                let key = |field: &str| format!("sync.{}.{field}", decl.name);
+                self.settings.push(setting(&key("source"), &decl.source, origin.clone()));
+                self.settings.push(setting(&key("paths"), &decl.paths, origin.clone()));
+                self.settings.push(setting(&key("targets"), &decl.targets, origin.clone()));
+                self.settings.push(setting(&key("continuous"), &decl.continuous, origin.clone()));
+            }
+            args.file.syncs = syncs;
+        }
         if let Some(llm) = self.file_value(|f| f.llm.clone()) {
             let origin = self.file_origin();
             self.settings.push(setting("llm.endpoint", &llm.endpoint, origin.clone()));

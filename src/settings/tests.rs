@@ -327,3 +327,37 @@ fn a_repository_s_test_command_beats_its_organisation_s_and_both_show_where_they
     assert_eq!(run.file.test_commands, TestCommands::default());
     assert!(resolved.get("orgs.local.test_command").is_none());
 }
+
+#[test]
+fn sync_declarations_are_read_and_each_bad_part_is_named() {
+    let good = "[[sync]]\nname = 'license-and-ci'\nsource = 'acme/templates'\n\
+                paths = ['LICENSE', '.github/workflows/*.yml']\ntargets = ['acme/*', 'other/api']\ncontinuous = true\n";
+    let parsed = file::parse(Path::new("/etc/hive/hive.toml"), good).expect("a good file");
+    assert_eq!(parsed.syncs.len(), 1);
+    let decl = &parsed.syncs[0];
+    assert_eq!((decl.name.as_str(), decl.source.as_str(), decl.continuous), ("license-and-ci", "acme/templates", true));
+    assert_eq!(decl.paths, ["LICENSE", ".github/workflows/*.yml"]);
+    assert!(decl.names("acme/api") && decl.names("other/api") && !decl.names("acme/templates"));
+
+    let bad = |line: &str| error(&good.replace("paths = ['LICENSE', '.github/workflows/*.yml']", line));
+    let table = [
+        ("paths = ['../etc/passwd']", "at key 'sync.paths'", "'..' would leave the repository"),
+        ("paths = ['/etc/passwd']", "at key 'sync.paths'", "it is absolute"),
+        ("paths = ['.git/config']", "at key 'sync.paths'", "git's own files are never synced"),
+        ("paths = ['src/[a-']", "at key 'sync.paths'", "invalid sync path 'src/[a-'"),
+        ("paths = []", "at key 'sync.paths'", "at least one path"),
+        ("paths = ['LICENSE']\npath = ['x']", "at key 'sync.path'", "unknown key 'path'"),
+    ];
+    for (line, key, why) in table {
+        let err = bad(line);
+        assert!(err.contains(key) && err.contains(why), "{line}: {err}");
+    }
+    let err = error(&good.replace("targets = ['acme/*', 'other/api']", "targets = ['acme/[x']"));
+    assert!(err.contains("at key 'sync.targets'") && err.contains("invalid target glob 'acme/[x'"), "{err}");
+    let err = error(&good.replace("name = 'license-and-ci'", "name = 'License CI'"));
+    assert!(err.contains("at key 'sync.name'") && err.contains("invalid sync name 'License CI'"), "{err}");
+    let err = error(&format!("{good}{good}"));
+    assert!(err.contains("duplicate sync name 'license-and-ci'") && err.contains(":8:"), "{err}");
+    let err = error(&good.replace("source = 'acme/templates'", "source = '../x'"));
+    assert!(err.contains("at key 'sync.source'"), "{err}");
+}

@@ -26,6 +26,7 @@ mod services;
 mod spawn;
 mod steward;
 mod storage;
+mod sync;
 mod tools;
 mod validate;
 mod workspace;

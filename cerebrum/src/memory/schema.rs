@@ -199,4 +199,36 @@ pub(super) const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     CREATE INDEX change_locks_by_set ON change_locks (change_id);",
+    // 8: files kept in step across repositories (`[[sync]]`). `sync_files` is each (sync, repository, path)'s content
+    // hash as last synced, by which change set, and the branch it waits on where a person merges (a local
+    // workspace); `sync_pending` the hashes a change set will have synced once it finishes; `sync_log` every sync,
+    // for history.
+    "CREATE TABLE sync_files (
+        name TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        change_id TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        synced_at INTEGER NOT NULL,
+        PRIMARY KEY (name, repo, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE sync_pending (
+        change_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (change_id, repo, path)
+    );
+    CREATE TABLE sync_log (
+        seq INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        change_id TEXT NOT NULL,
+        synced_at INTEGER NOT NULL
+    );
+    CREATE INDEX sync_log_by_name ON sync_log (name, seq);",
 ];

@@ -10,7 +10,7 @@ use std::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::{
-    Agents, Approvals, AuditTrail, Changes, History, Identities, Knowledge, Ledger, MemoryError, Tally,
+    Agents, Approvals, AuditTrail, Changes, History, Identities, Knowledge, Ledger, MemoryError, Syncs, Tally,
     ToolAssignments, Writes, audit,
     fault::{self, StorageFault},
     schema::MIGRATIONS,
@@ -162,6 +162,11 @@ impl Memory {
     /// Change sets across repositories and the locks of the open ones.
     pub fn changes(&mut self) -> Changes<'_> {
         Changes::new(&mut self.conn, &self.path)
+    }
+
+    /// Files kept in step across repositories: what was last synced where, and by which change set.
+    pub fn syncs(&mut self) -> Syncs<'_> {
+        Syncs::new(&mut self.conn, &self.path)
     }
 
     /// Health per repository and cycle, and the cycle counter.

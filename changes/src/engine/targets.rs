@@ -96,14 +96,14 @@ impl ChangeEngine {
     pub(crate) async fn editor(&self, spec: &ChangeSpec, trees: &Worktrees) -> Result<Editor, ChangeError> {
         match &spec.operation {
             Operation::Run { .. } => Ok(Box::new(|_, _| Ok(()))),
-            Operation::Sync { source, paths, delete_missing } => {
+            Operation::Sync { source, paths, delete_missing, skip } => {
                 let repo =
                     RepoId::new(source.as_str()).map_err(|e| ChangeError::InvalidSpec { reason: e.to_string() })?;
                 let origin = self.writer.origin(&repo).await.map_err(|e| self.forge_error(source, &e))?;
                 let dir =
                     trees.clone(&format!(".source/{source}"), &origin.clone_url, &origin.default_branch, false).await?;
                 let sync = hive_ecosystem::SyncSpec { paths: paths.clone(), delete_missing: *delete_missing };
-                let source = source.clone();
+                let (source, skip) = (source.clone(), skip.clone());
                 Ok(Box::new(move |repo: &str, target: &Path| {
                     if repo == source {
                         return Ok(());
@@ -115,7 +115,12 @@ impl ChangeEngine {
                         default_branch: current_branch(target),
                         extra: BTreeMap::new(),
                     };
-                    let edits = hive_ecosystem::plan_sync(&dir, target, &sync, &values).map_err(|e| e.to_string())?;
+                    let mut edits =
+                        hive_ecosystem::plan_sync(&dir, target, &sync, &values).map_err(|e| e.to_string())?;
+                    // The files a person must decide about stay as they are.
+                    if let Some(left) = skip.get(repo) {
+                        edits.retain(|edit| !left.contains(&edit.path));
+                    }
                     hive_ecosystem::apply_edits(target, &edits).map_err(|e| e.to_string())
                 }))
             }

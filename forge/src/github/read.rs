@@ -92,6 +92,7 @@ pub(crate) async fn snapshot(forge: &GitHubForge, repo: &RepoId, now: SystemTime
             clone_url: meta.clone_url,
             ..facts
         }),
+        sync_drift: None,
     })
 }
 

@@ -24,6 +24,7 @@ fn perfect() -> RepoSnapshot {
         has_ci_workflow: Some(true),
         local: None,
         github: None,
+        sync_drift: None,
     }
 }
 
@@ -159,7 +160,7 @@ fn unknown_components_are_left_out() {
     // Only critical issues are known: 7 out of 10.
     check(&snapshot, 70);
     let unknown: Vec<&str> = health.components.iter().filter(|c| c.score.is_none()).map(|c| c.name.as_str()).collect();
-    assert_eq!(unknown, ["ci", "security_alerts", "maintained", "pr_staleness", "security_policy"]);
+    assert_eq!(unknown, ["ci", "security_alerts", "maintained", "pr_staleness", "security_policy", "sync_drift"]);
 }
 
 #[test]
@@ -224,6 +225,7 @@ fn reasons_are_short_sentences() {
         ("critical_issues", "5 open critical issues: #1, #2, #3 and 2 more"),
         ("pr_staleness", "pull requests not visible to this forge"),
         ("security_policy", "no security policy (SECURITY.md)"),
+        ("sync_drift", "no synced files"),
     ];
     let expected: Vec<(String, String)> =
         expected.iter().map(|(name, reason)| ((*name).to_owned(), (*reason).to_owned())).collect();
@@ -238,7 +240,8 @@ fn reasons_are_short_sentences() {
             "last push 1 day ago",
             "no open critical issues",
             "pull requests not visible to this forge",
-            "security policy present"
+            "security policy present",
+            "no synced files"
         ]
     );
 }
@@ -271,9 +274,35 @@ fn weights_follow_risk() {
         ("critical_issues", 5.0),
         ("pr_staleness", 2.5),
         ("security_policy", 2.5),
+        ("sync_drift", 2.5),
     ];
     let expected: Vec<(String, f32)> = expected.iter().map(|(name, weight)| ((*name).to_owned(), *weight)).collect();
     assert_eq!(weights, expected);
+}
+
+#[test]
+fn synced_files_cost_two_points_each_when_behind_or_in_conflict() {
+    let drift = |behind, conflicts| crate::SyncDrift {
+        name: "license".into(),
+        source: "acme/templates".into(),
+        behind,
+        missing: 0,
+        conflicts,
+        ahead: 1,
+    };
+    let table = [(0, 0, 10, "synced files in step with acme/templates"), (3, 0, 4, "3 files behind acme/templates")];
+    for (behind, conflicts, expected, reason) in table {
+        let mut snapshot = perfect();
+        snapshot.sync_drift = Some(vec![drift(behind, conflicts)]);
+        let component = score(&snapshot).component("sync_drift").cloned().expect("always present");
+        assert_eq!((component.score, component.reason.as_str()), (Some(expected), reason));
+    }
+    let mut snapshot = perfect();
+    snapshot.sync_drift = Some(vec![drift(1, 9)]);
+    let component = score(&snapshot).component("sync_drift").cloned().expect("always present");
+    assert_eq!(component.score, Some(0), "never below zero");
+    assert_eq!(component.reason, "1 file behind acme/templates, 9 files in conflict with acme/templates");
+    assert!(score(&snapshot).score < score(&perfect()).score, "drift lowers the score");
 }
 
 #[test]
