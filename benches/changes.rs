@@ -9,8 +9,7 @@
 //! `cargo bench --bench changes` uses 100 repositories (several minutes, most of it the pacing); `-- --test` uses 5.
 
 use std::{
-    path::{Path, PathBuf},
-    process::Command,
+    path::Path,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -20,7 +19,10 @@ use hive::{
     changes::{ChangeEngine, ChangeSettings, ChangeSpec, ChangeState, MergeRules, Operation, Targets},
     forge::{Forge, ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target, WRITE_GAP},
 };
-use hive_testkit::{Emulator, Method, RepoSpec};
+use hive_testkit::{
+    Emulator, Method, RepoSpec,
+    git::{bare_repo, git},
+};
 
 const LATENCY: Duration = Duration::from_millis(50);
 
@@ -33,46 +35,21 @@ fn main() {
     runtime.block_on(bench(if test_mode { 5 } else { 100 }));
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "commit.gpgsign=false", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A bare repository `<root>/<name>.git` whose `main` holds `files`.
-fn bare(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let work = root.join(format!("{name}-work"));
-    std::fs::create_dir_all(&work).expect("a directory");
-    git(&work, &["init", "-q", "-b", "main"]);
-    for (path, text) in files {
-        let path = work.join(path);
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a directory");
-        std::fs::write(path, text).expect("a file");
-    }
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "first"]);
-    let bare = root.join(format!("{name}.git"));
-    git(root, &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")]);
-    bare
-}
-
 async fn bench(repos: usize) {
     let root = tempfile::tempdir().expect("tempdir");
     let emu = Emulator::start().await;
     emu.state().add_org("acme");
     let license = "MIT License\n\nCopyright the platform team.\n";
     let workflow = "name: ci for {{repo}}\non: [push, pull_request]\njobs: {}\n";
-    let source =
-        bare(root.path(), "templates", &[("LICENSE", license), (".github/workflows/ci.yml.hive-template", workflow)]);
+    let source = bare_repo(
+        root.path(),
+        "templates",
+        &[("LICENSE", license), (".github/workflows/ci.yml.hive-template", workflow)],
+    );
     emu.state().add_repo(RepoSpec::new("acme", "templates").git_dir(source));
     let names: Vec<String> = (0..repos).map(|n| format!("svc-{n:03}")).collect();
     for name in &names {
-        let dir = bare(root.path(), name, &[("README.md", "# a service\n")]);
+        let dir = bare_repo(root.path(), name, &[("README.md", "# a service\n")]);
         emu.state().add_repo(RepoSpec::new("acme", name).git_dir(dir));
         emu.state().set_default_check_runs("acme", name, vec![("test", "completed", Some("success"))]);
     }

@@ -12,24 +12,10 @@ use hive_changes::{
     SyncDecl, SyncStatus, Targets, state_text,
 };
 use hive_forge::{Forge, ForgeWriter, GitHubAuth, GitHubConfig, GitHubForge, LocalForge, Secret, Target};
-use hive_testkit::{Emulator, RepoSpec, git::git};
-
-/// A bare repository `<root>/<name>.git` whose `main` holds `files`.
-fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let work = root.join(format!("{name}-work"));
-    std::fs::create_dir_all(&work).expect("fixture");
-    git(&work, &["init", "-q", "-b", "main"]);
-    for (path, text) in files {
-        let path = work.join(path);
-        std::fs::create_dir_all(path.parent().expect("fixture")).expect("fixture");
-        std::fs::write(path, text).expect("fixture");
-    }
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "first"]);
-    let bare = root.join(format!("{name}.git"));
-    git(root, &["clone", "-q", "--bare", work.to_str().expect("fixture"), bare.to_str().expect("fixture")]);
-    bare
-}
+use hive_testkit::{
+    Emulator, RepoSpec,
+    git::{bare_repo, git},
+};
 
 /// A Cargo package `name`, depending on each of `deps` by a relative path (`../dep`).
 fn crate_files(name: &str, deps: &[&str]) -> Vec<(String, String)> {

@@ -31,6 +31,30 @@ pub fn unformatted_cargo_repo(root: &Path, name: &str, lines: usize) -> (PathBuf
     (root.join(bare), git(&work, &["rev-parse", "HEAD"]))
 }
 
+/// A bare repository `<root>/<name>.git` whose `main` holds `files` (`(path, text)`, directories made as needed) in
+/// one commit, cloned from the work tree `<root>/<name>-work`, which stays for further commits. Returns the bare
+/// repository.
+///
+/// Panics when git or the file system fails: a fixture that cannot be made is a broken test environment.
+pub fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let work = root.join(format!("{name}-work"));
+    for (path, text) in files {
+        let path = work.join(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|err| panic!("cannot create '{}': {err}", dir.display()));
+        }
+        std::fs::write(&path, text).unwrap_or_else(|err| panic!("cannot write '{}': {err}", path.display()));
+    }
+    std::fs::create_dir_all(&work).unwrap_or_else(|err| panic!("cannot create '{}': {err}", work.display()));
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    let bare = root.join(format!("{name}.git"));
+    let (from, to) = (work.to_string_lossy().into_owned(), bare.to_string_lossy().into_owned());
+    git(root, &["clone", "-q", "--bare", &from, &to]);
+    bare
+}
+
 /// Runs git in `dir` the way every test and fixture should: a fixed identity, `main` as the first branch, no
 /// signing, and none of the machine's or user's git configuration (system and global files ignored), so no test
 /// depends on the machine it runs on. Returns stdout without its trailing newline (leading spaces, as in

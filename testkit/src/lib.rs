@@ -22,6 +22,7 @@ mod fault;
 pub mod git;
 pub mod llm;
 pub mod projects;
+mod random;
 mod render;
 mod routes;
 mod server;
@@ -30,6 +31,7 @@ mod state;
 
 pub use axum::http::Method;
 pub use fault::{Fault, FaultRule};
+pub use random::Xorshift;
 pub use server::{Emulator, TOKEN};
 pub use spec::{
     AnnotationSpec, DependabotSpec, IssueRecord, IssueSpec, JobSpec, PullRecord, PullSpec, RepoSpec, RequestRecord,

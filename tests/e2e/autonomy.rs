@@ -10,7 +10,7 @@ use std::{
 };
 
 use hive::cerebrum::Memory;
-use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec, git::unformatted_cargo_repo};
+use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec, Xorshift, git::unformatted_cargo_repo};
 
 /// The binary with a clean environment pointed at the emulator and `state`.
 fn hive(emu: &Emulator, state: &Path, args: &[&str]) -> Command {
@@ -157,17 +157,8 @@ async fn killed_at_random_points_it_never_writes_twice_and_its_records_stay_whol
     let emu = fleet(git_root.path()).await;
     let state = tempfile::tempdir().expect("tempdir");
     // A fixed default, so a failure in CI can be replayed; set HIVE_CRASH_SEED to explore others.
-    let seed: u64 =
-        std::env::var("HIVE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut rng = seed;
-    let mut next = move |max: u64| {
-        // xorshift64: reproducible from the printed seed.
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % max
-    };
-    eprintln!("crash test seed {seed} (set HIVE_CRASH_SEED to replay)");
+    let mut rng = Xorshift::from_env("HIVE_CRASH_SEED", 0x9E37_79B9_7F4A_7C15);
+    let seed = rng.seed();
     // Answers to writes arrive late, so kills often land after GitHub acted and before hive heard of it: the
     // window where a careless client would write again.
     emu.state().set_write_reply_delay(Duration::from_millis(400));
@@ -190,7 +181,7 @@ async fn killed_at_random_points_it_never_writes_twice_and_its_records_stay_whol
         let log = std::fs::File::create(state.path().join(format!("round-{round}.log"))).expect("log file");
         let mut child = hive(&emu, state.path(), &RUN).stdout(Stdio::null()).stderr(log).spawn().expect("spawn");
         // A random point in the run: from start-up to past the last write (writes are paced a second apart).
-        let kill_at = Duration::from_millis(200 + next(4_500));
+        let kill_at = Duration::from_millis(200 + rng.below(4_500));
         let started = Instant::now();
         let finished = loop {
             if let Some(status) = child.try_wait().expect("wait") {
