@@ -65,6 +65,9 @@ pub struct EnvConfig {
     pub tools_mock: bool,
     /// How `hive run` and `hive serve` make agents by command.
     pub agents: AgentsEnv,
+    /// `HIVE_GITHUB_WEBHOOK_SECRET`: the secret GitHub signs webhook deliveries with; without it `hive serve` takes
+    /// none (`POST /api/github/webhook` answers 404).
+    pub webhook_secret: Option<crate::settings::Secret>,
 }
 
 /// How a running hive makes agents (`spawn agent` through its router), from the environment.
@@ -162,7 +165,10 @@ impl EnvConfig {
         let log_level = lookup("PILOT_LOG_LEVEL").filter(|v| !v.trim().is_empty());
         let tools_mock = switch(&lookup, "SIMULATED_TOOLS_MOCK")?;
         let agents = AgentsEnv::parse(&lookup)?;
-        Ok(EnvConfig { orchestration_interval, emergency_mode, log_level, tools_mock, agents })
+        // Kept as given: GitHub signs with the secret's exact bytes, spaces included.
+        let webhook_secret =
+            lookup("HIVE_GITHUB_WEBHOOK_SECRET").filter(|v| !v.is_empty()).map(crate::settings::Secret::new);
+        Ok(EnvConfig { orchestration_interval, emergency_mode, log_level, tools_mock, agents, webhook_secret })
     }
 }
 

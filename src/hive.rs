@@ -386,6 +386,12 @@ impl Hive {
         Ok(self.queen.start_cycle()?)
     }
 
+    /// Has a watched repository's pilot read it now, outside the cycle's rhythm (a webhook said it changed); the
+    /// report reaches the queen as every report does.
+    pub async fn observe_now(&self, repo: &str) -> Result<(), HiveError> {
+        Ok(self.queen.observe_now(&MemberId::new(repo)).await?)
+    }
+
     /// Starts watching one more repository.
     pub async fn watch(&self, repo: &str) -> Result<(), HiveError> {
         let repo = RepoId::new(repo)?;

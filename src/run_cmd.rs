@@ -98,7 +98,8 @@ async fn run_with(
     // Then the API's address, before any repository is read: a taken port fails at once.
     let api = match bind {
         Some((addr, token)) => {
-            let api = Api::bind(addr, token).await?.with_state_dir(state_dir);
+            let webhook = env.webhook_secret.as_ref().map(|secret| secret.expose().to_owned());
+            let api = Api::bind(addr, token).await?.with_state_dir(state_dir).with_webhook_secret(webhook);
             let line = format!("hive serve: listening on http://{}", api.local_addr()?);
             if json {
                 eprintln!("{line}")

@@ -45,6 +45,12 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret read from the environment (the webhook secret), which the redactor knows through
+    /// [`SECRET_VARS`](crate::terminal::SECRET_VARS).
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     /// The value, for the one place that compares it.
     pub fn expose(&self) -> &str {
         &self.0

@@ -14,7 +14,8 @@ use hive::cerebrum::{Redactor, quote::is_unsafe_char};
 use serde_json::Value;
 
 /// The environment variables that hold secrets hive was configured with.
-pub const SECRET_VARS: [&str; 4] = ["GITHUB_TOKEN", "GH_TOKEN", "HIVE_API_TOKEN", "HIVE_AGENTS_GITHUB_TOKEN"];
+pub const SECRET_VARS: [&str; 5] =
+    ["GITHUB_TOKEN", "GH_TOKEN", "HIVE_API_TOKEN", "HIVE_AGENTS_GITHUB_TOKEN", "HIVE_GITHUB_WEBHOOK_SECRET"];
 
 /// One redactor per process: the known secrets do not change while hive runs.
 static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| Redactor::new(secrets()));

@@ -157,6 +157,9 @@ pub enum QueenMessage {
     MemberReport(MemberId, RpcReplyPort<Option<HealthReport>>),
     /// Start an orchestration cycle now.
     StartCycle,
+    /// Ask one running member to observe now, outside the cycle's rhythm (an event said its subject changed); its
+    /// report counts for the current cycle if that cycle still waits for it.
+    ObserveNow(MemberId, RpcReplyPort<Result<(), QueenError>>),
     /// A member's health report (sent by its [`Reporter`]).
     Report(HealthReport),
     /// A member could not read its subject because its source was unreachable (sent by its [`Reporter`]).
@@ -385,6 +388,9 @@ impl Actor for Queen {
                 let _ = reply.send(state.book.report(&id).cloned());
             }
             QueenMessage::StartCycle => state.begin_cycle(),
+            QueenMessage::ObserveNow(id, reply) => {
+                let _ = reply.send(state.observe_now(&id));
+            }
             QueenMessage::CycleTick => {
                 state.begin_cycle();
                 let interval = if state.emergency.is_active() {

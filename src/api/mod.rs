@@ -38,6 +38,7 @@ use tokio::net::TcpListener;
 
 mod metrics;
 mod repo;
+mod webhook;
 
 /// Largest request body accepted: a command is a line.
 const MAX_BODY: usize = 16 * 1024;
@@ -51,6 +52,7 @@ pub struct Api {
     listener: TcpListener,
     token: Option<String>,
     state_dir: PathBuf,
+    webhook_secret: Option<String>,
 }
 
 impl Api {
@@ -59,12 +61,23 @@ impl Api {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on '{addr}'; is another hive serving there? choose one with --bind")
         })?;
-        Ok(Api { listener, token: token.filter(|t| !t.is_empty()), state_dir: PathBuf::from(".") })
+        Ok(Api {
+            listener,
+            token: token.filter(|t| !t.is_empty()),
+            state_dir: PathBuf::from("."),
+            webhook_secret: None,
+        })
     }
 
     /// The hive's state directory, where the imported repositories the `ecosystem` commands reach are kept.
     pub fn with_state_dir(mut self, dir: &Path) -> Api {
         self.state_dir = dir.to_path_buf();
+        self
+    }
+
+    /// The secret GitHub signs webhook deliveries with (`POST /api/github/webhook`); none: that route answers 404.
+    pub fn with_webhook_secret(mut self, secret: Option<String>) -> Api {
+        self.webhook_secret = secret;
         self
     }
 
@@ -93,7 +106,7 @@ impl Api {
         };
         let ecosystem = EcosystemManager::new(&self.state_dir);
         let state = ApiState { hive, token: self.token, ecosystem };
-        let served = axum::serve(self.listener, router(state, feed)).with_graceful_shutdown(graceful);
+        let served = axum::serve(self.listener, router(state, feed, self.webhook_secret)).with_graceful_shutdown(graceful);
         tokio::select! {
             served = served.into_future() => served.context("the API server stopped"),
             () = async { stopping.cancelled().await; tokio::time::sleep(GRACE).await } => {
@@ -104,8 +117,8 @@ impl Api {
     }
 }
 
-/// Every route, over `state`, with the events of `feed`.
-fn router(state: ApiState, feed: hive::feed::EventFeed) -> Router {
+/// Every route, over `state`, with the events of `feed` and webhook deliveries signed with `webhook_secret`.
+fn router(state: ApiState, feed: hive::feed::EventFeed, webhook_secret: Option<String>) -> Router {
     let state = Arc::new(state);
     Router::new()
         .route("/api/health", get(health))
@@ -120,6 +133,7 @@ fn router(state: ApiState, feed: hive::feed::EventFeed) -> Router {
         .route("/dashboard.js", get(dashboard::script))
         .route("/api/command", post(run_command))
         .merge(metrics::routes(&state.hive))
+        .merge(webhook::routes(&state.hive, webhook_secret))
         .layer(axum::middleware::map_response(redacted))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

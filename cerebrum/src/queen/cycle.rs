@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::QueenState;
 use crate::{
     CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState, Notice,
-    QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange, write_atomic,
+    QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange, write_atomic,
 };
 
 #[derive(Debug, Default)]
@@ -65,6 +65,20 @@ impl QueenState {
             }
         }
         self.maybe_finish_cycle();
+    }
+
+    /// Asks one member to observe now. A member that is not running (in backoff, escalated, stopped) is read when it
+    /// comes up, as in a cycle; one that does not observe (a service keeper) has nothing to read.
+    pub(super) fn observe_now(&self, id: &MemberId) -> Result<(), QueenError> {
+        let member = self.members.get(id).ok_or_else(|| QueenError::UnknownMember(id.clone()))?;
+        if member.spec.observes && member.state == MemberState::Running {
+            if let Some(handle) = member.handle.as_ref() {
+                // The current cycle's number: a pilot already reading for it does not start a second read, and a
+                // pilot that already answered it reads again.
+                handle.command(MemberCommand::Observe { cycle: self.cycle.number });
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn on_report(&mut self, report: HealthReport) {

@@ -141,6 +141,13 @@ impl QueenHandle {
         self.actor.cast(QueenMessage::StartCycle).map_err(|_| QueenError::NotRunning)
     }
 
+    /// Asks one member to observe now, outside the cycle's rhythm (its subject changed); the report follows as any
+    /// report does. An unknown member is an error; one not running is read when it comes up.
+    pub async fn observe_now(&self, id: &MemberId) -> Result<(), QueenError> {
+        let id = id.clone();
+        self.call(|reply| QueenMessage::ObserveNow(id, reply)).await?
+    }
+
     /// Fans out `n` ORCH actors on a seed. Await [`ProposalBatch::outcome`] for the report, or cancel it.
     pub fn propose(&self, seed: Seed, n: usize) -> Result<ProposalBatch, QueenError> {
         if n == 0 {
