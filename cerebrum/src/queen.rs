@@ -158,7 +158,7 @@ pub enum QueenMessage {
     /// Start an orchestration cycle now.
     StartCycle,
     /// Ask one running member to observe now, outside the cycle's rhythm (an event said its subject changed); its
-    /// report counts for the current cycle if that cycle still waits for it.
+    /// report is for no cycle.
     ObserveNow(MemberId, RpcReplyPort<Result<(), QueenError>>),
     /// A member's health report (sent by its [`Reporter`]).
     Report(HealthReport),

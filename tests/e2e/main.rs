@@ -29,6 +29,7 @@ mod storage;
 mod sync;
 mod tools;
 mod validate;
+mod webhook;
 mod workspace;
 
 use std::{

@@ -73,9 +73,7 @@ impl QueenState {
         let member = self.members.get(id).ok_or_else(|| QueenError::UnknownMember(id.clone()))?;
         if member.spec.observes && member.state == MemberState::Running {
             if let Some(handle) = member.handle.as_ref() {
-                // The current cycle's number: a pilot already reading for it does not start a second read, and a
-                // pilot that already answered it reads again.
-                handle.command(MemberCommand::Observe { cycle: self.cycle.number });
+                handle.command(MemberCommand::Refresh);
             }
         }
         Ok(())

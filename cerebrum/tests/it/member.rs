@@ -266,6 +266,7 @@ impl Actor for TestMember {
             TestMsg::Command(MemberCommand::LeaveEmergency) => {
                 state.probe.left.fetch_add(1, Ordering::SeqCst);
             }
+            TestMsg::Command(MemberCommand::Refresh) => {}
             TestMsg::Command(MemberCommand::Observe { cycle }) => {
                 state.probe.observed.fetch_add(1, Ordering::SeqCst);
                 if state.fleet.take(&state.id, |s| &mut s.panic_on_observe) {
