@@ -68,6 +68,8 @@ pub struct Metrics {
 struct Observed {
     cycle_seconds: Histogram,
     escalations: Counter,
+    /// Webhook deliveries taken (signed), by event and outcome, counted by the API as it answers them.
+    deliveries: Family<Labels, Counter>,
     lost: AtomicU64,
     /// When each open cycle started, by number.
     started: Mutex<HashMap<u64, SystemTime>>,
@@ -78,6 +80,7 @@ impl Default for Observed {
         Observed {
             cycle_seconds: Histogram::new(CYCLE_BUCKETS),
             escalations: Counter::default(),
+            deliveries: Family::default(),
             lost: AtomicU64::new(0),
             started: Mutex::new(HashMap::new()),
         }
@@ -105,6 +108,11 @@ impl Metrics {
         let events = hive.subscribe();
         let watcher = tokio::spawn(observe(events, Arc::clone(&observed)));
         Metrics { observed, watcher: Some(watcher) }
+    }
+
+    /// Counts one signed webhook delivery of `event` (a GitHub event name, or `other`) answered with `outcome`.
+    pub fn count_delivery(&self, event: &str, outcome: &str) {
+        self.observed.deliveries.get_or_create(&vec![("event", event.to_owned()), ("outcome", outcome.to_owned())]).inc();
     }
 
     /// Reads `hive`'s status, its database's counts (with the autonomy loop) and its forge's usage, and encodes them.
@@ -152,6 +160,12 @@ impl Metrics {
             "Members escalated since this endpoint started, as seen on the event bus (observer only; the members \
              escalated now are hive_members{state=\"escalated\"})",
             observed.escalations.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Signed GitHub webhook deliveries since this endpoint started, by event and outcome (read, not_watched, \
+             next_discovery, pong, ignored, duplicate)",
+            observed.deliveries.clone(),
         );
         registry.register(
             "metrics_events_lost",

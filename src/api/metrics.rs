@@ -16,13 +16,13 @@ use super::ApiError;
 
 struct MetricsState {
     hive: Hive,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
-/// The `/metrics` route, with its own state: the metrics observe `hive`'s bus from now on, until the router is
-/// dropped.
-pub(super) fn routes<S: Clone + Send + Sync + 'static>(hive: &Hive) -> Router<S> {
-    let state = Arc::new(MetricsState { hive: hive.clone(), metrics: Metrics::watch(hive) });
+/// The `/metrics` route, with its own state: `shared` ([`Metrics::watch`], observing the hive's bus until the
+/// router is dropped; the webhook route counts its deliveries there).
+pub(super) fn routes<S: Clone + Send + Sync + 'static>(hive: &Hive, shared: Arc<Metrics>) -> Router<S> {
+    let state = Arc::new(MetricsState { hive: hive.clone(), metrics: shared });
     Router::new().route("/metrics", get(metrics)).with_state(state)
 }
 

@@ -120,6 +120,7 @@ impl Api {
 /// Every route, over `state`, with the events of `feed` and webhook deliveries signed with `webhook_secret`.
 fn router(state: ApiState, feed: hive::feed::EventFeed, webhook_secret: Option<String>) -> Router {
     let state = Arc::new(state);
+    let metrics = Arc::new(hive::metrics::Metrics::watch(&state.hive));
     Router::new()
         .route("/api/health", get(health))
         .route("/api/status", get(status))
@@ -132,8 +133,8 @@ fn router(state: ApiState, feed: hive::feed::EventFeed, webhook_secret: Option<S
         .route("/dashboard.css", get(dashboard::style))
         .route("/dashboard.js", get(dashboard::script))
         .route("/api/command", post(run_command))
-        .merge(metrics::routes(&state.hive))
-        .merge(webhook::routes(&state.hive, webhook_secret))
+        .merge(metrics::routes(&state.hive, Arc::clone(&metrics)))
+        .merge(webhook::routes(&state.hive, webhook_secret, metrics))
         .layer(axum::middleware::map_response(redacted))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

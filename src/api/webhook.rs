@@ -16,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use hive::Hive;
+use hive::{Hive, metrics::Metrics};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -38,6 +38,7 @@ struct WebhookState {
     hive: Hive,
     secret: Option<String>,
     seen: Mutex<Seen>,
+    metrics: Arc<Metrics>,
 }
 
 /// The recent delivery ids, bounded.
@@ -64,9 +65,13 @@ impl Seen {
 }
 
 /// The webhook route, with its own state and its own body limit (GitHub's, far above the commands').
-pub(super) fn routes<S: Clone + Send + Sync + 'static>(hive: &Hive, secret: Option<String>) -> Router<S> {
-    let state =
-        Arc::new(WebhookState { hive: hive.clone(), secret: secret.filter(|s| !s.is_empty()), seen: Mutex::default() });
+pub(super) fn routes<S: Clone + Send + Sync + 'static>(
+    hive: &Hive,
+    secret: Option<String>,
+    metrics: Arc<Metrics>,
+) -> Router<S> {
+    let secret = secret.filter(|s| !s.is_empty());
+    let state = Arc::new(WebhookState { hive: hive.clone(), secret, seen: Mutex::default(), metrics });
     Router::new()
         .route("/api/github/webhook", post(deliver).layer(DefaultBodyLimit::max(MAX_PAYLOAD)))
         .with_state(state)
@@ -132,11 +137,20 @@ async fn deliver(
     let fresh = state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(&delivery);
     if !fresh {
         tracing::info!(%delivery, %event, repo = ?repo, "webhook delivery already seen");
+        state.metrics.count_delivery(event_label(&event), "duplicate");
         return Ok(Json(json!({ "duplicate": true, "delivery": delivery })).into_response());
     }
     let answer = act(&state.hive, &event, repo.as_deref(), &payload).await?;
     tracing::info!(%delivery, %event, repo = ?repo, outcome = %answer.0, "webhook delivery");
+    state.metrics.count_delivery(event_label(&event), answer.0);
     Ok((answer.1, Json(answer.2)).into_response())
+}
+
+/// `event` as a metric label: the events hive knows by name, every other one as `other`, so a sender cannot grow
+/// the metrics without bound.
+fn event_label(event: &str) -> &str {
+    const NAMED: [&str; 3] = ["ping", "repository", "installation_repositories"];
+    if READ_EVENTS.contains(&event) || NAMED.contains(&event) { event } else { "other" }
 }
 
 /// The repository a delivery is about (`repository.full_name`), for the events that need one; a delivery of such an
@@ -166,7 +180,7 @@ async fn act(
     match (event, repo) {
         (event, Some(repo)) if READ_EVENTS.contains(&event) => {
             let Some(watched) = watched(hive, repo).await? else {
-                return Ok(("not watched", StatusCode::ACCEPTED, json!({ "ignored": event, "repository": repo })));
+                return Ok(("not_watched", StatusCode::ACCEPTED, json!({ "ignored": event, "repository": repo })));
             };
             hive.observe_now(&watched).await?;
             Ok(("read", StatusCode::ACCEPTED, json!({ "read": watched, "event": event })))
@@ -175,13 +189,13 @@ async fn act(
         // theirs, with the run's filters applied): that discovery picks these changes up.
         ("repository", Some(repo)) if ["created", "archived", "unarchived", "deleted", "renamed"].contains(&action) => {
             Ok((
-                "next discovery",
+                "next_discovery",
                 StatusCode::ACCEPTED,
                 json!({ "event": event, "action": action, "repository": repo, "discovery": "next cycle" }),
             ))
         }
         ("installation_repositories", _) if ["added", "removed"].contains(&action) => Ok((
-            "next discovery",
+            "next_discovery",
             StatusCode::ACCEPTED,
             json!({ "event": event, "action": action, "discovery": "next cycle" }),
         )),

@@ -197,6 +197,21 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     // Two deliveries, two reads: none for the refused, ignored or replayed ones (each would have been asked before
     // the last delivery's read, which the pilot answers in order).
     assert_eq!(reads(), first + 2, "{:#?}", emu.state().requests());
+    // Every signed, well-formed delivery is counted by event and outcome; the refused ones are not.
+    let metrics = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let counted: Vec<&str> = metrics.lines().filter(|l| l.starts_with("hive_webhook_deliveries_total{")).collect();
+    let mut expected = [
+        r#"hive_webhook_deliveries_total{event="workflow_run",outcome="read"} 2"#,
+        r#"hive_webhook_deliveries_total{event="workflow_run",outcome="duplicate"} 1"#,
+        r#"hive_webhook_deliveries_total{event="workflow_run",outcome="not_watched"} 1"#,
+        r#"hive_webhook_deliveries_total{event="other",outcome="ignored"} 1"#,
+        r#"hive_webhook_deliveries_total{event="ping",outcome="pong"} 1"#,
+        r#"hive_webhook_deliveries_total{event="repository",outcome="next_discovery"} 1"#,
+    ];
+    let mut counted = counted;
+    counted.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(counted, expected, "{metrics}");
     let stderr = daemon.stderr();
     let logged = |id: &str| stderr.lines().any(|l| l.contains(id) && l.contains("acme/r0") && l.contains("workflow_run"));
     assert!(logged("d-1") && logged("d-2"), "each delivery is logged with its id, event and repository: {stderr}");
