@@ -68,6 +68,12 @@ pub enum HiveEvent {
         /// The cycle it answers.
         cycle: Option<u64>,
     },
+    /// A member was asked to look at its subject again now, outside the cycles (something, such as a webhook
+    /// delivery, said the subject changed); its report follows as any report does.
+    RefreshRequested {
+        /// The member.
+        member: MemberId,
+    },
     /// A member could not read its subject because its source was unreachable: its last verdict stands, stale.
     HealthUnknown {
         /// The member.
@@ -170,6 +176,7 @@ impl HiveEvent {
             | HiveEvent::MemberStopped { member, .. }
             | HiveEvent::HealthReported { member, .. }
             | HiveEvent::HealthUnknown { member, .. }
+            | HiveEvent::RefreshRequested { member }
             | HiveEvent::SignalRaised { member, .. } => Some(member),
             _ => None,
         }

@@ -138,6 +138,8 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     ci_until("failing").await;
     let first = reads();
     assert!(first >= 1, "the first cycle read acme/r0");
+    // The queen says on the bus whenever a pilot is asked to read now, before the delivery is answered.
+    let mut events = crate::events::EventStream::open(&client, &base, None).await;
 
     // What must read nothing: no signature, another secret's, a signature of another body, too large, not JSON,
     // an event hive does not act on, a ping, a repository it does not watch.
@@ -197,11 +199,26 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     // Two deliveries, two reads: none for the refused, ignored or replayed ones (each would have been asked before
     // the last delivery's read, which the pilot answers in order).
     assert_eq!(reads(), first + 2, "{:#?}", emu.state().requests());
+    // Exactly: a last delivery about another repository is asked after every earlier one (the queen takes them in
+    // order, each before its delivery is answered), so every read asked for acme/r0 is on the bus before it.
+    let (status, answer) = hook.signed("check_suite", "d-3", &json!({
+        "action": "completed",
+        "check_suite": { "id": 118578147, "head_branch": "main", "status": "completed", "conclusion": "success" },
+        "repository": repository("acme", "docs"),
+    })).await;
+    assert_eq!((status, &answer["read"]), (StatusCode::ACCEPTED, &json!("acme/docs")), "{answer}");
+    let seen = events
+        .until("acme/docs asked to read", |e| e.event == "refresh_requested" && e.json()["member"] == "acme/docs")
+        .await;
+    assert!(seen.iter().all(|e| e.event != "lag"), "{seen:?}");
+    let asked = seen.iter().filter(|e| e.event == "refresh_requested" && e.json()["member"] == "acme/r0").count();
+    assert_eq!(asked, 2, "one read asked per accepted delivery about acme/r0: {seen:?}");
     // Every signed, well-formed delivery is counted by event and outcome; the refused ones are not.
     let metrics = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
     let counted: Vec<&str> = metrics.lines().filter(|l| l.starts_with("hive_webhook_deliveries_total{")).collect();
     let mut expected = [
         r#"hive_webhook_deliveries_total{event="workflow_run",outcome="read"} 2"#,
+        r#"hive_webhook_deliveries_total{event="check_suite",outcome="read"} 1"#,
         r#"hive_webhook_deliveries_total{event="workflow_run",outcome="duplicate"} 1"#,
         r#"hive_webhook_deliveries_total{event="workflow_run",outcome="not_watched"} 1"#,
         r#"hive_webhook_deliveries_total{event="other",outcome="ignored"} 1"#,

@@ -74,6 +74,7 @@ impl QueenState {
         if member.spec.observes && member.state == MemberState::Running {
             if let Some(handle) = member.handle.as_ref() {
                 handle.command(MemberCommand::Refresh);
+                self.bus.publish(HiveEvent::RefreshRequested { member: id.clone() });
             }
         }
         Ok(())
