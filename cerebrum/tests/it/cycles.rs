@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use hive_cerebrum::{
-    CiClass, CiSignature, EmergencyConfig, HealthLevel, HiveEvent, MemberSpec, QueenConfig, RestartType, Severity,
-    Signal,
+    CiClass, CiSignature, EmergencyConfig, HealthLevel, HiveEvent, MemberId, MemberSpec, QueenConfig, QueenError,
+    RestartType, Severity, Signal,
 };
 
 use crate::{
@@ -45,6 +45,25 @@ async fn member_that_panics_mid_cycle_is_restarted_and_still_reports_for_that_cy
     let (record, events) = hive.cycle().await;
     assert_eq!(count(&events, |e| is_failed(e, "a")), 0);
     assert_eq!((record.missed_reports, record.healthy_repositories), (0, 3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn observe_now_asks_one_member_to_refresh_and_says_so_on_the_bus() {
+    let fleet = Fleet::default();
+    let mut hive = Hive::start(config(), vec![pilot("a", 5), pilot("b", 5)], fleet.clone()).await;
+
+    hive.queen.observe_now(&MemberId::new("a")).await.expect("a is a member");
+    let events = hive
+        .events
+        .until("a's refresh", |e| matches!(e, HiveEvent::RefreshRequested { member } if member.as_str() == "a"))
+        .await;
+    assert_eq!(count(&events, |e| matches!(e, HiveEvent::RefreshRequested { .. })), 1, "{events:#?}");
+    eventually("a was refreshed", || Probe::get(&fleet.probe("a").refreshed) == 1).await;
+    assert_eq!(Probe::get(&fleet.probe("b").refreshed), 0, "only the member asked");
+    assert_eq!(Probe::get(&fleet.probe("a").observed), 0, "a refresh is not a cycle's observe");
+
+    let unknown = hive.queen.observe_now(&MemberId::new("nobody")).await;
+    assert!(matches!(unknown, Err(QueenError::UnknownMember(ref id)) if id.as_str() == "nobody"), "{unknown:?}");
 }
 
 #[tokio::test(start_paused = true)]

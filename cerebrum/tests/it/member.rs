@@ -83,6 +83,8 @@ pub struct Probe {
     pub entered: AtomicUsize,
     /// `LeaveEmergency` commands received.
     pub left: AtomicUsize,
+    /// `Refresh` commands received.
+    pub refreshed: AtomicUsize,
 }
 
 impl Probe {
@@ -266,7 +268,9 @@ impl Actor for TestMember {
             TestMsg::Command(MemberCommand::LeaveEmergency) => {
                 state.probe.left.fetch_add(1, Ordering::SeqCst);
             }
-            TestMsg::Command(MemberCommand::Refresh) => {}
+            TestMsg::Command(MemberCommand::Refresh) => {
+                state.probe.refreshed.fetch_add(1, Ordering::SeqCst);
+            }
             TestMsg::Command(MemberCommand::Observe { cycle }) => {
                 state.probe.observed.fetch_add(1, Ordering::SeqCst);
                 if state.fleet.take(&state.id, |s| &mut s.panic_on_observe) {
