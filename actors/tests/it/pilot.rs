@@ -213,3 +213,25 @@ async fn own_interval_polls_and_emergency_mode_polls_faster() {
     assert!((Duration::from_secs(30)..Duration::from_secs(31)).contains(&normal), "{normal:?}");
     assert!((Duration::from_secs(3)..Duration::from_secs(4)).contains(&emergency), "{emergency:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_during_a_read_is_answered_by_one_more_read_after_it() {
+    let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+    // The first read takes a minute, so both refreshes come while it is under way.
+    forge.inject(&repo("acme/api"), Fault::Delay(Duration::from_secs(60)), 1);
+    let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;
+    let member = hive_cerebrum::MemberId::new("acme/api");
+    queen.observe_now(&member).await.expect("refresh");
+    queen.observe_now(&member).await.expect("refresh again");
+    for n in 1..=2 {
+        let cycle = next(&mut events, |e| match e {
+            HiveEvent::HealthReported { cycle, .. } => Some(*cycle),
+            _ => None,
+        })
+        .await;
+        assert_eq!(cycle, None, "report {n} answers no cycle");
+    }
+    // The read under way may have missed the change: one more read after it, however many refreshes it took.
+    assert_eq!(forge.reads(&repo("acme/api")), 2);
+    queen.shutdown().await.expect("shutdown");
+}
