@@ -297,6 +297,16 @@ mod tests {
     }
 
     #[test]
+    fn the_webhook_secret_is_kept_as_given_and_never_shown() {
+        let secret = " It's a Secret to Everybody ";
+        let config = env(&[("HIVE_GITHUB_WEBHOOK_SECRET", secret)]).unwrap();
+        assert_eq!(config.webhook_secret.as_ref().map(crate::settings::Secret::expose), Some(secret));
+        assert!(!format!("{config:?}").contains("Secret to Everybody"), "{config:?}");
+        assert_eq!(env(&[("HIVE_GITHUB_WEBHOOK_SECRET", "")]).unwrap().webhook_secret, None);
+        assert!(crate::terminal::SECRET_VARS.contains(&"HIVE_GITHUB_WEBHOOK_SECRET"), "redacted wherever printed");
+    }
+
+    #[test]
     fn agents_take_the_seed_switches_with_their_defaults_and_keep_hives_token_to_themselves() {
         let defaults = env(&[]).unwrap().agents;
         assert!(defaults.testing_mandatory && defaults.require_approval && !defaults.mandate_ci);

@@ -112,7 +112,10 @@ impl Metrics {
 
     /// Counts one signed webhook delivery of `event` (a GitHub event name, or `other`) answered with `outcome`.
     pub fn count_delivery(&self, event: &str, outcome: &str) {
-        self.observed.deliveries.get_or_create(&vec![("event", event.to_owned()), ("outcome", outcome.to_owned())]).inc();
+        self.observed
+            .deliveries
+            .get_or_create(&vec![("event", event.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
     }
 
     /// Reads `hive`'s status, its database's counts (with the autonomy loop) and its forge's usage, and encodes them.

@@ -106,7 +106,8 @@ impl Api {
         };
         let ecosystem = EcosystemManager::new(&self.state_dir);
         let state = ApiState { hive, token: self.token, ecosystem };
-        let served = axum::serve(self.listener, router(state, feed, self.webhook_secret)).with_graceful_shutdown(graceful);
+        let served =
+            axum::serve(self.listener, router(state, feed, self.webhook_secret)).with_graceful_shutdown(graceful);
         tokio::select! {
             served = served.into_future() => served.context("the API server stopped"),
             () = async { stopping.cancelled().await; tokio::time::sleep(GRACE).await } => {

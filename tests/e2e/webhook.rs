@@ -114,14 +114,8 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
         emu.state().requests().iter().filter(|r| r.method == "GET" && r.path == "/repos/acme/r0/actions/runs").count()
     };
     let ci = || async {
-        let detail: Value = client
-            .get(format!("{base}/api/repos/acme/r0"))
-            .send()
-            .await
-            .expect("repo")
-            .json()
-            .await
-            .expect("json");
+        let detail: Value =
+            client.get(format!("{base}/api/repos/acme/r0")).send().await.expect("repo").json().await.expect("json");
         detail["ci"].as_str().unwrap_or_default().to_owned()
     };
     let ci_until = |want: &'static str| async move {
@@ -230,7 +224,8 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     expected.sort_unstable();
     assert_eq!(counted, expected, "{metrics}");
     let stderr = daemon.stderr();
-    let logged = |id: &str| stderr.lines().any(|l| l.contains(id) && l.contains("acme/r0") && l.contains("workflow_run"));
+    let logged =
+        |id: &str| stderr.lines().any(|l| l.contains(id) && l.contains("acme/r0") && l.contains("workflow_run"));
     assert!(logged("d-1") && logged("d-2"), "each delivery is logged with its id, event and repository: {stderr}");
     assert!(!stderr.contains(SECRET), "the secret is never printed: {stderr}");
 }

@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::QueenState;
 use crate::{
     CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState, Notice,
-    QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange, write_atomic,
+    QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange,
+    write_atomic,
 };
 
 #[derive(Debug, Default)]
