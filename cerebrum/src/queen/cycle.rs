@@ -68,15 +68,16 @@ impl QueenState {
         self.maybe_finish_cycle();
     }
 
-    /// Asks one member to observe now. A member that is not running (in backoff, escalated, stopped) is read when it
-    /// comes up, as in a cycle; one that does not observe (a service keeper) has nothing to read.
+    /// Asks one member to observe now. A member not running now (in backoff, escalated, stopped) is not asked: the
+    /// next cycle reads it once it is up; one that does not observe (the steward) has nothing to read.
     pub(super) fn observe_now(&self, id: &MemberId) -> Result<(), QueenError> {
         let member = self.members.get(id).ok_or_else(|| QueenError::UnknownMember(id.clone()))?;
-        if member.spec.observes && member.state == MemberState::Running {
-            if let Some(handle) = member.handle.as_ref() {
-                handle.command(MemberCommand::Refresh);
-                self.bus.publish(HiveEvent::RefreshRequested { member: id.clone() });
-            }
+        if member.spec.observes
+            && member.state == MemberState::Running
+            && let Some(handle) = member.handle.as_ref()
+        {
+            handle.command(MemberCommand::Refresh);
+            self.bus.publish(HiveEvent::RefreshRequested { member: id.clone() });
         }
         Ok(())
     }

@@ -142,7 +142,7 @@ impl QueenHandle {
     }
 
     /// Asks one member to observe now, outside the cycle's rhythm (its subject changed); the report follows as any
-    /// report does. An unknown member is an error; one not running is read when it comes up.
+    /// report does. An unknown member is an error; one not running now is not asked (the next cycle reads it).
     pub async fn observe_now(&self, id: &MemberId) -> Result<(), QueenError> {
         let id = id.clone();
         self.call(|reply| QueenMessage::ObserveNow(id, reply)).await?
