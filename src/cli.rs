@@ -82,7 +82,8 @@ pub enum Command {
     /// (`--workspace DIR`).
     Run(RunArgs),
     /// Run the hive as `run` does, and serve its HTTP API on loopback: `GET /api/health`, `GET /api/status`,
-    /// `POST /api/command` (commands that change anything need `Authorization: Bearer $HIVE_API_TOKEN`).
+    /// `POST /api/command` (commands that change anything need `Authorization: Bearer $HIVE_API_TOKEN`), and
+    /// GitHub's webhook deliveries at `POST /api/github/webhook` when `HIVE_GITHUB_WEBHOOK_SECRET` is set.
     Serve(ServeArgs),
     /// Manage imported repositories: import, list, show, remove, services, build waves, mirrors.
     Ecosystem(EcosystemArgs),
