@@ -62,6 +62,13 @@ impl Seen {
         }
         true
     }
+
+    /// Forgets `id`, so a redelivery of a delivery that could not be carried out is taken again.
+    fn forget(&mut self, id: &str) {
+        if self.ids.remove(id) {
+            self.order.retain(|kept| kept != id);
+        }
+    }
 }
 
 /// The webhook route, with its own state and its own body limit (GitHub's, far above the commands').
@@ -120,7 +127,8 @@ async fn deliver(
         tracing::warn!(delivery = ?delivery, event = ?event, "webhook delivery refused: missing or wrong signature");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "missing or wrong X-Hub-Signature-256: the webhook's secret must be HIVE_GITHUB_WEBHOOK_SECRET",
+            "missing or wrong X-Hub-Signature-256: give the webhook on GitHub the value of HIVE_GITHUB_WEBHOOK_SECRET \
+             as its secret",
         ));
     }
     let Some(delivery) = delivery.filter(|d| !d.is_empty()) else {
@@ -133,14 +141,23 @@ async fn deliver(
         ApiError::new(StatusCode::BAD_REQUEST, format!("the '{event}' delivery's body is not JSON: {e}"))
     })?;
     let repo = repository(&event, &payload)?;
-    // The set is whole after any panic (an insert is the only change), so a poisoned lock is still good.
-    let fresh = state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(&delivery);
+    // The set is whole after any panic (each change is one call), so a poisoned lock is still good.
+    let seen = || state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let fresh = seen().insert(&delivery);
     if !fresh {
         tracing::info!(%delivery, %event, repo = ?repo, "webhook delivery already seen");
         state.metrics.count_delivery(event_label(&event), "duplicate");
         return Ok(Json(json!({ "duplicate": true, "delivery": delivery })).into_response());
     }
-    let answer = act(&state.hive, &event, repo.as_deref(), &payload).await?;
+    let answer = match act(&state.hive, &event, repo.as_deref(), &payload).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            // Not carried out (the hive is stopping): GitHub's redelivery must not be taken for a replay.
+            seen().forget(&delivery);
+            tracing::warn!(%delivery, %event, repo = ?repo, error = %err.message, "webhook delivery not carried out");
+            return Err(err);
+        }
+    };
     tracing::info!(%delivery, %event, repo = ?repo, outcome = %answer.0, "webhook delivery");
     state.metrics.count_delivery(event_label(&event), answer.0);
     Ok((answer.1, Json(answer.2)).into_response())
@@ -241,5 +258,8 @@ mod tests {
         assert_eq!(seen.ids.len(), REMEMBERED);
         assert!(seen.insert("first"), "the oldest id was forgotten");
         assert!(!seen.insert(&(REMEMBERED - 1).to_string()), "a recent id is remembered");
+        seen.forget("first");
+        assert_eq!(seen.order.len(), seen.ids.len(), "forgotten from both");
+        assert!(seen.insert("first"), "a forgotten id is taken again");
     }
 }
