@@ -2,7 +2,16 @@
 //! `--user`, `--repo`, through the GitHub forge and its shared rate-limit budget) or a local workspace of git
 //! repositories (`--workspace DIR`).
 
-use std::{io::Write, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use hive::{
@@ -95,11 +104,17 @@ async fn run_with(
     // The database next: a damaged one stops the run before any repository is read or GitHub asked anything. The
     // hive opens it again for the steward once the fleet is known.
     drop(Memory::open(state_dir)?);
+    // Raised by a webhook delivery about the fleet itself, for the watch to discover it now.
+    let discover_now = Arc::new(AtomicBool::new(false));
     // Then the API's address, before any repository is read: a taken port fails at once.
     let api = match bind {
         Some((addr, token)) => {
             let webhook = env.webhook_secret.as_ref().map(|secret| secret.expose().to_owned());
-            let api = Api::bind(addr, token).await?.with_state_dir(state_dir).with_webhook_secret(webhook);
+            let api = Api::bind(addr, token)
+                .await?
+                .with_state_dir(state_dir)
+                .with_webhook_secret(webhook)
+                .with_discover_now(Arc::clone(&discover_now));
             let line = format!("hive serve: listening on http://{}", api.local_addr()?);
             if json {
                 eprintln!("{line}")
@@ -117,7 +132,8 @@ async fn run_with(
         RunTarget::GitHub(github) => {
             let once = once.then_some(args.fail_on.as_slice());
             let agents = &env.agents;
-            return run_github(*github, queen, engine, file, agents, once, json, &every, shutdown, api).await;
+            let watch = Watch { once, json, discover_now };
+            return run_github(*github, queen, engine, file, agents, &watch, &every, shutdown, api).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -152,7 +168,8 @@ async fn run_with(
     }
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, None, repos, once.then_some(args.fail_on.as_slice()), json);
+    let watching = Watch { once: once.then_some(args.fail_on.as_slice()), json, discover_now };
+    let watched = watch(&hive, &mut events, None, repos, &watching);
     // A signal drops the watch (and the API) wherever it waits; the hive then stops as after a last cycle.
     let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
@@ -243,12 +260,12 @@ async fn run_github(
     engine: Option<(LlmEngine, ToolsConfig)>,
     file: &FileOnly,
     agents: &AgentsEnv,
-    once: Option<&[FailOn]>,
-    json: bool,
+    watching: &Watch<'_>,
     every: &str,
     shutdown: &Shutdown,
     api: Option<Api>,
 ) -> anyhow::Result<()> {
+    let (once, json) = (watching.once, watching.json);
     let GitHubPlan { forge, autonomy } = github;
     let forge = Arc::new(forge);
     let repos = match discover(forge.as_ref(), once.is_some(), shutdown).await {
@@ -270,7 +287,7 @@ async fn run_github(
         println!("hive run: {} GitHub repositories, {every}", repos.len());
     }
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, once, json);
+    let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, watching);
     // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
     // each write it made was reserved in the database before it was sent, so the next start finds it again.
     let watched = alongside(watched, api, &hive, shutdown).await;
@@ -318,14 +335,22 @@ async fn discover(forge: &dyn Forge, once: bool, shutdown: &Shutdown) -> Option<
 /// With `github`, the fleet is discovered again after each cycle: new repositories get a pilot, gone or archived ones
 /// lose theirs, and the points each cycle cost are shown. With `once` (what to fail on, for `--fail-on`), a cycle in
 /// which no repository could be read is an error, and one that found what `--fail-on` names is findings (exit 3).
+/// How a run watches its hive: once (with what fails it) or on, as JSON or text, and the flag asking it to discover
+/// the fleet now.
+struct Watch<'a> {
+    once: Option<&'a [FailOn]>,
+    json: bool,
+    discover_now: Arc<AtomicBool>,
+}
+
 async fn watch(
     hive: &Hive,
     events: &mut hive::Subscription,
     github: Option<&GitHubForge>,
     mut repos: Vec<RepoId>,
-    once: Option<&[FailOn]>,
-    json: bool,
+    watching: &Watch<'_>,
 ) -> anyhow::Result<()> {
+    let (once, json) = (watching.once, watching.json);
     let fail_on = once;
     let once = once.is_some();
     let mut points_before = github.map(GitHubForge::points_spent);
@@ -342,6 +367,15 @@ async fn watch(
         };
         if let Some(envelope) = &envelope {
             progress.follow(&envelope.event, repos.len());
+        }
+        // A webhook delivery about the fleet itself: discover it now (within a second), not after the next cycle.
+        if let Some(github) = github
+            && watching.discover_now.swap(false, Ordering::SeqCst)
+        {
+            match github.discover().await {
+                Ok(found) => repos = refleet(hive, repos, found).await,
+                Err(err) => tracing::warn!("discovery asked for by a webhook delivery failed: {err:#}"),
+            }
         }
         let mut finished: Option<(CycleRecord, Option<AutonomyReport>)> = None;
         match envelope.as_ref().map(|e| &*e.event) {

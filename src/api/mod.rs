@@ -53,6 +53,7 @@ pub struct Api {
     token: Option<String>,
     state_dir: PathBuf,
     webhook_secret: Option<String>,
+    discover_now: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Api {
@@ -66,12 +67,21 @@ impl Api {
             token: token.filter(|t| !t.is_empty()),
             state_dir: PathBuf::from("."),
             webhook_secret: None,
+            discover_now: None,
         })
     }
 
     /// The hive's state directory, where the imported repositories the `ecosystem` commands reach are kept.
     pub fn with_state_dir(mut self, dir: &Path) -> Api {
         self.state_dir = dir.to_path_buf();
+        self
+    }
+
+    /// The flag a delivery about the fleet itself (a repository created, archived, deleted or renamed; an
+    /// installation's repositories added or removed) raises, for the run's watch to discover the fleet now rather
+    /// than after the next cycle.
+    pub fn with_discover_now(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Api {
+        self.discover_now = Some(flag);
         self
     }
 
@@ -106,8 +116,8 @@ impl Api {
         };
         let ecosystem = EcosystemManager::new(&self.state_dir);
         let state = ApiState { hive, token: self.token, ecosystem };
-        let served =
-            axum::serve(self.listener, router(state, feed, self.webhook_secret)).with_graceful_shutdown(graceful);
+        let served = axum::serve(self.listener, router(state, feed, self.webhook_secret, self.discover_now))
+            .with_graceful_shutdown(graceful);
         tokio::select! {
             served = served.into_future() => served.context("the API server stopped"),
             () = async { stopping.cancelled().await; tokio::time::sleep(GRACE).await } => {
@@ -119,7 +129,12 @@ impl Api {
 }
 
 /// Every route, over `state`, with the events of `feed` and webhook deliveries signed with `webhook_secret`.
-fn router(state: ApiState, feed: hive::feed::EventFeed, webhook_secret: Option<String>) -> Router {
+fn router(
+    state: ApiState,
+    feed: hive::feed::EventFeed,
+    webhook_secret: Option<String>,
+    discover_now: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Router {
     let state = Arc::new(state);
     let metrics = Arc::new(hive::metrics::Metrics::watch(&state.hive));
     Router::new()
@@ -135,7 +150,7 @@ fn router(state: ApiState, feed: hive::feed::EventFeed, webhook_secret: Option<S
         .route("/dashboard.js", get(dashboard::script))
         .route("/api/command", post(run_command))
         .merge(metrics::routes(&state.hive, Arc::clone(&metrics)))
-        .merge(webhook::routes(&state.hive, webhook_secret, metrics))
+        .merge(webhook::routes(&state.hive, webhook_secret, discover_now, metrics))
         .layer(axum::middleware::map_response(redacted))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

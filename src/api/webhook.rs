@@ -5,7 +5,10 @@
 
 use std::{
     collections::{HashSet, VecDeque},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use axum::{
@@ -37,6 +40,8 @@ const READ_EVENTS: [&str; 5] = ["workflow_run", "check_run", "check_suite", "iss
 struct WebhookState {
     hive: Hive,
     secret: Option<String>,
+    /// Raised for the run's watch to discover the fleet now (when it watches a discoverable fleet).
+    discover_now: Option<Arc<AtomicBool>>,
     seen: Mutex<Seen>,
     metrics: Arc<Metrics>,
 }
@@ -75,10 +80,11 @@ impl Seen {
 pub(super) fn routes<S: Clone + Send + Sync + 'static>(
     hive: &Hive,
     secret: Option<String>,
+    discover_now: Option<Arc<AtomicBool>>,
     metrics: Arc<Metrics>,
 ) -> Router<S> {
     let secret = secret.filter(|s| !s.is_empty());
-    let state = Arc::new(WebhookState { hive: hive.clone(), secret, seen: Mutex::default(), metrics });
+    let state = Arc::new(WebhookState { hive: hive.clone(), secret, discover_now, seen: Mutex::default(), metrics });
     Router::new()
         .route("/api/github/webhook", post(deliver).layer(DefaultBodyLimit::max(MAX_PAYLOAD)))
         .with_state(state)
@@ -149,7 +155,7 @@ async fn deliver(
         state.metrics.count_delivery(event_label(&event), "duplicate");
         return Ok(Json(json!({ "duplicate": true, "delivery": delivery })).into_response());
     }
-    let answer = match act(&state.hive, &event, repo.as_deref(), &payload).await {
+    let answer = match act(&state, &event, repo.as_deref(), &payload).await {
         Ok(answer) => answer,
         Err(err) => {
             // Not carried out (the hive is stopping): GitHub's redelivery must not be taken for a replay.
@@ -185,11 +191,21 @@ fn repository(event: &str, payload: &Value) -> Result<Option<String>, ApiError> 
 
 /// What a delivery makes the hive do: the outcome (for the log), the status and the answer.
 async fn act(
-    hive: &Hive,
+    state: &WebhookState,
     event: &str,
     repo: Option<&str>,
     payload: &Value,
 ) -> Result<(&'static str, StatusCode, Value), ApiError> {
+    let hive = &state.hive;
+    // The fleet is discovered again after every cycle (new repositories get a pilot, gone or archived ones lose
+    // theirs, with the run's filters applied); a delivery about the fleet itself asks the run's watch for that
+    // discovery now, where it has one to make.
+    let discovery = |outcome: &'static str, answer: Value| {
+        let now = state.discover_now.as_ref().inspect(|flag| flag.store(true, Ordering::SeqCst)).is_some();
+        let mut answer = answer;
+        answer["discovery"] = Value::from(if now { "now" } else { "next cycle" });
+        Ok((if now { "discovery" } else { outcome }, StatusCode::ACCEPTED, answer))
+    };
     if event == "ping" {
         return Ok(("pong", StatusCode::OK, json!({ "ok": true, "event": "ping" })));
     }
@@ -202,20 +218,12 @@ async fn act(
             hive.observe_now(&watched).await?;
             Ok(("read", StatusCode::ACCEPTED, json!({ "read": watched, "event": event })))
         }
-        // The fleet is discovered again after every cycle (new repositories get a pilot, gone or archived ones lose
-        // theirs, with the run's filters applied): that discovery picks these changes up.
         ("repository", Some(repo)) if ["created", "archived", "unarchived", "deleted", "renamed"].contains(&action) => {
-            Ok((
-                "next_discovery",
-                StatusCode::ACCEPTED,
-                json!({ "event": event, "action": action, "repository": repo, "discovery": "next cycle" }),
-            ))
+            discovery("next_discovery", json!({ "event": event, "action": action, "repository": repo }))
         }
-        ("installation_repositories", _) if ["added", "removed"].contains(&action) => Ok((
-            "next_discovery",
-            StatusCode::ACCEPTED,
-            json!({ "event": event, "action": action, "discovery": "next cycle" }),
-        )),
+        ("installation_repositories", _) if ["added", "removed"].contains(&action) => {
+            discovery("next_discovery", json!({ "event": event, "action": action }))
+        }
         _ => Ok(("ignored", StatusCode::ACCEPTED, json!({ "ignored": event }))),
     }
 }

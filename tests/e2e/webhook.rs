@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use hive_testkit::{JobSpec, RunSpec};
+use hive_testkit::{JobSpec, RepoSpec, RunSpec};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -165,7 +165,24 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     let mut archived = json!({ "action": "archived", "repository": repository("acme", "docs") });
     archived["repository"]["archived"] = json!(true);
     let (status, answer) = hook.signed("repository", "d-archived", &archived).await;
-    assert_eq!((status, &answer["discovery"]), (StatusCode::ACCEPTED, &json!("next cycle")), "{answer}");
+    assert_eq!((status, &answer["discovery"]), (StatusCode::ACCEPTED, &json!("now")), "{answer}");
+
+    // A repository created in the organisation is watched at once, not a day later at the next cycle's discovery.
+    emu.state().add_repo(RepoSpec::new("acme", "fresh"));
+    let created = json!({ "action": "created", "repository": repository("acme", "fresh") });
+    let (status, answer) = hook.signed("repository", "d-created", &created).await;
+    assert_eq!((status, &answer["discovery"]), (StatusCode::ACCEPTED, &json!("now")), "{answer}");
+    let until = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let status: Value =
+            client.get(format!("{base}/api/status")).send().await.expect("status").json().await.expect("json");
+        let members = status["members"].as_array().cloned().unwrap_or_default();
+        if members.iter().any(|m| m["id"] == "acme/fresh") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "acme/fresh has no pilot after {DEADLINE:?}: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // acme/r0 passes now; only a read after this can say so, and the next cycle is a day away.
     emu.state().add_workflow_run("acme", "r0", RunSpec::new("ci", "main"));
@@ -217,7 +234,7 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
         r#"hive_webhook_deliveries_total{event="workflow_run",outcome="not_watched"} 1"#,
         r#"hive_webhook_deliveries_total{event="other",outcome="ignored"} 1"#,
         r#"hive_webhook_deliveries_total{event="ping",outcome="pong"} 1"#,
-        r#"hive_webhook_deliveries_total{event="repository",outcome="next_discovery"} 1"#,
+        r#"hive_webhook_deliveries_total{event="repository",outcome="discovery"} 2"#,
     ];
     let mut counted = counted;
     counted.sort_unstable();
