@@ -129,7 +129,7 @@ impl Worktrees {
             .run(&["diff", "--cached", "--numstat", "--no-renames", "-z"])
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let (files, lines) = parse_numstat(&numstat);
+        let (files, lines) = hive_ecosystem::parse_numstat(&numstat);
         if files.is_empty() {
             return Ok(Made { base_sha, head: None, files, lines: 0, diff: String::new() });
         }
@@ -217,29 +217,4 @@ async fn run_command(dir: &Path, home: &Path, argv: &[String], timeout: Duration
         "was killed by a signal".to_owned()
     };
     Err(format!("{} {how}: {tail}", spec.display()))
-}
-
-/// Files and lines changed, from `git diff --numstat -z` (`added\tremoved\tpath\0`; a binary file has `-`).
-fn parse_numstat(text: &str) -> (Vec<String>, usize) {
-    let (mut files, mut lines) = (Vec::new(), 0);
-    for record in text.split('\0').filter(|r| !r.is_empty()) {
-        let mut fields = record.splitn(3, '\t');
-        let (Some(added), Some(removed), Some(path)) = (fields.next(), fields.next(), fields.next()) else { continue };
-        lines += added.parse::<usize>().unwrap_or(0) + removed.parse::<usize>().unwrap_or(0);
-        files.push(path.to_owned());
-    }
-    (files, lines)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numstat_counts_text_lines_and_names_binary_files() {
-        let (files, lines) = parse_numstat("3\t1\tREADME.md\0-\t-\tlogo.png\0");
-        assert_eq!(files, ["README.md", "logo.png"]);
-        assert_eq!(lines, 4);
-        assert_eq!(parse_numstat(""), (Vec::new(), 0));
-    }
 }

@@ -509,7 +509,7 @@ async fn remote_branch(cwd: &Path, url: &str, branch: &str, timeout: Duration) -
 }
 
 /// Files and changed lines from `git diff --numstat -z --no-renames` (binary files count no lines).
-fn parse_numstat(text: &str) -> (Vec<String>, usize) {
+pub fn parse_numstat(text: &str) -> (Vec<String>, usize) {
     let mut files = Vec::new();
     let mut lines = 0;
     for record in text.split('\0').filter(|r| !r.is_empty()) {
@@ -566,6 +566,7 @@ mod tests {
         let (files, lines) = parse_numstat("3\t1\tsrc/main.rs\0-\t-\tlogo.png\x000\t2\tdir with space/a\tb.rs\0");
         assert_eq!(files, ["src/main.rs", "logo.png", "dir with space/a\tb.rs"]);
         assert_eq!(lines, 6);
+        assert_eq!(parse_numstat(""), (Vec::new(), 0));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use crate::{
     execute::{ExecuteError, MAX_ARG_CHARS, MAX_ARGS, check_args, execute_command},
     fixer::{
         FixError, FixOutcome, FixRequest, Formatter, Preparation, PreparedFix, check_branch, fetch_branch, format_fix,
-        formatter_for, prepare_fix, published_head, push_branch,
+        formatter_for, parse_numstat, prepare_fix, published_head, push_branch,
     },
     git::{Git, GitError},
     graph::{
