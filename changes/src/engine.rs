@@ -159,7 +159,7 @@ impl ChangeEngine {
         let n = PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let scratch = Worktrees::new(self.settings.work_dir.join(format!(".plan-{id}-{}-{n}", std::process::id())));
         let result = self.make_all(spec, &id, &scratch, hive_support::unix_now()).await;
-        scratch.remove();
+        scratch.remove().await;
         let (made, waves) = result?;
         let placed = waves.clone();
         let order = order_of(&placed);
@@ -332,14 +332,14 @@ impl ChangeEngine {
         let (made, waves) = match self.make_all(spec, &id, &trees, created_at).await {
             Ok(made) => made,
             Err(err) => {
-                trees.remove();
+                trees.remove().await;
                 return Err(err);
             }
         };
         let placed = waves.clone();
         let order = order_of(&placed);
         if made.iter().all(|(_, m)| m.head.is_none()) {
-            trees.remove();
+            trees.remove().await;
             return Err(ChangeError::NoChange { repos: made.len() });
         }
         let mut repos: Vec<RepoChange> = made
@@ -390,7 +390,7 @@ impl ChangeEngine {
             })
             .await?;
         if let Opened::Held(held) = opened {
-            trees.remove();
+            trees.remove().await;
             return Err(ChangeError::Locked {
                 held: held.into_iter().map(|l| format!("{} (by {})", l.repo, l.change_id)).collect(),
             });

@@ -216,7 +216,7 @@ impl ChangeEngine {
         let scratch = format!(".sync-{}-{}", decl.name, std::process::id());
         let trees = crate::worktree::Worktrees::new(self.settings.work_dir.join(scratch));
         let result = self.read_status(decl, &trees).await;
-        trees.remove();
+        trees.remove().await;
         result
     }
 

@@ -59,8 +59,11 @@ impl Worktrees {
     pub(crate) async fn clone(&self, repo: &str, url: &str, base: &str, full: bool) -> Result<PathBuf, ChangeError> {
         let dir = self.dir(repo);
         let failed = |reason: String| ChangeError::Prepare { repo: repo.to_owned(), reason };
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| failed(format!("cannot clear '{}': {e}", dir.display())))?;
+        // A whole clone can take a while to remove: off the runtime's threads.
+        if tokio::fs::try_exists(&dir).await.unwrap_or(false) {
+            tokio::fs::remove_dir_all(&dir)
+                .await
+                .map_err(|e| failed(format!("cannot clear '{}': {e}", dir.display())))?;
         }
         let parent = dir.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(parent).map_err(|e| failed(format!("cannot create '{}': {e}", parent.display())))?;
@@ -175,9 +178,9 @@ impl Worktrees {
         git.run(&["rev-parse", "HEAD"]).await.map_err(|e| failed(e.to_string()))
     }
 
-    /// Removes the set's worktrees.
-    pub(crate) fn remove(&self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+    /// Removes the set's worktrees (off the runtime's threads: they are whole clones).
+    pub(crate) async fn remove(&self) {
+        let _ = tokio::fs::remove_dir_all(&self.root).await;
     }
 }
 
