@@ -159,7 +159,7 @@ async fn cycle(hive: &Hive, events: &mut Subscription) -> Cycle {
         if let Ok(envelope) = tokio::time::timeout(left.min(Duration::from_millis(100)), events.recv()).await {
             let envelope = envelope.expect("the hive runs until the bench stops it");
             match &*envelope.event {
-                HiveEvent::CycleStarted { cycle } if started.is_none() => started = Some((*cycle, envelope.at)),
+                HiveEvent::CycleStarted { cycle, .. } if started.is_none() => started = Some((*cycle, envelope.at)),
                 HiveEvent::CycleCompleted { record } if Some(record.orchestration_cycle) == started.map(|s| s.0) => {
                     completed = Some(envelope.at);
                 }

@@ -273,6 +273,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "WHAT", requires = "once")]
     pub fail_on: Option<FailOn>,
 
+    /// Read every repository every N cycles (1 to 1000); the cycles in between ask only repositories never read,
+    /// and what a GitHub webhook delivery names is read at once in a refresh cycle. Default 1, or 12 under
+    /// `hive serve` with HIVE_GITHUB_WEBHOOK_SECRET set. Every cycle reads everything during an emergency.
+    #[arg(long, env = "HIVE_RECONCILE_EVERY", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub reconcile_every: Option<u32>,
+
     /// The autonomy loop's governance (GitHub targets only).
     #[command(flatten, next_help_heading = "Autonomy")]
     pub autonomy: AutonomyArgs,

@@ -190,7 +190,7 @@ async fn observe(mut events: Subscription, observed: Arc<Observed>) {
         observed.lost.store(events.lost(), Ordering::Relaxed);
         let mut started = observed.started.lock().unwrap_or_else(PoisonError::into_inner);
         match &*envelope.event {
-            HiveEvent::CycleStarted { cycle } => {
+            HiveEvent::CycleStarted { cycle, .. } => {
                 if started.len() >= OPEN_CYCLES {
                     // Ends that were lost; the oldest starts go first.
                     let oldest = started.keys().min().copied();

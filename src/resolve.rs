@@ -115,6 +115,7 @@ impl RunPlan {
             )?,
             state_dir: Some(state_dir.to_path_buf()),
             keep_snapshots: Some(args.file.keep_snapshots),
+            reconcile_every: args.reconcile_every.unwrap_or(1),
             ..QueenConfig::default()
         };
         Ok(RunPlan { target, once: args.once, interval, queen })

@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use hive::{
     CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
-    cerebrum::{Backoff, MemberKind, MemberState, Memory, QueenConfig},
+    cerebrum::{Backoff, CycleKind, MemberKind, MemberState, Memory, QueenConfig},
     forge::{Forge, GitHubForge, LOCAL_OWNER, LocalForge},
     spawner::{
         llm::{LlmClient, LlmConfig, LlmEngine},
@@ -534,9 +534,15 @@ pub(crate) fn print_cycle(
         writeln!(out)?;
         return Ok(out.flush()?);
     }
+    // A quiet or refresh cycle read few repositories (or none): its header says so, and the fleet's lines wait for
+    // the next full cycle.
+    let kind = match record.kind {
+        CycleKind::Full => String::new(),
+        kind => format!(" ({})", kind.as_str()),
+    };
     writeln!(
         out,
-        "cycle {}  {}/{} healthy  {}  score {:.1}  signals {}",
+        "cycle {}{kind}  {}/{} healthy  {}  score {:.1}  signals {}",
         record.orchestration_cycle,
         record.healthy_repositories,
         record.total_repositories,
@@ -547,6 +553,7 @@ pub(crate) fn print_cycle(
     if let Some(points) = points_spent {
         writeln!(out, "  github points this cycle: {points}")?;
     }
+    let lines = if record.kind == CycleKind::Full { lines } else { &[] };
     let width = lines.iter().map(|line| line.repo.as_str().len()).max().unwrap_or(0);
     for line in lines {
         let (score, mark) = match (line.score, line.healthy) {

@@ -143,6 +143,7 @@ pub(crate) fn as_run(args: &ScanArgs) -> RunArgs {
         targets: args.targets.clone(),
         once: true,
         fail_on: None,
+        reconcile_every: None,
         autonomy: AutonomyArgs {
             autonomy: false,
             automerge: false,

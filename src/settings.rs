@@ -39,6 +39,9 @@ pub const DEFAULT_KEEP_CYCLES: usize = 500;
 pub const DEFAULT_KEEP_SNAPSHOTS: usize = 100;
 /// The largest configuration file read: far above any real one, so a wrong path cannot fill memory.
 const MAX_FILE_BYTES: u64 = 1 << 20;
+/// `cycle.reconcile_every` under `hive serve` with webhook deliveries: a full read every twelfth cycle (every 12
+/// minutes at the default interval), to catch what no delivery said.
+pub const WEBHOOK_RECONCILE_EVERY: u32 = 12;
 
 /// A secret setting (the API token): its `Debug` never shows it, and the binary's redactor knows it.
 #[derive(Clone, PartialEq, Eq)]

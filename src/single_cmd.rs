@@ -56,6 +56,7 @@ fn cycle_run_args(repo: &RepoId, args: &SingleCycleArgs) -> RunArgs {
         },
         once: true,
         fail_on: args.fail_on,
+        reconcile_every: None,
         autonomy: args.autonomy.clone(),
         emergency: EmergencyArgs::default(),
         // One repository named on the command line, under the flags' governance alone.

@@ -141,9 +141,13 @@ impl CycleProgress {
     pub fn follow(&mut self, event: &hive::HiveEvent, fleet: usize) {
         use hive::HiveEvent::{CycleCompleted, CycleStarted, HealthReported, HealthUnknown};
         match event {
-            CycleStarted { cycle } if self.on => {
+            CycleStarted { cycle, asked, kind } if self.on => {
                 self.clear();
-                self.bar = Some((*cycle, progress(fleet, "repositories read")));
+                // A full cycle reads the fleet; one between reconciliations or a refresh reads the few it asked.
+                let reading = if *kind == hive::cerebrum::CycleKind::Full { fleet } else { *asked };
+                if reading > 0 {
+                    self.bar = Some((*cycle, progress(reading, "repositories read")));
+                }
             }
             HealthReported { cycle: Some(cycle), .. } | HealthUnknown { cycle: Some(cycle), .. } => {
                 if let Some((_, bar)) = self.bar.as_ref().filter(|(under_way, _)| under_way == cycle) {

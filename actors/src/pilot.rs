@@ -148,8 +148,6 @@ pub struct PilotState {
     score: Option<u8>,
     /// The cycle a read is in flight for, so a repeated `Observe` does not start a second one.
     in_flight: Option<Option<u64>>,
-    /// A `Refresh` came while a read was in flight: read again once it is done, since it may predate the change.
-    again: bool,
     /// Bumped whenever the own timer is re-armed, so the superseded timer's tick is ignored.
     tick_generation: u64,
     /// Reads in a row that found the forge unreachable.
@@ -175,7 +173,6 @@ impl Actor for RepoPilot {
             reads: 0,
             score: None,
             in_flight: None,
-            again: false,
             tick_generation: 0,
             unreachable_reads: 0,
             retry_generation: 0,
@@ -193,8 +190,6 @@ impl Actor for RepoPilot {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             PilotMessage::Command(MemberCommand::Observe { cycle }) => state.start_read(&myself, Some(cycle)),
-            PilotMessage::Command(MemberCommand::Refresh) if state.in_flight.is_some() => state.again = true,
-            PilotMessage::Command(MemberCommand::Refresh) => state.start_read(&myself, None),
             PilotMessage::Command(MemberCommand::EnterEmergency) => {
                 // Faster polling takes effect now, not after the current (longer) interval.
                 state.mode = PilotMode::Emergency;
@@ -224,8 +219,6 @@ impl Actor for RepoPilot {
             }
             PilotMessage::ReadDone { cycle, result } => {
                 state.in_flight = None;
-                // A refresh asked for during this read; an unreachable forge's retry reads again anyway.
-                let again = std::mem::take(&mut state.again);
                 let snapshot = match result {
                     Ok(snapshot) => snapshot,
                     Err(e) if e.is_transient() => {
@@ -256,9 +249,6 @@ impl Actor for RepoPilot {
                     steward.observe(observation);
                 }
                 state.args.reporter.report(report);
-                if again {
-                    state.start_read(&myself, None);
-                }
             }
             PilotMessage::ReadPanicked(message) => {
                 return Err(format!(

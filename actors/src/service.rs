@@ -175,9 +175,6 @@ impl Actor for ServiceKeeper {
             ServiceMessage::Command(MemberCommand::Observe { cycle }) => {
                 state.reporter.report(health_report(&state.spec.name, &state.state).for_cycle(cycle));
             }
-            ServiceMessage::Command(MemberCommand::Refresh) => {
-                state.reporter.report(health_report(&state.spec.name, &state.state));
-            }
             // Emergency mode changes nothing but the status: see "Services" in docs/runtime-semantics.md.
             ServiceMessage::Command(MemberCommand::EnterEmergency) => state.emergency = true,
             ServiceMessage::Command(MemberCommand::LeaveEmergency) => state.emergency = false,

@@ -21,7 +21,7 @@ const FACADE_PILOTS: &str = "spawn_10k/hive_facade_pilots";
 /// after a fleet starts, and the bytes it retains cancel out of the memory difference.
 fn refill(bus: &EventBus, sub: &mut Subscription) {
     for _ in 0..SPAWN_BUS {
-        bus.publish(HiveEvent::CycleStarted { cycle: 0 });
+        bus.publish(HiveEvent::CycleStarted { cycle: 0, asked: 0, kind: hive::cerebrum::CycleKind::Full });
     }
     while sub.try_recv().is_some() {}
 }

@@ -37,6 +37,40 @@ pub struct CycleRecord {
     /// stale.
     #[serde(default)]
     pub unreachable_repositories: usize,
+    /// Which members were asked to observe: all of them, only those never read (between reconciliations), or
+    /// those an event named.
+    #[serde(default)]
+    pub kind: CycleKind,
+}
+
+/// Which members a cycle asks to observe.
+///
+/// A hive told of changes as they happen (GitHub webhook deliveries) need not read every repository every cycle:
+/// it reads them all every few cycles ([`QueenConfig::reconcile_every`](crate::QueenConfig::reconcile_every)), to
+/// catch what no event said, and in between reads only what an event named, at once, in a refresh cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CycleKind {
+    /// Every running member that observes was asked (the default, and every cycle during an emergency).
+    #[default]
+    Full,
+    /// Between reconciliations: only members that never reported were asked; the others' latest verdicts stand,
+    /// kept fresh by refresh cycles.
+    Quiet,
+    /// Only the members [`QueenHandle::observe_now`](crate::QueenHandle::observe_now) named since the last cycle
+    /// were asked. It does not count towards clearing an emergency, which needs whole cycles.
+    Refresh,
+}
+
+impl CycleKind {
+    /// The kind as written in records and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleKind::Full => "full",
+            CycleKind::Quiet => "quiet",
+            CycleKind::Refresh => "refresh",
+        }
+    }
 }
 
 /// What one cycle of the loop did, as the run summary shows it.

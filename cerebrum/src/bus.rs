@@ -162,7 +162,7 @@ mod tests {
         let mut a = bus.subscribe();
         let mut b = bus.subscribe();
         for cycle in 1..=5 {
-            bus.publish(HiveEvent::CycleStarted { cycle });
+            bus.publish(HiveEvent::CycleStarted { cycle, asked: 0, kind: crate::CycleKind::Full });
         }
         for sub in [&mut a, &mut b] {
             let seqs: Vec<u64> = (0..5).map(|_| sub.try_recv().expect("event").seq).collect();
@@ -176,7 +176,7 @@ mod tests {
         let bus = EventBus::new(4);
         let mut slow = bus.subscribe();
         for cycle in 1..=10 {
-            bus.publish(HiveEvent::CycleStarted { cycle });
+            bus.publish(HiveEvent::CycleStarted { cycle, asked: 0, kind: crate::CycleKind::Full });
         }
         let first = slow.recv().await.expect("event");
         // The six oldest are gone; the newest four remain.

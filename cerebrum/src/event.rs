@@ -104,10 +104,16 @@ pub enum HiveEvent {
         /// What.
         signal: Signal,
     },
-    /// An orchestration cycle began: every running member was asked to observe.
+    /// An orchestration cycle began: the members it names were asked to observe.
     CycleStarted {
         /// Its number, from 1.
         cycle: u64,
+        /// Members asked to observe (every running one in a full cycle).
+        #[serde(default)]
+        asked: usize,
+        /// Which members were asked.
+        #[serde(default)]
+        kind: crate::CycleKind,
     },
     /// An orchestration cycle ended, with its analytics record.
     CycleCompleted {

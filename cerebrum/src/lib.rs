@@ -60,7 +60,7 @@ pub mod quote;
 mod redact;
 
 pub use crate::{
-    analytics::{AutonomyReport, CycleRecord},
+    analytics::{AutonomyReport, CycleKind, CycleRecord},
     bus::{Envelope, EventBus, Subscription},
     emergency::{EmergencyConfig, EmergencyReason, LogSink, Notice, NotificationSink},
     error::QueenError,

@@ -138,9 +138,6 @@ pub enum MemberCommand {
         /// The cycle to report for.
         cycle: u64,
     },
-    /// Look at the world again now, outside the cycles: something said the subject changed (a webhook delivery). A
-    /// read already under way may have missed the change, so another one follows it; the report is for no cycle.
-    Refresh,
     /// Freeze mutating actions and poll faster.
     EnterEmergency,
     /// Back to normal operation.

@@ -60,6 +60,14 @@ pub struct QueenConfig {
     /// database's counter, [`History::last_cycle`](crate::History::last_cycle)): the first cycle is one more, so
     /// cycle numbers keep growing across restarts. 0 numbers from 1.
     pub last_cycle: u64,
+    /// Every how many cycles all members are read: 1 (the default) reads every member every cycle. With `n`, a
+    /// full cycle is followed by `n - 1` quiet ones that ask only members never read; what changed meanwhile is
+    /// read in refresh cycles ([`QueenHandle::observe_now`], for example on a GitHub webhook delivery). Every cycle
+    /// is full during an emergency. 0 is taken as 1.
+    pub reconcile_every: u32,
+    /// How long [`QueenHandle::observe_now`] waits before its refresh cycle starts, so a burst of events about
+    /// many members costs one cycle.
+    pub refresh_window: Duration,
 }
 
 /// The default for [`QueenConfig::resume`]: a minute after the escalation, up to an hour for a member that keeps
@@ -70,6 +78,10 @@ pub const DEFAULT_RESUME: Backoff = Backoff {
     factor: 0.2,
     reset_after: Duration::from_secs(3_600),
 };
+
+/// The default for [`QueenConfig::refresh_window`]: short against the one second an event may take to reach a
+/// decision, long enough to gather the deliveries GitHub sends for one push.
+pub const DEFAULT_REFRESH_WINDOW: Duration = Duration::from_millis(100);
 
 impl Default for QueenConfig {
     fn default() -> QueenConfig {
@@ -84,6 +96,8 @@ impl Default for QueenConfig {
             jitter_seed: None,
             resume: Some(DEFAULT_RESUME),
             last_cycle: 0,
+            reconcile_every: 1,
+            refresh_window: DEFAULT_REFRESH_WINDOW,
         }
     }
 }
@@ -157,8 +171,8 @@ pub enum QueenMessage {
     MemberReport(MemberId, RpcReplyPort<Option<HealthReport>>),
     /// Start an orchestration cycle now.
     StartCycle,
-    /// Ask one running member to observe now, outside the cycle's rhythm (an event said its subject changed); its
-    /// report is for no cycle.
+    /// Ask one running member to observe soon, outside the cycle's rhythm (an event said its subject changed): it is
+    /// read in the next refresh cycle.
     ObserveNow(MemberId, RpcReplyPort<Result<(), QueenError>>),
     /// A member's health report (sent by its [`Reporter`]).
     Report(HealthReport),
@@ -192,6 +206,9 @@ pub enum QueenMessage {
     /// Internal: the cycle timer fired.
     #[doc(hidden)]
     CycleTick,
+    /// Internal: the refresh window is over; start a refresh cycle for the members named in it.
+    #[doc(hidden)]
+    RefreshDue,
     /// Internal: an escalated member's quiet period is over; resume it unless it was resumed or removed meanwhile.
     #[doc(hidden)]
     ResumeDue {
@@ -391,6 +408,7 @@ impl Actor for Queen {
             QueenMessage::ObserveNow(id, reply) => {
                 let _ = reply.send(state.observe_now(&id));
             }
+            QueenMessage::RefreshDue => state.begin_refresh(),
             QueenMessage::CycleTick => {
                 state.begin_cycle();
                 let interval = if state.emergency.is_active() {

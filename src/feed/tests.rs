@@ -56,7 +56,7 @@ fn plain(envelope: &Envelope) -> (String, String) {
 }
 
 fn cycle(n: u64) -> HiveEvent {
-    HiveEvent::CycleStarted { cycle: n }
+    HiveEvent::CycleStarted { cycle: n, asked: 0, kind: crate::cerebrum::CycleKind::Full }
 }
 
 /// Reads `n` items from a stream, failing after a deadline.

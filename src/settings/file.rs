@@ -111,6 +111,7 @@ struct RawTargets {
 struct RawCycle {
     interval: Option<Spanned<u64>>,
     test_timeout: Option<Spanned<u64>>,
+    reconcile_every: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +198,8 @@ pub struct FileSettings {
     pub interval: Option<u64>,
     /// `cycle.test_timeout`, seconds.
     pub test_timeout: Option<u64>,
+    /// `cycle.reconcile_every`, cycles.
+    pub reconcile_every: Option<u32>,
     /// `[emergency]`, each threshold as its flag takes it.
     pub emergency: Emergency,
     /// `[governance]`.
@@ -571,6 +574,7 @@ impl Validator<'_> {
                 "interval (seconds)",
             )?,
             test_timeout: self.at_least(cycle.test_timeout, 1, 86_400, "test timeout (seconds)")?,
+            reconcile_every: self.at_least(cycle.reconcile_every, 1, 1000, "reconcile_every (cycles)")?,
             emergency: Emergency {
                 fleet_health_below: self.share(emergency.fleet_health_below)?,
                 min_fleet: emergency.min_fleet,

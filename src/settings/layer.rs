@@ -10,7 +10,7 @@ use hive::{EmergencyConfig, cerebrum::governance::ActionLevel};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{FileSettings, LlmChoice, Origin, Secret, Setting, TokenSource, setting, var};
+use super::{FileSettings, LlmChoice, Origin, Secret, Setting, TokenSource, WEBHOOK_RECONCILE_EVERY, setting, var};
 use crate::cli::{RunArgs, ServeArgs};
 
 /// The layers of one command's settings, and what each setting resolved to.
@@ -93,6 +93,16 @@ impl<'a> Layer<'a> {
             test_timeout,
             &mut args.targets.test_timeout,
         )?;
+        let reconcile = self.file_value(|f| f.reconcile_every.map(Some));
+        self.pick(
+            "cycle.reconcile_every",
+            "reconcile_every",
+            "--reconcile-every",
+            Some(("HIVE_RECONCILE_EVERY", |s| s.trim().parse().ok().filter(|n| (1..=1000).contains(n)).map(Some))),
+            reconcile,
+            &mut args.reconcile_every,
+        )?;
+        self.default_reconcile(args, false);
         self.governance(args)?;
         self.emergency(args);
         if let Some((path, file)) = self.file {
@@ -167,6 +177,8 @@ impl<'a> Layer<'a> {
     /// `hive serve`'s settings: `hive run`'s, the address and the API token.
     pub(super) fn serve(&mut self, args: &mut ServeArgs) -> anyhow::Result<()> {
         self.run(&mut args.run)?;
+        // A server told of changes by webhook deliveries reads everything only every twelfth cycle.
+        self.default_reconcile(&mut args.run, var(self.lookup, "HIVE_GITHUB_WEBHOOK_SECRET").is_some());
         let bind = self.file_value(|f| f.api.bind);
         self.pick(
             "api.bind",
@@ -186,6 +198,15 @@ impl<'a> Layer<'a> {
         args.token = token.map(Secret);
         self.secrets.extend(args.token.clone());
         Ok(())
+    }
+
+    /// `cycle.reconcile_every` when nothing set it: 1, or 12 for a server that takes webhook deliveries.
+    fn default_reconcile(&mut self, args: &mut RunArgs, webhooks: bool) {
+        let defaulted = |s: &Setting| s.key == "cycle.reconcile_every" && s.origin == Origin::Default;
+        let Some(setting) = self.settings.iter_mut().find(|s| defaulted(s)) else { return };
+        let every = if webhooks { WEBHOOK_RECONCILE_EVERY } else { 1 };
+        args.reconcile_every = Some(every);
+        setting.value = json!(every);
     }
 
     /// The token the file points at: a variable's value or a file's first line, neither empty.

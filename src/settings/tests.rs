@@ -27,7 +27,7 @@ fn error(text: &str) -> String {
 fn an_unknown_key_names_file_line_column_and_the_key_meant() {
     let err = error("[cycle]\ninterval = 30\n  intervall = 5\n");
     assert!(err.starts_with("invalid configuration '/etc/hive/hive.toml:3:3' at key 'cycle.intervall'"), "{err}");
-    assert!(err.contains("unknown key 'intervall'; known keys: interval, test_timeout"), "{err}");
+    assert!(err.contains("unknown key 'intervall'; known keys: interval, test_timeout, reconcile_every"), "{err}");
     assert!(err.ends_with("did you mean 'interval'?"), "{err}");
     // At the top, and in a table of tables.
     let err = error("stat_dir = 'x'\n");
@@ -61,6 +61,7 @@ fn bad_values_name_line_column_key_and_the_value() {
             "invalid interval (seconds) '0': expected 1 to 86400",
         ),
         ("[cycle]\ntest_timeout = 86401\n", ":2:16' at key 'cycle.test_timeout'", "expected 1 to 86400"),
+        ("[cycle]\nreconcile_every = 0\n", ":2:19' at key 'cycle.reconcile_every'", "expected 1 to 1000"),
         ("[targets]\norgs = [\"ok\", \"../x\"]\n", ":2:15' at key 'targets.orgs'", "invalid organisation '../x'"),
         ("[targets]\ninclude = [\"a[*\"]\n", ":2:12' at key 'targets.include'", "invalid glob 'a[*'"),
         (
@@ -250,6 +251,43 @@ fn a_flag_beats_the_environment_which_beats_the_file_which_beats_the_default() {
             .expect("valid");
     assert_eq!(env_config.orchestration_interval, Some(Duration::from_secs(5)));
     assert_eq!(origin(&resolved, "cycle.interval"), "env ORCHESTRATION_INTERVAL");
+}
+
+#[test]
+fn full_reads_are_periodic_under_a_server_taking_webhooks_unless_told_otherwise() {
+    let serve = ["serve", "--workspace", "ws", "--state-dir", "s"];
+    let reconcile = |cli: &Cli| match &cli.command {
+        Command::Run(run) => run.reconcile_every,
+        Command::Serve(serve) => serve.run.reconcile_every,
+        _ => unreachable!("run or serve"),
+    };
+    let (cli, _, resolved) = run_hive(None, &serve, &[]).expect("valid");
+    assert_eq!((reconcile(&cli), origin(&resolved, "cycle.reconcile_every")), (Some(1), "default".to_owned()));
+    let secret = [("HIVE_GITHUB_WEBHOOK_SECRET", "s3cret")];
+    let (cli, _, resolved) = run_hive(None, &serve, &secret).expect("valid");
+    assert_eq!(reconcile(&cli), Some(WEBHOOK_RECONCILE_EVERY));
+    assert_eq!(resolved.get("cycle.reconcile_every").map(|s| s.value.clone()), Some(serde_json::json!(12)));
+    // `hive run` takes no deliveries, whatever the environment says.
+    let (cli, _, _) = run_hive(None, &["run", "--workspace", "ws", "--state-dir", "s"], &secret).expect("valid");
+    assert_eq!(reconcile(&cli), Some(1));
+    // Set anywhere, it is kept: the file, then the variable, then the flag.
+    let text = "[cycle]\nreconcile_every = 4\n";
+    let (cli, _, resolved) = run_hive(Some(text), &serve, &secret).expect("valid");
+    assert_eq!(reconcile(&cli), Some(4));
+    assert!(origin(&resolved, "cycle.reconcile_every").starts_with("file "));
+    let env = [secret[0], ("HIVE_RECONCILE_EVERY", "6")];
+    let (cli, _, _) = run_hive(Some(text), &serve, &env).expect("valid");
+    assert_eq!(reconcile(&cli), Some(6));
+    let flag = ["serve", "--workspace", "ws", "--state-dir", "s", "--reconcile-every", "2"];
+    let (cli, env_config, _) = run_hive(Some(text), &flag, &env).expect("valid");
+    assert_eq!(reconcile(&cli), Some(2));
+    let Command::Serve(args) = &cli.command else { unreachable!("a server") };
+    let plan = RunPlan::resolve(&args.run, &env_config, &cli.state_dir, lookup(&[])).expect("a plan");
+    assert_eq!(plan.queen.reconcile_every, 2);
+    // Out of range is refused, naming the variable.
+    let bad = [("HIVE_RECONCILE_EVERY", "0")];
+    let err = run_hive(None, &serve, &bad).expect_err("refused").to_string();
+    assert!(err.contains("HIVE_RECONCILE_EVERY"), "{err}");
 }
 
 #[test]

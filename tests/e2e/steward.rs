@@ -330,7 +330,7 @@ async fn one_cycle_number_names_a_cycle_everywhere_and_keeps_growing_across_a_re
             for _ in 0..2 {
                 hive.start_cycle().expect("cycle");
                 let (record, report) = crate::wait_for(&mut events, Duration::from_secs(60), |e| match e {
-                    HiveEvent::CycleStarted { cycle } => {
+                    HiveEvent::CycleStarted { cycle, .. } => {
                         started.push(*cycle);
                         None
                     }

@@ -189,6 +189,9 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     let (status, answer) = hook.signed("workflow_run", "d-1", &workflow_run("acme", "r0", "success")).await;
     assert_eq!((status, &answer["read"]), (StatusCode::ACCEPTED, &json!("acme/r0")), "{answer}");
     ci_until("passing").await;
+    // Read in a refresh cycle of its own, which the steward acts on at once, as at the end of any cycle.
+    daemon.line("the refresh cycle", |l| l.starts_with("cycle ") && l.contains(" (refresh) ")).await;
+    daemon.line("the steward's summary of it", |l| l.trim_start().starts_with("autonomy (cycle ")).await;
 
     // The same delivery again is answered and does nothing.
     let (status, answer) = hook.signed("workflow_run", "d-1", &workflow_run("acme", "r0", "success")).await;

@@ -215,23 +215,19 @@ async fn own_interval_polls_and_emergency_mode_polls_faster() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_refresh_during_a_read_is_answered_by_one_more_read_after_it() {
-    let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
-    // The first read takes a minute, so both refreshes come while it is under way.
-    forge.inject(&repo("acme/api"), Fault::Delay(Duration::from_secs(60)), 1);
+async fn a_refresh_reads_the_repository_once_more_in_a_cycle_of_its_own() {
+    let forge = SimForge::new(vec![SimRepo::healthy("acme/api"), SimRepo::healthy("acme/web")]);
     let (queen, mut events) = start(&forge, QueenConfig::default(), PilotConfig::default()).await;
     let member = hive_cerebrum::MemberId::new("acme/api");
+    // Two events about the same repository in a burst: one read.
     queen.observe_now(&member).await.expect("refresh");
     queen.observe_now(&member).await.expect("refresh again");
-    for n in 1..=2 {
-        let cycle = next(&mut events, |e| match e {
-            HiveEvent::HealthReported { cycle, .. } => Some(*cycle),
-            _ => None,
-        })
-        .await;
-        assert_eq!(cycle, None, "report {n} answers no cycle");
-    }
-    // The read under way may have missed the change: one more read after it, however many refreshes it took.
-    assert_eq!(forge.reads(&repo("acme/api")), 2);
+    let record = next(&mut events, |e| match e {
+        HiveEvent::CycleCompleted { record } => Some(record.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!((record.kind, record.missed_reports), (hive_cerebrum::CycleKind::Refresh, 0), "{record:?}");
+    assert_eq!((forge.reads(&repo("acme/api")), forge.reads(&repo("acme/web"))), (1, 0));
     queen.shutdown().await.expect("shutdown");
 }

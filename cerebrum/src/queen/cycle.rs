@@ -1,8 +1,9 @@
 //! Orchestration cycles and the emergency protocol's actions, as the queen runs them.
 //!
-//! A cycle asks every running member to observe, collects their reports, and ends when all have answered (or when
-//! the next cycle starts, counting the silent ones as missed). Each report may declare an emergency at once; only
-//! whole cycles count towards clearing it.
+//! A cycle asks members to observe, collects their reports, and ends when all have answered (or when the next
+//! cycle starts, counting the silent ones as missed). Each report may declare an emergency at once; only whole
+//! cycles count towards clearing it. Which members a cycle asks is its [`CycleKind`]: all of them; between
+//! reconciliations (`reconcile_every`) only those never read; or, in a refresh cycle, those an event named.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -10,8 +11,8 @@ use serde::Serialize;
 
 use super::QueenState;
 use crate::{
-    CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState, Notice,
-    QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange,
+    CycleKind, CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState,
+    Notice, QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange,
     write_atomic,
 };
 
@@ -20,10 +21,18 @@ pub(crate) struct CycleState {
     /// The current (or last) cycle's number; before the first, the last one an earlier run used (0 for none).
     pub(crate) number: u64,
     pub(crate) open: bool,
+    /// Which members the current (or last) cycle asked.
+    kind: CycleKind,
     /// Members asked to observe that have not answered yet.
     pub(crate) pending: HashSet<MemberId>,
     /// Signals reported for this cycle.
     signals: usize,
+    /// Quiet cycles to run before the next full one (each full cycle sets it to `reconcile_every - 1`).
+    quiet_left: u32,
+    /// Members named by `observe_now` and not asked since, in the order they were named.
+    wanted: Vec<MemberId>,
+    /// Whether a [`QueenMessage::RefreshDue`](super::QueenMessage::RefreshDue) is on its way.
+    refresh_armed: bool,
 }
 
 /// What the emergency snapshot holds.
@@ -43,22 +52,56 @@ impl CycleState {
 }
 
 impl QueenState {
+    /// Starts the cycle the rhythm (or a caller) asks for: a full one, or between reconciliations a quiet one.
     pub(super) fn begin_cycle(&mut self) {
-        if self.cycle.open {
-            self.finish_cycle();
+        let quiet = self.cycle.quiet_left > 0 && !self.emergency.is_active();
+        if quiet {
+            self.cycle.quiet_left -= 1;
+        } else {
+            self.cycle.quiet_left = self.config.reconcile_every.saturating_sub(1);
         }
-        self.cycle.number += 1;
-        self.cycle.open = true;
-        self.cycle.signals = 0;
-        self.cycle.pending = self
+        let kind = if quiet { CycleKind::Quiet } else { CycleKind::Full };
+        let observing: Vec<MemberId> = self
             .members
             .iter()
             .filter(|(_, m)| m.spec.observes)
             .filter(|(_, m)| m.state == MemberState::Running || m.state == MemberState::Backoff)
+            // A quiet cycle asks only members that have no verdict yet (new, or never read).
+            .filter(|(id, _)| !quiet || self.book.report(id).is_none())
             .map(|(id, _)| id.clone())
             .collect();
+        self.open_cycle(kind, observing);
+    }
+
+    /// Starts a refresh cycle over the members named since the last one, unless a cycle is open (its close starts
+    /// it) or none of them can be asked now.
+    pub(super) fn begin_refresh(&mut self) {
+        self.cycle.refresh_armed = false;
+        if self.cycle.open || self.cycle.wanted.is_empty() {
+            return;
+        }
+        let wanted: Vec<MemberId> = std::mem::take(&mut self.cycle.wanted)
+            .into_iter()
+            .filter(|id| self.members.get(id).is_some_and(|m| m.state == MemberState::Running))
+            .collect();
+        if !wanted.is_empty() {
+            self.open_cycle(CycleKind::Refresh, wanted);
+        }
+    }
+
+    fn open_cycle(&mut self, kind: CycleKind, asked: Vec<MemberId>) {
+        if self.cycle.open {
+            self.finish_cycle();
+        }
+        // Whoever this cycle reads needs no refresh of its own.
+        self.cycle.wanted.retain(|id| !asked.contains(id));
+        self.cycle.number += 1;
+        self.cycle.open = true;
+        self.cycle.kind = kind;
+        self.cycle.signals = 0;
+        self.cycle.pending = asked.into_iter().collect();
         let cycle = self.cycle.number;
-        self.bus.publish(HiveEvent::CycleStarted { cycle });
+        self.bus.publish(HiveEvent::CycleStarted { cycle, asked: self.cycle.pending.len(), kind });
         for id in &self.cycle.pending {
             // Members in backoff are asked when they come back up (see `bring_up`).
             if let Some(handle) = self.members.get(id).and_then(|m| m.handle.as_ref()) {
@@ -68,18 +111,30 @@ impl QueenState {
         self.maybe_finish_cycle();
     }
 
-    /// Asks one member to observe now. A member not running now (in backoff, escalated, stopped) is not asked: the
-    /// next cycle reads it once it is up; one that does not observe (the steward) has nothing to read.
-    pub(super) fn observe_now(&self, id: &MemberId) -> Result<(), QueenError> {
+    /// Asks one member to observe soon, outside the cycle's rhythm: it joins the next refresh cycle, which starts
+    /// `refresh_window` from now (so a burst of events costs one cycle), or when the cycle under way closes (a read
+    /// under way may predate the change). A member not running now (in backoff, escalated, stopped) is not asked:
+    /// the next cycle reads it once it is up; one that does not observe (the steward) has nothing to read.
+    pub(super) fn observe_now(&mut self, id: &MemberId) -> Result<(), QueenError> {
         let member = self.members.get(id).ok_or_else(|| QueenError::UnknownMember(id.clone()))?;
-        if member.spec.observes
-            && member.state == MemberState::Running
-            && let Some(handle) = member.handle.as_ref()
-        {
-            handle.command(MemberCommand::Refresh);
-            self.bus.publish(HiveEvent::RefreshRequested { member: id.clone() });
+        if !(member.spec.observes && member.state == MemberState::Running) {
+            return Ok(());
         }
+        if !self.cycle.wanted.contains(id) {
+            self.cycle.wanted.push(id.clone());
+        }
+        self.bus.publish(HiveEvent::RefreshRequested { member: id.clone() });
+        self.arm_refresh();
         Ok(())
+    }
+
+    /// Schedules the next refresh cycle, once.
+    fn arm_refresh(&mut self) {
+        if self.cycle.refresh_armed || self.cycle.wanted.is_empty() {
+            return;
+        }
+        self.cycle.refresh_armed = true;
+        self.myself.send_after(self.config.refresh_window, || super::QueenMessage::RefreshDue);
     }
 
     pub(super) fn on_report(&mut self, report: HealthReport) {
@@ -166,7 +221,13 @@ impl QueenState {
         self.cycle.open = false;
         let missed_reports = std::mem::take(&mut self.cycle.pending).len();
         let reasons = self.emergency.triggers(&self.book, tokio::time::Instant::now().into_std());
-        if let Some(transition) = self.emergency.after_cycle(reasons) {
+        // A refresh cycle read a few members: it may declare (as any report may), but only whole cycles clear.
+        let transition = match self.cycle.kind {
+            CycleKind::Refresh if !reasons.is_empty() => self.emergency.after_report(reasons),
+            CycleKind::Refresh => None,
+            CycleKind::Full | CycleKind::Quiet => self.emergency.after_cycle(reasons),
+        };
+        if let Some(transition) = transition {
             self.apply_transition(transition);
         }
         // Fleet health (and its level) covers every member; the record's repository counts cover pilots only, so
@@ -206,11 +267,14 @@ impl QueenState {
             ecosystem_health: health.level,
             missed_reports,
             unreachable_repositories,
+            kind: self.cycle.kind,
         };
         self.tell_emergency();
         // The members that act on the cycle hear of it directly; the bus is for observers and may drop the event.
         self.notify_all(&QueenNotice::CycleClosed { record: Arc::new(record.clone()) });
         self.bus.publish(HiveEvent::CycleCompleted { record });
+        // Members named while this cycle was under way are read in a refresh cycle of their own.
+        self.arm_refresh();
     }
 
     /// Tells every member the emergency's state when it differs from what they last heard: declared, cleared, or in

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use hive_cerebrum::{
-    CiClass, CiSignature, EmergencyConfig, HealthLevel, HiveEvent, MemberId, MemberSpec, QueenConfig, QueenError,
-    RestartType, Severity, Signal,
+    CiClass, CiSignature, CycleKind, EmergencyConfig, HealthLevel, HiveEvent, MemberCommand, MemberId, MemberSpec,
+    QueenConfig, QueenError, RestartType, Severity, Signal,
 };
 
 use crate::{
@@ -47,23 +47,104 @@ async fn member_that_panics_mid_cycle_is_restarted_and_still_reports_for_that_cy
     assert_eq!((record.missed_reports, record.healthy_repositories), (0, 3));
 }
 
-#[tokio::test(start_paused = true)]
-async fn observe_now_asks_one_member_to_refresh_and_says_so_on_the_bus() {
-    let fleet = Fleet::default();
-    let mut hive = Hive::start(config(), vec![pilot("a", 5), pilot("b", 5)], fleet.clone()).await;
+/// The kinds of the cycles completed in `events`, in order.
+fn kinds(events: &[HiveEvent]) -> Vec<(u64, CycleKind)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            HiveEvent::CycleCompleted { record } => Some((record.orchestration_cycle, record.kind)),
+            _ => None,
+        })
+        .collect()
+}
 
-    hive.queen.observe_now(&MemberId::new("a")).await.expect("a is a member");
-    let events = hive
-        .events
-        .until("a's refresh", |e| matches!(e, HiveEvent::RefreshRequested { member } if member.as_str() == "a"))
-        .await;
-    assert_eq!(count(&events, |e| matches!(e, HiveEvent::RefreshRequested { .. })), 1, "{events:#?}");
-    eventually("a was refreshed", || Probe::get(&fleet.probe("a").refreshed) == 1).await;
-    assert_eq!(Probe::get(&fleet.probe("b").refreshed), 0, "only the member asked");
-    assert_eq!(Probe::get(&fleet.probe("a").observed), 0, "a refresh is not a cycle's observe");
+#[tokio::test(start_paused = true)]
+async fn observe_now_reads_only_the_members_named_in_one_refresh_cycle() {
+    let fleet = Fleet::default();
+    let mut hive = Hive::start(config(), vec![pilot("a", 5), pilot("b", 5), pilot("c", 5)], fleet.clone()).await;
+
+    // A burst of events about two members, one of them named twice: one refresh cycle reads each once.
+    for id in ["a", "b", "a"] {
+        hive.queen.observe_now(&MemberId::new(id)).await.expect("a member");
+    }
+    let events = hive.events.until("the refresh cycle", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+    assert_eq!(count(&events, |e| matches!(e, HiveEvent::RefreshRequested { .. })), 3, "{events:#?}");
+    assert!(
+        events.iter().any(|e| matches!(e, HiveEvent::CycleStarted { cycle: 1, asked: 2, kind: CycleKind::Refresh })),
+        "{events:#?}"
+    );
+    let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!("until returns the match") };
+    assert_eq!((record.kind, record.missed_reports, record.total_repositories), (CycleKind::Refresh, 0, 3));
+    let observed = |id: &str| Probe::get(&fleet.probe(id).observed);
+    assert_eq!((observed("a"), observed("b"), observed("c")), (1, 1, 0), "only the members named");
+    assert!(hive.events.ready().is_empty(), "nothing more was started");
 
     let unknown = hive.queen.observe_now(&MemberId::new("nobody")).await;
     assert!(matches!(unknown, Err(QueenError::UnknownMember(ref id)) if id.as_str() == "nobody"), "{unknown:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_named_during_a_cycle_is_read_again_in_a_refresh_cycle_after_it() {
+    let fleet = Fleet::default();
+    // b does not answer cycle 1 by itself, so the cycle stays open while a is named.
+    fleet.script("b", |s| s.silent = true);
+    let mut hive = Hive::start(config(), vec![pilot("a", 5), pilot("b", 5)], fleet.clone()).await;
+    hive.queen.start_cycle().expect("cycle 1");
+    let a_answered =
+        |e: &HiveEvent| matches!(e, HiveEvent::HealthReported { member, cycle: Some(1), .. } if member.as_str() == "a");
+    hive.events.until("a answered cycle 1", a_answered).await;
+    hive.queen.observe_now(&MemberId::new("a")).await.expect("a member");
+    // Well past the refresh window: the read a gave may predate the change, but the open cycle comes first.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(count(&hive.events.ready(), |e| matches!(e, HiveEvent::CycleStarted { .. })), 0);
+
+    fleet.script("b", |s| s.silent = false);
+    fleet.send("b", TestMsg::Command(MemberCommand::Observe { cycle: 1 }));
+    let events = hive
+        .events
+        .until(
+            "the refresh cycle",
+            |e| matches!(e, HiveEvent::CycleCompleted { record } if record.kind == CycleKind::Refresh),
+        )
+        .await;
+    assert_eq!(kinds(&events), [(1, CycleKind::Full), (2, CycleKind::Refresh)], "{events:#?}");
+    assert_eq!(Probe::get(&fleet.probe("a").observed), 2, "cycle 1 and the refresh");
+
+    // A full cycle reads everyone, so a member named just before it needs no refresh of its own.
+    hive.queen.observe_now(&MemberId::new("b")).await.expect("a member");
+    hive.queen.start_cycle().expect("cycle 3");
+    let events = hive.events.until("cycle 3", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+    assert_eq!(kinds(&events), [(3, CycleKind::Full)]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(count(&hive.events.ready(), |e| matches!(e, HiveEvent::CycleStarted { .. })), 0, "no refresh after it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn between_reconciliations_only_members_never_read_are_asked() {
+    let fleet = Fleet::default();
+    let config = QueenConfig { reconcile_every: 3, ..config() };
+    let mut hive = Hive::start(config, vec![pilot("a", 5), pilot("b", 5)], fleet.clone()).await;
+    let observed = |id: &str| Probe::get(&fleet.probe(id).observed);
+
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.kind, observed("a"), observed("b")), (CycleKind::Full, 1, 1));
+    // A member that joins between reconciliations has no verdict yet: the quiet cycle asks it, and only it.
+    hive.queen.add_member(pilot("c", 5)).await.expect("c joins");
+    let (record, events) = hive.cycle().await;
+    assert_eq!((record.kind, observed("a"), observed("b"), observed("c")), (CycleKind::Quiet, 1, 1, 1));
+    assert!(events.iter().any(|e| matches!(e, HiveEvent::CycleStarted { asked: 1, kind: CycleKind::Quiet, .. })));
+    // The verdicts stand: the record covers every repository.
+    assert_eq!((record.total_repositories, record.healthy_repositories, record.missed_reports), (3, 3, 0));
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.kind, observed("a"), observed("c")), (CycleKind::Quiet, 1, 1));
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.kind, observed("a"), observed("b"), observed("c")), (CycleKind::Full, 2, 2, 2));
+
+    // In an emergency every cycle reads everything.
+    hive.queen.declare_emergency("ops").expect("declared");
+    hive.events.until("the declaration", |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
+    let (record, _) = hive.cycle().await;
+    assert_eq!((record.kind, observed("a")), (CycleKind::Full, 3));
 }
 
 #[tokio::test(start_paused = true)]
@@ -250,7 +331,10 @@ async fn a_queen_continuing_an_earlier_count_numbers_its_first_cycle_one_more() 
         let events = hive.events.until(&format!("cycle {n}"), |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
         let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!("until returns the match") };
         assert_eq!(record.orchestration_cycle, n);
-        assert!(events.iter().any(|e| matches!(e, HiveEvent::CycleStarted { cycle } if *cycle == n)), "{events:#?}");
+        assert!(
+            events.iter().any(|e| matches!(e, HiveEvent::CycleStarted { cycle, .. } if *cycle == n)),
+            "{events:#?}"
+        );
         let reported = count(&events, |e| matches!(e, HiveEvent::HealthReported { cycle, .. } if *cycle == Some(n)));
         assert_eq!(reported, 2, "both members answer cycle {n}: {events:#?}");
     }

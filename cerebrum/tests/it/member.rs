@@ -83,8 +83,6 @@ pub struct Probe {
     pub entered: AtomicUsize,
     /// `LeaveEmergency` commands received.
     pub left: AtomicUsize,
-    /// `Refresh` commands received.
-    pub refreshed: AtomicUsize,
 }
 
 impl Probe {
@@ -267,9 +265,6 @@ impl Actor for TestMember {
             }
             TestMsg::Command(MemberCommand::LeaveEmergency) => {
                 state.probe.left.fetch_add(1, Ordering::SeqCst);
-            }
-            TestMsg::Command(MemberCommand::Refresh) => {
-                state.probe.refreshed.fetch_add(1, Ordering::SeqCst);
             }
             TestMsg::Command(MemberCommand::Observe { cycle }) => {
                 state.probe.observed.fetch_add(1, Ordering::SeqCst);
