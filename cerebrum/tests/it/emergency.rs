@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use hive_cerebrum::{
-    CiClass, CiSignature, EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberId, MemberSpec, MemberState,
-    Notice, QueenConfig, Severity, Signal,
+    CiClass, CiSignature, CycleKind, EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberId, MemberSpec,
+    MemberState, Notice, QueenConfig, Severity, Signal,
 };
 
 use crate::{
@@ -403,4 +403,34 @@ async fn in_a_large_fleet_a_few_crash_loops_are_no_emergency_and_come_back_but_a
         [EmergencyReason::CriticalMembers { members, .. }] => assert_eq!(members.len(), 20),
         other => panic!("{other:#?}"),
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_cycles_never_clear_an_emergency_only_whole_cycles_do() {
+    let all = ["a", "b", "c", "d", "e"];
+    let fleet = Fleet::default();
+    for id in ["a", "b", "c", "d"] {
+        fleet.script(id, |s| _ = s.cycles.insert(1, Health::unhealthy(40)));
+    }
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet).await;
+    declare_in_first_cycle(&mut hive, &all, &[EmergencyReason::FleetHealthLow { share: 0.2, threshold: 0.5 }]).await;
+
+    // More healthy refresh cycles of the whole fleet than clearing takes: the emergency holds.
+    for _ in 0..CLEAR_AFTER + 1 {
+        for id in all {
+            hive.queen.observe_now(&MemberId::new(id)).await.expect("a member");
+        }
+        let events = hive.events.until("a refresh cycle", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+        let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!("until returns the match") };
+        assert_eq!((record.kind, record.healthy_repositories), (CycleKind::Refresh, 5), "{record:?}");
+        assert!(record.emergency_mode && clearances(&events).is_empty(), "{events:#?}");
+    }
+    // Whole cycles clear it, after exactly CLEAR_AFTER of them.
+    let mut cleared = Vec::new();
+    for _ in 0..CLEAR_AFTER {
+        hive.queen.start_cycle().expect("a cycle");
+        let events = hive.events.until("a full cycle", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+        cleared.extend(clearances(&events));
+    }
+    assert_eq!(cleared, [CLEAR_AFTER]);
 }
