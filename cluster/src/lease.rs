@@ -1,0 +1,247 @@
+//! Repository leases: each repository is held by one node at a time through a key in a JetStream key-value bucket
+//! whose entries lapse `ttl` after they were written. Claimed with `create` (refused while the key exists),
+//! renewed with `update` pinned to the revision last written (so a stale holder's renewal fails), released with a
+//! delete pinned to that revision.
+//!
+//! A lease is held locally only until `last successful write + ttl - margin`, counted from when the write was
+//! sent: the server counts the ttl from when it stored the write, which is later, so a node that can no longer
+//! reach the server stops considering itself the holder before the server lets anyone else claim the key.
+
+use std::{collections::BTreeMap, future::Future, time::Duration};
+
+use async_nats::jetstream::kv;
+use futures::{StreamExt, TryStreamExt};
+use tokio::time::Instant;
+
+use crate::{
+    config::{ClusterConfig, open_bucket},
+    error::{Cause, ClusterError},
+    key::{NodeName, lease_key, repo_of_key},
+};
+
+/// What a lease's value says: whose it is, since when. Written as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseRecord {
+    /// The repository, as given (the key is its encoding).
+    pub repo: String,
+    /// The node holding it.
+    pub node: NodeName,
+    /// Which process of that node.
+    pub incarnation: String,
+    /// When it was written (RFC 3339, UTC).
+    pub at: String,
+}
+
+/// A lease as the bucket holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseEntry {
+    /// Its value.
+    pub record: LeaseRecord,
+    /// The revision of its last write.
+    pub revision: u64,
+}
+
+/// A lease this node holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The repository.
+    pub repo: String,
+    /// The revision of the last successful claim or renewal: the one a renewal, a release and the fence pin to.
+    pub revision: u64,
+    /// Until when this node may consider itself the holder without another successful renewal.
+    pub held_until: Instant,
+}
+
+/// One node's access to the leases' bucket. Cheap to clone.
+#[derive(Clone)]
+pub struct Leases {
+    store: kv::Store,
+    bucket: String,
+    node: NodeName,
+    incarnation: String,
+    holding: Duration,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Leases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leases").field("bucket", &self.bucket).field("node", &self.node).finish_non_exhaustive()
+    }
+}
+
+impl Leases {
+    /// Opens (or creates) the leases' bucket with the config's ttl.
+    pub async fn open(client: &async_nats::Client, config: &ClusterConfig) -> Result<Self, ClusterError> {
+        let js = config.jetstream(client);
+        let bucket = config.leases_bucket().to_owned();
+        let store = open_bucket(&js, &bucket, config.ttl(), "hive: which node maintains each repository").await?;
+        Ok(Self {
+            store,
+            bucket,
+            node: config.node().clone(),
+            incarnation: config.incarnation().to_owned(),
+            holding: config.ttl() - config.margin(),
+            timeout: config.op_timeout(),
+        })
+    }
+
+    /// The node these leases are claimed for.
+    pub fn node(&self) -> &NodeName {
+        &self.node
+    }
+
+    /// Claims `repo`'s lease. A lease already there is `Taken`, unless this very process wrote it and its answer
+    /// was lost (a time-out, a local lapse while the server still held it): then it is renewed, pinned to its
+    /// revision, and returned as claimed.
+    pub async fn claim(&self, repo: &str) -> Result<Lease, ClusterError> {
+        let key = lease_key(repo)?;
+        let value = self.value(repo)?;
+        let sent = Instant::now();
+        let created = self.bounded("claim", &key, self.store.create(&key, value.clone().into())).await?;
+        let error = match created {
+            Ok(revision) => return Ok(self.lease(repo, revision, sent)),
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => error,
+            Err(error) => return Err(self.failed("claim", &key, error)),
+        };
+        match self.read_key(&key).await? {
+            Some(entry) if entry.record.node == self.node && entry.record.incarnation == self.incarnation => {
+                self.update(repo, &key, entry.revision, "claim").await
+            }
+            Some(entry) => Err(ClusterError::Taken {
+                repo: repo.to_owned(),
+                holder: entry.record.node.to_string(),
+                revision: entry.revision,
+            }),
+            // It lapsed between the two requests; the next round claims it.
+            None => Err(self.failed("claim", &key, error)),
+        }
+    }
+
+    /// Renews a lease this node holds, pinned to its revision: `Stale` if the key was written since (it lapsed
+    /// and was claimed, or released).
+    pub async fn renew(&self, lease: &Lease) -> Result<Lease, ClusterError> {
+        let key = lease_key(&lease.repo)?;
+        self.update(&lease.repo, &key, lease.revision, "renew").await
+    }
+
+    /// Releases a lease, pinned to its revision, so a release that arrives late deletes nobody else's lease.
+    /// Whoever releases must stop acting on the repository first: the next holder may start at once.
+    pub async fn release(&self, lease: &Lease) -> Result<(), ClusterError> {
+        let key = lease_key(&lease.repo)?;
+        let deleted =
+            self.bounded("release", &key, self.store.delete_expect_revision(&key, Some(lease.revision))).await?;
+        deleted.map_err(|error| self.update_failed(&lease.repo, lease.revision, "release", &key, error))
+    }
+
+    /// The lease of `repo` as the bucket holds it now, if any.
+    pub async fn read(&self, repo: &str) -> Result<Option<LeaseEntry>, ClusterError> {
+        self.read_key(&lease_key(repo)?).await
+    }
+
+    /// Every lease in the bucket, by repository. A key this crate cannot have written is skipped with a warning.
+    pub async fn all(&self) -> Result<BTreeMap<String, LeaseEntry>, ClusterError> {
+        let listing = async {
+            let keys = self.store.keys().await.map_err(|e| Box::new(e) as Cause)?;
+            keys.map_err(|e| Box::new(e) as Cause).try_collect::<Vec<String>>().await
+        };
+        let keys =
+            self.bounded("list", "*", listing).await?.map_err(|source| self.unreachable("list", "*", Some(source)))?;
+        let reads = futures::stream::iter(keys.into_iter().filter_map(|key| match repo_of_key(&key) {
+            Some(repo) => Some(async move { self.read_key(&key).await.map(|entry| (repo, entry)) }),
+            None => {
+                tracing::warn!(bucket = %self.bucket, key = %key, "a key that names no repository; skipped");
+                None
+            }
+        }))
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+        Ok(reads.into_iter().filter_map(|(repo, entry)| Some((repo, entry?))).collect())
+    }
+
+    async fn update(&self, repo: &str, key: &str, revision: u64, op: &'static str) -> Result<Lease, ClusterError> {
+        let value = self.value(repo)?;
+        let sent = Instant::now();
+        let updated = self.bounded(op, key, self.store.update(key, value.into(), revision)).await?;
+        match updated {
+            Ok(revision) => Ok(self.lease(repo, revision, sent)),
+            Err(error) => Err(self.update_failed(repo, revision, op, key, error)),
+        }
+    }
+
+    async fn read_key(&self, key: &str) -> Result<Option<LeaseEntry>, ClusterError> {
+        let entry = self.bounded("read", key, self.store.entry(key)).await?.map_err(|e| self.failed("read", key, e))?;
+        let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) else {
+            return Ok(None);
+        };
+        let record = serde_json::from_slice(&entry.value).map_err(|source| ClusterError::Corrupt {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source,
+        })?;
+        Ok(Some(LeaseEntry { record, revision: entry.revision }))
+    }
+
+    fn value(&self, repo: &str) -> Result<Vec<u8>, ClusterError> {
+        let record = LeaseRecord {
+            repo: repo.to_owned(),
+            node: self.node.clone(),
+            incarnation: self.incarnation.clone(),
+            at: hive_support::now_rfc3339(),
+        };
+        serde_json::to_vec(&record).map_err(|source| ClusterError::Corrupt {
+            bucket: self.bucket.clone(),
+            key: repo.to_owned(),
+            source,
+        })
+    }
+
+    fn lease(&self, repo: &str, revision: u64, sent: Instant) -> Lease {
+        Lease { repo: repo.to_owned(), revision, held_until: sent + self.holding }
+    }
+
+    /// Runs one request under the operation time-out: the client's own may be longer, and a lease's holder must
+    /// not wait past its local deadline for an answer.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        request: impl Future<Output = T>,
+    ) -> Result<T, ClusterError> {
+        tokio::time::timeout(self.timeout, request).await.map_err(|_| self.unreachable(op, key, None))
+    }
+
+    fn update_failed(
+        &self,
+        repo: &str,
+        revision: u64,
+        op: &'static str,
+        key: &str,
+        error: kv::UpdateError,
+    ) -> ClusterError {
+        if error.kind() == kv::UpdateErrorKind::WrongLastRevision {
+            ClusterError::Stale { repo: repo.to_owned(), revision }
+        } else {
+            self.failed(op, key, error)
+        }
+    }
+
+    fn failed(
+        &self,
+        op: &'static str,
+        key: &str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> ClusterError {
+        self.unreachable(op, key, Some(Box::new(error)))
+    }
+
+    fn unreachable(&self, op: &'static str, key: &str, source: Option<Cause>) -> ClusterError {
+        ClusterError::Unreachable {
+            op,
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            timeout: self.timeout,
+            source,
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Several hive nodes over one fleet: each repository leased to one node at a time through a NATS JetStream
+//! key-value bucket, the live nodes known from heartbeats in a second bucket, and each repository's rightful
+//! node chosen by rendezvous hashing, so a join or a leave moves only that node's share.
+//!
+//! A [`Coordinator`] per node keeps its share leased and reports every change ([`Ownership::Gained`],
+//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write. Not yet wired into
+//! `hive serve`: a single process needs no NATS.
+//!
+//! Who should hold what is a pure function, the same on every node:
+//!
+//! ```
+//! use std::collections::BTreeSet;
+//! use hive_cluster::{NodeName, plan};
+//!
+//! let me = NodeName::new("node-a").unwrap();
+//! let live: BTreeSet<NodeName> = ["node-a", "node-b"].into_iter().map(|n| NodeName::new(n).unwrap()).collect();
+//! let fleet: Vec<String> = (0..100).map(|i| format!("org/repo-{i}")).collect();
+//! let first = plan(&me, &live, &fleet, &BTreeSet::new(), &BTreeSet::new());
+//! assert!(first.release.is_empty());
+//! assert!((30..=70).contains(&first.claim.len()), "about half of the fleet");
+//! ```
+
+mod config;
+mod coordinator;
+mod error;
+mod fence;
+mod key;
+mod lease;
+mod members;
+mod share;
+
+pub use crate::{
+    config::{ClusterConfig, connect},
+    coordinator::{Coordinator, CoordinatorHandle, Ownership, OwnershipChange},
+    error::{Cause, ClusterError, Refusal},
+    fence::Fence,
+    key::{NodeName, lease_key, repo_of_key},
+    lease::{Lease, LeaseEntry, LeaseRecord, Leases},
+    members::{Heartbeat, Members},
+    share::{Plan, plan, rightful_owner, weight},
+};

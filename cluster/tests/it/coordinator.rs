@@ -1,0 +1,1 @@
+//! Coordinators against a real nats-server.

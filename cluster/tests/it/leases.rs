@@ -1,0 +1,103 @@
+//! Leases and the fence against a real nats-server: claim, refusal, release, a stale holder's renewal, hostile
+//! repository names.
+
+use hive_cluster::{ClusterError, Fence, Leases, Refusal, connect};
+
+use crate::server::{NatsServer, config};
+
+async fn leases(server: &NatsServer, node: &str) -> Leases {
+    let config = config(node);
+    let client = connect(&server.url(), config.node()).await.expect("connect");
+    Leases::open(&client, &config).await.expect("open the leases' bucket")
+}
+
+#[tokio::test]
+async fn a_lease_is_one_nodes_until_released_then_anothers() {
+    let server = NatsServer::start().await;
+    let (a, b) = (leases(&server, "a").await, leases(&server, "b").await);
+
+    let lease = a.claim("org/one").await.expect("a claims a free lease");
+    let entry = b.read("org/one").await.expect("read").expect("the lease is in the bucket");
+    assert_eq!((entry.record.node.as_str(), entry.record.repo.as_str()), ("a", "org/one"));
+    assert_eq!(entry.revision, lease.revision);
+
+    match b.claim("org/one").await {
+        Err(ClusterError::Taken { holder, revision, .. }) => {
+            assert_eq!((holder.as_str(), revision), ("a", lease.revision))
+        }
+        other => panic!("b claimed a held lease: {other:?}"),
+    }
+    // The same process claiming again (its first answer lost) gets its own lease back, renewed.
+    let again = a.claim("org/one").await.expect("a's own lease");
+    assert!(again.revision > lease.revision);
+
+    a.release(&again).await.expect("release");
+    assert_eq!(b.read("org/one").await.expect("read"), None, "released");
+    let taken = b.claim("org/one").await.expect("b claims it after the release");
+    assert_eq!(b.read("org/one").await.expect("read").expect("held").record.node.as_str(), "b");
+    assert!(taken.revision > again.revision);
+}
+
+#[tokio::test]
+async fn a_stale_holders_renewal_and_release_fail_and_the_fence_refuses_its_writes() {
+    let server = NatsServer::start().await;
+    let (a, b) = (leases(&server, "a").await, leases(&server, "b").await);
+    let (fence_a, fence_b) = (Fence::new(a.clone()), Fence::new(b.clone()));
+
+    let first = a.claim("org/r").await.expect("claim");
+    fence_a.check("org/r", first.revision).await.expect("a holds it at this revision");
+    let renewed = a.renew(&first).await.expect("renew");
+    assert!(renewed.held_until >= first.held_until);
+
+    // The revision moved on: the old view of the lease renews nothing and writes nothing.
+    match a.renew(&first).await {
+        Err(ClusterError::Stale { revision, .. }) => assert_eq!(revision, first.revision),
+        other => panic!("a renewal pinned to an old revision: {other:?}"),
+    }
+    match fence_a.check("org/r", first.revision).await {
+        Err(ClusterError::Fenced { refusal: Refusal::Moved { revision }, .. }) => {
+            assert_eq!(revision, renewed.revision)
+        }
+        other => panic!("the fence let an old revision write: {other:?}"),
+    }
+    assert!(matches!(a.release(&first).await, Err(ClusterError::Stale { .. })), "a late release deletes nothing");
+    assert!(b.read("org/r").await.expect("read").is_some(), "still a's");
+
+    // Handed over: a's renewal of the lease it had fails, and its fence refuses, naming the new holder.
+    a.release(&renewed).await.expect("release");
+    assert!(matches!(
+        fence_a.check("org/r", renewed.revision).await,
+        Err(ClusterError::Fenced { refusal: Refusal::Vacant, .. })
+    ));
+    let theirs = b.claim("org/r").await.expect("b claims");
+    assert!(matches!(a.renew(&renewed).await, Err(ClusterError::Stale { .. })));
+    let error = fence_a.check("org/r", renewed.revision).await.expect_err("b holds it");
+    assert!(matches!(&error, ClusterError::Fenced { refusal: Refusal::HeldBy { node, .. }, .. } if node == "b"));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "refusing to write to 'org/r' at lease revision {}: node 'b' holds its lease now (revision {})",
+            renewed.revision, theirs.revision
+        )
+    );
+    fence_b.check("org/r", theirs.revision).await.expect("b may write");
+}
+
+#[tokio::test]
+async fn hostile_repository_names_are_leased_under_their_own_keys() {
+    let server = NatsServer::start().await;
+    let a = leases(&server, "a").await;
+    let names = ["..", ".", "a.b/c", "../etc", "dé/jà", "日本/リポ", "star/*", "gt/>", "sp ace/x", "_2F", "/"];
+    for name in names {
+        a.claim(name).await.unwrap_or_else(|error| panic!("claim {name:?}: {error}"));
+    }
+    let all = a.all().await.expect("list");
+    let listed: Vec<&str> = all.keys().map(String::as_str).collect();
+    let mut expected = names.to_vec();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    for (repo, entry) in &all {
+        assert_eq!(&entry.record.repo, repo, "the value names the repository its key encodes");
+    }
+    assert!(matches!(a.claim("").await, Err(ClusterError::InvalidRepo { .. })));
+}
