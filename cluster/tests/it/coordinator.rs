@@ -1,1 +1,216 @@
-//! Coordinators against a real nats-server.
+//! Coordinators against a real nats-server: a fair share each, every repository held once; a node killed, one
+//! joining, the server lost and back. Every change the coordinators send goes through one [`Ledger`], which fails
+//! the test the moment two nodes would hold one repository.
+
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+use hive_cluster::{
+    Coordinator, CoordinatorHandle, Fence, Leases, NodeName, Ownership, OwnershipChange, connect, rightful_owner,
+};
+use tokio::sync::mpsc;
+
+use crate::server::{Ledger, NatsServer, TTL, config, fleet, poll_until};
+
+/// How long a fleet may take to settle after a change: a few periods of requests, generously bounded for a
+/// loaded machine. Only the failure bounds (a lapse, a partition) are timed against the ttl.
+const SETTLE: Duration = Duration::from_secs(20);
+
+struct Node {
+    handle: CoordinatorHandle,
+    client: async_nats::Client,
+}
+
+async fn start(
+    server: &NatsServer,
+    name: &str,
+    fleet: &[String],
+    events: &mpsc::UnboundedSender<OwnershipChange>,
+) -> Node {
+    let config = config(name);
+    let client = connect(&server.url(), config.node()).await.expect("connect");
+    let handle =
+        Coordinator::start(&client, config, fleet.to_vec(), events.clone()).await.expect("start a coordinator");
+    Node { handle, client }
+}
+
+async fn observer(server: &NatsServer) -> Leases {
+    let config = config("observer");
+    let client = connect(&server.url(), config.node()).await.expect("connect");
+    Leases::open(&client, &config).await.expect("open the leases' bucket")
+}
+
+fn names(nodes: &[&str]) -> BTreeSet<NodeName> {
+    nodes.iter().map(|n| NodeName::new(n).expect("valid")).collect()
+}
+
+/// Whether every repository of `fleet` is held, in the bucket and by the coordinators' own word, by its rightful
+/// owner among `live`, and nothing else is held.
+async fn converged(observer: &Leases, ledger: &mut Ledger, live: &[&str], fleet: &[String]) -> bool {
+    ledger.read();
+    let live = names(live);
+    let Ok(bucket) = observer.all().await else { return false };
+    bucket.len() == fleet.len()
+        && ledger.holders().len() == fleet.len()
+        && fleet.iter().all(|repo| {
+            let owner = rightful_owner(repo, &live);
+            owner.is_some()
+                && bucket.get(repo).map(|entry| &entry.record.node) == owner
+                && ledger.holders().get(repo) == owner
+        })
+}
+
+async fn settle(observer: &Leases, ledger: &mut Ledger, live: &[&str], fleet: &[String]) {
+    let mut settled = false;
+    let deadline = Instant::now() + SETTLE;
+    while Instant::now() < deadline {
+        if converged(observer, ledger, live, fleet).await {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(settled, "the fleet did not settle on {live:?} within {SETTLE:?}: held {:?}", ledger.holders());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_hold_every_repository_exactly_once_and_give_it_all_back_when_stopped() {
+    let server = NatsServer::start().await;
+    let fleet = fleet(60);
+    let (mut ledger, events) = Ledger::new();
+    let observer = observer(&server).await;
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(start(&server, name, &fleet, &events).await);
+    }
+    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+
+    for node in &nodes {
+        let held = node.handle.held();
+        assert!(!held.is_empty(), "{} holds none of 60", node.handle.node());
+        assert_eq!(held.keys().cloned().collect::<Vec<_>>(), ledger.held_by(node.handle.node().as_str()));
+        let leases = Leases::open(&node.client, &config(node.handle.node().as_str())).await.expect("open");
+        let fence = Fence::new(leases);
+        // A revision the coordinator has just renewed may be newer than the one read; the fence passes the
+        // latest, read right after.
+        for repo in held.keys() {
+            let passed = poll_until(TTL, || async {
+                let revision = node.handle.held().get(repo).copied();
+                match revision {
+                    Some(revision) => fence.check(repo, revision).await.is_ok(),
+                    None => false,
+                }
+            });
+            assert!(passed.await, "the fence refused {}'s own lease of {repo}", node.handle.node());
+        }
+    }
+
+    for node in nodes {
+        node.handle.stop().await;
+    }
+    ledger.read();
+    assert!(ledger.holders().is_empty(), "still held after every node stopped: {:?}", ledger.holders());
+    assert!(observer.all().await.expect("list").is_empty(), "every lease released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_nodes_repositories_go_to_the_others_within_a_ttl_and_a_period() {
+    let server = NatsServer::start().await;
+    let fleet = fleet(60);
+    let (mut ledger, events) = Ledger::new();
+    let observer = observer(&server).await;
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(start(&server, name, &fleet, &events).await);
+    }
+    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+    let orphans = ledger.held_by("c");
+
+    // kill -9: the task ends where it is, its connection with it, and it releases nothing.
+    let c = nodes.pop().expect("c");
+    let killed = Instant::now();
+    c.handle.abort();
+    drop(c.client);
+    ledger.read();
+    ledger.forget("c");
+
+    let period = TTL / 3;
+    // The leases lapse a ttl after their last renewal (at most a period before the kill); the next round claims
+    // them. The slack covers the server's expiry timer and the requests.
+    let bound = TTL + period + Duration::from_millis(1_000);
+    let taken = poll_until(bound + Duration::from_secs(5), || {
+        ledger.read();
+        let taken = orphans.iter().all(|repo| ledger.holders().get(repo).is_some_and(|node| node.as_str() != "c"));
+        async move { taken }
+    })
+    .await;
+    let elapsed = killed.elapsed();
+    assert!(taken, "c's repositories were not taken over: held {:?}", ledger.holders());
+    assert!(elapsed <= bound, "c's repositories took {elapsed:?} to move, more than ttl + period + slack ({bound:?})");
+    settle(&observer, &mut ledger, &["a", "b"], &fleet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_node_takes_about_a_quarter_and_the_others_lose_only_that() {
+    let server = NatsServer::start().await;
+    let fleet = fleet(60);
+    let (mut ledger, events) = Ledger::new();
+    let observer = observer(&server).await;
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(start(&server, name, &fleet, &events).await);
+    }
+    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+    let before = ledger.log.len();
+
+    nodes.push(start(&server, "d", &fleet, &events).await);
+    settle(&observer, &mut ledger, &["a", "b", "c", "d"], &fleet).await;
+
+    let mut gained = BTreeSet::new();
+    let mut lost = BTreeSet::new();
+    for change in &ledger.log[before..] {
+        match (&change.change, change.node.as_str()) {
+            (Ownership::Gained { repo, .. }, "d") => assert!(gained.insert(repo.clone()), "d gained {repo} twice"),
+            (Ownership::Lost { repo }, node) if node != "d" => assert!(lost.insert(repo.clone()), "{repo} lost twice"),
+            (other, node) => panic!("after the join {node} sent {other:?}"),
+        }
+    }
+    assert_eq!(gained, lost, "the others lost exactly what d gained");
+    assert!((8..=20).contains(&gained.len()), "d took {} of 60: not about a quarter, at most a third", gained.len());
+    assert_eq!(gained.iter().cloned().collect::<Vec<_>>(), ledger.held_by("d"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_server_loses_every_lease_by_its_deadline_and_a_restarted_one_converges() {
+    let mut server = NatsServer::start().await;
+    let fleet = fleet(60);
+    let (mut ledger, events) = Ledger::new();
+    let observer = observer(&server).await;
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(start(&server, name, &fleet, &events).await);
+    }
+    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+
+    // Every lease was last renewed before this; each node's deadline is at most ttl - margin after it, and no
+    // other node may claim before a full ttl has passed, so every `Lost` must have been sent within the ttl.
+    let stopped = Instant::now();
+    server.stop();
+    let all_lost = poll_until(TTL + Duration::from_secs(5), || {
+        ledger.read();
+        let empty = ledger.holders().is_empty();
+        async move { empty }
+    })
+    .await;
+    let elapsed = stopped.elapsed();
+    assert!(all_lost, "still held with the server gone: {:?}", ledger.holders());
+    assert!(elapsed <= TTL, "the last lease was given up {elapsed:?} after the server went, beyond the ttl {TTL:?}");
+    for node in &nodes {
+        assert!(node.handle.held().is_empty(), "{} still holds {:?}", node.handle.node(), node.handle.held());
+    }
+
+    server.restart().await;
+    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+}
