@@ -153,39 +153,6 @@ pub async fn connect(url: &str, node: &NodeName) -> Result<async_nats::Client, C
         })
 }
 
-/// Creates the bucket, or opens it when it exists with the same settings: one value per key, lapsing `ttl` after
-/// it was written, on disk so a restarted server keeps the leases.
-///
-/// The bucket's stream is created here with the settings async-nats's `create_key_value` gives a bucket, rather
-/// than through it: that first reads the account's JetStream information and requires fields (the reserved
-/// memory and storage) that servers before 2.10, Debian's 2.9 among them, do not send.
-pub(crate) async fn open_bucket(
-    js: &jetstream::Context,
-    bucket: &str,
-    ttl: Duration,
-    description: &str,
-) -> Result<jetstream::kv::Store, ClusterError> {
-    let failed = |source: Cause| ClusterError::Bucket { bucket: bucket.to_owned(), source };
-    js.create_stream(jetstream::stream::Config {
-        name: format!("KV_{bucket}"),
-        description: Some(description.to_owned()),
-        subjects: vec![format!("$KV.{bucket}.>")],
-        max_messages_per_subject: 1,
-        max_age: ttl,
-        storage: jetstream::stream::StorageType::File,
-        num_replicas: 1,
-        allow_rollup: true,
-        deny_delete: true,
-        deny_purge: false,
-        allow_direct: true,
-        discard: jetstream::stream::DiscardPolicy::New,
-        ..Default::default()
-    })
-    .await
-    .map_err(|source| failed(Box::new(source)))?;
-    js.get_key_value(bucket).await.map_err(|source| failed(Box::new(source)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

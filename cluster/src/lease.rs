@@ -7,15 +7,16 @@
 //! sent: the server counts the ttl from when it stored the write, which is later, so a node that can no longer
 //! reach the server stops considering itself the holder before the server lets anyone else claim the key.
 
-use std::{collections::BTreeMap, future::Future, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use async_nats::jetstream::kv;
 use futures::{StreamExt, TryStreamExt};
 use tokio::time::Instant;
 
 use crate::{
-    config::{ClusterConfig, open_bucket},
-    error::{Cause, ClusterError},
+    bucket::Bucket,
+    config::ClusterConfig,
+    error::ClusterError,
     key::{NodeName, lease_key, repo_of_key},
 };
 
@@ -53,41 +54,24 @@ pub struct Lease {
 }
 
 /// One node's access to the leases' bucket. Cheap to clone.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Leases {
-    store: kv::Store,
-    bucket: String,
-    node: NodeName,
-    incarnation: String,
+    bucket: Bucket,
+    /// How long after a write was sent the lease counts as held: ttl - margin.
     holding: Duration,
-    timeout: Duration,
-}
-
-impl std::fmt::Debug for Leases {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Leases").field("bucket", &self.bucket).field("node", &self.node).finish_non_exhaustive()
-    }
 }
 
 impl Leases {
     /// Opens (or creates) the leases' bucket with the config's ttl.
     pub async fn open(client: &async_nats::Client, config: &ClusterConfig) -> Result<Self, ClusterError> {
-        let js = config.jetstream(client);
-        let bucket = config.leases_bucket().to_owned();
-        let store = open_bucket(&js, &bucket, config.ttl(), "hive: which node maintains each repository").await?;
-        Ok(Self {
-            store,
-            bucket,
-            node: config.node().clone(),
-            incarnation: config.incarnation().to_owned(),
-            holding: config.ttl() - config.margin(),
-            timeout: config.op_timeout(),
-        })
+        let description = "hive: which node maintains each repository";
+        let bucket = Bucket::open(client, config, config.leases_bucket(), description).await?;
+        Ok(Self { bucket, holding: config.ttl() - config.margin() })
     }
 
     /// The node these leases are claimed for.
     pub fn node(&self) -> &NodeName {
-        &self.node
+        self.bucket.node()
     }
 
     /// Claims `repo`'s lease. A lease already there is `Taken`, unless this very process wrote it and its answer
@@ -97,14 +81,16 @@ impl Leases {
         let key = lease_key(repo)?;
         let value = self.value(repo)?;
         let sent = Instant::now();
-        let created = self.bounded("claim", &key, self.store.create(&key, value.clone().into())).await?;
+        let created = self.bucket.bounded("claim", &key, self.bucket.store.create(&key, value.clone().into())).await?;
         let error = match created {
             Ok(revision) => return Ok(self.lease(repo, revision, sent)),
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => error,
             Err(error) => return Err(self.failed("claim", &key, error)),
         };
         match self.read_key(&key).await? {
-            Some(entry) if entry.record.node == self.node && entry.record.incarnation == self.incarnation => {
+            Some(entry)
+                if entry.record.node == *self.node() && entry.record.incarnation == self.bucket.incarnation() =>
+            {
                 self.update(repo, &key, entry.revision, "claim").await
             }
             Some(entry) => Err(ClusterError::Taken {
@@ -128,8 +114,10 @@ impl Leases {
     /// Whoever releases must stop acting on the repository first: the next holder may start at once.
     pub async fn release(&self, lease: &Lease) -> Result<(), ClusterError> {
         let key = lease_key(&lease.repo)?;
-        let deleted =
-            self.bounded("release", &key, self.store.delete_expect_revision(&key, Some(lease.revision))).await?;
+        let deleted = self
+            .bucket
+            .bounded("release", &key, self.bucket.store.delete_expect_revision(&key, Some(lease.revision)))
+            .await?;
         deleted.map_err(|error| self.update_failed(&lease.repo, lease.revision, "release", &key, error))
     }
 
@@ -140,16 +128,11 @@ impl Leases {
 
     /// Every lease in the bucket, by repository. A key this crate cannot have written is skipped with a warning.
     pub async fn all(&self) -> Result<BTreeMap<String, LeaseEntry>, ClusterError> {
-        let listing = async {
-            let keys = self.store.keys().await.map_err(|e| Box::new(e) as Cause)?;
-            keys.map_err(|e| Box::new(e) as Cause).try_collect::<Vec<String>>().await
-        };
-        let keys =
-            self.bounded("list", "*", listing).await?.map_err(|source| self.unreachable("list", "*", Some(source)))?;
+        let keys = self.bucket.keys().await?;
         let reads = futures::stream::iter(keys.into_iter().filter_map(|key| match repo_of_key(&key) {
             Some(repo) => Some(async move { self.read_key(&key).await.map(|entry| (repo, entry)) }),
             None => {
-                tracing::warn!(bucket = %self.bucket, key = %key, "a key that names no repository; skipped");
+                tracing::warn!(bucket = %self.bucket.name(), key = %key, "a key that names no repository; skipped");
                 None
             }
         }))
@@ -162,7 +145,7 @@ impl Leases {
     async fn update(&self, repo: &str, key: &str, revision: u64, op: &'static str) -> Result<Lease, ClusterError> {
         let value = self.value(repo)?;
         let sent = Instant::now();
-        let updated = self.bounded(op, key, self.store.update(key, value.into(), revision)).await?;
+        let updated = self.bucket.bounded(op, key, self.bucket.store.update(key, value.into(), revision)).await?;
         match updated {
             Ok(revision) => Ok(self.lease(repo, revision, sent)),
             Err(error) => Err(self.update_failed(repo, revision, op, key, error)),
@@ -170,45 +153,30 @@ impl Leases {
     }
 
     async fn read_key(&self, key: &str) -> Result<Option<LeaseEntry>, ClusterError> {
-        let entry = self.bounded("read", key, self.store.entry(key)).await?.map_err(|e| self.failed("read", key, e))?;
+        let entry = self
+            .bucket
+            .bounded("read", key, self.bucket.store.entry(key))
+            .await?
+            .map_err(|e| self.failed("read", key, e))?;
         let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) else {
             return Ok(None);
         };
-        let record = serde_json::from_slice(&entry.value).map_err(|source| ClusterError::Corrupt {
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            source,
-        })?;
+        let record = self.bucket.decode(key, &entry.value)?;
         Ok(Some(LeaseEntry { record, revision: entry.revision }))
     }
 
     fn value(&self, repo: &str) -> Result<Vec<u8>, ClusterError> {
         let record = LeaseRecord {
             repo: repo.to_owned(),
-            node: self.node.clone(),
-            incarnation: self.incarnation.clone(),
+            node: self.node().clone(),
+            incarnation: self.bucket.incarnation().to_owned(),
             at: hive_support::now_rfc3339(),
         };
-        serde_json::to_vec(&record).map_err(|source| ClusterError::Corrupt {
-            bucket: self.bucket.clone(),
-            key: repo.to_owned(),
-            source,
-        })
+        self.bucket.encode(repo, &record)
     }
 
     fn lease(&self, repo: &str, revision: u64, sent: Instant) -> Lease {
         Lease { repo: repo.to_owned(), revision, held_until: sent + self.holding }
-    }
-
-    /// Runs one request under the operation time-out: the client's own may be longer, and a lease's holder must
-    /// not wait past its local deadline for an answer.
-    async fn bounded<T>(
-        &self,
-        op: &'static str,
-        key: &str,
-        request: impl Future<Output = T>,
-    ) -> Result<T, ClusterError> {
-        tokio::time::timeout(self.timeout, request).await.map_err(|_| self.unreachable(op, key, None))
     }
 
     fn update_failed(
@@ -232,16 +200,6 @@ impl Leases {
         key: &str,
         error: impl std::error::Error + Send + Sync + 'static,
     ) -> ClusterError {
-        self.unreachable(op, key, Some(Box::new(error)))
-    }
-
-    fn unreachable(&self, op: &'static str, key: &str, source: Option<Cause>) -> ClusterError {
-        ClusterError::Unreachable {
-            op,
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            timeout: self.timeout,
-            source,
-        }
+        self.bucket.unreachable(op, key, Some(Box::new(error)))
     }
 }

@@ -20,6 +20,7 @@
 //! assert!((30..=70).contains(&first.claim.len()), "about half of the fleet");
 //! ```
 
+mod bucket;
 mod config;
 mod coordinator;
 mod error;

@@ -75,17 +75,33 @@ async fn settle(observer: &Leases, ledger: &mut Ledger, live: &[&str], fleet: &[
     assert!(settled, "the fleet did not settle on {live:?} within {SETTLE:?}: held {:?}", ledger.holders());
 }
 
+/// Three nodes over 60 repositories, settled, with one ledger of their changes.
+struct Cluster {
+    fleet: Vec<String>,
+    ledger: Ledger,
+    events: mpsc::UnboundedSender<OwnershipChange>,
+    observer: Leases,
+    nodes: Vec<Node>,
+}
+
+impl Cluster {
+    async fn settled(server: &NatsServer) -> Self {
+        let fleet = fleet(60);
+        let (mut ledger, events) = Ledger::new();
+        let observer = observer(server).await;
+        let mut nodes = Vec::new();
+        for name in ["a", "b", "c"] {
+            nodes.push(start(server, name, &fleet, &events).await);
+        }
+        settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+        Self { fleet, ledger, events, observer, nodes }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_hold_every_repository_exactly_once_and_give_it_all_back_when_stopped() {
     let server = NatsServer::start().await;
-    let fleet = fleet(60);
-    let (mut ledger, events) = Ledger::new();
-    let observer = observer(&server).await;
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        nodes.push(start(&server, name, &fleet, &events).await);
-    }
-    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+    let Cluster { mut ledger, observer, nodes, .. } = Cluster::settled(&server).await;
 
     for node in &nodes {
         let held = node.handle.held();
@@ -118,14 +134,7 @@ async fn three_nodes_hold_every_repository_exactly_once_and_give_it_all_back_whe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_repositories_go_to_the_others_within_a_ttl_and_a_period() {
     let server = NatsServer::start().await;
-    let fleet = fleet(60);
-    let (mut ledger, events) = Ledger::new();
-    let observer = observer(&server).await;
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        nodes.push(start(&server, name, &fleet, &events).await);
-    }
-    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+    let Cluster { fleet, mut ledger, observer, mut nodes, .. } = Cluster::settled(&server).await;
     let orphans = ledger.held_by("c");
 
     // kill -9: the task ends where it is, its connection with it, and it releases nothing.
@@ -155,14 +164,7 @@ async fn a_killed_nodes_repositories_go_to_the_others_within_a_ttl_and_a_period(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joining_node_takes_about_a_quarter_and_the_others_lose_only_that() {
     let server = NatsServer::start().await;
-    let fleet = fleet(60);
-    let (mut ledger, events) = Ledger::new();
-    let observer = observer(&server).await;
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        nodes.push(start(&server, name, &fleet, &events).await);
-    }
-    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+    let Cluster { fleet, mut ledger, events, observer, mut nodes } = Cluster::settled(&server).await;
     let before = ledger.log.len();
 
     nodes.push(start(&server, "d", &fleet, &events).await);
@@ -185,14 +187,7 @@ async fn a_joining_node_takes_about_a_quarter_and_the_others_lose_only_that() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_server_loses_every_lease_by_its_deadline_and_a_restarted_one_converges() {
     let mut server = NatsServer::start().await;
-    let fleet = fleet(60);
-    let (mut ledger, events) = Ledger::new();
-    let observer = observer(&server).await;
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        nodes.push(start(&server, name, &fleet, &events).await);
-    }
-    settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
+    let Cluster { fleet, mut ledger, observer, nodes, .. } = Cluster::settled(&server).await;
 
     // Every lease was last renewed before this; each node's deadline is at most ttl - margin after it, and no
     // other node may claim before a full ttl has passed, so every `Lost` must have been sent within the ttl.
