@@ -90,6 +90,7 @@ impl Coordinator {
             held_tx,
             busy: BTreeSet::new(),
             surveying: false,
+            stopping: false,
             ops: FuturesUnordered::new(),
         };
         let task = tokio::spawn(run.run(stopped));
@@ -153,6 +154,8 @@ struct Run {
     /// Repositories with a request in flight; a round leaves them alone.
     busy: BTreeSet<String>,
     surveying: bool,
+    /// Set once the coordinator is stopping: results still arriving are applied, but no round follows them.
+    stopping: bool,
     ops: FuturesUnordered<Op>,
 }
 
@@ -195,6 +198,7 @@ impl Run {
     fn apply(&mut self, outcome: Outcome) {
         self.expire();
         match outcome {
+            Outcome::Surveyed(_) if self.stopping => self.surveying = false,
             Outcome::Surveyed(live) => {
                 self.surveying = false;
                 match live {
@@ -316,6 +320,7 @@ impl Run {
 
     /// Lets requests under way finish (bounded), then gives everything back.
     async fn shut_down(mut self) {
+        self.stopping = true;
         let bound = self.config.op_timeout();
         let drain = async {
             while let Some(outcome) = self.ops.next().await {
