@@ -98,7 +98,7 @@ impl Coordinator {
     }
 }
 
-/// A running coordinator.
+/// A running coordinator. Dropping the handle stops it as [`CoordinatorHandle::stop`] does, without waiting.
 #[derive(Debug)]
 pub struct CoordinatorHandle {
     node: NodeName,
