@@ -486,7 +486,7 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, commit: Option<CommitNode>) -> R
     }
     forge.annotations.insert(repo.clone(), kept);
     let mut decided: Vec<&Verdict> = verdicts.values().collect();
-    decided.sort_by(|a, b| b.run.cmp(&a.run));
+    decided.sort_by_key(|v| std::cmp::Reverse(v.run));
     let failures: Vec<CiFailure> = decided.iter().flat_map(|v| v.failures.iter().cloned()).collect();
     let status = if !failures.is_empty() {
         CiStatus::failing(failures)
