@@ -328,16 +328,21 @@ impl EmulatorState {
 
     /// Adds a workflow run (and its jobs) and returns the run id. Unknown repository: returns 0.
     ///
-    /// A run left at [`RunSpec::new`]'s placeholder commit tested the head of its branch, when the branch exists: that
-    /// is the commit whose check suites GraphQL lists it under.
+    /// A run is what a push to its branch started, so its commit is the branch's head (GraphQL lists a commit's runs
+    /// as its check suites): a run left at [`RunSpec::new`]'s placeholder commit tested the branch's head, and one given
+    /// another commit moves the branch there, unless git holds the repository's branches.
     pub fn add_workflow_run(&self, owner: &str, repo: &str, mut run: RunSpec) -> u64 {
         let mut w = self.world();
         w.sync_git(owner, repo);
-        let Some(r) = w.repo(owner, repo) else { return 0 };
-        if run.head_sha == crate::spec::PLACEHOLDER_SHA
-            && let Some(head) = run.head_branch.as_ref().and_then(|b| r.branches.get(b))
+        let Some(r) = w.repo_mut(owner, repo) else { return 0 };
+        if let Some(branch) = run.head_branch.clone()
+            && let Some(head) = r.branches.get_mut(&branch)
         {
-            run.head_sha = head.clone();
+            if run.head_sha == crate::spec::PLACEHOLDER_SHA {
+                run.head_sha = head.clone();
+            } else if r.spec.git_dir.is_none() {
+                *head = run.head_sha.clone();
+            }
         }
         let id = w.id();
         let job_ids = run.jobs.iter().map(|_| w.id()).collect();
