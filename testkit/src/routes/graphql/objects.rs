@@ -332,10 +332,15 @@ fn suites<'w>(w: &'w World, repo: &'w Repo, oid: &str) -> Vec<Obj<'w>> {
     repo.runs.iter().filter(|run| run.spec.head_sha == oid).map(|run| Obj::CheckSuite { w, repo, run }).collect()
 }
 
-/// The combined state of a commit's suites, as `statusCheckRollup.state` gives it: failing if any failed, pending
+/// The combined state of a commit's suites, as `statusCheckRollup.state` gives it, from the newest run of each
+/// workflow (a workflow run again on the same commit replaces its earlier result): failing if any failed, pending
 /// while any is not complete, success otherwise; `None` without suites.
 fn rollup(repo: &Repo, oid: &str) -> Option<&'static str> {
-    let runs: Vec<&Run> = repo.runs.iter().filter(|run| run.spec.head_sha == oid).collect();
+    let mut newest: std::collections::BTreeMap<&str, &Run> = std::collections::BTreeMap::new();
+    for run in repo.runs.iter().filter(|run| run.spec.head_sha == oid) {
+        newest.insert(&run.spec.workflow_name, run);
+    }
+    let runs: Vec<&Run> = newest.into_values().collect();
     if runs.is_empty() {
         return None;
     }
