@@ -178,7 +178,8 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
     let (parts, body) = req.into_parts();
     let fault = parts.extensions.get::<Pending>().and_then(|p| p.0.clone());
     let method = parts.method.clone();
-    let method_is_write = method != Method::GET;
+    // A GraphQL query reads, though it travels as a POST.
+    let method_is_write = method != Method::GET && parts.uri.path() != "/graphql";
     let path = parts.uri.path().to_owned();
     let query_string = parts.uri.query().unwrap_or("").to_owned();
     let if_none_match = header(&parts.headers, IF_NONE_MATCH.as_str());
