@@ -13,7 +13,10 @@ use std::{
     collections::BTreeMap,
     fmt,
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -23,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::{ApiUsage, Forge, ForgeError, RepoId, RepoSnapshot};
 
+mod batch;
 mod budget;
 mod client;
 mod contents;
@@ -32,6 +36,7 @@ mod lookup;
 mod models;
 mod read;
 mod repos;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 mod writes;
@@ -146,6 +151,9 @@ pub struct GitHubConfig {
     pub max_in_flight: usize,
     /// Timeout of one request (connect, read, write).
     pub timeout: Duration,
+    /// Read snapshots through batched GraphQL (the default; a server without GraphQL is read over REST all the
+    /// same, once it has said so). `false` reads every snapshot over REST.
+    pub graphql_snapshots: bool,
 }
 
 impl GitHubConfig {
@@ -159,6 +167,7 @@ impl GitHubConfig {
             filter: RepoFilter::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             timeout: client::DEFAULT_TIMEOUT,
+            graphql_snapshots: true,
         }
     }
 
@@ -253,7 +262,7 @@ impl GitHubConfig {
 /// # Ok(()) }
 /// ```
 pub struct GitHubForge {
-    client: Client,
+    client: Arc<Client>,
     targets: Vec<Target>,
     filter: CompiledFilter,
     /// Repositories whose Dependabot alerts were not visible, and until when to believe that.
@@ -262,6 +271,19 @@ pub struct GitHubForge {
     policy_absent_until: DashMap<RepoId, Instant>,
     /// The check-run annotations read for each repository's failing run attempts.
     annotations: DashMap<RepoId, read::AnnotationCache>,
+    /// Whether snapshots are read through GraphQL: configured, with credentials (GitHub's GraphQL API has no
+    /// anonymous access), and until the server says it has no GraphQL endpoint.
+    graphql: AtomicBool,
+    /// Probes of repositories read before, batched.
+    probes: batch::Batcher,
+    /// Full reads, batched.
+    fulls: batch::Batcher,
+    /// Each repository's last GraphQL snapshot with its fingerprint.
+    known: DashMap<RepoId, snapshots::Known>,
+    /// Each repository's last verdict per workflow, for the cycles its head commit does not decide.
+    verdicts: DashMap<RepoId, snapshots::Verdicts>,
+    /// Clone URLs from repository listings, preferred to one derived from GraphQL's `url`.
+    clone_urls: DashMap<RepoId, String>,
 }
 
 impl GitHubForge {
@@ -291,14 +313,21 @@ impl GitHubForge {
     /// A forge sharing `budget` with others using the same token.
     pub fn with_budget(config: GitHubConfig, budget: Arc<Budget>) -> Result<GitHubForge, GitHubError> {
         let filter = CompiledFilter::new(&config.filter)?;
-        let client = Client::new(&config, budget)?;
+        let client = Arc::new(Client::new(&config, budget)?);
+        let graphql = config.graphql_snapshots && config.auth != GitHubAuth::None;
         Ok(GitHubForge {
+            probes: batch::Batcher::new(Arc::clone(&client), snapshots::probe_query, snapshots::PROBE_BATCH),
+            fulls: batch::Batcher::new(Arc::clone(&client), snapshots::full_query, snapshots::FULL_BATCH),
             client,
             targets: config.targets,
             filter,
             alerts_unknown_until: DashMap::new(),
             policy_absent_until: DashMap::new(),
             annotations: DashMap::new(),
+            graphql: AtomicBool::new(graphql),
+            known: DashMap::new(),
+            verdicts: DashMap::new(),
+            clone_urls: DashMap::new(),
         })
     }
 
@@ -361,9 +390,13 @@ impl Forge for GitHubForge {
             .into_iter()
             .filter(|repo| self.keep(repo))
             .filter_map(|repo| {
-                RepoId::new(repo.full_name.as_str())
+                let id = RepoId::new(repo.full_name.as_str())
                     .inspect_err(|err| tracing::warn!(%err, "github listed an unusable repository name"))
-                    .ok()
+                    .ok()?;
+                if let Some(url) = repo.clone_url {
+                    self.clone_urls.insert(id.clone(), url);
+                }
+                Some(id)
             })
             .collect();
         repos.sort();
@@ -372,7 +405,23 @@ impl Forge for GitHubForge {
     }
 
     async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError> {
-        read::snapshot(self, repo, SystemTime::now()).await.map_err(|err| err.into_forge(repo))
+        let now = SystemTime::now();
+        if self.graphql.load(Ordering::Relaxed) {
+            match snapshots::snapshot(self, repo, now).await {
+                Ok(Some(snapshot)) => return Ok(snapshot),
+                Ok(None) => {
+                    // Said once per forge: every later snapshot is read over REST without asking again.
+                    if self.graphql.swap(false, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "the GitHub server has no GraphQL endpoint (GITHUB_GRAPHQL_URL); reading every repository \
+                             over REST, which costs several requests per repository"
+                        );
+                    }
+                }
+                Err(err) => return Err(err.into_forge(repo)),
+            }
+        }
+        read::snapshot(self, repo, now).await.map_err(|err| err.into_forge(repo))
     }
 }
 

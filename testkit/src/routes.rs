@@ -36,17 +36,19 @@ pub(crate) struct Reply {
     pub(crate) headers: Vec<(&'static str, String)>,
     /// Report `x-ratelimit-remaining: 0` whatever the budget says.
     pub(crate) exhausted: bool,
+    /// Points charged, where a request is not one point (a GraphQL query costs what its connections ask for).
+    pub(crate) cost: Option<u32>,
 }
 
 impl Reply {
     pub(crate) fn json(status: StatusCode, body: Value) -> Reply {
-        Reply { status, body: Some(body), raw: None, headers: Vec::new(), exhausted: false }
+        Reply { status, body: Some(body), raw: None, headers: Vec::new(), exhausted: false, cost: None }
     }
     pub(crate) fn error(status: StatusCode, body: Value) -> Reply {
         Reply::json(status, body)
     }
     pub(crate) fn raw(status: StatusCode, text: &str) -> Reply {
-        Reply { status, body: None, raw: Some(text.to_owned()), headers: Vec::new(), exhausted: false }
+        Reply { status, body: None, raw: Some(text.to_owned()), headers: Vec::new(), exhausted: false, cost: None }
     }
     fn not_found() -> Reply {
         Reply::error(StatusCode::NOT_FOUND, render::error("Not Found", DOCS, 404))

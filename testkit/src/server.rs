@@ -121,6 +121,7 @@ async fn serve_one(
             authorized: authorized(req.headers()) == Some(true),
             if_none_match: header(req.headers(), IF_NONE_MATCH.as_str()),
             counted: false,
+            points: 0,
             at: Instant::now(),
         };
         state.world().log.push(record);
@@ -177,7 +178,8 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
     let (parts, body) = req.into_parts();
     let fault = parts.extensions.get::<Pending>().and_then(|p| p.0.clone());
     let method = parts.method.clone();
-    let method_is_write = method != Method::GET;
+    // A GraphQL query reads, though it travels as a POST.
+    let method_is_write = method != Method::GET && parts.uri.path() != "/graphql";
     let path = parts.uri.path().to_owned();
     let query_string = parts.uri.query().unwrap_or("").to_owned();
     let if_none_match = header(&parts.headers, IF_NONE_MATCH.as_str());
@@ -299,9 +301,10 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
         counted = true;
         routes::dispatch(&mut w, &ctx)
     };
+    let points = if counted { reply.cost.unwrap_or(1) } else { 0 };
     if counted {
         let b = w.budget(is_authorized, resource);
-        b.remaining = b.remaining.saturating_sub(1);
+        b.remaining = b.remaining.saturating_sub(points);
     }
     w.log.push(RequestRecord {
         method,
@@ -311,6 +314,7 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
         authorized: is_authorized,
         if_none_match,
         counted,
+        points,
         at,
     });
     let budget = *w.budget(is_authorized, resource);

@@ -134,6 +134,10 @@ impl RepoSpec {
     }
 }
 
+/// The commit of a [`RunSpec::new`] until set: GitHub's example commit, which the emulator replaces with the head of
+/// the run's branch.
+pub(crate) const PLACEHOLDER_SHA: &str = "acb5820ced9479c074f688cc328bf03f341a511d";
+
 /// A workflow run for [`crate::EmulatorState::add_workflow_run`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSpec {
@@ -141,7 +145,7 @@ pub struct RunSpec {
     pub workflow_name: String,
     /// Branch; `None` renders GitHub's real-world `null` (runs on deleted branches, some events).
     pub head_branch: Option<String>,
-    /// Commit the run tested.
+    /// Commit the run tested (the head of its branch when it was added, unless set).
     pub head_sha: String,
     /// `completed`, `in_progress`, `queued`, `requested`, `waiting`, `pending`.
     pub status: String,
@@ -159,7 +163,7 @@ impl RunSpec {
         RunSpec {
             workflow_name: workflow_name.to_owned(),
             head_branch: Some(branch.to_owned()),
-            head_sha: "acb5820ced9479c074f688cc328bf03f341a511d".to_owned(),
+            head_sha: PLACEHOLDER_SHA.to_owned(),
             status: "completed".to_owned(),
             conclusion: Some("success".to_owned()),
             jobs: Vec::new(),
@@ -384,6 +388,8 @@ pub struct RequestRecord {
     pub if_none_match: Option<String>,
     /// Whether the request was charged to a rate-limit budget.
     pub counted: bool,
+    /// The points charged: 1 for a counted REST request, a GraphQL query's cost, 0 when not counted.
+    pub points: u32,
     /// When the request arrived.
     pub at: Instant,
 }

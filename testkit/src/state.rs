@@ -41,6 +41,10 @@ pub(crate) struct World {
     /// Where the bare git repositories of repositories created through the API live, made on first use and removed
     /// with the emulator.
     pub(crate) git_root: Option<tempfile::TempDir>,
+    /// GraphQL switched off: `/graphql` answers 404, as a server with REST only does.
+    pub(crate) graphql_off: bool,
+    /// Fields of a repository GraphQL answers with `FORBIDDEN`, by `(owner, name)`.
+    pub(crate) graphql_forbidden: BTreeMap<(String, String), std::collections::BTreeSet<String>>,
 }
 
 /// Whether an owner is an organisation or a user (renders `type`).
@@ -323,10 +327,22 @@ impl EmulatorState {
     }
 
     /// Adds a workflow run (and its jobs) and returns the run id. Unknown repository: returns 0.
-    pub fn add_workflow_run(&self, owner: &str, repo: &str, run: RunSpec) -> u64 {
+    ///
+    /// A run is what a push to its branch started, so its commit is the branch's head (GraphQL lists a commit's runs
+    /// as its check suites): a run left at [`RunSpec::new`]'s placeholder commit tested the branch's head, and one given
+    /// another commit moves the branch there, unless git holds the repository's branches.
+    pub fn add_workflow_run(&self, owner: &str, repo: &str, mut run: RunSpec) -> u64 {
         let mut w = self.world();
-        if w.repo(owner, repo).is_none() {
-            return 0;
+        w.sync_git(owner, repo);
+        let Some(r) = w.repo_mut(owner, repo) else { return 0 };
+        if let Some(branch) = run.head_branch.clone()
+            && let Some(head) = r.branches.get_mut(&branch)
+        {
+            if run.head_sha == crate::spec::PLACEHOLDER_SHA {
+                run.head_sha = head.clone();
+            } else if r.spec.git_dir.is_none() {
+                *head = run.head_sha.clone();
+            }
         }
         let id = w.id();
         let job_ids = run.jobs.iter().map(|_| w.id()).collect();
@@ -504,6 +520,34 @@ impl EmulatorState {
         let mut w = self.world();
         let b = w.budget(true, "core");
         (b.limit, b.remaining, b.reset)
+    }
+
+    /// Serves GraphQL (the default) or not: switched off, `POST /graphql` answers 404 like a server with REST only.
+    pub fn serve_graphql(&self, on: bool) {
+        self.world().graphql_off = !on;
+    }
+
+    /// Makes GraphQL answer `field` of repository `owner/repo` with GitHub's `FORBIDDEN` error (a field the token may
+    /// not read): the field is `null`, and so is the repository when the field may not be null.
+    pub fn forbid_graphql_field(&self, owner: &str, repo: &str, field: &str) {
+        self.world().graphql_forbidden.entry((owner.to_owned(), repo.to_owned())).or_default().insert(field.to_owned());
+    }
+
+    /// `(limit, remaining, reset)` of the accepted token's graphql budget.
+    pub fn graphql_rate_limit(&self) -> (u32, u32, u64) {
+        let mut w = self.world();
+        let b = w.budget(true, "graphql");
+        (b.limit, b.remaining, b.reset)
+    }
+
+    /// Sets the graphql budget of the accepted token.
+    pub fn set_graphql_rate_limit(&self, limit: u32, remaining: u32, reset_epoch_secs: u64) {
+        self.world().budgets.insert((true, "graphql"), Budget { limit, remaining, reset: reset_epoch_secs });
+    }
+
+    /// Points charged so far: one per counted REST request, a GraphQL query's cost for each query.
+    pub fn points(&self) -> u64 {
+        self.world().log.iter().map(|r| u64::from(r.points)).sum()
     }
 
     /// Every request served so far, in arrival order.

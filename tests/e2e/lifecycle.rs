@@ -300,6 +300,7 @@ async fn a_refused_token_stops_the_daemon_at_once_with_exit_1() {
 async fn run_once_exits_1_when_no_repository_could_be_read() {
     let emu = failing_fleet(2).await;
     emu.state().inject(FaultRule::new(Fault::Status(500)).path_prefix("/repos/"));
+    emu.state().inject(FaultRule::new(Fault::Status(500)).path_prefix("/graphql"));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut daemon = Daemon::spawn(github(&emu, &dir.path().join("state"), &["--once"]), &dir.path().join("err.log"));
     let status = daemon.exit_within(DEADLINE).await;

@@ -294,6 +294,7 @@ async fn single_cycle_takes_one_repository_through_the_loop_and_prints_what_it_w
 async fn a_cycle_without_any_verdict_has_the_level_unknown() {
     let emu = crate::github::emulated_fleet().await;
     emu.state().inject(hive_testkit::FaultRule::new(hive_testkit::Fault::Status(500)).path_prefix("/repos/"));
+    emu.state().inject(hive_testkit::FaultRule::new(hive_testkit::Fault::Status(500)).path_prefix("/graphql"));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = hive_command(&dir.path().join("state"), &["--json", "run", "--once", "--org", "acme"]);
     cmd.env("GITHUB_API_URL", emu.url()).env("GITHUB_TOKEN", emu.token());

@@ -98,8 +98,11 @@ async fn signed_deliveries_have_the_repository_read_now_and_nothing_else_reads()
     let emu = crate::lifecycle::failing_fleet(1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = hive_command(&dir.path().join("state"), &["serve", "--org", "acme", "--bind", "127.0.0.1:0"]);
-    // A cycle at the start and the next one a day later: every read after the first is a delivery's.
+    // A cycle at the start and the next one a day later: every read after the first is a delivery's. Reads are
+    // counted by their REST requests, so the GraphQL URL names a path the server does not serve: a server without
+    // GraphQL, read over REST after the first 404.
     cmd.env("GITHUB_API_URL", emu.url())
+        .env("GITHUB_GRAPHQL_URL", format!("{}/no-graphql", emu.url()))
         .env("GITHUB_TOKEN", emu.token())
         .env("ORCHESTRATION_INTERVAL", "86400")
         .env("HIVE_GITHUB_WEBHOOK_SECRET", SECRET)

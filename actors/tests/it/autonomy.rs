@@ -54,6 +54,9 @@ impl World {
         let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
         github.api_url = emu.url();
         github.timeout = Duration::from_secs(10);
+        // Snapshots over REST: these repositories are read without a discovery, and a git-backed one's clone URL (a
+        // directory) is only in REST's repository JSON; GraphQL would give GitHub's `https://github.com/...` address.
+        github.graphql_snapshots = false;
         let forge = Arc::new(GitHubForge::new(github).expect("test setup"));
         let scribe = ScribeHandle::spawn(Memory::open(state.path()).expect("test setup")).await.expect("test setup");
         let steward = Steward::new(forge.clone(), scribe.clone(), config.clone());

@@ -137,7 +137,13 @@ impl Budget {
         }
     }
 
-    /// Responses that cost points so far (everything but `304 Not Modified`).
+    /// Counts `points` more than the responses did: a GraphQL query costs what its `rateLimit.cost` says, of which its
+    /// response counted one.
+    pub fn add_points(&self, points: u64) {
+        self.spent.fetch_add(points, Ordering::Relaxed);
+    }
+
+    /// Points spent so far: one per response but `304 Not Modified`, and a GraphQL query's cost for each query.
     pub fn points_spent(&self) -> u64 {
         self.spent.load(Ordering::Relaxed)
     }

@@ -53,6 +53,41 @@ fn message_of(body: &[u8]) -> Option<String> {
     Some(if details.is_empty() { message.to_owned() } else { format!("{message} ({})", details.join("; ")) })
 }
 
+/// How GraphQL requests are named in errors.
+const GRAPHQL_REQUEST: &str = "POST graphql";
+
+/// A GraphQL answer with data: the data, and the errors about parts of it.
+#[derive(Debug, Clone)]
+pub(crate) struct GraphqlAnswer {
+    /// `data`, never null.
+    pub data: Value,
+    /// `errors`, each about the field at its path.
+    pub errors: Vec<GraphqlError>,
+}
+
+/// One GraphQL error as GitHub words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GraphqlError {
+    /// GitHub's `type` (`NOT_FOUND`, `FORBIDDEN`, `RATE_LIMITED`), empty when it gave none.
+    pub kind: String,
+    /// The response keys down to the field the error is about; empty for an error about the whole query.
+    pub path: Vec<String>,
+    /// The message.
+    pub message: String,
+}
+
+impl GraphqlError {
+    fn from_json(error: &Value) -> GraphqlError {
+        let text = |key: &str| error.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let path = error
+            .get("path")
+            .and_then(Value::as_array)
+            .map(|path| path.iter().map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned)).collect())
+            .unwrap_or_default();
+        GraphqlError { kind: text("type"), path, message: text("message") }
+    }
+}
+
 /// One page of a GET, fresh or from the ETag cache.
 #[derive(Debug, Clone)]
 pub(crate) struct Page {
@@ -243,6 +278,25 @@ impl Client {
     /// A GraphQL query: its `data`, or the first of its `errors`. `NOT_FOUND` errors alongside data only null their
     /// own field (one deleted repository of a batch), so the data is returned then.
     pub(crate) async fn graphql(&self, query: &str, variables: Value) -> Result<Value, GitHubError> {
+        let answer = self.graphql_answer(query, variables).await?;
+        let partial = answer.errors.iter().all(|e| e.kind == "NOT_FOUND");
+        if let Some(error) = answer.errors.first().filter(|_| !partial) {
+            return Err(GitHubError::Rejected {
+                request: GRAPHQL_REQUEST.to_owned(),
+                status: 200,
+                message: self.clean(&error.message),
+            });
+        }
+        Ok(answer.data)
+    }
+
+    /// A GraphQL query's whole answer: its `data` with every error beside it, for a caller that uses what came back
+    /// and decides about each error by its path. An answer without data is an error: `RATE_LIMITED` is a rate limit,
+    /// others are GitHub refusing the query. A 404, 405 or 501 means the server has no GraphQL endpoint at all
+    /// ([`GitHubError::NotFound`]), which a caller may take as "use REST"; other statuses are mapped as for REST.
+    ///
+    /// The query's `rateLimit { cost }`, when selected, is what it costs: the budget counts it, not one point.
+    pub(crate) async fn graphql_answer(&self, query: &str, variables: Value) -> Result<GraphqlAnswer, GitHubError> {
         let body = serde_json::json!({ "query": query, "variables": variables });
         let (path, mut headers) = match &self.graphql {
             GraphqlEndpoint::Relative(path) => (path.clone(), HeaderMap::new()),
@@ -261,24 +315,33 @@ impl Client {
         headers.insert(header::ACCEPT, http::HeaderValue::from_static("application/json"));
         // A query only reads, so it is not paced like a write, though it travels as a POST.
         let raw = self.send(Method::POST, &path, headers, Some(&body), RequestKind::Read).await?;
-        let request = "POST graphql".to_owned();
+        let request = GRAPHQL_REQUEST.to_owned();
+        if matches!(raw.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED) {
+            return Err(GitHubError::NotFound { request });
+        }
         if !raw.status.is_success() {
             return Err(self.status_error(request, &raw));
         }
         let mut answer = self.json(&request, &raw.body)?;
-        let has_data = answer.get("data").is_some_and(|data| !data.is_null());
-        let errors = answer.get("errors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        let partial = has_data && errors.iter().all(|e| e.get("type").and_then(Value::as_str) == Some("NOT_FOUND"));
-        if let Some(error) = errors.first().filter(|_| !partial) {
-            let message = error.get("message").and_then(Value::as_str).unwrap_or("unknown error");
-            let kind = error.get("type").and_then(Value::as_str).unwrap_or_default();
-            return Err(match kind {
-                "RATE_LIMITED" => GitHubError::RateLimited { request },
-                "NOT_FOUND" => GitHubError::NotFound { request },
+        let errors: Vec<GraphqlError> = answer
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|errors| errors.iter().map(GraphqlError::from_json).collect())
+            .unwrap_or_default();
+        let data = answer.get_mut("data").map(Value::take).unwrap_or(Value::Null);
+        if let Some(cost) = data.pointer("/rateLimit/cost").and_then(Value::as_u64) {
+            // The response was counted as one point when it arrived; a query costs what GitHub says it cost.
+            self.budget.add_points(cost.saturating_sub(1));
+        }
+        if data.is_null() {
+            let error = errors.first();
+            let message = error.map_or("an answer without data or errors", |e| e.message.as_str());
+            return Err(match error.map(|e| e.kind.as_str()) {
+                Some("RATE_LIMITED") => GitHubError::RateLimited { request },
                 _ => GitHubError::Rejected { request, status: 200, message: self.clean(message) },
             });
         }
-        Ok(answer.get_mut("data").map(Value::take).unwrap_or(Value::Null))
+        Ok(GraphqlAnswer { data, errors })
     }
 
     /// Sends one request through the budget, retrying rate-limited answers after their window.

@@ -111,6 +111,9 @@ pub(crate) struct JobJson {
     /// `…/check-runs/{id}`: the job's check run, which holds its annotations.
     #[serde(default)]
     pub check_run_url: Option<String>,
+    /// The attempt of the run the job belongs to (the latest, with `filter=latest`).
+    #[serde(default)]
+    pub run_attempt: Option<u32>,
 }
 
 impl JobJson {

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::{
     GitHubError, GitHubForge, Target, UNKNOWN_ALERTS_TTL,
-    models::{self, AlertJson, AnnotationJson, IssueJson, JobJson, JobsJson, RepoJson, RunsJson},
+    models::{self, AlertJson, AnnotationJson, IssueJson, JobJson, JobsJson, RepoJson, RunJson, RunsJson},
 };
 use crate::{
     Alert, CiFailure, CiState, CiStatus, FailedJob, FailureClass, GitHubFacts, IssueSummary, JobStep, RepoId,
@@ -124,37 +124,51 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, branch: &str) -> Result<CiStatus
     let mut failed = false;
     for run in latest.iter().filter(|run| models::is_failure(run.conclusion.as_deref())) {
         failed = true;
-        let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
-        let jobs: JobsJson =
-            get(forge, &repo_path(repo, &format!("/actions/runs/{}/jobs?filter=latest&per_page=100", run.id))).await?;
-        let before = failures.len();
-        let attempt = run.run_attempt.unwrap_or(1);
-        let run_ref = Some(crate::RunRef {
-            id: run.id,
-            attempt,
-            head_sha: run.head_sha.clone().unwrap_or_default(),
-            url: run.html_url.clone().unwrap_or_default(),
-        });
-        let mut annotations = known.get(&(run.id, attempt)).cloned().unwrap_or_default();
-        for job in jobs.jobs.iter().filter(|job| models::is_failure(job.conclusion.as_deref())) {
-            let (step, class) = classify_job(forge, repo, job, &mut annotations).await?;
-            failures.push(CiFailure {
-                workflow: workflow.clone(),
-                job: job.name.clone(),
-                step,
-                class,
-                run: run_ref.clone(),
-            });
-        }
-        kept.insert((run.id, attempt), annotations);
-        if failures.len() == before {
-            // A run that failed before any job ran (a broken workflow file, no runner).
-            let class = crate::classify_failure(&FailedJob::new("run", run.conclusion.as_deref()));
-            failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class, run: run_ref });
-        }
+        failures.extend(run_failures(forge, repo, run, &known, &mut kept).await?);
     }
     forge.annotations.insert(repo.clone(), kept);
     Ok(if failed { CiStatus::failing(failures) } else { CiStatus::green() })
+}
+
+/// The failed jobs of one failed run, each classified (see [`classify_job`]). Its attempt is the run's, or where a
+/// run was known without one (from GraphQL, which has no attempts), the one its jobs name. `known` holds the
+/// annotations read before, by attempt; what this attempt's jobs needed goes into `kept`.
+pub(crate) async fn run_failures(
+    forge: &GitHubForge,
+    repo: &RepoId,
+    run: &RunJson,
+    known: &AnnotationCache,
+    kept: &mut AnnotationCache,
+) -> Result<Vec<CiFailure>, GitHubError> {
+    let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
+    let jobs: JobsJson =
+        get(forge, &repo_path(repo, &format!("/actions/runs/{}/jobs?filter=latest&per_page=100", run.id))).await?;
+    let attempt = run.run_attempt.or_else(|| jobs.jobs.iter().find_map(|job| job.run_attempt)).unwrap_or(1);
+    let run_ref = Some(crate::RunRef {
+        id: run.id,
+        attempt,
+        head_sha: run.head_sha.clone().unwrap_or_default(),
+        url: run.html_url.clone().unwrap_or_default(),
+    });
+    let mut annotations = known.get(&(run.id, attempt)).cloned().unwrap_or_default();
+    let mut failures = Vec::new();
+    for job in jobs.jobs.iter().filter(|job| models::is_failure(job.conclusion.as_deref())) {
+        let (step, class) = classify_job(forge, repo, job, &mut annotations).await?;
+        failures.push(CiFailure {
+            workflow: workflow.clone(),
+            job: job.name.clone(),
+            step,
+            class,
+            run: run_ref.clone(),
+        });
+    }
+    kept.insert((run.id, attempt), annotations);
+    if failures.is_empty() {
+        // A run that failed before any job ran (a broken workflow file, no runner).
+        let class = crate::classify_failure(&FailedJob::new("run", run.conclusion.as_deref()));
+        failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class, run: run_ref });
+    }
+    Ok(failures)
 }
 
 /// A failed job's first failed step and class. Its check run's annotations are read only when the job's
@@ -200,7 +214,10 @@ async fn check_run_annotations(forge: &GitHubForge, repo: &RepoId, id: u64) -> R
 }
 
 /// Open issues (pull requests excluded) and the pull-request facts that come with them.
-async fn issues(forge: &GitHubForge, repo: &RepoId) -> Result<(Vec<IssueSummary>, GitHubFacts), GitHubError> {
+pub(crate) async fn issues(
+    forge: &GitHubForge,
+    repo: &RepoId,
+) -> Result<(Vec<IssueSummary>, GitHubFacts), GitHubError> {
     let path = repo_path(repo, "/issues?state=open&per_page=100");
     let items = forge.client.get_all(&path, MAX_ISSUE_PAGES).await?;
     let mut issues = Vec::new();
@@ -224,7 +241,7 @@ async fn issues(forge: &GitHubForge, repo: &RepoId) -> Result<(Vec<IssueSummary>
 }
 
 /// Open Dependabot alerts; `None` when the token may not see them (403) or they are disabled (404).
-async fn alerts(forge: &GitHubForge, repo: &RepoId) -> Result<Option<Vec<crate::Alert>>, GitHubError> {
+pub(crate) async fn alerts(forge: &GitHubForge, repo: &RepoId) -> Result<Option<Vec<crate::Alert>>, GitHubError> {
     if forge.alerts_unknown_until.get(repo).is_some_and(|until| *until > Instant::now()) {
         return Ok(None);
     }

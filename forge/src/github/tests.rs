@@ -187,9 +187,10 @@ async fn writes_are_a_second_apart_and_at_most_80_a_minute() {
 }
 
 /// Every query the forge sends must be valid against GitHub's published schema (`@octokit/graphql-schema`, vendored
-/// in `testkit/graphql/`), because the emulator does not parse GraphQL and would accept a misspelt field.
+/// in `testkit/graphql/`): discovery's batch, the snapshot probe and the full read. The emulator validates too, but
+/// only the queries a test happens to send.
 #[test]
-fn batched_repository_query_is_valid_against_githubs_schema() {
+fn every_graphql_query_is_valid_against_githubs_schema() {
     use apollo_compiler::{ExecutableDocument, Schema, validation::Valid};
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testkit/graphql/schema.graphql");
@@ -204,6 +205,18 @@ fn batched_repository_query_is_valid_against_githubs_schema() {
     for batch in [&repos[..1], &repos[..]] {
         let query = super::graphql::repository_batch_query(batch);
         if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, &query, "query.graphql") {
+            panic!("invalid query:\n{errors}\n{query}");
+        }
+    }
+    // The snapshot reads: the probe and the full read, for one repository and a whole batch.
+    let queries = [
+        super::snapshots::probe_query(&repos[..1]),
+        super::snapshots::probe_query(&repos[..super::snapshots::PROBE_BATCH]),
+        super::snapshots::full_query(&repos[..1]),
+        super::snapshots::full_query(&repos[..super::snapshots::FULL_BATCH]),
+    ];
+    for query in &queries {
+        if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, query, "query.graphql") {
             panic!("invalid query:\n{errors}\n{query}");
         }
     }

@@ -11,11 +11,13 @@ use hive_testkit::{
     DependabotSpec, Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method, PullSpec, RepoSpec, RunSpec,
 };
 
+/// A forge reading snapshots over REST, the path these tests are about (`graphql.rs` tests the batched one).
 pub(crate) fn config(emu: &Emulator, targets: Vec<Target>) -> GitHubConfig {
     let mut config = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
     config.api_url = emu.url();
     config.targets = targets;
     config.timeout = Duration::from_secs(5);
+    config.graphql_snapshots = false;
     config
 }
 

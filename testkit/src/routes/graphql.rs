@@ -1,120 +1,196 @@
-//! `POST /graphql`: the batched repository read (`alias: repository(owner: .., name: ..) { .. }`, up to 100 per
-//! query) that a frugal client sends instead of one REST call per repository. There is no GraphQL parser here:
-//! each `repository(...)` field is found by its arguments and answered with every repository field a health check
-//! reads, whatever the selection (GraphQL clients ignore fields they did not ask for only if they tolerate extras,
-//! which serde does by default). Anything else gets GraphQL's error shape.
+//! `POST /graphql`: GitHub's GraphQL API over the emulator's world, done as GitHub does it. Each query is parsed and
+//! validated against GitHub's published schema (`graphql/schema.graphql`); an invalid one is answered `200` with
+//! GraphQL `errors`, as GitHub answers. A valid one is costed by GitHub's formula ([`cost`]), charged to the graphql
+//! budget (refused with `RATE_LIMITED` when it does not fit), and executed by apollo-compiler's executor over the
+//! objects in [`objects`], so aliases, fragments and variables work and only what was selected is answered.
+//!
+//! Errors carry GitHub's `type`: `NOT_FOUND` for a repository that does not exist (its alias `null`), `FORBIDDEN`
+//! for a field the token may not read (the field `null`, and what holds it when it may not be null). A test can switch
+//! GraphQL off entirely ([`crate::EmulatorState::serve_graphql`]: a 404, as from a server with REST only) and forbid
+//! one field of one repository ([`crate::EmulatorState::forbid_graphql_field`]).
 
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::resolvers::Execution;
+use apollo_compiler::response::JsonMap;
 use axum::http::StatusCode;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::Reply;
+use super::{DOCS, Reply};
+use crate::render;
 use crate::state::World;
 
-/// One `repository(...)` field of the query: the key it answers under and its arguments.
-struct RepoField {
-    key: String,
-    owner: Option<String>,
-    name: Option<String>,
-}
+mod cost;
+mod objects;
+mod schema;
 
-/// The value of argument `arg` in `args`: a string literal, or a `$variable` looked up in `variables`.
-fn argument(args: &str, arg: &str, variables: &Value) -> Option<String> {
-    let at = args.find(&format!("{arg}:"))? + arg.len() + 1;
-    let rest = args[at..].trim_start();
-    if let Some(lit) = rest.strip_prefix('"') {
-        return lit.find('"').map(|end| lit[..end].to_owned());
-    }
-    let var = rest.strip_prefix('$')?;
-    let end = var.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(var.len());
-    variables.get(&var[..end]).and_then(Value::as_str).map(str::to_owned)
-}
+use objects::{Obj, RateInfo};
 
-fn fields(query: &str, variables: &Value) -> Vec<RepoField> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(pos) = query[from..].find("repository(").map(|p| p + from) {
-        let args_end = query[pos..].find(')').map_or(query.len(), |e| pos + e);
-        let args = &query[pos + "repository(".len()..args_end];
-        // An alias is the identifier before a `:` right in front of the field name.
-        let before = query[..pos].trim_end();
-        let key = before
-            .strip_suffix(':')
-            .map(|b| b.trim_end().rsplit(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_owned())
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| "repository".to_owned());
-        out.push(RepoField { key, owner: argument(args, "owner", variables), name: argument(args, "name", variables) });
-        from = args_end;
-    }
-    out
-}
-
+/// Answers one GraphQL request; `reply.cost` says what it is charged.
 pub(super) fn answer(w: &mut World, body: &[u8]) -> Reply {
-    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let query = request.get("query").and_then(Value::as_str).unwrap_or("");
-    let variables = request.get("variables").cloned().unwrap_or(Value::Null);
-    let wanted = fields(query, &variables);
-    if wanted.is_empty() {
-        return Reply::json(
-            StatusCode::OK,
-            json!({ "errors": [{ "message": "the hive emulator answers only repository(owner:, name:) queries", "locations": [] }] }),
-        );
+    if w.graphql_off {
+        return Reply::not_found();
     }
-    let mut data = Map::new();
-    let mut errors = Vec::new();
-    for f in wanted {
-        let (owner, name) = (f.owner.unwrap_or_default(), f.name.unwrap_or_default());
-        match w.repo(&owner, &name) {
-            Some(r) => {
-                let s = &r.spec;
-                let open_issues = r.issues.iter().filter(|i| i.state == "open" && i.pull.is_none()).count();
-                let open_pulls = r.issues.iter().filter(|i| i.state == "open" && i.pull.is_some()).count();
-                let head = r.branches.get(&s.default_branch).cloned().unwrap_or_default();
-                data.insert(
-                    f.key,
-                    json!({
-                        "id": format!("R_kwDO{:08}", r.id), "databaseId": r.id, "name": s.name,
-                        "nameWithOwner": format!("{owner}/{name}"), "owner": { "login": owner },
-                        "isArchived": s.archived, "isFork": s.fork, "isTemplate": s.is_template, "isPrivate": s.private,
-                        "visibility": if s.private { "PRIVATE" } else { "PUBLIC" },
-                        "stargazerCount": s.stars, "forkCount": s.forks, "watchers": { "totalCount": s.watchers },
-                        "pushedAt": s.pushed_at, "createdAt": r.created_at, "updatedAt": s.pushed_at,
-                        "defaultBranchRef": { "name": s.default_branch, "target": { "oid": head } },
-                        "licenseInfo": s.license.as_ref().map(|l| json!({ "spdxId": l, "key": l.to_lowercase(), "name": l })),
-                        "issues": { "totalCount": open_issues }, "pullRequests": { "totalCount": open_pulls },
-                    }),
-                );
-            }
-            None => {
-                data.insert(f.key.clone(), Value::Null);
-                errors.push(json!({
-                    "type": "NOT_FOUND", "path": [f.key], "locations": [],
-                    "message": format!("Could not resolve to a Repository with the name '{owner}/{name}'."),
-                }));
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Reply::error(StatusCode::BAD_REQUEST, render::error("Problems parsing JSON", DOCS, 400));
+    };
+    let Some(query) = request.get("query").and_then(Value::as_str) else {
+        return errors(vec![json!({ "message": "A query attribute must be specified and must be a string." })]);
+    };
+    let variables = request.get("variables").cloned().filter(|v| !v.is_null()).unwrap_or_else(|| json!({}));
+    let operation_name = request.get("operationName").and_then(Value::as_str);
+    let schema = schema::github();
+    let doc = match ExecutableDocument::parse_and_validate(schema, query, "query.graphql") {
+        Ok(doc) => doc,
+        Err(invalid) => {
+            let list = invalid.errors.iter().map(|d| diagnostic(serde_json::to_value(d.to_json()))).collect();
+            return errors(list);
+        }
+    };
+    let operation = match doc.operations.get(operation_name) {
+        Ok(operation) => operation,
+        Err(err) => return errors(vec![json!({ "message": err.message().to_string() })]),
+    };
+    let cost = match cost::cost(&doc, &operation.selection_set, &variables) {
+        Ok(cost) => cost,
+        Err(message) => return errors(vec![json!({ "type": "EXCESSIVE_PAGINATION", "message": message })]),
+    };
+    let mut budget = *w.budget(true, "graphql");
+    if budget.remaining < cost {
+        let mut reply = errors(vec![json!({
+            "type": "RATE_LIMITED",
+            "message": "API rate limit exceeded for user ID 1.",
+        })]);
+        reply.exhausted = true;
+        return reply;
+    }
+    budget.remaining -= cost;
+    let Ok(variables) = serde_json::from_value::<JsonMap>(variables) else {
+        return errors(vec![json!({ "message": "Variables are invalid JSON." })]);
+    };
+    // Branches pushed to a repository's git data exist for GraphQL as they do for REST.
+    let git_backed: Vec<(String, String)> =
+        w.repos.iter().filter(|(_, r)| r.spec.git_dir.is_some()).map(|(key, _)| key.clone()).collect();
+    for (owner, name) in git_backed {
+        w.sync_git(&owner, &name);
+    }
+    let world: &World = w;
+    let root = Obj::Query { w: world, rate: RateInfo { cost, budget } };
+    let executed =
+        Execution::new(schema, &doc).operation(operation).raw_variable_values(&variables).execute_sync(&root);
+    let mut reply = match executed {
+        Ok(response) => Reply::json(StatusCode::OK, shape(serde_json::to_value(response).unwrap_or_default())),
+        Err(err) => errors(vec![json!({ "message": err.message().to_string() })]),
+    };
+    reply.cost = Some(cost);
+    reply
+}
+
+/// A request answered with errors only (GitHub's 200 with `errors` and no `data`), costing nothing.
+fn errors(errors: Vec<Value>) -> Reply {
+    let mut reply = Reply::json(StatusCode::OK, json!({ "errors": errors }));
+    reply.cost = Some(0);
+    reply
+}
+
+/// A validation diagnostic as GitHub words its errors: `message` and `locations`.
+fn diagnostic(error: Result<Value, serde_json::Error>) -> Value {
+    let error = error.unwrap_or_else(|_| json!({ "message": "invalid query" }));
+    json!({ "message": error.get("message").cloned().unwrap_or(Value::Null), "locations": error.get("locations").cloned().unwrap_or(json!([])) })
+}
+
+/// The executor's response with GitHub's error `type`s, and `data` always present.
+fn shape(mut response: Value) -> Value {
+    if let Some(errors) = response.get_mut("errors").and_then(Value::as_array_mut) {
+        for error in errors.iter_mut() {
+            // apollo-compiler words a resolver's error "resolver error: ..."; GitHub gives the message alone.
+            let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
+            let message = message.strip_prefix("resolver error: ").unwrap_or(message).to_owned();
+            let kind = if message.starts_with(objects::NOT_FOUND) {
+                Some("NOT_FOUND")
+            } else if message == objects::FORBIDDEN {
+                Some("FORBIDDEN")
+            } else {
+                None
+            };
+            if let Some(map) = error.as_object_mut() {
+                if let Some(kind) = kind {
+                    map.insert("type".to_owned(), json!(kind));
+                }
+                map.insert("message".to_owned(), json!(message));
+                map.remove("extensions");
             }
         }
     }
-    if query.contains("rateLimit") {
-        let b = *w.budget(true, "graphql");
-        data.insert("rateLimit".into(), json!({ "cost": 1, "limit": b.limit, "remaining": b.remaining, "resetAt": hive_support::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(b.reset)) }));
+    if response.get("data").is_none()
+        && let Some(map) = response.as_object_mut()
+    {
+        map.insert("data".to_owned(), Value::Null);
     }
-    let mut body = json!({ "data": data });
-    if !errors.is_empty() {
-        body["errors"] = json!(errors);
-    }
-    Reply::json(StatusCode::OK, body)
+    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::EmulatorState;
+
+    fn ask(state: &EmulatorState, query: &str) -> Value {
+        let body = json!({ "query": query }).to_string();
+        let reply = answer(&mut state.world(), body.as_bytes());
+        reply.body.expect("a json answer")
+    }
 
     #[test]
-    fn finds_aliased_repository_fields_with_literals_and_variables() {
-        let q = r#"query($o: String!) { r0: repository(owner: "acme", name: "api") { name } r1 : repository(owner: $o, name: "web") { name } }"#;
-        let f = fields(q, &json!({ "o": "acme" }));
-        let got: Vec<_> = f.iter().map(|f| (f.key.as_str(), f.owner.as_deref(), f.name.as_deref())).collect();
-        assert_eq!(got, [("r0", Some("acme"), Some("api")), ("r1", Some("acme"), Some("web"))]);
-        let plain = fields(r#"{ repository(owner: "a", name: "b") { id } }"#, &Value::Null);
-        assert_eq!(plain[0].key, "repository");
+    fn answers_only_what_was_selected_with_aliases_fragments_and_variables() {
+        let state = EmulatorState::new("http://127.0.0.1:1".into());
+        state.add_repo(crate::RepoSpec::new("acme", "api").stars(7).license("MIT"));
+        state.add_issue("acme", "api", crate::IssueSpec::new("Crash").label("bug"));
+        let body = json!({
+            "query": "query($n: String!) { a: repository(owner: \"acme\", name: $n) { ...F } gone: repository(owner: \"acme\", name: \"nope\") { id } }
+                      fragment F on Repository { stargazerCount licenseInfo { spdxId } issues(first: 5, states: [OPEN]) { totalCount nodes { title labels(first: 5) { nodes { name } } } } }",
+            "variables": { "n": "api" },
+        })
+        .to_string();
+        let reply = answer(&mut state.world(), body.as_bytes());
+        assert_eq!(reply.cost, Some(1));
+        let body = reply.body.unwrap();
+        assert_eq!(
+            body["data"]["a"],
+            json!({ "stargazerCount": 7, "licenseInfo": { "spdxId": "MIT" }, "issues": { "totalCount": 1,
+                "nodes": [{ "title": "Crash", "labels": { "nodes": [{ "name": "bug" }] } }] } })
+        );
+        assert_eq!(body["data"]["gone"], Value::Null);
+        assert_eq!(body["errors"][0]["type"], "NOT_FOUND");
+        assert_eq!(body["errors"][0]["path"], json!(["gone"]));
+    }
+
+    #[test]
+    fn an_invalid_query_is_an_error_naming_the_field() {
+        let state = EmulatorState::new("http://127.0.0.1:1".into());
+        let body = ask(&state, "{ repository(owner: \"a\", name: \"b\") { stars } }");
+        assert!(body.get("data").is_none(), "{body}");
+        let messages: Vec<&str> =
+            body["errors"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("stars")), "{messages:?}");
+    }
+
+    #[test]
+    fn a_forbidden_field_is_null_with_githubs_error() {
+        let state = EmulatorState::new("http://127.0.0.1:1".into());
+        state.add_repo(crate::RepoSpec::new("acme", "api"));
+        state.forbid_graphql_field("acme", "api", "nameWithOwner");
+        let body = ask(&state, "{ r0: repository(owner: \"acme\", name: \"api\") { isArchived nameWithOwner } }");
+        // `nameWithOwner` may not be null, so the repository holding it is.
+        assert_eq!(body["data"]["r0"], Value::Null, "{body}");
+        assert_eq!(body["errors"][0]["type"], "FORBIDDEN", "{body}");
+        assert_eq!(body["errors"][0]["path"], json!(["r0", "nameWithOwner"]));
+    }
+
+    #[test]
+    fn graphql_switched_off_is_a_404() {
+        let state = EmulatorState::new("http://127.0.0.1:1".into());
+        state.serve_graphql(false);
+        let reply = answer(&mut state.world(), b"{\"query\":\"{ rateLimit { cost } }\"}");
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
     }
 }
