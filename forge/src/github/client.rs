@@ -95,6 +95,8 @@ pub(crate) struct Page {
     pub body: Value,
     /// The next page as a relative path, if any.
     pub next: Option<String>,
+    /// The last page as a relative path, if the answer said.
+    pub last: Option<String>,
 }
 
 #[derive(Debug)]
@@ -227,33 +229,44 @@ impl Client {
             return Err(self.status_error(request, &raw));
         }
         let body = self.json(&request, &raw.body)?;
-        let next = match next_link(&raw.headers) {
+        let next = match link(&raw.headers, "next") {
             Some(link) => Some(self.relative_link(&request, &link)?),
             None => None,
         };
-        let page = Page { body, next };
+        let last = match link(&raw.headers, "last") {
+            Some(link) => Some(self.relative_link(&request, &link)?),
+            None => None,
+        };
+        let page = Page { body, next, last };
         if let Some(etag) = raw.headers.get(header::ETAG).and_then(|v| v.to_str().ok()) {
             self.cache.insert(path.to_owned(), Arc::new(Cached { etag: etag.to_owned(), page: page.clone() }));
         }
         Ok(Found::Page(page))
     }
 
-    /// Every item of a paginated list, following `Link: rel="next"` up to `max_pages` pages.
+    /// Every item of a paginated list, up to `max_pages` pages. When the first page's `Link` names the last one and
+    /// the pages differ only by their `page` number (as GitHub writes them), the rest are asked for at once (the
+    /// budget bounds how many are in flight), so a warm listing of ten pages costs one round trip after the first
+    /// instead of nine; otherwise `rel="next"` is followed page by page.
     pub(crate) async fn get_all(&self, path: &str, max_pages: usize) -> Result<Vec<Value>, GitHubError> {
-        let mut items = Vec::new();
-        let mut next = Some(path.to_owned());
-        let mut pages = 0;
+        let first = self.get(path).await?;
+        let mut items = array(path, first.body)?;
+        if max_pages <= 1 {
+            return Ok(items);
+        }
+        if let Some(rest) = first.next.as_deref().zip(first.last.as_deref()).and_then(|(n, l)| numbered(n, l)) {
+            let paths: Vec<String> = rest.take(max_pages - 1).collect();
+            let pages = futures::future::join_all(paths.iter().map(|path| self.get(path))).await;
+            for (path, page) in paths.iter().zip(pages) {
+                items.extend(array(path, page?.body)?);
+            }
+            return Ok(items);
+        }
+        let mut next = first.next;
+        let mut pages = 1;
         while let Some(path) = next.take() {
             let page = self.get(&path).await?;
-            match page.body {
-                Value::Array(page_items) => items.extend(page_items),
-                _ => {
-                    return Err(GitHubError::Malformed {
-                        request: label(&Method::GET, &path),
-                        message: "expected a json array".into(),
-                    });
-                }
-            }
+            items.extend(array(&path, page.body)?);
             pages += 1;
             if pages < max_pages {
                 next = page.next;
@@ -441,16 +454,49 @@ fn label(method: &Method, path: &str) -> String {
     format!("{method} {}", path.split('?').next().unwrap_or(path))
 }
 
-/// The `rel="next"` URL of a `Link` header.
-pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+/// The URL a `Link` header gives for `rel` (`next`, `last`).
+pub(crate) fn link(headers: &HeaderMap, rel: &str) -> Option<String> {
     let link = headers.get(header::LINK)?.to_str().ok()?;
+    let wanted = format!("rel=\"{rel}\"");
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
         params
             .split(';')
-            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"")
+            .any(|p| p.trim().replace(' ', "") == wanted)
             .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
     })
+}
+
+/// The pages from `next` to `last`, when the two paths differ only by their `page=N` query parameter (`next`'s
+/// number no more than `last`'s): the paths of every page between them, in order.
+pub(crate) fn numbered(next: &str, last: &str) -> Option<impl Iterator<Item = String>> {
+    let split = |path: &str| -> Option<(String, usize)> {
+        let (base, query) = path.split_once('?')?;
+        let mut number = None;
+        let mut rest = Vec::new();
+        for param in query.split('&') {
+            match param.strip_prefix("page=") {
+                Some(n) if number.is_none() => number = Some(n.parse::<usize>().ok()?),
+                _ => rest.push(param),
+            }
+        }
+        Some((format!("{base}?{}", rest.join("&")), number?))
+    };
+    let ((base, from), (last_base, to)) = (split(next)?, split(last)?);
+    (base == last_base && from <= to).then(|| {
+        let separator = if base.ends_with('?') { "" } else { "&" };
+        (from..=to).map(move |n| format!("{base}{separator}page={n}"))
+    })
+}
+
+/// A list page's items.
+fn array(path: &str, body: Value) -> Result<Vec<Value>, GitHubError> {
+    match body {
+        Value::Array(items) => Ok(items),
+        _ => {
+            Err(GitHubError::Malformed { request: label(&Method::GET, path), message: "expected a json array".into() })
+        }
+    }
 }
 
 /// The default timeout of one request.

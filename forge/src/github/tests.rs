@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 use super::{
-    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Secret, budget::is_rate_limited, client::next_link,
+    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Secret, budget::is_rate_limited, client,
     models::parse_time, writes::base64,
 };
 
@@ -77,10 +77,30 @@ fn a_token_that_cannot_be_a_header_is_refused_without_showing_it() {
 fn next_links_and_parsing() {
     let link = r#"<https://ghe.example/api/v3/orgs/a/repos?page=2>; rel="next", <https://ghe.example/api/v3/orgs/a/repos?page=5>; rel="last""#;
     assert_eq!(
-        next_link(&headers(&[("link", link)])).as_deref(),
+        client::link(&headers(&[("link", link)]), "next").as_deref(),
         Some("https://ghe.example/api/v3/orgs/a/repos?page=2")
     );
-    assert_eq!(next_link(&headers(&[("link", r#"<https://x/y?page=1>; rel="prev""#)])), None);
+    assert_eq!(
+        client::link(&headers(&[("link", link)]), "last").as_deref(),
+        Some("https://ghe.example/api/v3/orgs/a/repos?page=5")
+    );
+    assert_eq!(client::link(&headers(&[("link", r#"<https://x/y?page=1>; rel="prev""#)]), "next"), None);
+
+    // Pages numbered alike are asked for at once; anything else is followed link by link.
+    let pages = |next: &str, last: &str| client::numbered(next, last).map(Iterator::collect::<Vec<_>>);
+    assert_eq!(
+        pages("/orgs/a/repos?type=all&per_page=100&page=2", "/orgs/a/repos?type=all&per_page=100&page=4"),
+        Some(vec![
+            "/orgs/a/repos?type=all&per_page=100&page=2".to_owned(),
+            "/orgs/a/repos?type=all&per_page=100&page=3".to_owned(),
+            "/orgs/a/repos?type=all&per_page=100&page=4".to_owned(),
+        ])
+    );
+    assert_eq!(pages("/r?page=2", "/r?page=2"), Some(vec!["/r?page=2".to_owned()]));
+    assert_eq!(pages("/orgs/a/repos?page=2", "/orgs/b/repos?page=9"), None, "another list");
+    assert_eq!(pages("/r?after=abc", "/r?after=xyz"), None, "cursors are not numbers");
+    assert_eq!(pages("/r?page=5", "/r?page=2"), None, "last before next");
+    assert_eq!(pages("/r?page=2&per_page=100", "/r?page=3&per_page=50"), None, "another page size");
 
     let t = parse_time("2024-02-29T12:30:15Z").unwrap();
     assert_eq!(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_709_209_815);
