@@ -9,6 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use dashmap::DashMap;
+use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
@@ -245,9 +246,9 @@ impl Client {
     }
 
     /// Every item of a paginated list, up to `max_pages` pages. When the first page's `Link` names the last one and
-    /// the pages differ only by their `page` number (as GitHub writes them), the rest are asked for at once (the
-    /// budget bounds how many are in flight), so a warm listing of ten pages costs one round trip after the first
-    /// instead of nine; otherwise `rel="next"` is followed page by page.
+    /// the pages differ only by their `page` number (as GitHub writes them), the rest are asked for together,
+    /// [`PAGES_AT_ONCE`] at a time, so a warm listing of ten pages costs two round trips after the first instead of
+    /// nine; otherwise `rel="next"` is followed page by page.
     pub(crate) async fn get_all(&self, path: &str, max_pages: usize) -> Result<Vec<Value>, GitHubError> {
         let first = self.get(path).await?;
         let mut items = array(path, first.body)?;
@@ -256,9 +257,13 @@ impl Client {
         }
         if let Some(rest) = first.next.as_deref().zip(first.last.as_deref()).and_then(|(n, l)| numbered(n, l)) {
             let paths: Vec<String> = rest.take(max_pages - 1).collect();
-            let pages = futures::future::join_all(paths.iter().map(|path| self.get(path))).await;
-            for (path, page) in paths.iter().zip(pages) {
-                items.extend(array(path, page?.body)?);
+            let mut pages = futures::stream::iter(paths.into_iter().map(|path| async move {
+                let page = self.get(&path).await;
+                (path, page)
+            }))
+            .buffered(PAGES_AT_ONCE);
+            while let Some((path, page)) = pages.next().await {
+                items.extend(array(&path, page?.body)?);
             }
             return Ok(items);
         }
@@ -498,6 +503,9 @@ fn array(path: &str, body: Value) -> Result<Vec<Value>, GitHubError> {
         }
     }
 }
+
+/// Pages of one list asked for at once: a listing of a thousand pages must not take every request the budget allows.
+const PAGES_AT_ONCE: usize = 8;
 
 /// The default timeout of one request.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
