@@ -136,18 +136,19 @@ impl CycleProgress {
         CycleProgress { on, bar: None }
     }
 
-    /// Follows `event`: a cycle started (a bar for `fleet` repositories), a repository answered the cycle under
-    /// way, or the cycle completed (the bar cleared).
+    /// Follows `event`: a cycle started (a bar for `fleet` repositories), the cycle under way progressed (as many
+    /// as it says answered, of as many as it asked), or the cycle completed (the bar cleared).
     pub fn follow(&mut self, event: &hive::HiveEvent, fleet: usize) {
-        use hive::HiveEvent::{CycleCompleted, CycleStarted, HealthReported, HealthUnknown};
+        use hive::HiveEvent::{CycleCompleted, CycleProgressed, CycleStarted};
         match event {
             CycleStarted { cycle } if self.on => {
                 self.clear();
                 self.bar = Some((*cycle, progress(fleet, "repositories read")));
             }
-            HealthReported { cycle: Some(cycle), .. } | HealthUnknown { cycle: Some(cycle), .. } => {
+            CycleProgressed { cycle, answered, asked } => {
                 if let Some((_, bar)) = self.bar.as_ref().filter(|(under_way, _)| under_way == cycle) {
-                    bar.inc(1);
+                    bar.set_length(*asked as u64);
+                    bar.set_position(*answered as u64);
                 }
             }
             CycleCompleted { .. } => self.clear(),

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{CiSignature, HealthReport, MemberId, SignalKind};
@@ -91,7 +92,7 @@ impl Entry {
 /// Latest report per member, with running totals and indexes the emergency triggers read.
 #[derive(Debug, Default)]
 pub(crate) struct FleetBook {
-    entries: HashMap<MemberId, Entry>,
+    entries: FxHashMap<MemberId, Entry>,
     known: usize,
     healthy: usize,
     score_sum: u64,
@@ -101,6 +102,11 @@ pub(crate) struct FleetBook {
 }
 
 impl FleetBook {
+    /// A book with room for `members` entries.
+    pub(crate) fn with_capacity(members: usize) -> FleetBook {
+        FleetBook { entries: FxHashMap::with_capacity_and_hasher(members, Default::default()), ..FleetBook::default() }
+    }
+
     pub(crate) fn insert(&mut self, id: MemberId) {
         self.entries.entry(id).or_default();
     }

@@ -4,8 +4,9 @@
 //! the next cycle starts, counting the silent ones as missed). Each report may declare an emergency at once; only
 //! whole cycles count towards clearing it.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use super::QueenState;
@@ -21,7 +22,11 @@ pub(crate) struct CycleState {
     pub(crate) number: u64,
     pub(crate) open: bool,
     /// Members asked to observe that have not answered yet.
-    pub(crate) pending: HashSet<MemberId>,
+    pub(crate) pending: FxHashSet<MemberId>,
+    /// How many were asked when it began.
+    asked: usize,
+    /// The whole percent of `asked` last published as `CycleProgressed`.
+    percent: usize,
     /// Signals reported for this cycle.
     signals: usize,
 }
@@ -57,6 +62,8 @@ impl QueenState {
             .filter(|(_, m)| m.state == MemberState::Running || m.state == MemberState::Backoff)
             .map(|(id, _)| id.clone())
             .collect();
+        self.cycle.asked = self.cycle.pending.len();
+        self.cycle.percent = 0;
         let cycle = self.cycle.number;
         self.bus.publish(HiveEvent::CycleStarted { cycle });
         for id in &self.cycle.pending {
@@ -82,20 +89,33 @@ impl QueenState {
         Ok(())
     }
 
+    /// Folds a report in. Its cost does not grow with the fleet: a cycle's reports arrive in a burst, and a report
+    /// that crosses an emergency threshold waits behind all of them.
+    ///
+    /// Only a report that changes something is published (with its signals) and evaluated: the member's first
+    /// since it (re)started, or one whose score, verdict or signals differ from its previous report's. A repeat
+    /// cannot make a trigger hold that did not hold at the last evaluation (a trigger's inputs are exactly those
+    /// fields), and observers already have what it says.
     pub(super) fn on_report(&mut self, report: HealthReport) {
-        let id = report.member.clone();
         // A report from a member that is gone, stopped or escalated is stale.
-        if self.members.get(&id).is_none_or(|m| m.state != MemberState::Running) {
+        let Some(member) = self.members.get_mut(&report.member).filter(|m| m.state == MemberState::Running) else {
             return;
-        }
-        self.bus.publish(HiveEvent::HealthReported {
-            member: id.clone(),
-            score: report.score,
-            healthy: report.healthy,
-            cycle: report.cycle,
+        };
+        let first = !std::mem::replace(&mut member.reported, true);
+        let repeat = self.book.report(&report.member).is_some_and(|previous| {
+            previous.score == report.score && previous.healthy == report.healthy && previous.signals == report.signals
         });
-        for signal in &report.signals {
-            self.bus.publish(HiveEvent::SignalRaised { member: id.clone(), signal: signal.clone() });
+        let id = report.member.clone();
+        if first || !repeat {
+            self.bus.publish(HiveEvent::HealthReported {
+                member: id.clone(),
+                score: report.score,
+                healthy: report.healthy,
+                cycle: report.cycle,
+            });
+            for signal in &report.signals {
+                self.bus.publish(HiveEvent::SignalRaised { member: id.clone(), signal: signal.clone() });
+            }
         }
         let answers_cycle = self.cycle.open && report.cycle == Some(self.cycle.number);
         if answers_cycle && self.cycle.pending.remove(&id) {
@@ -108,7 +128,9 @@ impl QueenState {
         if now_critical && !was_critical {
             self.emergency.note_critical(id, tokio::time::Instant::now().into_std());
         }
-        self.evaluate_after_report();
+        if !repeat {
+            self.evaluate_after_report();
+        }
         self.maybe_finish_cycle();
     }
 
@@ -156,8 +178,22 @@ impl QueenState {
         }
     }
 
+    /// Publishes the open cycle's progress when it reached a new whole percent, and finishes the cycle when nobody
+    /// is left to wait for.
     pub(super) fn maybe_finish_cycle(&mut self) {
-        if self.cycle.open && self.cycle.pending.is_empty() {
+        if !self.cycle.open {
+            return;
+        }
+        let (asked, pending) = (self.cycle.asked, self.cycle.pending.len());
+        if asked > 0 {
+            let answered = asked.saturating_sub(pending);
+            let percent = answered * 100 / asked;
+            if percent > self.cycle.percent {
+                self.cycle.percent = percent;
+                self.bus.publish(HiveEvent::CycleProgressed { cycle: self.cycle.number, answered, asked });
+            }
+        }
+        if pending == 0 {
             self.finish_cycle();
         }
     }
