@@ -566,6 +566,7 @@ mod bus;
 mod emergency;
 mod orch;
 mod restart;
+mod scale;
 mod spawn;
 
 fn main() {
@@ -592,6 +593,7 @@ fn main() {
     restart::restart_group(&mut c, &rt);
     emergency::emergency_group(&mut c, &rt);
     orch::orch_group(&mut c, &rt);
+    scale::scale_group(&mut c, &rt);
     c.final_summary();
     println!("all groups: {:.1} s wall", started.elapsed().as_secs_f64());
 }
