@@ -118,8 +118,22 @@ impl FleetBook {
         }
     }
 
+    /// Whether `report` repeats its member's previous one in everything the totals, the indexes and the emergency
+    /// triggers read: score, verdict and signals.
+    pub(crate) fn repeats(&self, report: &HealthReport) -> bool {
+        self.report(&report.member).is_some_and(|previous| same_verdict(previous, report))
+    }
+
     /// Folds in a report; returns the previous score, if there was one.
     pub(crate) fn record(&mut self, report: HealthReport) -> Option<u8> {
+        if let Some(Entry { report: Some(previous), .. }) = self.entries.get_mut(&report.member)
+            && same_verdict(previous, &report)
+        {
+            // Nothing counted changes: replaced in place, without taking its contribution out and back in.
+            let score = previous.score;
+            *previous = report;
+            return Some(score);
+        }
         let id = report.member.clone();
         let mut previous = None;
         self.update(&id, |e| {
@@ -203,6 +217,11 @@ impl FleetBook {
     }
 }
 
+/// Whether two reports agree in what the book counts.
+fn same_verdict(a: &HealthReport, b: &HealthReport) -> bool {
+    a.score == b.score && a.healthy == b.healthy && a.signals == b.signals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +280,31 @@ mod tests {
         assert!(book.signatures().is_empty());
         let h = book.health(false);
         assert_eq!((h.total, h.known, h.healthy), (3, 3, 1));
+    }
+
+    #[test]
+    fn a_repeated_verdict_replaces_the_report_and_keeps_every_total() {
+        let mut book = FleetBook::default();
+        let id = MemberId::new("a");
+        book.insert(id.clone());
+        let signature = CiSignature::new("ci", "test", Some("x"), CiClass::Test);
+        book.record(report("a", 40, false, vec![Signal::ci_failure(signature.clone())]));
+        let before = book.health(false);
+
+        let mut again = report("a", 40, false, vec![Signal::ci_failure(signature.clone())]);
+        again.cycle = Some(2);
+        assert!(book.repeats(&again));
+        assert_eq!(book.record(again), Some(40));
+        assert_eq!(book.health(false), before);
+        assert_eq!(book.report(&id).and_then(|r| r.cycle), Some(2), "the newest report is kept");
+        assert_eq!(book.signatures()[&signature].len(), 1);
+
+        let recovered = report("a", 90, true, vec![]);
+        assert!(!book.repeats(&recovered));
+        assert_eq!(book.record(recovered), Some(40));
+        assert!(book.signatures().is_empty());
+        assert_eq!((book.health(false).healthy, book.health(false).known), (1, 1));
+        assert!(!book.repeats(&report("b", 90, true, vec![])), "no previous report, no repeat");
     }
 
     #[test]

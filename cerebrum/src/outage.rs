@@ -7,10 +7,11 @@
 //! that is shown on the bus and in the status but is never an emergency trigger.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime},
 };
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -74,7 +75,8 @@ struct SourceOutage {
 #[derive(Debug, Default)]
 pub(crate) struct OutageBook {
     sources: BTreeMap<String, SourceOutage>,
-    by_member: HashMap<MemberId, String>,
+    /// Asked after every report, so keyed with the queen's fast hasher.
+    by_member: FxHashMap<MemberId, String>,
 }
 
 impl OutageBook {
@@ -103,6 +105,10 @@ impl OutageBook {
 
     /// Notes that a member read its subject again, or is gone; ends its source's outage when it was the last.
     pub(crate) fn reachable(&mut self, member: &MemberId, now: Instant) -> Option<OutageChange> {
+        if self.by_member.is_empty() {
+            // The common case, after every report: no outage, so not even a hash to compute.
+            return None;
+        }
         let source = self.by_member.remove(member)?;
         let entry = self.sources.get_mut(&source)?;
         entry.members.remove(member);

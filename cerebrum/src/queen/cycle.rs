@@ -102,9 +102,7 @@ impl QueenState {
             return;
         };
         let first = !std::mem::replace(&mut member.reported, true);
-        let repeat = self.book.report(&report.member).is_some_and(|previous| {
-            previous.score == report.score && previous.healthy == report.healthy && previous.signals == report.signals
-        });
+        let repeat = self.book.repeats(&report);
         let id = report.member.clone();
         if first || !repeat {
             self.bus.publish(HiveEvent::HealthReported {
