@@ -223,6 +223,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cycle_progress_follows_the_progress_of_the_cycle_under_way_only() {
+        use hive::HiveEvent::{CycleProgressed, CycleStarted};
+        let mut progress = CycleProgress::new(true);
+        let shown = |p: &CycleProgress| p.bar.as_ref().map(|(cycle, bar)| (*cycle, bar.position(), bar.length()));
+        progress.follow(&CycleStarted { cycle: 1 }, 10);
+        // Off a terminal (as here) the bar is hidden and has no length until progress gives it one.
+        assert_eq!(shown(&progress).map(|(cycle, position, _)| (cycle, position)), Some((1, 0)));
+        progress.follow(&CycleProgressed { cycle: 1, answered: 3, asked: 8 }, 10);
+        assert_eq!(shown(&progress), Some((1, 3, Some(8))), "as many as the queen asked");
+        progress.follow(&CycleProgressed { cycle: 2, answered: 7, asked: 8 }, 10);
+        assert_eq!(shown(&progress), Some((1, 3, Some(8))), "another cycle's progress is not this one's");
+        progress.follow(&CycleStarted { cycle: 2 }, 10);
+        assert_eq!(shown(&progress).map(|(cycle, position, _)| (cycle, position)), Some((2, 0)), "a new bar");
+
+        let mut off = CycleProgress::new(false);
+        off.follow(&CycleStarted { cycle: 1 }, 10);
+        off.follow(&CycleProgressed { cycle: 1, answered: 3, asked: 8 }, 10);
+        assert!(off.bar.is_none(), "--json draws nothing");
+    }
+
+    #[test]
     fn a_closed_pipe_is_recognised_as_an_error_and_as_println_s_panic() {
         let closed = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("writing the table");
         assert!(is_closed_pipe(&closed));
