@@ -89,6 +89,16 @@ impl Entry {
     }
 }
 
+/// What folding one report into the [`FleetBook`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Folded {
+    /// The member's previous score, if it had reported.
+    pub(crate) previous: Option<u8>,
+    /// Whether the report repeats the previous one in everything the totals, the indexes and the emergency triggers
+    /// read (score, verdict and signals).
+    pub(crate) repeat: bool,
+}
+
 /// Latest report per member, with running totals and indexes the emergency triggers read.
 #[derive(Debug, Default)]
 pub(crate) struct FleetBook {
@@ -118,21 +128,21 @@ impl FleetBook {
         }
     }
 
-    /// Whether `report` repeats its member's previous one in everything the totals, the indexes and the emergency
-    /// triggers read: score, verdict and signals.
-    pub(crate) fn repeats(&self, report: &HealthReport) -> bool {
-        self.report(&report.member).is_some_and(|previous| same_verdict(previous, report))
+    /// Folds in a report; returns the previous score, if there was one. (The queen uses [`FleetBook::fold`].)
+    #[cfg(test)]
+    pub(crate) fn record(&mut self, report: HealthReport) -> Option<u8> {
+        self.fold(report).previous
     }
 
-    /// Folds in a report; returns the previous score, if there was one.
-    pub(crate) fn record(&mut self, report: HealthReport) -> Option<u8> {
+    /// Folds in a report, and says what it changed.
+    pub(crate) fn fold(&mut self, report: HealthReport) -> Folded {
         if let Some(Entry { report: Some(previous), .. }) = self.entries.get_mut(&report.member)
             && same_verdict(previous, &report)
         {
             // Nothing counted changes: replaced in place, without taking its contribution out and back in.
             let score = previous.score;
             *previous = report;
-            return Some(score);
+            return Folded { previous: Some(score), repeat: true };
         }
         let id = report.member.clone();
         let mut previous = None;
@@ -140,7 +150,7 @@ impl FleetBook {
             previous = e.report.as_ref().map(|r| r.score);
             e.report = Some(report);
         });
-        previous
+        Folded { previous, repeat: false }
     }
 
     pub(crate) fn set_escalated(&mut self, id: &MemberId, escalated: bool) {
@@ -293,18 +303,18 @@ mod tests {
 
         let mut again = report("a", 40, false, vec![Signal::ci_failure(signature.clone())]);
         again.cycle = Some(2);
-        assert!(book.repeats(&again));
-        assert_eq!(book.record(again), Some(40));
+        assert_eq!(book.fold(again), Folded { previous: Some(40), repeat: true });
         assert_eq!(book.health(false), before);
         assert_eq!(book.report(&id).and_then(|r| r.cycle), Some(2), "the newest report is kept");
         assert_eq!(book.signatures()[&signature].len(), 1);
 
         let recovered = report("a", 90, true, vec![]);
-        assert!(!book.repeats(&recovered));
-        assert_eq!(book.record(recovered), Some(40));
+        assert_eq!(book.fold(recovered), Folded { previous: Some(40), repeat: false });
         assert!(book.signatures().is_empty());
         assert_eq!((book.health(false).healthy, book.health(false).known), (1, 1));
-        assert!(!book.repeats(&report("b", 90, true, vec![])), "no previous report, no repeat");
+        book.insert(MemberId::new("b"));
+        let first = book.fold(report("b", 90, true, vec![]));
+        assert_eq!(first, Folded { previous: None, repeat: false }, "no previous report, no repeat");
     }
 
     #[test]

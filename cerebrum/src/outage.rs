@@ -105,10 +105,6 @@ impl OutageBook {
 
     /// Notes that a member read its subject again, or is gone; ends its source's outage when it was the last.
     pub(crate) fn reachable(&mut self, member: &MemberId, now: Instant) -> Option<OutageChange> {
-        if self.by_member.is_empty() {
-            // The common case, after every report: no outage, so not even a hash to compute.
-            return None;
-        }
         let source = self.by_member.remove(member)?;
         let entry = self.sources.get_mut(&source)?;
         entry.members.remove(member);
@@ -117,6 +113,11 @@ impl OutageBook {
         }
         let entry = self.sources.remove(&source)?;
         Some(OutageChange::Ended { source, after: now.saturating_duration_since(entry.started) })
+    }
+
+    /// Whether no member is in an outage: the common case, asked after every report before anything else.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_member.is_empty()
     }
 
     /// Whether a member's last read failed for want of its source.

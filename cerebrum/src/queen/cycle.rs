@@ -92,41 +92,37 @@ impl QueenState {
     /// Folds a report in. Its cost does not grow with the fleet: a cycle's reports arrive in a burst, and a report
     /// that crosses an emergency threshold waits behind all of them.
     ///
-    /// Only a report that changes something is published (with its signals) and evaluated: the member's first
-    /// since it (re)started, or one whose score, verdict or signals differ from its previous report's. A repeat
-    /// cannot make a trigger hold that did not hold at the last evaluation (a trigger's inputs are exactly those
-    /// fields), and observers already have what it says.
+    /// A report is published (with its signals) when it is the member's first since it (re)started or its score,
+    /// verdict or signals differ from its previous report's, and evaluated against the emergency triggers only in
+    /// the second case. A repeat cannot make a trigger hold that did not hold at the last evaluation (a trigger's
+    /// inputs are exactly those fields), and observers already have what it says.
     pub(super) fn on_report(&mut self, report: HealthReport) {
         // A report from a member that is gone, stopped or escalated is stale.
         let Some(member) = self.members.get_mut(&report.member).filter(|m| m.state == MemberState::Running) else {
             return;
         };
         let first = !std::mem::replace(&mut member.reported, true);
-        let repeat = self.book.repeats(&report);
         let id = report.member.clone();
-        if first || !repeat {
-            self.bus.publish(HiveEvent::HealthReported {
-                member: id.clone(),
-                score: report.score,
-                healthy: report.healthy,
-                cycle: report.cycle,
-            });
-            for signal in &report.signals {
+        let (score, healthy, cycle, signals) = (report.score, report.healthy, report.cycle, report.signals.len());
+        let folded = self.book.fold(report);
+        if first || !folded.repeat {
+            self.bus.publish(HiveEvent::HealthReported { member: id.clone(), score, healthy, cycle });
+            // A change is rare next to a repeat: reading the signals back from the book costs one more look-up then.
+            for signal in self.book.report(&id).map(|r| r.signals.as_slice()).unwrap_or_default() {
                 self.bus.publish(HiveEvent::SignalRaised { member: id.clone(), signal: signal.clone() });
             }
         }
-        let answers_cycle = self.cycle.open && report.cycle == Some(self.cycle.number);
+        let answers_cycle = self.cycle.open && cycle == Some(self.cycle.number);
         if answers_cycle && self.cycle.pending.remove(&id) {
-            self.cycle.signals += report.signals.len();
+            self.cycle.signals += signals;
         }
         self.left_outage(&id);
         let critical = self.emergency.config().critical_score;
-        let now_critical = report.score < critical;
-        let was_critical = self.book.record(report).is_some_and(|previous| previous < critical);
-        if now_critical && !was_critical {
+        let was_critical = folded.previous.is_some_and(|previous| previous < critical);
+        if score < critical && !was_critical {
             self.emergency.note_critical(id, tokio::time::Instant::now().into_std());
         }
-        if !repeat {
+        if !folded.repeat {
             self.evaluate_after_report();
         }
         self.maybe_finish_cycle();
@@ -158,6 +154,10 @@ impl QueenState {
 
     /// Takes a member out of its source's outage (it read again, escalated, stopped or left).
     pub(super) fn left_outage(&mut self, id: &MemberId) {
+        if self.outages.is_empty() {
+            // After nearly every report: no hash to compute and no clock to read.
+            return;
+        }
         if let Some(change) = self.outages.reachable(id, tokio::time::Instant::now()) {
             self.publish_outage(change);
         }
