@@ -183,9 +183,14 @@ pub async fn run(
         let envelope = envelope.context("the hive stopped before the demo finished")?;
         let event = &*envelope.event;
         match event {
+            HiveEvent::FleetStarted { members } => {
+                grid.extend(members.iter().map(|started| (started.member.clone(), Cell::Unknown)));
+            }
             HiveEvent::MemberStarted { member, .. } => {
                 grid.insert(member.clone(), Cell::Unknown);
             }
+            // Published only when a repository's verdict changed (or for its first report since it started), so
+            // its cell keeps the last one until then.
             HiveEvent::HealthReported { member, healthy, .. } => {
                 grid.insert(member.clone(), if *healthy { Cell::Healthy } else { Cell::Unhealthy });
             }

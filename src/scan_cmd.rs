@@ -203,7 +203,7 @@ async fn one_cycle(hive: &Hive, progress: &indicatif::ProgressBar) -> anyhow::Re
     loop {
         let envelope = events.recv().await.context("the hive stopped unexpectedly")?;
         match &*envelope.event {
-            HiveEvent::HealthReported { .. } => progress.inc(1),
+            HiveEvent::CycleProgressed { answered, .. } => progress.set_position(*answered as u64),
             HiveEvent::MemberFailed { error: why, .. } | HiveEvent::HealthUnknown { reason: why, .. } => {
                 first_failure.get_or_insert_with(|| terminal::line(why));
             }

@@ -136,10 +136,10 @@ impl CycleProgress {
         CycleProgress { on, bar: None }
     }
 
-    /// Follows `event`: a cycle started (a bar for `fleet` repositories), a repository answered the cycle under
-    /// way, or the cycle completed (the bar cleared).
+    /// Follows `event`: a cycle started (a bar for `fleet` repositories), the cycle under way progressed (as many
+    /// as it says answered, of as many as it asked), or the cycle completed (the bar cleared).
     pub fn follow(&mut self, event: &hive::HiveEvent, fleet: usize) {
-        use hive::HiveEvent::{CycleCompleted, CycleStarted, HealthReported, HealthUnknown};
+        use hive::HiveEvent::{CycleCompleted, CycleProgressed, CycleStarted};
         match event {
             CycleStarted { cycle, asked, kind } if self.on => {
                 self.clear();
@@ -149,9 +149,10 @@ impl CycleProgress {
                     self.bar = Some((*cycle, progress(reading, "repositories read")));
                 }
             }
-            HealthReported { cycle: Some(cycle), .. } | HealthUnknown { cycle: Some(cycle), .. } => {
+            CycleProgressed { cycle, answered, asked } => {
                 if let Some((_, bar)) = self.bar.as_ref().filter(|(under_way, _)| under_way == cycle) {
-                    bar.inc(1);
+                    bar.set_length(*asked as u64);
+                    bar.set_position(*answered as u64);
                 }
             }
             CycleCompleted { .. } => self.clear(),
@@ -224,6 +225,34 @@ impl io::Write for RedactingStderr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cycle_progress_follows_the_progress_of_the_cycle_under_way_only() {
+        use hive::HiveEvent::{CycleProgressed, CycleStarted};
+        let mut progress = CycleProgress::new(true);
+        let shown = |p: &CycleProgress| p.bar.as_ref().map(|(cycle, bar)| (*cycle, bar.position(), bar.length()));
+        progress.follow(&CycleStarted { cycle: 1, asked: 8, kind: hive::cerebrum::CycleKind::Full }, 10);
+        // Off a terminal (as here) the bar is hidden and has no length until progress gives it one.
+        assert_eq!(shown(&progress).map(|(cycle, position, _)| (cycle, position)), Some((1, 0)));
+        progress.follow(&CycleProgressed { cycle: 1, answered: 3, asked: 8 }, 10);
+        assert_eq!(shown(&progress), Some((1, 3, Some(8))), "as many as the queen asked");
+        progress.follow(&CycleProgressed { cycle: 2, answered: 7, asked: 8 }, 10);
+        assert_eq!(shown(&progress), Some((1, 3, Some(8))), "another cycle's progress is not this one's");
+        progress.follow(&CycleStarted { cycle: 2, asked: 8, kind: hive::cerebrum::CycleKind::Full }, 10);
+        assert_eq!(shown(&progress).map(|(cycle, position, _)| (cycle, position)), Some((2, 0)), "a new bar");
+
+        // A quiet cycle that asked nobody draws no bar; a refresh draws one as long as what it asked.
+        let quiet = hive::cerebrum::CycleKind::Quiet;
+        progress.follow(&CycleStarted { cycle: 3, asked: 0, kind: quiet }, 10);
+        assert!(progress.bar.is_none());
+        progress.follow(&CycleStarted { cycle: 4, asked: 2, kind: hive::cerebrum::CycleKind::Refresh }, 10);
+        assert_eq!(shown(&progress).map(|(cycle, position, _)| (cycle, position)), Some((4, 0)));
+
+        let mut off = CycleProgress::new(false);
+        off.follow(&CycleStarted { cycle: 1, asked: 8, kind: hive::cerebrum::CycleKind::Full }, 10);
+        off.follow(&CycleProgressed { cycle: 1, answered: 3, asked: 8 }, 10);
+        assert!(off.bar.is_none(), "--json draws nothing");
+    }
 
     #[test]
     fn a_closed_pipe_is_recognised_as_an_error_and_as_println_s_panic() {

@@ -176,7 +176,9 @@ impl Actor for RepoPilot {
             tick_generation: 0,
             unreachable_reads: 0,
             retry_generation: 0,
-            rng: SmallRng::from_os_rng(),
+            // Seeded from the thread's generator, not the OS: a getrandom syscall per pilot is a tenth of a fleet's
+            // start-up, and jitter needs no secrecy.
+            rng: SmallRng::from_rng(&mut rand::rng()),
         };
         state.arm_timer(&myself);
         Ok(state)

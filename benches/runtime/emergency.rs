@@ -46,12 +46,7 @@ async fn emergency_fixture() -> EmergencyHive {
     let members = (0..EMERGENCY_FLEET).map(|i| MemberSpec::pilot(repo_name(i))).collect();
     let args = QueenArgs::new(bus, config).with_builder(builder.clone()).with_members(members);
     let queen = Queen::start(args).await.expect("queen starts");
-    let mut started = 0;
-    while started < EMERGENCY_FLEET {
-        if let HiveEvent::MemberStarted { .. } = &*next(&mut sub).await.event {
-            started += 1;
-        }
-    }
+    until(&mut sub, |e| matches!(e, HiveEvent::FleetStarted { members } if members.len() == EMERGENCY_FLEET)).await;
     let mut reporters = std::mem::take(&mut *builder.reporters.lock().unwrap_or_else(PoisonError::into_inner));
     reporters.sort_by(|a, b| a.member().cmp(b.member()));
     for (i, reporter) in reporters.iter().enumerate() {

@@ -2,10 +2,11 @@
 //!
 //! Every group times a hive path and a raw-ractor baseline with its own `Instant`s inside `iter_custom`, keeps what
 //! it measured in a static, and prints `ratio <hive>/<raw> = N.NNx (goal ...)` when the group ends, so a ratio never
-//! compares numbers from different runs or machines. BENCHMARKS.md says exactly which interval each one covers.
+//! compares numbers from different runs or machines. The `scale` group has no baseline: it measures how one
+//! orchestration cycle grows from 1,000 to 100,000 pilots. BENCHMARKS.md says exactly which interval each one covers.
 //!
-//! `cargo bench --bench runtime` runs them for real (about 35 s on two cores, after the build); `-- --test` runs every
-//! benchmark once, which CI can afford.
+//! `cargo bench --bench runtime` runs them for real (about a minute on two cores, after the build); `-- --test` runs
+//! every benchmark once, the scale group up to 10,000 pilots, which CI can afford.
 
 // Idle memory per pilot is measured with a counting global allocator, and `GlobalAlloc` is an unsafe trait. The
 // workspace denies `unsafe_code`; this bench file alone allows it, and its only unsafe code forwards each call
@@ -566,6 +567,7 @@ mod bus;
 mod emergency;
 mod orch;
 mod restart;
+mod scale;
 mod spawn;
 
 fn main() {
@@ -592,6 +594,7 @@ fn main() {
     restart::restart_group(&mut c, &rt);
     emergency::emergency_group(&mut c, &rt);
     orch::orch_group(&mut c, &rt);
+    scale::scale_group(&mut c, &rt);
     c.final_summary();
     println!("all groups: {:.1} s wall", started.elapsed().as_secs_f64());
 }

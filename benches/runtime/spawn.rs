@@ -7,7 +7,8 @@ use super::*;
 // ---------------------------------------------------------------------------------------------------------------
 
 const FLEET: usize = 10_000;
-/// Holds every event of a fleet start unread (10,000 `MemberStarted`), so the reader can never lose one.
+/// The bus's ring, as in the run before the fleet became one `FleetStarted`; far more than a fleet start publishes,
+/// so the reader can never lose an event.
 const SPAWN_BUS: usize = 16_384;
 
 const RAW_SPAWN: &str = "spawn_10k/raw_ractor";
@@ -54,8 +55,8 @@ async fn raw_spawn(iters: u64) -> Duration {
 /// How the bench learns that every initial member runs.
 #[derive(Clone, Copy)]
 enum Wait {
-    /// Read the bus as it goes, until 10,000 `MemberStarted`, on the thread that drives the runtime's `block_on`,
-    /// which is where `hive run` reads its events.
+    /// Read the bus as it goes, until `FleetStarted` (naming all 10,000), on the thread that drives the runtime's
+    /// `block_on`, which is where `hive run` reads its events.
     Events,
     /// The same reader, spawned as a task on the runtime's workers.
     TaskEvents,
@@ -64,14 +65,11 @@ enum Wait {
     Status,
 }
 
-/// Reads until `n` `MemberStarted` events have been seen.
+/// Reads until the fleet has started, and checks that it was all of it.
 async fn count_started(sub: &mut Subscription, n: usize) {
-    let mut started = 0;
-    while started < n {
-        if let HiveEvent::MemberStarted { .. } = &*next(sub).await.event {
-            started += 1;
-        }
-    }
+    let envelope = until(sub, |e| matches!(e, HiveEvent::FleetStarted { .. })).await;
+    let HiveEvent::FleetStarted { members } = &*envelope.event else { unreachable!("until returns the match") };
+    assert_eq!(members.len(), n, "every initial member started");
 }
 
 /// Starts a queen with 10,000 initial members and times it until they all run; measures the bytes they hold.
@@ -111,7 +109,8 @@ async fn queen_spawn(
             }
         }
         total.add(start.elapsed());
-        // Everything is still in the ring (16,384 > 10,001 events), so nothing was or will be lost.
+        // Everything is still in the ring (16,384 events, far more than a fleet start publishes), so nothing was or
+        // will be lost.
         while sub.try_recv().is_some() {}
         assert_eq!(sub.lost(), 0, "the reader lost events");
         refill(&bus, &mut sub);

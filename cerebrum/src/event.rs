@@ -11,7 +11,14 @@ use crate::{AutonomyReport, BatchId, CycleRecord, EmergencyReason, MemberId, Mem
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HiveEvent {
-    /// A member's first incarnation is running.
+    /// The queen's initial members are running: one event for the whole fleet the queen was started with, instead
+    /// of one [`HiveEvent::MemberStarted`] each. Lists every initial member whose first start succeeded, in start
+    /// order; one whose first start failed is in a `MemberFailed` (and `MemberRestarted` once it runs) instead.
+    FleetStarted {
+        /// The members, each with its kind.
+        members: Vec<StartedMember>,
+    },
+    /// A member added after the queen started is running (its first incarnation).
     MemberStarted {
         /// The member.
         member: MemberId,
@@ -57,7 +64,10 @@ pub enum HiveEvent {
         /// Why.
         reason: String,
     },
-    /// A member reported its health.
+    /// A member's report changed its health: its first report since it (re)started, or one whose score, verdict
+    /// or signals differ from its previous report's. A report that repeats the previous one is not published (a
+    /// cycle's progress is [`HiveEvent::CycleProgressed`]); the member's latest report is always in the queen's
+    /// status.
     HealthReported {
         /// The member.
         member: MemberId,
@@ -69,7 +79,7 @@ pub enum HiveEvent {
         cycle: Option<u64>,
     },
     /// A member was asked to look at its subject again now, outside the cycles (something, such as a webhook
-    /// delivery, said the subject changed); its report follows as any report does.
+    /// delivery, said the subject changed); its report follows as any report does (published if it changed).
     RefreshRequested {
         /// The member.
         member: MemberId,
@@ -114,6 +124,18 @@ pub enum HiveEvent {
         /// Which members were asked.
         #[serde(default)]
         kind: crate::CycleKind,
+    },
+    /// The cycle under way is done with `answered` of the `asked` members. Published each time that share reaches
+    /// a new whole percent (with fewer than 100 members asked: after every answer), so a progress display moves
+    /// without an event per report; `CycleCompleted` follows the last one.
+    CycleProgressed {
+        /// The cycle.
+        cycle: u64,
+        /// Members the cycle no longer waits for: they answered (a report, or word that their source was
+        /// unreachable), or escalated, stopped or left meanwhile.
+        answered: usize,
+        /// Members asked to observe when it began.
+        asked: usize,
     },
     /// An orchestration cycle ended, with its analytics record.
     CycleCompleted {
@@ -170,8 +192,17 @@ pub enum HiveEvent {
     HiveStopped,
 }
 
+/// One member of [`HiveEvent::FleetStarted`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartedMember {
+    /// The member.
+    pub member: MemberId,
+    /// Its kind.
+    pub kind: MemberKind,
+}
+
 impl HiveEvent {
-    /// The member an event is about, if any.
+    /// The member an event is about, if it is about one (`FleetStarted` is about many: see its `members`).
     pub fn member(&self) -> Option<&MemberId> {
         match self {
             HiveEvent::MemberStarted { member, .. }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{CiSignature, HealthReport, MemberId, SignalKind};
@@ -88,10 +89,20 @@ impl Entry {
     }
 }
 
+/// What folding one report into the [`FleetBook`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Folded {
+    /// The member's previous score, if it had reported.
+    pub(crate) previous: Option<u8>,
+    /// Whether the report repeats the previous one in everything the totals, the indexes and the emergency triggers
+    /// read (score, verdict and signals).
+    pub(crate) repeat: bool,
+}
+
 /// Latest report per member, with running totals and indexes the emergency triggers read.
 #[derive(Debug, Default)]
 pub(crate) struct FleetBook {
-    entries: HashMap<MemberId, Entry>,
+    entries: FxHashMap<MemberId, Entry>,
     known: usize,
     healthy: usize,
     score_sum: u64,
@@ -101,6 +112,11 @@ pub(crate) struct FleetBook {
 }
 
 impl FleetBook {
+    /// A book with room for `members` entries.
+    pub(crate) fn with_capacity(members: usize) -> FleetBook {
+        FleetBook { entries: FxHashMap::with_capacity_and_hasher(members, Default::default()), ..FleetBook::default() }
+    }
+
     pub(crate) fn insert(&mut self, id: MemberId) {
         self.entries.entry(id).or_default();
     }
@@ -112,15 +128,29 @@ impl FleetBook {
         }
     }
 
-    /// Folds in a report; returns the previous score, if there was one.
+    /// Folds in a report; returns the previous score, if there was one. (The queen uses [`FleetBook::fold`].)
+    #[cfg(test)]
     pub(crate) fn record(&mut self, report: HealthReport) -> Option<u8> {
+        self.fold(report).previous
+    }
+
+    /// Folds in a report, and says what it changed.
+    pub(crate) fn fold(&mut self, report: HealthReport) -> Folded {
+        if let Some(Entry { report: Some(previous), .. }) = self.entries.get_mut(&report.member)
+            && same_verdict(previous, &report)
+        {
+            // Nothing counted changes: replaced in place, without taking its contribution out and back in.
+            let score = previous.score;
+            *previous = report;
+            return Folded { previous: Some(score), repeat: true };
+        }
         let id = report.member.clone();
         let mut previous = None;
         self.update(&id, |e| {
             previous = e.report.as_ref().map(|r| r.score);
             e.report = Some(report);
         });
-        previous
+        Folded { previous, repeat: false }
     }
 
     pub(crate) fn set_escalated(&mut self, id: &MemberId, escalated: bool) {
@@ -197,6 +227,11 @@ impl FleetBook {
     }
 }
 
+/// Whether two reports agree in what the book counts.
+fn same_verdict(a: &HealthReport, b: &HealthReport) -> bool {
+    a.score == b.score && a.healthy == b.healthy && a.signals == b.signals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +290,31 @@ mod tests {
         assert!(book.signatures().is_empty());
         let h = book.health(false);
         assert_eq!((h.total, h.known, h.healthy), (3, 3, 1));
+    }
+
+    #[test]
+    fn a_repeated_verdict_replaces_the_report_and_keeps_every_total() {
+        let mut book = FleetBook::default();
+        let id = MemberId::new("a");
+        book.insert(id.clone());
+        let signature = CiSignature::new("ci", "test", Some("x"), CiClass::Test);
+        book.record(report("a", 40, false, vec![Signal::ci_failure(signature.clone())]));
+        let before = book.health(false);
+
+        let mut again = report("a", 40, false, vec![Signal::ci_failure(signature.clone())]);
+        again.cycle = Some(2);
+        assert_eq!(book.fold(again), Folded { previous: Some(40), repeat: true });
+        assert_eq!(book.health(false), before);
+        assert_eq!(book.report(&id).and_then(|r| r.cycle), Some(2), "the newest report is kept");
+        assert_eq!(book.signatures()[&signature].len(), 1);
+
+        let recovered = report("a", 90, true, vec![]);
+        assert_eq!(book.fold(recovered), Folded { previous: Some(40), repeat: false });
+        assert!(book.signatures().is_empty());
+        assert_eq!((book.health(false).healthy, book.health(false).known), (1, 1));
+        book.insert(MemberId::new("b"));
+        let first = book.fold(report("b", 90, true, vec![]));
+        assert_eq!(first, Folded { previous: None, repeat: false }, "no previous report, no repeat");
     }
 
     #[test]

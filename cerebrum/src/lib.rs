@@ -64,7 +64,7 @@ pub use crate::{
     bus::{Envelope, EventBus, Subscription},
     emergency::{EmergencyConfig, EmergencyReason, LogSink, Notice, NotificationSink},
     error::QueenError,
-    event::HiveEvent,
+    event::{HiveEvent, StartedMember},
     fleet::{FleetHealth, HealthLevel},
     governance::ActionKind,
     health::{HealthReport, ScoreComponent},

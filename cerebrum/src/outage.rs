@@ -7,10 +7,11 @@
 //! that is shown on the bus and in the status but is never an emergency trigger.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     time::{Duration, SystemTime},
 };
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -74,7 +75,8 @@ struct SourceOutage {
 #[derive(Debug, Default)]
 pub(crate) struct OutageBook {
     sources: BTreeMap<String, SourceOutage>,
-    by_member: HashMap<MemberId, String>,
+    /// Asked after every report, so keyed with the queen's fast hasher.
+    by_member: FxHashMap<MemberId, String>,
 }
 
 impl OutageBook {
@@ -111,6 +113,11 @@ impl OutageBook {
         }
         let entry = self.sources.remove(&source)?;
         Some(OutageChange::Ended { source, after: now.saturating_duration_since(entry.started) })
+    }
+
+    /// Whether no member is in an outage: the common case, asked after every report before anything else.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_member.is_empty()
     }
 
     /// Whether a member's last read failed for want of its source.

@@ -13,6 +13,7 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rustc_hash::FxHashMap;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 pub use self::handle::{HiveStatus, MemberStatus, ProposalBatch, QueenHandle};
@@ -21,7 +22,7 @@ use crate::{
     Backoff, BatchId, BatchReport, EmergencyConfig, EmergencyReason, EventBus, ExitKind, HealthReport, HiveEvent,
     LogSink, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState,
     NotificationSink, OrchConfig, OrchError, Proposal, ProposalEngine, QueenError, QueenNotice, Reporter,
-    RestartDecision, RestartHistory, RuleEngine, Seed, Unreachable, decide, emergency::EmergencyState,
+    RestartDecision, RestartHistory, RuleEngine, Seed, StartedMember, Unreachable, decide, emergency::EmergencyState,
     fleet::FleetBook, member::NoMembers, outage::OutageBook,
 };
 
@@ -257,6 +258,9 @@ struct Member {
     /// it last escalated.
     resumes: u32,
     escalated_at: Option<tokio::time::Instant>,
+    /// Whether this incarnation has reported yet: its first report is always published, later ones only when they
+    /// change something.
+    reported: bool,
 }
 
 /// How a member is being (re)started, for the event that follows.
@@ -275,10 +279,10 @@ pub struct QueenState {
     builder: Arc<dyn MemberBuilder>,
     engine: Arc<dyn ProposalEngine>,
     sink: Arc<dyn NotificationSink>,
-    members: HashMap<MemberId, Member>,
+    members: FxHashMap<MemberId, Member>,
     /// Start order, for shutdown in reverse.
     order: Vec<MemberId>,
-    by_actor: HashMap<ActorId, MemberId>,
+    by_actor: FxHashMap<ActorId, MemberId>,
     book: FleetBook,
     outages: OutageBook,
     emergency: EmergencyState,
@@ -293,6 +297,8 @@ pub struct QueenState {
     /// The emergency's reasons as the members last heard them ([`QueenNotice::Emergency`]); empty: none in force.
     told_emergency: Arc<[EmergencyReason]>,
     pending_members: Vec<MemberSpec>,
+    /// While the initial members start: those running, announced together as `FleetStarted` once all have started.
+    fleet_started: Option<Vec<StartedMember>>,
     /// Last incarnation number handed out.
     generations: u64,
 }
@@ -325,10 +331,10 @@ impl Actor for Queen {
             builder: args.builder,
             engine: args.engine,
             sink: args.sink,
-            members: HashMap::new(),
-            order: Vec::new(),
-            by_actor: HashMap::new(),
-            book: FleetBook::default(),
+            members: FxHashMap::with_capacity_and_hasher(args.members.len(), Default::default()),
+            order: Vec::with_capacity(args.members.len()),
+            by_actor: FxHashMap::with_capacity_and_hasher(args.members.len(), Default::default()),
+            book: FleetBook::with_capacity(args.members.len()),
             outages: OutageBook::default(),
             cycle,
             tick: None,
@@ -339,16 +345,24 @@ impl Actor for Queen {
             shutting_down: false,
             told_emergency: Arc::from(Vec::new()),
             pending_members: args.members,
+            fleet_started: None,
             generations: 0,
         })
     }
 
     async fn post_start(&self, _myself: QueenRef, state: &mut QueenState) -> Result<(), ActorProcessingErr> {
-        for spec in std::mem::take(&mut state.pending_members) {
+        let initial = std::mem::take(&mut state.pending_members);
+        // One event for the whole initial fleet: an event per member costs the queen a publish (and each subscriber
+        // a wake-up) per member while the fleet starts.
+        state.fleet_started = Some(Vec::with_capacity(initial.len()));
+        for spec in initial {
             // Duplicates in the initial list are a caller bug; keep the first and say so.
             if let Err(e) = state.add_member(spec).await {
                 tracing::warn!(error = %e, "skipping initial member");
             }
+        }
+        if let Some(members) = state.fleet_started.take().filter(|members| !members.is_empty()) {
+            state.bus.publish(HiveEvent::FleetStarted { members });
         }
         state.evaluate_after_report();
         if let Some(interval) = state.config.cycle_interval {
@@ -493,28 +507,26 @@ impl QueenState {
     }
 
     async fn add_member(&mut self, spec: MemberSpec) -> Result<(), QueenError> {
-        if self.members.contains_key(&spec.id) {
+        let std::collections::hash_map::Entry::Vacant(slot) = self.members.entry(spec.id.clone()) else {
             return Err(QueenError::DuplicateMember(spec.id));
-        }
-        let id = spec.id.clone();
-        self.members.insert(
-            id.clone(),
-            Member {
-                spec,
-                state: MemberState::Starting,
-                handle: None,
-                generation: 0,
-                history: RestartHistory::default(),
-                last_error: None,
-                pending_restart: None,
-                resumes: 0,
-                escalated_at: None,
-            },
-        );
-        self.order.push(id.clone());
-        if self.members[&id].spec.observes {
+        };
+        let id = slot.key().clone();
+        if spec.observes {
             self.book.insert(id.clone());
         }
+        slot.insert(Member {
+            spec,
+            state: MemberState::Starting,
+            handle: None,
+            generation: 0,
+            history: RestartHistory::default(),
+            last_error: None,
+            pending_restart: None,
+            resumes: 0,
+            escalated_at: None,
+            reported: false,
+        });
+        self.order.push(id.clone());
         self.bring_up(&id, StartKind::First).await;
         Ok(())
     }
@@ -532,6 +544,8 @@ impl QueenState {
         }
         self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason: "removed".to_owned() });
         self.notify_all(&QueenNotice::MemberLeft { member: id.clone(), cycle: self.cycle.number });
+        // The fleet is smaller: a share or a count-and-share trigger may hold now.
+        self.evaluate_after_report();
         self.maybe_finish_cycle();
         Ok(())
     }
@@ -557,6 +571,7 @@ impl QueenState {
             member.generation = self.generations;
             member.state = MemberState::Starting;
             member.pending_restart = None;
+            member.reported = false;
             let ctx = MemberContext {
                 id: id.clone(),
                 kind: member.spec.kind.clone(),
@@ -565,21 +580,11 @@ impl QueenState {
                 reporter: Reporter { queen: self.myself.clone(), member: id.clone() },
                 queen: QueenHandle::new(self.myself.clone(), self.bus.clone()),
             };
-            let started = self.builder.start(ctx).await;
-            let Some(member) = self.members.get_mut(id) else { return };
-            match started {
+            // The queen's handler holds `&mut self` across the start, so nothing else can remove the member meanwhile.
+            match self.builder.start(ctx).await {
                 Ok(handle) => {
                     self.by_actor.insert(handle.cell().get_id(), id.clone());
                     member.state = MemberState::Running;
-                    let event = match kind {
-                        StartKind::First => {
-                            HiveEvent::MemberStarted { member: id.clone(), kind: member.spec.kind.clone() }
-                        }
-                        StartKind::Restart { attempt, delay } => {
-                            HiveEvent::MemberRestarted { member: id.clone(), attempt, delay }
-                        }
-                        StartKind::Resume => HiveEvent::MemberResumed { member: id.clone() },
-                    };
                     if self.emergency.is_active() {
                         handle.command(MemberCommand::EnterEmergency);
                     }
@@ -590,6 +595,20 @@ impl QueenState {
                         handle.command(MemberCommand::Observe { cycle: self.cycle.number });
                     }
                     member.handle = Some(handle);
+                    let event = match kind {
+                        StartKind::First => {
+                            let kind = member.spec.kind.clone();
+                            if let Some(fleet) = &mut self.fleet_started {
+                                fleet.push(StartedMember { member: id.clone(), kind });
+                                return;
+                            }
+                            HiveEvent::MemberStarted { member: id.clone(), kind }
+                        }
+                        StartKind::Restart { attempt, delay } => {
+                            HiveEvent::MemberRestarted { member: id.clone(), attempt, delay }
+                        }
+                        StartKind::Resume => HiveEvent::MemberResumed { member: id.clone() },
+                    };
                     self.bus.publish(event);
                     return;
                 }
@@ -681,6 +700,8 @@ impl QueenState {
                 self.cycle.pending.remove(id);
                 self.bus.publish(HiveEvent::MemberStopped { member: id.clone(), reason });
                 self.notify_all(&QueenNotice::MemberLeft { member: id.clone(), cycle: self.cycle.number });
+                // The fleet is smaller: a share or a count-and-share trigger may hold now.
+                self.evaluate_after_report();
                 self.maybe_finish_cycle();
                 None
             }

@@ -29,13 +29,13 @@ async fn every_repository_is_observed_each_cycle_despite_panics() {
     let mut restarts = 0;
     for cycle in 1..=CYCLES {
         hive.start_cycle().expect("cycle");
-        let mut observed = HashSet::new();
+        let mut progress = None;
         let record = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
                 let envelope = events.recv().await.expect("bus open");
                 match &*envelope.event {
-                    HiveEvent::HealthReported { member, cycle: Some(c), .. } if *c == cycle => {
-                        observed.insert(member.clone());
+                    HiveEvent::CycleProgressed { cycle: c, answered, asked } if *c == cycle => {
+                        progress = Some((*answered, *asked));
                     }
                     HiveEvent::MemberRestarted { .. } => restarts += 1,
                     HiveEvent::CycleCompleted { record } if record.orchestration_cycle == cycle => {
@@ -48,6 +48,16 @@ async fn every_repository_is_observed_each_cycle_despite_panics() {
         .await
         .unwrap_or_else(|_| panic!("cycle {cycle} did not complete"));
         assert_eq!(record.missed_reports, 0, "cycle {cycle}: {record:?}");
+        assert_eq!(progress, Some((REPOS, REPOS)), "cycle {cycle}: every repository answered it");
+        // Only reports that change something are published; the queen holds each repository's latest one.
+        let status = hive.status().await.expect("status");
+        let mut observed = HashSet::new();
+        for member in &status.members {
+            let report = hive.report(member.id.as_str()).await.expect("report").expect("every repository reported");
+            if report.cycle == Some(cycle) {
+                observed.insert(member.id.clone());
+            }
+        }
         assert_eq!(observed.len(), REPOS, "cycle {cycle}: every repository reported for this cycle");
         assert_eq!(record.healthy_repositories, 800, "cycle {cycle}: {record:?}");
     }

@@ -8,7 +8,7 @@ use hive_cerebrum::{
     Backoff, CiClass, CiSignature, EmergencyConfig, EventBus, HiveEvent, MemberSpec, Queen, QueenArgs, QueenConfig,
     QueenHandle, RestartPolicy, SignalKind, Subscription,
 };
-use hive_forge::{Fault, RepoId, SimForge, SimRepo};
+use hive_forge::{CiStatus, Fault, RepoId, SimForge, SimRepo};
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
@@ -43,6 +43,12 @@ async fn next<T>(events: &mut Subscription, mut pick: impl FnMut(&HiveEvent) -> 
 
 fn repo(name: &str) -> RepoId {
     RepoId::new(name).expect("valid")
+}
+
+/// A repository whose CI turns red and green again from read to read, so that each report differs from the one
+/// before and is published: the queen does not publish a report that repeats the previous one.
+fn flapping(name: &str) -> SimRepo {
+    SimRepo::healthy(name).with_script(vec![CiStatus::green(), CiStatus::failing(Vec::new())])
 }
 
 #[tokio::test(start_paused = true)]
@@ -186,7 +192,7 @@ async fn own_interval_polls_and_emergency_mode_polls_faster() {
         ..PilotConfig::default()
     };
     let count_reads = |forced: bool| async move {
-        let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+        let forge = SimForge::new(vec![flapping("acme/api")]);
         let config = QueenConfig {
             emergency: EmergencyConfig { forced, ..EmergencyConfig::default() },
             ..QueenConfig::default()

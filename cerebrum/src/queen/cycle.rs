@@ -5,8 +5,9 @@
 //! cycles count towards clearing it. Which members a cycle asks is its [`CycleKind`]: all of them; between
 //! reconciliations (`reconcile_every`) only those never read; or, in a refresh cycle, those an event named.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use super::QueenState;
@@ -24,7 +25,11 @@ pub(crate) struct CycleState {
     /// Which members the current (or last) cycle asked.
     kind: CycleKind,
     /// Members asked to observe that have not answered yet.
-    pub(crate) pending: HashSet<MemberId>,
+    pub(crate) pending: FxHashSet<MemberId>,
+    /// How many were asked when it began.
+    asked: usize,
+    /// The whole percent of `asked` last published as `CycleProgressed`.
+    percent: usize,
     /// Signals reported for this cycle.
     signals: usize,
     /// Quiet cycles to run before the next full one (each full cycle sets it to `reconcile_every - 1`).
@@ -93,13 +98,16 @@ impl QueenState {
         if self.cycle.open {
             self.finish_cycle();
         }
-        // Whoever this cycle reads needs no refresh of its own.
-        self.cycle.wanted.retain(|id| !asked.contains(id));
         self.cycle.number += 1;
         self.cycle.open = true;
         self.cycle.kind = kind;
         self.cycle.signals = 0;
         self.cycle.pending = asked.into_iter().collect();
+        // Whoever this cycle reads needs no refresh of its own.
+        let pending = &self.cycle.pending;
+        self.cycle.wanted.retain(|id| !pending.contains(id));
+        self.cycle.asked = self.cycle.pending.len();
+        self.cycle.percent = 0;
         let cycle = self.cycle.number;
         self.bus.publish(HiveEvent::CycleStarted { cycle, asked: self.cycle.pending.len(), kind });
         for id in &self.cycle.pending {
@@ -137,33 +145,42 @@ impl QueenState {
         self.myself.send_after(self.config.refresh_window, || super::QueenMessage::RefreshDue);
     }
 
+    /// Folds a report in. Its cost does not grow with the fleet: a cycle's reports arrive in a burst, and a report
+    /// that crosses an emergency threshold waits behind all of them.
+    ///
+    /// A report is published (with its signals) when it is the member's first since it (re)started or its score,
+    /// verdict or signals differ from its previous report's, and evaluated against the emergency triggers only in
+    /// the second case. A repeat cannot make a trigger hold that did not hold at the last evaluation (a trigger's
+    /// inputs are exactly those fields), and observers already have what it says.
     pub(super) fn on_report(&mut self, report: HealthReport) {
-        let id = report.member.clone();
         // A report from a member that is gone, stopped or escalated is stale.
-        if self.members.get(&id).is_none_or(|m| m.state != MemberState::Running) {
+        let Some(member) = self.members.get_mut(&report.member).filter(|m| m.state == MemberState::Running) else {
             return;
+        };
+        let first = !std::mem::replace(&mut member.reported, true);
+        let id = report.member.clone();
+        let (score, healthy, cycle, signals) = (report.score, report.healthy, report.cycle, report.signals.len());
+        let folded = self.book.fold(report);
+        if first || !folded.repeat {
+            self.bus.publish(HiveEvent::HealthReported { member: id.clone(), score, healthy, cycle });
+            // A change is rare next to a repeat: reading the signals back from the book costs one more look-up then.
+            for signal in self.book.report(&id).map(|r| r.signals.as_slice()).unwrap_or_default() {
+                self.bus.publish(HiveEvent::SignalRaised { member: id.clone(), signal: signal.clone() });
+            }
         }
-        self.bus.publish(HiveEvent::HealthReported {
-            member: id.clone(),
-            score: report.score,
-            healthy: report.healthy,
-            cycle: report.cycle,
-        });
-        for signal in &report.signals {
-            self.bus.publish(HiveEvent::SignalRaised { member: id.clone(), signal: signal.clone() });
-        }
-        let answers_cycle = self.cycle.open && report.cycle == Some(self.cycle.number);
+        let answers_cycle = self.cycle.open && cycle == Some(self.cycle.number);
         if answers_cycle && self.cycle.pending.remove(&id) {
-            self.cycle.signals += report.signals.len();
+            self.cycle.signals += signals;
         }
         self.left_outage(&id);
         let critical = self.emergency.config().critical_score;
-        let now_critical = report.score < critical;
-        let was_critical = self.book.record(report).is_some_and(|previous| previous < critical);
-        if now_critical && !was_critical {
+        let was_critical = folded.previous.is_some_and(|previous| previous < critical);
+        if score < critical && !was_critical {
             self.emergency.note_critical(id, tokio::time::Instant::now().into_std());
         }
-        self.evaluate_after_report();
+        if !folded.repeat {
+            self.evaluate_after_report();
+        }
         self.maybe_finish_cycle();
     }
 
@@ -193,6 +210,10 @@ impl QueenState {
 
     /// Takes a member out of its source's outage (it read again, escalated, stopped or left).
     pub(super) fn left_outage(&mut self, id: &MemberId) {
+        if self.outages.is_empty() {
+            // After nearly every report: no hash to compute and no clock to read.
+            return;
+        }
         if let Some(change) = self.outages.reachable(id, tokio::time::Instant::now()) {
             self.publish_outage(change);
         }
@@ -211,8 +232,22 @@ impl QueenState {
         }
     }
 
+    /// Publishes the open cycle's progress when it reached a new whole percent, and finishes the cycle when nobody
+    /// is left to wait for.
     pub(super) fn maybe_finish_cycle(&mut self) {
-        if self.cycle.open && self.cycle.pending.is_empty() {
+        if !self.cycle.open {
+            return;
+        }
+        let (asked, pending) = (self.cycle.asked, self.cycle.pending.len());
+        if asked > 0 {
+            let answered = asked.saturating_sub(pending);
+            let percent = answered * 100 / asked;
+            if percent > self.cycle.percent {
+                self.cycle.percent = percent;
+                self.bus.publish(HiveEvent::CycleProgressed { cycle: self.cycle.number, answered, asked });
+            }
+        }
+        if pending == 0 {
             self.finish_cycle();
         }
     }

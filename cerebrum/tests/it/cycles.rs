@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use hive_cerebrum::{
-    CiClass, CiSignature, CycleKind, EmergencyConfig, HealthLevel, HiveEvent, MemberCommand, MemberId, MemberSpec,
-    QueenConfig, QueenError, RestartType, Severity, Signal,
+    CiClass, CiSignature, CycleKind, EmergencyConfig, HealthLevel, HiveEvent, MemberCommand, MemberId, MemberKind,
+    MemberSpec, QueenConfig, QueenError, RestartType, Severity, Signal,
 };
 
 use crate::{
@@ -335,7 +335,122 @@ async fn a_queen_continuing_an_earlier_count_numbers_its_first_cycle_one_more() 
             events.iter().any(|e| matches!(e, HiveEvent::CycleStarted { cycle, .. } if *cycle == n)),
             "{events:#?}"
         );
-        let reported = count(&events, |e| matches!(e, HiveEvent::HealthReported { cycle, .. } if *cycle == Some(n)));
-        assert_eq!(reported, 2, "both members answer cycle {n}: {events:#?}");
+        let answered = events.iter().rev().find_map(|e| match e {
+            HiveEvent::CycleProgressed { cycle, answered, asked } if *cycle == n => Some((*answered, *asked)),
+            _ => None,
+        });
+        assert_eq!(answered, Some((2, 2)), "both members answer cycle {n}: {events:#?}");
     }
+}
+
+/// The health a member reported, as its `HealthReported` events say, in order.
+fn reported(events: &[HiveEvent], id: &str) -> Vec<(u8, bool, Option<u64>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            HiveEvent::HealthReported { member, score, healthy, cycle } if member.as_str() == id => {
+                Some((*score, *healthy, *cycle))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_is_published_when_it_changes_something_or_is_the_first_of_an_incarnation() {
+    let fleet = Fleet::default();
+    let failing = Signal::ci_failure(CiSignature::new("ci", "test", Some("cargo test"), CiClass::Test));
+    fleet.script("a", |s| {
+        s.default = Health::healthy(90);
+        // Cycle 3 changes the score, 4 changes it back, 5 keeps score and verdict but raises a signal, 6 drops it.
+        s.cycles.insert(3, Health::healthy(80));
+        s.cycles.insert(5, Health::healthy(90).with(failing.clone()));
+    });
+    let mut hive = Hive::start(config(), vec![pilot("a", 5), pilot("b", 5)], fleet.clone()).await;
+
+    let mut published = Vec::new();
+    let mut signals = 0;
+    for _ in 1..=6 {
+        let (record, events) = hive.cycle().await;
+        assert_eq!(record.missed_reports, 0, "{record:?}");
+        published.extend(reported(&events, "a"));
+        signals += count(&events, |e| matches!(e, HiveEvent::SignalRaised { member, .. } if member.as_str() == "a"));
+    }
+    assert_eq!(
+        published,
+        [(90, true, Some(1)), (80, true, Some(3)), (90, true, Some(4)), (90, true, Some(5)), (90, true, Some(6))],
+        "the first report, then only the changed ones (2 repeats 1)"
+    );
+    assert_eq!(signals, 1, "the signal is published with the report that raised it");
+    assert_eq!(reported(hive.events.log(), "b").len(), 1, "b never changed");
+    // The queen still holds every member's latest report.
+    let latest = hive.queen.report(&MemberId::new("b")).await.expect("queen").expect("b reported");
+    assert_eq!((latest.score, latest.healthy, latest.cycle), (90, true, Some(6)));
+
+    // A new incarnation's first report is published even when it repeats the last one, so an observer that saw
+    // the failure sees the member report again.
+    fleet.script("a", |s| s.panic_on_observe = 1);
+    let (_, events) = hive.cycle().await;
+    assert_eq!(count(&events, |e| is_restarted(e, "a")), 1, "{events:#?}");
+    assert_eq!(reported(&events, "a"), [(90, true, Some(7))]);
+    assert!(reported(&events, "b").is_empty(), "{events:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cycle_progress_is_published_at_each_new_whole_percent_and_reaches_everyone_asked() {
+    // Below a hundred members, every answer is a new percent.
+    let members: Vec<_> = ["a", "b", "c"].into_iter().map(|id| pilot(id, 5)).collect();
+    let mut hive = Hive::start(config(), members, Fleet::default()).await;
+    let (_, events) = hive.cycle().await;
+    let progress: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            HiveEvent::CycleProgressed { cycle: 1, answered, asked } => Some((*answered, *asked)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress, [(1, 3), (2, 3), (3, 3)]);
+    let completed = events.iter().position(|e| matches!(e, HiveEvent::CycleCompleted { .. })).expect("completed");
+    let last = events.iter().rposition(|e| matches!(e, HiveEvent::CycleProgressed { .. })).expect("progress");
+    assert!(last < completed, "the last progress comes before the cycle's completion");
+
+    // Above a hundred, at most one per percent, and the last one says everyone answered.
+    let members: Vec<_> = (0..250).map(|i| pilot(&format!("m{i:03}"), 5)).collect();
+    let mut hive = Hive::start(config(), members, Fleet::default()).await;
+    let (record, events) = hive.cycle().await;
+    assert_eq!(record.missed_reports, 0);
+    let progress: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            HiveEvent::CycleProgressed { answered, asked, .. } => Some((*answered, *asked)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress.len(), 100, "one per whole percent: {progress:?}");
+    assert_eq!(progress.last(), Some(&(250, 250)));
+    assert!(progress.windows(2).all(|w| w[0].0 < w[1].0), "answered only grows: {progress:?}");
+    assert!(progress.iter().all(|(_, asked)| *asked == 250));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_initial_fleet_is_one_fleet_started_and_a_member_added_later_is_member_started() {
+    let fleet = Fleet::default();
+    // b's first start fails: it is not in the fleet's event, but failed and then restarted.
+    fleet.script("b", |s| s.fail_starts = 1);
+    let mut hive = Hive::launch_only(config(), vec![pilot("a", 5), pilot("b", 5), pilot("c", 5)], fleet).await;
+    let events = hive.events.until("the fleet started", |e| matches!(e, HiveEvent::FleetStarted { .. })).await;
+    let Some(HiveEvent::FleetStarted { members }) = events.last() else { unreachable!("until returns the match") };
+    let names: Vec<(&str, &MemberKind)> = members.iter().map(|m| (m.member.as_str(), &m.kind)).collect();
+    assert_eq!(names, [("a", &MemberKind::Pilot), ("c", &MemberKind::Pilot)]);
+    assert_eq!(count(&events, |e| is_failed(e, "b")), 1, "{events:#?}");
+    assert_eq!(count(&events, |e| matches!(e, HiveEvent::MemberStarted { .. })), 0, "{events:#?}");
+    hive.events.until("b restarted", |e| is_restarted(e, "b")).await;
+
+    hive.queen.add_member(pilot("d", 5)).await.expect("add d");
+    let events = hive.events.until("d started", |e| matches!(e, HiveEvent::MemberStarted { .. })).await;
+    let Some(HiveEvent::MemberStarted { member, kind }) = events.last() else {
+        unreachable!("until returns the match")
+    };
+    assert_eq!((member.as_str(), kind), ("d", &MemberKind::Pilot));
+    assert_eq!(count(hive.events.log(), |e| matches!(e, HiveEvent::FleetStarted { .. })), 1);
 }

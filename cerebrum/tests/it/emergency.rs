@@ -434,3 +434,31 @@ async fn refresh_cycles_never_clear_an_emergency_only_whole_cycles_do() {
     }
     assert_eq!(cleared, [CLEAR_AFTER]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn removing_a_healthy_member_that_takes_the_share_below_half_declares_at_once() {
+    // Six of twelve healthy: exactly half, which is not below it.
+    let all = ["h1", "h2", "h3", "h4", "h5", "h6", "u1", "u2", "u3", "u4", "u5", "u6"];
+    let fleet = Fleet::default();
+    for id in &all[6..] {
+        fleet.script(id, |s| s.default = Health::unhealthy(40));
+    }
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet).await;
+    let (record, events) = hive.cycle().await;
+    assert_eq!((record.healthy_repositories, record.total_repositories), (6, 12), "{record:?}");
+    assert!(declarations(&events).is_empty(), "{events:#?}");
+    // Repeating the same verdicts changes nothing.
+    let (_, events) = hive.cycle().await;
+    assert!(declarations(&events).is_empty(), "{events:#?}");
+
+    // Five of eleven: below half, with no report to follow; the removal itself is evaluated.
+    hive.queen.remove_member(&MemberId::new("h1")).await.expect("h1 is a member");
+    let events = hive.events.until("declared", |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
+    let declared = declarations(&events);
+    assert!(
+        matches!(declared.as_slice(), [reasons] if matches!(reasons.as_slice(),
+            [EmergencyReason::FleetHealthLow { share, .. }] if (*share - 5.0 / 11.0).abs() < 1e-9)),
+        "{declared:#?}"
+    );
+    assert!(hive.queen.status().await.expect("status").emergency);
+}

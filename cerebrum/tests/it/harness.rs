@@ -161,11 +161,17 @@ impl Hive {
     pub async fn start(config: QueenConfig, members: Vec<MemberSpec>, fleet: Fleet) -> Hive {
         let ids: Vec<String> = members.iter().map(|m| m.id.as_str().to_owned()).collect();
         let mut hive = Hive::launch(config, members, fleet, None).await;
-        // Initial members start one after the other, in list order.
-        for id in ids {
-            hive.events.until(&format!("'{id}' started"), |e| is_started(e, &id)).await;
+        if !ids.is_empty() {
+            // Initial members start one after the other, in list order, and are announced together.
+            let events = hive.events.until("the fleet started", |e| matches!(e, HiveEvent::FleetStarted { .. })).await;
+            assert_eq!(started(events.last().expect("until returns the match")), ids, "{events:#?}");
         }
         hive
+    }
+
+    /// Starts a queen with these members without waiting for them.
+    pub async fn launch_only(config: QueenConfig, members: Vec<MemberSpec>, fleet: Fleet) -> Hive {
+        Hive::launch(config, members, fleet, None).await
     }
 
     /// Starts a queen without members that uses this proposal engine.
@@ -246,8 +252,12 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(DEADLINE, fut).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-pub fn is_started(e: &HiveEvent, id: &str) -> bool {
-    matches!(e, HiveEvent::MemberStarted { member, .. } if member.as_str() == id)
+/// The members a `FleetStarted` names, in its order; nothing for any other event.
+pub fn started(e: &HiveEvent) -> Vec<String> {
+    match e {
+        HiveEvent::FleetStarted { members } => members.iter().map(|m| m.member.as_str().to_owned()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 pub fn is_failed(e: &HiveEvent, id: &str) -> bool {

@@ -226,6 +226,7 @@
     health_reported: ["status", "repos"],
     health_unknown: ["status", "repos"],
     signal_raised: ["repos"],
+    fleet_started: ["status", "repos"],
     member_started: ["status", "repos"],
     member_failed: ["status", "repos"],
     member_restarted: ["status", "repos"],
