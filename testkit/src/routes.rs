@@ -228,9 +228,9 @@ fn list_repos(w: &World, ctx: &Ctx<'_>, owner: &str, org: bool) -> Reply {
         Some(crate::state::OwnerKind::User) if org => return Reply::not_found(),
         Some(_) => {}
     }
-    let items =
-        repos_of(w, owner).filter(|r| ctx.authorized || !r.spec.private).map(|r| render::repo(w, r, false)).collect();
-    paginate(w, ctx, items)
+    // Only the page asked for is rendered: an organisation of 10,000 repositories is listed in 100 pages.
+    let repos: Vec<_> = repos_of(w, owner).filter(|r| ctx.authorized || !r.spec.private).collect();
+    paginate_with(w, ctx, repos.len(), |range| repos[range].iter().map(|r| render::repo(w, r, false)).collect())
 }
 
 fn list_runs(w: &World, ctx: &Ctx<'_>, o: &str, r: &str) -> Reply {
@@ -389,10 +389,22 @@ fn search_issues(w: &World, ctx: &Ctx<'_>) -> Reply {
 /// Cuts `items` to the requested page (`per_page` default 30, at most 100) and adds GitHub's `link` header with
 /// absolute URLs on the emulator's host.
 fn paginate(w: &World, ctx: &Ctx<'_>, items: Vec<Value>) -> Reply {
+    let len = items.len();
+    paginate_with(w, ctx, len, |range| items[range].to_vec())
+}
+
+/// [`paginate`] for a list of `len` items of which `render` makes only those in the page's range.
+fn paginate_with(
+    w: &World,
+    ctx: &Ctx<'_>,
+    len: usize,
+    render: impl FnOnce(std::ops::Range<usize>) -> Vec<Value>,
+) -> Reply {
     let per_page = ctx.query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
     let page = ctx.query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
-    let last = items.len().div_ceil(per_page).max(1);
-    let body: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let last = len.div_ceil(per_page).max(1);
+    let start = (page - 1).saturating_mul(per_page).min(len);
+    let body = render(start..(start + per_page).min(len));
     let mut reply = Reply::json(StatusCode::OK, Value::Array(body));
     let url = |p: usize| {
         let mut params: Vec<String> = ctx
