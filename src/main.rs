@@ -13,6 +13,7 @@ mod audit_cmd;
 mod backlog_cmd;
 mod change_cmd;
 mod cli;
+mod cluster;
 mod client;
 mod config;
 mod demo;

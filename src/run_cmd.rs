@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::{
     api::Api,
     cli::{FailOn, RunArgs, ServeArgs},
+    cluster::ClusterPlan,
     config::{AgentsEnv, EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
@@ -68,7 +69,7 @@ pub async fn run(
     json: bool,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    run_with(args, env, state_dir, json, shutdown, None).await
+    run_with(args, env, state_dir, json, shutdown, None, None).await
 }
 
 /// `hive serve`: `hive run` until stopped, with the HTTP API on `args.bind`.
@@ -82,10 +83,12 @@ pub async fn serve(
     if args.run.once {
         return Err(anyhow::anyhow!("`hive serve` runs until stopped; for one cycle use `hive run --once`")).or_usage();
     }
+    let cluster = crate::cluster::ClusterPlan::resolve(&args.cluster)?;
     let token = args.token.as_ref().map(|token| token.expose().to_owned());
-    run_with(&args.run, env, state_dir, json, shutdown, Some((args.bind, token))).await
+    run_with(&args.run, env, state_dir, json, shutdown, Some((args.bind, token)), cluster).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_with(
     args: &RunArgs,
     env: &EnvConfig,
@@ -93,9 +96,17 @@ async fn run_with(
     json: bool,
     shutdown: &Shutdown,
     bind: Option<(SocketAddr, Option<String>)>,
+    cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
+    if let (Some(_), RunTarget::Workspace { dir, .. }) = (&cluster, &plan.target) {
+        return Err(anyhow::anyhow!(
+            "--cluster shares a GitHub fleet between nodes; the workspace '{}' is one machine's, watch it without --cluster",
+            dir.display()
+        ))
+        .or_usage();
+    }
     let engine = match llm_engine(args.file.llm.as_ref())? {
         Some(engine) => Some((engine, tools_config(env, state_dir)?)),
         None => None,
@@ -133,7 +144,7 @@ async fn run_with(
             let once = once.then_some(args.fail_on.as_slice());
             let agents = &env.agents;
             let watch = Watch { once, json, discover_now };
-            return run_github(*github, queen, engine, file, agents, &watch, &every, shutdown, api).await;
+            return run_github(*github, queen, engine, file, agents, &watch, &every, shutdown, api, cluster).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -264,9 +275,11 @@ async fn run_github(
     every: &str,
     shutdown: &Shutdown,
     api: Option<Api>,
+    cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     let (once, json) = (watching.once, watching.json);
     let GitHubPlan { forge, autonomy } = github;
+    let _ = cluster;
     let forge = Arc::new(forge);
     let repos = match discover(forge.as_ref(), once.is_some(), shutdown).await {
         Some(repos) => repos?,
