@@ -1,9 +1,15 @@
-//! `hive serve --cluster`: the settings checked before anything starts (the NATS URL, this node's name, the lease
-//! ttl), so a bad one is a usage error (exit 2) that names it.
+//! `hive serve --cluster`: several nodes share one fleet through hive-cluster's leases. The settings are checked
+//! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
+//! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
+//! are fenced by the lease.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use hive_cluster::{ClusterConfig, NodeName};
+use hive::{Hive, RepoId, actors::WriteFence};
+use hive_cluster::{
+    ClusterConfig, Coordinator, CoordinatorHandle, Fence, Holdings, Leases, NodeName, Ownership, OwnershipChange,
+};
+use tokio::sync::mpsc;
 
 use crate::{cli::ClusterArgs, config::UsageError};
 
@@ -30,6 +36,99 @@ impl ClusterPlan {
             UsageError::error(format!("--cluster-lease-secs '{}': {err}", args.cluster_lease_secs))
         })?;
         Ok(Some(ClusterPlan { url: url.clone(), config }))
+    }
+}
+
+impl ClusterPlan {
+    /// Connects to NATS and starts this node's coordinator over `fleet`; with it, the fence for the steward.
+    pub(crate) async fn join(self, fleet: &[RepoId]) -> anyhow::Result<(Node, Arc<dyn WriteFence>)> {
+        let client = hive_cluster::connect(&self.url, self.config.node()).await?;
+        let leases = Leases::open(&client, &self.config).await?;
+        let (sender, changes) = mpsc::unbounded_channel();
+        let fleet = fleet.iter().map(RepoId::to_string).collect();
+        let handle = Coordinator::start(&client, self.config, fleet, sender).await?;
+        let fence = LeaseFence { fence: Fence::new(leases), holdings: handle.holdings() };
+        Ok((Node { handle, changes }, Arc::new(fence)))
+    }
+}
+
+/// This node in its cluster: its coordinator and the changes of what it holds.
+#[derive(Debug)]
+pub(crate) struct Node {
+    handle: CoordinatorHandle,
+    changes: mpsc::UnboundedReceiver<OwnershipChange>,
+}
+
+impl Node {
+    /// This node's name.
+    pub(crate) fn name(&self) -> &NodeName {
+        self.handle.node()
+    }
+
+    /// A fleet discovered again: shared out anew; what this node gains and loses arrives through [`next`].
+    pub(crate) fn set_fleet(&self, found: &[RepoId]) {
+        if let Err(err) = self.handle.set_fleet(found.iter().map(RepoId::to_string).collect()) {
+            // A RepoId is always a valid lease name; were one not, the fleet stays as it was rather than lose all.
+            tracing::warn!("the discovered fleet cannot be shared: {err}");
+        }
+    }
+
+    /// Stops gracefully: everything held is released, so the other nodes take it over within a period.
+    pub(crate) async fn stop(self) {
+        self.handle.stop().await;
+    }
+}
+
+/// The next change of what `node` holds; never, without a node (or once its coordinator is gone).
+pub(crate) async fn next(node: Option<&mut Node>) -> OwnershipChange {
+    match node {
+        Some(node) => match node.changes.recv().await {
+            Some(change) => change,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts the pilot of a repository gained, stops that of one lost; `repos` (what this node watches, sorted)
+/// follows.
+pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: OwnershipChange) {
+    match change.change {
+        Ownership::Gained { repo, .. } => {
+            let Ok(id) = RepoId::new(&repo) else { return };
+            match hive.watch(&repo).await {
+                Ok(()) => tracing::info!(%repo, "lease gained: pilot started"),
+                Err(err) => tracing::warn!(%repo, "lease gained but the pilot cannot start: {err}"),
+            }
+            if let Err(at) = repos.binary_search(&id) {
+                repos.insert(at, id);
+            }
+        }
+        Ownership::Lost { repo } => {
+            match hive.unwatch(&repo).await {
+                Ok(()) => tracing::info!(%repo, "lease lost: pilot stopped"),
+                Err(err) => tracing::warn!(%repo, "lease lost; stopping the pilot failed: {err}"),
+            }
+            repos.retain(|id| id.as_str() != repo);
+        }
+    }
+}
+
+/// The steward's fence: this node's lease of the repository, at the revision it holds now, read from NATS right
+/// before the write.
+#[derive(Debug)]
+struct LeaseFence {
+    fence: Fence,
+    holdings: Holdings,
+}
+
+#[async_trait::async_trait]
+impl WriteFence for LeaseFence {
+    async fn may_write(&self, repo: &str) -> Result<(), String> {
+        let Some(revision) = self.holdings.revision(repo) else {
+            return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
+        };
+        self.fence.check(repo, revision).await.map_err(|err| err.to_string())
     }
 }
 
