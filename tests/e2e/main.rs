@@ -5,6 +5,7 @@ mod autonomy;
 mod backlog;
 mod change;
 mod chaos;
+mod cluster;
 mod cli;
 mod config;
 mod daemon;
