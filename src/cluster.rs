@@ -32,9 +32,8 @@ impl ClusterPlan {
             None => default_node()?,
         };
         let ttl = Duration::from_secs(args.cluster_lease_secs);
-        let config = ClusterConfig::new(node, ttl).map_err(|err| {
-            UsageError::error(format!("--cluster-lease-secs '{}': {err}", args.cluster_lease_secs))
-        })?;
+        let config = ClusterConfig::new(node, ttl)
+            .map_err(|err| UsageError::error(format!("--cluster-lease-secs '{}': {err}", args.cluster_lease_secs)))?;
         Ok(Some(ClusterPlan { url: url.clone(), config }))
     }
 }

@@ -309,7 +309,9 @@ async fn run_github(
     let mut events = hive.subscribe();
     if !json {
         match &node {
-            Some(node) => println!("hive run: node '{}' shares {} GitHub repositories, {every}", node.name(), repos.len()),
+            Some(node) => {
+                println!("hive run: node '{}' shares {} GitHub repositories, {every}", node.name(), repos.len())
+            }
             None => println!("hive run: {} GitHub repositories, {every}", repos.len()),
         }
     }

@@ -224,7 +224,8 @@ impl Run {
     /// joined it is claimed without waiting for the timer.
     fn refleet(&mut self) {
         self.fleet = self.fleet_rx.borrow_and_update().clone();
-        let gone: Vec<String> = self.held.keys().filter(|repo| self.fleet.binary_search(repo).is_err()).cloned().collect();
+        let gone: Vec<String> =
+            self.held.keys().filter(|repo| self.fleet.binary_search(repo).is_err()).cloned().collect();
         for repo in gone {
             if let Some(lease) = self.drop_held(&repo) {
                 self.busy.insert(repo.clone());

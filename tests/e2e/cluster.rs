@@ -72,7 +72,9 @@ fn jetstream_ready(port: u16) -> bool {
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO ") && line.contains("\"jetstream\":true")
+    BufReader::new(stream).read_line(&mut line).is_ok()
+        && line.starts_with("INFO ")
+        && line.contains("\"jetstream\":true")
 }
 
 /// `acme` with `r0` .. `r11`; the first five fail their tests.
@@ -198,7 +200,12 @@ async fn two_nodes_share_the_fleet_and_one_takes_all_when_the_other_is_killed() 
         async move { watched(client, a_base).await == *all }
     })
     .await;
-    assert!(taken, "a does not watch all 12 {:?} after b was killed: {:?}", killed.elapsed(), watched(&client, &a_base).await);
+    assert!(
+        taken,
+        "a does not watch all 12 {:?} after b was killed: {:?}",
+        killed.elapsed(),
+        watched(&client, &a_base).await
+    );
 
     // A few more cycles of a over b's former share: still one issue per failing repository, none on the others.
     let cycle = |client: reqwest::Client, base: String| async move {
