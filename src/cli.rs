@@ -182,6 +182,29 @@ pub struct ServeArgs {
     /// What to watch and how, as for `hive run` (without `--once`: a server runs until stopped).
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// Sharing the fleet with other `hive serve` nodes.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `hive serve --cluster`: several nodes share one fleet, each repository watched by one node at a time.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Share the fleet with the other nodes using the NATS server at this URL (`nats://HOST:PORT`, JetStream on):
+    /// each repository is leased to one node, which alone watches it and writes to it.
+    #[arg(long, env = "HIVE_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
+
+    /// This node's name in the cluster: 1 to 64 of a-z, A-Z, digits, '-' and '_' (default: the host name and the
+    /// process id).
+    #[arg(long, env = "HIVE_NODE", value_name = "NAME", requires = "cluster")]
+    pub node: Option<String>,
+
+    /// How long a lease outlives its node's last renewal: a stopped node's repositories wait this long for another
+    /// node. Every node of a cluster must use the same value.
+    #[arg(long, env = "HIVE_CLUSTER_LEASE_SECS", value_name = "SECS", default_value_t = 30, requires = "cluster")]
+    pub cluster_lease_secs: u64,
 }
 
 /// Arguments of `hive config`.

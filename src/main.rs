@@ -14,6 +14,7 @@ mod backlog_cmd;
 mod change_cmd;
 mod cli;
 mod client;
+mod cluster;
 mod config;
 mod demo;
 mod ecosystem_cmd;

@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::{
     api::Api,
     cli::{FailOn, RunArgs, ServeArgs},
+    cluster::ClusterPlan,
     config::{AgentsEnv, EnvConfig, OrUsage},
     lifecycle::Shutdown,
     resolve::{GitHubPlan, RunPlan, RunTarget},
@@ -68,7 +69,7 @@ pub async fn run(
     json: bool,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    run_with(args, env, state_dir, json, shutdown, None).await
+    run_with(args, env, state_dir, json, shutdown, None, None).await
 }
 
 /// `hive serve`: `hive run` until stopped, with the HTTP API on `args.bind`.
@@ -82,10 +83,12 @@ pub async fn serve(
     if args.run.once {
         return Err(anyhow::anyhow!("`hive serve` runs until stopped; for one cycle use `hive run --once`")).or_usage();
     }
+    let cluster = crate::cluster::ClusterPlan::resolve(&args.cluster)?;
     let token = args.token.as_ref().map(|token| token.expose().to_owned());
-    run_with(&args.run, env, state_dir, json, shutdown, Some((args.bind, token))).await
+    run_with(&args.run, env, state_dir, json, shutdown, Some((args.bind, token)), cluster).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_with(
     args: &RunArgs,
     env: &EnvConfig,
@@ -93,9 +96,17 @@ async fn run_with(
     json: bool,
     shutdown: &Shutdown,
     bind: Option<(SocketAddr, Option<String>)>,
+    cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
+    if let (Some(_), RunTarget::Workspace { dir, .. }) = (&cluster, &plan.target) {
+        return Err(anyhow::anyhow!(
+            "--cluster shares a GitHub fleet between nodes; the workspace '{}' is one machine's, watch it without --cluster",
+            dir.display()
+        ))
+        .or_usage();
+    }
     let engine = match llm_engine(args.file.llm.as_ref())? {
         Some(engine) => Some((engine, tools_config(env, state_dir)?)),
         None => None,
@@ -133,7 +144,7 @@ async fn run_with(
             let once = once.then_some(args.fail_on.as_slice());
             let agents = &env.agents;
             let watch = Watch { once, json, discover_now };
-            return run_github(*github, queen, engine, file, agents, &watch, &every, shutdown, api).await;
+            return run_github(*github, queen, engine, file, agents, &watch, &every, shutdown, api, cluster).await;
         }
         RunTarget::Workspace { dir, cache_dir, test_timeout, cache, test_commands, autonomy } => {
             (dir, cache_dir, test_timeout, cache, test_commands, autonomy)
@@ -169,7 +180,7 @@ async fn run_with(
     // The first cycle starts now rather than one interval from now.
     hive.start_cycle()?;
     let watching = Watch { once: once.then_some(args.fail_on.as_slice()), json, discover_now };
-    let watched = watch(&hive, &mut events, None, repos, &watching);
+    let watched = watch(&hive, &mut events, None, repos, &watching, None);
     // A signal drops the watch (and the API) wherever it waits; the hive then stops as after a last cycle.
     let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
@@ -264,6 +275,7 @@ async fn run_github(
     every: &str,
     shutdown: &Shutdown,
     api: Option<Api>,
+    cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     let (once, json) = (watching.once, watching.json);
     let GitHubPlan { forge, autonomy } = github;
@@ -272,26 +284,47 @@ async fn run_github(
         Some(repos) => repos?,
         None => return Ok(()),
     };
+    // In a cluster the node starts with no pilot: each comes with the lease of its repository, and every write is
+    // fenced by that lease.
+    let mut autonomy = Autonomy::new(forge.clone(), autonomy);
+    let (mut node, watched_repos) = match cluster {
+        Some(plan) => {
+            let Some(joined) = shutdown.run_until(plan.join(&repos)).await else { return Ok(()) };
+            let (node, fence) = joined?;
+            autonomy = autonomy.fence(fence);
+            (Some(node), Vec::new())
+        }
+        None => (None, repos.clone()),
+    };
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
     // Agents made by command get their repositories where the first target lives.
-    let agents = agents.settings(&autonomy.state_dir, forge.first_owner().unwrap_or_default());
+    let agents = agents.settings(autonomy.state_dir(), forge.first_owner().unwrap_or_default());
     let hive = configured(Hive::builder(), engine, file)
-        .repos(repos.iter().map(RepoId::to_string))
+        .repos(watched_repos.iter().map(RepoId::to_string))
         .queen_config(queen)
-        .autonomy(Autonomy::new(forge.clone(), autonomy))
+        .autonomy(autonomy)
         .agents(agents)
         .start()
         .await?;
     let mut events = hive.subscribe();
     if !json {
-        println!("hive run: {} GitHub repositories, {every}", repos.len());
+        match &node {
+            Some(node) => {
+                println!("hive run: node '{}' shares {} GitHub repositories, {every}", node.name(), repos.len())
+            }
+            None => println!("hive run: {} GitHub repositories, {every}", repos.len()),
+        }
     }
     hive.start_cycle()?;
-    let watched = watch(&hive, &mut events, Some(forge.as_ref()), repos, watching);
+    let watched = watch(&hive, &mut events, Some(forge.as_ref()), watched_repos, watching, node.as_mut());
     // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
     // each write it made was reserved in the database before it was sent, so the next start finds it again.
     let watched = alongside(watched, api, &hive, shutdown).await;
     hive.shutdown().await?;
+    // Released only once the hive has stopped writing, so the next holder never overlaps this node.
+    if let Some(node) = node {
+        node.stop().await;
+    }
     watched
 }
 
@@ -349,6 +382,7 @@ async fn watch(
     github: Option<&GitHubForge>,
     mut repos: Vec<RepoId>,
     watching: &Watch<'_>,
+    mut cluster: Option<&mut crate::cluster::Node>,
 ) -> anyhow::Result<()> {
     let (once, json) = (watching.once, watching.json);
     let fail_on = once;
@@ -361,7 +395,17 @@ async fn watch(
     let mut printed: u64 = 0;
     let mut progress = crate::terminal::CycleProgress::new(!json);
     loop {
-        let envelope = match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+        // A change of what this node holds is acted on first and at once: a repository lost must stop being
+        // maintained before its lease's margin runs out.
+        let received = tokio::select! {
+            biased;
+            change = crate::cluster::next(cluster.as_deref_mut()) => {
+                crate::cluster::apply(hive, &mut repos, change).await;
+                continue;
+            }
+            received = tokio::time::timeout(Duration::from_secs(1), events.recv()) => received,
+        };
+        let envelope = match received {
             Ok(envelope) => Some(envelope.context("the hive stopped unexpectedly")?),
             Err(_elapsed) => None,
         };
@@ -373,7 +417,7 @@ async fn watch(
             && watching.discover_now.swap(false, Ordering::SeqCst)
         {
             match github.discover().await {
-                Ok(found) => repos = refleet(hive, repos, found).await,
+                Ok(found) => repos = rediscovered(hive, cluster.as_deref(), repos, found).await,
                 Err(err) => tracing::warn!("discovery asked for by a webhook delivery failed: {err:#}"),
             }
         }
@@ -465,7 +509,7 @@ async fn watch(
         }
         if let Some(github) = github {
             match github.discover().await {
-                Ok(found) => repos = refleet(hive, repos, found).await,
+                Ok(found) => repos = rediscovered(hive, cluster.as_deref(), repos, found).await,
                 // A failed discovery keeps the fleet as it is; the next cycle tries again.
                 Err(err) => tracing::warn!("re-discovery failed: {err:#}"),
             }
@@ -502,6 +546,23 @@ pub(crate) fn lines(status: &HiveStatus, repos: &[RepoId]) -> Vec<RepoLine> {
             }
         })
         .collect()
+}
+
+/// A fleet discovered again: alone, the pilots follow it at once ([`refleet`]); in a cluster it is shared out
+/// anew, and the pilots follow what this node gains and loses. Returns what this node watches now.
+async fn rediscovered(
+    hive: &Hive,
+    cluster: Option<&crate::cluster::Node>,
+    current: Vec<RepoId>,
+    found: Vec<RepoId>,
+) -> Vec<RepoId> {
+    match cluster {
+        Some(node) => {
+            node.set_fleet(&found);
+            current
+        }
+        None => refleet(hive, current, found).await,
+    }
 }
 
 /// Starts pilots for repositories that appeared and stops those of repositories that went; returns the new fleet.

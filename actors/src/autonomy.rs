@@ -43,6 +43,7 @@ pub use hive_cerebrum::AutonomyReport;
 pub use self::{
     actor::{Autonomy, STEWARD_ID, StewardBuilder, StewardLink, StewardMessage},
     filed::{Filed, FiledKind, open_filed},
+    gate::WriteFence,
     plan::{EnginePlanner, OrchPlanner, PlanError, Planner},
     text::is_valid_owner,
 };
@@ -208,6 +209,8 @@ pub struct Steward {
     /// While the steward acts on one failure's proposals: the risk the engine gave each proposed kind of write, below
     /// which governance does not see it (an engine may raise a write's risk, never lower it).
     risk_floor: Vec<(ActionKind, Risk)>,
+    /// The last check before each write, when writing is shared with other processes.
+    fence: Option<Arc<dyn WriteFence>>,
     now: SystemTime,
     now_unix: i64,
 }
@@ -238,6 +241,7 @@ impl Steward {
             emergency,
             own_emergency: Some(own_emergency),
             risk_floor: Vec::new(),
+            fence: None,
             halt: watch::Sender::new(false).subscribe(),
             switch: watch::Sender::new(None).subscribe(),
             now: UNIX_EPOCH,
@@ -249,6 +253,12 @@ impl Steward {
     /// ORCHs, [`OrchPlanner`]).
     pub fn with_planner(mut self, planner: Arc<dyn Planner>) -> Steward {
         self.planner = planner;
+        self
+    }
+
+    /// Checks `fence` right before every write it sends (after governance and the reservation).
+    pub fn with_fence(mut self, fence: Option<Arc<dyn WriteFence>>) -> Steward {
+        self.fence = fence;
         self
     }
 

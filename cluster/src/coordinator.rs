@@ -79,12 +79,14 @@ impl Coordinator {
         let members = Members::open(client, &config).await?;
         let (stop, stopped) = oneshot::channel();
         let (held_tx, held_rx) = tokio::sync::watch::channel(BTreeMap::new());
+        let (fleet_tx, fleet_rx) = tokio::sync::watch::channel(fleet.clone());
         let node = config.node().clone();
         let run = Run {
             config,
             leases,
             members,
             fleet,
+            fleet_rx,
             events,
             held: BTreeMap::new(),
             held_tx,
@@ -94,7 +96,7 @@ impl Coordinator {
             ops: FuturesUnordered::new(),
         };
         let task = tokio::spawn(run.run(stopped));
-        Ok(CoordinatorHandle { node, stop, task, held: held_rx })
+        Ok(CoordinatorHandle { node, stop, task, held: held_rx, fleet: fleet_tx })
     }
 }
 
@@ -105,6 +107,18 @@ pub struct CoordinatorHandle {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
     held: tokio::sync::watch::Receiver<BTreeMap<String, u64>>,
+    fleet: tokio::sync::watch::Sender<Vec<String>>,
+}
+
+/// What a node holds, kept current by its coordinator: for the fence, in whatever task checks it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Holdings(tokio::sync::watch::Receiver<BTreeMap<String, u64>>);
+
+impl Holdings {
+    /// The revision at which this node holds `repo` now, if it does.
+    pub fn revision(&self, repo: &str) -> Option<u64> {
+        self.0.borrow().get(repo).copied()
+    }
 }
 
 impl CoordinatorHandle {
@@ -116,6 +130,27 @@ impl CoordinatorHandle {
     /// The repositories this node holds now, with their latest revisions (for the fence).
     pub fn held(&self) -> BTreeMap<String, u64> {
         self.held.borrow().clone()
+    }
+
+    /// What this node holds, as it changes, for a reader that does not own the handle.
+    pub fn holdings(&self) -> Holdings {
+        Holdings(self.held.clone())
+    }
+
+    /// Replaces the repositories shared out (a fleet discovered again). Returns at once: the coordinator releases
+    /// what left the fleet (sending `Lost` first) and starts a round for what joined it. A name that cannot be
+    /// leased is refused and nothing changes.
+    pub fn set_fleet(&self, fleet: Vec<String>) -> Result<(), ClusterError> {
+        for repo in &fleet {
+            lease_key(repo)?;
+        }
+        let fleet: Vec<String> = fleet.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+        self.fleet.send_if_modified(|current| {
+            let changed = *current != fleet;
+            *current = fleet;
+            changed
+        });
+        Ok(())
     }
 
     /// Stops gracefully: waits for the requests under way (at most one operation time-out), sends `Lost` for
@@ -148,6 +183,8 @@ struct Run {
     leases: Leases,
     members: Members,
     fleet: Vec<String>,
+    /// The fleet as the handle last set it.
+    fleet_rx: tokio::sync::watch::Receiver<Vec<String>>,
     events: mpsc::UnboundedSender<OwnershipChange>,
     held: BTreeMap<String, Lease>,
     held_tx: tokio::sync::watch::Sender<BTreeMap<String, u64>>,
@@ -176,10 +213,27 @@ impl Run {
                 _ = &mut stopped => break,
                 () = expiry => self.expire(),
                 Some(outcome) = self.ops.next(), if !self.ops.is_empty() => self.apply(outcome),
+                Ok(()) = self.fleet_rx.changed() => self.refleet(),
                 _ = tick.tick() => self.round(),
             }
         }
         self.shut_down().await;
+    }
+
+    /// Takes the fleet the handle set: what left it is released (`Lost` first), and a round starts at once so what
+    /// joined it is claimed without waiting for the timer.
+    fn refleet(&mut self) {
+        self.fleet = self.fleet_rx.borrow_and_update().clone();
+        let gone: Vec<String> =
+            self.held.keys().filter(|repo| self.fleet.binary_search(repo).is_err()).cloned().collect();
+        for repo in gone {
+            if let Some(lease) = self.drop_held(&repo) {
+                self.busy.insert(repo.clone());
+                let leases = self.leases.clone();
+                self.ops.push(Box::pin(async move { Outcome::Released(repo, leases.release(&lease).await) }));
+            }
+        }
+        self.round();
     }
 
     /// Starts a round with the survey; the rest of the round follows its result.

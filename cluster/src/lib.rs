@@ -3,8 +3,9 @@
 //! node chosen by rendezvous hashing, so a join or a leave moves only that node's share.
 //!
 //! A [`Coordinator`] per node keeps its share leased and reports every change ([`Ownership::Gained`],
-//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write. Not yet wired into
-//! `hive serve`: a single process needs no NATS.
+//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write. `hive serve --cluster`
+//! turns the changes into pilots started and stopped, and fences the steward's writes; a single process needs no
+//! NATS.
 //!
 //! Who should hold what is a pure function, the same on every node:
 //!
@@ -32,7 +33,7 @@ mod share;
 
 pub use crate::{
     config::{ClusterConfig, connect},
-    coordinator::{Coordinator, CoordinatorHandle, Ownership, OwnershipChange},
+    coordinator::{Coordinator, CoordinatorHandle, Holdings, Ownership, OwnershipChange},
     error::{Cause, ClusterError, Refusal},
     fence::Fence,
     key::{NodeName, lease_key, repo_of_key},

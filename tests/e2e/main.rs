@@ -6,6 +6,7 @@ mod backlog;
 mod change;
 mod chaos;
 mod cli;
+mod cluster;
 mod config;
 mod daemon;
 mod dashboard;

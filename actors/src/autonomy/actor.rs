@@ -25,7 +25,7 @@ use hive_forge::{DynForge, Forge, ForgeWriter, RepoId};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 
-use super::{AutonomyConfig, AutonomyReport, Observation, OrchPlanner, Planner, Steward};
+use super::{AutonomyConfig, AutonomyReport, Observation, OrchPlanner, Planner, Steward, WriteFence};
 
 /// The steward's member id and kind ([`MemberKind::Custom`]).
 pub const STEWARD_ID: &str = "steward";
@@ -44,6 +44,8 @@ pub struct Autonomy {
     pub(crate) planner: Option<Arc<dyn Planner>>,
     pub(crate) orchs: usize,
     pub(crate) policy: RestartPolicy,
+    /// Checked right before every write; `None` when this process alone writes to its fleet.
+    pub(crate) fence: Option<Arc<dyn WriteFence>>,
 }
 
 impl std::fmt::Debug for Autonomy {
@@ -57,7 +59,7 @@ impl Autonomy {
     /// ORCH per seed.
     pub fn new<F: Forge + ForgeWriter>(forge: Arc<F>, config: AutonomyConfig) -> Autonomy {
         let reader: DynForge = forge.clone();
-        Autonomy { forge, reader, config, planner: None, orchs: 1, policy: RestartPolicy::default() }
+        Autonomy { forge, reader, config, planner: None, orchs: 1, policy: RestartPolicy::default(), fence: None }
     }
 
     /// The forge the loop writes through, as the pilots read it.
@@ -75,6 +77,13 @@ impl Autonomy {
     /// ORCHs fanned out per seed when the queen's ORCHs plan (default 1).
     pub fn orchs(mut self, orchs: usize) -> Autonomy {
         self.orchs = orchs.max(1);
+        self
+    }
+
+    /// Checks `fence` right before every write the loop sends, after governance and the reservation; a write it
+    /// refuses is recorded as not sent.
+    pub fn fence(mut self, fence: Arc<dyn WriteFence>) -> Autonomy {
+        self.fence = Some(fence);
         self
     }
 
@@ -351,6 +360,7 @@ impl MemberBuilder for StewardBuilder {
         }
         let steward = Steward::new(self.autonomy.forge.clone(), self.scribe.clone(), self.autonomy.config.clone())
             .with_planner(planner)
+            .with_fence(self.autonomy.fence.clone())
             .listening(
                 self.link.inner.emergency.subscribe(),
                 self.link.inner.halt.subscribe(),

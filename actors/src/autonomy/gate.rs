@@ -1,7 +1,8 @@
 //! The one way the loop writes: propose, let governance decide (a pure function of the proposal, the policy, the
 //! counters the database keeps and the approvals), record the decision, reserve the write, send it, record how it
 //! ended. Reservation and its audit record are one transaction, made before anything is sent, so a crash can lose
-//! a write's outcome but never its place in the limits or the audit trail.
+//! a write's outcome but never its place in the limits or the audit trail. A [`WriteFence`], when the hive has one,
+//! is the last look before sending: a write it refuses is recorded as not sent.
 
 use std::future::Future;
 
@@ -12,6 +13,15 @@ use hive_cerebrum::{
 use hive_forge::WriteError;
 
 use super::{AutonomyError, Steward};
+
+/// The last check before a write is sent, after governance and the reservation: whether this process may still
+/// write to `repo` (for example, whether it still holds the repository's lease when several nodes share a fleet).
+#[async_trait::async_trait]
+pub trait WriteFence: Send + Sync + std::fmt::Debug {
+    /// `Ok` to send; otherwise why not, said so that it can stand in the audit trail. A check that cannot be made
+    /// is a refusal too: no write without a look.
+    async fn may_write(&self, repo: &str) -> Result<(), String>;
+}
 
 /// How a governed write ended.
 #[derive(Debug)]
@@ -148,6 +158,17 @@ impl Steward {
                 format!("not sent: {}", now_decided.summary())
             };
             self.report.note(&now_decided, &proposal.approval_id, title.as_deref());
+            let audit = entry(&decision, why.clone());
+            self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
+            return Ok(Gate::Skipped);
+        }
+        // Refused by the fence, the write is released unsent and left to whoever may write now; trying it again
+        // here could only be refused again or, worse, race the rightful writer.
+        if let Some(fence) = &self.fence
+            && let Err(refusal) = fence.may_write(&proposal.repo).await
+        {
+            let why = self.redactor.redact(&format!("not sent: fenced: {refusal}")).into_owned();
+            self.report.errors.push(format!("{} {}: {why}", proposal.kind.as_str(), proposal.repo));
             let audit = entry(&decision, why.clone());
             self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
             return Ok(Gate::Skipped);

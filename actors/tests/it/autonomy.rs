@@ -7,7 +7,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use hive_actors::{AutonomyConfig, AutonomyReport, Steward};
+use hive_actors::{AutonomyConfig, AutonomyReport, Steward, WriteFence};
 use hive_cerebrum::{
     CiClass, CiSignature, EmergencyReason, MemberId, Memory, ScribeHandle,
     governance::{Emergency, Policy, WriteDecision},
@@ -365,6 +365,46 @@ async fn during_an_emergency_only_the_one_alert_is_written() {
     assert_eq!(w.issues("ops")[0].state, "closed");
     assert_eq!(w.issues("api").len(), 1);
     assert_eq!(w.issues("web").len(), 1);
+}
+
+/// A fence that lets through only the repositories it is told it holds, as a node sharing a fleet would.
+#[derive(Debug)]
+struct Holding(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl WriteFence for Holding {
+    async fn may_write(&self, repo: &str) -> Result<(), String> {
+        let held = self.0.lock().expect("not poisoned").iter().any(|r| r == repo);
+        if held { Ok(()) } else { Err(format!("'{repo}' is leased to another node")) }
+    }
+}
+
+#[tokio::test]
+async fn a_fenced_write_is_recorded_as_not_sent_and_made_once_the_fence_allows_it() {
+    let mut w = World::new(&["api", "web"]).await;
+    w.fail("api", "unit tests", &sha(1));
+    w.fail("web", "unit tests", &sha(1));
+    let fence = Arc::new(Holding(std::sync::Mutex::new(vec!["acme/api".to_owned()])));
+    w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
+
+    let report = w.cycle().await;
+    assert_eq!(w.issues("api").len(), 1, "{report:?}");
+    assert!(w.issues("web").is_empty(), "a fenced write was sent: {:?}", w.issues("web"));
+    assert!(
+        report.errors.iter().any(|e| e.contains("acme/web") && e.contains("not sent: fenced: 'acme/web' is leased")),
+        "{:?}",
+        report.errors
+    );
+    let records = w.scribe.call(|m| m.audit().recent_for("acme/web", 10)).await.expect("scribe").expect("audit");
+    assert!(records.iter().any(|r| r.result.starts_with("not sent: fenced")), "{records:?}");
+
+    // The lease comes back to this node: the next cycle makes the write, once.
+    fence.0.lock().expect("not poisoned").push("acme/web".to_owned());
+    w.cycle().await;
+    w.cycle().await;
+    assert_eq!(w.issues("web").len(), 1);
+    assert_eq!(w.issues("api").len(), 1);
+    assert!(w.audit_intact().await > 0);
 }
 
 #[tokio::test]

@@ -209,3 +209,37 @@ async fn a_lost_server_loses_every_lease_by_its_deadline_and_a_restarted_one_con
     server.restart().await;
     settle(&observer, &mut ledger, &["a", "b", "c"], &fleet).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_set_on_a_running_coordinator_is_claimed_and_what_left_it_released() {
+    let server = NatsServer::start().await;
+    let (mut ledger, events) = Ledger::new();
+    let observer = observer(&server).await;
+    // Started with nothing to share, as a node is before its first discovery answers.
+    let a = start(&server, "a", &[], &events).await;
+    let holdings = a.handle.holdings();
+    let first = fleet(12);
+    a.handle.set_fleet(first.clone()).expect("valid names");
+    settle(&observer, &mut ledger, &["a"], &first).await;
+    assert!(first.iter().all(|repo| holdings.revision(repo).is_some()), "holdings lag the ledger");
+
+    // Five repositories leave the fleet: each is lost, then released, and the rest stay held.
+    let second = fleet(7);
+    a.handle.set_fleet(second.clone()).expect("valid names");
+    settle(&observer, &mut ledger, &["a"], &second).await;
+    assert!(first[7..].iter().all(|repo| holdings.revision(repo).is_none()), "still holding what left the fleet");
+    let lost: BTreeSet<&str> = ledger
+        .log
+        .iter()
+        .filter_map(|change| match &change.change {
+            Ownership::Lost { repo } => Some(repo.as_str()),
+            Ownership::Gained { .. } => None,
+        })
+        .collect();
+    assert_eq!(lost, first[7..].iter().map(String::as_str).collect::<BTreeSet<_>>());
+
+    let error = a.handle.set_fleet(vec![String::new()]).expect_err("an empty name").to_string();
+    assert!(error.contains("invalid repository name ''"), "{error}");
+    settle(&observer, &mut ledger, &["a"], &second).await;
+    a.handle.stop().await;
+}
