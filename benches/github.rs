@@ -11,7 +11,7 @@
 //! keeps actor scheduling out of a number that is about the network.
 //!
 //! `cargo bench --bench github` runs the full benchmark; `-- --test` runs it with 100 and 500 repositories, which CI
-//! can afford.
+//! can afford. `BENCH_LARGE_REPOS=N` sets the size of the large fleet (10,000 by default).
 
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,11 @@ impl Cycle {
 fn main() {
     // `cargo bench -- --test` (CI) asks for a quick pass; anything else is the real run.
     let test_mode = std::env::args().any(|arg| arg == "--test");
-    let (repos, large) = if test_mode { (100, 500) } else { (1_000, 10_000) };
+    let (repos, mut large) = if test_mode { (100, 500) } else { (1_000, 10_000) };
+    // `BENCH_LARGE_REPOS=100000` measures the large fleet at another size (what one installation's budget holds).
+    if let Some(n) = std::env::var("BENCH_LARGE_REPOS").ok().and_then(|n| n.parse().ok()) {
+        large = n;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
