@@ -40,13 +40,22 @@ impl ClusterPlan {
 
 impl ClusterPlan {
     /// Connects to NATS and starts this node's coordinator over `fleet`; with it, the fence for the steward.
-    pub(crate) async fn join(self, fleet: &[RepoId]) -> anyhow::Result<(Node, Arc<dyn WriteFence>)> {
+    /// `alert_repo` is let through the fence: see [`LeaseFence`].
+    pub(crate) async fn join(
+        self,
+        fleet: &[RepoId],
+        alert_repo: Option<&RepoId>,
+    ) -> anyhow::Result<(Node, Arc<dyn WriteFence>)> {
         let client = hive_cluster::connect(&self.url, self.config.node()).await?;
         let leases = Leases::open(&client, &self.config).await?;
         let (sender, changes) = mpsc::unbounded_channel();
         let fleet = fleet.iter().map(RepoId::to_string).collect();
         let handle = Coordinator::start(&client, self.config, fleet, sender).await?;
-        let fence = LeaseFence { fence: Fence::new(leases), holdings: handle.holdings() };
+        let fence = LeaseFence {
+            fence: Fence::new(leases),
+            holdings: handle.holdings(),
+            alert_repo: alert_repo.map(RepoId::to_string),
+        };
         Ok((Node { handle, changes }, Arc::new(fence)))
     }
 }
@@ -115,15 +124,23 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
 
 /// The steward's fence: this node's lease of the repository, at the revision it holds now, read from NATS right
 /// before the write.
+///
+/// The emergency alert's repository (`--alert-repo`) is let through: it is often not in the fleet (then no node
+/// holds it), and each node declares over its own share, so a lease would keep the alert from the node that needs
+/// it. Nodes find an alert already filed by its marker, as one node does across restarts.
 #[derive(Debug)]
 struct LeaseFence {
     fence: Fence,
     holdings: Holdings,
+    alert_repo: Option<String>,
 }
 
 #[async_trait::async_trait]
 impl WriteFence for LeaseFence {
     async fn may_write(&self, repo: &str) -> Result<(), String> {
+        if self.alert_repo.as_deref() == Some(repo) {
+            return Ok(());
+        }
         let Some(revision) = self.holdings.revision(repo) else {
             return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
         };

@@ -99,6 +99,16 @@ async fn run_with(
     cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     // Everything is resolved and checked before the first read: a bad flag is exit 2 with nothing sent.
+    // A continuous sync writes to every repository it names, whichever node holds them: it is not fenced by the
+    // leases, so two nodes would push the same change set.
+    if let (Some(_), Some(sync)) = (&cluster, args.file.syncs.iter().find(|s| s.continuous)) {
+        return Err(anyhow::anyhow!(
+            "--cluster does not run continuous syncs yet: '[[sync]] {}' has continuous = true; set it to false and \
+             push it with `hive sync push` from one place, or serve without --cluster",
+            sync.name
+        ))
+        .or_usage();
+    }
     let plan = RunPlan::resolve(args, env, state_dir, |key| std::env::var(key).ok())?;
     if let (Some(_), RunTarget::Workspace { dir, .. }) = (&cluster, &plan.target) {
         return Err(anyhow::anyhow!(
@@ -286,10 +296,11 @@ async fn run_github(
     };
     // In a cluster the node starts with no pilot: each comes with the lease of its repository, and every write is
     // fenced by that lease.
+    let alert_repo = autonomy.alert_repo.clone();
     let mut autonomy = Autonomy::new(forge.clone(), autonomy);
     let (mut node, watched_repos) = match cluster {
         Some(plan) => {
-            let Some(joined) = shutdown.run_until(plan.join(&repos)).await else { return Ok(()) };
+            let Some(joined) = shutdown.run_until(plan.join(&repos, alert_repo.as_ref())).await else { return Ok(()) };
             let (node, fence) = joined?;
             autonomy = autonomy.fence(fence);
             (Some(node), Vec::new())

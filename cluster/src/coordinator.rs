@@ -224,16 +224,41 @@ impl Run {
     /// joined it is claimed without waiting for the timer.
     fn refleet(&mut self) {
         self.fleet = self.fleet_rx.borrow_and_update().clone();
-        let gone: Vec<String> =
-            self.held.keys().filter(|repo| self.fleet.binary_search(repo).is_err()).cloned().collect();
+        // A lease with a claim or renewal under way is released when its answer comes (see `keep`): a release sent
+        // now could lose the race to that renewal, which would then hold the repository again.
+        let gone: Vec<String> = self
+            .held
+            .keys()
+            .filter(|repo| self.fleet.binary_search(repo).is_err() && !self.busy.contains(*repo))
+            .cloned()
+            .collect();
         for repo in gone {
-            if let Some(lease) = self.drop_held(&repo) {
-                self.busy.insert(repo.clone());
-                let leases = self.leases.clone();
-                self.ops.push(Box::pin(async move { Outcome::Released(repo, leases.release(&lease).await) }));
-            }
+            self.release(&repo);
         }
         self.round();
+    }
+
+    /// Stops holding `repo` (`Lost` first) and releases its lease.
+    fn release(&mut self, repo: &str) {
+        if let Some(lease) = self.drop_held(repo) {
+            self.busy.insert(repo.to_owned());
+            let leases = self.leases.clone();
+            let repo = repo.to_owned();
+            self.ops.push(Box::pin(async move { Outcome::Released(repo, leases.release(&lease).await) }));
+        }
+    }
+
+    /// Holds a lease a claim or renewal returned, unless its repository left the fleet while the answer travelled:
+    /// then it is released at once.
+    fn keep(&mut self, lease: Lease) {
+        if self.fleet.binary_search(&lease.repo).is_ok() {
+            return self.hold(lease);
+        }
+        // Never announced as gained (again); `Lost` first if it was held. The release is pinned to the new revision.
+        self.drop_held(&lease.repo);
+        self.busy.insert(lease.repo.clone());
+        let leases = self.leases.clone();
+        self.ops.push(Box::pin(async move { Outcome::Released(lease.repo.clone(), leases.release(&lease).await) }));
     }
 
     /// Starts a round with the survey; the rest of the round follows its result.
@@ -264,7 +289,7 @@ impl Run {
             Outcome::Claimed(repo, claimed) => {
                 self.busy.remove(&repo);
                 match claimed {
-                    Ok(lease) => self.hold(lease),
+                    Ok(lease) => self.keep(lease),
                     Err(ClusterError::Taken { holder, .. }) => {
                         tracing::debug!(node = %self.config.node(), %repo, %holder, "still held by another node");
                     }
@@ -274,7 +299,7 @@ impl Run {
             Outcome::Renewed(repo, renewed) => {
                 self.busy.remove(&repo);
                 match renewed {
-                    Ok(lease) => self.hold(lease),
+                    Ok(lease) => self.keep(lease),
                     Err(error @ ClusterError::Stale { .. }) => {
                         tracing::info!(node = %self.config.node(), %repo, %error, "lease lost");
                         self.drop_held(&repo);
@@ -297,11 +322,7 @@ impl Run {
         let held: BTreeSet<String> = self.held.keys().cloned().collect();
         let plan = plan(self.config.node(), live, &self.fleet, &held, &self.busy);
         for repo in plan.release {
-            if let Some(lease) = self.drop_held(&repo) {
-                self.busy.insert(repo.clone());
-                let leases = self.leases.clone();
-                self.ops.push(Box::pin(async move { Outcome::Released(repo, leases.release(&lease).await) }));
-            }
+            self.release(&repo);
         }
         for repo in plan.claim {
             self.busy.insert(repo.clone());

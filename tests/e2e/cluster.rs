@@ -249,6 +249,18 @@ fn bad_cluster_settings_are_usage_errors_and_run_refuses_cluster() {
     assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
     assert!(crate::stderr(&out).contains("--cluster shares a GitHub fleet"), "{}", crate::stderr(&out));
 
+    // A continuous sync would be pushed by every node: refused until it is shared out like the pilots.
+    let config = state.path().join("hive.toml");
+    let sync = "[[sync]]\nname = \"license\"\nsource = \"acme/templates\"\npaths = [\"LICENSE\"]\n\
+                targets = [\"acme/*\"]\ncontinuous = true\n";
+    std::fs::write(&config, sync).expect("write the configuration");
+    let out = crate::hive_in(
+        state.path(),
+        &["--config", config.to_str().expect("utf-8"), "serve", "--org", "acme", "--cluster", "nats://127.0.0.1:4222"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));
+    assert!(crate::stderr(&out).contains("'[[sync]] license' has continuous = true"), "{}", crate::stderr(&out));
+
     // One process: `hive run` has no such flag.
     let out = crate::hive_in(state.path(), &["run", "--org", "acme", "--cluster", "nats://127.0.0.1:4222"]);
     assert_eq!(out.status.code(), Some(2), "{}", crate::stderr(&out));

@@ -71,8 +71,9 @@ impl QueenState {
             .iter()
             .filter(|(_, m)| m.spec.observes)
             .filter(|(_, m)| m.state == MemberState::Running || m.state == MemberState::Backoff)
-            // A quiet cycle asks only members that have no verdict yet (new, or never read).
-            .filter(|(id, _)| !quiet || self.book.report(id).is_none())
+            // A quiet cycle asks only running members that have no verdict yet (new, or never read); one in backoff
+            // would hold it open, and the refreshes behind it, until it came up.
+            .filter(|(id, m)| !quiet || (m.state == MemberState::Running && self.book.report(id).is_none()))
             .map(|(id, _)| id.clone())
             .collect();
         self.open_cycle(kind, observing);
@@ -257,10 +258,16 @@ impl QueenState {
         let missed_reports = std::mem::take(&mut self.cycle.pending).len();
         let reasons = self.emergency.triggers(&self.book, tokio::time::Instant::now().into_std());
         // A refresh cycle read a few members: it may declare (as any report may), but only whole cycles clear.
-        let transition = match self.cycle.kind {
-            CycleKind::Refresh if !reasons.is_empty() => self.emergency.after_report(reasons),
-            CycleKind::Refresh => None,
-            CycleKind::Full | CycleKind::Quiet => self.emergency.after_cycle(reasons),
+        // So is a quiet cycle that an emergency declared while it was open: its verdicts were not read again.
+        let partial = match self.cycle.kind {
+            CycleKind::Refresh => true,
+            CycleKind::Quiet => self.emergency.is_active(),
+            CycleKind::Full => false,
+        };
+        let transition = match partial {
+            true if !reasons.is_empty() => self.emergency.after_report(reasons),
+            true => None,
+            false => self.emergency.after_cycle(reasons),
         };
         if let Some(transition) = transition {
             self.apply_transition(transition);
