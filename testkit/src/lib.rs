@@ -21,6 +21,7 @@ mod bare;
 mod fault;
 pub mod git;
 pub mod llm;
+mod nats;
 pub mod projects;
 mod random;
 mod render;
@@ -31,6 +32,7 @@ mod state;
 
 pub use axum::http::Method;
 pub use fault::{Fault, FaultRule};
+pub use nats::NatsServer;
 pub use random::Xorshift;
 pub use server::{Emulator, TOKEN};
 pub use spec::{

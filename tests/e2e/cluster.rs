@@ -5,14 +5,11 @@
 
 use std::{
     collections::BTreeSet,
-    io::{BufRead, BufReader},
-    net::TcpStream,
     path::Path,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
+use hive_testkit::{Emulator, JobSpec, NatsServer, RepoSpec, RunSpec};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -20,62 +17,6 @@ use crate::daemon::{DEADLINE, Daemon, hive_command};
 
 /// The leases' ttl in this test: short, so a killed node's share moves within seconds.
 const LEASE_SECS: u64 = 3;
-
-/// A nats-server with JetStream on a free loopback port, its store in a temporary directory; killed on drop.
-struct Nats {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Nats {
-    async fn start() -> Nats {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-        let child = Command::new("nats-server")
-            .arg("-js")
-            .arg("-sd")
-            .arg(dir.path().join("store"))
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("cannot start nats-server ({error}); these tests need it: 'apt-get install nats-server'")
-            });
-        let nats = Nats { child, port, _dir: dir };
-        let until = Instant::now() + Duration::from_secs(10);
-        while !tokio::task::spawn_blocking(move || jetstream_ready(port)).await.expect("join") {
-            assert!(Instant::now() < until, "nats-server did not answer with JetStream on port {port} within 10s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Whether a NATS server answers on `port` with JetStream on (its first line, `INFO {...}`, says so).
-fn jetstream_ready(port: u16) -> bool {
-    let Ok(stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok()
-        && line.starts_with("INFO ")
-        && line.contains("\"jetstream\":true")
-}
 
 /// `acme` with `r0` .. `r11`; the first five fail their tests.
 async fn fleet() -> Emulator {
@@ -100,7 +41,7 @@ async fn fleet() -> Emulator {
 }
 
 /// One node: `hive serve --cluster` with the autonomy loop filing issues, a cycle a second.
-async fn node(emu: &Emulator, nats: &Nats, dir: &Path, name: &str) -> (Daemon, String) {
+async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &str) -> (Daemon, String) {
     let args = ["serve", "--org", "acme", "--autonomy", "--level", "issue", "--bind", "127.0.0.1:0"];
     let mut cmd = hive_command(&dir.join(name), &args);
     cmd.env("GITHUB_API_URL", emu.url())
@@ -160,7 +101,7 @@ async fn poll_until<F: std::future::Future<Output = bool>>(within: Duration, mut
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_nodes_share_the_fleet_and_one_takes_all_when_the_other_is_killed() {
-    let nats = Nats::start().await;
+    let nats = NatsServer::start().await;
     let emu = fleet().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
