@@ -86,7 +86,8 @@ pub use crate::{
     outage::{Outage, Unreachable},
     policy::{Backoff, ExitKind, RestartDecision, RestartHistory, RestartPolicy, RestartType, decide},
     queen::{
-        HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig, QueenHandle, QueenMessage, QueenRef,
+        DEFAULT_REFRESH_WINDOW, DEFAULT_RESUME, HiveStatus, MemberStatus, ProposalBatch, Queen, QueenArgs, QueenConfig,
+        QueenHandle, QueenMessage, QueenRef,
     },
     scribe::{Scribe, ScribeError, ScribeHandle, ScribeJob, ScribeMessage, ScribeState},
     signal::{CiClass, CiSignature, MissingKind, Severity, Signal, SignalKind},

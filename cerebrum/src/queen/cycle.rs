@@ -34,8 +34,9 @@ pub(crate) struct CycleState {
     signals: usize,
     /// Quiet cycles to run before the next full one (each full cycle sets it to `reconcile_every - 1`).
     quiet_left: u32,
-    /// Members named by `observe_now` and not asked since, in the order they were named.
-    wanted: Vec<MemberId>,
+    /// Members named by `observe_now` and not asked since; a set, since a burst of deliveries names a member
+    /// many times and a large fleet many members.
+    wanted: FxHashSet<MemberId>,
     /// Whether a [`QueenMessage::RefreshDue`](super::QueenMessage::RefreshDue) is on its way.
     refresh_armed: bool,
 }
@@ -130,7 +131,7 @@ impl QueenState {
             return Ok(());
         }
         if !self.cycle.wanted.contains(id) {
-            self.cycle.wanted.push(id.clone());
+            self.cycle.wanted.insert(id.clone());
         }
         self.bus.publish(HiveEvent::RefreshRequested { member: id.clone() });
         self.arm_refresh();

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use hive_cerebrum::{
-    CiClass, CiSignature, CycleKind, EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberId, MemberSpec,
-    MemberState, Notice, QueenConfig, Severity, Signal,
+    CiClass, CiSignature, CycleKind, EmergencyConfig, EmergencyReason, HealthLevel, HiveEvent, MemberCommand, MemberId,
+    MemberSpec, MemberState, Notice, QueenConfig, Severity, Signal,
 };
 
 use crate::{
@@ -433,6 +433,44 @@ async fn refresh_cycles_never_clear_an_emergency_only_whole_cycles_do() {
         cleared.extend(clearances(&events));
     }
     assert_eq!(cleared, [CLEAR_AFTER]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quiet_cycle_that_an_emergency_was_declared_in_does_not_count_towards_clearing_it() {
+    let old = ["a", "b", "c", "d"];
+    let new = ["u1", "u2", "u3", "u4", "u5"];
+    let fleet = Fleet::default();
+    for id in new {
+        fleet.script(id, |s| s.default = Health::unhealthy(40));
+    }
+    // Joins with the others and answers only when told: it holds the quiet cycle open.
+    fleet.script("late", |s| s.silent = true);
+    let config = QueenConfig { reconcile_every: 3, ..emergency_config() };
+    let mut hive = Hive::start(config, members(&old), fleet.clone()).await;
+    let (record, events) = hive.cycle().await;
+    assert!(record.kind == CycleKind::Full && declarations(&events).is_empty(), "{events:#?}");
+
+    // Five unhealthy newcomers, read in the quiet cycle that follows: four healthy of nine declares.
+    for id in new.iter().chain(&["late"]) {
+        hive.queen.add_member(pilot(id, 5)).await.expect("joins");
+    }
+    hive.queen.start_cycle().expect("cycle 2");
+    hive.cycles += 1;
+    hive.events.until("the declaration", |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
+    // They leave before the cycle closes, so at its close no trigger holds.
+    for id in new {
+        hive.queen.remove_member(&MemberId::new(id)).await.expect("a member");
+    }
+    fleet.script("late", |s| s.silent = false);
+    fleet.send("late", TestMsg::Command(MemberCommand::Observe { cycle: 2 }));
+    let events = hive.events.until("cycle 2", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+    let Some(HiveEvent::CycleCompleted { record }) = events.last() else { unreachable!("until returns the match") };
+    assert_eq!((record.kind, record.healthy_repositories, record.total_repositories), (CycleKind::Quiet, 5, 5));
+    assert!(record.emergency_mode && clearances(&events).is_empty(), "{events:#?}");
+
+    // The quiet cycle did not read the others again: clearing still takes CLEAR_AFTER whole cycles.
+    let all = ["a", "b", "c", "d", "late"];
+    clear_after_healthy_cycles(&mut hive, &all).await;
 }
 
 #[tokio::test(start_paused = true)]

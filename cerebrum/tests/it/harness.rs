@@ -152,7 +152,8 @@ pub struct Hive {
     pub fleet: Fleet,
     pub events: Events,
     pub sink: Arc<RecordingSink>,
-    cycles: u64,
+    /// Cycles started so far; one started without [`Hive::cycle`] is counted by its starter.
+    pub cycles: u64,
 }
 
 impl Hive {
