@@ -121,12 +121,7 @@ impl Actor for Queen {
         // One event for the whole initial fleet: an event per member costs the queen a publish (and each subscriber
         // a wake-up) per member while the fleet starts.
         state.fleet_started = Some(Vec::with_capacity(initial.len()));
-        for spec in initial {
-            // Duplicates in the initial list are a caller bug; keep the first and say so.
-            if let Err(e) = state.add_member(spec).await {
-                tracing::warn!(error = %e, "skipping initial member");
-            }
-        }
+        state.start_initial(initial).await;
         if let Some(members) = state.fleet_started.take().filter(|members| !members.is_empty()) {
             state.bus.publish(HiveEvent::FleetStarted { members });
         }

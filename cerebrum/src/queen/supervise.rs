@@ -46,6 +46,50 @@ impl QueenState {
     }
 
     pub(super) async fn add_member(&mut self, spec: MemberSpec) -> Result<(), QueenError> {
+        let id = self.enrol(spec)?;
+        self.bring_up(&id, StartKind::First).await;
+        Ok(())
+    }
+
+    /// Starts the initial members together: ractor's spawn runs a member's `pre_start` in the caller's task, so
+    /// each start gets a task of its own and the runtime's workers start members side by side instead of one after
+    /// another in the queen's handler. What each start gives is then taken in the given order, as `add_member`
+    /// would; a member whose start failed goes through the policy and is brought up alone.
+    pub(super) async fn start_initial(&mut self, specs: Vec<MemberSpec>) {
+        let mut starts = Vec::with_capacity(specs.len());
+        for spec in specs {
+            // Duplicates in the initial list are a caller bug; keep the first and say so.
+            let id = match self.enrol(spec) {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping initial member");
+                    continue;
+                }
+            };
+            let Some(ctx) = self.incarnate(&id) else { continue };
+            let builder = std::sync::Arc::clone(&self.builder);
+            starts.push((id, tokio::spawn(async move { builder.start(ctx).await })));
+        }
+        for (id, start) in starts {
+            let started = match start.await {
+                Ok(started) => started,
+                // The builder itself panicked (a member's own `pre_start` panicking is a start error): as when it
+                // runs in the handler, the queen fails with it.
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            match started {
+                Ok(handle) => self.started(&id, handle, StartKind::First),
+                Err(e) => {
+                    if let Some(next) = self.start_failed(&id, &e) {
+                        self.bring_up(&id, next).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a member into the queen's books, not started yet.
+    fn enrol(&mut self, spec: MemberSpec) -> Result<MemberId, QueenError> {
         let std::collections::hash_map::Entry::Vacant(slot) = self.members.entry(spec.id.clone()) else {
             return Err(QueenError::DuplicateMember(spec.id));
         };
@@ -66,8 +110,7 @@ impl QueenState {
             reported: false,
         });
         self.order.push(id.clone());
-        self.bring_up(&id, StartKind::First).await;
-        Ok(())
+        Ok(id)
     }
 
     pub(super) fn remove_member(&mut self, id: &MemberId) -> Result<(), QueenError> {
@@ -104,63 +147,74 @@ impl QueenState {
     /// counts as a failed restart and goes through the policy like any other exit.
     pub(super) async fn bring_up(&mut self, id: &MemberId, mut kind: StartKind) {
         loop {
-            let Some(member) = self.members.get_mut(id) else { return };
-            // Queen-wide, so a member removed and re-added under the same id never matches an old timer.
-            self.generations += 1;
-            member.generation = self.generations;
-            member.state = MemberState::Starting;
-            member.pending_restart = None;
-            member.reported = false;
-            let ctx = MemberContext {
-                id: id.clone(),
-                kind: member.spec.kind.clone(),
-                supervisor: self.myself.get_cell(),
-                emergency: self.emergency.is_active(),
-                reporter: Reporter { queen: self.myself.clone(), member: id.clone() },
-                queen: QueenHandle::new(self.myself.clone(), self.bus.clone()),
-            };
+            let Some(ctx) = self.incarnate(id) else { return };
             // The queen's handler holds `&mut self` across the start, so nothing else can remove the member meanwhile.
             match self.builder.start(ctx).await {
-                Ok(handle) => {
-                    self.by_actor.insert(handle.cell().get_id(), id.clone());
-                    member.state = MemberState::Running;
-                    if self.emergency.is_active() {
-                        handle.command(MemberCommand::EnterEmergency);
-                    }
-                    // Whatever changed while it was down (a member out of the hive hears nothing): declared, cleared.
-                    handle.notify(&QueenNotice::Emergency { reasons: self.told_emergency.clone() });
-                    // A member that failed mid-cycle still owes this cycle its observation.
-                    if self.cycle.open && self.cycle.pending.contains(id) {
-                        handle.command(MemberCommand::Observe { cycle: self.cycle.number });
-                    }
-                    member.handle = Some(handle);
-                    let event = match kind {
-                        StartKind::First => {
-                            let kind = member.spec.kind.clone();
-                            if let Some(fleet) = &mut self.fleet_started {
-                                fleet.push(StartedMember { member: id.clone(), kind });
-                                return;
-                            }
-                            HiveEvent::MemberStarted { member: id.clone(), kind }
-                        }
-                        StartKind::Restart { attempt, delay } => {
-                            HiveEvent::MemberRestarted { member: id.clone(), attempt, delay }
-                        }
-                        StartKind::Resume => HiveEvent::MemberResumed { member: id.clone() },
-                    };
-                    self.bus.publish(event);
-                    return;
-                }
-                Err(e) => {
-                    self.bus
-                        .publish(HiveEvent::MemberFailed { member: id.clone(), error: hive_support::error_chain(&e) });
-                    match self.apply_policy(id, ExitKind::Failed(hive_support::error_chain(&e.cause))) {
-                        Some(next) => kind = next,
-                        None => return,
-                    }
-                }
+                Ok(handle) => return self.started(id, handle, kind),
+                Err(e) => match self.start_failed(id, &e) {
+                    Some(next) => kind = next,
+                    None => return,
+                },
             }
         }
+    }
+
+    /// Numbers a new incarnation of a member and gives what its builder needs; `None` for a member not known.
+    fn incarnate(&mut self, id: &MemberId) -> Option<MemberContext> {
+        let member = self.members.get_mut(id)?;
+        // Queen-wide, so a member removed and re-added under the same id never matches an old timer.
+        self.generations += 1;
+        member.generation = self.generations;
+        member.state = MemberState::Starting;
+        member.pending_restart = None;
+        member.reported = false;
+        Some(MemberContext {
+            id: id.clone(),
+            kind: member.spec.kind.clone(),
+            supervisor: self.myself.get_cell(),
+            emergency: self.emergency.is_active(),
+            reporter: Reporter { queen: self.myself.clone(), member: id.clone() },
+            queen: QueenHandle::new(self.myself.clone(), self.bus.clone()),
+        })
+    }
+
+    /// A member's incarnation runs: tells it what it missed and says so.
+    fn started(&mut self, id: &MemberId, handle: Box<dyn MemberHandle>, kind: StartKind) {
+        let Some(member) = self.members.get_mut(id) else {
+            handle.cell().stop(Some("removed".to_owned()));
+            return;
+        };
+        self.by_actor.insert(handle.cell().get_id(), id.clone());
+        member.state = MemberState::Running;
+        if self.emergency.is_active() {
+            handle.command(MemberCommand::EnterEmergency);
+        }
+        // Whatever changed while it was down (a member out of the hive hears nothing): declared, cleared.
+        handle.notify(&QueenNotice::Emergency { reasons: self.told_emergency.clone() });
+        // A member that failed mid-cycle still owes this cycle its observation.
+        if self.cycle.open && self.cycle.pending.contains(id) {
+            handle.command(MemberCommand::Observe { cycle: self.cycle.number });
+        }
+        member.handle = Some(handle);
+        let event = match kind {
+            StartKind::First => {
+                let kind = member.spec.kind.clone();
+                if let Some(fleet) = &mut self.fleet_started {
+                    fleet.push(StartedMember { member: id.clone(), kind });
+                    return;
+                }
+                HiveEvent::MemberStarted { member: id.clone(), kind }
+            }
+            StartKind::Restart { attempt, delay } => HiveEvent::MemberRestarted { member: id.clone(), attempt, delay },
+            StartKind::Resume => HiveEvent::MemberResumed { member: id.clone() },
+        };
+        self.bus.publish(event);
+    }
+
+    /// A start failed: says so and applies the policy; returns how to start the member again at once, if so.
+    fn start_failed(&mut self, id: &MemberId, e: &crate::StartError) -> Option<StartKind> {
+        self.bus.publish(HiveEvent::MemberFailed { member: id.clone(), error: hive_support::error_chain(e) });
+        self.apply_policy(id, ExitKind::Failed(hive_support::error_chain(&e.cause)))
     }
 
     pub(super) async fn member_exited(&mut self, id: MemberId, actor: ActorId, exit: ExitKind) {
