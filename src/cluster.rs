@@ -1,17 +1,20 @@
 //! `hive serve --cluster`: several nodes share one fleet through hive-cluster's leases. The settings are checked
 //! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
 //! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
-//! are fenced by the lease.
+//! are fenced by the lease. Every node shows the whole fleet ([`view`]).
+
+mod view;
 
 use std::{sync::Arc, time::Duration};
 
 use hive::{Hive, RepoId, actors::WriteFence};
 use hive_cluster::{
-    ClusterConfig, Coordinator, CoordinatorHandle, Fence, Holdings, Leases, NodeName, Ownership, OwnershipChange,
+    ClusterConfig, Coordinator, CoordinatorHandle, Events, Fence, Holdings, Leases, Members, NodeName, Ownership,
+    OwnershipChange,
 };
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::{cli::ClusterArgs, config::UsageError};
+use crate::{api::fleet::FleetView, cli::ClusterArgs, config::UsageError};
 
 /// A node's cluster settings, resolved and checked.
 #[derive(Debug, Clone)]
@@ -50,13 +53,14 @@ impl ClusterPlan {
         let leases = Leases::open(&client, &self.config).await?;
         let (sender, changes) = mpsc::unbounded_channel();
         let fleet = fleet.iter().map(RepoId::to_string).collect();
+        let config = self.config.clone();
         let handle = Coordinator::start(&client, self.config, fleet, sender).await?;
         let fence = LeaseFence {
             fence: Fence::new(leases),
             holdings: handle.holdings(),
             alert_repo: alert_repo.map(RepoId::to_string),
         };
-        Ok((Node { handle, changes }, Arc::new(fence)))
+        Ok((Node { handle, changes, client, config, tasks: Vec::new() }, Arc::new(fence)))
     }
 }
 
@@ -65,12 +69,27 @@ impl ClusterPlan {
 pub(crate) struct Node {
     handle: CoordinatorHandle,
     changes: mpsc::UnboundedReceiver<OwnershipChange>,
+    client: hive_cluster::Client,
+    config: ClusterConfig,
+    /// The view's tasks, ended when the node stops.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Node {
     /// This node's name.
     pub(crate) fn name(&self) -> &NodeName {
         self.handle.node()
+    }
+
+    /// Starts sharing the fleet-wide view with the other nodes: what `hive` holds and publishes goes to them, and
+    /// what they publish fills the returned view, for the API.
+    pub(crate) async fn share_view(&mut self, hive: &Hive) -> anyhow::Result<FleetView> {
+        let view = FleetView::new(self.name().as_str());
+        let events = Events::new(&self.client, &self.config);
+        let members = Members::open(&self.client, &self.config).await?;
+        let tasks = view::start(hive, events, members, view.clone(), self.config.ttl()).await?;
+        self.tasks.extend(tasks);
+        Ok(view)
     }
 
     /// A fleet discovered again: shared out anew; what this node gains and loses arrives through [`next`].
@@ -83,6 +102,9 @@ impl Node {
 
     /// Stops gracefully: everything held is released, so the other nodes take it over within a period.
     pub(crate) async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
         self.handle.stop().await;
     }
 }

@@ -317,6 +317,11 @@ async fn run_github(
         .agents(agents)
         .start()
         .await?;
+    // In a cluster the API shows the whole fleet: what the other nodes publish, with their names.
+    let api = match (api, node.as_mut()) {
+        (Some(api), Some(node)) => Some(api.with_fleet_view(node.share_view(&hive).await?)),
+        (api, _) => api,
+    };
     let mut events = hive.subscribe();
     if !json {
         match &node {

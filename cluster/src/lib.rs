@@ -34,6 +34,9 @@ mod lease;
 mod members;
 mod share;
 
+/// The NATS client [`connect`] returns, which every part of a node shares.
+pub use async_nats::Client;
+
 pub use crate::{
     bulletin::{Bulletin, Posted},
     config::{ClusterConfig, DEFAULT_FLEET, connect},
