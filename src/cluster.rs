@@ -1,19 +1,23 @@
 //! `hive serve --cluster`: several nodes share one fleet through hive-cluster's leases. The settings are checked
 //! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
 //! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
-//! are fenced by the lease. Every node shows the whole fleet ([`view`]).
+//! are fenced by the lease. Every node shows the whole fleet ([`view`]); one node, the leader, decides the fleet's
+//! emergency for all ([`emergency`]).
 
+mod emergency;
 mod view;
 
 use std::{sync::Arc, time::Duration};
 
+use hive::cerebrum::EmergencyConfig;
 use hive::{Hive, RepoId, actors::WriteFence};
 use hive_cluster::{
-    ClusterConfig, Coordinator, CoordinatorHandle, Events, Fence, Holdings, Leases, Members, NodeName, Ownership,
-    OwnershipChange,
+    Bulletin, ClusterConfig, Coordinator, CoordinatorHandle, Election, Events, Fence, Holdings, Leases, Members,
+    NodeName, Ownership, OwnershipChange,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
+pub(crate) use self::emergency::{Cadence, share_only};
 use crate::{api::fleet::FleetView, cli::ClusterArgs, config::UsageError};
 
 /// A node's cluster settings, resolved and checked.
@@ -60,7 +64,7 @@ impl ClusterPlan {
             holdings: handle.holdings(),
             alert_repo: alert_repo.map(RepoId::to_string),
         };
-        Ok((Node { handle, changes, client, config, tasks: Vec::new() }, Arc::new(fence)))
+        Ok((Node { handle, changes, client, config, tasks: Vec::new(), steering: None }, Arc::new(fence)))
     }
 }
 
@@ -73,6 +77,8 @@ pub(crate) struct Node {
     config: ClusterConfig,
     /// The view's tasks, ended when the node stops.
     tasks: Vec<JoinHandle<()>>,
+    /// The fleet's emergency: followed, and decided while this node leads.
+    steering: Option<emergency::Steering>,
 }
 
 impl Node {
@@ -81,14 +87,24 @@ impl Node {
         self.handle.node()
     }
 
-    /// Starts sharing the fleet-wide view with the other nodes: what `hive` holds and publishes goes to them, and
-    /// what they publish fills the returned view, for the API.
-    pub(crate) async fn share_view(&mut self, hive: &Hive) -> anyhow::Result<FleetView> {
+    /// Starts sharing the fleet with the other nodes: what `hive` holds and publishes goes to them, and what they
+    /// publish fills the returned view, for the API; this node stands for leader, decides the fleet's emergency
+    /// with `config` while it leads, and obeys the leader's decisions always.
+    pub(crate) async fn share(
+        &mut self,
+        hive: &Hive,
+        config: &EmergencyConfig,
+        cadence: Cadence,
+    ) -> anyhow::Result<FleetView> {
         let view = FleetView::new(self.name().as_str());
         let events = Events::new(&self.client, &self.config);
         let members = Members::open(&self.client, &self.config).await?;
         let tasks = view::start(hive, events, members, view.clone(), self.config.ttl()).await?;
         self.tasks.extend(tasks);
+        let leader = Election::start(&self.client, &self.config, None).await?;
+        let bulletin = Bulletin::emergency(&self.client, &self.config).await?;
+        let cadence = Cadence { settle: self.config.ttl(), ..cadence };
+        self.steering = Some(emergency::Steering::start(hive, leader, bulletin, view.clone(), config.clone(), cadence));
         Ok(view)
     }
 
@@ -102,6 +118,9 @@ impl Node {
 
     /// Stops gracefully: everything held is released, so the other nodes take it over within a period.
     pub(crate) async fn stop(self) {
+        if let Some(steering) = self.steering {
+            steering.stop().await;
+        }
         for task in &self.tasks {
             task.abort();
         }

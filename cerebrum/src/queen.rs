@@ -201,6 +201,9 @@ pub enum QueenMessage {
     },
     /// Withdraw a hand-made declaration: the emergency clears at once unless other triggers hold.
     ClearEmergency,
+    /// Impose causes decided elsewhere (a cluster's leader, over the whole fleet), which hold until replaced; empty
+    /// lifts them, and the emergency clears at once unless other triggers hold.
+    ImposeEmergency(Vec<EmergencyReason>),
     /// Internal: resume an escalated member as part of an emergency's recovery attempt.
     #[doc(hidden)]
     Recover(MemberId),
@@ -440,6 +443,7 @@ impl Actor for Queen {
                 state.evaluate_after_report();
             }
             QueenMessage::ClearEmergency => state.clear_emergency_by_hand(),
+            QueenMessage::ImposeEmergency(reasons) => state.impose_emergency(reasons),
             QueenMessage::Unreachable(report) => state.on_unreachable(report),
             QueenMessage::Propose { batch, seed, n, reply } => state.start_batch(batch, seed, n, reply).await,
             QueenMessage::CancelBatch(batch) => state.cancel_batch(batch),

@@ -78,6 +78,12 @@ impl FleetView {
         self.lock().repos.retain(|_, held| live.contains(&held.node));
     }
 
+    /// The repositories other nodes hold, as they said; what this node holds itself is left out.
+    pub fn remote(&self, here: &BTreeSet<String>) -> Vec<MemberStatus> {
+        let known = self.lock();
+        known.repos.iter().filter(|(repo, _)| !here.contains(*repo)).map(|(_, held)| held.status.clone()).collect()
+    }
+
     /// The leader now, by the leader's key.
     pub fn set_leader(&self, leader: Option<String>) {
         self.lock().leader = leader;
