@@ -175,7 +175,7 @@ impl EmergencyState {
     /// score).
     pub(crate) fn note_score(&mut self, member: MemberId, previous: Option<u8>, score: u8, now: Instant) {
         let critical = self.config.critical_score;
-        if score < critical && !previous.is_some_and(|previous| previous < critical) {
+        if score < critical && previous.is_none_or(|previous| previous >= critical) {
             self.note_critical(member, now);
         }
     }

@@ -101,7 +101,7 @@ async fn one_node_leads_and_another_within_a_ttl_and_a_period_of_its_connection_
     })
     .await;
     assert!(renewed, "the leader did not renew three times in 10s");
-    assert_eq!(terms.gained, [first.clone()], "leadership changed hands with nobody failing");
+    assert_eq!(terms.gained, std::slice::from_ref(&first), "leadership changed hands with nobody failing");
     for node in &nodes {
         assert_eq!(node.handle.leader().await.expect("read"), Some(first.clone()));
         let confirmed = node.handle.confirm().await;
