@@ -167,8 +167,8 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
 /// before the write.
 ///
 /// The emergency alert's repository (`--alert-repo`) is let through: it is often not in the fleet (then no node
-/// holds it), and each node declares over its own share, so a lease would keep the alert from the node that needs
-/// it. Nodes find an alert already filed by its marker, as one node does across restarts.
+/// holds it), and every node obeys the fleet's emergency, so a lease would keep the alert from the nodes that hold
+/// none. Nodes find an alert already filed by its marker, as one node does across restarts.
 #[derive(Debug)]
 struct LeaseFence {
     fence: Fence,

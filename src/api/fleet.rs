@@ -155,16 +155,9 @@ pub(super) async fn fleet(State(state): State<Arc<ApiState>>) -> Result<Json<Val
 
 /// One repository's line, as `/api/repos` has it, with the node that holds it.
 fn line(m: &MemberStatus, node: Option<&str>) -> Value {
-    json!({
-        "repo": m.id,
-        "node": node,
-        "state": m.state,
-        "score": m.score,
-        "healthy": m.healthy,
-        "stale": m.stale,
-        "ci": m.facts.get("ci"),
-        "findings": m.findings,
-    })
+    let mut line = super::repo_line(m);
+    line["node"] = json!(node);
+    line
 }
 
 #[cfg(test)]

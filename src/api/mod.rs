@@ -290,23 +290,22 @@ async fn status(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiEr
 /// unreachable).
 async fn repos(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let status = state.hive.status().await?;
-    let repos: Vec<Value> = status
-        .members
-        .iter()
-        .filter(|m| m.kind == hive::cerebrum::MemberKind::Pilot)
-        .map(|m| {
-            json!({
-                "repo": m.id,
-                "state": m.state,
-                "score": m.score,
-                "healthy": m.healthy,
-                "stale": m.stale,
-                "ci": m.facts.get("ci"),
-                "findings": m.findings,
-            })
-        })
-        .collect();
+    let repos: Vec<Value> =
+        status.members.iter().filter(|m| m.kind == hive::cerebrum::MemberKind::Pilot).map(repo_line).collect();
     Ok(Json(json!({ "cycle": status.cycle, "repositories": repos })))
+}
+
+/// One pilot as `/api/repos` lists it.
+fn repo_line(m: &hive::cerebrum::MemberStatus) -> Value {
+    json!({
+        "repo": m.id,
+        "state": m.state,
+        "score": m.score,
+        "healthy": m.healthy,
+        "stale": m.stale,
+        "ci": m.facts.get("ci"),
+        "findings": m.findings,
+    })
 }
 
 /// The backlog as the database holds it now.

@@ -59,7 +59,7 @@ pub(crate) async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &s
 }
 
 /// The repositories a node watches now, by its API; empty when it does not answer.
-async fn watched(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
+pub(crate) async fn watched(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
     let Ok(response) = client.get(format!("{base}/api/repos")).send().await else { return BTreeSet::new() };
     let Ok(repos) = response.json::<Value>().await else { return BTreeSet::new() };
     repos["repositories"]

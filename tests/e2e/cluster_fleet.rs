@@ -9,7 +9,7 @@ use hive_testkit::{Emulator, NatsServer, RepoSpec, RunSpec};
 use serde_json::Value;
 
 use crate::{
-    cluster::{node, poll_until},
+    cluster::{node, poll_until, watched},
     daemon::DEADLINE,
 };
 
@@ -38,13 +38,6 @@ async fn owners(client: &reqwest::Client, base: &str) -> BTreeMap<String, String
         .iter()
         .filter_map(|line| Some((line["repo"].as_str()?.to_owned(), line["node"].as_str()?.to_owned())))
         .collect()
-}
-
-/// The repositories a node runs pilots for, by `/api/repos`.
-async fn watched(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
-    let Some(repos) = get(client, format!("{base}/api/repos")).await else { return BTreeSet::new() };
-    let lines = repos["repositories"].as_array().cloned().unwrap_or_default();
-    lines.iter().filter_map(|line| line["repo"].as_str().map(str::to_owned)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
