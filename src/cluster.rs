@@ -1,17 +1,24 @@
 //! `hive serve --cluster`: several nodes share one fleet through hive-cluster's leases. The settings are checked
 //! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
 //! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
-//! are fenced by the lease.
+//! are fenced by the lease. Every node shows the whole fleet ([`view`]); one node, the leader, decides the fleet's
+//! emergency for all ([`emergency`]).
+
+mod emergency;
+mod view;
 
 use std::{sync::Arc, time::Duration};
 
+use hive::cerebrum::EmergencyConfig;
 use hive::{Hive, RepoId, actors::WriteFence};
 use hive_cluster::{
-    ClusterConfig, Coordinator, CoordinatorHandle, Fence, Holdings, Leases, NodeName, Ownership, OwnershipChange,
+    Bulletin, ClusterConfig, Coordinator, CoordinatorHandle, Election, Events, Fence, Holdings, Leases, Members,
+    NodeName, Ownership, OwnershipChange,
 };
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::{cli::ClusterArgs, config::UsageError};
+pub(crate) use self::emergency::{Cadence, share_only};
+use crate::{api::fleet::FleetView, cli::ClusterArgs, config::UsageError};
 
 /// A node's cluster settings, resolved and checked.
 #[derive(Debug, Clone)]
@@ -50,13 +57,14 @@ impl ClusterPlan {
         let leases = Leases::open(&client, &self.config).await?;
         let (sender, changes) = mpsc::unbounded_channel();
         let fleet = fleet.iter().map(RepoId::to_string).collect();
+        let config = self.config.clone();
         let handle = Coordinator::start(&client, self.config, fleet, sender).await?;
         let fence = LeaseFence {
             fence: Fence::new(leases),
             holdings: handle.holdings(),
             alert_repo: alert_repo.map(RepoId::to_string),
         };
-        Ok((Node { handle, changes }, Arc::new(fence)))
+        Ok((Node { handle, changes, client, config, tasks: Vec::new(), steering: None }, Arc::new(fence)))
     }
 }
 
@@ -65,12 +73,39 @@ impl ClusterPlan {
 pub(crate) struct Node {
     handle: CoordinatorHandle,
     changes: mpsc::UnboundedReceiver<OwnershipChange>,
+    client: hive_cluster::Client,
+    config: ClusterConfig,
+    /// The view's tasks, ended when the node stops.
+    tasks: Vec<JoinHandle<()>>,
+    /// The fleet's emergency: followed, and decided while this node leads.
+    steering: Option<emergency::Steering>,
 }
 
 impl Node {
     /// This node's name.
     pub(crate) fn name(&self) -> &NodeName {
         self.handle.node()
+    }
+
+    /// Starts sharing the fleet with the other nodes: what `hive` holds and publishes goes to them, and what they
+    /// publish fills the returned view, for the API; this node stands for leader, decides the fleet's emergency
+    /// with `config` while it leads, and obeys the leader's decisions always.
+    pub(crate) async fn share(
+        &mut self,
+        hive: &Hive,
+        config: &EmergencyConfig,
+        cadence: Cadence,
+    ) -> anyhow::Result<FleetView> {
+        let view = FleetView::new(self.name().as_str());
+        let events = Events::new(&self.client, &self.config);
+        let members = Members::open(&self.client, &self.config).await?;
+        let tasks = view::start(hive, events, members, view.clone(), self.config.ttl()).await?;
+        self.tasks.extend(tasks);
+        let leader = Election::start(&self.client, &self.config, None).await?;
+        let bulletin = Bulletin::emergency(&self.client, &self.config).await?;
+        let cadence = Cadence { settle: self.config.ttl(), ..cadence };
+        self.steering = Some(emergency::Steering::start(hive, leader, bulletin, view.clone(), config.clone(), cadence));
+        Ok(view)
     }
 
     /// A fleet discovered again: shared out anew; what this node gains and loses arrives through [`next`].
@@ -83,6 +118,12 @@ impl Node {
 
     /// Stops gracefully: everything held is released, so the other nodes take it over within a period.
     pub(crate) async fn stop(self) {
+        if let Some(steering) = self.steering {
+            steering.stop().await;
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
         self.handle.stop().await;
     }
 }
@@ -126,8 +167,8 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
 /// before the write.
 ///
 /// The emergency alert's repository (`--alert-repo`) is let through: it is often not in the fleet (then no node
-/// holds it), and each node declares over its own share, so a lease would keep the alert from the node that needs
-/// it. Nodes find an alert already filed by its marker, as one node does across restarts.
+/// holds it), and every node obeys the fleet's emergency, so a lease would keep the alert from the nodes that hold
+/// none. Nodes find an alert already filed by its marker, as one node does across restarts.
 #[derive(Debug)]
 struct LeaseFence {
     fence: Fence,

@@ -22,7 +22,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use hive_cerebrum::{Envelope, HiveEvent, Subscription};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 /// How often an idle stream sends a comment, so proxies and the client know the connection is alive.
@@ -114,10 +114,26 @@ impl EventFeed {
     where
         E: Fn(&Envelope) -> (String, String) + Send + 'static,
     {
+        EventFeed::merged(bus, None, capacity, encode)
+    }
+
+    /// [`EventFeed::start`], with events from elsewhere (another node of a cluster, each already its kind and
+    /// its JSON) put into the same ring as they come. They never end the feed; what the ring's reader missed of
+    /// them is a `lag` like what it missed of the bus.
+    pub fn merged<E>(
+        bus: Subscription,
+        remote: Option<broadcast::Receiver<(Arc<str>, Arc<str>)>>,
+        capacity: usize,
+        encode: E,
+    ) -> EventFeed
+    where
+        E: Fn(&Envelope) -> (String, String) + Send + 'static,
+    {
         let ring = Arc::new(Mutex::new(Ring::new(capacity)));
         let (tx, newest) = watch::channel(0);
         let closed = CancellationToken::new();
-        tokio::spawn(fill(bus, Arc::clone(&ring), tx, encode, closed.clone()));
+        let sources = Sources { bus, remote };
+        tokio::spawn(fill(sources, Arc::clone(&ring), tx, encode, closed.clone()));
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -144,9 +160,29 @@ impl EventFeed {
     }
 }
 
-/// Reads the bus into the ring until the hive stops, noting every loss as a `lag` event of its own.
+/// What fills a ring: the bus, and events from elsewhere.
+struct Sources {
+    bus: Subscription,
+    remote: Option<broadcast::Receiver<(Arc<str>, Arc<str>)>>,
+}
+
+/// The next event from elsewhere, or a count of those missed; never, without a source or once it is gone.
+async fn remote(source: &mut Option<broadcast::Receiver<(Arc<str>, Arc<str>)>>) -> Result<(Arc<str>, Arc<str>), u64> {
+    let Some(receiver) = source else { return std::future::pending().await };
+    match receiver.recv().await {
+        Ok(item) => Ok(item),
+        Err(broadcast::error::RecvError::Lagged(missed)) => Err(missed),
+        Err(broadcast::error::RecvError::Closed) => {
+            *source = None;
+            std::future::pending().await
+        }
+    }
+}
+
+/// Reads the bus (and events from elsewhere) into the ring until the hive stops, noting every loss as a `lag`
+/// event of its own.
 async fn fill<E>(
-    mut bus: Subscription,
+    sources: Sources,
     ring: Arc<Mutex<Ring>>,
     newest: watch::Sender<u64>,
     encode: E,
@@ -154,8 +190,28 @@ async fn fill<E>(
 ) where
     E: Fn(&Envelope) -> (String, String),
 {
+    let Sources { mut bus, remote: mut elsewhere } = sources;
     let mut lost = 0;
-    while let Some(envelope) = closed.run_until_cancelled(bus.recv()).await.flatten() {
+    loop {
+        let next = tokio::select! {
+            envelope = bus.recv() => Ok(envelope),
+            item = remote(&mut elsewhere) => Err(item),
+            () = closed.cancelled() => break,
+        };
+        let envelope = match next {
+            Ok(Some(envelope)) => envelope,
+            Ok(None) => break,
+            Err(item) => {
+                let mut ring = ring.lock().unwrap_or_else(PoisonError::into_inner);
+                let id = match item {
+                    Ok((kind, data)) => ring.push(&kind, data.to_string()),
+                    Err(missed) => ring.push("lag", json!({ "missed": missed }).to_string()),
+                };
+                drop(ring);
+                newest.send_replace(id);
+                continue;
+            }
+        };
         let stopped = matches!(*envelope.event, HiveEvent::HiveStopped);
         // Encoded once for every client, and before the lock, which clients take to read.
         let (kind, data) = encode(&envelope);

@@ -310,6 +310,17 @@ async fn run_github(
     // The loop's proposals come from the queen's ORCHs, as every other proposal does.
     // Agents made by command get their repositories where the first target lives.
     let agents = agents.settings(autonomy.state_dir(), forge.first_owner().unwrap_or_default());
+    // A node's queen sees only its share: the fleet's triggers are evaluated by the leader, over the whole fleet.
+    let fleet_emergency = queen.emergency.clone();
+    let cadence = crate::cluster::Cadence {
+        every: queen.cycle_interval.unwrap_or(queen.emergency_cycle_interval),
+        in_emergency: queen.emergency_cycle_interval,
+        settle: Duration::ZERO,
+    };
+    let mut queen = queen;
+    if node.is_some() {
+        queen.emergency = crate::cluster::share_only(&queen.emergency);
+    }
     let hive = configured(Hive::builder(), engine, file)
         .repos(watched_repos.iter().map(RepoId::to_string))
         .queen_config(queen)
@@ -317,6 +328,15 @@ async fn run_github(
         .agents(agents)
         .start()
         .await?;
+    // In a cluster the API shows the whole fleet (what the other nodes publish, with their names), and the fleet's
+    // emergency is the leader's to decide.
+    let api = match node.as_mut() {
+        Some(node) => {
+            let view = node.share(&hive, &fleet_emergency, cadence).await?;
+            api.map(|api| api.with_fleet_view(view))
+        }
+        None => api,
+    };
     let mut events = hive.subscribe();
     if !json {
         match &node {

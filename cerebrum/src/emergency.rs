@@ -1,5 +1,10 @@
 //! The emergency protocol's decisions: which triggers hold, when to declare, when to clear (with hysteresis), and
-//! where notifications go. The queen carries out the actions; everything here is pure or nearly so.
+//! where notifications go. The queen carries out the actions; everything here is pure or nearly so. [`FleetEmergency`]
+//! takes the same decisions over reports gathered from several queens (the nodes of a cluster).
+
+mod whole;
+
+pub use self::whole::{FleetEmergency, FleetMember};
 
 use std::{
     collections::{BTreeSet, VecDeque},
@@ -142,6 +147,8 @@ pub(crate) struct EmergencyState {
     recent_critical: VecDeque<(Instant, MemberId)>,
     /// Who declared an emergency by hand, until they clear it.
     declared_by: Option<String>,
+    /// Causes decided elsewhere (a cluster's leader, over the whole fleet), in force until lifted.
+    imposed: Vec<EmergencyReason>,
 }
 
 impl EmergencyState {
@@ -153,11 +160,24 @@ impl EmergencyState {
             healthy_streak: 0,
             recent_critical: VecDeque::new(),
             declared_by: None,
+            imposed: Vec::new(),
         }
     }
 
-    pub(crate) fn config(&self) -> &EmergencyConfig {
-        &self.config
+    /// Imposes causes decided elsewhere: triggers as long as they are imposed. Empty lifts them; the caller then
+    /// re-evaluates as after a declaration withdrawn ([`EmergencyState::clear_by_hand`]), since whoever imposed
+    /// them already waited for the fleet to be healthy.
+    pub(crate) fn impose(&mut self, reasons: Vec<EmergencyReason>) {
+        self.imposed = reasons;
+    }
+
+    /// Notes a member's new score: critical when it falls below the threshold from at or above it (or from no
+    /// score).
+    pub(crate) fn note_score(&mut self, member: MemberId, previous: Option<u8>, score: u8, now: Instant) {
+        let critical = self.config.critical_score;
+        if score < critical && previous.is_none_or(|previous| previous >= critical) {
+            self.note_critical(member, now);
+        }
     }
 
     pub(crate) fn is_active(&self) -> bool {
@@ -184,6 +204,7 @@ impl EmergencyState {
         if let Some(by) = &self.declared_by {
             reasons.push(EmergencyReason::Declared { by: by.clone() });
         }
+        reasons.extend(self.imposed.iter().cloned());
         let health = book.health(false);
         if health.total > 0
             && health.known >= c.min_fleet
@@ -540,6 +561,26 @@ mod tests {
         assert_eq!(state.reasons(), [EmergencyReason::Forced, systemic], "a cause that appears while active counts");
         assert!(matches!(state.after_cycle(vec![]), Some(Transition::Clear { .. })));
         assert!(state.reasons().is_empty());
+    }
+
+    #[test]
+    fn imposed_causes_hold_until_lifted_and_then_clear_at_once_unless_a_declaration_holds() {
+        let mut state = EmergencyState::new(EmergencyConfig::default());
+        let book = FleetBook::default();
+        let imposed = EmergencyReason::CriticalSecurity { members: vec![MemberId::new("o/r")] };
+        state.impose(vec![imposed.clone()]);
+        let reasons = state.triggers(&book, Instant::now());
+        assert!(matches!(state.after_report(reasons), Some(Transition::Declare(r)) if r == [imposed.clone()]));
+        let reasons = state.triggers(&book, Instant::now());
+        assert!(state.after_cycle(reasons).is_none(), "held while imposed");
+        state.declare_by_hand("ops".to_owned());
+        state.impose(Vec::new());
+        let reasons = state.triggers(&book, Instant::now());
+        assert_eq!(state.clear_by_hand(reasons), None, "the declaration still holds");
+        assert_eq!(state.reasons(), [EmergencyReason::Declared { by: "ops".to_owned() }]);
+        state.withdraw_declaration();
+        let reasons = state.triggers(&book, Instant::now());
+        assert!(matches!(state.clear_by_hand(reasons), Some(Transition::Clear { .. })));
     }
 
     #[test]

@@ -157,6 +157,11 @@ impl FleetBook {
         self.update(id, |e| e.escalated = escalated);
     }
 
+    /// Every member in the book.
+    pub(crate) fn members(&self) -> impl Iterator<Item = &MemberId> {
+        self.entries.keys()
+    }
+
     pub(crate) fn report(&self, id: &MemberId) -> Option<&HealthReport> {
         self.entries.get(id).and_then(|e| e.report.as_ref())
     }

@@ -62,7 +62,7 @@ mod redact;
 pub use crate::{
     analytics::{AutonomyReport, CycleKind, CycleRecord},
     bus::{Envelope, EventBus, Subscription},
-    emergency::{EmergencyConfig, EmergencyReason, LogSink, Notice, NotificationSink},
+    emergency::{EmergencyConfig, EmergencyReason, FleetEmergency, FleetMember, LogSink, Notice, NotificationSink},
     error::QueenError,
     event::{HiveEvent, StartedMember},
     fleet::{FleetHealth, HealthLevel},

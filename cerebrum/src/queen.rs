@@ -201,6 +201,7 @@ impl Actor for Queen {
                 state.evaluate_after_report();
             }
             QueenMessage::ClearEmergency => state.clear_emergency_by_hand(),
+            QueenMessage::ImposeEmergency(reasons) => state.impose_emergency(reasons),
             QueenMessage::Unreachable(report) => state.on_unreachable(report),
             QueenMessage::Propose { batch, seed, n, reply } => state.start_batch(batch, seed, n, reply).await,
             QueenMessage::CancelBatch(batch) => state.cancel_batch(batch),

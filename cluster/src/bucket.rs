@@ -36,7 +36,18 @@ impl Bucket {
         name: &str,
         description: &str,
     ) -> Result<Self, ClusterError> {
-        let store = open_stream(&config.jetstream(client), name, config.ttl(), description).await?;
+        Self::open_lasting(client, config, name, description, config.ttl()).await
+    }
+
+    /// Opens (or creates) the bucket `name` whose entries lapse `max_age` after they were written (zero: never).
+    pub(crate) async fn open_lasting(
+        client: &async_nats::Client,
+        config: &ClusterConfig,
+        name: &str,
+        description: &str,
+        max_age: Duration,
+    ) -> Result<Self, ClusterError> {
+        let store = open_stream(&config.jetstream(client), name, max_age, description).await?;
         Ok(Self {
             store,
             name: name.to_owned(),
@@ -102,7 +113,7 @@ impl Bucket {
 }
 
 /// Creates the bucket, or opens it when it exists with the same settings: one value per key, lapsing `ttl` after
-/// it was written, on disk so a restarted server keeps the leases.
+/// it was written (zero: kept until replaced), on disk so a restarted server keeps the leases.
 ///
 /// The bucket's stream is created here with the settings async-nats's `create_key_value` gives a bucket, rather
 /// than through it: that first reads the account's JetStream information and requires fields (the reserved

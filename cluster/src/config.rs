@@ -24,7 +24,11 @@ pub struct ClusterConfig {
     margin: Duration,
     leases_bucket: String,
     members_bucket: String,
+    fleet: String,
 }
+
+/// The fleet name every node uses unless told otherwise: the prefix of the default buckets' names.
+pub const DEFAULT_FLEET: &str = "hive";
 
 impl ClusterConfig {
     /// Settings for `node` with leases and heartbeats that lapse `ttl` after they were last written (1 s to 1 h),
@@ -44,8 +48,9 @@ impl ClusterConfig {
             incarnation,
             ttl,
             margin: ttl / 4,
-            leases_bucket: "hive-leases".to_owned(),
-            members_bucket: "hive-members".to_owned(),
+            leases_bucket: format!("{DEFAULT_FLEET}-leases"),
+            members_bucket: format!("{DEFAULT_FLEET}-members"),
+            fleet: DEFAULT_FLEET.to_owned(),
         })
     }
 
@@ -66,18 +71,22 @@ impl ClusterConfig {
         Ok(self)
     }
 
+    /// Another fleet: the name every node of one cluster shares, so that several clusters can share one NATS
+    /// account. It names the subjects events travel on (`hive.<fleet>.events.>`) and the buckets
+    /// (`<fleet>-leases`, `<fleet>-members`, `<fleet>-leader`, `<fleet>-emergency`); the default, `hive`, gives the
+    /// buckets the names they always had.
+    pub fn with_fleet(mut self, fleet: &str) -> Result<Self, ClusterError> {
+        check_name("fleet", fleet)?;
+        self.leases_bucket = format!("{fleet}-leases");
+        self.members_bucket = format!("{fleet}-members");
+        self.fleet = fleet.to_owned();
+        Ok(self)
+    }
+
     /// Other bucket names, so that several clusters can share one NATS account (and tests one server).
     pub fn with_buckets(mut self, leases: &str, members: &str) -> Result<Self, ClusterError> {
         for name in [leases, members] {
-            let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !valid {
-                return Err(ClusterError::InvalidConfig {
-                    reason: format!(
-                        "bucket name '{}' is not valid; use letters, digits, '-' and '_'",
-                        name.escape_default()
-                    ),
-                });
-            }
+            check_name("bucket", name)?;
         }
         if leases == members {
             return Err(ClusterError::InvalidConfig {
@@ -130,10 +139,41 @@ impl ClusterConfig {
         &self.members_bucket
     }
 
+    /// The fleet every node of this cluster shares (see [`ClusterConfig::with_fleet`]).
+    pub fn fleet(&self) -> &str {
+        &self.fleet
+    }
+
+    /// The bucket of the leader's lease.
+    pub fn leader_bucket(&self) -> String {
+        format!("{}-leader", self.fleet)
+    }
+
+    /// The bucket of the fleet's emergency, as the leader declared or cleared it.
+    pub fn emergency_bucket(&self) -> String {
+        format!("{}-emergency", self.fleet)
+    }
+
     /// A JetStream context whose requests give up after [`ClusterConfig::op_timeout`].
     pub(crate) fn jetstream(&self, client: &async_nats::Client) -> jetstream::Context {
         jetstream::ContextBuilder::new().timeout(self.op_timeout()).build(client.clone())
     }
+}
+
+/// A bucket's or the fleet's name: one NATS subject token and a valid stream name.
+fn check_name(what: &str, name: &str) -> Result<(), ClusterError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        return Ok(());
+    }
+    Err(ClusterError::InvalidConfig {
+        reason: format!(
+            "{what} name '{}' is not valid; use 1 to 64 letters, digits, '-' and '_'",
+            name.escape_default()
+        ),
+    })
 }
 
 /// Connects to the NATS server at `url` as `node`. The client reconnects on its own, at most a second apart, so
@@ -174,7 +214,14 @@ mod tests {
         let error = config.clone().with_buckets("a.b", "m").expect_err("dot").to_string();
         assert!(error.contains("bucket name 'a.b' is not valid"), "{error}");
         assert!(config.clone().with_buckets("same", "same").is_err());
-        assert_eq!(config.with_buckets("l", "m").expect("valid").members_bucket(), "m");
+        assert_eq!(config.clone().with_buckets("l", "m").expect("valid").members_bucket(), "m");
+        let error = config.clone().with_fleet("a b").expect_err("space").to_string();
+        assert!(error.contains("fleet name 'a b' is not valid"), "{error}");
+        let other = config.with_fleet("blue").expect("valid");
+        assert_eq!(
+            (other.fleet(), other.leases_bucket(), other.members_bucket(), other.leader_bucket().as_str()),
+            ("blue", "blue-leases", "blue-members", "blue-leader")
+        );
     }
 
     #[test]

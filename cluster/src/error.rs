@@ -99,6 +99,27 @@ pub enum ClusterError {
         #[source]
         source: serde_json::Error,
     },
+    /// An event kind that cannot be a subject's token.
+    #[error("invalid event kind '{kind}': use 1 to 64 of the letters a-z, digits and '_'")]
+    InvalidKind {
+        /// The kind, escaped.
+        kind: String,
+    },
+    /// A message could not be published, or a subscription made.
+    #[error("nats did not take the message or subscription on '{subject}'")]
+    Publish {
+        /// The subject.
+        subject: String,
+        /// Why.
+        #[source]
+        source: Cause,
+    },
+    /// A leader's write from a node that does not lead now.
+    #[error("node '{node}' does not lead the fleet now; only the leader writes the fleet's emergency")]
+    NotLeader {
+        /// The node.
+        node: String,
+    },
     /// The fence refused a write.
     #[error("refusing to write to '{repo}' at lease revision {revision}: {refusal}")]
     Fenced {

@@ -25,6 +25,11 @@ impl Fence {
         Self { leases }
     }
 
+    /// The leases it checks.
+    pub(crate) fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
     /// The node whose leases are checked.
     pub fn node(&self) -> &NodeName {
         self.leases.node()

@@ -65,7 +65,17 @@ impl Leases {
     /// Opens (or creates) the leases' bucket with the config's ttl.
     pub async fn open(client: &async_nats::Client, config: &ClusterConfig) -> Result<Self, ClusterError> {
         let description = "hive: which node maintains each repository";
-        let bucket = Bucket::open(client, config, config.leases_bucket(), description).await?;
+        Self::open_in(client, config, config.leases_bucket(), description).await
+    }
+
+    /// Leases of the same discipline in another bucket (the leader's).
+    pub(crate) async fn open_in(
+        client: &async_nats::Client,
+        config: &ClusterConfig,
+        bucket: &str,
+        description: &str,
+    ) -> Result<Self, ClusterError> {
+        let bucket = Bucket::open(client, config, bucket, description).await?;
         Ok(Self { bucket, holding: config.ttl() - config.margin() })
     }
 

@@ -22,21 +22,30 @@
 //! ```
 
 mod bucket;
+mod bulletin;
 mod config;
 mod coordinator;
 mod error;
+mod events;
 mod fence;
 mod key;
+mod leader;
 mod lease;
 mod members;
 mod share;
 
+/// The NATS client [`connect`] returns, which every part of a node shares.
+pub use async_nats::Client;
+
 pub use crate::{
-    config::{ClusterConfig, connect},
+    bulletin::{Bulletin, Posted},
+    config::{ClusterConfig, DEFAULT_FLEET, connect},
     coordinator::{Coordinator, CoordinatorHandle, Holdings, Ownership, OwnershipChange},
     error::{Cause, ClusterError, Refusal},
+    events::{EVENTS_VERSION, Events, Remote, RemoteEvents},
     fence::Fence,
     key::{NodeName, lease_key, repo_of_key},
+    leader::{Election, LeaderChange, LeaderHandle, Term},
     lease::{Lease, LeaseEntry, LeaseRecord, Leases},
     members::{Heartbeat, Members},
     share::{Plan, plan, rightful_owner, weight},

@@ -2,6 +2,7 @@
 //! hive live; a client resumes with `Last-Event-ID` and is sent `event: lag` when what it missed is gone (see
 //! [`hive::feed`]). Event data has the secrets hive knows redacted, as everything it prints.
 
+use super::fleet::FleetView;
 use axum::{
     extract::State,
     http::HeaderMap,
@@ -16,9 +17,18 @@ use hive::{
 /// Events kept for clients that reconnect.
 const RING: usize = 1024;
 
-/// The hive's feed: its task starts now, reading the hive's bus. The server closes it when it stops.
-pub(super) fn feed(hive: &Hive) -> EventFeed {
-    EventFeed::start(hive.subscribe(), RING, encode)
+/// The hive's feed: its task starts now, reading the hive's bus (and, in a cluster, the other nodes' events, each
+/// event then with the node it came from). The server closes it when it stops.
+pub(super) fn feed(hive: &Hive, fleet: Option<&FleetView>) -> EventFeed {
+    let Some(fleet) = fleet else { return EventFeed::start(hive.subscribe(), RING, encode) };
+    let node = fleet.node();
+    EventFeed::merged(hive.subscribe(), Some(fleet.subscribe()), RING, move |envelope| {
+        let (kind, mut value) = event_json(envelope);
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("node".to_owned(), node.clone().into());
+        }
+        (kind, crate::terminal::json_line(value).unwrap_or_else(|_| "{}".to_owned()))
+    })
 }
 
 /// The route, serving `feed`.
@@ -26,7 +36,8 @@ pub(super) fn route<S: Clone + Send + Sync + 'static>(feed: EventFeed) -> Method
     get(stream).with_state(feed)
 }
 
-/// An event's kind and its JSON, secrets redacted.
+/// An event's kind and its JSON, secrets redacted. (Another node's event is redacted by [`FleetView::event`]'s
+/// caller.)
 fn encode(envelope: &Envelope) -> (String, String) {
     let (kind, value) = event_json(envelope);
     let data = crate::terminal::json_line(value).unwrap_or_else(|_| "{}".to_owned());

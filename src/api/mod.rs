@@ -8,6 +8,7 @@ mod audit;
 mod dashboard;
 mod ecosystem;
 mod events;
+pub mod fleet;
 
 use std::{
     net::SocketAddr,
@@ -54,6 +55,7 @@ pub struct Api {
     state_dir: PathBuf,
     webhook_secret: Option<String>,
     discover_now: Option<Arc<std::sync::atomic::AtomicBool>>,
+    fleet: Option<fleet::FleetView>,
 }
 
 impl Api {
@@ -68,6 +70,7 @@ impl Api {
             state_dir: PathBuf::from("."),
             webhook_secret: None,
             discover_now: None,
+            fleet: None,
         })
     }
 
@@ -82,6 +85,13 @@ impl Api {
     /// than after the next cycle.
     pub fn with_discover_now(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Api {
         self.discover_now = Some(flag);
+        self
+    }
+
+    /// What the other nodes of this node's cluster said (`hive serve --cluster`): `/api/fleet`, `/api/status`, the
+    /// event stream and the dashboard show the whole fleet, each repository and event with its node.
+    pub fn with_fleet_view(mut self, view: fleet::FleetView) -> Api {
+        self.fleet = Some(view);
         self
     }
 
@@ -104,7 +114,7 @@ impl Api {
         hive: Hive,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let feed = events::feed(&hive);
+        let feed = events::feed(&hive, self.fleet.as_ref());
         let stopping = tokio_util::sync::CancellationToken::new();
         let graceful = {
             let (feed, stopping) = (feed.clone(), stopping.clone());
@@ -115,7 +125,7 @@ impl Api {
             }
         };
         let ecosystem = EcosystemManager::new(&self.state_dir);
-        let state = ApiState { hive, token: self.token, ecosystem };
+        let state = ApiState { hive, token: self.token, ecosystem, fleet: self.fleet };
         let served = axum::serve(self.listener, router(state, feed, self.webhook_secret, self.discover_now))
             .with_graceful_shutdown(graceful);
         tokio::select! {
@@ -141,6 +151,7 @@ fn router(
         .route("/api/health", get(health))
         .route("/api/status", get(status))
         .route("/api/repos", get(repos))
+        .route("/api/fleet", get(fleet::fleet))
         .route("/api/repos/{owner}/{name}", get(repo::repo))
         .route("/api/backlog", get(backlog))
         .route("/api/audit", get(audit::records))
@@ -187,6 +198,8 @@ struct ApiState {
     hive: Hive,
     token: Option<String>,
     ecosystem: EcosystemManager,
+    /// In a cluster: what the other nodes said.
+    fleet: Option<fleet::FleetView>,
 }
 
 /// An error as the API answers it.
@@ -263,32 +276,36 @@ async fn health(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiEr
     Ok(Json(json!({ "status": "ok", "cycle": status.cycle, "emergency": status.emergency })))
 }
 
+/// The queen's status; in a cluster, with this node, the leader and the fleet's emergency as `cluster`.
 async fn status(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let status = state.hive.status().await?;
-    Ok(Json(serde_json::to_value(status).map_err(internal)?))
+    let mut value = serde_json::to_value(status).map_err(internal)?;
+    if let (Some(view), Some(fields)) = (&state.fleet, value.as_object_mut()) {
+        fields.insert("cluster".to_owned(), view.summary());
+    }
+    Ok(Json(value))
 }
 
 /// The watched repositories: each pilot's latest score, verdict, CI and findings (stale while its forge is
 /// unreachable).
 async fn repos(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let status = state.hive.status().await?;
-    let repos: Vec<Value> = status
-        .members
-        .iter()
-        .filter(|m| m.kind == hive::cerebrum::MemberKind::Pilot)
-        .map(|m| {
-            json!({
-                "repo": m.id,
-                "state": m.state,
-                "score": m.score,
-                "healthy": m.healthy,
-                "stale": m.stale,
-                "ci": m.facts.get("ci"),
-                "findings": m.findings,
-            })
-        })
-        .collect();
+    let repos: Vec<Value> =
+        status.members.iter().filter(|m| m.kind == hive::cerebrum::MemberKind::Pilot).map(repo_line).collect();
     Ok(Json(json!({ "cycle": status.cycle, "repositories": repos })))
+}
+
+/// One pilot as `/api/repos` lists it.
+fn repo_line(m: &hive::cerebrum::MemberStatus) -> Value {
+    json!({
+        "repo": m.id,
+        "state": m.state,
+        "score": m.score,
+        "healthy": m.healthy,
+        "stale": m.stale,
+        "ci": m.facts.get("ci"),
+        "findings": m.findings,
+    })
 }
 
 /// The backlog as the database holds it now.

@@ -41,7 +41,7 @@ async fn fleet() -> Emulator {
 }
 
 /// One node: `hive serve --cluster` with the autonomy loop filing issues, a cycle a second.
-async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &str) -> (Daemon, String) {
+pub(crate) async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &str) -> (Daemon, String) {
     let args = ["serve", "--org", "acme", "--autonomy", "--level", "issue", "--bind", "127.0.0.1:0"];
     let mut cmd = hive_command(&dir.join(name), &args);
     cmd.env("GITHUB_API_URL", emu.url())
@@ -59,7 +59,7 @@ async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &str) -> (Dae
 }
 
 /// The repositories a node watches now, by its API; empty when it does not answer.
-async fn watched(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
+pub(crate) async fn watched(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
     let Ok(response) = client.get(format!("{base}/api/repos")).send().await else { return BTreeSet::new() };
     let Ok(repos) = response.json::<Value>().await else { return BTreeSet::new() };
     repos["repositories"]
@@ -86,7 +86,10 @@ fn hive_issues(emu: &Emulator) -> Vec<(String, usize)> {
 }
 
 /// Polls `check` every 50 ms until it holds or `within` has passed; whether it held.
-async fn poll_until<F: std::future::Future<Output = bool>>(within: Duration, mut check: impl FnMut() -> F) -> bool {
+pub(crate) async fn poll_until<F: std::future::Future<Output = bool>>(
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> bool {
     let until = Instant::now() + within;
     loop {
         if check().await {

@@ -175,11 +175,7 @@ impl QueenState {
             self.cycle.signals += signals;
         }
         self.left_outage(&id);
-        let critical = self.emergency.config().critical_score;
-        let was_critical = folded.previous.is_some_and(|previous| previous < critical);
-        if score < critical && !was_critical {
-            self.emergency.note_critical(id, tokio::time::Instant::now().into_std());
-        }
+        self.emergency.note_score(id, folded.previous, score, tokio::time::Instant::now().into_std());
         if !folded.repeat {
             self.evaluate_after_report();
         }
@@ -335,6 +331,19 @@ impl QueenState {
     /// An operator withdrew their declaration: clears at once unless other triggers hold.
     pub(super) fn clear_emergency_by_hand(&mut self) {
         self.emergency.withdraw_declaration();
+        self.reevaluate_withdrawn();
+    }
+
+    /// Causes decided elsewhere (a cluster's leader) imposed, changed, or (empty) lifted: lifted, the emergency
+    /// clears at once unless other triggers hold, as when an operator withdraws a declaration.
+    pub(super) fn impose_emergency(&mut self, reasons: Vec<EmergencyReason>) {
+        let lifted = reasons.is_empty();
+        self.emergency.impose(reasons);
+        if lifted { self.reevaluate_withdrawn() } else { self.evaluate_after_report() }
+    }
+
+    /// After a cause was withdrawn: clears unless another trigger holds, whose causes are then the ones in force.
+    fn reevaluate_withdrawn(&mut self) {
         let reasons = self.emergency.triggers(&self.book, tokio::time::Instant::now().into_std());
         if let Some(transition) = self.emergency.clear_by_hand(reasons) {
             self.apply_transition(transition);

@@ -92,6 +92,13 @@ impl QueenHandle {
         self.actor.cast(QueenMessage::ClearEmergency).map_err(|_| QueenError::NotRunning)
     }
 
+    /// Imposes an emergency decided elsewhere (a cluster's leader, over the whole fleet) with its causes, obeyed like
+    /// one the queen declared: the members are told, the bus and the notification sink hear of it. It holds until
+    /// replaced; an empty list lifts it, and the emergency then clears at once unless other triggers hold.
+    pub fn impose_emergency(&self, reasons: Vec<EmergencyReason>) -> Result<(), QueenError> {
+        self.actor.cast(QueenMessage::ImposeEmergency(reasons)).map_err(|_| QueenError::NotRunning)
+    }
+
     /// The queen actor, for linking or monitoring.
     pub fn actor(&self) -> &ActorRef<QueenMessage> {
         &self.actor

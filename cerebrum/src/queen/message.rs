@@ -6,7 +6,8 @@ use tokio::sync::oneshot;
 
 use super::HiveStatus;
 use crate::{
-    BatchId, BatchReport, HealthReport, MemberId, MemberSpec, OrchError, Proposal, QueenError, Seed, Unreachable,
+    BatchId, BatchReport, EmergencyReason, HealthReport, MemberId, MemberSpec, OrchError, Proposal, QueenError, Seed,
+    Unreachable,
 };
 
 /// Messages the queen understands. Commands are imperatives; RPCs end with their reply port.
@@ -53,6 +54,9 @@ pub enum QueenMessage {
     },
     /// Withdraw a hand-made declaration: the emergency clears at once unless other triggers hold.
     ClearEmergency,
+    /// Impose causes decided elsewhere (a cluster's leader, over the whole fleet), which hold until replaced; empty
+    /// lifts them, and the emergency clears at once unless other triggers hold.
+    ImposeEmergency(Vec<EmergencyReason>),
     /// Internal: resume an escalated member as part of an emergency's recovery attempt.
     #[doc(hidden)]
     Recover(MemberId),

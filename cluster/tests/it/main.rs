@@ -2,5 +2,6 @@
 //! child process on a loopback port with its own JetStream store).
 
 mod coordinator;
+mod leader;
 mod leases;
 mod server;

@@ -124,6 +124,26 @@
     $("repos-empty").hidden = rows.length > 0;
   }
 
+  // The whole cluster's repositories, shown only when this hive is one node of a cluster.
+  function renderFleet(body) {
+    const clustered = Boolean(body && body.node);
+    $("fleet-all").hidden = !clustered;
+    if (!clustered) return;
+    $("fleet-leader").textContent = body.leader ? `node ${body.leader} leads it.` : "no node leads it now.";
+    $("fleet-repos").tBodies[0].replaceChildren(
+      ...(body.repositories || []).map((repo) => {
+        const health = repo.healthy === true ? "green" : repo.healthy === false ? "red" : "unknown";
+        return el("tr", { "data-repo": repo.repo, "data-node": repo.node, "data-health": health },
+          el("td", null, repo.repo),
+          el("td", null, repo.node || ""),
+          el("td", { class: repo.stale ? "stale" : null }, repo.score ?? "–", repo.stale ? " (stale)" : ""),
+          el("td", null, repo.state),
+          el("td", null, repo.ci || "unknown"),
+          el("td", null, list(repo.findings || [])));
+      }),
+    );
+  }
+
   function renderNext(items) {
     const open = items
       .filter((i) => i.status === "open" || i.status === "in_progress" || i.status === "blocked")
@@ -178,6 +198,9 @@
       }
       renderRepos();
     },
+    async fleet() {
+      renderFleet(await getJson("/api/fleet"));
+    },
     async backlog() {
       const body = await getJson("/api/backlog");
       renderNext(body.items || []);
@@ -219,7 +242,7 @@
     if (dirty.size) timer = setTimeout(flush, THROTTLE);
   }
 
-  const EVERYTHING = ["status", "repos", "details", "backlog", "audit"];
+  const EVERYTHING = ["status", "repos", "details", "fleet", "backlog", "audit"];
 
   // Which parts an event changes.
   const affects = {
@@ -258,13 +281,22 @@
     source.onerror = () => mark(source.readyState === EventSource.CLOSED ? "stopped" : "reconnecting");
     for (const [kind, parts] of Object.entries(affects)) {
       source.addEventListener(kind, (event) => {
+        let data = {};
+        try {
+          data = JSON.parse(event.data) || {};
+        } catch (_) {}
+        // Another node's event changes only what the page shows of the whole fleet.
+        const status = state.status || {};
+        if (data.node && status.cluster && data.node !== status.cluster.node) {
+          refresh("fleet");
+          return;
+        }
+        if (parts.includes("repos") || parts.includes("status")) refresh("fleet");
         refresh(...parts);
         // A report about one repository: its breakdown and signals changed too.
         if (parts.includes("repos")) {
-          try {
-            const member = JSON.parse(event.data).member;
-            if (typeof member === "string" && member.includes("/")) refresh(`detail:${member}`);
-          } catch (_) {}
+          const member = data.member;
+          if (typeof member === "string" && member.includes("/")) refresh(`detail:${member}`);
         }
       });
     }

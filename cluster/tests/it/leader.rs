@@ -1,0 +1,206 @@
+//! The leader's election, the emergency bulletin and the fleet's events against a real nats-server: one leader at a
+//! time, another within a ttl and a period of the leader's connection dying, a deposed leader's write refused; the
+//! bulletin followed from the value in force; events from other nodes read, malformed ones dropped.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use hive_cluster::{Bulletin, ClusterError, Election, Events, LeaderChange, LeaderHandle, NodeName, connect};
+use tokio::{sync::mpsc, time::Instant};
+
+use crate::server::{NatsServer, TTL, config, poll_until};
+
+struct Candidate {
+    handle: LeaderHandle,
+    client: async_nats::Client,
+}
+
+async fn candidate(server: &NatsServer, name: &str, changes: &mpsc::UnboundedSender<LeaderChange>) -> Candidate {
+    let config = config(name);
+    let client = connect(&server.url(), config.node()).await.expect("connect");
+    let handle = Election::start(&client, &config, Some(changes.clone())).await.expect("start an election");
+    Candidate { handle, client }
+}
+
+/// Every leadership change, checked as it is read: a node gains a term only after every other node's last term
+/// ended (its deadline passed, or it stepped down), so no two nodes ever led with valid terms at once.
+struct Terms {
+    changes: mpsc::UnboundedReceiver<LeaderChange>,
+    /// Per node: when its current term ends, if it leads.
+    leading: Vec<(NodeName, Instant)>,
+    /// Who gained a term, in order.
+    gained: Vec<NodeName>,
+    /// Renewals read.
+    renewals: usize,
+}
+
+impl Terms {
+    fn read(&mut self) {
+        while let Ok(change) = self.changes.try_recv() {
+            match change.term {
+                Some(term) => {
+                    let renewal = self.leading.iter().any(|(node, _)| *node == change.node);
+                    for (node, until) in &self.leading {
+                        assert!(
+                            *node == change.node || *until <= change.at,
+                            "{} led from {:?} while {node}'s term ran until {until:?}",
+                            change.node,
+                            change.at
+                        );
+                    }
+                    self.leading.retain(|(node, _)| *node != change.node);
+                    self.leading.push((change.node.clone(), term.until));
+                    if renewal {
+                        self.renewals += 1;
+                    } else {
+                        self.gained.push(change.node);
+                    }
+                }
+                None => {
+                    // A term that ends early ends now; one that lapsed ended at its deadline.
+                    for (node, until) in &mut self.leading {
+                        if *node == change.node {
+                            *until = (*until).min(change.at);
+                        }
+                    }
+                    self.leading.retain(|(node, _)| *node != change.node);
+                }
+            }
+        }
+    }
+
+    /// The node leading by the changes read, if any.
+    fn leader(&self) -> Option<&NodeName> {
+        self.leading.iter().find(|(_, until)| *until > Instant::now()).map(|(node, _)| node)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_leads_and_another_within_a_ttl_and_a_period_of_its_connection_dying() {
+    let server = NatsServer::start().await;
+    let (tx, changes) = mpsc::unbounded_channel();
+    let mut terms = Terms { changes, leading: Vec::new(), gained: Vec::new(), renewals: 0 };
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(candidate(&server, name, &tx).await);
+    }
+
+    let led = poll_until(Duration::from_secs(10), || {
+        terms.read();
+        let led = terms.leader().is_some();
+        async move { led }
+    })
+    .await;
+    assert!(led, "no node leads after 10s");
+    let first = terms.leader().cloned().expect("a leader");
+    // It stays the one leader over several renewals, and every node's bucket names it.
+    let renewed = poll_until(Duration::from_secs(10), || {
+        terms.read();
+        let renewed = terms.renewals >= 3;
+        async move { renewed }
+    })
+    .await;
+    assert!(renewed, "the leader did not renew three times in 10s");
+    assert_eq!(terms.gained, std::slice::from_ref(&first), "leadership changed hands with nobody failing");
+    for node in &nodes {
+        assert_eq!(node.handle.leader().await.expect("read"), Some(first.clone()));
+        let confirmed = node.handle.confirm().await;
+        if *node.handle.node() == first {
+            confirmed.expect("the leader confirms its own term");
+        } else {
+            assert!(matches!(confirmed, Err(ClusterError::NotLeader { .. })), "{confirmed:?}");
+        }
+    }
+
+    // kill -9: the leader's task ends where it is and its connection goes; it releases nothing.
+    let at = nodes.iter().position(|n| *n.handle.node() == first).expect("the leader is one of them");
+    let killed = nodes.remove(at);
+    let when = Instant::now();
+    killed.handle.abort();
+    drop(killed.client);
+
+    // The key lapses a ttl after its last renewal (at most a period before the kill); the next claim takes it.
+    let period = TTL / 3;
+    let bound = TTL + period + Duration::from_secs(1);
+    let moved = poll_until(bound + Duration::from_secs(5), || {
+        terms.read();
+        let moved = terms.leader().is_some_and(|leader| *leader != first);
+        async move { moved }
+    })
+    .await;
+    let elapsed = when.elapsed();
+    assert!(moved, "nobody leads after {first} was killed");
+    assert!(elapsed <= bound, "the next leader took {elapsed:?}, more than ttl + period + slack ({bound:?})");
+    terms.read();
+    assert_eq!(terms.gained.len(), 2, "one new leader, once: {:?}", terms.gained);
+
+    // Stopped gracefully, the leader gives the key back: the last node leads within a period or two.
+    let second = terms.leader().cloned().expect("a leader");
+    let at = nodes.iter().position(|n| *n.handle.node() == second).expect("the leader is one of them");
+    nodes.remove(at).handle.stop().await;
+    let third = poll_until(TTL, || {
+        terms.read();
+        let third = terms.leader().is_some_and(|leader| *leader != first && *leader != second);
+        async move { third }
+    })
+    .await;
+    assert!(third, "the last node does not lead after the second stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bulletin_is_followed_from_the_value_in_force_and_refuses_a_stale_write() {
+    let server = NatsServer::start().await;
+    let config = config("a");
+    let client = connect(&server.url(), config.node()).await.expect("connect");
+    let bulletin = Bulletin::emergency(&client, &config).await.expect("open");
+    assert_eq!(bulletin.read::<String>().await.expect("read"), None);
+
+    let first = bulletin.post(&"declared".to_owned(), None).await.expect("the first post");
+    assert!(matches!(bulletin.post(&"again".to_owned(), None).await, Err(ClusterError::Stale { .. })));
+    // Followed by a node that comes later: the value in force first, then each new one.
+    let mut follow = Box::pin(bulletin.follow::<String>().await.expect("follow"));
+    let seen = follow.next().await.expect("an item").expect("readable");
+    assert_eq!((seen.value.as_str(), seen.revision), ("declared", first));
+    let second = bulletin.post(&"cleared".to_owned(), Some(first)).await.expect("pinned to the first");
+    let seen = follow.next().await.expect("an item").expect("readable");
+    assert_eq!((seen.value.as_str(), seen.revision), ("cleared", second));
+    // A writer that read before the second write is refused.
+    assert!(matches!(bulletin.post(&"late".to_owned(), Some(first)).await, Err(ClusterError::Stale { .. })));
+    assert_eq!(bulletin.read::<String>().await.expect("read").map(|p| p.value), Some("cleared".to_owned()));
+    // A value this build cannot read is an error item; the stream goes on.
+    bulletin.post(&7_u32, Some(second)).await.expect("another type");
+    assert!(follow.next().await.expect("an item").is_err(), "a number is not a string");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_from_other_nodes_are_read_and_malformed_ones_dropped() {
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Body {
+        n: u32,
+    }
+    let server = NatsServer::start().await;
+    let (a, b) = (config("a"), config("b"));
+    let client_a = connect(&server.url(), a.node()).await.expect("connect");
+    let client_b = connect(&server.url(), b.node()).await.expect("connect");
+    let (events_a, events_b) = (Events::new(&client_a, &a), Events::new(&client_b, &b));
+    let mut heard = events_a.subscribe::<Body>().await.expect("subscribe");
+    // The subscription reaches the server before anything is sent.
+    client_a.flush().await.expect("flush");
+
+    events_a.publish("share", &Body { n: 0 }).await.expect("a's own, not returned to it");
+    client_b.publish("hive.hive.events.b.share", "not json".into()).await.expect("raw");
+    client_b
+        .publish("hive.hive.events.b.share", r#"{"v":9,"node":"b","at":"t","body":{"n":1}}"#.into())
+        .await
+        .expect("raw");
+    client_b
+        .publish("hive.hive.events.c.share", r#"{"v":1,"node":"b","at":"t","body":{"n":2}}"#.into())
+        .await
+        .expect("raw");
+    events_b.publish("share", &"a string".to_owned()).await.expect("a body a cannot read");
+    events_b.publish("share", &Body { n: 3 }).await.expect("publish");
+    assert!(events_b.publish("no.dots", &Body { n: 4 }).await.is_err(), "a kind is one token");
+
+    let remote = tokio::time::timeout(Duration::from_secs(5), heard.next()).await.expect("in time").expect("open");
+    assert_eq!((remote.node.as_str(), remote.kind.as_str(), remote.body), ("b", "share", Body { n: 3 }));
+}
