@@ -216,7 +216,7 @@ pub(crate) fn run(w: &World, r: &Repo, run: &Run) -> Value {
         ("run_number", json!(run.number)),
         ("run_attempt", json!(s.run_attempt)),
         ("created_at", json!(run.created_at)),
-        ("updated_at", json!(run.created_at)),
+        ("updated_at", json!(hive_support::rfc3339(run.updated_at))),
         ("run_started_at", json!(run.created_at)),
         ("repository", repo(w, r, false)),
         ("head_repository", repo(w, r, false)),

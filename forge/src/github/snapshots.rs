@@ -17,6 +17,14 @@
 //! unless its fingerprint changed, and only then read in full. The watcher count is not in the probe (it would
 //! cost one more request per repository), so it is as fresh as the last full read.
 //!
+//! A failed run re-run on the same head that fails again goes FAILURE, PENDING, FAILURE, and when no probe saw it
+//! pending the fingerprint is what it was while the snapshot's run attempt and jobs are old. Three things close
+//! that: a repository whose head failed is probed with its head's check suites' `updatedAt` too (one request more,
+//! only for red heads), which moves with every attempt; every write through this forge about a repository (a
+//! re-run, an issue, a comment, a label, a pull request, a merge) forgets its snapshot, so the next read is full;
+//! and so does [`Forge::forget`](crate::Forge::forget), which the hive calls when a webhook delivery names the
+//! repository. A read under way when a repository is forgotten keeps what it read to itself.
+//!
 //! **CI.** REST reads the latest completed run of each workflow on the default branch; GraphQL reads the suites of
 //! the head commit. While the head's run of a workflow is in progress (or all of its runs there were cancelled), or
 //! a push did not run a workflow at all, REST would show that workflow's previous run; this path keeps the
@@ -76,6 +84,20 @@ fn probe_fragment() -> String {
     .to_owned()
 }
 
+/// The probe of a repository whose head failed: also when each of its head's check suites last changed. A failed
+/// run re-run that fails again on the same head goes FAILURE, PENDING, FAILURE, and when no probe saw it pending
+/// the rest of the fingerprint is what it was; the suite's `updatedAt` moves with every attempt. One more request
+/// (the suites are a connection), so it is asked only where a re-run can fail again unseen.
+fn red_probe_fragment() -> String {
+    format!(
+        "fragment RepoProbeRed on Repository {{
+  ...RepoProbe
+  probeSuites: defaultBranchRef {{ target {{ ... on Commit {{ checkSuites(first: {SUITE_PAGE}) {{ nodes {{ updatedAt }} }} }} }} }}
+}}
+"
+    )
+}
+
 /// Everything a snapshot needs, the probe included so the full read leaves its fingerprint.
 fn full_fragment() -> String {
     format!(
@@ -84,7 +106,7 @@ fn full_fragment() -> String {
   url
   watchers {{ totalCount }}
   licenseInfo {{ spdxId key }}
-  defaultBranchRef {{ name target {{ oid ... on Commit {{ checkSuites(first: {SUITE_PAGE}) {{ totalCount nodes {{ status conclusion workflowRun {{ databaseId url workflow {{ name }} }} }} }} }} }} }}
+  defaultBranchRef {{ name target {{ oid ... on Commit {{ checkSuites(first: {SUITE_PAGE}) {{ totalCount nodes {{ updatedAt status conclusion workflowRun {{ databaseId url workflow {{ name }} }} }} }} }} }} }}
   issues(first: {ISSUE_PAGE}, states: [OPEN], orderBy: {{field: CREATED_AT, direction: DESC}}) {{ totalCount nodes {{ number title labels(first: {LABEL_PAGE}) {{ totalCount nodes {{ name }} }} }} }}
   vulnerabilityAlerts(first: {ALERT_PAGE}, states: [OPEN]) {{ totalCount nodes {{ securityAdvisory {{ summary severity }} securityVulnerability {{ severity }} }} }}
   policyRoot: object(expression: \"HEAD:SECURITY.md\") {{ __typename }}
@@ -95,10 +117,11 @@ fn full_fragment() -> String {
     )
 }
 
-/// A query reading `repos` under the aliases `r0`, `r1`, ... through `fragment`, with the query's cost.
-fn batch_query(name: &str, fragment: &str, repos: &[RepoId]) -> String {
+/// A query reading each repository under the aliases `r0`, `r1`, ... through the fragment named with it, with the
+/// query's cost.
+fn batch_query<'a>(name: &str, repos: impl Iterator<Item = (&'a RepoId, &'a str)>) -> String {
     let mut query = format!("query {name} {{\n");
-    for (index, repo) in repos.iter().enumerate() {
+    for (index, (repo, fragment)) in repos.enumerate() {
         // JSON string literals are valid GraphQL string literals, and quoting keeps any name from breaking out.
         let owner = Value::from(repo.owner()).to_string();
         let name = Value::from(repo.name()).to_string();
@@ -108,20 +131,31 @@ fn batch_query(name: &str, fragment: &str, repos: &[RepoId]) -> String {
     query
 }
 
+/// A repository to probe, and whether its head failed (see [`red_probe_fragment`]).
+pub(crate) type ProbeKey = (RepoId, bool);
+
 /// The probe of a batch of repositories.
-pub(crate) fn probe_query(repos: &[RepoId]) -> String {
-    batch_query("SnapshotProbe", "RepoProbe", repos) + &probe_fragment()
+pub(crate) fn probe_query(repos: &[ProbeKey]) -> String {
+    let fragment = |red: bool| if red { "RepoProbeRed" } else { "RepoProbe" };
+    let query = batch_query("SnapshotProbe", repos.iter().map(|(repo, red)| (repo, fragment(*red))));
+    // GraphQL refuses a fragment the operation does not use.
+    let red = if repos.iter().any(|(_, red)| *red) { red_probe_fragment() } else { String::new() };
+    query + &probe_fragment() + &red
 }
 
 /// The full read of a batch of repositories.
 pub(crate) fn full_query(repos: &[RepoId]) -> String {
-    batch_query("Snapshots", "RepoFull", repos) + &full_fragment() + &probe_fragment()
+    batch_query("Snapshots", repos.iter().map(|repo| (repo, "RepoFull"))) + &full_fragment() + &probe_fragment()
 }
 
 /// A snapshot and the fingerprint it was read at.
 #[derive(Debug, Clone)]
 pub(crate) struct Known {
     fingerprint: Value,
+    /// When each of the head's check suites last changed, for the probe of a red head.
+    suites: Value,
+    /// Whether the head failed (its rollup) or the snapshot shows failures: probed with the suites.
+    red: bool,
     snapshot: RepoSnapshot,
 }
 
@@ -188,6 +222,13 @@ fn fingerprint(data: &Value) -> Value {
     Value::Object(print)
 }
 
+/// When each of the head's check suites last changed, from the full read's suites (`at` = `defaultBranchRef`) or
+/// the red probe's (`at` = `probeSuites`), in the same order.
+fn suite_updates(data: &Value, at: &str) -> Value {
+    let nodes = data.pointer(&format!("/{at}/target/checkSuites/nodes")).and_then(Value::as_array);
+    Value::Array(nodes.into_iter().flatten().map(|n| n.get("updatedAt").cloned().unwrap_or(Value::Null)).collect())
+}
+
 /// Reads `repo`, through a probe when it was read before and a full read when it is new or changed. `Ok(None)`
 /// means GraphQL is not served at all: the caller reads over REST from now on.
 pub(crate) async fn snapshot(
@@ -195,10 +236,15 @@ pub(crate) async fn snapshot(
     repo: &RepoId,
     now: SystemTime,
 ) -> Result<Option<RepoSnapshot>, GitHubError> {
+    // What this read learns is kept only if nothing made the forge forget the repository while it ran.
+    let forgotten = forge.forgotten(repo);
     let known = forge.known.get(repo).map(|entry| entry.value().clone());
     if let Some(known) = known {
-        match loaded(forge.probes.load(repo).await)? {
-            Loaded::Part(part) if fingerprint(&part.data) == known.fingerprint => {
+        match loaded(forge.probes.load(&(repo.clone(), known.red)).await)? {
+            Loaded::Part(part)
+                if fingerprint(&part.data) == known.fingerprint
+                    && (!known.red || suite_updates(&part.data, "probeSuites") == known.suites) =>
+            {
                 return Ok(Some(RepoSnapshot { taken_at: now, ..known.snapshot }));
             }
             Loaded::Unavailable => return Ok(None),
@@ -219,7 +265,15 @@ pub(crate) async fn snapshot(
     })?;
     let alerts_forbidden = !part.errors.is_empty();
     let snapshot = assemble(forge, repo, node, alerts_forbidden, now).await?;
-    forge.known.insert(repo.clone(), Known { fingerprint: fingerprint(&part.data), snapshot: snapshot.clone() });
+    let print = fingerprint(&part.data);
+    let red = print.pointer("/probeHead/target/statusCheckRollup/state").and_then(Value::as_str) == Some("FAILURE")
+        || snapshot.ci.state == CiState::Failing;
+    let suites = suite_updates(&part.data, "defaultBranchRef");
+    // Checked under the entry's lock, which `forget_snapshot` takes to remove it after it counted.
+    let entry = forge.known.entry(repo.clone());
+    if forge.forgotten(repo) == forgotten {
+        entry.insert(Known { fingerprint: print, suites, red, snapshot: snapshot.clone() });
+    }
     Ok(Some(snapshot))
 }
 

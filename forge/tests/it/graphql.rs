@@ -251,3 +251,109 @@ async fn a_server_error_on_graphql_is_transient_not_a_fallback() {
         emu.state().requests().into_iter().filter(|r| r.path == "/repos/acme/red").map(|r| r.path).collect();
     assert!(other_rest.is_empty(), "{other_rest:?}");
 }
+
+/// A repository whose one CI run on the head of `main` failed in `cargo test`; returns the run's id.
+fn red_repo(emu: &Emulator) -> (RepoId, u64) {
+    let s = emu.state();
+    s.add_org("acme");
+    s.add_repo(RepoSpec::new("acme", "red"));
+    let run = s.add_workflow_run(
+        "acme",
+        "red",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("test", "completed", Some("failure"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation("failure", EXIT_1),
+        ),
+    );
+    (id("acme/red"), run)
+}
+
+/// The run attempts a snapshot's CI failures come from.
+fn attempts(snapshot: &RepoSnapshot) -> Vec<u32> {
+    snapshot.ci.failures.iter().filter_map(|f| f.run.as_ref().map(|run| run.attempt)).collect()
+}
+
+#[tokio::test]
+async fn a_rerun_through_the_forge_that_fails_again_is_read_as_a_new_attempt() {
+    let emu = Emulator::start().await;
+    let (repo, run) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    forge.rerun_failed_jobs(&repo, run).await.unwrap();
+    // It fails again before any read saw it pending: the head and the rollup's FAILURE are what the last read saw.
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    emu.state().clear_requests();
+    let next = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(next.ci.state, CiState::Failing);
+    assert_eq!(attempts(&next), [2], "{:?}", next.ci.failures);
+    // The write made the forge forget the repository: a full read, without a probe first.
+    assert_eq!(graphql_requests(&emu), 1, "{:?}", emu.state().requests());
+    assert_eq!(timeless(next), timeless(rest_forge(&emu).snapshot(&repo).await.unwrap()));
+}
+
+#[tokio::test]
+async fn a_forgotten_repository_is_read_whole_without_a_probe() {
+    let emu = Emulator::start().await;
+    let (repo, run) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    assert!(emu.state().rerun_failed_jobs("acme", "red", run));
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    // A webhook delivery said the repository changed.
+    forge.forget(&repo);
+    emu.state().clear_requests();
+    let next = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(attempts(&next), [2], "{:?}", next.ci.failures);
+    assert_eq!(graphql_requests(&emu), 1, "{:?}", emu.state().requests());
+    // Read whole once: the next read is a probe again.
+    emu.state().clear_requests();
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [2]);
+    assert_eq!(emu.state().requests().len(), 1, "{:?}", emu.state().requests());
+}
+
+#[tokio::test]
+async fn a_rerun_by_someone_else_that_fails_again_is_seen_by_the_next_probe() {
+    let emu = Emulator::start().await;
+    let (repo, run) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    // A warm read of the unchanged repository is the probe alone.
+    emu.state().clear_requests();
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    assert_eq!(emu.state().requests().len(), 1, "{:?}", emu.state().requests());
+    // Someone re-runs it on the website, and it fails again between two reads.
+    assert!(emu.state().rerun_failed_jobs("acme", "red", run));
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    emu.state().clear_requests();
+    let next = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(attempts(&next), [2], "{:?}", next.ci.failures);
+    assert_eq!(graphql_requests(&emu), 2, "the probe saw the change, then the full read: {:?}", emu.state().requests());
+    assert_eq!(timeless(next), timeless(rest_forge(&emu).snapshot(&repo).await.unwrap()));
+}
+
+#[tokio::test]
+async fn only_a_red_head_is_probed_with_its_suites() {
+    let emu = Emulator::start().await;
+    let (red, _) = red_repo(&emu);
+    emu.state().add_repo(RepoSpec::new("acme", "green"));
+    emu.state().add_workflow_run("acme", "green", RunSpec::new("CI", "main"));
+    let green = id("acme/green");
+    let forge = gql_forge(&emu);
+    forge.snapshot(&red).await.unwrap();
+    forge.snapshot(&green).await.unwrap();
+    emu.state().clear_requests();
+    let (a, b) = tokio::join!(forge.snapshot(&red), forge.snapshot(&green));
+    assert_eq!((a.unwrap().ci.state, b.unwrap().ci.state), (CiState::Failing, CiState::Passing));
+    assert_eq!(graphql_requests(&emu), 1, "one probe for both");
+    let red_before = timeless(forge.snapshot(&red).await.unwrap());
+    // A green head re-run on the same commit changes nothing a snapshot shows, and costs no full read.
+    let green_run = emu.state().add_workflow_run("acme", "green", RunSpec::new("Lint", "main"));
+    forge.snapshot(&green).await.unwrap();
+    assert!(emu.state().rerun_failed_jobs("acme", "green", green_run));
+    assert!(emu.state().complete_run("acme", "green", green_run, "success"));
+    emu.state().clear_requests();
+    assert_eq!(forge.snapshot(&green).await.unwrap().ci.state, CiState::Passing);
+    assert_eq!(graphql_requests(&emu), 1, "the probe alone");
+    assert_eq!(timeless(forge.snapshot(&red).await.unwrap()), red_before);
+}

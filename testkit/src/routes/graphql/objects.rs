@@ -441,14 +441,16 @@ impl ObjectValue for Obj<'_> {
                 "databaseId" => leaf(run.id),
                 "status" => leaf(upper(&run.spec.status)),
                 "conclusion" => leaf(run.spec.conclusion.as_deref().map(upper)),
-                "createdAt" | "updatedAt" => leaf(run.created_at.as_str()),
+                "createdAt" => leaf(run.created_at.as_str()),
+                "updatedAt" => leaf(hive_support::rfc3339(run.updated_at)),
                 "workflowRun" => Ok(ResolvedValue::object(Obj::WorkflowRun { w, repo, run })),
                 other => unknown(other, "CheckSuite"),
             },
             Obj::WorkflowRun { w, repo, run } => match field {
                 "databaseId" => leaf(run.id),
                 "runNumber" => leaf(run.number),
-                "createdAt" | "updatedAt" => leaf(run.created_at.as_str()),
+                "createdAt" => leaf(run.created_at.as_str()),
+                "updatedAt" => leaf(hive_support::rfc3339(run.updated_at)),
                 // The same address as the REST run's `html_url`.
                 "url" => leaf(render::run(w, repo, run).get("html_url").and_then(|v| v.as_str()).unwrap_or_default()),
                 "workflow" => Ok(ResolvedValue::object(Obj::Workflow { name: &run.spec.workflow_name })),
