@@ -278,6 +278,8 @@ pub struct GitHubForge {
     probes: batch::Batcher<snapshots::ProbeKey>,
     /// Full reads, batched.
     fulls: batch::Batcher,
+    /// The failed jobs of failed runs, by check suite node id, batched.
+    failed_suites: batch::Batcher<String>,
     /// Each repository's last GraphQL snapshot with its fingerprint.
     known: DashMap<RepoId, snapshots::Known>,
     /// How often each repository's last snapshot was forgotten (a write, [`Forge::forget`]): a read that began
@@ -321,6 +323,11 @@ impl GitHubForge {
         Ok(GitHubForge {
             probes: batch::Batcher::new(Arc::clone(&client), snapshots::probe_query, snapshots::PROBE_BATCH),
             fulls: batch::Batcher::new(Arc::clone(&client), snapshots::full_query, snapshots::FULL_BATCH),
+            failed_suites: batch::Batcher::new(
+                Arc::clone(&client),
+                snapshots::failed_suites_query,
+                snapshots::FAILED_SUITE_BATCH,
+            ),
             client,
             targets: config.targets,
             filter,

@@ -65,7 +65,7 @@ fn set(v: &mut Value, key: &str, val: Value) {
 }
 
 /// A node id in GitHub's legacy format (base64 of "kind:id" style is not needed; uniqueness is).
-fn node_id(kind: &str, id: u64) -> String {
+pub(crate) fn node_id(kind: &str, id: u64) -> String {
     format!("{kind}_kwDO{id:08}")
 }
 

@@ -239,6 +239,10 @@ fn every_graphql_query_is_valid_against_githubs_schema() {
         super::snapshots::probe_query(&probes[..super::snapshots::PROBE_BATCH]),
         super::snapshots::full_query(&repos[..1]),
         super::snapshots::full_query(&repos[..super::snapshots::FULL_BATCH]),
+        super::snapshots::failed_suites_query(&["CS_kwDO00000001".to_owned()]),
+        super::snapshots::failed_suites_query(
+            &(0..super::snapshots::FAILED_SUITE_BATCH).map(|i| format!("CS_kwDO{i:08}")).collect::<Vec<_>>(),
+        ),
     ];
     for query in &queries {
         if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, query, "query.graphql") {
