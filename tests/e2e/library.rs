@@ -150,7 +150,7 @@ async fn observe_now_reads_the_repository_whole_and_sees_a_new_attempt() {
     emu.state().clear_requests();
     hive.observe_now("acme/red").await.expect("observe now");
     attempt_until(2).await;
-    let queries = emu.state().requests().iter().filter(|r| r.path == "/graphql").count();
-    assert_eq!(queries, 1, "the full read alone, no probe first");
+    let queries: Vec<String> = emu.state().requests().into_iter().filter_map(|r| r.operation).collect();
+    assert_eq!(queries, ["Snapshots", "FailedRuns"], "the full read (and its failed run's), no probe first");
     hive.shutdown().await.expect("shutdown");
 }
