@@ -387,8 +387,13 @@ impl Hive {
     }
 
     /// Has a watched repository's pilot read it now, outside the cycle's rhythm (a webhook said it changed); the
-    /// report reaches the queen as every report does.
+    /// report reaches the queen as every report does. The forge forgets what it remembers of the repository first,
+    /// so the read is a whole one: what the delivery is about (a run re-run and failed again on the same commit)
+    /// may be a change the forge's own change detection does not see.
     pub async fn observe_now(&self, repo: &str) -> Result<(), HiveError> {
+        if let Ok(id) = RepoId::new(repo) {
+            self.forge.0.forget(&id);
+        }
         Ok(self.queen.observe_now(&MemberId::new(repo)).await?)
     }
 

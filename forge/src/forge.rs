@@ -19,6 +19,13 @@ pub trait Forge: Send + Sync + 'static {
     /// Reads everything a maintainer would look at in one repository now.
     async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError>;
 
+    /// Forgets what this forge remembers of `repo`'s last read, so the next [`Forge::snapshot`] reads it whole:
+    /// for a caller that learnt the repository changed (a webhook delivery) in a way the forge's own change
+    /// detection may miss. A forge that remembers nothing between reads does nothing.
+    fn forget(&self, repo: &RepoId) {
+        let _ = repo;
+    }
+
     /// What this forge spent of a metered API so far, for a forge that has one (GitHub); `None` for the others.
     fn api_usage(&self) -> Option<ApiUsage> {
         None

@@ -275,11 +275,16 @@ pub struct GitHubForge {
     /// anonymous access), and until the server says it has no GraphQL endpoint.
     graphql: AtomicBool,
     /// Probes of repositories read before, batched.
-    probes: batch::Batcher,
+    probes: batch::Batcher<snapshots::ProbeKey>,
     /// Full reads, batched.
     fulls: batch::Batcher,
+    /// The failed jobs of failed runs, by check suite node id, batched.
+    failed_suites: batch::Batcher<String>,
     /// Each repository's last GraphQL snapshot with its fingerprint.
     known: DashMap<RepoId, snapshots::Known>,
+    /// How often each repository's last snapshot was forgotten (a write, [`Forge::forget`]): a read that began
+    /// before keeps what it read to itself.
+    forgotten: DashMap<RepoId, u64>,
     /// Each repository's last verdict per workflow, for the cycles its head commit does not decide.
     verdicts: DashMap<RepoId, snapshots::Verdicts>,
     /// Clone URLs from repository listings, preferred to one derived from GraphQL's `url`.
@@ -318,6 +323,11 @@ impl GitHubForge {
         Ok(GitHubForge {
             probes: batch::Batcher::new(Arc::clone(&client), snapshots::probe_query, snapshots::PROBE_BATCH),
             fulls: batch::Batcher::new(Arc::clone(&client), snapshots::full_query, snapshots::FULL_BATCH),
+            failed_suites: batch::Batcher::new(
+                Arc::clone(&client),
+                snapshots::failed_suites_query,
+                snapshots::FAILED_SUITE_BATCH,
+            ),
             client,
             targets: config.targets,
             filter,
@@ -326,6 +336,7 @@ impl GitHubForge {
             annotations: DashMap::new(),
             graphql: AtomicBool::new(graphql),
             known: DashMap::new(),
+            forgotten: DashMap::new(),
             verdicts: DashMap::new(),
             clone_urls: DashMap::new(),
         })
@@ -334,6 +345,20 @@ impl GitHubForge {
     /// The shared rate-limit budget.
     pub fn budget(&self) -> &Arc<Budget> {
         self.client.budget()
+    }
+
+    /// Forgets `repo`'s last snapshot, so its next read is a full one: a write changed it in a way its fingerprint
+    /// may not show (a re-run that fails again leaves the head and the rollup as they were), or someone said it
+    /// changed (a webhook).
+    pub(crate) fn forget_snapshot(&self, repo: &RepoId) {
+        // The count moves first, so a read under way cannot put back what it read before the change.
+        *self.forgotten.entry(repo.clone()).or_insert(0) += 1;
+        self.known.remove(repo);
+    }
+
+    /// How often `repo`'s snapshot was forgotten so far.
+    pub(crate) fn forgotten(&self, repo: &RepoId) -> u64 {
+        self.forgotten.get(repo).map_or(0, |count| *count)
     }
 
     /// Requests that cost points so far (every response but `304 Not Modified`).
@@ -402,6 +427,10 @@ impl Forge for GitHubForge {
         repos.sort();
         repos.dedup();
         Ok(repos)
+    }
+
+    fn forget(&self, repo: &RepoId) {
+        self.forget_snapshot(repo);
     }
 
     async fn snapshot(&self, repo: &RepoId) -> Result<RepoSnapshot, ForgeError> {

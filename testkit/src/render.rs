@@ -65,7 +65,7 @@ fn set(v: &mut Value, key: &str, val: Value) {
 }
 
 /// A node id in GitHub's legacy format (base64 of "kind:id" style is not needed; uniqueness is).
-fn node_id(kind: &str, id: u64) -> String {
+pub(crate) fn node_id(kind: &str, id: u64) -> String {
     format!("{kind}_kwDO{id:08}")
 }
 
@@ -216,7 +216,7 @@ pub(crate) fn run(w: &World, r: &Repo, run: &Run) -> Value {
         ("run_number", json!(run.number)),
         ("run_attempt", json!(s.run_attempt)),
         ("created_at", json!(run.created_at)),
-        ("updated_at", json!(run.created_at)),
+        ("updated_at", json!(hive_support::rfc3339(run.updated_at))),
         ("run_started_at", json!(run.created_at)),
         ("repository", repo(w, r, false)),
         ("head_repository", repo(w, r, false)),

@@ -38,17 +38,35 @@ pub(crate) struct Reply {
     pub(crate) exhausted: bool,
     /// Points charged, where a request is not one point (a GraphQL query costs what its connections ask for).
     pub(crate) cost: Option<u32>,
+    /// The name of the GraphQL operation answered, for the request log.
+    pub(crate) operation: Option<String>,
 }
 
 impl Reply {
     pub(crate) fn json(status: StatusCode, body: Value) -> Reply {
-        Reply { status, body: Some(body), raw: None, headers: Vec::new(), exhausted: false, cost: None }
+        Reply {
+            status,
+            body: Some(body),
+            raw: None,
+            headers: Vec::new(),
+            exhausted: false,
+            cost: None,
+            operation: None,
+        }
     }
     pub(crate) fn error(status: StatusCode, body: Value) -> Reply {
         Reply::json(status, body)
     }
     pub(crate) fn raw(status: StatusCode, text: &str) -> Reply {
-        Reply { status, body: None, raw: Some(text.to_owned()), headers: Vec::new(), exhausted: false, cost: None }
+        Reply {
+            status,
+            body: None,
+            raw: Some(text.to_owned()),
+            headers: Vec::new(),
+            exhausted: false,
+            cost: None,
+            operation: None,
+        }
     }
     fn not_found() -> Reply {
         Reply::error(StatusCode::NOT_FOUND, render::error("Not Found", DOCS, 404))

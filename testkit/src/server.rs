@@ -122,6 +122,7 @@ async fn serve_one(
             if_none_match: header(req.headers(), IF_NONE_MATCH.as_str()),
             counted: false,
             points: 0,
+            operation: None,
             at: Instant::now(),
         };
         state.world().log.push(record);
@@ -315,6 +316,7 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
         if_none_match,
         counted,
         points,
+        operation: reply.operation.clone(),
         at,
     });
     let budget = *w.budget(is_authorized, resource);

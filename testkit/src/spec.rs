@@ -390,6 +390,8 @@ pub struct RequestRecord {
     pub counted: bool,
     /// The points charged: 1 for a counted REST request, a GraphQL query's cost, 0 when not counted.
     pub points: u32,
+    /// The name of the GraphQL operation a query ran (`query SnapshotProbe { ... }`), when it named one.
+    pub operation: Option<String>,
     /// When the request arrived.
     pub at: Instant,
 }

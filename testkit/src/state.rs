@@ -112,6 +112,19 @@ pub(crate) struct Run {
     pub(crate) spec: RunSpec,
     pub(crate) job_ids: Vec<u64>,
     pub(crate) created_at: String,
+    /// When the run last changed (made, re-run, finished): its check suite's `updatedAt`.
+    pub(crate) updated_at: SystemTime,
+    /// The check runs of earlier attempts that a re-run replaced, by check run id, oldest first: GitHub keeps them
+    /// in the check suite (`checkRuns(filterBy: {checkType: ALL})`).
+    pub(crate) superseded: Vec<(u64, crate::spec::JobSpec)>,
+}
+
+impl Run {
+    /// Marks the run changed now. GitHub's timestamps are whole seconds and a re-run takes seconds at least, so each
+    /// change is a second after the previous one even when a test makes them within the same second.
+    pub(crate) fn touch(&mut self) {
+        self.updated_at = SystemTime::now().max(self.updated_at + Duration::from_secs(1));
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +264,46 @@ impl World {
         }
         b
     }
+    /// Starts a new attempt of a completed run with its failed jobs queued again, as GitHub does: the run keeps its
+    /// id, each re-run job is a new check run with a new id and none of the old annotations, and the replaced check
+    /// runs stay in the suite. `Err(true)` for a run still running, `Err(false)` for no such run.
+    pub(crate) fn rerun_failed_jobs(&mut self, owner: &str, name: &str, run_id: u64) -> Result<(), bool> {
+        let jobs = self
+            .repo(owner, name)
+            .and_then(|repo| repo.runs.iter().find(|run| run.id == run_id))
+            .map_or(0, |run| run.spec.jobs.len());
+        let fresh_ids: Vec<u64> = (0..jobs).map(|_| self.id()).collect();
+        let run = self
+            .repo_mut(owner, name)
+            .and_then(|repo| repo.runs.iter_mut().find(|run| run.id == run_id))
+            .ok_or(false)?;
+        if run.spec.status != "completed" {
+            return Err(true);
+        }
+        run.spec.run_attempt += 1;
+        run.spec.status = "queued".to_owned();
+        run.spec.conclusion = None;
+        run.touch();
+        for ((job, job_id), fresh) in run.spec.jobs.iter_mut().zip(&mut run.job_ids).zip(fresh_ids) {
+            if job.conclusion.as_deref() == Some("success") {
+                continue;
+            }
+            run.superseded.push((*job_id, job.clone()));
+            *job_id = fresh;
+            job.annotations.clear();
+            job.status = "queued".to_owned();
+            job.conclusion = None;
+            for step in &mut job.steps {
+                step.status = "queued".to_owned();
+                step.conclusion = None;
+            }
+        }
+        if let Some(repo) = self.repo_mut(owner, name) {
+            repo.reruns.push(run_id);
+        }
+        Ok(())
+    }
+
     /// Takes the first fault rule matching the request, retiring it when its count runs out.
     pub(crate) fn take_fault(&mut self, method: &Method, path: &str) -> Option<Fault> {
         let i = self.faults.iter().position(|r| r.matches(method, path))?;
@@ -348,7 +401,9 @@ impl EmulatorState {
         let job_ids = run.jobs.iter().map(|_| w.id()).collect();
         let Some(r) = w.repo_mut(owner, repo) else { return 0 };
         let number = r.runs.len() as u64 + 1;
-        r.runs.push(Run { id, number, spec: run, job_ids, created_at: now_rfc3339() });
+        let now = SystemTime::now();
+        let created_at = hive_support::rfc3339(now);
+        r.runs.push(Run { id, number, spec: run, job_ids, created_at, updated_at: now, superseded: Vec::new() });
         id
     }
 
@@ -361,6 +416,7 @@ impl EmulatorState {
         };
         run.spec.status = "completed".to_owned();
         run.spec.conclusion = Some(conclusion.to_owned());
+        run.touch();
         for job in run.spec.jobs.iter_mut().filter(|j| j.conclusion.is_none()) {
             job.status = "completed".to_owned();
             job.conclusion = Some(conclusion.to_owned());
@@ -370,6 +426,13 @@ impl EmulatorState {
             }
         }
         true
+    }
+
+    /// Re-runs the failed jobs of a completed run as a person would on the website (what
+    /// `POST .../actions/runs/{id}/rerun-failed-jobs` does): a new attempt, queued, until
+    /// [`EmulatorState::complete_run`]. Returns whether the run exists and was completed.
+    pub fn rerun_failed_jobs(&self, owner: &str, repo: &str, run_id: u64) -> bool {
+        self.world().rerun_failed_jobs(owner, repo, run_id) == Ok(())
     }
 
     /// A run as it stands now (its attempt, status and conclusion change with re-runs).

@@ -98,3 +98,59 @@ async fn a_pilot_that_keeps_failing_is_escalated_and_can_be_resumed() {
     assert_eq!(hive.status().await.expect("status").member("acme/flaky").expect("member").state, MemberState::Running);
     hive.shutdown().await.expect("shutdown");
 }
+
+/// `Hive::observe_now`, what a webhook delivery calls, reads the repository whole: a run re-run and failed again on
+/// the same commit leaves GitHub's rollup as the forge last saw it, and the read after the delivery sees the new
+/// attempt without first asking the forge's probe whether anything changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn observe_now_reads_the_repository_whole_and_sees_a_new_attempt() {
+    use hive::{
+        cerebrum::SignalKind,
+        forge::{GitHubAuth, GitHubConfig, GitHubForge, Secret},
+    };
+    use hive_testkit::{Emulator, JobSpec, RepoSpec, RunSpec};
+
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "red"));
+    let failed = || {
+        RunSpec::new("CI", "main")
+            .outcome("completed", Some("failure"))
+            .job(JobSpec::new("test", "completed", Some("failure")).step("cargo test", "completed", Some("failure")))
+    };
+    let run = emu.state().add_workflow_run("acme", "red", failed());
+    let mut config = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
+    config.api_url = emu.url();
+    let forge = GitHubForge::new(config).expect("a valid configuration");
+    let hive = Hive::builder().forge(forge).repos(["acme/red"]).start().await.expect("start");
+    let attempt = || async {
+        let report = hive.report("acme/red").await.expect("report")?;
+        report.signals.iter().find_map(|s| match s.kind {
+            SignalKind::CiFailure { attempt, .. } => attempt,
+            _ => None,
+        })
+    };
+    let attempt_until = |want: u32| async move {
+        let until = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let now = attempt().await;
+            if now == Some(want) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < until, "acme/red's failure is in attempt {now:?}, not {want}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    hive.start_cycle().expect("cycle");
+    attempt_until(1).await;
+
+    // Someone re-runs it on the website and it fails again before the hive reads it; the delivery says so.
+    assert!(emu.state().rerun_failed_jobs("acme", "red", run));
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    emu.state().clear_requests();
+    hive.observe_now("acme/red").await.expect("observe now");
+    attempt_until(2).await;
+    let queries: Vec<String> = emu.state().requests().into_iter().filter_map(|r| r.operation).collect();
+    assert_eq!(queries, ["Snapshots", "FailedRuns"], "the full read (and its failed run's), no probe first");
+    hive.shutdown().await.expect("shutdown");
+}

@@ -34,39 +34,45 @@ pub(crate) struct Part {
     pub errors: Vec<GraphqlError>,
 }
 
-/// The query for a batch: built from the repositories, each under the alias `r{index}`.
-pub(crate) type QueryFor = fn(&[RepoId]) -> String;
+/// The query for a batch: built from the keys (repositories, or what else one alias reads), each under the alias
+/// `r{index}`.
+pub(crate) type QueryFor<K> = fn(&[K]) -> String;
 
 type Waiter = oneshot::Sender<Result<Part, GitHubError>>;
 
-#[derive(Default)]
-struct Pending {
-    repos: Vec<RepoId>,
+struct Pending<K> {
+    repos: Vec<K>,
     waiters: Vec<Waiter>,
     full: Arc<Notify>,
 }
 
-/// A DataLoader for one kind of query.
-pub(crate) struct Batcher {
-    client: Arc<Client>,
-    query: QueryFor,
-    size: usize,
-    pending: Arc<Mutex<Option<Pending>>>,
+impl<K> Default for Pending<K> {
+    fn default() -> Self {
+        Pending { repos: Vec::new(), waiters: Vec::new(), full: Arc::default() }
+    }
 }
 
-impl Batcher {
-    /// A batcher sending `query` for up to `size` repositories at a time.
-    pub(crate) fn new(client: Arc<Client>, query: QueryFor, size: usize) -> Batcher {
+/// A DataLoader for one kind of query, keyed by what one alias reads (`K`, a repository by default).
+pub(crate) struct Batcher<K = RepoId> {
+    client: Arc<Client>,
+    query: QueryFor<K>,
+    size: usize,
+    pending: Arc<Mutex<Option<Pending<K>>>>,
+}
+
+impl<K: Clone + Send + Sync + 'static> Batcher<K> {
+    /// A batcher sending `query` for up to `size` keys at a time.
+    pub(crate) fn new(client: Arc<Client>, query: QueryFor<K>, size: usize) -> Batcher<K> {
         Batcher { client, query, size: size.max(1), pending: Arc::new(Mutex::new(None)) }
     }
 
-    /// `repo`'s part of the next batch's answer.
-    pub(crate) async fn load(&self, repo: &RepoId) -> Result<Part, GitHubError> {
+    /// `key`'s part of the next batch's answer.
+    pub(crate) async fn load(&self, key: &K) -> Result<Part, GitHubError> {
         let (tx, rx) = oneshot::channel();
         let opened = {
             let mut pending = lock(&self.pending);
             let batch = pending.get_or_insert_with(Pending::default);
-            batch.repos.push(repo.clone());
+            batch.repos.push(key.clone());
             batch.waiters.push(tx);
             if batch.repos.len() >= self.size {
                 // A permit is stored if the task is not waiting yet, so the wake-up is never lost.
@@ -93,15 +99,15 @@ impl Batcher {
     }
 }
 
-fn lock(pending: &Mutex<Option<Pending>>) -> std::sync::MutexGuard<'_, Option<Pending>> {
+fn lock<K>(pending: &Mutex<Option<Pending<K>>>) -> std::sync::MutexGuard<'_, Option<Pending<K>>> {
     // The batch is a list pushed to in one step, so a panic elsewhere cannot leave it half-written.
     pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Sends a batch in queries of `size` (more may have joined between "full" and the take), all at once.
-async fn send(client: &Client, query: QueryFor, size: usize, batch: Pending) {
+async fn send<K: Clone>(client: &Client, query: QueryFor<K>, size: usize, batch: Pending<K>) {
     let mut waiters = batch.waiters.into_iter();
-    let chunks: Vec<(Vec<RepoId>, Vec<Waiter>)> =
+    let chunks: Vec<(Vec<K>, Vec<Waiter>)> =
         batch.repos.chunks(size).map(|repos| (repos.to_vec(), waiters.by_ref().take(repos.len()).collect())).collect();
     join_all(chunks.into_iter().map(|(repos, waiters)| async move {
         let answer = client.graphql_answer(&query(&repos), Value::Null).await;

@@ -234,7 +234,7 @@ impl GitHubForge {
         let path = repo_path(repo, "/pulls");
         let payload = json!({ "title": title, "head": head, "base": base, "body": body, "draft": draft });
         let mut pull: PullJson =
-            from_value(&path, self.client.write(http::Method::POST, &path, Some(&payload)).await?)?;
+            from_value(&path, self.write_to(repo, http::Method::POST, &path, Some(&payload)).await?)?;
         pull.draft = pull.draft.or(Some(draft));
         Ok(pull.detail())
     }
@@ -256,7 +256,7 @@ impl GitHubForge {
     ) -> Result<PullDetail, GitHubError> {
         let path = repo_path(repo, &format!("/pulls/{number}"));
         let payload = serde_json::to_value(change).map_err(|err| GitHubError::Config { message: err.to_string() })?;
-        let pull: PullJson = from_value(&path, self.client.write(http::Method::PATCH, &path, Some(&payload)).await?)?;
+        let pull: PullJson = from_value(&path, self.write_to(repo, http::Method::PATCH, &path, Some(&payload)).await?)?;
         Ok(pull.detail())
     }
 }

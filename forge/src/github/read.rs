@@ -165,9 +165,7 @@ pub(crate) async fn run_failures(
     }
     kept.insert((run.id, attempt), annotations);
     if failures.is_empty() {
-        // A run that failed before any job ran (a broken workflow file, no runner).
-        let class = crate::classify_failure(&FailedJob::new("run", run.conclusion.as_deref()));
-        failures.push(CiFailure { workflow, job: "run".to_owned(), step: None, class, run: run_ref });
+        failures.push(jobless_failure(workflow, run, run_ref));
     }
     Ok(failures)
 }
@@ -184,8 +182,7 @@ async fn classify_job(
     let steps: Vec<JobStep<'_>> =
         job.steps.iter().map(|s| JobStep { name: &s.name, conclusion: s.conclusion.as_deref() }).collect();
     let without = FailedJob { name: &job.name, conclusion: job.conclusion.as_deref(), steps: &steps, annotations: &[] };
-    let step = without.failed_step().map(str::to_owned);
-    let class = crate::classify_failure(&without);
+    let (step, class) = classify_by_steps(&without);
     let Some(check_run) = job.check_run_id().filter(|_| class != FailureClass::Infrastructure) else {
         return Ok((step, class));
     };
@@ -195,6 +192,18 @@ async fn classify_job(
     };
     let messages: Vec<&str> = read.iter().map(String::as_str).collect();
     Ok((step, crate::classify_failure(&FailedJob { annotations: &messages, ..without })))
+}
+
+/// A failed job's first failed step and its class from its conclusion, steps and name alone (`job` without
+/// annotations). An infrastructure class is final: annotations cannot change it, so they are not read for it.
+pub(crate) fn classify_by_steps(job: &FailedJob<'_>) -> (Option<String>, FailureClass) {
+    (job.failed_step().map(str::to_owned), crate::classify_failure(job))
+}
+
+/// The failure of a run that failed before any job ran (a broken workflow file, no runner).
+pub(crate) fn jobless_failure(workflow: String, run: &RunJson, run_ref: Option<crate::RunRef>) -> CiFailure {
+    let class = crate::classify_failure(&FailedJob::new("run", run.conclusion.as_deref()));
+    CiFailure { workflow, job: "run".to_owned(), step: None, class, run: run_ref }
 }
 
 /// The messages of a check run's annotations. A token that may not read checks (403), or a check run that is gone

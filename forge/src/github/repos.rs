@@ -80,7 +80,7 @@ impl GitHubForge {
         let path = self.creation_path(&repo).await?;
         let payload =
             json!({ "name": repo.name(), "description": description, "private": private, "auto_init": false });
-        match self.client.write(Method::POST, &path, Some(&payload)).await {
+        match self.write_to(&repo, Method::POST, &path, Some(&payload)).await {
             Ok(answer) => created(&repo, &path, answer, true),
             // 422 is GitHub's answer to a taken name (and to other invalid requests: those stay errors below).
             Err(err @ GitHubError::Rejected { status: 422, .. }) => self.existing(&repo, description, err).await,
@@ -172,7 +172,7 @@ impl GitHubForge {
 
     /// Deletes a repository (`DELETE /repos/{o}/{r}`; the token needs the `delete_repo` scope).
     pub async fn delete_repository(&self, repo: &RepoId) -> Result<(), GitHubError> {
-        self.client.write(Method::DELETE, &repo_path(repo, ""), None).await.map(drop)
+        self.write_to(repo, Method::DELETE, &repo_path(repo, ""), None).await.map(drop)
     }
 }
 

@@ -6,9 +6,15 @@
 //! issues with up to [`LABEL_PAGE`] labels each, the open pull request count and the oldest one's creation time,
 //! open vulnerability alerts, and SECURITY.md in the three places GitHub looks. By GitHub's cost formula (every
 //! connection one request per node it may be asked on, summed, divided by 100) that is 17 requests per repository,
-//! 0.17 points. REST reads only what GraphQL has not: the jobs and check-run annotations of a failed run (which hold
-//! steps and attempts; through `read::run_failures`, with its annotation cache), and the whole issue or alert list of
-//! a repository with more than a page of them.
+//! 0.17 points.
+//!
+//! **Failed runs.** The failed jobs of a failed run, with their steps and check-run annotations, are read by a
+//! second batched query, by the run's check suite id ([`failed_suites_query`], 23 requests a run). GraphQL has no
+//! run attempts, but a suite whose check runs in all attempts number those of the latest was never re-run, so its
+//! attempt is 1. A run that was re-run, or whose failed jobs, steps or annotations do not fit a page, is read over
+//! REST (`read::run_failures`, with its annotation cache), which alone knows attempts. While a run's suite has the
+//! same `updatedAt` as when its jobs were read, they are not asked for again. REST also reads the whole issue or
+//! alert list of a repository with more than a page of them.
 //!
 //! **Warm cycles.** GraphQL is never a `304`, so each full read keeps the repository's *fingerprint*: the answer to
 //! the probe fields (head commit and its rollup state, `pushedAt`, archived, license, stars, forks, the open issue
@@ -16,6 +22,14 @@
 //! count). A repository read before is asked only the probe, 3 requests (0.03 points); the snapshot is reused
 //! unless its fingerprint changed, and only then read in full. The watcher count is not in the probe (it would
 //! cost one more request per repository), so it is as fresh as the last full read.
+//!
+//! A failed run re-run on the same head that fails again goes FAILURE, PENDING, FAILURE, and when no probe saw it
+//! pending the fingerprint is what it was while the snapshot's run attempt and jobs are old. Three things close
+//! that: a repository whose head failed is probed with its head's check suites' `updatedAt` too (one request more,
+//! only for red heads), which moves with every attempt; every write through this forge about a repository (a
+//! re-run, an issue, a comment, a label, a pull request, a merge) forgets its snapshot, so the next read is full;
+//! and so does [`Forge::forget`](crate::Forge::forget), which the hive calls when a webhook delivery names the
+//! repository. A read under way when a repository is forgotten keeps what it read to itself.
 //!
 //! **CI.** REST reads the latest completed run of each workflow on the default branch; GraphQL reads the suites of
 //! the head commit. While the head's run of a workflow is in progress (or all of its runs there were cancelled), or
@@ -38,7 +52,10 @@ use super::{
     models::{self, RunJson},
     read::{self, AnnotationCache},
 };
-use crate::{Alert, AlertSeverity, CiFailure, CiState, CiStatus, GitHubFacts, IssueSummary, RepoId, RepoSnapshot};
+use crate::{
+    Alert, AlertSeverity, CiFailure, CiState, CiStatus, FailedJob, FailureClass, GitHubFacts, IssueSummary, JobStep,
+    RepoId, RepoSnapshot,
+};
 
 /// Repositories per full read: 17 requests each, so 50 cost 8.5 points; small enough that one slow or failed
 /// query holds back few pilots, and far below GitHub's node limit.
@@ -53,6 +70,14 @@ pub(crate) const LABEL_PAGE: usize = 20;
 pub(crate) const ALERT_PAGE: usize = 20;
 /// Check suites read on the head commit.
 const SUITE_PAGE: usize = 50;
+/// Failed check suites per query of their failed jobs: 23 requests each, so 100 cost 23 points.
+pub(crate) const FAILED_SUITE_BATCH: usize = 100;
+/// Failed jobs read per failed run; a run with more has its jobs read over REST.
+const FAILED_JOB_PAGE: usize = 10;
+/// Steps read per failed job; a job with more has its run's jobs read over REST.
+const STEP_PAGE: usize = 50;
+/// Annotations read per failed job; a job with more has its run's jobs read over REST.
+const ANNOTATION_PAGE: usize = 50;
 /// The response keys of the probe (see [`fingerprint`]).
 const PROBE_KEYS: [&str; 8] =
     ["isArchived", "pushedAt", "stargazerCount", "forkCount", "probeHead", "probeIssues", "probePulls", "probeAlerts"];
@@ -76,6 +101,20 @@ fn probe_fragment() -> String {
     .to_owned()
 }
 
+/// The probe of a repository whose head failed: also when each of its head's check suites last changed. A failed
+/// run re-run that fails again on the same head goes FAILURE, PENDING, FAILURE, and when no probe saw it pending
+/// the rest of the fingerprint is what it was; the suite's `updatedAt` moves with every attempt. One more request
+/// (the suites are a connection), so it is asked only where a re-run can fail again unseen.
+fn red_probe_fragment() -> String {
+    format!(
+        "fragment RepoProbeRed on Repository {{
+  ...RepoProbe
+  probeSuites: defaultBranchRef {{ target {{ ... on Commit {{ checkSuites(first: {SUITE_PAGE}) {{ nodes {{ updatedAt }} }} }} }} }}
+}}
+"
+    )
+}
+
 /// Everything a snapshot needs, the probe included so the full read leaves its fingerprint.
 fn full_fragment() -> String {
     format!(
@@ -84,7 +123,7 @@ fn full_fragment() -> String {
   url
   watchers {{ totalCount }}
   licenseInfo {{ spdxId key }}
-  defaultBranchRef {{ name target {{ oid ... on Commit {{ checkSuites(first: {SUITE_PAGE}) {{ totalCount nodes {{ status conclusion workflowRun {{ databaseId url workflow {{ name }} }} }} }} }} }} }}
+  defaultBranchRef {{ name target {{ oid ... on Commit {{ checkSuites(first: {SUITE_PAGE}) {{ totalCount nodes {{ id updatedAt status conclusion workflowRun {{ databaseId url workflow {{ name }} }} }} }} }} }} }}
   issues(first: {ISSUE_PAGE}, states: [OPEN], orderBy: {{field: CREATED_AT, direction: DESC}}) {{ totalCount nodes {{ number title labels(first: {LABEL_PAGE}) {{ totalCount nodes {{ name }} }} }} }}
   vulnerabilityAlerts(first: {ALERT_PAGE}, states: [OPEN]) {{ totalCount nodes {{ securityAdvisory {{ summary severity }} securityVulnerability {{ severity }} }} }}
   policyRoot: object(expression: \"HEAD:SECURITY.md\") {{ __typename }}
@@ -95,10 +134,11 @@ fn full_fragment() -> String {
     )
 }
 
-/// A query reading `repos` under the aliases `r0`, `r1`, ... through `fragment`, with the query's cost.
-fn batch_query(name: &str, fragment: &str, repos: &[RepoId]) -> String {
+/// A query reading each repository under the aliases `r0`, `r1`, ... through the fragment named with it, with the
+/// query's cost.
+fn batch_query<'a>(name: &str, repos: impl Iterator<Item = (&'a RepoId, &'a str)>) -> String {
     let mut query = format!("query {name} {{\n");
-    for (index, repo) in repos.iter().enumerate() {
+    for (index, (repo, fragment)) in repos.enumerate() {
         // JSON string literals are valid GraphQL string literals, and quoting keeps any name from breaking out.
         let owner = Value::from(repo.owner()).to_string();
         let name = Value::from(repo.name()).to_string();
@@ -108,20 +148,53 @@ fn batch_query(name: &str, fragment: &str, repos: &[RepoId]) -> String {
     query
 }
 
+/// A repository to probe, and whether its head failed (see [`red_probe_fragment`]).
+pub(crate) type ProbeKey = (RepoId, bool);
+
 /// The probe of a batch of repositories.
-pub(crate) fn probe_query(repos: &[RepoId]) -> String {
-    batch_query("SnapshotProbe", "RepoProbe", repos) + &probe_fragment()
+pub(crate) fn probe_query(repos: &[ProbeKey]) -> String {
+    let fragment = |red: bool| if red { "RepoProbeRed" } else { "RepoProbe" };
+    let query = batch_query("SnapshotProbe", repos.iter().map(|(repo, red)| (repo, fragment(*red))));
+    // GraphQL refuses a fragment the operation does not use.
+    let red = if repos.iter().any(|(_, red)| *red) { red_probe_fragment() } else { String::new() };
+    query + &probe_fragment() + &red
 }
 
 /// The full read of a batch of repositories.
 pub(crate) fn full_query(repos: &[RepoId]) -> String {
-    batch_query("Snapshots", "RepoFull", repos) + &full_fragment() + &probe_fragment()
+    batch_query("Snapshots", repos.iter().map(|repo| (repo, "RepoFull"))) + &full_fragment() + &probe_fragment()
+}
+
+/// The failed jobs of a batch of failed check suites, by node id, under the aliases `r0`, `r1`, ...: each suite's
+/// check runs counted in all its attempts and in the latest (equal only for a run never re-run, whose attempt is
+/// therefore 1), and the latest attempt's failed check runs (a job is a check run with the job's id) with their
+/// steps and annotations. [`FAILED_JOB_PAGE`] failed jobs cost 3 + 2 x that many requests a suite.
+pub(crate) fn failed_suites_query(suites: &[String]) -> String {
+    let mut query = "query FailedRuns {\n".to_owned();
+    for (index, suite) in suites.iter().enumerate() {
+        let id = Value::from(suite.as_str()).to_string();
+        query.push_str(&format!("  r{index}: node(id: {id}) {{ ...FailedSuite }}\n"));
+    }
+    query.push_str("  rateLimit { cost remaining resetAt }\n}\n");
+    query.push_str(&format!(
+        "fragment FailedSuite on CheckSuite {{
+  all: checkRuns(filterBy: {{checkType: ALL}}) {{ totalCount }}
+  latest: checkRuns(filterBy: {{checkType: LATEST}}) {{ totalCount }}
+  failed: checkRuns(first: {FAILED_JOB_PAGE}, filterBy: {{checkType: LATEST, conclusions: [FAILURE, TIMED_OUT, STARTUP_FAILURE, CANCELLED]}}) {{ totalCount nodes {{ databaseId name conclusion steps(first: {STEP_PAGE}) {{ totalCount nodes {{ name conclusion }} }} annotations(first: {ANNOTATION_PAGE}) {{ totalCount nodes {{ message }} }} }} }}
+}}
+"
+    ));
+    query
 }
 
 /// A snapshot and the fingerprint it was read at.
 #[derive(Debug, Clone)]
 pub(crate) struct Known {
     fingerprint: Value,
+    /// When each of the head's check suites last changed, for the probe of a red head.
+    suites: Value,
+    /// Whether the head failed (its rollup) or the snapshot shows failures: probed with the suites.
+    red: bool,
     snapshot: RepoSnapshot,
 }
 
@@ -130,6 +203,8 @@ pub(crate) struct Known {
 pub(crate) struct Verdict {
     /// The run it came from, for the order of failures (newest first, as REST lists runs).
     run: u64,
+    /// When the run's check suite last changed: while it has not, its failed jobs are what they were.
+    updated: Option<String>,
     /// The failed jobs; empty when the run passed.
     failures: Vec<CiFailure>,
 }
@@ -188,6 +263,13 @@ fn fingerprint(data: &Value) -> Value {
     Value::Object(print)
 }
 
+/// When each of the head's check suites last changed, from the full read's suites (`at` = `defaultBranchRef`) or
+/// the red probe's (`at` = `probeSuites`), in the same order.
+fn suite_updates(data: &Value, at: &str) -> Value {
+    let nodes = data.pointer(&format!("/{at}/target/checkSuites/nodes")).and_then(Value::as_array);
+    Value::Array(nodes.into_iter().flatten().map(|n| n.get("updatedAt").cloned().unwrap_or(Value::Null)).collect())
+}
+
 /// Reads `repo`, through a probe when it was read before and a full read when it is new or changed. `Ok(None)`
 /// means GraphQL is not served at all: the caller reads over REST from now on.
 pub(crate) async fn snapshot(
@@ -195,10 +277,15 @@ pub(crate) async fn snapshot(
     repo: &RepoId,
     now: SystemTime,
 ) -> Result<Option<RepoSnapshot>, GitHubError> {
+    // What this read learns is kept only if nothing made the forge forget the repository while it ran.
+    let forgotten = forge.forgotten(repo);
     let known = forge.known.get(repo).map(|entry| entry.value().clone());
     if let Some(known) = known {
-        match loaded(forge.probes.load(repo).await)? {
-            Loaded::Part(part) if fingerprint(&part.data) == known.fingerprint => {
+        match loaded(forge.probes.load(&(repo.clone(), known.red)).await)? {
+            Loaded::Part(part)
+                if fingerprint(&part.data) == known.fingerprint
+                    && (!known.red || suite_updates(&part.data, "probeSuites") == known.suites) =>
+            {
                 return Ok(Some(RepoSnapshot { taken_at: now, ..known.snapshot }));
             }
             Loaded::Unavailable => return Ok(None),
@@ -219,7 +306,15 @@ pub(crate) async fn snapshot(
     })?;
     let alerts_forbidden = !part.errors.is_empty();
     let snapshot = assemble(forge, repo, node, alerts_forbidden, now).await?;
-    forge.known.insert(repo.clone(), Known { fingerprint: fingerprint(&part.data), snapshot: snapshot.clone() });
+    let print = fingerprint(&part.data);
+    let red = print.pointer("/probeHead/target/statusCheckRollup/state").and_then(Value::as_str) == Some("FAILURE")
+        || snapshot.ci.state == CiState::Failing;
+    let suites = suite_updates(&part.data, "defaultBranchRef");
+    // Checked under the entry's lock, which `forget_snapshot` takes to remove it after it counted.
+    let entry = forge.known.entry(repo.clone());
+    if forge.forgotten(repo) == forgotten {
+        entry.insert(Known { fingerprint: print, suites, red, snapshot: snapshot.clone() });
+    }
     Ok(Some(snapshot))
 }
 
@@ -280,9 +375,40 @@ struct CommitNode {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SuiteNode {
+    id: Option<String>,
+    updated_at: Option<String>,
     status: String,
     conclusion: Option<String>,
     workflow_run: Option<WorkflowRunNode>,
+}
+
+/// A failed check suite in [`failed_suites_query`].
+#[derive(Debug, Deserialize)]
+struct FailedSuiteNode {
+    all: Count,
+    latest: Count,
+    failed: Connection<CheckRunNode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckRunNode {
+    database_id: Option<u64>,
+    name: String,
+    conclusion: Option<String>,
+    steps: Option<Connection<StepNode>>,
+    annotations: Option<Connection<AnnotationNode>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StepNode {
+    name: String,
+    conclusion: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnnotationNode {
+    message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -437,7 +563,7 @@ fn alert(node: AlertNode) -> Alert {
 /// skipped decides (a failed one's jobs read over REST); a workflow the head does not decide keeps its previous
 /// verdict (see the module's documentation).
 async fn ci(forge: &GitHubForge, repo: &RepoId, commit: Option<CommitNode>) -> Result<CiStatus, GitHubError> {
-    let mut latest: BTreeMap<String, (u64, RunJson)> = BTreeMap::new();
+    let mut latest: BTreeMap<String, (u64, RunJson, Option<String>, Option<String>)> = BTreeMap::new();
     let head_sha = commit.as_ref().map(|c| c.oid.clone());
     for suite in commit.and_then(|c| c.check_suites).map(|s| s.nodes).unwrap_or_default() {
         let Some(run) = suite.workflow_run else { continue };
@@ -446,7 +572,7 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, commit: Option<CommitNode>) -> R
             continue;
         }
         let id = run.database_id.unwrap_or_default();
-        if latest.get(&run.workflow.name).is_some_and(|(newest, _)| *newest >= id) {
+        if latest.get(&run.workflow.name).is_some_and(|(newest, ..)| *newest >= id) {
             continue;
         }
         let json = RunJson {
@@ -461,18 +587,21 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, commit: Option<CommitNode>) -> R
             path: None,
             conclusion,
         };
-        latest.insert(run.workflow.name, (id, json));
+        latest.insert(run.workflow.name, (id, json, suite.id, suite.updated_at));
     }
     let mut verdicts = forge.verdicts.get(repo).map(|entry| entry.value().clone()).unwrap_or_default();
     let known = forge.annotations.get(repo).map(|entry| entry.value().clone()).unwrap_or_default();
     let mut kept = AnnotationCache::new();
-    for (workflow, (id, run)) in latest {
-        let failures = if models::is_failure(run.conclusion.as_deref()) {
-            read::run_failures(forge, repo, &run, &known, &mut kept).await?
-        } else {
-            Vec::new()
+    for (workflow, (id, run, suite, updated)) in latest {
+        let unchanged = verdicts.get(&workflow).filter(|v| v.run == id && updated.is_some() && v.updated == updated);
+        let failures = match unchanged {
+            Some(verdict) => verdict.failures.clone(),
+            None if models::is_failure(run.conclusion.as_deref()) => {
+                failed_jobs(forge, repo, &run, suite, &known, &mut kept).await?
+            }
+            None => Vec::new(),
         };
-        verdicts.insert(workflow, Verdict { run: id, failures });
+        verdicts.insert(workflow, Verdict { run: id, updated, failures });
     }
     // The annotations of failures still shown (read now, or kept from an earlier verdict) stay cached.
     for verdict in verdicts.values() {
@@ -497,4 +626,80 @@ async fn ci(forge: &GitHubForge, repo: &RepoId, commit: Option<CommitNode>) -> R
     };
     forge.verdicts.insert(repo.clone(), verdicts);
     Ok(status)
+}
+
+/// The failed jobs of a failed run: through GraphQL from its check suite when the run was never re-run and its
+/// failed jobs, their steps and annotations fit a page each; otherwise (a re-run, whose attempt only REST knows, or
+/// more than a page) over REST, as `read::run_failures` reads them.
+async fn failed_jobs(
+    forge: &GitHubForge,
+    repo: &RepoId,
+    run: &RunJson,
+    suite: Option<String>,
+    known: &AnnotationCache,
+    kept: &mut AnnotationCache,
+) -> Result<Vec<CiFailure>, GitHubError> {
+    if let Some(suite) = suite
+        && let Loaded::Part(part) = loaded(forge.failed_suites.load(&suite).await)?
+        && let Some(failures) = first_attempt_failures(run, part.data)
+    {
+        return Ok(failures);
+    }
+    read::run_failures(forge, repo, run, known, kept).await
+}
+
+/// The failures of a run's first attempt from its suite's answer to [`failed_suites_query`], classified as
+/// `read::run_failures` classifies them; `None` when the run was re-run or a page did not hold everything.
+fn first_attempt_failures(run: &RunJson, data: Value) -> Option<Vec<CiFailure>> {
+    let suite: FailedSuiteNode = serde_json::from_value(data).ok()?;
+    let fits = |total: u64, read: usize| total as usize <= read;
+    if suite.all.total_count != suite.latest.total_count || !fits(suite.failed.total_count, suite.failed.nodes.len()) {
+        return None;
+    }
+    let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
+    // Check runs are never re-run here, so this is the run's first attempt.
+    let run_ref = Some(crate::RunRef {
+        id: run.id,
+        attempt: 1,
+        head_sha: run.head_sha.clone().unwrap_or_default(),
+        url: run.html_url.clone().unwrap_or_default(),
+    });
+    let mut jobs = suite.failed.nodes;
+    // REST lists a run's jobs in the order they were made, which is their ids' order.
+    jobs.sort_by_key(|job| job.database_id);
+    let mut failures = Vec::new();
+    for job in jobs {
+        let steps = job.steps.unwrap_or(Connection { total_count: 0, nodes: Vec::new() });
+        let annotations = job.annotations.unwrap_or(Connection { total_count: 0, nodes: Vec::new() });
+        if !fits(steps.total_count, steps.nodes.len()) || !fits(annotations.total_count, annotations.nodes.len()) {
+            return None;
+        }
+        let conclusion = job.conclusion.map(|c| c.to_ascii_lowercase());
+        let step_conclusions: Vec<Option<String>> =
+            steps.nodes.iter().map(|s| s.conclusion.as_ref().map(|c| c.to_ascii_lowercase())).collect();
+        let steps: Vec<JobStep<'_>> = steps
+            .nodes
+            .iter()
+            .zip(&step_conclusions)
+            .map(|(s, c)| JobStep { name: &s.name, conclusion: c.as_deref() })
+            .collect();
+        let without = FailedJob { name: &job.name, conclusion: conclusion.as_deref(), steps: &steps, annotations: &[] };
+        let (step, mut class) = read::classify_by_steps(&without);
+        if class != FailureClass::Infrastructure {
+            let messages: Vec<&str> =
+                annotations.nodes.iter().map(|a| a.message.as_deref().unwrap_or_default()).collect();
+            class = crate::classify_failure(&FailedJob { annotations: &messages, ..without });
+        }
+        failures.push(CiFailure {
+            workflow: workflow.clone(),
+            job: job.name.clone(),
+            step,
+            class,
+            run: run_ref.clone(),
+        });
+    }
+    if failures.is_empty() {
+        failures.push(read::jobless_failure(workflow, run, run_ref));
+    }
+    Some(failures)
 }

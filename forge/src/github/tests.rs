@@ -228,12 +228,21 @@ fn every_graphql_query_is_valid_against_githubs_schema() {
             panic!("invalid query:\n{errors}\n{query}");
         }
     }
-    // The snapshot reads: the probe and the full read, for one repository and a whole batch.
+    // The snapshot reads: the probe (of green heads, red ones and both) and the full read, for one repository and a
+    // whole batch.
+    let probes: Vec<(crate::RepoId, bool)> = repos.iter().enumerate().map(|(i, r)| (r.clone(), i % 5 == 0)).collect();
+    let green: Vec<(crate::RepoId, bool)> = repos.iter().map(|r| (r.clone(), false)).collect();
     let queries = [
-        super::snapshots::probe_query(&repos[..1]),
-        super::snapshots::probe_query(&repos[..super::snapshots::PROBE_BATCH]),
+        super::snapshots::probe_query(&probes[..1]),
+        super::snapshots::probe_query(&green[..1]),
+        super::snapshots::probe_query(&green[..super::snapshots::PROBE_BATCH]),
+        super::snapshots::probe_query(&probes[..super::snapshots::PROBE_BATCH]),
         super::snapshots::full_query(&repos[..1]),
         super::snapshots::full_query(&repos[..super::snapshots::FULL_BATCH]),
+        super::snapshots::failed_suites_query(&["CS_kwDO00000001".to_owned()]),
+        super::snapshots::failed_suites_query(
+            &(0..super::snapshots::FAILED_SUITE_BATCH).map(|i| format!("CS_kwDO{i:08}")).collect::<Vec<_>>(),
+        ),
     ];
     for query in &queries {
         if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, query, "query.graphql") {

@@ -128,7 +128,7 @@ impl GitHubForge {
         labels: &[String],
     ) -> Result<CreatedIssue, GitHubError> {
         let payload = json!({ "title": title, "body": body, "labels": labels });
-        self.write_as(Method::POST, &repo_path(repo, "/issues"), &payload).await
+        self.write_as(repo, Method::POST, &repo_path(repo, "/issues"), &payload).await
     }
 
     /// Changes an issue's title, body, state or labels.
@@ -139,7 +139,7 @@ impl GitHubForge {
         change: &IssueChange,
     ) -> Result<CreatedIssue, GitHubError> {
         let payload = serde_json::to_value(change).map_err(|err| GitHubError::Config { message: err.to_string() })?;
-        self.write_as(Method::PATCH, &repo_path(repo, &format!("/issues/{number}")), &payload).await
+        self.write_as(repo, Method::PATCH, &repo_path(repo, &format!("/issues/{number}")), &payload).await
     }
 
     /// Closes an issue (or a pull request).
@@ -155,14 +155,14 @@ impl GitHubForge {
     /// Comments on an issue or pull request; returns the comment's id.
     pub async fn comment(&self, repo: &RepoId, number: u64, body: &str) -> Result<u64, GitHubError> {
         let path = repo_path(repo, &format!("/issues/{number}/comments"));
-        let answer = self.client.write(Method::POST, &path, Some(&json!({ "body": body }))).await?;
+        let answer = self.write_to(repo, Method::POST, &path, Some(&json!({ "body": body }))).await?;
         Ok(answer.get("id").and_then(Value::as_u64).unwrap_or_default())
     }
 
     /// Adds labels to an issue; returns all its labels afterwards.
     pub async fn add_labels(&self, repo: &RepoId, number: u64, labels: &[String]) -> Result<Vec<String>, GitHubError> {
         let path = repo_path(repo, &format!("/issues/{number}/labels"));
-        let answer = self.client.write(Method::POST, &path, Some(&json!({ "labels": labels }))).await?;
+        let answer = self.write_to(repo, Method::POST, &path, Some(&json!({ "labels": labels }))).await?;
         let names: Vec<LabelName> = from_value(&path, answer)?;
         Ok(names.into_iter().map(|label| label.name).collect())
     }
@@ -171,7 +171,7 @@ impl GitHubForge {
     /// does not type).
     pub async fn rerun_failed_jobs(&self, repo: &RepoId, run_id: u64) -> Result<(), GitHubError> {
         let path = repo_path(repo, &format!("/actions/runs/{run_id}/rerun-failed-jobs"));
-        self.client.write(Method::POST, &path, None).await.map(drop)
+        self.write_to(repo, Method::POST, &path, None).await.map(drop)
     }
 
     /// Creates `branch` from `base` (the default branch when `None`), commits `content` to `file` on it, and opens a
@@ -202,9 +202,13 @@ impl GitHubForge {
             GitHubError::Malformed { request: format!("GET {ref_path}"), message: "no object.sha in the ref".into() }
         })?;
         let refs = repo_path(repo, "/git/refs");
-        self.client
-            .write(Method::POST, &refs, Some(&json!({ "ref": format!("refs/heads/{branch}"), "sha": base_sha })))
-            .await?;
+        self.write_to(
+            repo,
+            Method::POST,
+            &refs,
+            Some(&json!({ "ref": format!("refs/heads/{branch}"), "sha": base_sha })),
+        )
+        .await?;
         let contents = repo_path(repo, &format!("/contents/{}", encode_path(file)));
         // An existing file must be named by its blob sha to be replaced.
         let existing = match self.client.get(&format!("{contents}?ref={}", encode(branch))).await {
@@ -216,12 +220,16 @@ impl GitHubForge {
         if let Some(sha) = existing {
             commit["sha"] = Value::String(sha);
         }
-        let committed = self.client.write(Method::PUT, &contents, Some(&commit)).await?;
+        let committed = self.write_to(repo, Method::PUT, &contents, Some(&commit)).await?;
         let head_sha = committed.pointer("/commit/sha").and_then(Value::as_str).unwrap_or_default().to_owned();
         let pulls = repo_path(repo, "/pulls");
         let pull = self
-            .client
-            .write(Method::POST, &pulls, Some(&json!({ "title": title, "head": branch, "base": base, "body": body })))
+            .write_to(
+                repo,
+                Method::POST,
+                &pulls,
+                Some(&json!({ "title": title, "head": branch, "base": base, "body": body })),
+            )
             .await?;
         let pull: PullJson = from_value(&pulls, pull)?;
         Ok(PullRequest {
@@ -278,18 +286,34 @@ impl GitHubForge {
         if let Some(sha) = sha {
             payload["sha"] = Value::String(sha.to_owned());
         }
-        let answer = self.client.write(Method::PUT, &path, Some(&payload)).await?;
+        let answer = self.write_to(repo, Method::PUT, &path, Some(&payload)).await?;
         from_value(&path, answer)
     }
 
     async fn write_as<T: serde::de::DeserializeOwned>(
         &self,
+        repo: &RepoId,
         method: Method,
         path: &str,
         payload: &Value,
     ) -> Result<T, GitHubError> {
-        let answer = self.client.write(method, path, Some(payload)).await?;
+        let answer = self.write_to(repo, method, path, Some(payload)).await?;
         from_value(path, answer)
+    }
+
+    /// Sends a write about `repo`, then forgets the repository's last snapshot, whatever the answer (a write that
+    /// failed may have been carried out): what it changed (a re-run's new attempt, an issue, a label, a merge) may
+    /// leave the probe's fingerprint as it was, so the next read must be a full one.
+    pub(crate) async fn write_to(
+        &self,
+        repo: &RepoId,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GitHubError> {
+        let answer = self.client.write(method, path, body).await;
+        self.forget_snapshot(repo);
+        answer
     }
 }
 

@@ -105,6 +105,16 @@ fn graphql_requests(emu: &Emulator) -> usize {
     emu.state().requests().iter().filter(|r| r.path == "/graphql").count()
 }
 
+/// The GraphQL operations asked since the log was cleared, in order.
+fn operations(emu: &Emulator) -> Vec<String> {
+    emu.state().requests().into_iter().filter(|r| r.path == "/graphql").filter_map(|r| r.operation).collect()
+}
+
+/// The REST paths asked since the log was cleared, in order.
+fn rest_paths(emu: &Emulator) -> Vec<String> {
+    emu.state().requests().into_iter().filter(|r| r.path != "/graphql").map(|r| r.path).collect()
+}
+
 #[tokio::test]
 async fn graphql_snapshots_equal_rest_over_a_varied_fleet() {
     let emu = Emulator::start().await;
@@ -123,15 +133,13 @@ async fn graphql_snapshots_equal_rest_over_a_varied_fleet() {
     let red = timeless(gql.snapshot(&id("acme/red")).await.unwrap());
     assert_eq!(red.ci.state, CiState::Failing);
     assert_eq!(red.ci.failures.len(), 2, "{:?}", red.ci.failures);
-    // One query read the eight repositories; REST read only what GraphQL has not: the failed run's jobs and the
-    // annotations of its test job, and the issue lists longer than a page.
-    assert_eq!(requests.iter().filter(|r| r.path == "/graphql").count(), 1, "{requests:?}");
+    // One query read the eight repositories and one the failed run's jobs with their steps and annotations; REST
+    // read only what GraphQL has not: the issue lists longer than a page.
+    let ops: Vec<&str> = requests.iter().filter_map(|r| r.operation.as_deref()).collect();
+    assert_eq!(ops, ["Snapshots", "FailedRuns"], "{requests:?}");
     let rest_paths: Vec<&str> = requests.iter().filter(|r| r.path != "/graphql").map(|r| r.path.as_str()).collect();
-    assert!(
-        rest_paths.iter().all(|p| p.contains("/actions/runs/") || p.contains("/check-runs/") || p.ends_with("/issues")),
-        "{rest_paths:?}"
-    );
-    assert_eq!(rest_paths.iter().filter(|p| p.ends_with("/issues")).count(), 2, "{rest_paths:?}");
+    assert_eq!(rest_paths.len(), 2, "{rest_paths:?}");
+    assert!(rest_paths.iter().all(|p| p.ends_with("/issues")), "{rest_paths:?}");
 }
 
 #[tokio::test]
@@ -246,8 +254,173 @@ async fn a_server_error_on_graphql_is_transient_not_a_fallback() {
     assert!(err.is_transient(), "{err}");
     emu.state().clear_requests();
     forge.snapshot(&repos[0]).await.unwrap();
-    assert_eq!(graphql_requests(&emu), 1, "still read through GraphQL");
+    assert_eq!(operations(&emu), ["Snapshots", "FailedRuns"], "still read through GraphQL");
     let other_rest: Vec<_> =
         emu.state().requests().into_iter().filter(|r| r.path == "/repos/acme/red").map(|r| r.path).collect();
     assert!(other_rest.is_empty(), "{other_rest:?}");
+}
+
+/// A repository whose one CI run on the head of `main` failed in `cargo test`; returns the run's id.
+fn red_repo(emu: &Emulator) -> (RepoId, u64) {
+    let s = emu.state();
+    s.add_org("acme");
+    s.add_repo(RepoSpec::new("acme", "red"));
+    let run = s.add_workflow_run(
+        "acme",
+        "red",
+        RunSpec::new("CI", "main").outcome("completed", Some("failure")).job(
+            JobSpec::new("test", "completed", Some("failure"))
+                .step("cargo test", "completed", Some("failure"))
+                .annotation("failure", EXIT_1),
+        ),
+    );
+    (id("acme/red"), run)
+}
+
+/// The run attempts a snapshot's CI failures come from.
+fn attempts(snapshot: &RepoSnapshot) -> Vec<u32> {
+    snapshot.ci.failures.iter().filter_map(|f| f.run.as_ref().map(|run| run.attempt)).collect()
+}
+
+#[tokio::test]
+async fn a_rerun_through_the_forge_that_fails_again_is_read_as_a_new_attempt() {
+    let emu = Emulator::start().await;
+    let (repo, run) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    forge.rerun_failed_jobs(&repo, run).await.unwrap();
+    // It fails again before any read saw it pending: the head and the rollup's FAILURE are what the last read saw.
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    emu.state().clear_requests();
+    let next = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(next.ci.state, CiState::Failing);
+    assert_eq!(attempts(&next), [2], "{:?}", next.ci.failures);
+    // The write made the forge forget the repository: a full read, without a probe first; a re-run's jobs are read
+    // over REST, which alone knows its attempt.
+    assert_eq!(operations(&emu), ["Snapshots", "FailedRuns"]);
+    assert!(
+        rest_paths(&emu).iter().any(|p| p.ends_with(&format!("/actions/runs/{run}/jobs"))),
+        "{:?}",
+        rest_paths(&emu)
+    );
+    assert_eq!(timeless(next), timeless(rest_forge(&emu).snapshot(&repo).await.unwrap()));
+}
+
+#[tokio::test]
+async fn a_forgotten_repository_is_read_whole_without_a_probe() {
+    let emu = Emulator::start().await;
+    let (repo, run) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    assert!(emu.state().rerun_failed_jobs("acme", "red", run));
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    // A webhook delivery said the repository changed.
+    forge.forget(&repo);
+    emu.state().clear_requests();
+    let next = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(attempts(&next), [2], "{:?}", next.ci.failures);
+    assert_eq!(operations(&emu), ["Snapshots", "FailedRuns"]);
+    // Read whole once: the next read is a probe again.
+    emu.state().clear_requests();
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [2]);
+    assert_eq!(emu.state().requests().len(), 1, "{:?}", emu.state().requests());
+}
+
+#[tokio::test]
+async fn a_rerun_by_someone_else_that_fails_again_is_seen_by_the_next_probe() {
+    let emu = Emulator::start().await;
+    let (repo, run) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    // A warm read of the unchanged repository is the probe alone.
+    emu.state().clear_requests();
+    assert_eq!(attempts(&forge.snapshot(&repo).await.unwrap()), [1]);
+    assert_eq!(emu.state().requests().len(), 1, "{:?}", emu.state().requests());
+    // Someone re-runs it on the website, and it fails again between two reads.
+    assert!(emu.state().rerun_failed_jobs("acme", "red", run));
+    assert!(emu.state().complete_run("acme", "red", run, "failure"));
+    emu.state().clear_requests();
+    let next = forge.snapshot(&repo).await.unwrap();
+    assert_eq!(attempts(&next), [2], "{:?}", next.ci.failures);
+    assert_eq!(operations(&emu), ["SnapshotProbe", "Snapshots", "FailedRuns"], "the probe saw the change");
+    assert_eq!(timeless(next), timeless(rest_forge(&emu).snapshot(&repo).await.unwrap()));
+}
+
+#[tokio::test]
+async fn only_a_red_head_is_probed_with_its_suites() {
+    let emu = Emulator::start().await;
+    let (red, _) = red_repo(&emu);
+    emu.state().add_repo(RepoSpec::new("acme", "green"));
+    emu.state().add_workflow_run("acme", "green", RunSpec::new("CI", "main"));
+    let green = id("acme/green");
+    let forge = gql_forge(&emu);
+    forge.snapshot(&red).await.unwrap();
+    forge.snapshot(&green).await.unwrap();
+    emu.state().clear_requests();
+    let (a, b) = tokio::join!(forge.snapshot(&red), forge.snapshot(&green));
+    assert_eq!((a.unwrap().ci.state, b.unwrap().ci.state), (CiState::Failing, CiState::Passing));
+    assert_eq!(graphql_requests(&emu), 1, "one probe for both");
+    let red_before = timeless(forge.snapshot(&red).await.unwrap());
+    // A green head re-run on the same commit changes nothing a snapshot shows, and costs no full read.
+    let green_run = emu.state().add_workflow_run("acme", "green", RunSpec::new("Lint", "main"));
+    forge.snapshot(&green).await.unwrap();
+    assert!(emu.state().rerun_failed_jobs("acme", "green", green_run));
+    assert!(emu.state().complete_run("acme", "green", green_run, "success"));
+    emu.state().clear_requests();
+    assert_eq!(forge.snapshot(&green).await.unwrap().ci.state, CiState::Passing);
+    assert_eq!(graphql_requests(&emu), 1, "the probe alone");
+    assert_eq!(timeless(forge.snapshot(&red).await.unwrap()), red_before);
+}
+
+#[tokio::test]
+async fn failed_jobs_come_through_graphql_unless_a_page_cannot_hold_them() {
+    let emu = Emulator::start().await;
+    let (red, _) = red_repo(&emu);
+    // Eleven failed jobs, one more than a page; and a run that failed before any job ran.
+    emu.state().add_repo(RepoSpec::new("acme", "many"));
+    let many = (0..11).fold(RunSpec::new("CI", "main").outcome("completed", Some("failure")), |run, n| {
+        run.job(JobSpec::new(&format!("shard-{n:02}"), "completed", Some("failure")).step(
+            "Run",
+            "completed",
+            Some("failure"),
+        ))
+    });
+    emu.state().add_workflow_run("acme", "many", many);
+    emu.state().add_repo(RepoSpec::new("acme", "broken"));
+    emu.state().add_workflow_run(
+        "acme",
+        "broken",
+        RunSpec::new("CI", "main").outcome("completed", Some("startup_failure")),
+    );
+    let repos = [red, id("acme/many"), id("acme/broken")];
+    let forge = gql_forge(&emu);
+    let rest = rest_forge(&emu);
+    emu.state().clear_requests();
+    let read: Vec<_> = join_all(repos.iter().map(|repo| forge.snapshot(repo))).await;
+    let rest_reads = rest_paths(&emu);
+    for (repo, snapshot) in repos.iter().zip(read) {
+        let snapshot = timeless(snapshot.unwrap());
+        assert_eq!(snapshot.ci.state, CiState::Failing, "{repo}");
+        assert_eq!(snapshot, timeless(rest.snapshot(repo).await.unwrap()), "{repo}");
+    }
+    // The run with more failed jobs than a page alone is read over REST: its jobs, then their annotations.
+    assert!(rest_reads.first().is_some_and(|p| p.starts_with("/repos/acme/many/actions/runs/")), "{rest_reads:?}");
+    assert!(rest_reads.iter().all(|p| p.starts_with("/repos/acme/many/")), "{rest_reads:?}");
+}
+
+#[tokio::test]
+async fn an_unchanged_failed_run_is_not_asked_about_again() {
+    let emu = Emulator::start().await;
+    let (red, _) = red_repo(&emu);
+    let forge = gql_forge(&emu);
+    let first = timeless(forge.snapshot(&red).await.unwrap());
+    // A new issue changes the fingerprint: the repository is read whole, but its failed run is the same.
+    emu.state().add_issue("acme", "red", IssueSpec::new("Flaky").label("bug"));
+    emu.state().clear_requests();
+    let next = timeless(forge.snapshot(&red).await.unwrap());
+    assert_eq!(operations(&emu), ["SnapshotProbe", "Snapshots"]);
+    assert!(rest_paths(&emu).is_empty(), "{:?}", rest_paths(&emu));
+    assert_eq!(next.ci, first.ci);
+    assert_eq!(next.open_issues.len(), 1);
+    assert_eq!(next, timeless(rest_forge(&emu).snapshot(&red).await.unwrap()));
 }

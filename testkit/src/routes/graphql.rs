@@ -82,6 +82,7 @@ pub(super) fn answer(w: &mut World, body: &[u8]) -> Reply {
         Err(err) => errors(vec![json!({ "message": err.message().to_string() })]),
     };
     reply.cost = Some(cost);
+    reply.operation = operation.name.as_ref().map(|name| name.to_string());
     reply
 }
 
@@ -105,7 +106,7 @@ fn shape(mut response: Value) -> Value {
             // apollo-compiler words a resolver's error "resolver error: ..."; GitHub gives the message alone.
             let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
             let message = message.strip_prefix("resolver error: ").unwrap_or(message).to_owned();
-            let kind = if message.starts_with(objects::NOT_FOUND) {
+            let kind = if message.starts_with(objects::NOT_FOUND) || message.starts_with(objects::NO_NODE) {
                 Some("NOT_FOUND")
             } else if message == objects::FORBIDDEN {
                 Some("FORBIDDEN")

@@ -216,43 +216,16 @@ pub(super) fn dispatch(w: &mut World, ctx: &Ctx<'_>, segs: &[&str]) -> Reply {
             Reply::json(status, render::file_commit(w, repo, &branch, &path, &sha, message, content.len() * 3 / 4))
         }
         (Method::POST, ["actions", "runs", id, "rerun-failed-jobs"]) => {
-            // Re-run jobs are new check runs on GitHub, with new ids and none of the old annotations.
-            let jobs = w
-                .repo(&o, &r)
-                .and_then(|repo| repo.runs.iter().find(|run| id.parse() == Ok(run.id)))
-                .map_or(0, |run| run.spec.jobs.len());
-            let fresh_ids: Vec<u64> = (0..jobs).map(|_| w.id()).collect();
-            let Some(repo) = w.repo_mut(&o, &r) else { return Reply::not_found() };
             // As on GitHub, the run keeps its id and starts a new attempt: queued, its failed jobs queued again. A test
             // finishes the attempt with `EmulatorState::complete_run`.
-            let Some(run) = repo.runs.iter_mut().find(|run| id.parse() == Ok(run.id)) else {
-                return Reply::not_found();
-            };
-            if run.spec.status != "completed" {
-                return Reply::error(
-                    StatusCode::FORBIDDEN,
-                    render::error("This workflow is already running", DOCS, 403),
-                );
-            }
-            run.spec.run_attempt += 1;
-            run.spec.status = "queued".to_owned();
-            run.spec.conclusion = None;
-            for ((job, job_id), fresh) in run.spec.jobs.iter_mut().zip(&mut run.job_ids).zip(fresh_ids) {
-                if job.conclusion.as_deref() == Some("success") {
-                    continue;
+            let Ok(run_id) = id.parse() else { return Reply::not_found() };
+            match w.rerun_failed_jobs(&o, &r, run_id) {
+                Ok(()) => Reply::json(StatusCode::CREATED, json!({})),
+                Err(true) => {
+                    Reply::error(StatusCode::FORBIDDEN, render::error("This workflow is already running", DOCS, 403))
                 }
-                *job_id = fresh;
-                job.annotations.clear();
-                job.status = "queued".to_owned();
-                job.conclusion = None;
-                for step in &mut job.steps {
-                    step.status = "queued".to_owned();
-                    step.conclusion = None;
-                }
+                Err(false) => Reply::not_found(),
             }
-            let run_id = run.id;
-            repo.reruns.push(run_id);
-            Reply::json(StatusCode::CREATED, json!({}))
         }
         _ => Reply::not_found(),
     }

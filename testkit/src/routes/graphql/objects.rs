@@ -12,12 +12,15 @@ use apollo_compiler::response::JsonValue;
 
 use crate::bare::{Bare, Entry};
 use crate::render;
+use crate::spec::{AnnotationSpec, JobSpec, StepSpec};
 use crate::state::{Budget, Issue, Repo, Run, World};
 
 /// What GitHub says for a field the token may not read.
 pub(crate) const FORBIDDEN: &str = "Resource not accessible by integration";
 /// The start of GitHub's message for a repository that does not exist.
 pub(crate) const NOT_FOUND: &str = "Could not resolve to a Repository with the name";
+/// The start of GitHub's message for a node id that names nothing.
+pub(crate) const NO_NODE: &str = "Could not resolve to a node with the global id of";
 
 /// One GraphQL object over the world.
 #[derive(Clone)]
@@ -70,6 +73,17 @@ pub(crate) enum Obj<'w> {
     },
     Workflow {
         name: &'w str,
+    },
+    /// A job of a run as its check run: `id` is the job's (GitHub gives both the same id).
+    CheckRun {
+        id: u64,
+        job: &'w JobSpec,
+    },
+    CheckStep {
+        step: &'w StepSpec,
+    },
+    Annotation {
+        annotation: &'w AnnotationSpec,
     },
     Issue {
         repo: &'w Repo,
@@ -186,6 +200,17 @@ impl<'w> Obj<'w> {
                 }
             }
             "rateLimit" => Ok(ResolvedValue::object(Obj::RateLimit(rate))),
+            "node" => {
+                let id = arg_str(info, "id").unwrap_or_default();
+                // Only check suites are looked up by id: `CS_kwDO` and the run's id, as `CheckSuite.id` gives it.
+                let run_id = id.strip_prefix("CS_kwDO").and_then(|n| n.parse::<u64>().ok());
+                let found = run_id.and_then(|run_id| {
+                    w.repos.values().find_map(|repo| {
+                        repo.runs.iter().find(|run| run.id == run_id).map(|run| Obj::CheckSuite { w, repo, run })
+                    })
+                });
+                found.map(ResolvedValue::object).ok_or_else(|| FieldError { message: format!("{NO_NODE} '{id}'") })
+            }
             other => unknown(other, "Query"),
         }
     }
@@ -332,6 +357,33 @@ fn suites<'w>(w: &'w World, repo: &'w Repo, oid: &str) -> Vec<Obj<'w>> {
     repo.runs.iter().filter(|run| run.spec.head_sha == oid).map(|run| Obj::CheckSuite { w, repo, run }).collect()
 }
 
+/// The check runs of a run's suite as `checkRuns(filterBy:)` asks: the latest attempt's (`checkType: LATEST`, the
+/// default) or also those a re-run replaced (`ALL`), then by conclusion, name and status.
+fn check_runs<'w>(run: &'w Run, info: &ResolveInfo<'_>) -> Vec<Obj<'w>> {
+    let filter = arg(info, "filterBy");
+    let word = |key: &str| filter.and_then(|f| f.get(key)).and_then(JsonValue::as_str).map(str::to_owned);
+    let words = |key: &str| {
+        filter
+            .and_then(|f| f.get(key))
+            .and_then(JsonValue::as_array)
+            .map(|items| items.iter().filter_map(JsonValue::as_str).map(str::to_owned).collect::<Vec<String>>())
+    };
+    let all = word("checkType").as_deref() == Some("ALL");
+    let (conclusions, name, status) = (words("conclusions"), word("checkName"), word("status"));
+    let latest = run.job_ids.iter().copied().zip(&run.spec.jobs);
+    let replaced = run.superseded.iter().filter(|_| all).map(|(id, job)| (*id, job));
+    let mut runs: Vec<(u64, &JobSpec)> = replaced.chain(latest).collect();
+    runs.sort_by_key(|(id, _)| *id);
+    runs.into_iter()
+        .filter(|(_, job)| {
+            conclusions.as_ref().is_none_or(|c| job.conclusion.as_deref().is_some_and(|j| c.contains(&upper(j))))
+                && name.as_ref().is_none_or(|n| *n == job.name)
+                && status.as_ref().is_none_or(|s| *s == upper(&job.status))
+        })
+        .map(|(id, job)| Obj::CheckRun { id, job })
+        .collect()
+}
+
 /// The combined state of a commit's suites, as `statusCheckRollup.state` gives it, from the newest run of each
 /// workflow (a workflow run again on the same commit replaces its earlier result): failing if any failed, pending
 /// while any is not complete, success otherwise; `None` without suites.
@@ -372,6 +424,9 @@ impl ObjectValue for Obj<'_> {
             Obj::CheckSuite { .. } => "CheckSuite",
             Obj::WorkflowRun { .. } => "WorkflowRun",
             Obj::Workflow { .. } => "Workflow",
+            Obj::CheckRun { .. } => "CheckRun",
+            Obj::CheckStep { .. } => "CheckStep",
+            Obj::Annotation { .. } => "CheckAnnotation",
             Obj::Issue { issue, .. } if issue.pull.is_some() => "PullRequest",
             Obj::Issue { .. } => "Issue",
             Obj::Label { .. } => "Label",
@@ -438,17 +493,21 @@ impl ObjectValue for Obj<'_> {
                 other => unknown(other, "StatusCheckRollup"),
             },
             Obj::CheckSuite { w, repo, run } => match field {
+                "id" => leaf(render::node_id("CS", run.id)),
                 "databaseId" => leaf(run.id),
+                "checkRuns" => connection(info, check_runs(run, info)),
                 "status" => leaf(upper(&run.spec.status)),
                 "conclusion" => leaf(run.spec.conclusion.as_deref().map(upper)),
-                "createdAt" | "updatedAt" => leaf(run.created_at.as_str()),
+                "createdAt" => leaf(run.created_at.as_str()),
+                "updatedAt" => leaf(hive_support::rfc3339(run.updated_at)),
                 "workflowRun" => Ok(ResolvedValue::object(Obj::WorkflowRun { w, repo, run })),
                 other => unknown(other, "CheckSuite"),
             },
             Obj::WorkflowRun { w, repo, run } => match field {
                 "databaseId" => leaf(run.id),
                 "runNumber" => leaf(run.number),
-                "createdAt" | "updatedAt" => leaf(run.created_at.as_str()),
+                "createdAt" => leaf(run.created_at.as_str()),
+                "updatedAt" => leaf(hive_support::rfc3339(run.updated_at)),
                 // The same address as the REST run's `html_url`.
                 "url" => leaf(render::run(w, repo, run).get("html_url").and_then(|v| v.as_str()).unwrap_or_default()),
                 "workflow" => Ok(ResolvedValue::object(Obj::Workflow { name: &run.spec.workflow_name })),
@@ -457,6 +516,31 @@ impl ObjectValue for Obj<'_> {
             Obj::Workflow { name } => match field {
                 "name" => leaf(*name),
                 other => unknown(other, "Workflow"),
+            },
+            Obj::CheckRun { id, job } => match field {
+                "databaseId" => leaf(*id),
+                "name" => leaf(job.name.as_str()),
+                "status" => leaf(upper(&job.status)),
+                "conclusion" => leaf(job.conclusion.as_deref().map(upper)),
+                "steps" => connection(info, job.steps.iter().map(|step| Obj::CheckStep { step }).collect()),
+                "annotations" => {
+                    connection(info, job.annotations.iter().map(|annotation| Obj::Annotation { annotation }).collect())
+                }
+                other => unknown(other, "CheckRun"),
+            },
+            Obj::CheckStep { step } => match field {
+                "name" => leaf(step.name.as_str()),
+                "number" => leaf(step.number),
+                "status" => leaf(upper(&step.status)),
+                "conclusion" => leaf(step.conclusion.as_deref().map(upper)),
+                other => unknown(other, "CheckStep"),
+            },
+            Obj::Annotation { annotation } => match field {
+                "message" => leaf(annotation.message.as_str()),
+                "annotationLevel" => leaf(upper(&annotation.level)),
+                // The runner's own annotations point at `.github` line 1, as the REST rendering says.
+                "path" => leaf(".github"),
+                other => unknown(other, "CheckAnnotation"),
             },
             Obj::Issue { repo, issue } => match field {
                 "number" => leaf(issue.number),
