@@ -1,10 +1,11 @@
 //! `hive serve --cluster`: several nodes share one fleet through hive-cluster's leases. The settings are checked
 //! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
 //! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
-//! are fenced by the lease. Every node shows the whole fleet ([`view`]); one node, the leader, decides the fleet's
-//! emergency for all ([`emergency`]).
+//! are fenced by the lease and sent once by the fleet ([`sending`]). Every node shows the whole fleet ([`view`]);
+//! one node, the leader, decides the fleet's emergency for all ([`emergency`]).
 
 mod emergency;
+mod sending;
 mod view;
 
 use std::{sync::Arc, time::Duration};
@@ -13,11 +14,12 @@ use hive::cerebrum::EmergencyConfig;
 use hive::{Hive, RepoId, actors::WriteFence};
 use hive_cluster::{
     Bulletin, ClusterConfig, Coordinator, CoordinatorHandle, Election, Events, Fence, Holdings, Leases, Members,
-    NodeName, Ownership, OwnershipChange,
+    NodeName, Ownership, OwnershipChange, Writes,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
 pub(crate) use self::emergency::{Cadence, share_only};
+use self::sending::Sending;
 use crate::{api::fleet::FleetView, cli::ClusterArgs, config::UsageError};
 
 /// A node's cluster settings, resolved and checked.
@@ -47,7 +49,7 @@ impl ClusterPlan {
 
 impl ClusterPlan {
     /// Connects to NATS and starts this node's coordinator over `fleet`; with it, the fence for the steward.
-    /// `alert_repo` is let through the fence: see [`LeaseFence`].
+    /// `alert_repo` is let through the lease check: see [`LeaseFence`].
     pub(crate) async fn join(
         self,
         fleet: &[RepoId],
@@ -58,11 +60,13 @@ impl ClusterPlan {
         let (sender, changes) = mpsc::unbounded_channel();
         let fleet = fleet.iter().map(RepoId::to_string).collect();
         let config = self.config.clone();
+        let writes = Writes::open(&client, &config).await?;
         let handle = Coordinator::start(&client, self.config, fleet, sender).await?;
         let fence = LeaseFence {
             fence: Fence::new(leases),
             holdings: handle.holdings(),
             alert_repo: alert_repo.map(RepoId::to_string),
+            sending: Sending::new(writes),
         };
         Ok((Node { handle, changes, client, config, tasks: Vec::new(), steering: None }, Arc::new(fence)))
     }
@@ -164,28 +168,32 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
 }
 
 /// The steward's fence: this node's lease of the repository, at the revision it holds now, read from NATS right
-/// before the write.
+/// before the write; then the write recorded on the fleet's stream of writes, which refuses it when another node
+/// (or this one) sent it within the window.
 ///
-/// The emergency alert's repository (`--alert-repo`) is let through: it is often not in the fleet (then no node
-/// holds it), and every node obeys the fleet's emergency, so a lease would keep the alert from the nodes that hold
-/// none. Nodes find an alert already filed by its marker, as one node does across restarts.
+/// The emergency alert's repository (`--alert-repo`) is let through the lease check: it is often not in the fleet
+/// (then no node holds it), and every node obeys the fleet's emergency, so a lease would keep the alert from the
+/// nodes that hold none. Nodes find an alert already filed by its marker, as one node does across restarts, and
+/// the stream of writes sends it once.
 #[derive(Debug)]
 struct LeaseFence {
     fence: Fence,
     holdings: Holdings,
     alert_repo: Option<String>,
+    sending: Sending,
 }
 
 #[async_trait::async_trait]
 impl WriteFence for LeaseFence {
-    async fn may_write(&self, repo: &str) -> Result<(), String> {
+    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String> {
         if self.alert_repo.as_deref() == Some(repo) {
-            return Ok(());
+            return self.sending.record(repo, key).await;
         }
         let Some(revision) = self.holdings.revision(repo) else {
             return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
         };
-        self.fence.check(repo, revision).await.map_err(|err| err.to_string())
+        self.fence.check(repo, revision).await.map_err(|err| err.to_string())?;
+        self.sending.record(repo, key).await
     }
 }
 

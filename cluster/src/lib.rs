@@ -3,9 +3,9 @@
 //! node chosen by rendezvous hashing, so a join or a leave moves only that node's share.
 //!
 //! A [`Coordinator`] per node keeps its share leased and reports every change ([`Ownership::Gained`],
-//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write. `hive serve --cluster`
-//! turns the changes into pilots started and stopped, and fences the steward's writes; a single process needs no
-//! NATS.
+//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write, and [`Writes`] lets one
+//! node alone send each write within a window. `hive serve --cluster` turns the changes into pilots started and
+//! stopped, and fences the steward's writes; a single process needs no NATS.
 //!
 //! Who should hold what is a pure function, the same on every node:
 //!
@@ -33,6 +33,7 @@ mod leader;
 mod lease;
 mod members;
 mod share;
+mod writes;
 
 /// The NATS client [`connect`] returns, which every part of a node shares.
 pub use async_nats::Client;
@@ -49,4 +50,5 @@ pub use crate::{
     lease::{Lease, LeaseEntry, LeaseRecord, Leases},
     members::{Heartbeat, Members},
     share::{Plan, plan, rightful_owner, weight},
+    writes::Writes,
 };

@@ -5,3 +5,4 @@ mod coordinator;
 mod leader;
 mod leases;
 mod server;
+mod writes;
