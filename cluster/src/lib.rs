@@ -46,7 +46,7 @@ pub use crate::{
     events::{EVENTS_VERSION, Events, Remote, RemoteEvents},
     fence::Fence,
     key::{NodeName, lease_key, repo_of_key},
-    leader::{Election, LeaderChange, LeaderHandle, Term},
+    leader::{Election, LeaderChange, LeaderFence, LeaderHandle, Term},
     lease::{Lease, LeaseEntry, LeaseRecord, Leases},
     members::{Heartbeat, Members},
     share::{Plan, plan, rightful_owner, weight},
