@@ -5,10 +5,10 @@
 
 use hive_testkit::{Emulator, NatsServer, RepoSpec, RunSpec};
 use nix::sys::signal::Signal;
-use serde_json::Value;
 
 use crate::{
     cluster::{node_with, poll_until},
+    cluster_fleet::{cycles_pass, get},
     daemon::DEADLINE,
 };
 
@@ -34,10 +34,6 @@ fn alerts(emu: &Emulator) -> usize {
         .iter()
         .filter(|i| !i.is_pull && i.labels.iter().any(|l| l == "emergency"))
         .count()
-}
-
-async fn get(client: &reqwest::Client, url: String) -> Option<Value> {
-    client.get(url).send().await.ok()?.json().await.ok()
 }
 
 /// A node's audit records of the alert's filing: (refused as not leading, sent).
@@ -101,17 +97,7 @@ async fn only_the_leader_files_the_emergency_alert_and_files_it_once() {
 
     // A second node in the emergency joins and does not lead: three more cycles of both, and still one alert.
     let (c, c_base) = node_with(&emu, &nats, dir.path(), "node-c", &[alert_repo[0], ("EMERGENCY_MODE", "1")]).await;
-    let cycle = |base: &str| {
-        let status = get(&client, format!("{base}/api/status"));
-        async move { status.await.and_then(|s| s["cycle"].as_u64()).unwrap_or(0) }
-    };
-    let (from_b, from_c) = (cycle(&b_base).await, cycle(&c_base).await);
-    let moved_on = poll_until(DEADLINE, || {
-        let (b, c) = (cycle(&b_base), cycle(&c_base));
-        async move { b.await >= from_b + 3 && c.await >= from_c + 3 }
-    })
-    .await;
-    assert!(moved_on, "the nodes ran no three more cycles");
+    assert!(cycles_pass(&client, &[&b_base, &c_base], 3).await, "the nodes ran no three more cycles");
     assert_eq!(alerts(&emu), 1, "the alert was filed more than once");
     assert_eq!(alert_records(&client, &b_base).await.1, 1, "the leader filed it once");
     assert_eq!(alert_records(&client, &c_base).await.1, 0, "a node that does not lead filed it");
