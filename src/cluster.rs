@@ -2,8 +2,10 @@
 //! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
 //! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
 //! are fenced by the lease and sent once by the fleet ([`sending`]). Every node shows the whole fleet ([`view`]);
-//! one node, the leader, decides the fleet's emergency for all ([`emergency`]) and files its alert.
+//! one node, the leader, decides the fleet's emergency for all ([`emergency`]) and files its alert. Nodes that use
+//! one GitHub token share its rate budget ([`budget`]).
 
+mod budget;
 mod emergency;
 mod sending;
 mod view;
@@ -117,6 +119,12 @@ impl Node {
         let cadence = Cadence { settle: self.config.ttl(), ..cadence };
         self.steering = Some(emergency::Steering::start(hive, leader, bulletin, view.clone(), config.clone(), cadence));
         Ok(view)
+    }
+
+    /// Shares the GitHub token's rate budget (the token known as `token_id`) with the other nodes that use it
+    /// ([`budget`]).
+    pub(crate) async fn share_budget(&self, budget: &hive::forge::Budget, token_id: &str) -> anyhow::Result<()> {
+        budget::share(&self.client, &self.config, budget, token_id).await
     }
 
     /// A fleet discovered again: shared out anew; what this node gains and loses arrives through [`next`].

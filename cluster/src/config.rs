@@ -154,6 +154,11 @@ impl ClusterConfig {
         format!("{}-emergency", self.fleet)
     }
 
+    /// The bucket of what each node last saw of its GitHub token's rate budget.
+    pub fn budget_bucket(&self) -> String {
+        format!("{}-budget", self.fleet)
+    }
+
     /// The stream of the writes the fleet's nodes sent, which de-duplicates them by idempotency key.
     pub fn writes_stream(&self) -> String {
         format!("hive-{}-writes", self.fleet)

@@ -22,6 +22,7 @@
 //! ```
 
 mod bucket;
+mod budget;
 mod bulletin;
 mod config;
 mod coordinator;
@@ -39,6 +40,7 @@ mod writes;
 pub use async_nats::Client;
 
 pub use crate::{
+    budget::{RateSeen, TokenBudget},
     bulletin::{Bulletin, Posted},
     config::{ClusterConfig, DEFAULT_FLEET, connect},
     coordinator::{Coordinator, CoordinatorHandle, Holdings, Ownership, OwnershipChange},
