@@ -1,10 +1,13 @@
 //! `hive serve --cluster`: several nodes share one fleet through hive-cluster's leases. The settings are checked
 //! before anything starts (a bad URL, name or ttl is a usage error that names it); the node's coordinator gets
 //! every discovery's fleet, and what it gains and loses starts and stops this node's pilots; the steward's writes
-//! are fenced by the lease. Every node shows the whole fleet ([`view`]); one node, the leader, decides the fleet's
-//! emergency for all ([`emergency`]).
+//! are fenced by the lease and sent once by the fleet ([`sending`]). Every node shows the whole fleet ([`view`]);
+//! one node, the leader, decides the fleet's emergency for all ([`emergency`]) and files its alert. Nodes that use
+//! one GitHub token share its rate budget ([`budget`]).
 
+mod budget;
 mod emergency;
+mod sending;
 mod view;
 
 use std::{sync::Arc, time::Duration};
@@ -12,12 +15,13 @@ use std::{sync::Arc, time::Duration};
 use hive::cerebrum::EmergencyConfig;
 use hive::{Hive, RepoId, actors::WriteFence};
 use hive_cluster::{
-    Bulletin, ClusterConfig, Coordinator, CoordinatorHandle, Election, Events, Fence, Holdings, Leases, Members,
-    NodeName, Ownership, OwnershipChange,
+    Bulletin, ClusterConfig, Coordinator, CoordinatorHandle, Election, Events, Fence, Holdings, LeaderHandle, Leases,
+    Members, NodeName, Ownership, OwnershipChange, Writes,
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
 pub(crate) use self::emergency::{Cadence, share_only};
+use self::sending::Sending;
 use crate::{api::fleet::FleetView, cli::ClusterArgs, config::UsageError};
 
 /// A node's cluster settings, resolved and checked.
@@ -46,8 +50,8 @@ impl ClusterPlan {
 }
 
 impl ClusterPlan {
-    /// Connects to NATS and starts this node's coordinator over `fleet`; with it, the fence for the steward.
-    /// `alert_repo` is let through the fence: see [`LeaseFence`].
+    /// Connects to NATS and starts this node's coordinator over `fleet` and its election; with them, the fence for
+    /// the steward. The alert to `alert_repo` is fenced by the leadership: see [`LeaseFence`].
     pub(crate) async fn join(
         self,
         fleet: &[RepoId],
@@ -58,13 +62,19 @@ impl ClusterPlan {
         let (sender, changes) = mpsc::unbounded_channel();
         let fleet = fleet.iter().map(RepoId::to_string).collect();
         let config = self.config.clone();
+        let writes = Writes::open(&client, &config).await?;
+        // Started with the node rather than with the fleet's emergency, so that the fence knows the leader from
+        // the first write on.
+        let leader = Election::start(&client, &config, None).await?;
         let handle = Coordinator::start(&client, self.config, fleet, sender).await?;
         let fence = LeaseFence {
             fence: Fence::new(leases),
             holdings: handle.holdings(),
             alert_repo: alert_repo.map(RepoId::to_string),
+            sending: Sending::new(writes, leader.fence()),
         };
-        Ok((Node { handle, changes, client, config, tasks: Vec::new(), steering: None }, Arc::new(fence)))
+        let node = Node { handle, changes, client, config, tasks: Vec::new(), leader: Some(leader), steering: None };
+        Ok((node, Arc::new(fence)))
     }
 }
 
@@ -77,6 +87,8 @@ pub(crate) struct Node {
     config: ClusterConfig,
     /// The view's tasks, ended when the node stops.
     tasks: Vec<JoinHandle<()>>,
+    /// This node's election, until the fleet's emergency is shared and its steering takes it over.
+    leader: Option<LeaderHandle>,
     /// The fleet's emergency: followed, and decided while this node leads.
     steering: Option<emergency::Steering>,
 }
@@ -101,11 +113,18 @@ impl Node {
         let members = Members::open(&self.client, &self.config).await?;
         let tasks = view::start(hive, events, members, view.clone(), self.config.ttl()).await?;
         self.tasks.extend(tasks);
-        let leader = Election::start(&self.client, &self.config, None).await?;
+        let leader =
+            self.leader.take().ok_or_else(|| anyhow::anyhow!("node '{}' shares its fleet once", self.name()))?;
         let bulletin = Bulletin::emergency(&self.client, &self.config).await?;
         let cadence = Cadence { settle: self.config.ttl(), ..cadence };
         self.steering = Some(emergency::Steering::start(hive, leader, bulletin, view.clone(), config.clone(), cadence));
         Ok(view)
+    }
+
+    /// Shares the GitHub token's rate budget (the token known as `token_id`) with the other nodes that use it
+    /// ([`budget`]).
+    pub(crate) async fn share_budget(&self, budget: &hive::forge::Budget, token_id: &str) -> anyhow::Result<()> {
+        budget::share(&self.client, &self.config, budget, token_id).await
     }
 
     /// A fleet discovered again: shared out anew; what this node gains and loses arrives through [`next`].
@@ -120,6 +139,9 @@ impl Node {
     pub(crate) async fn stop(self) {
         if let Some(steering) = self.steering {
             steering.stop().await;
+        }
+        if let Some(leader) = self.leader {
+            leader.stop().await;
         }
         for task in &self.tasks {
             task.abort();
@@ -164,28 +186,31 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
 }
 
 /// The steward's fence: this node's lease of the repository, at the revision it holds now, read from NATS right
-/// before the write.
+/// before the write; then the write recorded on the fleet's stream of writes, which refuses it when another node
+/// (or this one) sent it within the window.
 ///
-/// The emergency alert's repository (`--alert-repo`) is let through: it is often not in the fleet (then no node
-/// holds it), and every node obeys the fleet's emergency, so a lease would keep the alert from the nodes that hold
-/// none. Nodes find an alert already filed by its marker, as one node does across restarts.
+/// The emergency alert (its writes to `--alert-repo`) is fenced by the leadership instead of a lease: its
+/// repository is often not in the fleet (then no node holds it), and every node obeys the fleet's emergency, so
+/// the leader alone files it; see [`sending`].
 #[derive(Debug)]
 struct LeaseFence {
     fence: Fence,
     holdings: Holdings,
     alert_repo: Option<String>,
+    sending: Sending,
 }
 
 #[async_trait::async_trait]
 impl WriteFence for LeaseFence {
-    async fn may_write(&self, repo: &str) -> Result<(), String> {
-        if self.alert_repo.as_deref() == Some(repo) {
-            return Ok(());
+    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String> {
+        if Sending::is_alert(self.alert_repo.as_deref(), repo, key) {
+            return self.sending.alert(repo, key).await;
         }
         let Some(revision) = self.holdings.revision(repo) else {
             return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
         };
-        self.fence.check(repo, revision).await.map_err(|err| err.to_string())
+        self.fence.check(repo, revision).await.map_err(|err| err.to_string())?;
+        self.sending.record(repo, key).await
     }
 }
 

@@ -63,6 +63,9 @@ pub struct GitHubPlan {
     pub forge: GitHubForge,
     /// The autonomy loop's policy, owners, alert repository and secrets.
     pub autonomy: AutonomyConfig,
+    /// The token's identity for a rate budget shared with other processes (a hash, never the token); `None`
+    /// without credentials.
+    pub budget_id: Option<String>,
 }
 
 impl RunPlan {
@@ -90,8 +93,8 @@ impl RunPlan {
             ),
             (true, None) => {
                 let autonomy = autonomy_config(args, env, state_dir, &lookup)?;
-                let forge = github_forge(args, &lookup)?;
-                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy }))
+                let (forge, budget_id) = github_forge(args, &lookup)?;
+                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy, budget_id }))
             }
             (false, Some(dir)) => RunTarget::Workspace {
                 dir: dir.clone(),
@@ -169,8 +172,11 @@ pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
 }
 
 /// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters); building it checks
-/// the URLs, the globs and the credentials' form without sending anything.
-fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> anyhow::Result<GitHubForge> {
+/// the URLs, the globs and the credentials' form without sending anything. With it, the token's budget id.
+fn github_forge(
+    args: &RunArgs,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(GitHubForge, Option<String>)> {
     let mut config = GitHubConfig::from_lookup(lookup)?;
     for (flag, names, target) in [
         ("--org", &args.targets.orgs, Target::Org as fn(String) -> Target),
@@ -197,7 +203,8 @@ fn github_forge(args: &RunArgs, lookup: &impl Fn(&str) -> Option<String>) -> any
         templates: args.targets.all_kinds,
         owner_include: args.file.org_includes.clone(),
     };
-    Ok(GitHubForge::new(config)?)
+    let budget_id = hive::forge::budget_id(&config.auth);
+    Ok((GitHubForge::new(config)?, budget_id))
 }
 
 #[cfg(test)]

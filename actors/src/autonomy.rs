@@ -42,6 +42,7 @@ pub use hive_cerebrum::AutonomyReport;
 
 pub use self::{
     actor::{Autonomy, STEWARD_ID, StewardBuilder, StewardLink, StewardMessage},
+    alert::is_alert_write,
     filed::{Filed, FiledKind, open_filed},
     gate::WriteFence,
     plan::{EnginePlanner, OrchPlanner, PlanError, Planner},

@@ -154,6 +154,22 @@ impl ClusterConfig {
         format!("{}-emergency", self.fleet)
     }
 
+    /// The bucket of what each node last saw of its GitHub token's rate budget.
+    pub fn budget_bucket(&self) -> String {
+        format!("{}-budget", self.fleet)
+    }
+
+    /// The stream of the writes the fleet's nodes sent, which de-duplicates them by idempotency key.
+    pub fn writes_stream(&self) -> String {
+        format!("hive-{}-writes", self.fleet)
+    }
+
+    /// How long the stream of writes remembers a write: twice the ttl, longer than a lease can outlive its
+    /// holder's last look at it (see [`Writes`](crate::Writes)).
+    pub fn dedup_window(&self) -> Duration {
+        self.ttl * 2
+    }
+
     /// A JetStream context whose requests give up after [`ClusterConfig::op_timeout`].
     pub(crate) fn jetstream(&self, client: &async_nats::Client) -> jetstream::Context {
         jetstream::ContextBuilder::new().timeout(self.op_timeout()).build(client.clone())
@@ -221,6 +237,10 @@ mod tests {
         assert_eq!(
             (other.fleet(), other.leases_bucket(), other.members_bucket(), other.leader_bucket().as_str()),
             ("blue", "blue-leases", "blue-members", "blue-leader")
+        );
+        assert_eq!(
+            (other.writes_stream().as_str(), other.dedup_window()),
+            ("hive-blue-writes", Duration::from_secs(6))
         );
     }
 

@@ -105,6 +105,46 @@ pub enum ClusterError {
         /// The kind, escaped.
         kind: String,
     },
+    /// A stream could not be created or opened.
+    #[error(
+        "cannot open the stream '{stream}'; if it exists with another duplicate window, give every node the same ttl \
+         or delete the stream"
+    )]
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// The client's error.
+        #[source]
+        source: Cause,
+    },
+    /// A write some node of the fleet already sent within the stream's duplicate window.
+    #[error(
+        "the write '{key}' to '{repo}' was already sent by a node of the fleet within the last {window:?}; it is not \
+         sent twice"
+    )]
+    Duplicate {
+        /// The repository.
+        repo: String,
+        /// The write's idempotency key.
+        key: String,
+        /// How long the fleet remembers a write.
+        window: Duration,
+    },
+    /// The stream of writes did not answer whether a write was already sent: the write is not sent.
+    #[error(
+        "nats did not record the write '{key}' to '{repo}' within {timeout:?}; it is not sent, and is proposed again later"
+    )]
+    Unrecorded {
+        /// The repository.
+        repo: String,
+        /// The write's idempotency key.
+        key: String,
+        /// How long the record was given.
+        timeout: Duration,
+        /// The client's error, if it gave one before the time ran out.
+        #[source]
+        source: Option<Cause>,
+    },
     /// A message could not be published, or a subscription made.
     #[error("nats did not take the message or subscription on '{subject}'")]
     Publish {

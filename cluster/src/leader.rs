@@ -103,9 +103,13 @@ impl LeaderHandle {
     /// bucket, read now, still names it at the term's revision. Like the repositories' fence, it makes the window
     /// in which a deposed leader could write as short as a request; the write itself is pinned to a revision too.
     pub async fn confirm(&self) -> Result<Term, ClusterError> {
-        let term = self.term().ok_or_else(|| ClusterError::NotLeader { node: self.node.to_string() })?;
-        self.fence.check(LEADER, term.revision).await?;
-        Ok(term)
+        self.fence().confirm().await
+    }
+
+    /// The same confirmation for another task, such as the fence of the writes only the leader makes; it follows
+    /// this election's terms.
+    pub fn fence(&self) -> LeaderFence {
+        LeaderFence { node: self.node.clone(), fence: self.fence.clone(), term: self.term.clone() }
     }
 
     /// Steps down and releases the key, so another node leads within a period.
@@ -119,6 +123,25 @@ impl LeaderHandle {
     /// Ends the task where it is, releasing nothing: what a crash does.
     pub fn abort(self) {
         self.task.abort();
+    }
+}
+
+/// A leader's fence apart from its election: see [`LeaderHandle::fence`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LeaderFence {
+    node: NodeName,
+    fence: Fence,
+    term: watch::Receiver<Option<Term>>,
+}
+
+impl LeaderFence {
+    /// See [`LeaderHandle::confirm`].
+    pub async fn confirm(&self) -> Result<Term, ClusterError> {
+        let term = (*self.term.borrow())
+            .filter(|term| term.until > Instant::now())
+            .ok_or_else(|| ClusterError::NotLeader { node: self.node.to_string() })?;
+        self.fence.check(LEADER, term.revision).await?;
+        Ok(term)
     }
 }
 

@@ -3,9 +3,9 @@
 //! node chosen by rendezvous hashing, so a join or a leave moves only that node's share.
 //!
 //! A [`Coordinator`] per node keeps its share leased and reports every change ([`Ownership::Gained`],
-//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write. `hive serve --cluster`
-//! turns the changes into pilots started and stopped, and fences the steward's writes; a single process needs no
-//! NATS.
+//! [`Ownership::Lost`]) on a channel; a [`Fence`] checks the lease right before a write, and [`Writes`] lets one
+//! node alone send each write within a window. `hive serve --cluster` turns the changes into pilots started and
+//! stopped, and fences the steward's writes; a single process needs no NATS.
 //!
 //! Who should hold what is a pure function, the same on every node:
 //!
@@ -22,6 +22,7 @@
 //! ```
 
 mod bucket;
+mod budget;
 mod bulletin;
 mod config;
 mod coordinator;
@@ -33,11 +34,13 @@ mod leader;
 mod lease;
 mod members;
 mod share;
+mod writes;
 
 /// The NATS client [`connect`] returns, which every part of a node shares.
 pub use async_nats::Client;
 
 pub use crate::{
+    budget::{RateSeen, TokenBudget},
     bulletin::{Bulletin, Posted},
     config::{ClusterConfig, DEFAULT_FLEET, connect},
     coordinator::{Coordinator, CoordinatorHandle, Holdings, Ownership, OwnershipChange},
@@ -45,8 +48,9 @@ pub use crate::{
     events::{EVENTS_VERSION, Events, Remote, RemoteEvents},
     fence::Fence,
     key::{NodeName, lease_key, repo_of_key},
-    leader::{Election, LeaderChange, LeaderHandle, Term},
+    leader::{Election, LeaderChange, LeaderFence, LeaderHandle, Term},
     lease::{Lease, LeaseEntry, LeaseRecord, Leases},
     members::{Heartbeat, Members},
     share::{Plan, plan, rightful_owner, weight},
+    writes::Writes,
 };

@@ -41,7 +41,9 @@ mod snapshots;
 mod tests;
 mod writes;
 
-pub use budget::{Budget, DEFAULT_MAX_IN_FLIGHT, RequestKind, WRITE_GAP, WRITES_PER_MINUTE};
+pub use budget::{
+    Budget, DEFAULT_MAX_IN_FLIGHT, RequestKind, Seen, SharedBudget, WRITE_GAP, WRITES_PER_MINUTE, budget_id,
+};
 pub use error::{GitHubError, MISSING_TOKEN};
 pub use lookup::{IssueComment, IssueDetail, PullDetail, RunDetail};
 /// The one RFC 3339 parser of the forge, also for snapshots read back from JSON.

@@ -42,6 +42,17 @@ async fn fleet() -> Emulator {
 
 /// One node: `hive serve --cluster` with the autonomy loop filing issues, a cycle a second.
 pub(crate) async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &str) -> (Daemon, String) {
+    node_with(emu, nats, dir, name, &[]).await
+}
+
+/// [`node`] with more environment variables.
+pub(crate) async fn node_with(
+    emu: &Emulator,
+    nats: &NatsServer,
+    dir: &Path,
+    name: &str,
+    env: &[(&str, &str)],
+) -> (Daemon, String) {
     let args = ["serve", "--org", "acme", "--autonomy", "--level", "issue", "--bind", "127.0.0.1:0"];
     let mut cmd = hive_command(&dir.join(name), &args);
     cmd.env("GITHUB_API_URL", emu.url())
@@ -51,7 +62,8 @@ pub(crate) async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &s
         .env("HIVE_MAX_CONTENT_PER_MINUTE", "1000")
         .env("HIVE_CLUSTER", nats.url())
         .env("HIVE_NODE", name)
-        .env("HIVE_CLUSTER_LEASE_SECS", LEASE_SECS.to_string());
+        .env("HIVE_CLUSTER_LEASE_SECS", LEASE_SECS.to_string())
+        .envs(env.iter().copied());
     let mut daemon = Daemon::spawn(cmd, &dir.join(format!("{name}.stderr.log")));
     let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
     let base = line.trim_start_matches("hive serve: listening on ").trim().to_owned();

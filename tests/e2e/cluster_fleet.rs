@@ -26,8 +26,32 @@ async fn fleet() -> Emulator {
     emu
 }
 
-async fn get(client: &reqwest::Client, url: String) -> Option<Value> {
+pub(crate) async fn get(client: &reqwest::Client, url: String) -> Option<Value> {
     client.get(url).send().await.ok()?.json().await.ok()
+}
+
+/// Whether every node at `bases` ran `n` more cycles, by its `/api/status`, before the deadline.
+pub(crate) async fn cycles_pass(client: &reqwest::Client, bases: &[&str], n: u64) -> bool {
+    let cycle = |base: &str| {
+        let status = get(client, format!("{base}/api/status"));
+        async move { status.await.and_then(|s| s["cycle"].as_u64()).unwrap_or(0) }
+    };
+    let mut from = Vec::new();
+    for base in bases {
+        from.push(cycle(base).await);
+    }
+    poll_until(DEADLINE, || {
+        let (cycle, from) = (&cycle, &from);
+        async move {
+            for (base, from) in bases.iter().zip(from) {
+                if cycle(base).await < from + n {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await
 }
 
 /// Each repository of a node's `/api/fleet` with the node it names as holder.
@@ -219,17 +243,7 @@ async fn a_fleet_sick_across_both_shares_gets_one_emergency_from_the_leader_that
     })
     .await;
     assert!(read_failing, "the later failures were not read");
-    let cycle = |base: &str| {
-        let status = status(base);
-        async move { status.await.and_then(|s| s["cycle"].as_u64()).unwrap_or(0) }
-    };
-    let (from_a, from_b) = (cycle(&a_base).await, cycle(&b_base).await);
-    let moved_on = poll_until(DEADLINE, || {
-        let (a, b) = (cycle(&a_base), cycle(&b_base));
-        async move { a.await >= from_a + 3 && b.await >= from_b + 3 }
-    })
-    .await;
-    assert!(moved_on, "the nodes ran no three more cycles");
+    assert!(cycles_pass(&client, &[&a_base, &b_base], 3).await, "the nodes ran no three more cycles");
     for repo in &later {
         assert_eq!(issues(&emu, repo), 0, "{repo} got an issue during the fleet's emergency");
     }

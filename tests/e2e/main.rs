@@ -7,6 +7,7 @@ mod change;
 mod chaos;
 mod cli;
 mod cluster;
+mod cluster_alert;
 mod cluster_fleet;
 mod config;
 mod daemon;

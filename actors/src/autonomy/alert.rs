@@ -19,6 +19,17 @@ const EMERGENCY_LABEL: &str = "emergency";
 const ALERT_KEY: &str = "alert:emergency";
 const ALERT_TITLE: &str = "hive: ecosystem emergency";
 
+/// Whether `key` is the idempotency key of a write to the emergency alert (filing, reopening or closing it), for a
+/// fence that lets one process alone write it: the fleet's leader, when several nodes share a fleet.
+pub fn is_alert_write(key: &str) -> bool {
+    [ActionKind::EmergencyAlert, ActionKind::CloseIssue].iter().any(|kind| key == alert_write_key(*kind))
+}
+
+/// The idempotency key of the alert's write of `kind`.
+fn alert_write_key(kind: ActionKind) -> String {
+    format!("{}:{ALERT_KEY}", kind.as_str())
+}
+
 impl Steward {
     /// Case 5: during an emergency, one issue in the alert repository; closed when the emergency is over.
     pub(crate) async fn alert(&mut self, observed: &[Observation]) -> Result<(), super::AutonomyError> {
@@ -67,7 +78,7 @@ impl Steward {
         let proposal = |kind: ActionKind, target: Option<String>| WriteProposal {
             kind,
             repo: repo.clone(),
-            key: format!("{}:{ALERT_KEY}", kind.as_str()),
+            key: alert_write_key(kind),
             target,
             risk: kind.base_risk(),
             checks: None,
@@ -182,5 +193,19 @@ impl Steward {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alert_writes_are_told_apart_by_their_keys() {
+        assert!(is_alert_write("emergency_alert:alert:emergency"));
+        assert!(is_alert_write("close_issue:alert:emergency"));
+        for other in ["alert:emergency", "issue:acme/ops:alert:emergency", "close_issue:issue:acme/ops:x", ""] {
+            assert!(!is_alert_write(other), "{other}");
+        }
     }
 }

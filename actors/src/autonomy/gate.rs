@@ -15,12 +15,17 @@ use hive_forge::WriteError;
 use super::{AutonomyError, Steward};
 
 /// The last check before a write is sent, after governance and the reservation: whether this process may still
-/// write to `repo` (for example, whether it still holds the repository's lease when several nodes share a fleet).
+/// write to `repo` (for example, whether it still holds the repository's lease when several nodes share a fleet),
+/// and whether the write `key` was already sent (by another node of the fleet).
 #[async_trait::async_trait]
 pub trait WriteFence: Send + Sync + std::fmt::Debug {
     /// `Ok` to send; otherwise why not, said so that it can stand in the audit trail. A check that cannot be made
     /// is a refusal too: no write without a look.
-    async fn may_write(&self, repo: &str) -> Result<(), String>;
+    ///
+    /// `key` is the write's idempotency key ([`WriteProposal::key`]): the same for the same write on every node
+    /// and in every cycle (the reservation's key adds the cycle, which is one process's count), and never the
+    /// node's name.
+    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String>;
 }
 
 /// How a governed write ended.
@@ -165,7 +170,7 @@ impl Steward {
         // Refused by the fence, the write is released unsent and left to whoever may write now; trying it again
         // here could only be refused again or, worse, race the rightful writer.
         if let Some(fence) = &self.fence
-            && let Err(refusal) = fence.may_write(&proposal.repo).await
+            && let Err(refusal) = fence.may_write(&proposal.repo, &proposal.key).await
         {
             let why = self.redactor.redact(&format!("not sent: fenced: {refusal}")).into_owned();
             self.report.errors.push(format!("{} {}: {why}", proposal.kind.as_str(), proposal.repo));

@@ -367,14 +367,19 @@ async fn during_an_emergency_only_the_one_alert_is_written() {
     assert_eq!(w.issues("web").len(), 1);
 }
 
-/// A fence that lets through only the repositories it is told it holds, as a node sharing a fleet would.
-#[derive(Debug)]
-struct Holding(std::sync::Mutex<Vec<String>>);
+/// A fence that lets through only the repositories it is told it holds, as a node sharing a fleet would, and
+/// remembers what it was asked.
+#[derive(Debug, Default)]
+struct Holding {
+    held: std::sync::Mutex<Vec<String>>,
+    asked: std::sync::Mutex<Vec<(String, String)>>,
+}
 
 #[async_trait::async_trait]
 impl WriteFence for Holding {
-    async fn may_write(&self, repo: &str) -> Result<(), String> {
-        let held = self.0.lock().expect("not poisoned").iter().any(|r| r == repo);
+    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String> {
+        self.asked.lock().expect("not poisoned").push((repo.to_owned(), key.to_owned()));
+        let held = self.held.lock().expect("not poisoned").iter().any(|r| r == repo);
         if held { Ok(()) } else { Err(format!("'{repo}' is leased to another node")) }
     }
 }
@@ -384,7 +389,8 @@ async fn a_fenced_write_is_recorded_as_not_sent_and_made_once_the_fence_allows_i
     let mut w = World::new(&["api", "web"]).await;
     w.fail("api", "unit tests", &sha(1));
     w.fail("web", "unit tests", &sha(1));
-    let fence = Arc::new(Holding(std::sync::Mutex::new(vec!["acme/api".to_owned()])));
+    let fence = Arc::new(Holding::default());
+    fence.held.lock().expect("not poisoned").push("acme/api".to_owned());
     w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
 
     let report = w.cycle().await;
@@ -398,8 +404,23 @@ async fn a_fenced_write_is_recorded_as_not_sent_and_made_once_the_fence_allows_i
     let records = w.scribe.call(|m| m.audit().recent_for("acme/web", 10)).await.expect("scribe").expect("audit");
     assert!(records.iter().any(|r| r.result.starts_with("not sent: fenced")), "{records:?}");
 
+    // Refused again in the next cycle, the write is asked for under the same key: its idempotency key, which
+    // names the write and not the cycle, so that another node proposing it asks under that key too.
+    w.cycle().await;
+    let asked: Vec<String> = fence
+        .asked
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter(|(r, _)| r == "acme/web")
+        .map(|(_, k)| k.clone())
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[0], asked[1]);
+    assert!(asked[0].contains("acme/web"), "{asked:?}");
+
     // The lease comes back to this node: the next cycle makes the write, once.
-    fence.0.lock().expect("not poisoned").push("acme/web".to_owned());
+    fence.held.lock().expect("not poisoned").push("acme/web".to_owned());
     w.cycle().await;
     w.cycle().await;
     assert_eq!(w.issues("web").len(), 1);

@@ -5,17 +5,23 @@
 //! `x-ratelimit-reset`, `Retry-After`), and while a limit is in force every request waits in [`Budget::acquire`],
 //! so nothing at all is sent until the window ends. It also keeps GitHub's documented etiquette: fewer than 100
 //! requests in flight, at least a second between writes, and at most 80 content-creating requests a minute.
+//!
+//! Several processes that use one token (the nodes of `hive serve --cluster`) share its points too: given a
+//! [`SharedBudget`], the budget tells it what each response said and, before sending, heeds the lowest remaining
+//! any of them saw in the window in force, so a process does not spend what another already spent.
 
 use std::{
     collections::VecDeque,
     sync::{
-        Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, SystemTime},
 };
 
 use http::{HeaderMap, StatusCode};
+
+use super::GitHubAuth;
 use tokio::{
     sync::{Semaphore, SemaphorePermit},
     time::Instant,
@@ -45,6 +51,39 @@ pub enum RequestKind {
     Write,
 }
 
+/// What one response said of a token's primary budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// `x-ratelimit-remaining`.
+    pub remaining: u64,
+    /// `x-ratelimit-reset`: when the window ends, in seconds since the Unix epoch.
+    pub reset: u64,
+}
+
+/// A token's budget as every process that uses the token sees it. The forge knows no transport: the binary gives
+/// one under `hive serve --cluster`.
+pub trait SharedBudget: Send + Sync + std::fmt::Debug {
+    /// Records what a response said. Called on every response, so it must not wait: what it sends, it sends later.
+    fn record(&self, seen: Seen);
+    /// The lowest remaining any process recorded for a window that has not ended (its reset still ahead), with
+    /// that window's reset; `None` when nothing current is known.
+    fn lowest(&self) -> Option<Seen>;
+}
+
+/// A token's identity for a [`SharedBudget`]: the first 32 hex digits of the SHA-256 of the token (of the app and
+/// installation for an installation token, whose budget is the installation's), never the token itself; `None`
+/// without credentials.
+pub fn budget_id(auth: &GitHubAuth) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let named = match auth {
+        GitHubAuth::None => return None,
+        GitHubAuth::Token(token) => format!("token:{}", token.expose()),
+        GitHubAuth::App { app_id, installation_id, .. } => format!("app:{app_id}:{installation_id}"),
+    };
+    let digest = hex::encode(Sha256::digest(named.as_bytes()));
+    Some(digest[..32].to_owned())
+}
+
 /// The shared rate-limit budget of one GitHub token.
 #[derive(Debug)]
 pub struct Budget {
@@ -52,6 +91,8 @@ pub struct Budget {
     state: Mutex<State>,
     spent: AtomicU64,
     not_modified: AtomicU64,
+    /// The token's budget as the other processes using it see it, once given.
+    shared: OnceLock<Arc<dyn SharedBudget>>,
 }
 
 #[derive(Debug, Default)]
@@ -81,7 +122,14 @@ impl Budget {
             state: Mutex::new(State::default()),
             spent: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
+            shared: OnceLock::new(),
         }
+    }
+
+    /// Shares this budget with the other processes that use the token, from now on. Only the first call counts:
+    /// `false` when one was given before.
+    pub fn share(&self, shared: Arc<dyn SharedBudget>) -> bool {
+        self.shared.set(shared).is_ok()
     }
 
     /// Waits until a request of `kind` may be sent: after any rate-limit window, after the write pacing, and with a
@@ -128,6 +176,11 @@ impl Budget {
         if remaining.is_some() {
             state.remaining = remaining;
         }
+        if let (Some(shared), Some(remaining), Some(reset)) =
+            (self.shared.get(), remaining, header_u64(headers, "x-ratelimit-reset"))
+        {
+            shared.record(Seen { remaining, reset });
+        }
         if let Some(pause) = pause {
             let until = now + pause.min(MAX_PAUSE);
             if state.resume_at.is_none_or(|at| at < until) {
@@ -158,9 +211,19 @@ impl Budget {
         self.lock().remaining
     }
 
-    /// When requests may be sent again, if a rate-limit window is in force.
+    /// When requests may be sent again, if a rate-limit window is in force: one this process learnt of, or, when
+    /// the budget is shared, one another process spent to the last point.
     pub fn resume_at(&self) -> Option<Instant> {
-        self.lock().resume_at.filter(|at| *at > Instant::now())
+        let now = Instant::now();
+        let local = self.lock().resume_at.filter(|at| *at > now);
+        let spent_elsewhere = self
+            .shared
+            .get()
+            .and_then(|shared| shared.lowest())
+            .filter(|seen| seen.remaining == 0)
+            .map(|seen| now + until_epoch(seen.reset).min(MAX_PAUSE))
+            .filter(|at| *at > now);
+        local.max(spent_elsewhere)
     }
 
     async fn wait_for_window(&self) {
@@ -240,5 +303,22 @@ pub(crate) fn is_rate_limited(status: StatusCode, headers: &HeaderMap, body: &[u
                 || is_secondary_message(body)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+    use crate::github::Secret;
+
+    #[test]
+    fn a_token_is_known_by_a_hash_of_it_never_by_itself() {
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+        let id = budget_id(&GitHubAuth::Token(Secret::new(token))).expect("a token has an id");
+        assert_eq!(id.len(), 32);
+        assert!(!id.contains(token) && !token.contains(&id));
+        assert_eq!(budget_id(&GitHubAuth::Token(Secret::new(token))), Some(id.clone()));
+        assert_ne!(budget_id(&GitHubAuth::Token(Secret::new("ghp_other"))), Some(id));
+        assert_eq!(budget_id(&GitHubAuth::None), None);
     }
 }
