@@ -119,6 +119,94 @@ async fn every_node_shows_every_repository_with_the_node_that_holds_it() {
     drop((a, b));
 }
 
+/// A node's `/api/events` as it is read, all of it kept as text.
+struct EventStream {
+    response: reqwest::Response,
+    text: String,
+}
+
+impl EventStream {
+    async fn open(client: &reqwest::Client, base: &str) -> EventStream {
+        let response = client.get(format!("{base}/api/events")).send().await.expect("the event stream");
+        assert!(response.status().is_success(), "{}", response.status());
+        EventStream { response, text: String::new() }
+    }
+
+    /// Reads until `done` holds for the text read from `from` on; whether it did before the stream ended or the
+    /// deadline passed.
+    async fn until(&mut self, from: usize, done: impl Fn(&str) -> bool) -> bool {
+        let read = tokio::time::timeout(DEADLINE, async {
+            while !done(&self.text[from..]) {
+                match self.response.chunk().await {
+                    Ok(Some(chunk)) => self.text.push_str(&String::from_utf8_lossy(&chunk)),
+                    Ok(None) | Err(_) => return false,
+                }
+            }
+            true
+        })
+        .await;
+        read == Ok(true)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_stops_does_not_end_another_nodes_event_stream() {
+    let nats = NatsServer::start().await;
+    let emu = fleet().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let (a, a_base) = node(&emu, &nats, dir.path(), "node-a").await;
+    let (mut b, _) = node(&emu, &nats, dir.path(), "node-b").await;
+
+    // a follows b: b's events reach a's stream.
+    let mut stream = EventStream::open(&client, &a_base).await;
+    let heard_b = stream.until(0, |text| text.contains(r#""node":"node-b""#)).await;
+    assert!(
+        heard_b,
+        "a's event stream has no event of b: {}
+b's stderr: {}",
+        stream.text,
+        b.stderr()
+    );
+
+    // b stops as on a rolling restart.
+    b.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = b.exit_within(DEADLINE).await;
+    assert!(
+        status.success(),
+        "b did not stop cleanly: {status:?}
+{}",
+        b.stderr()
+    );
+
+    // A sentinel sent once b is gone reaches a after everything b sent: the server relays in the order it heard.
+    let sentinel = hive_cluster::connect(&nats.url(), &hive_cluster::NodeName::new("sentinel").expect("valid"))
+        .await
+        .expect("connect");
+    let body = r#"{"v":1,"node":"sentinel","at":"t","body":{"type":"event","at":"t","event":{"type":"snapshot_written","path":"/sentinel"}}}"#;
+    sentinel.publish("hive.hive.events.sentinel.snapshot_written", body.into()).await.expect("publish");
+    sentinel.flush().await.expect("flush");
+    let heard_sentinel = stream.until(0, |text| text.contains(r#""node":"sentinel""#)).await;
+    assert!(heard_sentinel, "the sentinel did not reach a's stream: {}", stream.text);
+    assert!(
+        !stream.text.contains("event: hive_stopped"),
+        "another node's stop came into a's stream, whose clients take it for a's last event: {}",
+        stream.text
+    );
+
+    // a's stream goes on with a's own events.
+    let after = stream.text.len();
+    let goes_on = stream.until(after, |text| text.contains(r#""node":"node-a""#)).await;
+    assert!(
+        goes_on,
+        "a's stream ended or went quiet after b stopped: {}
+a's stderr: {}",
+        stream.text,
+        a.stderr()
+    );
+    drop(a);
+}
+
 /// Whether a node's status says the fleet's emergency is in force for `members`' systemic failure, as declared by
 /// the leader; with the leader and the declaration's revision.
 fn declared(status: &Value, members: &[String]) -> Option<(String, u64)> {
