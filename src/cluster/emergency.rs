@@ -64,6 +64,7 @@ pub(crate) fn fleet_wide(config: &EmergencyConfig) -> EmergencyConfig {
 pub(crate) struct Cadence {
     pub(crate) every: Duration,
     pub(crate) in_emergency: Duration,
+    /// The lease ttl.
     pub(crate) settle: Duration,
 }
 
@@ -152,9 +153,12 @@ impl Lead {
             }
         };
         let config = fleet_wide(&self.config);
+        // A repository missing from what this node hears may be moving between nodes: its holder's heartbeat
+        // lapsed, and the next holder reports it within a ttl and a cycle.
+        let grace = self.cadence.settle + self.cadence.every;
         let decider = match posted.as_ref().map(|p| p.value.reasons.clone()) {
-            Some(reasons) if !reasons.is_empty() => FleetEmergency::in_force(config, reasons),
-            _ => FleetEmergency::new(config),
+            Some(reasons) if !reasons.is_empty() => FleetEmergency::in_force(config, grace, reasons),
+            _ => FleetEmergency::new(config, grace),
         };
         Some(Term { decider, posted, since: Instant::now() })
     }
