@@ -38,7 +38,7 @@ mod share;
 pub use async_nats::Client;
 
 pub use crate::{
-    bulletin::{Bulletin, Posted},
+    bulletin::{Board, Bulletin, Posted},
     config::{ClusterConfig, DEFAULT_FLEET, connect},
     coordinator::{Coordinator, CoordinatorHandle, Holdings, Ownership, OwnershipChange},
     error::{Cause, ClusterError, Refusal},

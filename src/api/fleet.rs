@@ -106,12 +106,12 @@ impl FleetView {
     }
 
     /// This node's name.
-    pub(super) fn node(&self) -> String {
+    pub(crate) fn node(&self) -> String {
         self.lock().node.clone()
     }
 
     /// The `cluster` part of `/api/status`.
-    pub(super) fn summary(&self) -> Value {
+    pub(crate) fn summary(&self) -> Value {
         let known = self.lock();
         let mut by_node: BTreeMap<&str, usize> = BTreeMap::new();
         for held in known.repos.values() {
