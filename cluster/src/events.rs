@@ -78,9 +78,16 @@ impl Events {
         Ok(format!("hive.{}.events.{}.{kind}", self.fleet, self.node))
     }
 
-    /// Publishes `body` as a `kind` from this node. Sent at most once: a node that is not connected now loses it.
+    /// Publishes `body` as a `kind` from this node. Sent at most once: a node that is not connected now loses it,
+    /// at once. The client is the node's one connection, which its leases and its election share: while it
+    /// reconnects, async-nats queues what is published and sends it all when it is back, ahead of the renewals
+    /// made then, so a view that would be stale by then is not queued at all.
     pub async fn publish<T: Serialize>(&self, kind: &str, body: &T) -> Result<(), ClusterError> {
         let subject = self.subject(kind)?;
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            let source = std::io::Error::new(std::io::ErrorKind::NotConnected, "not connected to nats now");
+            return Err(ClusterError::Publish { subject, source: Box::new(source) });
+        }
         let envelope = Envelope { v: EVENTS_VERSION, node: self.node.clone(), at: hive_support::now_rfc3339(), body };
         let payload = serde_json::to_vec(&envelope)
             .map_err(|source| ClusterError::Publish { subject: subject.clone(), source: Box::new(source) })?;

@@ -280,3 +280,43 @@ async fn events_from_other_nodes_are_read_and_malformed_ones_dropped() {
     let remote = tokio::time::timeout(Duration::from_secs(5), heard.next()).await.expect("in time").expect("open");
     assert_eq!((remote.node.as_str(), remote.kind.as_str(), remote.body), ("b", "share", Body { n: 3 }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_not_queued_while_the_connection_is_down() {
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Body {
+        n: u32,
+    }
+    let mut server = NatsServer::start().await;
+    let (a, b) = (config("a"), config("b"));
+    let client_a = connect(&server.url(), a.node()).await.expect("connect");
+    let events_a = Events::new(&client_a, &a);
+
+    // Down: a publication is refused at once, not queued to be sent ahead of the next renewals.
+    server.stop();
+    let down = poll_until(Duration::from_secs(10), || {
+        let state = client_a.connection_state();
+        async move { state != async_nats::connection::State::Connected }
+    })
+    .await;
+    assert!(down, "the client did not notice the server stopped");
+    for n in 0..3 {
+        let refused = events_a.publish("share", &Body { n }).await;
+        assert!(matches!(refused, Err(ClusterError::Publish { .. })), "{refused:?}");
+    }
+
+    // Back: b hears what a publishes from then on, and nothing from while it was down.
+    server.restart().await;
+    let client_b = connect(&server.url(), b.node()).await.expect("connect");
+    let mut heard = Events::new(&client_b, &b).subscribe::<Body>().await.expect("subscribe");
+    client_b.flush().await.expect("flush");
+    let up = poll_until(Duration::from_secs(10), || {
+        let state = client_a.connection_state();
+        async move { state == async_nats::connection::State::Connected }
+    })
+    .await;
+    assert!(up, "the client did not reconnect");
+    events_a.publish("share", &Body { n: 9 }).await.expect("connected again");
+    let remote = tokio::time::timeout(Duration::from_secs(5), heard.next()).await.expect("in time").expect("open");
+    assert_eq!(remote.body, Body { n: 9 }, "what was published while down was sent after all");
+}
