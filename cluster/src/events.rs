@@ -24,6 +24,10 @@ pub const EVENTS_VERSION: u32 = 1;
 /// The longest kind: a subject token, short.
 const MAX_KIND: usize = 64;
 
+/// The senders and faults remembered as already logged; past it the memory starts again, so a stream of
+/// made-up sender names costs a warning each time it fills, not memory without end.
+const MAX_WARNED: usize = 1024;
+
 /// The envelope every message travels in.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Envelope<T> {
@@ -137,6 +141,9 @@ impl<T: DeserializeOwned> RemoteEvents<T> {
 
     fn warn_once(&mut self, sender: String, fault: &'static str, detail: &str) {
         let escaped = sender.escape_default().to_string();
+        if self.warned.len() >= MAX_WARNED && !self.warned.contains(&(sender.clone(), fault)) {
+            self.warned.clear();
+        }
         if self.warned.insert((sender, fault)) {
             tracing::warn!(sender = %escaped, detail, "dropped {fault} from the fleet's events; further ones from it are dropped silently");
         } else {

@@ -174,6 +174,8 @@
     async status() {
       state.status = await getJson("/api/status");
       renderStatus();
+      // The whole fleet is a cluster's: fetched once the status says this hive is a node of one.
+      if (state.status.cluster && !state.fleetLoaded) refresh("fleet");
     },
     async repos() {
       const body = await getJson("/api/repos");
@@ -199,6 +201,8 @@
       renderRepos();
     },
     async fleet() {
+      if (!(state.status && state.status.cluster)) return;
+      state.fleetLoaded = true;
       renderFleet(await getJson("/api/fleet"));
     },
     async backlog() {
