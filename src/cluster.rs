@@ -135,14 +135,20 @@ impl Node {
         }
     }
 
-    /// Stops gracefully: everything held is released, so the other nodes take it over within a period.
-    pub(crate) async fn stop(self) {
-        if let Some(steering) = self.steering {
+    /// Stops leading the fleet (the leader's key given back, so another node leads within a period) and following
+    /// its emergency; the first step of a shutdown, since a hive that is stopping cannot evaluate.
+    pub(crate) async fn stop_leading(&mut self) {
+        if let Some(steering) = self.steering.take() {
             steering.stop().await;
         }
-        if let Some(leader) = self.leader {
+        if let Some(leader) = self.leader.take() {
             leader.stop().await;
         }
+    }
+
+    /// Stops gracefully: everything held is released, so the other nodes take it over within a period.
+    pub(crate) async fn stop(mut self) {
+        self.stop_leading().await;
         for task in &self.tasks {
             task.abort();
         }

@@ -333,12 +333,22 @@ async fn run_github(
         .await?;
     // In a cluster the API shows the whole fleet (what the other nodes publish, with their names), and the fleet's
     // emergency is the leader's to decide.
-    let api = match node.as_mut() {
-        Some(node) => {
-            let view = node.share(&hive, &fleet_emergency, cadence).await?;
-            api.map(|api| api.with_fleet_view(view))
-        }
+    // Under the signal's watch, as the join was: a node whose NATS does not answer stops at once.
+    let shared = match node.as_mut() {
+        Some(node) => Some(shutdown.run_until(node.share(&hive, &fleet_emergency, cadence)).await),
+        None => None,
+    };
+    let api = match shared {
         None => api,
+        Some(Some(Ok(view))) => api.map(|api| api.with_fleet_view(view)),
+        // The hive runs already: stopped as after a last cycle, the node's leases released.
+        Some(failed) => {
+            let stopped = stop(&hive, node).await;
+            return match failed {
+                Some(Err(err)) => Err(err),
+                _ => stopped,
+            };
+        }
     };
     let mut events = hive.subscribe();
     if !json {
@@ -354,12 +364,18 @@ async fn run_github(
     // Dropping the watch is safe wherever it waits; the steward, told the hive is stopping, starts no new write, and
     // each write it made was reserved in the database before it was sent, so the next start finds it again.
     let watched = alongside(watched, api, &hive, shutdown).await;
-    hive.shutdown().await?;
-    // Released only once the hive has stopped writing, so the next holder never overlaps this node.
-    if let Some(node) = node {
-        node.stop().await;
-    }
-    watched
+    stop(&hive, node).await.and(watched)
+}
+
+/// Stops the hive, and the node after it whatever the hive's shutdown says. The node stops leading first, so that
+/// another leads the fleet's emergency while this hive winds down; its leases are released only once the hive has
+/// stopped writing, so the next holder never overlaps this node.
+async fn stop(hive: &Hive, node: Option<crate::cluster::Node>) -> anyhow::Result<()> {
+    let Some(mut node) = node else { return Ok(hive.shutdown().await?) };
+    node.stop_leading().await;
+    let stopped = hive.shutdown().await;
+    node.stop().await;
+    Ok(stopped?)
 }
 
 /// Backoff between discovery attempts while GitHub is unreachable: 1 s doubling to 5 minutes, plus up to 20 %

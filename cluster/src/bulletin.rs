@@ -4,6 +4,10 @@
 //! overwrite its successor's. Nodes follow it through a JetStream watch, which starts with the value in force (a
 //! node that joins or reconnects learns it) and delivers every later one in order; no value rides a best-effort
 //! message.
+//!
+//! What is read is a [`Board`]: a value, a value withdrawn by hand (`nats kv del` or `purge`: nothing is in force),
+//! or a value this build cannot read (another version's, or not JSON of the caller's type), each with the
+//! revision a writer pins its next write to, so that a leader can always write over what it found.
 
 use std::time::Duration;
 
@@ -31,6 +35,35 @@ pub struct Posted<T> {
     pub revision: u64,
 }
 
+/// The bulletin's entry as a node reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Board<T> {
+    /// A value.
+    Posted(Posted<T>),
+    /// No value in force: the last one was deleted or purged (by hand: a leader never does) at `revision`.
+    Withdrawn {
+        /// The revision of the deletion.
+        revision: u64,
+    },
+    /// A value this build cannot read, at `revision`.
+    Unreadable {
+        /// Its revision.
+        revision: u64,
+        /// Why it cannot be read.
+        reason: String,
+    },
+}
+
+impl<T> Board<T> {
+    /// The revision a write over this entry is pinned to.
+    pub fn revision(&self) -> u64 {
+        match self {
+            Board::Posted(posted) => posted.revision,
+            Board::Withdrawn { revision } | Board::Unreadable { revision, .. } => *revision,
+        }
+    }
+}
+
 impl Bulletin {
     /// Opens (or creates) the fleet's emergency bulletin (the bucket `<fleet>-emergency`).
     pub async fn emergency(client: &async_nats::Client, config: &ClusterConfig) -> Result<Self, ClusterError> {
@@ -39,15 +72,15 @@ impl Bulletin {
         Ok(Self { bucket: Bucket::open_lasting(client, config, &name, description, Duration::ZERO).await? })
     }
 
-    /// The value in force, if one was ever written.
-    pub async fn read<T: DeserializeOwned>(&self) -> Result<Option<Posted<T>>, ClusterError> {
+    /// The entry in force; `None` if nothing was ever written. An error only when the server cannot be asked.
+    pub async fn read<T: DeserializeOwned>(&self) -> Result<Option<Board<T>>, ClusterError> {
         let entry = self.bucket.bounded("read", KEY, self.bucket.store.entry(KEY)).await?;
         let entry = entry.map_err(|e| self.bucket.unreachable("read", KEY, Some(Box::new(e))))?;
-        entry.filter(|entry| entry.operation == kv::Operation::Put).map(|entry| self.posted(&entry)).transpose()
+        Ok(entry.map(|entry| self.board(&entry)))
     }
 
-    /// Writes `value`, pinned to `after` (the revision last read; `None`: nothing was ever written). Returns the
-    /// new revision once the server stored it; `Stale` when someone wrote since.
+    /// Writes `value`, pinned to `after` (the revision of the entry last read, whatever it held; `None`: nothing
+    /// was ever written). Returns the new revision once the server stored it; `Stale` when someone wrote since.
     pub async fn post<T: Serialize>(&self, value: &T, after: Option<u64>) -> Result<u64, ClusterError> {
         let payload = self.bucket.encode(KEY, value)?;
         let stale = || ClusterError::Stale { repo: self.bucket.name().to_owned(), revision: after.unwrap_or(0) };
@@ -69,25 +102,28 @@ impl Bulletin {
         }
     }
 
-    /// The value in force, then every later one, in order. A value this build cannot read is an error item and
-    /// the stream goes on; the stream ends when the connection is closed for good.
+    /// The entry in force, then every later one, in order (a withdrawal and a value this build cannot read
+    /// included). An error item says the watch failed; the stream ends when the connection is closed for good.
     pub async fn follow<T: DeserializeOwned + Send>(
         &self,
-    ) -> Result<impl Stream<Item = Result<Posted<T>, ClusterError>> + Send + use<T>, ClusterError> {
+    ) -> Result<impl Stream<Item = Result<Board<T>, ClusterError>> + Send + use<T>, ClusterError> {
         let watch = self.bucket.bounded("follow", KEY, self.bucket.store.watch_with_history(KEY)).await?;
         let watch = watch.map_err(|e| self.bucket.unreachable("follow", KEY, Some(Box::new(e))))?;
         let bulletin = self.clone();
-        Ok(watch.filter_map(move |entry| {
-            let item = match entry {
-                Ok(entry) if entry.operation == kv::Operation::Put => Some(bulletin.posted(&entry)),
-                Ok(_) => None,
-                Err(error) => Some(Err(bulletin.bucket.unreachable("follow", KEY, Some(Box::new(error))))),
-            };
-            std::future::ready(item)
+        Ok(watch.map(move |entry| match entry {
+            Ok(entry) => Ok(bulletin.board(&entry)),
+            Err(error) => Err(bulletin.bucket.unreachable("follow", KEY, Some(Box::new(error)))),
         }))
     }
 
-    fn posted<T: DeserializeOwned>(&self, entry: &kv::Entry) -> Result<Posted<T>, ClusterError> {
-        Ok(Posted { value: self.bucket.decode(KEY, &entry.value)?, revision: entry.revision })
+    fn board<T: DeserializeOwned>(&self, entry: &kv::Entry) -> Board<T> {
+        let revision = entry.revision;
+        match entry.operation {
+            kv::Operation::Delete | kv::Operation::Purge => Board::Withdrawn { revision },
+            kv::Operation::Put => match self.bucket.decode(KEY, &entry.value) {
+                Ok(value) => Board::Posted(Posted { value, revision }),
+                Err(error) => Board::Unreadable { revision, reason: error.to_string() },
+            },
+        }
     }
 }

@@ -160,6 +160,13 @@ pub enum ClusterError {
         /// The node.
         node: String,
     },
+    /// A leader's write not answered before its term's deadline: abandoned, though the server may still store it
+    /// (a write pinned to a revision is refused if a successor wrote first).
+    #[error("node '{node}' reached the end of its term before its write was answered; the write may have been stored")]
+    TermEnded {
+        /// The node.
+        node: String,
+    },
     /// The fence refused a write.
     #[error("refusing to write to '{repo}' at lease revision {revision}: {refusal}")]
     Fenced {

@@ -24,6 +24,10 @@ pub const EVENTS_VERSION: u32 = 1;
 /// The longest kind: a subject token, short.
 const MAX_KIND: usize = 64;
 
+/// The senders and faults remembered as already logged; past it the memory starts again, so a stream of
+/// made-up sender names costs a warning each time it fills, not memory without end.
+const MAX_WARNED: usize = 1024;
+
 /// The envelope every message travels in.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Envelope<T> {
@@ -78,9 +82,16 @@ impl Events {
         Ok(format!("hive.{}.events.{}.{kind}", self.fleet, self.node))
     }
 
-    /// Publishes `body` as a `kind` from this node. Sent at most once: a node that is not connected now loses it.
+    /// Publishes `body` as a `kind` from this node. Sent at most once: a node that is not connected now loses it,
+    /// at once. The client is the node's one connection, which its leases and its election share: while it
+    /// reconnects, async-nats queues what is published and sends it all when it is back, ahead of the renewals
+    /// made then, so a view that would be stale by then is not queued at all.
     pub async fn publish<T: Serialize>(&self, kind: &str, body: &T) -> Result<(), ClusterError> {
         let subject = self.subject(kind)?;
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            let source = std::io::Error::new(std::io::ErrorKind::NotConnected, "not connected to nats now");
+            return Err(ClusterError::Publish { subject, source: Box::new(source) });
+        }
         let envelope = Envelope { v: EVENTS_VERSION, node: self.node.clone(), at: hive_support::now_rfc3339(), body };
         let payload = serde_json::to_vec(&envelope)
             .map_err(|source| ClusterError::Publish { subject: subject.clone(), source: Box::new(source) })?;
@@ -130,6 +141,9 @@ impl<T: DeserializeOwned> RemoteEvents<T> {
 
     fn warn_once(&mut self, sender: String, fault: &'static str, detail: &str) {
         let escaped = sender.escape_default().to_string();
+        if self.warned.len() >= MAX_WARNED && !self.warned.contains(&(sender.clone(), fault)) {
+            self.warned.clear();
+        }
         if self.warned.insert((sender, fault)) {
             tracing::warn!(sender = %escaped, detail, "dropped {fault} from the fleet's events; further ones from it are dropped silently");
         } else {

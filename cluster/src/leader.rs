@@ -112,6 +112,19 @@ impl LeaderHandle {
         LeaderFence { node: self.node.clone(), fence: self.fence.clone(), term: self.term.clone() }
     }
 
+    /// A leader's write: run only after [`LeaderHandle::confirm`], and only until the confirmed term's deadline.
+    /// The fence read may take most of what is left of the term, so the deadline is looked at again after it; a
+    /// write not answered by the deadline is abandoned with `TermEnded` (the server may still store it: it should
+    /// be pinned to a revision, so that it cannot overwrite a successor's).
+    pub async fn write<T>(&self, write: impl Future<Output = Result<T, ClusterError>>) -> Result<T, ClusterError> {
+        let term = self.confirm().await?;
+        let left = term.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ClusterError::NotLeader { node: self.node.to_string() });
+        }
+        tokio::time::timeout(left, write).await.map_err(|_| ClusterError::TermEnded { node: self.node.to_string() })?
+    }
+
     /// Steps down and releases the key, so another node leads within a period.
     pub async fn stop(self) {
         let _ = self.stop.send(());

@@ -41,7 +41,7 @@ pub use async_nats::Client;
 
 pub use crate::{
     budget::{RateSeen, TokenBudget},
-    bulletin::{Bulletin, Posted},
+    bulletin::{Board, Bulletin, Posted},
     config::{ClusterConfig, DEFAULT_FLEET, connect},
     coordinator::{Coordinator, CoordinatorHandle, Holdings, Ownership, OwnershipChange},
     error::{Cause, ClusterError, Refusal},

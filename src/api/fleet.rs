@@ -106,12 +106,12 @@ impl FleetView {
     }
 
     /// This node's name.
-    pub(super) fn node(&self) -> String {
+    pub(crate) fn node(&self) -> String {
         self.lock().node.clone()
     }
 
     /// The `cluster` part of `/api/status`.
-    pub(super) fn summary(&self) -> Value {
+    pub(crate) fn summary(&self) -> Value {
         let known = self.lock();
         let mut by_node: BTreeMap<&str, usize> = BTreeMap::new();
         for held in known.repos.values() {
@@ -136,13 +136,23 @@ pub(super) async fn fleet(State(state): State<Arc<ApiState>>) -> Result<Json<Val
         local.map(|m| (m.id.as_str().to_owned(), line(m, node.as_deref()))).collect();
     let (mut leader, mut emergency) = (Value::Null, Value::Null);
     if let Some(view) = view {
-        let known = view.lock();
-        // What this node runs is newer than what another said before it let the repository go.
-        for (repo, held) in &known.repos {
-            repos.entry(repo.clone()).or_insert_with(|| line(&held.status, Some(&held.node)));
+        // Copied out under the lock, turned into JSON after it: the view's writers wait for a copy, not for JSON.
+        let (held, known_leader, known_emergency) = {
+            let known = view.lock();
+            let held: Vec<(String, Held)> = known
+                .repos
+                .iter()
+                .filter(|(repo, _)| !repos.contains_key(*repo))
+                .map(|(repo, held)| (repo.clone(), held.clone()))
+                .collect();
+            (held, known.leader.clone(), known.emergency.clone())
+        };
+        // What this node runs is newer than what another said before it let the repository go (left out above).
+        for (repo, held) in held {
+            repos.insert(repo, line(&held.status, Some(&held.node)));
         }
-        leader = json!(known.leader);
-        emergency = json!(known.emergency);
+        leader = json!(known_leader);
+        emergency = json!(known_emergency);
     }
     Ok(Json(json!({
         "node": node,

@@ -17,9 +17,9 @@ use hive::{
         MemberStatus,
     },
 };
-use hive_cluster::{Bulletin, ClusterError, LeaderHandle, Posted};
+use hive_cluster::{Board, Bulletin, ClusterError, LeaderHandle};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::api::fleet::FleetView;
@@ -64,6 +64,7 @@ pub(crate) fn fleet_wide(config: &EmergencyConfig) -> EmergencyConfig {
 pub(crate) struct Cadence {
     pub(crate) every: Duration,
     pub(crate) in_emergency: Duration,
+    /// The lease ttl.
     pub(crate) settle: Duration,
 }
 
@@ -113,63 +114,133 @@ struct Lead {
 struct Term {
     decider: FleetEmergency,
     /// The bulletin as this node last read or wrote it.
-    posted: Option<Posted<Declaration>>,
+    board: Seen,
     since: Instant,
 }
 
+/// The bulletin as the leader last read or wrote it.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    /// Its revision (`None`: never written), which the next write is pinned to.
+    revision: Option<u64>,
+    /// The causes in force by it; `None` when it holds nothing this build reads (another version's declaration,
+    /// or a value written by hand), which the next evaluation writes over, whatever it decides.
+    in_force: Option<Vec<EmergencyReason>>,
+}
+
+/// What the leader does after an evaluation.
+enum Step {
+    /// Goes on with this term's decider.
+    Go,
+    /// Reads the bulletin again and takes the emergency over as it stands (someone else wrote, or this node's
+    /// term ended while it wrote).
+    Retake,
+}
+
 impl Lead {
+    /// Evaluates every cycle interval while this node leads. A term that ends is seen at once through the
+    /// election's watch, not only at the next evaluation: the decider goes with it, and the next term takes the
+    /// emergency over from the bulletin afresh.
     async fn run(self, mut stopped: oneshot::Receiver<()>) {
         let mut term: Option<Term> = None;
+        let mut leading = self.leader.watch();
+        let mut watching = true;
+        let timer = tokio::time::sleep(self.cadence.every);
+        tokio::pin!(timer);
         loop {
-            let active = term.as_ref().is_some_and(|term| term.decider.is_active());
-            let every = if active { self.cadence.in_emergency } else { self.cadence.every };
             tokio::select! {
                 _ = &mut stopped => break,
-                () = tokio::time::sleep(every) => {}
+                changed = leading.changed(), if watching => {
+                    // The election ended (it only does when stopped): the timer's checks carry on.
+                    watching = changed.is_ok();
+                    if self.leader.term().is_none() {
+                        term = None;
+                    }
+                    continue;
+                }
+                () = &mut timer => {}
             }
             let leader = self.leader.leader().await.ok().flatten();
             self.view.set_leader(leader.map(|node| node.to_string()));
             if self.leader.term().is_none() {
                 term = None;
-                continue;
+            } else if let Some(current) = &mut term {
+                if current.since.elapsed() >= self.cadence.settle
+                    && let Step::Retake = self.evaluate(current).await
+                {
+                    let since = current.since;
+                    term = self.take_over(since).await;
+                }
+            } else {
+                term = self.take_over(Instant::now()).await;
             }
-            match &mut term {
-                Some(term) if term.since.elapsed() >= self.cadence.settle => self.evaluate(term).await,
-                Some(_) => {}
-                None => term = self.take_over().await,
-            }
+            let active = term.as_ref().is_some_and(|term| term.decider.is_active());
+            let every = if active { self.cadence.in_emergency } else { self.cadence.every };
+            timer.as_mut().reset(tokio::time::Instant::now() + every);
         }
         self.leader.stop().await;
     }
 
-    /// A new term: the emergency in force, as the bulletin has it, goes on until the fleet is healthy.
-    async fn take_over(&self) -> Option<Term> {
-        let posted = match self.bulletin.read::<Declaration>().await {
-            Ok(posted) => posted,
-            Err(err) => {
-                tracing::warn!("the fleet's emergency cannot be read: {}", hive_support::error_chain(&err));
-                return None;
-            }
-        };
-        let config = fleet_wide(&self.config);
-        let decider = match posted.as_ref().map(|p| p.value.reasons.clone()) {
-            Some(reasons) if !reasons.is_empty() => FleetEmergency::in_force(config, reasons),
-            _ => FleetEmergency::new(config),
-        };
-        Some(Term { decider, posted, since: Instant::now() })
+    /// A term (or a term's decider again): the emergency in force, as the bulletin has it, goes on until the
+    /// fleet is healthy. `None` when the bulletin cannot be read now.
+    async fn take_over(&self, since: Instant) -> Option<Term> {
+        let board = self.read().await?;
+        Some(Term { decider: self.decider(&board), board, since })
     }
 
-    /// One evaluation over the whole fleet; a change is written on the bulletin.
-    async fn evaluate(&self, term: &mut Term) {
-        let Ok(status) = self.hive.status().await else { return };
+    /// The bulletin now, as this build reads it; `None` (and a warning) when it cannot be read.
+    async fn read(&self) -> Option<Seen> {
+        match self.bulletin.read::<Value>().await {
+            Ok(None) => Some(Seen { revision: None, in_force: Some(Vec::new()) }),
+            Ok(Some(board)) => {
+                let revision = Some(board.revision());
+                let in_force = match reading(board) {
+                    Reading::Declared(declaration) => Some(declaration.reasons),
+                    Reading::Withdrawn => Some(Vec::new()),
+                    Reading::Unreadable(why) => {
+                        tracing::warn!("the fleet's emergency cannot be read ({why}); this node writes over it");
+                        None
+                    }
+                };
+                Some(Seen { revision, in_force })
+            }
+            Err(err) => {
+                tracing::warn!("the fleet's emergency cannot be read: {}", hive_support::error_chain(&err));
+                None
+            }
+        }
+    }
+
+    /// A decider that goes on with the emergency `board` has in force.
+    fn decider(&self, board: &Seen) -> FleetEmergency {
+        let config = fleet_wide(&self.config);
+        // A repository missing from what this node hears may be moving between nodes: its holder's heartbeat
+        // lapsed, and the next holder reports it within a ttl and a cycle.
+        let grace = self.cadence.settle + self.cadence.every;
+        match &board.in_force {
+            Some(reasons) if !reasons.is_empty() => FleetEmergency::in_force(config, grace, reasons.clone()),
+            _ => FleetEmergency::new(config, grace),
+        }
+    }
+
+    /// One evaluation over the whole fleet; a change is written on the bulletin. The bulletin is read first: if
+    /// someone else wrote since (a leader this node did not know of, an operator's deletion), the emergency is
+    /// taken over as it stands there before this node decides.
+    async fn evaluate(&self, term: &mut Term) -> Step {
+        let Ok(status) = self.hive.status().await else { return Step::Go };
+        let Some(board) = self.read().await else { return Step::Go };
+        if board != term.board {
+            tracing::info!("the fleet's emergency was written elsewhere since; this node goes on from it");
+            term.decider = self.decider(&board);
+            term.board = board;
+        }
         let here: std::collections::BTreeSet<String> =
             status.members.iter().filter(|m| m.kind == MemberKind::Pilot).map(|m| m.id.to_string()).collect();
         let local = status.members.into_iter().filter(|m| m.kind == MemberKind::Pilot);
         let members = local.chain(self.view.remote(&here)).map(member);
         let reasons = term.decider.evaluate(members, Instant::now()).to_vec();
-        let in_force = term.posted.as_ref().map(|p| p.value.reasons.as_slice()).unwrap_or_default();
-        if reasons == in_force {
-            return;
+        if term.board.in_force.as_deref().is_some_and(|in_force| same_causes(in_force, &reasons)) {
+            return Step::Go;
         }
         let declaration = Declaration {
             v: VERSION,
@@ -177,24 +248,44 @@ impl Lead {
             reasons,
             at: hive_support::now_rfc3339(),
         };
-        // Written only while this node still leads by the bucket, pinned to what it read.
-        let written = match self.leader.confirm().await {
-            Ok(_) => self.bulletin.post(&declaration, term.posted.as_ref().map(|p| p.revision)).await,
-            Err(err) => Err(err),
-        };
-        match written {
+        // Written only while this node still leads by the bucket and its own deadline, pinned to what it read.
+        match self.leader.write(self.bulletin.post(&declaration, term.board.revision)).await {
             Ok(revision) => {
                 let what = if declaration.reasons.is_empty() { "cleared" } else { "declared" };
                 tracing::warn!(reasons = declaration.reasons.len(), "the fleet's emergency {what} by this node");
-                term.posted = Some(Posted { value: declaration, revision });
+                term.board = Seen { revision: Some(revision), in_force: Some(declaration.reasons) };
+                Step::Go
             }
-            Err(ClusterError::Stale { .. }) => {
-                // Someone wrote since: read it, and decide again at the next evaluation.
-                term.posted = self.bulletin.read().await.ok().flatten();
+            // Perhaps written, perhaps not: the next evaluation reads which.
+            Err(err @ ClusterError::Unreachable { .. }) => {
+                tracing::warn!("the fleet's emergency was not written: {}", hive_support::error_chain(&err));
+                Step::Go
             }
-            Err(err) => tracing::warn!("the fleet's emergency was not written: {}", hive_support::error_chain(&err)),
+            Err(err) => {
+                tracing::info!("the fleet's emergency was not written ({err}); read again");
+                Step::Retake
+            }
         }
     }
+}
+
+/// Whether two lists of causes are the same emergency for the nodes that obey it: the same triggers, the same
+/// failure signatures and the same members with a security alert or a systemic failure. The healthy share and who
+/// became critical within the window move with nearly every evaluation; rewriting the bulletin for them would
+/// have every node impose the emergency again and tell all its members.
+fn same_causes(a: &[EmergencyReason], b: &[EmergencyReason]) -> bool {
+    fn cause(reason: &EmergencyReason) -> EmergencyReason {
+        match reason {
+            EmergencyReason::FleetHealthLow { threshold, .. } => {
+                EmergencyReason::FleetHealthLow { share: 0.0, threshold: *threshold }
+            }
+            EmergencyReason::CriticalMembers { window, .. } => {
+                EmergencyReason::CriticalMembers { members: Vec::new(), window: *window }
+            }
+            other => other.clone(),
+        }
+    }
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| cause(a) == cause(b))
 }
 
 /// A pilot's status as the fleet's decider reads it.
@@ -205,22 +296,64 @@ fn member(status: MemberStatus) -> FleetMember {
     FleetMember { escalated: status.state == MemberState::Escalated, report, id: status.id }
 }
 
-/// Follows the bulletin and imposes each declaration on this node's queen; follows again after a second when the
-/// watch ends (the connection closed and came back).
+/// What a bulletin's entry says to this build.
+#[derive(Debug, PartialEq)]
+enum Reading {
+    /// A declaration (or a clearance: no reasons) of this version.
+    Declared(Declaration),
+    /// Deleted or purged by hand: nothing in force.
+    Withdrawn,
+    /// Nothing this build reads: why.
+    Unreadable(String),
+}
+
+fn reading(board: Board<Value>) -> Reading {
+    match board {
+        Board::Withdrawn { .. } => Reading::Withdrawn,
+        Board::Unreadable { reason, .. } => Reading::Unreadable(reason),
+        Board::Posted(posted) => {
+            let version = posted.value.get("v").and_then(Value::as_u64);
+            if version != Some(u64::from(VERSION)) {
+                let shown = version.map_or_else(|| "none".to_owned(), |v| v.to_string());
+                return Reading::Unreadable(format!("version {shown}, this node reads {VERSION}"));
+            }
+            match serde_json::from_value::<Declaration>(posted.value) {
+                Ok(declaration) => Reading::Declared(declaration),
+                Err(err) => Reading::Unreadable(err.to_string()),
+            }
+        }
+    }
+}
+
+/// Follows the bulletin and imposes each declaration on this node's queen, and a withdrawal (the entry deleted or
+/// purged by hand) as a clearance; follows again after a second when the watch ends (the connection closed and
+/// came back). What this build cannot read changes nothing here: the leader writes over it.
 async fn obey(hive: Hive, bulletin: Bulletin, view: FleetView) {
     loop {
-        match bulletin.follow::<Declaration>().await {
-            Ok(declarations) => {
-                let mut declarations = Box::pin(declarations);
-                while let Some(posted) = declarations.next().await {
-                    match posted {
-                        Ok(posted) if posted.value.v == VERSION => impose(&hive, &view, posted),
-                        Ok(posted) => tracing::warn!(
-                            version = posted.value.v,
-                            "the fleet's emergency was written by another version; ignored"
-                        ),
+        match bulletin.follow::<Value>().await {
+            Ok(boards) => {
+                let mut boards = Box::pin(boards);
+                while let Some(board) = boards.next().await {
+                    let board = match board {
+                        Ok(board) => board,
                         Err(err) => {
-                            tracing::warn!("the fleet's emergency cannot be read: {}", hive_support::error_chain(&err))
+                            tracing::warn!("the fleet's emergency cannot be read: {}", hive_support::error_chain(&err));
+                            continue;
+                        }
+                    };
+                    let revision = board.revision();
+                    match reading(board) {
+                        Reading::Declared(declaration) => impose(&hive, &view, declaration, revision),
+                        Reading::Withdrawn => {
+                            tracing::warn!("the fleet's emergency was withdrawn by hand; this node clears it");
+                            let shown = json!({ "declared": false, "withdrawn": true, "revision": revision });
+                            view.set_emergency(Some(shown));
+                            if let Err(err) = hive.queen().impose_emergency(Vec::new()) {
+                                tracing::debug!("the fleet's emergency was not lifted: {err}");
+                            }
+                        }
+                        Reading::Unreadable(why) => {
+                            tracing::warn!(revision, "the fleet's emergency cannot be read ({why}); ignored")
                         }
                     }
                 }
@@ -234,16 +367,19 @@ async fn obey(hive: Hive, bulletin: Bulletin, view: FleetView) {
     }
 }
 
-fn impose(hive: &Hive, view: &FleetView, posted: Posted<Declaration>) {
-    let Declaration { leader, reasons, at, .. } = posted.value;
+fn impose(hive: &Hive, view: &FleetView, declaration: Declaration, revision: u64) {
+    let Declaration { leader, reasons, at, .. } = declaration;
     view.set_emergency(Some(json!({
         "declared": !reasons.is_empty(),
         "leader": leader,
         "reasons": reasons,
         "at": at,
-        "revision": posted.revision,
+        "revision": revision,
     })));
     if let Err(err) = hive.queen().impose_emergency(reasons) {
         tracing::debug!("the fleet's emergency was not imposed: {err}");
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -75,6 +75,9 @@ async fn publish(hive: Hive, events: Events, ttl: Duration) {
                 continue;
             }
         };
+        if !shared(&envelope.event) {
+            continue;
+        }
         let (kind, _) = hive::feed::event_json(&envelope);
         let at = hive_support::rfc3339(envelope.at);
         if let Some(message) = redacted(NodeMessage::Event { at, event: (*envelope.event).clone() })
@@ -88,6 +91,14 @@ async fn publish(hive: Hive, events: Events, ttl: Duration) {
             again.reset();
         }
     }
+}
+
+/// Whether the others hear of `event`. A node's own lifecycle is not: `hive_stopped` ends an event stream (the
+/// last event a client of `/api/events` reads before it ends), and `fleet_started` announces the queen a client
+/// is connected to; from another node, put into this node's stream, either would tell its clients that this node
+/// stopped or started.
+fn shared(event: &HiveEvent) -> bool {
+    !matches!(event, HiveEvent::HiveStopped | HiveEvent::FleetStarted { .. })
 }
 
 /// This node's pilots, in parts of [`PART`].
@@ -112,6 +123,8 @@ async fn follow(mut remote: RemoteEvents<NodeMessage>, view: FleetView) {
         let node = message.node.as_str();
         match message.body {
             NodeMessage::Share { share, last, repos } => view.merge(node, share, repos, last),
+            // A node of another build may still send its lifecycle: it is not this node's to show.
+            NodeMessage::Event { event, .. } if !shared(&event) => {}
             NodeMessage::Event { at, event } => {
                 let Ok(mut value) = serde_json::to_value(&event) else { continue };
                 let kind = value.get("type").and_then(serde_json::Value::as_str).unwrap_or("unknown").to_owned();

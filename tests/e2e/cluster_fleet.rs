@@ -105,7 +105,14 @@ async fn every_node_shows_every_repository_with_the_node_that_holds_it() {
     let status = get(&client, format!("{a_base}/api/status")).await.expect("a's status");
     assert_eq!(status["cluster"]["node"], "node-a", "{status}");
 
-    // Garbage on the fleet's subjects, as a stray publisher or a newer node would send: dropped, logged once.
+    // a's event stream carries b's events, each marked with b.
+    let mut stream = EventStream::open(&client, &a_base).await;
+    let both = stream.until(0, |text| text.contains(r#""node":"node-b""#) && text.contains(r#""node":"node-a""#)).await;
+    assert!(both, "a's event stream has no events of both nodes: {}", stream.text);
+
+    // Garbage on the fleet's subjects, as a stray publisher or a newer node would send: dropped, logged once. A
+    // valid event sent after it on the same connection reaches a after it: once it is in a's stream, a has read
+    // every copy of the garbage.
     let stray = hive_cluster::connect(&nats.url(), &hive_cluster::NodeName::new("stray").expect("valid"))
         .await
         .expect("connect");
@@ -114,33 +121,116 @@ async fn every_node_shows_every_repository_with_the_node_that_holds_it() {
         let unknown = r#"{"v":1,"node":"stray","at":"t","body":{"type":"gossip"}}"#;
         stray.publish("hive.hive.events.stray.share", unknown.into()).await.expect("publish");
     }
+    stray
+        .publish("hive.hive.events.stray.snapshot_written", SENTINEL.replace("NODE", "stray").into())
+        .await
+        .expect("publish");
     stray.flush().await.expect("flush");
-
-    // a's event stream carries b's events, each marked with b; a still answers after the garbage.
-    let mut response = client.get(format!("{a_base}/api/events")).send().await.expect("a's events");
-    let mut text = String::new();
-    let heard = tokio::time::timeout(DEADLINE, async {
-        while let Ok(Some(chunk)) = response.chunk().await {
-            text.push_str(&String::from_utf8_lossy(&chunk));
-            if text.contains(r#""node":"node-b""#) && text.contains(r#""node":"node-a""#) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(heard, Ok(true), "a's event stream has no events of both nodes: {text}");
-    let logged = poll_until(DEADLINE, || {
-        let log = a.stderr();
-        async move {
-            log.matches("dropped a message that is not an event envelope").count() == 1
-                && log.matches("dropped a message whose body this node cannot read").count() == 1
-        }
-    })
-    .await;
-    assert!(logged, "each kind of garbage is logged once:\n{}", a.stderr());
+    let from = stream.text.len();
+    let sentinel = stream.until(from, |text| text.contains(r#""node":"stray""#)).await;
+    assert!(sentinel, "the valid event after the garbage did not reach a: {}", stream.text);
+    let log = a.stderr();
+    assert_eq!(
+        (
+            log.matches("dropped a message that is not an event envelope").count(),
+            log.matches("dropped a message whose body this node cannot read").count()
+        ),
+        (1, 1),
+        "each kind of garbage is logged once:\n{log}"
+    );
     assert_eq!(owners(&client, &a_base).await.len(), 10, "a shows the fleet still");
     drop((a, b));
+}
+
+/// A valid event from the node `NODE` (to be replaced), for a sentinel: a snapshot written.
+const SENTINEL: &str = r#"{"v":1,"node":"NODE","at":"t","body":{"type":"event","at":"t","event":{"type":"snapshot_written","path":"/sentinel"}}}"#;
+
+/// A node's `/api/events` as it is read, all of it kept as text.
+struct EventStream {
+    response: reqwest::Response,
+    text: String,
+}
+
+impl EventStream {
+    async fn open(client: &reqwest::Client, base: &str) -> EventStream {
+        let response = client.get(format!("{base}/api/events")).send().await.expect("the event stream");
+        assert!(response.status().is_success(), "{}", response.status());
+        EventStream { response, text: String::new() }
+    }
+
+    /// Reads until `done` holds for the text read from `from` on; whether it did before the stream ended or the
+    /// deadline passed.
+    async fn until(&mut self, from: usize, done: impl Fn(&str) -> bool) -> bool {
+        let read = tokio::time::timeout(DEADLINE, async {
+            while !done(&self.text[from..]) {
+                match self.response.chunk().await {
+                    Ok(Some(chunk)) => self.text.push_str(&String::from_utf8_lossy(&chunk)),
+                    Ok(None) | Err(_) => return false,
+                }
+            }
+            true
+        })
+        .await;
+        read == Ok(true)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_stops_does_not_end_another_nodes_event_stream() {
+    let nats = NatsServer::start().await;
+    let emu = fleet().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let (a, a_base) = node(&emu, &nats, dir.path(), "node-a").await;
+    let (mut b, _) = node(&emu, &nats, dir.path(), "node-b").await;
+
+    // a follows b: b's events reach a's stream.
+    let mut stream = EventStream::open(&client, &a_base).await;
+    let heard_b = stream.until(0, |text| text.contains(r#""node":"node-b""#)).await;
+    assert!(
+        heard_b,
+        "a's event stream has no event of b: {}
+b's stderr: {}",
+        stream.text,
+        b.stderr()
+    );
+
+    // b stops as on a rolling restart.
+    b.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = b.exit_within(DEADLINE).await;
+    assert!(
+        status.success(),
+        "b did not stop cleanly: {status:?}
+{}",
+        b.stderr()
+    );
+
+    // A sentinel sent once b is gone reaches a after everything b sent: the server relays in the order it heard.
+    let sentinel = hive_cluster::connect(&nats.url(), &hive_cluster::NodeName::new("sentinel").expect("valid"))
+        .await
+        .expect("connect");
+    let body = SENTINEL.replace("NODE", "sentinel");
+    sentinel.publish("hive.hive.events.sentinel.snapshot_written", body.into()).await.expect("publish");
+    sentinel.flush().await.expect("flush");
+    let heard_sentinel = stream.until(0, |text| text.contains(r#""node":"sentinel""#)).await;
+    assert!(heard_sentinel, "the sentinel did not reach a's stream: {}", stream.text);
+    assert!(
+        !stream.text.contains("event: hive_stopped"),
+        "another node's stop came into a's stream, whose clients take it for a's last event: {}",
+        stream.text
+    );
+
+    // a's stream goes on with a's own events.
+    let after = stream.text.len();
+    let goes_on = stream.until(after, |text| text.contains(r#""node":"node-a""#)).await;
+    assert!(
+        goes_on,
+        "a's stream ended or went quiet after b stopped: {}
+a's stderr: {}",
+        stream.text,
+        a.stderr()
+    );
+    drop(a);
 }
 
 /// Whether a node's status says the fleet's emergency is in force for `members`' systemic failure, as declared by
@@ -251,7 +341,12 @@ async fn a_fleet_sick_across_both_shares_gets_one_emergency_from_the_leader_that
         declared(&status(&a_base).await.unwrap_or_default(), &systemic),
         declared(&status(&b_base).await.unwrap_or_default(), &systemic),
     );
-    assert!(still.0.is_some() && still.0 == seen.0 && still.1 == seen.1, "the emergency changed: {still:?}");
+    // Still the fleet's emergency, by the same leader (another cause joining it would be a new revision).
+    let leader = |seen: &Option<(String, u64)>| seen.as_ref().map(|(leader, _)| leader.clone());
+    assert!(
+        still.0.is_some() && leader(&still.0) == leader(&seen.0) && leader(&still.1) == leader(&seen.1),
+        "the emergency changed: {still:?}"
+    );
 
     // Healed: the leader clears it after its healthy evaluations, and both nodes leave it.
     for repo in systemic.iter().chain(&later) {

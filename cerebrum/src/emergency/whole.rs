@@ -1,8 +1,19 @@
 //! The emergency protocol over a whole fleet whose members several queens supervise (the nodes of a cluster, each
 //! with its share): the same book, triggers and hysteresis as a queen's, fed with every member's latest report as
 //! gathered from all of them, evaluated once per cycle by whoever decides for the fleet (the cluster's leader).
+//!
+//! What the decider hears of the fleet may miss members for a while without their leaving it: a node that died
+//! drops out of the others' view before its repositories' leases move, and a lost message leaves a share
+//! incomplete until the next. A member missing from an evaluation is therefore kept, with its last report, for a
+//! grace period (a cluster's lease ttl and a cycle interval: the time its repository takes to reappear under its
+//! next holder) before it counts as gone. Were it forgotten at once, its return would look like a first report,
+//! and every member already below the critical score would count as newly critical: a fleet-wide emergency on
+//! every failover.
 
-use std::{collections::BTreeSet, time::Instant};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
 
 use super::{EmergencyConfig, EmergencyReason, EmergencyState};
 use crate::{HealthReport, MemberId, fleet::FleetBook};
@@ -24,24 +35,36 @@ pub struct FleetEmergency {
     book: FleetBook,
     state: EmergencyState,
     escalated: BTreeSet<MemberId>,
+    /// How long a member missing from the evaluations is kept before it counts as gone.
+    grace: Duration,
+    /// The members missing from the latest evaluation, each since the first evaluation it was missing from.
+    absent: BTreeMap<MemberId, Instant>,
 }
 
 impl FleetEmergency {
-    /// No emergency in force, nothing known of the fleet.
-    pub fn new(config: EmergencyConfig) -> FleetEmergency {
-        FleetEmergency { book: FleetBook::default(), state: EmergencyState::new(config), escalated: BTreeSet::new() }
+    /// No emergency in force, nothing known of the fleet; a member missing from the evaluations for `grace` has
+    /// left it (see the module documentation).
+    pub fn new(config: EmergencyConfig, grace: Duration) -> FleetEmergency {
+        FleetEmergency {
+            book: FleetBook::default(),
+            state: EmergencyState::new(config),
+            escalated: BTreeSet::new(),
+            grace,
+            absent: BTreeMap::new(),
+        }
     }
 
     /// With an emergency already in force for `reasons` (declared before this decider took over): it clears only
     /// after the configured number of healthy evaluations, as if this decider had declared it.
-    pub fn in_force(config: EmergencyConfig, reasons: Vec<EmergencyReason>) -> FleetEmergency {
-        let mut decider = FleetEmergency::new(config);
+    pub fn in_force(config: EmergencyConfig, grace: Duration, reasons: Vec<EmergencyReason>) -> FleetEmergency {
+        let mut decider = FleetEmergency::new(config, grace);
         decider.state.after_report(reasons);
         decider
     }
 
-    /// One evaluation at the end of a cycle, over every member of the fleet now (members not among them have left
-    /// it): may declare, or count towards clearing. Returns the causes in force afterwards; none: no emergency.
+    /// One evaluation at the end of a cycle, over every member of the fleet heard of now: may declare, or count
+    /// towards clearing. A member not among them is kept with its last report until it has been missing for the
+    /// grace period. Returns the causes in force afterwards; none: no emergency.
     pub fn evaluate(&mut self, members: impl IntoIterator<Item = FleetMember>, now: Instant) -> &[EmergencyReason] {
         let mut present = BTreeSet::new();
         for member in members {
@@ -64,11 +87,7 @@ impl FleetEmergency {
             }
             present.insert(member.id);
         }
-        let gone: Vec<MemberId> = self.book.members().filter(|id| !present.contains(*id)).cloned().collect();
-        for id in gone {
-            self.book.remove(&id);
-            self.escalated.remove(&id);
-        }
+        self.forget_gone(&present, now);
         let reasons = self.state.triggers(&self.book, now);
         self.state.after_cycle(reasons);
         if self.state.is_active() { self.state.reasons() } else { &[] }
@@ -77,6 +96,26 @@ impl FleetEmergency {
     /// Whether an emergency is in force.
     pub fn is_active(&self) -> bool {
         self.state.is_active()
+    }
+
+    /// Notes who is missing from this evaluation, and forgets those missing for longer than the grace period.
+    fn forget_gone(&mut self, present: &BTreeSet<MemberId>, now: Instant) {
+        self.absent.retain(|id, _| !present.contains(id));
+        for id in self.book.members().filter(|id| !present.contains(*id)) {
+            self.absent.entry(id.clone()).or_insert(now);
+        }
+        let grace = self.grace;
+        let gone: Vec<MemberId> = self
+            .absent
+            .iter()
+            .filter(|(_, since)| now.saturating_duration_since(**since) > grace)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            self.absent.remove(&id);
+            self.book.remove(&id);
+            self.escalated.remove(&id);
+        }
     }
 }
 
@@ -101,10 +140,13 @@ mod tests {
             .collect()
     }
 
+    /// The grace period of these tests.
+    const GRACE: Duration = Duration::from_secs(60);
+
     #[test]
     fn a_fleet_sick_across_shares_declares_and_clears_after_healthy_evaluations() {
         let config = EmergencyConfig { clear_after: 2, ..EmergencyConfig::default() };
-        let mut decider = FleetEmergency::new(config);
+        let mut decider = FleetEmergency::new(config, GRACE);
         let now = Instant::now();
         assert!(decider.evaluate(fleet(2), now).is_empty(), "two of twelve is not systemic");
         let reasons = decider.evaluate(fleet(3), now).to_vec();
@@ -114,15 +156,63 @@ mod tests {
         );
         assert!(!decider.evaluate(fleet(0), now).is_empty(), "one healthy evaluation is not enough");
         assert!(decider.evaluate(fleet(0), now).is_empty(), "two are");
-        // A member gone from the fleet no longer counts: nine left, three failing, still systemic.
+        // Members gone from the fleet no longer count: nine left, three failing, still systemic.
         let smaller: Vec<FleetMember> = fleet(3).into_iter().take(9).collect();
-        assert!(!decider.evaluate(smaller, now).is_empty());
+        let later = now + GRACE + Duration::from_secs(1);
+        assert!(!decider.evaluate(smaller, later).is_empty());
+    }
+
+    #[test]
+    fn a_member_missing_for_less_than_the_grace_period_keeps_its_last_report() {
+        let config = EmergencyConfig { clear_after: 1, ..EmergencyConfig::default() };
+        let mut decider = FleetEmergency::new(config.clone(), GRACE);
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        // Three members below the critical score from the first report: critical once, then the window passes.
+        let mut members = fleet(0);
+        for member in members.iter_mut().take(3) {
+            member.report = Some(HealthReport::new(10, false));
+        }
+        let first = decider.evaluate(members.clone(), at(0)).to_vec();
+        assert!(matches!(first.as_slice(), [EmergencyReason::CriticalMembers { .. }]), "{first:?}");
+        let past_window = config.critical_window.as_secs() + 1;
+        assert!(decider.evaluate(members.clone(), at(past_window)).is_empty(), "cleared once the window passed");
+
+        // Their node dies: they are missing from the next evaluations, and come back under another node as they
+        // were. Nothing became critical.
+        let survivors: Vec<FleetMember> = members[6..].to_vec();
+        assert!(decider.evaluate(survivors.clone(), at(past_window + 1)).is_empty());
+        assert!(decider.evaluate(survivors, at(past_window + 30)).is_empty());
+        let back = decider.evaluate(members.clone(), at(past_window + 40)).to_vec();
+        assert!(back.is_empty(), "members back within the grace period counted as newly critical: {back:?}");
+
+        // Missing for longer than the grace period, they left: back, they are new members, and critical.
+        let survivors: Vec<FleetMember> = members[6..].to_vec();
+        assert!(decider.evaluate(survivors.clone(), at(past_window + 50)).is_empty());
+        assert!(decider.evaluate(survivors, at(past_window + 50 + GRACE.as_secs() + 1)).is_empty());
+        let new = decider.evaluate(members, at(past_window + 50 + GRACE.as_secs() + 2)).to_vec();
+        assert!(matches!(new.as_slice(), [EmergencyReason::CriticalMembers { .. }]), "{new:?}");
+    }
+
+    #[test]
+    fn a_failing_member_missing_holds_the_emergency_until_the_grace_period_ends() {
+        let config = EmergencyConfig { clear_after: 1, ..EmergencyConfig::default() };
+        let mut decider = FleetEmergency::new(config, GRACE);
+        let start = Instant::now();
+        assert!(!decider.evaluate(fleet(3), start).is_empty(), "systemic");
+        // The three failing members are missing: their last reports still count, until they are gone.
+        let rest: Vec<FleetMember> = fleet(3).into_iter().skip(3).collect();
+        let missing = start + Duration::from_secs(1);
+        assert!(!decider.evaluate(rest.clone(), missing).is_empty(), "missing since now");
+        assert!(!decider.evaluate(rest.clone(), missing + GRACE).is_empty(), "still within the grace period");
+        let after = missing + GRACE + Duration::from_secs(1);
+        assert!(decider.evaluate(rest, after).is_empty(), "gone, and the rest healthy");
     }
 
     #[test]
     fn an_emergency_taken_over_needs_healthy_evaluations_to_clear_and_escalations_count_as_critical() {
         let config = EmergencyConfig { clear_after: 2, ..EmergencyConfig::default() };
-        let mut decider = FleetEmergency::in_force(config, vec![EmergencyReason::Forced]);
+        let mut decider = FleetEmergency::in_force(config, GRACE, vec![EmergencyReason::Forced]);
         let now = Instant::now();
         assert!(decider.is_active());
         assert_eq!(decider.evaluate(fleet(0), now), [EmergencyReason::Forced], "in force until it clears");

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use hive_cluster::{Bulletin, ClusterError, Election, Events, LeaderChange, LeaderHandle, NodeName, connect};
+use hive_cluster::{Board, Bulletin, ClusterError, Election, Events, LeaderChange, LeaderHandle, NodeName, connect};
 use tokio::{sync::mpsc, time::Instant};
 
 use crate::server::{NatsServer, TTL, config, poll_until};
@@ -30,6 +30,8 @@ struct Terms {
     leading: Vec<(NodeName, Instant)>,
     /// Who gained a term, in order.
     gained: Vec<NodeName>,
+    /// When each of them did, by its election.
+    gained_at: Vec<Instant>,
     /// Renewals read.
     renewals: usize,
 }
@@ -54,6 +56,7 @@ impl Terms {
                         self.renewals += 1;
                     } else {
                         self.gained.push(change.node);
+                        self.gained_at.push(change.at);
                     }
                 }
                 None => {
@@ -79,7 +82,7 @@ impl Terms {
 async fn one_node_leads_and_another_within_a_ttl_and_a_period_of_its_connection_dying() {
     let server = NatsServer::start().await;
     let (tx, changes) = mpsc::unbounded_channel();
-    let mut terms = Terms { changes, leading: Vec::new(), gained: Vec::new(), renewals: 0 };
+    let mut terms = Terms { changes, leading: Vec::new(), gained: Vec::new(), gained_at: Vec::new(), renewals: 0 };
     let mut nodes = Vec::new();
     for name in ["a", "b", "c"] {
         nodes.push(candidate(&server, name, &tx).await);
@@ -115,24 +118,33 @@ async fn one_node_leads_and_another_within_a_ttl_and_a_period_of_its_connection_
     // kill -9: the leader's task ends where it is and its connection goes; it releases nothing.
     let at = nodes.iter().position(|n| *n.handle.node() == first).expect("the leader is one of them");
     let killed = nodes.remove(at);
-    let when = Instant::now();
     killed.handle.abort();
     drop(killed.client);
+    terms.read();
+    let last_until = terms.leading.iter().find(|(node, _)| *node == first).map(|(_, until)| *until).expect("first led");
 
-    // The key lapses a ttl after its last renewal (at most a period before the kill); the next claim takes it.
+    // The key lapses on the server a ttl after its last renewal was stored: the dead leader's last deadline plus
+    // the margin is when that renewal was sent, and it was stored within the operation time-out (a period). A
+    // survivor claims once a period, each claim answered within a period. The bound comes from the protocol, in
+    // periods, and is read on the elections' own clocks, not on this test's wake-ups.
     let period = TTL / 3;
-    let bound = TTL + period + Duration::from_secs(1);
-    let moved = poll_until(bound + Duration::from_secs(5), || {
+    let margin = TTL / 4;
+    let moved = poll_until(TTL * 10, || {
         terms.read();
         let moved = terms.leader().is_some_and(|leader| *leader != first);
         async move { moved }
     })
     .await;
-    let elapsed = when.elapsed();
     assert!(moved, "nobody leads after {first} was killed");
-    assert!(elapsed <= bound, "the next leader took {elapsed:?}, more than ttl + period + slack ({bound:?})");
     terms.read();
     assert_eq!(terms.gained.len(), 2, "one new leader, once: {:?}", terms.gained);
+    let bound = last_until + margin + period * 3;
+    let gained = terms.gained_at[1];
+    assert!(
+        gained <= bound,
+        "the next leader gained its term a ttl and {:?} after the dead leader's last renewal, more than three periods",
+        gained.saturating_duration_since(last_until + margin)
+    );
 
     // Stopped gracefully, the leader gives the key back: the last node leads within a period or two.
     let second = terms.leader().cloned().expect("a leader");
@@ -145,6 +157,14 @@ async fn one_node_leads_and_another_within_a_ttl_and_a_period_of_its_connection_
     })
     .await;
     assert!(third, "the last node does not lead after the second stopped");
+}
+
+/// The value a board holds, or what else it says.
+fn value<T: Clone>(board: &Board<T>) -> Result<(T, u64), String> {
+    match board {
+        Board::Posted(posted) => Ok((posted.value.clone(), posted.revision)),
+        other => Err(format!("not a value at revision {}", other.revision())),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,16 +180,84 @@ async fn the_bulletin_is_followed_from_the_value_in_force_and_refuses_a_stale_wr
     // Followed by a node that comes later: the value in force first, then each new one.
     let mut follow = Box::pin(bulletin.follow::<String>().await.expect("follow"));
     let seen = follow.next().await.expect("an item").expect("readable");
-    assert_eq!((seen.value.as_str(), seen.revision), ("declared", first));
+    assert_eq!(value(&seen), Ok(("declared".to_owned(), first)));
     let second = bulletin.post(&"cleared".to_owned(), Some(first)).await.expect("pinned to the first");
     let seen = follow.next().await.expect("an item").expect("readable");
-    assert_eq!((seen.value.as_str(), seen.revision), ("cleared", second));
+    assert_eq!(value(&seen), Ok(("cleared".to_owned(), second)));
     // A writer that read before the second write is refused.
     assert!(matches!(bulletin.post(&"late".to_owned(), Some(first)).await, Err(ClusterError::Stale { .. })));
-    assert_eq!(bulletin.read::<String>().await.expect("read").map(|p| p.value), Some("cleared".to_owned()));
-    // A value this build cannot read is an error item; the stream goes on.
-    bulletin.post(&7_u32, Some(second)).await.expect("another type");
-    assert!(follow.next().await.expect("an item").is_err(), "a number is not a string");
+    let now = bulletin.read::<String>().await.expect("read").expect("written");
+    assert_eq!(value(&now), Ok(("cleared".to_owned(), second)));
+    // A value this build cannot read comes with its revision, and a write pinned to it replaces it.
+    let third = bulletin.post(&7_u32, Some(second)).await.expect("another type");
+    let seen = follow.next().await.expect("an item").expect("the watch goes on");
+    assert!(matches!(seen, Board::Unreadable { revision, .. } if revision == third), "{seen:?}");
+    let read = bulletin.read::<String>().await.expect("read").expect("written");
+    assert!(matches!(read, Board::Unreadable { revision, .. } if revision == third), "{read:?}");
+    let fourth = bulletin.post(&"declared".to_owned(), Some(third)).await.expect("over the unreadable value");
+    assert_eq!(value(&follow.next().await.expect("an item").expect("readable")), Ok(("declared".to_owned(), fourth)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulletin_deleted_or_purged_by_hand_is_withdrawn_and_written_over() {
+    let server = NatsServer::start().await;
+    let config = config("a");
+    let client = connect(&server.url(), config.node()).await.expect("connect");
+    let bulletin = Bulletin::emergency(&client, &config).await.expect("open");
+    let first = bulletin.post(&"declared".to_owned(), None).await.expect("the first post");
+    let mut follow = Box::pin(bulletin.follow::<String>().await.expect("follow"));
+    assert_eq!(value(&follow.next().await.expect("an item").expect("readable")), Ok(("declared".to_owned(), first)));
+
+    // What an operator's `nats kv del` and `nats kv purge` do.
+    let store = async_nats::jetstream::new(client.clone()).get_key_value("hive-emergency").await.expect("the bucket");
+    store.delete("current").await.expect("delete");
+    let deleted = follow.next().await.expect("an item").expect("a withdrawal");
+    assert!(matches!(deleted, Board::Withdrawn { revision } if revision > first), "{deleted:?}");
+    assert_eq!(bulletin.read::<String>().await.expect("read"), Some(deleted.clone()));
+    let second = bulletin.post(&"declared".to_owned(), Some(deleted.revision())).await.expect("pinned to the deletion");
+    assert_eq!(value(&follow.next().await.expect("an item").expect("readable")), Ok(("declared".to_owned(), second)));
+
+    store.purge("current").await.expect("purge");
+    let purged = follow.next().await.expect("an item").expect("a withdrawal");
+    assert!(matches!(purged, Board::Withdrawn { revision } if revision > second), "{purged:?}");
+    let third = bulletin.post(&"cleared".to_owned(), Some(purged.revision())).await.expect("pinned to the purge");
+    assert_eq!(value(&follow.next().await.expect("an item").expect("readable")), Ok(("cleared".to_owned(), third)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaders_write_runs_only_within_its_term() {
+    let server = NatsServer::start().await;
+    let (tx, _changes) = mpsc::unbounded_channel();
+    let a = candidate(&server, "a", &tx).await;
+    let led = poll_until(Duration::from_secs(10), || {
+        let leads = a.handle.term().is_some();
+        async move { leads }
+    })
+    .await;
+    assert!(led, "a alone does not lead after 10s");
+    let b = candidate(&server, "b", &tx).await;
+
+    // A write that is never answered is given up at the end of the confirmed term, not awaited for ever.
+    let abandoned = tokio::time::timeout(
+        Duration::from_secs(10),
+        a.handle.write(std::future::pending::<Result<(), ClusterError>>()),
+    )
+    .await
+    .expect("given up by the term's deadline");
+    assert!(matches!(abandoned, Err(ClusterError::TermEnded { .. })), "{abandoned:?}");
+    assert_eq!(a.handle.write(async { Ok::<_, ClusterError>(7) }).await.expect("a leads"), 7);
+
+    // A node that does not lead never starts the write.
+    let started = std::sync::atomic::AtomicBool::new(false);
+    let refused = b
+        .handle
+        .write(async {
+            started.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, ClusterError>(())
+        })
+        .await;
+    assert!(matches!(refused, Err(ClusterError::NotLeader { .. })), "{refused:?}");
+    assert!(!started.load(std::sync::atomic::Ordering::SeqCst), "b's write ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,4 +291,44 @@ async fn events_from_other_nodes_are_read_and_malformed_ones_dropped() {
 
     let remote = tokio::time::timeout(Duration::from_secs(5), heard.next()).await.expect("in time").expect("open");
     assert_eq!((remote.node.as_str(), remote.kind.as_str(), remote.body), ("b", "share", Body { n: 3 }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_not_queued_while_the_connection_is_down() {
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Body {
+        n: u32,
+    }
+    let mut server = NatsServer::start().await;
+    let (a, b) = (config("a"), config("b"));
+    let client_a = connect(&server.url(), a.node()).await.expect("connect");
+    let events_a = Events::new(&client_a, &a);
+
+    // Down: a publication is refused at once, not queued to be sent ahead of the next renewals.
+    server.stop();
+    let down = poll_until(Duration::from_secs(10), || {
+        let state = client_a.connection_state();
+        async move { state != async_nats::connection::State::Connected }
+    })
+    .await;
+    assert!(down, "the client did not notice the server stopped");
+    for n in 0..3 {
+        let refused = events_a.publish("share", &Body { n }).await;
+        assert!(matches!(refused, Err(ClusterError::Publish { .. })), "{refused:?}");
+    }
+
+    // Back: b hears what a publishes from then on, and nothing from while it was down.
+    server.restart().await;
+    let client_b = connect(&server.url(), b.node()).await.expect("connect");
+    let mut heard = Events::new(&client_b, &b).subscribe::<Body>().await.expect("subscribe");
+    client_b.flush().await.expect("flush");
+    let up = poll_until(Duration::from_secs(10), || {
+        let state = client_a.connection_state();
+        async move { state == async_nats::connection::State::Connected }
+    })
+    .await;
+    assert!(up, "the client did not reconnect");
+    events_a.publish("share", &Body { n: 9 }).await.expect("connected again");
+    let remote = tokio::time::timeout(Duration::from_secs(5), heard.next()).await.expect("in time").expect("open");
+    assert_eq!(remote.body, Body { n: 9 }, "what was published while down was sent after all");
 }

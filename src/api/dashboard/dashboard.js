@@ -174,6 +174,8 @@
     async status() {
       state.status = await getJson("/api/status");
       renderStatus();
+      // The whole fleet is a cluster's: fetched once the status says this hive is a node of one.
+      if (state.status.cluster && !state.fleetLoaded) refresh("fleet");
     },
     async repos() {
       const body = await getJson("/api/repos");
@@ -199,6 +201,8 @@
       renderRepos();
     },
     async fleet() {
+      if (!(state.status && state.status.cluster)) return;
+      state.fleetLoaded = true;
       renderFleet(await getJson("/api/fleet"));
     },
     async backlog() {
@@ -269,6 +273,21 @@
     batch_finished: ["backlog"],
   };
 
+  // An event's JSON; an empty object when it is not JSON.
+  function eventData(event) {
+    try {
+      return JSON.parse(event.data) || {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  // Whether an event comes from another node of this hive's cluster.
+  function elsewhere(data) {
+    const status = state.status || {};
+    return Boolean(data.node && status.cluster && data.node !== status.cluster.node);
+  }
+
   function follow() {
     const live = $("live");
     const source = new EventSource("/api/events");
@@ -281,13 +300,9 @@
     source.onerror = () => mark(source.readyState === EventSource.CLOSED ? "stopped" : "reconnecting");
     for (const [kind, parts] of Object.entries(affects)) {
       source.addEventListener(kind, (event) => {
-        let data = {};
-        try {
-          data = JSON.parse(event.data) || {};
-        } catch (_) {}
+        const data = eventData(event);
         // Another node's event changes only what the page shows of the whole fleet.
-        const status = state.status || {};
-        if (data.node && status.cluster && data.node !== status.cluster.node) {
+        if (elsewhere(data)) {
           refresh("fleet");
           return;
         }
@@ -302,7 +317,9 @@
     }
     // Events were lost for this client: only a full reload of the state is the truth.
     source.addEventListener("lag", () => refresh(...EVERYTHING));
-    source.addEventListener("hive_stopped", () => {
+    source.addEventListener("hive_stopped", (event) => {
+      // Only this hive's stop ends its stream; another node of its cluster stopping is that node's news.
+      if (elsewhere(eventData(event))) return;
       mark("stopped");
       source.close();
     });
