@@ -122,8 +122,8 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
     }
 }
 
-/// The steward's fence: this node's lease of the repository, at the revision it holds now, read from NATS right
-/// before the write.
+/// The steward's fence: this node's lease of the repository, within its local deadline and still this process's
+/// claim (renewals included) when read from NATS right before the write.
 ///
 /// The emergency alert's repository (`--alert-repo`) is let through: it is often not in the fleet (then no node
 /// holds it), and each node declares over its own share, so a lease would keep the alert from the node that needs
@@ -141,10 +141,10 @@ impl WriteFence for LeaseFence {
         if self.alert_repo.as_deref() == Some(repo) {
             return Ok(());
         }
-        let Some(revision) = self.holdings.revision(repo) else {
+        let Some(lease) = self.holdings.lease(repo) else {
             return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
         };
-        self.fence.check(repo, revision).await.map_err(|err| err.to_string())
+        self.fence.check(&lease).await.map_err(|err| err.to_string())
     }
 }
 

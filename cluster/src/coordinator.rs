@@ -38,7 +38,7 @@ pub enum Ownership {
     Gained {
         /// The repository.
         repo: String,
-        /// The lease's revision when it was gained. Renewals move it on; [`Coordinator::held`] has the latest.
+        /// The lease's revision when it was gained. Renewals move it on; [`CoordinatorHandle::held`] has the latest.
         revision: u64,
     },
     /// The node no longer holds `repo` (released to its rightful owner, lapsed, or taken): stop at once.
@@ -106,18 +106,24 @@ pub struct CoordinatorHandle {
     node: NodeName,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
-    held: tokio::sync::watch::Receiver<BTreeMap<String, u64>>,
+    held: tokio::sync::watch::Receiver<BTreeMap<String, Lease>>,
     fleet: tokio::sync::watch::Sender<Vec<String>>,
 }
 
 /// What a node holds, kept current by its coordinator: for the fence, in whatever task checks it. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Holdings(tokio::sync::watch::Receiver<BTreeMap<String, u64>>);
+pub struct Holdings(tokio::sync::watch::Receiver<BTreeMap<String, Lease>>);
 
 impl Holdings {
     /// The revision at which this node holds `repo` now, if it does.
     pub fn revision(&self, repo: &str) -> Option<u64> {
-        self.0.borrow().get(repo).copied()
+        self.0.borrow().get(repo).map(|lease| lease.revision)
+    }
+
+    /// This node's lease of `repo` as its coordinator last renewed it, if it holds it: what [`crate::Fence::check`]
+    /// takes.
+    pub fn lease(&self, repo: &str) -> Option<Lease> {
+        self.0.borrow().get(repo).cloned()
     }
 }
 
@@ -129,7 +135,7 @@ impl CoordinatorHandle {
 
     /// The repositories this node holds now, with their latest revisions (for the fence).
     pub fn held(&self) -> BTreeMap<String, u64> {
-        self.held.borrow().clone()
+        self.held.borrow().iter().map(|(repo, lease)| (repo.clone(), lease.revision)).collect()
     }
 
     /// What this node holds, as it changes, for a reader that does not own the handle.
@@ -187,7 +193,7 @@ struct Run {
     fleet_rx: tokio::sync::watch::Receiver<Vec<String>>,
     events: mpsc::UnboundedSender<OwnershipChange>,
     held: BTreeMap<String, Lease>,
-    held_tx: tokio::sync::watch::Sender<BTreeMap<String, u64>>,
+    held_tx: tokio::sync::watch::Sender<BTreeMap<String, Lease>>,
     /// Repositories with a request in flight; a round leaves them alone.
     busy: BTreeSet<String>,
     surveying: bool,
@@ -356,12 +362,13 @@ impl Run {
         }
         let repo = lease.repo.clone();
         let revision = lease.revision;
-        if self.held.insert(repo.clone(), lease).is_none() {
-            self.send(Ownership::Gained { repo: repo.clone(), revision });
-        }
+        // Lent to the fence before `Gained` is sent, so whatever acts on `Gained` finds the lease there.
         self.held_tx.send_modify(|held| {
-            held.insert(repo, revision);
+            held.insert(repo.clone(), lease.clone());
         });
+        if self.held.insert(repo.clone(), lease).is_none() {
+            self.send(Ownership::Gained { repo, revision });
+        }
     }
 
     /// Stops holding `repo`: `Lost` is sent before anything else happens to it.

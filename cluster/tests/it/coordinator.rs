@@ -117,17 +117,13 @@ async fn three_nodes_hold_every_repository_exactly_once_and_give_it_all_back_whe
         assert_eq!(held.keys().cloned().collect::<Vec<_>>(), ledger.held_by(node.handle.node().as_str()));
         let leases = Leases::open(&node.client, &config(node.handle.node().as_str())).await.expect("open");
         let fence = Fence::new(leases);
-        // A revision the coordinator has just renewed may be newer than the one read; the fence passes the
-        // latest, read right after.
+        let holdings = node.handle.holdings();
         for repo in held.keys() {
-            let passed = poll_until(TTL, || async {
-                let revision = node.handle.held().get(repo).copied();
-                match revision {
-                    Some(revision) => fence.check(repo, revision).await.is_ok(),
-                    None => false,
-                }
-            });
-            assert!(passed.await, "the fence refused {}'s own lease of {repo}", node.handle.node());
+            let lease = holdings.lease(repo).expect("held");
+            fence
+                .check(&lease)
+                .await
+                .unwrap_or_else(|e| panic!("the fence refused {}'s own lease: {e}", node.handle.node()));
         }
     }
 
@@ -282,5 +278,56 @@ async fn a_fleet_set_on_a_running_coordinator_is_claimed_and_what_left_it_releas
     let error = a.handle.set_fleet(vec![String::new()]).expect_err("an empty name").to_string();
     assert!(error.contains("invalid repository name ''"), "{error}");
     settle(&observer, &mut ledger, &["a"], &second).await;
+    a.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fence_lets_the_holder_write_while_its_renewals_travel() {
+    let server = NatsServer::start().await;
+    let (mut ledger, events) = Ledger::new();
+    let fleet = fleet(20);
+    let observer = observer(&server, TTL).await;
+    let a = start(&server, "a", &fleet, &events, TTL).await;
+    settle(&observer, &mut ledger, &["a"], &fleet).await;
+    let fence = Fence::new(Leases::open(&a.client, &config("a")).await.expect("open"));
+    let holdings = a.handle.holdings();
+
+    // Every lease checked, over and over, as a steward about to write would, while the coordinator renews them all
+    // until each was renewed five times: a look that lands after a renewal was stored and before its answer
+    // reached the coordinator finds a newer revision than the holder knows of, and must still pass.
+    let mut revisions: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    let renewed = |revisions: &BTreeMap<&str, BTreeSet<u64>>| {
+        revisions.len() == fleet.len() && revisions.values().all(|seen| seen.len() > 5)
+    };
+    let (mut checks, mut refused, mut unheld) = (0, Vec::new(), 0);
+    let until = Instant::now() + SETTLE;
+    while !renewed(&revisions) && Instant::now() < until {
+        let looks = fleet.iter().map(|repo| {
+            let (lease, fence) = (holdings.lease(repo), &fence);
+            async move {
+                match lease {
+                    Some(lease) => Some((lease.revision, fence.check(&lease).await)),
+                    None => None,
+                }
+            }
+        });
+        for (repo, look) in fleet.iter().zip(futures::future::join_all(looks).await) {
+            let Some((revision, checked)) = look else {
+                unheld += 1;
+                continue;
+            };
+            revisions.entry(repo.as_str()).or_default().insert(revision);
+            checks += 1;
+            if let Err(error) = checked {
+                refused.push(error.to_string());
+            }
+        }
+    }
+    assert!(renewed(&revisions), "the leases were not renewed five times each within {SETTLE:?}: {revisions:?}");
+    assert!(
+        refused.is_empty(),
+        "the fence refused the holder {} times in {checks} looks ({unheld} found no lease held): {refused:?}",
+        refused.len()
+    );
     a.handle.stop().await;
 }
