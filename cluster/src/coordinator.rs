@@ -89,6 +89,7 @@ impl Coordinator {
             fleet_rx,
             events,
             held: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             held_tx,
             busy: BTreeSet::new(),
             surveying: false,
@@ -193,6 +194,9 @@ struct Run {
     fleet_rx: tokio::sync::watch::Receiver<Vec<String>>,
     events: mpsc::UnboundedSender<OwnershipChange>,
     held: BTreeMap<String, Lease>,
+    /// Every held lease's local deadline, earliest first: the timer and `expire` look at the front only, so a
+    /// node holding tens of thousands of leases does not scan them all for each answer it applies.
+    deadlines: BTreeSet<(Instant, String)>,
     held_tx: tokio::sync::watch::Sender<BTreeMap<String, Lease>>,
     /// Repositories with a request in flight; a round leaves them alone.
     busy: BTreeSet<String>,
@@ -207,7 +211,7 @@ impl Run {
         let mut tick = tokio::time::interval(self.config.period());
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let deadline = self.held.values().map(|lease| lease.held_until).min();
+            let deadline = self.deadlines.first().map(|(deadline, _)| *deadline);
             let expiry = async move {
                 match deadline {
                     Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -366,7 +370,14 @@ impl Run {
         self.held_tx.send_modify(|held| {
             held.insert(repo.clone(), lease.clone());
         });
-        if self.held.insert(repo.clone(), lease).is_none() {
+        let held_until = lease.held_until;
+        let earlier = self.held.insert(repo.clone(), lease);
+        // The earlier deadline out before the new one in: a renewal may end at the same instant.
+        if let Some(earlier) = &earlier {
+            self.deadlines.remove(&(earlier.held_until, repo.clone()));
+        }
+        self.deadlines.insert((held_until, repo.clone()));
+        if earlier.is_none() {
             self.send(Ownership::Gained { repo, revision });
         }
     }
@@ -374,6 +385,7 @@ impl Run {
     /// Stops holding `repo`: `Lost` is sent before anything else happens to it.
     fn drop_held(&mut self, repo: &str) -> Option<Lease> {
         let lease = self.held.remove(repo)?;
+        self.deadlines.remove(&(lease.held_until, repo.to_owned()));
         self.send(Ownership::Lost { repo: repo.to_owned() });
         self.held_tx.send_modify(|held| {
             held.remove(repo);
@@ -385,7 +397,7 @@ impl Run {
     fn expire(&mut self) {
         let now = Instant::now();
         let lapsed: Vec<String> =
-            self.held.values().filter(|lease| lease.held_until <= now).map(|lease| lease.repo.clone()).collect();
+            self.deadlines.iter().take_while(|(deadline, _)| *deadline <= now).map(|(_, repo)| repo.clone()).collect();
         if !lapsed.is_empty() {
             tracing::info!(node = %self.config.node(), count = lapsed.len(), "leases lapsed locally without renewal");
         }

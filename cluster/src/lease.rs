@@ -138,6 +138,10 @@ impl Leases {
     }
 
     /// Every lease in the bucket, by repository. A key this crate cannot have written is skipped with a warning.
+    ///
+    /// A snapshot, not a transaction: a lease renewed while the listing runs can be missing from it (seen with
+    /// nats-server 2.9, whose last-per-subject listing may end before a key rewritten meanwhile), so a reader that
+    /// needs every key lists again when one is missing. The coordinators never list: they claim and renew by key.
     pub async fn all(&self) -> Result<BTreeMap<String, LeaseEntry>, ClusterError> {
         let keys = self.bucket.keys().await?;
         let reads = futures::stream::iter(keys.into_iter().filter_map(|key| match repo_of_key(&key) {
