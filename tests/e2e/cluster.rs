@@ -206,10 +206,13 @@ const PARTITION_LEASE_SECS: u64 = 6;
 /// The last write the leases' bucket stored for each repository, as a watcher of the bucket saw it: the node it
 /// names (`None` for a release) and when the server stored it, on this process's monotonic clock.
 #[derive(Clone, Default)]
-struct Stored(Arc<Mutex<BTreeMap<String, (Option<String>, Instant)>>>);
+struct Stored(Arc<Mutex<BTreeMap<String, LastWrite>>>);
+
+/// The node a lease's last stored write names (`None` for a release), and when the server stored it.
+type LastWrite = (Option<String>, Instant);
 
 impl Stored {
-    fn snapshot(&self) -> BTreeMap<String, (Option<String>, Instant)> {
+    fn snapshot(&self) -> BTreeMap<String, LastWrite> {
         self.0.lock().expect("not poisoned").clone()
     }
 }
