@@ -191,9 +191,9 @@ pub(crate) async fn apply(hive: &Hive, repos: &mut Vec<RepoId>, change: Ownershi
     }
 }
 
-/// The steward's fence: this node's lease of the repository, at the revision it holds now, read from NATS right
-/// before the write; then the write recorded on the fleet's stream of writes, which refuses it when another node
-/// (or this one) sent it within the window.
+/// The steward's fence: this node's lease of the repository, within its local deadline and still this process's
+/// claim (renewals included) when read from NATS right before the write; then the write recorded on the fleet's
+/// stream of writes, which refuses it when another node (or this one) sent it within the window.
 ///
 /// The emergency alert (its writes to `--alert-repo`) is fenced by the leadership instead of a lease: its
 /// repository is often not in the fleet (then no node holds it), and every node obeys the fleet's emergency, so
@@ -212,10 +212,10 @@ impl WriteFence for LeaseFence {
         if Sending::is_alert(self.alert_repo.as_deref(), repo, key) {
             return self.sending.alert(repo, key).await;
         }
-        let Some(revision) = self.holdings.revision(repo) else {
+        let Some(lease) = self.holdings.lease(repo) else {
             return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
         };
-        self.fence.check(repo, revision).await.map_err(|err| err.to_string())?;
+        self.fence.check(&lease).await.map_err(|err| err.to_string())?;
         self.sending.record(repo, key).await
     }
 }

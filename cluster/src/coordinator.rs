@@ -38,7 +38,7 @@ pub enum Ownership {
     Gained {
         /// The repository.
         repo: String,
-        /// The lease's revision when it was gained. Renewals move it on; [`Coordinator::held`] has the latest.
+        /// The lease's revision when it was gained. Renewals move it on; [`CoordinatorHandle::held`] has the latest.
         revision: u64,
     },
     /// The node no longer holds `repo` (released to its rightful owner, lapsed, or taken): stop at once.
@@ -89,6 +89,7 @@ impl Coordinator {
             fleet_rx,
             events,
             held: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             held_tx,
             busy: BTreeSet::new(),
             surveying: false,
@@ -106,18 +107,24 @@ pub struct CoordinatorHandle {
     node: NodeName,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
-    held: tokio::sync::watch::Receiver<BTreeMap<String, u64>>,
+    held: tokio::sync::watch::Receiver<BTreeMap<String, Lease>>,
     fleet: tokio::sync::watch::Sender<Vec<String>>,
 }
 
 /// What a node holds, kept current by its coordinator: for the fence, in whatever task checks it. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Holdings(tokio::sync::watch::Receiver<BTreeMap<String, u64>>);
+pub struct Holdings(tokio::sync::watch::Receiver<BTreeMap<String, Lease>>);
 
 impl Holdings {
     /// The revision at which this node holds `repo` now, if it does.
     pub fn revision(&self, repo: &str) -> Option<u64> {
-        self.0.borrow().get(repo).copied()
+        self.0.borrow().get(repo).map(|lease| lease.revision)
+    }
+
+    /// This node's lease of `repo` as its coordinator last renewed it, if it holds it: what [`crate::Fence::check`]
+    /// takes.
+    pub fn lease(&self, repo: &str) -> Option<Lease> {
+        self.0.borrow().get(repo).cloned()
     }
 }
 
@@ -129,7 +136,7 @@ impl CoordinatorHandle {
 
     /// The repositories this node holds now, with their latest revisions (for the fence).
     pub fn held(&self) -> BTreeMap<String, u64> {
-        self.held.borrow().clone()
+        self.held.borrow().iter().map(|(repo, lease)| (repo.clone(), lease.revision)).collect()
     }
 
     /// What this node holds, as it changes, for a reader that does not own the handle.
@@ -187,7 +194,10 @@ struct Run {
     fleet_rx: tokio::sync::watch::Receiver<Vec<String>>,
     events: mpsc::UnboundedSender<OwnershipChange>,
     held: BTreeMap<String, Lease>,
-    held_tx: tokio::sync::watch::Sender<BTreeMap<String, u64>>,
+    /// Every held lease's local deadline, earliest first: the timer and `expire` look at the front only, so a
+    /// node holding tens of thousands of leases does not scan them all for each answer it applies.
+    deadlines: BTreeSet<(Instant, String)>,
+    held_tx: tokio::sync::watch::Sender<BTreeMap<String, Lease>>,
     /// Repositories with a request in flight; a round leaves them alone.
     busy: BTreeSet<String>,
     surveying: bool,
@@ -201,7 +211,7 @@ impl Run {
         let mut tick = tokio::time::interval(self.config.period());
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let deadline = self.held.values().map(|lease| lease.held_until).min();
+            let deadline = self.deadlines.first().map(|(deadline, _)| *deadline);
             let expiry = async move {
                 match deadline {
                     Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -356,17 +366,26 @@ impl Run {
         }
         let repo = lease.repo.clone();
         let revision = lease.revision;
-        if self.held.insert(repo.clone(), lease).is_none() {
-            self.send(Ownership::Gained { repo: repo.clone(), revision });
-        }
+        // Lent to the fence before `Gained` is sent, so whatever acts on `Gained` finds the lease there.
         self.held_tx.send_modify(|held| {
-            held.insert(repo, revision);
+            held.insert(repo.clone(), lease.clone());
         });
+        let held_until = lease.held_until;
+        let earlier = self.held.insert(repo.clone(), lease);
+        // The earlier deadline out before the new one in: a renewal may end at the same instant.
+        if let Some(earlier) = &earlier {
+            self.deadlines.remove(&(earlier.held_until, repo.clone()));
+        }
+        self.deadlines.insert((held_until, repo.clone()));
+        if earlier.is_none() {
+            self.send(Ownership::Gained { repo, revision });
+        }
     }
 
     /// Stops holding `repo`: `Lost` is sent before anything else happens to it.
     fn drop_held(&mut self, repo: &str) -> Option<Lease> {
         let lease = self.held.remove(repo)?;
+        self.deadlines.remove(&(lease.held_until, repo.to_owned()));
         self.send(Ownership::Lost { repo: repo.to_owned() });
         self.held_tx.send_modify(|held| {
             held.remove(repo);
@@ -378,7 +397,7 @@ impl Run {
     fn expire(&mut self) {
         let now = Instant::now();
         let lapsed: Vec<String> =
-            self.held.values().filter(|lease| lease.held_until <= now).map(|lease| lease.repo.clone()).collect();
+            self.deadlines.iter().take_while(|(deadline, _)| *deadline <= now).map(|(_, repo)| repo.clone()).collect();
         if !lapsed.is_empty() {
             tracing::info!(node = %self.config.node(), count = lapsed.len(), "leases lapsed locally without renewal");
         }

@@ -192,12 +192,15 @@ pub enum Refusal {
         /// Its revision.
         revision: u64,
     },
-    /// This node holds it, at another revision: the writer's view is stale (another incarnation of this node, or
-    /// a lease lost and claimed again since).
+    /// This node holds it under another claim: the writer's view is stale (a lease lost and claimed again since,
+    /// or claimed by another incarnation of this node).
     Moved {
         /// The current revision.
         revision: u64,
     },
+    /// This node's hold passed its local deadline without a renewal: the bucket may let another node claim it
+    /// soon, whatever it says now.
+    Lapsed,
 }
 
 impl std::fmt::Display for Refusal {
@@ -206,6 +209,7 @@ impl std::fmt::Display for Refusal {
             Self::Vacant => f.write_str("no node holds its lease any more"),
             Self::HeldBy { node, revision } => write!(f, "node '{node}' holds its lease now (revision {revision})"),
             Self::Moved { revision } => write!(f, "its lease has moved on to revision {revision}"),
+            Self::Lapsed => f.write_str("this node's hold on its lease lapsed without a renewal; is nats reachable?"),
         }
     }
 }

@@ -27,10 +27,12 @@ use crate::{
 const LEADER: &str = "leader";
 
 /// A term of leadership as this node holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     /// The revision of the leader's key this node last wrote.
     pub revision: u64,
+    /// The claim this term belongs to, kept by its renewals: what the fence compares.
+    pub claim: String,
     /// Until when this node may act as the leader without another successful renewal.
     pub until: Instant,
 }
@@ -86,7 +88,7 @@ impl LeaderHandle {
 
     /// This node's term, if it leads now (its local deadline not passed).
     pub fn term(&self) -> Option<Term> {
-        (*self.term.borrow()).filter(|term| term.until > Instant::now())
+        self.term.borrow().clone().filter(|term| term.until > Instant::now())
     }
 
     /// The term as it changes, for a task that waits for leadership.
@@ -150,10 +152,19 @@ pub struct LeaderFence {
 impl LeaderFence {
     /// See [`LeaderHandle::confirm`].
     pub async fn confirm(&self) -> Result<Term, ClusterError> {
-        let term = (*self.term.borrow())
+        let term = self
+            .term
+            .borrow()
+            .clone()
             .filter(|term| term.until > Instant::now())
             .ok_or_else(|| ClusterError::NotLeader { node: self.node.to_string() })?;
-        self.fence.check(LEADER, term.revision).await?;
+        let lease = Lease {
+            repo: LEADER.to_owned(),
+            revision: term.revision,
+            claim: term.claim.clone(),
+            held_until: term.until,
+        };
+        self.fence.check(&lease).await?;
         Ok(term)
     }
 }
@@ -219,7 +230,7 @@ impl Run {
                 if self.held.is_none() {
                     tracing::info!(node = %self.config.node(), "this node leads the fleet");
                 }
-                let term = Term { revision: lease.revision, until: lease.held_until };
+                let term = Term { revision: lease.revision, claim: lease.claim.clone(), until: lease.held_until };
                 self.held = Some(lease);
                 self.announce(Some(term));
             }
@@ -238,7 +249,7 @@ impl Run {
     }
 
     fn announce(&self, term: Option<Term>) {
-        self.term.send_replace(term);
+        self.term.send_replace(term.clone());
         if let Some(changes) = &self.changes {
             let _ = changes.send(LeaderChange { node: self.config.node().clone(), term, at: Instant::now() });
         }

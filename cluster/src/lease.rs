@@ -6,6 +6,9 @@
 //! A lease is held locally only until `last successful write + ttl - margin`, counted from when the write was
 //! sent: the server counts the ttl from when it stored the write, which is later, so a node that can no longer
 //! reach the server stops considering itself the holder before the server lets anyone else claim the key.
+//!
+//! Each claim writes a fresh claim id that its renewals keep: the revision moves on with every renewal, the claim
+//! id only when the lease is claimed anew, so the fence can tell a renewal (the same holding) from a new one.
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -29,6 +32,10 @@ pub struct LeaseRecord {
     pub node: NodeName,
     /// Which process of that node.
     pub incarnation: String,
+    /// Which claim of that process: fresh at each claim, kept by its renewals. Empty in a lease written before
+    /// claims had ids, which no claim of this version matches.
+    #[serde(default)]
+    pub claim: String,
     /// When it was written (RFC 3339, UTC).
     pub at: String,
 }
@@ -47,8 +54,10 @@ pub struct LeaseEntry {
 pub struct Lease {
     /// The repository.
     pub repo: String,
-    /// The revision of the last successful claim or renewal: the one a renewal, a release and the fence pin to.
+    /// The revision of the last successful claim or renewal: the one a renewal and a release pin to.
     pub revision: u64,
+    /// The claim id written by the claim and kept by every renewal: what the fence compares.
+    pub claim: String,
     /// Until when this node may consider itself the holder without another successful renewal.
     pub held_until: Instant,
 }
@@ -89,11 +98,13 @@ impl Leases {
     /// revision, and returned as claimed.
     pub async fn claim(&self, repo: &str) -> Result<Lease, ClusterError> {
         let key = lease_key(repo)?;
-        let value = self.value(repo)?;
+        // A new holding, told apart from every earlier one of this process (one lost and claimed again since).
+        let claim = format!("{:016x}", rand::random::<u64>());
+        let value = self.value(repo, &claim)?;
         let sent = Instant::now();
-        let created = self.bucket.bounded("claim", &key, self.bucket.store.create(&key, value.clone().into())).await?;
+        let created = self.bucket.bounded("claim", &key, self.bucket.store.create(&key, value.into())).await?;
         let error = match created {
-            Ok(revision) => return Ok(self.lease(repo, revision, sent)),
+            Ok(revision) => return Ok(self.lease(repo, revision, &claim, sent)),
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => error,
             Err(error) => return Err(self.failed("claim", &key, error)),
         };
@@ -101,7 +112,7 @@ impl Leases {
             Some(entry)
                 if entry.record.node == *self.node() && entry.record.incarnation == self.bucket.incarnation() =>
             {
-                self.update(repo, &key, entry.revision, "claim").await
+                self.update(repo, &key, entry.revision, &claim, "claim").await
             }
             Some(entry) => Err(ClusterError::Taken {
                 repo: repo.to_owned(),
@@ -117,7 +128,7 @@ impl Leases {
     /// and was claimed, or released).
     pub async fn renew(&self, lease: &Lease) -> Result<Lease, ClusterError> {
         let key = lease_key(&lease.repo)?;
-        self.update(&lease.repo, &key, lease.revision, "renew").await
+        self.update(&lease.repo, &key, lease.revision, &lease.claim, "renew").await
     }
 
     /// Releases a lease, pinned to its revision, so a release that arrives late deletes nobody else's lease.
@@ -137,6 +148,10 @@ impl Leases {
     }
 
     /// Every lease in the bucket, by repository. A key this crate cannot have written is skipped with a warning.
+    ///
+    /// A snapshot, not a transaction: a lease renewed while the listing runs can be missing from it (seen with
+    /// nats-server 2.9, whose last-per-subject listing may end before a key rewritten meanwhile), so a reader that
+    /// needs every key lists again when one is missing. The coordinators never list: they claim and renew by key.
     pub async fn all(&self) -> Result<BTreeMap<String, LeaseEntry>, ClusterError> {
         let keys = self.bucket.keys().await?;
         let reads = futures::stream::iter(keys.into_iter().filter_map(|key| match repo_of_key(&key) {
@@ -152,12 +167,19 @@ impl Leases {
         Ok(reads.into_iter().filter_map(|(repo, entry)| Some((repo, entry?))).collect())
     }
 
-    async fn update(&self, repo: &str, key: &str, revision: u64, op: &'static str) -> Result<Lease, ClusterError> {
-        let value = self.value(repo)?;
+    async fn update(
+        &self,
+        repo: &str,
+        key: &str,
+        revision: u64,
+        claim: &str,
+        op: &'static str,
+    ) -> Result<Lease, ClusterError> {
+        let value = self.value(repo, claim)?;
         let sent = Instant::now();
         let updated = self.bucket.bounded(op, key, self.bucket.store.update(key, value.into(), revision)).await?;
         match updated {
-            Ok(revision) => Ok(self.lease(repo, revision, sent)),
+            Ok(revision) => Ok(self.lease(repo, revision, claim, sent)),
             Err(error) => Err(self.update_failed(repo, revision, op, key, error)),
         }
     }
@@ -175,18 +197,19 @@ impl Leases {
         Ok(Some(LeaseEntry { record, revision: entry.revision }))
     }
 
-    fn value(&self, repo: &str) -> Result<Vec<u8>, ClusterError> {
+    fn value(&self, repo: &str, claim: &str) -> Result<Vec<u8>, ClusterError> {
         let record = LeaseRecord {
             repo: repo.to_owned(),
             node: self.node().clone(),
             incarnation: self.bucket.incarnation().to_owned(),
+            claim: claim.to_owned(),
             at: hive_support::now_rfc3339(),
         };
         self.bucket.encode(repo, &record)
     }
 
-    fn lease(&self, repo: &str, revision: u64, sent: Instant) -> Lease {
-        Lease { repo: repo.to_owned(), revision, held_until: sent + self.holding }
+    fn lease(&self, repo: &str, revision: u64, claim: &str, sent: Instant) -> Lease {
+        Lease { repo: repo.to_owned(), revision, claim: claim.to_owned(), held_until: sent + self.holding }
     }
 
     fn update_failed(

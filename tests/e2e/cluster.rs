@@ -1,15 +1,19 @@
 //! `hive serve --cluster` with two real processes sharing one fleet through a real nats-server on loopback, against
 //! the GitHub emulator: every repository is watched by exactly one node, a node killed with SIGKILL leaves its share
-//! to the other within the lease ttl and a cycle, and no repository ever gets two hive issues. Bad cluster settings
-//! are usage errors, and `hive run` refuses `--cluster`.
+//! to the other within the lease ttl and a cycle, and no repository ever gets two hive issues; nodes cut off from
+//! NATS write nothing past their leases' deadlines, stop their pilots, and share the fleet again once it returns.
+//! Bad cluster settings are usage errors, and `hive run` refuses `--cluster`.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     path::Path,
-    time::{Duration, Instant},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use hive_testkit::{Emulator, JobSpec, NatsServer, RepoSpec, RunSpec};
+use futures::StreamExt;
+use hive_cluster::{ClusterConfig, LeaseRecord, Leases, NodeName};
+use hive_testkit::{Emulator, JobSpec, Method, NatsServer, RepoSpec, RequestRecord, RunSpec};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -40,17 +44,48 @@ async fn fleet() -> Emulator {
     emu
 }
 
-/// One node: `hive serve --cluster` with the autonomy loop filing issues, a cycle a second.
+/// Emergency settings that keep these nodes out of an emergency: their fleets are mostly failing repositories, and
+/// a declared emergency would freeze the writes these tests count.
+const NO_EMERGENCY: [(&str, &str); 3] = [
+    ("HIVE_EMERGENCY_MIN_FLEET", "1000"),
+    ("HIVE_EMERGENCY_CRITICAL_MEMBERS", "0"),
+    ("HIVE_EMERGENCY_SYSTEMIC_MEMBERS", "0"),
+];
+
+/// One node: `hive serve --cluster` with the autonomy loop filing issues, a cycle a second, leases of
+/// [`LEASE_SECS`], and no emergency.
 pub(crate) async fn node(emu: &Emulator, nats: &NatsServer, dir: &Path, name: &str) -> (Daemon, String) {
-    node_with(emu, nats, dir, name, &[]).await
+    spawn_node(emu, nats, dir, name, LEASE_SECS, &NO_EMERGENCY).await
 }
 
-/// [`node`] with more environment variables.
+/// [`node`] with leases of `lease_secs`.
+async fn node_with_lease(
+    emu: &Emulator,
+    nats: &NatsServer,
+    dir: &Path,
+    name: &str,
+    lease_secs: u64,
+) -> (Daemon, String) {
+    spawn_node(emu, nats, dir, name, lease_secs, &NO_EMERGENCY).await
+}
+
+/// [`node`] with these environment variables instead of [`NO_EMERGENCY`].
 pub(crate) async fn node_with(
     emu: &Emulator,
     nats: &NatsServer,
     dir: &Path,
     name: &str,
+    env: &[(&str, &str)],
+) -> (Daemon, String) {
+    spawn_node(emu, nats, dir, name, LEASE_SECS, env).await
+}
+
+async fn spawn_node(
+    emu: &Emulator,
+    nats: &NatsServer,
+    dir: &Path,
+    name: &str,
+    lease_secs: u64,
     env: &[(&str, &str)],
 ) -> (Daemon, String) {
     let args = ["serve", "--org", "acme", "--autonomy", "--level", "issue", "--bind", "127.0.0.1:0"];
@@ -62,7 +97,7 @@ pub(crate) async fn node_with(
         .env("HIVE_MAX_CONTENT_PER_MINUTE", "1000")
         .env("HIVE_CLUSTER", nats.url())
         .env("HIVE_NODE", name)
-        .env("HIVE_CLUSTER_LEASE_SECS", LEASE_SECS.to_string())
+        .env("HIVE_CLUSTER_LEASE_SECS", lease_secs.to_string())
         .envs(env.iter().copied());
     let mut daemon = Daemon::spawn(cmd, &dir.join(format!("{name}.stderr.log")));
     let line = daemon.line("the listening line", |l| l.starts_with("hive serve: listening on http://")).await;
@@ -72,12 +107,15 @@ pub(crate) async fn node_with(
 
 /// The repositories a node watches now, by its API; empty when it does not answer.
 pub(crate) async fn watched(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
-    let Ok(response) = client.get(format!("{base}/api/repos")).send().await else { return BTreeSet::new() };
-    let Ok(repos) = response.json::<Value>().await else { return BTreeSet::new() };
-    repos["repositories"]
-        .as_array()
-        .map(|all| all.iter().filter_map(|r| r["repo"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
+    watching(client, base).await.unwrap_or_default()
+}
+
+/// The repositories a node watches now, by its API; `None` when it does not answer.
+async fn watching(client: &reqwest::Client, base: &str) -> Option<BTreeSet<String>> {
+    let response = client.get(format!("{base}/api/repos")).send().await.ok()?;
+    let repos = response.json::<Value>().await.ok()?;
+    let all = repos["repositories"].as_array()?;
+    Some(all.iter().filter_map(|r| r["repo"].as_str().map(str::to_owned)).collect())
 }
 
 /// The hive issues (not pull requests) of each repository that has any.
@@ -114,6 +152,26 @@ pub(crate) async fn poll_until<F: std::future::Future<Output = bool>>(
     }
 }
 
+/// Waits until every repository of `all` is watched by exactly one of the two nodes and both watch some; what each
+/// watched last, and whether it was so.
+async fn share(
+    client: &reqwest::Client,
+    a_base: &str,
+    b_base: &str,
+    all: &BTreeSet<String>,
+) -> (BTreeSet<String>, BTreeSet<String>, bool) {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let (on_a, on_b) = (watched(client, a_base).await, watched(client, b_base).await);
+        let union: BTreeSet<String> = on_a.union(&on_b).cloned().collect();
+        let shared = !on_a.is_empty() && !on_b.is_empty() && on_a.is_disjoint(&on_b) && union == *all;
+        if shared || Instant::now() >= until {
+            return (on_a, on_b, shared);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_nodes_share_the_fleet_and_one_takes_all_when_the_other_is_killed() {
     let nats = NatsServer::start().await;
@@ -125,16 +183,7 @@ async fn two_nodes_share_the_fleet_and_one_takes_all_when_the_other_is_killed() 
     let (mut b, b_base) = node(&emu, &nats, dir.path(), "node-b").await;
 
     // Every repository watched by exactly one node, both nodes watching some.
-    let until = Instant::now() + DEADLINE;
-    let (on_a, on_b, shared) = loop {
-        let (on_a, on_b) = (watched(&client, &a_base).await, watched(&client, &b_base).await);
-        let union: BTreeSet<String> = on_a.union(&on_b).cloned().collect();
-        let shared = !on_a.is_empty() && !on_b.is_empty() && on_a.is_disjoint(&on_b) && union == all;
-        if shared || Instant::now() >= until {
-            break (on_a, on_b, shared);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (on_a, on_b, shared) = share(&client, &a_base, &b_base, &all).await;
     assert!(shared, "the fleet was not shared out once: a {on_a:?}, b {on_b:?}\nb's stderr: {}", b.stderr());
 
     // Every failing repository gets its issue, from whichever node holds it.
@@ -177,6 +226,231 @@ async fn two_nodes_share_the_fleet_and_one_takes_all_when_the_other_is_killed() 
     assert!(moved_on, "a ran no three cycles after taking over");
     assert_eq!(hive_issues(&emu), failing, "a repository got a second hive issue, or a passing one got one");
     drop(a);
+}
+
+/// The leases' ttl in the partition test: long enough that a pilot reads a repository gone bad, and its steward
+/// tries to write, while the node is cut off from NATS but still within its lease.
+const PARTITION_LEASE_SECS: u64 = 6;
+
+/// The last write the leases' bucket stored for each repository, as a watcher of the bucket saw it: the node it
+/// names (`None` for a release) and when the server stored it, on this process's monotonic clock.
+#[derive(Clone, Default)]
+struct Stored(Arc<Mutex<BTreeMap<String, LastWrite>>>);
+
+/// The node a lease's last stored write names (`None` for a release), and when the server stored it.
+type LastWrite = (Option<String>, Instant);
+
+impl Stored {
+    fn snapshot(&self) -> BTreeMap<String, LastWrite> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+/// Opens the leases' bucket with the nodes' ttl before they start (so it can be watched from their first claim) and
+/// records every write it stores. The watch ends when the server goes; what it saw stays.
+async fn watch_leases(nats: &NatsServer) -> (Leases, Stored, tokio::task::JoinHandle<()>) {
+    let node = NodeName::new("observer").expect("a valid name");
+    let config = ClusterConfig::new(node, Duration::from_secs(PARTITION_LEASE_SECS)).expect("valid settings");
+    let client = hive_cluster::connect(&nats.url(), config.node()).await.expect("connect");
+    let leases = Leases::open(&client, &config).await.expect("open the leases' bucket");
+    let store = async_nats::jetstream::new(client).get_key_value(config.leases_bucket()).await.expect("the bucket");
+    let mut watch = store.watch_all().await.expect("watch the leases");
+    // The server stamps what it stores with the wall clock; one reading of both clocks maps it onto `Instant`s.
+    let (base, base_ns) =
+        (Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos());
+    let stored = Stored::default();
+    let record = stored.clone();
+    let task = tokio::spawn(async move {
+        while let Some(Ok(entry)) = watch.next().await {
+            let Some(repo) = hive_cluster::repo_of_key(&entry.key) else { continue };
+            let offset = entry.created.unix_timestamp_nanos() - base_ns as i128;
+            let magnitude = Duration::from_nanos(offset.unsigned_abs() as u64);
+            let at = if offset >= 0 { base + magnitude } else { base - magnitude };
+            let node = match entry.operation {
+                async_nats::jetstream::kv::Operation::Put => {
+                    let lease: LeaseRecord = serde_json::from_slice(&entry.value).expect("a lease hive wrote");
+                    Some(lease.node.to_string())
+                }
+                _ => None,
+            };
+            record.0.lock().expect("not poisoned").insert(repo, (node, at));
+        }
+    });
+    (leases, stored, task)
+}
+
+/// The repository a request to the emulator is about, when it is a write (GraphQL is only read here).
+fn written_repo(request: &RequestRecord) -> Option<String> {
+    if matches!(request.method, Method::GET | Method::HEAD) {
+        return None;
+    }
+    let mut parts = request.path.strip_prefix("/repos/")?.split('/');
+    Some(format!("{}/{}", parts.next()?, parts.next()?))
+}
+
+/// Each failing repository's hive issue, with its comments: what must never be written twice.
+fn filed(emu: &Emulator) -> Vec<(String, String, Vec<String>)> {
+    let state = emu.state();
+    (0..12)
+        .map(|i| format!("r{i:02}"))
+        .flat_map(|name| {
+            let issues = state.issues("acme", &name);
+            issues
+                .into_iter()
+                .filter(|issue| issue.labels.iter().any(|l| l == "hive"))
+                .map(|issue| (name.clone(), issue.title, state.comments("acme", &name, issue.number)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_cut_off_from_nats_stop_writing_by_their_lease_deadline_and_converge_when_it_returns() {
+    let mut nats = NatsServer::start().await;
+    let emu = fleet().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let all: BTreeSet<String> = (0..12).map(|i| format!("acme/r{i:02}")).collect();
+    let (observer, stored, watcher) = watch_leases(&nats).await;
+    let (a, a_base) = node_with_lease(&emu, &nats, dir.path(), "node-a", PARTITION_LEASE_SECS).await;
+    let (b, b_base) = node_with_lease(&emu, &nats, dir.path(), "node-b", PARTITION_LEASE_SECS).await;
+    let (on_a, on_b, shared) = share(&client, &a_base, &b_base, &all).await;
+    assert!(shared, "the fleet was not shared out once: a {on_a:?}, b {on_b:?}\na's stderr: {}", a.stderr());
+    let failing = |n: usize| -> Vec<(String, usize)> { (0..n).map(|i| (format!("r{i:02}"), 1)).collect() };
+    let first = poll_until(DEADLINE, || {
+        let done = hive_issues(&emu) == failing(5);
+        async move { done }
+    });
+    assert!(first.await, "hive issues {:?}, wanted one per failing repository", hive_issues(&emu));
+
+    // NATS goes while both nodes run their cycles; then four more repositories fail, so both have writes to make
+    // while cut off, and none of them may be sent: the fence cannot read a lease.
+    let stopped = Instant::now();
+    nats.stop();
+    for i in 5..9 {
+        let name = format!("r{i:02}");
+        let job = JobSpec::new(&format!("suite {i}"), "completed", Some("failure"));
+        emu.state().add_workflow_run(
+            "acme",
+            &name,
+            RunSpec::new("ci", "main").outcome("completed", Some("failure")).job(job),
+        );
+    }
+    // Every lease lapses locally, and with it every pilot stops.
+    let idle = poll_until(Duration::from_secs(PARTITION_LEASE_SECS) + DEADLINE, || {
+        let (client, a_base, b_base) = (&client, &a_base, &b_base);
+        async move {
+            let empty = Some(BTreeSet::new());
+            watching(client, a_base).await == empty && watching(client, b_base).await == empty
+        }
+    })
+    .await;
+    assert!(
+        idle,
+        "cut off from nats {:?} ago, the nodes still watch a {:?}, b {:?}",
+        stopped.elapsed(),
+        watching(&client, &a_base).await,
+        watching(&client, &b_base).await
+    );
+
+    // No write after its repository's lease deadline: each one the emulator took since NATS went is to a repository
+    // whose lease the bucket stored at most a ttl before (the holder's own deadline is a margin earlier still).
+    let leases = stored.snapshot();
+    let ttl = Duration::from_secs(PARTITION_LEASE_SECS);
+    for request in emu.state().requests().iter().filter(|r| r.at >= stopped) {
+        let Some(repo) = written_repo(request) else { continue };
+        let Some((holder, renewed)) = leases.get(&repo) else {
+            panic!("{} {} while nats was gone, and no lease of {repo} was ever stored", request.method, request.path);
+        };
+        assert!(
+            holder.is_some() && request.at <= *renewed + ttl,
+            "{} {} {:?} after nats went: past the deadline of {holder:?}'s lease of {repo}, stored {:?} before it",
+            request.method,
+            request.path,
+            request.at - stopped,
+            request.at.saturating_duration_since(*renewed)
+        );
+    }
+    assert_eq!(hive_issues(&emu), failing(5), "an issue was filed while no node could read a lease");
+
+    // NATS returns on the same port and store: every repository is leased once, each node watches exactly what the
+    // bucket says it holds, and the four new failures are filed once each by whoever holds them now.
+    nats.restart().await;
+    let converged = poll_until(DEADLINE, || {
+        let (client, a_base, b_base, observer, all) = (&client, &a_base, &b_base, &observer, &all);
+        async move {
+            let Ok(leases) = observer.all().await else { return false };
+            let held_by = |node: &str| -> BTreeSet<String> {
+                leases
+                    .iter()
+                    .filter(|(_, entry)| entry.record.node.as_str() == node)
+                    .map(|(repo, _)| repo.clone())
+                    .collect()
+            };
+            let (of_a, of_b) = (held_by("node-a"), held_by("node-b"));
+            let once = leases.keys().eq(all.iter()) && of_a.len() + of_b.len() == all.len();
+            once && !of_a.is_empty()
+                && !of_b.is_empty()
+                && watching(client, a_base).await == Some(of_a)
+                && watching(client, b_base).await == Some(of_b)
+        }
+    })
+    .await;
+    assert!(
+        converged,
+        "no convergence after nats returned: leases {:?}, a watches {:?}, b {:?}",
+        observer
+            .all()
+            .await
+            .map(|leases| leases.into_iter().map(|(repo, e)| (repo, e.record.node)).collect::<Vec<_>>()),
+        watching(&client, &a_base).await,
+        watching(&client, &b_base).await
+    );
+    let resumed = poll_until(DEADLINE, || {
+        let done = hive_issues(&emu) == failing(9);
+        async move { done }
+    });
+    assert!(
+        resumed.await,
+        "hive issues {:?} after nats returned, wanted one for each of r00..r08\na's stderr: {}\nb's stderr: {}",
+        hive_issues(&emu),
+        a.stderr(),
+        b.stderr()
+    );
+
+    // A few more cycles of both: nothing filed or commented twice, no pull request at this level.
+    let before = filed(&emu);
+    let cycle = |base: String| {
+        let client = client.clone();
+        async move {
+            let status: Value = client.get(format!("{base}/api/status")).send().await.ok()?.json().await.ok()?;
+            status["cycle"].as_u64()
+        }
+    };
+    let (from_a, from_b) =
+        (cycle(a_base.clone()).await.expect("a's status"), cycle(b_base.clone()).await.expect("b's status"));
+    let moved_on = poll_until(DEADLINE, || {
+        let (a_base, b_base) = (a_base.clone(), b_base.clone());
+        let cycle = &cycle;
+        async move {
+            cycle(a_base).await.is_some_and(|now| now >= from_a + 3)
+                && cycle(b_base).await.is_some_and(|now| now >= from_b + 3)
+        }
+    })
+    .await;
+    assert!(moved_on, "the nodes ran no three cycles after the fleet converged");
+    let after = filed(&emu);
+    assert_eq!(after, before, "something was filed or commented again");
+    for (repo, title, comments) in &after {
+        let distinct: BTreeSet<&String> = comments.iter().collect();
+        assert_eq!(distinct.len(), comments.len(), "{repo}'s issue {title:?} has a comment twice: {comments:?}");
+    }
+    assert!(
+        (0..12).all(|i| emu.state().pulls("acme", &format!("r{i:02}")).is_empty()),
+        "a pull request at level issue"
+    );
+    watcher.abort();
+    drop((a, b));
 }
 
 #[test]

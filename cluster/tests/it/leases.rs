@@ -1,7 +1,8 @@
-//! Leases and the fence against a real nats-server: claim, refusal, release, a stale holder's renewal, hostile
-//! repository names.
+//! Leases and the fence against a real nats-server: claim, refusal, release, a stale holder's renewal, the fence
+//! through a renewal and against every kind of stale view, hostile repository names.
 
-use hive_cluster::{ClusterError, Fence, Leases, Refusal, connect};
+use hive_cluster::{ClusterError, Fence, Lease, Leases, Refusal, connect};
+use tokio::time::Instant;
 
 use crate::server::{NatsServer, config};
 
@@ -45,42 +46,52 @@ async fn a_stale_holders_renewal_and_release_fail_and_the_fence_refuses_its_writ
     let (fence_a, fence_b) = (Fence::new(a.clone()), Fence::new(b.clone()));
 
     let first = a.claim("org/r").await.expect("claim");
-    fence_a.check("org/r", first.revision).await.expect("a holds it at this revision");
+    fence_a.check(&first).await.expect("a holds it");
     let renewed = a.renew(&first).await.expect("renew");
     assert!(renewed.held_until >= first.held_until);
+    assert_eq!(renewed.claim, first.claim, "a renewal keeps the claim");
 
-    // The revision moved on: the old view of the lease renews nothing and writes nothing.
+    // The revision moved on: the old view of the lease renews and releases nothing.
     match a.renew(&first).await {
         Err(ClusterError::Stale { revision, .. }) => assert_eq!(revision, first.revision),
         other => panic!("a renewal pinned to an old revision: {other:?}"),
     }
-    match fence_a.check("org/r", first.revision).await {
-        Err(ClusterError::Fenced { refusal: Refusal::Moved { revision }, .. }) => {
-            assert_eq!(revision, renewed.revision)
-        }
-        other => panic!("the fence let an old revision write: {other:?}"),
-    }
     assert!(matches!(a.release(&first).await, Err(ClusterError::Stale { .. })), "a late release deletes nothing");
     assert!(b.read("org/r").await.expect("read").is_some(), "still a's");
+    // But it is the same holding: a writer that looks while a renewal is stored and not yet answered may write.
+    fence_a.check(&first).await.expect("the holder, one renewal behind");
+
+    // Released and claimed again by the same process: a new claim, and a view of the old one writes nothing.
+    a.release(&renewed).await.expect("release");
+    assert!(matches!(fence_a.check(&renewed).await, Err(ClusterError::Fenced { refusal: Refusal::Vacant, .. })));
+    let again = a.claim("org/r").await.expect("claim again");
+    assert_ne!(again.claim, renewed.claim, "a new claim has a new id");
+    match fence_a.check(&renewed).await {
+        Err(ClusterError::Fenced { refusal: Refusal::Moved { revision }, .. }) => assert_eq!(revision, again.revision),
+        other => panic!("the fence let a view of an earlier claim write: {other:?}"),
+    }
+    fence_a.check(&again).await.expect("the new claim may write");
+
+    // A hold past its local deadline writes nothing, whatever the bucket still says.
+    let lapsed = Lease { held_until: Instant::now(), ..again.clone() };
+    let error = fence_a.check(&lapsed).await.expect_err("lapsed");
+    assert!(matches!(&error, ClusterError::Fenced { refusal: Refusal::Lapsed, .. }), "{error}");
+    assert!(error.to_string().contains("lapsed without a renewal; is nats reachable?"), "{error}");
 
     // Handed over: a's renewal of the lease it had fails, and its fence refuses, naming the new holder.
-    a.release(&renewed).await.expect("release");
-    assert!(matches!(
-        fence_a.check("org/r", renewed.revision).await,
-        Err(ClusterError::Fenced { refusal: Refusal::Vacant, .. })
-    ));
+    a.release(&again).await.expect("release");
     let theirs = b.claim("org/r").await.expect("b claims");
-    assert!(matches!(a.renew(&renewed).await, Err(ClusterError::Stale { .. })));
-    let error = fence_a.check("org/r", renewed.revision).await.expect_err("b holds it");
+    assert!(matches!(a.renew(&again).await, Err(ClusterError::Stale { .. })));
+    let error = fence_a.check(&again).await.expect_err("b holds it");
     assert!(matches!(&error, ClusterError::Fenced { refusal: Refusal::HeldBy { node, .. }, .. } if node == "b"));
     assert_eq!(
         error.to_string(),
         format!(
             "refusing to write to 'org/r' at lease revision {}: node 'b' holds its lease now (revision {})",
-            renewed.revision, theirs.revision
+            again.revision, theirs.revision
         )
     );
-    fence_b.check("org/r", theirs.revision).await.expect("b may write");
+    fence_b.check(&theirs).await.expect("b may write");
 }
 
 #[tokio::test]

@@ -31,7 +31,12 @@ where
 
 /// A node's settings in these tests.
 pub fn config(node: &str) -> ClusterConfig {
-    ClusterConfig::new(NodeName::new(node).expect("a valid node name"), TTL).expect("valid settings")
+    config_with_ttl(node, TTL)
+}
+
+/// A node's settings with another ttl (every node and observer on one server must use the same).
+pub fn config_with_ttl(node: &str, ttl: Duration) -> ClusterConfig {
+    ClusterConfig::new(NodeName::new(node).expect("a valid node name"), ttl).expect("valid settings")
 }
 
 /// `org/repo-0` .. `org/repo-{n-1}`.
