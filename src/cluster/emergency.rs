@@ -217,10 +217,13 @@ impl Lead {
         // A repository missing from what this node hears may be moving between nodes: its holder's heartbeat
         // lapsed, and the next holder reports it within a ttl and a cycle.
         let grace = self.cadence.settle + self.cadence.every;
-        match &board.in_force {
+        let decider = match &board.in_force {
             Some(reasons) if !reasons.is_empty() => FleetEmergency::in_force(config, grace, reasons.clone()),
             _ => FleetEmergency::new(config, grace),
-        }
+        };
+        // A bulletin written before means a leader decided for this fleet: what this one finds at its first
+        // evaluation is what the fleet already was, not members that became critical now.
+        if board.revision.is_some() { decider.taking_over() } else { decider }
     }
 
     /// One evaluation over the whole fleet; a change is written on the bulletin. The bulletin is read first: if

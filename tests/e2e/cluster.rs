@@ -1,7 +1,8 @@
-//! `hive serve --cluster` with two real processes sharing one fleet through a real nats-server on loopback, against
-//! the GitHub emulator: every repository is watched by exactly one node, a node killed with SIGKILL leaves its share
-//! to the other within the lease ttl and a cycle, and no repository ever gets two hive issues; nodes cut off from
-//! NATS write nothing past their leases' deadlines, stop their pilots, and share the fleet again once it returns.
+//! `hive serve --cluster` with real processes sharing one fleet through a real nats-server on loopback, against
+//! the GitHub emulator: three nodes watch every repository exactly once, a node killed with SIGKILL leaves its share
+//! to the others within the lease ttl and a cycle, and no repository ever gets two hive issues (nor a comment or a
+//! pull request); nodes cut off from NATS write nothing past their leases' deadlines, stop their pilots, and share
+//! the fleet again once it returns.
 //! Bad cluster settings are usage errors, and `hive run` refuses `--cluster`.
 
 use std::{
@@ -22,12 +23,23 @@ use crate::daemon::{DEADLINE, Daemon, hive_command};
 /// The leases' ttl in this test: short, so a killed node's share moves within seconds.
 const LEASE_SECS: u64 = 3;
 
-/// `acme` with `r0` .. `r11`; the first five fail their tests.
+/// Repositories in the fleet of the partition test.
+const FLEET: usize = 12;
+
+/// Repositories in the fleet of the three nodes' test, as the GitHub emulator's fleet of a cluster.
+const LARGE_FLEET: usize = 60;
+
+/// `acme` with `r00` .. `r11`; the first five fail their tests.
 async fn fleet() -> Emulator {
+    fleet_of(FLEET).await
+}
+
+/// `acme` with `r00` .. `r{n-1}`; the first five fail their tests.
+async fn fleet_of(n: usize) -> Emulator {
     let emu = Emulator::start().await;
     let s = emu.state();
     s.add_org("acme");
-    for i in 0..12 {
+    for i in 0..n {
         let name = format!("r{i:02}");
         s.add_repo(RepoSpec::new("acme", &name));
         let run = if i < 5 {
@@ -118,9 +130,14 @@ async fn watching(client: &reqwest::Client, base: &str) -> Option<BTreeSet<Strin
     Some(all.iter().filter_map(|r| r["repo"].as_str().map(str::to_owned)).collect())
 }
 
-/// The hive issues (not pull requests) of each repository that has any.
+/// The hive issues (not pull requests) of each repository of [`fleet`] that has any.
 fn hive_issues(emu: &Emulator) -> Vec<(String, usize)> {
-    (0..12)
+    hive_issues_of(emu, FLEET)
+}
+
+/// The hive issues (not pull requests) of each of the first `n` repositories that has any.
+fn hive_issues_of(emu: &Emulator, n: usize) -> Vec<(String, usize)> {
+    (0..n)
         .map(|i| format!("r{i:02}"))
         .map(|name| {
             let count = emu
@@ -152,80 +169,115 @@ pub(crate) async fn poll_until<F: std::future::Future<Output = bool>>(
     }
 }
 
-/// Waits until every repository of `all` is watched by exactly one of the two nodes and both watch some; what each
-/// watched last, and whether it was so.
-async fn share(
+/// What each node watches, once every repository of `all` is watched by exactly one node and every node watches
+/// some; `None` if that did not come to pass within `within`, with what they watched last.
+async fn shared_once(
     client: &reqwest::Client,
-    a_base: &str,
-    b_base: &str,
+    bases: &[&str],
     all: &BTreeSet<String>,
-) -> (BTreeSet<String>, BTreeSet<String>, bool) {
-    let until = Instant::now() + DEADLINE;
+    within: Duration,
+) -> Result<Vec<BTreeSet<String>>, Vec<BTreeSet<String>>> {
+    let until = Instant::now() + within;
     loop {
-        let (on_a, on_b) = (watched(client, a_base).await, watched(client, b_base).await);
-        let union: BTreeSet<String> = on_a.union(&on_b).cloned().collect();
-        let shared = !on_a.is_empty() && !on_b.is_empty() && on_a.is_disjoint(&on_b) && union == *all;
-        if shared || Instant::now() >= until {
-            return (on_a, on_b, shared);
+        let mut each = Vec::with_capacity(bases.len());
+        for base in bases {
+            each.push(watched(client, base).await);
+        }
+        if exactly_once(&each, all) {
+            return Ok(each);
+        }
+        if Instant::now() >= until {
+            return Err(each);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+/// Whether every repository of `all` is watched by exactly one of the nodes, and every node watches some.
+fn exactly_once(each: &[BTreeSet<String>], all: &BTreeSet<String>) -> bool {
+    let total: usize = each.iter().map(BTreeSet::len).sum();
+    let union: BTreeSet<&String> = each.iter().flatten().collect();
+    each.iter().all(|watched| !watched.is_empty())
+        && total == all.len()
+        && union.len() == all.len()
+        && union.into_iter().all(|repo| all.contains(repo))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn two_nodes_share_the_fleet_and_one_takes_all_when_the_other_is_killed() {
+async fn three_nodes_share_the_fleet_and_the_others_take_a_killed_nodes_share() {
     let nats = NatsServer::start().await;
-    let emu = fleet().await;
+    let emu = fleet_of(LARGE_FLEET).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
-    let all: BTreeSet<String> = (0..12).map(|i| format!("acme/r{i:02}")).collect();
+    let all: BTreeSet<String> = (0..LARGE_FLEET).map(|i| format!("acme/r{i:02}")).collect();
     let (a, a_base) = node(&emu, &nats, dir.path(), "node-a").await;
-    let (mut b, b_base) = node(&emu, &nats, dir.path(), "node-b").await;
+    let (b, b_base) = node(&emu, &nats, dir.path(), "node-b").await;
+    let (mut c, c_base) = node(&emu, &nats, dir.path(), "node-c").await;
 
-    // Every repository watched by exactly one node, both nodes watching some.
-    let (on_a, on_b, shared) = share(&client, &a_base, &b_base, &all).await;
-    assert!(shared, "the fleet was not shared out once: a {on_a:?}, b {on_b:?}\nb's stderr: {}", b.stderr());
+    // Every repository watched by exactly one node, every node watching some.
+    let each = shared_once(&client, &[&a_base, &b_base, &c_base], &all, DEADLINE).await;
+    let each = each.unwrap_or_else(|last| panic!("the fleet was not shared out once: {last:?}\nc: {}", c.stderr()));
 
     // Every failing repository gets its issue, from whichever node holds it.
     let failing: Vec<(String, usize)> = (0..5).map(|i| (format!("r{i:02}"), 1)).collect();
     let filed = poll_until(DEADLINE, || {
-        let done = hive_issues(&emu) == failing;
+        let done = hive_issues_of(&emu, LARGE_FLEET) == failing;
         async move { done }
     })
     .await;
-    assert!(filed, "hive issues {:?}, wanted one per failing repository", hive_issues(&emu));
+    assert!(filed, "hive issues {:?}, wanted one per failing repository", hive_issues_of(&emu, LARGE_FLEET));
 
-    // kill -9: b releases nothing; its leases lapse after the ttl and a's next round claims them. A cycle later a's
-    // pilots are running. The bound is ttl + a cycle, plus slack for a loaded machine.
-    let killed = b.signal(Signal::SIGKILL);
-    b.exit_within(DEADLINE).await;
+    // kill -9: c releases nothing; its leases lapse after the ttl and the others' next rounds claim them. A cycle
+    // later their pilots run. The bound is ttl + a cycle, plus slack for a loaded machine.
+    let c_share = each[2].clone();
+    let killed = c.signal(Signal::SIGKILL);
+    c.exit_within(DEADLINE).await;
     let bound = Duration::from_secs(LEASE_SECS + 1) + Duration::from_secs(20);
-    let taken = poll_until(bound, || {
-        let (client, a_base, all) = (&client, &a_base, &all);
-        async move { watched(client, a_base).await == *all }
-    })
-    .await;
+    let taken = shared_once(&client, &[&a_base, &b_base], &all, bound).await;
+    let taken = taken.unwrap_or_else(|last| {
+        panic!("a and b do not share all {LARGE_FLEET} {:?} after c was killed: {last:?}", killed.elapsed())
+    });
     assert!(
-        taken,
-        "a does not watch all 12 {:?} after b was killed: {:?}",
-        killed.elapsed(),
-        watched(&client, &a_base).await
+        c_share.iter().all(|repo| taken[0].contains(repo) || taken[1].contains(repo)),
+        "c's share {c_share:?} was not taken over: {taken:?}"
     );
 
-    // A few more cycles of a over b's former share: still one issue per failing repository, none on the others.
+    // A few more cycles over c's former share: never a repository watched by both, still one issue per failing
+    // repository, none on the others, no pull request, and no comment made twice.
     let cycle = |client: reqwest::Client, base: String| async move {
         let status: Value = client.get(format!("{base}/api/status")).send().await.ok()?.json().await.ok()?;
         status["cycle"].as_u64()
     };
     let from = cycle(client.clone(), a_base.clone()).await.expect("a's status");
-    let moved_on = poll_until(DEADLINE, || {
-        let (client, base) = (client.clone(), a_base.clone());
-        async move { cycle(client, base).await.is_some_and(|now| now >= from + 3) }
-    })
-    .await;
+    let (mut overlaps, until) = (BTreeSet::new(), Instant::now() + DEADLINE);
+    let moved_on = loop {
+        let (on_a, on_b) = (watched(&client, &a_base).await, watched(&client, &b_base).await);
+        overlaps.extend(on_a.intersection(&on_b).cloned());
+        if cycle(client.clone(), a_base.clone()).await.is_some_and(|now| now >= from + 3) {
+            break true;
+        }
+        if Instant::now() >= until {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(moved_on, "a ran no three cycles after taking over");
-    assert_eq!(hive_issues(&emu), failing, "a repository got a second hive issue, or a passing one got one");
-    drop(a);
+    assert!(overlaps.is_empty(), "watched by a and b at once: {overlaps:?}");
+    assert_eq!(hive_issues_of(&emu, LARGE_FLEET), failing, "a second hive issue, or one on a passing repository");
+    for i in 0..LARGE_FLEET {
+        let name = format!("r{i:02}");
+        assert!(emu.state().pulls("acme", &name).is_empty(), "a pull request on {name}");
+        // A comment is dated by a marker of its own (`<!-- hive:comment ... -->`): the same marker twice is a
+        // comment made twice.
+        for issue in emu.state().issues("acme", &name) {
+            let comments = emu.state().comments("acme", &name, issue.number);
+            let markers: Vec<&str> =
+                comments.iter().filter_map(|c| c.find("<!-- hive:comment").map(|at| &c[at..])).collect();
+            let distinct: BTreeSet<&str> = markers.iter().copied().collect();
+            assert_eq!(distinct.len(), markers.len(), "a comment made twice on {name}#{}: {comments:?}", issue.number);
+        }
+    }
+    drop((a, b));
 }
 
 /// The leases' ttl in the partition test: long enough that a pilot reads a repository gone bad, and its steward
@@ -314,8 +366,10 @@ async fn nodes_cut_off_from_nats_stop_writing_by_their_lease_deadline_and_conver
     let (observer, stored, watcher) = watch_leases(&nats).await;
     let (a, a_base) = node_with_lease(&emu, &nats, dir.path(), "node-a", PARTITION_LEASE_SECS).await;
     let (b, b_base) = node_with_lease(&emu, &nats, dir.path(), "node-b", PARTITION_LEASE_SECS).await;
-    let (on_a, on_b, shared) = share(&client, &a_base, &b_base, &all).await;
-    assert!(shared, "the fleet was not shared out once: a {on_a:?}, b {on_b:?}\na's stderr: {}", a.stderr());
+    let shared = shared_once(&client, &[&a_base, &b_base], &all, DEADLINE).await;
+    if let Err(last) = shared {
+        panic!("the fleet was not shared out once: {last:?}\na's stderr: {}", a.stderr());
+    }
     let failing = |n: usize| -> Vec<(String, usize)> { (0..n).map(|i| (format!("r{i:02}"), 1)).collect() };
     let first = poll_until(DEADLINE, || {
         let done = hive_issues(&emu) == failing(5);

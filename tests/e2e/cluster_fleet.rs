@@ -9,7 +9,7 @@ use hive_testkit::{Emulator, NatsServer, RepoSpec, RunSpec};
 use serde_json::Value;
 
 use crate::{
-    cluster::{node, poll_until, watched},
+    cluster::{node, node_with, poll_until, watched},
     daemon::DEADLINE,
 };
 
@@ -295,8 +295,9 @@ async fn a_fleet_sick_across_both_shares_gets_one_emergency_from_the_leader_that
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
-    let (a, a_base) = node(&emu, &nats, dir.path(), "node-a").await;
-    let (b, b_base) = node(&emu, &nats, dir.path(), "node-b").await;
+    // The emergency's own settings: the defaults, which a sick fleet crosses.
+    let (a, a_base) = node_with(&emu, &nats, dir.path(), "node-a", &[]).await;
+    let (b, b_base) = node_with(&emu, &nats, dir.path(), "node-b", &[]).await;
     let status = |base: &str| get(&client, format!("{base}/api/status"));
 
     // One declaration, by the leader, in force on both nodes with the fleet-wide cause.

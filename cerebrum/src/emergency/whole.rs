@@ -9,6 +9,10 @@
 //! next holder) before it counts as gone. Were it forgotten at once, its return would look like a first report,
 //! and every member already below the critical score would count as newly critical: a fleet-wide emergency on
 //! every failover.
+//!
+//! For the same reason a decider that takes over from another ([`FleetEmergency::taking_over`]) reads its first
+//! evaluation as what the fleet already was: a member below the critical score there, or escalated, did not
+//! become so now, and only what changes after it counts as critical.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -39,6 +43,8 @@ pub struct FleetEmergency {
     grace: Duration,
     /// The members missing from the latest evaluation, each since the first evaluation it was missing from.
     absent: BTreeMap<MemberId, Instant>,
+    /// Whether the next evaluation only learns what the fleet is (see [`FleetEmergency::taking_over`]).
+    baseline: bool,
 }
 
 impl FleetEmergency {
@@ -51,7 +57,15 @@ impl FleetEmergency {
             escalated: BTreeSet::new(),
             grace,
             absent: BTreeMap::new(),
+            baseline: false,
         }
+    }
+
+    /// This decider takes over from another that decided for the fleet before it (a leader before this one): its
+    /// first evaluation notes no member as newly critical, since what it finds there is what the fleet already was.
+    pub fn taking_over(mut self) -> FleetEmergency {
+        self.baseline = true;
+        self
     }
 
     /// With an emergency already in force for `reasons` (declared before this decider took over): it clears only
@@ -73,20 +87,25 @@ impl FleetEmergency {
                 report.member = member.id.clone();
                 let score = report.score;
                 let folded = self.book.fold(report);
-                self.state.note_score(member.id.clone(), folded.previous, score, now);
+                // As a baseline the score is its own previous one: no crossing.
+                let previous = if self.baseline { Some(score) } else { folded.previous };
+                self.state.note_score(member.id.clone(), previous, score, now);
             }
             let was = self.escalated.contains(&member.id);
             if member.escalated != was {
                 self.book.set_escalated(&member.id, member.escalated);
                 if member.escalated {
                     self.escalated.insert(member.id.clone());
-                    self.state.note_critical(member.id.clone(), now);
+                    if !self.baseline {
+                        self.state.note_critical(member.id.clone(), now);
+                    }
                 } else {
                     self.escalated.remove(&member.id);
                 }
             }
             present.insert(member.id);
         }
+        self.baseline = false;
         self.forget_gone(&present, now);
         let reasons = self.state.triggers(&self.book, now);
         self.state.after_cycle(reasons);
@@ -224,5 +243,35 @@ mod tests {
         }
         let reasons = decider.evaluate(members, now).to_vec();
         assert!(reasons.iter().any(|r| matches!(r, EmergencyReason::CriticalMembers { .. })), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_decider_taking_over_counts_only_what_becomes_critical_after_its_first_evaluation() {
+        let config = EmergencyConfig::default();
+        let now = Instant::now();
+        // Three members long below the critical score, one escalated: what a leader before this one knew.
+        let mut members = fleet(0);
+        for member in members.iter_mut().take(3) {
+            member.report = Some(HealthReport::new(10, false));
+        }
+        members[3].escalated = true;
+        // A decider starting afresh counts them as newly critical, as a queen does its members' first reports.
+        let fresh = FleetEmergency::new(config.clone(), GRACE).evaluate(members.clone(), now).to_vec();
+        assert!(matches!(fresh.as_slice(), [EmergencyReason::CriticalMembers { .. }]), "{fresh:?}");
+
+        let mut decider = FleetEmergency::new(config, GRACE).taking_over();
+        assert!(decider.evaluate(members.clone(), now).is_empty(), "what the fleet already was");
+        assert!(decider.evaluate(members.clone(), now).is_empty(), "and stays");
+        // Two more fall below it and another is escalated after the take-over: three new, critical.
+        for member in members.iter_mut().skip(4).take(2) {
+            member.report = Some(HealthReport::new(10, false));
+        }
+        members[6].escalated = true;
+        let reasons = decider.evaluate(members, now).to_vec();
+        let new: Vec<MemberId> = ["o/r4", "o/r5", "o/r6"].into_iter().map(MemberId::new).collect();
+        assert!(
+            reasons.iter().any(|r| matches!(r, EmergencyReason::CriticalMembers { members, .. } if *members == new)),
+            "{reasons:?}"
+        );
     }
 }
