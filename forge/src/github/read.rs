@@ -144,7 +144,13 @@ pub(crate) async fn run_failures(
     let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
     let jobs: JobsJson =
         get(forge, &repo_path(repo, &format!("/actions/runs/{}/jobs?filter=latest&per_page=100", run.id))).await?;
-    let attempt = run.run_attempt.or_else(|| jobs.jobs.iter().find_map(|job| job.run_attempt)).unwrap_or(1);
+    let attempt = match run.run_attempt.or_else(|| jobs.jobs.iter().find_map(|job| job.run_attempt)) {
+        Some(attempt) => attempt,
+        // A run known without its attempt (from GraphQL) and without jobs to name it (it failed before any ran):
+        // the run itself says. Taking it for the first would have a re-run that failed again read as the same
+        // failure, never as a failure that re-running does not cure.
+        None => forge.workflow_run(repo, run.id).await?.attempt,
+    };
     let run_ref = Some(crate::RunRef {
         id: run.id,
         attempt,

@@ -641,29 +641,55 @@ async fn failed_jobs(
 ) -> Result<Vec<CiFailure>, GitHubError> {
     if let Some(suite) = suite
         && let Loaded::Part(part) = loaded(forge.failed_suites.load(&suite).await)?
-        && let Some(failures) = first_attempt_failures(run, part.data)
     {
-        return Ok(failures);
+        match first_attempt_failures(run, part.data) {
+            SuiteRead::Failures(failures) => return Ok(failures),
+            // No jobs to read: only the run's attempt is missing, and the run says it.
+            SuiteRead::Jobless => {
+                let attempt = forge.workflow_run(repo, run.id).await?.attempt;
+                let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
+                return Ok(vec![read::jobless_failure(workflow, run, Some(run_ref(run, attempt)))]);
+            }
+            SuiteRead::Rest => {}
+        }
     }
     read::run_failures(forge, repo, run, known, kept).await
 }
 
+/// What a failed run's check suite, read through GraphQL, gave.
+enum SuiteRead {
+    /// The first attempt's failures.
+    Failures(Vec<CiFailure>),
+    /// No check runs at all: the run failed before any job (`startup_failure`), and the counts that tell a
+    /// re-run are equal whatever its attempt.
+    Jobless,
+    /// A re-run, or more than a page: read over REST.
+    Rest,
+}
+
+fn run_ref(run: &RunJson, attempt: u32) -> crate::RunRef {
+    crate::RunRef {
+        id: run.id,
+        attempt,
+        head_sha: run.head_sha.clone().unwrap_or_default(),
+        url: run.html_url.clone().unwrap_or_default(),
+    }
+}
+
 /// The failures of a run's first attempt from its suite's answer to [`failed_suites_query`], classified as
-/// `read::run_failures` classifies them; `None` when the run was re-run or a page did not hold everything.
-fn first_attempt_failures(run: &RunJson, data: Value) -> Option<Vec<CiFailure>> {
-    let suite: FailedSuiteNode = serde_json::from_value(data).ok()?;
+/// `read::run_failures` classifies them.
+fn first_attempt_failures(run: &RunJson, data: Value) -> SuiteRead {
+    let Ok(suite) = serde_json::from_value::<FailedSuiteNode>(data) else { return SuiteRead::Rest };
     let fits = |total: u64, read: usize| total as usize <= read;
+    if suite.all.total_count == 0 {
+        return SuiteRead::Jobless;
+    }
     if suite.all.total_count != suite.latest.total_count || !fits(suite.failed.total_count, suite.failed.nodes.len()) {
-        return None;
+        return SuiteRead::Rest;
     }
     let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
     // Check runs are never re-run here, so this is the run's first attempt.
-    let run_ref = Some(crate::RunRef {
-        id: run.id,
-        attempt: 1,
-        head_sha: run.head_sha.clone().unwrap_or_default(),
-        url: run.html_url.clone().unwrap_or_default(),
-    });
+    let run_ref = Some(run_ref(run, 1));
     let mut jobs = suite.failed.nodes;
     // REST lists a run's jobs in the order they were made, which is their ids' order.
     jobs.sort_by_key(|job| job.database_id);
@@ -672,7 +698,7 @@ fn first_attempt_failures(run: &RunJson, data: Value) -> Option<Vec<CiFailure>> 
         let steps = job.steps.unwrap_or(Connection { total_count: 0, nodes: Vec::new() });
         let annotations = job.annotations.unwrap_or(Connection { total_count: 0, nodes: Vec::new() });
         if !fits(steps.total_count, steps.nodes.len()) || !fits(annotations.total_count, annotations.nodes.len()) {
-            return None;
+            return SuiteRead::Rest;
         }
         let conclusion = job.conclusion.map(|c| c.to_ascii_lowercase());
         let step_conclusions: Vec<Option<String>> =
@@ -701,5 +727,5 @@ fn first_attempt_failures(run: &RunJson, data: Value) -> Option<Vec<CiFailure>> 
     if failures.is_empty() {
         failures.push(read::jobless_failure(workflow, run, run_ref));
     }
-    Some(failures)
+    SuiteRead::Failures(failures)
 }
