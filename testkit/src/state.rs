@@ -45,6 +45,10 @@ pub(crate) struct World {
     pub(crate) graphql_off: bool,
     /// Fields of a repository GraphQL answers with `FORBIDDEN`, by `(owner, name)`.
     pub(crate) graphql_forbidden: BTreeMap<(String, String), std::collections::BTreeSet<String>>,
+    /// The repository each run was added to, so a check suite is found by id without scanning every repository
+    /// (a cold cycle over 10,000 repositories asks for hundreds). A hint: a repository renamed or deleted since is
+    /// found by a scan.
+    pub(crate) run_repos: std::collections::HashMap<u64, (String, String)>,
 }
 
 /// Whether an owner is an organisation or a user (renders `type`).
@@ -175,6 +179,15 @@ pub(crate) fn fake_sha(seed: &str) -> String {
 }
 
 impl World {
+    /// The run `id` and its repository.
+    pub(crate) fn run_by_id(&self, id: u64) -> Option<(&Repo, &Run)> {
+        fn find(repo: &Repo, id: u64) -> Option<(&Repo, &Run)> {
+            Some((repo, repo.runs.iter().find(|run| run.id == id)?))
+        }
+        let hinted = self.run_repos.get(&id).and_then(|key| self.repos.get(key)).and_then(|repo| find(repo, id));
+        hinted.or_else(|| self.repos.values().find_map(|repo| find(repo, id)))
+    }
+
     pub(crate) fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
@@ -404,6 +417,7 @@ impl EmulatorState {
         let now = SystemTime::now();
         let created_at = hive_support::rfc3339(now);
         r.runs.push(Run { id, number, spec: run, job_ids, created_at, updated_at: now, superseded: Vec::new() });
+        w.run_repos.insert(id, (owner.to_owned(), repo.to_owned()));
         id
     }
 

@@ -204,11 +204,7 @@ impl<'w> Obj<'w> {
                 let id = arg_str(info, "id").unwrap_or_default();
                 // Only check suites are looked up by id: `CS_kwDO` and the run's id, as `CheckSuite.id` gives it.
                 let run_id = id.strip_prefix("CS_kwDO").and_then(|n| n.parse::<u64>().ok());
-                let found = run_id.and_then(|run_id| {
-                    w.repos.values().find_map(|repo| {
-                        repo.runs.iter().find(|run| run.id == run_id).map(|run| Obj::CheckSuite { w, repo, run })
-                    })
-                });
+                let found = run_id.and_then(|id| w.run_by_id(id)).map(|(repo, run)| Obj::CheckSuite { w, repo, run });
                 found.map(ResolvedValue::object).ok_or_else(|| FieldError { message: format!("{NO_NODE} '{id}'") })
             }
             other => unknown(other, "Query"),
