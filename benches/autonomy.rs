@@ -10,7 +10,8 @@
 //! second cycle (`CycleStarted` to `CycleCompleted`: every pilot's read, answered by ETags, without jitter). The
 //! steward's part of a cycle is `CycleCompleted` to the cycle's `AutonomyCompleted`, for the first cycle and for the
 //! second (steady) one; times are the events' publication times, so the bench's own reading adds nothing. The ratio
-//! says what the loop costs next to watching alone.
+//! says what the loop costs next to watching alone. A second baseline, after the first, is the warm read cycle of a
+//! hive whose forge reads over REST alone (no steward), which the loop's goal was first set against.
 //!
 //! `cargo bench --bench autonomy` runs it with 1,000 repositories; `-- --test` with 100, which CI can afford.
 
@@ -72,6 +73,7 @@ async fn bench(repos: usize) {
     let first = cycle(&hive, &mut events).await;
     let steady = cycle(&hive, &mut events).await;
     hive.shutdown().await.expect("the hive stops");
+    let rest_read = rest_warm_read(&emu).await;
     let requests = emu.state().requests();
     let count = |from: SystemTime, to: SystemTime, what: &str| {
         let (from, to) = (clock.instant(from), clock.instant(to));
@@ -115,6 +117,11 @@ async fn bench(repos: usize) {
         steady.report.decisions.len(),
         steady.steward().as_secs_f64() / warm_read.as_secs_f64(),
         steady.steward().as_secs_f64() * 1_000.0 / failing.max(1) as f64
+    );
+    println!(
+        "autonomy warm read cycle over REST alone (second baseline): {:.3} s; ratio steady/REST baseline = {:.2}x",
+        rest_read.as_secs_f64(),
+        steady.steward().as_secs_f64() / rest_read.as_secs_f64()
     );
     if events.lost() > 0 {
         println!(
@@ -199,6 +206,46 @@ async fn cycle(hive: &Hive, events: &mut Subscription) -> Cycle {
     }
 }
 
+/// The warm read cycle (the second) of a hive without a steward whose forge reads over REST alone, as every read
+/// did before snapshots were batched through GraphQL: the baseline the loop's goal was first set against, next to
+/// which GraphQL's warm cycle (a probe of the fleet in a few queries) is an order of magnitude shorter.
+async fn rest_warm_read(emu: &Emulator) -> Duration {
+    let mut config = forge_config(emu);
+    config.graphql_snapshots = false;
+    let hive = Hive::builder()
+        .pilot_config(PilotConfig { jitter: Duration::ZERO, ..PilotConfig::default() })
+        .bus_capacity(BUS_CAPACITY)
+        .forge(GitHubForge::new(config).expect("a token configuration without filters is valid"))
+        .start()
+        .await
+        .expect("the hive starts over the emulator's org");
+    let mut events = hive.subscribe();
+    let mut reads = Duration::ZERO;
+    for _ in 0..2 {
+        hive.start_cycle().expect("the queen takes the cycle");
+        let deadline = Instant::now() + CYCLE_DEADLINE;
+        let mut started = None;
+        reads = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the REST cycle did not finish within {CYCLE_DEADLINE:?}");
+            let Ok(envelope) = tokio::time::timeout(left, events.recv()).await else { continue };
+            let envelope = envelope.expect("the hive runs until the bench stops it");
+            match &*envelope.event {
+                HiveEvent::CycleStarted { cycle, .. } if started.is_none() => started = Some((*cycle, envelope.at)),
+                HiveEvent::CycleCompleted { record }
+                    if let Some((number, at)) = started
+                        && record.orchestration_cycle == number =>
+                {
+                    break envelope.at.duration_since(at).unwrap_or_default();
+                }
+                _ => {}
+            }
+        };
+    }
+    hive.shutdown().await.expect("the hive stops");
+    reads
+}
+
 /// The wall clock the bus stamps events with, tied to the monotonic one the emulator stamps requests with, so a
 /// request can be placed between two events.
 struct Clock {
@@ -217,10 +264,14 @@ impl Clock {
 }
 
 fn forge(emu: &Emulator) -> GitHubForge {
+    GitHubForge::new(forge_config(emu)).expect("a token configuration without filters is valid")
+}
+
+fn forge_config(emu: &Emulator) -> GitHubConfig {
     let mut config = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
     config.api_url = emu.url();
     config.targets.push(Target::Org(ORG.to_owned()));
-    GitHubForge::new(config).expect("a token configuration without filters is valid")
+    config
 }
 
 /// `repos` repositories, every tenth with a failing test job on `main`, the rest green.
