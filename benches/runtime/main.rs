@@ -493,6 +493,11 @@ impl MemberHandle for IdleHandle {
             self.commands.sent.fetch_sub(1, Ordering::SeqCst);
         }
     }
+
+    /// They stand in for pilots, which read the emergency from the queen's flag and are sent no command for it.
+    fn follows_emergency_flag(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait::async_trait]
