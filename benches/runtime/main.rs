@@ -469,17 +469,28 @@ impl Actor for IdleMember {
 }
 
 /// Builds idle members: the queen's own per-member cost without a pilot's. It hands their reporters to the bench
-/// so it can report on their behalf.
+/// so it can report on their behalf. They stand in for pilots, which follow the queen's emergency flag and are sent
+/// no command for it, unless built `commanded` (as every member was before the flag), for the emergency group's
+/// comparison in the same run.
 #[derive(Default)]
 struct IdleBuilder {
     reporters: Mutex<Vec<Reporter>>,
     commands: Arc<Commands>,
+    commanded: bool,
+}
+
+impl IdleBuilder {
+    /// Members sent `EnterEmergency` and `LeaveEmergency` instead of following the flag.
+    fn commanded() -> IdleBuilder {
+        IdleBuilder { commanded: true, ..IdleBuilder::default() }
+    }
 }
 
 struct IdleHandle {
     actor: ActorRef<MemberCommand>,
     cell: ActorCell,
     commands: Arc<Commands>,
+    commanded: bool,
 }
 
 impl MemberHandle for IdleHandle {
@@ -494,9 +505,8 @@ impl MemberHandle for IdleHandle {
         }
     }
 
-    /// They stand in for pilots, which read the emergency from the queen's flag and are sent no command for it.
     fn follows_emergency_flag(&self) -> bool {
-        true
+        !self.commanded
     }
 }
 
@@ -507,7 +517,8 @@ impl MemberBuilder for IdleBuilder {
             .await
             .map_err(|e| StartError::new(ctx.id.clone(), StartFailure::spawn(e)))?;
         self.reporters.lock().unwrap_or_else(PoisonError::into_inner).push(ctx.reporter);
-        Ok(Box::new(IdleHandle { cell: actor.get_cell(), actor, commands: self.commands.clone() }))
+        let commands = self.commands.clone();
+        Ok(Box::new(IdleHandle { cell: actor.get_cell(), actor, commands, commanded: self.commanded }))
     }
 }
 
