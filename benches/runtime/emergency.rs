@@ -79,7 +79,7 @@ async fn emergency_hive_as(name: &'static str, fx: &EmergencyHive, iters: u64, b
     let flipper = &fx.reporters[0];
     let mut sub = fx.queen.subscribe();
     let mut total = Timings::default();
-    let mut inner = Vec::new();
+    let (mut inner, mut to_queen, mut to_reader) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..iters {
         settle().await;
         if burst {
@@ -88,6 +88,7 @@ async fn emergency_hive_as(name: &'static str, fx: &EmergencyHive, iters: u64, b
                 reporter.report(HealthReport::new(score, healthy));
             }
         }
+        let cast_at = SystemTime::now();
         let start = Instant::now();
         flipper.report(HealthReport::new(40, false));
         let reported =
@@ -95,8 +96,11 @@ async fn emergency_hive_as(name: &'static str, fx: &EmergencyHive, iters: u64, b
                 .await;
         let declared = until(&mut sub, |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
         let latency = start.elapsed();
+        let read_at = SystemTime::now();
         total.add(latency);
         inner.push(since(reported.at, declared.at));
+        to_queen.push(since(cast_at, reported.at));
+        to_reader.push(since(declared.at, read_at));
 
         flipper.report(HealthReport::new(90, true));
         fx.queen.start_cycle().expect("queen is running");
@@ -106,7 +110,11 @@ async fn emergency_hive_as(name: &'static str, fx: &EmergencyHive, iters: u64, b
         fx.commands.until_quiet().await;
     }
     assert_eq!(sub.lost(), 0, "the reader lost events");
-    tally(name, |t| t.inner.extend(inner));
+    tally(name, |t| {
+        t.inner.extend(inner);
+        t.to_queen.extend(to_queen);
+        t.to_reader.extend(to_reader);
+    });
     total.finish(name)
 }
 
@@ -213,6 +221,22 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
             us(r50),
             us(r99)
         );
+        let (to_queen, to_reader) = tally(hive_name, |t| (t.to_queen.clone(), t.to_reader.clone()));
+        if let (Some(q50), Some(q99), Some(w50), Some(w99)) = (
+            percentile(&to_queen, 0.5),
+            percentile(&to_queen, 0.99),
+            percentile(&to_reader, 0.5),
+            percentile(&to_reader, 0.99),
+        ) {
+            println!(
+                "emergency ({what}), report cast -> HealthReported.at: p50 {} p99 {}; EmergencyDeclared.at -> read: \
+                 p50 {} p99 {}",
+                us(q50),
+                us(q99),
+                us(w50),
+                us(w99)
+            );
+        }
         if let (Some(i50), Some(i99)) = (percentile(&hive_inner, 0.5), percentile(&hive_inner, 0.99)) {
             println!(
                 "emergency ({what}), inside the queen (HealthReported.at -> EmergencyDeclared.at): p50 {} p99 {}",

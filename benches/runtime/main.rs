@@ -105,6 +105,10 @@ struct Tally {
     samples: Vec<Duration>,
     /// A second series of latencies (an interval inside the queen), for percentiles.
     inner: Vec<Duration>,
+    /// Where the rest of a latency went, by the wall clock: from the cast to the queen's handler, and from the
+    /// queen's publish to the reader.
+    to_queen: Vec<Duration>,
+    to_reader: Vec<Duration>,
     /// Bytes per actor, one value per iteration.
     bytes: Vec<f64>,
 }
