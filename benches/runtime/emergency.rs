@@ -203,12 +203,7 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
     ] {
         let (hive_all, hive_inner) = tally(hive_name, |t| (t.samples.clone(), t.inner.clone()));
         let raw_all = tally(raw_name, |t| t.samples.clone());
-        let (Some(h50), Some(h99), Some(r50), Some(r99)) = (
-            percentile(&hive_all, 0.5),
-            percentile(&hive_all, 0.99),
-            percentile(&raw_all, 0.5),
-            percentile(&raw_all, 0.99),
-        ) else {
+        let (Some((h50, h99)), Some((r50, r99))) = (p50_p99(&hive_all), p50_p99(&raw_all)) else {
             continue;
         };
         // The raw baseline's p99 says how much of a missed tail is the machine's (a loaded machine's time slices).
@@ -222,12 +217,7 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
             us(r99)
         );
         let (to_queen, to_reader) = tally(hive_name, |t| (t.to_queen.clone(), t.to_reader.clone()));
-        if let (Some(q50), Some(q99), Some(w50), Some(w99)) = (
-            percentile(&to_queen, 0.5),
-            percentile(&to_queen, 0.99),
-            percentile(&to_reader, 0.5),
-            percentile(&to_reader, 0.99),
-        ) {
+        if let (Some((q50, q99)), Some((w50, w99))) = (p50_p99(&to_queen), p50_p99(&to_reader)) {
             println!(
                 "emergency ({what}), report cast -> HealthReported.at: p50 {} p99 {}; EmergencyDeclared.at -> read: \
                  p50 {} p99 {}",
@@ -237,7 +227,7 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
                 us(w99)
             );
         }
-        if let (Some(i50), Some(i99)) = (percentile(&hive_inner, 0.5), percentile(&hive_inner, 0.99)) {
+        if let Some((i50, i99)) = p50_p99(&hive_inner) {
             println!(
                 "emergency ({what}), inside the queen (HealthReported.at -> EmergencyDeclared.at): p50 {} p99 {}",
                 us(i50),

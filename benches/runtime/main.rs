@@ -151,6 +151,11 @@ fn percentile(series: &[Duration], p: f64) -> Option<Duration> {
     sorted.get(rank.min(last)).copied()
 }
 
+/// The p50 and p99 of a series; `None` when it is empty.
+fn p50_p99(series: &[Duration]) -> Option<(Duration, Duration)> {
+    Some((percentile(series, 0.5)?, percentile(series, 0.99)?))
+}
+
 fn median(values: &[f64]) -> Option<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
