@@ -6,13 +6,17 @@
 //! unreachable, which says nothing about the repository: the pilot tells the queen so (its last verdict stands,
 //! stale), is not failed for it, and reads again on a growing backoff until the forge answers. Anything else (a
 //! permanent error, a panic in forge code) fails the actor, so the queen's restart policy applies.
+//!
+//! The queen sends pilots no emergency commands: a pilot follows the queen's [`EmergencyFlag`] whenever it next
+//! runs (before a read, so the read already has the emergency's jitter), and its own timer, if it has one, also ends
+//! when the flag changes, so the interval changes at once.
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use futures::FutureExt;
 use hive_cerebrum::{
-    Backoff, HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind, Reporter, StartError,
-    StartFailure,
+    Backoff, EmergencyFlag, HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberKind,
+    Reporter, StartError, StartFailure,
 };
 use hive_forge::{DynForge, ForgeError, RepoId, RepoSnapshot};
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -110,6 +114,10 @@ pub enum PilotMessage {
     Command(MemberCommand),
     /// The pilot's own timer fired (ignored unless it carries the current timer generation).
     Tick(u64),
+    /// Internal: the emergency flag changed before the own timer fired (ignored unless it carries the current timer
+    /// generation); the timer is armed again at the interval of the mode now in force.
+    #[doc(hidden)]
+    FlagChanged(u64),
     /// Read again while the forge is unreachable (ignored unless it carries the current retry generation).
     RetryRead(u64),
     /// The pilot's state.
@@ -133,6 +141,8 @@ pub struct PilotArgs {
     forge: DynForge,
     reporter: Reporter,
     emergency: bool,
+    /// The queen's emergency, followed whenever the pilot runs.
+    flag: EmergencyFlag,
     config: PilotConfig,
     /// Where each observation goes before the report, when the hive runs an autonomy loop.
     steward: Option<StewardLink>,
@@ -144,6 +154,8 @@ pub struct PilotArgs {
 pub struct PilotState {
     args: PilotArgs,
     mode: PilotMode,
+    /// The emergency flag as the pilot last followed it (a command may have set `mode` otherwise since).
+    flag_seen: bool,
     reads: u64,
     score: Option<u8>,
     /// The cycle a read is in flight for, so a repeated `Observe` does not start a second one.
@@ -167,9 +179,11 @@ impl Actor for RepoPilot {
 
     async fn pre_start(&self, myself: PilotRef, args: PilotArgs) -> Result<PilotState, ActorProcessingErr> {
         let mode = if args.emergency { PilotMode::Emergency } else { PilotMode::Normal };
+        let flag_seen = args.emergency;
         let mut state = PilotState {
             args,
             mode,
+            flag_seen,
             reads: 0,
             score: None,
             in_flight: None,
@@ -190,6 +204,12 @@ impl Actor for RepoPilot {
         message: PilotMessage,
         state: &mut PilotState,
     ) -> Result<(), ActorProcessingErr> {
+        // A due tick re-arms the timer below; re-arming first would make it stale and skip its read.
+        let tick_due = matches!(message, PilotMessage::Tick(generation) if generation == state.tick_generation);
+        if state.follow_emergency() && !tick_due {
+            // Faster (or normal) polling from now on, not after the current interval.
+            state.arm_timer(&myself);
+        }
         match message {
             PilotMessage::Command(MemberCommand::Observe { cycle }) => state.start_read(&myself, Some(cycle)),
             PilotMessage::Command(MemberCommand::EnterEmergency) => {
@@ -206,6 +226,10 @@ impl Actor for RepoPilot {
                 state.arm_timer(&myself);
             }
             PilotMessage::Tick(_) => {}
+            // The flag changed and changed back before this pilot ran: same mode, but the timer that ended needs
+            // arming again.
+            PilotMessage::FlagChanged(generation) if generation == state.tick_generation => state.arm_timer(&myself),
+            PilotMessage::FlagChanged(_) => {}
             PilotMessage::RetryRead(generation) if generation == state.retry_generation => {
                 state.start_read(&myself, None);
             }
@@ -266,12 +290,33 @@ impl Actor for RepoPilot {
 }
 
 impl PilotState {
-    /// Schedules the next own-timer tick, superseding any earlier one.
+    /// Takes the mode the emergency flag says, if it changed since the pilot last looked; returns whether it did.
+    fn follow_emergency(&mut self) -> bool {
+        let active = self.args.flag.is_active();
+        if active == self.flag_seen {
+            return false;
+        }
+        self.flag_seen = active;
+        self.mode = if active { PilotMode::Emergency } else { PilotMode::Normal };
+        true
+    }
+
+    /// Schedules the next own-timer tick, superseding any earlier one. The timer also ends when the emergency flag
+    /// changes, so only pilots with a timer of their own are woken by a declaration, and their interval changes at
+    /// once rather than after the current (longer) one.
     fn arm_timer(&mut self, myself: &PilotRef) {
         if let Some(interval) = self.interval() {
             self.tick_generation += 1;
             let generation = self.tick_generation;
-            myself.send_after(interval, move || PilotMessage::Tick(generation));
+            let (myself, flag, seen) = (myself.clone(), self.args.flag.clone(), self.flag_seen);
+            tokio::spawn(async move {
+                let message = tokio::select! {
+                    () = tokio::time::sleep(interval) => PilotMessage::Tick(generation),
+                    _ = flag.differs_from(seen) => PilotMessage::FlagChanged(generation),
+                };
+                // The pilot may have been stopped meanwhile; then nobody needs the message.
+                let _ = myself.cast(message);
+            });
         }
     }
 
@@ -398,6 +443,7 @@ impl MemberBuilder for PilotBuilder {
             forge: Arc::clone(&self.forge),
             reporter: ctx.reporter.clone(),
             emergency: ctx.emergency,
+            flag: ctx.emergency_flag.clone(),
             config: self.config,
             steward: self.steward.clone(),
             drift: self.drift.clone(),
@@ -422,5 +468,9 @@ impl MemberHandle for PilotHandle {
 
     fn command(&self, command: MemberCommand) {
         let _ = self.actor.cast(PilotMessage::Command(command));
+    }
+
+    fn follows_emergency_flag(&self) -> bool {
+        true
     }
 }

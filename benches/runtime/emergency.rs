@@ -1,4 +1,5 @@
-//! Threshold-crossing report to `EmergencyDeclared`, idle and behind a burst of reports.
+//! Threshold-crossing report to `EmergencyDeclared`, idle and behind a burst of reports, and the same with members
+//! commanded into emergency mode, as before the emergency flag, in alternating rounds.
 
 use super::*;
 
@@ -11,6 +12,13 @@ const EMERGENCY_HIVE: &str = "emergency/queen_1000";
 const EMERGENCY_HIVE_BURST: &str = "emergency/queen_1000_burst";
 const EMERGENCY_RAW: &str = "emergency/raw_ractor";
 const EMERGENCY_RAW_BURST: &str = "emergency/raw_ractor_burst";
+/// The same-run comparison of members that follow the emergency flag with members commanded as before it, taken
+/// in alternating rounds after the rest of the group so that both sides see the same load.
+const FLAG: &str = "emergency/ab_flag";
+const FLAG_BURST: &str = "emergency/ab_flag_burst";
+const COMMANDED: &str = "emergency/ab_commanded";
+const COMMANDED_BURST: &str = "emergency/ab_commanded_burst";
+const AB_ROUNDS: u64 = 5;
 /// At least this many declarations per side go into the percentiles, on an idle queen and behind a burst.
 const DECLARATIONS: usize = 1_000;
 const BURST_DECLARATIONS: usize = 200;
@@ -36,10 +44,10 @@ struct EmergencyHive {
 
 /// A queen with 1,000 idle members that have all reported, half of them healthy: exactly at the 50 % boundary,
 /// not below it. Only the fleet-health trigger can fire (40 is above the critical score, no signals).
-async fn emergency_fixture() -> EmergencyHive {
+async fn emergency_fixture(builder: IdleBuilder) -> EmergencyHive {
     let bus = EventBus::new(1 << 14);
     let mut sub = bus.subscribe();
-    let builder = Arc::new(IdleBuilder::default());
+    let builder = Arc::new(builder);
     // `clear_after: 1` only shortens the untimed reset between iterations; it plays no part in declaring.
     let emergency = EmergencyConfig { clear_after: 1, ..EmergencyConfig::default() };
     let config = QueenConfig { emergency, ..QueenConfig::default() };
@@ -64,10 +72,14 @@ async fn emergency_fixture() -> EmergencyHive {
 /// the emergency, and the bench waits until the queen and every member are idle.
 async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration {
     let name = if burst { EMERGENCY_HIVE_BURST } else { EMERGENCY_HIVE };
+    emergency_hive_as(name, fx, iters, burst).await
+}
+
+async fn emergency_hive_as(name: &'static str, fx: &EmergencyHive, iters: u64, burst: bool) -> Duration {
     let flipper = &fx.reporters[0];
     let mut sub = fx.queen.subscribe();
     let mut total = Timings::default();
-    let mut inner = Vec::new();
+    let (mut inner, mut to_queen, mut to_reader) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..iters {
         settle().await;
         if burst {
@@ -76,6 +88,7 @@ async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration
                 reporter.report(HealthReport::new(score, healthy));
             }
         }
+        let cast_at = SystemTime::now();
         let start = Instant::now();
         flipper.report(HealthReport::new(40, false));
         let reported =
@@ -83,8 +96,11 @@ async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration
                 .await;
         let declared = until(&mut sub, |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
         let latency = start.elapsed();
+        let read_at = SystemTime::now();
         total.add(latency);
         inner.push(since(reported.at, declared.at));
+        to_queen.push(since(cast_at, reported.at));
+        to_reader.push(since(declared.at, read_at));
 
         flipper.report(HealthReport::new(90, true));
         fx.queen.start_cycle().expect("queen is running");
@@ -94,7 +110,11 @@ async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration
         fx.commands.until_quiet().await;
     }
     assert_eq!(sub.lost(), 0, "the reader lost events");
-    tally(name, |t| t.inner.extend(inner));
+    tally(name, |t| {
+        t.inner.extend(inner);
+        t.to_queen.extend(to_queen);
+        t.to_reader.extend(to_reader);
+    });
     total.finish(name)
 }
 
@@ -136,7 +156,7 @@ async fn emergency_raw(fx: &EmergencyRaw, iters: u64, burst: bool) -> Duration {
 
 pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
     let started = Instant::now();
-    let hive = rt.block_on(emergency_fixture());
+    let hive = rt.block_on(emergency_fixture(IdleBuilder::default()));
     let raw = rt.block_on(emergency_raw_fixture());
     let mut group = c.benchmark_group("emergency");
     // Criterion sizes runs by the time it is told was measured, but the untimed reset after each declaration (two
@@ -160,6 +180,19 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
         top_up(EMERGENCY_HIVE, DECLARATIONS, |n| emergency_hive(&hive, n, false)).await;
         top_up(EMERGENCY_RAW_BURST, BURST_DECLARATIONS, |n| emergency_raw(&raw, n, true)).await;
         top_up(EMERGENCY_HIVE_BURST, BURST_DECLARATIONS, |n| emergency_hive(&hive, n, true)).await;
+        if tally(EMERGENCY_HIVE, |t| !t.samples.is_empty()) && !smoke() {
+            let commanded = emergency_fixture(IdleBuilder::commanded()).await;
+            for _ in 0..AB_ROUNDS {
+                for (burst, flag, old, n) in [
+                    (false, FLAG, COMMANDED, DECLARATIONS as u64 / AB_ROUNDS),
+                    (true, FLAG_BURST, COMMANDED_BURST, BURST_DECLARATIONS as u64 / AB_ROUNDS),
+                ] {
+                    emergency_hive_as(flag, &hive, n, burst).await;
+                    emergency_hive_as(old, &commanded, n, burst).await;
+                }
+            }
+            commanded.queen.shutdown().await.expect("queen shuts down");
+        }
         hive.queen.shutdown().await.expect("queen shuts down");
         raw.actor.stop_and_wait(None, None).await.expect("threshold stops");
     });
@@ -170,20 +203,31 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
     ] {
         let (hive_all, hive_inner) = tally(hive_name, |t| (t.samples.clone(), t.inner.clone()));
         let raw_all = tally(raw_name, |t| t.samples.clone());
-        let (Some(h50), Some(h99), Some(r50)) =
-            (percentile(&hive_all, 0.5), percentile(&hive_all, 0.99), percentile(&raw_all, 0.5))
-        else {
+        let (Some((h50, h99)), Some((r50, r99))) = (p50_p99(&hive_all), p50_p99(&raw_all)) else {
             continue;
         };
+        // The raw baseline's p99 says how much of a missed tail is the machine's (a loaded machine's time slices).
         println!(
             "emergency ({what}), crossing report cast -> EmergencyDeclared read: p50 {} p99 {} (n = {}); raw \
-             ractor: p50 {}",
+             ractor: p50 {} p99 {}",
             us(h50),
             us(h99),
             hive_all.len(),
-            us(r50)
+            us(r50),
+            us(r99)
         );
-        if let (Some(i50), Some(i99)) = (percentile(&hive_inner, 0.5), percentile(&hive_inner, 0.99)) {
+        let (to_queen, to_reader) = tally(hive_name, |t| (t.to_queen.clone(), t.to_reader.clone()));
+        if let (Some((q50, q99)), Some((w50, w99))) = (p50_p99(&to_queen), p50_p99(&to_reader)) {
+            println!(
+                "emergency ({what}), report cast -> HealthReported.at: p50 {} p99 {}; EmergencyDeclared.at -> read: \
+                 p50 {} p99 {}",
+                us(q50),
+                us(q99),
+                us(w50),
+                us(w99)
+            );
+        }
+        if let Some((i50, i99)) = p50_p99(&hive_inner) {
             println!(
                 "emergency ({what}), inside the queen (HealthReported.at -> EmergencyDeclared.at): p50 {} p99 {}",
                 us(i50),
@@ -197,6 +241,19 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
             h50.as_secs_f64() / r50.as_secs_f64(),
             verdict(h99 <= Duration::from_millis(1))
         );
+    }
+    for (flag, old, what) in [(FLAG, COMMANDED, "idle queen"), (FLAG_BURST, COMMANDED_BURST, "behind 999 reports")] {
+        let (flag_all, old_all) = (tally(flag, |t| t.samples.clone()), tally(old, |t| t.samples.clone()));
+        let percentiles = |all: &[Duration]| [0.5, 0.9, 0.99].map(|p| percentile(all, p).map_or_else(String::new, us));
+        let ([f50, f90, f99], [o50, o90, o99]) = (percentiles(&flag_all), percentiles(&old_all));
+        if !flag_all.is_empty() && !old_all.is_empty() {
+            println!(
+                "emergency ({what}), alternating rounds: members follow the flag p50 {f50} p90 {f90} p99 {f99} \
+                 (n = {}); members commanded p50 {o50} p90 {o90} p99 {o99} (n = {})",
+                flag_all.len(),
+                old_all.len()
+            );
+        }
     }
     wall("emergency", started, &[EMERGENCY_HIVE, EMERGENCY_RAW, EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST]);
 }

@@ -105,6 +105,10 @@ struct Tally {
     samples: Vec<Duration>,
     /// A second series of latencies (an interval inside the queen), for percentiles.
     inner: Vec<Duration>,
+    /// Where the rest of a latency went, by the wall clock: from the cast to the queen's handler, and from the
+    /// queen's publish to the reader.
+    to_queen: Vec<Duration>,
+    to_reader: Vec<Duration>,
     /// Bytes per actor, one value per iteration.
     bytes: Vec<f64>,
 }
@@ -145,6 +149,11 @@ fn percentile(series: &[Duration], p: f64) -> Option<Duration> {
     let last = sorted.len().checked_sub(1)?;
     let rank = ((last as f64) * p).round() as usize;
     sorted.get(rank.min(last)).copied()
+}
+
+/// The p50 and p99 of a series; `None` when it is empty.
+fn p50_p99(series: &[Duration]) -> Option<(Duration, Duration)> {
+    Some((percentile(series, 0.5)?, percentile(series, 0.99)?))
 }
 
 fn median(values: &[f64]) -> Option<f64> {
@@ -469,17 +478,28 @@ impl Actor for IdleMember {
 }
 
 /// Builds idle members: the queen's own per-member cost without a pilot's. It hands their reporters to the bench
-/// so it can report on their behalf.
+/// so it can report on their behalf. They stand in for pilots, which follow the queen's emergency flag and are sent
+/// no command for it, unless built `commanded` (as every member was before the flag), for the emergency group's
+/// comparison in the same run.
 #[derive(Default)]
 struct IdleBuilder {
     reporters: Mutex<Vec<Reporter>>,
     commands: Arc<Commands>,
+    commanded: bool,
+}
+
+impl IdleBuilder {
+    /// Members sent `EnterEmergency` and `LeaveEmergency` instead of following the flag.
+    fn commanded() -> IdleBuilder {
+        IdleBuilder { commanded: true, ..IdleBuilder::default() }
+    }
 }
 
 struct IdleHandle {
     actor: ActorRef<MemberCommand>,
     cell: ActorCell,
     commands: Arc<Commands>,
+    commanded: bool,
 }
 
 impl MemberHandle for IdleHandle {
@@ -493,6 +513,10 @@ impl MemberHandle for IdleHandle {
             self.commands.sent.fetch_sub(1, Ordering::SeqCst);
         }
     }
+
+    fn follows_emergency_flag(&self) -> bool {
+        !self.commanded
+    }
 }
 
 #[async_trait::async_trait]
@@ -502,7 +526,8 @@ impl MemberBuilder for IdleBuilder {
             .await
             .map_err(|e| StartError::new(ctx.id.clone(), StartFailure::spawn(e)))?;
         self.reporters.lock().unwrap_or_else(PoisonError::into_inner).push(ctx.reporter);
-        Ok(Box::new(IdleHandle { cell: actor.get_cell(), actor, commands: self.commands.clone() }))
+        let commands = self.commands.clone();
+        Ok(Box::new(IdleHandle { cell: actor.get_cell(), actor, commands, commanded: self.commanded }))
     }
 }
 

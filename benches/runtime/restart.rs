@@ -113,12 +113,7 @@ pub(super) fn restart_group(c: &mut Criterion, rt: &Runtime) {
 
     let (hive_all, hive_inner) = tally(RESTART_HIVE, |t| (t.samples.clone(), t.inner.clone()));
     let raw_all = tally(RESTART_RAW, |t| t.samples.clone());
-    let (Some(h50), Some(h99), Some(r50), Some(r99)) = (
-        percentile(&hive_all, 0.5),
-        percentile(&hive_all, 0.99),
-        percentile(&raw_all, 0.5),
-        percentile(&raw_all, 0.99),
-    ) else {
+    let (Some((h50, h99)), Some((r50, r99))) = (p50_p99(&hive_all), p50_p99(&raw_all)) else {
         return;
     };
     println!(
@@ -131,7 +126,7 @@ pub(super) fn restart_group(c: &mut Criterion, rt: &Runtime) {
         us(r99),
         raw_all.len()
     );
-    if let (Some(i50), Some(i99)) = (percentile(&hive_inner, 0.5), percentile(&hive_inner, 0.99)) {
+    if let Some((i50, i99)) = p50_p99(&hive_inner) {
         println!("restart, inside the queen (MemberFailed.at -> MemberRestarted.at): p50 {} p99 {}", us(i50), us(i99));
     }
     println!(

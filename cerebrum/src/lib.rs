@@ -69,8 +69,8 @@ pub use crate::{
     governance::ActionKind,
     health::{HealthReport, ScoreComponent},
     member::{
-        MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec, MemberState,
-        QueenNotice, Reporter, StartError, StartFailure,
+        EmergencyFlag, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec,
+        MemberState, QueenNotice, Reporter, StartError, StartFailure,
     },
     memory::{
         AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE,

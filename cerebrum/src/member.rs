@@ -4,11 +4,15 @@
 //! factory takes a `WorkerBuilder`) and hands back a [`MemberHandle`]: the actor's cell for supervision plus a way
 //! to deliver the few commands every member understands.
 
+mod flag;
+
 use std::{fmt, sync::Arc};
 
 use ractor::ActorCell;
 use serde::{Deserialize, Serialize};
 
+pub use self::flag::EmergencyFlag;
+pub(crate) use self::flag::EmergencySwitch;
 use crate::{
     CycleRecord, EmergencyReason, HealthReport, QueenHandle, QueenMessage, QueenRef, RestartPolicy, Unreachable,
 };
@@ -138,9 +142,10 @@ pub enum MemberCommand {
         /// The cycle to report for.
         cycle: u64,
     },
-    /// Freeze mutating actions and poll faster.
+    /// Freeze mutating actions and poll faster. Sent only to members whose handle does not
+    /// [follow the emergency flag](MemberHandle::follows_emergency_flag).
     EnterEmergency,
-    /// Back to normal operation.
+    /// Back to normal operation (sent to the same members as `EnterEmergency`).
     LeaveEmergency,
 }
 
@@ -155,6 +160,9 @@ pub struct MemberContext {
     pub supervisor: ActorCell,
     /// Whether the hive is in emergency mode right now.
     pub emergency: bool,
+    /// The emergency as it changes from now on, shared with every member: what a member whose handle
+    /// [follows it](MemberHandle::follows_emergency_flag) reads instead of being sent commands.
+    pub emergency_flag: EmergencyFlag,
     /// For reporting health back to the queen.
     pub reporter: Reporter,
     /// The queen, for members that ask it for more than a report (an ORCH fan-out, its status, the bus).
@@ -229,6 +237,14 @@ pub trait MemberHandle: Send + Sync + 'static {
 
     /// Delivers a command. Must not block; a command to a dead actor is dropped.
     fn command(&self, command: MemberCommand);
+
+    /// Whether the member learns of the emergency from [`MemberContext::emergency_flag`], read when it next acts,
+    /// instead of from `EnterEmergency` and `LeaveEmergency`, which the queen then does not send it. Pilots do: a
+    /// command to each of thousands of them would wake them all at the moment of the declaration, on the cores
+    /// that whoever reads `EmergencyDeclared` needs. `false` unless overridden: such a member is commanded as before.
+    fn follows_emergency_flag(&self) -> bool {
+        false
+    }
 
     /// Hears a [`QueenNotice`]. Called from the queen's handler: must not block. Ignored unless overridden.
     fn notify(&self, notice: &QueenNotice) {

@@ -28,7 +28,7 @@ pub use self::{
 use crate::{
     BatchId, EmergencyReason, EventBus, ExitKind, HiveEvent, MemberBuilder, MemberId, MemberSpec, MemberState,
     NotificationSink, ProposalEngine, QueenError, QueenNotice, StartedMember, emergency::EmergencyState,
-    fleet::FleetBook, outage::OutageBook,
+    fleet::FleetBook, member::EmergencySwitch, outage::OutageBook,
 };
 
 /// A typed reference to the queen actor.
@@ -52,6 +52,8 @@ pub struct QueenState {
     book: FleetBook,
     outages: OutageBook,
     emergency: EmergencyState,
+    /// What members that follow the emergency flag read; set where the others are commanded.
+    switch: EmergencySwitch,
     cycle: CycleState,
     tick: Option<JoinHandle<()>>,
     /// When `tick` fires.
@@ -93,6 +95,7 @@ impl Actor for Queen {
             myself,
             bus: args.bus,
             emergency: EmergencyState::new(args.config.emergency.clone()),
+            switch: EmergencySwitch::new(),
             config: args.config,
             builder: args.builder,
             engine: args.engine,

@@ -1,5 +1,6 @@
 //! Pilots through the queen: reads become reports, transient forge errors are retried inside the pilot, anything
-//! else fails the actor so the queen's policy applies, and emergency mode makes a pilot poll faster.
+//! else fails the actor so the queen's policy applies, and emergency mode, read from the queen's flag, makes a pilot
+//! poll faster.
 
 use std::{sync::Arc, time::Duration};
 
@@ -218,6 +219,46 @@ async fn own_interval_polls_and_emergency_mode_polls_faster() {
     // (runtime-internal timers may add a few milliseconds).
     assert!((Duration::from_secs(30)..Duration::from_secs(31)).contains(&normal), "{normal:?}");
     assert!((Duration::from_secs(3)..Duration::from_secs(4)).contains(&emergency), "{emergency:?}");
+}
+
+/// Starts a cycle and waits for it to close: how long its read waited (paused time: only timers move the clock)
+/// and whether the cycle was in emergency mode.
+async fn read_wait(queen: &QueenHandle, events: &mut Subscription) -> (Duration, bool) {
+    let began = tokio::time::Instant::now();
+    queen.start_cycle().expect("cycle");
+    let record = next(events, |e| match e {
+        HiveEvent::CycleCompleted { record } => Some(record.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(record.missed_reports, 0, "{record:?}");
+    (began.elapsed(), record.emergency_mode)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pilot_reads_in_emergency_mode_at_its_next_observation_after_the_declaration_and_normally_after_it_ends() {
+    // Without a timer of its own, the pilot runs only when a cycle asks it to observe: the queen sends it no
+    // emergency command. Its read waits up to a minute normally and not at all in an emergency, so the wait tells
+    // which mode the pilot read in.
+    let pilot =
+        PilotConfig { jitter: Duration::from_secs(60), emergency_jitter: Duration::ZERO, ..PilotConfig::default() };
+    let forge = SimForge::new(vec![SimRepo::healthy("acme/api")]);
+    let (queen, mut events) = start(&forge, QueenConfig::default(), pilot).await;
+    let (wait, emergency) = read_wait(&queen, &mut events).await;
+    assert!(!emergency && wait > Duration::ZERO, "{wait:?}");
+
+    queen.declare_emergency("ops").expect("declared");
+    next(&mut events, |e| matches!(e, HiveEvent::EmergencyDeclared { .. }).then_some(())).await;
+    let (wait, emergency) = read_wait(&queen, &mut events).await;
+    assert!(emergency);
+    assert_eq!(wait, Duration::ZERO, "the read after the declaration has the emergency's jitter");
+
+    queen.clear_emergency().expect("cleared");
+    next(&mut events, |e| matches!(e, HiveEvent::EmergencyCleared { .. }).then_some(())).await;
+    let (wait, emergency) = read_wait(&queen, &mut events).await;
+    assert!(!emergency && wait > Duration::ZERO, "back to the normal jitter after the emergency: {wait:?}");
+    assert_eq!(forge.reads(&repo("acme/api")), 3);
+    queen.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(start_paused = true)]

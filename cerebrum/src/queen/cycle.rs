@@ -373,7 +373,7 @@ impl QueenState {
             Transition::Declare(reasons) => self.declare(reasons),
             Transition::Clear { healthy_evaluations } => {
                 self.bus.publish(HiveEvent::EmergencyCleared { healthy_evaluations });
-                self.command_all(MemberCommand::LeaveEmergency);
+                self.set_members_mode(false);
                 self.sink.notify(&Notice::EmergencyCleared);
             }
         }
@@ -384,7 +384,7 @@ impl QueenState {
     /// waits on member start-up).
     fn declare(&mut self, reasons: Vec<EmergencyReason>) {
         self.bus.publish(HiveEvent::EmergencyDeclared { reasons: reasons.clone() });
-        self.command_all(MemberCommand::EnterEmergency);
+        self.set_members_mode(true);
         self.sink.notify(&Notice::EmergencyDeclared { reasons: reasons.clone() });
         self.write_snapshot(&reasons);
         // Faster polling starts now: the next tick may have been armed at the normal interval.
@@ -403,9 +403,16 @@ impl QueenState {
         self.bus.publish(HiveEvent::RecoveryAttempted { resumed: escalated });
     }
 
-    fn command_all(&self, command: MemberCommand) {
+    /// Members into (or out of) emergency mode, after the event is published: the flag for those that follow it
+    /// (no message, no actor woken, so the reader of the event does not compete with a fleet of them for the
+    /// cores), a command for the others.
+    fn set_members_mode(&self, emergency: bool) {
+        self.switch.set(emergency);
+        let command = if emergency { MemberCommand::EnterEmergency } else { MemberCommand::LeaveEmergency };
         for handle in self.members.values().filter_map(|m| m.handle.as_ref()) {
-            handle.command(command);
+            if !handle.follows_emergency_flag() {
+                handle.command(command);
+            }
         }
     }
 

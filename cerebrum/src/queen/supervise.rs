@@ -173,6 +173,7 @@ impl QueenState {
             kind: member.spec.kind.clone(),
             supervisor: self.myself.get_cell(),
             emergency: self.emergency.is_active(),
+            emergency_flag: self.switch.flag(),
             reporter: Reporter { queen: self.myself.clone(), member: id.clone() },
             queen: QueenHandle::new(self.myself.clone(), self.bus.clone()),
         })
@@ -186,7 +187,7 @@ impl QueenState {
         };
         self.by_actor.insert(handle.cell().get_id(), id.clone());
         member.state = MemberState::Running;
-        if self.emergency.is_active() {
+        if self.emergency.is_active() && !handle.follows_emergency_flag() {
             handle.command(MemberCommand::EnterEmergency);
         }
         // Whatever changed while it was down (a member out of the hive hears nothing): declared, cleared.

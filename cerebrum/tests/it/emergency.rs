@@ -1,6 +1,7 @@
 //! The emergency protocol through the queen: each trigger declares with its reason, members enter and leave
-//! emergency mode, the sink is notified, a snapshot is written, the recovery attempt resumes escalated members, and
-//! the emergency clears after exactly `clear_after` healthy cycles.
+//! emergency mode (by command, or by the flag at their next observation), the sink is notified, a snapshot is
+//! written, the recovery attempt resumes escalated members, and the emergency clears after exactly `clear_after`
+//! healthy cycles.
 
 use std::time::Duration;
 
@@ -303,6 +304,51 @@ async fn all_healthy_fleet_never_declares() {
     for id in all {
         assert_eq!(Probe::get(&fleet.probe(id).entered), 0, "{id}");
         assert_eq!(Probe::get(&fleet.probe(id).observed), 5, "{id}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn members_that_follow_the_flag_are_sent_no_command_and_read_the_emergency_at_their_next_observation() {
+    let all = ["a", "b", "c", "d", "e"];
+    let (following, commanded) = (["a", "b", "c"], ["d", "e"]);
+    let fleet = Fleet::default();
+    for id in following {
+        fleet.script(id, |s| s.follows_flag = true);
+    }
+    let mut hive = Hive::start(emergency_config(), members(&all), fleet.clone()).await;
+    let (record, _) = hive.cycle().await;
+    assert!(!record.emergency_mode);
+
+    hive.queen.declare_emergency("ops").expect("queen is running");
+    hive.events.until("declared", |e| matches!(e, HiveEvent::EmergencyDeclared { .. })).await;
+    for id in commanded {
+        let probe = fleet.probe(id);
+        eventually(&format!("'{id}' told to enter emergency mode"), || Probe::get(&probe.entered) == 1).await;
+    }
+    let (record, _) = hive.cycle().await;
+    assert!(record.emergency_mode, "{record:?}");
+    for id in all {
+        let probe = fleet.probe(id);
+        assert_eq!(Probe::get(&probe.observed), 2, "'{id}'");
+        assert_eq!(Probe::get(&probe.observed_in_emergency), 1, "'{id}' observed in emergency mode");
+    }
+
+    hive.queen.clear_emergency().expect("queen is running");
+    hive.events.until("cleared", |e| matches!(e, HiveEvent::EmergencyCleared { .. })).await;
+    for id in commanded {
+        let probe = fleet.probe(id);
+        eventually(&format!("'{id}' told to leave emergency mode"), || Probe::get(&probe.left) == 1).await;
+    }
+    let (record, _) = hive.cycle().await;
+    assert!(!record.emergency_mode, "{record:?}");
+    for id in all {
+        let probe = fleet.probe(id);
+        assert_eq!(Probe::get(&probe.observed), 3, "'{id}'");
+        assert_eq!(Probe::get(&probe.observed_in_emergency), 1, "'{id}' back to normal at its next observation");
+    }
+    for id in following {
+        let probe = fleet.probe(id);
+        assert_eq!((Probe::get(&probe.entered), Probe::get(&probe.left)), (0, 0), "'{id}' was sent no command");
     }
 }
 

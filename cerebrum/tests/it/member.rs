@@ -10,8 +10,8 @@ use std::{
 };
 
 use hive_cerebrum::{
-    HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, Reporter, Signal, StartError,
-    StartFailure,
+    EmergencyFlag, HealthReport, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, Reporter, Signal,
+    StartError, StartFailure,
 };
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, rpc::CallResult};
 
@@ -54,6 +54,8 @@ pub struct Script {
     pub fail_starts: u32,
     /// Never report.
     pub silent: bool,
+    /// Follow the queen's emergency flag (as pilots do) instead of being sent `EnterEmergency` / `LeaveEmergency`.
+    pub follows_flag: bool,
 }
 
 impl Default for Script {
@@ -64,6 +66,7 @@ impl Default for Script {
             panic_on_observe: 0,
             fail_starts: 0,
             silent: false,
+            follows_flag: false,
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct Probe {
     pub entered: AtomicUsize,
     /// `LeaveEmergency` commands received.
     pub left: AtomicUsize,
+    /// `Observe` commands received while the emergency flag read active.
+    pub observed_in_emergency: AtomicUsize,
 }
 
 impl Probe {
@@ -191,21 +196,24 @@ impl MemberBuilder for Fleet {
             incarnation: Probe::get(&probe.starts) + 1,
             panic_in_pre_start: self.take(&ctx.id, |s| &mut s.fail_starts),
             reporter: ctx.reporter.clone(),
+            flag: ctx.emergency_flag.clone(),
             fleet: self.clone(),
             probe: Arc::clone(&probe),
         };
+        let follows_flag = self.script_of(&ctx.id).follows_flag;
         let (actor, _join) = Actor::spawn_linked(None, TestMember, args, ctx.supervisor.clone())
             .await
             .map_err(|e| StartError::new(ctx.id.clone(), StartFailure::spawn(e)))?;
         probe.starts.fetch_add(1, Ordering::SeqCst);
         self.inner.current.lock().expect("current lock").insert(ctx.id.clone(), actor.clone());
-        Ok(Box::new(TestHandle { cell: actor.get_cell(), actor }))
+        Ok(Box::new(TestHandle { cell: actor.get_cell(), actor, follows_flag }))
     }
 }
 
 struct TestHandle {
     actor: ActorRef<TestMsg>,
     cell: ActorCell,
+    follows_flag: bool,
 }
 
 impl MemberHandle for TestHandle {
@@ -217,6 +225,10 @@ impl MemberHandle for TestHandle {
         // A command to a dead incarnation is dropped, as the trait allows.
         let _ = self.actor.cast(TestMsg::Command(command));
     }
+
+    fn follows_emergency_flag(&self) -> bool {
+        self.follows_flag
+    }
 }
 
 /// The test member actor.
@@ -227,6 +239,7 @@ struct TestArgs {
     incarnation: usize,
     panic_in_pre_start: bool,
     reporter: Reporter,
+    flag: EmergencyFlag,
     fleet: Fleet,
     probe: Arc<Probe>,
 }
@@ -268,6 +281,9 @@ impl Actor for TestMember {
             }
             TestMsg::Command(MemberCommand::Observe { cycle }) => {
                 state.probe.observed.fetch_add(1, Ordering::SeqCst);
+                if state.flag.is_active() {
+                    state.probe.observed_in_emergency.fetch_add(1, Ordering::SeqCst);
+                }
                 if state.fleet.take(&state.id, |s| &mut s.panic_on_observe) {
                     panic!("scripted panic in '{}' while observing cycle {cycle}", state.id);
                 }
