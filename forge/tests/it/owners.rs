@@ -91,9 +91,8 @@ async fn a_single_credential_is_one_forge_and_an_owner_with_the_default_one_shar
     assert_eq!(forges.budgets().count(), 1);
     assert_eq!(forges.first_owner(), Some("acme"));
     let same = GitHubAuth::Token(Secret::new(emu.token()));
-    let forges =
-        GitHubForges::new(config(&emu, vec![org("acme"), org("widgets")]), vec![("widgets".to_owned(), same)])
-            .expect("forges");
+    let forges = GitHubForges::new(config(&emu, vec![org("acme"), org("widgets")]), vec![("widgets".to_owned(), same)])
+        .expect("forges");
     assert_eq!(forges.budgets().count(), 1, "one credential, one budget");
     assert_eq!(forges.discover().await.expect("discover").len(), 4);
     let twice = vec![("widgets".to_owned(), widgets_auth()), ("WIDGETS".to_owned(), widgets_auth())];
