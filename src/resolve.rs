@@ -67,8 +67,11 @@ pub struct GitHubPlan {
     pub autonomy: AutonomyConfig,
     /// Each credential's rate budget with its identity, for budgets shared with other processes (a hash, never the
     /// token); anonymous access has none.
-    pub budgets: Vec<(Arc<Budget>, String)>,
+    pub budgets: Vec<SharedId>,
 }
+
+/// A credential's rate budget and the id it is shared under.
+pub type SharedId = (Arc<Budget>, String);
 
 impl RunPlan {
     /// Resolves `hive run`'s arguments, the environment settings and the GitHub variables (read through `lookup`, so
@@ -179,7 +182,7 @@ pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
 fn github_forge(
     args: &RunArgs,
     lookup: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(GitHubForges, Vec<(Arc<Budget>, String)>)> {
+) -> anyhow::Result<(GitHubForges, Vec<SharedId>)> {
     let owners = &args.file.org_credentials;
     let mut config = match GitHubConfig::from_lookup(lookup) {
         // Every target's owner has a credential of its own: the default one is not needed.
