@@ -4,6 +4,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -12,7 +13,7 @@ use hive::{
     EmergencyConfig, RepoId,
     actors::{AutonomyConfig, is_valid_owner},
     cerebrum::{QueenConfig, governance::ActionLevel},
-    forge::{GitHubConfig, GitHubForge, RepoFilter, Target},
+    forge::{Budget, GitHubAuth, GitHubConfig, GitHubError, GitHubForges, RepoFilter, Target},
 };
 
 use crate::{
@@ -59,14 +60,18 @@ pub enum RunTarget {
 
 /// The GitHub side of a plan: the forge, built but not yet asked anything, and the autonomy loop's configuration.
 pub struct GitHubPlan {
-    /// The forge over the configured targets and filters.
-    pub forge: GitHubForge,
+    /// The forge over the configured targets and filters: one per credential (the default one and each
+    /// organisation's own), each repository routed by its owner.
+    pub forge: GitHubForges,
     /// The autonomy loop's policy, owners, alert repository and secrets.
     pub autonomy: AutonomyConfig,
-    /// The token's identity for a rate budget shared with other processes (a hash, never the token); `None`
-    /// without credentials.
-    pub budget_id: Option<String>,
+    /// Each credential's rate budget with its identity, for budgets shared with other processes (a hash, never the
+    /// token); anonymous access has none.
+    pub budgets: Vec<SharedId>,
 }
+
+/// A credential's rate budget and the id it is shared under.
+pub type SharedId = (Arc<Budget>, String);
 
 impl RunPlan {
     /// Resolves `hive run`'s arguments, the environment settings and the GitHub variables (read through `lookup`, so
@@ -93,8 +98,8 @@ impl RunPlan {
             ),
             (true, None) => {
                 let autonomy = autonomy_config(args, env, state_dir, &lookup)?;
-                let (forge, budget_id) = github_forge(args, &lookup)?;
-                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy, budget_id }))
+                let (forge, budgets) = github_forge(args, &lookup)?;
+                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy, budgets }))
             }
             (false, Some(dir)) => RunTarget::Workspace {
                 dir: dir.clone(),
@@ -171,13 +176,26 @@ pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
     crate::terminal::SECRET_VARS.iter().filter_map(|key| lookup(key)).filter(|value| !value.is_empty()).collect()
 }
 
-/// The GitHub forge from the environment (token, URLs) and the arguments (targets, filters); building it checks
-/// the URLs, the globs and the credentials' form without sending anything. With it, the token's budget id.
+/// The GitHub forges from the environment (token, URLs), the organisations' own credentials and the arguments
+/// (targets, filters); building them checks the URLs, the globs and the credentials' form without sending anything.
+/// With them, each credential's budget and its id.
 fn github_forge(
     args: &RunArgs,
     lookup: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(GitHubForge, Option<String>)> {
-    let mut config = GitHubConfig::from_lookup(lookup)?;
+) -> anyhow::Result<(GitHubForges, Vec<SharedId>)> {
+    let owners = &args.file.org_credentials;
+    let mut config = match GitHubConfig::from_lookup(lookup) {
+        // Every target's owner has a credential of its own: the default one is not needed.
+        Err(GitHubError::MissingToken) if !owners.is_empty() && every_owner_has_one(args, owners) => {
+            let mut config = GitHubConfig::new(GitHubAuth::None);
+            if let Some(url) = lookup("GITHUB_API_URL").filter(|url| !url.trim().is_empty()) {
+                config.api_url = url.trim().trim_end_matches('/').to_owned();
+            }
+            config.graphql_url = lookup("GITHUB_GRAPHQL_URL").filter(|url| !url.trim().is_empty());
+            config
+        }
+        other => other?,
+    };
     for (flag, names, target) in [
         ("--org", &args.targets.orgs, Target::Org as fn(String) -> Target),
         ("--user", &args.targets.users, Target::User),
@@ -203,8 +221,20 @@ fn github_forge(
         templates: args.targets.all_kinds,
         owner_include: args.file.org_includes.clone(),
     };
-    let budget_id = hive::forge::budget_id(&config.auth);
-    Ok((GitHubForge::new(config)?, budget_id))
+    let forges = GitHubForges::new(config, owners.clone())?;
+    let budgets = forges
+        .budgets()
+        .filter_map(|(auth, budget)| Some((Arc::clone(budget), hive::forge::budget_id(auth)?)))
+        .collect();
+    Ok((forges, budgets))
+}
+
+/// Whether every `--org`, `--user` and `--repo` names an owner with a credential of its own.
+fn every_owner_has_one(args: &RunArgs, owners: &[(String, GitHubAuth)]) -> bool {
+    let has = |owner: &str| owners.iter().any(|(known, _)| known.eq_ignore_ascii_case(owner));
+    let targets = &args.targets;
+    targets.orgs.iter().chain(&targets.users).all(|owner| has(owner))
+        && targets.repos.iter().all(|repo| has(repo.split('/').next().unwrap_or_default()))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use hive::{
     CycleRecord, Hive, HiveBuilder, HiveEvent, HiveStatus, RepoId,
     actors::{Autonomy, AutonomyReport, STEWARD_ID},
     cerebrum::{Backoff, CycleKind, MemberKind, MemberState, Memory, QueenConfig},
-    forge::{Forge, GitHubForge, LOCAL_OWNER, LocalForge},
+    forge::{Forge, GitHubForges, LOCAL_OWNER, LocalForge},
     spawner::{
         llm::{LlmClient, LlmConfig, LlmEngine},
         tools::ToolsConfig,
@@ -288,7 +288,7 @@ async fn run_github(
     cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     let (once, json) = (watching.once, watching.json);
-    let GitHubPlan { forge, autonomy, budget_id } = github;
+    let GitHubPlan { forge, autonomy, budgets } = github;
     let forge = Arc::new(forge);
     let repos = match discover(forge.as_ref(), once.is_some(), shutdown).await {
         Some(repos) => repos?,
@@ -303,8 +303,9 @@ async fn run_github(
             let Some(joined) = shutdown.run_until(plan.join(&repos, alert_repo.as_ref())).await else { return Ok(()) };
             let (node, fence) = joined?;
             autonomy = autonomy.fence(fence);
-            if let Some(id) = &budget_id {
-                node.share_budget(forge.budget(), id).await?;
+            // Each credential's own budget, shared with the nodes using that credential.
+            for (budget, id) in &budgets {
+                node.share_budget(budget, id).await?;
             }
             (Some(node), Vec::new())
         }
@@ -429,7 +430,7 @@ struct Watch<'a> {
 async fn watch(
     hive: &Hive,
     events: &mut hive::Subscription,
-    github: Option<&GitHubForge>,
+    github: Option<&GitHubForges>,
     mut repos: Vec<RepoId>,
     watching: &Watch<'_>,
     mut cluster: Option<&mut crate::cluster::Node>,
@@ -437,7 +438,7 @@ async fn watch(
     let (once, json) = (watching.once, watching.json);
     let fail_on = once;
     let once = once.is_some();
-    let mut points_before = github.map(GitHubForge::points_spent);
+    let mut points_before = github.map(GitHubForges::points_spent);
     // Why a pilot failed, for the one error `--once` gives when nothing could be read.
     let mut first_failure: Option<String> = None;
     // The last cycle printed. What the steward finished is read from its link, not only from its event, which the
@@ -528,7 +529,7 @@ async fn watch(
         for finding in lines.iter_mut().flat_map(|line| line.findings.iter_mut()) {
             *finding = crate::terminal::line(finding);
         }
-        let points_now = github.map(GitHubForge::points_spent);
+        let points_now = github.map(GitHubForges::points_spent);
         let points = points_now.zip(points_before).map(|(now, before)| now - before);
         points_before = points_now;
         progress.suspend(|| print_cycle(&record, points, &lines, report.as_ref(), json))?;

@@ -30,7 +30,7 @@ use crate::{
 
 pub use self::{
     check::print as check,
-    file::{FileError, FileSettings, TokenSource},
+    file::{FileError, FileSettings, OrgCredential, TokenSource},
 };
 
 /// Cycle summaries kept under `<state>/cycles/` unless the file says otherwise (a cycle a minute: about 8 hours).
@@ -87,6 +87,9 @@ pub struct FileOnly {
     pub services: Vec<hive::ServiceSpec>,
     /// Files kept in step across repositories (`[[sync]]`).
     pub syncs: Vec<hive::changes::SyncDecl>,
+    /// Organisations with a GitHub credential of their own (`[orgs.NAME] token_env`, `token_file`,
+    /// `installation_id`), read and checked.
+    pub org_credentials: Vec<(String, hive::forge::GitHubAuth)>,
 }
 
 /// The test commands a local workspace's repositories run instead of the detected ones: a repository's own
@@ -122,6 +125,7 @@ impl Default for FileOnly {
             llm: None,
             services: Vec::new(),
             syncs: Vec::new(),
+            org_credentials: Vec::new(),
         }
     }
 }

@@ -37,7 +37,8 @@ pub fn add_secrets(values: Vec<String>) {
     }
 }
 
-/// The secrets the configuration named (an API token from `token_env` or `token_file`, a language model's key).
+/// The secrets the configuration named (an API token or an organisation's GitHub token from `token_env` or
+/// `token_file`, a language model's key).
 pub fn configured_secrets() -> Vec<String> {
     CONFIGURED.get().into_iter().flatten().filter(|value| !value.is_empty()).cloned().collect()
 }

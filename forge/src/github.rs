@@ -34,6 +34,7 @@ mod error;
 mod graphql;
 mod lookup;
 mod models;
+mod owners;
 mod read;
 mod repos;
 mod snapshots;
@@ -48,6 +49,7 @@ pub use error::{GitHubError, MISSING_TOKEN};
 pub use lookup::{IssueComment, IssueDetail, PullDetail, RunDetail};
 /// The one RFC 3339 parser of the forge, also for snapshots read back from JSON.
 pub(crate) use models::parse_time;
+pub use owners::GitHubForges;
 pub use writes::{CheckRun, CombinedStatus, CreatedIssue, IssueChange, MergeResult, PullChange, PullRequest};
 
 use client::Client;
@@ -104,6 +106,57 @@ pub enum GitHubAuth {
         /// The installation to act as.
         installation_id: u64,
     },
+}
+
+impl GitHubAuth {
+    /// A token read from `source` (a variable's name, a key of the configuration file), checked for what an HTTP
+    /// header cannot carry: a line break or a control character would be refused (or make the header code panic).
+    /// The message names the source, never the value.
+    pub fn token(source: &str, token: String) -> Result<GitHubAuth, GitHubError> {
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(GitHubError::Config {
+                message: format!(
+                    "{source} holds a character a token cannot have (a space, a line break, a control or non-ASCII \
+                     character); copy the token again without extra characters"
+                ),
+            });
+        }
+        Ok(GitHubAuth::Token(Secret::new(token)))
+    }
+
+    /// The process's GitHub App (`HIVE_GITHUB_APP_ID`, `HIVE_GITHUB_APP_KEY_FILE`, read through `lookup`) acting as
+    /// `installation_id`: how an organisation with its own installation of the app is read and written. The key file
+    /// is read here, so a missing or unreadable one is an error before anything is sent.
+    pub fn app_installation(
+        lookup: impl Fn(&str) -> Option<String>,
+        installation_id: u64,
+    ) -> Result<GitHubAuth, GitHubError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let app_id = app_number(
+            "HIVE_GITHUB_APP_ID",
+            get("HIVE_GITHUB_APP_ID"),
+            "HIVE_GITHUB_APP_ID and HIVE_GITHUB_APP_KEY_FILE",
+        )?;
+        let key_file = PathBuf::from(get("HIVE_GITHUB_APP_KEY_FILE").ok_or_else(|| GitHubError::Config {
+            message: "HIVE_GITHUB_APP_KEY_FILE is not set; give the path of the app's private key (.pem)".into(),
+        })?);
+        // A PEM key is a few KiB; the bound keeps a wrong path (a device, a FIFO, a huge file) harmless.
+        let pem = hive_support::read_bounded(&key_file, 64 << 10)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
+            .map_err(|err| GitHubError::Config {
+                message: format!("cannot read the GitHub App key file '{}': {err}", key_file.display()),
+            })?;
+        Ok(GitHubAuth::App { app_id, private_key_pem: Secret::new(pem), installation_id })
+    }
+}
+
+/// A GitHub App's number (its id, an installation's id) from the variable `key`; `needs` names what an app needs.
+fn app_number(key: &str, value: Option<String>, needs: &str) -> Result<u64, GitHubError> {
+    let value = value
+        .ok_or_else(|| GitHubError::Config { message: format!("{key} is not set; a GitHub App needs {needs}") })?;
+    value.parse().map_err(|_| GitHubError::Config {
+        message: format!("{key} '{value}' is not a number; copy it from the app's settings"),
+    })
 }
 
 /// What to watch.
@@ -187,38 +240,14 @@ impl GitHubConfig {
             None => get("GH_TOKEN").map(|token| ("GH_TOKEN", token)),
         };
         let auth = if let Some((key, token)) = token {
-            // The token goes into an HTTP header, where a line break or a control character is not allowed (and
-            // the header code would refuse or panic on it). The message names the variable, never the value.
-            if !token.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(GitHubError::Config {
-                    message: format!(
-                        "{key} holds a character a token cannot have (a space, a line break, a control or non-ASCII \
-                         character); copy the token again without extra characters"
-                    ),
-                });
-            }
-            GitHubAuth::Token(Secret::new(token))
-        } else if let Some(app_id) = get("HIVE_GITHUB_APP_ID") {
-            let number = |key: &str, value: Option<String>| -> Result<u64, GitHubError> {
-                let value = value.ok_or_else(|| GitHubError::Config {
-                    message: format!("{key} is not set; a GitHub App needs HIVE_GITHUB_APP_ID, HIVE_GITHUB_APP_KEY_FILE and HIVE_GITHUB_APP_INSTALLATION_ID"),
-                })?;
-                value.parse().map_err(|_| GitHubError::Config {
-                    message: format!("{key} '{value}' is not a number; copy it from the app's settings"),
-                })
-            };
-            let app_id = number("HIVE_GITHUB_APP_ID", Some(app_id))?;
-            let installation_id = number("HIVE_GITHUB_APP_INSTALLATION_ID", get("HIVE_GITHUB_APP_INSTALLATION_ID"))?;
-            let key_file = PathBuf::from(get("HIVE_GITHUB_APP_KEY_FILE").ok_or_else(|| GitHubError::Config {
-                message: "HIVE_GITHUB_APP_KEY_FILE is not set; give the path of the app's private key (.pem)".into(),
-            })?);
-            // A PEM key is a few KiB; the bound keeps a wrong path (a device, a FIFO, a huge file) harmless.
-            let pem = hive_support::read_bounded(&key_file, 64 << 10)
-                .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
-                .map_err(|err| GitHubError::Config {
-                    message: format!("cannot read the GitHub App key file '{}': {err}", key_file.display()),
-                })?;
-            GitHubAuth::App { app_id, private_key_pem: Secret::new(pem), installation_id }
+            GitHubAuth::token(key, token)?
+        } else if get("HIVE_GITHUB_APP_ID").is_some() {
+            let installation_id = app_number(
+                "HIVE_GITHUB_APP_INSTALLATION_ID",
+                get("HIVE_GITHUB_APP_INSTALLATION_ID"),
+                "HIVE_GITHUB_APP_ID, HIVE_GITHUB_APP_KEY_FILE and HIVE_GITHUB_APP_INSTALLATION_ID",
+            )?;
+            GitHubAuth::app_installation(&lookup, installation_id)?
         } else if api_url.is_some() {
             GitHubAuth::None
         } else {

@@ -14,7 +14,7 @@ use proptest::{
 
 use super::*;
 use crate::{
-    cli::{Cli, Command},
+    cli::{Cli, Command, RunArgs},
     config::UsageError,
 };
 
@@ -129,6 +129,33 @@ fn a_good_command_line_resolves_into_a_plan() {
     let RunTarget::Workspace { test_timeout, cache_dir, .. } = plan.target else { panic!("a workspace plan") };
     assert_eq!(test_timeout, Duration::from_secs(30));
     assert_eq!(cache_dir, Path::new("state/cache/local-ci"));
+}
+
+#[test]
+fn an_organisation_with_its_own_credential_has_its_own_budget_and_may_do_without_the_default() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let _context = runtime.enter();
+    let cli = Cli::try_parse_from(["hive", "run", "--org", "acme", "--org", "widgets"]).expect("clap accepts these");
+    let Command::Run(mut run) = cli.command else { unreachable!("a run command") };
+    let widgets = GitHubAuth::Token(hive::forge::Secret::new("ghs_widgets"));
+    run.file.org_credentials = vec![("widgets".to_owned(), widgets)];
+    let plan = |run: &RunArgs, env: &[(&str, &str)]| {
+        RunPlan::resolve(run, &EnvConfig::default(), Path::new("state"), lookup(env))
+    };
+    let default = [("GITHUB_TOKEN", "ghp_token"), ("GITHUB_API_URL", "http://127.0.0.1:9")];
+    let Ok(RunPlan { target: RunTarget::GitHub(github), .. }) = plan(&run, &default) else { panic!("a GitHub plan") };
+    let ids: Vec<&str> = github.budgets.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "the default token's budget and widgets' own");
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(github.forge.first_owner(), Some("acme"));
+
+    // Without a default credential acme has none: the usual usage error. Once every target has its own, none is
+    // needed.
+    let err = plan(&run, &[]).err().expect("acme has no credential");
+    assert!(UsageError::is_usage(&err) && format!("{err:#}").contains("no GitHub token"), "{err:#}");
+    run.targets.orgs = vec!["Widgets".to_owned()];
+    let Ok(RunPlan { target: RunTarget::GitHub(github), .. }) = plan(&run, &[]) else { panic!("a GitHub plan") };
+    assert_eq!(github.budgets.len(), 1, "widgets' own; the unused default is anonymous");
 }
 
 #[test]

@@ -143,7 +143,7 @@ struct RawGovernance {
 }
 
 /// What an organisation (or user) may override: the action level, the owners, which of its repositories to keep and
-/// to skip, and for a local workspace's owner (`local`) its repositories' test command.
+/// to skip, its own GitHub credential, and for a local workspace's owner (`local`) its repositories' test command.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOrg {
@@ -152,6 +152,9 @@ struct RawOrg {
     include: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<Spanned<String>>>,
     test_command: Option<Spanned<Vec<String>>>,
+    token_env: Option<Spanned<String>>,
+    token_file: Option<Spanned<PathBuf>>,
+    installation_id: Option<Spanned<u64>>,
 }
 
 /// What one repository may override; a test command only for a local workspace's repository, the one kind whose
@@ -210,6 +213,8 @@ pub struct FileSettings {
     pub org_includes: BTreeMap<String, Vec<String>>,
     /// `[orgs.NAME] exclude`, as `NAME/GLOB` globs.
     pub org_excludes: Vec<String>,
+    /// `[orgs.NAME] token_env`, `token_file` or `installation_id`: the organisation's own GitHub credential.
+    pub org_credentials: BTreeMap<String, OrgCredential>,
     /// `[repos."local/NAME"] test_command` by the repository's directory name, and `[orgs.local] test_command`.
     pub test_commands: crate::settings::TestCommands,
     /// `[api]`.
@@ -307,6 +312,15 @@ pub enum TokenSource {
     Env { var: String, at: (usize, usize) },
     /// `token_file`: the file's first line.
     File { path: PathBuf, at: (usize, usize) },
+}
+
+/// Where an organisation's own GitHub credential comes from, with the position to blame when it cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgCredential {
+    /// A token, from a variable or a file (as `[api]`'s).
+    Token(TokenSource),
+    /// An installation of the process's GitHub App (`HIVE_GITHUB_APP_ID`, `HIVE_GITHUB_APP_KEY_FILE`).
+    Installation { id: u64, at: (usize, usize) },
 }
 
 /// `[llm]`: the language model the ORCHs (and so the autonomy loop's planning) think with.
@@ -614,6 +628,9 @@ impl Validator<'_> {
                 self.test_command_owner(&login, &argv)?;
                 settings.test_commands.org = Some(argv.into_inner());
             }
+            if let Some(credential) = self.org_credential(org.token_env, org.token_file, org.installation_id)? {
+                settings.org_credentials.insert(login.clone(), credential);
+            }
             settings.overrides.owners.insert(login, rule);
         }
         for (name, repo) in repos {
@@ -692,7 +709,16 @@ impl Validator<'_> {
                 }
             },
         };
-        let token = match (api.token_env, api.token_file) {
+        Ok(Api { bind, token: self.token_source(api.token_env, api.token_file)? })
+    }
+
+    /// Where a token is read from: a variable or a file, not both.
+    fn token_source(
+        &self,
+        token_env: Option<Spanned<String>>,
+        token_file: Option<Spanned<PathBuf>>,
+    ) -> Result<Option<TokenSource>, FileError> {
+        Ok(match (token_env, token_file) {
             (Some(_), Some(file)) => {
                 return self.fail(&file.span(), "give token_env or token_file, not both".to_owned());
             }
@@ -702,8 +728,33 @@ impl Validator<'_> {
                 Some(TokenSource::File { path: self.path(file)?, at })
             }
             (None, None) => None,
-        };
-        Ok(Api { bind, token })
+        })
+    }
+
+    /// An organisation's own credential: a token (as `[api]`'s) or an installation of the process's GitHub App,
+    /// one of them at most.
+    fn org_credential(
+        &self,
+        token_env: Option<Spanned<String>>,
+        token_file: Option<Spanned<PathBuf>>,
+        installation_id: Option<Spanned<u64>>,
+    ) -> Result<Option<OrgCredential>, FileError> {
+        let token = self.token_source(token_env, token_file)?;
+        match (token, installation_id) {
+            (Some(_), Some(id)) => self.fail(
+                &id.span(),
+                "give token_env, token_file or installation_id, not several; an organisation has one credential"
+                    .to_owned(),
+            ),
+            (Some(token), None) => Ok(Some(OrgCredential::Token(token))),
+            (None, Some(id)) if *id.get_ref() == 0 => self.fail(
+                &id.span(),
+                "invalid installation id '0': copy the number from the installation's settings page, such as 12345678"
+                    .to_owned(),
+            ),
+            (None, Some(id)) => Ok(Some(OrgCredential::Installation { id: *id.get_ref(), at: self.at.at(&id.span()) })),
+            (None, None) => Ok(None),
+        }
     }
 
     /// A service: its name a member id of its own (no `/`, which repositories have), its command an argument

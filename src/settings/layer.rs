@@ -10,7 +10,9 @@ use hive::{EmergencyConfig, cerebrum::governance::ActionLevel};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{FileSettings, LlmChoice, Origin, Secret, Setting, TokenSource, WEBHOOK_RECONCILE_EVERY, setting, var};
+use super::{
+    FileSettings, LlmChoice, OrgCredential, Origin, Secret, Setting, TokenSource, WEBHOOK_RECONCILE_EVERY, setting, var,
+};
 use crate::cli::{RunArgs, ServeArgs};
 
 /// The layers of one command's settings, and what each setting resolved to.
@@ -83,6 +85,7 @@ impl<'a> Layer<'a> {
     /// `hive run`'s settings.
     pub(super) fn run(&mut self, args: &mut RunArgs) -> anyhow::Result<()> {
         self.targets(args)?;
+        self.org_credentials(args)?;
         let file = |read: fn(&FileSettings) -> Option<u64>| self.file_value(read);
         let test_timeout = file(|f| f.test_timeout);
         self.pick(
@@ -190,7 +193,7 @@ impl<'a> Layer<'a> {
         )?;
         let (token, origin) = match (var(self.lookup, "HIVE_API_TOKEN"), self.file_value(|f| f.api.token.clone())) {
             (Some(token), _) => (Some(token), Origin::Env { var: "HIVE_API_TOKEN".to_owned() }),
-            (None, Some(source)) => (Some(self.token(&source)?), self.file_origin()),
+            (None, Some(source)) => (Some(self.token(&source, "api")?), self.file_origin()),
             (None, None) => (None, Origin::Default),
         };
         let shown = token.as_ref().map(|_| "[REDACTED]");
@@ -209,33 +212,70 @@ impl<'a> Layer<'a> {
         setting.value = json!(every);
     }
 
-    /// The token the file points at: a variable's value or a file's first line, neither empty.
-    fn token(&self, source: &TokenSource) -> anyhow::Result<String> {
+    /// Where in the file `key` is, for an error about its value.
+    fn blame(&self, (line, column): (usize, usize), key: &str) -> String {
         let path = self.file.map(|(path, _)| path.display().to_string()).unwrap_or_default();
+        format!("invalid configuration '{path}:{line}:{column}' at key '{key}'")
+    }
+
+    /// The token the file points at, in the table `scope` (`api`, `orgs.NAME`): a variable's value or a file's first
+    /// line, neither empty.
+    fn token(&self, source: &TokenSource, scope: &str) -> anyhow::Result<String> {
         match source {
-            TokenSource::Env { var: name, at: (line, column) } => var(self.lookup, name).ok_or_else(|| {
+            TokenSource::Env { var: name, at } => var(self.lookup, name).ok_or_else(|| {
                 anyhow!(
-                    "invalid configuration '{path}:{line}:{column}' at key 'api.token_env': the variable '{name}' is not set; export it or remove token_env"
+                    "{}: the variable '{name}' is not set or is empty; export it or remove token_env",
+                    self.blame(*at, &format!("{scope}.token_env"))
                 )
             }),
-            TokenSource::File { path: token_file, at: (line, column) } => {
+            TokenSource::File { path: token_file, at } => {
+                let blame = self.blame(*at, &format!("{scope}.token_file"));
                 let read = hive_support::read_bounded(token_file, 64 * 1024)
                     .map_err(|err| err.to_string())
                     .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned()));
                 let token = read.as_deref().map(|text| text.lines().next().unwrap_or("").trim().to_owned());
                 match token {
                     Ok(token) if !token.is_empty() => Ok(token),
-                    Ok(_) => bail!(
-                        "invalid configuration '{path}:{line}:{column}' at key 'api.token_file': '{}' is empty; put the token on its first line",
-                        token_file.display()
-                    ),
-                    Err(err) => bail!(
-                        "invalid configuration '{path}:{line}:{column}' at key 'api.token_file': cannot read '{}': {err}",
-                        token_file.display()
-                    ),
+                    Ok(_) => bail!("{blame}: '{}' is empty; put the token on its first line", token_file.display()),
+                    Err(err) => bail!("{blame}: cannot read '{}': {err}", token_file.display()),
                 }
             }
         }
+    }
+
+    /// The organisations' own GitHub credentials: each token read and checked, each installation's app key read, so
+    /// a bad one stops the command before anything is sent. `config check` shows where each comes from, never the
+    /// token, and every token read is a secret from then on.
+    fn org_credentials(&mut self, args: &mut RunArgs) -> anyhow::Result<()> {
+        let Some((path, file)) = self.file else { return Ok(()) };
+        let origin = Origin::File { path: path.to_path_buf() };
+        for (owner, credential) in &file.org_credentials {
+            let scope = format!("orgs.{owner}");
+            let (auth, shown) = match credential {
+                OrgCredential::Token(source) => {
+                    let token = self.token(source, &scope)?.trim().to_owned();
+                    let (key, at, shown) = match source {
+                        TokenSource::Env { var, at } => ("token_env", at, format!("token from the variable {var}")),
+                        TokenSource::File { path, at } => {
+                            ("token_file", at, format!("token from the file {}", path.display()))
+                        }
+                    };
+                    self.secrets.push(Secret(token.clone()));
+                    let checked = hive::forge::GitHubAuth::token("the token", token)
+                        .map_err(|err| anyhow!("{}: {}", self.blame(*at, &format!("{scope}.{key}")), message(err)))?;
+                    (checked, shown)
+                }
+                OrgCredential::Installation { id, at } => {
+                    let auth = hive::forge::GitHubAuth::app_installation(self.lookup, *id).map_err(|err| {
+                        anyhow!("{}: {}", self.blame(*at, &format!("{scope}.installation_id")), message(err))
+                    })?;
+                    (auth, format!("GitHub App installation {id}"))
+                }
+            };
+            self.settings.push(setting(&format!("{scope}.credential"), &shown, origin.clone()));
+            args.file.org_credentials.push((owner.clone(), auth));
+        }
+        Ok(())
     }
 
     /// What to watch: the targets as one group (flags for any of them replace the file's), then the filters.
@@ -459,5 +499,14 @@ impl<'a> Layer<'a> {
             };
             self.settings.push(Setting { key: format!("emergency.{name}"), value: shown, origin });
         }
+    }
+}
+
+/// What a GitHub configuration error says, without the prefix naming GitHub's configuration: the file's position
+/// takes its place.
+fn message(err: hive::forge::GitHubError) -> String {
+    match err {
+        hive::forge::GitHubError::Config { message } => message,
+        other => other.to_string(),
     }
 }

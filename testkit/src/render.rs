@@ -703,10 +703,10 @@ pub(crate) fn dependabot_alert(w: &World, r: &Repo, number: usize, severity: &st
 }
 
 /// `rate-limit-overview` from the current budgets.
-pub(crate) fn rate_limit(w: &mut World, authorized: bool) -> Value {
+pub(crate) fn rate_limit(w: &mut World, caller: &crate::state::Caller) -> Value {
     let mut v = example("rate-limit-overview", "");
     for resource in ["core", "search", "graphql"] {
-        let b = *w.budget(authorized, resource);
+        let b = *w.budget_of(caller.clone(), resource);
         let entry =
             json!({"limit": b.limit, "remaining": b.remaining, "reset": b.reset, "used": b.limit - b.remaining});
         if resource == "core" {

@@ -25,6 +25,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) query_string: &'a str,
     pub(crate) body: &'a [u8],
     pub(crate) authorized: bool,
+    /// Who sent it: a token limited to some owners sees no other owner's repositories.
+    pub(crate) caller: &'a crate::state::Caller,
 }
 
 /// An answer before headers common to all responses are added.
@@ -91,14 +93,16 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
     let m = ctx.method.clone();
     if let ["repos", owner, name, ..] = segs.as_slice() {
         // Private repositories do not exist for anonymous callers, as on GitHub.
-        let visible = w.repo(owner, name).is_some_and(|r| ctx.authorized || !r.spec.private);
+        // Nor another owner's for a token limited to some owners.
+        let visible =
+            w.repo(owner, name).is_some_and(|r| (ctx.authorized || !r.spec.private) && w.sees(ctx.caller, owner));
         if !visible {
             return Reply::not_found();
         }
         w.sync_git(owner, name);
     }
     match (m, segs.as_slice()) {
-        (Method::GET, ["rate_limit"]) => Reply::json(StatusCode::OK, render::rate_limit(w, ctx.authorized)),
+        (Method::GET, ["rate_limit"]) => Reply::json(StatusCode::OK, render::rate_limit(w, ctx.caller)),
         (Method::GET, ["orgs", org, "repos"]) => list_repos(w, ctx, org, true),
         (Method::GET, ["users", user, "repos"]) => list_repos(w, ctx, user, false),
         (Method::GET, ["user"]) if ctx.authorized => Reply::json(StatusCode::OK, render::private_user(w, w.viewer())),
@@ -204,7 +208,7 @@ pub(crate) fn dispatch(w: &mut World, ctx: &Ctx<'_>) -> Reply {
             }
         }
         (Method::GET, ["search", "issues"]) => search_issues(w, ctx),
-        (Method::POST, ["graphql"]) => graphql::answer(w, ctx.body),
+        (Method::POST, ["graphql"]) => graphql::answer(w, ctx.body, ctx.caller),
         (_, ["repos", ..]) => writes::dispatch(w, ctx, &segs),
         _ => Reply::not_found(),
     }
@@ -243,6 +247,7 @@ fn list_repos(w: &World, ctx: &Ctx<'_>, owner: &str, org: bool) -> Reply {
     // GitHub serves /users/{org}/repos for organisations too, but /orgs/{user}/repos is a 404.
     match w.owners.get(owner) {
         None => return Reply::not_found(),
+        Some(_) if !w.sees(ctx.caller, owner) => return Reply::not_found(),
         Some(crate::state::OwnerKind::User) if org => return Reply::not_found(),
         Some(_) => {}
     }

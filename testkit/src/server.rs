@@ -23,9 +23,10 @@ use crate::fault::Fault;
 use crate::render;
 use crate::routes::{self, Ctx, Reply};
 use crate::spec::RequestRecord;
-use crate::state::EmulatorState;
+use crate::state::{Caller, EmulatorState};
 
-/// The one token the emulator accepts: `ghp_` and 36 characters, the shape of a classic personal access token.
+/// The token the emulator accepts for every owner: `ghp_` and 36 characters, the shape of a classic personal access
+/// token. Others, each limited to some owners, are added with [`EmulatorState::add_token`].
 pub const TOKEN: &str = "ghp_HiveEmulatorToken0123456789abcdefghi";
 
 const DOCS: &str = "https://docs.github.com/rest";
@@ -113,12 +114,14 @@ async fn serve_one(
 ) -> Result<Response<Body>, io::Error> {
     let fault = state.world().take_fault(req.method(), req.uri().path());
     if fault == Some(Fault::ConnectionReset) {
+        let caller = state.world().caller(bearer(req.headers()).as_deref());
         let record = RequestRecord {
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
             query: req.uri().query().unwrap_or("").to_owned(),
             status: 0,
-            authorized: authorized(req.headers()) == Some(true),
+            authorized: caller.as_ref().is_some_and(Caller::authorized),
+            token: caller.and_then(|caller| caller.token()),
             if_none_match: header(req.headers(), IF_NONE_MATCH.as_str()),
             counted: false,
             points: 0,
@@ -137,15 +140,15 @@ fn header(h: &axum::http::HeaderMap, name: &str) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// `None`: no credentials; `Some(true)`: the accepted token; `Some(false)`: anything else.
-fn authorized(h: &axum::http::HeaderMap) -> Option<bool> {
+/// The token of the `Authorization` header, if there is one; `EmulatorState`'s world says whether it is accepted.
+fn bearer(h: &axum::http::HeaderMap) -> Option<String> {
     let value = header(h, AUTHORIZATION.as_str())?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .or_else(|| value.strip_prefix("token "))
         .unwrap_or(&value);
-    Some(token.trim() == TOKEN)
+    Some(token.trim().to_owned())
 }
 
 fn resource_of(path: &str) -> &'static str {
@@ -184,8 +187,11 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
     let path = parts.uri.path().to_owned();
     let query_string = parts.uri.query().unwrap_or("").to_owned();
     let if_none_match = header(&parts.headers, IF_NONE_MATCH.as_str());
-    let auth = authorized(&parts.headers);
-    let is_authorized = auth == Some(true);
+    // `None`: a token the emulator does not accept.
+    let caller = state.world().caller(bearer(&parts.headers).as_deref());
+    let is_authorized = caller.as_ref().is_some_and(Caller::authorized);
+    // Refused credentials draw on the anonymous budget, as before a token is known.
+    let who = caller.clone().unwrap_or(Caller::Anonymous);
     let resource = resource_of(&path);
     let latency = state.world().latency + if let Some(Fault::Latency(d)) = &fault { *d } else { Default::default() };
     if !latency.is_zero() {
@@ -202,7 +208,7 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
     let mut counted = false;
     let mut rate_headers = true;
     let reply: Reply = 'reply: {
-        if auth == Some(false) {
+        if caller.is_none() {
             break 'reply Reply::error(StatusCode::UNAUTHORIZED, render::error("Bad credentials", DOCS, 401));
         }
         match &fault {
@@ -262,12 +268,12 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
             }
             _ => {}
         }
-        if auth.is_none() && (method != Method::GET || resource == "graphql") {
+        if who == Caller::Anonymous && (method != Method::GET || resource == "graphql") {
             break 'reply Reply::error(StatusCode::UNAUTHORIZED, render::error("Requires authentication", DOCS, 401));
         }
         // /rate_limit is free on GitHub; everything else draws on the identity's budget for its resource.
         let free = path == "/rate_limit";
-        let exhausted = !free && w.budget(is_authorized, resource).remaining == 0;
+        let exhausted = !free && w.budget_of(who.clone(), resource).remaining == 0;
         let ctx = Ctx {
             method: &method,
             path: &path,
@@ -275,6 +281,7 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
             query_string: &query_string,
             body: &body,
             authorized: is_authorized,
+            caller: &who,
         };
         if method == Method::GET {
             // GETs have no side effects, so answering first and charging afterwards is safe and lets a matching
@@ -304,7 +311,7 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
     };
     let points = if counted { reply.cost.unwrap_or(1) } else { 0 };
     if counted {
-        let b = w.budget(is_authorized, resource);
+        let b = w.budget_of(who.clone(), resource);
         b.remaining = b.remaining.saturating_sub(points);
     }
     w.log.push(RequestRecord {
@@ -313,13 +320,14 @@ async fn answer(State(state): State<Arc<EmulatorState>>, req: Request) -> (Respo
         query: query_string,
         status: reply.status.as_u16(),
         authorized: is_authorized,
+        token: caller.as_ref().and_then(Caller::token),
         if_none_match,
         counted,
         points,
         operation: reply.operation.clone(),
         at,
     });
-    let budget = *w.budget(is_authorized, resource);
+    let budget = *w.budget_of(who.clone(), resource);
     let reply_delay = if method_is_write { w.write_reply_delay } else { std::time::Duration::ZERO };
     drop(w);
 

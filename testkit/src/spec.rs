@@ -382,8 +382,10 @@ pub struct RequestRecord {
     pub query: String,
     /// Status answered; 0 when the connection was reset instead.
     pub status: u16,
-    /// Whether the request carried the accepted token.
+    /// Whether the request carried an accepted token.
     pub authorized: bool,
+    /// The accepted token it carried ([`crate::TOKEN`] or one added with `EmulatorState::add_token`), if any.
+    pub token: Option<String>,
     /// The `If-None-Match` header, if sent.
     pub if_none_match: Option<String>,
     /// Whether the request was charged to a rate-limit budget.

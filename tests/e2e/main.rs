@@ -10,6 +10,7 @@ mod cluster;
 mod cluster_alert;
 mod cluster_fleet;
 mod config;
+mod credentials;
 mod daemon;
 mod dashboard;
 mod deploy;

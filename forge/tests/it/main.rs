@@ -2,5 +2,6 @@
 
 mod github;
 mod graphql;
+mod owners;
 mod pulls;
 mod repos;

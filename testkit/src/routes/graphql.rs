@@ -4,7 +4,8 @@
 //! budget (refused with `RATE_LIMITED` when it does not fit), and executed by apollo-compiler's executor over the
 //! objects in [`objects`], so aliases, fragments and variables work and only what was selected is answered.
 //!
-//! Errors carry GitHub's `type`: `NOT_FOUND` for a repository that does not exist (its alias `null`), `FORBIDDEN`
+//! Errors carry GitHub's `type`: `NOT_FOUND` for a repository that does not exist or that the token cannot see (a
+//! token limited to some owners, [`crate::EmulatorState::add_token`]; its alias `null`), `FORBIDDEN`
 //! for a field the token may not read (the field `null`, and what holds it when it may not be null). A test can switch
 //! GraphQL off entirely ([`crate::EmulatorState::serve_graphql`]: a 404, as from a server with REST only) and forbid
 //! one field of one repository ([`crate::EmulatorState::forbid_graphql_field`]).
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::{DOCS, Reply};
 use crate::render;
-use crate::state::World;
+use crate::state::{Caller, World};
 
 mod cost;
 mod objects;
@@ -26,7 +27,7 @@ mod schema;
 use objects::{Obj, RateInfo};
 
 /// Answers one GraphQL request; `reply.cost` says what it is charged.
-pub(super) fn answer(w: &mut World, body: &[u8]) -> Reply {
+pub(super) fn answer(w: &mut World, body: &[u8], caller: &Caller) -> Reply {
     if w.graphql_off {
         return Reply::not_found();
     }
@@ -54,7 +55,7 @@ pub(super) fn answer(w: &mut World, body: &[u8]) -> Reply {
         Ok(cost) => cost,
         Err(message) => return errors(vec![json!({ "type": "EXCESSIVE_PAGINATION", "message": message })]),
     };
-    let mut budget = *w.budget(true, "graphql");
+    let mut budget = *w.budget_of(caller.clone(), "graphql");
     if budget.remaining < cost {
         let mut reply = errors(vec![json!({
             "type": "RATE_LIMITED",
@@ -74,7 +75,7 @@ pub(super) fn answer(w: &mut World, body: &[u8]) -> Reply {
         w.sync_git(&owner, &name);
     }
     let world: &World = w;
-    let root = Obj::Query { w: world, rate: RateInfo { cost, budget } };
+    let root = Obj::Query { w: world, rate: RateInfo { cost, budget }, scope: world.scope(caller) };
     let executed =
         Execution::new(schema, &doc).operation(operation).raw_variable_values(&variables).execute_sync(&root);
     let mut reply = match executed {
@@ -137,7 +138,7 @@ mod tests {
 
     fn ask(state: &EmulatorState, query: &str) -> Value {
         let body = json!({ "query": query }).to_string();
-        let reply = answer(&mut state.world(), body.as_bytes());
+        let reply = answer(&mut state.world(), body.as_bytes(), &Caller::Default);
         reply.body.expect("a json answer")
     }
 
@@ -152,7 +153,7 @@ mod tests {
             "variables": { "n": "api" },
         })
         .to_string();
-        let reply = answer(&mut state.world(), body.as_bytes());
+        let reply = answer(&mut state.world(), body.as_bytes(), &Caller::Default);
         assert_eq!(reply.cost, Some(1));
         let body = reply.body.unwrap();
         assert_eq!(
@@ -191,7 +192,7 @@ mod tests {
     fn graphql_switched_off_is_a_404() {
         let state = EmulatorState::new("http://127.0.0.1:1".into());
         state.serve_graphql(false);
-        let reply = answer(&mut state.world(), b"{\"query\":\"{ rateLimit { cost } }\"}");
+        let reply = answer(&mut state.world(), b"{\"query\":\"{ rateLimit { cost } }\"}", &Caller::Default);
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
     }
 }

@@ -28,6 +28,8 @@ pub(crate) enum Obj<'w> {
     Query {
         w: &'w World,
         rate: RateInfo,
+        /// The owners (lowercase) the token may see; `None` for every owner.
+        scope: Option<&'w [String]>,
     },
     RateLimit(RateInfo),
     Repository {
@@ -186,12 +188,20 @@ fn upper(word: &str) -> String {
 }
 
 impl<'w> Obj<'w> {
-    fn query(&self, w: &'w World, rate: RateInfo, info: &ResolveInfo<'_>) -> Result<ResolvedValue<'w>, FieldError> {
+    fn query(
+        &self,
+        w: &'w World,
+        rate: RateInfo,
+        scope: Option<&'w [String]>,
+        info: &ResolveInfo<'_>,
+    ) -> Result<ResolvedValue<'w>, FieldError> {
+        let sees = |owner: &str| scope.is_none_or(|owners| owners.contains(&owner.to_lowercase()));
         match info.field_name() {
             "repository" => {
                 let owner = arg_str(info, "owner").unwrap_or_default();
                 let name = arg_str(info, "name").unwrap_or_default();
-                match w.repo(owner, name) {
+                // A repository the token cannot see is one that does not exist, as GitHub answers it.
+                match w.repo(owner, name).filter(|_| sees(owner)) {
                     Some(repo) => {
                         let forbidden = w.graphql_forbidden.get(&(owner.to_owned(), name.to_owned()));
                         Ok(ResolvedValue::object(Obj::Repository { w, repo, forbidden }))
@@ -204,7 +214,10 @@ impl<'w> Obj<'w> {
                 let id = arg_str(info, "id").unwrap_or_default();
                 // Only check suites are looked up by id: `CS_kwDO` and the run's id, as `CheckSuite.id` gives it.
                 let run_id = id.strip_prefix("CS_kwDO").and_then(|n| n.parse::<u64>().ok());
-                let found = run_id.and_then(|id| w.run_by_id(id)).map(|(repo, run)| Obj::CheckSuite { w, repo, run });
+                let found = run_id
+                    .and_then(|id| w.run_by_id(id))
+                    .filter(|(repo, _)| sees(&repo.spec.owner))
+                    .map(|(repo, run)| Obj::CheckSuite { w, repo, run });
                 found.map(ResolvedValue::object).ok_or_else(|| FieldError { message: format!("{NO_NODE} '{id}'") })
             }
             other => unknown(other, "Query"),
@@ -438,7 +451,7 @@ impl ObjectValue for Obj<'_> {
     fn resolve_field<'a>(&'a self, info: &'a ResolveInfo<'a>) -> Result<ResolvedValue<'a>, FieldError> {
         let field = info.field_name();
         match self {
-            Obj::Query { w, rate } => self.query(w, *rate, info),
+            Obj::Query { w, rate, scope } => self.query(w, *rate, *scope, info),
             Obj::RateLimit(rate) => {
                 let b = rate.budget;
                 match field {
