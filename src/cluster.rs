@@ -225,6 +225,10 @@ impl WriteFence for LeaseFence {
         let permit = self.sending.record(repo, key).await?;
         Ok(permit.at_most(lease.held_until, format!("the lease of '{repo}'")))
     }
+
+    async fn released(&self, repo: &str, key: &str, permit: &Permit) {
+        self.sending.release(repo, key, permit).await;
+    }
 }
 
 /// A NATS URL as the client takes it: `nats://` (or `tls://`), a host, an optional port, nothing else that could be

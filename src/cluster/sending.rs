@@ -8,6 +8,9 @@
 //! So only the leader sends it ([`LeaderFence::confirm`], right before the write), and the stream of writes is a
 //! second guard against a leader deposed between its confirmation and its write.
 //!
+//! A write let through and then definitely not sent is released on the stream ([`Sending::release`], the record's
+//! generation carried by the permit's ticket), so it is not taken for sent for the rest of the window.
+//!
 //! Each check that lets a write through gives a [`Permit`] that ends when the permission does: the term as
 //! confirmed, for the alert, and for every write the stream's window after the record (the lease's deadline is
 //! added by the fence). The steward sends the write's requests only until then (`hive_forge::send_before`): one
@@ -41,8 +44,20 @@ impl Sending {
     /// stream that does not answer, is a refusal.
     pub(crate) async fn record(&self, repo: &str, key: &str) -> Result<Permit, String> {
         let asked = Instant::now();
-        self.writes.record(repo, key).await.map_err(|err| hive_support::error_chain(&err))?;
-        Ok(Permit::new(asked + self.writes.window(), "the stream's memory of the write"))
+        let generation = self.writes.record(repo, key).await.map_err(|err| hive_support::error_chain(&err))?;
+        Ok(Permit {
+            ticket: generation,
+            ..Permit::new(asked + self.writes.window(), "the stream's memory of the write")
+        })
+    }
+
+    /// A write `permit` let through was definitely not sent: its record is released, so that the next cycle's
+    /// proposal of it, on whichever node may write then, is not refused as sent. A release that fails leaves the
+    /// record to its window, as before releases: logged, not an error of the write.
+    pub(crate) async fn release(&self, repo: &str, key: &str, permit: &Permit) {
+        if let Err(err) = self.writes.release(repo, key, permit.ticket).await {
+            tracing::warn!(%repo, "{}", hive_support::error_chain(&err));
+        }
     }
 
     /// For the emergency alert: a permit only when this node leads the fleet, by its term and the bucket read now,
@@ -106,6 +121,15 @@ mod tests {
         // A leader asked again within the window, as after a late answer: not twice.
         let again = leader.alert("acme/ops", key).await.expect_err("the alert again");
         assert!(again.contains("was already sent"), "{again}");
+
+        // A write recorded and then definitely not sent is released: the next cycle's proposal of it is recorded
+        // at once, on either node, and by one of them only.
+        let key = "issue:acme/api:ci/released";
+        let permit = a.record("acme/api", key).await.expect("the first record");
+        assert!(b.record("acme/api", key).await.is_err(), "recorded twice");
+        a.release("acme/api", key, &permit).await;
+        let (on_a, on_b) = tokio::join!(a.record("acme/api", key), b.record("acme/api", key));
+        assert!(on_a.is_ok() != on_b.is_ok(), "after the release: a {on_a:?}, b {on_b:?}");
 
         // Without a server nothing is sent.
         drop(server);
