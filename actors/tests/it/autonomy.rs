@@ -505,6 +505,33 @@ async fn a_fenced_write_is_recorded_as_not_sent_and_made_once_the_fence_allows_i
 }
 
 #[tokio::test]
+async fn an_emergency_declared_again_soon_after_reopens_its_alert_past_a_fence_that_remembers_writes() {
+    let mut w = World::with(&["api", "ops"], policy(), |c| {
+        c.alert_repo = Some(RepoId::new("acme/ops").unwrap());
+    })
+    .await;
+    let fence = Arc::new(Recording {
+        lasting: std::sync::Mutex::new(Duration::from_secs(600)),
+        recorded: std::sync::Mutex::default(),
+        released: std::sync::Mutex::default(),
+    });
+    w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
+    let declared = Emergency::declared(&[]);
+    w.cycle_with(&declared).await;
+    assert_eq!(w.issues("ops").len(), 1);
+    w.cycle().await;
+    assert_eq!(w.issues("ops")[0].state, "closed");
+
+    // Declared again while the fence still remembers the filing: the reopening is a write of its own.
+    let report = w.cycle_with(&declared).await;
+    let alerts = w.issues("ops");
+    assert_eq!((alerts.len(), alerts[0].state.as_str()), (1, "open"), "{report:?}");
+    let keys: Vec<String> = fence.recorded.lock().expect("not poisoned").iter().map(|(_, k)| k.clone()).collect();
+    assert_eq!(keys.len(), 3, "filed, closed, reopened: {keys:?}");
+    assert!(keys.iter().all(|key| hive_actors::is_alert_write(key)), "{keys:?}");
+}
+
+#[tokio::test]
 async fn limits_hold_across_restarts_and_are_reported() {
     let mut p = policy();
     p.limits.issues_per_hour = 2;
