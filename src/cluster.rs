@@ -13,7 +13,10 @@ mod view;
 use std::{sync::Arc, time::Duration};
 
 use hive::cerebrum::EmergencyConfig;
-use hive::{Hive, RepoId, actors::WriteFence};
+use hive::{
+    Hive, RepoId,
+    actors::{Permit, WriteFence},
+};
 use hive_cluster::{
     Bulletin, ClusterConfig, Coordinator, CoordinatorHandle, Election, Events, Fence, Holdings, LeaderHandle, Leases,
     Members, NodeName, Ownership, OwnershipChange, Writes,
@@ -208,7 +211,10 @@ struct LeaseFence {
 
 #[async_trait::async_trait]
 impl WriteFence for LeaseFence {
-    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String> {
+    /// The permit ends with the lease's local deadline as the fence saw it (a renewal since is not waited for:
+    /// a write held that long by GitHub's rate limit is better sent by whoever holds the lease then), and never
+    /// later than the stream's memory of the write.
+    async fn may_write(&self, repo: &str, key: &str) -> Result<Permit, String> {
         if Sending::is_alert(self.alert_repo.as_deref(), repo, key) {
             return self.sending.alert(repo, key).await;
         }
@@ -216,7 +222,12 @@ impl WriteFence for LeaseFence {
             return Err(format!("node '{}' does not hold the lease of '{repo}'", self.fence.node()));
         };
         self.fence.check(&lease).await.map_err(|err| err.to_string())?;
-        self.sending.record(repo, key).await
+        let permit = self.sending.record(repo, key).await?;
+        Ok(permit.at_most(lease.held_until, format!("the lease of '{repo}'")))
+    }
+
+    async fn released(&self, repo: &str, key: &str, permit: &Permit) {
+        self.sending.release(repo, key, permit).await;
     }
 }
 

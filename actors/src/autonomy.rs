@@ -44,7 +44,7 @@ pub use self::{
     actor::{Autonomy, STEWARD_ID, StewardBuilder, StewardLink, StewardMessage},
     alert::is_alert_write,
     filed::{Filed, FiledKind, open_filed},
-    gate::WriteFence,
+    gate::{Permit, WriteFence},
     plan::{EnginePlanner, OrchPlanner, PlanError, Planner},
     text::is_valid_owner,
 };

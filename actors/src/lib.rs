@@ -39,8 +39,8 @@ mod service;
 pub use crate::{
     autonomy::{
         Autonomy, AutonomyConfig, AutonomyError, AutonomyReport, EnginePlanner, Filed, FiledKind, HIVE_LABEL,
-        NEEDS_HUMAN_LABEL, Observation, OrchPlanner, Override, Overrides, PlanError, Planner, STEWARD_ID, Steward,
-        StewardBuilder, StewardLink, StewardMessage, WriteFence, is_alert_write, is_valid_owner, open_filed,
+        NEEDS_HUMAN_LABEL, Observation, OrchPlanner, Override, Overrides, Permit, PlanError, Planner, STEWARD_ID,
+        Steward, StewardBuilder, StewardLink, StewardMessage, WriteFence, is_alert_write, is_valid_owner, open_filed,
     },
     bridge::{findings, signals_of},
     members::Members,

@@ -145,6 +145,22 @@ pub enum ClusterError {
         #[source]
         source: Option<Cause>,
     },
+    /// The stream of writes did not answer a release: the write's record stays until the window ends.
+    #[error(
+        "nats did not release the write '{key}' to '{repo}' within {timeout:?}; it is proposed again once the fleet's \
+         window of writes has passed"
+    )]
+    Unreleased {
+        /// The repository.
+        repo: String,
+        /// The write's idempotency key.
+        key: String,
+        /// How long the release was given.
+        timeout: Duration,
+        /// The client's error, if it gave one before the time ran out.
+        #[source]
+        source: Option<Cause>,
+    },
     /// A message could not be published, or a subscription made.
     #[error("nats did not take the message or subscription on '{subject}'")]
     Publish {

@@ -22,6 +22,7 @@
 //! ```
 
 mod classify;
+mod deadline;
 mod error;
 mod forge;
 mod github;
@@ -39,6 +40,7 @@ pub use crate::{
         FailedJob, JobStep, Priority, classify_failure, classify_issue, classify_output, failure_signature,
         is_critical_issue, shows_dependency_failure,
     },
+    deadline::send_before,
     error::ForgeError,
     forge::{ApiUsage, DynForge, Forge},
     github::{

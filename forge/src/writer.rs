@@ -142,6 +142,15 @@ impl WriteError {
         matches!(self, WriteError::GitHub(err) if err.is_transient())
     }
 
+    /// What held the write past its deadline ([`send_before`](crate::send_before)), when it was refused unsent for
+    /// that.
+    pub fn late(&self) -> Option<&'static str> {
+        match self {
+            WriteError::GitHub(err) => err.late(),
+            _ => None,
+        }
+    }
+
     /// Whether the write may have reached the forge anyway: a transient error that may come after the forge acted
     /// (a timeout, a server error, a lost connection). A rate limit is the forge refusing before acting.
     pub fn maybe_sent(&self) -> bool {
@@ -366,7 +375,12 @@ impl ForgeWriter for GitHubForge {
         snapshot.github.as_ref().and_then(|g| g.clone_url.clone())
     }
 
-    async fn publish_fix(&self, _repo: &RepoId, fix: PreparedFix) -> Result<FixOutcome, WriteError> {
+    async fn publish_fix(&self, repo: &RepoId, fix: PreparedFix) -> Result<FixOutcome, WriteError> {
+        // A push is a child process, not a request of the client: its write's deadline is looked at here.
+        if crate::deadline::passed() {
+            let request = format!("git push to '{repo}'");
+            return Err(GitHubError::Late { request, waited_for: "the steps before it" }.into());
+        }
         Ok(fix.push().await?)
     }
 

@@ -7,9 +7,19 @@
 //! before each node's write, would keep it to one issue; two nodes that look before either files would file two.
 //! So only the leader sends it ([`LeaderFence::confirm`], right before the write), and the stream of writes is a
 //! second guard against a leader deposed between its confirmation and its write.
+//!
+//! A write let through and then definitely not sent is released on the stream ([`Sending::release`], the record's
+//! generation carried by the permit's ticket), so it is not taken for sent for the rest of the window.
+//!
+//! Each check that lets a write through gives a [`Permit`] that ends when the permission does: the term as
+//! confirmed, for the alert, and for every write the stream's window after the record (the lease's deadline is
+//! added by the fence). The steward sends the write's requests only until then (`hive_forge::send_before`): one
+//! that GitHub's rate limit holds longer is not sent, since the stream may have forgotten the write by then and
+//! another node sent it.
 
-use hive::actors::is_alert_write;
+use hive::actors::{Permit, is_alert_write};
 use hive_cluster::{LeaderFence, Writes};
+use tokio::time::Instant;
 
 /// The checks of one node, shared by its steward's fence. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,17 +38,35 @@ impl Sending {
         alert_repo == Some(repo) && is_alert_write(key)
     }
 
-    /// For a write the lease let through: `Ok` when this node is the first of the fleet to send it within the
-    /// window. A duplicate, or a stream that does not answer, is a refusal.
-    pub(crate) async fn record(&self, repo: &str, key: &str) -> Result<(), String> {
-        self.writes.record(repo, key).await.map_err(|err| hive_support::error_chain(&err))
+    /// For a write the lease let through: a permit when this node is the first of the fleet to send it within the
+    /// window, which ends with the stream's memory of it (the window after the record was asked for: a request
+    /// sent later could follow another node's, sent once the stream had forgotten this one). A duplicate, or a
+    /// stream that does not answer, is a refusal.
+    pub(crate) async fn record(&self, repo: &str, key: &str) -> Result<Permit, String> {
+        let asked = Instant::now();
+        let generation = self.writes.record(repo, key).await.map_err(|err| hive_support::error_chain(&err))?;
+        Ok(Permit {
+            ticket: generation,
+            ..Permit::new(asked + self.writes.window(), "the stream's memory of the write")
+        })
     }
 
-    /// For the emergency alert: `Ok` only when this node leads the fleet, by its term and the bucket read now, and
-    /// is the first to send it within the window.
-    pub(crate) async fn alert(&self, repo: &str, key: &str) -> Result<(), String> {
-        self.leader.confirm().await.map_err(|err| hive_support::error_chain(&err))?;
-        self.record(repo, key).await
+    /// A write `permit` let through was definitely not sent: its record is released, so that the next cycle's
+    /// proposal of it, on whichever node may write then, is not refused as sent. A release that fails leaves the
+    /// record to its window, as before releases: logged, not an error of the write.
+    pub(crate) async fn release(&self, repo: &str, key: &str, permit: &Permit) {
+        if let Err(err) = self.writes.release(repo, key, permit.ticket).await {
+            tracing::warn!(%repo, "{}", hive_support::error_chain(&err));
+        }
+    }
+
+    /// For the emergency alert: a permit only when this node leads the fleet, by its term and the bucket read now,
+    /// and is the first to send it within the window; it ends with the term (as confirmed) or the stream's memory,
+    /// whichever ends first.
+    pub(crate) async fn alert(&self, repo: &str, key: &str) -> Result<Permit, String> {
+        let term = self.leader.confirm().await.map_err(|err| hive_support::error_chain(&err))?;
+        let permit = self.record(repo, key).await?;
+        Ok(permit.at_most(term.until, "this node's term as the fleet's leader"))
     }
 }
 
@@ -85,10 +113,23 @@ mod tests {
         let key = "emergency_alert:alert:emergency";
         let refused = follower.alert("acme/ops", key).await.expect_err("a follower files no alert");
         assert!(refused.contains("does not lead the fleet now"), "{refused}");
-        leader.alert("acme/ops", key).await.expect("the leader files the alert");
+        let asked = tokio::time::Instant::now();
+        let permit = leader.alert("acme/ops", key).await.expect("the leader files the alert");
+        // Its requests may go out only within the leader's term and the stream's memory of the write.
+        assert!(permit.until <= asked + leader.writes.window(), "{permit:?}");
+        assert_eq!(permit.holder, "this node's term as the fleet's leader");
         // A leader asked again within the window, as after a late answer: not twice.
         let again = leader.alert("acme/ops", key).await.expect_err("the alert again");
         assert!(again.contains("was already sent"), "{again}");
+
+        // A write recorded and then definitely not sent is released: the next cycle's proposal of it is recorded
+        // at once, on either node, and by one of them only.
+        let key = "issue:acme/api:ci/released";
+        let permit = a.record("acme/api", key).await.expect("the first record");
+        assert!(b.record("acme/api", key).await.is_err(), "recorded twice");
+        a.release("acme/api", key, &permit).await;
+        let (on_a, on_b) = tokio::join!(a.record("acme/api", key), b.record("acme/api", key));
+        assert!(on_a.is_ok() != on_b.is_ok(), "after the release: a {on_a:?}, b {on_b:?}");
 
         // Without a server nothing is sent.
         drop(server);

@@ -22,12 +22,31 @@ const ALERT_TITLE: &str = "hive: ecosystem emergency";
 /// Whether `key` is the idempotency key of a write to the emergency alert (filing, reopening or closing it), for a
 /// fence that lets one process alone write it: the fleet's leader, when several nodes share a fleet.
 pub fn is_alert_write(key: &str) -> bool {
-    [ActionKind::EmergencyAlert, ActionKind::CloseIssue].iter().any(|kind| key == alert_write_key(*kind))
+    [ActionKind::EmergencyAlert, ActionKind::CloseIssue].iter().any(|kind| {
+        let base = alert_write_key(*kind, None);
+        key.strip_prefix(base.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+    })
 }
 
-/// The idempotency key of the alert's write of `kind`.
-fn alert_write_key(kind: ActionKind) -> String {
-    format!("{}:{ALERT_KEY}", kind.as_str())
+/// The idempotency key of the alert's write of `kind`, in the episode of the issue it changes, if any. Filing,
+/// reopening and closing the one alert again and again are writes of their own: a key shared by them would make
+/// the fleet's stream of writes take an emergency declared again soon after for the one before, and refuse its
+/// reopening. Every node reads the same episode from the forge, so the same write keeps one key on every node.
+fn alert_write_key(kind: ActionKind, episode: Option<&str>) -> String {
+    match episode {
+        Some(episode) => format!("{}:{ALERT_KEY}:{episode}", kind.as_str()),
+        None => format!("{}:{ALERT_KEY}", kind.as_str()),
+    }
+}
+
+/// The episode of the alert issue a reopening or a close changes: its number, and when it was closed (each
+/// reopening follows a close of its own) or, for a close, when it last changed (a reopening changes it).
+fn episode(issue: &hive_forge::IssueDetail, kind: ActionKind) -> String {
+    let at = match kind {
+        ActionKind::CloseIssue => issue.updated_at.as_str(),
+        _ => issue.closed_at.as_deref().unwrap_or_default(),
+    };
+    format!("#{}@{at}", issue.number)
 }
 
 impl Steward {
@@ -75,10 +94,11 @@ impl Steward {
         let marker = issue_marker(ALERT_KEY);
         let known = self.forge.issues_labelled(alert_repo, HIVE_LABEL).await?;
         let found = known.iter().find(|i| i.title == ALERT_TITLE && text::has_marker(&i.body, &marker)).cloned();
-        let proposal = |kind: ActionKind, target: Option<String>| WriteProposal {
+        let episode = |kind| found.as_ref().map(|issue| episode(issue, kind));
+        let proposal = |kind: ActionKind, target: Option<String>, episode: Option<String>| WriteProposal {
             kind,
             repo: repo.clone(),
-            key: alert_write_key(kind),
+            key: alert_write_key(kind, episode.as_deref()),
             target,
             risk: kind.base_risk(),
             checks: None,
@@ -101,7 +121,11 @@ impl Steward {
                 let id = alert_repo.clone();
                 let gate = self
                     .governed(
-                        proposal(ActionKind::CloseIssue, Some(format!("{repo}#{number}"))),
+                        proposal(
+                            ActionKind::CloseIssue,
+                            Some(format!("{repo}#{number}")),
+                            episode(ActionKind::CloseIssue),
+                        ),
                         move |_| async move { forge.close_issue(&id, number).await },
                         |_| format!("#{number} closed"),
                     )
@@ -115,7 +139,11 @@ impl Steward {
                 let id = alert_repo.clone();
                 let gate = self
                     .governed(
-                        proposal(ActionKind::EmergencyAlert, Some(format!("{repo}#{number}"))),
+                        proposal(
+                            ActionKind::EmergencyAlert,
+                            Some(format!("{repo}#{number}")),
+                            episode(ActionKind::EmergencyAlert),
+                        ),
                         move |_| async move { forge.reopen_issue(&id, number).await },
                         |_| format!("#{number} reopened"),
                     )
@@ -130,7 +158,7 @@ impl Steward {
                 let labels = vec![HIVE_LABEL.to_owned(), EMERGENCY_LABEL.to_owned()];
                 let gate = self
                     .governed(
-                        proposal(ActionKind::EmergencyAlert, None),
+                        proposal(ActionKind::EmergencyAlert, None, None),
                         move |d| async move {
                             forge.create_issue(&id, ALERT_TITLE, &text::finish(&text, &marker, &d.html), &labels).await
                         },
@@ -204,7 +232,15 @@ mod tests {
     fn the_alert_writes_are_told_apart_by_their_keys() {
         assert!(is_alert_write("emergency_alert:alert:emergency"));
         assert!(is_alert_write("close_issue:alert:emergency"));
-        for other in ["alert:emergency", "issue:acme/ops:alert:emergency", "close_issue:issue:acme/ops:x", ""] {
+        assert!(is_alert_write("emergency_alert:alert:emergency:#7@2026-01-02T03:04:05Z"));
+        assert!(is_alert_write("close_issue:alert:emergency:#7@2026-01-02T03:04:05Z"));
+        for other in [
+            "alert:emergency",
+            "issue:acme/ops:alert:emergency",
+            "close_issue:issue:acme/ops:x",
+            "close_issue:alert:emergencyx",
+            "",
+        ] {
             assert!(!is_alert_write(other), "{other}");
         }
     }

@@ -203,6 +203,8 @@ impl Steward {
                                 let why = format!("the branch was pushed by someone else, not as {measured}");
                                 return Err(FixWriteError::Fix(why));
                             }
+                            // Refused at the permit's end: not sent, and said so as the gate records it.
+                            Err(err) if err.late().is_some() => return Err(FixWriteError::Forge(err)),
                             Err(err) => return Err(FixWriteError::Fix(err.to_string())),
                         }
                     }
@@ -491,6 +493,13 @@ impl WriteFailure for FixWriteError {
             // A publication that failed is looked up by its branch next time; nothing is counted twice.
             FixWriteError::Fix(_) => false,
             FixWriteError::Forge(err) => err.maybe_sent(),
+        }
+    }
+
+    fn late(&self) -> Option<&'static str> {
+        match self {
+            FixWriteError::Fix(_) => None,
+            FixWriteError::Forge(err) => err.late(),
         }
     }
 }

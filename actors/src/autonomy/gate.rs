@@ -2,15 +2,17 @@
 //! counters the database keeps and the approvals), record the decision, reserve the write, send it, record how it
 //! ended. Reservation and its audit record are one transaction, made before anything is sent, so a crash can lose
 //! a write's outcome but never its place in the limits or the audit trail. A [`WriteFence`], when the hive has one,
-//! is the last look before sending: a write it refuses is recorded as not sent.
+//! is the last look before sending: a write it refuses is recorded as not sent, and a write it lets through is sent
+//! only until its [`Permit`] ends.
 
-use std::future::Future;
+use std::{future::Future, time::SystemTime};
 
 use hive_cerebrum::{
     AuditEntry, Memory, MemoryError, NewWrite, Reservation, WriteState,
     governance::{self, ActionKind, Policy, Verdict, WriteDecision, WriteProposal},
 };
 use hive_forge::WriteError;
+use tokio::time::Instant;
 
 use super::{AutonomyError, Steward};
 
@@ -19,13 +21,65 @@ use super::{AutonomyError, Steward};
 /// and whether the write `key` was already sent (by another node of the fleet).
 #[async_trait::async_trait]
 pub trait WriteFence: Send + Sync + std::fmt::Debug {
-    /// `Ok` to send; otherwise why not, said so that it can stand in the audit trail. A check that cannot be made
-    /// is a refusal too: no write without a look.
+    /// A [`Permit`] to send, which ends at an instant; otherwise why not, said so that it can stand in the audit
+    /// trail. A check that cannot be made is a refusal too: no write without a look.
     ///
     /// `key` is the write's idempotency key ([`WriteProposal::key`]): the same for the same write on every node
     /// and in every cycle (the reservation's key adds the cycle, which is one process's count), and never the
     /// node's name.
-    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String>;
+    async fn may_write(&self, repo: &str, key: &str) -> Result<Permit, String>;
+
+    /// The write `key` to `repo` that `permit` let through was definitely not sent (refused at its deadline, or
+    /// by the forge before it acted, or not attempted by its closure): whatever the fence recorded of it may be
+    /// forgotten, so that the same write, proposed again, is not taken for one already sent. Never called for a
+    /// write that may have reached the forge. Nothing to forget by default.
+    async fn released(&self, repo: &str, key: &str, permit: &Permit) {
+        let _ = (repo, key, permit);
+    }
+}
+
+/// What a [`WriteFence`] lets through: a write whose every request must go out before `until`.
+///
+/// The gate runs the write under [`hive_forge::send_before`]: a request the forge's budget holds past `until` (a
+/// rate limit's reset, the pacing of writes) is refused unsent, and the write is recorded as not sent, because
+/// whatever made the fence let it through (a lease, a term of leadership, the stream's memory of the write) may
+/// be over by then, and another node may have sent the same write meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    /// When the permission ends.
+    pub until: Instant,
+    /// Whose permission it is, for the audit trail: `the lease of 'acme/api'`.
+    pub holder: String,
+    /// What the fence needs to know of this permit again in [`WriteFence::released`], such as the generation of
+    /// the write's record; the gate only passes it back.
+    pub ticket: u64,
+}
+
+impl Permit {
+    /// A permit held by `holder` until `until`, without a ticket.
+    pub fn new(until: Instant, holder: impl Into<String>) -> Permit {
+        Permit { until, holder: holder.into(), ticket: 0 }
+    }
+
+    /// The same permit, ending no later than `until`, which `holder`'s permission ends at: the earlier end is the
+    /// permit's, and names its holder.
+    pub fn at_most(self, until: Instant, holder: impl Into<String>) -> Permit {
+        if until < self.until { Permit { until, holder: holder.into(), ..self } } else { self }
+    }
+
+    /// Why a write refused at this permit's end was not sent, `waited_for` being what held it.
+    fn ended(&self, waited_for: &str) -> String {
+        let now = Instant::now();
+        let wall = match self.until.checked_duration_since(now) {
+            Some(ahead) => SystemTime::now() + ahead,
+            None => SystemTime::now() - now.duration_since(self.until),
+        };
+        format!(
+            "not sent: {} ends at {}, before {waited_for} let the write go out",
+            self.holder,
+            hive_support::rfc3339(wall)
+        )
+    }
 }
 
 /// How a governed write ended.
@@ -169,18 +223,26 @@ impl Steward {
         }
         // Refused by the fence, the write is released unsent and left to whoever may write now; trying it again
         // here could only be refused again or, worse, race the rightful writer.
-        if let Some(fence) = &self.fence
-            && let Err(refusal) = fence.may_write(&proposal.repo, &proposal.key).await
-        {
-            let why = self.redactor.redact(&format!("not sent: fenced: {refusal}")).into_owned();
-            self.report.errors.push(format!("{} {}: {why}", proposal.kind.as_str(), proposal.repo));
-            let audit = entry(&decision, why.clone());
-            self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
-            return Ok(Gate::Skipped);
-        }
+        let permit = match &self.fence {
+            None => None,
+            Some(fence) => match fence.may_write(&proposal.repo, &proposal.key).await {
+                Ok(permit) => Some(permit),
+                Err(refusal) => {
+                    let why = self.redactor.redact(&format!("not sent: fenced: {refusal}")).into_owned();
+                    self.report.errors.push(format!("{} {}: {why}", proposal.kind.as_str(), proposal.repo));
+                    let audit = entry(&decision, why.clone());
+                    self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
+                    return Ok(Gate::Skipped);
+                }
+            },
+        };
         let record =
             Record { verdict: decision.verdict, html: self.redactor.redact(&decision.html_record()).into_owned() };
-        let result = write(record).await;
+        // Within the permit: no request of the write goes out after the permission ends.
+        let result = match &permit {
+            Some(permit) => hive_forge::send_before(permit.until, write(record)).await,
+            None => write(record).await,
+        };
         let (state, outcome, gate) = match result {
             Ok(value) => {
                 let outcome = self.redactor.redact(&describe(&value)).into_owned();
@@ -192,11 +254,29 @@ impl Steward {
                 (WriteState::Done, outcome, Gate::Done(value))
             }
             Err(err) => {
-                let message = self.redactor.redact(&err.to_string()).into_owned();
-                self.report.errors.push(format!("{} {}: {message}", proposal.kind.as_str(), proposal.repo));
-                // A timeout or a server error may come after GitHub acted: such a write stays counted.
-                let state = if err.maybe_sent() { WriteState::Done } else { WriteState::Failed };
-                (state, message, Gate::Failed)
+                // Definitely not sent: the fence forgets it, so the next cycle (on whichever node may write then)
+                // sends it without waiting for the fence's memory of it to lapse.
+                if let (Some(fence), Some(permit)) = (&self.fence, &permit)
+                    && !err.maybe_sent()
+                {
+                    fence.released(&proposal.repo, &proposal.key, permit).await;
+                }
+                match (err.late(), &permit) {
+                    (Some(waited_for), Some(permit)) => {
+                        let why = self.redactor.redact(&permit.ended(waited_for)).into_owned();
+                        self.report.errors.push(format!("{} {}: {why}", proposal.kind.as_str(), proposal.repo));
+                        let audit = entry(&decision, why.clone());
+                        self.memory(move |m| m.writes().complete(&write_key, WriteState::Failed, &why, &audit)).await?;
+                        return Ok(Gate::Skipped);
+                    }
+                    _ => {
+                        let message = self.redactor.redact(&err.to_string()).into_owned();
+                        self.report.errors.push(format!("{} {}: {message}", proposal.kind.as_str(), proposal.repo));
+                        // A timeout or a server error may come after GitHub acted: such a write stays counted.
+                        let state = if err.maybe_sent() { WriteState::Done } else { WriteState::Failed };
+                        (state, message, Gate::Failed)
+                    }
+                }
             }
         };
         let verdict = match (&gate, state) {
@@ -233,10 +313,20 @@ use hive_support::unix_now as wall_clock;
 pub(crate) trait WriteFailure: std::fmt::Display {
     /// Whether the write may have reached the forge anyway (a timeout, a server error, a lost connection).
     fn maybe_sent(&self) -> bool;
+
+    /// What held the write past its permit's end, when it was refused unsent for that
+    /// ([`WriteError::late`]).
+    fn late(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl WriteFailure for WriteError {
     fn maybe_sent(&self) -> bool {
         WriteError::maybe_sent(self)
+    }
+
+    fn late(&self) -> Option<&'static str> {
+        WriteError::late(self)
     }
 }

@@ -7,13 +7,13 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use hive_actors::{AutonomyConfig, AutonomyReport, Steward, WriteFence};
+use hive_actors::{AutonomyConfig, AutonomyReport, Permit, Steward, WriteFence};
 use hive_cerebrum::{
     CiClass, CiSignature, EmergencyReason, MemberId, Memory, ScribeHandle,
     governance::{Emergency, Policy, WriteDecision},
 };
 use hive_forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, RepoId, RepoSnapshot, Secret};
-use hive_testkit::{Emulator, JobSpec, Method, RepoSpec, RunSpec, git::unformatted_cargo_repo};
+use hive_testkit::{Emulator, Fault, FaultRule, JobSpec, Method, RepoSpec, RunSpec, git::unformatted_cargo_repo};
 use tempfile::TempDir;
 
 mod fixes;
@@ -377,11 +377,87 @@ struct Holding {
 
 #[async_trait::async_trait]
 impl WriteFence for Holding {
-    async fn may_write(&self, repo: &str, key: &str) -> Result<(), String> {
+    async fn may_write(&self, repo: &str, key: &str) -> Result<Permit, String> {
         self.asked.lock().expect("not poisoned").push((repo.to_owned(), key.to_owned()));
         let held = self.held.lock().expect("not poisoned").iter().any(|r| r == repo);
-        if held { Ok(()) } else { Err(format!("'{repo}' is leased to another node")) }
+        let until = tokio::time::Instant::now() + Duration::from_secs(600);
+        if held {
+            Ok(Permit::new(until, format!("the lease of '{repo}'")))
+        } else {
+            Err(format!("'{repo}' is leased to another node"))
+        }
     }
+}
+
+/// A fence that remembers each write it let through, as the fleet's stream of writes does, and refuses it again
+/// until it is released; its permits last `lasting`.
+#[derive(Debug)]
+struct Recording {
+    lasting: std::sync::Mutex<Duration>,
+    recorded: std::sync::Mutex<Vec<(String, String)>>,
+    released: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl WriteFence for Recording {
+    async fn may_write(&self, repo: &str, key: &str) -> Result<Permit, String> {
+        let write = (repo.to_owned(), key.to_owned());
+        let mut recorded = self.recorded.lock().expect("not poisoned");
+        if recorded.contains(&write) {
+            return Err(format!("'{key}' was already sent by a node of the fleet"));
+        }
+        recorded.push(write);
+        let lasting = *self.lasting.lock().expect("not poisoned");
+        Ok(Permit::new(tokio::time::Instant::now() + lasting, format!("the lease of '{repo}'")))
+    }
+
+    async fn released(&self, repo: &str, key: &str, _permit: &Permit) {
+        let write = (repo.to_owned(), key.to_owned());
+        self.recorded.lock().expect("not poisoned").retain(|w| *w != write);
+        self.released.lock().expect("not poisoned").push(write);
+    }
+}
+
+#[tokio::test]
+async fn a_write_held_past_its_permit_is_recorded_as_not_sent_released_and_sent_in_the_next_cycle() {
+    let mut w = World::new(&["api"]).await;
+    w.fail("api", "unit tests", &sha(1));
+    let fence = Arc::new(Recording {
+        lasting: std::sync::Mutex::new(Duration::from_secs(1)),
+        recorded: std::sync::Mutex::default(),
+        released: std::sync::Mutex::default(),
+    });
+    w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
+    // GitHub answers the issue's creation with a secondary limit of three seconds: the retry would go out after
+    // the permit's one second.
+    w.emu.state().inject(
+        FaultRule::new(Fault::SecondaryRateLimit { retry_after_secs: 3 })
+            .method(Method::POST)
+            .path_prefix("/repos/acme/api/issues")
+            .times(1),
+    );
+
+    let report = w.cycle().await;
+    assert!(w.issues("api").is_empty(), "sent after its permit ended: {report:?}");
+    let limited = w.emu.state().requests().iter().filter(|r| r.method == Method::POST && r.status == 429).count();
+    assert_eq!((limited, w.writes(Method::POST, "/issues")), (1, 1), "only the refused first attempt reached github");
+    let records = w.scribe.call(|m| m.audit().recent_for("acme/api", 10)).await.expect("scribe").expect("audit");
+    let not_sent = records.iter().find(|r| r.result.starts_with("not sent: ")).expect("recorded as not sent");
+    assert!(
+        not_sent.result.starts_with("not sent: the lease of 'acme/api' ends at ")
+            && not_sent.result.ends_with(", before github's rate limit let the write go out"),
+        "{}",
+        not_sent.result
+    );
+    let released = fence.released.lock().expect("not poisoned").clone();
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0].0, "acme/api");
+
+    // The next cycle, with a permit that outlasts the limit's window, sends it: the fence forgot the refused write.
+    *fence.lasting.lock().expect("not poisoned") = Duration::from_secs(600);
+    let report = w.cycle().await;
+    assert_eq!(w.issues("api").len(), 1, "{report:?}");
+    assert!(w.audit_intact().await > 0);
 }
 
 #[tokio::test]
@@ -426,6 +502,33 @@ async fn a_fenced_write_is_recorded_as_not_sent_and_made_once_the_fence_allows_i
     assert_eq!(w.issues("web").len(), 1);
     assert_eq!(w.issues("api").len(), 1);
     assert!(w.audit_intact().await > 0);
+}
+
+#[tokio::test]
+async fn an_emergency_declared_again_soon_after_reopens_its_alert_past_a_fence_that_remembers_writes() {
+    let mut w = World::with(&["api", "ops"], policy(), |c| {
+        c.alert_repo = Some(RepoId::new("acme/ops").unwrap());
+    })
+    .await;
+    let fence = Arc::new(Recording {
+        lasting: std::sync::Mutex::new(Duration::from_secs(600)),
+        recorded: std::sync::Mutex::default(),
+        released: std::sync::Mutex::default(),
+    });
+    w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
+    let declared = Emergency::declared(&[]);
+    w.cycle_with(&declared).await;
+    assert_eq!(w.issues("ops").len(), 1);
+    w.cycle().await;
+    assert_eq!(w.issues("ops")[0].state, "closed");
+
+    // Declared again while the fence still remembers the filing: the reopening is a write of its own.
+    let report = w.cycle_with(&declared).await;
+    let alerts = w.issues("ops");
+    assert_eq!((alerts.len(), alerts[0].state.as_str()), (1, "open"), "{report:?}");
+    let keys: Vec<String> = fence.recorded.lock().expect("not poisoned").iter().map(|(_, k)| k.clone()).collect();
+    assert_eq!(keys.len(), 3, "filed, closed, reopened: {keys:?}");
+    assert!(keys.iter().all(|key| hive_actors::is_alert_write(key)), "{keys:?}");
 }
 
 #[tokio::test]

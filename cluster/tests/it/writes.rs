@@ -1,7 +1,8 @@
 //! Writes de-duplicated by JetStream against a real nats-server: a key recorded twice within the window is a
 //! duplicate the second time, from any node; other keys and other repositories are not; of several nodes that record
 //! the same write at once exactly one is first; past the window a key is a new write again; a server restart inside the window forgets nothing; without a server
-//! nothing is recorded, and the write must not be sent.
+//! nothing is recorded, and the write must not be sent. A write released (definitely not sent) may be recorded
+//! again at once, by exactly one of the nodes racing for it; a release of what was not recorded changes nothing.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ async fn writes(server: &NatsServer, node: &str) -> Writes {
     Writes::open(&client, &config).await.expect("open the stream of writes")
 }
 
-fn is_duplicate(result: &Result<(), ClusterError>) -> bool {
+fn is_duplicate<T>(result: &Result<T, ClusterError>) -> bool {
     matches!(result, Err(ClusterError::Duplicate { .. }))
 }
 
@@ -64,7 +65,7 @@ async fn of_nodes_recording_the_same_write_at_once_exactly_one_is_first() {
         for attempt in attempts.collect::<Vec<_>>() {
             let result = attempt.await.expect("the task ran");
             match result {
-                Ok(()) => first += 1,
+                Ok(_) => first += 1,
                 Err(ClusterError::Duplicate { .. }) => {}
                 Err(other) => panic!("round {round}: {other}"),
             }
@@ -118,4 +119,60 @@ async fn a_stream_with_another_window_is_an_error_that_says_so() {
     let client = connect(&server.url(), other.node()).await.expect("connect");
     let error = Writes::open(&client, &other).await.expect_err("another window").to_string();
     assert!(error.contains("cannot open the stream 'hive-hive-writes'") && error.contains("same ttl"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_write_is_recorded_again_at_once_by_exactly_one_of_the_nodes_racing_for_it() {
+    let server = NatsServer::start().await;
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        nodes.push(writes(&server, name).await);
+    }
+    let (repo, key) = ("org/api", "issue:org/api:ci/test");
+    assert_eq!(nodes[0].record(repo, key).await.expect("the first record"), 0);
+    assert!(is_duplicate(&nodes[1].record(repo, key).await));
+
+    // Each round: the write recorded last is released (it was not sent), and all nodes race to record it again.
+    for round in 1..=10 {
+        let last = round - 1;
+        nodes[0].release(repo, key, last).await.expect("released");
+        // A release repeated is harmless: the generation moves on once.
+        nodes[0].release(repo, key, last).await.expect("released again");
+        let attempts = nodes.iter().map(|node| {
+            let node = node.clone();
+            tokio::spawn(async move { node.record(repo, key).await })
+        });
+        let mut won = Vec::new();
+        for attempt in attempts.collect::<Vec<_>>() {
+            match attempt.await.expect("the task ran") {
+                Ok(generation) => won.push(generation),
+                Err(ClusterError::Duplicate { .. }) => {}
+                Err(other) => panic!("round {round}: {other}"),
+            }
+        }
+        assert_eq!(won, [round], "round {round}: the winners' generations");
+        // Recorded and not released: a duplicate for every node, this one too.
+        for node in &nodes {
+            assert!(is_duplicate(&node.record(repo, key).await), "round {round}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_of_what_was_not_recorded_changes_nothing() {
+    let server = NatsServer::start().await;
+    let (a, b) = (writes(&server, "a").await, writes(&server, "b").await);
+    // Never recorded: nothing to release, and the first record is generation 0.
+    a.release("org/api", "merge:org/api#3", 0).await.expect("a release of nothing");
+    assert_eq!(b.record("org/api", "merge:org/api#3").await.expect("the first record"), 0);
+    // A generation that is not the key's last record releases nothing: the write sent stays sent.
+    a.release("org/api", "merge:org/api#3", 7).await.expect("another generation");
+    assert!(is_duplicate(&a.record("org/api", "merge:org/api#3").await));
+    // Released, then released late again after another node recorded the next generation: that record stays.
+    b.release("org/api", "merge:org/api#3", 0).await.expect("released");
+    assert_eq!(a.record("org/api", "merge:org/api#3").await.expect("the next generation"), 1);
+    b.release("org/api", "merge:org/api#3", 0).await.expect("a stale release");
+    assert!(is_duplicate(&b.record("org/api", "merge:org/api#3").await));
+    // Another key of the same repository is not touched by any of it.
+    a.record("org/api", "merge:org/api#4").await.expect("another key");
 }

@@ -14,12 +14,17 @@ use http::{HeaderMap, Method, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde_json::Value;
+use tokio::sync::SemaphorePermit;
 
 use super::{
     GitHubAuth, GitHubConfig, GitHubError, Secret,
     budget::{Budget, RequestKind, is_rate_limited},
 };
 
+/// What holds a request during a rate limit's window, as a refusal names it.
+const RATE_LIMIT: &str = "github's rate limit";
+/// What holds a write between two others, as a refusal names it.
+const PACING: &str = "the pacing of writes (a second apart, 80 a minute)";
 /// Attempts for one request that hit a rate limit: the budget makes each retry wait out the window.
 const RATE_LIMIT_ATTEMPTS: u32 = 3;
 /// The longest GitHub message quoted in an error.
@@ -376,7 +381,7 @@ impl Client {
         loop {
             attempt += 1;
             let raw = {
-                let _permit = self.budget.acquire(kind).await;
+                let _permit = self.acquire(&request, kind).await?;
                 let mut builder = http::Request::builder().method(method.clone()).uri(path);
                 for (name, value) in &headers {
                     builder = builder.header(name, value);
@@ -398,6 +403,28 @@ impl Client {
             }
             return Ok(raw);
         }
+    }
+
+    /// The budget's permit for one request, within the write's deadline when it has one ([`crate::send_before`]):
+    /// refused at once when the budget's window ends at or past the deadline, refused when the deadline comes while
+    /// the budget holds the request (its window, the pacing of writes), and refused when it has come by the time the
+    /// permit is given. A refusal sends nothing.
+    async fn acquire(&self, request: &str, kind: RequestKind) -> Result<SemaphorePermit<'_>, GitHubError> {
+        let Some(deadline) = crate::deadline::current() else { return Ok(self.budget.acquire(kind).await) };
+        let late = |waited_for| GitHubError::Late { request: request.to_owned(), waited_for };
+        let held_by = || match (self.budget.resume_at(), kind) {
+            (Some(_), _) => RATE_LIMIT,
+            (None, RequestKind::Write) => PACING,
+            (None, RequestKind::Read) => "a free request slot",
+        };
+        if self.budget.resume_at().is_some_and(|at| at >= deadline) {
+            return Err(late(RATE_LIMIT));
+        }
+        let permit = tokio::time::timeout_at(deadline, self.budget.acquire(kind)).await.map_err(|_| late(held_by()))?;
+        if crate::deadline::passed() {
+            return Err(late(held_by()));
+        }
+        Ok(permit)
     }
 
     fn json(&self, request: &str, body: &[u8]) -> Result<Value, GitHubError> {

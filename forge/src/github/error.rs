@@ -63,6 +63,15 @@ pub enum GitHubError {
         /// GitHub's message.
         message: String,
     },
+    /// Not sent: the write's deadline ([`send_before`](crate::send_before)) came, or would have come, before the
+    /// budget let the request go. Definitely not sent, so not transient: whoever may write when it is over sends it.
+    #[error("github request '{request}' not sent: its deadline came before {waited_for} let it go out")]
+    Late {
+        /// Method and path.
+        request: String,
+        /// What held the request: github's rate limit, or the pacing of writes.
+        waited_for: &'static str,
+    },
     /// The answer could not be read (truncated or unexpected JSON).
     #[error("github sent an unreadable answer to '{request}': {message}")]
     Malformed {
@@ -77,6 +86,14 @@ impl GitHubError {
     /// Whether the same request may succeed later.
     pub fn is_transient(&self) -> bool {
         matches!(self, GitHubError::Transient { .. } | GitHubError::RateLimited { .. })
+    }
+
+    /// What held a request past its write's deadline, when it was refused for that ([`GitHubError::Late`]).
+    pub fn late(&self) -> Option<&'static str> {
+        match self {
+            GitHubError::Late { waited_for, .. } => Some(waited_for),
+            _ => None,
+        }
     }
 
     /// Whether GitHub said the thing does not exist.

@@ -32,6 +32,12 @@ pub struct IssueDetail {
     pub labels: Vec<String>,
     /// Whether it is a pull request.
     pub is_pull_request: bool,
+    /// When it was last closed, RFC 3339, if it is closed (GitHub keeps it while the issue is closed).
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    /// When it last changed, RFC 3339 (empty when GitHub did not say).
+    #[serde(default)]
+    pub updated_at: String,
 }
 
 /// A comment on an issue.
@@ -99,6 +105,10 @@ struct IssueJson {
     labels: Vec<LabelJson>,
     #[serde(default)]
     pull_request: Option<Value>,
+    #[serde(default)]
+    closed_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +183,8 @@ impl GitHubForge {
                 body: issue.body.unwrap_or_default(),
                 labels: issue.labels.iter().map(|l| l.name().to_owned()).collect(),
                 is_pull_request: issue.pull_request.is_some(),
+                closed_at: issue.closed_at,
+                updated_at: issue.updated_at.unwrap_or_default(),
             });
         }
         issues.retain(|issue| !issue.is_pull_request);
