@@ -44,7 +44,7 @@ pub use crate::{
     github::{
         Budget, CheckRun, CombinedStatus, CreatedIssue, DEFAULT_API_URL, GitHubAuth, GitHubConfig, GitHubError,
         GitHubForge, IssueChange, IssueComment, IssueDetail, MISSING_TOKEN, MergeResult, PullChange, PullDetail,
-        PullRequest, RepoFilter, RequestKind, RunDetail, Secret, Seen, SharedBudget, Target, WRITE_GAP,
+        PullRequest, RepoFilter, RequestKind, Resource, RunDetail, Secret, Seen, SharedBudget, Target, WRITE_GAP,
         WRITES_PER_MINUTE, budget_id,
     },
     health::{HEALTHY_THRESHOLD, HealthBreakdown, HealthComponent, score},

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hive::forge::{Budget, Seen, SharedBudget};
+use hive::forge::{Budget, Resource, Seen, SharedBudget};
 use hive_cluster::{ClusterConfig, RateSeen, TokenBudget};
 
 /// A token's budget as the fleet's nodes see it.
@@ -12,13 +12,13 @@ use hive_cluster::{ClusterConfig, RateSeen, TokenBudget};
 struct FleetBudget(TokenBudget);
 
 impl SharedBudget for FleetBudget {
-    fn record(&self, seen: Seen) {
-        self.0.record(RateSeen { remaining: seen.remaining, reset: seen.reset });
+    fn record(&self, resource: &Resource, seen: Seen) {
+        self.0.record(resource.as_str(), RateSeen { remaining: seen.remaining, reset: seen.reset });
     }
 
-    fn lowest(&self) -> Option<Seen> {
+    fn lowest(&self, resource: &Resource) -> Option<Seen> {
         let now = u64::try_from(hive_support::unix_now()).unwrap_or(0);
-        self.0.lowest(now).map(|seen| Seen { remaining: seen.remaining, reset: seen.reset })
+        self.0.lowest(resource.as_str(), now).map(|seen| Seen { remaining: seen.remaining, reset: seen.reset })
     }
 }
 
@@ -76,7 +76,7 @@ mod tests {
 
         // b, which sent nothing, learns from a that nothing remains, and waits for the reset.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while b.budget().resume_at().is_none() {
+        while b.budget().resume_at(&Resource::CORE).is_none() {
             assert!(tokio::time::Instant::now() < deadline, "b did not learn that a spent the budget");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -2,8 +2,11 @@
 //!
 //! GitHub gives a token 5,000 points an hour and punishes bursts with secondary limits, so the budget is a property
 //! of the token, not of a pilot: one [`Budget`] per forge. It learns from every response (`x-ratelimit-remaining`,
-//! `x-ratelimit-reset`, `Retry-After`), and while a limit is in force every request waits in [`Budget::acquire`],
-//! so nothing at all is sent until the window ends. It also keeps GitHub's documented etiquette: fewer than 100
+//! `x-ratelimit-reset`, `x-ratelimit-resource`, `Retry-After`), and while a limit is in force every request it
+//! applies to waits in [`Budget::acquire`], so nothing it covers is sent until the window ends. The primary limit is
+//! per resource, as GitHub counts it (`core` for REST, `graphql`, `search`, ...: each has its own points and reset),
+//! so a spent GraphQL budget does not hold REST reads and writes; secondary limits (`Retry-After`, 429, a 403 that
+//! says so) hold everything, as GitHub applies them to the whole token. It also keeps GitHub's documented etiquette: fewer than 100
 //! requests in flight, at least a second between writes, and at most 80 content-creating requests a minute.
 //!
 //! Several processes that use one token (the nodes of `hive serve --cluster`) share its points too: given a
@@ -11,7 +14,8 @@
 //! any of them saw in the window in force, so a process does not spend what another already spent.
 
 use std::{
-    collections::VecDeque,
+    borrow::Cow,
+    collections::{BTreeMap, VecDeque},
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -51,7 +55,48 @@ pub enum RequestKind {
     Write,
 }
 
-/// What one response said of a token's primary budget.
+/// One of GitHub's rate-limit resources (`x-ratelimit-resource`): each has its own points and its own reset.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Resource(Cow<'static, str>);
+
+impl Resource {
+    /// REST requests, and what a response without `x-ratelimit-resource` counts against.
+    pub const CORE: Resource = Resource(Cow::Borrowed("core"));
+    /// GraphQL queries and mutations.
+    pub const GRAPHQL: Resource = Resource(Cow::Borrowed("graphql"));
+
+    /// A resource by GitHub's name for it.
+    pub fn named(name: &str) -> Resource {
+        match name {
+            "core" => Resource::CORE,
+            "graphql" => Resource::GRAPHQL,
+            other => Resource(Cow::Owned(other.to_owned())),
+        }
+    }
+
+    /// GitHub's name for it (`core`, `graphql`, `search`, ...).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The resource a response counted against: its `x-ratelimit-resource`, `core` without one.
+    fn of_response(headers: &HeaderMap) -> Resource {
+        headers
+            .get("x-ratelimit-resource")
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map_or(Resource::CORE, Resource::named)
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one response said of a token's primary budget for one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
     /// `x-ratelimit-remaining`.
@@ -60,14 +105,15 @@ pub struct Seen {
     pub reset: u64,
 }
 
-/// A token's budget as every process that uses the token sees it. The forge knows no transport: the binary gives
-/// one under `hive serve --cluster`.
+/// A token's budget as every process that uses the token sees it, resource by resource. The forge knows no
+/// transport: the binary gives one under `hive serve --cluster`.
 pub trait SharedBudget: Send + Sync + std::fmt::Debug {
-    /// Records what a response said. Called on every response, so it must not wait: what it sends, it sends later.
-    fn record(&self, seen: Seen);
-    /// The lowest remaining any process recorded for a window that has not ended (its reset still ahead), with
-    /// that window's reset; `None` when nothing current is known.
-    fn lowest(&self) -> Option<Seen>;
+    /// Records what a response said of `resource`. Called on every response, so it must not wait: what it sends,
+    /// it sends later.
+    fn record(&self, resource: &Resource, seen: Seen);
+    /// The lowest remaining any process recorded for `resource` in a window that has not ended (its reset still
+    /// ahead), with that window's reset; `None` when nothing current is known.
+    fn lowest(&self, resource: &Resource) -> Option<Seen>;
 }
 
 /// A token's identity for a [`SharedBudget`]: the first 32 hex digits of the SHA-256 of the token (of the app and
@@ -97,15 +143,24 @@ pub struct Budget {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Nothing is sent before this instant.
+    /// Nothing at all is sent before this instant: a secondary limit, which GitHub applies to the whole token.
     resume_at: Option<Instant>,
-    /// The last `x-ratelimit-remaining` seen.
-    remaining: Option<u64>,
+    /// Each resource's primary window, as this process's responses told it.
+    resources: BTreeMap<Resource, Window>,
     /// The slots reserved by the last writes, oldest first, at most [`WRITES_PER_MINUTE`] of them.
     writes: VecDeque<Instant>,
     /// Secondary limits without `Retry-After` in a row, and when the last one's window ended.
     secondary_streak: u32,
     secondary_until: Option<Instant>,
+}
+
+/// One resource's primary limit as this process's responses told it.
+#[derive(Debug, Default)]
+struct Window {
+    /// Nothing that spends this resource is sent before this instant.
+    resume_at: Option<Instant>,
+    /// The last `x-ratelimit-remaining` seen.
+    remaining: Option<u64>,
 }
 
 impl Default for Budget {
@@ -132,60 +187,80 @@ impl Budget {
         self.shared.set(shared).is_ok()
     }
 
-    /// Waits until a request of `kind` may be sent: after any rate-limit window, after the write pacing, and with a
-    /// concurrency permit, which the caller holds until the response has been read.
-    pub async fn acquire(&self, kind: RequestKind) -> SemaphorePermit<'_> {
+    /// Waits until a request of `kind` that spends `resource` may be sent: after any secondary window and any
+    /// window of `resource`, after the write pacing, and with a concurrency permit, which the caller holds until the
+    /// response has been read.
+    pub async fn acquire(&self, kind: RequestKind, resource: &Resource) -> SemaphorePermit<'_> {
         if kind == RequestKind::Write {
             let slot = self.reserve_write_slot();
             tokio::time::sleep_until(slot).await;
         }
         loop {
-            self.wait_for_window().await;
+            self.wait_for_window(resource).await;
             let permit = self.permits.acquire().await.expect("the budget never closes its semaphore");
             // A response that arrived while this request queued for a permit may have opened a new window.
-            if self.resume_at().is_none_or(|at| at <= Instant::now()) {
+            if self.resume_at(resource).is_none_or(|at| at <= Instant::now()) {
                 return permit;
             }
         }
     }
 
-    /// Learns from a response: the remaining points, the primary limit's reset, `Retry-After`, and secondary limits
-    /// that say so only in the body (GitHub's 403 "You have exceeded a secondary rate limit" may come without any
-    /// header): those pause at least a minute, doubling while they repeat.
+    /// Learns from a response: the remaining points and the primary limit's reset of the resource it counted
+    /// against, `Retry-After`, and secondary limits that say so only in the body (GitHub's 403 "You have exceeded a
+    /// secondary rate limit" may come without any header): those pause at least a minute, doubling while they
+    /// repeat. A primary limit holds only its resource; the others hold every request.
     pub fn observe(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) {
         if status == StatusCode::NOT_MODIFIED {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         } else {
             self.spent.fetch_add(1, Ordering::Relaxed);
         }
+        let resource = Resource::of_response(headers);
         let remaining = header_u64(headers, "x-ratelimit-remaining");
         let retry_after = header_u64(headers, "retry-after").map(Duration::from_secs);
         let now = Instant::now();
         let mut state = self.lock();
+        // The token-wide pause (a secondary limit) or the resource's (its primary limit).
         let mut pause = None;
+        let mut primary = None;
         if let Some(wait) = retry_after {
             pause = Some(wait);
         } else if remaining == Some(0) {
-            // The primary limit: nothing more until the reset GitHub announced.
-            pause = Some(header_u64(headers, "x-ratelimit-reset").map_or(DEFAULT_PAUSE, until_epoch));
+            // The primary limit: nothing more of this resource until the reset GitHub announced.
+            primary = Some(header_u64(headers, "x-ratelimit-reset").map_or(DEFAULT_PAUSE, until_epoch));
         } else if status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::FORBIDDEN && is_secondary_message(body))
         {
             pause = Some(state.secondary_pause(now));
         }
-        if remaining.is_some() {
-            state.remaining = remaining;
-        }
         if let (Some(shared), Some(remaining), Some(reset)) =
             (self.shared.get(), remaining, header_u64(headers, "x-ratelimit-reset"))
         {
-            shared.record(Seen { remaining, reset });
+            shared.record(&resource, Seen { remaining, reset });
         }
         if let Some(pause) = pause {
             let until = now + pause.min(MAX_PAUSE);
             if state.resume_at.is_none_or(|at| at < until) {
                 tracing::warn!(wait_secs = pause.as_secs(), "github rate limit: sending nothing until the window ends");
                 state.resume_at = Some(until);
+            }
+        }
+        if remaining.is_none() && primary.is_none() {
+            return;
+        }
+        let window = state.resources.entry(resource.clone()).or_default();
+        if remaining.is_some() {
+            window.remaining = remaining;
+        }
+        if let Some(pause) = primary {
+            let until = now + pause.min(MAX_PAUSE);
+            if window.resume_at.is_none_or(|at| at < until) {
+                tracing::warn!(
+                    %resource,
+                    wait_secs = pause.as_secs(),
+                    "github rate limit: sending nothing of this resource until its window ends"
+                );
+                window.resume_at = Some(until);
             }
         }
     }
@@ -206,29 +281,39 @@ impl Budget {
         self.not_modified.load(Ordering::Relaxed)
     }
 
-    /// The last `x-ratelimit-remaining` GitHub reported.
+    /// The last `x-ratelimit-remaining` GitHub reported for `core`, the REST budget.
     pub fn remaining(&self) -> Option<u64> {
-        self.lock().remaining
+        self.remaining_of(&Resource::CORE)
     }
 
-    /// When requests may be sent again, if a rate-limit window is in force: one this process learnt of, or, when
-    /// the budget is shared, one another process spent to the last point.
-    pub fn resume_at(&self) -> Option<Instant> {
+    /// The last `x-ratelimit-remaining` GitHub reported for `resource`.
+    pub fn remaining_of(&self, resource: &Resource) -> Option<u64> {
+        self.lock().resources.get(resource).and_then(|window| window.remaining)
+    }
+
+    /// When requests that spend `resource` may be sent again, if a rate-limit window holds them: a secondary
+    /// limit, the resource's primary limit as this process learnt of it, or, when the budget is shared, the
+    /// resource spent to the last point by another process.
+    pub fn resume_at(&self, resource: &Resource) -> Option<Instant> {
         let now = Instant::now();
-        let local = self.lock().resume_at.filter(|at| *at > now);
+        let local = {
+            let state = self.lock();
+            let primary = state.resources.get(resource).and_then(|window| window.resume_at);
+            state.resume_at.max(primary).filter(|at| *at > now)
+        };
         let spent_elsewhere = self
             .shared
             .get()
-            .and_then(|shared| shared.lowest())
+            .and_then(|shared| shared.lowest(resource))
             .filter(|seen| seen.remaining == 0)
             .map(|seen| now + until_epoch(seen.reset).min(MAX_PAUSE))
             .filter(|at| *at > now);
         local.max(spent_elsewhere)
     }
 
-    async fn wait_for_window(&self) {
+    async fn wait_for_window(&self, resource: &Resource) {
         // Loop, because a response to an earlier request may extend the window while this one waits.
-        while let Some(at) = self.resume_at() {
+        while let Some(at) = self.resume_at(resource) {
             tokio::time::sleep_until(at).await;
         }
     }

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{
     GitHubAuth, GitHubConfig, GitHubError, Secret,
-    budget::{Budget, RequestKind, is_rate_limited},
+    budget::{Budget, RequestKind, Resource, is_rate_limited},
 };
 
 /// Attempts for one request that hit a rate limit: the budget makes each retry wait out the window.
@@ -376,7 +376,7 @@ impl Client {
         loop {
             attempt += 1;
             let raw = {
-                let _permit = self.budget.acquire(kind).await;
+                let _permit = self.budget.acquire(kind, &self.resource_of(path)).await;
                 let mut builder = http::Request::builder().method(method.clone()).uri(path);
                 for (name, value) in &headers {
                     builder = builder.header(name, value);
@@ -398,6 +398,16 @@ impl Client {
             }
             return Ok(raw);
         }
+    }
+
+    /// The rate-limit resource a request to `path` spends: GraphQL's endpoint spends `graphql`, every REST path
+    /// `core` (the forge asks no search endpoint, which would spend `search`).
+    fn resource_of(&self, path: &str) -> Resource {
+        let graphql = match &self.graphql {
+            GraphqlEndpoint::Relative(relative) => relative == path,
+            GraphqlEndpoint::Absolute(uri) => uri == path,
+        };
+        if graphql { Resource::GRAPHQL } else { Resource::CORE }
     }
 
     fn json(&self, request: &str, body: &[u8]) -> Result<Value, GitHubError> {
