@@ -16,9 +16,8 @@ impl SharedBudget for FleetBudget {
         self.0.record(resource.as_str(), RateSeen { remaining: seen.remaining, reset: seen.reset });
     }
 
-    fn lowest(&self, resource: &Resource) -> Option<Seen> {
-        let now = u64::try_from(hive_support::unix_now()).unwrap_or(0);
-        self.0.lowest(resource.as_str(), now).map(|seen| Seen { remaining: seen.remaining, reset: seen.reset })
+    fn lowest(&self, resource: &Resource, now_epoch: u64) -> Option<Seen> {
+        self.0.lowest(resource.as_str(), now_epoch).map(|seen| Seen { remaining: seen.remaining, reset: seen.reset })
     }
 }
 

@@ -9,6 +9,11 @@
 //! says so) hold everything, as GitHub applies them to the whole token. It also keeps GitHub's documented etiquette: fewer than 100
 //! requests in flight, at least a second between writes, and at most 80 content-creating requests a minute.
 //!
+//! Resets are epochs on GitHub's clock, not this machine's: the budget estimates the difference from each response's
+//! `Date` and waits `reset - GitHub's now`, so a machine whose clock runs ahead does not take a window still in force
+//! for ended (and hammer a spent budget), nor one behind wait its skew on top. A spent budget whose reset still looks
+//! past is paused a second, doubling to a minute while it repeats, rather than not at all.
+//!
 //! Several processes that use one token (the nodes of `hive serve --cluster`) share its points too: given a
 //! [`SharedBudget`], the budget tells it what each response said and, before sending, heeds the lowest remaining
 //! any of them saw in the window in force, so a process does not spend what another already spent.
@@ -45,6 +50,11 @@ const MAX_SECONDARY_PAUSE: Duration = Duration::from_secs(16 * 60);
 const SECONDARY_MEMORY: Duration = Duration::from_secs(15 * 60);
 /// The longest pause a response can impose; a reset further ahead is clock skew or nonsense.
 const MAX_PAUSE: Duration = Duration::from_secs(3_700);
+/// The pause when nothing remains and the reset already looks past (the clocks disagree more than the `Date` told,
+/// or GitHub has not rolled the window yet): short, because the window has probably ended.
+const STALE_PAUSE: Duration = Duration::from_secs(1);
+/// The longest such pause while it repeats.
+const MAX_STALE_PAUSE: Duration = Duration::from_secs(60);
 
 /// Whether a request reads or creates content; writes are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +121,10 @@ pub trait SharedBudget: Send + Sync + std::fmt::Debug {
     /// Records what a response said of `resource`. Called on every response, so it must not wait: what it sends,
     /// it sends later.
     fn record(&self, resource: &Resource, seen: Seen);
-    /// The lowest remaining any process recorded for `resource` in a window that has not ended (its reset still
-    /// ahead), with that window's reset; `None` when nothing current is known.
-    fn lowest(&self, resource: &Resource) -> Option<Seen>;
+    /// The lowest remaining any process recorded for `resource` in a window that ends after `now_epoch` (GitHub's
+    /// time now as this process reckons it, seconds since the Unix epoch), with that window's reset; `None` when
+    /// nothing current is known.
+    fn lowest(&self, resource: &Resource, now_epoch: u64) -> Option<Seen>;
 }
 
 /// A token's identity for a [`SharedBudget`]: the first 32 hex digits of the SHA-256 of the token (of the app and
@@ -147,11 +158,19 @@ struct State {
     resume_at: Option<Instant>,
     /// Each resource's primary window, as this process's responses told it.
     resources: BTreeMap<Resource, Window>,
+    /// GitHub's clock minus this machine's, in seconds, from the last response's `Date`.
+    offset: i64,
     /// The slots reserved by the last writes, oldest first, at most [`WRITES_PER_MINUTE`] of them.
     writes: VecDeque<Instant>,
-    /// Secondary limits without `Retry-After` in a row, and when the last one's window ended.
-    secondary_streak: u32,
-    secondary_until: Option<Instant>,
+    /// Secondary limits without `Retry-After` in a row.
+    secondary: Streak,
+}
+
+/// Pauses that grow while they repeat: how many in a row, and when the last one ended.
+#[derive(Debug, Default)]
+struct Streak {
+    count: u32,
+    until: Option<Instant>,
 }
 
 /// One resource's primary limit as this process's responses told it.
@@ -161,6 +180,8 @@ struct Window {
     resume_at: Option<Instant>,
     /// The last `x-ratelimit-remaining` seen.
     remaining: Option<u64>,
+    /// Spent budgets whose reset already looked past, in a row.
+    stale: Streak,
 }
 
 impl Default for Budget {
@@ -220,6 +241,10 @@ impl Budget {
         let retry_after = header_u64(headers, "retry-after").map(Duration::from_secs);
         let now = Instant::now();
         let mut state = self.lock();
+        if let Some(date) = header_date(headers) {
+            state.offset = clock_offset(date, SystemTime::now());
+        }
+        let offset = state.offset;
         // The token-wide pause (a secondary limit) or the resource's (its primary limit).
         let mut pause = None;
         let mut primary = None;
@@ -227,11 +252,13 @@ impl Budget {
             pause = Some(wait);
         } else if remaining == Some(0) {
             // The primary limit: nothing more of this resource until the reset GitHub announced.
-            primary = Some(header_u64(headers, "x-ratelimit-reset").map_or(DEFAULT_PAUSE, until_epoch));
+            primary = Some(
+                header_u64(headers, "x-ratelimit-reset").map(|reset| until_reset(reset, offset, SystemTime::now())),
+            );
         } else if status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::FORBIDDEN && is_secondary_message(body))
         {
-            pause = Some(state.secondary_pause(now));
+            pause = Some(state.secondary.pause(now, DEFAULT_PAUSE, MAX_SECONDARY_PAUSE, SECONDARY_MEMORY));
         }
         if let (Some(shared), Some(remaining), Some(reset)) =
             (self.shared.get(), remaining, header_u64(headers, "x-ratelimit-reset"))
@@ -252,6 +279,20 @@ impl Budget {
         if remaining.is_some() {
             window.remaining = remaining;
         }
+        let primary = match primary {
+            // No reset told: GitHub's "at least a minute".
+            Some(None) => Some(DEFAULT_PAUSE),
+            // Nothing left, but the reset looks past: a short pause, growing while it repeats, not none.
+            Some(Some(None)) => Some(window.stale.pause(now, STALE_PAUSE, MAX_STALE_PAUSE, MAX_STALE_PAUSE)),
+            Some(Some(Some(wait))) => {
+                window.stale = Streak::default();
+                Some(wait)
+            }
+            None => {
+                window.stale = Streak::default();
+                None
+            }
+        };
         if let Some(pause) = primary {
             let until = now + pause.min(MAX_PAUSE);
             if window.resume_at.is_none_or(|at| at < until) {
@@ -301,13 +342,14 @@ impl Budget {
             let primary = state.resources.get(resource).and_then(|window| window.resume_at);
             state.resume_at.max(primary).filter(|at| *at > now)
         };
-        let spent_elsewhere = self
-            .shared
-            .get()
-            .and_then(|shared| shared.lowest(resource))
+        let Some(shared) = self.shared.get() else { return local };
+        // Another process's reset is on GitHub's clock too: read it with this process's offset.
+        let (offset, wall) = (self.lock().offset, SystemTime::now());
+        let spent_elsewhere = shared
+            .lowest(resource, github_now(offset, wall))
             .filter(|seen| seen.remaining == 0)
-            .map(|seen| now + until_epoch(seen.reset).min(MAX_PAUSE))
-            .filter(|at| *at > now);
+            .and_then(|seen| until_reset(seen.reset, offset, wall))
+            .map(|wait| now + wait.min(MAX_PAUSE));
         local.max(spent_elsewhere)
     }
 
@@ -343,19 +385,19 @@ impl Budget {
     }
 }
 
-impl State {
-    /// The pause for a secondary limit that did not say how long: a minute, doubled for each repeat that follows
-    /// the previous window within [`SECONDARY_MEMORY`], up to [`MAX_SECONDARY_PAUSE`].
-    fn secondary_pause(&mut self, now: Instant) -> Duration {
+impl Streak {
+    /// The next pause: `first`, doubled for each repeat that follows the previous pause's end within `memory`, up
+    /// to `max`.
+    fn pause(&mut self, now: Instant, first: Duration, max: Duration, memory: Duration) -> Duration {
         // The answers to requests that were already in flight arrive during the window the first one opened: one
         // limit, not repeats. Only a limit after a window ended (within the memory) is a repeat.
-        if let Some(until) = self.secondary_until.filter(|until| now < *until) {
+        if let Some(until) = self.until.filter(|until| now < *until) {
             return until - now;
         }
-        let repeat = self.secondary_until.is_some_and(|until| now < until + SECONDARY_MEMORY);
-        self.secondary_streak = if repeat { self.secondary_streak.saturating_add(1) } else { 0 };
-        let pause = DEFAULT_PAUSE.saturating_mul(1 << self.secondary_streak.min(4)).min(MAX_SECONDARY_PAUSE);
-        self.secondary_until = Some(now + pause);
+        let repeat = self.until.is_some_and(|until| now < until + memory);
+        self.count = if repeat { self.count.saturating_add(1) } else { 0 };
+        let pause = first.saturating_mul(1 << self.count.min(16)).min(max);
+        self.until = Some(now + pause);
         pause
     }
 }
@@ -370,11 +412,41 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// The time from now until a Unix timestamp (zero if it has passed).
-fn until_epoch(epoch_secs: u64) -> Duration {
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(epoch_secs);
+/// A response's `Date` (IMF-fixdate, as GitHub sends it).
+fn header_date(headers: &HeaderMap) -> Option<SystemTime> {
+    httpdate::parse_http_date(headers.get(http::header::DATE)?.to_str().ok()?).ok()
+}
+
+/// GitHub's clock minus this machine's, in whole seconds, from a response's `Date` and this machine's time when it
+/// arrived. `Date` is rounded down to the second, so the estimate is at most a second behind.
+pub(crate) fn clock_offset(date: SystemTime, wall: SystemTime) -> i64 {
+    let secs = |at: SystemTime| match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    secs(date).saturating_sub(secs(wall))
+}
+
+/// GitHub's time now as this machine reckons it: its own time plus `offset`.
+fn shifted(offset: i64, wall: SystemTime) -> SystemTime {
+    let by = Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 { wall + by } else { wall.checked_sub(by).unwrap_or(SystemTime::UNIX_EPOCH) }
+}
+
+/// [`shifted`] in seconds since the Unix epoch.
+pub(crate) fn github_now(offset: i64, wall: SystemTime) -> u64 {
+    shifted(offset, wall).duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
+/// The wait until `reset` (seconds since the Unix epoch on GitHub's clock) from `wall` (this machine's time), with
+/// GitHub's clock `offset` seconds ahead of this machine's; `None` when the reset is not ahead.
+pub(crate) fn until_reset(reset: u64, offset: i64, wall: SystemTime) -> Option<Duration> {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
     // A second more, because GitHub's reset is rounded down to the second.
-    at.duration_since(SystemTime::now()).map_or(Duration::ZERO, |d| d + Duration::from_secs(1))
+    at.duration_since(shifted(offset, wall))
+        .ok()
+        .filter(|wait| !wait.is_zero())
+        .map(|wait| wait + Duration::from_secs(1))
 }
 
 /// Whether a response is a rate limit (primary or secondary), as opposed to a permission error: GitHub answers both

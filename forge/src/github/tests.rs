@@ -7,8 +7,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 use super::{
-    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Resource, Secret, budget::is_rate_limited, client,
-    models::parse_time, writes::base64,
+    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Resource, Secret, budget, budget::is_rate_limited,
+    client, models::parse_time, writes::base64,
 };
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -227,6 +227,68 @@ async fn a_spent_resource_holds_only_the_requests_that_spend_it() {
     let start = Instant::now();
     drop(token_wide.acquire(RequestKind::Read, &Resource::CORE).await);
     assert_eq!(start.elapsed(), Duration::from_secs(30));
+}
+
+/// A spent core budget's headers, with GitHub's `Date`: its reset `ahead` seconds after GitHub's now, GitHub's clock
+/// `skew` seconds ahead of this machine's (behind when negative).
+fn spent_with_date(skew: i64, ahead: i64) -> HeaderMap {
+    let local = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let github_now = local + skew;
+    let date = httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(github_now as u64));
+    headers(&[
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", &(github_now + ahead).to_string()),
+        ("date", &date),
+    ])
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_is_read_on_githubs_clock_not_this_machines() {
+    // This machine five minutes ahead: the reset, two minutes ahead on GitHub's clock, looks three minutes past here.
+    let ahead = Budget::default();
+    ahead.observe(StatusCode::FORBIDDEN, &spent_with_date(-300, 120), b"");
+    let wait = ahead.resume_at(&Resource::CORE).expect("held until the reset") - Instant::now();
+    assert!(wait >= Duration::from_secs(119) && wait <= Duration::from_secs(123), "{wait:?}");
+    // Five minutes behind: the wait is the window's two minutes, not seven.
+    let behind = Budget::default();
+    behind.observe(StatusCode::FORBIDDEN, &spent_with_date(300, 120), b"");
+    let wait = behind.resume_at(&Resource::CORE).expect("held until the reset") - Instant::now();
+    assert!(wait >= Duration::from_secs(119) && wait <= Duration::from_secs(123), "{wait:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_whose_reset_looks_past_pauses_a_second_doubling_to_a_minute() {
+    let budget = Budget::default();
+    let mut pauses = Vec::new();
+    for _ in 0..8 {
+        let start = Instant::now();
+        budget.observe(StatusCode::FORBIDDEN, &spent_with_date(0, -5), b"");
+        drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
+        pauses.push(start.elapsed().as_secs());
+    }
+    assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 60, 60], "a second, doubling while it repeats, capped at a minute");
+    // Points again: the next spent budget with a past reset starts over at a second.
+    budget.observe(StatusCode::OK, &headers(&[("x-ratelimit-remaining", "4999")]), b"");
+    let start = Instant::now();
+    budget.observe(StatusCode::FORBIDDEN, &spent_with_date(0, -5), b"");
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
+    assert_eq!(start.elapsed().as_secs(), 1);
+}
+
+#[test]
+fn the_clock_offset_comes_from_the_date_and_shifts_the_reset() {
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_000_500);
+    let date = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    assert_eq!(budget::clock_offset(date(1_000_000), wall), 0);
+    assert_eq!(budget::clock_offset(date(999_700), wall), -300);
+    assert_eq!(budget::clock_offset(date(1_000_300), wall), 300);
+    // A reset 120 s ahead on GitHub's clock, whatever this machine's says; a second more for GitHub's rounding.
+    assert_eq!(budget::until_reset(1_000_120, 0, wall), Some(Duration::from_millis(120_500)));
+    assert_eq!(budget::until_reset(999_820, -300, wall), Some(Duration::from_millis(120_500)));
+    assert_eq!(budget::until_reset(1_000_420, 300, wall), Some(Duration::from_millis(120_500)));
+    assert_eq!(budget::until_reset(1_000_000, 0, wall), None, "a reset already past");
+    assert_eq!(budget::until_reset(1_000_200, 300, wall), None, "ahead here, past on GitHub's clock");
+    assert_eq!(budget::github_now(-300, wall), 999_700);
 }
 
 #[tokio::test(start_paused = true)]
