@@ -63,9 +63,9 @@ pub struct GitHubPlan {
     pub forge: GitHubForge,
     /// The autonomy loop's policy, owners, alert repository and secrets.
     pub autonomy: AutonomyConfig,
-    /// The token's identity for a rate budget shared with other processes (a hash, never the token); `None`
-    /// without credentials.
-    pub budget_id: Option<String>,
+    /// The token as a rate budget shared with other processes knows it (named for a fleet by a keyed hash, never
+    /// shown); `None` without credentials.
+    pub budget_token: Option<hive::forge::BudgetToken>,
 }
 
 impl RunPlan {
@@ -93,8 +93,8 @@ impl RunPlan {
             ),
             (true, None) => {
                 let autonomy = autonomy_config(args, env, state_dir, &lookup)?;
-                let (forge, budget_id) = github_forge(args, &lookup)?;
-                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy, budget_id }))
+                let (forge, budget_token) = github_forge(args, &lookup)?;
+                RunTarget::GitHub(Box::new(GitHubPlan { forge, autonomy, budget_token }))
             }
             (false, Some(dir)) => RunTarget::Workspace {
                 dir: dir.clone(),
@@ -176,7 +176,7 @@ pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
 fn github_forge(
     args: &RunArgs,
     lookup: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(GitHubForge, Option<String>)> {
+) -> anyhow::Result<(GitHubForge, Option<hive::forge::BudgetToken>)> {
     let mut config = GitHubConfig::from_lookup(lookup)?;
     for (flag, names, target) in [
         ("--org", &args.targets.orgs, Target::Org as fn(String) -> Target),
@@ -203,8 +203,8 @@ fn github_forge(
         templates: args.targets.all_kinds,
         owner_include: args.file.org_includes.clone(),
     };
-    let budget_id = hive::forge::budget_id(&config.auth);
-    Ok((GitHubForge::new(config)?, budget_id))
+    let budget_token = hive::forge::budget_token(&config.auth);
+    Ok((GitHubForge::new(config)?, budget_token))
 }
 
 #[cfg(test)]

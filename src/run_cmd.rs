@@ -288,7 +288,7 @@ async fn run_github(
     cluster: Option<ClusterPlan>,
 ) -> anyhow::Result<()> {
     let (once, json) = (watching.once, watching.json);
-    let GitHubPlan { forge, autonomy, budget_id } = github;
+    let GitHubPlan { forge, autonomy, budget_token } = github;
     let forge = Arc::new(forge);
     let repos = match discover(forge.as_ref(), once.is_some(), shutdown).await {
         Some(repos) => repos?,
@@ -303,8 +303,8 @@ async fn run_github(
             let Some(joined) = shutdown.run_until(plan.join(&repos, alert_repo.as_ref())).await else { return Ok(()) };
             let (node, fence) = joined?;
             autonomy = autonomy.fence(fence);
-            if let Some(id) = &budget_id {
-                node.share_budget(forge.budget(), id).await?;
+            if let Some(token) = &budget_token {
+                node.share_budget(forge.budget(), token).await?;
             }
             (Some(node), Vec::new())
         }

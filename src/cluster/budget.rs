@@ -21,7 +21,7 @@ impl SharedBudget for FleetBudget {
     }
 }
 
-/// Shares `budget`, the budget of the token known as `token_id` (see [`hive::forge::budget_id`]), with the
+/// Shares `budget`, the budget of the token known as `token_id` (see [`hive::forge::BudgetToken::id`]), with the
 /// fleet's other nodes.
 pub(crate) async fn share(
     client: &hive_cluster::Client,
@@ -38,7 +38,7 @@ pub(crate) async fn share(
 mod tests {
     use std::time::Duration;
 
-    use hive::forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target, budget_id};
+    use hive::forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target, budget_token};
     use hive_cluster::NodeName;
     use hive_testkit::{Emulator, NatsServer, RepoSpec};
 
@@ -49,9 +49,9 @@ mod tests {
         let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
         github.api_url = emu.url();
         github.targets = vec![Target::Org("acme".to_owned())];
-        let id = budget_id(&github.auth).expect("a token");
-        let forge = GitHubForge::new(github).expect("a forge");
         let config = ClusterConfig::new(NodeName::new(name).expect("valid"), Duration::from_secs(3)).expect("valid");
+        let id = budget_token(&github.auth).expect("a token").id(config.fleet());
+        let forge = GitHubForge::new(github).expect("a forge");
         let client = hive_cluster::connect(&nats.url(), config.node()).await.expect("connect");
         share(&client, &config, forge.budget(), &id).await.expect("share the budget");
         forge

@@ -30,7 +30,7 @@ use std::{
 
 use http::{HeaderMap, StatusCode};
 
-use super::GitHubAuth;
+use super::{GitHubAuth, Secret};
 use tokio::{
     sync::{Semaphore, SemaphorePermit},
     time::Instant,
@@ -127,18 +127,42 @@ pub trait SharedBudget: Send + Sync + std::fmt::Debug {
     fn lowest(&self, resource: &Resource, now_epoch: u64) -> Option<Seen>;
 }
 
-/// A token's identity for a [`SharedBudget`]: the first 32 hex digits of the SHA-256 of the token (of the app and
-/// installation for an installation token, whose budget is the installation's), never the token itself; `None`
-/// without credentials.
-pub fn budget_id(auth: &GitHubAuth) -> Option<String> {
-    use sha2::{Digest, Sha256};
+/// A token as the processes that share its budget know it, before it is named for a fleet: what [`budget_token`]
+/// gives. It holds the token's material (the token, or the app and installation for an installation token, whose
+/// budget is the installation's), so it never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BudgetToken(Secret);
+
+impl std::fmt::Debug for BudgetToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BudgetToken(***)")
+    }
+}
+
+impl BudgetToken {
+    /// The token's id in `fleet`: the first 32 hex digits of an HMAC-SHA256 of the token keyed by the fleet's name,
+    /// never the token itself. Every node of a fleet computes the same id for the same token, so no random salt;
+    /// keyed, one fleet's ids tell nothing of another's, and no table of hashed tokens computed in advance matches
+    /// them. (The fleet's name is no secret from whoever can read its bucket: that a guessed token can still be
+    /// tested there is why the id is short, and why a token's own 40 random characters are what protect it.)
+    pub fn id(&self, fleet: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(fleet.as_bytes()).expect("hmac takes a key of any length");
+        mac.update(self.0.expose().as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        digest[..32].to_owned()
+    }
+}
+
+/// A token's identity for a [`SharedBudget`], named for a fleet by [`BudgetToken::id`]; `None` without credentials.
+pub fn budget_token(auth: &GitHubAuth) -> Option<BudgetToken> {
     let named = match auth {
         GitHubAuth::None => return None,
         GitHubAuth::Token(token) => format!("token:{}", token.expose()),
         GitHubAuth::App { app_id, installation_id, .. } => format!("app:{app_id}:{installation_id}"),
     };
-    let digest = hex::encode(Sha256::digest(named.as_bytes()));
-    Some(digest[..32].to_owned())
+    Some(BudgetToken(Secret::new(named)))
 }
 
 /// The shared rate-limit budget of one GitHub token.
@@ -469,13 +493,21 @@ mod shared_tests {
     use crate::github::Secret;
 
     #[test]
-    fn a_token_is_known_by_a_hash_of_it_never_by_itself() {
+    fn a_token_is_known_by_a_keyed_hash_of_it_never_by_itself() {
         let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
-        let id = budget_id(&GitHubAuth::Token(Secret::new(token))).expect("a token has an id");
+        let key = budget_token(&GitHubAuth::Token(Secret::new(token))).expect("a token has an id");
+        let id = key.id("hive");
         assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         assert!(!id.contains(token) && !token.contains(&id));
-        assert_eq!(budget_id(&GitHubAuth::Token(Secret::new(token))), Some(id.clone()));
-        assert_ne!(budget_id(&GitHubAuth::Token(Secret::new("ghp_other"))), Some(id));
-        assert_eq!(budget_id(&GitHubAuth::None), None);
+        assert!(!format!("{key:?}").contains(token), "{key:?}");
+        // Every node of a fleet agrees on it; another fleet, or another token, is another id.
+        assert_eq!(budget_token(&GitHubAuth::Token(Secret::new(token))).expect("a token").id("hive"), id);
+        assert_ne!(key.id("acme-fleet"), id);
+        assert_ne!(budget_token(&GitHubAuth::Token(Secret::new("ghp_other"))).expect("a token").id("hive"), id);
+        // Not the unkeyed hash of the token, which anyone could compute without knowing the fleet.
+        use sha2::{Digest, Sha256};
+        assert!(!hex::encode(Sha256::digest(format!("token:{token}"))).starts_with(&id));
+        assert_eq!(budget_token(&GitHubAuth::None), None);
     }
 }
