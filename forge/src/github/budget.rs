@@ -190,6 +190,16 @@ struct State {
     secondary: Streak,
 }
 
+/// What a response that spent a resource's last point said of its window.
+enum Spent {
+    /// It ends after this wait.
+    Until(Duration),
+    /// It told no reset.
+    NoReset,
+    /// Its reset is not ahead, even on GitHub's clock.
+    ResetPast,
+}
+
 /// Pauses that grow while they repeat: how many in a row, and when the last one ended.
 #[derive(Debug, Default)]
 struct Streak {
@@ -276,9 +286,10 @@ impl Budget {
             pause = Some(wait);
         } else if remaining == Some(0) {
             // The primary limit: nothing more of this resource until the reset GitHub announced.
-            primary = Some(
-                header_u64(headers, "x-ratelimit-reset").map(|reset| until_reset(reset, offset, SystemTime::now())),
-            );
+            primary = Some(match header_u64(headers, "x-ratelimit-reset") {
+                None => Spent::NoReset,
+                Some(reset) => until_reset(reset, offset, SystemTime::now()).map_or(Spent::ResetPast, Spent::Until),
+            });
         } else if status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::FORBIDDEN && is_secondary_message(body))
         {
@@ -303,20 +314,16 @@ impl Budget {
         if remaining.is_some() {
             window.remaining = remaining;
         }
-        let primary = match primary {
+        if !matches!(primary, Some(Spent::ResetPast)) {
+            window.stale = Streak::default();
+        }
+        let primary = primary.map(|spent| match spent {
+            Spent::Until(wait) => wait,
             // No reset told: GitHub's "at least a minute".
-            Some(None) => Some(DEFAULT_PAUSE),
+            Spent::NoReset => DEFAULT_PAUSE,
             // Nothing left, but the reset looks past: a short pause, growing while it repeats, not none.
-            Some(Some(None)) => Some(window.stale.pause(now, STALE_PAUSE, MAX_STALE_PAUSE, MAX_STALE_PAUSE)),
-            Some(Some(Some(wait))) => {
-                window.stale = Streak::default();
-                Some(wait)
-            }
-            None => {
-                window.stale = Streak::default();
-                None
-            }
-        };
+            Spent::ResetPast => window.stale.pause(now, STALE_PAUSE, MAX_STALE_PAUSE, MAX_STALE_PAUSE),
+        });
         if let Some(pause) = primary {
             let until = now + pause.min(MAX_PAUSE);
             if window.resume_at.is_none_or(|at| at < until) {
