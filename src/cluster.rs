@@ -124,10 +124,14 @@ impl Node {
         Ok(view)
     }
 
-    /// Shares the GitHub token's rate budget (the token known as `token_id`) with the other nodes that use it
-    /// ([`budget`]).
-    pub(crate) async fn share_budget(&self, budget: &hive::forge::Budget, token_id: &str) -> anyhow::Result<()> {
-        budget::share(&self.client, &self.config, budget, token_id).await
+    /// Shares the GitHub token's rate budget with the other nodes that use it ([`budget`]), the token known by its
+    /// id in this fleet.
+    pub(crate) async fn share_budget(
+        &self,
+        budget: &hive::forge::Budget,
+        token: &hive::forge::BudgetToken,
+    ) -> anyhow::Result<()> {
+        budget::share(&self.client, &self.config, budget, &token.id(self.config.fleet())).await
     }
 
     /// A fleet discovered again: shared out anew; what this node gains and loses arrives through [`next`].

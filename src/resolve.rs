@@ -65,13 +65,13 @@ pub struct GitHubPlan {
     pub forge: GitHubForges,
     /// The autonomy loop's policy, owners, alert repository and secrets.
     pub autonomy: AutonomyConfig,
-    /// Each credential's rate budget with its identity, for budgets shared with other processes (a hash, never the
-    /// token); anonymous access has none.
-    pub budgets: Vec<SharedId>,
+    /// Each credential's rate budget with the token as a budget shared with other processes knows it (named for
+    /// a fleet by a keyed hash, never shown); anonymous access has none.
+    pub budgets: Vec<SharedBudget>,
 }
 
-/// A credential's rate budget and the id it is shared under.
-pub type SharedId = (Arc<Budget>, String);
+/// A credential's rate budget and its token as shared budgets know it.
+pub type SharedBudget = (Arc<Budget>, hive::forge::BudgetToken);
 
 impl RunPlan {
     /// Resolves `hive run`'s arguments, the environment settings and the GitHub variables (read through `lookup`, so
@@ -182,7 +182,7 @@ pub fn secrets(lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
 fn github_forge(
     args: &RunArgs,
     lookup: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(GitHubForges, Vec<SharedId>)> {
+) -> anyhow::Result<(GitHubForges, Vec<SharedBudget>)> {
     let owners = &args.file.org_credentials;
     let mut config = match GitHubConfig::from_lookup(lookup) {
         // Every target's owner has a credential of its own: the default one is not needed.
@@ -224,7 +224,7 @@ fn github_forge(
     let forges = GitHubForges::new(config, owners.clone())?;
     let budgets = forges
         .budgets()
-        .filter_map(|(auth, budget)| Some((Arc::clone(budget), hive::forge::budget_id(auth)?)))
+        .filter_map(|(auth, budget)| Some((Arc::clone(budget), hive::forge::budget_token(auth)?)))
         .collect();
     Ok((forges, budgets))
 }

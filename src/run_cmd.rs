@@ -303,9 +303,22 @@ async fn run_github(
             let Some(joined) = shutdown.run_until(plan.join(&repos, alert_repo.as_ref())).await else { return Ok(()) };
             let (node, fence) = joined?;
             autonomy = autonomy.fence(fence);
-            // Each credential's own budget, shared with the nodes using that credential.
-            for (budget, id) in &budgets {
-                node.share_budget(budget, id).await?;
+            // Each credential's own budget, shared with the nodes using that credential. A node that cannot share
+            // one stops rather than run on with a warning: it would spend points the other nodes count on having,
+            // and their refused requests would be the first sign of it. Its NATS just answered the join, so this is
+            // a bucket it may not make (a stream that claims its subjects, the account's storage spent): an
+            // operator's to fix. The hive has not started yet; the node's coordinator and election have, and stop
+            // as at any shutdown: its leases and the leader's key released, its connection closed. Under the
+            // signal's watch, as the join was.
+            for (budget, token) in &budgets {
+                let shared = shutdown.run_until(node.share_budget(budget, token)).await;
+                if !matches!(shared, Some(Ok(()))) {
+                    node.stop().await;
+                    return match shared {
+                        Some(Err(err)) => Err(err.context("this node cannot share its GitHub token's rate budget")),
+                        _ => Ok(()),
+                    };
+                }
             }
             (Some(node), Vec::new())
         }

@@ -3,8 +3,8 @@
 
 use std::{future::Future, time::Duration};
 
-use async_nats::jetstream;
-use futures::TryStreamExt;
+use async_nats::jetstream::{self, kv};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::{
     config::ClusterConfig,
@@ -88,13 +88,41 @@ impl Bucket {
         ClusterError::Unreachable { op, bucket: self.name.clone(), key: key.to_owned(), timeout: self.timeout, source }
     }
 
-    /// Every key with a value (not deleted), as one bounded request.
+    /// Every key with a value (not deleted): [`Bucket::subjects`], each read to skip those deleted.
     pub(crate) async fn keys(&self) -> Result<Vec<String>, ClusterError> {
+        let reads = futures::stream::iter(self.subjects().await?.into_iter().map(|key| async move {
+            let entry = self.bounded("read", &key, self.store.entry(key.as_str())).await?;
+            let entry = entry.map_err(|e| self.unreachable("read", &key, Some(Box::new(e))))?;
+            Ok::<_, ClusterError>(entry.filter(|entry| entry.operation == kv::Operation::Put).map(|_| key))
+        }))
+        .buffered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+        Ok(reads.into_iter().flatten().collect())
+    }
+
+    /// Every key that has a message in the bucket's stream, deleted ones included (a delete is a marker message):
+    /// the caller reads each and skips those deleted. One bounded request.
+    ///
+    /// The keys come from the stream's own subject list (`STREAM.INFO` with a subject filter, paged by the
+    /// server), a snapshot taken under the stream's lock, rather than from async-nats's `keys()`: that one runs a
+    /// deliver-last-per-subject consumer and stops when the server says nothing is pending, which on nats-server
+    /// 2.9 can come before a key rewritten while it runs (its message moved past the consumer's start), so a live
+    /// key goes missing from the listing. A rewritten key keeps its subject; a lapsed one has none.
+    pub(crate) async fn subjects(&self) -> Result<Vec<String>, ClusterError> {
+        let filter = format!("{}>", self.store.prefix);
         let listing = async {
-            let keys = self.store.keys().await.map_err(|e| Box::new(e) as Cause)?;
-            keys.map_err(|e| Box::new(e) as Cause).try_collect::<Vec<String>>().await
+            let subjects = self.store.stream.info_with_subjects(&filter).await.map_err(|e| Box::new(e) as Cause)?;
+            subjects.map_err(|e| Box::new(e) as Cause).try_collect::<Vec<(String, usize)>>().await
         };
-        self.bounded("list", "*", listing).await?.map_err(|source| self.unreachable("list", "*", Some(source)))
+        let subjects =
+            self.bounded("list", "*", listing).await?.map_err(|source| self.unreachable("list", "*", Some(source)))?;
+        let mut keys: Vec<String> = subjects
+            .into_iter()
+            .filter_map(|(subject, _)| subject.strip_prefix(self.store.prefix.as_str()).map(str::to_owned))
+            .collect();
+        keys.sort();
+        Ok(keys)
     }
 
     /// A value as JSON.

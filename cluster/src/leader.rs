@@ -204,6 +204,16 @@ impl Run {
                 _ = tick.tick(), if !waiting => pending = Some(self.request()),
             }
         }
+        // A renewal (or claim) already sent lands before the release: pinned to the revision held before it, the
+        // release would lose to it and the key would lapse only a ttl later, keeping every other node from leading
+        // that long. So its answer is awaited first (bounded by the operation time-out, as every request), and the
+        // release pinned to the revision it stored.
+        if let Some(request) = pending.take() {
+            match request.await {
+                Ok(lease) => self.held = Some(lease),
+                Err(error) => tracing::debug!(node = %self.config.node(), %error, "the last renewal failed at stop"),
+            }
+        }
         if let Some(lease) = self.held.take() {
             self.announce(None);
             if let Err(error) = self.leases.release(&lease).await {

@@ -149,11 +149,11 @@ impl Leases {
 
     /// Every lease in the bucket, by repository. A key this crate cannot have written is skipped with a warning.
     ///
-    /// A snapshot, not a transaction: a lease renewed while the listing runs can be missing from it (seen with
-    /// nats-server 2.9, whose last-per-subject listing may end before a key rewritten meanwhile), so a reader that
-    /// needs every key lists again when one is missing. The coordinators never list: they claim and renew by key.
+    /// A snapshot, not a transaction: the keys are the stream's subjects at one moment (a lease renewed since keeps
+    /// its key; one released or lapsed meanwhile reads as absent), each read afterwards. The coordinators never
+    /// list: they claim and renew by key.
     pub async fn all(&self) -> Result<BTreeMap<String, LeaseEntry>, ClusterError> {
-        let keys = self.bucket.keys().await?;
+        let keys = self.bucket.subjects().await?;
         let reads = futures::stream::iter(keys.into_iter().filter_map(|key| match repo_of_key(&key) {
             Some(repo) => Some(async move { self.read_key(&key).await.map(|entry| (repo, entry)) }),
             None => {

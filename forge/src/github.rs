@@ -43,7 +43,8 @@ mod tests;
 mod writes;
 
 pub use budget::{
-    Budget, DEFAULT_MAX_IN_FLIGHT, RequestKind, Seen, SharedBudget, WRITE_GAP, WRITES_PER_MINUTE, budget_id,
+    Budget, BudgetToken, DEFAULT_MAX_IN_FLIGHT, RequestKind, Resource, Seen, SharedBudget, WRITE_GAP,
+    WRITES_PER_MINUTE, budget_token,
 };
 pub use error::{GitHubError, MISSING_TOKEN};
 pub use lookup::{IssueComment, IssueDetail, PullDetail, RunDetail};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hive::forge::{Budget, Seen, SharedBudget};
+use hive::forge::{Budget, Resource, Seen, SharedBudget};
 use hive_cluster::{ClusterConfig, RateSeen, TokenBudget};
 
 /// A token's budget as the fleet's nodes see it.
@@ -12,17 +12,16 @@ use hive_cluster::{ClusterConfig, RateSeen, TokenBudget};
 struct FleetBudget(TokenBudget);
 
 impl SharedBudget for FleetBudget {
-    fn record(&self, seen: Seen) {
-        self.0.record(RateSeen { remaining: seen.remaining, reset: seen.reset });
+    fn record(&self, resource: &Resource, seen: Seen) {
+        self.0.record(resource.as_str(), RateSeen { remaining: seen.remaining, reset: seen.reset });
     }
 
-    fn lowest(&self) -> Option<Seen> {
-        let now = u64::try_from(hive_support::unix_now()).unwrap_or(0);
-        self.0.lowest(now).map(|seen| Seen { remaining: seen.remaining, reset: seen.reset })
+    fn lowest(&self, resource: &Resource, now_epoch: u64) -> Option<Seen> {
+        self.0.lowest(resource.as_str(), now_epoch).map(|seen| Seen { remaining: seen.remaining, reset: seen.reset })
     }
 }
 
-/// Shares `budget`, the budget of the token known as `token_id` (see [`hive::forge::budget_id`]), with the
+/// Shares `budget`, the budget of the token known as `token_id` (see [`hive::forge::BudgetToken::id`]), with the
 /// fleet's other nodes.
 pub(crate) async fn share(
     client: &hive_cluster::Client,
@@ -39,7 +38,7 @@ pub(crate) async fn share(
 mod tests {
     use std::time::Duration;
 
-    use hive::forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target, budget_id};
+    use hive::forge::{Forge, GitHubAuth, GitHubConfig, GitHubForge, Secret, Target, budget_token};
     use hive_cluster::NodeName;
     use hive_testkit::{Emulator, NatsServer, RepoSpec};
 
@@ -50,9 +49,9 @@ mod tests {
         let mut github = GitHubConfig::new(GitHubAuth::Token(Secret::new(emu.token())));
         github.api_url = emu.url();
         github.targets = vec![Target::Org("acme".to_owned())];
-        let id = budget_id(&github.auth).expect("a token");
-        let forge = GitHubForge::new(github).expect("a forge");
         let config = ClusterConfig::new(NodeName::new(name).expect("valid"), Duration::from_secs(3)).expect("valid");
+        let id = budget_token(&github.auth).expect("a token").id(config.fleet());
+        let forge = GitHubForge::new(github).expect("a forge");
         let client = hive_cluster::connect(&nats.url(), config.node()).await.expect("connect");
         share(&client, &config, forge.budget(), &id).await.expect("share the budget");
         forge
@@ -76,7 +75,7 @@ mod tests {
 
         // b, which sent nothing, learns from a that nothing remains, and waits for the reset.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while b.budget().resume_at().is_none() {
+        while b.budget().resume_at(&Resource::CORE).is_none() {
             assert!(tokio::time::Instant::now() < deadline, "b did not learn that a spent the budget");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

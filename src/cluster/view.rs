@@ -101,20 +101,55 @@ fn shared(event: &HiveEvent) -> bool {
     !matches!(event, HiveEvent::HiveStopped | HiveEvent::FleetStarted { .. })
 }
 
-/// This node's pilots, in parts of [`PART`].
+/// This node's pilots, in parts of [`PART`]. Every part is sent even when one fails (at most once, as every
+/// event): the others then miss only that part's pilots until the next share, not every part after it, and the
+/// last part still completes the publication. The failures are reported together.
 async fn publish_share(hive: &Hive, events: &Events, share: u64) {
     let Ok(status) = hive.status().await else { return };
     let pilots: Vec<MemberStatus> = status.members.into_iter().filter(|m| m.kind == MemberKind::Pilot).collect();
+    let parts = share_parts(share, &pilots);
+    let count = parts.len();
+    let failed = send_all(parts, |message| async move { events.publish("share", &message).await }).await;
+    if let Some((part, err)) = failed.first() {
+        tracing::debug!(
+            share,
+            failed = failed.len(),
+            parts = count,
+            "parts of the share were not published to the fleet, the first ({part}): {}",
+            hive_support::error_chain(err)
+        );
+    }
+}
+
+/// Publication `share` of `pilots` as its messages, redacted, the last one marked.
+fn share_parts(share: u64, pilots: &[MemberStatus]) -> Vec<NodeMessage> {
     let parts: Vec<&[MemberStatus]> = if pilots.is_empty() { vec![&[]] } else { pilots.chunks(PART).collect() };
     let count = parts.len();
-    for (i, part) in parts.into_iter().enumerate() {
-        let message = NodeMessage::Share { share, last: i + 1 == count, repos: part.to_vec() };
-        let Some(message) = redacted(message) else { continue };
-        if let Err(err) = events.publish("share", &message).await {
-            tracing::debug!("the share was not published to the fleet: {}", hive_support::error_chain(&err));
-            return;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let message = NodeMessage::Share { share, last: i + 1 == count, repos: part.to_vec() };
+            // Redaction keeps types, so the message survives it; were it not to, the part goes out unredacted of
+            // nothing rather than vanish: it is sent empty, and still marks the publication's end when last.
+            redacted(message).unwrap_or(NodeMessage::Share { share, last: i + 1 == count, repos: Vec::new() })
+        })
+        .collect()
+}
+
+/// Sends every message, in order, whatever became of the ones before it; the index and error of each that failed.
+async fn send_all<E, F, Fut>(messages: Vec<NodeMessage>, mut send: F) -> Vec<(usize, E)>
+where
+    F: FnMut(NodeMessage) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
+    let mut failed = Vec::new();
+    for (i, message) in messages.into_iter().enumerate() {
+        if let Err(err) = send(message).await {
+            failed.push((i, err));
         }
     }
+    failed
 }
 
 /// The others' messages into the view.
@@ -164,6 +199,31 @@ fn redacted<T: Serialize + DeserializeOwned>(value: T) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_part_of_a_share_is_sent_when_one_fails() {
+        let pilots: Vec<MemberStatus> = (0..PART * 2 + 1)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "id": format!("o/r{i}"), "kind": "pilot", "state": "running", "restarts": 0,
+                "score": null, "healthy": null, "stale": false, "last_error": null
+                }))
+            })
+            .collect::<Result<_, _>>()
+            .expect("statuses");
+        let parts = share_parts(7, &pilots);
+        assert_eq!(parts.len(), 3);
+        let mut tried = Vec::new();
+        let failed = send_all(parts, |message| {
+            let NodeMessage::Share { repos, last, .. } = message else { panic!("a share") };
+            tried.push((repos.len(), last));
+            let fails = tried.len() == 1;
+            async move { if fails { Err("refused while disconnected") } else { Ok(()) } }
+        })
+        .await;
+        assert_eq!(tried, [(PART, false), (PART, false), (1, true)], "a part after the failed one was not sent");
+        assert_eq!(failed, [(0, "refused while disconnected")]);
+    }
 
     #[test]
     fn a_message_leaves_with_the_known_secrets_redacted_and_reads_back() {

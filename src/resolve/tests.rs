@@ -144,7 +144,7 @@ fn an_organisation_with_its_own_credential_has_its_own_budget_and_may_do_without
     };
     let default = [("GITHUB_TOKEN", "ghp_token"), ("GITHUB_API_URL", "http://127.0.0.1:9")];
     let Ok(RunPlan { target: RunTarget::GitHub(github), .. }) = plan(&run, &default) else { panic!("a GitHub plan") };
-    let ids: Vec<&str> = github.budgets.iter().map(|(_, id)| id.as_str()).collect();
+    let ids: Vec<String> = github.budgets.iter().map(|(_, token)| token.id("hive")).collect();
     assert_eq!(ids.len(), 2, "the default token's budget and widgets' own");
     assert_ne!(ids[0], ids[1]);
     assert_eq!(github.forge.first_owner(), Some("acme"));

@@ -39,6 +39,23 @@ impl NatsServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): its connections stay open and what clients send waits in its socket, unread
+    /// and unanswered, until [`NatsServer::thaw`]; so a test can hold a request in flight.
+    pub fn freeze(&self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    /// Lets a frozen server go on (SIGCONT): it reads what waited, in the order it was sent.
+    pub fn thaw(&self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let child = self.child.as_ref().expect("the server runs");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid fits an i32"));
+        nix::sys::signal::kill(pid, signal).expect("signal nats-server");
+    }
+
     /// Starts the server again on the same port and store.
     pub async fn restart(&mut self) {
         self.stop();

@@ -507,6 +507,54 @@ async fn nodes_cut_off_from_nats_stop_writing_by_their_lease_deadline_and_conver
     drop((a, b));
 }
 
+/// A node whose NATS will not hold its token's budget (here a stream already claims the bucket's subjects) stops
+/// with an error saying so, instead of running on and spending what the other nodes count on; it gives back the
+/// leader's key it stood for, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_share_its_tokens_budget_stops_with_a_clear_error() {
+    let emu = fleet().await;
+    let nats = NatsServer::start().await;
+    let jetstream = async_nats::jetstream::new(async_nats::connect(nats.url()).await.expect("connect"));
+    let squatter = async_nats::jetstream::stream::Config {
+        name: "squatter".to_owned(),
+        subjects: vec!["$KV.hive-budget.>".to_owned()],
+        ..Default::default()
+    };
+    jetstream.create_stream(squatter).await.expect("a stream over the budget bucket's subjects");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["serve", "--org", "acme", "--autonomy", "--level", "issue", "--bind", "127.0.0.1:0"];
+    let mut cmd = hive_command(&dir.path().join("a"), &args);
+    cmd.env("GITHUB_API_URL", emu.url())
+        .env("GITHUB_TOKEN", emu.token())
+        .env("ORCHESTRATION_INTERVAL", "1")
+        .env("HIVE_CLUSTER", nats.url())
+        .env("HIVE_NODE", "a")
+        .env("HIVE_CLUSTER_LEASE_SECS", "60");
+    let run = tokio::task::spawn_blocking(move || cmd.output());
+    let out = tokio::time::timeout(DEADLINE, run).await.expect("the node stopped").expect("joined").expect("ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot share its GitHub token's rate budget"), "{stderr}");
+    assert!(!stderr.contains(emu.token()), "the token leaked: {stderr}");
+    // Stopped, not dropped: whatever it claimed of the leader's key (60 s) is given back.
+    let config = ClusterConfig::new(NodeName::new("observer").expect("valid"), Duration::from_secs(60)).expect("valid");
+    let client = hive_cluster::connect(&nats.url(), config.node()).await.expect("connect");
+    let store = async_nats::jetstream::new(client).get_key_value(config.leader_bucket()).await.expect("the bucket");
+    let mut keys = store.keys().await.expect("the leader's keys");
+    let mut held = Vec::new();
+    while let Some(Ok(key)) = keys.next().await {
+        if let Ok(Some(value)) = store.get(&key).await
+            && !value.is_empty()
+        {
+            held.push(key);
+        }
+    }
+    assert!(held.is_empty(), "the stopped node still leads: {held:?}");
+    let writes = emu.state().requests().iter().filter(|r| r.method != Method::GET && r.path != "/graphql").count();
+    assert_eq!(writes, 0, "the node wrote to GitHub");
+}
+
 #[test]
 fn bad_cluster_settings_are_usage_errors_and_run_refuses_cluster() {
     let state = tempfile::tempdir().expect("tempdir");

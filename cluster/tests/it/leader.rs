@@ -8,7 +8,7 @@ use futures::StreamExt;
 use hive_cluster::{Board, Bulletin, ClusterError, Election, Events, LeaderChange, LeaderHandle, NodeName, connect};
 use tokio::{sync::mpsc, time::Instant};
 
-use crate::server::{NatsServer, TTL, config, poll_until};
+use crate::server::{NatsServer, TTL, config, config_with_ttl, poll_until};
 
 struct Candidate {
     handle: LeaderHandle,
@@ -157,6 +157,56 @@ async fn one_node_leads_and_another_within_a_ttl_and_a_period_of_its_connection_
     })
     .await;
     assert!(third, "the last node does not lead after the second stopped");
+}
+
+/// A leader stopped while a renewal of its key is in flight gives the key back all the same: its release waits
+/// for the renewal's answer and is pinned to the revision it stored, so the next node leads within a period or
+/// two, not a ttl later. The server is frozen to hold the renewal in flight, and the moments to stop and thaw it
+/// are read off the election's own schedule (a renewal every period, each given a period to be answered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_while_a_renewal_is_in_flight_gives_the_key_back() {
+    let server = NatsServer::start().await;
+    let ttl = Duration::from_secs(6);
+    let period = ttl / 3;
+    let (tx, _changes) = mpsc::unbounded_channel();
+    let start = |name: &'static str| {
+        let (server, tx) = (&server, tx.clone());
+        async move {
+            let config = config_with_ttl(name, ttl);
+            let client = connect(&server.url(), config.node()).await.expect("connect");
+            let handle = Election::start(&client, &config, Some(tx)).await.expect("start an election");
+            (handle, client)
+        }
+    };
+    let (a, _a_client) = start("a").await;
+    let leads = poll_until(ttl * 2, || {
+        let leads = a.term().is_some();
+        async move { leads }
+    });
+    assert!(leads.await, "a does not lead");
+    let (b, _b_client) = start("b").await;
+    // Right after a renewal is answered the next is a period away: freeze the server, and stop a once that one
+    // has been sent (a third of a period after it) and long before it would time out (a period after it).
+    let mut terms = a.watch();
+    let held = a.term().expect("a leads").revision;
+    while terms.borrow_and_update().as_ref().is_none_or(|term| term.revision == held) {
+        terms.changed().await.expect("a's election runs");
+    }
+    let renewed = Instant::now();
+    server.freeze();
+    tokio::time::sleep_until(renewed + period + period / 3).await;
+    let stopping = tokio::spawn(a.stop());
+    // The stop reaches a's task in far less than this; the renewal is still a good half period from its time-out.
+    tokio::time::sleep(period / 5).await;
+    server.thaw();
+    stopping.await.expect("a stopped");
+    // Released, the key is b's at its next claim (a period), well before the ttl a lapse would take.
+    let took_over = poll_until(ttl / 2, || {
+        let leads = b.term().is_some();
+        async move { leads }
+    });
+    assert!(took_over.await, "b did not lead within half a ttl of a's stop");
+    b.stop().await;
 }
 
 /// The value a board holds, or what else it says.

@@ -2,16 +2,25 @@
 //!
 //! GitHub gives a token 5,000 points an hour and punishes bursts with secondary limits, so the budget is a property
 //! of the token, not of a pilot: one [`Budget`] per forge. It learns from every response (`x-ratelimit-remaining`,
-//! `x-ratelimit-reset`, `Retry-After`), and while a limit is in force every request waits in [`Budget::acquire`],
-//! so nothing at all is sent until the window ends. It also keeps GitHub's documented etiquette: fewer than 100
+//! `x-ratelimit-reset`, `x-ratelimit-resource`, `Retry-After`), and while a limit is in force every request it
+//! applies to waits in [`Budget::acquire`], so nothing it covers is sent until the window ends. The primary limit is
+//! per resource, as GitHub counts it (`core` for REST, `graphql`, `search`, ...: each has its own points and reset),
+//! so a spent GraphQL budget does not hold REST reads and writes; secondary limits (`Retry-After`, 429, a 403 that
+//! says so) hold everything, as GitHub applies them to the whole token. It also keeps GitHub's documented etiquette: fewer than 100
 //! requests in flight, at least a second between writes, and at most 80 content-creating requests a minute.
+//!
+//! Resets are epochs on GitHub's clock, not this machine's: the budget estimates the difference from each response's
+//! `Date` and waits `reset - GitHub's now`, so a machine whose clock runs ahead does not take a window still in force
+//! for ended (and hammer a spent budget), nor one behind wait its skew on top. A spent budget whose reset still looks
+//! past is paused a second, doubling to a minute while it repeats, rather than not at all.
 //!
 //! Several processes that use one token (the nodes of `hive serve --cluster`) share its points too: given a
 //! [`SharedBudget`], the budget tells it what each response said and, before sending, heeds the lowest remaining
 //! any of them saw in the window in force, so a process does not spend what another already spent.
 
 use std::{
-    collections::VecDeque,
+    borrow::Cow,
+    collections::{BTreeMap, VecDeque},
     sync::{
         Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
@@ -21,7 +30,7 @@ use std::{
 
 use http::{HeaderMap, StatusCode};
 
-use super::GitHubAuth;
+use super::{GitHubAuth, Secret};
 use tokio::{
     sync::{Semaphore, SemaphorePermit},
     time::Instant,
@@ -41,6 +50,11 @@ const MAX_SECONDARY_PAUSE: Duration = Duration::from_secs(16 * 60);
 const SECONDARY_MEMORY: Duration = Duration::from_secs(15 * 60);
 /// The longest pause a response can impose; a reset further ahead is clock skew or nonsense.
 const MAX_PAUSE: Duration = Duration::from_secs(3_700);
+/// The pause when nothing remains and the reset already looks past (the clocks disagree more than the `Date` told,
+/// or GitHub has not rolled the window yet): short, because the window has probably ended.
+const STALE_PAUSE: Duration = Duration::from_secs(1);
+/// The longest such pause while it repeats.
+const MAX_STALE_PAUSE: Duration = Duration::from_secs(60);
 
 /// Whether a request reads or creates content; writes are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +65,48 @@ pub enum RequestKind {
     Write,
 }
 
-/// What one response said of a token's primary budget.
+/// One of GitHub's rate-limit resources (`x-ratelimit-resource`): each has its own points and its own reset.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Resource(Cow<'static, str>);
+
+impl Resource {
+    /// REST requests, and what a response without `x-ratelimit-resource` counts against.
+    pub const CORE: Resource = Resource(Cow::Borrowed("core"));
+    /// GraphQL queries and mutations.
+    pub const GRAPHQL: Resource = Resource(Cow::Borrowed("graphql"));
+
+    /// A resource by GitHub's name for it.
+    pub fn named(name: &str) -> Resource {
+        match name {
+            "core" => Resource::CORE,
+            "graphql" => Resource::GRAPHQL,
+            other => Resource(Cow::Owned(other.to_owned())),
+        }
+    }
+
+    /// GitHub's name for it (`core`, `graphql`, `search`, ...).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The resource a response counted against: its `x-ratelimit-resource`, `core` without one.
+    fn of_response(headers: &HeaderMap) -> Resource {
+        headers
+            .get("x-ratelimit-resource")
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map_or(Resource::CORE, Resource::named)
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What one response said of a token's primary budget for one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
     /// `x-ratelimit-remaining`.
@@ -60,28 +115,54 @@ pub struct Seen {
     pub reset: u64,
 }
 
-/// A token's budget as every process that uses the token sees it. The forge knows no transport: the binary gives
-/// one under `hive serve --cluster`.
+/// A token's budget as every process that uses the token sees it, resource by resource. The forge knows no
+/// transport: the binary gives one under `hive serve --cluster`.
 pub trait SharedBudget: Send + Sync + std::fmt::Debug {
-    /// Records what a response said. Called on every response, so it must not wait: what it sends, it sends later.
-    fn record(&self, seen: Seen);
-    /// The lowest remaining any process recorded for a window that has not ended (its reset still ahead), with
-    /// that window's reset; `None` when nothing current is known.
-    fn lowest(&self) -> Option<Seen>;
+    /// Records what a response said of `resource`. Called on every response, so it must not wait: what it sends,
+    /// it sends later.
+    fn record(&self, resource: &Resource, seen: Seen);
+    /// The lowest remaining any process recorded for `resource` in a window that ends after `now_epoch` (GitHub's
+    /// time now as this process reckons it, seconds since the Unix epoch), with that window's reset; `None` when
+    /// nothing current is known.
+    fn lowest(&self, resource: &Resource, now_epoch: u64) -> Option<Seen>;
 }
 
-/// A token's identity for a [`SharedBudget`]: the first 32 hex digits of the SHA-256 of the token (of the app and
-/// installation for an installation token, whose budget is the installation's), never the token itself; `None`
-/// without credentials.
-pub fn budget_id(auth: &GitHubAuth) -> Option<String> {
-    use sha2::{Digest, Sha256};
+/// A token as the processes that share its budget know it, before it is named for a fleet: what [`budget_token`]
+/// gives. It holds the token's material (the token, or the app and installation for an installation token, whose
+/// budget is the installation's), so it never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BudgetToken(Secret);
+
+impl std::fmt::Debug for BudgetToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BudgetToken(***)")
+    }
+}
+
+impl BudgetToken {
+    /// The token's id in `fleet`: the first 32 hex digits of an HMAC-SHA256 of the token keyed by the fleet's name,
+    /// never the token itself. Every node of a fleet computes the same id for the same token, so no random salt;
+    /// keyed, one fleet's ids tell nothing of another's, and no table of hashed tokens computed in advance matches
+    /// them. (The fleet's name is no secret from whoever can read its bucket: that a guessed token can still be
+    /// tested there is why the id is short, and why a token's own 40 random characters are what protect it.)
+    pub fn id(&self, fleet: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(fleet.as_bytes()).expect("hmac takes a key of any length");
+        mac.update(self.0.expose().as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        digest[..32].to_owned()
+    }
+}
+
+/// A token's identity for a [`SharedBudget`], named for a fleet by [`BudgetToken::id`]; `None` without credentials.
+pub fn budget_token(auth: &GitHubAuth) -> Option<BudgetToken> {
     let named = match auth {
         GitHubAuth::None => return None,
         GitHubAuth::Token(token) => format!("token:{}", token.expose()),
         GitHubAuth::App { app_id, installation_id, .. } => format!("app:{app_id}:{installation_id}"),
     };
-    let digest = hex::encode(Sha256::digest(named.as_bytes()));
-    Some(digest[..32].to_owned())
+    Some(BudgetToken(Secret::new(named)))
 }
 
 /// The shared rate-limit budget of one GitHub token.
@@ -97,15 +178,44 @@ pub struct Budget {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Nothing is sent before this instant.
+    /// Nothing at all is sent before this instant: a secondary limit, which GitHub applies to the whole token.
+    resume_at: Option<Instant>,
+    /// Each resource's primary window, as this process's responses told it.
+    resources: BTreeMap<Resource, Window>,
+    /// GitHub's clock minus this machine's, in seconds, from the last response's `Date`.
+    offset: i64,
+    /// The slots reserved by the last writes, oldest first, at most [`WRITES_PER_MINUTE`] of them.
+    writes: VecDeque<Instant>,
+    /// Secondary limits without `Retry-After` in a row.
+    secondary: Streak,
+}
+
+/// What a response that spent a resource's last point said of its window.
+enum Spent {
+    /// It ends after this wait.
+    Until(Duration),
+    /// It told no reset.
+    NoReset,
+    /// Its reset is not ahead, even on GitHub's clock.
+    ResetPast,
+}
+
+/// Pauses that grow while they repeat: how many in a row, and when the last one ended.
+#[derive(Debug, Default)]
+struct Streak {
+    count: u32,
+    until: Option<Instant>,
+}
+
+/// One resource's primary limit as this process's responses told it.
+#[derive(Debug, Default)]
+struct Window {
+    /// Nothing that spends this resource is sent before this instant.
     resume_at: Option<Instant>,
     /// The last `x-ratelimit-remaining` seen.
     remaining: Option<u64>,
-    /// The slots reserved by the last writes, oldest first, at most [`WRITES_PER_MINUTE`] of them.
-    writes: VecDeque<Instant>,
-    /// Secondary limits without `Retry-After` in a row, and when the last one's window ended.
-    secondary_streak: u32,
-    secondary_until: Option<Instant>,
+    /// Spent budgets whose reset already looked past, in a row.
+    stale: Streak,
 }
 
 impl Default for Budget {
@@ -132,60 +242,97 @@ impl Budget {
         self.shared.set(shared).is_ok()
     }
 
-    /// Waits until a request of `kind` may be sent: after any rate-limit window, after the write pacing, and with a
-    /// concurrency permit, which the caller holds until the response has been read.
-    pub async fn acquire(&self, kind: RequestKind) -> SemaphorePermit<'_> {
+    /// Waits until a request of `kind` that spends `resource` may be sent: after any secondary window and any
+    /// window of `resource`, after the write pacing, and with a concurrency permit, which the caller holds until the
+    /// response has been read.
+    pub async fn acquire(&self, kind: RequestKind, resource: &Resource) -> SemaphorePermit<'_> {
         if kind == RequestKind::Write {
             let slot = self.reserve_write_slot();
             tokio::time::sleep_until(slot).await;
         }
         loop {
-            self.wait_for_window().await;
+            self.wait_for_window(resource).await;
             let permit = self.permits.acquire().await.expect("the budget never closes its semaphore");
             // A response that arrived while this request queued for a permit may have opened a new window.
-            if self.resume_at().is_none_or(|at| at <= Instant::now()) {
+            if self.resume_at(resource).is_none_or(|at| at <= Instant::now()) {
                 return permit;
             }
         }
     }
 
-    /// Learns from a response: the remaining points, the primary limit's reset, `Retry-After`, and secondary limits
-    /// that say so only in the body (GitHub's 403 "You have exceeded a secondary rate limit" may come without any
-    /// header): those pause at least a minute, doubling while they repeat.
+    /// Learns from a response: the remaining points and the primary limit's reset of the resource it counted
+    /// against, `Retry-After`, and secondary limits that say so only in the body (GitHub's 403 "You have exceeded a
+    /// secondary rate limit" may come without any header): those pause at least a minute, doubling while they
+    /// repeat. A primary limit holds only its resource; the others hold every request.
     pub fn observe(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) {
         if status == StatusCode::NOT_MODIFIED {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         } else {
             self.spent.fetch_add(1, Ordering::Relaxed);
         }
+        let resource = Resource::of_response(headers);
         let remaining = header_u64(headers, "x-ratelimit-remaining");
         let retry_after = header_u64(headers, "retry-after").map(Duration::from_secs);
         let now = Instant::now();
         let mut state = self.lock();
+        if let Some(date) = header_date(headers) {
+            state.offset = clock_offset(date, SystemTime::now());
+        }
+        let offset = state.offset;
+        // The token-wide pause (a secondary limit) or the resource's (its primary limit).
         let mut pause = None;
+        let mut primary = None;
         if let Some(wait) = retry_after {
             pause = Some(wait);
         } else if remaining == Some(0) {
-            // The primary limit: nothing more until the reset GitHub announced.
-            pause = Some(header_u64(headers, "x-ratelimit-reset").map_or(DEFAULT_PAUSE, until_epoch));
+            // The primary limit: nothing more of this resource until the reset GitHub announced.
+            primary = Some(match header_u64(headers, "x-ratelimit-reset") {
+                None => Spent::NoReset,
+                Some(reset) => until_reset(reset, offset, SystemTime::now()).map_or(Spent::ResetPast, Spent::Until),
+            });
         } else if status == StatusCode::TOO_MANY_REQUESTS
             || (status == StatusCode::FORBIDDEN && is_secondary_message(body))
         {
-            pause = Some(state.secondary_pause(now));
-        }
-        if remaining.is_some() {
-            state.remaining = remaining;
+            pause = Some(state.secondary.pause(now, DEFAULT_PAUSE, MAX_SECONDARY_PAUSE, SECONDARY_MEMORY));
         }
         if let (Some(shared), Some(remaining), Some(reset)) =
             (self.shared.get(), remaining, header_u64(headers, "x-ratelimit-reset"))
         {
-            shared.record(Seen { remaining, reset });
+            shared.record(&resource, Seen { remaining, reset });
         }
         if let Some(pause) = pause {
             let until = now + pause.min(MAX_PAUSE);
             if state.resume_at.is_none_or(|at| at < until) {
                 tracing::warn!(wait_secs = pause.as_secs(), "github rate limit: sending nothing until the window ends");
                 state.resume_at = Some(until);
+            }
+        }
+        if remaining.is_none() && primary.is_none() {
+            return;
+        }
+        let window = state.resources.entry(resource.clone()).or_default();
+        if remaining.is_some() {
+            window.remaining = remaining;
+        }
+        if !matches!(primary, Some(Spent::ResetPast)) {
+            window.stale = Streak::default();
+        }
+        let primary = primary.map(|spent| match spent {
+            Spent::Until(wait) => wait,
+            // No reset told: GitHub's "at least a minute".
+            Spent::NoReset => DEFAULT_PAUSE,
+            // Nothing left, but the reset looks past: a short pause, growing while it repeats, not none.
+            Spent::ResetPast => window.stale.pause(now, STALE_PAUSE, MAX_STALE_PAUSE, MAX_STALE_PAUSE),
+        });
+        if let Some(pause) = primary {
+            let until = now + pause.min(MAX_PAUSE);
+            if window.resume_at.is_none_or(|at| at < until) {
+                tracing::warn!(
+                    %resource,
+                    wait_secs = pause.as_secs(),
+                    "github rate limit: sending nothing of this resource until its window ends"
+                );
+                window.resume_at = Some(until);
             }
         }
     }
@@ -206,29 +353,40 @@ impl Budget {
         self.not_modified.load(Ordering::Relaxed)
     }
 
-    /// The last `x-ratelimit-remaining` GitHub reported.
+    /// The last `x-ratelimit-remaining` GitHub reported for `core`, the REST budget.
     pub fn remaining(&self) -> Option<u64> {
-        self.lock().remaining
+        self.remaining_of(&Resource::CORE)
     }
 
-    /// When requests may be sent again, if a rate-limit window is in force: one this process learnt of, or, when
-    /// the budget is shared, one another process spent to the last point.
-    pub fn resume_at(&self) -> Option<Instant> {
+    /// The last `x-ratelimit-remaining` GitHub reported for `resource`.
+    pub fn remaining_of(&self, resource: &Resource) -> Option<u64> {
+        self.lock().resources.get(resource).and_then(|window| window.remaining)
+    }
+
+    /// When requests that spend `resource` may be sent again, if a rate-limit window holds them: a secondary
+    /// limit, the resource's primary limit as this process learnt of it, or, when the budget is shared, the
+    /// resource spent to the last point by another process.
+    pub fn resume_at(&self, resource: &Resource) -> Option<Instant> {
         let now = Instant::now();
-        let local = self.lock().resume_at.filter(|at| *at > now);
-        let spent_elsewhere = self
-            .shared
-            .get()
-            .and_then(|shared| shared.lowest())
+        let local = {
+            let state = self.lock();
+            let primary = state.resources.get(resource).and_then(|window| window.resume_at);
+            state.resume_at.max(primary).filter(|at| *at > now)
+        };
+        let Some(shared) = self.shared.get() else { return local };
+        // Another process's reset is on GitHub's clock too: read it with this process's offset.
+        let (offset, wall) = (self.lock().offset, SystemTime::now());
+        let spent_elsewhere = shared
+            .lowest(resource, github_now(offset, wall))
             .filter(|seen| seen.remaining == 0)
-            .map(|seen| now + until_epoch(seen.reset).min(MAX_PAUSE))
-            .filter(|at| *at > now);
+            .and_then(|seen| until_reset(seen.reset, offset, wall))
+            .map(|wait| now + wait.min(MAX_PAUSE));
         local.max(spent_elsewhere)
     }
 
-    async fn wait_for_window(&self) {
+    async fn wait_for_window(&self, resource: &Resource) {
         // Loop, because a response to an earlier request may extend the window while this one waits.
-        while let Some(at) = self.resume_at() {
+        while let Some(at) = self.resume_at(resource) {
             tokio::time::sleep_until(at).await;
         }
     }
@@ -258,19 +416,19 @@ impl Budget {
     }
 }
 
-impl State {
-    /// The pause for a secondary limit that did not say how long: a minute, doubled for each repeat that follows
-    /// the previous window within [`SECONDARY_MEMORY`], up to [`MAX_SECONDARY_PAUSE`].
-    fn secondary_pause(&mut self, now: Instant) -> Duration {
+impl Streak {
+    /// The next pause: `first`, doubled for each repeat that follows the previous pause's end within `memory`, up
+    /// to `max`.
+    fn pause(&mut self, now: Instant, first: Duration, max: Duration, memory: Duration) -> Duration {
         // The answers to requests that were already in flight arrive during the window the first one opened: one
         // limit, not repeats. Only a limit after a window ended (within the memory) is a repeat.
-        if let Some(until) = self.secondary_until.filter(|until| now < *until) {
+        if let Some(until) = self.until.filter(|until| now < *until) {
             return until - now;
         }
-        let repeat = self.secondary_until.is_some_and(|until| now < until + SECONDARY_MEMORY);
-        self.secondary_streak = if repeat { self.secondary_streak.saturating_add(1) } else { 0 };
-        let pause = DEFAULT_PAUSE.saturating_mul(1 << self.secondary_streak.min(4)).min(MAX_SECONDARY_PAUSE);
-        self.secondary_until = Some(now + pause);
+        let repeat = self.until.is_some_and(|until| now < until + memory);
+        self.count = if repeat { self.count.saturating_add(1) } else { 0 };
+        let pause = first.saturating_mul(1 << self.count.min(16)).min(max);
+        self.until = Some(now + pause);
         pause
     }
 }
@@ -285,11 +443,41 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// The time from now until a Unix timestamp (zero if it has passed).
-fn until_epoch(epoch_secs: u64) -> Duration {
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(epoch_secs);
+/// A response's `Date` (IMF-fixdate, as GitHub sends it).
+fn header_date(headers: &HeaderMap) -> Option<SystemTime> {
+    httpdate::parse_http_date(headers.get(http::header::DATE)?.to_str().ok()?).ok()
+}
+
+/// GitHub's clock minus this machine's, in whole seconds, from a response's `Date` and this machine's time when it
+/// arrived. `Date` is rounded down to the second, so the estimate is at most a second behind.
+pub(crate) fn clock_offset(date: SystemTime, wall: SystemTime) -> i64 {
+    let secs = |at: SystemTime| match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    secs(date).saturating_sub(secs(wall))
+}
+
+/// GitHub's time now as this machine reckons it: its own time plus `offset`.
+fn shifted(offset: i64, wall: SystemTime) -> SystemTime {
+    let by = Duration::from_secs(offset.unsigned_abs());
+    if offset >= 0 { wall + by } else { wall.checked_sub(by).unwrap_or(SystemTime::UNIX_EPOCH) }
+}
+
+/// [`shifted`] in seconds since the Unix epoch.
+pub(crate) fn github_now(offset: i64, wall: SystemTime) -> u64 {
+    shifted(offset, wall).duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
+/// The wait until `reset` (seconds since the Unix epoch on GitHub's clock) from `wall` (this machine's time), with
+/// GitHub's clock `offset` seconds ahead of this machine's; `None` when the reset is not ahead.
+pub(crate) fn until_reset(reset: u64, offset: i64, wall: SystemTime) -> Option<Duration> {
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
     // A second more, because GitHub's reset is rounded down to the second.
-    at.duration_since(SystemTime::now()).map_or(Duration::ZERO, |d| d + Duration::from_secs(1))
+    at.duration_since(shifted(offset, wall))
+        .ok()
+        .filter(|wait| !wait.is_zero())
+        .map(|wait| wait + Duration::from_secs(1))
 }
 
 /// Whether a response is a rate limit (primary or secondary), as opposed to a permission error: GitHub answers both
@@ -312,13 +500,21 @@ mod shared_tests {
     use crate::github::Secret;
 
     #[test]
-    fn a_token_is_known_by_a_hash_of_it_never_by_itself() {
+    fn a_token_is_known_by_a_keyed_hash_of_it_never_by_itself() {
         let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
-        let id = budget_id(&GitHubAuth::Token(Secret::new(token))).expect("a token has an id");
+        let key = budget_token(&GitHubAuth::Token(Secret::new(token))).expect("a token has an id");
+        let id = key.id("hive");
         assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         assert!(!id.contains(token) && !token.contains(&id));
-        assert_eq!(budget_id(&GitHubAuth::Token(Secret::new(token))), Some(id.clone()));
-        assert_ne!(budget_id(&GitHubAuth::Token(Secret::new("ghp_other"))), Some(id));
-        assert_eq!(budget_id(&GitHubAuth::None), None);
+        assert!(!format!("{key:?}").contains(token), "{key:?}");
+        // Every node of a fleet agrees on it; another fleet, or another token, is another id.
+        assert_eq!(budget_token(&GitHubAuth::Token(Secret::new(token))).expect("a token").id("hive"), id);
+        assert_ne!(key.id("acme-fleet"), id);
+        assert_ne!(budget_token(&GitHubAuth::Token(Secret::new("ghp_other"))).expect("a token").id("hive"), id);
+        // Not the unkeyed hash of the token, which anyone could compute without knowing the fleet.
+        use sha2::{Digest, Sha256};
+        assert!(!hex::encode(Sha256::digest(format!("token:{token}"))).starts_with(&id));
+        assert_eq!(budget_token(&GitHubAuth::None), None);
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::SemaphorePermit;
 
 use super::{
     GitHubAuth, GitHubConfig, GitHubError, Secret,
-    budget::{Budget, RequestKind, is_rate_limited},
+    budget::{Budget, RequestKind, Resource, is_rate_limited},
 };
 
 /// What holds a request during a rate limit's window, as a refusal names it.
@@ -381,7 +381,7 @@ impl Client {
         loop {
             attempt += 1;
             let raw = {
-                let _permit = self.acquire(&request, kind).await?;
+                let _permit = self.acquire(&request, kind, &self.resource_of(path)).await?;
                 let mut builder = http::Request::builder().method(method.clone()).uri(path);
                 for (name, value) in &headers {
                     builder = builder.header(name, value);
@@ -409,22 +409,39 @@ impl Client {
     /// refused at once when the budget's window ends at or past the deadline, refused when the deadline comes while
     /// the budget holds the request (its window, the pacing of writes), and refused when it has come by the time the
     /// permit is given. A refusal sends nothing.
-    async fn acquire(&self, request: &str, kind: RequestKind) -> Result<SemaphorePermit<'_>, GitHubError> {
-        let Some(deadline) = crate::deadline::current() else { return Ok(self.budget.acquire(kind).await) };
+    async fn acquire(
+        &self,
+        request: &str,
+        kind: RequestKind,
+        resource: &Resource,
+    ) -> Result<SemaphorePermit<'_>, GitHubError> {
+        let Some(deadline) = crate::deadline::current() else { return Ok(self.budget.acquire(kind, resource).await) };
         let late = |waited_for| GitHubError::Late { request: request.to_owned(), waited_for };
-        let held_by = || match (self.budget.resume_at(), kind) {
+        let held_by = || match (self.budget.resume_at(resource), kind) {
             (Some(_), _) => RATE_LIMIT,
             (None, RequestKind::Write) => PACING,
             (None, RequestKind::Read) => "a free request slot",
         };
-        if self.budget.resume_at().is_some_and(|at| at >= deadline) {
+        if self.budget.resume_at(resource).is_some_and(|at| at >= deadline) {
             return Err(late(RATE_LIMIT));
         }
-        let permit = tokio::time::timeout_at(deadline, self.budget.acquire(kind)).await.map_err(|_| late(held_by()))?;
+        let permit = tokio::time::timeout_at(deadline, self.budget.acquire(kind, resource))
+            .await
+            .map_err(|_| late(held_by()))?;
         if crate::deadline::passed() {
             return Err(late(held_by()));
         }
         Ok(permit)
+    }
+
+    /// The rate-limit resource a request to `path` spends: GraphQL's endpoint spends `graphql`, every REST path
+    /// `core` (the forge asks no search endpoint, which would spend `search`).
+    fn resource_of(&self, path: &str) -> Resource {
+        let graphql = match &self.graphql {
+            GraphqlEndpoint::Relative(relative) => relative == path,
+            GraphqlEndpoint::Absolute(uri) => uri == path,
+        };
+        if graphql { Resource::GRAPHQL } else { Resource::CORE }
     }
 
     fn json(&self, request: &str, body: &[u8]) -> Result<Value, GitHubError> {

@@ -7,8 +7,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 use super::{
-    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Secret, budget::is_rate_limited, client,
-    models::parse_time, writes::base64,
+    Budget, GitHubAuth, GitHubConfig, GitHubError, RequestKind, Resource, Secret, budget, budget::is_rate_limited,
+    client, models::parse_time, writes::base64,
 };
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -140,7 +140,7 @@ async fn a_secondary_limit_without_headers_pauses_a_minute_growing_on_repeats() 
     for _ in 0..6 {
         let start = Instant::now();
         budget.observe(StatusCode::FORBIDDEN, &limited, secondary);
-        drop(budget.acquire(RequestKind::Read).await);
+        drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
         pauses.push(start.elapsed().as_secs());
     }
     assert_eq!(pauses, [60, 120, 240, 480, 960, 960], "at least a minute, doubling while it repeats, capped");
@@ -151,7 +151,7 @@ async fn a_secondary_limit_without_headers_pauses_a_minute_growing_on_repeats() 
         budget.observe(StatusCode::FORBIDDEN, &limited, secondary);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    drop(budget.acquire(RequestKind::Read).await);
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
     assert_eq!(start.elapsed().as_secs(), 60, "five answers of one burst are one limit, not five repeats");
 }
 
@@ -161,10 +161,10 @@ async fn retry_after_holds_every_request_for_the_window() {
     let start = Instant::now();
     budget.observe(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "30")]), b"");
     assert_eq!(budget.points_spent(), 1);
-    drop(budget.acquire(RequestKind::Read).await);
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
     assert_eq!(start.elapsed(), Duration::from_secs(30));
     // Past the window, nothing waits.
-    drop(budget.acquire(RequestKind::Read).await);
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
     assert_eq!(start.elapsed(), Duration::from_secs(30));
 }
 
@@ -172,18 +172,123 @@ async fn retry_after_holds_every_request_for_the_window() {
 async fn the_primary_limit_waits_for_the_reset_and_a_bare_403_does_not() {
     let budget = Budget::default();
     budget.observe(StatusCode::FORBIDDEN, &headers(&[]), b"{\"message\":\"Resource not accessible by integration\"}");
-    assert!(budget.resume_at().is_none(), "a permission error is not a limit");
+    assert!(budget.resume_at(&Resource::CORE).is_none(), "a permission error is not a limit");
     let reset = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 120;
     budget.observe(
         StatusCode::OK,
         &headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset.to_string())]),
         b"",
     );
-    let wait = budget.resume_at().expect("paused") - Instant::now();
+    let wait = budget.resume_at(&Resource::CORE).expect("paused") - Instant::now();
     assert!(wait > Duration::from_secs(115) && wait <= Duration::from_secs(122), "{wait:?}");
     assert_eq!(budget.remaining(), Some(0));
     budget.observe(StatusCode::NOT_MODIFIED, &headers(&[]), b"");
     assert_eq!((budget.points_spent(), budget.not_modified()), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_resource_holds_only_the_requests_that_spend_it() {
+    let budget = Budget::default();
+    let reset = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 120;
+    let spent = |resource: &str| {
+        headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &reset.to_string()),
+            ("x-ratelimit-resource", resource),
+        ])
+    };
+    // GraphQL at 0: GraphQL waits for its reset, REST reads and writes go at once.
+    budget.observe(StatusCode::OK, &spent("graphql"), b"");
+    assert_eq!((budget.remaining_of(&Resource::GRAPHQL), budget.remaining()), (Some(0), None));
+    let start = Instant::now();
+    drop(budget.acquire(RequestKind::Write, &Resource::CORE).await);
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
+    assert_eq!(start.elapsed(), Duration::ZERO, "a spent graphql budget held a rest request");
+    drop(budget.acquire(RequestKind::Read, &Resource::GRAPHQL).await);
+    assert!(start.elapsed() >= Duration::from_secs(115), "graphql went before its reset: {:?}", start.elapsed());
+
+    // A response without the header counts against core, which then holds a REST write and not GraphQL.
+    let fresh = Budget::default();
+    let core = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset.to_string())]);
+    fresh.observe(StatusCode::FORBIDDEN, &core, b"");
+    assert_eq!(fresh.remaining(), Some(0));
+    assert!(fresh.resume_at(&Resource::GRAPHQL).is_none());
+    let start = Instant::now();
+    drop(fresh.acquire(RequestKind::Write, &Resource::CORE).await);
+    assert!(start.elapsed() >= Duration::from_secs(115), "a rest write went before the reset: {:?}", start.elapsed());
+
+    // A secondary limit holds every resource, as GitHub applies it to the whole token.
+    let token_wide = Budget::default();
+    token_wide.observe(
+        StatusCode::TOO_MANY_REQUESTS,
+        &headers(&[("retry-after", "30"), ("x-ratelimit-resource", "graphql")]),
+        b"",
+    );
+    let start = Instant::now();
+    drop(token_wide.acquire(RequestKind::Read, &Resource::CORE).await);
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+}
+
+/// A spent core budget's headers, with GitHub's `Date`: its reset `ahead` seconds after GitHub's now, GitHub's clock
+/// `skew` seconds ahead of this machine's (behind when negative).
+fn spent_with_date(skew: i64, ahead: i64) -> HeaderMap {
+    let local = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let github_now = local + skew;
+    let date = httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(github_now as u64));
+    headers(&[
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", &(github_now + ahead).to_string()),
+        ("date", &date),
+    ])
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reset_is_read_on_githubs_clock_not_this_machines() {
+    // This machine five minutes ahead: the reset, two minutes ahead on GitHub's clock, looks three minutes past here.
+    let ahead = Budget::default();
+    ahead.observe(StatusCode::FORBIDDEN, &spent_with_date(-300, 120), b"");
+    let wait = ahead.resume_at(&Resource::CORE).expect("held until the reset") - Instant::now();
+    assert!(wait >= Duration::from_secs(119) && wait <= Duration::from_secs(123), "{wait:?}");
+    // Five minutes behind: the wait is the window's two minutes, not seven.
+    let behind = Budget::default();
+    behind.observe(StatusCode::FORBIDDEN, &spent_with_date(300, 120), b"");
+    let wait = behind.resume_at(&Resource::CORE).expect("held until the reset") - Instant::now();
+    assert!(wait >= Duration::from_secs(119) && wait <= Duration::from_secs(123), "{wait:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_whose_reset_looks_past_pauses_a_second_doubling_to_a_minute() {
+    let budget = Budget::default();
+    let mut pauses = Vec::new();
+    for _ in 0..8 {
+        let start = Instant::now();
+        budget.observe(StatusCode::FORBIDDEN, &spent_with_date(0, -5), b"");
+        drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
+        pauses.push(start.elapsed().as_secs());
+    }
+    assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 60, 60], "a second, doubling while it repeats, capped at a minute");
+    // Points again: the next spent budget with a past reset starts over at a second.
+    budget.observe(StatusCode::OK, &headers(&[("x-ratelimit-remaining", "4999")]), b"");
+    let start = Instant::now();
+    budget.observe(StatusCode::FORBIDDEN, &spent_with_date(0, -5), b"");
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
+    assert_eq!(start.elapsed().as_secs(), 1);
+}
+
+#[test]
+fn the_clock_offset_comes_from_the_date_and_shifts_the_reset() {
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_000_500);
+    let date = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+    assert_eq!(budget::clock_offset(date(1_000_000), wall), 0);
+    assert_eq!(budget::clock_offset(date(999_700), wall), -300);
+    assert_eq!(budget::clock_offset(date(1_000_300), wall), 300);
+    // A reset 120 s ahead on GitHub's clock, whatever this machine's says; a second more for GitHub's rounding.
+    assert_eq!(budget::until_reset(1_000_120, 0, wall), Some(Duration::from_millis(120_500)));
+    assert_eq!(budget::until_reset(999_820, -300, wall), Some(Duration::from_millis(120_500)));
+    assert_eq!(budget::until_reset(1_000_420, 300, wall), Some(Duration::from_millis(120_500)));
+    assert_eq!(budget::until_reset(1_000_000, 0, wall), None, "a reset already past");
+    assert_eq!(budget::until_reset(1_000_200, 300, wall), None, "ahead here, past on GitHub's clock");
+    assert_eq!(budget::github_now(-300, wall), 999_700);
 }
 
 #[tokio::test(start_paused = true)]
@@ -192,7 +297,7 @@ async fn writes_are_a_second_apart_and_at_most_80_a_minute() {
     let start = Instant::now();
     let mut at = Vec::new();
     for _ in 0..82 {
-        drop(budget.acquire(RequestKind::Write).await);
+        drop(budget.acquire(RequestKind::Write, &Resource::CORE).await);
         at.push(start.elapsed());
     }
     for pair in at.windows(2) {
@@ -202,7 +307,7 @@ async fn writes_are_a_second_apart_and_at_most_80_a_minute() {
     assert!(at[80] - at[0] >= Duration::from_secs(60), "{:?}", at[80]);
     // Reads are not paced.
     let before = start.elapsed();
-    drop(budget.acquire(RequestKind::Read).await);
+    drop(budget.acquire(RequestKind::Read, &Resource::CORE).await);
     assert_eq!(start.elapsed(), before);
 }
 

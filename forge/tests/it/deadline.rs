@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use hive_forge::{GitHubError, RequestKind, WriteError, send_before};
+use hive_forge::{GitHubError, RequestKind, Resource, WriteError, send_before};
 use hive_testkit::{Emulator, Method, RepoSpec};
 use tokio::time::Instant;
 
@@ -40,7 +40,7 @@ async fn a_write_whose_deadline_comes_before_the_rate_limits_reset_is_refused_un
     // The token's last point, spent by a read: GitHub's answer says nothing more until the reset, 30 minutes away.
     emu.state().set_rate_limit(5000, 1, epoch_in(1_800));
     forge.issues_labelled(&repo, "hive").await.expect("the last point");
-    let resume = forge.budget().resume_at().expect("the budget waits for the reset");
+    let resume = forge.budget().resume_at(&Resource::CORE).expect("the budget waits for the reset");
     assert!(resume > Instant::now() + Duration::from_secs(1_700), "{resume:?}");
 
     // The permission ends in a minute: nothing waits half an hour for a write that may not go out by then.
@@ -58,7 +58,7 @@ async fn a_write_whose_deadline_passes_while_it_waits_is_refused_unsent_and_one_
 
     // Two writes' slots taken: the next write may go out a second after the last, on the paused clock.
     for _ in 0..2 {
-        drop(forge.budget().acquire(RequestKind::Write).await);
+        drop(forge.budget().acquire(RequestKind::Write, &Resource::CORE).await);
     }
     let soon = Instant::now() + Duration::from_millis(500);
     let refused = send_before(soon, forge.create_issue(&repo, "paced", "b", &[])).await;
@@ -70,7 +70,7 @@ async fn a_write_whose_deadline_passes_while_it_waits_is_refused_unsent_and_one_
     // goes.
     emu.state().set_rate_limit(5000, 1, epoch_in(600));
     forge.issues_labelled(&repo, "hive").await.expect("the last point");
-    let resume = forge.budget().resume_at().expect("the budget waits for the reset");
+    let resume = forge.budget().resume_at(&Resource::CORE).expect("the budget waits for the reset");
     emu.state().set_rate_limit(5000, 5000, epoch_in(3_600));
     let issue = send_before(resume + Duration::from_secs(60), forge.create_issue(&repo, "waited", "b", &[]))
         .await

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hive_forge::{
     AlertSeverity, CiState, FailureClass, Forge, ForgeError, GitHubAuth, GitHubConfig, GitHubError, GitHubForge,
-    IssueChange, RepoFilter, RepoId, Secret, Target,
+    IssueChange, RepoFilter, RepoId, Resource, Secret, Target,
 };
 use hive_testkit::{
     DependabotSpec, Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method, PullSpec, RepoSpec, RunSpec,
@@ -425,7 +425,7 @@ async fn malformed_bodies_and_permission_errors_are_permanent() {
     let started = Instant::now();
     let err = forge.snapshot(&repo).await.unwrap_err();
     assert!(matches!(err, ForgeError::Permanent { .. }) && err.to_string().contains("denied"), "{err}");
-    assert!(forge.budget().resume_at().is_none());
+    assert!(forge.budget().resume_at(&Resource::CORE).is_none());
     assert!(started.elapsed() < Duration::from_secs(2));
     forge.snapshot(&repo).await.unwrap();
 }
@@ -468,12 +468,12 @@ async fn a_primary_limit_holds_every_request_until_the_reset() {
         tokio::spawn(async move { forge.snapshot(&id("acme/api")).await })
     };
     let deadline = Instant::now() + Duration::from_secs(5);
-    while forge.budget().resume_at().is_none() {
+    while forge.budget().resume_at(&Resource::CORE).is_none() {
         assert!(Instant::now() < deadline, "the budget never paused");
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let pause = forge.budget().resume_at().unwrap() - tokio::time::Instant::now();
+    let pause = forge.budget().resume_at(&Resource::CORE).unwrap() - tokio::time::Instant::now();
     assert!(pause > Duration::from_secs(3000), "{pause:?}");
     let sent = emu.state().requests().len();
     let other = {
@@ -613,7 +613,7 @@ async fn a_secondary_limit_told_only_by_its_message_holds_every_request_for_a_mi
         .collect();
     let deadline = Instant::now() + Duration::from_secs(10);
     let resume_at = loop {
-        if let Some(at) = forge.budget().resume_at() {
+        if let Some(at) = forge.budget().resume_at(&Resource::CORE) {
             break at;
         }
         assert!(Instant::now() < deadline, "a 403 saying 'secondary rate limit' did not pause the budget");

@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::SystemTime};
 
 use futures::future::join_all;
-use hive_forge::{CiState, Forge, GitHubForge, RepoId, RepoSnapshot};
+use hive_forge::{CiState, Forge, GitHubForge, RepoId, RepoSnapshot, Resource};
 use hive_testkit::{
     DependabotSpec, Emulator, Fault, FaultRule, IssueSpec, JobSpec, Method, PullSpec, RepoSpec, RunSpec,
 };
@@ -449,4 +449,33 @@ async fn an_unchanged_failed_run_is_not_asked_about_again() {
     assert_eq!(next.ci, first.ci);
     assert_eq!(next.open_issues.len(), 1);
     assert_eq!(next, timeless(rest_forge(&emu).snapshot(&red).await.unwrap()));
+}
+
+/// GitHub counts GraphQL and REST apart (`x-ratelimit-resource`): a spent GraphQL budget holds queries only, and a
+/// REST write goes at once; a spent core budget holds REST.
+#[tokio::test]
+async fn a_spent_graphql_budget_does_not_hold_a_rest_write() {
+    let emu = Emulator::start().await;
+    emu.state().add_org("acme");
+    emu.state().add_repo(RepoSpec::new("acme", "api"));
+    let forge = gql_forge(&emu);
+    let repo = id("acme/api");
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_secs();
+    emu.state().set_graphql_rate_limit(5000, 1, now + 3_600);
+    forge.snapshot(&repo).await.expect("a read with graphql's last point");
+    assert_eq!(emu.state().graphql_rate_limit().1, 0);
+    assert_eq!(forge.budget().remaining_of(&Resource::GRAPHQL), Some(0));
+    assert!(forge.budget().resume_at(&Resource::GRAPHQL).is_some(), "graphql is not held until its reset");
+    assert!(forge.budget().resume_at(&Resource::CORE).is_none(), "a spent graphql budget holds rest");
+
+    let sent = emu.state().requests().len();
+    let issue = forge.create_issue(&repo, "CI is red", "details", &[]).await.expect("a rest write");
+    let after: Vec<_> = emu.state().requests().into_iter().skip(sent).map(|r| (r.path, r.status)).collect();
+    assert_eq!(after, [("/repos/acme/api/issues".to_owned(), 201)]);
+
+    // The core budget at its last point: the write that spends it is answered, and REST is held from then on.
+    emu.state().set_rate_limit(5000, 1, now + 3_600);
+    forge.comment(&repo, issue.number, "looking into it").await.expect("the last core point");
+    assert_eq!(forge.budget().remaining(), Some(0));
+    assert!(forge.budget().resume_at(&Resource::CORE).is_some(), "a spent core budget does not hold rest");
 }
