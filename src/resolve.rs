@@ -229,12 +229,14 @@ fn github_forge(
     Ok((forges, budgets))
 }
 
-/// Whether every `--org`, `--user` and `--repo` names an owner with a credential of its own.
+/// Whether every `--org`, `--user` and `--repo`, and the `--alert-repo` (which is written to only in an
+/// emergency, when a missing credential would be found too late), names an owner with a credential of its own.
 fn every_owner_has_one(args: &RunArgs, owners: &[(String, GitHubAuth)]) -> bool {
     let has = |owner: &str| owners.iter().any(|(known, _)| known.eq_ignore_ascii_case(owner));
+    let owner_of = |repo: &str| repo.split('/').next().unwrap_or_default().to_owned();
     let targets = &args.targets;
     targets.orgs.iter().chain(&targets.users).all(|owner| has(owner))
-        && targets.repos.iter().all(|repo| has(repo.split('/').next().unwrap_or_default()))
+        && targets.repos.iter().chain(&args.autonomy.alert_repo).all(|repo| has(&owner_of(repo)))
 }
 
 #[cfg(test)]

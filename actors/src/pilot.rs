@@ -162,6 +162,9 @@ pub struct PilotState {
     in_flight: Option<Option<u64>>,
     /// Bumped whenever the own timer is re-armed, so the superseded timer's tick is ignored.
     tick_generation: u64,
+    /// The own timer's task, aborted when the timer is armed again: a superseded one would still wake the pilot
+    /// when the emergency flag changes.
+    timer: Option<tokio::task::JoinHandle<()>>,
     /// Reads in a row that found the forge unreachable.
     unreachable_reads: u32,
     /// Bumped whenever an outage retry is armed or a read succeeds, so a superseded retry is ignored.
@@ -188,6 +191,7 @@ impl Actor for RepoPilot {
             score: None,
             in_flight: None,
             tick_generation: 0,
+            timer: None,
             unreachable_reads: 0,
             retry_generation: 0,
             // Seeded from the thread's generator, not the OS: a getrandom syscall per pilot is a tenth of a fleet's
@@ -196,6 +200,14 @@ impl Actor for RepoPilot {
         };
         state.arm_timer(&myself);
         Ok(state)
+    }
+
+    async fn post_stop(&self, _myself: PilotRef, state: &mut PilotState) -> Result<(), ActorProcessingErr> {
+        // A stopped pilot's timer has nobody to wake.
+        if let Some(timer) = state.timer.take() {
+            timer.abort();
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -309,14 +321,17 @@ impl PilotState {
             self.tick_generation += 1;
             let generation = self.tick_generation;
             let (myself, flag, seen) = (myself.clone(), self.args.flag.clone(), self.flag_seen);
-            tokio::spawn(async move {
+            if let Some(superseded) = self.timer.take() {
+                superseded.abort();
+            }
+            self.timer = Some(tokio::spawn(async move {
                 let message = tokio::select! {
                     () = tokio::time::sleep(interval) => PilotMessage::Tick(generation),
                     _ = flag.differs_from(seen) => PilotMessage::FlagChanged(generation),
                 };
                 // The pilot may have been stopped meanwhile; then nobody needs the message.
                 let _ = myself.cast(message);
-            });
+            }));
         }
     }
 

@@ -52,5 +52,5 @@ pub use crate::{
     lease::{Lease, LeaseEntry, LeaseRecord, Leases},
     members::{Heartbeat, Members},
     share::{Plan, plan, rightful_owner, weight},
-    writes::Writes,
+    writes::{Recorded, Writes},
 };

@@ -42,6 +42,15 @@ use crate::{
     key::{NodeName, lease_key},
 };
 
+/// A write's record on the stream: what [`Writes::release`] needs to release it and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The key's generation it recorded (0 for a key with nothing in the window).
+    pub generation: u64,
+    /// Its sequence on the stream, which names this one record of the key.
+    pub sequence: u64,
+}
+
 /// One node's access to its fleet's stream of writes. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Writes {
@@ -119,7 +128,7 @@ impl Writes {
     /// fleet recorded the same within the window (or it was released since), [`ClusterError::Duplicate`] when
     /// one did, and another error when the server did not answer (the record may or may not have been stored; the
     /// write must not be sent).
-    pub async fn record(&self, repo: &str, key: &str) -> Result<u64, ClusterError> {
+    pub async fn record(&self, repo: &str, key: &str) -> Result<Recorded, ClusterError> {
         let subject = self.subject(repo, key)?;
         let unreachable = |source: Option<Cause>| ClusterError::Unrecorded {
             repo: repo.to_owned(),
@@ -142,14 +151,18 @@ impl Writes {
         if ack.duplicate {
             return Err(duplicate());
         }
-        Ok(generation)
+        Ok(Recorded { generation, sequence: ack.sequence })
     }
 
-    /// Releases the write `key` to `repo` recorded as `generation`, which was definitely not sent: the next
-    /// [`record`](Writes::record) of it, on any node, is its next generation. Harmless when that generation is
-    /// not the key's last record (never recorded, released already, or past the window): nothing is published
-    /// then. An error when the server did not answer; the record stays, and the write waits out the window.
-    pub async fn release(&self, repo: &str, key: &str, generation: u64) -> Result<(), ClusterError> {
+    /// Releases the write `key` to `repo` recorded at the stream sequence `sequence` ([`Recorded::sequence`]),
+    /// which was definitely not sent: the next
+    /// [`record`](Writes::record) of it, on any node, is its next generation. Harmless when that record is not
+    /// the key's last message (never recorded, released already, or past the window): nothing is published then.
+    /// The record is named by its stream sequence, not its generation: generations start again at 0 once the
+    /// window dropped a key's messages, and a late release must not take another node's new record of the same
+    /// generation, a write that was sent, for its own. An error when the server did not answer; the record
+    /// stays, and the write waits out the window.
+    pub async fn release(&self, repo: &str, key: &str, sequence: u64) -> Result<(), ClusterError> {
         let subject = self.subject(repo, key)?;
         let unreachable = |source: Option<Cause>| ClusterError::Unreleased {
             repo: repo.to_owned(),
@@ -157,10 +170,11 @@ impl Writes {
             timeout: self.timeout,
             source,
         };
-        let Some((sequence, entry)) = self.last(&subject).await.map_err(unreachable)? else { return Ok(()) };
-        if entry.released || entry.generation != generation {
+        let Some((last, entry)) = self.last(&subject).await.map_err(unreachable)? else { return Ok(()) };
+        if entry.released || last != sequence {
             return Ok(());
         }
+        let generation = entry.generation;
         let id = format!("{}:{generation}:released", Self::message_id(repo, key));
         match self.publish(&subject, repo, key, generation, true, id, Some(sequence)).await {
             Ok(_) => Ok(()),

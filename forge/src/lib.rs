@@ -40,7 +40,7 @@ pub use crate::{
         FailedJob, JobStep, Priority, classify_failure, classify_issue, classify_output, failure_signature,
         is_critical_issue, shows_dependency_failure,
     },
-    deadline::send_before,
+    deadline::{send_before, send_before_tracked},
     error::ForgeError,
     forge::{ApiUsage, DynForge, Forge},
     github::{

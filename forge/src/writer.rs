@@ -381,6 +381,7 @@ impl ForgeWriter for GitHubForge {
             let request = format!("git push to '{repo}'");
             return Err(GitHubError::Late { request, waited_for: "the steps before it" }.into());
         }
+        crate::deadline::may_have_acted();
         Ok(fix.push().await?)
     }
 

@@ -9,7 +9,7 @@
 //! second guard against a leader deposed between its confirmation and its write.
 //!
 //! A write let through and then definitely not sent is released on the stream ([`Sending::release`], the record's
-//! generation carried by the permit's ticket), so it is not taken for sent for the rest of the window.
+//! stream sequence carried by the permit's ticket), so it is not taken for sent for the rest of the window.
 //!
 //! Each check that lets a write through gives a [`Permit`] that ends when the permission does: the term as
 //! confirmed, for the alert, and for every write the stream's window after the record (the lease's deadline is
@@ -44,9 +44,9 @@ impl Sending {
     /// stream that does not answer, is a refusal.
     pub(crate) async fn record(&self, repo: &str, key: &str) -> Result<Permit, String> {
         let asked = Instant::now();
-        let generation = self.writes.record(repo, key).await.map_err(|err| hive_support::error_chain(&err))?;
+        let recorded = self.writes.record(repo, key).await.map_err(|err| hive_support::error_chain(&err))?;
         Ok(Permit {
-            ticket: generation,
+            ticket: recorded.sequence,
             ..Permit::new(asked + self.writes.window(), "the stream's memory of the write")
         })
     }

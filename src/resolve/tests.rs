@@ -156,6 +156,13 @@ fn an_organisation_with_its_own_credential_has_its_own_budget_and_may_do_without
     run.targets.orgs = vec!["Widgets".to_owned()];
     let Ok(RunPlan { target: RunTarget::GitHub(github), .. }) = plan(&run, &[]) else { panic!("a GitHub plan") };
     assert_eq!(github.budgets.len(), 1, "widgets' own; the unused default is anonymous");
+    // An alert repository of an owner without a credential needs the default one: its writes come in an
+    // emergency, too late to find out.
+    run.autonomy.alert_repo = Some("acme/ops".to_owned());
+    let err = plan(&run, &[]).err().expect("acme/ops has no credential");
+    assert!(UsageError::is_usage(&err) && format!("{err:#}").contains("no GitHub token"), "{err:#}");
+    run.autonomy.alert_repo = Some("widgets/ops".to_owned());
+    assert!(plan(&run, &[]).is_ok(), "widgets' own credential writes its alert");
 }
 
 #[test]

@@ -50,7 +50,7 @@ pub struct Permit {
     pub until: Instant,
     /// Whose permission it is, for the audit trail: `the lease of 'acme/api'`.
     pub holder: String,
-    /// What the fence needs to know of this permit again in [`WriteFence::released`], such as the generation of
+    /// What the fence needs to know of this permit again in [`WriteFence::released`], such as the stream sequence of
     /// the write's record; the gate only passes it back.
     pub ticket: u64,
 }
@@ -239,9 +239,9 @@ impl Steward {
         let record =
             Record { verdict: decision.verdict, html: self.redactor.redact(&decision.html_record()).into_owned() };
         // Within the permit: no request of the write goes out after the permission ends.
-        let result = match &permit {
-            Some(permit) => hive_forge::send_before(permit.until, write(record)).await,
-            None => write(record).await,
+        let (result, acted) = match &permit {
+            Some(permit) => hive_forge::send_before_tracked(permit.until, write(record)).await,
+            None => (write(record).await, true),
         };
         let (state, outcome, gate) = match result {
             Ok(value) => {
@@ -255,9 +255,12 @@ impl Steward {
             }
             Err(err) => {
                 // Definitely not sent: the fence forgets it, so the next cycle (on whichever node may write then)
-                // sends it without waiting for the fence's memory of it to lapse.
+                // sends it without waiting for the fence's memory of it to lapse. Only when nothing of it may have
+                // been carried out: an error after a request GitHub did not refuse (an answer that could not be
+                // read, a pull request refused after its branch was pushed) may follow a write it carried out.
                 if let (Some(fence), Some(permit)) = (&self.fence, &permit)
                     && !err.maybe_sent()
+                    && !acted
                 {
                     fence.released(&proposal.repo, &proposal.key, permit).await;
                 }

@@ -461,6 +461,27 @@ async fn a_write_held_past_its_permit_is_recorded_as_not_sent_released_and_sent_
 }
 
 #[tokio::test]
+async fn a_write_github_answered_with_success_is_never_released_even_when_its_answer_cannot_be_read() {
+    let mut w = World::new(&["api"]).await;
+    w.fail("api", "unit tests", &sha(1));
+    let fence = Arc::new(Recording {
+        lasting: std::sync::Mutex::new(Duration::from_secs(600)),
+        recorded: std::sync::Mutex::default(),
+        released: std::sync::Mutex::default(),
+    });
+    w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
+    // A 200 whose body is cut short: the issue may well exist, so the fence must keep its record of the write.
+    w.emu.state().inject(
+        FaultRule::new(Fault::MalformedBody).method(Method::POST).path_prefix("/repos/acme/api/issues").times(1),
+    );
+    let report = w.cycle().await;
+    assert_eq!(w.writes(Method::POST, "/issues"), 1, "{report:?}");
+    assert!(!report.errors.is_empty(), "the unreadable answer is an error: {report:?}");
+    assert!(fence.released.lock().expect("not poisoned").is_empty(), "released a write github may have made");
+    assert_eq!(fence.recorded.lock().expect("not poisoned").len(), 1);
+}
+
+#[tokio::test]
 async fn a_fenced_write_is_recorded_as_not_sent_and_made_once_the_fence_allows_it() {
     let mut w = World::new(&["api", "web"]).await;
     w.fail("api", "unit tests", &sha(1));

@@ -129,15 +129,15 @@ async fn a_released_write_is_recorded_again_at_once_by_exactly_one_of_the_nodes_
         nodes.push(writes(&server, name).await);
     }
     let (repo, key) = ("org/api", "issue:org/api:ci/test");
-    assert_eq!(nodes[0].record(repo, key).await.expect("the first record"), 0);
+    let mut last = nodes[0].record(repo, key).await.expect("the first record");
+    assert_eq!(last.generation, 0);
     assert!(is_duplicate(&nodes[1].record(repo, key).await));
 
     // Each round: the write recorded last is released (it was not sent), and all nodes race to record it again.
     for round in 1..=10 {
-        let last = round - 1;
-        nodes[0].release(repo, key, last).await.expect("released");
+        nodes[0].release(repo, key, last.sequence).await.expect("released");
         // A release repeated is harmless: the generation moves on once.
-        nodes[0].release(repo, key, last).await.expect("released again");
+        nodes[0].release(repo, key, last.sequence).await.expect("released again");
         let attempts = nodes.iter().map(|node| {
             let node = node.clone();
             tokio::spawn(async move { node.record(repo, key).await })
@@ -145,12 +145,17 @@ async fn a_released_write_is_recorded_again_at_once_by_exactly_one_of_the_nodes_
         let mut won = Vec::new();
         for attempt in attempts.collect::<Vec<_>>() {
             match attempt.await.expect("the task ran") {
-                Ok(generation) => won.push(generation),
+                Ok(recorded) => won.push(recorded),
                 Err(ClusterError::Duplicate { .. }) => {}
                 Err(other) => panic!("round {round}: {other}"),
             }
         }
-        assert_eq!(won, [round], "round {round}: the winners' generations");
+        assert_eq!(
+            won.iter().map(|r| r.generation).collect::<Vec<_>>(),
+            [round],
+            "round {round}: the winners' generations"
+        );
+        last = won[0];
         // Recorded and not released: a duplicate for every node, this one too.
         for node in &nodes {
             assert!(is_duplicate(&node.record(repo, key).await), "round {round}");
@@ -162,17 +167,20 @@ async fn a_released_write_is_recorded_again_at_once_by_exactly_one_of_the_nodes_
 async fn a_release_of_what_was_not_recorded_changes_nothing() {
     let server = NatsServer::start().await;
     let (a, b) = (writes(&server, "a").await, writes(&server, "b").await);
+    let (repo, key) = ("org/api", "merge:org/api#3");
     // Never recorded: nothing to release, and the first record is generation 0.
-    a.release("org/api", "merge:org/api#3", 0).await.expect("a release of nothing");
-    assert_eq!(b.record("org/api", "merge:org/api#3").await.expect("the first record"), 0);
-    // A generation that is not the key's last record releases nothing: the write sent stays sent.
-    a.release("org/api", "merge:org/api#3", 7).await.expect("another generation");
-    assert!(is_duplicate(&a.record("org/api", "merge:org/api#3").await));
+    a.release(repo, key, 1).await.expect("a release of nothing");
+    let first = b.record(repo, key).await.expect("the first record");
+    assert_eq!(first.generation, 0);
+    // A record of the same generation that is not this one (as after the window dropped a key's messages and
+    // another node recorded generation 0 anew) releases nothing: the write sent stays sent.
+    a.release(repo, key, first.sequence + 1_000).await.expect("another record");
+    assert!(is_duplicate(&a.record(repo, key).await));
     // Released, then released late again after another node recorded the next generation: that record stays.
-    b.release("org/api", "merge:org/api#3", 0).await.expect("released");
-    assert_eq!(a.record("org/api", "merge:org/api#3").await.expect("the next generation"), 1);
-    b.release("org/api", "merge:org/api#3", 0).await.expect("a stale release");
-    assert!(is_duplicate(&b.record("org/api", "merge:org/api#3").await));
+    b.release(repo, key, first.sequence).await.expect("released");
+    assert_eq!(a.record(repo, key).await.expect("the next generation").generation, 1);
+    b.release(repo, key, first.sequence).await.expect("a stale release");
+    assert!(is_duplicate(&b.record(repo, key).await));
     // Another key of the same repository is not touched by any of it.
-    a.record("org/api", "merge:org/api#4").await.expect("another key");
+    a.record(repo, "merge:org/api#4").await.expect("another key");
 }

@@ -48,6 +48,10 @@ const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
 const MAX_SECONDARY_PAUSE: Duration = Duration::from_secs(16 * 60);
 /// A secondary limit this soon after the previous one's window ended counts as a repeat, and the pause grows.
 const SECONDARY_MEMORY: Duration = Duration::from_secs(15 * 60);
+/// The largest clock offset a `Date` is believed for: a machine off by more has broken TLS and app tokens anyway,
+/// and an offset that large is more likely a middlebox's stale or broken header, which would put every reset a
+/// window ahead and hold a resource for good.
+const MAX_OFFSET: Duration = Duration::from_secs(3_600);
 /// The longest pause a response can impose; a reset further ahead is clock skew or nonsense.
 const MAX_PAUSE: Duration = Duration::from_secs(3_700);
 /// The pause when nothing remains and the reset already looks past (the clocks disagree more than the `Date` told,
@@ -246,8 +250,20 @@ impl Budget {
     /// window of `resource`, after the write pacing, and with a concurrency permit, which the caller holds until the
     /// response has been read.
     pub async fn acquire(&self, kind: RequestKind, resource: &Resource) -> SemaphorePermit<'_> {
+        self.acquire_before(kind, resource, None).await.expect("without a deadline no write slot is refused")
+    }
+
+    /// [`acquire`](Budget::acquire) for a request that must go out before `deadline`: `None`, at once and without
+    /// taking it, when the next write slot is not before the deadline, so a write refused for its deadline leaves
+    /// the pacing to the writes after it. The caller still bounds the wait (a window may open meanwhile).
+    pub async fn acquire_before(
+        &self,
+        kind: RequestKind,
+        resource: &Resource,
+        deadline: Option<Instant>,
+    ) -> Option<SemaphorePermit<'_>> {
         if kind == RequestKind::Write {
-            let slot = self.reserve_write_slot();
+            let slot = self.reserve_write_slot(deadline)?;
             tokio::time::sleep_until(slot).await;
         }
         loop {
@@ -255,7 +271,7 @@ impl Budget {
             let permit = self.permits.acquire().await.expect("the budget never closes its semaphore");
             // A response that arrived while this request queued for a permit may have opened a new window.
             if self.resume_at(resource).is_none_or(|at| at <= Instant::now()) {
-                return permit;
+                return Some(permit);
             }
         }
     }
@@ -275,8 +291,10 @@ impl Budget {
         let retry_after = header_u64(headers, "retry-after").map(Duration::from_secs);
         let now = Instant::now();
         let mut state = self.lock();
-        if let Some(date) = header_date(headers) {
-            state.offset = clock_offset(date, SystemTime::now());
+        if let Some(offset) = header_date(headers).map(|date| clock_offset(date, SystemTime::now()))
+            && offset.unsigned_abs() <= MAX_OFFSET.as_secs()
+        {
+            state.offset = offset;
         }
         let offset = state.offset;
         // The token-wide pause (a secondary limit) or the resource's (its primary limit).
@@ -392,8 +410,8 @@ impl Budget {
     }
 
     /// Takes the next free write slot: a second after the previous write, and a minute after the write
-    /// [`WRITES_PER_MINUTE`] places back.
-    fn reserve_write_slot(&self) -> Instant {
+    /// [`WRITES_PER_MINUTE`] places back; `None`, taking nothing, when that slot is not before `deadline`.
+    fn reserve_write_slot(&self, deadline: Option<Instant>) -> Option<Instant> {
         let mut state = self.lock();
         let mut slot = Instant::now();
         if let Some(last) = state.writes.back() {
@@ -403,11 +421,14 @@ impl Budget {
             let window_start = state.writes[state.writes.len() - WRITES_PER_MINUTE];
             slot = slot.max(window_start + Duration::from_secs(60));
         }
+        if deadline.is_some_and(|deadline| slot >= deadline) {
+            return None;
+        }
         state.writes.push_back(slot);
         while state.writes.len() > WRITES_PER_MINUTE {
             state.writes.pop_front();
         }
-        slot
+        Some(slot)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -443,13 +464,18 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// A response's `Date` (IMF-fixdate, as GitHub sends it).
+/// A response's `Date` (IMF-fixdate, as GitHub sends it); `None` for an answer from a cache (`Age`), whose `Date`
+/// is when it was made, not GitHub's time now.
 fn header_date(headers: &HeaderMap) -> Option<SystemTime> {
+    if headers.contains_key(http::header::AGE) {
+        return None;
+    }
     httpdate::parse_http_date(headers.get(http::header::DATE)?.to_str().ok()?).ok()
 }
 
 /// GitHub's clock minus this machine's, in whole seconds, from a response's `Date` and this machine's time when it
-/// arrived. `Date` is rounded down to the second, so the estimate is at most a second behind.
+/// arrived (after its body, so the estimate also lags by the answer's time in transit). `Date` is rounded down to
+/// the second. Both errors put GitHub's clock behind, which only makes a wait for a reset longer.
 pub(crate) fn clock_offset(date: SystemTime, wall: SystemTime) -> i64 {
     let secs = |at: SystemTime| match at.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),

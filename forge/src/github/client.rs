@@ -390,10 +390,21 @@ impl Client {
                     request: request.clone(),
                     message: self.clean(&err.to_string()),
                 })?;
-                let response = self.octo.execute(built).await.map_err(|err| self.transport_error(&request, &err))?;
-                let (parts, body) = response.into_parts();
-                let bytes = body.collect().await.map_err(|err| self.transport_error(&request, &err))?.to_bytes();
-                Raw { status: parts.status, headers: parts.headers, body: bytes.to_vec() }
+                // A request that changes something and is not plainly refused may have been carried out: the
+                // write's scope is told, so a failure after it is not taken for nothing done.
+                let acts = method != Method::GET && self.resource_of(path) != Resource::GRAPHQL;
+                let answered = async {
+                    let response =
+                        self.octo.execute(built).await.map_err(|err| self.transport_error(&request, &err))?;
+                    let (parts, body) = response.into_parts();
+                    let bytes = body.collect().await.map_err(|err| self.transport_error(&request, &err))?.to_bytes();
+                    Ok::<_, GitHubError>(Raw { status: parts.status, headers: parts.headers, body: bytes.to_vec() })
+                }
+                .await;
+                if acts && answered.as_ref().map_or(true, |raw| !raw.status.is_client_error()) {
+                    crate::deadline::may_have_acted();
+                }
+                answered?
             };
             self.budget.observe(raw.status, &raw.headers, &raw.body);
             tracing::debug!(%request, status = raw.status.as_u16(), "github");
@@ -425,9 +436,10 @@ impl Client {
         if self.budget.resume_at(resource).is_some_and(|at| at >= deadline) {
             return Err(late(RATE_LIMIT));
         }
-        let permit = tokio::time::timeout_at(deadline, self.budget.acquire(kind, resource))
+        let permit = tokio::time::timeout_at(deadline, self.budget.acquire_before(kind, resource, Some(deadline)))
             .await
-            .map_err(|_| late(held_by()))?;
+            .map_err(|_| late(held_by()))?
+            .ok_or_else(|| late(PACING))?;
         if crate::deadline::passed() {
             return Err(late(held_by()));
         }

@@ -257,6 +257,26 @@ async fn a_reset_is_read_on_githubs_clock_not_this_machines() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_cached_or_absurd_date_is_not_taken_for_githubs_clock() {
+    // A cache's answer (`Age`) carries the time it was made; a day's offset is a broken header, not a clock: both
+    // would put the reset far ahead and hold the resource for good. The wait is then on this machine's clock.
+    for (skew, age) in [(-300, true), (-86_400, false)] {
+        let budget = Budget::default();
+        let mut spent = spent_with_date(skew, 120);
+        if age {
+            spent.insert(http::header::AGE, http::HeaderValue::from_static("300"));
+        }
+        budget.observe(StatusCode::FORBIDDEN, &spent, b"");
+        let ahead_here = u64::try_from(120 + skew).unwrap_or(0);
+        let wait = budget.resume_at(&Resource::CORE).map(|at| at - Instant::now());
+        assert!(
+            wait.is_none_or(|wait| wait <= Duration::from_secs(ahead_here + 2)),
+            "skew {skew}, age {age}: {wait:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_spent_budget_whose_reset_looks_past_pauses_a_second_doubling_to_a_minute() {
     let budget = Budget::default();
     let mut pauses = Vec::new();
