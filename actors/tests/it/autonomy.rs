@@ -398,6 +398,16 @@ struct Recording {
     released: std::sync::Mutex<Vec<(String, String)>>,
 }
 
+impl Recording {
+    fn lasting(lasting: Duration) -> Recording {
+        Recording {
+            lasting: std::sync::Mutex::new(lasting),
+            recorded: std::sync::Mutex::default(),
+            released: std::sync::Mutex::default(),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl WriteFence for Recording {
     async fn may_write(&self, repo: &str, key: &str) -> Result<Permit, String> {
@@ -422,11 +432,7 @@ impl WriteFence for Recording {
 async fn a_write_held_past_its_permit_is_recorded_as_not_sent_released_and_sent_in_the_next_cycle() {
     let mut w = World::new(&["api"]).await;
     w.fail("api", "unit tests", &sha(1));
-    let fence = Arc::new(Recording {
-        lasting: std::sync::Mutex::new(Duration::from_secs(1)),
-        recorded: std::sync::Mutex::default(),
-        released: std::sync::Mutex::default(),
-    });
+    let fence = Arc::new(Recording::lasting(Duration::from_secs(1)));
     w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
     // GitHub answers the issue's creation with a secondary limit of three seconds: the retry would go out after
     // the permit's one second.
@@ -464,11 +470,7 @@ async fn a_write_held_past_its_permit_is_recorded_as_not_sent_released_and_sent_
 async fn a_write_github_answered_with_success_is_never_released_even_when_its_answer_cannot_be_read() {
     let mut w = World::new(&["api"]).await;
     w.fail("api", "unit tests", &sha(1));
-    let fence = Arc::new(Recording {
-        lasting: std::sync::Mutex::new(Duration::from_secs(600)),
-        recorded: std::sync::Mutex::default(),
-        released: std::sync::Mutex::default(),
-    });
+    let fence = Arc::new(Recording::lasting(Duration::from_secs(600)));
     w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
     // A 200 whose body is cut short: the issue may well exist, so the fence must keep its record of the write.
     w.emu.state().inject(
@@ -531,11 +533,7 @@ async fn an_emergency_declared_again_soon_after_reopens_its_alert_past_a_fence_t
         c.alert_repo = Some(RepoId::new("acme/ops").unwrap());
     })
     .await;
-    let fence = Arc::new(Recording {
-        lasting: std::sync::Mutex::new(Duration::from_secs(600)),
-        recorded: std::sync::Mutex::default(),
-        released: std::sync::Mutex::default(),
-    });
+    let fence = Arc::new(Recording::lasting(Duration::from_secs(600)));
     w.steward = Steward::new(w.forge.clone(), w.scribe.clone(), w.config.clone()).with_fence(Some(fence.clone()));
     let declared = Emergency::declared(&[]);
     w.cycle_with(&declared).await;
