@@ -151,12 +151,7 @@ pub(crate) async fn run_failures(
         // failure, never as a failure that re-running does not cure.
         None => forge.workflow_run(repo, run.id).await?.attempt,
     };
-    let run_ref = Some(crate::RunRef {
-        id: run.id,
-        attempt,
-        head_sha: run.head_sha.clone().unwrap_or_default(),
-        url: run.html_url.clone().unwrap_or_default(),
-    });
+    let run_ref = Some(run_ref(run, attempt));
     let mut annotations = known.get(&(run.id, attempt)).cloned().unwrap_or_default();
     let mut failures = Vec::new();
     for job in jobs.jobs.iter().filter(|job| models::is_failure(job.conclusion.as_deref())) {
@@ -204,6 +199,16 @@ async fn classify_job(
 /// annotations). An infrastructure class is final: annotations cannot change it, so they are not read for it.
 pub(crate) fn classify_by_steps(job: &FailedJob<'_>) -> (Option<String>, FailureClass) {
     (job.failed_step().map(str::to_owned), crate::classify_failure(job))
+}
+
+/// The reference to `attempt` of `run` that its failures carry.
+pub(crate) fn run_ref(run: &RunJson, attempt: u32) -> crate::RunRef {
+    crate::RunRef {
+        id: run.id,
+        attempt,
+        head_sha: run.head_sha.clone().unwrap_or_default(),
+        url: run.html_url.clone().unwrap_or_default(),
+    }
 }
 
 /// The failure of a run that failed before any job ran (a broken workflow file, no runner).

@@ -648,7 +648,7 @@ async fn failed_jobs(
             SuiteRead::Jobless => {
                 let attempt = forge.workflow_run(repo, run.id).await?.attempt;
                 let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
-                return Ok(vec![read::jobless_failure(workflow, run, Some(run_ref(run, attempt)))]);
+                return Ok(vec![read::jobless_failure(workflow, run, Some(read::run_ref(run, attempt)))]);
             }
             SuiteRead::Rest => {}
         }
@@ -667,15 +667,6 @@ enum SuiteRead {
     Rest,
 }
 
-fn run_ref(run: &RunJson, attempt: u32) -> crate::RunRef {
-    crate::RunRef {
-        id: run.id,
-        attempt,
-        head_sha: run.head_sha.clone().unwrap_or_default(),
-        url: run.html_url.clone().unwrap_or_default(),
-    }
-}
-
 /// The failures of a run's first attempt from its suite's answer to [`failed_suites_query`], classified as
 /// `read::run_failures` classifies them.
 fn first_attempt_failures(run: &RunJson, data: Value) -> SuiteRead {
@@ -689,7 +680,7 @@ fn first_attempt_failures(run: &RunJson, data: Value) -> SuiteRead {
     }
     let workflow = run.name.clone().unwrap_or_else(|| run.workflow_key());
     // Check runs are never re-run here, so this is the run's first attempt.
-    let run_ref = Some(run_ref(run, 1));
+    let run_ref = Some(read::run_ref(run, 1));
     let mut jobs = suite.failed.nodes;
     // REST lists a run's jobs in the order they were made, which is their ids' order.
     jobs.sort_by_key(|job| job.database_id);
