@@ -172,11 +172,17 @@ impl EmergencyState {
     }
 
     /// Notes a member's new score: critical when it falls below the threshold from at or above it (or from no
-    /// score).
-    pub(crate) fn note_score(&mut self, member: MemberId, previous: Option<u8>, score: u8, now: Instant) {
+    /// score). The clock is read only then: this runs for every report of a cycle's burst.
+    pub(crate) fn note_score(
+        &mut self,
+        member: &MemberId,
+        previous: Option<u8>,
+        score: u8,
+        now: impl FnOnce() -> Instant,
+    ) {
         let critical = self.config.critical_score;
         if score < critical && previous.is_none_or(|previous| previous >= critical) {
-            self.note_critical(member, now);
+            self.note_critical(member.clone(), now());
         }
     }
 

@@ -70,7 +70,7 @@ pub use crate::{
     health::{HealthReport, ScoreComponent},
     member::{
         EmergencyFlag, MemberBuilder, MemberCommand, MemberContext, MemberHandle, MemberId, MemberKind, MemberSpec,
-        MemberState, QueenNotice, Reporter, StartError, StartFailure,
+        MemberState, Posted, QueenNotice, Reporter, StartError, StartFailure,
     },
     memory::{
         AgentRow, Agents, Approval, Approvals, AuditBreak, AuditEntry, AuditRecord, AuditTrail, BACKLOG_FILE,

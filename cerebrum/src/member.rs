@@ -5,14 +5,18 @@
 //! to deliver the few commands every member understands.
 
 mod flag;
+mod lane;
 
 use std::{fmt, sync::Arc};
 
 use ractor::ActorCell;
 use serde::{Deserialize, Serialize};
 
-pub use self::flag::EmergencyFlag;
-pub(crate) use self::flag::EmergencySwitch;
+pub use self::{flag::EmergencyFlag, lane::Posted};
+pub(crate) use self::{
+    flag::EmergencySwitch,
+    lane::{ChangeSender, Changes, Lane},
+};
 use crate::{
     CycleRecord, EmergencyReason, HealthReport, QueenHandle, QueenMessage, QueenRef, RestartPolicy, Unreachable,
 };
@@ -203,17 +207,27 @@ pub enum QueenNotice {
 ///
 /// Reports go to the queen directly, not over the bus: supervision and emergency decisions never depend on an event
 /// that an overloaded bus may drop.
+///
+/// A report whose verdict (score, healthy, signals) differs from the one before goes ahead of the repeats waiting in
+/// the queen's mailbox, so a threshold crossing is seen at once even at the end of a cycle's burst.
 #[derive(Debug, Clone)]
 pub struct Reporter {
     pub(crate) queen: QueenRef,
     pub(crate) member: MemberId,
+    pub(crate) lane: Lane,
 }
 
 impl Reporter {
     /// Sends a health report. Returns `false` when the queen is gone.
     pub fn report(&self, mut report: HealthReport) -> bool {
         report.member = self.member.clone();
-        self.queen.cast(QueenMessage::Report(report)).is_ok()
+        let (posted, changed) = self.lane.number_report(report);
+        if changed {
+            // The lane holds the report; the message wakes a queen with an empty mailbox.
+            self.lane.send_change(posted) && self.queen.cast(QueenMessage::Changed).is_ok()
+        } else {
+            self.queen.cast(QueenMessage::Report(posted)).is_ok()
+        }
     }
 
     /// Says that the member could not read its subject this time because `source` was unreachable (a timeout, a
@@ -221,7 +235,7 @@ impl Reporter {
     /// Returns `false` when the queen is gone.
     pub fn unreachable(&self, cycle: Option<u64>, source: &str, reason: String) -> bool {
         let report = Unreachable { member: self.member.clone(), cycle, source: source.to_owned(), reason };
-        self.queen.cast(QueenMessage::Unreachable(report)).is_ok()
+        self.queen.cast(QueenMessage::Unreachable(self.lane.number(report))).is_ok()
     }
 
     /// The member this reporter speaks for.

@@ -89,7 +89,7 @@ impl FleetEmergency {
                 let folded = self.book.fold(report);
                 // As a baseline the score is its own previous one: no crossing.
                 let previous = if self.baseline { Some(score) } else { folded.previous };
-                self.state.note_score(member.id.clone(), previous, score, now);
+                self.state.note_score(&member.id, previous, score, || now);
             }
             let was = self.escalated.contains(&member.id);
             if member.escalated != was {

@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::QueenState;
 use crate::{
     CycleKind, CycleRecord, EmergencyReason, HealthReport, HiveEvent, MemberCommand, MemberId, MemberKind, MemberState,
-    Notice, QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition, outage::OutageChange,
-    write_atomic,
+    Notice, Posted, QueenError, QueenNotice, Unreachable, analytics::rfc3339, emergency::Transition,
+    outage::OutageChange, write_atomic,
 };
 
 #[derive(Debug, Default)]
@@ -147,16 +147,19 @@ impl QueenState {
         self.myself.send_after(self.config.refresh_window, || super::QueenMessage::RefreshDue);
     }
 
-    /// Folds a report in. Its cost does not grow with the fleet: a cycle's reports arrive in a burst, and a report
-    /// that crosses an emergency threshold waits behind all of them.
+    /// Folds a report in. Its cost does not grow with the fleet: a cycle's reports arrive in a burst. (A report
+    /// that changes a verdict, such as one that crosses an emergency threshold, comes by the lane for changes and so
+    /// does not wait behind the burst's repeats.)
     ///
     /// A report is published (with its signals) when it is the member's first since it (re)started or its score,
     /// verdict or signals differ from its previous report's, and evaluated against the emergency triggers only in
     /// the second case. A repeat cannot make a trigger hold that did not hold at the last evaluation (a trigger's
     /// inputs are exactly those fields), and observers already have what it says.
-    pub(super) fn on_report(&mut self, report: HealthReport) {
-        // A report from a member that is gone, stopped or escalated is stale.
-        let Some(member) = self.members.get_mut(&report.member).filter(|m| m.state == MemberState::Running) else {
+    pub(super) fn on_report(&mut self, posted: Posted<HealthReport>) {
+        let Some(report) = self.take_in(posted, |r| (&r.member, r.cycle)) else {
+            return;
+        };
+        let Some(member) = self.members.get_mut(&report.member) else {
             return;
         };
         let first = !std::mem::replace(&mut member.reported, true);
@@ -175,7 +178,7 @@ impl QueenState {
             self.cycle.signals += signals;
         }
         self.left_outage(&id);
-        self.emergency.note_score(id, folded.previous, score, tokio::time::Instant::now().into_std());
+        self.emergency.note_score(&id, folded.previous, score, || tokio::time::Instant::now().into_std());
         if !folded.repeat {
             self.evaluate_after_report();
         }
@@ -185,11 +188,11 @@ impl QueenState {
     /// A member could not read its subject for want of its source: it answers the cycle, keeps its last verdict
     /// (stale), and counts towards its source's outage, which is never an emergency trigger. Nothing is evaluated:
     /// no verdict changed.
-    pub(super) fn on_unreachable(&mut self, report: Unreachable) {
-        let id = report.member.clone();
-        if self.members.get(&id).is_none_or(|m| m.state != MemberState::Running) {
+    pub(super) fn on_unreachable(&mut self, posted: Posted<Unreachable>) {
+        let Some(report) = self.take_in(posted, |r| (&r.member, r.cycle)) else {
             return;
-        }
+        };
+        let id = report.member.clone();
         self.bus.publish(HiveEvent::HealthUnknown {
             member: id.clone(),
             source: report.source.clone(),
@@ -204,6 +207,31 @@ impl QueenState {
             self.cycle.pending.remove(&id);
         }
         self.maybe_finish_cycle();
+    }
+
+    /// Folds in the reports that changed a verdict, in the order they were posted.
+    pub(super) fn take_changes(&mut self) {
+        while let Ok(posted) = self.changes.try_recv() {
+            self.on_report(posted);
+        }
+    }
+
+    /// What a member posted, if it is to be taken in: not when the member is gone, stopped, escalated or started
+    /// again since, and not when a newer report of it was taken first (a change passes the repeats posted before
+    /// it); such a report still answers its cycle, since the member did answer.
+    fn take_in<T>(&mut self, posted: Posted<T>, about: impl Fn(&T) -> (&MemberId, Option<u64>)) -> Option<T> {
+        let Posted { generation, number, report } = posted;
+        let (id, cycle) = about(&report);
+        let member =
+            self.members.get_mut(id).filter(|m| m.state == MemberState::Running && m.generation == generation)?;
+        if number > member.last_report {
+            member.last_report = number;
+            return Some(report);
+        }
+        if self.cycle.open && cycle == Some(self.cycle.number) && self.cycle.pending.remove(id) {
+            self.maybe_finish_cycle();
+        }
+        None
     }
 
     /// Takes a member out of its source's outage (it read again, escalated, stopped or left).

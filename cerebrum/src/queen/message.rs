@@ -6,8 +6,8 @@ use tokio::sync::oneshot;
 
 use super::HiveStatus;
 use crate::{
-    BatchId, BatchReport, EmergencyReason, HealthReport, MemberId, MemberSpec, OrchError, Proposal, QueenError, Seed,
-    Unreachable,
+    BatchId, BatchReport, EmergencyReason, HealthReport, MemberId, MemberSpec, OrchError, Posted, Proposal, QueenError,
+    Seed, Unreachable,
 };
 
 /// Messages the queen understands. Commands are imperatives; RPCs end with their reply port.
@@ -28,10 +28,13 @@ pub enum QueenMessage {
     /// Ask one running member to observe soon, outside the cycle's rhythm (an event said its subject changed): it is
     /// read in the next refresh cycle.
     ObserveNow(MemberId, RpcReplyPort<Result<(), QueenError>>),
-    /// A member's health report (sent by its [`Reporter`]).
-    Report(HealthReport),
+    /// A member's health report that repeats its verdict (sent by its [`Reporter`]).
+    Report(Posted<HealthReport>),
     /// A member could not read its subject because its source was unreachable (sent by its [`Reporter`]).
-    Unreachable(Unreachable),
+    Unreachable(Posted<Unreachable>),
+    /// A report that changes its member's verdict is waiting on the queen's lane for changes (sent by its
+    /// [`Reporter`]). The queen empties that lane before every message it handles; this one wakes it.
+    Changed,
     /// Fan out `n` ORCHs on a seed; the report goes to `reply`.
     Propose {
         /// The fan-out's id.

@@ -9,7 +9,7 @@ use rand::Rng;
 use super::{QueenHandle, QueenMessage, QueenState};
 use crate::{
     ExitKind, HiveEvent, MemberCommand, MemberContext, MemberHandle, MemberId, MemberSpec, MemberState, QueenError,
-    QueenNotice, Reporter, RestartDecision, RestartHistory, StartedMember, decide,
+    QueenNotice, Reporter, RestartDecision, RestartHistory, StartedMember, decide, member::Lane,
 };
 
 /// One supervised member.
@@ -30,6 +30,8 @@ pub(super) struct Member {
     /// Whether this incarnation has reported yet: its first report is always published, later ones only when they
     /// change something.
     pub(super) reported: bool,
+    /// The number of the incarnation's latest report taken in: one numbered lower arrived after a newer one.
+    pub(super) last_report: u64,
 }
 
 /// How a member is being (re)started, for the event that follows.
@@ -108,6 +110,7 @@ impl QueenState {
             resumes: 0,
             escalated_at: None,
             reported: false,
+            last_report: 0,
         });
         self.order.push(id.clone());
         Ok(id)
@@ -168,13 +171,18 @@ impl QueenState {
         member.state = MemberState::Starting;
         member.pending_restart = None;
         member.reported = false;
+        member.last_report = 0;
         Some(MemberContext {
             id: id.clone(),
             kind: member.spec.kind.clone(),
             supervisor: self.myself.get_cell(),
             emergency: self.emergency.is_active(),
             emergency_flag: self.switch.flag(),
-            reporter: Reporter { queen: self.myself.clone(), member: id.clone() },
+            reporter: Reporter {
+                queen: self.myself.clone(),
+                member: id.clone(),
+                lane: Lane::new(self.change_sender.clone(), member.generation),
+            },
             queen: QueenHandle::new(self.myself.clone(), self.bus.clone()),
         })
     }

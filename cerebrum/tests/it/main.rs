@@ -6,6 +6,7 @@ mod cycles;
 mod emergency;
 mod governance;
 mod harness;
+mod lane;
 mod member;
 mod memory;
 mod orch;
