@@ -1,5 +1,6 @@
-//! Threshold-crossing report to `EmergencyDeclared`, idle and behind a burst of reports, and the same with members
-//! commanded into emergency mode, as before the emergency flag, in alternating rounds.
+//! Threshold-crossing report to `EmergencyDeclared`, idle and behind a burst of reports, read by the bench's thread
+//! and by a runtime task, and the same with members commanded into emergency mode, as before the emergency flag, in
+//! alternating rounds.
 
 use super::*;
 
@@ -12,6 +13,10 @@ const EMERGENCY_HIVE: &str = "emergency/queen_1000";
 const EMERGENCY_HIVE_BURST: &str = "emergency/queen_1000_burst";
 const EMERGENCY_RAW: &str = "emergency/raw_ractor";
 const EMERGENCY_RAW_BURST: &str = "emergency/raw_ractor_burst";
+/// The same declarations read by a task on the runtime (as the steward, the API's event stream and any embedding
+/// subscriber read them) instead of by the bench's `block_on` thread, which has to be woken from outside the runtime.
+const EMERGENCY_HIVE_TASK: &str = "emergency/queen_1000_task_reader";
+const EMERGENCY_HIVE_TASK_BURST: &str = "emergency/queen_1000_task_reader_burst";
 /// The same-run comparison of members that follow the emergency flag with members commanded as before it, taken
 /// in alternating rounds after the rest of the group so that both sides see the same load.
 const FLAG: &str = "emergency/ab_flag";
@@ -73,6 +78,13 @@ async fn emergency_fixture(builder: IdleBuilder) -> EmergencyHive {
 async fn emergency_hive(fx: &EmergencyHive, iters: u64, burst: bool) -> Duration {
     let name = if burst { EMERGENCY_HIVE_BURST } else { EMERGENCY_HIVE };
     emergency_hive_as(name, fx, iters, burst).await
+}
+
+/// [`emergency_hive`] with the reader in a task on the runtime.
+async fn emergency_hive_task(fx: &Arc<EmergencyHive>, iters: u64, burst: bool) -> Duration {
+    let name = if burst { EMERGENCY_HIVE_TASK_BURST } else { EMERGENCY_HIVE_TASK };
+    let fx = Arc::clone(fx);
+    tokio::spawn(async move { emergency_hive_as(name, &fx, iters, burst).await }).await.expect("the reader task ends")
 }
 
 async fn emergency_hive_as(name: &'static str, fx: &EmergencyHive, iters: u64, burst: bool) -> Duration {
@@ -156,7 +168,7 @@ async fn emergency_raw(fx: &EmergencyRaw, iters: u64, burst: bool) -> Duration {
 
 pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
     let started = Instant::now();
-    let hive = rt.block_on(emergency_fixture(IdleBuilder::default()));
+    let hive = Arc::new(rt.block_on(emergency_fixture(IdleBuilder::default())));
     let raw = rt.block_on(emergency_raw_fixture());
     let mut group = c.benchmark_group("emergency");
     // Criterion sizes runs by the time it is told was measured, but the untimed reset after each declaration (two
@@ -173,6 +185,9 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
         group.bench_function(format!("queen_1000{suffix}"), |b| {
             b.to_async(rt).iter_custom(|iters| emergency_hive(&hive, iters, burst))
         });
+        group.bench_function(format!("queen_1000_task_reader{suffix}"), |b| {
+            b.to_async(rt).iter_custom(|iters| emergency_hive_task(&hive, iters, burst))
+        });
     }
     group.finish();
     rt.block_on(async {
@@ -180,6 +195,8 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
         top_up(EMERGENCY_HIVE, DECLARATIONS, |n| emergency_hive(&hive, n, false)).await;
         top_up(EMERGENCY_RAW_BURST, BURST_DECLARATIONS, |n| emergency_raw(&raw, n, true)).await;
         top_up(EMERGENCY_HIVE_BURST, BURST_DECLARATIONS, |n| emergency_hive(&hive, n, true)).await;
+        top_up(EMERGENCY_HIVE_TASK, DECLARATIONS, |n| emergency_hive_task(&hive, n, false)).await;
+        top_up(EMERGENCY_HIVE_TASK_BURST, BURST_DECLARATIONS, |n| emergency_hive_task(&hive, n, true)).await;
         if tally(EMERGENCY_HIVE, |t| !t.samples.is_empty()) && !smoke() {
             let commanded = emergency_fixture(IdleBuilder::commanded()).await;
             for _ in 0..AB_ROUNDS {
@@ -200,6 +217,8 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
     for (hive_name, raw_name, what) in [
         (EMERGENCY_HIVE, EMERGENCY_RAW, "idle queen"),
         (EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST, "behind 999 reports"),
+        (EMERGENCY_HIVE_TASK, EMERGENCY_RAW, "idle queen, reader in a runtime task"),
+        (EMERGENCY_HIVE_TASK_BURST, EMERGENCY_RAW_BURST, "behind 999 reports, reader in a runtime task"),
     ] {
         let (hive_all, hive_inner) = tally(hive_name, |t| (t.samples.clone(), t.inner.clone()));
         let raw_all = tally(raw_name, |t| t.samples.clone());
@@ -255,5 +274,6 @@ pub(super) fn emergency_group(c: &mut Criterion, rt: &Runtime) {
             );
         }
     }
-    wall("emergency", started, &[EMERGENCY_HIVE, EMERGENCY_RAW, EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST]);
+    let names = [EMERGENCY_HIVE, EMERGENCY_RAW, EMERGENCY_HIVE_BURST, EMERGENCY_RAW_BURST, EMERGENCY_HIVE_TASK];
+    wall("emergency", started, &names);
 }
