@@ -156,13 +156,9 @@ impl QueenState {
     /// the second case. A repeat cannot make a trigger hold that did not hold at the last evaluation (a trigger's
     /// inputs are exactly those fields), and observers already have what it says.
     pub(super) fn on_report(&mut self, posted: Posted<HealthReport>) {
-        let Some(report) = self.take_in(posted, |r| (&r.member, r.cycle)) else {
+        let Some((report, first)) = self.take_in(posted, |r| (&r.member, r.cycle), true) else {
             return;
         };
-        let Some(member) = self.members.get_mut(&report.member) else {
-            return;
-        };
-        let first = !std::mem::replace(&mut member.reported, true);
         let id = report.member.clone();
         let (score, healthy, cycle, signals) = (report.score, report.healthy, report.cycle, report.signals.len());
         let folded = self.book.fold(report);
@@ -189,7 +185,7 @@ impl QueenState {
     /// (stale), and counts towards its source's outage, which is never an emergency trigger. Nothing is evaluated:
     /// no verdict changed.
     pub(super) fn on_unreachable(&mut self, posted: Posted<Unreachable>) {
-        let Some(report) = self.take_in(posted, |r| (&r.member, r.cycle)) else {
+        let Some((report, _)) = self.take_in(posted, |r| (&r.member, r.cycle), false) else {
             return;
         };
         let id = report.member.clone();
@@ -218,15 +214,22 @@ impl QueenState {
 
     /// What a member posted, if it is to be taken in: not when the member is gone, stopped, escalated or started
     /// again since, and not when a newer report of it was taken first (a change passes the repeats posted before
-    /// it); such a report still answers its cycle, since the member did answer.
-    fn take_in<T>(&mut self, posted: Posted<T>, about: impl Fn(&T) -> (&MemberId, Option<u64>)) -> Option<T> {
+    /// it); such a report still answers its cycle, since the member did answer. With `health`, also whether it is
+    /// the incarnation's first health report (looked up here once: this runs for every report of a burst).
+    fn take_in<T>(
+        &mut self,
+        posted: Posted<T>,
+        about: impl Fn(&T) -> (&MemberId, Option<u64>),
+        health: bool,
+    ) -> Option<(T, bool)> {
         let Posted { generation, number, report } = posted;
         let (id, cycle) = about(&report);
         let member =
             self.members.get_mut(id).filter(|m| m.state == MemberState::Running && m.generation == generation)?;
         if number > member.last_report {
             member.last_report = number;
-            return Some(report);
+            let first = health && !std::mem::replace(&mut member.reported, true);
+            return Some((report, first));
         }
         if self.cycle.open && cycle == Some(self.cycle.number) && self.cycle.pending.remove(id) {
             self.maybe_finish_cycle();
