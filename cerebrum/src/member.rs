@@ -208,8 +208,9 @@ pub enum QueenNotice {
 /// Reports go to the queen directly, not over the bus: supervision and emergency decisions never depend on an event
 /// that an overloaded bus may drop.
 ///
-/// A report whose verdict (score, healthy, signals) differs from the one before goes ahead of the repeats waiting in
-/// the queen's mailbox, so a threshold crossing is seen at once even at the end of a cycle's burst.
+/// A report whose verdict (score, healthy, signals) differs from the one before goes ahead of everything waiting in
+/// the queen's mailbox (a cycle's repeats among it), so a threshold crossing is seen at once even at the end of a
+/// cycle's burst.
 #[derive(Debug, Clone)]
 pub struct Reporter {
     pub(crate) queen: QueenRef,

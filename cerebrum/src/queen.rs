@@ -262,6 +262,11 @@ impl Actor for Queen {
         event: SupervisionEvent,
         state: &mut QueenState,
     ) -> Result<(), ActorProcessingErr> {
+        // A change a member posted before it exited is taken while its incarnation still runs (ractor hands the
+        // queen exits before the messages waiting in its mailbox).
+        if !state.shutting_down {
+            state.take_changes();
+        }
         let (id, exit) = match event {
             SupervisionEvent::ActorFailed(cell, err) => (cell.get_id(), ExitKind::Failed(err.to_string())),
             SupervisionEvent::ActorTerminated(cell, _, reason) => {

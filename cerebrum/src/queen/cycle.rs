@@ -156,7 +156,7 @@ impl QueenState {
     /// the second case. A repeat cannot make a trigger hold that did not hold at the last evaluation (a trigger's
     /// inputs are exactly those fields), and observers already have what it says.
     pub(super) fn on_report(&mut self, posted: Posted<HealthReport>) {
-        let Some((report, first)) = self.take_in(posted, |r| (&r.member, r.cycle), true) else {
+        let Some((report, first)) = self.take_in(posted, |r| (&r.member, r.cycle, r.signals.len()), true) else {
             return;
         };
         let id = report.member.clone();
@@ -185,7 +185,7 @@ impl QueenState {
     /// (stale), and counts towards its source's outage, which is never an emergency trigger. Nothing is evaluated:
     /// no verdict changed.
     pub(super) fn on_unreachable(&mut self, posted: Posted<Unreachable>) {
-        let Some((report, _)) = self.take_in(posted, |r| (&r.member, r.cycle), false) else {
+        let Some((report, _)) = self.take_in(posted, |r| (&r.member, r.cycle, 0), false) else {
             return;
         };
         let id = report.member.clone();
@@ -206,24 +206,29 @@ impl QueenState {
     }
 
     /// Folds in the reports that changed a verdict, in the order they were posted.
+    ///
+    /// Only those waiting when it starts: a fleet whose verdicts keep changing must not keep the queen from its
+    /// mailbox (a shutdown, the next tick).
     pub(super) fn take_changes(&mut self) {
-        while let Ok(posted) = self.changes.try_recv() {
+        for _ in 0..self.changes.len() {
+            let Ok(posted) = self.changes.try_recv() else { break };
             self.on_report(posted);
         }
     }
 
     /// What a member posted, if it is to be taken in: not when the member is gone, stopped, escalated or started
     /// again since, and not when a newer report of it was taken first (a change passes the repeats posted before
-    /// it); such a report still answers its cycle, since the member did answer. With `health`, also whether it is
+    /// it); such a report still answers its cycle (with its signals counted), since the member did answer; an
+    /// `Unreachable` overtaken so is neither published nor counted towards an outage. With `health`, also whether it is
     /// the incarnation's first health report (looked up here once: this runs for every report of a burst).
     fn take_in<T>(
         &mut self,
         posted: Posted<T>,
-        about: impl Fn(&T) -> (&MemberId, Option<u64>),
+        about: impl Fn(&T) -> (&MemberId, Option<u64>, usize),
         health: bool,
     ) -> Option<(T, bool)> {
         let Posted { generation, number, report } = posted;
-        let (id, cycle) = about(&report);
+        let (id, cycle, signals) = about(&report);
         let member =
             self.members.get_mut(id).filter(|m| m.state == MemberState::Running && m.generation == generation)?;
         if number > member.last_report {
@@ -232,6 +237,7 @@ impl QueenState {
             return Some((report, first));
         }
         if self.cycle.open && cycle == Some(self.cycle.number) && self.cycle.pending.remove(id) {
+            self.cycle.signals += signals;
             self.maybe_finish_cycle();
         }
         None

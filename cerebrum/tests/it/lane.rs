@@ -142,3 +142,29 @@ async fn a_repeat_posted_before_a_change_is_not_folded_over_it_when_it_arrives_a
     assert!(events.ready().iter().all(|e| reported(e, "b").is_none()), "the older verdict was not taken in again");
     queen.shutdown().await.expect("queen shuts down");
 }
+
+#[tokio::test]
+async fn a_report_overtaken_by_a_change_still_answers_its_cycle() {
+    let (queen, mut events, builder) = hive().await;
+    queen.start_cycle().expect("queen is running");
+    let seen = events.until("the cycle to start", |e| matches!(e, HiveEvent::CycleStarted { .. })).await;
+    let Some(HiveEvent::CycleStarted { cycle, asked, .. }) = seen.last() else {
+        unreachable!("until returns the match")
+    };
+    assert_eq!(*asked, 2, "{seen:#?}");
+    let answer = |score, healthy| HealthReport { cycle: Some(*cycle), ..HealthReport::new(score, healthy) };
+    let added = hold(&queen, &builder).await;
+
+    // `b` answers the cycle with a repeat, then reports a change outside any cycle, which overtakes its answer.
+    let b = builder.reporter("b");
+    b.report(answer(90, true));
+    b.report(HealthReport::new(40, false));
+    builder.reporter("a").report(answer(90, true));
+    builder.release.notify_one();
+    within("the held member to be added", added).await.expect("the adding task ends");
+
+    events.until("the cycle to complete", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
+    let report = queen.report(&MemberId::new("b")).await.expect("queen is running").expect("b has reported");
+    assert_eq!((report.score, report.cycle), (40, None), "the change stands");
+    queen.shutdown().await.expect("queen shuts down");
+}
