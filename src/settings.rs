@@ -1,4 +1,5 @@
-//! The configuration as a whole: `hive.toml` found and validated (`file.rs`), laid under the environment and the
+//! The configuration as a whole: `hive.toml` found and validated (`file.rs`, with `[orgs.NAME]` in `orgs.rs` and
+//! `[[sync]]` in `sync.rs`), laid under the environment and the
 //! flags (`layer.rs`: flag > environment > file > default), and shown with each value's origin by `hive config
 //! check` (`check.rs`). It runs once in `main`, before any command, and writes what it resolved into the parsed
 //! arguments and [`EnvConfig`], so every command (`hive run` and `hive serve` through `RunPlan::resolve`) sees one
@@ -7,6 +8,7 @@
 mod check;
 mod file;
 mod layer;
+mod orgs;
 mod sync;
 
 #[cfg(test)]
@@ -30,7 +32,8 @@ use crate::{
 
 pub use self::{
     check::print as check,
-    file::{FileError, FileSettings, OrgCredential, TokenSource},
+    file::{FileError, FileSettings, TokenSource},
+    orgs::OrgCredential,
 };
 
 /// Cycle summaries kept under `<state>/cycles/` unless the file says otherwise (a cycle a minute: about 8 hours).

@@ -1,6 +1,7 @@
 //! `hive.toml` as written: the serde schema (`deny_unknown_fields` at every level, every value with its span), and
-//! its validation into [`FileSettings`], where each bad key or value is a [`FileError`] naming the file, line,
-//! column and key, with a "did you mean" for a mistyped key.
+//! its validation into [`FileSettings`], where each bad key or value is a [`FileError`] (`file/error.rs`) naming the
+//! file, line, column and key, with a "did you mean" for a mistyped key. `[orgs.NAME]` and `[[sync]]` are validated
+//! beside it, in `orgs.rs` and `sync.rs`.
 
 use std::{
     collections::BTreeMap,
@@ -17,44 +18,15 @@ use hive::{
     forge::LOCAL_OWNER,
 };
 use serde::Deserialize;
-use toml::{Spanned, de::DeTable};
+use toml::Spanned;
 
+use self::error::{Located, explain};
+use super::orgs::OrgCredential;
 use crate::config::INTERVAL_SECS;
 
-/// A bad configuration file: where, which key, what is wrong and, for a mistyped key, the key meant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileError {
-    /// The file.
-    pub path: PathBuf,
-    /// 1-based line and column of the offending key or value; `None` when the file could not be read.
-    pub at: Option<(usize, usize)>,
-    /// The dotted key (`governance.level`), when known.
-    pub key: Option<String>,
-    /// What is wrong, lowercase, quoting the value.
-    pub message: String,
-    /// The known key closest to a mistyped one.
-    pub hint: Option<String>,
-}
+mod error;
 
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration '{}", self.path.display())?;
-        if let Some((line, column)) = self.at {
-            write!(f, ":{line}:{column}")?;
-        }
-        f.write_str("'")?;
-        if let Some(key) = &self.key {
-            write!(f, " at key '{key}'")?;
-        }
-        write!(f, ": {}", self.message)?;
-        if let Some(hint) = &self.hint {
-            write!(f, "; did you mean '{hint}'?")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for FileError {}
+pub use self::error::FileError;
 
 /// The file as serde reads it.
 #[derive(Debug, Default, Deserialize)]
@@ -70,7 +42,7 @@ struct Raw {
     #[serde(default)]
     governance: RawGovernance,
     #[serde(default)]
-    orgs: BTreeMap<Spanned<String>, RawOrg>,
+    orgs: BTreeMap<Spanned<String>, super::orgs::RawOrg>,
     #[serde(default)]
     repos: BTreeMap<Spanned<String>, RawRepo>,
     #[serde(default)]
@@ -140,21 +112,6 @@ struct RawGovernance {
     max_comments_per_issue_per_day: Option<u32>,
     max_content_per_minute: Option<u32>,
     escalate_after: Option<Spanned<u32>>,
-}
-
-/// What an organisation (or user) may override: the action level, the owners, which of its repositories to keep and
-/// to skip, its own GitHub credential, and for a local workspace's owner (`local`) its repositories' test command.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOrg {
-    level: Option<Spanned<String>>,
-    owners: Option<Vec<Spanned<String>>>,
-    include: Option<Vec<Spanned<String>>>,
-    exclude: Option<Vec<Spanned<String>>>,
-    test_command: Option<Spanned<Vec<String>>>,
-    token_env: Option<Spanned<String>>,
-    token_file: Option<Spanned<PathBuf>>,
-    installation_id: Option<Spanned<u64>>,
 }
 
 /// What one repository may override; a test command only for a local workspace's repository, the one kind whose
@@ -314,15 +271,6 @@ pub enum TokenSource {
     File { path: PathBuf, at: (usize, usize) },
 }
 
-/// Where an organisation's own GitHub credential comes from, with the position to blame when it cannot be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrgCredential {
-    /// A token, from a variable or a file (as `[api]`'s).
-    Token(TokenSource),
-    /// An installation of the process's GitHub App (`HIVE_GITHUB_APP_ID`, `HIVE_GITHUB_APP_KEY_FILE`).
-    Installation { id: u64, at: (usize, usize) },
-}
-
 /// `[llm]`: the language model the ORCHs (and so the autonomy loop's planning) think with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Llm {
@@ -344,83 +292,6 @@ pub fn parse(path: &Path, text: &str) -> Result<FileSettings, FileError> {
     Validator { at: Located { path, text }, base: path.parent().unwrap_or(Path::new(".")) }.validate(raw)
 }
 
-/// A file and its text, to turn spans into lines, columns and keys.
-#[derive(Clone, Copy)]
-struct Located<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl Located<'_> {
-    fn error(&self, span: Option<Range<usize>>, message: String, hint: Option<String>) -> FileError {
-        FileError {
-            path: self.path.to_path_buf(),
-            at: span.as_ref().map(|s| line_column(self.text, s.start)),
-            key: span.and_then(|s| key_at(self.text, s.start)),
-            message,
-            hint,
-        }
-    }
-
-    fn at(&self, span: &Range<usize>) -> (usize, usize) {
-        line_column(self.text, span.start)
-    }
-}
-
-/// toml's message, lowercased where it is serde's, with the closest known key when a key is unknown. serde reports
-/// an unknown key as "unknown field `x`, expected one of `a`, `b`", the one structured form it has.
-fn explain(message: &str) -> (String, Option<String>) {
-    let message = message.trim().to_owned();
-    let Some(rest) = message.strip_prefix("unknown field ") else { return (message, None) };
-    let quoted: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let Some((unknown, known)) = quoted.split_first() else { return (message, None) };
-    let hint = hive::command::nearest(unknown, known.iter().copied()).map(str::to_owned);
-    (format!("unknown key '{}'; known keys: {}", unknown.escape_debug(), known.join(", ")), hint)
-}
-
-/// 1-based line and column (in characters) of byte `offset` in `text`.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, column)
-}
-
-/// The dotted key whose name or value holds byte `offset`: the deepest one, so an error inside `[governance]` names
-/// `governance.level`, not `governance`.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let doc = DeTable::parse(text).ok()?;
-    let mut best: Vec<String> = Vec::new();
-    let mut path = Vec::new();
-    walk(doc.get_ref(), offset, &mut path, &mut best);
-    (!best.is_empty()).then(|| best.join("."))
-}
-
-fn walk(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>, best: &mut Vec<String>) {
-    for (key, value) in table {
-        // As TOML writes it: a key with other than letters, digits, `-` and `_` in quotes (`repos."acme/api"`).
-        let name = key.get_ref();
-        let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        path.push(if bare { name.to_string() } else { format!("\"{}\"", name.escape_debug()) });
-        let holds = |span: Range<usize>| span.contains(&offset) || span.start == offset;
-        if (holds(key.span()) || holds(value.span())) && path.len() > best.len() {
-            *best = path.clone();
-        }
-        match value.get_ref() {
-            toml::de::DeValue::Table(inner) => walk(inner, offset, path, best),
-            toml::de::DeValue::Array(items) => {
-                for item in items.iter() {
-                    if let toml::de::DeValue::Table(inner) = item.get_ref() {
-                        walk(inner, offset, path, best);
-                    }
-                }
-            }
-            _ => {}
-        }
-        path.pop();
-    }
-}
-
 /// Turns the raw file into settings, blaming each bad value's position.
 pub(super) struct Validator<'a> {
     at: Located<'a>,
@@ -432,6 +303,11 @@ impl Validator<'_> {
         Err(self.at.error(Some(span.clone()), message, None))
     }
 
+    /// 1-based line and column of `span`'s start, kept with a value to blame it later.
+    pub(super) fn position(&self, span: &Range<usize>) -> (usize, usize) {
+        self.at.at(span)
+    }
+
     fn path(&self, value: Spanned<PathBuf>) -> Result<PathBuf, FileError> {
         let span = value.span();
         let path = value.into_inner();
@@ -441,7 +317,11 @@ impl Validator<'_> {
         Ok(self.base.join(path))
     }
 
-    fn logins(&self, values: Option<Vec<Spanned<String>>>, what: &str) -> Result<Option<Vec<String>>, FileError> {
+    pub(super) fn logins(
+        &self,
+        values: Option<Vec<Spanned<String>>>,
+        what: &str,
+    ) -> Result<Option<Vec<String>>, FileError> {
         values
             .map(|values| {
                 values
@@ -461,7 +341,7 @@ impl Validator<'_> {
             .transpose()
     }
 
-    fn owners(&self, values: Option<Vec<Spanned<String>>>) -> Result<Option<Vec<String>>, FileError> {
+    pub(super) fn owners(&self, values: Option<Vec<Spanned<String>>>) -> Result<Option<Vec<String>>, FileError> {
         values
             .map(|values| {
                 values
@@ -494,7 +374,7 @@ impl Validator<'_> {
         }
     }
 
-    fn globs(&self, values: Option<Vec<Spanned<String>>>) -> Result<Option<Vec<String>>, FileError> {
+    pub(super) fn globs(&self, values: Option<Vec<Spanned<String>>>) -> Result<Option<Vec<String>>, FileError> {
         values
             .map(|values| {
                 values
@@ -515,7 +395,7 @@ impl Validator<'_> {
             .transpose()
     }
 
-    fn level(&self, value: Option<Spanned<String>>) -> Result<Option<ActionLevel>, FileError> {
+    pub(super) fn level(&self, value: Option<Spanned<String>>) -> Result<Option<ActionLevel>, FileError> {
         let Some(value) = value else { return Ok(None) };
         match value.get_ref().parse::<ActionLevel>() {
             Ok(level) => Ok(Some(level)),
@@ -615,24 +495,7 @@ impl Validator<'_> {
             keep_snapshots: self.at_least(retention.snapshots, 1, usize::MAX, "number of snapshots kept")?,
             ..FileSettings::default()
         };
-        for (name, org) in orgs {
-            let login = self.logins(Some(vec![name.clone()]), "organisation")?.unwrap_or_default().concat();
-            let rule = Override { level: self.level(org.level)?, owners: self.owners(org.owners)? };
-            if let Some(globs) = self.globs(org.include)? {
-                settings.org_includes.insert(login.clone(), globs);
-            }
-            for glob in self.globs(org.exclude)?.unwrap_or_default() {
-                settings.org_excludes.push(format!("{login}/{glob}"));
-            }
-            if let Some(argv) = org.test_command {
-                self.test_command_owner(&login, &argv)?;
-                settings.test_commands.org = Some(argv.into_inner());
-            }
-            if let Some(credential) = self.org_credential(org.token_env, org.token_file, org.installation_id)? {
-                settings.org_credentials.insert(login.clone(), credential);
-            }
-            settings.overrides.owners.insert(login, rule);
-        }
+        self.orgs(orgs, &mut settings)?;
         for (name, repo) in repos {
             let id = self.repo(&name)?;
             if let Some(argv) = repo.test_command {
@@ -670,7 +533,7 @@ impl Validator<'_> {
 
     /// Checks that the organisation `login` whose test command `argv` is owns a local workspace's repositories
     /// (`local`), the only ones whose tests hive runs, and that the command has a program.
-    fn test_command_owner(&self, login: &str, argv: &Spanned<Vec<String>>) -> Result<(), FileError> {
+    pub(super) fn test_command_owner(&self, login: &str, argv: &Spanned<Vec<String>>) -> Result<(), FileError> {
         if login != LOCAL_OWNER {
             return self.fail(
                 &argv.span(),
@@ -713,7 +576,7 @@ impl Validator<'_> {
     }
 
     /// Where a token is read from: a variable or a file, not both.
-    fn token_source(
+    pub(super) fn token_source(
         &self,
         token_env: Option<Spanned<String>>,
         token_file: Option<Spanned<PathBuf>>,
@@ -729,32 +592,6 @@ impl Validator<'_> {
             }
             (None, None) => None,
         })
-    }
-
-    /// An organisation's own credential: a token (as `[api]`'s) or an installation of the process's GitHub App,
-    /// one of them at most.
-    fn org_credential(
-        &self,
-        token_env: Option<Spanned<String>>,
-        token_file: Option<Spanned<PathBuf>>,
-        installation_id: Option<Spanned<u64>>,
-    ) -> Result<Option<OrgCredential>, FileError> {
-        let token = self.token_source(token_env, token_file)?;
-        match (token, installation_id) {
-            (Some(_), Some(id)) => self.fail(
-                &id.span(),
-                "give token_env, token_file or installation_id, not several; an organisation has one credential"
-                    .to_owned(),
-            ),
-            (Some(token), None) => Ok(Some(OrgCredential::Token(token))),
-            (None, Some(id)) if *id.get_ref() == 0 => self.fail(
-                &id.span(),
-                "invalid installation id '0': copy the number from the installation's settings page, such as 12345678"
-                    .to_owned(),
-            ),
-            (None, Some(id)) => Ok(Some(OrgCredential::Installation { id: *id.get_ref(), at: self.at.at(&id.span()) })),
-            (None, None) => Ok(None),
-        }
     }
 
     /// A service: its name a member id of its own (no `/`, which repositories have), its command an argument

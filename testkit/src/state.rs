@@ -1,6 +1,6 @@
-//! The emulator's world: owners, repositories and everything in them, the rate-limit budgets, fault rules and
-//! the request log. One mutex guards it all; requests are short and tests are small, so contention does not matter
-//! and every request sees a consistent world.
+//! The emulator's world: owners, repositories and everything in them, the rate-limit budgets and accepted tokens
+//! (`budget.rs`), fault rules and the request log. One mutex guards it all; requests are short and tests are small,
+//! so contention does not matter and every request sees a consistent world.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::bare::Bare;
 use crate::fault::{Fault, FaultRule};
 use crate::spec::{DependabotSpec, IssueRecord, IssueSpec, PullRecord, PullSpec, RepoSpec, RequestRecord, RunSpec};
+
+mod budget;
+
+pub(crate) use self::budget::{Budget, Caller};
 
 /// Base64 of the `SECURITY.md` a repository gets with `has_security_md`.
 pub(crate) const SECURITY_MD_BASE64: &str =
@@ -53,47 +57,11 @@ pub(crate) struct World {
     pub(crate) run_repos: std::collections::HashMap<u64, (String, String)>,
 }
 
-/// Who a request comes from, as GitHub tells budgets and visibility apart.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Caller {
-    /// No credentials.
-    Anonymous,
-    /// The default accepted token, which sees every owner.
-    Default,
-    /// A token added with [`EmulatorState::add_token`], which sees only its owners (as an app installation or a
-    /// fine-grained token does).
-    Scoped(String),
-}
-
-impl Caller {
-    /// Whether the request carried an accepted token.
-    pub(crate) fn authorized(&self) -> bool {
-        *self != Caller::Anonymous
-    }
-
-    /// The token's text, for the request log.
-    pub(crate) fn token(&self) -> Option<String> {
-        match self {
-            Caller::Anonymous => None,
-            Caller::Default => Some(crate::TOKEN.to_owned()),
-            Caller::Scoped(token) => Some(token.clone()),
-        }
-    }
-}
-
 /// Whether an owner is an organisation or a user (renders `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OwnerKind {
     Org,
     User,
-}
-
-/// One rate-limit bucket (per identity and resource), as GitHub keeps them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Budget {
-    pub(crate) limit: u32,
-    pub(crate) remaining: u32,
-    pub(crate) reset: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -286,60 +254,6 @@ impl World {
             Some(repo) => *repo.labels.entry(label.to_owned()).or_insert(fresh),
             None => fresh,
         }
-    }
-    /// Who a request carrying `token` (the `Authorization` header's token, if any) comes from; `None` for a token
-    /// the emulator does not accept.
-    pub(crate) fn caller(&self, token: Option<&str>) -> Option<Caller> {
-        match token {
-            None => Some(Caller::Anonymous),
-            Some(token) if token == crate::TOKEN => Some(Caller::Default),
-            Some(token) => self.tokens.contains_key(token).then(|| Caller::Scoped(token.to_owned())),
-        }
-    }
-
-    /// Whether `caller` can see `owner`'s repositories: every caller but a scoped token sees every owner (private
-    /// repositories are hidden from anonymous callers elsewhere).
-    pub(crate) fn sees(&self, caller: &Caller, owner: &str) -> bool {
-        match caller {
-            Caller::Scoped(token) => {
-                self.tokens.get(token).is_some_and(|owners| owners.contains(&owner.to_lowercase()))
-            }
-            Caller::Anonymous | Caller::Default => true,
-        }
-    }
-
-    /// The owners a caller is limited to, `None` for every owner.
-    pub(crate) fn scope(&self, caller: &Caller) -> Option<&[String]> {
-        match caller {
-            Caller::Scoped(token) => self.tokens.get(token).map(Vec::as_slice),
-            Caller::Anonymous | Caller::Default => None,
-        }
-    }
-
-    /// The budget of the default token (`authorized`) or of anonymous callers for a resource.
-    pub(crate) fn budget(&mut self, authorized: bool, resource: &'static str) -> &mut Budget {
-        let caller = if authorized { Caller::Default } else { Caller::Anonymous };
-        self.budget_of(caller, resource)
-    }
-
-    /// The budget for an identity and resource, refilled when its hour (or minute, for search) has passed. Every
-    /// accepted token has budgets of its own.
-    pub(crate) fn budget_of(&mut self, caller: Caller, resource: &'static str) -> &mut Budget {
-        let authorized = caller.authorized();
-        let now = epoch_secs();
-        let (limit, window) = match (resource, authorized) {
-            ("search", true) => (30, 60),
-            ("search", false) => (10, 60),
-            (_, true) => (5000, 3600),
-            (_, false) => (60, 3600),
-        };
-        let b =
-            self.budgets.entry((caller, resource)).or_insert(Budget { limit, remaining: limit, reset: now + window });
-        if now >= b.reset {
-            b.remaining = b.limit;
-            b.reset = now + window;
-        }
-        b
     }
     /// Starts a new attempt of a completed run with its failed jobs queued again, as GitHub does: the run keeps its
     /// id, each re-run job is a new check run with a new id and none of the old annotations, and the replaced check
@@ -651,38 +565,6 @@ impl EmulatorState {
         self.world().latency = d;
     }
 
-    /// Sets the core budget of the accepted token.
-    pub fn set_rate_limit(&self, limit: u32, remaining: u32, reset_epoch_secs: u64) {
-        self.world().budgets.insert((Caller::Default, "core"), Budget { limit, remaining, reset: reset_epoch_secs });
-    }
-
-    /// `(limit, remaining, reset)` of the accepted token's core budget.
-    pub fn rate_limit(&self) -> (u32, u32, u64) {
-        let mut w = self.world();
-        let b = w.budget(true, "core");
-        (b.limit, b.remaining, b.reset)
-    }
-
-    /// Accepts `token` besides the default one, for `owners`' repositories only: about any other owner's repository
-    /// it is answered as GitHub answers a token that cannot see it (a REST 404, GraphQL's `NOT_FOUND`). The token
-    /// has rate budgets of its own, and the request log names it ([`RequestRecord::token`]).
-    pub fn add_token(&self, token: &str, owners: &[&str]) {
-        let owners = owners.iter().map(|owner| owner.to_lowercase()).collect();
-        self.world().tokens.insert(token.to_owned(), owners);
-    }
-
-    /// `(limit, remaining, reset)` of an added token's budget for `resource` (`core`, `graphql` or `search`).
-    pub fn token_rate_limit(&self, token: &str, resource: &str) -> (u32, u32, u64) {
-        let resource = match resource {
-            "graphql" => "graphql",
-            "search" => "search",
-            _ => "core",
-        };
-        let mut w = self.world();
-        let b = w.budget_of(Caller::Scoped(token.to_owned()), resource);
-        (b.limit, b.remaining, b.reset)
-    }
-
     /// Serves GraphQL (the default) or not: switched off, `POST /graphql` answers 404 like a server with REST only.
     pub fn serve_graphql(&self, on: bool) {
         self.world().graphql_off = !on;
@@ -692,18 +574,6 @@ impl EmulatorState {
     /// not read): the field is `null`, and so is the repository when the field may not be null.
     pub fn forbid_graphql_field(&self, owner: &str, repo: &str, field: &str) {
         self.world().graphql_forbidden.entry((owner.to_owned(), repo.to_owned())).or_default().insert(field.to_owned());
-    }
-
-    /// `(limit, remaining, reset)` of the accepted token's graphql budget.
-    pub fn graphql_rate_limit(&self) -> (u32, u32, u64) {
-        let mut w = self.world();
-        let b = w.budget(true, "graphql");
-        (b.limit, b.remaining, b.reset)
-    }
-
-    /// Sets the graphql budget of the accepted token.
-    pub fn set_graphql_rate_limit(&self, limit: u32, remaining: u32, reset_epoch_secs: u64) {
-        self.world().budgets.insert((Caller::Default, "graphql"), Budget { limit, remaining, reset: reset_epoch_secs });
     }
 
     /// Points charged so far: one per counted REST request, a GraphQL query's cost for each query.
