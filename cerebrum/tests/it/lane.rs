@@ -44,6 +44,7 @@ impl MemberHandle for QuietHandle {
 #[derive(Default)]
 struct Holding {
     reporters: Mutex<HashMap<String, Reporter>>,
+    cells: Mutex<HashMap<String, ActorCell>>,
     held: String,
     entered: Notify,
     release: Notify,
@@ -60,6 +61,7 @@ impl MemberBuilder for Holding {
             .await
             .map_err(|e| StartError::new(ctx.id.clone(), StartFailure::spawn(e)))?;
         self.reporters.lock().expect("reporters lock").insert(ctx.id.as_str().to_owned(), ctx.reporter);
+        self.cells.lock().expect("cells lock").insert(ctx.id.as_str().to_owned(), actor.get_cell());
         Ok(Box::new(QuietHandle(actor.get_cell())))
     }
 }
@@ -67,6 +69,10 @@ impl MemberBuilder for Holding {
 impl Holding {
     fn reporter(&self, id: &str) -> Reporter {
         self.reporters.lock().expect("reporters lock")[id].clone()
+    }
+
+    fn cell(&self, id: &str) -> ActorCell {
+        self.cells.lock().expect("cells lock")[id].clone()
     }
 }
 
@@ -166,5 +172,26 @@ async fn a_report_overtaken_by_a_change_still_answers_its_cycle() {
     events.until("the cycle to complete", |e| matches!(e, HiveEvent::CycleCompleted { .. })).await;
     let report = queen.report(&MemberId::new("b")).await.expect("queen is running").expect("b has reported");
     assert_eq!((report.score, report.cycle), (40, None), "the change stands");
+    queen.shutdown().await.expect("queen shuts down");
+}
+
+#[tokio::test]
+async fn a_change_posted_just_before_its_member_fails_is_taken_in_as_that_incarnations() {
+    let (queen, mut events, builder) = hive().await;
+    let added = hold(&queen, &builder).await;
+
+    // While the queen is busy, `b` turns unhealthy and dies at once: its exit and its change wait together.
+    builder.reporter("b").report(HealthReport::new(40, false));
+    builder.cell("b").kill();
+    builder.release.notify_one();
+    within("the held member to be added", added).await.expect("the adding task ends");
+
+    let seen = events
+        .until("b's failure", |e| matches!(e, HiveEvent::MemberFailed { member, .. } if member.as_str() == "b"))
+        .await;
+    assert!(
+        seen.iter().any(|e| reported(e, "b") == Some(40)),
+        "the change was taken in before the exit that followed it: {seen:#?}"
+    );
     queen.shutdown().await.expect("queen shuts down");
 }
